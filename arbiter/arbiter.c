@@ -1,0 +1,418 @@
+/* arbiter — see arbiter.h. */
+#include "arbiter/arbiter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arbiter/config.h"
+#include "arbiter/listener.h"
+#include "arbiter/log.h"
+#include "workers/channel.h"
+#include "workers/worker.h"
+
+#define RESPAWN_BURST 5     /* respawns allowed ... */
+#define RESPAWN_WINDOW 1.0  /* ... per this many seconds */
+#define QUICK_STOP_GRACE 5  /* seconds a quick stop waits before SIGKILL */
+
+struct slot {
+	pid_t pid;
+	int fd;            /* our end of the channel */
+	double last_beat;  /* monotonic time of the last heartbeat */
+	unsigned age;
+};
+
+enum stop_mode { RUNNING = 0, STOP_GRACEFUL, STOP_QUICK };
+
+static volatile sig_atomic_t sig_term, sig_quick, sig_chld, sig_usr1;
+static int self_pipe[2] = {-1, -1};
+
+static struct config *cfg;
+static struct listener *listeners;
+static size_t nlisteners;
+static struct slot *slots;
+static size_t nslots, slots_cap;
+static unsigned next_age;
+static struct throttle respawn;
+static int fatal_code;
+
+static void on_signal(int sig);
+static int setup_signals(void);
+static void spawn(void);
+static void maintain(double now);
+static void remove_slot(size_t i);
+static void reap(void);
+static void read_heartbeats(struct pollfd *pfd, size_t n);
+static void signal_all(int sig);
+static int stop(enum stop_mode mode);
+static void drain_self_pipe(void);
+
+int arbiter_run(struct config *c, struct listener *ls, size_t nls)
+{
+	enum stop_mode mode = RUNNING;
+
+	cfg = c;
+	listeners = ls;
+	nlisteners = nls;
+	throttle_init(&respawn, RESPAWN_BURST, RESPAWN_WINDOW);
+	if (setup_signals() < 0) {
+		log_error(errno, "setting up signals");
+		return 1;
+	}
+	log_info("Arbiter booted (pid: %ld)", (long)getpid());
+	for (int i = 0; i < cfg->workers; i++)
+		spawn();
+
+	while (mode == RUNNING) {
+		struct pollfd *pfd = xcalloc(nslots + 1, sizeof(*pfd));
+		double now;
+		int timeout = 1000;
+
+		pfd[0] = (struct pollfd){.fd = self_pipe[0], .events = POLLIN};
+		for (size_t i = 0; i < nslots; i++)
+			pfd[i + 1] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
+		if ((size_t)cfg->workers > nslots) {
+			double wait = throttle_wait(&respawn, worker_now());
+			timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
+		}
+		if (poll(pfd, nslots + 1, timeout) < 0 && errno != EINTR)
+			log_error(errno, "poll()");
+		if (pfd[0].revents)
+			drain_self_pipe();
+		read_heartbeats(pfd + 1, nslots);
+		free(pfd);
+
+		/* Signals, in a fixed order. */
+		if (sig_chld) {
+			sig_chld = 0;
+			reap();
+		}
+		if (fatal_code) {
+			log_critical("worker failed to boot: shutting down");
+			stop(STOP_QUICK);
+			return fatal_code;
+		}
+		if (sig_quick) {
+			mode = STOP_QUICK;
+			break;
+		}
+		if (sig_term) {
+			mode = STOP_GRACEFUL;
+			break;
+		}
+		if (sig_usr1) {
+			sig_usr1 = 0;
+			if (log_reopen() < 0)
+				log_error(errno, "reopening the error log");
+			signal_all(SIGUSR1);
+		}
+		now = worker_now();
+		maintain(now);
+	}
+	return stop(mode);
+}
+
+const char *arbiter_signal_name(int sig)
+{
+	static char buf[32];
+	static const struct {
+		int sig;
+		const char *name;
+	} names[] = {
+		{SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
+		{SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
+		{SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"},
+		{SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"}, {SIGTTIN, "SIGTTIN"},
+		{SIGTTOU, "SIGTTOU"}, {SIGWINCH, "SIGWINCH"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	snprintf(buf, sizeof(buf), "signal %d", sig);
+	return buf;
+}
+
+void arbiter_describe_status(int status, char *buf, size_t cap)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, cap, "exit code %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, cap, "signal %s%s", arbiter_signal_name(WTERMSIG(status)),
+			 WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, cap, "status 0x%x", (unsigned)status);
+}
+
+int arbiter_fatal_status(int status)
+{
+	if (!WIFEXITED(status))
+		return 0;
+	switch (WEXITSTATUS(status)) {
+	case WORKER_EXIT_BOOT_ERROR:
+	case WORKER_EXIT_APP_LOAD_ERROR:
+		return WEXITSTATUS(status);
+	default:
+		return 0;
+	}
+}
+
+void throttle_init(struct throttle *t, unsigned burst, double window)
+{
+	memset(t, 0, sizeof(*t));
+	t->burst = burst < 16 ? burst : 16;
+	t->window = window;
+}
+
+/* The oldest of the last `burst` spawns, or -1 when fewer have happened. */
+static double oldest(const struct throttle *t)
+{
+	if (t->count < t->burst)
+		return -1;
+	return t->times[(t->next + 16 - t->burst) % 16];
+}
+
+bool throttle_take(struct throttle *t, double now)
+{
+	double o = oldest(t);
+
+	if (o >= 0 && now - o < t->window)
+		return false;
+	t->times[t->next] = now;
+	t->next = (t->next + 1) % 16;
+	if (t->count < 16)
+		t->count++;
+	return true;
+}
+
+double throttle_wait(const struct throttle *t, double now)
+{
+	double o = oldest(t);
+
+	if (o < 0 || now - o >= t->window)
+		return 0;
+	return t->window - (now - o);
+}
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+
+	switch (sig) {
+	case SIGTERM:
+		sig_term = 1;
+		break;
+	case SIGINT:
+	case SIGQUIT:
+		sig_quick = 1;
+		break;
+	case SIGCHLD:
+		sig_chld = 1;
+		break;
+	case SIGUSR1:
+		sig_usr1 = 1;
+		break;
+	default:
+		break;
+	}
+	if (write(self_pipe[1], "", 1) < 0) {
+		/* full pipe: the loop is already due to wake */
+	}
+	errno = saved;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa = {0};
+	static const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1};
+
+	if (pipe2(self_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		if (sigaction(handled[i], &sa, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * Fork one worker. Signals stay blocked across fork so the child cannot
+ * run the arbiter's handlers; the child resets them (worker_main).
+ */
+static void spawn(void)
+{
+	int sv[2];
+	sigset_t all, old;
+	pid_t pid;
+
+	if (!throttle_take(&respawn, worker_now()) && next_age >= (unsigned)cfg->workers)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error(errno, "socketpair()");
+		return;
+	}
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		struct worker w = {
+			.cfg = cfg,
+			.listeners = listeners,
+			.nlisteners = nlisteners,
+			.channel_fd = sv[1],
+			.arbiter_pid = getppid(),
+			.age = next_age,
+		};
+		/* Close what is the arbiter's: the self-pipe and every other
+		 * worker's channel end (so their EOF reaches them if we die). */
+		close(sv[0]);
+		close(self_pipe[0]);
+		close(self_pipe[1]);
+		for (size_t i = 0; i < nslots; i++)
+			close(slots[i].fd);
+		worker_main(&w);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(sv[1]);
+	if (pid < 0) {
+		log_error(errno, "fork()");
+		close(sv[0]);
+		return;
+	}
+	if (nslots == slots_cap) {
+		slots_cap = slots_cap ? slots_cap * 2 : 8;
+		slots = xrealloc(slots, slots_cap * sizeof(*slots));
+	}
+	slots[nslots++] = (struct slot){
+		.pid = pid, .fd = sv[0], .last_beat = worker_now(), .age = next_age++};
+	log_info("Booting worker with pid: %ld", (long)pid);
+}
+
+/* Bring the number of workers to cfg->workers, as fast as the throttle allows. */
+static void maintain(double now)
+{
+	while ((size_t)cfg->workers > nslots && throttle_wait(&respawn, now) == 0) {
+		size_t before = nslots;
+		spawn();
+		if (nslots == before)
+			break;
+	}
+}
+
+static void remove_slot(size_t i)
+{
+	close(slots[i].fd);
+	slots[i] = slots[--nslots];
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+	char how[64];
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < nslots; i++) {
+			if (slots[i].pid != pid)
+				continue;
+			arbiter_describe_status(status, how, sizeof(how));
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				log_info("Worker exiting (pid: %ld)", (long)pid);
+			else
+				log_warning("Worker (pid:%ld) exited with %s", (long)pid, how);
+			if (!fatal_code)
+				fatal_code = arbiter_fatal_status(status);
+			remove_slot(i);
+			break;
+		}
+	}
+}
+
+static void read_heartbeats(struct pollfd *pfd, size_t n)
+{
+	double now = worker_now();
+
+	for (size_t i = 0; i < n; i++) {
+		struct heartbeat hb[16];
+
+		if (!pfd[i].revents)
+			continue;
+		for (size_t k = 0; k < nslots; k++) {
+			if (slots[k].fd != pfd[i].fd)
+				continue;
+			while (recv(slots[k].fd, hb, sizeof(hb), MSG_DONTWAIT) > 0)
+				slots[k].last_beat = now;
+			break;
+		}
+	}
+}
+
+static void signal_all(int sig)
+{
+	for (size_t i = 0; i < nslots; i++)
+		kill(slots[i].pid, sig);
+}
+
+/*
+ * Stop: close the listeners (nothing new is accepted), tell the workers
+ * (TERM: finish in-flight requests; QUIT: now), wait up to the graceful
+ * timeout, then SIGKILL whoever is left. Returns the exit code.
+ */
+static int stop(enum stop_mode mode)
+{
+	int grace = mode == STOP_GRACEFUL ? cfg->graceful_timeout : QUICK_STOP_GRACE;
+	double deadline = worker_now() + grace;
+
+	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
+	listener_close_all(listeners, nlisteners, true);
+	listeners = NULL;
+	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
+	while (nslots > 0 && worker_now() < deadline) {
+		struct pollfd p = {.fd = self_pipe[0], .events = POLLIN};
+		poll(&p, 1, 100);
+		drain_self_pipe();
+		reap();
+	}
+	if (nslots > 0) {
+		log_warning("%zu worker(s) still running after %d s: killing", nslots, grace);
+		signal_all(SIGKILL);
+		while (nslots > 0) {
+			int status;
+			pid_t pid = waitpid(-1, &status, 0);
+			if (pid < 0 && errno == ECHILD)
+				break;
+			for (size_t i = 0; i < nslots; i++) {
+				if (slots[i].pid == pid) {
+					remove_slot(i);
+					break;
+				}
+			}
+		}
+	}
+	free(slots);
+	slots = NULL;
+	log_info("Shutting down: Master");
+	return fatal_code ? fatal_code : 0;
+}
+
+static void drain_self_pipe(void)
+{
+	char buf[64];
+
+	while (read(self_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}

@@ -1,0 +1,58 @@
+/*
+ * arbiter — the supervising process: forks the workers, reads their
+ * heartbeats, reaps and replaces them, and turns signals into actions.
+ *
+ * Runs only in the arbiter process. A poll() loop over a self-pipe (written
+ * by signal handlers that only set flags) and one socketpair per worker; no
+ * event library, no Python (except for --preload, later). It survives
+ * anything a worker does. The pure helpers below have no side effects and are
+ * unit-tested.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config;
+struct listener;
+
+/*
+ * Supervise workers serving on the listeners until told to stop. Takes
+ * ownership of the listeners (closed, unix socket files removed, at exit).
+ * Returns the process exit code: 0 after TERM/INT/QUIT, or the worker's
+ * boot-error code (3 or 4) when a worker could not boot.
+ */
+int arbiter_run(struct config *cfg, struct listener *ls, size_t nls);
+
+/* "SIGTERM" for SIGTERM; "signal N" (in a static buffer) for unknown ones. */
+const char *arbiter_signal_name(int sig);
+
+/* Describe a wait status: "exit code 1", "signal SIGKILL", "signal SIGSEGV (core dumped)". */
+void arbiter_describe_status(int status, char *buf, size_t cap);
+
+/*
+ * What a worker's wait status means for the server: its boot-error exit code
+ * (3 or 4) when the whole server must stop, else 0 (respawn).
+ */
+int arbiter_fatal_status(int status);
+
+/*
+ * Spawn throttle: at most `burst` spawns in any `window` seconds, so a
+ * worker that crashes right after boot is not respawned in a tight loop.
+ */
+struct throttle {
+	double window;
+	unsigned burst;
+	double times[16]; /* ring of recent spawn times */
+	unsigned count;   /* spawns recorded, saturating at the ring size */
+	unsigned next;
+};
+
+void throttle_init(struct throttle *t, unsigned burst, double window);
+
+/* True when a spawn at `now` is allowed; records it when it is. */
+bool throttle_take(struct throttle *t, double now);
+
+/* Seconds until a spawn is allowed again (0 if now). */
+double throttle_wait(const struct throttle *t, double now);

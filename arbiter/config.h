@@ -1,0 +1,132 @@
+/*
+ * config — kirin's settings: one table drives the command line, the INI file
+ * (inih), the KIRIN_CMD_ARGS environment variable, --print-config and the
+ * documentation tests.
+ *
+ * Runs in the arbiter (at start and on HUP); workers read the resulting
+ * struct config, inherited across fork, and never parse anything themselves.
+ * Loading is all or nothing: config_load() fills a fresh struct and on any
+ * error leaves a one-line message and no half-applied settings. Nothing here
+ * logs, exits or touches a socket.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+enum setting_type {
+	SETTING_INT,    /* int, clamped or checked against [min, max] */
+	SETTING_BOOL,   /* flag on the command line, true/false in INI */
+	SETTING_STRING, /* char *, NULL when unset */
+	SETTING_LIST,   /* struct strlist; repeatable flag, comma-separated or repeated INI key */
+	SETTING_CHOICE, /* char *, one of choices[] */
+};
+
+enum setting_clamp {
+	CLAMP_REFUSE = 0, /* out of range is an error */
+	CLAMP_GUNICORN,   /* out of range follows the row's clamp function */
+};
+
+struct config;
+
+struct setting {
+	const char *name;       /* Gunicorn's setting name, also the INI key */
+	char short_flag;        /* 'b' for -b, 0 for none */
+	const char *long_flag;  /* "--bind" */
+	enum setting_type type;
+	size_t offset;          /* offsetof(struct config, field) */
+	const char *def;        /* default, as text ("30", "127.0.0.1:8000", NULL) */
+	long min, max;          /* for SETTING_INT */
+	int (*clamp)(long v, long *out); /* for SETTING_INT: maps any value to the stored one */
+	const char *const *choices; /* for SETTING_CHOICE, NULL-terminated */
+	const char *metavar;    /* "ADDRESS", "INT", ...; NULL for flags */
+	const char *help;       /* one sentence for --help and the docs */
+	bool cli_only;          /* --config, --check-config, ...: no INI key */
+};
+
+struct config {
+	/* server socket */
+	struct strlist bind;
+	int backlog;
+	bool reuse_port;
+	/* worker processes */
+	int workers;
+	char *worker_class;
+	int threads;
+	int worker_connections;
+	int max_requests;
+	int max_requests_jitter;
+	int timeout;
+	int graceful_timeout;
+	int keepalive;
+	/* security / HTTP limits */
+	int limit_request_line;
+	int limit_request_fields;
+	int limit_request_field_size;
+	long limit_request_body;
+	struct strlist forwarded_allow_ips;
+	bool proxy_protocol;
+	struct strlist proxy_allow_ips;
+	/* python */
+	char *chdir;
+	struct strlist pythonpath;
+	struct strlist raw_env;
+	/* logging */
+	char *errorlog;
+	char *loglevel;
+	/* the command line itself */
+	char *config;      /* -c FILE; NULL means ./kirin.ini if it exists */
+	bool check_config;
+	bool print_config;
+	char *app_module;  /* the positional APP_MODULE */
+};
+
+/* The table, terminated by a row whose name is NULL. */
+extern const struct setting config_settings[];
+
+/*
+ * What the command line asked for besides running: config_load() returns one
+ * of these (or CONFIG_ERROR).
+ */
+enum config_action {
+	CONFIG_RUN = 0,
+	CONFIG_HELP,
+	CONFIG_VERSION,
+	CONFIG_ERROR = -1,
+};
+
+/*
+ * Build a configuration from, in increasing precedence: the table's defaults
+ * (with WEB_CONCURRENCY and PORT honoured as Gunicorn does), the INI file
+ * (-c FILE, or ./kirin.ini when it exists), KIRIN_CMD_ARGS (split as a shell
+ * would, without expansion), and argv. `cfg` must be zeroed or freshly freed;
+ * on CONFIG_ERROR a one-line message without trailing newline is in err
+ * (e.g. "kirin.ini:12: unknown setting 'wrokers'") and cfg has been freed.
+ * Does not check that APP_MODULE is present (see config_validate).
+ */
+enum config_action config_load(struct config *cfg, int argc, char *const argv[],
+			       char *err, size_t errlen);
+
+/*
+ * Cross-field checks after loading: an APP_MODULE is present, the worker class
+ * exists, ... Returns 0 or -1 with a message in err.
+ */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* Write --help text (usage line and one line per option) to f. */
+void config_usage(FILE *f);
+
+/* Write the effective settings as a loadable INI file ([kirin] section). */
+void config_print(const struct config *cfg, FILE *f);
+
+/* Free everything config_load() allocated; zeroes cfg. NULL is fine. */
+void config_free(struct config *cfg);
+
+/* Effective gthread selection, as Gunicorn: sync with threads > 1 is gthread. */
+const char *config_worker_class(const struct config *cfg);

@@ -1,0 +1,262 @@
+/* listener — see listener.h. */
+#include "arbiter/listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "arbiter/config.h"
+#include "arbiter/log.h"
+
+#define DEFAULT_PORT "8000"
+
+static int bind_one(struct listener *l, const char *spec, const struct config *cfg, char *err,
+		    size_t errlen);
+static int bind_tcp(struct listener *l, const char *spec, const struct config *cfg, char *err,
+		    size_t errlen);
+static int bind_unix(struct listener *l, const char *path, const struct config *cfg, char *err,
+		     size_t errlen);
+static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errlen);
+static int split_host_port(const char *spec, char *host, size_t hostcap, char *port,
+			   size_t portcap);
+static void describe(struct listener *l, const struct sockaddr *sa);
+
+struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
+				   size_t errlen)
+{
+	struct listener *ls = xcalloc(cfg->bind.n, sizeof(*ls));
+
+	for (size_t i = 0; i < cfg->bind.n; i++) {
+		if (bind_one(&ls[i], cfg->bind.v[i], cfg, err, errlen) < 0) {
+			listener_close_all(ls, i + 1, true);
+			return NULL;
+		}
+	}
+	*n = cfg->bind.n;
+	return ls;
+}
+
+void listener_close_all(struct listener *ls, size_t n, bool unlink_unix)
+{
+	if (!ls)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (ls[i].fd >= 0)
+			close(ls[i].fd);
+		if (unlink_unix && ls[i].unix_path)
+			unlink(ls[i].unix_path);
+		free(ls[i].unix_path);
+	}
+	free(ls);
+}
+
+static int bind_one(struct listener *l, const char *spec, const struct config *cfg, char *err,
+		    size_t errlen)
+{
+	l->fd = -1;
+	if (strncmp(spec, "unix:", 5) == 0)
+		return bind_unix(l, spec + 5, cfg, err, errlen);
+	if (strncmp(spec, "fd://", 5) == 0)
+		return adopt_fd(l, spec + 5, err, errlen);
+	return bind_tcp(l, spec, cfg, err, errlen);
+}
+
+static int set_flags(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int bind_tcp(struct listener *l, const char *spec, const struct config *cfg, char *err,
+		    size_t errlen)
+{
+	char host[256], port[32];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *res;
+	int one = 1, rc;
+
+	if (split_host_port(spec, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "invalid bind address '%s'", spec);
+		return -1;
+	}
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve bind address '%s': %s", spec, gai_strerror(rc));
+		return -1;
+	}
+	l->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		snprintf(err, errlen, "socket() for '%s': %s", spec, strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (cfg->reuse_port)
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(l->fd, res->ai_addr, res->ai_addrlen) < 0 || listen(l->fd, cfg->backlog) < 0) {
+		snprintf(err, errlen, "cannot bind to %s: %s", spec, strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(l->fd, (struct sockaddr *)&ss, &sl);
+	describe(l, (struct sockaddr *)&ss);
+	return 0;
+}
+
+/* Remove a socket file nobody accepts on; refuse to touch anything else. */
+static int clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot bind to unix:%s: the path exists and is not a socket",
+			 path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "cannot bind to unix:%s: another server is accepting on it",
+			 path);
+		return -1;
+	}
+	unlink(path);
+	return 0;
+}
+
+static int bind_unix(struct listener *l, const char *path, const struct config *cfg, char *err,
+		     size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	if (!path[0] || strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "invalid unix socket path '%s'", path);
+		return -1;
+	}
+	if (clear_stale(path, err, errlen) < 0)
+		return -1;
+	strcpy(sun.sun_path, path);
+	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		snprintf(err, errlen, "socket() for unix:%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "cannot bind to unix:%s: %s", path, strerror(errno));
+		return -1;
+	}
+	l->unix_path = xstrdup(path);
+	if (listen(l->fd, cfg->backlog) < 0) {
+		snprintf(err, errlen, "listen() on unix:%s: %s", path, strerror(errno));
+		return -1;
+	}
+	l->family = AF_UNIX;
+	snprintf(l->name, sizeof(l->name), "unix:%s", path);
+	return 0;
+}
+
+static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errlen)
+{
+	char *end;
+	long fd = strtol(spec, &end, 10);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	if (!spec[0] || *end || fd < 0 || fd > 65535) {
+		snprintf(err, errlen, "invalid bind address 'fd://%s'", spec);
+		return -1;
+	}
+	if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM ||
+	    getsockname((int)fd, (struct sockaddr *)&ss, &sl) < 0) {
+		snprintf(err, errlen, "fd://%ld is not a stream socket", fd);
+		return -1;
+	}
+	if (set_flags((int)fd) < 0) {
+		snprintf(err, errlen, "fd://%ld: %s", fd, strerror(errno));
+		return -1;
+	}
+	l->fd = (int)fd;
+	describe(l, (struct sockaddr *)&ss);
+	if (l->family == AF_UNIX)
+		snprintf(l->name, sizeof(l->name), "fd://%ld", fd);
+	return 0;
+}
+
+/* "host:port", "[v6]:port", "host" (port 8000), ":port" (all addresses). */
+static int split_host_port(const char *spec, char *host, size_t hostcap, char *port,
+			   size_t portcap)
+{
+	const char *colon;
+	size_t hl;
+
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+		if (!close || (close[1] != ':' && close[1] != '\0'))
+			return -1;
+		hl = (size_t)(close - spec - 1);
+		if (hl == 0 || hl >= hostcap)
+			return -1;
+		memcpy(host, spec + 1, hl);
+		host[hl] = '\0';
+		snprintf(port, portcap, "%s", close[1] ? close + 2 : DEFAULT_PORT);
+	} else {
+		colon = strrchr(spec, ':');
+		if (colon && strchr(spec, ':') != colon)
+			return -1; /* bare IPv6 without brackets */
+		hl = colon ? (size_t)(colon - spec) : strlen(spec);
+		if (hl >= hostcap)
+			return -1;
+		memcpy(host, spec, hl);
+		host[hl] = '\0';
+		snprintf(port, portcap, "%s", colon ? colon + 1 : DEFAULT_PORT);
+	}
+	if (!port[0] || strspn(port, "0123456789") != strlen(port) || atol(port) > 65535)
+		return -1;
+	return 0;
+}
+
+static void describe(struct listener *l, const struct sockaddr *sa)
+{
+	l->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, l->host, sizeof(l->host));
+		snprintf(l->port, sizeof(l->port), "%u", ntohs(in->sin_port));
+		snprintf(l->name, sizeof(l->name), "%s:%s", l->host, l->port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, l->host, sizeof(l->host));
+		snprintf(l->port, sizeof(l->port), "%u", ntohs(in6->sin6_port));
+		snprintf(l->name, sizeof(l->name), "[%s]:%s", l->host, l->port);
+	} else {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+		snprintf(l->name, sizeof(l->name), "unix:%s", sun->sun_path);
+	}
+}

@@ -1,0 +1,40 @@
+/*
+ * listener — the listening sockets: parsing --bind addresses, binding them
+ * before any worker is forked, and describing them to workers (SERVER_NAME,
+ * SERVER_PORT).
+ *
+ * The arbiter binds and owns the sockets; workers inherit the descriptors
+ * across fork and only accept on them. Sockets are non-blocking and
+ * close-on-exec. Nothing here forks or logs.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+
+struct listener {
+	int fd;
+	int family;          /* AF_INET, AF_INET6 or AF_UNIX */
+	char name[300];      /* as logged: "127.0.0.1:8000", "[::1]:8000", "unix:/run/k.sock" */
+	char host[256];      /* numeric address of a TCP listener (SERVER_NAME) */
+	char port[8];        /* its port as text (SERVER_PORT); "" for unix */
+	char *unix_path;     /* path to unlink at exit, NULL if not ours */
+};
+
+/*
+ * Bind every address of cfg->bind (HOST:PORT, [IPv6]:PORT, HOST, unix:PATH,
+ * fd://N) with cfg->backlog and cfg->reuse_port. A stale unix socket file
+ * (nobody accepting) is removed first. Returns a new array of *n listeners,
+ * or NULL with a one-line message in err (every socket opened so far closed).
+ * Arbiter only.
+ */
+struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
+				   size_t errlen);
+
+/*
+ * Close the sockets and free the array. With unlink_unix, remove the unix
+ * socket files kirin created (the arbiter at its final exit). NULL is fine.
+ */
+void listener_close_all(struct listener *ls, size_t n, bool unlink_unix);

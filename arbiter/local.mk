@@ -1,0 +1,11 @@
+# The kirin program: the arbiter's modules plus main(); workers run in forks of it.
+bin_PROGRAMS += kirin
+kirin_SOURCES = arbiter/main.c
+kirin_LDADD = $(KIRIN_LIBS)
+
+noinst_LIBRARIES += libkirin.a
+libkirin_a_SOURCES = \
+	arbiter/config.c arbiter/config.h \
+	arbiter/log.c arbiter/log.h \
+	arbiter/listener.c arbiter/listener.h \
+	arbiter/arbiter.c arbiter/arbiter.h

@@ -1,0 +1,56 @@
+/*
+ * log — the error log: one line per event with timestamp, pid and level, to
+ * stderr by default or to --error-logfile.
+ *
+ * Used by the arbiter and by workers (after fork each process keeps the
+ * inherited descriptor); safe to call from any thread (each line is one
+ * write(2) to an O_APPEND descriptor). Never call it from a signal handler.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO,
+	LOG_WARNING,
+	LOG_ERROR,
+	LOG_CRITICAL,
+};
+
+/*
+ * Open the error log: "-" or NULL means stderr. `level` is a Gunicorn level
+ * name (debug, info, warning, error, critical). Returns 0, or -1 with errno
+ * set (the previous target stays in use). Arbiter only, before forking or
+ * on USR1/HUP.
+ */
+int log_open(const char *path, const char *level);
+
+/* Re-open the same path (USR1 after rotation). Returns 0 or -1 with errno. */
+int log_reopen(void);
+
+/* Parse a level name; -1 if unknown. */
+int log_level_parse(const char *name);
+
+/* The descriptor lines go to (stderr's 2 or the file's). */
+int log_fd(void);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Log "fmt: strerror(err)" at error level; err is an errno value. */
+void log_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Write a block of text (a traceback) as-is, under one header line. */
+void log_block(enum log_level level, const char *header, const char *text, size_t len);
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_critical(...) log_msg(LOG_CRITICAL, __VA_ARGS__)
+
+/* malloc/calloc/realloc/strdup that log and exit(1) on out-of-memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);

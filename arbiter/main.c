@@ -1,0 +1,120 @@
+/*
+ * main — the kirin command: load the settings, answer --help, --version,
+ * --print-config and --check-config, bind the listeners, then hand over to
+ * the arbiter. Errors before the arbiter starts are one line on stderr and
+ * exit code 1.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "arbiter/arbiter.h"
+#include "arbiter/config.h"
+#include "arbiter/listener.h"
+#include "arbiter/log.h"
+#include "build-aux/kirin-config.h"
+#include "workers/python/interp.h"
+
+static int fail(const char *msg);
+static int apply_environment(const struct config *cfg);
+static int check_config(const struct config *cfg);
+
+int main(int argc, char **argv)
+{
+	struct config cfg = {0};
+	char err[1024];
+	struct listener *ls;
+	size_t nls;
+
+	switch (config_load(&cfg, argc, argv, err, sizeof(err))) {
+	case CONFIG_ERROR:
+		return fail(err);
+	case CONFIG_HELP:
+		config_usage(stdout);
+		return 0;
+	case CONFIG_VERSION:
+		printf("kirin %s\n", PACKAGE_VERSION);
+		return 0;
+	case CONFIG_RUN:
+		break;
+	}
+	if (cfg.print_config) {
+		config_print(&cfg, stdout);
+		config_free(&cfg);
+		return 0;
+	}
+	if (config_validate(&cfg, err, sizeof(err)) < 0)
+		return fail(err);
+	if (strcmp(config_worker_class(&cfg), "sync") != 0) {
+		snprintf(err, sizeof(err), "worker class '%s' is not available yet in this build",
+			 config_worker_class(&cfg));
+		return fail(err);
+	}
+	if (apply_environment(&cfg) < 0)
+		return 1;
+	if (log_open(cfg.errorlog, cfg.loglevel) < 0) {
+		snprintf(err, sizeof(err), "cannot open error log '%s': %s", cfg.errorlog,
+			 strerror(errno));
+		return fail(err);
+	}
+	if (cfg.check_config)
+		return check_config(&cfg);
+
+	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
+	if (!ls)
+		return fail(err);
+	log_info("Starting kirin %s", PACKAGE_VERSION);
+	for (size_t i = 0; i < nls; i++)
+		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
+			 ls[i].name, (long)getpid());
+	log_info("Using worker: %s", config_worker_class(&cfg));
+	int rc = arbiter_run(&cfg, ls, nls);
+	config_free(&cfg);
+	return rc;
+}
+
+static int fail(const char *msg)
+{
+	fprintf(stderr, "kirin: error: %s\n", msg);
+	return 1;
+}
+
+/* --env and --chdir apply to the arbiter, so every worker inherits them. */
+static int apply_environment(const struct config *cfg)
+{
+	char err[1024];
+
+	for (size_t i = 0; i < cfg->raw_env.n; i++) {
+		char *kv = xstrdup(cfg->raw_env.v[i]);
+		char *eq = strchr(kv, '=');
+		if (eq) {
+			*eq = '\0';
+			setenv(kv, eq + 1, 1);
+		}
+		free(kv);
+	}
+	if (cfg->chdir && chdir(cfg->chdir) < 0) {
+		snprintf(err, sizeof(err), "cannot change directory to '%s': %s", cfg->chdir,
+			 strerror(errno));
+		return fail(err);
+	}
+	return 0;
+}
+
+/* --check-config: the settings loaded; now import the app once, here. */
+static int check_config(const struct config *cfg)
+{
+	PyObject *app;
+
+	if (interp_init(cfg) < 0)
+		return 1;
+	app = interp_load_app(cfg->app_module);
+	if (!app)
+		return 1;
+	Py_DECREF(app);
+	printf("kirin: configuration OK, application %s loaded\n", cfg->app_module);
+	return 0;
+}

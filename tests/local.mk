@@ -1,0 +1,36 @@
+# make check: cmocka unit tests (one per module) and end-to-end tests that run
+# the real ./kirin over 127.0.0.1 with the interpreter configure found.
+
+if HAVE_CMOCKA
+UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
+UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LDADD)
+tests_unit_test_parser_SOURCES = tests/unit/test_parser.c
+tests_unit_test_parser_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_parser_LDADD = $(UNIT_LDADD)
+tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
+tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
+endif
+
+E2E_TESTS = \
+	tests/e2e/test_serve.py \
+	tests/e2e/test_cli.py \
+	tests/e2e/test_signals.py \
+	tests/e2e/test_conformance.py
+TESTS += $(E2E_TESTS)
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps
+
+TEST_EXTENSIONS = .py
+PY_LOG_COMPILER = $(PYTHON)
+AM_TESTS_ENVIRONMENT = \
+	KIRIN='$(abs_top_builddir)/kirin'; export KIRIN; \
+	KIRIN_SRCDIR='$(abs_top_srcdir)'; export KIRIN_SRCDIR; \
+	KIRIN_PYTHON='$(PYTHON)'; export KIRIN_PYTHON; \
+	: $${KIRIN_CONFORMANCE_DIR:='$(abs_top_srcdir)/../shared/conformance'}; export KIRIN_CONFORMANCE_DIR; \
+	PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE;

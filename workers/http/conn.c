@@ -1,0 +1,293 @@
+/* conn — see conn.h. */
+#include "workers/http/conn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arbiter/log.h"
+
+#define INITIAL_BUF 8192
+#define READ_CHUNK 16384
+#define LINGER_MS 1000
+#define LINGER_BYTES 65536
+
+static ssize_t fill(struct conn *c, size_t want);
+static int grow(struct conn *c, size_t need);
+static ssize_t chunked_read(struct conn *c, char *out, size_t n);
+static int send_continue(struct conn *c);
+static void linger_close(struct conn *c);
+
+void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
+	       const struct http_limits *limits, int timeout_ms)
+{
+	char *buf = c->buf;
+	size_t cap = c->cap;
+	struct http_header *headers = c->headers;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->listener = l;
+	c->io = io;
+	c->timeout_ms = timeout_ms;
+	c->limits = *limits;
+	/* A head is at most the request line, every field line, and the CRLFs. */
+	c->max_head = limits->request_line + 2 + limits->fields * limits->field_size + 2;
+	c->buf = buf ? buf : xmalloc(INITIAL_BUF);
+	c->cap = buf ? cap : INITIAL_BUF;
+	c->headers = headers ? headers : xcalloc(limits->fields, sizeof(*c->headers));
+}
+
+int conn_read_head(struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->len > 0) {
+			http_request_init(&c->req, c->headers, c->limits.fields);
+			ssize_t r = http_parse_request(&c->req, c->buf, c->len, &c->limits);
+			if (r > 0) {
+				c->head_len = (size_t)r;
+				c->raw = c->ready = c->ready_end = (size_t)r;
+				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
+				c->body_done = c->req.body == HTTP_BODY_NONE;
+				http_chunked_init(&c->chunked);
+				return 1;
+			}
+			if (r == HTTP_PARSE_ERROR) {
+				c->error_status = c->req.status ? c->req.status : 400;
+				c->error = c->req.error;
+				return -1;
+			}
+			if (c->len >= c->max_head) {
+				c->error_status = 431;
+				c->error = "request head too large";
+				return -1;
+			}
+		}
+		n = fill(c, c->max_head - c->len);
+		if (n <= 0) {
+			c->error_status = 0;
+			return c->len == 0 ? 0 : -1;
+		}
+	}
+}
+
+ssize_t conn_body_read(struct conn *c, char *out, size_t n)
+{
+	if (n == 0 || c->body_done)
+		return 0;
+	if (c->req.expect_continue && c->req.version_minor >= 1 && !c->continue_sent &&
+	    send_continue(c) < 0)
+		return -1;
+	if (c->req.body == HTTP_BODY_CHUNKED)
+		return chunked_read(c, out, n);
+
+	if (n > c->body_left)
+		n = (size_t)c->body_left;
+	if (c->raw == c->len) {
+		c->raw = c->len = 0; /* the head is parsed and used: reuse the space */
+		ssize_t r = fill(c, n < READ_CHUNK ? READ_CHUNK : n);
+		if (r <= 0)
+			return -1;
+	}
+	if (n > c->len - c->raw)
+		n = c->len - c->raw;
+	memcpy(out, c->buf + c->raw, n);
+	c->raw += n;
+	c->body_left -= n;
+	c->body_read += n;
+	c->body_done = c->body_left == 0;
+	return (ssize_t)n;
+}
+
+int conn_writev(struct conn *c, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN && c->io->wait(c, POLLOUT, c->timeout_ms) == 0)
+				continue;
+			return -1;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+void conn_refuse(struct conn *c, int status)
+{
+	char head[256];
+	const char *reason = http_reason(status);
+	int body = (int)strlen(reason) + 1;
+	int hl = snprintf(head, sizeof(head),
+			  "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+			  "Content-Length: %d\r\n\r\n%s\n",
+			  status, reason, body, reason);
+	struct iovec iov = {head, (size_t)hl};
+
+	if (conn_writev(c, &iov, 1) == 0)
+		linger_close(c);
+	conn_close(c);
+}
+
+void conn_finish(struct conn *c)
+{
+	bool unread = !c->body_done || c->raw < c->len;
+
+	if (unread)
+		linger_close(c);
+	conn_close(c);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	free(c->headers);
+	c->buf = NULL;
+	c->headers = NULL;
+	c->cap = c->len = 0;
+}
+
+/* Read once (waiting if needed) into buf[len..), at most `want` bytes. */
+static ssize_t fill(struct conn *c, size_t want)
+{
+	if (want > READ_CHUNK)
+		want = READ_CHUNK;
+	if (want == 0)
+		want = 1;
+	if (grow(c, c->len + want) < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = recv(c->fd, c->buf + c->len, want, 0);
+
+		if (r > 0) {
+			c->len += (size_t)r;
+			return r;
+		}
+		if (r == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && c->io->wait(c, POLLIN, c->timeout_ms) == 0)
+			continue;
+		return -1;
+	}
+}
+
+static int grow(struct conn *c, size_t need)
+{
+	size_t cap = c->cap;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	c->buf = xrealloc(c->buf, cap);
+	c->cap = cap;
+	return 0;
+}
+
+/*
+ * Chunked bodies are decoded in place: raw bytes at buf[raw..len) become
+ * decoded bytes at buf[ready..ready_end), always before what is still raw.
+ */
+static ssize_t chunked_read(struct conn *c, char *out, size_t n)
+{
+	for (;;) {
+		if (c->ready < c->ready_end) {
+			size_t k = c->ready_end - c->ready;
+			if (k > n)
+				k = n;
+			memcpy(out, c->buf + c->ready, k);
+			c->ready += k;
+			c->body_read += k;
+			return (ssize_t)k;
+		}
+		if (c->chunked.done) {
+			c->body_done = true;
+			return 0;
+		}
+		if (c->raw < c->len) {
+			size_t dec = 0;
+			ssize_t used = http_chunked_decode(&c->chunked, c->buf + c->raw, c->len - c->raw,
+							   &dec, &c->limits);
+			if (used < 0) {
+				c->error_status = c->chunked.status ? c->chunked.status : 400;
+				c->error = c->chunked.error;
+				return -1;
+			}
+			c->ready = c->raw;
+			c->ready_end = c->raw + dec;
+			c->raw += (size_t)used;
+			if (used > 0)
+				continue;
+		}
+		/* Need more raw bytes: drop what is consumed, then read. */
+		memmove(c->buf, c->buf + c->raw, c->len - c->raw);
+		c->len -= c->raw;
+		c->raw = c->ready = c->ready_end = 0;
+		if (fill(c, READ_CHUNK) <= 0)
+			return -1;
+	}
+}
+
+static int send_continue(struct conn *c)
+{
+	static const char msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct iovec iov = {(void *)msg, sizeof(msg) - 1};
+
+	c->continue_sent = true;
+	return conn_writev(c, &iov, 1);
+}
+
+/*
+ * Shut down writing, then read what the client still sends, briefly, so
+ * closing with unread input does not become a reset that destroys the
+ * answer before the client has read it.
+ */
+static void linger_close(struct conn *c)
+{
+	char sink[4096];
+	size_t drained = 0;
+	struct timespec start, now;
+
+	if (shutdown(c->fd, SHUT_WR) < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (drained < LINGER_BYTES) {
+		ssize_t r = recv(c->fd, sink, sizeof(sink), 0);
+		if (r > 0) {
+			drained += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = LINGER_MS - (now.tv_sec - start.tv_sec) * 1000 -
+			    (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (r < 0 && errno == EAGAIN && left > 0 && c->io->wait(c, POLLIN, (int)left) == 0)
+			continue;
+		break;
+	}
+}

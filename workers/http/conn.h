@@ -1,0 +1,108 @@
+/*
+ * conn — one client connection in a worker: its read buffer, the parsed
+ * request head, reading the request body (length-delimited or chunked,
+ * 100-continue), writing bytes, refusing bad requests with an answer and a
+ * lingering close.
+ *
+ * Runs in workers. Sockets are non-blocking; when one would block, conn calls
+ * its conn_io's wait(), which is where worker types differ (poll() in sync,
+ * a switch to the hub in greenlet). Never touches Python; the caller decides
+ * whether the GIL is released around calls that may wait.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "workers/http/parser.h"
+
+struct conn;
+struct listener;
+
+struct conn_io {
+	/*
+	 * Wait until c->fd is readable (POLLIN) or writable (POLLOUT), at most
+	 * timeout_ms (< 0: no limit). Returns 0 when ready, -1 on timeout or
+	 * error (errno set, ETIMEDOUT for a timeout).
+	 */
+	int (*wait)(struct conn *c, short events, int timeout_ms);
+};
+
+struct conn {
+	int fd;
+	const struct listener *listener;
+	const struct conn_io *io;
+	int timeout_ms;          /* for one wait while reading or writing */
+	char peer_addr[64];      /* REMOTE_ADDR ("" for unix sockets) */
+	char peer_port[8];       /* REMOTE_PORT */
+
+	char *buf;               /* raw bytes read from the socket */
+	size_t cap, len;
+	size_t max_head;         /* buffer bound while reading a head */
+
+	struct http_limits limits;
+	struct http_request req;
+	struct http_header *headers;
+	size_t head_len;         /* bytes of the parsed head in buf */
+
+	/* body state */
+	size_t ready, ready_end; /* decoded body bytes ready in buf[ready..ready_end) */
+	size_t raw;              /* undecoded bytes start at buf[raw..len) */
+	uint64_t body_left;      /* HTTP_BODY_LENGTH: bytes still to deliver */
+	uint64_t body_read;      /* body bytes delivered so far */
+	struct http_chunked chunked;
+	bool body_done;
+	bool continue_sent;
+	int error_status;        /* a framing error found while reading the body (400, 413) */
+	const char *error;       /* its reason */
+};
+
+/*
+ * Set up c for a freshly accepted fd (non-blocking). The conn owns the fd
+ * and its buffer from now on; conn_close() releases both.
+ */
+void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
+	       const struct http_limits *limits, int timeout_ms);
+
+/*
+ * Read until a whole request head is parsed into c->req. Returns 1 with a
+ * request, 0 when the peer closed (or timed out) before sending anything,
+ * -1 when the request must be refused: then c->error_status is the HTTP
+ * status to answer (0 when the connection just failed: close it silently).
+ * May wait.
+ */
+int conn_read_head(struct conn *c);
+
+/*
+ * Read up to n bytes of the request body into out (decoded from chunked
+ * framing; "100 Continue" sent first if the client expects it). Returns the
+ * bytes read, 0 at the end of the body, -1 on a framing error
+ * (c->error_status 400/413 set) or an I/O error/timeout (c->error_status 0).
+ * May wait.
+ */
+ssize_t conn_body_read(struct conn *c, char *out, size_t n);
+
+/*
+ * Write all of iov[0..n) (the array is modified). Returns 0, or -1 when the
+ * peer is gone or a wait timed out. May wait.
+ */
+int conn_writev(struct conn *c, struct iovec *iov, int n);
+
+/*
+ * Answer `status` with a short plain-text body and Connection: close, then
+ * do a lingering close (shut down writing, drain input briefly) so the
+ * client reads the answer instead of a reset. Closes the connection.
+ */
+void conn_refuse(struct conn *c, int status);
+
+/*
+ * Close after a response: lingering (as conn_refuse) when request bytes are
+ * still unread, so they cannot turn the close into a reset. May wait.
+ */
+void conn_finish(struct conn *c);
+
+/* Close the socket and free the buffer. */
+void conn_close(struct conn *c);

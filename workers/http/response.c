@@ -1,0 +1,230 @@
+/* response — see response.h. */
+#include "workers/http/response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "arbiter/log.h"
+#include "workers/http/parser.h"
+
+#define SERVER_HEADER "Server: kirin\r\n"
+
+static void append(struct response *r, const char *s, size_t n);
+static bool is_tchar(unsigned char ch);
+static bool is_hop_by_hop(const char *name, size_t n);
+static const char *date_header(void);
+
+int response_begin(struct response *r, const char *status_line, size_t len, int version_minor,
+		   bool head_request, bool keep_alive)
+{
+	char *head = r->head;
+	size_t cap = r->head_cap;
+
+	memset(r, 0, sizeof(*r));
+	r->head = head;
+	r->head_cap = cap;
+	if (len < 3 || status_line[0] < '1' || status_line[0] > '5' || status_line[1] < '0' ||
+	    status_line[1] > '9' || status_line[2] < '0' || status_line[2] > '9' ||
+	    (len > 3 && status_line[3] != ' '))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)status_line[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return -1;
+	}
+	r->status = (status_line[0] - '0') * 100 + (status_line[1] - '0') * 10 +
+		    (status_line[2] - '0');
+	r->version_minor = version_minor;
+	r->head_request = head_request;
+	r->keep_alive = keep_alive;
+	r->no_body = head_request || r->status < 200 || r->status == 204 || r->status == 304;
+	append(r, version_minor ? "HTTP/1.1 " : "HTTP/1.0 ", 9);
+	append(r, status_line, len);
+	if (len == 3) {
+		const char *reason = http_reason(r->status);
+		append(r, " ", 1);
+		append(r, reason, strlen(reason));
+	}
+	append(r, "\r\n", 2);
+	return 0;
+}
+
+int response_add_header(struct response *r, const char *name, size_t nlen, const char *value,
+			size_t vlen)
+{
+	if (nlen == 0)
+		return -1;
+	for (size_t i = 0; i < nlen; i++)
+		if (!is_tchar((unsigned char)name[i]))
+			return -1;
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char ch = (unsigned char)value[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return -1;
+	}
+	while (vlen && (value[0] == ' ' || value[0] == '\t')) {
+		value++;
+		vlen--;
+	}
+	while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+		vlen--;
+
+	if (nlen == 14 && strncasecmp(name, "content-length", 14) == 0) {
+		uint64_t v = 0;
+		if (vlen == 0 || vlen > 19)
+			return -1;
+		for (size_t i = 0; i < vlen; i++) {
+			if (value[i] < '0' || value[i] > '9')
+				return -1;
+			v = v * 10 + (uint64_t)(value[i] - '0');
+		}
+		if (r->has_length && r->length != v)
+			return -1;
+		if (r->has_length)
+			return 0;
+		r->has_length = true;
+		r->length = v;
+	} else if (is_hop_by_hop(name, nlen)) {
+		/* The server owns framing and the connection; "close" is honoured. */
+		if (nlen == 10 && vlen == 5 && strncasecmp(value, "close", 5) == 0)
+			r->keep_alive = false;
+		return 0;
+	}
+	append(r, name, nlen);
+	append(r, ": ", 2);
+	append(r, value, vlen);
+	append(r, "\r\n", 2);
+	return 0;
+}
+
+void response_end_head(struct response *r, int64_t known_length)
+{
+	static const char te[] = "Transfer-Encoding: chunked\r\n";
+	char line[64];
+	int n;
+
+	if (!r->has_length && known_length >= 0 && !(r->status < 200 || r->status == 204 ||
+						    r->status == 304)) {
+		r->has_length = true;
+		r->length = (uint64_t)known_length;
+		n = snprintf(line, sizeof(line), "Content-Length: %llu\r\n",
+			     (unsigned long long)known_length);
+		append(r, line, (size_t)n);
+	} else if (!r->has_length && !r->no_body) {
+		if (r->version_minor >= 1)
+			r->chunked = true;
+		else
+			r->keep_alive = false; /* the body ends when we close */
+	}
+	if (r->chunked)
+		append(r, te, sizeof(te) - 1);
+	append(r, date_header(), strlen(date_header()));
+	append(r, SERVER_HEADER, sizeof(SERVER_HEADER) - 1);
+	if (!r->keep_alive)
+		append(r, "Connection: close\r\n", 19);
+	else if (r->version_minor == 0)
+		append(r, "Connection: keep-alive\r\n", 24);
+	append(r, "\r\n", 2);
+}
+
+int response_body_iov(struct response *r, const void *data, size_t len, struct iovec iov[3])
+{
+	int n;
+
+	if (r->no_body || len == 0)
+		return 0;
+	if (r->has_length) {
+		uint64_t left = r->length - r->body_sent;
+		if (len > left) {
+			/* Longer than announced: send what was announced, then close. */
+			len = (size_t)left;
+			r->keep_alive = false;
+			if (len == 0)
+				return 0;
+		}
+	}
+	r->body_sent += len;
+	if (!r->chunked) {
+		iov[0] = (struct iovec){(void *)data, len};
+		return 1;
+	}
+	n = snprintf(r->chunk_line, sizeof(r->chunk_line), "%zx\r\n", len);
+	iov[0] = (struct iovec){r->chunk_line, (size_t)n};
+	iov[1] = (struct iovec){(void *)data, len};
+	iov[2] = (struct iovec){(void *)"\r\n", 2};
+	return 3;
+}
+
+const char *response_trailer(const struct response *r, size_t *len)
+{
+	if (!r->chunked) {
+		*len = 0;
+		return NULL;
+	}
+	*len = 5;
+	return "0\r\n\r\n";
+}
+
+bool response_reusable(const struct response *r)
+{
+	if (!r->keep_alive)
+		return false;
+	return r->no_body || !r->has_length || r->body_sent == r->length;
+}
+
+void response_free(struct response *r)
+{
+	free(r->head);
+	r->head = NULL;
+	r->head_cap = r->head_len = 0;
+}
+
+static void append(struct response *r, const char *s, size_t n)
+{
+	if (r->head_len + n > r->head_cap) {
+		size_t cap = r->head_cap ? r->head_cap : 512;
+		while (cap < r->head_len + n)
+			cap *= 2;
+		r->head = xrealloc(r->head, cap);
+		r->head_cap = cap;
+	}
+	memcpy(r->head + r->head_len, s, n);
+	r->head_len += n;
+}
+
+static bool is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static bool is_hop_by_hop(const char *name, size_t n)
+{
+	static const char *const hop[] = {"connection", "keep-alive", "proxy-authenticate",
+					  "proxy-authorization", "te", "trailers",
+					  "transfer-encoding", "upgrade"};
+
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (strlen(hop[i]) == n && strncasecmp(name, hop[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* "Date: ..." in IMF-fixdate, rebuilt at most once a second per thread. */
+static const char *date_header(void)
+{
+	static __thread char buf[48];
+	static __thread time_t cached;
+	time_t now = time(NULL);
+
+	if (now != cached) {
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		cached = now;
+	}
+	return buf;
+}

@@ -1,0 +1,12 @@
+# Everything that runs in a worker process.
+libkirin_a_SOURCES += \
+	workers/channel.c workers/channel.h \
+	workers/worker.c workers/worker.h \
+	workers/sync.c workers/sync.h \
+	workers/http/parser.c workers/http/parser.h \
+	workers/http/response.c workers/http/response.h \
+	workers/python/interp.c workers/python/interp.h \
+	workers/python/wsgi.c workers/python/wsgi.h \
+	workers/python/environ.c workers/python/environ.h \
+	workers/python/input.c workers/python/input.h \
+	workers/http/conn.c workers/http/conn.h

@@ -1,0 +1,207 @@
+/* environ — see environ.h. */
+#include "workers/python/environ.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <strings.h>
+
+#include "arbiter/listener.h"
+#include "workers/http/conn.h"
+#include "workers/python/input.h"
+
+#define KEY_MAX 256
+
+static PyObject *template_env;
+static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
+	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
+static PyObject *v_http10, *v_http11, *v_http, *v_empty;
+
+static PyObject *latin1(const char *s, size_t n);
+static PyObject *unquoted_path(const char *s, size_t n);
+static int set_header(PyObject *env, const struct http_header *h);
+static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
+
+int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
+{
+	PyObject *version, *errors;
+	const char *script_name = getenv("SCRIPT_NAME");
+
+	k_method = PyUnicode_InternFromString("REQUEST_METHOD");
+	k_path_info = PyUnicode_InternFromString("PATH_INFO");
+	k_query = PyUnicode_InternFromString("QUERY_STRING");
+	k_raw_uri = PyUnicode_InternFromString("RAW_URI");
+	k_protocol = PyUnicode_InternFromString("SERVER_PROTOCOL");
+	k_server_name = PyUnicode_InternFromString("SERVER_NAME");
+	k_server_port = PyUnicode_InternFromString("SERVER_PORT");
+	k_remote_addr = PyUnicode_InternFromString("REMOTE_ADDR");
+	k_remote_port = PyUnicode_InternFromString("REMOTE_PORT");
+	k_scheme = PyUnicode_InternFromString("wsgi.url_scheme");
+	k_input = PyUnicode_InternFromString("wsgi.input");
+	k_input_terminated = PyUnicode_InternFromString("wsgi.input_terminated");
+	v_http10 = PyUnicode_InternFromString("HTTP/1.0");
+	v_http11 = PyUnicode_InternFromString("HTTP/1.1");
+	v_http = PyUnicode_InternFromString("http");
+	v_empty = PyUnicode_InternFromString("");
+	template_env = PyDict_New();
+	version = Py_BuildValue("(ii)", 1, 0);
+	errors = errors_new();
+	if (!template_env || !version || !errors || !v_empty)
+		return -1;
+	PyDict_SetItemString(template_env, "wsgi.version", version);
+	PyDict_SetItemString(template_env, "wsgi.multithread", multithread ? Py_True : Py_False);
+	PyDict_SetItemString(template_env, "wsgi.multiprocess", multiprocess ? Py_True : Py_False);
+	PyDict_SetItemString(template_env, "wsgi.run_once", Py_False);
+	PyDict_SetItemString(template_env, "wsgi.errors", errors);
+	PyDict_SetItem(template_env, k_input_terminated, Py_True);
+	PyDict_SetItem(template_env, k_scheme, v_http);
+	if (file_wrapper)
+		PyDict_SetItemString(template_env, "wsgi.file_wrapper", file_wrapper);
+	PyObject *software = PyUnicode_FromString("kirin");
+	if (!software || PyDict_SetItemString(template_env, "SERVER_SOFTWARE", software) < 0)
+		return -1;
+	Py_DECREF(software);
+	PyObject *sn = latin1(script_name ? script_name : "", script_name ? strlen(script_name) : 0);
+	if (!sn)
+		return -1;
+	PyDict_SetItemString(template_env, "SCRIPT_NAME", sn);
+	Py_DECREF(sn);
+	Py_DECREF(version);
+	Py_DECREF(errors);
+	return 0;
+}
+
+PyObject *environ_new(const struct conn *c, PyObject *input)
+{
+	const struct http_request *req = &c->req;
+	PyObject *env = PyDict_Copy(template_env); /* new ref */
+
+	if (!env)
+		return NULL;
+	PyObject *path = unquoted_path(req->path, req->path_len);
+	if (!path || PyDict_SetItem(env, k_path_info, path) < 0) {
+		Py_XDECREF(path);
+		goto fail;
+	}
+	Py_DECREF(path);
+	if (set_str(env, k_method, req->method, req->method_len) < 0 ||
+	    set_str(env, k_query, req->query, req->query_len) < 0 ||
+	    set_str(env, k_raw_uri, req->target, req->target_len) < 0 ||
+	    PyDict_SetItem(env, k_protocol, req->version_minor ? v_http11 : v_http10) < 0 ||
+	    PyDict_SetItem(env, k_input, input) < 0)
+		goto fail;
+	if (c->listener->family == AF_UNIX) {
+		/* No address to speak of: take the name the client asked for. */
+		const char *host = req->host ? req->host : "localhost";
+		size_t hl = req->host ? req->host_len : 9;
+		const char *colon = hl && host[0] != '[' ? memchr(host, ':', hl) : NULL;
+		if (host[0] == '[') {
+			const char *close = memchr(host, ']', hl);
+			colon = close && close + 1 < host + hl && close[1] == ':' ? close + 1 : NULL;
+		}
+		if (set_str(env, k_server_name, host, colon ? (size_t)(colon - host) : hl) < 0 ||
+		    set_str(env, k_server_port, colon ? colon + 1 : "80",
+			    colon ? hl - (size_t)(colon - host) - 1 : 2) < 0)
+			goto fail;
+	} else if (set_str(env, k_server_name, c->listener->host, strlen(c->listener->host)) < 0 ||
+		   set_str(env, k_server_port, c->listener->port, strlen(c->listener->port)) < 0) {
+		goto fail;
+	}
+	if (set_str(env, k_remote_addr, c->peer_addr, strlen(c->peer_addr)) < 0 ||
+	    set_str(env, k_remote_port, c->peer_port, strlen(c->peer_port)) < 0)
+		goto fail;
+	for (size_t i = 0; i < req->num_headers; i++)
+		if (set_header(env, &req->headers[i]) < 0)
+			goto fail;
+	return env;
+fail:
+	Py_DECREF(env);
+	return NULL;
+}
+
+static PyObject *latin1(const char *s, size_t n)
+{
+	return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
+}
+
+static int set_str(PyObject *env, PyObject *key, const char *s, size_t n)
+{
+	PyObject *v = n ? latin1(s, n) : (Py_INCREF(v_empty), v_empty);
+	int rc = v ? PyDict_SetItem(env, key, v) : -1;
+
+	Py_XDECREF(v);
+	return rc;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string). */
+static PyObject *unquoted_path(const char *s, size_t n)
+{
+	char stack[1024];
+	char *out = n <= sizeof(stack) ? stack : malloc(n);
+	size_t o = 0;
+	PyObject *r;
+
+	if (!out)
+		return PyErr_NoMemory();
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+		    (lo = hexval(s[i + 2])) >= 0) {
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	r = latin1(out, o);
+	if (out != stack)
+		free(out);
+	return r;
+}
+
+/* HTTP_NAME (or CONTENT_TYPE / CONTENT_LENGTH); a repeat is joined with ",". */
+static int set_header(PyObject *env, const struct http_header *h)
+{
+	char key[KEY_MAX + 6];
+	size_t k = 0;
+	PyObject *kobj, *v, *old;
+	int rc;
+
+	if (h->name_len > KEY_MAX)
+		return 0;
+	if (!((h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) ||
+	      (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0))) {
+		memcpy(key, "HTTP_", 5);
+		k = 5;
+	}
+	for (size_t i = 0; i < h->name_len; i++) {
+		char ch = h->name[i];
+		key[k++] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+	}
+	kobj = PyUnicode_FromStringAndSize(key, (Py_ssize_t)k);
+	if (!kobj)
+		return -1;
+	old = PyDict_GetItemWithError(env, kobj); /* borrowed */
+	if (old) {
+		PyObject *tail = latin1(h->value, h->value_len);
+		v = tail ? PyUnicode_FromFormat("%U,%U", old, tail) : NULL;
+		Py_XDECREF(tail);
+	} else {
+		v = PyErr_Occurred() ? NULL : latin1(h->value, h->value_len);
+	}
+	rc = v ? PyDict_SetItem(env, kobj, v) : -1;
+	Py_XDECREF(v);
+	Py_DECREF(kobj);
+	return rc;
+}

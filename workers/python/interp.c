@@ -1,0 +1,204 @@
+/* interp — see interp.h. */
+#include "workers/python/interp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arbiter/config.h"
+#include "arbiter/log.h"
+
+/*
+ * The application loader, as Gunicorn's util.import_app: "module",
+ * "module:name", "module:a.b" and "module:factory(literal args)". Loader
+ * mistakes raise _LoadError (logged as one line); anything the app's own
+ * import raises propagates with its traceback.
+ */
+static const char loader_src[] =
+	"import ast, importlib, sys\n"
+	"class _LoadError(Exception):\n"
+	"    pass\n"
+	"def _call_args(node):\n"
+	"    try:\n"
+	"        args = [ast.literal_eval(a) for a in node.args]\n"
+	"        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}\n"
+	"    except ValueError:\n"
+	"        raise _LoadError('application factory arguments must be literals') from None\n"
+	"    return args, kwargs\n"
+	"def _load(spec):\n"
+	"    module, _, expr = spec.partition(':')\n"
+	"    if not module or (':' in expr):\n"
+	"        raise _LoadError(f'invalid APP_MODULE {spec!r}: expected module:callable')\n"
+	"    try:\n"
+	"        mod = importlib.import_module(module)\n"
+	"    except ModuleNotFoundError as e:\n"
+	"        if e.name and (module == e.name or module.startswith(e.name + '.')):\n"
+	"            raise _LoadError(f'no module named {e.name!r} (APP_MODULE {spec!r}, sys.path: {sys.path})') from None\n"
+	"        raise\n"
+	"    names = [expr] if expr else ['application', 'app']\n"
+	"    for name in names:\n"
+	"        try:\n"
+	"            node = ast.parse(name, mode='eval').body\n"
+	"        except SyntaxError:\n"
+	"            raise _LoadError(f'failed to parse {name!r} as an attribute name or function call') from None\n"
+	"        args = kwargs = None\n"
+	"        if isinstance(node, ast.Call):\n"
+	"            args, kwargs = _call_args(node)\n"
+	"            node = node.func\n"
+	"        path = []\n"
+	"        while isinstance(node, ast.Attribute):\n"
+	"            path.insert(0, node.attr)\n"
+	"            node = node.value\n"
+	"        if not isinstance(node, ast.Name):\n"
+	"            raise _LoadError(f'failed to parse {name!r} as an attribute name or function call')\n"
+	"        path.insert(0, node.id)\n"
+	"        obj = mod\n"
+	"        try:\n"
+	"            for part in path:\n"
+	"                obj = getattr(obj, part)\n"
+	"        except AttributeError:\n"
+	"            if expr:\n"
+	"                raise _LoadError(f'failed to find attribute {name!r} in {module!r}') from None\n"
+	"            continue\n"
+	"        if args is not None:\n"
+	"            if not callable(obj):\n"
+	"                raise _LoadError(f'{name!r} in {module!r} is not callable, so it cannot be called as a factory')\n"
+	"            obj = obj(*args, **kwargs)\n"
+	"        if obj is None:\n"
+	"            raise _LoadError(f'{name!r} in {module!r} is None: the factory must return the application')\n"
+	"        if not callable(obj):\n"
+	"            raise _LoadError(f'application object {name!r} in {module!r} must be callable')\n"
+	"        return obj\n"
+	"    raise _LoadError(f'failed to find application object in {module!r}: it has neither application nor app')\n";
+
+static int prepend_path(PyObject *sys_path, const char *dir);
+
+int interp_init(const struct config *cfg)
+{
+	PyConfig pc;
+	PyStatus st;
+	PyObject *sys_path, *fh, *r;
+	char cwd[4096];
+
+	PyConfig_InitPythonConfig(&pc);
+	pc.install_signal_handlers = 0;
+	pc.parse_argv = 0;
+	pc.safe_path = 1;
+	st = PyConfig_SetBytesString(&pc, &pc.program_name, "kirin");
+	if (!PyStatus_Exception(st))
+		st = Py_InitializeFromConfig(&pc);
+	PyConfig_Clear(&pc);
+	if (PyStatus_Exception(st)) {
+		log_critical("cannot initialise Python: %s", st.err_msg ? st.err_msg : "unknown error");
+		return -1;
+	}
+	sys_path = PySys_GetObject("path"); /* borrowed */
+	if (!sys_path || !getcwd(cwd, sizeof(cwd))) {
+		log_critical("cannot set sys.path");
+		return -1;
+	}
+	for (size_t i = cfg->pythonpath.n; i-- > 0;)
+		if (prepend_path(sys_path, cfg->pythonpath.v[i]) < 0)
+			return -1;
+	if (prepend_path(sys_path, cwd) < 0)
+		return -1;
+	fh = PyImport_ImportModule("faulthandler"); /* new ref */
+	r = fh ? PyObject_CallMethod(fh, "enable", "ii", log_fd(), 1) : NULL; /* new ref */
+	Py_XDECREF(r);
+	Py_XDECREF(fh);
+	if (!r)
+		interp_log_exception("enabling faulthandler");
+	return 0;
+}
+
+PyObject *interp_load_app(const char *app_module)
+{
+	PyObject *globals = PyDict_New(); /* new ref */
+	PyObject *res, *load, *app = NULL;
+
+	if (!globals)
+		goto fail;
+	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+	res = PyRun_String(loader_src, Py_file_input, globals, globals); /* new ref */
+	if (!res)
+		goto fail;
+	Py_DECREF(res);
+	load = PyDict_GetItemString(globals, "_load"); /* borrowed */
+	app = PyObject_CallFunction(load, "s", app_module); /* new ref */
+	if (!app) {
+		PyObject *type = PyErr_Occurred(); /* borrowed */
+		PyObject *load_error = PyDict_GetItemString(globals, "_LoadError"); /* borrowed */
+		if (type && load_error && PyErr_GivenExceptionMatches(type, load_error)) {
+			PyObject *t, *v, *tb;
+			PyErr_Fetch(&t, &v, &tb);
+			PyObject *msg = v ? PyObject_Str(v) : NULL; /* new ref */
+			const char *text = msg ? PyUnicode_AsUTF8(msg) : NULL;
+			log_critical("cannot load application: %s", text ? text : "unknown error");
+			Py_XDECREF(msg);
+			Py_XDECREF(t);
+			Py_XDECREF(v);
+			Py_XDECREF(tb);
+			PyErr_Clear();
+		} else {
+			interp_log_exception("exception while loading the application");
+		}
+	}
+	Py_DECREF(globals);
+	return app;
+fail:
+	Py_XDECREF(globals);
+	interp_log_exception("cannot set up the application loader");
+	return NULL;
+}
+
+void interp_log_exception(const char *what)
+{
+	PyObject *t, *v, *tb, *mod = NULL, *lines = NULL, *empty = NULL, *text = NULL;
+
+	PyErr_Fetch(&t, &v, &tb);
+	if (!t) {
+		log_msg(LOG_ERROR, "%s", what);
+		return;
+	}
+	PyErr_NormalizeException(&t, &v, &tb);
+	mod = PyImport_ImportModule("traceback"); /* new ref */
+	if (mod)
+		lines = PyObject_CallMethod(mod, "format_exception", "OOO", t, v ? v : Py_None,
+					    tb ? tb : Py_None); /* new ref */
+	if (lines)
+		empty = PyUnicode_FromString(""); /* new ref */
+	if (empty)
+		text = PyUnicode_Join(empty, lines); /* new ref */
+	Py_ssize_t len = 0;
+	const char *s = text ? PyUnicode_AsUTF8AndSize(text, &len) : NULL;
+	if (s)
+		log_block(LOG_ERROR, what, s, (size_t)len);
+	else
+		log_msg(LOG_ERROR, "%s (and the traceback could not be formatted)", what);
+	PyErr_Clear();
+	Py_XDECREF(text);
+	Py_XDECREF(empty);
+	Py_XDECREF(lines);
+	Py_XDECREF(mod);
+	Py_XDECREF(t);
+	Py_XDECREF(v);
+	Py_XDECREF(tb);
+}
+
+void interp_finish(PyObject *app)
+{
+	Py_XDECREF(app);
+	if (Py_FinalizeEx() < 0)
+		log_warning("errors while finalizing Python");
+}
+
+static int prepend_path(PyObject *sys_path, const char *dir)
+{
+	PyObject *s = PyUnicode_DecodeFSDefault(dir); /* new ref */
+	int rc = s ? PyList_Insert(sys_path, 0, s) : -1;
+
+	Py_XDECREF(s);
+	if (rc < 0)
+		interp_log_exception("cannot extend sys.path");
+	return rc;
+}

@@ -1,0 +1,402 @@
+/* wsgi — see wsgi.h. */
+#include "workers/python/wsgi.h"
+
+#include <string.h>
+#include <sys/uio.h>
+
+#include "arbiter/log.h"
+#include "workers/http/conn.h"
+#include "workers/http/response.h"
+#include "workers/python/environ.h"
+#include "workers/python/input.h"
+#include "workers/python/interp.h"
+
+#define FILE_BLOCK 8192
+
+/* One request in flight: what start_response and write() act on. */
+struct request {
+	struct conn *c;
+	struct response resp;
+	bool started;   /* start_response was called (resp holds the head so far) */
+	bool head_sent;
+	bool broken;    /* a write failed: the client is gone */
+};
+
+typedef struct {
+	PyObject_HEAD
+	struct request *r; /* NULL once the request is over */
+} StartResponse;
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *filelike;
+	Py_ssize_t blksize;
+} FileWrapper;
+
+static PyObject *app_obj;
+
+static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObject *kwds);
+static PyObject *start_response_write(StartResponse *self, PyObject *data);
+static PyObject *file_wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds);
+static void file_wrapper_dealloc(FileWrapper *self);
+static PyObject *file_wrapper_next(FileWrapper *self);
+static PyObject *file_wrapper_close(FileWrapper *self, PyObject *unused);
+static int send_body(struct request *r, const char *data, size_t len, int64_t known_length);
+static void finish_error(struct request *r, const char *what);
+static void close_iterable(PyObject *result);
+
+static PyMethodDef start_response_methods[] = {
+	{"write", (PyCFunction)start_response_write, METH_O, "the WSGI write() callable"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StartResponseType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.StartResponse",
+	.tp_basicsize = sizeof(StartResponse),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "start_response(status, headers, exc_info=None)",
+	.tp_call = (ternaryfunc)start_response_call,
+	.tp_methods = start_response_methods,
+};
+
+static PyMethodDef file_wrapper_methods[] = {
+	{"close", (PyCFunction)file_wrapper_close, METH_NOARGS, "close the wrapped file"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject FileWrapperType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.FileWrapper",
+	.tp_basicsize = sizeof(FileWrapper),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "wsgi.file_wrapper(filelike, blksize=8192)",
+	.tp_new = file_wrapper_new,
+	.tp_dealloc = (destructor)file_wrapper_dealloc,
+	.tp_iter = PyObject_SelfIter,
+	.tp_iternext = (iternextfunc)file_wrapper_next,
+	.tp_methods = file_wrapper_methods,
+};
+
+int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
+{
+	app_obj = app;
+	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
+	    input_init_types() < 0 ||
+	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
+		interp_log_exception("cannot set up WSGI");
+		return -1;
+	}
+	return 0;
+}
+
+enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
+{
+	struct request r = {.c = c};
+	PyObject *input = NULL, *env = NULL, *result = NULL, *it = NULL, *item;
+	StartResponse *sr = NULL;
+	enum wsgi_outcome out = WSGI_CLOSE;
+
+	r.resp.keep_alive = keep_alive && c->req.keep_alive;
+	input = input_new(c);
+	env = input ? environ_new(c, input) : NULL;
+	sr = env ? PyObject_New(StartResponse, &StartResponseType) : NULL;
+	if (!sr) {
+		finish_error(&r, "cannot build the WSGI environ");
+		goto done;
+	}
+	sr->r = &r;
+	result = PyObject_CallFunctionObjArgs(app_obj, env, (PyObject *)sr, NULL); /* new ref */
+	if (!result) {
+		finish_error(&r, "Error handling request");
+		goto done;
+	}
+	if ((PyList_CheckExact(result) || PyTuple_CheckExact(result)) &&
+	    PySequence_Fast_GET_SIZE(result) == 1 &&
+	    PyBytes_Check(PySequence_Fast_GET_ITEM(result, 0)) && r.started && !r.head_sent) {
+		/* The common case: one known chunk, sent with its length in one writev. */
+		PyObject *b = PySequence_Fast_GET_ITEM(result, 0); /* borrowed */
+		send_body(&r, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b),
+			  PyBytes_GET_SIZE(b));
+	} else {
+		it = PyObject_GetIter(result); /* new ref */
+		while (it && !r.broken && (item = PyIter_Next(it))) {
+			if (!PyBytes_Check(item)) {
+				PyErr_Format(PyExc_TypeError,
+					     "the application yielded %.100s, not bytes",
+					     Py_TYPE(item)->tp_name);
+				Py_DECREF(item);
+				break;
+			}
+			if (!r.started) {
+				Py_DECREF(item);
+				PyErr_SetString(PyExc_RuntimeError,
+						"the application produced a body before calling "
+						"start_response()");
+				break;
+			}
+			if (PyBytes_GET_SIZE(item) > 0)
+				send_body(&r, PyBytes_AS_STRING(item), (size_t)PyBytes_GET_SIZE(item),
+					  -1);
+			Py_DECREF(item);
+		}
+		if (PyErr_Occurred()) {
+			finish_error(&r, "Error handling request");
+			goto done;
+		}
+		if (!r.started) {
+			PyErr_SetString(PyExc_RuntimeError,
+					"the application returned without calling start_response()");
+			finish_error(&r, "Error handling request");
+			goto done;
+		}
+		if (!r.head_sent)
+			send_body(&r, "", 0, 0);
+	}
+	if (!r.broken) {
+		size_t tl;
+		const char *t = response_trailer(&r.resp, &tl);
+		struct iovec iov = {(void *)t, tl};
+		if (t) {
+			int rc;
+			Py_BEGIN_ALLOW_THREADS;
+			rc = conn_writev(c, &iov, 1);
+			Py_END_ALLOW_THREADS;
+			r.broken = rc < 0;
+		}
+	}
+	if (!r.broken && response_reusable(&r.resp) && c->error_status == 0)
+		out = WSGI_KEEP;
+done:
+	Py_XDECREF(it);
+	close_iterable(result);
+	Py_XDECREF(result);
+	if (sr)
+		sr->r = NULL;
+	Py_XDECREF(sr);
+	if (input)
+		input_detach(input);
+	Py_XDECREF(input);
+	Py_XDECREF(env);
+	response_free(&r.resp);
+	if (c->fd < 0)
+		return WSGI_CLOSED;
+	return out;
+}
+
+static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"status", "headers", "exc_info", NULL};
+	struct request *r = self->r;
+	PyObject *status, *headers, *exc_info = Py_None;
+	Py_ssize_t slen;
+	const char *s;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO|O:start_response", kwlist, &status,
+					 &headers, &exc_info))
+		return NULL;
+	if (!r) {
+		PyErr_SetString(PyExc_RuntimeError, "start_response() called after the response");
+		return NULL;
+	}
+	if (exc_info != Py_None) {
+		if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
+			PyErr_SetString(PyExc_TypeError, "exc_info must be a 3-tuple");
+			return NULL;
+		}
+		if (r->head_sent) {
+			/* Too late to change the response: re-raise (PEP 3333). */
+			PyObject *t = PyTuple_GET_ITEM(exc_info, 0), *v = PyTuple_GET_ITEM(exc_info, 1),
+				 *tb = PyTuple_GET_ITEM(exc_info, 2);
+			Py_INCREF(t);
+			Py_INCREF(v);
+			Py_INCREF(tb);
+			PyErr_Restore(t, v, tb == Py_None ? NULL : tb);
+			if (tb == Py_None)
+				Py_DECREF(tb);
+			return NULL;
+		}
+	} else if (r->started) {
+		PyErr_SetString(PyExc_AssertionError,
+				"start_response() called twice without exc_info");
+		return NULL;
+	}
+	if (!PyList_Check(headers)) {
+		PyErr_Format(PyExc_TypeError, "headers must be a list, not %.100s",
+			     Py_TYPE(headers)->tp_name);
+		return NULL;
+	}
+	s = PyUnicode_AsUTF8AndSize(status, &slen);
+	if (!s)
+		return NULL;
+	if (response_begin(&r->resp, s, (size_t)slen, r->c->req.version_minor,
+			   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
+			   r->resp.keep_alive) < 0) {
+		PyErr_Format(PyExc_ValueError, "invalid status line %R", status);
+		return NULL;
+	}
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+		PyObject *h = PyList_GET_ITEM(headers, i); /* borrowed */
+		Py_ssize_t nl, vl;
+		const char *n, *v;
+
+		if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2 ||
+		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ||
+		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 1))) {
+			PyErr_Format(PyExc_TypeError, "header %R is not a (str, str) tuple", h);
+			return NULL;
+		}
+		n = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(h, 0), &nl);
+		v = n ? PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(h, 1), &vl) : NULL;
+		if (!v)
+			return NULL;
+		if (response_add_header(&r->resp, n, (size_t)nl, v, (size_t)vl) < 0) {
+			PyErr_Format(PyExc_ValueError, "invalid header %R", h);
+			return NULL;
+		}
+	}
+	r->started = true;
+	return PyObject_GetAttrString((PyObject *)self, "write");
+}
+
+static PyObject *start_response_write(StartResponse *self, PyObject *data)
+{
+	struct request *r = self->r;
+	Py_buffer view;
+
+	if (!r || !r->started) {
+		PyErr_SetString(PyExc_AssertionError, "write() called before start_response()");
+		return NULL;
+	}
+	if (!PyBytes_Check(data)) {
+		PyErr_Format(PyExc_TypeError, "write() takes bytes, not %.100s",
+			     Py_TYPE(data)->tp_name);
+		return NULL;
+	}
+	if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+		return NULL;
+	if (view.len > 0 || !r->head_sent)
+		send_body(r, view.buf, (size_t)view.len, -1);
+	PyBuffer_Release(&view);
+	if (r->broken) {
+		PyErr_SetString(PyExc_OSError, "client disconnected");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+/*
+ * Send a body chunk, preceded by the head the first time (then known_length,
+ * if >= 0, is the whole body's length). Waits on the socket without the GIL.
+ */
+static int send_body(struct request *r, const char *data, size_t len, int64_t known_length)
+{
+	struct iovec iov[4];
+	int n = 0, rc;
+
+	if (r->broken)
+		return -1;
+	if (!r->head_sent) {
+		response_end_head(&r->resp, known_length);
+		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
+		r->head_sent = true;
+	}
+	n += response_body_iov(&r->resp, data, len, iov + n);
+	if (n == 0)
+		return 0;
+	Py_BEGIN_ALLOW_THREADS;
+	rc = conn_writev(r->c, iov, n);
+	Py_END_ALLOW_THREADS;
+	if (rc < 0)
+		r->broken = true;
+	return rc;
+}
+
+/*
+ * The app failed (exception pending): log it; answer 500 (or the body
+ * framing error that made wsgi.input raise) if nothing was sent, else the
+ * response is cut short and the connection must close.
+ */
+static void finish_error(struct request *r, const char *what)
+{
+	struct conn *c = r->c;
+
+	if (c->error_status) {
+		PyErr_Clear();
+		log_info("refusing request: %s", c->error ? c->error : "bad body framing");
+	} else if (!r->broken) {
+		interp_log_exception(what);
+	} else {
+		PyErr_Clear();
+	}
+	r->resp.keep_alive = false;
+	if (!r->head_sent && !r->broken) {
+		r->head_sent = true;
+		conn_refuse(c, c->error_status ? c->error_status : 500);
+	}
+}
+
+static void close_iterable(PyObject *result)
+{
+	PyObject *close, *r;
+
+	if (!result)
+		return;
+	close = PyObject_GetAttrString(result, "close"); /* new ref */
+	if (!close) {
+		PyErr_Clear();
+		return;
+	}
+	r = PyObject_CallNoArgs(close);
+	if (!r)
+		interp_log_exception("Error closing the response iterable");
+	Py_XDECREF(r);
+	Py_DECREF(close);
+}
+
+static PyObject *file_wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"filelike", "blksize", NULL};
+	PyObject *filelike;
+	Py_ssize_t blksize = FILE_BLOCK;
+	FileWrapper *self;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|n:file_wrapper", kwlist, &filelike,
+					 &blksize))
+		return NULL;
+	self = (FileWrapper *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	Py_INCREF(filelike);
+	self->filelike = filelike;
+	self->blksize = blksize > 0 ? blksize : FILE_BLOCK;
+	return (PyObject *)self;
+}
+
+static void file_wrapper_dealloc(FileWrapper *self)
+{
+	Py_XDECREF(self->filelike);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *file_wrapper_next(FileWrapper *self)
+{
+	PyObject *data = PyObject_CallMethod(self->filelike, "read", "n", self->blksize);
+
+	if (data && PyBytes_Check(data) && PyBytes_GET_SIZE(data) == 0) {
+		Py_DECREF(data);
+		return NULL;
+	}
+	return data;
+}
+
+static PyObject *file_wrapper_close(FileWrapper *self, PyObject *unused)
+{
+	PyObject *close = PyObject_GetAttrString(self->filelike, "close");
+
+	if (!close) {
+		PyErr_Clear();
+		Py_RETURN_NONE;
+	}
+	PyObject *r = PyObject_CallNoArgs(close);
+	Py_DECREF(close);
+	return r;
+}

@@ -1,0 +1,152 @@
+/* sync — see sync.h. */
+#include "workers/sync.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "arbiter/config.h"
+#include "arbiter/listener.h"
+#include "arbiter/log.h"
+#include "workers/channel.h"
+#include "workers/http/conn.h"
+#include "workers/python/wsgi.h"
+#include "workers/worker.h"
+
+static int wait_fd(struct conn *c, short events, int timeout_ms);
+static bool arbiter_gone(int fd);
+static void serve_one(struct worker *w, const struct listener *l, int fd,
+		      struct sockaddr_storage *peer, PyThreadState **ts);
+
+static struct worker *self;
+static const struct conn_io sync_io = {.wait = wait_fd};
+static struct http_limits limits;
+
+int sync_run(struct worker *w, PyObject *app)
+{
+	size_t n = w->nlisteners;
+	struct pollfd *pfd = xcalloc(n + 1, sizeof(*pfd));
+	PyThreadState *ts;
+
+	self = w;
+	if (wsgi_init(app, false, true) < 0) {
+		free(pfd);
+		return WORKER_EXIT_BOOT_ERROR;
+	}
+	http_limits_from_settings(&limits, w->cfg->limit_request_line,
+				  w->cfg->limit_request_fields, w->cfg->limit_request_field_size,
+				  w->cfg->limit_request_body);
+	for (size_t i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){.fd = w->listeners[i].fd, .events = POLLIN};
+	pfd[n] = (struct pollfd){.fd = w->channel_fd, .events = POLLIN};
+
+	ts = PyEval_SaveThread();
+	while (!worker_stopping() && worker_heartbeat(w)) {
+		int rc = poll(pfd, n + 1, worker_beat_interval_ms(w));
+
+		if (rc < 0 && errno != EINTR) {
+			log_error(errno, "poll()");
+			break;
+		}
+		if (rc <= 0)
+			continue;
+		if (pfd[n].revents && arbiter_gone(w->channel_fd))
+			break;
+		for (size_t i = 0; i < n && !worker_stopping(); i++) {
+			struct sockaddr_storage peer;
+			socklen_t pl = sizeof(peer);
+			int fd;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			fd = accept4(pfd[i].fd, (struct sockaddr *)&peer, &pl,
+				     SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd < 0) {
+				if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
+					log_error(errno, "accept4() on %s", w->listeners[i].name);
+				continue;
+			}
+			serve_one(w, &w->listeners[i], fd, &peer, &ts);
+		}
+	}
+	PyEval_RestoreThread(ts);
+	free(pfd);
+	return WORKER_EXIT_OK;
+}
+
+/* One connection, one request; called and returns without the GIL. */
+static void serve_one(struct worker *w, const struct listener *l, int fd,
+		      struct sockaddr_storage *peer, PyThreadState **ts)
+{
+	struct conn c = {0};
+	int timeout_ms = w->cfg->timeout > 0 ? w->cfg->timeout * 1000 : 30000;
+	int rc;
+
+	conn_init(&c, fd, l, &sync_io, &limits, timeout_ms);
+	if (peer->ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)peer;
+		inet_ntop(AF_INET, &in->sin_addr, c.peer_addr, sizeof(c.peer_addr));
+		snprintf(c.peer_port, sizeof(c.peer_port), "%u", ntohs(in->sin_port));
+	} else if (peer->ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)peer;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c.peer_addr, sizeof(c.peer_addr));
+		snprintf(c.peer_port, sizeof(c.peer_port), "%u", ntohs(in6->sin6_port));
+	}
+	rc = conn_read_head(&c);
+	if (rc <= 0) {
+		if (rc < 0 && c.error_status)
+			conn_refuse(&c, c.error_status);
+		else
+			conn_close(&c);
+		return;
+	}
+	PyEval_RestoreThread(*ts);
+	enum wsgi_outcome out = wsgi_serve(&c, false);
+	*ts = PyEval_SaveThread();
+	w->requests++;
+	if (out != WSGI_CLOSED)
+		conn_finish(&c);
+}
+
+/* Wait for the client in slices, heartbeating meanwhile: waiting is healthy. */
+static int wait_fd(struct conn *c, short events, int timeout_ms)
+{
+	struct pollfd p = {.fd = c->fd, .events = events};
+	double deadline = worker_now() + timeout_ms / 1000.0;
+
+	for (;;) {
+		double left = deadline - worker_now();
+		int slice = worker_beat_interval_ms(self);
+		int rc;
+
+		if (timeout_ms >= 0 && left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (timeout_ms >= 0 && left * 1000 < slice)
+			slice = (int)(left * 1000) + 1;
+		rc = poll(&p, 1, slice);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (!worker_heartbeat(self)) {
+			errno = EPIPE;
+			return -1;
+		}
+	}
+}
+
+/* The arbiter never writes to us: readable means it closed its end. */
+static bool arbiter_gone(int fd)
+{
+	char b;
+	ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
+
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+}

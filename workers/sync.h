@@ -1,0 +1,22 @@
+/*
+ * sync — the sync worker: one request at a time, one request per
+ * connection (Connection: close), as Gunicorn's sync worker; meant to run
+ * behind a buffering proxy.
+ *
+ * Runs in a worker process, in its only thread. Waits for connections and
+ * client bytes with poll() and the GIL released, heartbeating while it
+ * waits; holds the GIL only while the application runs.
+ */
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+struct worker;
+
+/*
+ * Serve `app` (borrowed) until a graceful stop, the arbiter going away, or
+ * --max-requests. Called with the GIL held; returns a worker exit code
+ * (channel.h) with the GIL held.
+ */
+int sync_run(struct worker *w, PyObject *app);

@@ -1,0 +1,133 @@
+/* worker — see worker.h. */
+#include "workers/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arbiter/config.h"
+#include "arbiter/log.h"
+#include "workers/channel.h"
+#include "workers/python/interp.h"
+#include "workers/sync.h"
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
+
+static void on_term(int sig);
+static void on_quit(int sig);
+static void on_usr1(int sig);
+static void setup_signals(void);
+
+_Noreturn void worker_main(struct worker *w)
+{
+	const char *kind = config_worker_class(w->cfg);
+	struct rlimit nocore = {0, 0};
+	PyObject *app;
+	int rc;
+
+	setup_signals();
+	/* A timed-out worker is killed with SIGABRT to get its Python stack;
+	 * that is no reason to leave a core file behind. */
+	setrlimit(RLIMIT_CORE, &nocore);
+	if (interp_init(w->cfg) < 0)
+		exit(WORKER_EXIT_BOOT_ERROR);
+	app = interp_load_app(w->cfg->app_module);
+	if (!app)
+		exit(WORKER_EXIT_APP_LOAD_ERROR);
+	w->last_beat = worker_now();
+	channel_heartbeat(w->channel_fd, 0);
+	if (strcmp(kind, "sync") == 0) {
+		rc = sync_run(w, app);
+	} else {
+		log_critical("worker class '%s' is not available in this build", kind);
+		rc = WORKER_EXIT_BOOT_ERROR;
+	}
+	interp_finish(app);
+	log_info("Worker exiting (pid: %ld)", (long)getpid());
+	exit(rc);
+}
+
+bool worker_heartbeat(struct worker *w)
+{
+	double now = worker_now();
+
+	if (getppid() != w->arbiter_pid)
+		return false;
+	if (reopen_requested) {
+		reopen_requested = 0;
+		if (log_reopen() < 0)
+			log_error(errno, "reopening the error log");
+	}
+	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
+		if (channel_heartbeat(w->channel_fd, w->requests) < 0 && errno != EAGAIN)
+			return false;
+		w->last_beat = now;
+	}
+	return true;
+}
+
+int worker_beat_interval_ms(const struct worker *w)
+{
+	int t = w->cfg->timeout;
+
+	/* Half the timeout, and at least once a second so the arbiter's view is fresh. */
+	return t > 0 && t < 2 ? t * 500 : 1000;
+}
+
+bool worker_stopping(void)
+{
+	return stop_requested;
+}
+
+double worker_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_term(int sig)
+{
+	stop_requested = 1;
+}
+
+static void on_quit(int sig)
+{
+	_exit(0);
+}
+
+static void on_usr1(int sig)
+{
+	reopen_requested = 1;
+}
+
+/* The arbiter forked us with every signal blocked: install ours, then unblock. */
+static void setup_signals(void)
+{
+	struct sigaction sa = {0};
+	sigset_t all;
+	static const int ignored[] = {SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2, SIGWINCH};
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		sigaction(ignored[i], &sa, NULL);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_quit;
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+}

@@ -1,0 +1,54 @@
+/*
+ * worker — the common life of a worker process: after fork, reset signals,
+ * boot the embedded interpreter and the app, run the worker type's loop,
+ * heartbeat, and exit with the code the arbiter understands (channel.h).
+ *
+ * Runs only in worker processes (a fork of the arbiter, no exec). The worker
+ * types (sync.c, later gthread.c, greenlet.c) call the helpers below from
+ * their loops; they never touch signals themselves.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct config;
+struct listener;
+
+struct worker {
+	const struct config *cfg;
+	const struct listener *listeners;
+	size_t nlisteners;
+	int channel_fd;     /* our end of the socketpair with the arbiter */
+	pid_t arbiter_pid;
+	unsigned age;       /* spawn order, for logs */
+	uint32_t requests;  /* served so far */
+	double last_beat;   /* monotonic time of the last heartbeat sent */
+};
+
+/*
+ * Become a worker: called in the child right after fork with signals still
+ * blocked. Never returns: exits 0 after a graceful or quick stop, 3 on a boot
+ * failure, 4 when the app cannot be imported.
+ */
+_Noreturn void worker_main(struct worker *w);
+
+/*
+ * Send a heartbeat if half the timeout (or one second) has passed since the
+ * last one. Cheap enough to call on every loop iteration. Returns false when
+ * the arbiter is gone (its end of the channel closed, or our parent changed):
+ * the caller must stop serving and return.
+ */
+bool worker_heartbeat(struct worker *w);
+
+/* The longest a worker loop may sleep between heartbeats, in milliseconds. */
+int worker_beat_interval_ms(const struct worker *w);
+
+/* True once a graceful stop (TERM) was requested; the loop finishes the
+ * request in hand and returns. */
+bool worker_stopping(void);
+
+/* Monotonic clock in seconds. */
+double worker_now(void);
