@@ -1,0 +1,2 @@
+"""A module that cannot be imported."""
+raise ImportError("kirin-e2e-importerror-marker")

@@ -1,0 +1,461 @@
+"""Helpers for kirin's end-to-end tests: run the real ./kirin over 127.0.0.1.
+
+Every test runs `$KIRIN` (set by `make check`) in its own process group,
+bounds every wait with a deadline, and kills what it started by pid, also
+when the test fails. Standard library only.
+
+Environment (see tests/local.mk): KIRIN, KIRIN_SRCDIR, KIRIN_PYTHON,
+KIRIN_CONFORMANCE_DIR, CI.
+"""
+import atexit
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APPS = os.path.join(HERE, "apps")
+KIRIN = os.environ.get("KIRIN", "")
+SKIP = 77
+
+# Process groups started by Kirin and not yet reaped: killed at exit whatever
+# happens to the test (an exception, sys.exit, a failed assertion).
+_live_groups = set()
+
+
+def _kill_leftovers():
+    for pgid in list(_live_groups):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _live_groups.discard(pgid)
+
+
+atexit.register(_kill_leftovers)
+
+
+def require_kirin():
+    """Exit 77 (skip) when there is no binary to test, 1 under CI."""
+    if KIRIN and os.access(KIRIN, os.X_OK):
+        return
+    print(f"no kirin binary to test (KIRIN={KIRIN!r})", file=sys.stderr)
+    sys.exit(1 if os.environ.get("CI") else SKIP)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    """Poll predicate() until it returns something truthy or timeout passes.
+    Returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+# --- HTTP clients ---------------------------------------------------------
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (name, value) as received
+        self.body = body
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self):
+        import json
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.reason} {self.headers} {self.body[:200]!r}>"
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def request(port, path="/", method="GET", body=None, headers=None, timeout=10,
+            host="127.0.0.1", unix=None):
+    """One HTTP/1.1 request with http.client; returns a Response.
+    unix=PATH talks over an AF_UNIX socket instead of TCP."""
+    if unix:
+        conn = _UnixHTTPConnection(unix, timeout)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.reason, r.getheaders(), data)
+    finally:
+        conn.close()
+
+
+def http_get(port, path="/", timeout=10, **kw):
+    return request(port, path, "GET", timeout=timeout, **kw)
+
+
+def raw_request(port, data, timeout=10, host="127.0.0.1", unix=None, shutdown=False):
+    """Send raw bytes, read until the server closes (or timeout); returns bytes."""
+    if unix:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(unix)
+    else:
+        s = socket.create_connection((host, port), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    out = b""
+    try:
+        s.sendall(data)
+        if shutdown:
+            s.shutdown(socket.SHUT_WR)
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        s.close()
+    return out
+
+
+def parse_raw(data):
+    """Split a raw response into (status, [(name, value)], body)."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = []
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.append((k.strip(), v.strip()))
+    return status, headers, body
+
+
+# --- processes ------------------------------------------------------------
+
+def children_of(pid):
+    """Pids whose parent is pid, from /proc/*/stat (no psutil)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # comm may contain spaces and parentheses: fields start after the last ')'
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid and fields[0] != b"Z":
+            kids.append(int(entry))
+    return sorted(kids)
+
+
+def descendants(pid):
+    """All live descendants of pid (children, their children...)."""
+    out, todo = [], [pid]
+    while todo:
+        kids = children_of(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+def kill_tree(pid):
+    """SIGKILL pid's process group and the groups of all its descendants
+    (they may have started sessions of their own)."""
+    groups = {pid}
+    for p in descendants(pid):
+        try:
+            groups.add(os.getpgid(p))
+        except ProcessLookupError:
+            pass
+    for g in groups:
+        if g <= 1 or g == os.getpgrp():
+            continue
+        try:
+            os.killpg(g, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
+
+
+def group_pids(pgid):
+    """Live (non-zombie) pids in process group pgid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            out.append(int(entry))
+    return sorted(out)
+
+
+class KirinError(AssertionError):
+    pass
+
+
+class Kirin:
+    """Run $KIRIN as a context manager.
+
+        with Kirin("hello:app", "-w", "2") as k:
+            r = http_get(k.port, "/")
+
+    By default binds 127.0.0.1 on a free port (bind=False to pass your own
+    -b), runs in tests/e2e/apps (cwd=), and waits until an HTTP request gets
+    an answer (wait=False to skip, e.g. when kirin is expected to exit).
+    stderr goes to a temporary file: log() returns it as text.
+    """
+
+    def __init__(self, *args, cwd=None, env=None, bind=True, wait=True,
+                 ready_timeout=30, unix=None, port=None):
+        self.args = [str(a) for a in args]
+        self.cwd = cwd or APPS
+        self.env_add = env or {}
+        self.bind = bind
+        self.wait_ready = wait
+        self.ready_timeout = ready_timeout
+        self.unix = unix          # readiness probe over this AF_UNIX path
+        self.port = port if port is not None else (free_port() if bind else None)
+        self.proc = None
+        self._tmp = None
+        self._errf = None
+        self._outf = None
+
+    # -- lifecycle --
+    def cmdline(self):
+        cmd = [KIRIN]
+        if self.bind:
+            cmd += ["-b", f"127.0.0.1:{self.port}"]
+        return cmd + self.args
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def start(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="kirin-e2e-")
+        self._errf = open(os.path.join(self._tmp.name, "stderr"), "w+b")
+        self._outf = open(os.path.join(self._tmp.name, "stdout"), "w+b")
+        env = dict(os.environ)
+        # Do not let the caller's environment change the settings under test.
+        for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
+            env.pop(k, None)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the source tree
+        env.update({k: str(v) for k, v in self.env_add.items()})
+        self.proc = subprocess.Popen(self.cmdline(), cwd=self.cwd, env=env,
+                                     stdin=subprocess.DEVNULL, stdout=self._outf,
+                                     stderr=self._errf, start_new_session=True)
+        _live_groups.add(self.proc.pid)
+        if self.wait_ready:
+            try:
+                self.wait_until_serving(self.ready_timeout)
+            except BaseException:
+                self.stop()
+                raise
+        return self
+
+    def wait_until_serving(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise KirinError(f"kirin exited with {self.proc.returncode} before serving; "
+                                 f"stderr:\n{self.log()}")
+            try:
+                raw = raw_request(self.port, b"GET /__ready HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Connection: close\r\n\r\n", timeout=2, unix=self.unix)
+                if raw.startswith(b"HTTP/1."):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise KirinError(f"kirin did not answer HTTP within {timeout}s; stderr:\n{self.log()}")
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self, timeout=10):
+        """TERM the arbiter, then KILL the whole process group after timeout."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            _live_groups.discard(pgid)
+            self._close_files()
+
+    def _close_files(self):
+        # Keep the captured text readable after the files go.
+        if self._errf is not None:
+            self._final_log = self._read(self._errf)
+            self._final_out = self._read(self._outf)
+            self._errf.close()
+            self._outf.close()
+            self._errf = self._outf = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @staticmethod
+    def _read(f):
+        f.flush()
+        f.seek(0)
+        data = f.read().decode("utf-8", "replace")
+        f.seek(0, os.SEEK_END)
+        return data
+
+    # -- inspection --
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        """Everything kirin wrote to stderr so far, as text."""
+        if self._errf is None:
+            return getattr(self, "_final_log", "")
+        return self._read(self._errf)
+
+    def stdout(self):
+        if self._outf is None:
+            return getattr(self, "_final_out", "")
+        return self._read(self._outf)
+
+    def workers(self):
+        """Pids of the arbiter's live children."""
+        return children_of(self.proc.pid)
+
+    def wait_workers(self, n, timeout=15):
+        """Wait until the arbiter has exactly n children; returns their pids."""
+        pids = wait_for(lambda: (lambda w: w if len(w) == n else None)(self.workers()),
+                        timeout)
+        if not pids:
+            raise KirinError(f"expected {n} workers within {timeout}s, have {self.workers()};"
+                             f" stderr:\n{self.log()}")
+        return pids
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        """Wait for the arbiter to exit; returns its exit code, or None on timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def poll(self):
+        return self.proc.poll()
+
+
+def run_kirin(*args, cwd=None, env=None, timeout=30, clean_env=True):
+    """Run kirin to completion (--help, --print-config, errors...).
+    Returns CompletedProcess with text stdout/stderr; kills its group on timeout."""
+    full_env = dict(os.environ)
+    if clean_env:
+        for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
+            full_env.pop(k, None)
+    full_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    full_env.update({k: str(v) for k, v in (env or {}).items()})
+    proc = subprocess.Popen([KIRIN] + [str(a) for a in args], cwd=cwd or APPS, env=full_env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    _live_groups.add(proc.pid)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        timed_out = True
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _live_groups.discard(proc.pid)
+    cp = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                     out.decode("utf-8", "replace"),
+                                     err.decode("utf-8", "replace"))
+    cp.timed_out = timed_out
+    return cp
+
+
+def main():
+    """unittest.main() with automake's exit codes: 0 pass, 1 fail, 77 skip all."""
+    require_kirin()
+    prog = unittest.main(exit=False, verbosity=2)
+    result = prog.result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.testsRun and len(result.skipped) == result.testsRun:
+        sys.exit(SKIP)
+    sys.exit(0)

@@ -1,0 +1,277 @@
+"""kirin's command line: errors are one clear line and exit code 1, the
+informational flags, --check-config, --print-config, and the precedence of
+the settings' sources (defaults < INI file < KIRIN_CMD_ARGS < argv, with
+WEB_CONCURRENCY and PORT as Gunicorn honours them)."""
+import configparser
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import Kirin, free_port, http_get, main, run_kirin, wait_for  # noqa: E402
+
+LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[([A-Z]+)\] \S")
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Errors(unittest.TestCase):
+    """Each error: exit 1, one line on stderr, no Python traceback, quickly."""
+
+    def assertCleanError(self, cp, *needles):
+        self.assertFalse(cp.timed_out, f"kirin did not exit: {cp.args}\n{cp.stderr}")
+        self.assertEqual(cp.returncode, 1, f"{cp.args}\nstderr: {cp.stderr!r}")
+        err = cp.stderr.strip()
+        self.assertTrue(err, f"nothing on stderr for {cp.args}")
+        self.assertEqual(len(err.splitlines()), 1, f"more than one line:\n{err}")
+        self.assertNotIn("Traceback", err)
+        for needle in needles:
+            self.assertIn(needle, err)
+        return err
+
+    def test_unknown_flag(self):
+        self.assertCleanError(run_kirin("--bogus", "hello:app", timeout=20), "--bogus")
+
+    def test_workers_not_a_number(self):
+        err = self.assertCleanError(run_kirin("--workers", "abc", "hello:app", timeout=20), "abc")
+        self.assertRegex(err, r"(?i)worker")
+
+    def test_missing_app_module(self):
+        self.assertCleanError(run_kirin("-w", "1", timeout=20))
+
+    def test_unknown_ini_key_names_file_and_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ini = write(os.path.join(tmp, "bad.ini"),
+                        "[kirin]\nworkers = 2\nwrokers = 3\n")
+            err = self.assertCleanError(run_kirin("-c", ini, "hello:app", timeout=20),
+                                        "bad.ini", "wrokers")
+            self.assertRegex(err, r"(:3\b|line 3\b)", "the line number is not given")
+
+    def test_bad_ini_value_names_file_and_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ini = write(os.path.join(tmp, "bad.ini"), "[kirin]\n\nworkers = many\n")
+            err = self.assertCleanError(run_kirin("-c", ini, "hello:app", timeout=20), "bad.ini")
+            self.assertRegex(err, r"(:3\b|line 3\b)", "the line number is not given")
+
+    def test_missing_config_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = os.path.join(tmp, "nope.ini")
+            self.assertCleanError(run_kirin("-c", missing, "hello:app", timeout=20), "nope.ini")
+
+    def test_port_already_in_use(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            port = s.getsockname()[1]
+            start = time.monotonic()
+            cp = run_kirin("-b", f"127.0.0.1:{port}", "hello:app", timeout=30)
+            elapsed = time.monotonic() - start
+        self.assertFalse(cp.timed_out, f"kirin kept running on a port in use:\n{cp.stderr}")
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertLess(elapsed, 10, "took too long to give up")
+        self.assertNotIn("Traceback", cp.stderr)
+        self.assertIn(str(port), cp.stderr)
+        self.assertRegex(cp.stderr, r"(?i)in use")
+
+    def test_unix_socket_in_missing_directory(self):
+        cp = run_kirin("-b", "unix:/nonexistent-dir/x.sock", "hello:app", timeout=30)
+        self.assertFalse(cp.timed_out, cp.stderr)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertIn("/nonexistent-dir/x.sock", cp.stderr)
+        self.assertNotIn("Traceback", cp.stderr)
+
+    def test_bad_bind_address(self):
+        self.assertCleanError(run_kirin("-b", "127.0.0.1:notaport", "hello:app", timeout=20))
+
+    def test_unknown_worker_class(self):
+        self.assertCleanError(run_kirin("-k", "nosuchclass", "hello:app", timeout=20),
+                              "nosuchclass")
+
+
+class Informational(unittest.TestCase):
+    def test_version(self):
+        cp = run_kirin("--version", timeout=20)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertRegex(cp.stdout, r"^kirin \d+\.\d+")
+
+    def test_help(self):
+        cp = run_kirin("--help", timeout=20)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        for flag in ("--bind", "--workers", "-b", "-w", "--worker-class", "--timeout",
+                     "--config", "--check-config", "--print-config"):
+            self.assertIn(flag, cp.stdout)
+
+    def test_check_config_good_app(self):
+        cp = run_kirin("--check-config", "hello:app", timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+
+    def test_check_config_does_not_serve(self):
+        port = free_port()
+        cp = run_kirin("--check-config", "-b", f"127.0.0.1:{port}", "hello:app", timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        with socket.socket() as s:  # nothing was left listening
+            self.assertNotEqual(s.connect_ex(("127.0.0.1", port)), 0)
+
+    def test_check_config_app_that_cannot_be_imported(self):
+        cp = run_kirin("--check-config", "importerror:app", timeout=60)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("kirin-e2e-importerror-marker", cp.stderr)
+
+    def test_check_config_missing_module(self):
+        cp = run_kirin("--check-config", "no_such_module_here:app", timeout=60)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("no_such_module_here", cp.stderr)
+
+    def test_check_config_missing_callable(self):
+        cp = run_kirin("--check-config", "hello:nothere", timeout=60)
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("nothere", cp.stderr)
+
+    def test_check_config_bad_settings(self):
+        cp = run_kirin("--check-config", "-w", "abc", "hello:app", timeout=20)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+
+
+def print_config(*args, env=None, cwd=None):
+    """Run --print-config and parse its [kirin] section into a dict."""
+    cp = run_kirin("--print-config", *args, env=env, cwd=cwd, timeout=20)
+    if cp.returncode != 0:
+        raise AssertionError(f"--print-config {args} exited {cp.returncode}: {cp.stderr}")
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(cp.stdout)
+    except configparser.Error as e:
+        raise AssertionError(f"--print-config output is not INI ({e}):\n{cp.stdout}")
+    if not parser.has_section("kirin"):
+        raise AssertionError(f"no [kirin] section in --print-config:\n{cp.stdout}")
+    return dict(parser["kirin"])
+
+
+class Settings(unittest.TestCase):
+    def test_print_config_shows_effective_settings(self):
+        cfg = print_config("-w", "3", "-b", "127.0.0.1:9999", "-t", "45",
+                           "--graceful-timeout", "7", "hello:app")
+        self.assertEqual(cfg["workers"], "3")
+        self.assertIn("127.0.0.1:9999", cfg["bind"])
+        self.assertEqual(cfg["timeout"], "45")
+        self.assertEqual(cfg["graceful_timeout"], "7")
+        self.assertEqual(cfg["worker_class"], "sync")
+
+    def test_print_config_defaults(self):
+        cfg = print_config("hello:app")
+        self.assertEqual(cfg["workers"], "1")
+        self.assertEqual(cfg["bind"], "127.0.0.1:8000")
+        self.assertEqual(cfg["timeout"], "30")
+        self.assertEqual(cfg["graceful_timeout"], "30")
+        self.assertEqual(cfg["backlog"], "2048")
+
+    def test_print_config_is_loadable(self):
+        # The output is an INI file kirin itself accepts, giving the same settings.
+        with tempfile.TemporaryDirectory() as tmp:
+            first = run_kirin("--print-config", "-w", "3", "-t", "44", "-b", "127.0.0.1:9999",
+                              "-b", "127.0.0.1:9998", "hello:app", timeout=20)
+            self.assertEqual(first.returncode, 0, first.stderr)
+            ini = write(os.path.join(tmp, "printed.ini"), first.stdout)
+            second = run_kirin("--print-config", "-c", ini, "hello:app", timeout=20)
+            self.assertEqual(second.returncode, 0, second.stderr)
+            strip = lambda text: [l for l in text.splitlines()  # noqa: E731
+                                  if not re.match(r"\s*config\s*=", l)]
+            self.assertEqual(strip(first.stdout), strip(second.stdout))
+
+    def test_precedence_file_env_argv(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ini = write(os.path.join(tmp, "k.ini"), "[kirin]\nworkers = 2\ntimeout = 50\n")
+            env = {"KIRIN_CMD_ARGS": "-w 3"}
+            self.assertEqual(print_config("-c", ini, "-w", "4", "hello:app", env=env)["workers"], "4")
+            self.assertEqual(print_config("-c", ini, "hello:app", env=env)["workers"], "3")
+            cfg = print_config("-c", ini, "hello:app")
+            self.assertEqual(cfg["workers"], "2")
+            self.assertEqual(cfg["timeout"], "50")
+            self.assertEqual(print_config("hello:app")["workers"], "1")
+            # Settings a layer does not mention come from the layer below.
+            self.assertEqual(print_config("-c", ini, "-w", "4", "hello:app", env=env)["timeout"], "50")
+
+    def test_config_file_named_in_kirin_cmd_args(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ini = write(os.path.join(tmp, "k.ini"), "[kirin]\nworkers = 2\n")
+            cfg = print_config("hello:app", env={"KIRIN_CMD_ARGS": f"-c {ini} -t 40"})
+            self.assertEqual(cfg["workers"], "2")
+            self.assertEqual(cfg["timeout"], "40")
+
+    def test_kirin_ini_in_cwd_is_read(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write(os.path.join(tmp, "kirin.ini"), "[kirin]\nworkers = 5\n")
+            self.assertEqual(print_config("hello:app", cwd=tmp)["workers"], "5")
+            # An explicit -c replaces ./kirin.ini.
+            other = write(os.path.join(tmp, "other.ini"), "[kirin]\ntimeout = 40\n")
+            cfg = print_config("-c", other, "hello:app", cwd=tmp)
+            self.assertEqual(cfg["workers"], "1")
+            self.assertEqual(cfg["timeout"], "40")
+
+    def test_ini_list_and_string_keys(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ini = write(os.path.join(tmp, "k.ini"),
+                        "[kirin]\nbind = 127.0.0.1:9001\nworker_class = sync\n"
+                        "loglevel = debug\nchdir = /tmp\n")
+            cfg = print_config("-c", ini, "hello:app")
+            self.assertIn("127.0.0.1:9001", cfg["bind"])
+            self.assertEqual(cfg["loglevel"], "debug")
+            self.assertEqual(cfg["chdir"], "/tmp")
+
+    def test_web_concurrency(self):
+        self.assertEqual(print_config("hello:app", env={"WEB_CONCURRENCY": "6"})["workers"], "6")
+        self.assertEqual(print_config("-w", "2", "hello:app",
+                                      env={"WEB_CONCURRENCY": "6"})["workers"], "2")
+
+    def test_port_env(self):
+        cfg = print_config("hello:app", env={"PORT": "12345"})
+        self.assertEqual(cfg["bind"], "0.0.0.0:12345")
+        cfg = print_config("-b", "127.0.0.1:9999", "hello:app", env={"PORT": "12345"})
+        self.assertEqual(cfg["bind"], "127.0.0.1:9999")
+
+
+class Logging(unittest.TestCase):
+    def test_error_log_line_format(self):
+        with Kirin("hello:app") as k:
+            self.assertTrue(wait_for(lambda: "Listening at" in k.log(), 10), k.log())
+            lines = [l for l in k.log().splitlines() if l.strip()]
+            self.assertTrue(lines)
+            m = LOG_LINE.match(lines[0])
+            self.assertTrue(m, f"log line does not look like Gunicorn's: {lines[0]!r}")
+            self.assertEqual(int(m.group(1)), k.pid)
+            self.assertEqual(m.group(2), "INFO")
+            self.assertIn(f"127.0.0.1:{k.port}", k.log())
+
+    def test_error_logfile(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "error.log")
+            with Kirin("hello:app", "--error-logfile", path) as k:
+                self.assertEqual(http_get(k.port, "/").status, 200)
+
+                def logged():
+                    try:
+                        with open(path) as f:
+                            return "Listening at" in f.read()
+                    except FileNotFoundError:
+                        return False
+                self.assertTrue(wait_for(logged, 10), f"nothing in {path}; stderr: {k.log()}")
+
+    def test_env_flag_reaches_the_app(self):
+        with Kirin("echo_environ:app", "-e", "KIRIN_E2E_X=hello there",
+                   "--env", "KIRIN_E2E_Y=a=b") as k:
+            seen = http_get(k.port, "/").json()["__osenv__"]
+            self.assertEqual(seen.get("KIRIN_E2E_X"), "hello there")
+            self.assertEqual(seen.get("KIRIN_E2E_Y"), "a=b")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""kirin serves WSGI applications: responses, environ, request bodies, errors
+in the application, close(), worker count, unix sockets, several binds and
+the default callable names."""
+import email.utils
+import hashlib
+import os
+import random
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import (Kirin, free_port, http_get, main, raw_request, parse_raw,  # noqa: E402
+                       request, wait_for)
+
+
+class Responses(unittest.TestCase):
+    def test_hello_status_body_headers(self):
+        with Kirin("hello:app") as k:
+            r = http_get(k.port, "/")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.reason, "OK")
+            self.assertEqual(r.body, b"Hello, World!\n")
+            self.assertEqual(r.header("Content-Type"), "text/plain")
+            self.assertEqual(r.header("Content-Length"), "14")
+            server = r.header("Server")
+            self.assertTrue(server, f"no Server header: {r.headers}")
+            self.assertIn("kirin", server.lower())
+            date = r.header("Date")
+            self.assertTrue(date, f"no Date header: {r.headers}")
+            self.assertTrue(date.endswith(" GMT"), date)
+            when = email.utils.parsedate_to_datetime(date).timestamp()
+            self.assertLess(abs(when - time.time()), 300, date)
+            # The sync worker answers one request per connection.
+            self.assertEqual((r.header("Connection") or "").lower(), "close", r.headers)
+            self.assertEqual(len(r.header_all("Date")), 1)
+            self.assertEqual(len(r.header_all("Server")), 1)
+
+    def test_sync_worker_closes_the_connection(self):
+        # Even when the client asks for keep-alive, the server closes after
+        # the first response: the raw read ends on EOF, not on our timeout.
+        with Kirin("hello:app") as k:
+            start = time.monotonic()
+            raw = raw_request(k.port, b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Connection: keep-alive\r\n\r\n", timeout=20)
+            self.assertLess(time.monotonic() - start, 15, "server kept the connection open")
+            status, headers, body = parse_raw(raw)
+            self.assertEqual(status, 200)
+            self.assertEqual(body, b"Hello, World!\n")
+            self.assertIn(("Connection", "close"), [(n.title(), v.lower()) for n, v in headers])
+
+    def test_http10_request(self):
+        with Kirin("hello:app") as k:
+            raw = raw_request(k.port, b"GET / HTTP/1.0\r\n\r\n", timeout=20)
+            status, _, body = parse_raw(raw)
+            self.assertTrue(raw.startswith(b"HTTP/1."), raw[:40])
+            self.assertEqual(status, 200)
+            self.assertEqual(body, b"Hello, World!\n")
+
+
+class Environ(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin("echo_environ:app", "-w", "2").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def fetch(self, *a, **kw):
+        r = request(self.k.port, *a, **kw)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def test_basics(self):
+        env = self.fetch("/some/path%20x?a=1&b=two", headers={"X-Custom-Thing": "v1"})
+        self.assertEqual(env["REQUEST_METHOD"], "GET")
+        self.assertEqual(env["PATH_INFO"], "/some/path x")
+        self.assertEqual(env["QUERY_STRING"], "a=1&b=two")
+        self.assertEqual(env["SCRIPT_NAME"], "")
+        self.assertEqual(env["SERVER_PROTOCOL"], "HTTP/1.1")
+        self.assertIn(env["SERVER_NAME"], ("127.0.0.1", "localhost"))
+        self.assertEqual(env["SERVER_PORT"], str(self.k.port))
+        self.assertEqual(env["REMOTE_ADDR"], "127.0.0.1")
+        self.assertTrue(str(env.get("REMOTE_PORT", "")).isdigit(), env.get("REMOTE_PORT"))
+        self.assertEqual(env["HTTP_X_CUSTOM_THING"], "v1")
+        self.assertEqual(env["HTTP_HOST"], f"127.0.0.1:{self.k.port}")
+        self.assertEqual(env["wsgi.version"], [1, 0])
+        self.assertEqual(env["wsgi.url_scheme"], "http")
+        self.assertIs(env["wsgi.multiprocess"], True)   # -w 2
+        self.assertIs(env["wsgi.multithread"], False)   # sync
+        self.assertIs(env["wsgi.run_once"], False)
+        self.assertIn("wsgi.input", env)
+        self.assertIn("wsgi.errors", env)
+
+    def test_cgi_values_are_native_strings(self):
+        env = self.fetch("/x?y", headers={"X-A": "b"})
+        for key, value in env.items():
+            if "." in key or key.startswith("__"):
+                continue
+            self.assertIsInstance(value, str, f"{key}={value!r} is not a str (PEP 3333)")
+
+    def test_post_content_type_and_length(self):
+        env = self.fetch("/post", method="POST", body=b"a=1&b=2",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(env["REQUEST_METHOD"], "POST")
+        self.assertEqual(env["CONTENT_TYPE"], "application/x-www-form-urlencoded")
+        self.assertEqual(env["CONTENT_LENGTH"], "7")
+        # CONTENT_TYPE / CONTENT_LENGTH are not also given as HTTP_ keys.
+        self.assertNotIn("HTTP_CONTENT_TYPE", env)
+        self.assertNotIn("HTTP_CONTENT_LENGTH", env)
+
+    def test_repeated_headers_are_joined(self):
+        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+                          b"X-Multi: one\r\nX-Multi: two\r\n\r\n", timeout=20)
+        status, _, body = parse_raw(raw)
+        self.assertEqual(status, 200, raw[:200])
+        import json
+        self.assertEqual(json.loads(body)["HTTP_X_MULTI"].replace(", ", ","), "one,two")
+
+    def test_header_with_underscore_is_dropped(self):
+        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: localhost\r\n"
+                          b"X_Forwarded_For: 6.6.6.6\r\n\r\n", timeout=20)
+        status, _, body = parse_raw(raw)
+        self.assertEqual(status, 200, raw[:200])
+        import json
+        self.assertNotIn("HTTP_X_FORWARDED_FOR", json.loads(body))
+
+
+class RequestBody(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin("upload:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def test_post_body_arrives_intact(self):
+        data = random.Random(1234).randbytes(300 * 1024 + 17)
+        r = request(self.k.port, "/upload", method="POST", body=data,
+                    headers={"Content-Type": "application/octet-stream"}, timeout=30)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body.decode(), f"{len(data)} {hashlib.sha256(data).hexdigest()}")
+
+    def test_chunked_body_arrives_intact(self):
+        data = random.Random(99).randbytes(200 * 1024)
+        pieces = [data[i:i + 7000] for i in range(0, len(data), 7000)]
+        r = request(self.k.port, "/upload", method="POST", body=iter(pieces),
+                    headers={"Transfer-Encoding": "chunked"}, timeout=30)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body.decode(), f"{len(data)} {hashlib.sha256(data).hexdigest()}")
+
+    def test_empty_body(self):
+        r = request(self.k.port, "/upload", method="POST", body=b"", timeout=20)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body.decode(), f"0 {hashlib.sha256(b'').hexdigest()}")
+
+
+class AppErrors(unittest.TestCase):
+    def test_exception_gives_500_and_traceback_and_next_request_works(self):
+        with Kirin("boom:app", "-w", "1") as k:
+            before = k.wait_workers(1)
+            r = http_get(k.port, "/boom", timeout=20)
+            self.assertEqual(r.status, 500, r)
+            self.assertNotIn(b"kirin-e2e-boom-marker", r.body,
+                             "the traceback must not be sent to the client")
+            logged = wait_for(lambda: "kirin-e2e-boom-marker" in k.log(), 10)
+            self.assertTrue(logged, f"exception text not in the error log:\n{k.log()}")
+            self.assertIn("Traceback", k.log())
+            r = http_get(k.port, "/", timeout=20)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.body, b"ok\n")
+            # The worker handled the exception; it did not have to be replaced.
+            self.assertEqual(k.workers(), before)
+
+    def test_iterable_close_is_called(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, "closed.txt")
+            with Kirin("closing:app", env={"KIRIN_TEST_CLOSE_FILE": marker}) as k:
+                r = http_get(k.port, "/?first", timeout=20)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body, b"part one, part two\n")
+
+                def closed():
+                    try:
+                        with open(marker) as f:
+                            return "closed first\n" in f.read()
+                    except FileNotFoundError:
+                        return False
+                self.assertTrue(wait_for(closed, 10), "close() was not called")
+
+
+class Processes(unittest.TestCase):
+    def test_three_workers(self):
+        with Kirin("echo_environ:app", "-w", "3") as k:
+            pids = k.wait_workers(3)
+            self.assertNotIn(k.pid, pids)
+            # Every answer comes from one of the arbiter's children.
+            for _ in range(6):
+                served_by = request(k.port, "/").json()["__pid__"]
+                self.assertIn(served_by, pids)
+            self.assertEqual(k.workers(), pids)
+
+
+class Binding(unittest.TestCase):
+    def test_unix_socket_and_stale_file_removed(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "kirin.sock")
+            # Leave a stale socket file behind, as a crashed server would.
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.close()
+            self.assertTrue(os.path.exists(path))
+            with Kirin("hello:app", "-b", f"unix:{path}", bind=False, unix=path) as k:
+                r = request(None, "/", unix=path, timeout=20)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body, b"Hello, World!\n")
+                raw = raw_request(None, b"GET / HTTP/1.0\r\n\r\n", unix=path, timeout=20)
+                self.assertEqual(parse_raw(raw)[0], 200)
+                self.assertIsNone(k.poll())
+
+    def test_two_binds_both_serve(self):
+        second = free_port()
+        with Kirin("hello:app", "-b", f"127.0.0.1:{second}") as k:
+            for port in (k.port, second):
+                r = http_get(port, "/", timeout=20)
+                self.assertEqual(r.status, 200, (port, r))
+                self.assertEqual(r.body, b"Hello, World!\n")
+
+    def test_short_and_long_bind_flags_add_up(self):
+        # -b and --bind are the same repeatable setting, and given binds
+        # replace the default 127.0.0.1:8000.
+        a, b = free_port(), free_port()
+        with Kirin("hello:app", "-b", f"127.0.0.1:{a}", "--bind", f"127.0.0.1:{b}",
+                   bind=False, port=a) as k:
+            self.assertEqual(http_get(a, "/").status, 200)
+            self.assertEqual(http_get(b, "/").status, 200)
+            self.assertNotIn("127.0.0.1:8000", k.log())
+
+
+class DefaultCallable(unittest.TestCase):
+    def test_module_alone_prefers_application(self):
+        with Kirin("default_application") as k:
+            self.assertEqual(http_get(k.port, "/").body, b"from application")
+
+    def test_module_alone_falls_back_to_app(self):
+        with Kirin("default_app") as k:
+            self.assertEqual(http_get(k.port, "/").body, b"from app")
+
+    def test_explicit_callable(self):
+        with Kirin("default_application:app") as k:
+            self.assertEqual(http_get(k.port, "/").body, b"from app")
+
+    def test_chdir_finds_the_module(self):
+        apps = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
+        with tempfile.TemporaryDirectory() as elsewhere:
+            with Kirin("--chdir", apps, "hello:app", cwd=elsewhere) as k:
+                self.assertEqual(http_get(k.port, "/").body, b"Hello, World!\n")
+
+
+if __name__ == "__main__":
+    main()
