@@ -99,9 +99,14 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.unix_path = path
 
     def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.unix_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
 
 
 def request(port, path="/", method="GET", body=None, headers=None, timeout=10,
@@ -129,8 +134,12 @@ def raw_request(port, data, timeout=10, host="127.0.0.1", unix=None, shutdown=Fa
     """Send raw bytes, read until the server closes (or timeout); returns bytes."""
     if unix:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(unix)
+        try:
+            s.settimeout(timeout)
+            s.connect(unix)
+        except BaseException:
+            s.close()
+            raise
     else:
         s = socket.create_connection((host, port), timeout=timeout)
     deadline = time.monotonic() + timeout
