@@ -60,6 +60,14 @@ class Responses(unittest.TestCase):
             self.assertEqual(status, 200)
             self.assertEqual(body, b"Hello, World!\n")
 
+    def test_head_has_no_body(self):
+        with Kirin("hello:app") as k:
+            raw = raw_request(k.port, b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n", timeout=20)
+            status, headers, body = parse_raw(raw)
+            self.assertEqual(status, 200)
+            self.assertEqual(body, b"", "a HEAD response carries no body")
+            self.assertIn(("content-length", "14"), [(n.lower(), v) for n, v in headers])
+
 
 class Environ(unittest.TestCase):
     @classmethod
