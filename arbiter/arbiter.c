@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,32 +23,50 @@
 #define RESPAWN_BURST 5     /* respawns allowed ... */
 #define RESPAWN_WINDOW 1.0  /* ... per this many seconds */
 #define QUICK_STOP_GRACE 5  /* seconds a quick stop waits before SIGKILL */
+#define ABORT_GRACE 5       /* seconds between SIGABRT and SIGKILL for a timed-out worker */
+#define RELOAD_BOOT_WAIT 30 /* seconds old workers wait for new ones to boot on HUP */
 
 struct slot {
 	pid_t pid;
 	int fd;            /* our end of the channel */
 	double last_beat;  /* monotonic time of the last heartbeat */
-	unsigned age;
+	unsigned age;      /* spawn order: the lowest is the oldest */
+	unsigned gen;      /* configuration generation it was started with */
+	bool booted;       /* sent its first heartbeat (the app is loaded) */
+	double retired_at; /* sent TERM to retire it (0: serving) */
+	double aborted_at; /* sent SIGABRT for a timeout (0: not) */
 };
 
 enum stop_mode { RUNNING = 0, STOP_GRACEFUL, STOP_QUICK };
 
-static volatile sig_atomic_t sig_term, sig_quick, sig_chld, sig_usr1;
+static volatile sig_atomic_t sig_term, sig_quick, sig_chld, sig_usr1, sig_usr2, sig_hup,
+	sig_ttin, sig_ttou, sig_winch;
 static int self_pipe[2] = {-1, -1};
 
 static struct config *cfg;
+static int cfg_argc;
+static char *const *cfg_argv;
 static struct listener *listeners;
 static size_t nlisteners;
 static struct slot *slots;
 static size_t nslots, slots_cap;
 static unsigned next_age;
+static unsigned generation;
+static double reloaded_at;
+static int target_workers;
 static struct throttle respawn;
 static int fatal_code;
+static char exe_path[PATH_MAX]; /* the binary, for USR2 */
+static pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
 
 static void on_signal(int sig);
 static int setup_signals(void);
 static void spawn(void);
 static void maintain(double now);
+static void retire(struct slot *s, double now);
+static void check_timeouts(double now);
+static void reload(void);
+static void upgrade(void);
 static void remove_slot(size_t i);
 static void reap(void);
 static void read_heartbeats(struct pollfd *pfd, size_t n);
@@ -55,20 +74,25 @@ static void signal_all(int sig);
 static int stop(enum stop_mode mode);
 static void drain_self_pipe(void);
 
-int arbiter_run(struct config *c, struct listener *ls, size_t nls)
+int arbiter_run(struct config *c, int argc, char *const argv[], struct listener *ls, size_t nls)
 {
 	enum stop_mode mode = RUNNING;
 
 	cfg = c;
+	cfg_argc = argc;
+	cfg_argv = argv;
 	listeners = ls;
 	nlisteners = nls;
+	target_workers = cfg->workers;
 	throttle_init(&respawn, RESPAWN_BURST, RESPAWN_WINDOW);
+	if (readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1) < 0)
+		exe_path[0] = '\0';
 	if (setup_signals() < 0) {
 		log_error(errno, "setting up signals");
 		return 1;
 	}
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
-	for (int i = 0; i < cfg->workers; i++)
+	for (int i = 0; i < target_workers; i++)
 		spawn();
 
 	while (mode == RUNNING) {
@@ -79,7 +103,7 @@ int arbiter_run(struct config *c, struct listener *ls, size_t nls)
 		pfd[0] = (struct pollfd){.fd = self_pipe[0], .events = POLLIN};
 		for (size_t i = 0; i < nslots; i++)
 			pfd[i + 1] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
-		if ((size_t)cfg->workers > nslots) {
+		if ((size_t)target_workers > nslots) {
 			double wait = throttle_wait(&respawn, worker_now());
 			timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
 		}
@@ -97,8 +121,7 @@ int arbiter_run(struct config *c, struct listener *ls, size_t nls)
 		}
 		if (fatal_code) {
 			log_critical("worker failed to boot: shutting down");
-			stop(STOP_QUICK);
-			return fatal_code;
+			return stop(STOP_QUICK);
 		}
 		if (sig_quick) {
 			mode = STOP_QUICK;
@@ -108,13 +131,45 @@ int arbiter_run(struct config *c, struct listener *ls, size_t nls)
 			mode = STOP_GRACEFUL;
 			break;
 		}
+		if (sig_hup) {
+			sig_hup = 0;
+			log_info("Handling signal: hup");
+			reload();
+		}
 		if (sig_usr1) {
 			sig_usr1 = 0;
+			log_info("Handling signal: usr1");
 			if (log_reopen() < 0)
 				log_error(errno, "reopening the error log");
 			signal_all(SIGUSR1);
 		}
+		if (sig_usr2) {
+			sig_usr2 = 0;
+			log_info("Handling signal: usr2");
+			upgrade();
+		}
+		if (sig_ttin) {
+			sig_ttin = 0;
+			target_workers++;
+			log_info("Handling signal: ttin (%d workers)", target_workers);
+		}
+		if (sig_ttou) {
+			sig_ttou = 0;
+			if (target_workers > 1)
+				target_workers--;
+			log_info("Handling signal: ttou (%d workers)", target_workers);
+		}
+		if (sig_winch) {
+			sig_winch = 0;
+			if (cfg->daemon) {
+				log_info("Handling signal: winch: stopping all workers gracefully");
+				target_workers = 0;
+			} else {
+				log_info("SIGWINCH ignored: not daemonized");
+			}
+		}
 		now = worker_now();
+		check_timeouts(now);
 		maintain(now);
 	}
 	return stop(mode);
@@ -220,6 +275,21 @@ static void on_signal(int sig)
 	case SIGUSR1:
 		sig_usr1 = 1;
 		break;
+	case SIGUSR2:
+		sig_usr2 = 1;
+		break;
+	case SIGHUP:
+		sig_hup = 1;
+		break;
+	case SIGTTIN:
+		sig_ttin = 1;
+		break;
+	case SIGTTOU:
+		sig_ttou = 1;
+		break;
+	case SIGWINCH:
+		sig_winch = 1;
+		break;
 	default:
 		break;
 	}
@@ -232,7 +302,8 @@ static void on_signal(int sig)
 static int setup_signals(void)
 {
 	struct sigaction sa = {0};
-	static const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGUSR1};
+	static const int handled[] = {SIGTERM, SIGINT,  SIGQUIT, SIGCHLD,
+				      SIGUSR1, SIGUSR2, SIGHUP,  SIGTTIN, SIGTTOU, SIGWINCH};
 
 	if (pipe2(self_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
@@ -258,7 +329,7 @@ static void spawn(void)
 	pid_t pid;
 
 	if (!throttle_take(&respawn, worker_now()) && next_age >= (unsigned)cfg->workers)
-		return;
+		return; /* the first workers start at once; replacements are throttled */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error(errno, "socketpair()");
 		return;
@@ -298,19 +369,192 @@ static void spawn(void)
 		slots = xrealloc(slots, slots_cap * sizeof(*slots));
 	}
 	slots[nslots++] = (struct slot){
-		.pid = pid, .fd = sv[0], .last_beat = worker_now(), .age = next_age++};
+		.pid = pid, .fd = sv[0], .last_beat = worker_now(), .age = next_age++, .gen = generation};
 	log_info("Booting worker with pid: %ld", (long)pid);
 }
 
-/* Bring the number of workers to cfg->workers, as fast as the throttle allows. */
+/*
+ * Bring the serving workers of the current generation to target_workers:
+ * spawn as fast as the throttle allows, retire the oldest when there are too
+ * many, and retire the previous generation once the new one has booted.
+ */
 static void maintain(double now)
 {
-	while ((size_t)cfg->workers > nslots && throttle_wait(&respawn, now) == 0) {
+	size_t serving = 0, booted = 0, old = 0;
+	struct slot *oldest = NULL;
+
+	for (size_t i = 0; i < nslots; i++) {
+		struct slot *s = &slots[i];
+		if (s->retired_at > 0)
+			continue;
+		if (s->gen != generation) {
+			old++;
+			continue;
+		}
+		serving++;
+		booted += s->booted;
+		if (!oldest || s->age < oldest->age)
+			oldest = s;
+	}
+	while ((size_t)target_workers > serving && throttle_wait(&respawn, now) == 0) {
 		size_t before = nslots;
 		spawn();
 		if (nslots == before)
 			break;
+		serving++;
 	}
+	if (serving > (size_t)target_workers && oldest)
+		retire(oldest, now);
+	if (old > 0 && (booted >= (size_t)target_workers || now - reloaded_at > RELOAD_BOOT_WAIT)) {
+		for (size_t i = 0; i < nslots; i++)
+			if (slots[i].gen != generation && slots[i].retired_at == 0)
+				retire(&slots[i], now);
+	}
+}
+
+/* Ask a worker to stop gracefully; it is killed if it outlives the graceful timeout. */
+static void retire(struct slot *s, double now)
+{
+	log_info("Retiring worker (pid: %ld)", (long)s->pid);
+	s->retired_at = now;
+	kill(s->pid, SIGTERM);
+}
+
+/*
+ * A worker silent for longer than --timeout gets SIGABRT (it logs its
+ * Python stack and dies), then SIGKILL if it is still there; a retired
+ * worker that outlives the graceful timeout gets SIGKILL.
+ */
+static void check_timeouts(double now)
+{
+	for (size_t i = 0; i < nslots; i++) {
+		struct slot *s = &slots[i];
+
+		if (s->aborted_at > 0) {
+			if (now - s->aborted_at > ABORT_GRACE)
+				kill(s->pid, SIGKILL);
+			continue;
+		}
+		if (s->retired_at > 0 && now - s->retired_at > cfg->graceful_timeout) {
+			log_warning("Worker (pid:%ld) did not stop within the graceful timeout: killing",
+				    (long)s->pid);
+			kill(s->pid, SIGKILL);
+			s->aborted_at = now;
+			continue;
+		}
+		if (cfg->timeout > 0 && now - s->last_beat > cfg->timeout) {
+			log_critical("WORKER TIMEOUT (pid:%ld): no heartbeat for %d s, sending SIGABRT",
+				     (long)s->pid, cfg->timeout);
+			kill(s->pid, SIGABRT);
+			s->aborted_at = now;
+		}
+	}
+}
+
+/*
+ * USR2: re-execute the binary with the listening sockets passed in
+ * KIRIN_FDS. The new arbiter starts its own workers; this one keeps serving
+ * until told WINCH/TERM, and its pid file moves aside to FILE.oldbin.
+ */
+static void upgrade(void)
+{
+	char fds[512] = "", oldbin[PATH_MAX + 8];
+	sigset_t all;
+	pid_t pid;
+
+	if (upgrade_pid > 0) {
+		log_warning("USR2 ignored: the upgraded arbiter (pid %ld) is still running",
+			    (long)upgrade_pid);
+		return;
+	}
+	if (!exe_path[0]) {
+		log_msg(LOG_ERROR, "USR2 ignored: the kirin binary's path is unknown");
+		return;
+	}
+	if (cfg->pidfile) {
+		snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
+		if (rename(cfg->pidfile, oldbin) < 0)
+			log_error(errno, "renaming pid file %s", cfg->pidfile);
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error(errno, "fork() for USR2");
+		return;
+	}
+	if (pid == 0) {
+		for (size_t i = 0; i < nlisteners; i++) {
+			size_t len = strlen(fds);
+			fcntl(listeners[i].fd, F_SETFD, 0);
+			snprintf(fds + len, sizeof(fds) - len, "%s%d", i ? "," : "", listeners[i].fd);
+		}
+		setenv("KIRIN_FDS", fds, 1);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(exe_path, cfg_argv);
+		_exit(127);
+	}
+	upgrade_pid = pid;
+	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, exe_path);
+}
+
+/*
+ * HUP: load the settings afresh from the same command line, all or
+ * nothing; on success start a new generation of workers (which import the
+ * app anew) and retire the old ones once the new ones have booted.
+ */
+static void reload(void)
+{
+	struct config *next = xcalloc(1, sizeof(*next));
+	char err[1024];
+	bool same_binds;
+
+	if (config_load(next, cfg_argc, cfg_argv, err, sizeof(err)) != CONFIG_RUN ||
+	    config_validate(next, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
+		free(next);
+		return;
+	}
+	same_binds = next->bind.n == cfg->bind.n;
+	for (size_t i = 0; same_binds && i < next->bind.n; i++)
+		same_binds = strcmp(next->bind.v[i], cfg->bind.v[i]) == 0;
+	if (!same_binds) {
+		struct listener *ls;
+		size_t n;
+
+		listener_close_all(listeners, nlisteners, true);
+		ls = listener_bind_all(next, &n, err, sizeof(err));
+		if (!ls) {
+			log_critical("reload: %s; stopping", err);
+			listeners = NULL;
+			nlisteners = 0;
+			config_free(next);
+			free(next);
+			sig_term = 1;
+			return;
+		}
+		listeners = ls;
+		nlisteners = n;
+		for (size_t i = 0; i < n; i++)
+			log_info("Listening at: %s", ls[i].name);
+	}
+	if (log_open(next->errorlog, next->loglevel) < 0)
+		log_error(errno, "reload: cannot open error log '%s', keeping the old one",
+			  next->errorlog);
+	for (size_t i = 0; i < next->raw_env.n; i++) {
+		char *kv = xstrdup(next->raw_env.v[i]);
+		char *eq = strchr(kv, '=');
+		if (eq) {
+			*eq = '\0';
+			setenv(kv, eq + 1, 1);
+		}
+		free(kv);
+	}
+	config_free(cfg);
+	*cfg = *next;
+	free(next);
+	generation++;
+	reloaded_at = worker_now();
+	target_workers = cfg->workers;
 }
 
 static void remove_slot(size_t i)
@@ -326,6 +570,17 @@ static void reap(void)
 	char how[64];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == upgrade_pid) {
+			arbiter_describe_status(status, how, sizeof(how));
+			log_warning("Upgraded arbiter (pid:%ld) exited with %s", (long)pid, how);
+			upgrade_pid = 0;
+			if (cfg->pidfile) {
+				char oldbin[PATH_MAX + 8];
+				snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
+				rename(oldbin, cfg->pidfile);
+			}
+			continue;
+		}
 		for (size_t i = 0; i < nslots; i++) {
 			if (slots[i].pid != pid)
 				continue;
@@ -354,8 +609,10 @@ static void read_heartbeats(struct pollfd *pfd, size_t n)
 		for (size_t k = 0; k < nslots; k++) {
 			if (slots[k].fd != pfd[i].fd)
 				continue;
-			while (recv(slots[k].fd, hb, sizeof(hb), MSG_DONTWAIT) > 0)
+			while (recv(slots[k].fd, hb, sizeof(hb), MSG_DONTWAIT) > 0) {
 				slots[k].last_beat = now;
+				slots[k].booted = true;
+			}
 			break;
 		}
 	}
@@ -378,7 +635,8 @@ static int stop(enum stop_mode mode)
 	double deadline = worker_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
-	listener_close_all(listeners, nlisteners, true);
+	/* After USR2 the sockets are the new arbiter's too: leave their files. */
+	listener_close_all(listeners, nlisteners, upgrade_pid == 0);
 	listeners = NULL;
 	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
 	while (nslots > 0 && worker_now() < deadline) {

@@ -77,6 +77,10 @@ struct config {
 	char *chdir;
 	struct strlist pythonpath;
 	struct strlist raw_env;
+	/* server mechanics */
+	bool daemon;
+	char *pidfile;
+	char *proc_name;   /* NULL: the APP_MODULE names the processes */
 	/* logging */
 	char *errorlog;
 	char *loglevel;

@@ -26,6 +26,8 @@ static int bind_tcp(struct listener *l, const char *spec, const struct config *c
 static int bind_unix(struct listener *l, const char *path, const struct config *cfg, char *err,
 		     size_t errlen);
 static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errlen);
+static struct listener *adopt_inherited(const char *fds, size_t *n, char *err,
+					size_t errlen);
 static int split_host_port(const char *spec, char *host, size_t hostcap, char *port,
 			   size_t portcap);
 static void describe(struct listener *l, const struct sockaddr *sa);
@@ -33,7 +35,12 @@ static void describe(struct listener *l, const struct sockaddr *sa);
 struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
 				   size_t errlen)
 {
-	struct listener *ls = xcalloc(cfg->bind.n, sizeof(*ls));
+	const char *inherited = getenv("KIRIN_FDS");
+	struct listener *ls;
+
+	if (inherited)
+		return adopt_inherited(inherited, n, err, errlen);
+	ls = xcalloc(cfg->bind.n, sizeof(*ls));
 
 	for (size_t i = 0; i < cfg->bind.n; i++) {
 		if (bind_one(&ls[i], cfg->bind.v[i], cfg, err, errlen) < 0) {
@@ -207,6 +214,35 @@ static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errl
 	if (l->family == AF_UNIX)
 		snprintf(l->name, sizeof(l->name), "fd://%ld", fd);
 	return 0;
+}
+
+/*
+ * After USR2: the old arbiter passed its sockets as KIRIN_FDS=3,4; use them
+ * as they are (as Gunicorn does with GUNICORN_FD), whatever --bind says.
+ */
+static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, size_t errlen)
+{
+	char *copy = xstrdup(fds), *save = NULL;
+	size_t count = 0;
+	struct listener *ls = xcalloc(strlen(fds) / 2 + 1, sizeof(*ls));
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (adopt_fd(&ls[count], tok, err, errlen) < 0) {
+			listener_close_all(ls, count + 1, false);
+			free(copy);
+			return NULL;
+		}
+		count++;
+	}
+	free(copy);
+	unsetenv("KIRIN_FDS");
+	if (count == 0) {
+		snprintf(err, errlen, "KIRIN_FDS is set but names no socket");
+		free(ls);
+		return NULL;
+	}
+	*n = count;
+	return ls;
 }
 
 /* "host:port", "[v6]:port", "host" (port 8000), ":port" (all addresses). */

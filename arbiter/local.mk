@@ -8,4 +8,5 @@ libkirin_a_SOURCES = \
 	arbiter/config.c arbiter/config.h \
 	arbiter/log.c arbiter/log.h \
 	arbiter/listener.c arbiter/listener.h \
-	arbiter/arbiter.c arbiter/arbiter.h
+	arbiter/arbiter.c arbiter/arbiter.h \
+	arbiter/process.c arbiter/process.h

@@ -15,6 +15,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/process.h"
 #include "build-aux/kirin-config.h"
 #include "workers/python/interp.h"
 
@@ -28,7 +29,9 @@ int main(int argc, char **argv)
 	char err[1024];
 	struct listener *ls;
 	size_t nls;
+	int rc;
 
+	process_title_init(argc, argv);
 	switch (config_load(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_ERROR:
 		return fail(err);
@@ -66,12 +69,23 @@ int main(int argc, char **argv)
 	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
 	if (!ls)
 		return fail(err);
+	if (cfg.daemon && process_daemonize() < 0) {
+		snprintf(err, sizeof(err), "cannot daemonize: %s", strerror(errno));
+		return fail(err);
+	}
+	if (cfg.pidfile && process_pidfile_write(cfg.pidfile, err, sizeof(err)) < 0) {
+		log_critical("%s", err);
+		listener_close_all(ls, nls, true);
+		return 1;
+	}
+	process_set_title("kirin: master [%s]", cfg.proc_name ? cfg.proc_name : cfg.app_module);
 	log_info("Starting kirin %s", PACKAGE_VERSION);
 	for (size_t i = 0; i < nls; i++)
 		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
 			 ls[i].name, (long)getpid());
 	log_info("Using worker: %s", config_worker_class(&cfg));
-	int rc = arbiter_run(&cfg, ls, nls);
+	rc = arbiter_run(&cfg, argc, argv, ls, nls);
+	process_pidfile_remove(cfg.pidfile);
 	config_free(&cfg);
 	return rc;
 }

@@ -46,7 +46,7 @@ int sync_run(struct worker *w, PyObject *app)
 	pfd[n] = (struct pollfd){.fd = w->channel_fd, .events = POLLIN};
 
 	ts = PyEval_SaveThread();
-	while (!worker_stopping() && worker_heartbeat(w)) {
+	while (!worker_stopping(w) && worker_heartbeat(w)) {
 		int rc = poll(pfd, n + 1, worker_beat_interval_ms(w));
 
 		if (rc < 0 && errno != EINTR) {
@@ -57,7 +57,7 @@ int sync_run(struct worker *w, PyObject *app)
 			continue;
 		if (pfd[n].revents && arbiter_gone(w->channel_fd))
 			break;
-		for (size_t i = 0; i < n && !worker_stopping(); i++) {
+		for (size_t i = 0; i < n && !worker_stopping(w); i++) {
 			struct sockaddr_storage peer;
 			socklen_t pl = sizeof(peer);
 			int fd;

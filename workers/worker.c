@@ -12,6 +12,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/process.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
 #include "workers/sync.h"
@@ -32,6 +33,17 @@ _Noreturn void worker_main(struct worker *w)
 	int rc;
 
 	setup_signals();
+	process_set_title("kirin: worker [%s]",
+			  w->cfg->proc_name ? w->cfg->proc_name : w->cfg->app_module);
+	/* --max-requests N with --max-requests-jitter J: N + random(0..J), so
+	 * workers started together do not all restart together. */
+	if (w->cfg->max_requests > 0) {
+		srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+		w->max_requests = (uint32_t)w->cfg->max_requests +
+				  (w->cfg->max_requests_jitter > 0
+					   ? (uint32_t)(random() % (w->cfg->max_requests_jitter + 1))
+					   : 0);
+	}
 	/* A timed-out worker is killed with SIGABRT to get its Python stack;
 	 * that is no reason to leave a core file behind. */
 	setrlimit(RLIMIT_CORE, &nocore);
@@ -80,8 +92,13 @@ int worker_beat_interval_ms(const struct worker *w)
 	return t > 0 && t < 2 ? t * 500 : 1000;
 }
 
-bool worker_stopping(void)
+bool worker_stopping(const struct worker *w)
 {
+	if (w->max_requests && w->requests >= w->max_requests) {
+		if (!stop_requested)
+			log_info("Autorestarting worker after %u requests", w->requests);
+		stop_requested = 1;
+	}
 	return stop_requested;
 }
 

@@ -25,6 +25,7 @@ struct worker {
 	pid_t arbiter_pid;
 	unsigned age;       /* spawn order, for logs */
 	uint32_t requests;  /* served so far */
+	uint32_t max_requests; /* exit gracefully after this many (0: never) */
 	double last_beat;   /* monotonic time of the last heartbeat sent */
 };
 
@@ -46,9 +47,12 @@ bool worker_heartbeat(struct worker *w);
 /* The longest a worker loop may sleep between heartbeats, in milliseconds. */
 int worker_beat_interval_ms(const struct worker *w);
 
-/* True once a graceful stop (TERM) was requested; the loop finishes the
- * request in hand and returns. */
-bool worker_stopping(void);
+/*
+ * True once the worker should stop taking requests: a graceful stop (TERM)
+ * was requested or --max-requests was reached. The loop finishes the request
+ * in hand and returns.
+ */
+bool worker_stopping(const struct worker *w);
 
 /* Monotonic clock in seconds. */
 double worker_now(void);

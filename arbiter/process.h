@@ -1,0 +1,40 @@
+/*
+ * process — what makes the arbiter a well-behaved Unix daemon: detaching
+ * (--daemon), the pid file (--pid), and process titles visible in ps
+ * ("kirin: master [NAME]", "kirin: worker [NAME]").
+ *
+ * process_title_init() runs in the arbiter before anything reads environ;
+ * process_set_title() in the arbiter and in workers after fork. The pid file
+ * belongs to the arbiter alone. Nothing here logs: errors come back as a
+ * message for the caller.
+ */
+#pragma once
+
+#include <stddef.h>
+
+/*
+ * Claim the memory of argv (and the environment strings after it) so titles
+ * longer than the original command line fit; the environment is copied
+ * first. Call once, at the top of main().
+ */
+void process_title_init(int argc, char **argv);
+
+/* Set the title shown by ps; truncated to the space claimed. */
+void process_set_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Detach from the terminal: fork twice, setsid, stdin/stdout/stderr to
+ * /dev/null (the error log, if it is a file, stays). Returns 0 in the
+ * daemon (the parents exit 0), -1 with errno on failure.
+ */
+int process_daemonize(void);
+
+/*
+ * Write our pid to path (atomically: a temp file renamed over it). A file
+ * naming a live process is refused: "already running as pid N". Returns 0,
+ * or -1 with a message in err.
+ */
+int process_pidfile_write(const char *path, char *err, size_t errlen);
+
+/* Remove the pid file if it still names us. NULL path is fine. */
+void process_pidfile_remove(const char *path);
