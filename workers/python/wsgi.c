@@ -1,8 +1,13 @@
 /* wsgi — see wsgi.h. */
 #include "workers/python/wsgi.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "arbiter/log.h"
 #include "workers/http/conn.h"
@@ -42,6 +47,7 @@ static void file_wrapper_dealloc(FileWrapper *self);
 static PyObject *file_wrapper_next(FileWrapper *self);
 static PyObject *file_wrapper_close(FileWrapper *self, PyObject *unused);
 static int send_body(struct request *r, const char *data, size_t len, int64_t known_length);
+static int send_file(struct request *r, PyObject *wrapper);
 static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 
@@ -116,6 +122,9 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		PyObject *b = PySequence_Fast_GET_ITEM(result, 0); /* borrowed */
 		send_body(&r, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b),
 			  PyBytes_GET_SIZE(b));
+	} else if (Py_TYPE(result) == &FileWrapperType && r.started && !r.head_sent &&
+		   send_file(&r, result) == 0) {
+		/* sent with sendfile(2) */
 	} else {
 		it = PyObject_GetIter(result); /* new ref */
 		while (it && !r.broken && (item = PyIter_Next(it))) {
@@ -308,6 +317,70 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 	if (rc < 0)
 		r->broken = true;
 	return rc;
+}
+
+/*
+ * wsgi.file_wrapper around a regular file with a usable fileno(): send it
+ * from its current offset with sendfile(2), without the GIL, bounded by the
+ * app's Content-Length if it gave one. Returns 0 when handled (sent, or the
+ * client is gone), -1 to fall back to iterating the wrapper.
+ */
+static int send_file(struct request *r, PyObject *wrapper)
+{
+	PyObject *filelike = ((FileWrapper *)wrapper)->filelike;
+	PyObject *fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
+	PyObject *pos;
+	struct stat st;
+	long long offset;
+	int fd;
+
+	if (!fno) {
+		PyErr_Clear();
+		return -1;
+	}
+	fd = (int)PyLong_AsLong(fno);
+	Py_DECREF(fno);
+	if (PyErr_Occurred() || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		PyErr_Clear();
+		return -1;
+	}
+	/* tell() accounts for what Python's own buffering has read ahead. */
+	pos = PyObject_CallMethod(filelike, "tell", NULL); /* new ref */
+	offset = pos ? PyLong_AsLongLong(pos) : (long long)lseek(fd, 0, SEEK_CUR);
+	Py_XDECREF(pos);
+	if (PyErr_Occurred() || offset < 0) {
+		PyErr_Clear();
+		return -1;
+	}
+	uint64_t left = (uint64_t)(st.st_size > offset ? st.st_size - offset : 0);
+	if (r->resp.has_length && r->resp.length < left)
+		left = r->resp.length;
+	if (send_body(r, "", 0, (int64_t)left) < 0)
+		return 0;
+	if (r->resp.no_body)
+		return 0;
+	off_t off = (off_t)offset;
+	uint64_t total = left;
+	int rc = 0;
+	Py_BEGIN_ALLOW_THREADS;
+	while (left > 0 && rc == 0) {
+		ssize_t n = sendfile(r->c->fd, fd, &off, left > (1 << 30) ? (1 << 30) : left);
+		if (n > 0)
+			left -= (uint64_t)n;
+		else if (n < 0 && errno == EAGAIN)
+			rc = r->c->io->wait(r->c, POLLOUT, r->c->timeout_ms);
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else
+			rc = -1; /* an error, or the file shrank */
+	}
+	Py_END_ALLOW_THREADS;
+	r->resp.body_sent = total - left;
+	if (rc < 0 || left > 0)
+		r->broken = true;
+	log_debug("sendfile: %llu bytes of fd %d from offset %lld", (unsigned long long)(total - left),
+		  fd, offset);
+	return 0;
 }
 
 /*
