@@ -1,0 +1,1125 @@
+/* parser — see parser.h. */
+#include "workers/http/parser.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* Character classes: one table, one bit per class. */
+#define CH_TCHAR  0x01 /* token character (RFC 9110 5.6.2) */
+#define CH_VALUE  0x02 /* field-value byte: HTAB, SP, VCHAR, obs-text */
+#define CH_TARGET 0x04 /* request-target byte: VCHAR, obs-text */
+#define CH_HEX    0x08 /* HEXDIG */
+#define CH_METHOD 0x10 /* tchar without lowercase letters and '#' (Gunicorn) */
+#define CH_QDTEXT 0x20 /* qdtext of a quoted-string */
+#define CH_HOST   0x40 /* reg-name: unreserved, '%', sub-delims (RFC 3986) */
+
+/* Gunicorn's limits (gunicorn/http/message.py). */
+#define MAX_REQUEST_LINE       8190
+#define UNLIMITED_REQUEST_LINE (1024 * 1024)
+#define DEFAULT_REQUEST_LINE   4094
+#define MAX_FIELDS             32768
+#define DEFAULT_FIELDS         100
+#define DEFAULT_FIELD_SIZE     8190
+#define METHOD_MIN             3
+#define METHOD_MAX             20
+
+/* PROXY protocol (haproxy's proxy-protocol.txt). */
+#define PROXY_V1_MAX 107 /* a v1 line, CRLF included */
+#define PROXY_V2_HEAD 16
+
+/* req->flags_ */
+#define F_DONE        0x001 /* the head was parsed: scanned_ is its length */
+#define F_FAILED      0x002 /* -1 was returned: status and error are set */
+#define F_HOST        0x004
+#define F_CL          0x008 /* Content-Length */
+#define F_CT          0x010 /* Content-Type */
+#define F_TE          0x020 /* a Transfer-Encoding field */
+#define F_CHUNKED     0x040 /* ... whose codings include chunked */
+#define F_CODING      0x080 /* ... and a content coding (gzip, deflate, compress) */
+#define F_CLOSE       0x100 /* Connection: close */
+#define F_KEEPALIVE   0x200 /* Connection: keep-alive */
+#define F_EXPECT      0x400 /* Expect: 100-continue */
+#define F_STATIC_PATH 0x800 /* path is the static "/", not a slice of buf */
+
+/* What find_line() saw. */
+enum line_scan { LINE_OK, LINE_AGAIN, LINE_BARE, LINE_LONG };
+
+/* http_chunked state_ */
+enum chunk_state {
+	C_SIZE0 = 0,   /* first hex digit of a chunk size */
+	C_SIZE,        /* more hex digits */
+	C_SIZE_BWS,    /* whitespace after the size: ';' must follow */
+	C_EXT_PRE,     /* after ';', before the extension name */
+	C_EXT_NAME,    /* extension name */
+	C_EXT_POST,    /* whitespace after the name */
+	C_EXT_PRE_VAL, /* after '=' */
+	C_EXT_TOKEN,   /* token value */
+	C_EXT_QUOTED,  /* quoted-string value */
+	C_EXT_QPAIR,   /* after a backslash in it */
+	C_EXT_AFTER,   /* after a value */
+	C_SIZE_LF,     /* CR of the size line seen */
+	C_DATA,        /* chunk data */
+	C_DATA_CR,     /* CRLF after the data */
+	C_DATA_LF,
+	C_TR_START,    /* start of a trailer line, or of the final CRLF */
+	C_TR_NAME,
+	C_TR_VALUE,
+	C_TR_LF,
+	C_END_LF,      /* CR of the final CRLF seen */
+	C_DONE,
+	C_ERROR,
+};
+
+static const unsigned char ctype[256] = {
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 00 */
+	0x00, 0x22, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 08 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 10 */
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 18 */
+	0x22, 0x77, 0x06, 0x27, 0x77, 0x77, 0x77, 0x77, /* 20 */
+	0x66, 0x66, 0x77, 0x77, 0x66, 0x77, 0x77, 0x26, /* 28 */
+	0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, /* 30 */
+	0x7f, 0x7f, 0x26, 0x66, 0x26, 0x66, 0x26, 0x26, /* 38 */
+	0x26, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x77, /* 40 */
+	0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, /* 48 */
+	0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, /* 50 */
+	0x77, 0x77, 0x77, 0x26, 0x06, 0x26, 0x37, 0x77, /* 58 */
+	0x37, 0x6f, 0x6f, 0x6f, 0x6f, 0x6f, 0x6f, 0x67, /* 60 */
+	0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, /* 68 */
+	0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, /* 70 */
+	0x67, 0x67, 0x67, 0x26, 0x37, 0x26, 0x77, 0x00, /* 78 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 80 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 88 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 90 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 98 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* a0 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* a8 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* b0 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* b8 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* c0 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* c8 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* d0 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* d8 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* e0 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* e8 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* f0 */
+	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* f8 */
+};
+
+/* Trailer fields refused: framing, routing and connection control. */
+static const char *const forbidden_trailers[] = {
+	"authorization",   "connection", "content-encoding", "content-length",
+	"content-range",   "cookie",     "expect",           "host",
+	"keep-alive",      "max-forwards", "proxy-authorization", "proxy-connection",
+	"range",           "te",         "trailer",          "transfer-encoding",
+	"upgrade",
+};
+
+static const char v2_signature[12] = "\r\n\r\n\0\r\nQUIT\n";
+
+static ssize_t fail(struct http_request *req, int status, const char *error);
+static enum line_scan find_line(const char *buf, size_t len, size_t start, size_t *pos,
+				size_t max, size_t *end);
+static int parse_request_line(struct http_request *req, const char *line, size_t n);
+static int parse_target(struct http_request *req, const char *t, size_t n);
+static void split_path(struct http_request *req, const char *s, size_t n);
+static int check_authority(const char *s, size_t n, bool connect);
+static int parse_field(struct http_request *req, const char *line, size_t n);
+static int field_semantics(struct http_request *req, const char *name, size_t nlen,
+			   const char *v, size_t vlen);
+static int transfer_codings(struct http_request *req, const char *v, size_t n);
+static void connection_options(struct http_request *req, const char *v, size_t n);
+static int finish(struct http_request *req, const struct http_limits *lim);
+static void rebase(struct http_request *req, const char *buf);
+static bool ieq(const char *s, size_t n, const char *lower);
+static const char *next_element(const char *p, const char *e, const char **el, size_t *el_len);
+static const struct http_limits *default_limits(const struct http_limits *lim,
+					       struct http_limits *store);
+static ssize_t chunk_fail(struct http_chunked *dec, int status, const char *error);
+static bool forbidden_trailer(const char *name, size_t n);
+static ssize_t proxy_v1(struct http_proxy *p, const char *buf, size_t len);
+static ssize_t proxy_v2(struct http_proxy *p, const unsigned char *buf, size_t len);
+static int proxy_port(const char *s, size_t n, unsigned *port);
+static int proxy_addr(int family, const char *s, size_t n, char *out);
+
+void http_limits_from_settings(struct http_limits *lim, long request_line, long fields,
+			       long field_size, long body)
+{
+	if (request_line < 0 || request_line > MAX_REQUEST_LINE)
+		lim->request_line = MAX_REQUEST_LINE;
+	else if (request_line == 0)
+		lim->request_line = UNLIMITED_REQUEST_LINE;
+	else
+		lim->request_line = (size_t)request_line;
+	lim->fields = fields <= 0 || fields > MAX_FIELDS ? MAX_FIELDS : (size_t)fields;
+	lim->field_size = field_size <= 0 ? DEFAULT_FIELD_SIZE : (size_t)field_size;
+	lim->body = body <= 0 ? 0 : (uint64_t)body;
+}
+
+size_t http_max_head(const struct http_limits *lim)
+{
+	size_t fields;
+
+	if (lim->fields && lim->field_size > SIZE_MAX / lim->fields)
+		return SIZE_MAX;
+	fields = lim->fields * lim->field_size;
+	if (lim->request_line > SIZE_MAX - 4 - fields)
+		return SIZE_MAX;
+	return lim->request_line + 2 + fields + 2;
+}
+
+void http_request_init(struct http_request *req, struct http_header *headers,
+		       size_t max_headers)
+{
+	memset(req, 0, sizeof(*req));
+	req->headers = headers;
+	req->max_headers = max_headers;
+}
+
+/*
+ * One line at a time: the request line, then each field line, each parsed
+ * once when its CRLF has arrived. scanned_ is where the current line starts,
+ * pos_ how far it was searched, so no byte is searched twice.
+ */
+ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len,
+			   const struct http_limits *lim)
+{
+	struct http_limits store;
+	size_t max_fields, field_max;
+
+	if (req->flags_ & F_FAILED)
+		return HTTP_PARSE_ERROR;
+	if (req->base_ && req->base_ != buf)
+		rebase(req, buf);
+	req->base_ = buf;
+	if (req->flags_ & F_DONE)
+		return (ssize_t)req->scanned_;
+	lim = default_limits(lim, &store);
+	max_fields = lim->fields < req->max_headers ? lim->fields : req->max_headers;
+	field_max = lim->field_size > 2 ? lim->field_size - 2 : 0; /* without CRLF */
+
+	while (req->scanned_ < len) {
+		size_t start = req->scanned_, end = 0;
+		enum line_scan r;
+
+		if (req->method == NULL) {
+			r = find_line(buf, len, start, &req->pos_, lim->request_line, &end);
+			if (r == LINE_LONG)
+				return fail(req, 414, "request line too long");
+			if (r == LINE_BARE)
+				return fail(req, 400, "bare CR or LF in the request line");
+			if (r == LINE_AGAIN)
+				return HTTP_PARSE_AGAIN;
+			if (parse_request_line(req, buf + start, end - start) < 0)
+				return HTTP_PARSE_ERROR;
+		} else {
+			if (buf[start] == '\r') {
+				if (start + 1 == len)
+					return HTTP_PARSE_AGAIN;
+				if (buf[start + 1] != '\n')
+					return fail(req, 400, "bare CR after the header fields");
+				req->scanned_ = start + 2;
+				if (finish(req, lim) < 0)
+					return HTTP_PARSE_ERROR;
+				return (ssize_t)req->scanned_;
+			}
+			if (req->fields_ >= max_fields)
+				return fail(req, 431, "too many header fields");
+			r = find_line(buf, len, start, &req->pos_, field_max, &end);
+			if (r == LINE_LONG)
+				return fail(req, 431, "header field too large");
+			if (r == LINE_BARE)
+				return fail(req, 400, "bare CR or LF in a header field");
+			if (r == LINE_AGAIN)
+				return HTTP_PARSE_AGAIN;
+			if (parse_field(req, buf + start, end - start) < 0)
+				return HTTP_PARSE_ERROR;
+			req->fields_++;
+		}
+		req->scanned_ = req->pos_ = end + 2;
+	}
+	return HTTP_PARSE_AGAIN;
+}
+
+void http_chunked_init(struct http_chunked *dec)
+{
+	memset(dec, 0, sizeof(*dec));
+}
+
+ssize_t http_chunked_decode(struct http_chunked *dec, char *buf, size_t len, size_t *out,
+			    const struct http_limits *lim)
+{
+	struct http_limits store;
+	size_t i = 0, w = 0, trailer_max;
+
+	*out = 0;
+	if (dec->state_ == C_ERROR)
+		return HTTP_PARSE_ERROR;
+	if (dec->done)
+		return 0;
+	lim = default_limits(lim, &store);
+	trailer_max = lim->field_size > 2 ? lim->field_size - 2 : 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (dec->state_ <= C_EXT_AFTER && ++dec->line_ > lim->field_size) {
+			*out = w;
+			return chunk_fail(dec, 400, "chunk size line too long");
+		}
+		switch (dec->state_) {
+		case C_SIZE0:
+			if (!(ctype[c] & CH_HEX))
+				goto bad_size;
+			dec->remaining_ = 0;
+			dec->state_ = C_SIZE;
+			/* fall through */
+		case C_SIZE:
+			if (ctype[c] & CH_HEX) {
+				if (dec->remaining_ >> 56) {
+					*out = w;
+					return chunk_fail(dec, 400, "chunk size too large");
+				}
+				dec->remaining_ = dec->remaining_ << 4 |
+						  (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+			} else if (c == ' ' || c == '\t') {
+				dec->state_ = C_SIZE_BWS;
+			} else if (c == ';') {
+				dec->state_ = C_EXT_PRE;
+			} else if (c == '\r') {
+				dec->state_ = C_SIZE_LF;
+			} else {
+				goto bad_size;
+			}
+			break;
+		case C_SIZE_BWS:
+			if (c == ';')
+				dec->state_ = C_EXT_PRE;
+			else if (c != ' ' && c != '\t')
+				goto bad_size;
+			break;
+		case C_EXT_PRE:
+			if (ctype[c] & CH_TCHAR)
+				dec->state_ = C_EXT_NAME;
+			else if (c != ' ' && c != '\t')
+				goto bad_ext;
+			break;
+		case C_EXT_NAME:
+		case C_EXT_TOKEN:
+			if (ctype[c] & CH_TCHAR)
+				break;
+			if (c == '=' && dec->state_ == C_EXT_NAME)
+				dec->state_ = C_EXT_PRE_VAL;
+			else if (c == ' ' || c == '\t')
+				dec->state_ = dec->state_ == C_EXT_NAME ? C_EXT_POST : C_EXT_AFTER;
+			else if (c == ';')
+				dec->state_ = C_EXT_PRE;
+			else if (c == '\r')
+				dec->state_ = C_SIZE_LF;
+			else
+				goto bad_ext;
+			break;
+		case C_EXT_POST:
+		case C_EXT_AFTER:
+			if (c == '=' && dec->state_ == C_EXT_POST)
+				dec->state_ = C_EXT_PRE_VAL;
+			else if (c == ';')
+				dec->state_ = C_EXT_PRE;
+			else if (c == '\r')
+				dec->state_ = C_SIZE_LF;
+			else if (c != ' ' && c != '\t')
+				goto bad_ext;
+			break;
+		case C_EXT_PRE_VAL:
+			if (c == '"')
+				dec->state_ = C_EXT_QUOTED;
+			else if (ctype[c] & CH_TCHAR)
+				dec->state_ = C_EXT_TOKEN;
+			else if (c != ' ' && c != '\t')
+				goto bad_ext;
+			break;
+		case C_EXT_QUOTED:
+			if (c == '"')
+				dec->state_ = C_EXT_AFTER;
+			else if (c == '\\')
+				dec->state_ = C_EXT_QPAIR;
+			else if (!(ctype[c] & CH_QDTEXT))
+				goto bad_ext;
+			break;
+		case C_EXT_QPAIR:
+			if (!(ctype[c] & CH_VALUE))
+				goto bad_ext;
+			dec->state_ = C_EXT_QUOTED;
+			break;
+		case C_SIZE_LF:
+			if (c != '\n')
+				goto bad_size;
+			dec->line_ = 0;
+			if (dec->remaining_ == 0) {
+				dec->state_ = C_TR_START;
+				break;
+			}
+			if (lim->body && dec->remaining_ > lim->body - dec->total_) {
+				*out = w;
+				return chunk_fail(dec, 413, "request body too large");
+			}
+			dec->total_ += dec->remaining_;
+			dec->state_ = C_DATA;
+			break;
+		case C_DATA: {
+			size_t n = len - i;
+
+			if (n > dec->remaining_)
+				n = (size_t)dec->remaining_;
+			if (w != i)
+				memmove(buf + w, buf + i, n);
+			w += n;
+			i += n;
+			dec->remaining_ -= n;
+			if (dec->remaining_ == 0)
+				dec->state_ = C_DATA_CR;
+			continue;
+		}
+		case C_DATA_CR:
+		case C_DATA_LF:
+			if (c != (dec->state_ == C_DATA_CR ? '\r' : '\n')) {
+				*out = w;
+				return chunk_fail(dec, 400, "chunk data not followed by CRLF");
+			}
+			dec->state_ = dec->state_ == C_DATA_CR ? C_DATA_LF : C_SIZE0;
+			break;
+		case C_TR_START:
+			if (c == '\r') {
+				dec->state_ = C_END_LF;
+				break;
+			}
+			if (!(ctype[c] & CH_TCHAR))
+				goto bad_trailer;
+			if (dec->trailers_ >= lim->fields) {
+				*out = w;
+				return chunk_fail(dec, 431, "too many trailer fields");
+			}
+			dec->state_ = C_TR_NAME;
+			/* fall through */
+		case C_TR_NAME:
+			if (++dec->line_ > trailer_max) {
+				*out = w;
+				return chunk_fail(dec, 431, "trailer field too large");
+			}
+			if (ctype[c] & CH_TCHAR) {
+				if (dec->line_ <= sizeof(dec->name_))
+					dec->name_[dec->line_ - 1] =
+						(char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			} else if (c == ':') {
+				if (forbidden_trailer(dec->name_, dec->line_ - 1)) {
+					*out = w;
+					return chunk_fail(dec, 400, "field not allowed in trailers");
+				}
+				dec->state_ = C_TR_VALUE;
+			} else {
+				goto bad_trailer;
+			}
+			break;
+		case C_TR_VALUE:
+			if (c == '\r') {
+				dec->state_ = C_TR_LF;
+				break;
+			}
+			if (!(ctype[c] & CH_VALUE))
+				goto bad_trailer;
+			if (++dec->line_ > trailer_max) {
+				*out = w;
+				return chunk_fail(dec, 431, "trailer field too large");
+			}
+			break;
+		case C_TR_LF:
+			if (c != '\n')
+				goto bad_trailer;
+			dec->trailers_++;
+			dec->line_ = 0;
+			dec->state_ = C_TR_START;
+			break;
+		case C_END_LF:
+			if (c != '\n')
+				goto bad_trailer;
+			dec->state_ = C_DONE;
+			dec->done = true;
+			*out = w;
+			return (ssize_t)(i + 1);
+		default:
+			*out = w;
+			return chunk_fail(dec, 400, "chunked decoder misused");
+		}
+		i++;
+	}
+	*out = w;
+	return (ssize_t)i;
+
+bad_size:
+	*out = w;
+	return chunk_fail(dec, 400, "invalid chunk size line");
+bad_ext:
+	*out = w;
+	return chunk_fail(dec, 400, "invalid chunk extension");
+bad_trailer:
+	*out = w;
+	return chunk_fail(dec, 400, "invalid trailer field");
+}
+
+ssize_t http_parse_proxy(struct http_proxy *p, const char *buf, size_t len)
+{
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	p->family = AF_UNSPEC;
+	if (len == 0)
+		return HTTP_PARSE_AGAIN;
+	n = len < sizeof(v2_signature) ? len : sizeof(v2_signature);
+	if (memcmp(buf, v2_signature, n) == 0)
+		return n < sizeof(v2_signature) ? HTTP_PARSE_AGAIN
+						: proxy_v2(p, (const unsigned char *)buf, len);
+	n = len < 6 ? len : 6;
+	if (memcmp(buf, "PROXY ", n) == 0)
+		return n < 6 ? HTTP_PARSE_AGAIN : proxy_v1(p, buf, len);
+	return 0;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 205: return "Reset Content";
+	case 206: return "Partial Content";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 425: return "Too Early";
+	case 426: return "Upgrade Required";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+static ssize_t fail(struct http_request *req, int status, const char *error)
+{
+	req->status = status;
+	req->error = error;
+	req->flags_ |= F_FAILED;
+	return HTTP_PARSE_ERROR;
+}
+
+/*
+ * Look for the CRLF that ends the line starting at buf[start], searching
+ * from *pos. The line may hold at most `max` bytes before its CRLF. Whatever
+ * the split of the input, the verdict depends only on the bytes: the first
+ * of "an LF before any CR", "more than max bytes without CR or LF" wins, a
+ * CR must be followed by LF.
+ */
+static enum line_scan find_line(const char *buf, size_t len, size_t start, size_t *pos,
+				size_t max, size_t *end)
+{
+	size_t from = *pos;
+	const char *cr = memchr(buf + from, '\r', len - from);
+	size_t stop = cr ? (size_t)(cr - buf) : len;
+	const char *lf = memchr(buf + from, '\n', stop - from);
+
+	if (lf)
+		return (size_t)(lf - buf) - start > max ? LINE_LONG : LINE_BARE;
+	if (stop - start > max)
+		return LINE_LONG;
+	if (!cr || stop + 1 == len) {
+		*pos = stop; /* a CR at the end is looked at again */
+		return LINE_AGAIN;
+	}
+	if (buf[stop + 1] != '\n')
+		return LINE_BARE;
+	*end = stop;
+	return LINE_OK;
+}
+
+/* method SP request-target SP HTTP-version, without its CRLF. */
+static int parse_request_line(struct http_request *req, const char *line, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)line, *e = p + n, *t, *v;
+
+	while (p < e && (ctype[*p] & CH_TCHAR))
+		p++;
+	if (p == e)
+		return (int)fail(req, 400, "invalid request line");
+	if (*p != ' ')
+		return (int)fail(req, 400, "invalid method");
+	for (const unsigned char *m = (const unsigned char *)line; m < p; m++)
+		if (!(ctype[*m] & CH_METHOD))
+			return (int)fail(req, 400, "invalid method");
+	if (p - (const unsigned char *)line < METHOD_MIN ||
+	    p - (const unsigned char *)line > METHOD_MAX)
+		return (int)fail(req, 400, "invalid method");
+	req->method = line;
+	req->method_len = (size_t)(p - (const unsigned char *)line);
+
+	t = ++p;
+	while (p < e && (ctype[*p] & CH_TARGET))
+		p++;
+	if (p == e)
+		return (int)fail(req, 400, "invalid request line");
+	if (*p != ' ' || p == t)
+		return (int)fail(req, 400, "invalid request target");
+	req->target = (const char *)t;
+	req->target_len = (size_t)(p - t);
+
+	v = p + 1;
+	if (e - v != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
+	    v[7] < '0' || v[7] > '9')
+		return (int)fail(req, 400, "invalid HTTP version");
+	req->version_minor = v[7] - '0';
+	if (parse_target(req, req->target, req->target_len) < 0)
+		return -1;
+	if (v[5] != '1')
+		return (int)fail(req, 505, "HTTP version not supported");
+	return 0;
+}
+
+/*
+ * The four forms of RFC 9112 section 3.2: origin-form, absolute-form (path
+ * after the authority), authority-form with CONNECT only, and "*" with
+ * OPTIONS only. Fills path and query; a '#fragment' is left out of both.
+ */
+static int parse_target(struct http_request *req, const char *t, size_t n)
+{
+	bool options = req->method_len == 7 && memcmp(req->method, "OPTIONS", 7) == 0;
+	bool connect = req->method_len == 7 && memcmp(req->method, "CONNECT", 7) == 0;
+	size_t i, a;
+
+	if (connect) {
+		if (check_authority(t, n, true) < 0)
+			return (int)fail(req, 400, "CONNECT needs an authority-form target");
+		req->path = t;
+		req->path_len = n;
+		req->query = t + n;
+		return 0;
+	}
+	if (t[0] == '/') {
+		split_path(req, t, n);
+		return 0;
+	}
+	if (n == 1 && t[0] == '*') {
+		if (!options)
+			return (int)fail(req, 400, "'*' target without OPTIONS");
+		req->path = t;
+		req->path_len = 1;
+		req->query = t + 1;
+		return 0;
+	}
+	/* absolute-form: scheme "://" authority path-abempty [ "?" query ] */
+	i = 0;
+	if (!((t[0] | 0x20) >= 'a' && (t[0] | 0x20) <= 'z'))
+		return (int)fail(req, 400, "invalid request target");
+	while (i < n && (((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z') ||
+			 (t[i] >= '0' && t[i] <= '9') || t[i] == '+' || t[i] == '-' ||
+			 t[i] == '.'))
+		i++;
+	if (n - i < 3 || memcmp(t + i, "://", 3) != 0)
+		return (int)fail(req, 400, "invalid request target");
+	a = i += 3;
+	while (i < n && t[i] != '/' && t[i] != '?' && t[i] != '#')
+		i++;
+	if (check_authority(t + a, i - a, false) < 0)
+		return (int)fail(req, 400, "invalid authority in the request target");
+	split_path(req, t + i, n - i);
+	if (req->path_len == 0) {
+		req->path = "/";
+		req->path_len = 1;
+		req->flags_ |= F_STATIC_PATH;
+	}
+	return 0;
+}
+
+static void split_path(struct http_request *req, const char *s, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n && s[i] != '?' && s[i] != '#')
+		i++;
+	req->path = s;
+	req->path_len = i;
+	req->query = s + i;
+	req->query_len = 0;
+	if (i < n && s[i] == '?') {
+		for (j = i + 1; j < n && s[j] != '#'; j++)
+			;
+		req->query = s + i + 1;
+		req->query_len = j - i - 1;
+	}
+}
+
+/*
+ * authority = [ userinfo "@" ] host [ ":" port ] (RFC 3986), host a reg-name
+ * or an IP literal in brackets (checked with inet_pton). For CONNECT
+ * (authority-form): no userinfo, and a port is required.
+ */
+static int check_authority(const char *s, size_t n, bool connect)
+{
+	const char *e = s + n, *p;
+	char ip[INET6_ADDRSTRLEN];
+	unsigned char addr[16];
+
+	if (!connect) {
+		for (p = e; p > s && p[-1] != '@'; p--)
+			;
+		if (p > s) {
+			for (const char *u = s; u < p - 1; u++)
+				if (!(ctype[(unsigned char)*u] & CH_HOST) && *u != ':')
+					return -1;
+			s = p;
+		}
+	}
+	if (s == e)
+		return -1;
+	if (*s == '[') {
+		const char *close = memchr(s, ']', (size_t)(e - s));
+
+		if (!close || (size_t)(close - s - 1) >= sizeof(ip))
+			return -1;
+		memcpy(ip, s + 1, (size_t)(close - s - 1));
+		ip[close - s - 1] = '\0';
+		if (inet_pton(AF_INET6, ip, addr) != 1)
+			return -1;
+		p = close + 1;
+	} else {
+		for (p = s; p < e && (ctype[(unsigned char)*p] & CH_HOST); p++)
+			;
+		if (p == s)
+			return -1;
+	}
+	if (p == e)
+		return connect ? -1 : 0;
+	if (*p != ':')
+		return -1;
+	if (++p == e && connect)
+		return -1;
+	for (; p < e; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	return 0;
+}
+
+/* field-name ":" OWS field-value OWS, without its CRLF. */
+static int parse_field(struct http_request *req, const char *line, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)line, *e = p + n, *v;
+	size_t nlen;
+
+	if (*p == ' ' || *p == '\t')
+		return (int)fail(req, 400, "obsolete line folding");
+	while (p < e && (ctype[*p] & CH_TCHAR))
+		p++;
+	if (p == e || *p != ':')
+		return (int)fail(req, 400, "invalid header name");
+	nlen = (size_t)(p - (const unsigned char *)line);
+	if (nlen == 0)
+		return (int)fail(req, 400, "empty header name");
+	p++;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	v = p;
+	for (; p < e; p++)
+		if (!(ctype[*p] & CH_VALUE))
+			return (int)fail(req, 400, "invalid character in a header value");
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (memchr(line, '_', nlen))
+		return 0; /* dropped: X_Forwarded_For must not pass for X-Forwarded-For */
+	if (req->num_headers >= req->max_headers)
+		return (int)fail(req, 431, "too many header fields");
+	req->headers[req->num_headers++] = (struct http_header){
+		.name = line,
+		.name_len = nlen,
+		.value = (const char *)v,
+		.value_len = (size_t)(e - v),
+	};
+	return field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
+}
+
+/* The fields the parser itself acts on. */
+static int field_semantics(struct http_request *req, const char *name, size_t nlen,
+			   const char *v, size_t vlen)
+{
+	switch (nlen) {
+	case 4:
+		if (!ieq(name, nlen, "host"))
+			return 0;
+		if (req->flags_ & F_HOST)
+			return (int)fail(req, 400, "more than one Host");
+		req->flags_ |= F_HOST;
+		req->host = v;
+		req->host_len = vlen;
+		return 0;
+	case 6:
+		if (!ieq(name, nlen, "expect"))
+			return 0;
+		if (!ieq(v, vlen, "100-continue"))
+			return (int)fail(req, 417, "unsupported expectation");
+		req->flags_ |= F_EXPECT;
+		return 0;
+	case 10:
+		if (ieq(name, nlen, "connection"))
+			connection_options(req, v, vlen);
+		return 0;
+	case 12:
+		if (!ieq(name, nlen, "content-type"))
+			return 0;
+		if (req->flags_ & F_CT)
+			return (int)fail(req, 400, "more than one Content-Type");
+		req->flags_ |= F_CT;
+		return 0;
+	case 14: {
+		uint64_t cl = 0;
+
+		if (!ieq(name, nlen, "content-length"))
+			return 0;
+		if (req->flags_ & F_CL)
+			return (int)fail(req, 400, "more than one Content-Length");
+		if (vlen == 0)
+			return (int)fail(req, 400, "invalid Content-Length");
+		for (size_t i = 0; i < vlen; i++) {
+			unsigned d = (unsigned char)v[i] - '0';
+
+			if (d > 9 || cl > (UINT64_MAX - d) / 10)
+				return (int)fail(req, 400, "invalid Content-Length");
+			cl = cl * 10 + d;
+		}
+		req->flags_ |= F_CL;
+		req->content_length = cl;
+		return 0;
+	}
+	case 17:
+		if (ieq(name, nlen, "transfer-encoding"))
+			return transfer_codings(req, v, vlen);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Gunicorn 26's reading of Transfer-Encoding, across all its fields:
+ * chunked once and last, identity ignored (but not after chunked), gzip,
+ * deflate and compress before chunked (the connection then closes), any
+ * other coding 501.
+ */
+static int transfer_codings(struct http_request *req, const char *v, size_t n)
+{
+	const char *p = v, *e = v + n, *el;
+	size_t len;
+
+	req->flags_ |= F_TE;
+	do {
+		p = next_element(p, e, &el, &len);
+		if (len == 0)
+			return (int)fail(req, 400, "empty transfer coding");
+		if (req->flags_ & F_CHUNKED)
+			return (int)fail(req, 400, "chunked is not the last transfer coding");
+		if (ieq(el, len, "chunked"))
+			req->flags_ |= F_CHUNKED;
+		else if (ieq(el, len, "gzip") || ieq(el, len, "deflate") ||
+			 ieq(el, len, "compress"))
+			req->flags_ |= F_CODING;
+		else if (!ieq(el, len, "identity"))
+			return (int)fail(req, 501, "unsupported transfer coding");
+	} while (p < e);
+	return 0;
+}
+
+static void connection_options(struct http_request *req, const char *v, size_t n)
+{
+	const char *p = v, *e = v + n, *el;
+	size_t len;
+
+	do {
+		p = next_element(p, e, &el, &len);
+		if (ieq(el, len, "close"))
+			req->flags_ |= F_CLOSE;
+		else if (ieq(el, len, "keep-alive"))
+			req->flags_ |= F_KEEPALIVE;
+	} while (p < e);
+}
+
+/*
+ * One element of a comma-separated list in [p, e), OWS trimmed. Returns
+ * where the next one starts (e after the last).
+ */
+static const char *next_element(const char *p, const char *e, const char **el, size_t *el_len)
+{
+	const char *comma = memchr(p, ',', (size_t)(e - p));
+	const char *end = comma ? comma : e;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	*el = p;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*el_len = (size_t)(end - p);
+	return comma ? comma + 1 : e;
+}
+
+/* The head is complete: the rules that need every field. */
+static int finish(struct http_request *req, const struct http_limits *lim)
+{
+	unsigned f = req->flags_;
+
+	if (req->version_minor >= 1 && !(f & F_HOST))
+		return (int)fail(req, 400, "HTTP/1.1 request without Host");
+	if (f & F_TE) {
+		if (req->version_minor == 0)
+			return (int)fail(req, 400, "Transfer-Encoding in an HTTP/1.0 request");
+		if ((f & F_CHUNKED) && (f & F_CL))
+			return (int)fail(req, 400, "both Content-Length and Transfer-Encoding");
+		if ((f & F_CODING) && !(f & F_CHUNKED))
+			return (int)fail(req, 400, "Transfer-Encoding without chunked");
+	}
+	if (f & F_CHUNKED) {
+		req->body = HTTP_BODY_CHUNKED;
+	} else if ((f & F_CL) && req->content_length > 0) {
+		if (lim->body && req->content_length > lim->body)
+			return (int)fail(req, 413, "request body too large");
+		req->body = HTTP_BODY_LENGTH;
+	}
+	req->close_after = (f & F_CODING) != 0;
+	if (req->version_minor >= 1)
+		req->keep_alive = !(f & F_CLOSE);
+	else
+		req->keep_alive = (f & F_KEEPALIVE) && !(f & F_CLOSE);
+	if (req->close_after)
+		req->keep_alive = false;
+	req->expect_continue = (f & F_EXPECT) && req->version_minor >= 1;
+	req->flags_ |= F_DONE;
+	return 0;
+}
+
+/* The caller's buffer moved (realloc): move the slices with it. */
+static void rebase(struct http_request *req, const char *buf)
+{
+	uintptr_t from = (uintptr_t)req->base_, to = (uintptr_t)buf;
+
+#define MOVE(ptr)                                                                   \
+	do {                                                                        \
+		if (ptr)                                                            \
+			ptr = (const char *)((uintptr_t)(ptr) - from + to);        \
+	} while (0)
+	MOVE(req->method);
+	MOVE(req->target);
+	if (!(req->flags_ & F_STATIC_PATH))
+		MOVE(req->path);
+	MOVE(req->query);
+	MOVE(req->host);
+	for (size_t i = 0; i < req->num_headers; i++) {
+		MOVE(req->headers[i].name);
+		MOVE(req->headers[i].value);
+	}
+#undef MOVE
+}
+
+/* s[0..n) equals the lowercase string `lower`, ignoring ASCII case. */
+static bool ieq(const char *s, size_t n, const char *lower)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (lower[i] == '\0' || (c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)lower[i])
+			return false;
+	}
+	return lower[i] == '\0';
+}
+
+static const struct http_limits *default_limits(const struct http_limits *lim,
+					       struct http_limits *store)
+{
+	if (lim)
+		return lim;
+	http_limits_from_settings(store, DEFAULT_REQUEST_LINE, DEFAULT_FIELDS, DEFAULT_FIELD_SIZE,
+				  0);
+	return store;
+}
+
+static ssize_t chunk_fail(struct http_chunked *dec, int status, const char *error)
+{
+	dec->state_ = C_ERROR;
+	dec->status = status;
+	dec->error = error;
+	return HTTP_PARSE_ERROR;
+}
+
+/* name is lower-cased already. */
+static bool forbidden_trailer(const char *name, size_t n)
+{
+	if (n >= sizeof(((struct http_chunked *)0)->name_))
+		return false;
+	for (size_t i = 0; i < sizeof(forbidden_trailers) / sizeof(*forbidden_trailers); i++)
+		if (strlen(forbidden_trailers[i]) == n && memcmp(forbidden_trailers[i], name, n) == 0)
+			return true;
+	return false;
+}
+
+/* "PROXY" SP ( "TCP4" | "TCP6" ) SP src SP dst SP sport SP dport CRLF, or UNKNOWN. */
+static ssize_t proxy_v1(struct http_proxy *p, const char *buf, size_t len)
+{
+	size_t scan = len < PROXY_V1_MAX - 1 ? len : PROXY_V1_MAX - 1;
+	const char *cr = memchr(buf, '\r', scan);
+	const char *f[5], *end;
+	size_t flen[5], k = 0;
+	int family;
+
+	if (memchr(buf, '\n', cr ? (size_t)(cr - buf) : scan))
+		return HTTP_PARSE_ERROR;
+	if (!cr)
+		return len >= PROXY_V1_MAX - 1 ? HTTP_PARSE_ERROR : HTTP_PARSE_AGAIN;
+	if ((size_t)(cr - buf) + 1 == len)
+		return HTTP_PARSE_AGAIN;
+	if (cr[1] != '\n')
+		return HTTP_PARSE_ERROR;
+	end = cr;
+	if (end - buf >= 13 && memcmp(buf + 6, "UNKNOWN", 7) == 0 &&
+	    (end - buf == 13 || buf[13] == ' '))
+		return cr + 2 - buf; /* the addresses may be anything: ignored */
+	/* five fields after "PROXY ", separated by single spaces */
+	for (const char *s = buf + 6; k < 5; k++) {
+		const char *sp = k < 4 ? memchr(s, ' ', (size_t)(end - s)) : end;
+
+		if (!sp || sp == s)
+			return HTTP_PARSE_ERROR;
+		f[k] = s;
+		flen[k] = (size_t)(sp - s);
+		s = sp + 1;
+	}
+	if (memchr(f[4], ' ', flen[4]))
+		return HTTP_PARSE_ERROR;
+	if (flen[0] == 4 && memcmp(f[0], "TCP4", 4) == 0)
+		family = AF_INET;
+	else if (flen[0] == 4 && memcmp(f[0], "TCP6", 4) == 0)
+		family = AF_INET6;
+	else
+		return HTTP_PARSE_ERROR;
+	if (proxy_addr(family, f[1], flen[1], p->src_addr) < 0 ||
+	    proxy_addr(family, f[2], flen[2], p->dst_addr) < 0 ||
+	    proxy_port(f[3], flen[3], &p->src_port) < 0 ||
+	    proxy_port(f[4], flen[4], &p->dst_port) < 0) {
+		memset(p, 0, sizeof(*p));
+		p->family = AF_UNSPEC;
+		return HTTP_PARSE_ERROR;
+	}
+	p->family = family;
+	return cr + 2 - buf;
+}
+
+/* 12-byte signature, version/command, family/protocol, length, addresses, TLVs. */
+static ssize_t proxy_v2(struct http_proxy *p, const unsigned char *buf, size_t len)
+{
+	size_t alen, total;
+	const unsigned char *a = buf + PROXY_V2_HEAD;
+
+	if (len < PROXY_V2_HEAD)
+		return HTTP_PARSE_AGAIN;
+	if ((buf[12] >> 4) != 2 || (buf[12] & 0x0f) > 1)
+		return HTTP_PARSE_ERROR;
+	alen = (size_t)buf[14] << 8 | buf[15];
+	total = PROXY_V2_HEAD + alen;
+	if (len < total)
+		return HTTP_PARSE_AGAIN;
+	if ((buf[12] & 0x0f) == 0) /* LOCAL: the proxy's own connection */
+		return (ssize_t)total;
+	switch (buf[13]) {
+	case 0x00: /* UNSPEC */
+		return (ssize_t)total;
+	case 0x11: /* TCP over IPv4 */
+		if (alen < 12)
+			return HTTP_PARSE_ERROR;
+		inet_ntop(AF_INET, a, p->src_addr, sizeof(p->src_addr));
+		inet_ntop(AF_INET, a + 4, p->dst_addr, sizeof(p->dst_addr));
+		p->src_port = (unsigned)a[8] << 8 | a[9];
+		p->dst_port = (unsigned)a[10] << 8 | a[11];
+		p->family = AF_INET;
+		return (ssize_t)total;
+	case 0x21: /* TCP over IPv6 */
+		if (alen < 36)
+			return HTTP_PARSE_ERROR;
+		inet_ntop(AF_INET6, a, p->src_addr, sizeof(p->src_addr));
+		inet_ntop(AF_INET6, a + 16, p->dst_addr, sizeof(p->dst_addr));
+		p->src_port = (unsigned)a[32] << 8 | a[33];
+		p->dst_port = (unsigned)a[34] << 8 | a[35];
+		p->family = AF_INET6;
+		return (ssize_t)total;
+	default:
+		return HTTP_PARSE_ERROR;
+	}
+}
+
+/* 1-5 digits, no sign, no leading zero, at most 65535. */
+static int proxy_port(const char *s, size_t n, unsigned *port)
+{
+	unsigned v = 0;
+
+	if (n == 0 || n > 5 || (s[0] == '0' && n > 1))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > 65535)
+		return -1;
+	*port = v;
+	return 0;
+}
+
+/* A textual address of `family`, copied to out (46 bytes) when inet_pton takes it. */
+static int proxy_addr(int family, const char *s, size_t n, char *out)
+{
+	unsigned char addr[16];
+
+	if (n >= INET6_ADDRSTRLEN)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return inet_pton(family, out, addr) == 1 ? 0 : -1;
+}
