@@ -26,6 +26,7 @@ enum setting_type {
 	SETTING_STRING, /* char *, NULL when unset */
 	SETTING_LIST,   /* struct strlist; repeatable flag, comma-separated or repeated INI key */
 	SETTING_CHOICE, /* char *, one of choices[] */
+	SETTING_LONG,   /* long, checked like SETTING_INT (limit_request_body) */
 };
 
 enum setting_clamp {
@@ -48,6 +49,12 @@ struct setting {
 	const char *metavar;    /* "ADDRESS", "INT", ...; NULL for flags */
 	const char *help;       /* one sentence for --help and the docs */
 	bool cli_only;          /* --config, --check-config, ...: no INI key */
+	const char *alias;      /* a second long flag ("--log-file"), or NULL */
+	bool cli_commas;        /* SETTING_LIST: a command-line value is comma-separated
+				   too (--pythonpath a,b); INI values always are */
+	/* SETTING_LIST and SETTING_STRING: refuse a bad item (raw_env without '=');
+	   returns 0, or -1 with the reason in why */
+	int (*check)(const char *item, char *why, size_t whylen);
 };
 
 struct config {
@@ -89,6 +96,7 @@ struct config {
 	bool check_config;
 	bool print_config;
 	char *app_module;  /* the positional APP_MODULE */
+	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
 };
 
 /* The table, terminated by a row whose name is NULL. */
@@ -131,6 +139,9 @@ void config_print(const struct config *cfg, FILE *f);
 
 /* Free everything config_load() allocated; zeroes cfg. NULL is fine. */
 void config_free(struct config *cfg);
+
+/* The row whose name (INI key) is `name`, or NULL. Any process. */
+const struct setting *config_find(const char *name);
 
 /* Effective gthread selection, as Gunicorn: sync with threads > 1 is gthread. */
 const char *config_worker_class(const struct config *cfg);
