@@ -865,7 +865,7 @@ static int transfer_codings(struct http_request *req, const char *v, size_t n)
 			req->flags_ |= F_CODING;
 		else if (!ieq(el, len, "identity"))
 			return (int)fail(req, 501, "unsupported transfer coding");
-	} while (p < e);
+	} while (p);
 	return 0;
 }
 
@@ -880,12 +880,12 @@ static void connection_options(struct http_request *req, const char *v, size_t n
 			req->flags_ |= F_CLOSE;
 		else if (ieq(el, len, "keep-alive"))
 			req->flags_ |= F_KEEPALIVE;
-	} while (p < e);
+	} while (p);
 }
 
 /*
  * One element of a comma-separated list in [p, e), OWS trimmed. Returns
- * where the next one starts (e after the last).
+ * where the next one starts, NULL after the last (so "a," has two).
  */
 static const char *next_element(const char *p, const char *e, const char **el, size_t *el_len)
 {
@@ -898,7 +898,7 @@ static const char *next_element(const char *p, const char *e, const char **el, s
 	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
 	*el_len = (size_t)(end - p);
-	return comma ? comma + 1 : e;
+	return comma ? comma + 1 : NULL;
 }
 
 /* The head is complete: the rules that need every field. */
