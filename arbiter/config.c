@@ -170,8 +170,8 @@ const struct setting config_settings[] = {
 		.min = 0,
 		.max = INT_MAX,
 		.metavar = "INT",
-		.help = "Add a random 0 to INT requests to max_requests, so that workers do not "
-			"all restart at once.",
+		.help = "Add a random number of requests, from 0 to this value, to max_requests "
+			"so that workers do not all restart at once.",
 	},
 	{
 		.name = "timeout",
