@@ -9,4 +9,5 @@ libkirin_a_SOURCES += \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
 	workers/python/input.c workers/python/input.h \
-	workers/http/conn.c workers/http/conn.h
+	workers/http/conn.c workers/http/conn.h \
+	workers/http/allow.c workers/http/allow.h

@@ -2,8 +2,6 @@
 #include "workers/sync.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/channel.h"
+#include "workers/http/allow.h"
 #include "workers/http/conn.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
@@ -26,15 +25,23 @@ static void serve_one(struct worker *w, const struct listener *l, int fd,
 static struct worker *self;
 static const struct conn_io sync_io = {.wait = wait_fd};
 static struct http_limits limits;
+static struct allow forwarded_allow, proxy_allow;
 
 int sync_run(struct worker *w, PyObject *app)
 {
 	size_t n = w->nlisteners;
 	struct pollfd *pfd = xcalloc(n + 1, sizeof(*pfd));
 	PyThreadState *ts;
+	char err[256];
 
 	self = w;
 	if (wsgi_init(app, false, true) < 0) {
+		free(pfd);
+		return WORKER_EXIT_BOOT_ERROR;
+	}
+	if (allow_parse(&forwarded_allow, &w->cfg->forwarded_allow_ips, err, sizeof(err)) < 0 ||
+	    allow_parse(&proxy_allow, &w->cfg->proxy_allow_ips, err, sizeof(err)) < 0) {
+		log_critical("%s", err);
 		free(pfd);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -88,15 +95,10 @@ static void serve_one(struct worker *w, const struct listener *l, int fd,
 	int rc;
 
 	conn_init(&c, fd, l, &sync_io, &limits, timeout_ms);
-	if (peer->ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)peer;
-		inet_ntop(AF_INET, &in->sin_addr, c.peer_addr, sizeof(c.peer_addr));
-		snprintf(c.peer_port, sizeof(c.peer_port), "%u", ntohs(in->sin_port));
-	} else if (peer->ss_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)peer;
-		inet_ntop(AF_INET6, &in6->sin6_addr, c.peer_addr, sizeof(c.peer_addr));
-		snprintf(c.peer_port, sizeof(c.peer_port), "%u", ntohs(in6->sin6_port));
-	}
+	conn_set_peer(&c, (struct sockaddr *)peer);
+	c.expect_proxy = w->cfg->proxy_protocol;
+	c.proxy_trusted = allow_match(&proxy_allow, c.peer_addr);
+	c.forwarded_trusted = allow_match(&forwarded_allow, c.peer_addr);
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
 		if (rc < 0 && c.error_status)

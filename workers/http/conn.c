@@ -1,11 +1,14 @@
 /* conn — see conn.h. */
 #include "workers/http/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,9 +22,12 @@
 
 static ssize_t fill(struct conn *c, size_t want);
 static int grow(struct conn *c, size_t need);
+static int fill_body(struct conn *c, size_t want);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
 static int send_continue(struct conn *c);
 static void linger_close(struct conn *c);
+static int read_proxy(struct conn *c);
+static int forwarded_scheme(struct conn *c);
 
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms)
@@ -37,19 +43,41 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->timeout_ms = timeout_ms;
 	c->limits = *limits;
 	/* A head is at most the request line, every field line, and the CRLFs. */
-	c->max_head = limits->request_line + 2 + limits->fields * limits->field_size + 2;
+	c->max_head = http_max_head(limits);
 	c->buf = buf ? buf : xmalloc(INITIAL_BUF);
 	c->cap = buf ? cap : INITIAL_BUF;
 	c->headers = headers ? headers : xcalloc(limits->fields, sizeof(*c->headers));
 }
 
+void conn_set_peer(struct conn *c, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer_addr, sizeof(c->peer_addr));
+		snprintf(c->peer_port, sizeof(c->peer_port), "%u", ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_addr, sizeof(c->peer_addr));
+		snprintf(c->peer_port, sizeof(c->peer_port), "%u", ntohs(in6->sin6_port));
+	} else {
+		c->peer_addr[0] = c->peer_port[0] = '\0';
+	}
+}
+
 int conn_read_head(struct conn *c)
 {
+	http_request_init(&c->req, c->headers, c->limits.fields);
 	for (;;) {
 		ssize_t n;
 
+		if (c->len > 0 && c->expect_proxy) {
+			int rc = read_proxy(c);
+			if (rc < 0)
+				return -1;
+			if (rc == 0)
+				goto more;
+		}
 		if (c->len > 0) {
-			http_request_init(&c->req, c->headers, c->limits.fields);
 			ssize_t r = http_parse_request(&c->req, c->buf, c->len, &c->limits);
 			if (r > 0) {
 				c->head_len = (size_t)r;
@@ -57,7 +85,7 @@ int conn_read_head(struct conn *c)
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
 				c->body_done = c->req.body == HTTP_BODY_NONE;
 				http_chunked_init(&c->chunked);
-				return 1;
+				return forwarded_scheme(c);
 			}
 			if (r == HTTP_PARSE_ERROR) {
 				c->error_status = c->req.status ? c->req.status : 400;
@@ -70,6 +98,7 @@ int conn_read_head(struct conn *c)
 				return -1;
 			}
 		}
+more:
 		n = fill(c, c->max_head - c->len);
 		if (n <= 0) {
 			c->error_status = 0;
@@ -92,8 +121,7 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n)
 		n = (size_t)c->body_left;
 	if (c->raw == c->len) {
 		c->raw = c->len = 0; /* the head is parsed and used: reuse the space */
-		ssize_t r = fill(c, n < READ_CHUNK ? READ_CHUNK : n);
-		if (r <= 0)
+		if (fill_body(c, n < READ_CHUNK ? READ_CHUNK : n) < 0)
 			return -1;
 	}
 	if (n > c->len - c->raw)
@@ -195,6 +223,22 @@ static ssize_t fill(struct conn *c, size_t want)
 	}
 }
 
+/*
+ * fill() for body bytes: the client closing before the body is complete is
+ * a bad request (400: it may still read the answer); an I/O error or a
+ * timeout just ends the connection.
+ */
+static int fill_body(struct conn *c, size_t want)
+{
+	ssize_t r = fill(c, want);
+
+	if (r == 0) {
+		c->error_status = 400;
+		c->error = "the client closed before the end of the request body";
+	}
+	return r > 0 ? 0 : -1;
+}
+
 static int grow(struct conn *c, size_t need)
 {
 	size_t cap = c->cap;
@@ -247,7 +291,7 @@ static ssize_t chunked_read(struct conn *c, char *out, size_t n)
 		memmove(c->buf, c->buf + c->raw, c->len - c->raw);
 		c->len -= c->raw;
 		c->raw = c->ready = c->ready_end = 0;
-		if (fill(c, READ_CHUNK) <= 0)
+		if (fill_body(c, READ_CHUNK) < 0)
 			return -1;
 	}
 }
@@ -290,4 +334,78 @@ static void linger_close(struct conn *c)
 			continue;
 		break;
 	}
+}
+
+/*
+ * An optional PROXY v1/v2 header before the first request: take the
+ * client's address from it and drop it from the buffer. Returns 1 when
+ * settled (header used, or none present), 0 when more bytes are needed,
+ * -1 to refuse (a bad header: 400; an untrusted sender: 403).
+ */
+static int read_proxy(struct conn *c)
+{
+	struct http_proxy px;
+	ssize_t n = http_parse_proxy(&px, c->buf, c->len);
+
+	if (n == HTTP_PARSE_AGAIN)
+		return 0;
+	if (n == HTTP_PARSE_ERROR) {
+		c->error_status = 400;
+		c->error = "invalid PROXY protocol header";
+		return -1;
+	}
+	c->expect_proxy = false; /* only at the start of a connection */
+	if (n == 0)
+		return 1;
+	if (!c->proxy_trusted) {
+		c->error_status = 403;
+		c->error = "PROXY header from a peer not in --proxy-allow-from";
+		return -1;
+	}
+	if (px.family == AF_INET || px.family == AF_INET6) {
+		snprintf(c->peer_addr, sizeof(c->peer_addr), "%s", px.src_addr);
+		snprintf(c->peer_port, sizeof(c->peer_port), "%u", px.src_port);
+	}
+	memmove(c->buf, c->buf + n, c->len - (size_t)n);
+	c->len -= (size_t)n;
+	return 1;
+}
+
+/*
+ * wsgi.url_scheme from a trusted front-end's X-Forwarded-Proto ("https"),
+ * X-Forwarded-Protocol ("ssl") or X-Forwarded-Ssl ("on"), as Gunicorn's
+ * secure_scheme_headers. Headers that disagree are refused (400). Returns
+ * 1, or -1 to refuse.
+ */
+static int forwarded_scheme(struct conn *c)
+{
+	static const struct {
+		const char *name, *secure;
+	} secure[] = {
+		{"x-forwarded-proto", "https"},
+		{"x-forwarded-protocol", "ssl"},
+		{"x-forwarded-ssl", "on"},
+	};
+	int verdict = -1; /* -1 unknown, 0 http, 1 https */
+
+	if (!c->forwarded_trusted)
+		return 1;
+	for (size_t i = 0; i < c->req.num_headers; i++) {
+		const struct http_header *h = &c->req.headers[i];
+		for (size_t k = 0; k < sizeof(secure) / sizeof(secure[0]); k++) {
+			size_t sl = strlen(secure[k].secure);
+			if (h->name_len != strlen(secure[k].name) ||
+			    strncasecmp(h->name, secure[k].name, h->name_len) != 0)
+				continue;
+			int https = h->value_len == sl && strncasecmp(h->value, secure[k].secure, sl) == 0;
+			if (verdict >= 0 && verdict != https) {
+				c->error_status = 400;
+				c->error = "contradictory scheme headers";
+				return -1;
+			}
+			verdict = https;
+		}
+	}
+	c->https = verdict == 1;
+	return 1;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "workers/http/parser.h"
@@ -38,6 +39,10 @@ struct conn {
 	int timeout_ms;          /* for one wait while reading or writing */
 	char peer_addr[64];      /* REMOTE_ADDR ("" for unix sockets) */
 	char peer_port[8];       /* REMOTE_PORT */
+	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
+	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
+	bool forwarded_trusted;  /* the peer's X-Forwarded-Proto counts (--forwarded-allow-ips) */
+	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */
 
 	char *buf;               /* raw bytes read from the socket */
 	size_t cap, len;
@@ -66,6 +71,9 @@ struct conn {
  */
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms);
+
+/* Record the peer's address (REMOTE_ADDR, REMOTE_PORT) from accept(). */
+void conn_set_peer(struct conn *c, const struct sockaddr *sa);
 
 /*
  * Read until a whole request head is parsed into c->req. Returns 1 with a

@@ -88,7 +88,8 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 	    set_str(env, k_query, req->query, req->query_len) < 0 ||
 	    set_str(env, k_raw_uri, req->target, req->target_len) < 0 ||
 	    PyDict_SetItem(env, k_protocol, req->version_minor ? v_http11 : v_http10) < 0 ||
-	    PyDict_SetItem(env, k_input, input) < 0)
+	    PyDict_SetItem(env, k_input, input) < 0 ||
+	    (c->https && set_str(env, k_scheme, "https", 5) < 0))
 		goto fail;
 	if (c->listener->family == AF_UNIX) {
 		/* No address to speak of: take the name the client asked for. */
@@ -154,6 +155,10 @@ static PyObject *unquoted_path(const char *s, size_t n)
 
 	if (!out)
 		return PyErr_NoMemory();
+	if (n == 0) {
+		Py_INCREF(v_empty);
+		return v_empty;
+	}
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
 		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&

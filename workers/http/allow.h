@@ -1,0 +1,38 @@
+/*
+ * allow — lists of trusted peers (--forwarded-allow-ips, --proxy-allow-from):
+ * addresses, CIDR networks, or "*" for anyone.
+ *
+ * Parsed once per worker from the settings; matching is pure and may run in
+ * any thread. Never allocates while matching.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct strlist;
+
+struct allow_net {
+	int family;         /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned prefix;    /* bits that must match */
+};
+
+struct allow {
+	bool any;           /* "*" */
+	struct allow_net *nets;
+	size_t n;
+};
+
+/*
+ * Parse entries such as "127.0.0.1", "::1", "10.0.0.0/8", "*". Returns 0,
+ * or -1 with the bad entry named in err. The result is freed with
+ * allow_free().
+ */
+int allow_parse(struct allow *a, const struct strlist *list, char *err, size_t errlen);
+
+/* Whether the numeric address text (REMOTE_ADDR) is in the list. Unix peers ("") match only "*". */
+bool allow_match(const struct allow *a, const char *addr);
+
+void allow_free(struct allow *a);
