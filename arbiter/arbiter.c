@@ -46,6 +46,7 @@ static int self_pipe[2] = {-1, -1};
 static struct config *cfg;
 static int cfg_argc;
 static char *const *cfg_argv;
+static const char *cfg_start_dir;
 static struct listener *listeners;
 static size_t nlisteners;
 static struct slot *slots;
@@ -74,13 +75,15 @@ static void signal_all(int sig);
 static int stop(enum stop_mode mode);
 static void drain_self_pipe(void);
 
-int arbiter_run(struct config *c, int argc, char *const argv[], struct listener *ls, size_t nls)
+int arbiter_run(struct config *c, int argc, char *const argv[], const char *start_dir,
+		struct listener *ls, size_t nls)
 {
 	enum stop_mode mode = RUNNING;
 
 	cfg = c;
 	cfg_argc = argc;
 	cfg_argv = argv;
+	cfg_start_dir = start_dir;
 	listeners = ls;
 	nlisteners = nls;
 	target_workers = cfg->workers;
@@ -508,12 +511,23 @@ static void reload(void)
 	char err[1024];
 	bool same_binds;
 
-	if (config_load(next, cfg_argc, cfg_argv, err, sizeof(err)) != CONFIG_RUN ||
-	    config_validate(next, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
-		free(next);
-		return;
+	/* Read the settings from where kirin started, then move to the new --chdir. */
+	if (chdir(cfg_start_dir) < 0) {
+		snprintf(err, sizeof(err), "cannot return to %s: %s", cfg_start_dir, strerror(errno));
+	} else if (config_load(next, cfg_argc, cfg_argv, err, sizeof(err)) == CONFIG_RUN &&
+		   config_validate(next, err, sizeof(err)) == 0) {
+		if (!next->chdir || chdir(next->chdir) == 0)
+			goto loaded;
+		snprintf(err, sizeof(err), "cannot change directory to '%s': %s", next->chdir,
+			 strerror(errno));
+		config_free(next);
 	}
+	log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
+	if (cfg->chdir && chdir(cfg->chdir) < 0)
+		log_error(errno, "returning to %s", cfg->chdir);
+	free(next);
+	return;
+loaded:
 	same_binds = next->bind.n == cfg->bind.n;
 	for (size_t i = 0; same_binds && i < next->bind.n; i++)
 		same_binds = strcmp(next->bind.v[i], cfg->bind.v[i]) == 0;

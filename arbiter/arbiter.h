@@ -20,12 +20,13 @@ struct listener;
 /*
  * Supervise workers serving on the listeners until told to stop. argc/argv
  * are the command line, loaded afresh on HUP (cfg is then replaced in
- * place). Takes ownership of the listeners (closed, unix socket files
+ * place) from start_dir, the directory kirin was started in, so relative
+ * paths mean what they meant at start. Takes ownership of the listeners (closed, unix socket files
  * removed, at exit). Returns the process exit code: 0 after TERM/INT/QUIT,
  * or the worker's boot-error code (3 or 4) when a worker could not boot.
  */
-int arbiter_run(struct config *cfg, int argc, char *const argv[], struct listener *ls,
-		size_t nls);
+int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *start_dir,
+		struct listener *ls, size_t nls);
 
 /* "SIGTERM" for SIGTERM; "signal N" (in a static buffer) for unknown ones. */
 const char *arbiter_signal_name(int sig);

@@ -26,7 +26,7 @@ static int check_config(const struct config *cfg);
 int main(int argc, char **argv)
 {
 	struct config cfg = {0};
-	char err[1024];
+	char err[1024], start_dir[4096];
 	struct listener *ls;
 	size_t nls;
 	int rc;
@@ -54,6 +54,10 @@ int main(int argc, char **argv)
 	if (strcmp(config_worker_class(&cfg), "sync") != 0) {
 		snprintf(err, sizeof(err), "worker class '%s' is not available yet in this build",
 			 config_worker_class(&cfg));
+		return fail(err);
+	}
+	if (!getcwd(start_dir, sizeof(start_dir))) {
+		snprintf(err, sizeof(err), "cannot tell the current directory: %s", strerror(errno));
 		return fail(err);
 	}
 	if (apply_environment(&cfg) < 0)
@@ -84,7 +88,7 @@ int main(int argc, char **argv)
 		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
 			 ls[i].name, (long)getpid());
 	log_info("Using worker: %s", config_worker_class(&cfg));
-	rc = arbiter_run(&cfg, argc, argv, ls, nls);
+	rc = arbiter_run(&cfg, argc, argv, start_dir, ls, nls);
 	process_pidfile_remove(cfg.pidfile);
 	config_free(&cfg);
 	return rc;
