@@ -268,7 +268,7 @@ class Kirin:
     """
 
     def __init__(self, *args, cwd=None, env=None, bind=True, wait=True,
-                 ready_timeout=30, unix=None, port=None):
+                 ready_timeout=30, unix=None, port=None, pass_fds=()):
         self.args = [str(a) for a in args]
         self.cwd = cwd or APPS
         self.env_add = env or {}
@@ -276,6 +276,7 @@ class Kirin:
         self.wait_ready = wait
         self.ready_timeout = ready_timeout
         self.unix = unix          # readiness probe over this AF_UNIX path
+        self.pass_fds = tuple(pass_fds)
         self.port = port if port is not None else (free_port() if bind else None)
         self.proc = None
         self._tmp = None
@@ -305,7 +306,8 @@ class Kirin:
         env.update({k: str(v) for k, v in self.env_add.items()})
         self.proc = subprocess.Popen(self.cmdline(), cwd=self.cwd, env=env,
                                      stdin=subprocess.DEVNULL, stdout=self._outf,
-                                     stderr=self._errf, start_new_session=True)
+                                     stderr=self._errf, start_new_session=True,
+                                     pass_fds=self.pass_fds)
         _live_groups.add(self.proc.pid)
         if self.wait_ready:
             try:

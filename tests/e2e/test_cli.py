@@ -88,6 +88,16 @@ class Errors(unittest.TestCase):
         self.assertIn("/nonexistent-dir/x.sock", cp.stderr)
         self.assertNotIn("Traceback", cp.stderr)
 
+    def test_unix_path_that_is_a_regular_file_is_not_removed(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write(os.path.join(tmp, "precious.txt"), "keep me\n")
+            cp = run_kirin("-b", f"unix:{path}", "hello:app", timeout=30)
+            self.assertFalse(cp.timed_out, cp.stderr)
+            self.assertEqual(cp.returncode, 1, cp.stderr)
+            self.assertIn(path, cp.stderr)
+            with open(path) as f:
+                self.assertEqual(f.read(), "keep me\n")
+
     def test_bad_bind_address(self):
         self.assertCleanError(run_kirin("-b", "127.0.0.1:notaport", "hello:app", timeout=20))
 

@@ -5,6 +5,7 @@ import email.utils
 import hashlib
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
@@ -202,6 +203,39 @@ class AppErrors(unittest.TestCase):
                 self.assertTrue(wait_for(closed, 10), "close() was not called")
 
 
+class Pep3333(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin("pep3333:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def test_write_callable(self):
+        r = http_get(self.k.port, "/write")
+        self.assertEqual((r.status, r.body), (200, b"written, returned\n"))
+
+    def test_wsgi_errors_goes_to_the_error_log(self):
+        self.assertEqual(http_get(self.k.port, "/errors").status, 200)
+        self.assertTrue(wait_for(lambda: "kirin-e2e-wsgi-errors-marker" in self.k.log(), 10),
+                        self.k.log())
+
+    def test_start_response_with_exc_info_before_body(self):
+        r = http_get(self.k.port, "/exc_info")
+        self.assertEqual((r.status, r.body), (503, b"oops"))
+
+    def test_readline(self):
+        data = b"".join(b"line %d\n" % i for i in range(500)) + b"no newline at the end"
+        r = request(self.k.port, "/lines", method="POST", body=data)
+        self.assertEqual((r.status, r.body), (200, b"501"))
+
+    def test_generator_without_content_length(self):
+        r = http_get(self.k.port, "/stream")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"".join(b"line %d\n" % i for i in range(1000)))
+
+
 class Processes(unittest.TestCase):
     def test_three_workers(self):
         with Kirin("echo_environ:app", "-w", "3") as k:
@@ -230,6 +264,45 @@ class Binding(unittest.TestCase):
                 raw = raw_request(None, b"GET / HTTP/1.0\r\n\r\n", unix=path, timeout=20)
                 self.assertEqual(parse_raw(raw)[0], 200)
                 self.assertIsNone(k.poll())
+
+    def test_unix_socket_file_removed_at_stop(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "kirin.sock")
+            with Kirin("hello:app", "-b", f"unix:{path}", bind=False, unix=path) as k:
+                self.assertTrue(os.path.exists(path))
+                k.signal(signal.SIGTERM)
+                self.assertEqual(k.wait(15), 0, k.log())
+            self.assertFalse(os.path.exists(path), "the socket file was left behind")
+
+    def test_ipv6_loopback(self):
+        try:
+            with socket.socket(socket.AF_INET6) as s:
+                s.bind(("::1", 0))
+                port = s.getsockname()[1]
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        with Kirin("echo_environ:app", "-b", f"[::1]:{port}", bind=False, wait=False) as k:
+            def answered():
+                try:
+                    return request(port, "/", host="::1", timeout=5)
+                except OSError:
+                    return None
+            r = wait_for(answered, 30, interval=0.1)
+            self.assertTrue(r, f"no answer on [::1]:{port}\n{k.log()}")
+            self.assertEqual(r.json()["REMOTE_ADDR"], "::1")
+
+    def test_inherited_fd(self):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", 0))
+            s.listen(16)
+            port = s.getsockname()[1]
+            with Kirin("hello:app", "-b", f"fd://{s.fileno()}", bind=False, port=port,
+                       pass_fds=(s.fileno(),)) as k:
+                s.close()  # kirin holds its own copy
+                self.assertEqual(http_get(k.port, "/").body, b"Hello, World!\n")
+        finally:
+            s.close()
 
     def test_two_binds_both_serve(self):
         second = free_port()

@@ -93,6 +93,36 @@ class Workers(unittest.TestCase):
             self.assertIsNone(k.poll())
             self.assertEqual(http_get(k.port, "/").status, 200)
 
+    def test_max_requests_recycles_the_worker(self):
+        with Kirin("echo_environ:app", "-w", "1", "--max-requests", "3") as k:
+            # The readiness probe was request 1 of the first worker.
+            first = k.wait_workers(1)
+            pids = [http_get(k.port, "/").json()["__pid__"] for _ in range(5)]
+            self.assertEqual(pids[:2], first * 2, pids)
+            self.assertNotEqual(pids[2], first[0], pids)
+            self.assertEqual(http_get(k.port, "/").status, 200)
+            self.assertIsNone(k.poll())
+
+    def test_usr1_reopens_the_error_log(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "error.log")
+            with Kirin("pep3333:app", "-w", "1", "--error-logfile", path) as k:
+                k.wait_workers(1)
+                os.rename(path, path + ".1")
+                k.signal(signal.SIGUSR1)
+
+                def reopened():
+                    # Once the arbiter and the worker have reopened, what the
+                    # application writes to wsgi.errors lands in the new file.
+                    http_get(k.port, "/errors")
+                    try:
+                        with open(path) as f:
+                            return "kirin-e2e-wsgi-errors-marker" in f.read()
+                    except FileNotFoundError:
+                        return False
+                self.assertTrue(wait_for(reopened, 15, interval=0.3),
+                                f"{path} was not reopened by the worker")
+
     def test_worker_timeout_kills_and_replaces(self):
         with Kirin("slow:app", "-w", "1", "-t", "2") as k:
             before = k.wait_workers(1)
@@ -154,6 +184,22 @@ class Stopping(unittest.TestCase):
 
     def test_int_stops(self):
         self.quick_stop(signal.SIGINT)
+
+    def test_term_gives_up_after_graceful_timeout(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with Kirin("slow:app", "-w", "1", "--graceful-timeout", "2",
+                       env={"KIRIN_TEST_STARTED_DIR": tmp}) as k:
+                workers = k.wait_workers(1)
+                req = InFlight(k.port, "/?60", timeout=60)
+                self.assertTrue(wait_for(lambda: started_files(tmp), 15))
+                start = time.monotonic()
+                k.signal(signal.SIGTERM)
+                rc = k.wait(20)
+                self.assertIsNotNone(rc, f"TERM waited past --graceful-timeout 2\n{k.log()}")
+                self.assertLess(time.monotonic() - start, 15)
+                self.assertTrue(req.join(10))
+                self.assertIsNone(req.response, "a 60 s request cannot have finished")
+                self.assertTrue(wait_for(lambda: not any(pid_alive(p) for p in workers), 5))
 
     def test_quit_does_not_wait_for_slow_request(self):
         with tempfile.TemporaryDirectory() as tmp:
