@@ -15,6 +15,7 @@
 #include "arbiter/process.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
+#include "workers/gthread.h"
 #include "workers/sync.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -56,6 +57,8 @@ _Noreturn void worker_main(struct worker *w)
 	channel_heartbeat(w->channel_fd, 0);
 	if (strcmp(kind, "sync") == 0) {
 		rc = sync_run(w, app);
+	} else if (strcmp(kind, "gthread") == 0) {
+		rc = gthread_run(w, app);
 	} else {
 		log_critical("worker class '%s' is not available in this build", kind);
 		rc = WORKER_EXIT_BOOT_ERROR;

@@ -19,8 +19,9 @@
 #define READ_CHUNK 16384
 #define LINGER_MS 1000
 #define LINGER_BYTES 65536
+#define DRAIN_MAX 65536 /* unread body bytes drained to keep a connection */
 
-static ssize_t fill(struct conn *c, size_t want);
+static ssize_t fill(struct conn *c, size_t want, bool wait);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
@@ -64,9 +65,12 @@ void conn_set_peer(struct conn *c, const struct sockaddr *sa)
 	}
 }
 
-int conn_read_head(struct conn *c)
+int conn_poll_head(struct conn *c)
 {
-	http_request_init(&c->req, c->headers, c->limits.fields);
+	if (!c->head_started) {
+		http_request_init(&c->req, c->headers, c->limits.fields);
+		c->head_started = true;
+	}
 	for (;;) {
 		ssize_t n;
 
@@ -99,12 +103,59 @@ int conn_read_head(struct conn *c)
 			}
 		}
 more:
-		n = fill(c, c->max_head - c->len);
+		n = fill(c, c->max_head - c->len, false);
+		if (n == -2)
+			return -2;
 		if (n <= 0) {
 			c->error_status = 0;
 			return c->len == 0 ? 0 : -1;
 		}
 	}
+}
+
+int conn_read_head(struct conn *c)
+{
+	int rc;
+
+	while ((rc = conn_poll_head(c)) == -2) {
+		if (c->io->wait(c, POLLIN, c->timeout_ms) < 0)
+			return c->len == 0 ? 0 : -1;
+	}
+	return rc;
+}
+
+int conn_next_request(struct conn *c)
+{
+	char sink[4096];
+	size_t left;
+
+	if (c->req.close_after || c->error_status)
+		return -1;
+	/* Drain what the app left of the body, if that is little. */
+	if (!c->body_done && c->req.body == HTTP_BODY_LENGTH) {
+		size_t buffered = c->len - c->raw;
+		if (buffered > c->body_left)
+			buffered = (size_t)c->body_left;
+		if (c->body_left - buffered > DRAIN_MAX)
+			return -1;
+	}
+	for (size_t drained = 0; !c->body_done;) {
+		ssize_t r = conn_body_read(c, sink, sizeof(sink));
+		if (r < 0 || (drained += (size_t)r) > DRAIN_MAX)
+			return -1;
+		if (r == 0)
+			break;
+	}
+	/* Keep the bytes that follow (pipelined requests), at the start. */
+	left = c->len - c->raw;
+	memmove(c->buf, c->buf + c->raw, left);
+	c->len = left;
+	c->raw = c->ready = c->ready_end = c->head_len = 0;
+	c->body_left = c->body_read = 0;
+	c->body_done = c->continue_sent = c->head_started = c->https = false;
+	c->error_status = 0;
+	c->error = NULL;
+	return 0;
 }
 
 ssize_t conn_body_read(struct conn *c, char *out, size_t n)
@@ -197,8 +248,12 @@ void conn_close(struct conn *c)
 	c->cap = c->len = 0;
 }
 
-/* Read once (waiting if needed) into buf[len..), at most `want` bytes. */
-static ssize_t fill(struct conn *c, size_t want)
+/*
+ * Read once into buf[len..), at most `want` bytes, waiting if `wait`.
+ * Returns bytes read, 0 at EOF, -1 on error or timeout, -2 when it would
+ * wait and must not.
+ */
+static ssize_t fill(struct conn *c, size_t want, bool wait)
 {
 	if (want > READ_CHUNK)
 		want = READ_CHUNK;
@@ -217,6 +272,8 @@ static ssize_t fill(struct conn *c, size_t want)
 			return 0;
 		if (errno == EINTR)
 			continue;
+		if (errno == EAGAIN && !wait)
+			return -2;
 		if (errno == EAGAIN && c->io->wait(c, POLLIN, c->timeout_ms) == 0)
 			continue;
 		return -1;
@@ -230,7 +287,7 @@ static ssize_t fill(struct conn *c, size_t want)
  */
 static int fill_body(struct conn *c, size_t want)
 {
-	ssize_t r = fill(c, want);
+	ssize_t r = fill(c, want, true);
 
 	if (r == 0) {
 		c->error_status = 400;

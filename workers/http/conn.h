@@ -52,6 +52,7 @@ struct conn {
 	struct http_request req;
 	struct http_header *headers;
 	size_t head_len;         /* bytes of the parsed head in buf */
+	bool head_started;       /* req is initialised for the head being read */
 
 	/* body state */
 	size_t ready, ready_end; /* decoded body bytes ready in buf[ready..ready_end) */
@@ -74,6 +75,21 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 
 /* Record the peer's address (REMOTE_ADDR, REMOTE_PORT) from accept(). */
 void conn_set_peer(struct conn *c, const struct sockaddr *sa);
+
+/*
+ * Parse what is buffered and read what the socket has, never waiting:
+ * returns 1 with a request head in c->req, -2 when more bytes are needed,
+ * and otherwise as conn_read_head(). For event loops.
+ */
+int conn_poll_head(struct conn *c);
+
+/*
+ * After a response on a kept connection: drain what the app left unread of
+ * the body (at most 64 KiB, waiting if needed), keep any pipelined bytes
+ * and reset for the next head. Returns 0, or -1 when the connection must
+ * close instead (too much left, a framing error, a coding that forces it).
+ */
+int conn_next_request(struct conn *c);
 
 /*
  * Read until a whole request head is parsed into c->req. Returns 1 with a
