@@ -23,7 +23,8 @@ E2E_TESTS = \
 	tests/e2e/test_cli.py \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_conformance.py \
-	tests/e2e/test_docs.py
+	tests/e2e/test_docs.py \
+	tests/e2e/test_gthread.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps
 
