@@ -9,11 +9,10 @@
 /* Character classes: one table, one bit per class. */
 #define CH_TCHAR  0x01 /* token character (RFC 9110 5.6.2) */
 #define CH_VALUE  0x02 /* field-value byte: HTAB, SP, VCHAR, obs-text */
-#define CH_TARGET 0x04 /* request-target byte: VCHAR, obs-text */
-#define CH_HEX    0x08 /* HEXDIG */
-#define CH_METHOD 0x10 /* tchar without lowercase letters and '#' (Gunicorn) */
-#define CH_QDTEXT 0x20 /* qdtext of a quoted-string */
-#define CH_HOST   0x40 /* reg-name: unreserved, '%', sub-delims (RFC 3986) */
+#define CH_HEX    0x04 /* HEXDIG */
+#define CH_METHOD 0x08 /* tchar without lowercase letters and '#' (Gunicorn) */
+#define CH_QDTEXT 0x10 /* qdtext of a quoted-string */
+#define CH_HOST   0x20 /* reg-name: unreserved, '%', sub-delims (RFC 3986) */
 
 /* Gunicorn's limits (gunicorn/http/message.py). */
 #define MAX_REQUEST_LINE       8190
@@ -44,7 +43,7 @@
 #define F_STATIC_PATH 0x800 /* path is the static "/", not a slice of buf */
 
 /* What find_line() saw. */
-enum line_scan { LINE_OK, LINE_AGAIN, LINE_BARE, LINE_LONG };
+enum line_scan { LINE_OK, LINE_AGAIN, LINE_BAD, LINE_LONG };
 
 /* http_chunked state_ */
 enum chunk_state {
@@ -74,37 +73,37 @@ enum chunk_state {
 
 static const unsigned char ctype[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 00 */
-	0x00, 0x22, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 08 */
+	0x00, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 08 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 10 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 18 */
-	0x22, 0x77, 0x06, 0x27, 0x77, 0x77, 0x77, 0x77, /* 20 */
-	0x66, 0x66, 0x77, 0x77, 0x66, 0x77, 0x77, 0x26, /* 28 */
-	0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, /* 30 */
-	0x7f, 0x7f, 0x26, 0x66, 0x26, 0x66, 0x26, 0x26, /* 38 */
-	0x26, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x77, /* 40 */
-	0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, /* 48 */
-	0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, 0x77, /* 50 */
-	0x77, 0x77, 0x77, 0x26, 0x06, 0x26, 0x37, 0x77, /* 58 */
-	0x37, 0x6f, 0x6f, 0x6f, 0x6f, 0x6f, 0x6f, 0x67, /* 60 */
-	0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, /* 68 */
-	0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, 0x67, /* 70 */
-	0x67, 0x67, 0x67, 0x26, 0x37, 0x26, 0x77, 0x00, /* 78 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 80 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 88 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 90 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* 98 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* a0 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* a8 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* b0 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* b8 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* c0 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* c8 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* d0 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* d8 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* e0 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* e8 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* f0 */
-	0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, 0x26, /* f8 */
+	0x12, 0x3b, 0x02, 0x13, 0x3b, 0x3b, 0x3b, 0x3b, /* 20 */
+	0x32, 0x32, 0x3b, 0x3b, 0x32, 0x3b, 0x3b, 0x12, /* 28 */
+	0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, /* 30 */
+	0x3f, 0x3f, 0x12, 0x32, 0x12, 0x32, 0x12, 0x12, /* 38 */
+	0x12, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3b, /* 40 */
+	0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, /* 48 */
+	0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, /* 50 */
+	0x3b, 0x3b, 0x3b, 0x12, 0x02, 0x12, 0x1b, 0x3b, /* 58 */
+	0x1b, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x33, /* 60 */
+	0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, /* 68 */
+	0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, /* 70 */
+	0x33, 0x33, 0x33, 0x12, 0x1b, 0x12, 0x3b, 0x00, /* 78 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 80 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 88 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 90 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 98 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* a0 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* a8 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* b0 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* b8 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* c0 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* c8 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* d0 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* d8 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* e0 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* e8 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* f0 */
+	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* f8 */
 };
 
 /* Trailer fields refused: framing, routing and connection control. */
@@ -120,7 +119,8 @@ static const char v2_signature[12] = "\r\n\r\n\0\r\nQUIT\n";
 
 static ssize_t fail(struct http_request *req, int status, const char *error);
 static enum line_scan find_line(const char *buf, size_t len, size_t start, size_t *pos,
-				size_t max, size_t *end);
+				size_t max, bool tab, size_t *end);
+static const unsigned char *find_ctl(const unsigned char *p, const unsigned char *e, bool tab);
 static int parse_request_line(struct http_request *req, const char *line, size_t n);
 static int parse_target(struct http_request *req, const char *t, size_t n);
 static void split_path(struct http_request *req, const char *s, size_t n);
@@ -204,11 +204,11 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 		enum line_scan r;
 
 		if (req->method == NULL) {
-			r = find_line(buf, len, start, &req->pos_, lim->request_line, &end);
+			r = find_line(buf, len, start, &req->pos_, lim->request_line, false, &end);
 			if (r == LINE_LONG)
 				return fail(req, 414, "request line too long");
-			if (r == LINE_BARE)
-				return fail(req, 400, "bare CR or LF in the request line");
+			if (r == LINE_BAD)
+				return fail(req, 400, "control character in the request line");
 			if (r == LINE_AGAIN)
 				return HTTP_PARSE_AGAIN;
 			if (parse_request_line(req, buf + start, end - start) < 0)
@@ -226,11 +226,11 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 			}
 			if (req->fields_ >= max_fields)
 				return fail(req, 431, "too many header fields");
-			r = find_line(buf, len, start, &req->pos_, field_max, &end);
+			r = find_line(buf, len, start, &req->pos_, field_max, true, &end);
 			if (r == LINE_LONG)
 				return fail(req, 431, "header field too large");
-			if (r == LINE_BARE)
-				return fail(req, 400, "bare CR or LF in a header field");
+			if (r == LINE_BAD)
+				return fail(req, 400, "control character in a header field");
 			if (r == LINE_AGAIN)
 				return HTTP_PARSE_AGAIN;
 			if (parse_field(req, buf + start, end - start) < 0)
@@ -549,34 +549,71 @@ static ssize_t fail(struct http_request *req, int status, const char *error)
 
 /*
  * Look for the CRLF that ends the line starting at buf[start], searching
- * from *pos. The line may hold at most `max` bytes before its CRLF. Whatever
- * the split of the input, the verdict depends only on the bytes: the first
- * of "an LF before any CR", "more than max bytes without CR or LF" wins, a
- * CR must be followed by LF.
+ * from *pos, in one pass that also refuses every control character (HTAB
+ * allowed when tab) and DEL, so that the line's bytes need no other check
+ * but the grammar. The line may hold at most `max` bytes before its CRLF.
+ * Whatever the split of the input, the verdict depends only on the bytes:
+ * the first of "a control character" and "more than max bytes" wins; a CR
+ * must be followed by LF.
  */
 static enum line_scan find_line(const char *buf, size_t len, size_t start, size_t *pos,
-				size_t max, size_t *end)
+				size_t max, bool tab, size_t *end)
 {
-	size_t from = *pos;
-	const char *cr = memchr(buf + from, '\r', len - from);
-	size_t stop = cr ? (size_t)(cr - buf) : len;
-	const char *lf = memchr(buf + from, '\n', stop - from);
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t at = (size_t)(find_ctl(b + *pos, b + len, tab) - b);
 
-	if (lf)
-		return (size_t)(lf - buf) - start > max ? LINE_LONG : LINE_BARE;
-	if (stop - start > max)
+	if (at - start > max)
 		return LINE_LONG;
-	if (!cr || stop + 1 == len) {
-		*pos = stop; /* a CR at the end is looked at again */
+	if (at == len) {
+		*pos = len;
 		return LINE_AGAIN;
 	}
-	if (buf[stop + 1] != '\n')
-		return LINE_BARE;
-	*end = stop;
+	if (b[at] != '\r')
+		return LINE_BAD;
+	if (at + 1 == len) {
+		*pos = at; /* the CR is looked at again */
+		return LINE_AGAIN;
+	}
+	if (b[at + 1] != '\n')
+		return LINE_BAD;
+	*end = at;
 	return LINE_OK;
 }
 
-/* method SP request-target SP HTTP-version, without its CRLF. */
+/*
+ * The first byte in [p, e) below 0x20 (HTAB excepted when tab) or DEL, e if
+ * none. 8 bytes at a time (SWAR: a byte lower than 0x20, or equal to 0x7f,
+ * sets the high bit of its lane); never reads at or beyond e.
+ */
+static const unsigned char *find_ctl(const unsigned char *p, const unsigned char *e, bool tab)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+	for (;;) {
+		const unsigned char *stop;
+
+		while (e - p >= 8) {
+			uint64_t w, d;
+
+			memcpy(&w, p, 8);
+			d = w ^ (ones * 0x7f);
+			if ((((w - ones * 0x20) & ~w) | ((d - ones) & ~d)) & highs)
+				break;
+			p += 8;
+		}
+		stop = e - p > 8 ? p + 8 : e;
+		for (; p < stop; p++)
+			if ((*p < 0x20 && !(tab && *p == '\t')) || *p == 0x7f)
+				return p;
+		if (p == e)
+			return e;
+	}
+}
+
+/*
+ * method SP request-target SP HTTP-version, without its CRLF. The target is
+ * any visible bytes (VCHAR, obs-text).
+ */
 static int parse_request_line(struct http_request *req, const char *line, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *t, *v;
@@ -596,12 +633,12 @@ static int parse_request_line(struct http_request *req, const char *line, size_t
 	req->method = line;
 	req->method_len = (size_t)(p - (const unsigned char *)line);
 
+	/* find_line() let no control character, DEL or HTAB through */
 	t = ++p;
-	while (p < e && (ctype[*p] & CH_TARGET))
-		p++;
-	if (p == e)
+	p = memchr(t, ' ', (size_t)(e - t));
+	if (!p)
 		return (int)fail(req, 400, "invalid request line");
-	if (*p != ' ' || p == t)
+	if (p == t)
 		return (int)fail(req, 400, "invalid request target");
 	req->target = (const char *)t;
 	req->target_len = (size_t)(p - t);
@@ -746,12 +783,13 @@ static int check_authority(const char *s, size_t n, bool connect)
 static int parse_field(struct http_request *req, const char *line, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *v;
+	bool underscore = false;
 	size_t nlen;
 
 	if (*p == ' ' || *p == '\t')
 		return (int)fail(req, 400, "obsolete line folding");
 	while (p < e && (ctype[*p] & CH_TCHAR))
-		p++;
+		underscore |= *p++ == '_';
 	if (p == e || *p != ':')
 		return (int)fail(req, 400, "invalid header name");
 	nlen = (size_t)(p - (const unsigned char *)line);
@@ -760,13 +798,10 @@ static int parse_field(struct http_request *req, const char *line, size_t n)
 	p++;
 	while (p < e && (*p == ' ' || *p == '\t'))
 		p++;
-	v = p;
-	for (; p < e; p++)
-		if (!(ctype[*p] & CH_VALUE))
-			return (int)fail(req, 400, "invalid character in a header value");
+	v = p; /* find_line() let only HTAB, SP, VCHAR and obs-text through */
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	if (memchr(line, '_', nlen))
+	if (underscore)
 		return 0; /* dropped: X_Forwarded_For must not pass for X-Forwarded-For */
 	if (req->num_headers >= req->max_headers)
 		return (int)fail(req, 431, "too many header fields");
