@@ -18,6 +18,7 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/channel.h"
+#include "workers/python/interp.h"
 #include "workers/worker.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
@@ -57,6 +58,7 @@ static double reloaded_at;
 static int target_workers;
 static struct throttle respawn;
 static int fatal_code;
+static bool preloaded;          /* --preload at start: workers inherit that app */
 static char exe_path[PATH_MAX]; /* the binary, for USR2 */
 static pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
 
@@ -87,6 +89,7 @@ int arbiter_run(struct config *c, int argc, char *const argv[], const char *star
 	listeners = ls;
 	nlisteners = nls;
 	target_workers = cfg->workers;
+	preloaded = cfg->preload_app;
 	throttle_init(&respawn, RESPAWN_BURST, RESPAWN_WINDOW);
 	if (readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1) < 0)
 		exe_path[0] = '\0';
@@ -341,8 +344,10 @@ static void spawn(void)
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	interp_before_fork();
 	pid = fork();
 	if (pid == 0) {
+		interp_after_fork_child();
 		struct worker w = {
 			.cfg = cfg,
 			.listeners = listeners,
@@ -360,6 +365,7 @@ static void spawn(void)
 			close(slots[i].fd);
 		worker_main(&w);
 	}
+	interp_after_fork_parent();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	if (pid < 0) {
@@ -563,6 +569,9 @@ loaded:
 		}
 		free(kv);
 	}
+	if (preloaded)
+		log_info("reload: the application was preloaded, so the new workers run the "
+			 "code the arbiter imported at start (restart to load new code)");
 	config_free(cfg);
 	*cfg = *next;
 	free(next);

@@ -4,7 +4,7 @@
  *
  * Runs only in the arbiter process. A poll() loop over a self-pipe (written
  * by signal handlers that only set flags) and one socketpair per worker; no
- * event library, no Python (except for --preload, later). It survives
+ * event library, no Python (except the import with --preload). It survives
  * anything a worker does. The pure helpers below have no side effects and are
  * unit-tested.
  */

@@ -61,6 +61,7 @@ static int clamp_request_line(long v, long *out);
 static int clamp_request_fields(long v, long *out);
 static int clamp_field_size(long v, long *out);
 static int check_keyval(const char *item, char *why, size_t whylen);
+static int check_root_path(const char *item, char *why, size_t whylen);
 
 static const char *const worker_classes[] = {"sync", "gthread", "greenlet", "gevent", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
@@ -319,6 +320,42 @@ const struct setting config_settings[] = {
 		.help = "Set an environment variable for the server and its workers; repeat "
 			"for several.",
 		.check = check_keyval,
+	},
+	{
+		.name = "virtualenv",
+		.long_flag = "--virtualenv",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, virtualenv),
+		.metavar = "DIR",
+		.help = "Make this virtual environment's site-packages importable (default: "
+			"$VIRTUAL_ENV if set).",
+	},
+	{
+		.name = "root_path",
+		.long_flag = "--root-path",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, root_path),
+		.metavar = "PATH",
+		.help = "The URL prefix the application is mounted at: SCRIPT_NAME, stripped "
+			"from PATH_INFO (default: $SCRIPT_NAME if set).",
+		.check = check_root_path,
+	},
+	{
+		.name = "preload_app",
+		.long_flag = "--preload",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, preload_app),
+		.def = "false",
+		.help = "Import the application in the arbiter before forking the workers; a "
+			"reload then does not re-import it.",
+	},
+	{
+		.name = "capture_output",
+		.long_flag = "--capture-output",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, capture_output),
+		.def = "false",
+		.help = "Send the application's stdout and stderr to the error log.",
 	},
 	/* server mechanics */
 	{
@@ -673,6 +710,16 @@ static int check_keyval(const char *item, char *why, size_t whylen)
 
 	if (!eq || eq == item) {
 		snprintf(why, whylen, "expected KEY=VALUE");
+		return -1;
+	}
+	return 0;
+}
+
+/* root_path is a URL path: it starts with '/'. */
+static int check_root_path(const char *item, char *why, size_t whylen)
+{
+	if (item[0] != '/') {
+		snprintf(why, whylen, "expected a path starting with '/'");
 		return -1;
 	}
 	return 0;

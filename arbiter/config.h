@@ -84,6 +84,10 @@ struct config {
 	char *chdir;
 	struct strlist pythonpath;
 	struct strlist raw_env;
+	char *virtualenv;  /* --virtualenv; NULL: $VIRTUAL_ENV if set */
+	char *root_path;   /* --root-path (SCRIPT_NAME); NULL: $SCRIPT_NAME if set */
+	bool preload_app;
+	bool capture_output;
 	/* server mechanics */
 	bool daemon;
 	char *pidfile;

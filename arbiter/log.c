@@ -18,8 +18,10 @@ static const char *const level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR", "
 static int out_fd = 2;
 static char *out_path; /* NULL for stderr */
 static enum log_level min_level = LOG_INFO;
+static int capture_stdio; /* --capture-output */
 
 static int open_path(const char *path);
+static void capture(void);
 static size_t prefix(char *buf, size_t cap, enum log_level level);
 static void write_all(const char *buf, size_t len);
 
@@ -53,7 +55,24 @@ int log_open(const char *path, const char *level)
 	out_path = fd == 2 ? NULL : xstrdup(path);
 	out_fd = fd;
 	min_level = lvl;
+	capture();
 	return 0;
+}
+
+void log_capture_stdio(int on)
+{
+	capture_stdio = on;
+}
+
+/* Point 1 and 2 at the error log (2 already is when the log is stderr). */
+static void capture(void)
+{
+	if (!capture_stdio)
+		return;
+	if (out_fd != 1)
+		dup2(out_fd, 1);
+	if (out_fd != 2)
+		dup2(out_fd, 2);
 }
 
 int log_reopen(void)
@@ -73,6 +92,7 @@ int log_reopen(void)
 		return -1;
 	}
 	close(fd);
+	capture();
 	return 0;
 }
 

@@ -30,6 +30,13 @@ int log_open(const char *path, const char *level);
 /* Re-open the same path (USR1 after rotation). Returns 0 or -1 with errno. */
 int log_reopen(void);
 
+/*
+ * --capture-output: from now on, and after every log_open()/log_reopen(),
+ * descriptors 1 and 2 are copies of the error log's, so whatever the
+ * application prints lands in it. Arbiter only, before log_open().
+ */
+void log_capture_stdio(int on);
+
 /* Parse a level name; -1 if unknown. */
 int log_level_parse(const char *name);
 

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
 	}
 	if (apply_environment(&cfg) < 0)
 		return 1;
+	log_capture_stdio(cfg.capture_output && !cfg.check_config);
 	if (log_open(cfg.errorlog, cfg.loglevel) < 0) {
 		snprintf(err, sizeof(err), "cannot open error log '%s': %s", cfg.errorlog,
 			 strerror(errno));
@@ -89,6 +90,14 @@ int main(int argc, char **argv)
 		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
 			 ls[i].name, (long)getpid());
 	log_info("Using worker: %s", config_worker_class(&cfg));
+	/* --preload: import the app here, once; the workers inherit it. */
+	if (cfg.preload_app && (rc = interp_preload(&cfg)) != 0) {
+		log_critical("cannot preload the application: shutting down");
+		listener_close_all(ls, nls, true);
+		process_pidfile_remove(cfg.pidfile);
+		config_free(&cfg);
+		return rc;
+	}
 	rc = arbiter_run(&cfg, argc, argv, start_dir, ls, nls);
 	process_pidfile_remove(cfg.pidfile);
 	config_free(&cfg);

@@ -14,6 +14,7 @@
 #include "arbiter/log.h"
 #include "arbiter/process.h"
 #include "workers/channel.h"
+#include "workers/python/environ.h"
 #include "workers/python/interp.h"
 #include "workers/gthread.h"
 #include "workers/sync.h"
@@ -48,11 +49,16 @@ _Noreturn void worker_main(struct worker *w)
 	/* A timed-out worker is killed with SIGABRT to get its Python stack;
 	 * that is no reason to leave a core file behind. */
 	setrlimit(RLIMIT_CORE, &nocore);
-	if (interp_init(w->cfg) < 0)
-		exit(WORKER_EXIT_BOOT_ERROR);
-	app = interp_load_app(w->cfg->app_module);
-	if (!app)
-		exit(WORKER_EXIT_APP_LOAD_ERROR);
+	/* With --preload the arbiter imported the app and we inherited it. */
+	app = interp_preloaded_app();
+	if (!app) {
+		if (interp_init(w->cfg) < 0)
+			exit(WORKER_EXIT_BOOT_ERROR);
+		app = interp_load_app(w->cfg->app_module);
+		if (!app)
+			exit(WORKER_EXIT_APP_LOAD_ERROR);
+	}
+	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	w->last_beat = worker_now();
 	channel_heartbeat(w->channel_fd, 0);
 	if (strcmp(kind, "sync") == 0) {

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "arbiter/listener.h"
+#include "arbiter/log.h"
 #include "workers/http/conn.h"
 #include "workers/python/input.h"
 
@@ -16,16 +17,38 @@ static PyObject *template_env;
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty;
+static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
+static size_t root_len;
 
 static PyObject *latin1(const char *s, size_t n);
-static PyObject *unquoted_path(const char *s, size_t n);
+static PyObject *path_info(const char *s, size_t n);
 static int set_header(PyObject *env, const struct http_header *h);
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
+
+void environ_set_root_path(const char *root)
+{
+	size_t n;
+
+	free(root_path);
+	root_path = NULL;
+	root_len = 0;
+	if (!root)
+		return;
+	n = strlen(root);
+	while (n > 0 && root[n - 1] == '/')
+		n--;
+	root_path = xmalloc(n + 1);
+	memcpy(root_path, root, n);
+	root_path[n] = '\0';
+	root_len = n;
+}
 
 int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 {
 	PyObject *version, *errors;
-	const char *script_name = getenv("SCRIPT_NAME");
+
+	if (!root_path)
+		environ_set_root_path(getenv("SCRIPT_NAME"));
 
 	k_method = PyUnicode_InternFromString("REQUEST_METHOD");
 	k_path_info = PyUnicode_InternFromString("PATH_INFO");
@@ -61,7 +84,7 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	if (!software || PyDict_SetItemString(template_env, "SERVER_SOFTWARE", software) < 0)
 		return -1;
 	Py_DECREF(software);
-	PyObject *sn = latin1(script_name ? script_name : "", script_name ? strlen(script_name) : 0);
+	PyObject *sn = latin1(root_path ? root_path : "", root_len);
 	if (!sn)
 		return -1;
 	PyDict_SetItemString(template_env, "SCRIPT_NAME", sn);
@@ -78,7 +101,7 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 
 	if (!env)
 		return NULL;
-	PyObject *path = unquoted_path(req->path, req->path_len);
+	PyObject *path = path_info(req->path, req->path_len);
 	if (!path || PyDict_SetItem(env, k_path_info, path) < 0) {
 		Py_XDECREF(path);
 		goto fail;
@@ -145,8 +168,11 @@ static int hexval(char ch)
 	return -1;
 }
 
-/* PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string). */
-static PyObject *unquoted_path(const char *s, size_t n)
+/*
+ * PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string),
+ * without the root path (which must be a whole leading segment of it).
+ */
+static PyObject *path_info(const char *s, size_t n)
 {
 	char stack[1024];
 	char *out = n <= sizeof(stack) ? stack : malloc(n);
@@ -169,7 +195,21 @@ static PyObject *unquoted_path(const char *s, size_t n)
 			out[o++] = s[i];
 		}
 	}
-	r = latin1(out, o);
+	if (root_len == 0 || out[0] != '/') {
+		r = latin1(out, o); /* no root path, or "*" (OPTIONS) */
+	} else if (o >= root_len && memcmp(out, root_path, root_len) == 0 &&
+		   (o == root_len || out[root_len] == '/')) {
+		r = latin1(out + root_len, o - root_len);
+	} else {
+		PyObject *whole = latin1(out, o), *root = latin1(root_path, root_len);
+		if (whole && root)
+			PyErr_Format(PyExc_ValueError,
+				     "request path %R is not under the root path %R (SCRIPT_NAME)",
+				     whole, root);
+		Py_XDECREF(whole);
+		Py_XDECREF(root);
+		r = NULL;
+	}
 	if (out != stack)
 		free(out);
 	return r;

@@ -16,6 +16,14 @@
 struct conn;
 
 /*
+ * Set the application's mount point (--root-path), before environ_init():
+ * SCRIPT_NAME, with trailing slashes dropped ("/" means none); PATH_INFO is
+ * then the rest of the decoded path. NULL (or never called) means the
+ * SCRIPT_NAME environment variable, as Gunicorn. The string is copied.
+ */
+void environ_set_root_path(const char *root);
+
+/*
  * Build the template: wsgi.version, wsgi.multithread, wsgi.multiprocess,
  * wsgi.run_once, wsgi.errors, wsgi.file_wrapper, SCRIPT_NAME. Once per
  * process. Returns 0 or -1 with a Python exception set.
@@ -24,6 +32,7 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper);
 
 /*
  * A new environ for c's current request, with wsgi.input set to `input`
- * (new ref), or NULL with an exception set.
+ * (new ref), or NULL with an exception set (also when the path is not
+ * under the root path: the app is not mounted there, Gunicorn answers 500).
  */
 PyObject *environ_new(const struct conn *c, PyObject *input);

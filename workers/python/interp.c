@@ -7,6 +7,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "workers/channel.h"
 
 /*
  * The application loader, as Gunicorn's util.import_app: "module",
@@ -71,7 +72,57 @@ static const char loader_src[] =
 	"        return obj\n"
 	"    raise _LoadError(f'failed to find application object in {module!r}: it has neither application nor app')\n";
 
+/*
+ * A virtualenv made by another Python is used by its site-packages, as its
+ * own interpreter's site module would: ahead of the system's (which are
+ * dropped unless pyvenv.cfg includes them), .pth files processed, and
+ * sys.prefix pointing at it.
+ */
+static const char venv_src[] =
+	"import os, site, sys\n"
+	"class _LoadError(Exception):\n"
+	"    pass\n"
+	"def _venv(path):\n"
+	"    path = os.path.abspath(path)\n"
+	"    if not os.path.isdir(path):\n"
+	"        raise _LoadError(f'virtualenv {path!r}: no such directory')\n"
+	"    ver = 'python%d.%d' % sys.version_info[:2]\n"
+	"    sp = os.path.join(path, 'lib', ver, 'site-packages')\n"
+	"    if not os.path.isdir(sp):\n"
+	"        import glob\n"
+	"        other = sorted(os.path.basename(os.path.dirname(d)) for d in\n"
+	"                       glob.glob(os.path.join(path, 'lib', 'python*', 'site-packages')))\n"
+	"        if other:\n"
+	"            raise _LoadError(f'virtualenv {path!r} was made for {\", \".join(other)}, '\n"
+	"                             f'but kirin runs {ver}')\n"
+	"        raise _LoadError(f'virtualenv {path!r} has no lib/{ver}/site-packages')\n"
+	"    system = True\n"
+	"    try:\n"
+	"        with open(os.path.join(path, 'pyvenv.cfg')) as f:\n"
+	"            for line in f:\n"
+	"                k, eq, v = line.partition('=')\n"
+	"                if eq and k.strip().lower() == 'include-system-site-packages':\n"
+	"                    system = v.strip().lower() == 'true'\n"
+	"    except OSError:\n"
+	"        pass\n"
+	"    known = set(site.getsitepackages())\n"
+	"    known.add(site.getusersitepackages())\n"
+	"    if not system:\n"
+	"        sys.path[:] = [p for p in sys.path if p not in known]\n"
+	"    before = set(sys.path)\n"
+	"    site.addsitedir(sp)\n"
+	"    added = [p for p in sys.path if p not in before]\n"
+	"    rest = [p for p in sys.path if p in before]\n"
+	"    at = next((i for i, p in enumerate(rest) if p in known), len(rest))\n"
+	"    sys.path[:] = rest[:at] + added + rest[at:]\n"
+	"    sys.prefix = sys.exec_prefix = path\n"
+	"    return sp\n";
+
+static PyObject *preloaded; /* --preload: the app the arbiter imported */
+
 static int prepend_path(PyObject *sys_path, const char *dir);
+static PyObject *run_py(const char *src, const char *func, const char *arg, const char *refused,
+			const char *raised);
 
 int interp_init(const struct config *cfg)
 {
@@ -84,6 +135,8 @@ int interp_init(const struct config *cfg)
 	pc.install_signal_handlers = 0;
 	pc.parse_argv = 0;
 	pc.safe_path = 1;
+	if (cfg->capture_output)
+		pc.buffered_stdio = 0;
 	st = PyConfig_SetBytesString(&pc, &pc.program_name, "kirin");
 	if (!PyStatus_Exception(st))
 		st = Py_InitializeFromConfig(&pc);
@@ -91,6 +144,15 @@ int interp_init(const struct config *cfg)
 	if (PyStatus_Exception(st)) {
 		log_critical("cannot initialise Python: %s", st.err_msg ? st.err_msg : "unknown error");
 		return -1;
+	}
+	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
+	if (venv && venv[0]) {
+		PyObject *sp = run_py(venv_src, "_venv", venv, "cannot use the virtualenv",
+				      "exception while setting up the virtualenv"); /* new ref */
+		if (!sp)
+			return -1;
+		log_debug("virtualenv: %s", PyUnicode_AsUTF8(sp));
+		Py_DECREF(sp);
 	}
 	sys_path = PySys_GetObject("path"); /* borrowed */
 	if (!sys_path || !getcwd(cwd, sizeof(cwd))) {
@@ -113,42 +175,43 @@ int interp_init(const struct config *cfg)
 
 PyObject *interp_load_app(const char *app_module)
 {
-	PyObject *globals = PyDict_New(); /* new ref */
-	PyObject *res, *load, *app = NULL;
+	return run_py(loader_src, "_load", app_module, "cannot load application",
+		      "exception while loading the application");
+}
 
-	if (!globals)
-		goto fail;
-	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
-	res = PyRun_String(loader_src, Py_file_input, globals, globals); /* new ref */
-	if (!res)
-		goto fail;
-	Py_DECREF(res);
-	load = PyDict_GetItemString(globals, "_load"); /* borrowed */
-	app = PyObject_CallFunction(load, "s", app_module); /* new ref */
-	if (!app) {
-		PyObject *type = PyErr_Occurred(); /* borrowed */
-		PyObject *load_error = PyDict_GetItemString(globals, "_LoadError"); /* borrowed */
-		if (type && load_error && PyErr_GivenExceptionMatches(type, load_error)) {
-			PyObject *t, *v, *tb;
-			PyErr_Fetch(&t, &v, &tb);
-			PyObject *msg = v ? PyObject_Str(v) : NULL; /* new ref */
-			const char *text = msg ? PyUnicode_AsUTF8(msg) : NULL;
-			log_critical("cannot load application: %s", text ? text : "unknown error");
-			Py_XDECREF(msg);
-			Py_XDECREF(t);
-			Py_XDECREF(v);
-			Py_XDECREF(tb);
-			PyErr_Clear();
-		} else {
-			interp_log_exception("exception while loading the application");
-		}
-	}
-	Py_DECREF(globals);
-	return app;
-fail:
-	Py_XDECREF(globals);
-	interp_log_exception("cannot set up the application loader");
-	return NULL;
+int interp_preload(const struct config *cfg)
+{
+	if (interp_init(cfg) < 0)
+		return WORKER_EXIT_BOOT_ERROR;
+	preloaded = interp_load_app(cfg->app_module);
+	if (!preloaded)
+		return WORKER_EXIT_APP_LOAD_ERROR;
+	log_info("Application %s preloaded (pid: %ld)", cfg->app_module, (long)getpid());
+	return 0;
+}
+
+PyObject *interp_preloaded_app(void)
+{
+	Py_XINCREF(preloaded);
+	return preloaded;
+}
+
+void interp_before_fork(void)
+{
+	if (Py_IsInitialized())
+		PyOS_BeforeFork();
+}
+
+void interp_after_fork_parent(void)
+{
+	if (Py_IsInitialized())
+		PyOS_AfterFork_Parent();
+}
+
+void interp_after_fork_child(void)
+{
+	if (Py_IsInitialized())
+		PyOS_AfterFork_Child();
 }
 
 void interp_log_exception(const char *what)
@@ -201,4 +264,51 @@ static int prepend_path(PyObject *sys_path, const char *dir)
 	if (rc < 0)
 		interp_log_exception("cannot extend sys.path");
 	return rc;
+}
+
+/*
+ * Run src (in fresh globals, defining exception class _LoadError) and call
+ * func(arg). Returns its result (new ref), or NULL after logging: a
+ * _LoadError as one line after `refused`, anything else with its traceback
+ * under `raised`.
+ */
+static PyObject *run_py(const char *src, const char *func, const char *arg, const char *refused,
+			const char *raised)
+{
+	PyObject *globals = PyDict_New(); /* new ref */
+	PyObject *res, *fn, *out = NULL;
+
+	if (!globals)
+		goto fail;
+	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+	res = PyRun_String(src, Py_file_input, globals, globals); /* new ref */
+	if (!res)
+		goto fail;
+	Py_DECREF(res);
+	fn = PyDict_GetItemString(globals, func); /* borrowed */
+	out = PyObject_CallFunction(fn, "s", arg); /* new ref */
+	if (!out) {
+		PyObject *type = PyErr_Occurred(); /* borrowed */
+		PyObject *load_error = PyDict_GetItemString(globals, "_LoadError"); /* borrowed */
+		if (type && load_error && PyErr_GivenExceptionMatches(type, load_error)) {
+			PyObject *t, *v, *tb;
+			PyErr_Fetch(&t, &v, &tb);
+			PyObject *msg = v ? PyObject_Str(v) : NULL; /* new ref */
+			const char *text = msg ? PyUnicode_AsUTF8(msg) : NULL;
+			log_critical("%s: %s", refused, text ? text : "unknown error");
+			Py_XDECREF(msg);
+			Py_XDECREF(t);
+			Py_XDECREF(v);
+			Py_XDECREF(tb);
+			PyErr_Clear();
+		} else {
+			interp_log_exception(raised);
+		}
+	}
+	Py_DECREF(globals);
+	return out;
+fail:
+	Py_XDECREF(globals);
+	interp_log_exception("cannot set up the embedded Python helpers");
+	return NULL;
 }

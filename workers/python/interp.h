@@ -16,12 +16,43 @@
 struct config;
 
 /*
- * Start the interpreter (no Python signal handlers, Debian's prefix), put the
- * current directory and --pythonpath entries first on sys.path, and point
- * faulthandler at the error log so a SIGABRT dumps every thread's stack.
- * Returns 0, or -1 after logging why. Holds the GIL on return.
+ * Start the interpreter (no Python signal handlers, Debian's prefix), add
+ * the virtualenv's site-packages (--virtualenv or $VIRTUAL_ENV) ahead of the
+ * system's, put the current directory and --pythonpath entries first on
+ * sys.path, and point faulthandler at the error log so a SIGABRT dumps every
+ * thread's stack. With --capture-output, sys.stdout and sys.stderr are
+ * unbuffered (they are the error log). Returns 0, or -1 after logging why.
+ * Holds the GIL on return.
  */
 int interp_init(const struct config *cfg);
+
+/*
+ * --preload, in the arbiter before it forks any worker: interp_init() and
+ * interp_load_app(), keeping the application for the workers to inherit.
+ * Returns 0, or the worker exit code that says what failed (3: the
+ * interpreter, 4: the import) after logging why. The arbiter keeps the GIL
+ * from then on (it runs no Python of its own).
+ */
+int interp_preload(const struct config *cfg);
+
+/*
+ * In a worker: a new reference to the application interp_preload() imported
+ * in the arbiter before the fork, or NULL when there is none (no --preload:
+ * the worker initialises Python and imports the app itself).
+ */
+PyObject *interp_preloaded_app(void);
+
+/*
+ * Around fork() in a process where Python runs (the arbiter with
+ * --preload): PyOS_BeforeFork() / PyOS_AfterFork_Parent() /
+ * PyOS_AfterFork_Child(), so the interpreter's locks are sane in the child
+ * and os.register_at_fork() hooks run. The child calls the last one first
+ * thing after fork, with the GIL held by its only thread. Each does nothing
+ * when Python is not initialised in this process.
+ */
+void interp_before_fork(void);
+void interp_after_fork_parent(void);
+void interp_after_fork_child(void);
 
 /*
  * Import APP_MODULE ("module:callable", "module" for application then app).
