@@ -4,6 +4,7 @@ libkirin_a_SOURCES += \
 	workers/worker.c workers/worker.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
+	workers/loop.c workers/loop.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/response.c workers/http/response.h \
 	workers/python/interp.c workers/python/interp.h \

@@ -1,0 +1,73 @@
+/*
+ * loop — the event loop shared by the gthread and greenlet workers: accept
+ * (up to --worker-connections), idle keep-alive connections, reading and
+ * parsing request heads without Python, heartbeats, noticing the arbiter's
+ * death, and the graceful stop. What to do with a complete head is the
+ * worker type's business (its dispatch function).
+ *
+ * Runs in a worker process, in the thread that calls loop_run() (the main
+ * thread). Every function here must be called from that thread; in the
+ * greenlet worker, greenlets of that thread count. Never touches Python:
+ * the caller decides about the GIL around loop_run().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "workers/http/conn.h"
+
+struct event_base;
+struct worker;
+
+struct lconn {
+	struct conn c;
+	struct event *ev;           /* readable or timed out, while the loop owns it */
+	struct lconn *prev, *next;  /* every open connection */
+	struct lconn *qnext;        /* free for the dispatcher's queues */
+	bool busy;                  /* handed to dispatch and not back yet */
+	bool refuse;                /* dispatch: answer c.error_status, then close */
+	bool closed;                /* free for the dispatcher */
+};
+
+struct loop_ops {
+	/*
+	 * A complete request head is in lc->c.req (or lc->refuse: an answer
+	 * to send, lc->c.error_status). The dispatcher owns lc until it calls
+	 * loop_resume(), loop_park() or loop_close().
+	 */
+	void (*dispatch)(struct lconn *lc);
+	/* How dispatched connections wait on their socket. */
+	const struct conn_io *io;
+};
+
+/*
+ * Set up the loop for w's listeners and channel. Returns 0, or -1 after
+ * logging why.
+ */
+int loop_init(struct worker *w, const struct loop_ops *ops);
+
+/* The event base, for the worker type's own events. */
+struct event_base *loop_base(void);
+
+/*
+ * Run until a graceful stop has drained (nothing busy, or the graceful
+ * timeout passed), the arbiter is gone, or --max-requests was reached and
+ * drained. Returns the number of connections still busy.
+ */
+size_t loop_run(void);
+
+/* True once a graceful stop began: responses should close their connections. */
+bool loop_stopping(void);
+
+/* Back from dispatch: parse what is buffered or arrives, dispatch again or wait. */
+void loop_resume(struct lconn *lc);
+
+/* Back from dispatch with nothing buffered: wait for the next head (--keep-alive). */
+void loop_park(struct lconn *lc);
+
+/* Close and free (whether busy or not). */
+void loop_close(struct lconn *lc);
+
+/* Free everything at the end of the worker. */
+void loop_free(void);
