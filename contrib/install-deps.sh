@@ -12,4 +12,5 @@ apt-get install -y --no-install-recommends \
     python3-flask python3-django python3-bottle python3-falcon \
     python3-requests python3-pytest python3-venv \
     groff-base procps strace curl \
-    wrk gunicorn python3-waitress uwsgi uwsgi-plugin-python3 nginx-light
+    wrk gunicorn python3-waitress uwsgi uwsgi-plugin-python3 nginx-light \
+    uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 gnuplot-nox

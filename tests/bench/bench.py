@@ -1,0 +1,1208 @@
+#!/usr/bin/python3
+"""kirin's benchmark harness: kirin and its peers side by side, in one run, on
+one machine, so that every number that matters is a ratio.
+
+    bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
+             [--duration S] [--runs N] [--servers REGEX]
+
+Scenarios (--only takes the letters or the names):
+  a hello     hello world, keep-alive, 100 connections
+  b close     hello world with Connection: close, 100 connections
+  c bodies    bodies of 13 B, 13 KB, 13 MB at 100 and 1,000 connections, and
+              13 MB through wsgi.file_wrapper (nginx serves the same file)
+  d sleep     1,000 connections sleeping 100 ms cooperatively, against ideal
+  e idle      10,000 idle keep-alive connections: RSS per connection, and the
+              latency of a fresh request meanwhile
+  f post      POST echo of 1 MB bodies, 100 connections
+  g ready     time from exec to ready with 4 workers
+  h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
+
+One worker each unless a scenario says otherwise. Each server gets a warm-up,
+then --runs runs (interleaved across servers, so drift hits all alike); the
+median run is reported. --quick runs kirin only, once, briefly and scaled
+down (hundreds of connections, 1 MB bodies), and checks that every scenario
+ran, not how fast.
+
+Installs nothing: wrk, gunicorn, uwsgi (+ plugins), waitress, nginx and
+gnuplot are used when installed (contrib/install-deps.sh installs them) and
+reported as skipped otherwise. kirin's worker classes that this build does not
+have yet are reported as skipped too. Servers listen on free ports of
+127.0.0.1, each in its own session, and their process groups are killed by
+pid at the end, on Ctrl-C, or on any exception.
+
+Writes DIR/bench.json, DIR/bench.md and DIR/bench.png. Exits 1 when a kirin
+variant failed a scenario it should have run, 0 otherwise.
+"""
+import argparse
+import atexit
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APPS = os.path.join(HERE, "apps")
+sys.path.insert(0, HERE)
+import client  # noqa: E402  (the epoll client beside this file)
+
+DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+UWSGI = "/usr/bin/uwsgi"
+UWSGI_PLUGINS = "/usr/lib/uwsgi/plugins"
+NGINX = "/usr/sbin/nginx"
+MAXCONN = 11000          # connection limits given to every server
+KEEPALIVE_S = 120        # idle keep-alive timeout given to every server
+BACKLOG = 4096
+
+# --- process groups: killed whatever happens -------------------------------
+
+_groups = set()
+
+
+def _kill_groups():
+    for pgid in list(_groups):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _groups.discard(pgid)
+
+
+def _on_term(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+atexit.register(_kill_groups)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid):
+    """Pids whose parent is pid (from /proc)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+def rss_kib(pid):
+    """VmRSS of one process in KiB, 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# --- servers ---------------------------------------------------------------
+
+class Unavailable(Exception):
+    """This server cannot run here (not installed, or worker class missing)."""
+
+
+class Server:
+    """One running server: its own session, log file, port and process group."""
+
+    def __init__(self, variant, argv, port, tmp, env=None, cwd=None, ready_path="/"):
+        self.variant = variant
+        self.argv = argv
+        self.port = port
+        self.tmp = tmp
+        self.env = env
+        self.cwd = cwd
+        self.ready_path = ready_path
+        self.proc = None
+        self.log_path = os.path.join(tmp, f"{variant.name}-{port}.log")
+        self.t_exec = None
+
+    def start(self):
+        env = dict(os.environ)
+        env.pop("PYTHONHOME", None)
+        env["PYTHONPATH"] = APPS
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(self.env or {})
+        log = open(self.log_path, "wb")
+        self.t_exec = time.time()
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         cwd=self.cwd or APPS, start_new_session=True)
+        finally:
+            log.close()
+        _groups.add(self.proc.pid)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, n=6):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            return ""
+        return " | ".join(lines[-n:])
+
+    def wait_ready(self, timeout=15.0):
+        """Wait for a 2xx on ready_path. Raises Unavailable when the server
+        says its worker class is not available, RuntimeError on other
+        failures."""
+        t = client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
+                              alive=self.alive)
+        if t is not None:
+            return t
+        if not self.alive():
+            time.sleep(0.05)
+        tail = self.log_tail()
+        if re.search(r"not available|unknown worker|no such worker", tail, re.I):
+            raise Unavailable(_short(tail))
+        state = "exited %s" % self.proc.returncode if not self.alive() else "no answer"
+        raise RuntimeError(f"{state}: {_short(tail)}")
+
+    def workers(self):
+        """The worker pids: the children of the started process, or the
+        process itself when it has none."""
+        if not self.alive():
+            return []
+        kids = _children(self.proc.pid)
+        return kids or [self.proc.pid]
+
+    def rss_kib(self):
+        return sum(rss_kib(p) for p in self.workers())
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        _groups.discard(self.proc.pid)
+
+
+def _short(text, n=300):
+    text = " ".join(text.split())
+    return text if len(text) <= n else "..." + text[-n:]
+
+
+class Variant:
+    """A server and worker type: how to check it is installed and how to
+    start it. `kind` is sync, gthread, greenlet, gevent or static."""
+
+    def __init__(self, name, family, kind, keepalive, check, build, multiworker=True):
+        self.name = name
+        self.family = family
+        self.kind = kind
+        self.keepalive = keepalive      # keeps idle connections open
+        self.multiworker = multiworker  # -w 4 means something
+        self._check = check
+        self._build = build
+        self.skip_reason = None         # set once known unavailable
+
+    def available(self):
+        if self.skip_reason is None:
+            reason = self._check()
+            if reason:
+                self.skip_reason = reason
+        return self.skip_reason is None
+
+    def server(self, app, tmp, workers=1, env=None):
+        port = free_port()
+        argv, extra_env, cwd = self._build(app, port, workers, tmp)
+        e = dict(env or {})
+        e.update(extra_env or {})
+        ready_path = "/file" if app == "bodies:app" else "/"
+        return Server(self, argv, port, tmp, e, cwd, ready_path)
+
+
+def _has_module(mod):
+    r = subprocess.run([DEBIAN_PYTHON, "-c", f"import {mod}"], capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
+def make_variants(kirin):
+    vs = []
+
+    def kirin_check():
+        if not kirin or not os.access(kirin, os.X_OK):
+            return f"no kirin binary ({kirin!r})"
+        return None
+
+    for kind in ("sync", "gthread", "greenlet", "gevent"):
+        def build(app, port, workers, tmp, kind=kind):
+            argv = [kirin, "-w", str(workers), "-k", kind, "-b", f"127.0.0.1:{port}",
+                    "--chdir", APPS, "--backlog", str(BACKLOG)]
+            if kind != "sync":
+                argv += ["--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S)]
+            if kind == "gthread":
+                argv += ["--threads", "4"]
+            return argv + [app], {}, None
+        vs.append(Variant(f"kirin-{kind}", "kirin", kind, kind != "sync", kirin_check, build))
+
+    def gunicorn_check(kind):
+        def check():
+            if not _has_module("gunicorn"):
+                return "gunicorn is not installed for /usr/bin/python3"
+            if kind == "gevent" and not _has_module("gevent"):
+                return "python3-gevent is not installed"
+            return None
+        return check
+
+    for kind in ("sync", "gthread", "gevent"):
+        def build(app, port, workers, tmp, kind=kind):
+            argv = [DEBIAN_PYTHON, "-m", "gunicorn", "-w", str(workers), "-k", kind,
+                    "-b", f"127.0.0.1:{port}", "--chdir", APPS, "--backlog", str(BACKLOG),
+                    "--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S)]
+            if kind == "gthread":
+                argv += ["--threads", "4"]
+            return argv + [app], {}, None
+        vs.append(Variant(f"gunicorn-{kind}", "gunicorn", kind, kind != "sync",
+                          gunicorn_check(kind), build))
+
+    def uwsgi_check(plugin):
+        def check():
+            if not os.access(UWSGI, os.X_OK):
+                return "uwsgi is not installed"
+            for p in ("python3",) + ((plugin,) if plugin else ()):
+                if not os.path.exists(os.path.join(UWSGI_PLUGINS, f"{p}_plugin.so")):
+                    return f"uwsgi plugin {p} is not installed"
+            return None
+        return check
+
+    def uwsgi_build(mode):
+        def build(app, port, workers, tmp):
+            addr = f"127.0.0.1:{port}"
+            # plugins first: their options are unknown until they are loaded
+            plugins = {"sync": "python3",
+                       "gevent": "python3,gevent_python3",
+                       "greenlet": "python3,greenlet_python3"}[mode]
+            argv = [UWSGI, "--plugins", plugins, "--master", "--processes", str(workers), "--chdir", APPS,
+                    "--module", app, "--disable-logging", "--die-on-term", "--lazy-apps",
+                    "--need-app", "--listen", str(BACKLOG), "--buffer-size", "32768"]
+            # http-socket closes after each response; say so, so that clients
+            # reconnect instead of counting an error. (--http11-socket keeps
+            # connections alive, but one sync process then serves one
+            # connection while the others starve, and the gevent and greenlet
+            # plugins crash with it.)
+            argv += ["--http-socket", addr, "--add-header", "Connection: close"]
+            if mode == "gevent":
+                argv += ["--gevent", str(MAXCONN), "--gevent-monkey-patch"]
+            elif mode == "greenlet":
+                argv += ["--greenlet", "--async", str(MAXCONN)]
+            return argv, {}, None
+        return build
+
+    vs.append(Variant("uwsgi", "uwsgi", "sync", False, uwsgi_check(None), uwsgi_build("sync")))
+    vs.append(Variant("uwsgi-gevent", "uwsgi", "gevent", False, uwsgi_check("gevent_python3"),
+                      uwsgi_build("gevent")))
+    vs.append(Variant("uwsgi-greenlet", "uwsgi", "greenlet", False,
+                      uwsgi_check("greenlet_python3"), uwsgi_build("greenlet")))
+
+    def waitress_check():
+        return None if _has_module("waitress") else "python3-waitress is not installed"
+
+    def waitress_build(app, port, workers, tmp):
+        return [DEBIAN_PYTHON, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=4",
+                f"--backlog={BACKLOG}", f"--connection-limit={MAXCONN}",
+                "--asyncore-use-poll", app], {}, None
+
+    vs.append(Variant("waitress", "waitress", "gthread", True, waitress_check, waitress_build,
+                      multiworker=False))
+
+    def nginx_check():
+        return None if os.access(NGINX, os.X_OK) else "nginx is not installed"
+
+    def nginx_build(app, port, workers, tmp):
+        d = tempfile.mkdtemp(prefix="nginx-", dir=tmp)
+        file_path = os.environ.get("BENCH_FILE_FOR_NGINX", "")
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf = f"""{user}
+worker_processes {workers};
+daemon off;
+master_process on;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections {MAXCONN + 100}; use epoll; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_timeout {KEEPALIVE_S}s;
+    keepalive_requests 100000000;
+    sendfile on;
+    tcp_nopush on;
+    server {{
+        listen 127.0.0.1:{port} backlog={BACKLOG};
+        location = / {{ default_type text/plain; return 200 "Hello, World!\\n"; }}
+        location = /file {{ default_type application/octet-stream; alias {file_path or d + '/none'}; }}
+    }}
+}}
+"""
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(conf)
+        return [NGINX, "-p", d, "-e", f"{d}/error.log", "-c", f"{d}/nginx.conf"], {}, d
+
+    vs.append(Variant("nginx", "nginx", "static", True, nginx_check, nginx_build))
+    return vs
+
+
+# --- wrk -------------------------------------------------------------------
+
+WRK_LUA = r"""
+%(setup)s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCHJSON {\"requests\":%%d,\"duration_us\":%%d,\"bytes\":%%d,\"connect\":%%d," ..
+    "\"read\":%%d,\"write\":%%d,\"status\":%%d,\"timeout\":%%d,\"p50_us\":%%d," ..
+    "\"p99_us\":%%d,\"max_us\":%%d}\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
+    e.status, e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+class Wrk:
+    def __init__(self, tmp, threads=1):
+        self.path = shutil.which("wrk")
+        self.tmp = tmp
+        self.threads = threads
+        self._scripts = {}
+
+    def script(self, post_bytes=0):
+        if post_bytes not in self._scripts:
+            setup = ""
+            if post_bytes:
+                setup = ('wrk.method = "POST"\n'
+                         f'wrk.body = string.rep("x", {post_bytes})\n'
+                         'wrk.headers["Content-Type"] = "application/octet-stream"\n')
+            path = os.path.join(self.tmp, f"wrk-{post_bytes}.lua")
+            with open(path, "w") as f:
+                f.write(WRK_LUA % {"setup": setup})
+            self._scripts[post_bytes] = path
+        return self._scripts[post_bytes]
+
+    def command(self, port, path, conns, duration, close=False, post_bytes=0, timeout=None):
+        argv = [self.path, "-t", str(min(self.threads, conns)), "-c", str(conns),
+                "-d", f"{max(1, int(round(duration)))}s", "-s", self.script(post_bytes)]
+        if timeout:
+            argv += ["--timeout", f"{int(timeout)}s"]
+        if close:
+            argv += ["-H", "Connection: close"]
+        return argv + [f"http://127.0.0.1:{port}{path}"]
+
+    def run(self, argv, duration):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+        for line in r.stdout.splitlines():
+            if line.startswith("BENCHJSON "):
+                d = json.loads(line[10:])
+                secs = d["duration_us"] / 1e6 or 1e-9
+                good = d["requests"] - d["status"]
+                return {"req_s": good / secs, "requests": d["requests"],
+                        "errors": d["connect"] + d["read"] + d["write"] + d["timeout"] + d["status"],
+                        "errors_detail": {k: d[k] for k in ("connect", "read", "write", "timeout", "status")},
+                        "p50_ms": d["p50_us"] / 1e3, "p99_ms": d["p99_us"] / 1e3,
+                        "mb_s": d["bytes"] / secs / 1e6, "bytes": d["bytes"]}
+        raise RuntimeError(f"wrk failed (exit {r.returncode}): {_short(r.stderr or r.stdout)}")
+
+
+def median_run(runs):
+    """The run with the median req/s (the lower middle for an even count)."""
+    ordered = sorted(runs, key=lambda r: r["req_s"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+# --- the harness -----------------------------------------------------------
+
+SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser")]
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.tmp = tempfile.mkdtemp(prefix="kirin-bench-")
+        self.kirin = os.path.abspath(args.kirin) if args.kirin else ""
+        self.variants = make_variants(self.kirin)
+        if args.servers:
+            rx = re.compile(args.servers)
+            self.variants = [v for v in self.variants if rx.search(v.name)]
+        if self.quick:
+            self.variants = [v for v in self.variants if v.family == "kirin"]
+        self.wrk = Wrk(self.tmp, args.wrk_threads)
+        self.duration = args.duration if args.duration else (1 if self.quick else 3)
+        self.runs = args.runs if args.runs else (1 if self.quick else 3)
+        self.warmup = 0 if self.quick else 1
+        self.tables = []
+        self.targets = []
+        self.kirin_failures = []
+        self.file_size = (1 << 20) if self.quick else 13 * 1000 * 1000
+        self.file_path = os.path.join(self.tmp, "body.bin")
+        with open(self.file_path, "wb") as f:
+            chunk = b"kirin-bench " * 5461
+            left = self.file_size
+            while left > 0:
+                f.write(chunk[:left])
+                left -= len(chunk[:left])
+        os.environ["BENCH_FILE_FOR_NGINX"] = self.file_path
+
+    # helpers ---------------------------------------------------------------
+
+    def say(self, msg):
+        print(msg, flush=True)
+
+    def pick(self, pred=lambda v: True):
+        return [v for v in self.variants if pred(v)]
+
+    def start(self, variant, app, workers=1, env=None):
+        """Start and wait for a server. Returns (server, None) or (None, row)
+        where row says why it was skipped or failed."""
+        if not variant.available():
+            return None, self.row(variant, "skipped", variant.skip_reason)
+        e = {"BENCH_FILE": self.file_path}
+        e.update(env or {})
+        srv = variant.server(app, self.tmp, workers, e).start()
+        try:
+            srv.wait_ready(20.0 if workers > 1 else 15.0)
+            return srv, None
+        except Unavailable as exc:
+            srv.stop()
+            variant.skip_reason = str(exc)
+            return None, self.row(variant, "skipped", str(exc))
+        except RuntimeError as exc:
+            srv.stop()
+            return None, self.row(variant, "error", f"did not start: {exc}", cmd=srv.argv)
+
+    def row(self, variant, status, note="", **kw):
+        r = {"server": variant.name, "family": variant.family, "kind": variant.kind,
+             "status": status, "note": note}
+        r.update(kw)
+        if status == "error" and variant.family == "kirin":
+            self.kirin_failures.append(f"{variant.name}: {note}")
+        return r
+
+    def throughput(self, cid, title, configs, servers_for, app, ratios=True, ideal=None):
+        """Run wrk configs against servers, interleaved; one table per config.
+        configs: list of dicts (label, path, conns, close, post_bytes, timeout,
+        nginx: bool)."""
+        self.say(f"\n== ({cid}) {title}")
+        started, pre_rows = [], []
+        for v in servers_for:
+            srv, row = self.start(v, app)
+            if srv:
+                started.append(srv)
+            else:
+                pre_rows.append(row)
+                if row["status"] == "error":
+                    self.say(f"   {v.name}: {row['status']} ({row['note']})")
+        try:
+            for cfg in configs:
+                self._throughput_config(cid, title, cfg, started, pre_rows, ratios, ideal)
+        finally:
+            for srv in started:
+                srv.stop()
+
+    def _throughput_config(self, cid, title, cfg, started, pre_rows, ratios, ideal):
+        runs = {id(s): [] for s in started}
+        fails = {}
+        servers = [s for s in started if cfg.get("nginx", True) or s.variant.family != "nginx"]
+        argvs = {}
+        for s in servers:
+            path = cfg["path"] if s.variant.family != "nginx" else cfg.get("nginx_path", cfg["path"])
+            argvs[id(s)] = self.wrk.command(s.port, path, cfg["conns"], self.duration,
+                                            cfg.get("close", False), cfg.get("post_bytes", 0),
+                                            cfg.get("timeout"))
+        self.say(f" -- {cfg['label']}")
+        if self.warmup:
+            for s in servers:
+                if not s.alive():
+                    continue
+                warm = list(argvs[id(s)])
+                warm[warm.index("-d") + 1] = f"{self.warmup}s"
+                try:
+                    self.wrk.run(warm, self.warmup)
+                except (RuntimeError, subprocess.TimeoutExpired):
+                    pass
+        for rnd in range(self.runs):
+            for s in servers:
+                if id(s) in fails:
+                    continue
+                if not s.alive():
+                    fails[id(s)] = "server died: " + _short(s.log_tail())
+                    continue
+                try:
+                    runs[id(s)].append(self.wrk.run(argvs[id(s)], self.duration))
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    fails[id(s)] = str(exc)
+        rows = [dict(r) for r in pre_rows
+                if cfg.get("nginx", True) or r["family"] != "nginx"]
+        for s in servers:
+            v = s.variant
+            if id(s) in fails:
+                rows.append(self.row(v, "error", _short(fails[id(s)]), cmd=s.argv))
+                continue
+            size = cfg.get("body_bytes")
+            if size:
+                # A big body at many connections may see few responses end
+                # within a run, yet every byte counts: wrk tallies bytes as
+                # they arrive, so the rate is bytes/s over the body size.
+                for r in runs[id(s)]:
+                    r["req_s"] = r["mb_s"] * 1e6 / (size + 150)
+            m = median_run(runs[id(s)])
+            row = self.row(v, "ok", "", req_s=m["req_s"], p50_ms=m["p50_ms"], p99_ms=m["p99_ms"],
+                           errors=m["errors"], errors_detail=m["errors_detail"],
+                           mb_s=m["mb_s"], rss_kib=s.rss_kib(),
+                           all_req_s=[r["req_s"] for r in runs[id(s)]],
+                           cmd=s.argv, wrk=argvs[id(s)])
+            if size:
+                row["note"] = "req/s = bytes received / body size"
+            if m["req_s"] <= 0:
+                row["status"] = "error"
+                row["note"] = "no successful response (errors: %s)" % m["errors_detail"]
+                if v.family == "kirin":
+                    self.kirin_failures.append(f"{v.name}: {cfg['label']}: {row['note']}")
+            rows.append(row)
+        order = [v.name for v in self.variants]
+        rows.sort(key=lambda r: order.index(r["server"]) if r["server"] in order else 99)
+        ok = [r for r in rows if r["status"] == "ok"]
+        gbest = max((r["req_s"] for r in ok if r["family"] == "gunicorn"), default=None)
+        ngx = next((r["req_s"] for r in ok if r["family"] == "nginx"), None)
+        for r in ok:
+            if ratios:
+                r["x_gunicorn"] = r["req_s"] / gbest if gbest else None
+                r["x_nginx"] = r["req_s"] / ngx if ngx else None
+            if ideal:
+                r["ideal_req_s"] = ideal
+                r["of_ideal"] = r["req_s"] / ideal
+        table = {"id": cfg.get("id", cid), "scenario": cid, "title": f"{title}: {cfg['label']}",
+                 "kind": "ideal" if ideal else "throughput", "config": {
+                     k: cfg[k] for k in ("path", "conns", "close", "post_bytes") if k in cfg},
+                 "duration_s": self.duration, "runs": self.runs, "rows": rows}
+        self.tables.append(table)
+        self.print_table(table)
+
+    # scenarios -------------------------------------------------------------
+
+    def scen_a(self):
+        self.throughput("a", "hello world, keep-alive", [
+            {"label": "100 connections", "path": "/", "conns": 100}],
+            self.pick(), "hello:app")
+
+    def scen_b(self):
+        self.throughput("b", "hello world, Connection: close", [
+            {"label": "100 connections", "path": "/", "conns": 100, "close": True}],
+            self.pick(), "hello:app")
+
+    def scen_c(self):
+        big = self.file_size
+        big_label = "1 MB" if self.quick else "13 MB"
+        sizes = [(13, "13 B"), (13 * 1000, "13 KB"), (big, big_label)]
+        conns = [100] if self.quick else [100, 1000]
+        configs = []
+        for n, label in sizes:
+            for c in conns:
+                configs.append({"id": f"c-{label.replace(' ', '')}-{c}", "label":
+                                f"{label} body, {c} connections", "path": f"/bytes/{n}",
+                                "conns": c, "nginx": False,
+                                "timeout": 30 if n >= 1 << 20 else None,
+                                "body_bytes": n if n >= 1 << 20 else None})
+        for c in conns:
+            configs.append({"id": f"c-file-{c}", "label":
+                            f"{big_label} file via wsgi.file_wrapper, {c} connections",
+                            "path": "/file", "conns": c, "timeout": 30, "body_bytes": big})
+        self.throughput("c", "response bodies", configs, self.pick(), "bodies:app")
+
+    def scen_d(self):
+        conns = 200 if self.quick else 1000
+        ideal = conns / 0.1
+        title = f"{conns} connections sleeping 100 ms cooperatively"
+        self.say(f"\n== (d) {title}")
+        # greenlet workers sleep with kirin.sleep, gevent workers with time.sleep
+        plan = [(v, "sleepers:app_kirin" if (v.family == "kirin" and v.kind == "greenlet")
+                 else "sleepers:app_time")
+                for v in self.pick(lambda v: v.kind == "gevent" or
+                                   (v.family == "kirin" and v.kind == "greenlet"))]
+        cfg = {"id": "d", "label": f"{conns} connections", "path": "/", "conns": conns,
+               "timeout": 10}
+        started, pre = [], []
+        try:
+            for v, app in plan:
+                srv, row = self.start(v, app)
+                if srv is None:
+                    pre.append(row)
+                    continue
+                status, _ = client.get(srv.port, "/", timeout=5)
+                if status == 501:
+                    srv.stop()
+                    pre.append(self.row(v, "skipped", "kirin.sleep is not available"))
+                    continue
+                started.append(srv)
+            self._throughput_config("d", title, cfg, started, pre, False, ideal)
+        finally:
+            for s in started:
+                s.stop()
+
+    def scen_e(self):
+        n = 300 if self.quick else 10000
+        samples = 5 if self.quick else 30
+        title = f"{n} idle keep-alive connections"
+        self.say(f"\n== (e) {title}")
+        rows = []
+        for v in self.pick():
+            if not v.keepalive:
+                rows.append(self.row(v, "skipped", "closes connections after each response"))
+                continue
+            srv, row = self.start(v, "hello:app")
+            if srv is None:
+                rows.append(row)
+                continue
+            conns = client.IdleConnections(srv.port)
+            try:
+                for _ in range(20):
+                    client.get(srv.port)
+                time.sleep(0.3)
+                before = srv.rss_kib()
+                held = conns.open(n, timeout=60 if not self.quick else 20)
+                time.sleep(0.5 if self.quick else 1.0)
+                after = srv.rss_kib()
+                lat = client.fresh_latency(srv.port, samples)
+                still = conns.still_open()
+                good = sorted(x * 1e3 for x in lat if x is not None)
+                row = self.row(v, "ok", "", held=held, failed=conns.failed, still_open=still,
+                               open_s=conns.elapsed, rss_before_kib=before, rss_after_kib=after,
+                               kib_per_conn=(after - before) / held if held else None,
+                               fresh_p50_ms=statistics.median(good) if good else None,
+                               fresh_max_ms=good[-1] if good else None,
+                               fresh_failed=len(lat) - len(good), cmd=srv.argv)
+                if held < n or still < held or len(good) < len(lat):
+                    row["note"] = (f"held {held}/{n}, still open {still}, "
+                                   f"fresh failures {len(lat) - len(good)}")
+                    if held == 0 or not good:
+                        row["status"] = "error"
+                        if v.family == "kirin":
+                            self.kirin_failures.append(f"{v.name}: (e) {row['note']}")
+                rows.append(row)
+            finally:
+                conns.close()
+                srv.stop()
+            self.say(f"   {v.name}: done")
+        table = {"id": "e", "scenario": "e", "title": title, "kind": "idle", "rows": rows,
+                 "config": {"conns": n, "samples": samples}}
+        self.tables.append(table)
+        self.print_table(table)
+
+    def scen_f(self):
+        size = 1 << 20
+        self.throughput("f", "POST echo of 1 MB bodies", [
+            {"label": "100 connections", "path": "/", "conns": 100, "post_bytes": size,
+             "nginx": False, "timeout": 30}],
+            self.pick(lambda v: v.family != "nginx"), "echo:app")
+
+    def scen_g(self):
+        workers = 4
+        runs = 1 if self.quick else max(5, self.runs)
+        title = f"time from exec to ready with {workers} workers"
+        self.say(f"\n== (g) {title}")
+        rows = []
+        for v in self.pick(lambda v: v.family != "nginx"):
+            if not v.multiworker:
+                rows.append(self.row(v, "skipped", "single process"))
+                continue
+            if not v.available():
+                rows.append(self.row(v, "skipped", v.skip_reason))
+                continue
+            times, firsts, err = [], [], None
+            for _ in range(runs):
+                rdir = tempfile.mkdtemp(prefix="ready-", dir=self.tmp)
+                srv = v.server("ready:app", self.tmp, workers, {"BENCH_READY_DIR": rdir})
+                try:
+                    srv.start()
+                    t0 = srv.t_exec
+                    deadline = time.monotonic() + 20
+                    first = None
+                    imports = []
+                    while time.monotonic() < deadline and srv.alive():
+                        if first is None:
+                            status, _ = client.get(srv.port, "/", timeout=1)
+                            if 200 <= status < 300:
+                                first = time.time()
+                        imports = _read_ready_dir(rdir)
+                        if first is not None and len(imports) >= workers:
+                            break
+                        time.sleep(0.001)
+                    if first is None or len(imports) < workers:
+                        tail = srv.log_tail()
+                        if re.search(r"not available", tail, re.I):
+                            v.skip_reason = _short(tail)
+                            err = "skip"
+                        else:
+                            err = (f"not ready in 20 s (answered: {first is not None}, "
+                                   f"workers loaded: {len(imports)}): {_short(tail)}")
+                        break
+                    ready = max(first, sorted(imports)[workers - 1])
+                    times.append((ready - t0) * 1e3)
+                    firsts.append((first - t0) * 1e3)
+                finally:
+                    srv.stop()
+            if err == "skip":
+                rows.append(self.row(v, "skipped", v.skip_reason))
+            elif err:
+                rows.append(self.row(v, "error", err, cmd=srv.argv))
+            else:
+                rows.append(self.row(v, "ok", "", ready_ms=statistics.median(times),
+                                     first_answer_ms=statistics.median(firsts),
+                                     all_ready_ms=times, cmd=srv.argv))
+            self.say(f"   {v.name}: {rows[-1]['status']}")
+        table = {"id": "g", "scenario": "g", "title": title, "kind": "ready", "rows": rows,
+                 "config": {"workers": workers, "runs": runs}}
+        self.tables.append(table)
+        self.print_table(table)
+
+    def scen_h(self):
+        title = "parser micro-benchmark"
+        self.say(f"\n== (h) {title}")
+        cands = [self.args.parser_bench] if self.args.parser_bench else []
+        if self.kirin:
+            cands.append(os.path.join(os.path.dirname(self.kirin), "tests", "bench", "bench_parser"))
+        path = next((p for p in cands if p and os.access(p, os.X_OK)), None)
+        row = {"server": "bench_parser", "family": "kirin", "kind": "parser"}
+        if not path:
+            row.update(status="skipped", note="tests/bench/bench_parser is not built")
+        else:
+            secs = 0.2 if self.quick else self.duration
+            argv = [path, str(secs)]   # bench_parser [seconds]
+            try:
+                r = subprocess.run(argv, capture_output=True, text=True,
+                                   timeout=secs * 10 + 60)
+                out = r.stdout.strip()
+                parsed = None
+                try:
+                    parsed = json.loads(out)
+                except ValueError:
+                    pass
+                row.update(status="ok" if r.returncode == 0 else "error",
+                           note="" if r.returncode == 0 else f"exit {r.returncode}: "
+                           + _short(r.stderr), output=out.splitlines(), json=parsed,
+                           cmd=argv)
+            except subprocess.TimeoutExpired:
+                row.update(status="error", note="timed out", cmd=argv)
+            if row["status"] == "error":
+                self.kirin_failures.append(f"bench_parser: {row['note']}")
+        table = {"id": "h", "scenario": "h", "title": title, "kind": "parser", "rows": [row]}
+        self.tables.append(table)
+        self.print_table(table)
+
+    # targets -----------------------------------------------------------------
+
+    def evaluate_targets(self):
+        t = self.targets
+
+        def tab(tid):
+            return next((x for x in self.tables if x["id"] == tid), None)
+
+        def ok_rows(table, pred=lambda r: True):
+            return [r for r in (table["rows"] if table else []) if r["status"] == "ok" and pred(r)]
+
+        def add(name, value, goal, met, detail=""):
+            t.append({"target": name, "value": value, "goal": goal, "met": met, "detail": detail})
+
+        a = tab("a")
+        if a:
+            kbest = max(ok_rows(a, lambda r: r["family"] == "kirin"), key=lambda r: r["req_s"], default=None)
+            g = max((r["req_s"] for r in ok_rows(a, lambda r: r["family"] == "gunicorn")), default=None)
+            n = next((r["req_s"] for r in ok_rows(a, lambda r: r["family"] == "nginx")), None)
+            detail = kbest["server"] if kbest else "no kirin result"
+            add("(a) hello keep-alive: kirin best vs nginx return 200",
+                kbest and n and kbest["req_s"] / n, ">= 0.90x",
+                _met(kbest and n and kbest["req_s"] / n >= 0.9), detail)
+            add("(a) hello keep-alive: kirin best vs gunicorn best",
+                kbest and g and kbest["req_s"] / g, ">= 8.0x",
+                _met(kbest and g and kbest["req_s"] / g >= 8.0), detail)
+        b = tab("b")
+        if b:
+            ks = next(iter(ok_rows(b, lambda r: r["server"] == "kirin-sync")), None)
+            uw = next(iter(ok_rows(b, lambda r: r["server"] == "uwsgi")), None)
+            gs = next(iter(ok_rows(b, lambda r: r["server"] == "gunicorn-sync")), None)
+            add("(b) Connection: close: kirin-sync vs uwsgi http-socket",
+                ks and uw and ks["req_s"] / uw["req_s"], ">= 1.0x",
+                _met(ks and uw and ks["req_s"] / uw["req_s"] >= 1.0))
+            add("(b) Connection: close: kirin-sync vs gunicorn-sync",
+                ks and gs and ks["req_s"] / gs["req_s"], ">= 1.7x",
+                _met(ks and gs and ks["req_s"] / gs["req_s"] >= 1.7))
+        d = tab("d")
+        if d:
+            for r in d["rows"]:
+                if r["family"] == "kirin":
+                    v = r.get("of_ideal")
+                    add(f"(d) cooperative sleepers: {r['server']} vs ideal", v, ">= 0.99",
+                        _met(v is not None and v >= 0.99), r.get("note", ""))
+        e = tab("e")
+        if e:
+            for r in e["rows"]:
+                if r["family"] == "kirin" and r["kind"] != "sync":
+                    v = r.get("kib_per_conn")
+                    add(f"(e) idle keep-alive: {r['server']} RSS per connection (KiB)", v,
+                        "<= 4", _met(v is not None and v <= 4.0), r.get("note", ""))
+                    v = r.get("fresh_p50_ms")
+                    add(f"(e) idle keep-alive: {r['server']} fresh request p50 (ms)", v,
+                        "< 10", _met(v is not None and v < 10.0), r.get("note", ""))
+        for c in (100, 1000):
+            f = tab(f"c-file-{c}")
+            if not f:
+                continue
+            n = next((r["req_s"] for r in ok_rows(f, lambda r: r["family"] == "nginx")), None)
+            for r in f["rows"]:
+                if r["family"] == "kirin":
+                    v = r["req_s"] / n if (n and r["status"] == "ok") else None
+                    add(f"(c) file_wrapper, {c} conns: {r['server']} vs nginx", v, ">= 0.90x",
+                        _met(v is not None and v >= 0.9), r.get("note", ""))
+        g = tab("g")
+        if g:
+            for r in g["rows"]:
+                if r["family"] == "kirin":
+                    v = r.get("ready_ms")
+                    add(f"(g) ready with 4 workers: {r['server']} (ms)", v, "< 150",
+                        _met(v is not None and v < 150), r.get("note", ""))
+        # a target whose kirin side was skipped is not evaluated
+        for x in t:
+            if x["value"] is None or x["value"] is False:
+                x["value"] = None
+                x["met"] = None
+
+    # output ------------------------------------------------------------------
+
+    COLS = {
+        "throughput": [("server", "server", "s"), ("req/s", "req_s", ".0f"),
+                       ("p50 ms", "p50_ms", ".2f"), ("p99 ms", "p99_ms", ".2f"),
+                       ("errors", "errors", "d"), ("MB/s", "mb_s", ".1f"),
+                       ("RSS MiB", "rss_kib", "mib"), ("x gunicorn", "x_gunicorn", ".2f"), ("x nginx", "x_nginx", ".2f")],
+        "ideal": [("server", "server", "s"), ("req/s", "req_s", ".0f"),
+                  ("ideal", "ideal_req_s", ".0f"), ("% ideal", "of_ideal", "pct"),
+                  ("p50 ms", "p50_ms", ".1f"), ("p99 ms", "p99_ms", ".1f"),
+                  ("errors", "errors", "d"), ("RSS MiB", "rss_kib", "mib")],
+        "idle": [("server", "server", "s"), ("held", "held", "d"),
+                 ("RSS before MiB", "rss_before_kib", "mib"),
+                 ("RSS after MiB", "rss_after_kib", "mib"), ("KiB/conn", "kib_per_conn", ".2f"),
+                 ("fresh p50 ms", "fresh_p50_ms", ".2f"), ("fresh max ms", "fresh_max_ms", ".2f")],
+        "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
+                  ("first answer ms", "first_answer_ms", ".1f")],
+        "parser": [("binary", "server", "s")],
+    }
+
+    @staticmethod
+    def fmt(v, f):
+        if v is None:
+            return "-"
+        if f == "s":
+            return str(v)
+        if f == "mib":
+            return f"{v / 1024:.1f}"
+        if f == "pct":
+            return f"{v * 100:.1f}%"
+        if f == "d":
+            return str(int(v))
+        return format(v, f)
+
+    def table_lines(self, table, markdown=False):
+        cols = self.COLS[table["kind"]]
+        head = [c[0] for c in cols] + ["note"]
+        body = []
+        for r in table["rows"]:
+            if r["status"] == "ok":
+                cells = [self.fmt(r.get(k), f) for _, k, f in cols]
+            else:
+                cells = [r["server"]] + ["-"] * (len(cols) - 1)
+            note = r.get("note", "") if r["status"] == "ok" else f"{r['status']}: {r.get('note', '')}"
+            cells.append(note)
+            body.append(cells)
+        if markdown:
+            esc = [[c.replace("|", "\\|") for c in row] for row in body]
+            out = ["| " + " | ".join(head) + " |",
+                   "|" + "|".join("---" if i in (0, len(head) - 1) else "---:"
+                                  for i in range(len(head))) + "|"]
+            out += ["| " + " | ".join(row) + " |" for row in esc]
+            if table["kind"] == "parser":
+                for r in table["rows"]:
+                    if r.get("output"):
+                        out += ["", "```"] + r["output"] + ["```"]
+            return out
+        widths = [max(len(head[i]), *(len(row[i]) for row in body)) if body else len(head[i])
+                  for i in range(len(head) - 1)]
+        fmt_row = lambda row: "  ".join(  # noqa: E731
+            (c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(row, widths))
+        ) + "  " + row[-1]
+        out = [fmt_row(head), fmt_row(["-" * w for w in widths] + ["----"])]
+        out += [fmt_row(row) for row in body]
+        if table["kind"] == "parser":
+            for r in table["rows"]:
+                out += ["    " + line for line in r.get("output", [])]
+        return out
+
+    def print_table(self, table):
+        self.say(f"\n[{table['id']}] {table['title']}")
+        for line in self.table_lines(table):
+            self.say("  " + line.rstrip())
+
+    def target_lines(self, markdown=False):
+        rows = []
+        for x in self.targets:
+            v = x["value"]
+            val = "-" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+            met = {True: "MET", False: "NOT MET", None: "n/a"}[x["met"]]
+            rows.append([x["target"], val, x["goal"], met, x.get("detail") or ""])
+        if markdown:
+            out = ["| target | value | goal | met | note |", "|---|---:|---|---|---|"]
+            return out + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+        w = [max([len(r[i]) for r in rows] + [6]) for i in range(4)]
+        return ["  ".join(c.ljust(w[i]) if i < 4 else c for i, c in enumerate(r)) for r in rows]
+
+    def meta(self):
+        return {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "host": platform.node(), "kernel": platform.release(),
+            "cpus": os.cpu_count(), "python": DEBIAN_PYTHON,
+            "kirin": self.kirin, "quick": self.quick, "duration_s": self.duration,
+            "runs": self.runs, "warmup_s": self.warmup, "wrk_threads": self.wrk.threads,
+            "command": " ".join([sys.executable] + sys.argv),
+            "versions": _versions(),
+        }
+
+    def write_outputs(self, out):
+        os.makedirs(out, exist_ok=True)
+        data = {"meta": self.meta(), "tables": self.tables, "targets": self.targets,
+                "kirin_failures": self.kirin_failures}
+        with open(os.path.join(out, "bench.json"), "w") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+        m = data["meta"]
+        md = ["# kirin benchmark", "",
+              f"{m['date']}, {m['cpus']} CPUs, Linux {m['kernel']}; one worker each unless "
+              f"stated; median of {m['runs']} runs of {m['duration_s']} s after a "
+              f"{m['warmup_s']} s warm-up; wrk with {m['wrk_threads']} thread(s).", "",
+              f"`{m['command']}`", ""]
+        for table in self.tables:
+            md += [f"## ({table['scenario']}) {table['title']}", ""] + \
+                self.table_lines(table, markdown=True) + [""]
+        if self.targets:
+            md += ["## Targets", ""] + self.target_lines(markdown=True) + [""]
+        with open(os.path.join(out, "bench.md"), "w") as f:
+            f.write("\n".join(md))
+        chart = self.chart(out)
+        self.say(f"\nwrote {out}/bench.json, {out}/bench.md" + (f", {chart}" if chart else
+                                                               " (no chart: " + self._chart_note + ")"))
+
+    _chart_note = ""
+
+    def chart(self, out):
+        """A clustered bar chart of (a) and (b) req/s per server, with gnuplot."""
+        gp = shutil.which("gnuplot")
+        if not gp:
+            self._chart_note = "gnuplot is not installed"
+            return None
+        series = [t for t in self.tables if t["id"] in ("a", "b")]
+        if not series:
+            self._chart_note = "neither (a) nor (b) ran"
+            return None
+        names = []
+        for t in series:
+            for r in t["rows"]:
+                if r["status"] == "ok" and r["server"] not in names:
+                    names.append(r["server"])
+        if not names:
+            self._chart_note = "no results"
+            return None
+        dat = os.path.join(out, "bench-chart.dat")
+        with open(dat, "w") as f:
+            f.write("server " + " ".join(f'"{t["title"]}"' for t in series) + "\n")
+            for n in names:
+                vals = []
+                for t in series:
+                    r = next((r for r in t["rows"] if r["server"] == n and r["status"] == "ok"), None)
+                    vals.append(f"{r['req_s']:.0f}" if r else "0")
+                f.write(f'"{n}" ' + " ".join(vals) + "\n")
+        png = os.path.join(out, "bench.png")
+        cols = " ".join(f"{i + 2}" for i in range(len(series)))
+        script = f"""
+set terminal pngcairo size 1200,600 font ",10" noenhanced
+set output "{png}"
+set title "hello world, 1 worker, 100 connections (req/s, higher is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key top right autotitle columnheader
+set ylabel "requests per second"
+set yrange [0:*]
+set grid ytics
+set xtics rotate by -30
+plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
+"""
+        gpf = os.path.join(out, "bench-chart.gp")
+        with open(gpf, "w") as f:
+            f.write(script)
+        try:
+            r = subprocess.run([gp, gpf], capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            self._chart_note = "gnuplot timed out"
+            return None
+        if r.returncode != 0 or not os.path.exists(png):
+            self._chart_note = "gnuplot failed: " + _short(r.stderr)
+            return None
+        return png
+
+    # main --------------------------------------------------------------------
+
+    def run(self, only):
+        self.say(f"kirin bench: {'quick, ' if self.quick else ''}"
+                 f"{self.runs} run(s) of {self.duration} s, warm-up {self.warmup} s, "
+                 f"{os.cpu_count()} CPUs, kirin={self.kirin or '-'}")
+        for v in self.variants:
+            if v.family == "kirin" and v.available():
+                srv, row = self.start(v, "hello:app")  # is this worker class built?
+                if srv:
+                    srv.stop()
+                elif row["status"] == "error":
+                    self.say(f"  {v.name} did not start: {row['note']}")
+        for v in self.variants:
+            if not v.available():
+                self.say(f"  skipped {v.name}: {v.skip_reason}")
+        for letter, name in SCENARIOS:
+            if only and letter not in only:
+                continue
+            if letter in "abcdf" and not self.wrk.path:
+                self.tables.append({"id": letter, "scenario": letter, "title": name,
+                                    "kind": "parser", "rows": [{
+                                        "server": "wrk", "family": "-", "kind": "-",
+                                        "status": "skipped", "note": "wrk is not installed"}]})
+                self.say(f"\n== ({letter}) {name}: skipped, wrk is not installed")
+                continue
+            getattr(self, f"scen_{letter}")()
+        if not self.quick:
+            self.evaluate_targets()
+            if self.targets:
+                self.say("\nTargets")
+                for line in self.target_lines():
+                    self.say("  " + line.rstrip())
+
+
+def _met(x):
+    return bool(x) if x is not None else None
+
+
+def _read_ready_dir(d):
+    out = []
+    for name in os.listdir(d):
+        if name.isdigit():
+            try:
+                with open(os.path.join(d, name)) as f:
+                    out.append(float(f.read().strip()))
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def _versions():
+    out = {}
+    probes = {
+        "wrk": ["wrk", "--version"],
+        "nginx": [NGINX, "-v"],
+        "uwsgi": [UWSGI, "--version"],
+        "gunicorn": [DEBIAN_PYTHON, "-c", "import gunicorn; print(gunicorn.__version__)"],
+        "waitress": [DEBIAN_PYTHON, "-c", "import importlib.metadata as m; print(m.version('waitress'))"],
+        "gevent": [DEBIAN_PYTHON, "-c", "import gevent; print(gevent.__version__)"],
+    }
+    for k, argv in probes.items():
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            text = (r.stdout + r.stderr).strip().splitlines()
+            out[k] = text[0] if text and r.returncode in (0, 1) else None
+        except (OSError, subprocess.TimeoutExpired):
+            out[k] = None
+    return out
+
+
+def parse_only(text):
+    if not text:
+        return None
+    names = {n: letter for letter, n in SCENARIOS}
+    out = set()
+    for part in re.split(r"[,\s]+", text.strip()):
+        p = part.lower()
+        if p in names:
+            out.add(names[p])
+        elif len(p) == 1 and p in "abcdefgh":
+            out.add(p)
+        elif p:
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-h or "
+                             + ", ".join(n for _, n in SCENARIOS) + ")")
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="kirin's benchmark harness",
+                                 epilog=__doc__.split("\n\n", 2)[2],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kirin", default=os.environ.get("KIRIN", ""), help="the kirin binary")
+    ap.add_argument("--quick", action="store_true", help="kirin only, one short scaled-down run")
+    ap.add_argument("--only", help="scenarios to run, e.g. a,b or hello,close")
+    ap.add_argument("--out", help="directory for bench.json, bench.md, bench.png")
+    ap.add_argument("--duration", type=int, help="seconds per run (default 3; 1 with --quick)")
+    ap.add_argument("--runs", type=int, help="runs per server, median reported (default 3)")
+    ap.add_argument("--servers", help="only the servers whose name matches this regex")
+    ap.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    ap.add_argument("--parser-bench", help="the parser micro-benchmark binary for (h)")
+    args = ap.parse_args(argv)
+    only = parse_only(args.only)
+    signal.signal(signal.SIGTERM, _on_term)
+    bench = Bench(args)
+    try:
+        bench.run(only)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        _kill_groups()
+        return 130
+    finally:
+        _kill_groups()
+        if args.out:
+            bench.write_outputs(args.out)
+        shutil.rmtree(bench.tmp, ignore_errors=True)
+    if bench.kirin_failures:
+        print("\nkirin failures:\n  " + "\n  ".join(bench.kirin_failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+# kirin's benchmark harness (tests/bench/bench.py): kirin and its peers side by
+# side, ratios taken in one run. Not part of make check, except its --quick
+# mode (tests/bench/test_bench_quick.py), which checks that it still runs.
+#
+#   make bench                      everything (about 25 minutes)
+#   make bench BENCH_ARGS='--only a,b --runs 5'
+#
+# Results land in bench-results/ (bench.json, bench.md, bench.png).
+
+BENCH_FILES = \
+	tests/bench/bench.py \
+	tests/bench/client.py \
+	tests/bench/test_bench_quick.py \
+	tests/bench/apps/hello.py \
+	tests/bench/apps/bodies.py \
+	tests/bench/apps/echo.py \
+	tests/bench/apps/sleepers.py \
+	tests/bench/apps/ready.py
+EXTRA_DIST += $(BENCH_FILES) tests/bench/harness.mk
+
+BENCH_ARGS =
+
+.PHONY: bench
+bench: kirin$(EXEEXT)
+	-@if test -f $(srcdir)/tests/bench/bench_parser.c; then \
+	  $(MAKE) $(AM_MAKEFLAGS) tests/bench/bench_parser$(EXEEXT) >/dev/null 2>&1 || \
+	  echo "bench: the parser micro-benchmark did not build; (h) will be skipped"; fi
+	$(PYTHON) $(srcdir)/tests/bench/bench.py --kirin $(abs_top_builddir)/kirin$(EXEEXT) \
+	  --out $(abs_top_builddir)/bench-results $(BENCH_ARGS)
