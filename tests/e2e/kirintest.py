@@ -460,6 +460,34 @@ def run_kirin(*args, cwd=None, env=None, timeout=30, clean_env=True):
     return cp
 
 
+# Every worker type kirin knows; worker_classes() keeps those this build runs.
+ALL_WORKER_CLASSES = ("sync", "gthread", "greenlet", "gevent")
+_available_classes = None
+
+
+def worker_classes():
+    """The worker classes this binary can run (a class that is not built yet
+    makes `kirin -k CLASS --check-config` exit 1). Probed once per test run."""
+    global _available_classes
+    if _available_classes is None and not (KIRIN and os.access(KIRIN, os.X_OK)):
+        return ["sync"]  # main() will skip: there is no binary
+    if _available_classes is None:
+        _available_classes = [wc for wc in ALL_WORKER_CLASSES
+                              if run_kirin("-k", wc, "--check-config", "hello:app",
+                                           timeout=60).returncode == 0]
+    return list(_available_classes)
+
+
+def per_worker_class(base, namespace):
+    """Add one unittest class per available worker class to namespace (a
+    module's globals()): base's tests with self.worker_class set, named
+    <Base>_<class>. base must not itself be a TestCase."""
+    for wc in worker_classes():
+        name = f"{base.__name__}_{wc}"
+        attrs = {"worker_class": wc, "__module__": namespace.get("__name__")}
+        namespace[name] = type(name, (base, unittest.TestCase), attrs)
+
+
 def main():
     """unittest.main() with automake's exit codes: 0 pass, 1 fail, 77 skip all."""
     require_kirin()

@@ -1,0 +1,120 @@
+"""WSGI edge cases, without the validator (some break the rules on purpose).
+Routes by PATH_INFO; query parameters are described at each route."""
+import io
+import json
+import os
+import socket
+
+
+def query(environ):
+    return dict(p.split("=", 1) for p in environ.get("QUERY_STRING", "").split("&") if "=" in p)
+
+
+def wait_go(environ):
+    """Block until the test, listening on 127.0.0.1:<ctl>, sends one byte."""
+    with socket.create_connection(("127.0.0.1", int(query(environ)["ctl"])), timeout=60) as s:
+        s.settimeout(60)
+        s.recv(1)
+
+
+def reply(start_response, body, ctype="text/plain", status="200 OK"):
+    start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class Forever:
+    """Yields part one, waits for the test, then yields 64 KB chunks until the
+    server stops asking; close() appends 'closed' to the file <mark>."""
+    def __init__(self, environ):
+        self.environ = environ
+        self.mark = query(environ)["mark"]
+
+    def __iter__(self):
+        yield b"part one\n"
+        wait_go(self.environ)
+        while True:
+            yield b"x" * 65536
+
+    def close(self):
+        with open(self.mark, "a") as f:
+            f.write("closed\n")
+
+
+def midstream(environ):
+    yield b"part one\n"
+    wait_go(environ)
+    raise RuntimeError("kirin-e2e-midstream-marker")
+
+
+ROUTES = {"/input", "/forever", "/midstream", "/short", "/long", "/bad-status",
+          "/bad-header-value", "/bad-header-type", "/not-bytes", "/file", "/file-nofileno"}
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    q = query(environ)
+    if path not in ROUTES:  # /environ, and whatever a --root-path leaves
+        out = {}
+        for k, v in environ.items():
+            if isinstance(v, (str, int, float, bool)) or v is None:
+                out[k] = v
+            elif isinstance(v, tuple):
+                out[k] = list(v)
+            else:
+                out[k] = "<%s>" % type(v).__name__
+        return reply(start_response, json.dumps(out).encode(), "application/json")
+    if path == "/input":
+        # ops=read:5,readline,readline:3,readlines,readlines:10,iter,read
+        # answers a JSON list: each op's result, latin-1 decoded.
+        inp = environ["wsgi.input"]
+        results = []
+        for op in q.get("ops", "").split(","):
+            name, _, arg = op.partition(":")
+            args = (int(arg),) if arg else ()
+            if name == "iter":
+                r = list(inp)
+            else:
+                r = getattr(inp, name)(*args)
+            if isinstance(r, list):
+                results.append([x.decode("latin-1") for x in r])
+            else:
+                results.append(r.decode("latin-1"))
+        return reply(start_response, json.dumps(results).encode(), "application/json")
+    if path == "/forever":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Forever(environ)
+    if path == "/midstream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return midstream(environ)
+    if path == "/short":  # announces 10 bytes, sends 5
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+        return [b"12345"]
+    if path == "/long":  # announces 5 bytes, sends 10
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return [b"12345", b"67890"]
+    if path == "/bad-status":
+        start_response("200OK", [("Content-Type", "text/plain")])
+        return [b"nope"]
+    if path == "/bad-header-value":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Evil", "a\r\nSet-Cookie: x=1")])
+        return [b"nope"]
+    if path == "/bad-header-type":
+        start_response("200 OK", [(b"Content-Type", "text/plain")])
+        return [b"nope"]
+    if path == "/not-bytes":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return ["a str, not bytes"]
+    if path == "/file":
+        # path=FILE [offset=N] [length=N: sent as Content-Length]
+        f = open(q["path"], "rb")
+        f.seek(int(q.get("offset", "0")))
+        headers = [("Content-Type", "application/octet-stream")]
+        if "length" in q:
+            headers.append(("Content-Length", q["length"]))
+        start_response("200 OK", headers)
+        return environ["wsgi.file_wrapper"](f, 65536)
+    if path == "/file-nofileno":
+        data = open(q["path"], "rb").read()
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(data)))])
+        return environ["wsgi.file_wrapper"](io.BytesIO(data), 4096)
