@@ -51,8 +51,7 @@ int main(int argc, char **argv)
 	}
 	if (config_validate(&cfg, err, sizeof(err)) < 0)
 		return fail(err);
-	if (strcmp(config_worker_class(&cfg), "sync") != 0 &&
-	    strcmp(config_worker_class(&cfg), "gthread") != 0) {
+	if (strcmp(config_worker_class(&cfg), "gevent") == 0) {
 		snprintf(err, sizeof(err), "worker class '%s' is not available yet in this build",
 			 config_worker_class(&cfg));
 		return fail(err);

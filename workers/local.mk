@@ -5,11 +5,13 @@ libkirin_a_SOURCES += \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
 	workers/loop.c workers/loop.h \
+	workers/greenlet.c workers/greenlet.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/response.c workers/http/response.h \
 	workers/python/interp.c workers/python/interp.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
 	workers/python/input.c workers/python/input.h \
+	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h

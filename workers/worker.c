@@ -16,7 +16,9 @@
 #include "workers/channel.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
+#include "workers/greenlet.h"
 #include "workers/gthread.h"
+#include "workers/python/kirinmod.h"
 #include "workers/sync.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -49,6 +51,8 @@ _Noreturn void worker_main(struct worker *w)
 	/* A timed-out worker is killed with SIGABRT to get its Python stack;
 	 * that is no reason to leave a core file behind. */
 	setrlimit(RLIMIT_CORE, &nocore);
+	if (strcmp(kind, "greenlet") == 0)
+		kirinmod_set_backend(greenlet_backend());
 	/* With --preload the arbiter imported the app and we inherited it. */
 	app = interp_preloaded_app();
 	if (!app) {
@@ -65,11 +69,14 @@ _Noreturn void worker_main(struct worker *w)
 		rc = sync_run(w, app);
 	} else if (strcmp(kind, "gthread") == 0) {
 		rc = gthread_run(w, app);
+	} else if (strcmp(kind, "greenlet") == 0) {
+		rc = greenlet_run(w, app);
 	} else {
 		log_critical("worker class '%s' is not available in this build", kind);
 		rc = WORKER_EXIT_BOOT_ERROR;
 	}
-	interp_finish(app);
+	if (!w->skip_finalize)
+		interp_finish(app);
 	log_info("Worker exiting (pid: %ld)", (long)getpid());
 	exit(rc);
 }

@@ -27,6 +27,7 @@ struct worker {
 	uint32_t requests;  /* served so far */
 	uint32_t max_requests; /* exit gracefully after this many (0: never) */
 	double last_beat;   /* monotonic time of the last heartbeat sent */
+	bool skip_finalize; /* exit without Py_FinalizeEx (suspended greenlets) */
 };
 
 /*

@@ -7,6 +7,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "workers/python/kirinmod.h"
 #include "workers/channel.h"
 
 /*
@@ -138,6 +139,7 @@ int interp_init(const struct config *cfg)
 	if (cfg->capture_output)
 		pc.buffered_stdio = 0;
 	st = PyConfig_SetBytesString(&pc, &pc.program_name, "kirin");
+	kirinmod_register();
 	if (!PyStatus_Exception(st))
 		st = Py_InitializeFromConfig(&pc);
 	PyConfig_Clear(&pc);

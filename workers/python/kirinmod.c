@@ -1,0 +1,311 @@
+/* kirinmod — see kirinmod.h. */
+#include "workers/python/kirinmod.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <time.h>
+
+static int blocking_sleep(double seconds);
+static int blocking_wait_fd(int fd, short events, double timeout);
+static PyObject *blocking_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
+
+static const struct kirin_backend blocking = {
+	.name = "blocking",
+	.sleep = blocking_sleep,
+	.wait_fd = blocking_wait_fd,
+	.spawn = blocking_spawn,
+};
+
+static const struct kirin_backend *backend = &blocking;
+
+/*
+ * kirin.Queue: with a backend that parks greenlets, a deque and a list of
+ * parked getters; otherwise a thread-safe queue (or gevent's own, which
+ * the gevent backend's module source substitutes).
+ */
+static const char module_src[] =
+	"import collections as _collections, queue as _queue, threading as _threading, time as _time\n"
+	"Empty = _queue.Empty\n"
+	"class Queue:\n"
+	"    '''FIFO queue for long polling: put(item), get(timeout=None) raises kirin.Empty.'''\n"
+	"    def __init__(self):\n"
+	"        self._items = _collections.deque()\n"
+	"        self._waiters = _collections.deque()\n"
+	"        self._cond = None if _parks() else _threading.Condition()\n"
+	"    def put(self, item):\n"
+	"        if self._cond is not None:\n"
+	"            with self._cond:\n"
+	"                self._items.append(item)\n"
+	"                self._cond.notify()\n"
+	"            return\n"
+	"        self._items.append(item)\n"
+	"        while self._waiters and not _wake(self._waiters.popleft()):\n"
+	"            pass\n"
+	"    def get(self, timeout=None):\n"
+	"        if self._cond is not None:\n"
+	"            with self._cond:\n"
+	"                if not self._cond.wait_for(lambda: self._items, timeout):\n"
+	"                    raise Empty\n"
+	"                return self._items.popleft()\n"
+	"        deadline = None if timeout is None else _time.monotonic() + timeout\n"
+	"        while not self._items:\n"
+	"            left = -1.0 if deadline is None else deadline - _time.monotonic()\n"
+	"            if deadline is not None and left <= 0:\n"
+	"                raise Empty\n"
+	"            me = _current()\n"
+	"            self._waiters.append(me)\n"
+	"            if not _park(left):\n"
+	"                try:\n"
+	"                    self._waiters.remove(me)\n"
+	"                except ValueError:\n"
+	"                    pass\n"
+	"        item = self._items.popleft()\n"
+	"        if self._items:\n"
+	"            while self._waiters and not _wake(self._waiters.popleft()):\n"
+	"                pass\n"
+	"        return item\n"
+	"    def qsize(self):\n"
+	"        return len(self._items)\n"
+	"    def empty(self):\n"
+	"        return not self._items\n"
+	"if _backend() == 'gevent':\n"
+	"    from gevent.queue import Queue, Empty\n";
+
+static double timeout_arg(PyObject *o, bool *bad)
+{
+	double t;
+
+	*bad = false;
+	if (!o || o == Py_None)
+		return -1;
+	t = PyFloat_AsDouble(o);
+	if (t == -1 && PyErr_Occurred()) {
+		*bad = true;
+		return 0;
+	}
+	return t < 0 ? 0 : t;
+}
+
+static PyObject *k_sleep(PyObject *self, PyObject *arg)
+{
+	double s = PyFloat_AsDouble(arg);
+
+	if (s == -1 && PyErr_Occurred())
+		return NULL;
+	if (isnan(s) || s < 0) {
+		PyErr_SetString(PyExc_ValueError, "sleep length must be a non-negative number");
+		return NULL;
+	}
+	if (backend->sleep(s) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *wait_common(PyObject *args, PyObject *kwds, short events, const char *fmt)
+{
+	static char *kwlist[] = {"fd", "timeout", NULL};
+	PyObject *fdobj, *tobj = Py_None;
+	bool bad;
+	int fd, rc;
+	double t;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &fdobj, &tobj))
+		return NULL;
+	fd = PyObject_AsFileDescriptor(fdobj);
+	if (fd < 0)
+		return NULL;
+	t = timeout_arg(tobj, &bad);
+	if (bad)
+		return NULL;
+	rc = backend->wait_fd(fd, events, t);
+	if (rc < 0)
+		return NULL;
+	return PyBool_FromLong(rc);
+}
+
+static PyObject *k_wait_readable(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	return wait_common(args, kwds, POLLIN, "O|O:wait_readable");
+}
+
+static PyObject *k_wait_writable(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	return wait_common(args, kwds, POLLOUT, "O|O:wait_writable");
+}
+
+static PyObject *k_spawn(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	PyObject *func, *rest, *r;
+
+	if (PyTuple_GET_SIZE(args) < 1) {
+		PyErr_SetString(PyExc_TypeError, "spawn() needs a function to run");
+		return NULL;
+	}
+	func = PyTuple_GET_ITEM(args, 0); /* borrowed */
+	if (!PyCallable_Check(func)) {
+		PyErr_SetString(PyExc_TypeError, "spawn(): the first argument must be callable");
+		return NULL;
+	}
+	rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args)); /* new ref */
+	if (!rest)
+		return NULL;
+	r = backend->spawn(func, rest, kwds);
+	Py_DECREF(rest);
+	return r;
+}
+
+static PyObject *k_parks(PyObject *self, PyObject *unused)
+{
+	return PyBool_FromLong(backend->park != NULL);
+}
+
+static PyObject *k_backend(PyObject *self, PyObject *unused)
+{
+	return PyUnicode_FromString(backend->name);
+}
+
+static PyObject *k_park(PyObject *self, PyObject *arg)
+{
+	double t = PyFloat_AsDouble(arg);
+	int rc;
+
+	if (t == -1 && PyErr_Occurred())
+		return NULL;
+	if (!backend->park) {
+		PyErr_SetString(PyExc_RuntimeError, "this worker type does not park greenlets");
+		return NULL;
+	}
+	rc = backend->park(t);
+	return rc < 0 ? NULL : PyBool_FromLong(rc);
+}
+
+static PyObject *k_wake(PyObject *self, PyObject *g)
+{
+	return PyBool_FromLong(backend->wake && backend->wake(g));
+}
+
+static PyObject *k_current(PyObject *self, PyObject *unused)
+{
+	PyObject *mod = PyImport_ImportModule("greenlet"); /* new ref */
+	PyObject *r = mod ? PyObject_CallMethod(mod, "getcurrent", NULL) : NULL;
+
+	Py_XDECREF(mod);
+	return r;
+}
+
+static PyMethodDef methods[] = {
+	{"sleep", (PyCFunction)k_sleep, METH_O,
+	 "sleep(seconds): pause this request without holding up others"},
+	{"wait_readable", (PyCFunction)(void (*)(void))k_wait_readable, METH_VARARGS | METH_KEYWORDS,
+	 "wait_readable(fd, timeout=None) -> bool: True once fd is readable, False on timeout"},
+	{"wait_writable", (PyCFunction)(void (*)(void))k_wait_writable, METH_VARARGS | METH_KEYWORDS,
+	 "wait_writable(fd, timeout=None) -> bool: True once fd is writable, False on timeout"},
+	{"spawn", (PyCFunction)(void (*)(void))k_spawn, METH_VARARGS | METH_KEYWORDS,
+	 "spawn(func, *args, **kwargs): run func concurrently; returns its greenlet or thread"},
+	{"_parks", k_parks, METH_NOARGS, NULL},
+	{"_backend", k_backend, METH_NOARGS, NULL},
+	{"_park", k_park, METH_O, NULL},
+	{"_wake", k_wake, METH_O, NULL},
+	{"_current", k_current, METH_NOARGS, NULL},
+	{NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "kirin",
+	.m_doc = "Cooperative helpers that work the same under every kirin worker type.",
+	.m_size = -1,
+	.m_methods = methods,
+};
+
+static PyObject *kirinmod_init(void)
+{
+	PyObject *m = PyModule_Create(&moddef); /* new ref */
+	PyObject *d, *r;
+
+	if (!m)
+		return NULL;
+	d = PyModule_GetDict(m); /* borrowed */
+	PyDict_SetItemString(d, "__builtins__", PyEval_GetBuiltins());
+	r = PyRun_String(module_src, Py_file_input, d, d);
+	if (!r) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	Py_DECREF(r);
+	return m;
+}
+
+const struct kirin_backend *kirinmod_blocking(void)
+{
+	return &blocking;
+}
+
+void kirinmod_register(void)
+{
+	PyImport_AppendInittab("kirin", kirinmod_init);
+}
+
+void kirinmod_set_backend(const struct kirin_backend *b)
+{
+	backend = b ? b : &blocking;
+}
+
+static int blocking_sleep(double seconds)
+{
+	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
+	int rc;
+
+	Py_BEGIN_ALLOW_THREADS;
+	while ((rc = nanosleep(&ts, &ts)) < 0 && errno == EINTR)
+		;
+	Py_END_ALLOW_THREADS;
+	return 0;
+}
+
+static int blocking_wait_fd(int fd, short events, double timeout)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int rc;
+
+	Py_BEGIN_ALLOW_THREADS;
+	do
+		rc = poll(&p, 1, timeout < 0 ? -1 : (int)(timeout * 1000));
+	while (rc < 0 && errno == EINTR);
+	Py_END_ALLOW_THREADS;
+	if (rc < 0) {
+		PyErr_SetFromErrno(PyExc_OSError);
+		return -1;
+	}
+	return rc > 0;
+}
+
+static PyObject *blocking_spawn(PyObject *func, PyObject *args, PyObject *kwargs)
+{
+	PyObject *threading = PyImport_ImportModule("threading"); /* new ref */
+	PyObject *thread = NULL, *kw = NULL, *r;
+
+	if (!threading)
+		return NULL;
+	kw = Py_BuildValue("{sOsOsOsO}", "target", func, "args", args, "kwargs",
+			   kwargs ? kwargs : Py_None, "daemon", Py_True);
+	if (kw) {
+		PyObject *cls = PyObject_GetAttrString(threading, "Thread"); /* new ref */
+		PyObject *empty = PyTuple_New(0);
+		thread = cls && empty ? PyObject_Call(cls, empty, kw) : NULL;
+		Py_XDECREF(cls);
+		Py_XDECREF(empty);
+	}
+	Py_XDECREF(kw);
+	Py_DECREF(threading);
+	if (!thread)
+		return NULL;
+	r = PyObject_CallMethod(thread, "start", NULL);
+	if (!r) {
+		Py_DECREF(thread);
+		return NULL;
+	}
+	Py_DECREF(r);
+	return thread;
+}
