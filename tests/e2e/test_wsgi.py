@@ -237,7 +237,9 @@ class Environ:
         e = self.env("/environ")
         self.assertEqual(e["wsgi.version"], [1, 0])
         self.assertEqual(e["wsgi.url_scheme"], "http")
-        self.assertIs(e["wsgi.multithread"], self.worker_class != "sync")
+        if self.worker_class in ("sync", "gthread"):
+            self.assertIs(e["wsgi.multithread"], self.worker_class == "gthread")
+        self.assertIsInstance(e["wsgi.multithread"], bool)
         self.assertIsInstance(e["wsgi.multiprocess"], bool)
         self.assertIs(e["wsgi.run_once"], False)
         self.assertIs(e["wsgi.input_terminated"], True)
@@ -398,13 +400,19 @@ class Responses:
         self.length_mismatch("/long", b"12345")
 
     def test_invalid_status_and_headers_are_500(self):
-        for path in ("/bad-status", "/bad-header-value", "/bad-header-type", "/not-bytes"):
+        for path in ("/bad-status", "/bad-header-value", "/bad-header-type", "/not-bytes",
+                     "/non-latin1-header"):
             with self.subTest(path=path):
                 r = request(self.k.port, path)
                 self.assertEqual(r.status, 500, r)
                 self.assertIsNone(r.header("X-Evil"))
                 self.assertIsNone(r.header("Set-Cookie"))
         self.assertIn("Traceback", self.k.log())
+
+    def test_header_values_are_sent_as_latin1(self):
+        raw = raw_request(self.k.port, b"GET /latin1-header HTTP/1.1\r\nHost: x\r\n"
+                          b"Connection: close\r\n\r\n", timeout=30)
+        self.assertIn(b"\r\nX-Latin1: \xe9t\xe9\r\n", raw)
 
     def test_file_wrapper_offset_and_length(self):
         data = random.Random(7).randbytes(100_000)

@@ -50,6 +50,7 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 static int send_file(struct request *r, PyObject *wrapper);
 static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
+static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
 static PyMethodDef start_response_methods[] = {
 	{"write", (PyCFunction)start_response_write, METH_O, "the WSGI write() callable"},
@@ -191,6 +192,22 @@ done:
 	return out;
 }
 
+/*
+ * The bytes of a native string (PEP 3333: status and headers are str whose
+ * code points are the bytes, latin-1), borrowed from the str itself; NULL
+ * with ValueError when it holds a code point above U+00FF.
+ */
+static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what)
+{
+	if (PyUnicode_KIND(str) != PyUnicode_1BYTE_KIND) {
+		PyErr_Format(PyExc_ValueError, "%s %R is not latin-1 (PEP 3333 native string)", what,
+			     str);
+		return NULL;
+	}
+	*len = PyUnicode_GET_LENGTH(str);
+	return (const char *)PyUnicode_1BYTE_DATA(str);
+}
+
 static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"status", "headers", "exc_info", NULL};
@@ -233,7 +250,7 @@ static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObje
 			     Py_TYPE(headers)->tp_name);
 		return NULL;
 	}
-	s = PyUnicode_AsUTF8AndSize(status, &slen);
+	s = latin1_view(status, &slen, "status");
 	if (!s)
 		return NULL;
 	if (response_begin(&r->resp, s, (size_t)slen, r->c->req.version_minor,
@@ -253,8 +270,8 @@ static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObje
 			PyErr_Format(PyExc_TypeError, "header %R is not a (str, str) tuple", h);
 			return NULL;
 		}
-		n = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(h, 0), &nl);
-		v = n ? PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(h, 1), &vl) : NULL;
+		n = latin1_view(PyTuple_GET_ITEM(h, 0), &nl, "header name");
+		v = n ? latin1_view(PyTuple_GET_ITEM(h, 1), &vl, "header value") : NULL;
 		if (!v)
 			return NULL;
 		if (response_add_header(&r->resp, n, (size_t)nl, v, (size_t)vl) < 0) {

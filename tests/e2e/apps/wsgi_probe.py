@@ -47,7 +47,8 @@ def midstream(environ):
 
 
 ROUTES = {"/input", "/forever", "/midstream", "/short", "/long", "/bad-status",
-          "/bad-header-value", "/bad-header-type", "/not-bytes", "/file", "/file-nofileno"}
+          "/bad-header-value", "/bad-header-type", "/not-bytes", "/latin1-header",
+          "/non-latin1-header", "/file", "/file-nofileno"}
 
 
 def app(environ, start_response):
@@ -100,6 +101,12 @@ def app(environ, start_response):
         return [b"nope"]
     if path == "/bad-header-type":
         start_response("200 OK", [(b"Content-Type", "text/plain")])
+        return [b"nope"]
+    if path == "/latin1-header":  # PEP 3333: the code points are the bytes
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Latin1", "\xe9t\xe9")])
+        return [b"ok"]
+    if path == "/non-latin1-header":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Smile", "\u263a")])
         return [b"nope"]
     if path == "/not-bytes":
         start_response("200 OK", [("Content-Type", "text/plain")])
