@@ -24,7 +24,12 @@ E2E_TESTS = \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
-	tests/e2e/test_gthread.py
+	tests/e2e/test_gthread.py \
+	tests/e2e/test_keepalive.py \
+	tests/e2e/test_greenlet.py \
+	tests/e2e/test_wsgi.py \
+	tests/e2e/test_loading.py \
+	tests/e2e/test_frameworks.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps
 

@@ -1,0 +1,126 @@
+"""The greenlet worker and the kirin module: cooperative sleeps, streaming
+part by part, long polling on kirin.Queue, spawn and wait_readable; the
+same app also runs (blocking) under sync and gthread."""
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import Kirin, http_get, main, wait_for  # noqa: E402
+
+
+def in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # reported by the test
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+class GreenletTest(unittest.TestCase):
+    def test_two_hundred_sleepers_in_one_worker(self):
+        with Kirin("-k", "greenlet", "coop:app") as k:
+            results = []
+            lock = threading.Lock()
+
+            def one():
+                status = http_get(k.port, "/sleep?0.2", timeout=30).status
+                with lock:
+                    results.append(status)
+
+            threads = [threading.Thread(target=one) for _ in range(200)]
+            start = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(40)
+            elapsed = time.monotonic() - start
+            self.assertEqual(results, [200] * 200)
+            self.assertLess(elapsed, 4.0)  # serially: 40 s
+
+    def test_stream_reaches_the_client_part_by_part(self):
+        with tempfile.TemporaryDirectory() as d, Kirin("-k", "greenlet", "coop:app") as k:
+            flag = os.path.join(d, "go")
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /stream?%s HTTP/1.1\r\nHost: x\r\n\r\n" % flag.encode())
+                got = b""
+                while b"part one" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, "closed before part one")
+                    got += data
+                self.assertNotIn(b"part two", got)
+                # Meanwhile the worker serves others.
+                self.assertEqual(http_get(k.port, "/", timeout=5).status, 200)
+                open(flag, "w").close()
+                while b"0\r\n\r\n" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, "closed before the end")
+                    got += data
+                self.assertIn(b"part two", got)
+
+    def test_long_polling_on_a_queue(self):
+        with Kirin("-k", "greenlet", "-w", "1", "coop:app") as k:
+            t, out = in_thread(lambda: http_get(k.port, "/get?10", timeout=20))
+            time.sleep(0.3)  # the getter is parked; nothing arrives by itself
+            self.assertTrue(t.is_alive())
+            self.assertEqual(http_get(k.port, "/put?hello", timeout=5).status, 200)
+            t.join(10)
+            self.assertEqual(out["value"].body, b"hello\n")
+            # A get that times out says so.
+            self.assertEqual(http_get(k.port, "/get?0.2", timeout=5).body, b"timeout\n")
+
+    def test_spawn_and_wait_readable(self):
+        with Kirin("-k", "greenlet", "-w", "1", "coop:app") as k:
+            t, out = in_thread(lambda: http_get(k.port, "/get?10", timeout=20))
+            self.assertEqual(http_get(k.port, "/spawn", timeout=5).status, 200)
+            t.join(10)
+            self.assertEqual(out["value"].body, b"spawned\n")
+            self.assertEqual(http_get(k.port, "/readable", timeout=10).body, b"True False\n")
+
+    def test_term_waits_for_sleeping_requests(self):
+        with tempfile.TemporaryDirectory() as d, \
+                Kirin("-k", "greenlet", "inflight:app", env={"KIRIN_TEST_STARTED_DIR": d}) as k:
+            threads = [in_thread(lambda: http_get(k.port, "/?1", timeout=20)) for _ in range(5)]
+            self.assertTrue(wait_for(lambda: len(os.listdir(d)) == 5, 10))
+            k.signal(15)
+            for t, out in threads:
+                t.join(20)
+                self.assertEqual(out["value"].status, 200)
+            self.assertEqual(k.wait(15), 0)
+
+    def test_blocking_app_is_caught_by_timeout(self):
+        # An app that blocks the hub without cooperating silences the heartbeat.
+        with Kirin("-k", "greenlet", "--timeout", "2", "slow:app") as k:
+            pid = k.workers()[0]
+            in_thread(lambda: http_get(k.port, "/?30", timeout=30))
+            self.assertTrue(wait_for(lambda: pid not in k.workers() and k.workers(), 15))
+            self.assertIn("WORKER TIMEOUT", k.log())
+
+
+class KirinModuleEverywhereTest(unittest.TestCase):
+    def test_same_app_under_sync_and_gthread(self):
+        for kind in ("sync", "gthread"):
+            with self.subTest(kind=kind), Kirin("-k", kind, "--threads", "4", "coop:app") as k:
+                self.assertEqual(http_get(k.port, "/sleep?0.05", timeout=5).body, b"slept\n")
+                self.assertEqual(http_get(k.port, "/readable", timeout=10).body, b"True False\n")
+                if kind == "gthread":
+                    t, out = in_thread(lambda: http_get(k.port, "/get?10", timeout=20))
+                    time.sleep(0.2)
+                    http_get(k.port, "/put?there", timeout=5)
+                    t.join(10)
+                    self.assertEqual(out["value"].body, b"there\n")
+
+
+if __name__ == "__main__":
+    main()

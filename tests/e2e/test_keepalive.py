@@ -1,0 +1,159 @@
+"""What every worker type that keeps connections promises: slow clients that
+hold nothing but a buffer, keep-alive and pipelining, the idle timeout,
+HTTP/1.0, the connection cap and a graceful stop. Run for gthread and
+greenlet."""
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import Kirin, http_get, main, wait_for  # noqa: E402
+
+
+def recv_responses(sock, count, timeout):
+    """Read `count` Content-Length-framed responses from sock."""
+    sock.settimeout(timeout)
+    buf, out = b"", []
+    while len(out) < count:
+        while b"\r\n\r\n" not in buf:
+            data = sock.recv(65536)
+            if not data:
+                return out
+            buf += data
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(buf) < length:
+            data = sock.recv(65536)
+            if not data:
+                break
+            buf += data
+        out.append((head, buf[:length]))
+        buf = buf[length:]
+    return out
+
+
+class KeepAlive:
+    KIND = None
+
+    def test_trickling_clients_hold_no_thread(self):
+        with Kirin("-k", self.KIND, "--threads", "2", "hello:app") as k:
+            slow = []
+            try:
+                for _ in range(300):
+                    s = socket.create_connection(("127.0.0.1", k.port), timeout=5)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                    slow.append(s)
+                for s in slow[:50]:
+                    s.sendall(b"a")
+                start = time.monotonic()
+                r = http_get(k.port, "/", timeout=10)
+                self.assertEqual(r.status, 200)
+                self.assertLess(time.monotonic() - start, 2.0)
+            finally:
+                for s in slow:
+                    s.close()
+
+    def test_one_connection_carries_a_hundred_requests(self):
+        with Kirin("-k", self.KIND, "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                for i in range(100):
+                    s.sendall(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+                    (head, body), = recv_responses(s, 1, 10)
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                    self.assertNotIn(b"Connection: close", head)
+
+    def test_pipelined_requests_come_back_in_order(self):
+        with Kirin("-k", self.KIND, "--threads", "4", "echo_environ:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"".join(b"GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+                                   for i in range(10)))
+                got = recv_responses(s, 10, 10)
+            self.assertEqual(len(got), 10)
+            for i, (head, body) in enumerate(got):
+                self.assertIn(b'"/p%d"' % i, body)
+
+    def test_idle_connection_closed_after_keep_alive(self):
+        with Kirin("-k", self.KIND, "--keep-alive", "1", "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                start = time.monotonic()
+                s.settimeout(10)
+                self.assertEqual(s.recv(1), b"")  # closed by the server
+                self.assertLess(time.monotonic() - start, 5)
+
+    def test_http10_closes_unless_keep_alive_asked(self):
+        with Kirin("-k", self.KIND, "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                (head, _), = recv_responses(s, 1, 5)
+                self.assertIn(b"Connection: close", head)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                for _ in range(2):
+                    s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                    (head, _), = recv_responses(s, 1, 5)
+                    self.assertIn(b"Connection: keep-alive", head)
+
+    def test_term_lets_in_flight_requests_finish(self):
+        started = tempfile.TemporaryDirectory()
+        self.addCleanup(started.cleanup)
+        with Kirin("-k", self.KIND, "--threads", "4", "inflight:app",
+                   env={"KIRIN_TEST_STARTED_DIR": started.name}) as k:
+            results = []
+
+            def one():
+                try:
+                    results.append(http_get(k.port, "/?1", timeout=20).status)
+                except OSError as e:
+                    results.append(e)
+
+            threads = [threading.Thread(target=one) for _ in range(3)]
+            for t in threads:
+                t.start()
+            self.assertTrue(wait_for(lambda: len(os.listdir(started.name)) == 3, 10))
+            k.signal(signal.SIGTERM)
+            for t in threads:
+                t.join(20)
+            self.assertEqual(results, [200, 200, 200])
+            self.assertEqual(k.wait(15), 0)
+
+    def test_worker_connections_cap(self):
+        with Kirin("-k", self.KIND, "--worker-connections", "2", "hello:app") as k:
+            held = [socket.create_connection(("127.0.0.1", k.port), timeout=5) for _ in range(2)]
+            try:
+                for s in held:
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                # A third connection waits in the backlog until one closes.
+                third = socket.create_connection(("127.0.0.1", k.port), timeout=5)
+                third.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                third.settimeout(0.5)
+                self.assertRaises(socket.timeout, third.recv, 1)
+                held.pop().close()
+                self.assertEqual(len(recv_responses(third, 1, 5)), 1)
+                third.close()
+            finally:
+                for s in held:
+                    s.close()
+
+
+class GthreadKeepAlive(KeepAlive, unittest.TestCase):
+    KIND = "gthread"
+
+
+class GreenletKeepAlive(KeepAlive, unittest.TestCase):
+    KIND = "greenlet"
+
+
+if __name__ == "__main__":
+    main()
