@@ -5,6 +5,7 @@
  * exit code 1.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,6 @@ int main(int argc, char **argv)
 	}
 	if (config_validate(&cfg, err, sizeof(err)) < 0)
 		return fail(err);
-	if (strcmp(config_worker_class(&cfg), "gevent") == 0) {
-		snprintf(err, sizeof(err), "worker class '%s' is not available yet in this build",
-			 config_worker_class(&cfg));
-		return fail(err);
-	}
 	if (!getcwd(start_dir, sizeof(start_dir))) {
 		snprintf(err, sizeof(err), "cannot tell the current directory: %s", strerror(errno));
 		return fail(err);
@@ -68,8 +64,23 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		return fail(err);
 	}
+	if (cfg.syslog && log_syslog_open(cfg.syslog_addr, cfg.syslog_facility,
+					  cfg.syslog_prefix ? cfg.syslog_prefix
+					  : cfg.proc_name  ? cfg.proc_name
+							   : cfg.app_module) < 0)
+		log_error(errno, "cannot reach syslog at %s (retrying)", cfg.syslog_addr);
 	if (cfg.check_config)
 		return check_config(&cfg);
+	/* The workers open the access log; say now, once, if they cannot. */
+	if (cfg.accesslog && strcmp(cfg.accesslog, "-") != 0) {
+		int fd = open(cfg.accesslog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			snprintf(err, sizeof(err), "cannot open access log '%s': %s", cfg.accesslog,
+				 strerror(errno));
+			return fail(err);
+		}
+		close(fd);
+	}
 
 	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
 	if (!ls)

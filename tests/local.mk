@@ -3,6 +3,7 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
+UNIT_TESTS += tests/unit/test_accesslog
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -16,6 +17,9 @@ tests_unit_test_parser_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
+tests_unit_test_accesslog_SOURCES = tests/unit/test_accesslog.c
+tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
@@ -24,9 +28,11 @@ E2E_TESTS = \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
+	tests/e2e/test_logging.py \
 	tests/e2e/test_gthread.py \
 	tests/e2e/test_keepalive.py \
 	tests/e2e/test_greenlet.py \
+	tests/e2e/test_gevent.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_loading.py \
 	tests/e2e/test_frameworks.py

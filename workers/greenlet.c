@@ -79,7 +79,7 @@ int greenlet_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot load greenlet's C API (is python3-greenlet installed?)");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	if (wsgi_init(app, false, true) < 0 || loop_init(w, &greenlet_ops) < 0)
+	if (wsgi_init(app, false, w->cfg->workers > 1) < 0 || loop_init(w, &greenlet_ops) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */
 	H.parked = PyDict_New();

@@ -45,7 +45,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	int rc = WORKER_EXIT_OK;
 
 	g.w = w;
-	if (wsgi_init(app, true, true) < 0 || loop_init(w, &gthread_ops) < 0)
+	if (wsgi_init(app, true, w->cfg->workers > 1) < 0 || loop_init(w, &gthread_ops) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	g.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (g.done_fd < 0) {

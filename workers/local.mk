@@ -1,11 +1,13 @@
 # Everything that runs in a worker process.
 libkirin_a_SOURCES += \
 	workers/channel.c workers/channel.h \
+	workers/accesslog.c workers/accesslog.h \
 	workers/worker.c workers/worker.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
 	workers/loop.c workers/loop.h \
 	workers/greenlet.c workers/greenlet.h \
+	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/response.c workers/http/response.h \
 	workers/python/interp.c workers/python/interp.h \

@@ -35,7 +35,7 @@ int sync_run(struct worker *w, PyObject *app)
 	char err[256];
 
 	self = w;
-	if (wsgi_init(app, false, true) < 0) {
+	if (wsgi_init(app, false, w->cfg->workers > 1) < 0) {
 		free(pfd);
 		return WORKER_EXIT_BOOT_ERROR;
 	}

@@ -13,9 +13,11 @@
 #include "arbiter/config.h"
 #include "arbiter/log.h"
 #include "arbiter/process.h"
+#include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
+#include "workers/gevent.h"
 #include "workers/greenlet.h"
 #include "workers/gthread.h"
 #include "workers/python/kirinmod.h"
@@ -53,6 +55,8 @@ _Noreturn void worker_main(struct worker *w)
 	setrlimit(RLIMIT_CORE, &nocore);
 	if (strcmp(kind, "greenlet") == 0)
 		kirinmod_set_backend(greenlet_backend());
+	else if (strcmp(kind, "gevent") == 0)
+		kirinmod_set_backend(gevent_backend());
 	/* With --preload the arbiter imported the app and we inherited it. */
 	app = interp_preloaded_app();
 	if (!app) {
@@ -63,6 +67,8 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
+	if (accesslog_open(w->cfg) < 0)
+		exit(WORKER_EXIT_BOOT_ERROR);
 	w->last_beat = worker_now();
 	channel_heartbeat(w->channel_fd, 0);
 	if (strcmp(kind, "sync") == 0) {
@@ -71,10 +77,13 @@ _Noreturn void worker_main(struct worker *w)
 		rc = gthread_run(w, app);
 	} else if (strcmp(kind, "greenlet") == 0) {
 		rc = greenlet_run(w, app);
+	} else if (strcmp(kind, "gevent") == 0) {
+		rc = gevent_run(w, app);
 	} else {
 		log_critical("worker class '%s' is not available in this build", kind);
 		rc = WORKER_EXIT_BOOT_ERROR;
 	}
+	accesslog_close();
 	if (!w->skip_finalize)
 		interp_finish(app);
 	log_info("Worker exiting (pid: %ld)", (long)getpid());
@@ -91,7 +100,10 @@ bool worker_heartbeat(struct worker *w)
 		reopen_requested = 0;
 		if (log_reopen() < 0)
 			log_error(errno, "reopening the error log");
+		if (accesslog_reopen() < 0)
+			log_error(errno, "reopening the access log");
 	}
+	accesslog_tick();
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
 		if (channel_heartbeat(w->channel_fd, w->requests) < 0 && errno != EAGAIN)
 			return false;

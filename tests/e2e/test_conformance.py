@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import SKIP, _live_groups, kill_tree, require_kirin  # noqa: E402
 
 # Every worker class kirin has; each one runs the whole corpus twice.
-WORKER_CLASSES = ["sync", "gthread", "greenlet"]
+WORKER_CLASSES = ["sync", "gthread", "greenlet", "gevent"]
 RUN_TIMEOUT = 600  # seconds, per corpus run
 
 

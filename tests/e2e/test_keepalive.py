@@ -1,7 +1,7 @@
 """What every worker type that keeps connections promises: slow clients that
 hold nothing but a buffer, keep-alive and pipelining, the idle timeout,
-HTTP/1.0, the connection cap and a graceful stop. Run for gthread and
-greenlet."""
+HTTP/1.0, the connection cap and a graceful stop. Run for gthread, greenlet
+and gevent."""
 import os
 import signal
 import socket
@@ -153,6 +153,10 @@ class GthreadKeepAlive(KeepAlive, unittest.TestCase):
 
 class GreenletKeepAlive(KeepAlive, unittest.TestCase):
     KIND = "greenlet"
+
+
+class GeventKeepAlive(KeepAlive, unittest.TestCase):
+    KIND = "gevent"
 
 
 if __name__ == "__main__":

@@ -172,6 +172,17 @@ int interp_init(const struct config *cfg)
 	Py_XDECREF(fh);
 	if (!r)
 		interp_log_exception("enabling faulthandler");
+	/* As Gunicorn's gevent worker: patch before the app imports anything. */
+	if (strcmp(config_worker_class(cfg), "gevent") == 0) {
+		PyObject *monkey = PyImport_ImportModule("gevent.monkey"); /* new ref */
+		r = monkey ? PyObject_CallMethod(monkey, "patch_all", NULL) : NULL; /* new ref */
+		Py_XDECREF(monkey);
+		if (!r) {
+			interp_log_exception("cannot monkey-patch with gevent (is python3-gevent installed?)");
+			return -1;
+		}
+		Py_DECREF(r);
+	}
 	return 0;
 }
 

@@ -1,0 +1,108 @@
+"""The gevent worker: classic monkey-patched gevent apps run unchanged, with
+kirin's C doing the HTTP and gevent's hub doing the waiting."""
+import importlib.util
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import Kirin, http_get, main  # noqa: E402
+
+HAVE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle"))
+MISSING = "python3-gevent or python3-bottle is not installed"
+
+
+def in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # reported by the test
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
+@unittest.skipUnless(HAVE or os.environ.get("CI"), MISSING)
+class GeventTest(unittest.TestCase):
+    def test_generator_with_time_sleep_streams_part_by_part(self):
+        with tempfile.TemporaryDirectory() as d, \
+                Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:
+            gate = os.path.join(d, "go")
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /stream?gate=%s HTTP/1.1\r\nHost: x\r\n\r\n" % gate.encode())
+                got = b""
+                while b"part one" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, "closed before part one")
+                    got += data
+                self.assertNotIn(b"part two", got)
+                # The worker serves other clients while this one sleeps.
+                self.assertEqual(http_get(k.port, "/", timeout=5).body, b"ok\n")
+                open(gate, "w").close()
+                while b"part three" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, "closed before part three")
+                    got += data
+                self.assertIn(b"part two", got)
+
+    def test_long_polling_with_a_gevent_queue_body(self):
+        with Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:
+            t, out = in_thread(lambda: http_get(k.port, "/poll", timeout=20))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if http_get(k.port, "/publish?msg=hi", timeout=5).body != b"0\n":
+                    break
+                time.sleep(0.05)
+            t.join(10)
+            self.assertEqual(out["value"].body, b"hi\n")
+
+    def test_two_hundred_monkey_patched_sleepers(self):
+        with Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:
+            results = []
+            lock = threading.Lock()
+
+            def one():
+                status = http_get(k.port, "/sleep?s=0.2", timeout=30).status
+                with lock:
+                    results.append(status)
+
+            threads = [threading.Thread(target=one) for _ in range(200)]
+            start = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(40)
+            self.assertEqual(results, [200] * 200)
+            self.assertLess(time.monotonic() - start, 4.0)
+
+    def test_urllib_fetch_does_not_block_others(self):
+        with Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:
+            t, out = in_thread(lambda: http_get(k.port, "/fetch", timeout=20))
+            time.sleep(0.2)  # the fetch is waiting on its 1 s sub-request
+            start = time.monotonic()
+            self.assertEqual(http_get(k.port, "/", timeout=5).body, b"ok\n")
+            self.assertLess(time.monotonic() - start, 0.5)
+            t.join(15)
+            self.assertEqual(out["value"].body, b"fetched slept\n")
+
+    def test_kirin_module_maps_to_gevent(self):
+        with Kirin("-k", "gevent", "-w", "1", "coop:app") as k:
+            self.assertEqual(http_get(k.port, "/sleep?0.05", timeout=5).body, b"slept\n")
+            self.assertEqual(http_get(k.port, "/readable", timeout=10).body, b"True False\n")
+            t, out = in_thread(lambda: http_get(k.port, "/get?10", timeout=20))
+            self.assertEqual(http_get(k.port, "/spawn", timeout=5).status, 200)
+            t.join(10)
+            self.assertEqual(out["value"].body, b"spawned\n")
+
+
+if __name__ == "__main__":
+    main()
