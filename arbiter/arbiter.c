@@ -560,6 +560,11 @@ loaded:
 	if (log_open(next->errorlog, next->loglevel) < 0)
 		log_error(errno, "reload: cannot open error log '%s', keeping the old one",
 			  next->errorlog);
+	if (log_syslog_open(next->syslog ? next->syslog_addr : NULL, next->syslog_facility,
+			    next->syslog_prefix ? next->syslog_prefix
+			    : next->proc_name  ? next->proc_name
+					       : next->app_module) < 0)
+		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
 	for (size_t i = 0; i < next->raw_env.n; i++) {
 		char *kv = xstrdup(next->raw_env.v[i]);
 		char *eq = strchr(kv, '=');

@@ -62,9 +62,14 @@ static int clamp_request_fields(long v, long *out);
 static int clamp_field_size(long v, long *out);
 static int check_keyval(const char *item, char *why, size_t whylen);
 static int check_root_path(const char *item, char *why, size_t whylen);
+static int check_syslog_addr(const char *item, char *why, size_t whylen);
 
 static const char *const worker_classes[] = {"sync", "gthread", "greenlet", "gevent", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
+static const char *const syslog_facilities[] = {
+	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
+	"syslog", "user", "uucp", "local0", "local1", "local2", "local3", "local4", "local5",
+	"local6", "local7", NULL};
 
 /* One designated-initializer row per setting, in --help and --print-config order. */
 /* clang-format off */
@@ -387,6 +392,24 @@ const struct setting config_settings[] = {
 	},
 	/* logging */
 	{
+		.name = "accesslog",
+		.long_flag = "--access-logfile",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, accesslog),
+		.metavar = "FILE",
+		.help = "The access log file; - means stdout (default: no access log).",
+	},
+	{
+		.name = "access_log_format",
+		.long_flag = "--access-logformat",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, access_log_format),
+		.def = "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
+		.metavar = "FORMAT",
+		.help = "The access log line, with Gunicorn's atoms (%(h)s, %({header}i)s, ...); "
+			"json writes one JSON object per line.",
+	},
+	{
 		.name = "errorlog",
 		.long_flag = "--error-logfile",
 		.alias = "--log-file",
@@ -405,6 +428,43 @@ const struct setting config_settings[] = {
 		.choices = log_levels,
 		.metavar = "LEVEL",
 		.help = "The error log's level: debug, info, warning, error or critical.",
+	},
+	{
+		.name = "syslog",
+		.long_flag = "--log-syslog",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, syslog),
+		.def = "false",
+		.help = "Also send the error log and the access log to syslog.",
+	},
+	{
+		.name = "syslog_addr",
+		.long_flag = "--log-syslog-to",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, syslog_addr),
+		.def = "unix:/dev/log",
+		.metavar = "ADDRESS",
+		.help = "Where syslog lines go: unix:PATH or udp://HOST:PORT.",
+		.check = check_syslog_addr,
+	},
+	{
+		.name = "syslog_facility",
+		.long_flag = "--log-syslog-facility",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, syslog_facility),
+		.def = "user",
+		.choices = syslog_facilities,
+		.metavar = "FACILITY",
+		.help = "The syslog facility: user, daemon, local0 to local7, ...",
+	},
+	{
+		.name = "syslog_prefix",
+		.long_flag = "--log-syslog-prefix",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, syslog_prefix),
+		.metavar = "PREFIX",
+		.help = "The program name in syslog lines is kirin.PREFIX (default: the process "
+			"name).",
 	},
 	/* the command line only */
 	{
@@ -723,6 +783,28 @@ static int check_root_path(const char *item, char *why, size_t whylen)
 		return -1;
 	}
 	return 0;
+}
+
+/* A syslog address: unix:PATH (or Gunicorn's unix://PATH) or udp://HOST[:PORT]. */
+static int check_syslog_addr(const char *item, char *why, size_t whylen)
+{
+	const char *host, *port;
+
+	if (strncmp(item, "unix:", 5) == 0) {
+		const char *path = item + 5 + (strncmp(item + 5, "//", 2) == 0 ? 2 : 0);
+		if (*path && *path != '#')
+			return 0;
+	} else if (strncmp(item, "udp://", 6) == 0) {
+		host = item + 6;
+		if (*host == '[')
+			host = strchr(host, ']');
+		port = host ? strchr(host, ':') : NULL;
+		if (host && (!port || (port[1] && strspn(port + 1, "0123456789") == strlen(port + 1) &&
+				       atol(port + 1) <= 65535)))
+			return 0;
+	}
+	snprintf(why, whylen, "expected unix:PATH or udp://HOST:PORT");
+	return -1;
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -93,8 +93,14 @@ struct config {
 	char *pidfile;
 	char *proc_name;   /* NULL: the APP_MODULE names the processes */
 	/* logging */
+	char *accesslog;   /* --access-logfile; NULL: no access log ("-": stdout) */
+	char *access_log_format;
 	char *errorlog;
 	char *loglevel;
+	bool syslog;
+	char *syslog_addr;
+	char *syslog_facility;
+	char *syslog_prefix; /* NULL: the process name */
 	/* the command line itself */
 	char *config;      /* -c FILE; NULL means ./kirin.ini if it exists */
 	bool check_config;

@@ -3,11 +3,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,10 +24,22 @@ static char *out_path; /* NULL for stderr */
 static enum log_level min_level = LOG_INFO;
 static int capture_stdio; /* --capture-output */
 
+/* --log-syslog: a connected datagram socket, shared by every thread. */
+static struct {
+	char *addr;   /* NULL: off */
+	char tag[128]; /* "kirin.PREFIX" */
+	int facility;
+	int fd;       /* -1 while not connected */
+	time_t retry; /* no reconnection before this */
+	pthread_mutex_t mu;
+} sl = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
+
 static int open_path(const char *path);
 static void capture(void);
 static size_t prefix(char *buf, size_t cap, enum log_level level);
 static void write_all(const char *buf, size_t len);
+static int syslog_connect(const char *addr);
+static int facility_code(const char *name);
 
 int log_level_parse(const char *name)
 {
@@ -79,6 +95,14 @@ int log_reopen(void)
 {
 	int fd;
 
+	if (sl.addr) {
+		pthread_mutex_lock(&sl.mu);
+		if (sl.fd >= 0)
+			close(sl.fd);
+		sl.fd = syslog_connect(sl.addr);
+		sl.retry = time(NULL) + 1;
+		pthread_mutex_unlock(&sl.mu);
+	}
 	if (!out_path)
 		return 0;
 	fd = open_path(out_path);
@@ -104,13 +128,13 @@ int log_fd(void)
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char buf[LINE_MAX_];
-	size_t n;
+	size_t n, head;
 	va_list ap;
 	int saved = errno;
 
 	if (level < min_level)
 		return;
-	n = prefix(buf, sizeof(buf), level);
+	n = head = prefix(buf, sizeof(buf), level);
 	va_start(ap, fmt);
 	int m = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
 	va_end(ap);
@@ -118,6 +142,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n += (size_t)m < sizeof(buf) - n - 1 ? (size_t)m : sizeof(buf) - n - 2;
 	buf[n++] = '\n';
 	write_all(buf, n);
+	if (sl.addr)
+		log_syslog_send(level, "error", buf + head, n - head - 1);
 	errno = saved;
 }
 
@@ -140,6 +166,164 @@ void log_block(enum log_level level, const char *header, const char *text, size_
 	write_all(text, len);
 	if (len && text[len - 1] != '\n')
 		write_all("\n", 1);
+	if (sl.addr)
+		log_syslog_send(level, "error", text, len && text[len - 1] == '\n' ? len - 1 : len);
+}
+
+int log_syslog_open(const char *addr, const char *facility, const char *prefix_)
+{
+	int code = facility_code(facility ? facility : "user");
+	int err = 0;
+
+	pthread_mutex_lock(&sl.mu);
+	if (sl.fd >= 0)
+		close(sl.fd);
+	sl.fd = -1;
+	free(sl.addr);
+	sl.addr = addr ? xstrdup(addr) : NULL;
+	sl.facility = code < 0 ? 1 : code;
+	snprintf(sl.tag, sizeof(sl.tag), "kirin.%s", prefix_ && *prefix_ ? prefix_ : "kirin");
+	for (char *p = sl.tag; *p; p++)
+		if (*p == ':' || *p == ' ' || *p == '[')
+			*p = '.'; /* Gunicorn makes "app:wsgi" a tag with '.' */
+	if (sl.addr) {
+		sl.fd = syslog_connect(sl.addr);
+		err = errno;
+		sl.retry = time(NULL) + 1;
+	}
+	pthread_mutex_unlock(&sl.mu);
+	if (sl.addr && sl.fd < 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void log_syslog_send(enum log_level level, const char *kind, const char *msg, size_t len)
+{
+	static const int severity[] = {7, 6, 4, 3, 2}; /* debug info warning err crit */
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	char head[256];
+	time_t now;
+	struct tm tm;
+	struct iovec iov[2];
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+	int hl;
+
+	if (!sl.addr)
+		return;
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	hl = snprintf(head, sizeof(head), "<%d>%s %2d %02d:%02d:%02d %s.%s[%ld]: ",
+		      sl.facility * 8 + severity[level], months[tm.tm_mon], tm.tm_mday, tm.tm_hour,
+		      tm.tm_min, tm.tm_sec, sl.tag, kind, (long)getpid());
+	if (hl < 0 || (size_t)hl >= sizeof(head))
+		return;
+	iov[0] = (struct iovec){head, (size_t)hl};
+	iov[1] = (struct iovec){(void *)msg, len};
+	pthread_mutex_lock(&sl.mu);
+	if (sl.fd < 0 && now >= sl.retry) {
+		sl.fd = syslog_connect(sl.addr);
+		sl.retry = now + 1;
+	}
+	if (sl.fd >= 0 && sendmsg(sl.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    (errno == ECONNREFUSED || errno == ENOTCONN || errno == EDESTADDRREQ)) {
+		/* The daemon went away (restarted): connect again, once. */
+		close(sl.fd);
+		sl.fd = now >= sl.retry ? syslog_connect(sl.addr) : -1;
+		sl.retry = now + 1;
+		if (sl.fd >= 0)
+			sendmsg(sl.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	pthread_mutex_unlock(&sl.mu);
+}
+
+/* A datagram socket connected to addr (see log_syslog_open), or -1 with errno. */
+static int syslog_connect(const char *addr)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res, *ai;
+	char host[256] = "localhost", port[16] = "514";
+	const char *p;
+	int fd = -1, rc;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		size_t n;
+
+		p = addr + 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		n = strcspn(p, "#");
+		if (n == 0 || n >= sizeof(sun.sun_path)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(sun.sun_path, p, n);
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+			int err = errno;
+			close(fd);
+			errno = err;
+			fd = -1;
+		}
+		return fd;
+	}
+	if (strncmp(addr, "udp://", 6) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	p = addr + 6;
+	if (*p == '[') {
+		const char *close_ = strchr(p, ']');
+		if (!close_ || (size_t)(close_ - p - 1) >= sizeof(host)) {
+			errno = EINVAL;
+			return -1;
+		}
+		snprintf(host, sizeof(host), "%.*s", (int)(close_ - p - 1), p + 1);
+		p = close_ + 1;
+		if (*p == ':')
+			snprintf(port, sizeof(port), "%s", p + 1);
+	} else if (*p) {
+		size_t n = strcspn(p, ":");
+		snprintf(host, sizeof(host), "%.*s", (int)n, p);
+		if (p[n] == ':')
+			snprintf(port, sizeof(port), "%s", p + n + 1);
+	}
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		errno = rc == EAI_SYSTEM ? errno : EHOSTUNREACH;
+		return -1;
+	}
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Gunicorn's facility names; -1 if unknown. */
+static int facility_code(const char *name)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} names[] = {
+		{"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+		{"security", 4},  {"syslog", 5},  {"lpr", 6},     {"news", 7},    {"uucp", 8},
+		{"cron", 9},      {"authpriv", 10}, {"ftp", 11},  {"local0", 16}, {"local1", 17},
+		{"local2", 18},   {"local3", 19}, {"local4", 20}, {"local5", 21}, {"local6", 22},
+		{"local7", 23},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i].name) == 0)
+			return names[i].code;
+	return -1;
 }
 
 void *xmalloc(size_t n)

@@ -37,6 +37,27 @@ int log_reopen(void);
  */
 void log_capture_stdio(int on);
 
+/*
+ * --log-syslog: from now on also send every error-log line (and, through
+ * log_syslog_send(), every access-log line) as one datagram in the local
+ * syslog format, "<PRI>Nov 23 12:00:00 TAG[pid]: message", where TAG is
+ * "kirin.PREFIX.error" or "kirin.PREFIX.access". addr is "unix:PATH" (also
+ * Gunicorn's "unix://PATH", "#dgram" allowed) or "udp://HOST[:PORT]" (port
+ * 514 by default); NULL turns syslog off. facility is a name ("user",
+ * "daemon", "local0"...); prefix is --log-syslog-prefix, else the process
+ * name. Returns 0, or -1 with errno when the socket cannot be connected now
+ * (syslog stays on: it is retried at most once a second, and on USR1).
+ * Arbiter only, like log_open(); workers inherit the socket.
+ */
+int log_syslog_open(const char *addr, const char *facility, const char *prefix);
+
+/*
+ * Send one line (without newline) to syslog as TAG "kirin.PREFIX.<kind>" at
+ * `level`, if syslog is on. Any thread; never blocks (a full socket drops
+ * the line).
+ */
+void log_syslog_send(enum log_level level, const char *kind, const char *msg, size_t len);
+
 /* Parse a level name; -1 if unknown. */
 int log_level_parse(const char *name);
 

@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arbiter/log.h"
+#include "workers/accesslog.h"
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
@@ -25,6 +28,9 @@ struct request {
 	bool started;   /* start_response was called (resp holds the head so far) */
 	bool head_sent;
 	bool broken;    /* a write failed: the client is gone */
+	bool logged;    /* its access-log line is written */
+	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
+	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
 };
 
 typedef struct {
@@ -50,6 +56,8 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 static int send_file(struct request *r, PyObject *wrapper);
 static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
+static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
+static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);
 static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
 static PyMethodDef start_response_methods[] = {
@@ -103,8 +111,11 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	enum wsgi_outcome out = WSGI_CLOSE;
 
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
+	if (accesslog_enabled())
+		clock_gettime(CLOCK_MONOTONIC, &r.start);
 	input = input_new(c);
 	env = input ? environ_new(c, input) : NULL;
+	r.env = env;
 	sr = env ? PyObject_New(StartResponse, &StartResponseType) : NULL;
 	if (!sr) {
 		finish_error(&r, "cannot build the WSGI environ");
@@ -176,6 +187,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	if (!r.broken && response_reusable(&r.resp) && c->error_status == 0)
 		out = WSGI_KEEP;
 done:
+	if (accesslog_enabled() && !r.logged && c->fd >= 0)
+		access_log(&r, r.started ? r.resp.status : 500, r.resp.body_sent, r.head_sent);
 	Py_XDECREF(it);
 	close_iterable(result);
 	Py_XDECREF(result);
@@ -419,9 +432,77 @@ static void finish_error(struct request *r, const char *what)
 	}
 	r->resp.keep_alive = false;
 	if (!r->head_sent && !r->broken) {
+		int status = c->error_status ? c->error_status : 500;
+
 		r->head_sent = true;
-		conn_refuse(c, c->error_status ? c->error_status : 500);
+		/* Now: the refusal closes the connection and frees the request. */
+		if (accesslog_enabled())
+			access_log(r, status, strlen(http_reason(status)) + 1, false);
+		conn_refuse(c, status);
 	}
+}
+
+/*
+ * The request's access-log line; head_sent says whether r->resp.head went
+ * out (for %({name}o)s). With the GIL (the environ may be looked up).
+ */
+static void access_log(struct request *r, int status, uint64_t body, bool head_sent)
+{
+	struct timespec now;
+	PyObject *type, *value, *tb;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct accesslog_entry e = {
+		.c = r->c,
+		.status = status,
+		.body_bytes = body,
+		.resp_head = head_sent ? r->resp.head : NULL,
+		.resp_head_len = head_sent ? r->resp.head_len : 0,
+		.duration_us = (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
+			       (now.tv_nsec - r->start.tv_nsec) / 1000,
+		.environ_get = environ_lookup,
+		.environ_ctx = r->env,
+	};
+	r->logged = true;
+	PyErr_Fetch(&type, &value, &tb); /* a lookup must not eat a pending error */
+	accesslog_request(&e);
+	PyErr_Restore(type, value, tb);
+}
+
+/* accesslog_entry.environ_get: environ[name] compared without case, as str(). */
+static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap)
+{
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+
+	if (!ctx)
+		return -1;
+	while (PyDict_Next((PyObject *)ctx, &pos, &key, &value)) { /* borrowed */
+		Py_ssize_t kl, n;
+		const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &kl) : NULL;
+		PyObject *text;
+		const char *s;
+
+		if (!k) {
+			PyErr_Clear();
+			continue;
+		}
+		if ((size_t)kl != len || strncasecmp(k, name, len) != 0)
+			continue;
+		text = PyObject_Str(value); /* new ref */
+		s = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+		if (!s) {
+			PyErr_Clear();
+			Py_XDECREF(text);
+			return -1;
+		}
+		if ((size_t)n > cap)
+			n = (Py_ssize_t)cap;
+		memcpy(out, s, (size_t)n);
+		Py_DECREF(text);
+		return n;
+	}
+	return -1;
 }
 
 static void close_iterable(PyObject *result)

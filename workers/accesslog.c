@@ -1,0 +1,811 @@
+/* accesslog — see accesslog.h. */
+#include "workers/accesslog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "arbiter/config.h"
+#include "arbiter/log.h"
+#include "workers/http/conn.h"
+
+#define LINE_CAP PIPE_BUF /* one write(2) that a pipe keeps whole */
+#define ATOMS "hlutrsmUqHbBfaTDMLp"
+#define DEFAULT_FORMAT "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\""
+#define JSON_SHORT 64 /* string fields are cut to this when a JSON line is too long */
+
+enum op_kind {
+	OP_TEXT,       /* literal bytes */
+	OP_ATOM,       /* %(h)s ... */
+	OP_HEADER_IN,  /* %({name}i)s */
+	OP_HEADER_OUT, /* %({name}o)s */
+	OP_ENVIRON,    /* %({name}e)s */
+	OP_UNKNOWN,    /* any other key: "-", as Gunicorn */
+};
+
+struct op {
+	enum op_kind kind;
+	char atom;       /* OP_ATOM */
+	size_t off, len; /* in text: the literal, or the lowercased name */
+};
+
+struct accesslog_format {
+	bool json;
+	struct op *ops;
+	size_t nops;
+	char *text;
+	size_t text_len;
+};
+
+/* Bytes written into p[0..cap), the rest cut. */
+struct out {
+	char *p;
+	size_t len, cap;
+};
+
+/* What one line is made of. */
+struct line_ctx {
+	const struct accesslog_entry *e;
+	time_t now;
+	long pid;
+};
+
+bool accesslog_active;
+
+static struct {
+	int fd;             /* -1: no file (off, or syslog only) */
+	char *path;         /* NULL for stdout */
+	bool syslog;        /* --log-syslog: every line also goes there */
+	long pid;
+	struct accesslog_format *fmt;
+	pthread_mutex_t mu; /* guards buf, len, since, write_failed */
+	char buf[LINE_CAP];
+	size_t len;
+	struct timespec since; /* when the oldest buffered line came */
+	bool write_failed;     /* logged once, until a write succeeds */
+} A = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void add_text(struct accesslog_format *f, const char *s, size_t n);
+static void add_key(struct accesslog_format *f, const char *key, size_t n);
+static void put(struct out *o, const char *s, size_t n);
+static void put_str(struct out *o, const char *s);
+static void put_num(struct out *o, uint64_t v);
+static void put_escaped(struct out *o, const char *s, size_t n);
+static bool value(const struct accesslog_format *f, const struct op *op,
+		  const struct line_ctx *x, struct out *v);
+static bool atom_value(char a, const struct line_ctx *x, struct out *v);
+static bool request_header(const struct conn *c, const char *name, size_t len, bool join,
+			   struct out *v);
+static bool response_header(const struct accesslog_entry *e, const char *name, size_t len,
+			    struct out *v);
+static bool basic_user(const struct conn *c, struct out *v);
+static int b64(unsigned char ch);
+static bool utf8_valid(const unsigned char *s, size_t n);
+static int hexval(char ch);
+static void decoded_path(const struct conn *c, struct out *v);
+static void clf_time(time_t now, struct out *v);
+static void iso_time(time_t now, struct out *v);
+static const struct tm *local_tm(time_t now);
+static size_t json_line(const struct line_ctx *x, char *buf, size_t cap);
+static json_t *json_build(const struct line_ctx *x, size_t limit);
+static json_t *json_text(const char *s, size_t n);
+static void flush_locked(void);
+
+/* ------------------------------------------------------------- the format */
+
+struct accesslog_format *accesslog_format_new(const char *fmt)
+{
+	struct accesslog_format *f = xcalloc(1, sizeof(*f));
+	size_t n = strlen(fmt);
+
+	if (strcmp(fmt, "json") == 0) {
+		f->json = true;
+		return f;
+	}
+	/* Every op consumes at least one byte of fmt and stores at most as many. */
+	f->ops = xcalloc(n + 1, sizeof(*f->ops));
+	f->text = xmalloc(n + 1);
+	for (size_t i = 0; i < n;) {
+		if (fmt[i] == '%' && i + 1 < n && fmt[i + 1] == '%') {
+			add_text(f, "%", 1);
+			i += 2;
+			continue;
+		}
+		if (fmt[i] == '%' && i + 1 < n && fmt[i + 1] == '(') {
+			/* Python's rule: the key runs to the matching parenthesis. */
+			size_t j = i + 2;
+			int depth = 1;
+
+			while (j < n && depth > 0) {
+				depth += fmt[j] == '(' ? 1 : fmt[j] == ')' ? -1 : 0;
+				j++;
+			}
+			if (depth == 0 && j < n && strchr("sdi", fmt[j])) {
+				add_key(f, fmt + i + 2, j - 1 - (i + 2));
+				i = j + 1;
+				continue;
+			}
+		}
+		add_text(f, fmt + i, 1);
+		i++;
+	}
+	return f;
+}
+
+void accesslog_format_free(struct accesslog_format *f)
+{
+	if (!f)
+		return;
+	free(f->ops);
+	free(f->text);
+	free(f);
+}
+
+/* Append literal bytes, merging with a literal just before. */
+static void add_text(struct accesslog_format *f, const char *s, size_t n)
+{
+	struct op *last = f->nops ? &f->ops[f->nops - 1] : NULL;
+
+	if (!last || last->kind != OP_TEXT || last->off + last->len != f->text_len)
+		f->ops[f->nops++] = (struct op){.kind = OP_TEXT, .off = f->text_len};
+	memcpy(f->text + f->text_len, s, n);
+	f->text_len += n;
+	f->ops[f->nops - 1].len += n;
+}
+
+/*
+ * One %(key)s: a one-letter atom (case matters), or "{name}i|o|e" (without
+ * case, as Gunicorn lowercases both the keys it offers and the one asked).
+ */
+static void add_key(struct accesslog_format *f, const char *key, size_t n)
+{
+	struct op *op = &f->ops[f->nops++];
+	char kind = n >= 3 ? (char)(key[n - 1] | 0x20) : 0;
+
+	*op = (struct op){.kind = OP_UNKNOWN};
+	if (n == 1 && strchr(ATOMS, key[0])) {
+		op->kind = OP_ATOM;
+		op->atom = key[0];
+	} else if (n >= 3 && key[0] == '{' && key[n - 2] == '}' && strchr("ioe", kind)) {
+		op->kind = kind == 'i' ? OP_HEADER_IN : kind == 'o' ? OP_HEADER_OUT : OP_ENVIRON;
+		op->off = f->text_len;
+		op->len = n - 3;
+		for (size_t i = 0; i < n - 3; i++) {
+			char ch = key[1 + i];
+			f->text[f->text_len++] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+		}
+	}
+}
+
+size_t accesslog_format_line(const struct accesslog_format *f, const struct accesslog_entry *e,
+			     time_t now, long pid, char *buf, size_t cap)
+{
+	struct line_ctx x = {.e = e, .now = now, .pid = pid};
+	struct out o = {buf, 0, cap - 1};
+	char scratch[LINE_CAP];
+
+	if (f->json)
+		return json_line(&x, buf, cap);
+	for (size_t i = 0; i < f->nops; i++) {
+		const struct op *op = &f->ops[i];
+		struct out v = {scratch, 0, sizeof(scratch)};
+
+		if (op->kind == OP_TEXT)
+			put(&o, f->text + op->off, op->len);
+		else if (value(f, op, &x, &v))
+			put_escaped(&o, v.p, v.len);
+		else
+			put(&o, "-", 1);
+	}
+	buf[o.len++] = '\n';
+	return o.len;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	if (n > o->cap - o->len)
+		n = o->cap - o->len;
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void put_num(struct out *o, uint64_t v)
+{
+	char d[24];
+	int n = snprintf(d, sizeof(d), "%llu", (unsigned long long)v);
+
+	put(o, d, (size_t)n);
+}
+
+/*
+ * Gunicorn's escaping: '"' becomes '\"'. Control bytes, which Gunicorn
+ * writes as they are, become \xHH so that a value can never end a line.
+ */
+static void put_escaped(struct out *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n && o->len < o->cap; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"') {
+			put(o, "\\\"", 2);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			char esc[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+			put(o, esc, 4);
+		} else {
+			o->p[o->len++] = (char)ch;
+		}
+	}
+}
+
+/* ----------------------------------------------------------------- values */
+
+/* The raw value of op into v; false when there is none (written "-"). */
+static bool value(const struct accesslog_format *f, const struct op *op,
+		  const struct line_ctx *x, struct out *v)
+{
+	const struct accesslog_entry *e = x->e;
+	const char *name = f->text + op->off;
+	ssize_t n;
+
+	switch (op->kind) {
+	case OP_ATOM:
+		return atom_value(op->atom, x, v);
+	case OP_HEADER_IN:
+		return request_header(e->c, name, op->len, false, v);
+	case OP_HEADER_OUT:
+		return response_header(e, name, op->len, v);
+	case OP_ENVIRON:
+		if (!e->environ_get)
+			return false;
+		n = e->environ_get(e->environ_ctx, name, op->len, v->p + v->len, v->cap - v->len);
+		if (n < 0)
+			return false;
+		v->len += (size_t)n < v->cap - v->len ? (size_t)n : v->cap - v->len;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool atom_value(char a, const struct line_ctx *x, struct out *v)
+{
+	const struct accesslog_entry *e = x->e;
+	const struct http_request *req = &e->c->req;
+	uint64_t d = e->duration_us > 0 ? (uint64_t)e->duration_us : 0;
+	const char *proto = req->version_minor ? "HTTP/1.1" : "HTTP/1.0";
+	char tmp[48];
+
+	switch (a) {
+	case 'h':
+		if (!e->c->peer_addr[0])
+			return false;
+		put_str(v, e->c->peer_addr);
+		return true;
+	case 'u':
+		return basic_user(e->c, v);
+	case 't':
+		clf_time(x->now, v);
+		return true;
+	case 'r':
+		put(v, req->method, req->method_len);
+		put(v, " ", 1);
+		put(v, req->target, req->target_len);
+		put(v, " ", 1);
+		put_str(v, proto);
+		return true;
+	case 's':
+		put_num(v, (uint64_t)(e->status > 0 ? e->status : 0));
+		return true;
+	case 'm':
+		put(v, req->method, req->method_len);
+		return true;
+	case 'U':
+		decoded_path(e->c, v);
+		return true;
+	case 'q':
+		put(v, req->query, req->query_len);
+		return true;
+	case 'H':
+		put_str(v, proto);
+		return true;
+	case 'b':
+	case 'B':
+		put_num(v, e->body_bytes);
+		return true;
+	case 'f':
+		return request_header(e->c, "referer", 7, true, v);
+	case 'a':
+		return request_header(e->c, "user-agent", 10, true, v);
+	case 'T':
+		put_num(v, d / 1000000);
+		return true;
+	case 'D':
+		put_num(v, d);
+		return true;
+	case 'M':
+		put_num(v, d / 1000);
+		return true;
+	case 'L':
+		snprintf(tmp, sizeof(tmp), "%llu.%06llu", (unsigned long long)(d / 1000000),
+			 (unsigned long long)(d % 1000000));
+		put_str(v, tmp);
+		return true;
+	case 'p':
+		snprintf(tmp, sizeof(tmp), "<%ld>", x->pid);
+		put_str(v, tmp);
+		return true;
+	default: /* 'l', and anything unknown */
+		return false;
+	}
+}
+
+/*
+ * A request header by lowercase name. join: every occurrence, joined with
+ * "," (what the environ's HTTP_* holds); else the last one (what Gunicorn's
+ * %({name}i)s finds).
+ */
+static bool request_header(const struct conn *c, const char *name, size_t len, bool join,
+			   struct out *v)
+{
+	const struct http_request *req = &c->req;
+	const struct http_header *last = NULL;
+	bool found = false;
+
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+
+		if (h->name_len != len || strncasecmp(h->name, name, len) != 0)
+			continue;
+		if (join) {
+			if (found)
+				put(v, ",", 1);
+			put(v, h->value, h->value_len);
+		}
+		found = true;
+		last = h;
+	}
+	if (found && !join)
+		put(v, last->value, last->value_len);
+	return found;
+}
+
+/* A response header by lowercase name, from the head as sent; the last one. */
+static bool response_header(const struct accesslog_entry *e, const char *name, size_t len,
+			    struct out *v)
+{
+	const char *p = e->resp_head, *end = p ? p + e->resp_head_len : NULL;
+	const char *val = NULL;
+	size_t vlen = 0;
+
+	if (!p)
+		return false;
+	p = memchr(p, '\n', (size_t)(end - p)); /* skip the status line */
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *colon;
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+
+		if (n && p[n - 1] == '\r')
+			n--;
+		colon = memchr(p, ':', n);
+		if (colon && (size_t)(colon - p) == len && strncasecmp(p, name, len) == 0) {
+			val = colon + 1;
+			while (val < p + n && (*val == ' ' || *val == '\t'))
+				val++;
+			vlen = (size_t)(p + n - val);
+		}
+		p = eol;
+	}
+	if (!val)
+		return false;
+	put(v, val, vlen);
+	return true;
+}
+
+static int b64(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* True when s[0..n) is valid UTF-8 (Gunicorn decodes the user name as UTF-8). */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = s[i];
+		size_t k;
+		uint32_t cp;
+
+		if (ch < 0x80) {
+			i++;
+			continue;
+		}
+		if ((ch & 0xe0) == 0xc0) {
+			k = 1;
+			cp = ch & 31u;
+		} else if ((ch & 0xf0) == 0xe0) {
+			k = 2;
+			cp = ch & 15u;
+		} else if ((ch & 0xf8) == 0xf0) {
+			k = 3;
+			cp = ch & 7u;
+		} else {
+			return false;
+		}
+		if (k > n - i - 1)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + j] & 63u);
+		}
+		if ((k == 1 && cp < 0x80) || (k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+		    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+/*
+ * %(u)s as Gunicorn: an Authorization value starting with "basic" (any
+ * case), split at its first space, the rest base64-decoded leniently
+ * (characters outside the alphabet skipped, the padding required) and cut
+ * at the first ':'. The user must be UTF-8 and not empty.
+ */
+static bool basic_user(const struct conn *c, struct out *v)
+{
+	const struct http_request *req = &c->req;
+	const struct http_header *h = NULL;
+	unsigned char user[512];
+	size_t n = 0, quad = 0, pads = 0;
+	uint32_t acc = 0;
+	const char *p, *end;
+
+	for (size_t i = 0; i < req->num_headers && !h; i++)
+		if (req->headers[i].name_len == 13 &&
+		    strncasecmp(req->headers[i].name, "authorization", 13) == 0)
+			h = &req->headers[i];
+	if (!h || h->value_len < 5 || strncasecmp(h->value, "basic", 5) != 0)
+		return false;
+	p = memchr(h->value, ' ', h->value_len);
+	if (!p)
+		return false;
+	end = h->value + h->value_len;
+	for (p++; p < end; p++) {
+		int d = b64((unsigned char)*p);
+
+		if (*p == '=') {
+			if (quad >= 2 && quad + ++pads >= 4)
+				break;
+			continue;
+		}
+		if (d < 0)
+			continue;
+		pads = 0;
+		acc = acc << 6 | (uint32_t)d;
+		if (++quad == 4) {
+			if (n + 3 > sizeof(user))
+				return false;
+			user[n++] = (unsigned char)(acc >> 16);
+			user[n++] = (unsigned char)(acc >> 8);
+			user[n++] = (unsigned char)acc;
+			quad = 0;
+			acc = 0;
+		}
+	}
+	if (quad == 1 || (quad > 1 && quad + pads < 4))
+		return false; /* binascii.Error: the padding is wrong */
+	if (quad > 1 && n + 2 <= sizeof(user)) {
+		acc <<= 6 * (4 - quad);
+		user[n++] = (unsigned char)(acc >> 16);
+		if (quad == 3)
+			user[n++] = (unsigned char)(acc >> 8);
+	}
+	const unsigned char *colon = memchr(user, ':', n);
+	if (colon)
+		n = (size_t)(colon - user);
+	if (n == 0 || !utf8_valid(user, n))
+		return false;
+	put(v, (const char *)user, n);
+	return true;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* %(U)s: the request path percent-decoded, as PATH_INFO (with the root path). */
+static void decoded_path(const struct conn *c, struct out *v)
+{
+	const char *s = c->req.path;
+	size_t n = c->req.path_len;
+
+	for (size_t i = 0; i < n && v->len < v->cap; i++) {
+		int hi, lo;
+
+		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+		    (lo = hexval(s[i + 2])) >= 0) {
+			v->p[v->len++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			v->p[v->len++] = s[i];
+		}
+	}
+}
+
+/* localtime_r once per second per thread. */
+static const struct tm *local_tm(time_t now)
+{
+	static __thread time_t at = -1;
+	static __thread struct tm tm;
+
+	if (now != at) {
+		localtime_r(&now, &tm);
+		at = now;
+	}
+	return &tm;
+}
+
+static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* "[23/Nov/2026:12:00:00 +0000]", as Gunicorn's time.strftime in the C locale. */
+static void clf_time(time_t now, struct out *v)
+{
+	const struct tm *tm = local_tm(now);
+	long off = tm->tm_gmtoff / 60;
+	char s[48];
+	int n = snprintf(s, sizeof(s), "[%02d/%s/%04d:%02d:%02d:%02d %c%02ld%02ld]", tm->tm_mday,
+			 months[tm->tm_mon], tm->tm_year + 1900, tm->tm_hour, tm->tm_min, tm->tm_sec,
+			 off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+
+	put(v, s, (size_t)n);
+}
+
+/* "2026-11-23T12:00:00+00:00" (ISO 8601) for the JSON line. */
+static void iso_time(time_t now, struct out *v)
+{
+	const struct tm *tm = local_tm(now);
+	long off = tm->tm_gmtoff / 60;
+	char s[48];
+	int n = snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld",
+			 tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday, tm->tm_hour, tm->tm_min,
+			 tm->tm_sec, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+
+	put(v, s, (size_t)n);
+}
+
+/* ------------------------------------------------------------------- JSON */
+
+/* JSON field names for the atoms; the numbers go out as numbers. */
+static const struct {
+	const char *key;
+	char atom;
+	bool number;
+} json_fields[] = {
+	{"remote_addr", 'h', false}, {"remote_user", 'u', false}, {"time", 't', false},
+	{"request", 'r', false},     {"method", 'm', false},      {"path", 'U', false},
+	{"query", 'q', false},       {"protocol", 'H', false},    {"status", 's', true},
+	{"bytes", 'B', true},        {"referer", 'f', false},     {"user_agent", 'a', false},
+	{"duration_s", 'T', true},   {"duration_ms", 'M', true},  {"duration_us", 'D', true},
+	{"pid", 'p', true},
+};
+
+/* One JSON object; strings longer than limit are cut (0: no limit). */
+static json_t *json_build(const struct line_ctx *x, size_t limit)
+{
+	json_t *obj = json_object();
+	char scratch[LINE_CAP];
+
+	for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
+		struct out v = {scratch, 0, sizeof(scratch)};
+		json_t *val;
+
+		if (json_fields[i].atom == 'p') {
+			val = json_integer(x->pid);
+		} else if (json_fields[i].atom == 't') {
+			iso_time(x->now, &v);
+			val = json_stringn(v.p, v.len);
+		} else if (!atom_value(json_fields[i].atom, x, &v)) {
+			val = json_null();
+		} else if (json_fields[i].number) {
+			scratch[v.len < sizeof(scratch) ? v.len : sizeof(scratch) - 1] = '\0';
+			val = json_integer(strtoll(scratch, NULL, 10));
+		} else {
+			val = json_text(v.p, limit && v.len > limit ? limit : v.len);
+		}
+		json_object_set_new(obj, json_fields[i].key, val);
+	}
+	return obj;
+}
+
+/* A JSON string from bytes: UTF-8 as is, anything else read as Latin-1 (PEP 3333). */
+static json_t *json_text(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+	char *u;
+	size_t k = 0;
+
+	if (j)
+		return j;
+	u = xmalloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x80) {
+			u[k++] = (char)ch;
+		} else {
+			u[k++] = (char)(0xc0 | ch >> 6);
+			u[k++] = (char)(0x80 | (ch & 63));
+		}
+	}
+	j = json_stringn(u, k);
+	free(u);
+	return j ? j : json_null();
+}
+
+static size_t json_line(const struct line_ctx *x, char *buf, size_t cap)
+{
+	json_t *obj = json_build(x, 0);
+	size_t n = json_dumpb(obj, buf, cap - 1, JSON_COMPACT);
+
+	json_decref(obj);
+	if (n == 0 || n > cap - 1) {
+		obj = json_build(x, JSON_SHORT);
+		n = json_dumpb(obj, buf, cap - 1, JSON_COMPACT);
+		json_decref(obj);
+		if (n == 0 || n > cap - 1)
+			n = (size_t)snprintf(buf, cap - 1, "{\"status\":%d}", x->e->status);
+	}
+	buf[n++] = '\n';
+	return n;
+}
+
+/* ------------------------------------------------------------ the log file */
+
+int accesslog_open(const struct config *cfg)
+{
+	A.syslog = cfg->syslog;
+	if (!cfg->accesslog && !cfg->syslog)
+		return 0;
+	if (cfg->accesslog && strcmp(cfg->accesslog, "-") == 0) {
+		A.fd = 1;
+	} else if (cfg->accesslog) {
+		A.fd = open(cfg->accesslog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (A.fd < 0) {
+			log_error(errno, "cannot open the access log %s", cfg->accesslog);
+			return -1;
+		}
+		A.path = xstrdup(cfg->accesslog);
+	}
+	A.pid = (long)getpid();
+	A.fmt = accesslog_format_new(cfg->access_log_format ? cfg->access_log_format
+							    : DEFAULT_FORMAT);
+	accesslog_active = true;
+	return 0;
+}
+
+void accesslog_request(const struct accesslog_entry *e)
+{
+	char line[LINE_CAP];
+	size_t n = accesslog_format_line(A.fmt, e, time(NULL), A.pid, line, sizeof(line));
+
+	if (A.syslog)
+		log_syslog_send(LOG_INFO, "access", line, n - 1);
+	if (A.fd < 0)
+		return;
+	pthread_mutex_lock(&A.mu);
+	if (A.len + n > sizeof(A.buf))
+		flush_locked();
+	if (A.len == 0)
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &A.since);
+	memcpy(A.buf + A.len, line, n);
+	A.len += n;
+	pthread_mutex_unlock(&A.mu);
+}
+
+void accesslog_tick(void)
+{
+	struct timespec now;
+
+	if (A.fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	pthread_mutex_lock(&A.mu);
+	if (A.len > 0 && (now.tv_sec - A.since.tv_sec) * 1000 +
+				 (now.tv_nsec - A.since.tv_nsec) / 1000000 >= 500)
+		flush_locked();
+	pthread_mutex_unlock(&A.mu);
+}
+
+int accesslog_reopen(void)
+{
+	int fd;
+
+	if (!A.path)
+		return 0;
+	fd = open(A.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	pthread_mutex_lock(&A.mu);
+	flush_locked(); /* these lines belong to the old file */
+	/* Keep the descriptor number: no thread ever sees it closed. */
+	if (dup2(fd, A.fd) < 0) {
+		int err = errno;
+
+		pthread_mutex_unlock(&A.mu);
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	pthread_mutex_unlock(&A.mu);
+	close(fd);
+	return 0;
+}
+
+void accesslog_close(void)
+{
+	pthread_mutex_lock(&A.mu);
+	accesslog_active = false;
+	if (A.fd >= 0) {
+		flush_locked();
+		if (A.path)
+			close(A.fd);
+	}
+	A.fd = -1;
+	pthread_mutex_unlock(&A.mu);
+	free(A.path);
+	A.path = NULL;
+	accesslog_format_free(A.fmt);
+	A.fmt = NULL;
+}
+
+/* One write(2) of whole lines, at most PIPE_BUF bytes; dropped on error. */
+static void flush_locked(void)
+{
+	size_t off = 0;
+
+	while (off < A.len) {
+		ssize_t w = write(A.fd, A.buf + off, A.len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!A.write_failed)
+				log_error(errno, "writing the access log (lines dropped)");
+			A.write_failed = true;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (off == A.len)
+		A.write_failed = false;
+	A.len = 0;
+}
