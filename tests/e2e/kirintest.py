@@ -40,6 +40,19 @@ def _kill_leftovers():
 atexit.register(_kill_leftovers)
 
 
+def _terminated(signum, frame):
+    # make's or CI's timeout sends TERM (HUP when a terminal goes): turn it
+    # into an exception so that `with Kirin(...)`, finally blocks and atexit
+    # still kill our process groups and remove our temporary directories.
+    signal.signal(signum, signal.SIG_DFL)
+    raise SystemExit(128 + signum)
+
+
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_sig) == signal.SIG_DFL:
+        signal.signal(_sig, _terminated)
+
+
 def require_kirin():
     """Exit 77 (skip) when there is no binary to test, 1 under CI."""
     if KIRIN and os.access(KIRIN, os.X_OK):
