@@ -232,6 +232,17 @@ class Settings(unittest.TestCase):
             self.assertEqual(cfg["workers"], "2")
             self.assertEqual(cfg["timeout"], "40")
 
+    def test_kirin_cmd_args_are_split_like_a_shell(self):
+        cfg = print_config("hello:app", env={"KIRIN_CMD_ARGS": "-w 2 -e 'KIRIN_E2E_Q=a b'"})
+        self.assertEqual(cfg["workers"], "2")
+        self.assertIn("KIRIN_E2E_Q=a b", cfg["raw_env"])
+
+    def test_bad_kirin_cmd_args(self):
+        cp = run_kirin("hello:app", env={"KIRIN_CMD_ARGS": "--bogus"}, timeout=20)
+        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertEqual(len(cp.stderr.strip().splitlines()), 1, cp.stderr)
+        self.assertIn("--bogus", cp.stderr)
+
     def test_kirin_ini_in_cwd_is_read(self):
         with tempfile.TemporaryDirectory() as tmp:
             write(os.path.join(tmp, "kirin.ini"), "[kirin]\nworkers = 5\n")

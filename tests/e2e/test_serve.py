@@ -3,6 +3,7 @@ in the application, close(), worker count, unix sockets, several binds and
 the default callable names."""
 import email.utils
 import hashlib
+import http.client
 import os
 import random
 import signal
@@ -202,6 +203,51 @@ class AppErrors(unittest.TestCase):
                         return False
                 self.assertTrue(wait_for(closed, 10), "close() was not called")
 
+    def closing_server(self, tmp):
+        marker = os.path.join(tmp, "closed.txt")
+
+        def closed(tag):
+            try:
+                with open(marker) as f:
+                    return f"closed {tag}\n" in f.read()
+            except FileNotFoundError:
+                return False
+        k = Kirin("closing:app", "-w", "1", env={"KIRIN_TEST_CLOSE_FILE": marker})
+        return k, closed
+
+    def test_close_is_called_when_the_client_hangs_up(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            k, closed = self.closing_server(tmp)
+            with k:
+                before = k.wait_workers(1)
+                s = socket.create_connection(("127.0.0.1", k.port), timeout=20)
+                try:
+                    s.sendall(b"GET /?big HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    self.assertTrue(s.recv(1024).startswith(b"HTTP/1.1 200"))
+                finally:
+                    s.close()  # 128 MB unread: the server's writes fail
+                self.assertTrue(wait_for(lambda: closed("big"), 20),
+                                f"close() not called after the client left\n{k.log()}")
+                self.assertEqual(http_get(k.port, "/?after", timeout=20).status, 200)
+                self.assertEqual(k.workers(), before, "the worker died")
+
+    def test_exception_during_iteration(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            k, closed = self.closing_server(tmp)
+            with k:
+                before = k.wait_workers(1)
+                try:
+                    r = http_get(k.port, "/?fail", timeout=20)
+                    # Headers went out: the body must not look complete.
+                    self.assertNotEqual(r.body, b"part one, part two\n")
+                except (OSError, http.client.HTTPException):
+                    pass  # cut short: also right
+                self.assertTrue(wait_for(lambda: closed("fail"), 10), "close() not called")
+                self.assertTrue(wait_for(lambda: "kirin-e2e-midstream-marker" in k.log(), 10),
+                                f"the exception is not in the error log\n{k.log()}")
+                self.assertEqual(http_get(k.port, "/?after", timeout=20).status, 200)
+                self.assertEqual(k.workers(), before, "the worker died")
+
 
 class Pep3333(unittest.TestCase):
     @classmethod
@@ -229,6 +275,12 @@ class Pep3333(unittest.TestCase):
         data = b"".join(b"line %d\n" % i for i in range(500)) + b"no newline at the end"
         r = request(self.k.port, "/lines", method="POST", body=data)
         self.assertEqual((r.status, r.body), (200, b"501"))
+
+    def test_large_response(self):
+        r = http_get(self.k.port, "/big", timeout=60)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(r.body), 8 * 1024 * 1024)
+        self.assertEqual(r.body, (bytes(range(256)) * 256) * 128)
 
     def test_generator_without_content_length(self):
         r = http_get(self.k.port, "/stream")

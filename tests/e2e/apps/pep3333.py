@@ -5,6 +5,7 @@
            second status wins
 /lines     reads wsgi.input with readline() and answers the line count
 /stream    a generator without Content-Length
+/big       8 MB with a Content-Length, in 64 KB pieces
 """
 import sys
 
@@ -38,5 +39,9 @@ def app(environ, start_response):
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (("line %d\n" % i).encode() for i in range(1000))
+    if path == "/big":
+        piece = bytes(range(256)) * 256
+        start_response("200 OK", [("Content-Length", str(len(piece) * 128))])
+        return (piece for _ in range(128))
     start_response("404 Not Found", [("Content-Length", "0")])
     return [b""]
