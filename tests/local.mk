@@ -39,6 +39,12 @@ E2E_TESTS = \
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps
 
+if ASAN
+KIRIN_ASAN = 1
+else
+KIRIN_ASAN = 0
+endif
+
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = $(PYTHON)
 AM_TESTS_ENVIRONMENT = \
@@ -47,4 +53,5 @@ AM_TESTS_ENVIRONMENT = \
 	KIRIN_PYTHON='$(PYTHON)'; export KIRIN_PYTHON; \
 	: $${KIRIN_CONFORMANCE_DIR:='$(abs_top_srcdir)/../shared/conformance'}; export KIRIN_CONFORMANCE_DIR; \
 	PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE; \
-	ASAN_OPTIONS=detect_leaks=0; export ASAN_OPTIONS;
+	ASAN_OPTIONS=detect_leaks=0; export ASAN_OPTIONS; \
+	KIRIN_ASAN=$(KIRIN_ASAN); export KIRIN_ASAN;

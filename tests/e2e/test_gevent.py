@@ -11,7 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, main  # noqa: E402
+from kirintest import Kirin, http_get, main, skip_stack_switching  # noqa: E402
 
 HAVE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle"))
 MISSING = "python3-gevent or python3-bottle is not installed"
@@ -31,6 +31,7 @@ def in_thread(fn):
     return t, out
 
 
+@skip_stack_switching("gevent")
 @unittest.skipUnless(HAVE or os.environ.get("CI"), MISSING)
 class GeventTest(unittest.TestCase):
     def test_generator_with_time_sleep_streams_part_by_part(self):

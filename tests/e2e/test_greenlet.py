@@ -11,7 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, main, wait_for  # noqa: E402
+from kirintest import Kirin, http_get, main, skip_stack_switching, wait_for  # noqa: E402
 
 
 def in_thread(fn):
@@ -28,6 +28,7 @@ def in_thread(fn):
     return t, out
 
 
+@skip_stack_switching("greenlet")
 class GreenletTest(unittest.TestCase):
     def test_two_hundred_sleepers_in_one_worker(self):
         with Kirin("-k", "greenlet", "coop:app") as k:

@@ -13,7 +13,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, main, wait_for  # noqa: E402
+from kirintest import Kirin, http_get, main, skip_stack_switching, wait_for  # noqa: E402
 
 
 def recv_responses(sock, count, timeout):
@@ -151,10 +151,12 @@ class GthreadKeepAlive(KeepAlive, unittest.TestCase):
     KIND = "gthread"
 
 
+@skip_stack_switching("greenlet")
 class GreenletKeepAlive(KeepAlive, unittest.TestCase):
     KIND = "greenlet"
 
 
+@skip_stack_switching("gevent")
 class GeventKeepAlive(KeepAlive, unittest.TestCase):
     KIND = "gevent"
 
