@@ -11,8 +11,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "arbiter/config.h"
 #include "arbiter/log.h"
 #include "workers/http/conn.h"
@@ -95,8 +93,9 @@ static void clf_time(time_t now, struct out *v);
 static void iso_time(time_t now, struct out *v);
 static const struct tm *local_tm(time_t now);
 static size_t json_line(const struct line_ctx *x, char *buf, size_t cap);
-static json_t *json_build(const struct line_ctx *x, size_t limit);
-static json_t *json_text(const char *s, size_t n);
+static void json_object_out(const struct line_ctx *x, struct out *o, size_t limit);
+static void put_json_string(struct out *o, const char *s, size_t n);
+static size_t utf8_char(const unsigned char *s, size_t n);
 static void flush_locked(void);
 
 /* ------------------------------------------------------------- the format */
@@ -430,42 +429,46 @@ static int b64(unsigned char ch)
 	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
 }
 
+/* The length of the valid UTF-8 character at s[0..n), or 0 when it is not one. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned char ch = s[0];
+	size_t k;
+	uint32_t cp;
+
+	if (ch < 0x80)
+		return 1;
+	if ((ch & 0xe0) == 0xc0) {
+		k = 1;
+		cp = ch & 31u;
+	} else if ((ch & 0xf0) == 0xe0) {
+		k = 2;
+		cp = ch & 15u;
+	} else if ((ch & 0xf8) == 0xf0) {
+		k = 3;
+		cp = ch & 7u;
+	} else {
+		return 0;
+	}
+	if (k > n - 1)
+		return 0;
+	for (size_t j = 1; j <= k; j++) {
+		if ((s[j] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[j] & 63u);
+	}
+	if ((k == 1 && cp < 0x80) || (k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
+	    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return k + 1;
+}
+
 /* True when s[0..n) is valid UTF-8 (Gunicorn decodes the user name as UTF-8). */
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		unsigned char ch = s[i];
-		size_t k;
-		uint32_t cp;
-
-		if (ch < 0x80) {
-			i++;
-			continue;
-		}
-		if ((ch & 0xe0) == 0xc0) {
-			k = 1;
-			cp = ch & 31u;
-		} else if ((ch & 0xf0) == 0xe0) {
-			k = 2;
-			cp = ch & 15u;
-		} else if ((ch & 0xf8) == 0xf0) {
-			k = 3;
-			cp = ch & 7u;
-		} else {
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = utf8_char(s + i, n - i)) == 0)
 			return false;
-		}
-		if (k > n - i - 1)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + j] & 63u);
-		}
-		if ((k == 1 && cp < 0x80) || (k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) ||
-		    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += k + 1;
-	}
 	return true;
 }
 
@@ -618,74 +621,84 @@ static const struct {
 	{"pid", 'p', true},
 };
 
-/* One JSON object; strings longer than limit are cut (0: no limit). */
-static json_t *json_build(const struct line_ctx *x, size_t limit)
+/*
+ * One JSON object into o; string values longer than limit bytes are cut
+ * (0: no limit). Written by hand: a library's objects cost more than the
+ * rest of the request.
+ */
+static void json_object_out(const struct line_ctx *x, struct out *o, size_t limit)
 {
-	json_t *obj = json_object();
 	char scratch[LINE_CAP];
 
+	put(o, "{", 1);
 	for (size_t i = 0; i < sizeof(json_fields) / sizeof(json_fields[0]); i++) {
 		struct out v = {scratch, 0, sizeof(scratch)};
-		json_t *val;
 
+		if (i > 0)
+			put(o, ",", 1);
+		put(o, "\"", 1);
+		put_str(o, json_fields[i].key);
+		put(o, "\":", 2);
 		if (json_fields[i].atom == 'p') {
-			val = json_integer(x->pid);
+			put_num(o, (uint64_t)x->pid);
 		} else if (json_fields[i].atom == 't') {
 			iso_time(x->now, &v);
-			val = json_stringn(v.p, v.len);
+			put_json_string(o, v.p, v.len);
 		} else if (!atom_value(json_fields[i].atom, x, &v)) {
-			val = json_null();
+			put(o, "null", 4);
 		} else if (json_fields[i].number) {
-			scratch[v.len < sizeof(scratch) ? v.len : sizeof(scratch) - 1] = '\0';
-			val = json_integer(strtoll(scratch, NULL, 10));
+			put(o, v.p, v.len);
 		} else {
-			val = json_text(v.p, limit && v.len > limit ? limit : v.len);
+			put_json_string(o, v.p, limit && v.len > limit ? limit : v.len);
 		}
-		json_object_set_new(obj, json_fields[i].key, val);
 	}
-	return obj;
+	put(o, "}", 1);
 }
 
-/* A JSON string from bytes: UTF-8 as is, anything else read as Latin-1 (PEP 3333). */
-static json_t *json_text(const char *s, size_t n)
+/*
+ * A JSON string: '"', '\\' and control characters escaped; UTF-8 kept, and a
+ * byte that is not part of a UTF-8 character read as Latin-1 (PEP 3333).
+ */
+static void put_json_string(struct out *o, const char *s, size_t n)
 {
-	json_t *j = json_stringn(s, n);
-	char *u;
-	size_t k = 0;
+	static const char hex[] = "0123456789abcdef";
 
-	if (j)
-		return j;
-	u = xmalloc(2 * n + 1);
-	for (size_t i = 0; i < n; i++) {
+	put(o, "\"", 1);
+	for (size_t i = 0, k; i < n && o->len < o->cap; i += k) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch < 0x80) {
-			u[k++] = (char)ch;
+		k = 1;
+		if (ch == '"' || ch == '\\') {
+			char esc[2] = {'\\', (char)ch};
+			put(o, esc, 2);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+			put(o, esc, 6);
+		} else if (ch < 0x80) {
+			o->p[o->len++] = (char)ch;
+		} else if ((k = utf8_char((const unsigned char *)s + i, n - i)) > 0) {
+			put(o, s + i, k);
 		} else {
-			u[k++] = (char)(0xc0 | ch >> 6);
-			u[k++] = (char)(0x80 | (ch & 63));
+			char two[2] = {(char)(0xc0 | ch >> 6), (char)(0x80 | (ch & 63))};
+			put(o, two, 2);
+			k = 1;
 		}
 	}
-	j = json_stringn(u, k);
-	free(u);
-	return j ? j : json_null();
+	put(o, "\"", 1);
 }
 
+/* The JSON line; when it would not fit, again with long strings cut. */
 static size_t json_line(const struct line_ctx *x, char *buf, size_t cap)
 {
-	json_t *obj = json_build(x, 0);
-	size_t n = json_dumpb(obj, buf, cap - 1, JSON_COMPACT);
+	struct out o = {buf, 0, cap - 1};
 
-	json_decref(obj);
-	if (n == 0 || n > cap - 1) {
-		obj = json_build(x, JSON_SHORT);
-		n = json_dumpb(obj, buf, cap - 1, JSON_COMPACT);
-		json_decref(obj);
-		if (n == 0 || n > cap - 1)
-			n = (size_t)snprintf(buf, cap - 1, "{\"status\":%d}", x->e->status);
+	json_object_out(x, &o, 0);
+	if (o.len == o.cap) {
+		o.len = 0;
+		json_object_out(x, &o, JSON_SHORT);
 	}
-	buf[n++] = '\n';
-	return n;
+	buf[o.len++] = '\n';
+	return o.len;
 }
 
 /* ------------------------------------------------------------ the log file */

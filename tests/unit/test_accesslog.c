@@ -292,6 +292,16 @@ static void test_json_line(void **state)
 	assert_true(json_is_null(json_object_get(o, "remote_addr")));
 	assert_string_equal(json_string_value(json_object_get(o, "user_agent")), "caf\xc3\xa9");
 	json_decref(o);
+
+	/* Escapes: quote, backslash, control bytes; UTF-8 kept, a stray byte as Latin-1. */
+	setup(&f);
+	f.c.req.num_headers = 1;
+	add_header(&f, "User-Agent", "a\\b\"c\x01\x7f\xc3\xa9\xff\xe2\x82");
+	o = json_loads(fmt_line(&f, "json"), 0, &err);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "user_agent")),
+			    "a\\b\"c\x01\x7f\xc3\xa9\xc3\xbf\xc3\xa2\xc2\x82");
+	json_decref(o);
 }
 
 static void test_long_lines_are_cut(void **state)
