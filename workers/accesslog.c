@@ -226,9 +226,13 @@ static void put_str(struct out *o, const char *s)
 static void put_num(struct out *o, uint64_t v)
 {
 	char d[24];
-	int n = snprintf(d, sizeof(d), "%llu", (unsigned long long)v);
+	size_t i = sizeof(d);
 
-	put(o, d, (size_t)n);
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, d + i, sizeof(d) - i);
 }
 
 /*
@@ -579,16 +583,26 @@ static const struct tm *local_tm(time_t now)
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* "[23/Nov/2026:12:00:00 +0000]", as Gunicorn's time.strftime in the C locale. */
+/*
+ * "[23/Nov/2026:12:00:00 +0000]", as Gunicorn's time.strftime in the C
+ * locale; formatted once per second per thread.
+ */
 static void clf_time(time_t now, struct out *v)
 {
-	const struct tm *tm = local_tm(now);
-	long off = tm->tm_gmtoff / 60;
-	char s[48];
-	int n = snprintf(s, sizeof(s), "[%02d/%s/%04d:%02d:%02d:%02d %c%02ld%02ld]", tm->tm_mday,
-			 months[tm->tm_mon], tm->tm_year + 1900, tm->tm_hour, tm->tm_min, tm->tm_sec,
-			 off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	static __thread time_t at = -1;
+	static __thread char s[48];
+	static __thread int n;
 
+	if (now != at) {
+		const struct tm *tm = local_tm(now);
+		long off = tm->tm_gmtoff / 60;
+
+		n = snprintf(s, sizeof(s), "[%02d/%s/%04d:%02d:%02d:%02d %c%02ld%02ld]",
+			     tm->tm_mday, months[tm->tm_mon], tm->tm_year + 1900, tm->tm_hour,
+			     tm->tm_min, tm->tm_sec, off < 0 ? '-' : '+', labs(off) / 60,
+			     labs(off) % 60);
+		at = now;
+	}
 	put(v, s, (size_t)n);
 }
 
