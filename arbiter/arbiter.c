@@ -522,10 +522,23 @@ static void reload(void)
 		snprintf(err, sizeof(err), "cannot return to %s: %s", cfg_start_dir, strerror(errno));
 	} else if (config_load(next, cfg_argc, cfg_argv, err, sizeof(err)) == CONFIG_RUN &&
 		   config_validate(next, err, sizeof(err)) == 0) {
-		if (!next->chdir || chdir(next->chdir) == 0)
-			goto loaded;
-		snprintf(err, sizeof(err), "cannot change directory to '%s': %s", next->chdir,
-			 strerror(errno));
+		if (!next->chdir || chdir(next->chdir) == 0) {
+			/* The new workers open it: a path they cannot open would stop us. */
+			int fd = next->accesslog && strcmp(next->accesslog, "-") != 0
+					 ? open(next->accesslog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+						0644)
+					 : -2;
+			if (fd != -1) {
+				if (fd >= 0)
+					close(fd);
+				goto loaded;
+			}
+			snprintf(err, sizeof(err), "cannot open access log '%s': %s", next->accesslog,
+				 strerror(errno));
+		} else {
+			snprintf(err, sizeof(err), "cannot change directory to '%s': %s",
+				 next->chdir, strerror(errno));
+		}
 		config_free(next);
 	}
 	log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);

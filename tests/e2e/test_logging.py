@@ -225,6 +225,39 @@ class AccessLogTest(unittest.TestCase):
             # Everything after the rename went to one file or the other.
             self.assertFalse(any("/before" in ln for ln in read_lines(path)))
 
+    def test_hup_moves_the_access_log_and_refuses_an_unwritable_one(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            ini = os.path.join(tmp, "kirin.ini")
+            first, second = os.path.join(tmp, "first.log"), os.path.join(tmp, "second.log")
+            with open(ini, "w") as f:
+                f.write(f"[kirin]\naccesslog = {first}\n")
+            with Kirin("hello:app", "-c", ini) as k:
+                (old,) = k.wait_workers(1)
+                http_get(k.port, "/one")
+                self.assertTrue(wait_lines(first, 1))
+                with open(ini, "w") as f:
+                    f.write(f"[kirin]\naccesslog = {second}\n")
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: (lambda w: len(w) == 1 and w != [old])(
+                    k.workers()), 15), k.log())
+
+                def moved():
+                    http_get(k.port, "/two")
+                    return any("/two" in ln for ln in read_lines(second))
+                self.assertTrue(wait_for(moved, 15, interval=0.3), k.log())
+                # A path the workers could not open: the reload is refused, as a whole.
+                with open(ini, "w") as f:
+                    f.write(f"[kirin]\naccesslog = {tmp}/missing/x.log\nworkers = 2\n")
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: "cannot open access log" in k.log(), 10),
+                                k.log())
+                self.assertIn("reload failed, keeping the running configuration", k.log())
+                time.sleep(0.5)
+                self.assertEqual(len(k.workers()), 1)
+                http_get(k.port, "/three")
+                self.assertTrue(wait_for(lambda: any("/three" in ln
+                                                     for ln in read_lines(second)), 5))
+
     def test_stdout(self):
         with Kirin("hello:app", "--access-logfile", "-") as k:
             http_get(k.port, "/to-stdout")
