@@ -11,9 +11,16 @@
 #include "workers/http/conn.h"
 #include "workers/python/input.h"
 
-#define KEY_MAX 256
+#define KEY_CACHE 128 /* distinct header names whose environ key is kept */
+#define KEY_PROBES 8
 
 static PyObject *template_env;
+static struct {
+	uint32_t hash;
+	size_t len;
+	char name[48];
+	PyObject *key;
+} key_cache[KEY_CACHE];
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty;
@@ -216,25 +223,62 @@ static PyObject *path_info(const char *s, size_t n)
 }
 
 /* HTTP_NAME (or CONTENT_TYPE / CONTENT_LENGTH); a repeat is joined with ",". */
-static int set_header(PyObject *env, const struct http_header *h)
+/*
+ * The environ key of a header name ("User-Agent" -> HTTP_USER_AGENT):
+ * built once per distinct name and kept, interned, in a small table (the
+ * GIL serialises access); names beyond it are built per request, so
+ * clients cannot grow the table. New ref.
+ */
+static PyObject *header_key(const char *name, size_t len)
 {
-	char key[KEY_MAX + 6];
-	size_t k = 0;
-	PyObject *kobj, *v, *old;
-	int rc;
+	uint32_t hash = 2166136261u;
+	char stack[128];
+	char *key = len + 6 <= sizeof(stack) ? stack : xmalloc(len + 6);
+	size_t k = 0, slot = 0;
+	PyObject *kobj;
 
-	if (h->name_len > KEY_MAX)
-		return 0;
-	if (!((h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) ||
-	      (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0))) {
+	for (size_t i = 0; i < len; i++)
+		hash = (hash ^ (uint8_t)(name[i] | 0x20)) * 16777619u;
+	for (size_t probe = 0; probe < KEY_PROBES && len < sizeof(key_cache[0].name); probe++) {
+		slot = (hash + probe) % KEY_CACHE;
+		if (!key_cache[slot].key)
+			break;
+		if (key_cache[slot].hash == hash && key_cache[slot].len == len &&
+		    strncasecmp(key_cache[slot].name, name, len) == 0) {
+			Py_INCREF(key_cache[slot].key);
+			return key_cache[slot].key;
+		}
+	}
+	if (!((len == 12 && strncasecmp(name, "content-type", 12) == 0) ||
+	      (len == 14 && strncasecmp(name, "content-length", 14) == 0))) {
 		memcpy(key, "HTTP_", 5);
 		k = 5;
 	}
-	for (size_t i = 0; i < h->name_len; i++) {
-		char ch = h->name[i];
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
 		key[k++] = ch == '-' ? '_' : (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
 	}
 	kobj = PyUnicode_FromStringAndSize(key, (Py_ssize_t)k);
+	if (key != stack)
+		free(key);
+	if (kobj && len < sizeof(key_cache[0].name) && !key_cache[slot].key) {
+		PyUnicode_InternInPlace(&kobj);
+		key_cache[slot].hash = hash;
+		key_cache[slot].len = len;
+		memcpy(key_cache[slot].name, name, len);
+		key_cache[slot].key = kobj;
+		Py_INCREF(kobj);
+	}
+	return kobj;
+}
+
+/* HTTP_NAME (or CONTENT_TYPE / CONTENT_LENGTH); a repeat is joined with ",". */
+static int set_header(PyObject *env, const struct http_header *h)
+{
+	PyObject *kobj = header_key(h->name, h->name_len); /* new ref */
+	PyObject *v, *old;
+	int rc;
+
 	if (!kobj)
 		return -1;
 	old = PyDict_GetItemWithError(env, kobj); /* borrowed */

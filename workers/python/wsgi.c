@@ -45,6 +45,7 @@ typedef struct {
 } FileWrapper;
 
 static PyObject *app_obj;
+static PyObject *str_close, *str_write; /* interned attribute names */
 
 static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObject *kwds);
 static PyObject *start_response_write(StartResponse *self, PyObject *data);
@@ -94,6 +95,8 @@ static PyTypeObject FileWrapperType = {
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 {
 	app_obj = app;
+	str_close = PyUnicode_InternFromString("close");
+	str_write = PyUnicode_InternFromString("write");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
 	    input_init_types() < 0 ||
 	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
@@ -293,7 +296,7 @@ static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObje
 		}
 	}
 	r->started = true;
-	return PyObject_GetAttrString((PyObject *)self, "write");
+	return PyObject_GetAttr((PyObject *)self, str_write);
 }
 
 static PyObject *start_response_write(StartResponse *self, PyObject *data)
@@ -511,7 +514,10 @@ static void close_iterable(PyObject *result)
 
 	if (!result)
 		return;
-	close = PyObject_GetAttrString(result, "close"); /* new ref */
+	/* Plain lists and tuples have no close(): skip the failed lookup. */
+	if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+		return;
+	close = PyObject_GetAttr(result, str_close); /* new ref */
 	if (!close) {
 		PyErr_Clear();
 		return;
