@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (APPS, Kirin, free_port, http_get, main, parse_raw,  # noqa: E402
+from kirintest import (ASAN, APPS, Kirin, free_port, http_get, main, parse_raw,  # noqa: E402
                        per_worker_class, raw_request, wait_for)
 
 PYTHON = os.environ.get("KIRIN_PYTHON") or sys.executable
@@ -291,6 +291,7 @@ class ErrorLogTest(unittest.TestCase):
         self.assertRegex(log, r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] "
                               r"\[WARNING\] Worker \(pid:%d\) exited with .*SIGKILL" % pid)
 
+    @unittest.skipIf(ASAN, "AddressSanitizer turns a SIGSEGV into its own report and exit code")
     def test_info_lines_name_births_and_exits(self):
         with Kirin("hello:app") as k:
             (pid,) = k.wait_workers(1)
