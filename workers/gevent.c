@@ -2,8 +2,6 @@
 #include "workers/gevent.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -12,7 +10,6 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/channel.h"
-#include "workers/http/allow.h"
 #include "workers/http/conn.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
@@ -38,8 +35,7 @@ static struct {
 	double deadline;
 	struct vconn *all;
 	size_t nconns, idle;
-	struct http_limits limits;
-	struct allow forwarded, proxy;
+	struct conn_policy policy;
 } V;
 
 static int conn_wait(struct conn *c, short events, int timeout_ms);
@@ -108,13 +104,10 @@ int gevent_run(struct worker *w, PyObject *app)
 	w->skip_finalize = true; /* suspended greenlets must not be killed into a dead hub */
 	if (wsgi_init(app, false, cfg->workers > 1) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	if (allow_parse(&V.forwarded, &cfg->forwarded_allow_ips, err, sizeof(err)) < 0 ||
-	    allow_parse(&V.proxy, &cfg->proxy_allow_ips, err, sizeof(err)) < 0) {
+	if (conn_policy_init(&V.policy, cfg, true, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	http_limits_from_settings(&V.limits, cfg->limit_request_line, cfg->limit_request_fields,
-				  cfg->limit_request_field_size, cfg->limit_request_body);
 	V.wait_read = import_attr("gevent.socket", "wait_read");
 	V.wait_write = import_attr("gevent.socket", "wait_write");
 	V.spawn = import_attr("gevent", "spawn");
@@ -185,30 +178,15 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 {
 	const struct listener *l = PyCapsule_GetPointer(capsule, NULL);
-	const struct config *cfg = V.w->cfg;
 
 	for (int i = 0; i < ACCEPT_BATCH && V.accepting; i++) {
-		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		int one = 1;
-		int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct vconn *vc;
+		struct vconn *vc = xcalloc(1, sizeof(*vc));
 		PyObject *cap, *fn;
 
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
-				log_error(errno, "accept4() on %s", l->name);
+		if (conn_accept(&vc->c, l, &gevent_io, &V.policy) <= 0) {
+			free(vc);
 			break;
 		}
-		if (l->family != AF_UNIX)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		vc = xcalloc(1, sizeof(*vc));
-		conn_init(&vc->c, fd, l, &gevent_io, &V.limits,
-			  cfg->timeout > 0 ? cfg->timeout * 1000 : 30000);
-		conn_set_peer(&vc->c, (struct sockaddr *)&peer);
-		vc->c.expect_proxy = cfg->proxy_protocol;
-		vc->c.proxy_trusted = allow_match(&V.proxy, vc->c.peer_addr);
-		vc->c.forwarded_trusted = allow_match(&V.forwarded, vc->c.peer_addr);
 		vc->next = V.all;
 		if (V.all)
 			V.all->prev = vc;
@@ -223,7 +201,7 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 			interp_log_exception("cannot spawn a greenlet for a connection");
 			close_vconn(vc);
 		}
-		if (V.nconns >= (size_t)cfg->worker_connections && set_accepting(false) < 0)
+		if (V.nconns >= (size_t)V.w->cfg->worker_connections && set_accepting(false) < 0)
 			PyErr_Clear();
 	}
 	Py_RETURN_NONE;
@@ -398,16 +376,10 @@ static PyObject *gv_spawn(PyObject *func, PyObject *args, PyObject *kwargs)
 
 	if (!spawn)
 		return NULL;
-	all = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
+	all = kirinmod_prepend(func, args);
 	if (!all) {
 		Py_DECREF(spawn);
 		return NULL;
-	}
-	Py_INCREF(func);
-	PyTuple_SET_ITEM(all, 0, func);
-	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
-		Py_INCREF(PyTuple_GET_ITEM(args, i));
-		PyTuple_SET_ITEM(all, i + 1, PyTuple_GET_ITEM(args, i));
 	}
 	r = PyObject_Call(spawn, all, kwargs);
 	Py_DECREF(all);

@@ -302,16 +302,9 @@ static PyObject *hub_spawn(PyObject *func, PyObject *args, PyObject *kwargs)
 	Py_XDECREF(functools);
 	if (!partial)
 		return NULL;
-	pargs = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
-	if (pargs) {
-		Py_INCREF(func);
-		PyTuple_SET_ITEM(pargs, 0, func);
-		for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
-			Py_INCREF(PyTuple_GET_ITEM(args, i));
-			PyTuple_SET_ITEM(pargs, i + 1, PyTuple_GET_ITEM(args, i));
-		}
+	pargs = kirinmod_prepend(func, args);
+	if (pargs)
 		run = PyObject_Call(partial, pargs, kwargs);
-	}
 	Py_XDECREF(pargs);
 	Py_DECREF(partial);
 	if (run)

@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,7 +10,6 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
-#include "workers/http/allow.h"
 #include "workers/worker.h"
 
 #define TICK_MS 100     /* how often the loop looks at stop flags and heartbeats */
@@ -29,8 +26,7 @@ static struct {
 	size_t nconns, busy;
 	bool stopping;
 	double deadline;
-	struct http_limits limits;
-	struct allow forwarded, proxy;
+	struct conn_policy policy;
 } L;
 
 static void on_accept(evutil_socket_t fd, short what, void *arg);
@@ -50,13 +46,10 @@ int loop_init(struct worker *w, const struct loop_ops *ops)
 
 	L.w = w;
 	L.ops = ops;
-	if (allow_parse(&L.forwarded, &cfg->forwarded_allow_ips, err, sizeof(err)) < 0 ||
-	    allow_parse(&L.proxy, &cfg->proxy_allow_ips, err, sizeof(err)) < 0) {
+	if (conn_policy_init(&L.policy, cfg, true, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return -1;
 	}
-	http_limits_from_settings(&L.limits, cfg->limit_request_line, cfg->limit_request_fields,
-				  cfg->limit_request_field_size, cfg->limit_request_body);
 	/* With the changelist, a connection's read event removed when it fires
 	 * and re-added after its response costs no epoll_ctl() at all. */
 	struct event_config *ec = event_config_new();
@@ -170,43 +163,27 @@ void loop_free(void)
 	event_free(L.tick_ev);
 	event_free(L.channel_ev);
 	event_base_free(L.base);
-	allow_free(&L.forwarded);
-	allow_free(&L.proxy);
+	conn_policy_free(&L.policy);
 	memset(&L, 0, sizeof(L));
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	const struct listener *l = arg;
-	const struct config *cfg = L.w->cfg;
 
 	for (int i = 0; i < ACCEPT_BATCH && L.accepting; i++) {
-		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		int one = 1;
-		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct lconn *lc;
+		struct lconn *lc = xcalloc(1, sizeof(*lc));
 
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
-				log_error(errno, "accept4() on %s", l->name);
+		if (conn_accept(&lc->c, l, L.ops->io, &L.policy) <= 0) {
+			free(lc);
 			return;
 		}
-		if (l->family != AF_UNIX)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		lc = xcalloc(1, sizeof(*lc));
-		conn_init(&lc->c, fd, l, L.ops->io, &L.limits,
-			  cfg->timeout > 0 ? cfg->timeout * 1000 : 30000);
-		conn_set_peer(&lc->c, (struct sockaddr *)&peer);
-		lc->c.expect_proxy = cfg->proxy_protocol;
-		lc->c.proxy_trusted = allow_match(&L.proxy, lc->c.peer_addr);
-		lc->c.forwarded_trusted = allow_match(&L.forwarded, lc->c.peer_addr);
-		lc->ev = event_new(L.base, fd, EV_READ, on_readable, lc);
+		lc->ev = event_new(L.base, lc->c.fd, EV_READ, on_readable, lc);
 		lc->next = L.all;
 		if (L.all)
 			L.all->prev = lc;
 		L.all = lc;
-		if (++L.nconns >= (size_t)cfg->worker_connections)
+		if (++L.nconns >= (size_t)L.w->cfg->worker_connections)
 			set_accepting(false);
 		lc->busy = true; /* so loop_resume() counts it right */
 		L.busy++;

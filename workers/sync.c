@@ -12,20 +12,17 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/channel.h"
-#include "workers/http/allow.h"
 #include "workers/http/conn.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static bool arbiter_gone(int fd);
-static void serve_one(struct worker *w, const struct listener *l, int fd,
-		      struct sockaddr_storage *peer, PyThreadState **ts);
+static void serve_one(struct worker *w, const struct listener *l, PyThreadState **ts);
 
 static struct worker *self;
 static const struct conn_io sync_io = {.wait = wait_fd};
-static struct http_limits limits;
-static struct allow forwarded_allow, proxy_allow;
+static struct conn_policy policy;
 
 int sync_run(struct worker *w, PyObject *app)
 {
@@ -39,15 +36,11 @@ int sync_run(struct worker *w, PyObject *app)
 		free(pfd);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	if (allow_parse(&forwarded_allow, &w->cfg->forwarded_allow_ips, err, sizeof(err)) < 0 ||
-	    allow_parse(&proxy_allow, &w->cfg->proxy_allow_ips, err, sizeof(err)) < 0) {
+	if (conn_policy_init(&policy, w->cfg, false, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		free(pfd);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	http_limits_from_settings(&limits, w->cfg->limit_request_line,
-				  w->cfg->limit_request_fields, w->cfg->limit_request_field_size,
-				  w->cfg->limit_request_body);
 	for (size_t i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){.fd = w->listeners[i].fd, .events = POLLIN};
 	pfd[n] = (struct pollfd){.fd = w->channel_fd, .events = POLLIN};
@@ -64,41 +57,24 @@ int sync_run(struct worker *w, PyObject *app)
 			continue;
 		if (pfd[n].revents && arbiter_gone(w->channel_fd))
 			break;
-		for (size_t i = 0; i < n && !worker_stopping(w); i++) {
-			struct sockaddr_storage peer;
-			socklen_t pl = sizeof(peer);
-			int fd;
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			fd = accept4(pfd[i].fd, (struct sockaddr *)&peer, &pl,
-				     SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0) {
-				if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
-					log_error(errno, "accept4() on %s", w->listeners[i].name);
-				continue;
-			}
-			serve_one(w, &w->listeners[i], fd, &peer, &ts);
-		}
+		for (size_t i = 0; i < n && !worker_stopping(w); i++)
+			if (pfd[i].revents & POLLIN)
+				serve_one(w, &w->listeners[i], &ts);
 	}
 	PyEval_RestoreThread(ts);
+	conn_policy_free(&policy);
 	free(pfd);
 	return WORKER_EXIT_OK;
 }
 
-/* One connection, one request; called and returns without the GIL. */
-static void serve_one(struct worker *w, const struct listener *l, int fd,
-		      struct sockaddr_storage *peer, PyThreadState **ts)
+/* Accept one connection and serve its one request; called and returns without the GIL. */
+static void serve_one(struct worker *w, const struct listener *l, PyThreadState **ts)
 {
 	struct conn c = {0};
-	int timeout_ms = w->cfg->timeout > 0 ? w->cfg->timeout * 1000 : 30000;
 	int rc;
 
-	conn_init(&c, fd, l, &sync_io, &limits, timeout_ms);
-	conn_set_peer(&c, (struct sockaddr *)peer);
-	c.expect_proxy = w->cfg->proxy_protocol;
-	c.proxy_trusted = allow_match(&proxy_allow, c.peer_addr);
-	c.forwarded_trusted = allow_match(&forwarded_allow, c.peer_addr);
+	if (conn_accept(&c, l, &sync_io, &policy) <= 0)
+		return;
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
 		if (rc < 0 && c.error_status)

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -497,6 +498,22 @@ ALL_WORKER_CLASSES = ("sync", "gthread", "greenlet", "gevent")
 # the workers that switch stacks out.
 STACK_SWITCHING = ("greenlet", "gevent")
 ASAN = os.environ.get("KIRIN_ASAN") == "1"
+
+
+def in_thread(fn):
+    """Run fn() in a daemon thread; returns (thread, out) where out gets
+    "value" or "error" when fn returns or raises."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # reported by the test
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
 
 
 def worker_classes():

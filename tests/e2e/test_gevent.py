@@ -11,24 +11,10 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, main, skip_stack_switching  # noqa: E402
+from kirintest import Kirin, http_get, in_thread, main, skip_stack_switching  # noqa: E402
 
 HAVE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle"))
 MISSING = "python3-gevent or python3-bottle is not installed"
-
-
-def in_thread(fn):
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except Exception as e:  # reported by the test
-            out["error"] = e
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out
 
 
 @skip_stack_switching("gevent")

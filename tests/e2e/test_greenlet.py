@@ -11,21 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, main, skip_stack_switching, wait_for  # noqa: E402
-
-
-def in_thread(fn):
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn()
-        except Exception as e:  # reported by the test
-            out["error"] = e
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, out
+from kirintest import Kirin, http_get, in_thread, main, skip_stack_switching, wait_for  # noqa: E402
 
 
 @skip_stack_switching("greenlet")

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arbiter/config.h"
+#include "arbiter/listener.h"
 #include "arbiter/log.h"
 
 #define INITIAL_BUF 8192
@@ -22,6 +25,7 @@
 #define DRAIN_MAX 65536 /* unread body bytes drained to keep a connection */
 
 static ssize_t fill(struct conn *c, size_t want, bool wait);
+static void set_peer(struct conn *c, const struct sockaddr *sa);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
@@ -50,19 +54,52 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->headers = headers ? headers : xcalloc(limits->fields, sizeof(*c->headers));
 }
 
-void conn_set_peer(struct conn *c, const struct sockaddr *sa)
+int conn_policy_init(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
+		     size_t errlen)
 {
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, c->peer_addr, sizeof(c->peer_addr));
-		snprintf(c->peer_port, sizeof(c->peer_port), "%u", ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_addr, sizeof(c->peer_addr));
-		snprintf(c->peer_port, sizeof(c->peer_port), "%u", ntohs(in6->sin6_port));
-	} else {
-		c->peer_addr[0] = c->peer_port[0] = '\0';
+	memset(p, 0, sizeof(*p));
+	if (allow_parse(&p->forwarded, &cfg->forwarded_allow_ips, err, errlen) < 0)
+		return -1;
+	if (allow_parse(&p->proxy, &cfg->proxy_allow_ips, err, errlen) < 0) {
+		allow_free(&p->forwarded);
+		return -1;
 	}
+	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
+				  cfg->limit_request_field_size, cfg->limit_request_body);
+	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
+	p->proxy_protocol = cfg->proxy_protocol;
+	p->nodelay = nodelay;
+	return 0;
+}
+
+void conn_policy_free(struct conn_policy *p)
+{
+	allow_free(&p->forwarded);
+	allow_free(&p->proxy);
+}
+
+int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
+		const struct conn_policy *p)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	int one = 1;
+	int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR)
+			return 0;
+		log_error(errno, "accept4() on %s", l->name);
+		return -1;
+	}
+	if (p->nodelay && l->family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_init(c, fd, l, io, &p->limits, p->timeout_ms);
+	set_peer(c, (struct sockaddr *)&peer);
+	c->expect_proxy = p->proxy_protocol;
+	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
+	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
+	return 1;
 }
 
 int conn_poll_head(struct conn *c)
@@ -465,4 +502,20 @@ static int forwarded_scheme(struct conn *c)
 	}
 	c->https = verdict == 1;
 	return 1;
+}
+
+/* REMOTE_ADDR and REMOTE_PORT from accept(). */
+static void set_peer(struct conn *c, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, c->peer_addr, sizeof(c->peer_addr));
+		snprintf(c->peer_port, sizeof(c->peer_port), "%u", ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_addr, sizeof(c->peer_addr));
+		snprintf(c->peer_port, sizeof(c->peer_port), "%u", ntohs(in6->sin6_port));
+	} else {
+		c->peer_addr[0] = c->peer_port[0] = '\0';
+	}
 }

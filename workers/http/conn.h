@@ -18,10 +18,32 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "workers/http/allow.h"
 #include "workers/http/parser.h"
 
+struct config;
 struct conn;
 struct listener;
+
+/*
+ * What a worker applies to every connection it accepts, from the settings:
+ * the HTTP limits, the wait bound, and which peers may send a PROXY header
+ * or X-Forwarded-Proto.
+ */
+struct conn_policy {
+	struct http_limits limits;
+	int timeout_ms;        /* --timeout for one wait on a client (30 s when 0) */
+	bool proxy_protocol;
+	struct allow proxy;    /* --proxy-allow-from */
+	struct allow forwarded; /* --forwarded-allow-ips */
+	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
+};
+
+/* Fill p from cfg. Returns 0, or -1 with a message in err. Free with conn_policy_free(). */
+int conn_policy_init(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
+		     size_t errlen);
+
+void conn_policy_free(struct conn_policy *p);
 
 struct conn_io {
 	/*
@@ -73,8 +95,13 @@ struct conn {
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms);
 
-/* Record the peer's address (REMOTE_ADDR, REMOTE_PORT) from accept(). */
-void conn_set_peer(struct conn *c, const struct sockaddr *sa);
+/*
+ * Accept one connection on l into c (zeroed or closed): non-blocking,
+ * peer address recorded, trust flags from the policy. Returns 1, 0 when
+ * none is waiting, -1 on an error worth logging (logged). Never waits.
+ */
+int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
+		const struct conn_policy *p);
 
 /*
  * Parse what is buffered and read what the socket has, never waiting:

@@ -242,6 +242,21 @@ const struct kirin_backend *kirinmod_blocking(void)
 	return &blocking;
 }
 
+PyObject *kirinmod_prepend(PyObject *first, PyObject *args)
+{
+	PyObject *all = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
+
+	if (!all)
+		return NULL;
+	Py_INCREF(first);
+	PyTuple_SET_ITEM(all, 0, first);
+	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++) {
+		Py_INCREF(PyTuple_GET_ITEM(args, i));
+		PyTuple_SET_ITEM(all, i + 1, PyTuple_GET_ITEM(args, i));
+	}
+	return all;
+}
+
 void kirinmod_register(void)
 {
 	PyImport_AppendInittab("kirin", kirinmod_init);

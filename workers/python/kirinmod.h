@@ -34,6 +34,9 @@ struct kirin_backend {
 /* The blocking backend (sync, gthread; the fallback where a hub cannot switch). */
 const struct kirin_backend *kirinmod_blocking(void);
 
+/* (first, *args) as a new tuple, for spawn backends; NULL with an exception. */
+PyObject *kirinmod_prepend(PyObject *first, PyObject *args);
+
 /* Add `kirin` to the interpreter's built-in modules. Before Py_Initialize. */
 void kirinmod_register(void);
 
