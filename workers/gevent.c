@@ -228,7 +228,7 @@ static PyObject *handle(PyObject *capsule, PyObject *unused)
 			V.idle--;
 			vc->c.timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
 		}
-		if (rc <= 0 || V.stopping) {
+		if (rc <= 0) {
 			if (rc < 0 && vc->c.error_status)
 				conn_refuse(&vc->c, vc->c.error_status);
 			break;

@@ -24,6 +24,7 @@ static struct {
 	struct event *tick_ev, *channel_ev;
 	struct lconn *all;
 	size_t nconns, busy;
+	size_t fresh;           /* accepted, first request not dispatched yet */
 	bool stopping;
 	double deadline;
 	struct conn_policy policy;
@@ -95,7 +96,7 @@ void loop_resume(struct lconn *lc)
 	const struct config *cfg = L.w->cfg;
 
 	unbusy(lc);
-	if (L.stopping) {
+	if (L.stopping && lc->served) {
 		loop_close(lc);
 		return;
 	}
@@ -139,6 +140,8 @@ void loop_park(struct lconn *lc)
 void loop_close(struct lconn *lc)
 {
 	unbusy(lc);
+	if (!lc->served)
+		L.fresh--;
 	if (lc->prev)
 		lc->prev->next = lc->next;
 	else
@@ -183,6 +186,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		if (L.all)
 			L.all->prev = lc;
 		L.all = lc;
+		L.fresh++;
 		if (++L.nconns >= (size_t)L.w->cfg->worker_connections)
 			set_accepting(false);
 		lc->busy = true; /* so loop_resume() counts it right */
@@ -205,6 +209,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 static void dispatch(struct lconn *lc, bool refuse)
 {
+	if (!lc->served) {
+		lc->served = true;
+		L.fresh--;
+	}
 	lc->busy = true;
 	L.busy++;
 	lc->refuse = refuse;
@@ -228,7 +236,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!L.stopping && worker_stopping(L.w))
 		begin_stop();
-	if (L.stopping && (L.busy == 0 || worker_now() > L.deadline))
+	if (L.stopping && ((L.busy == 0 && L.fresh == 0) || worker_now() > L.deadline))
 		event_base_loopbreak(L.base);
 }
 
@@ -243,18 +251,26 @@ static void on_channel(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Graceful stop: accept nothing more, close idle connections, let requests finish. */
+/*
+ * Graceful stop: accept nothing more, let requests finish, close connections
+ * idle between requests. A connection accepted but not yet asked anything
+ * gets --keep-alive seconds to send its request, which is then answered
+ * with Connection: close: the client connected to us, not to our successor.
+ */
 static void begin_stop(void)
 {
 	struct lconn *lc = L.all;
+	struct timeval tv = {L.w->cfg->keepalive > 0 ? L.w->cfg->keepalive : 1, 0};
 
 	L.stopping = true;
 	L.deadline = worker_now() + L.w->cfg->graceful_timeout;
 	set_accepting(false);
 	while (lc) {
 		struct lconn *next = lc->next;
-		if (!lc->busy)
+		if (!lc->busy && lc->served && lc->c.len == 0)
 			loop_close(lc);
+		else if (!lc->busy && !lc->served && lc->c.len == 0)
+			event_add(lc->ev, &tv);
 		lc = next;
 	}
 }

@@ -26,6 +26,7 @@ struct lconn {
 	struct lconn *prev, *next;  /* every open connection */
 	struct lconn *qnext;        /* free for the dispatcher's queues */
 	bool busy;                  /* handed to dispatch and not back yet */
+	bool served;                /* has been dispatched at least once */
 	bool refuse;                /* dispatch: answer c.error_status, then close */
 	bool closed;                /* free for the dispatcher */
 };

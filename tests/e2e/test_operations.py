@@ -1,0 +1,190 @@
+"""What operators do every day: reload under load without a failed request,
+a broken config on reload, a stuck worker's stack in the log, the pid file,
+daemon mode, process titles, and the binary upgrade (USR2)."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import (APPS, KIRIN, Kirin, free_port, http_get, in_thread,  # noqa: E402
+                       kill_tree, main, pid_alive, wait_for, worker_classes)
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+class Reload(unittest.TestCase):
+    def test_hup_under_load_fails_no_request(self):
+        for kind in worker_classes():
+            with self.subTest(kind=kind):
+                self.hup_under_load(kind)
+
+    def hup_under_load(self, kind):
+        with Kirin("hello:app", "-w", "2", "-k", kind) as k:
+            before = set(k.wait_workers(2))
+            failures, done = [], threading.Event()
+            counts = [0]
+
+            def client():
+                while not done.is_set():
+                    try:
+                        if http_get(k.port, "/", timeout=10).status != 200:
+                            failures.append("status")
+                    except OSError as e:
+                        failures.append(repr(e))
+                    counts[0] += 1
+
+            threads = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+            for t in threads:
+                t.start()
+            self.assertTrue(wait_for(lambda: counts[0] > 20, 10))
+            k.signal(signal.SIGHUP)
+
+            def renewed():
+                now = set(k.workers())
+                return len(now) == 2 and not (now & before)
+            self.assertTrue(wait_for(renewed, 15), f"{k.workers()} vs {before}\n{k.log()}")
+            n = counts[0]
+            self.assertTrue(wait_for(lambda: counts[0] > n + 20, 10))
+            done.set()
+            for t in threads:
+                t.join(15)
+            self.assertEqual(failures, [])
+
+    def test_broken_config_on_hup_keeps_the_running_settings(self):
+        with tempfile.TemporaryDirectory() as d:
+            ini = os.path.join(d, "kirin.ini")
+            with open(ini, "w") as f:
+                f.write("[kirin]\nworkers = 2\n")
+            with Kirin("-c", ini, "hello:app") as k:
+                before = set(k.wait_workers(2))
+                with open(ini, "w") as f:
+                    f.write("[kirin]\nworkers = many\n")
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: "reload failed" in k.log(), 10), k.log())
+                self.assertIn("workers", k.log().split("reload failed", 1)[1])
+                self.assertEqual(set(k.workers()), before)  # nothing was restarted
+                self.assertEqual(http_get(k.port, "/").status, 200)
+                # A good file again: now the reload happens.
+                with open(ini, "w") as f:
+                    f.write("[kirin]\nworkers = 3\n")
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: len(k.workers()) == 3 and
+                                         not set(k.workers()) & before, 15), k.log())
+
+
+class StuckWorker(unittest.TestCase):
+    def test_busy_loop_is_killed_and_its_stack_logged(self):
+        with Kirin("busy:app", "-w", "1", "--timeout", "2") as k:
+            (pid,) = k.wait_workers(1)
+            start = time.monotonic()
+            in_thread(lambda: http_get(k.port, "/spin", timeout=30))
+            replaced = wait_for(lambda: (lambda w: len(w) == 1 and pid not in w)(k.workers()), 10)
+            self.assertTrue(replaced, k.log())
+            self.assertLess(time.monotonic() - start, 10)
+            log = k.log()
+            self.assertIn(f"WORKER TIMEOUT (pid:{pid})", log)
+            self.assertIn("spin_forever", log)  # where the app was stuck
+            self.assertIn("[CRITICAL]", log)
+            self.assertEqual(http_get(k.port, "/").status, 200)
+
+
+class Daemon(unittest.TestCase):
+    def test_pid_file_lives_as_long_as_the_server(self):
+        with tempfile.TemporaryDirectory() as d:
+            pidfile = os.path.join(d, "kirin.pid")
+            with Kirin("hello:app", "-p", pidfile) as k:
+                with open(pidfile) as f:
+                    self.assertEqual(int(f.read()), k.pid)
+                k.signal(signal.SIGTERM)
+                self.assertEqual(k.wait(15), 0)
+            self.assertFalse(os.path.exists(pidfile))
+
+    def test_daemon_returns_and_serves(self):
+        with tempfile.TemporaryDirectory() as d:
+            pidfile, log = os.path.join(d, "kirin.pid"), os.path.join(d, "error.log")
+            port = free_port()
+            started = time.monotonic()
+            rc = subprocess.run([KIRIN, "-D", "-p", pidfile, "--error-logfile", log,
+                                 "-b", f"127.0.0.1:{port}", "--chdir", APPS, "hello:app"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=20).returncode
+            self.assertEqual(rc, 0)
+            self.assertLess(time.monotonic() - started, 10)
+            pid = None
+            try:
+                self.assertTrue(wait_for(lambda: os.path.exists(pidfile), 10))
+                with open(pidfile) as f:
+                    pid = int(f.read())
+                self.assertTrue(wait_for(lambda: _answers(port), 15))
+                self.assertEqual(http_get(port, "/").status, 200)
+                os.kill(pid, signal.SIGTERM)
+                self.assertTrue(wait_for(lambda: not pid_alive(pid), 15))
+                self.assertFalse(os.path.exists(pidfile))
+            finally:
+                if pid and pid_alive(pid):
+                    kill_tree(pid)
+
+    def test_process_titles(self):
+        with Kirin("hello:app", "-w", "2", "-n", "shop") as k:
+            workers = k.wait_workers(2)
+            self.assertEqual(cmdline(k.pid), "kirin: master [shop]")
+            for pid in workers:
+                self.assertEqual(cmdline(pid), "kirin: worker [shop]")
+        with Kirin("hello:app") as k:
+            self.assertEqual(cmdline(k.pid), "kirin: master [hello:app]")
+
+
+class Upgrade(unittest.TestCase):
+    def test_usr2_starts_a_new_arbiter_on_the_same_sockets(self):
+        with tempfile.TemporaryDirectory() as d:
+            pidfile = os.path.join(d, "kirin.pid")
+            with Kirin("echo_environ:app", "-p", pidfile) as k:
+                k.wait_workers(1)
+                k.signal(signal.SIGUSR2)
+                new = wait_for(lambda: [p for p in k.workers() if cmdline(p).startswith(
+                    "kirin: master")], 15)
+                self.assertTrue(new, k.log())
+                new_pid = new[0]
+                try:
+                    self.assertTrue(wait_for(lambda: os.path.exists(pidfile + ".oldbin"), 10))
+                    self.assertTrue(wait_for(lambda: read(pidfile) == str(new_pid), 10))
+                    # Stop the old arbiter: the new one keeps the port.
+                    k.signal(signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(k.pid) or
+                                             k.poll() is not None, 15))
+                    r = http_get(k.port, "/", timeout=10)
+                    self.assertEqual(r.status, 200)
+                    self.assertNotIn(r.json()["__pid__"], (k.pid,))
+                finally:
+                    kill_tree(new_pid)
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _answers(port):
+    try:
+        return http_get(port, "/", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
