@@ -138,14 +138,15 @@ class Server:
         self.proc = None
         self.log_path = os.path.join(tmp, f"{variant.name}-{port}.log")
         self.t_exec = None
+        self.deaths = []        # why it had to be restarted, oldest first
 
-    def start(self):
+    def start(self, append=False):
         env = dict(os.environ)
         env.pop("PYTHONHOME", None)
         env["PYTHONPATH"] = APPS
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env.update(self.env or {})
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "ab" if append else "wb")
         self.t_exec = time.time()
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -193,6 +194,19 @@ class Server:
 
     def rss_kib(self):
         return sum(rss_kib(p) for p in self.workers())
+
+    def revive(self, timeout=15.0):
+        """Restart a server that died (the machine is shared: something
+        else may kill it) on the same port. Returns True when it answers."""
+        last = self.log_tail(3)
+        self.deaths.append(f"exit {self.proc.returncode if self.proc else '?'}: {_short(last, 160)}")
+        self.stop()
+        self.start(append=True)
+        try:
+            self.wait_ready(timeout)
+            return True
+        except (Unavailable, RuntimeError):
+            return False
 
     def stop(self):
         if self.proc is None:
@@ -545,6 +559,7 @@ class Bench:
                                             cfg.get("close", False), cfg.get("post_bytes", 0),
                                             cfg.get("timeout"))
         self.say(f" -- {cfg['label']}")
+        deaths0 = {id(s): len(s.deaths) for s in servers}
         if self.warmup:
             for s in servers:
                 if not s.alive():
@@ -559,13 +574,21 @@ class Bench:
             for s in servers:
                 if id(s) in fails:
                     continue
-                if not s.alive():
-                    fails[id(s)] = "server died: " + _short(s.log_tail())
-                    continue
-                try:
-                    runs[id(s)].append(self.wrk.run(argvs[id(s)], self.duration))
-                except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                    fails[id(s)] = str(exc)
+                for attempt in range(3):
+                    # a server that died is restarted and its run done again
+                    if not s.alive() and (len(s.deaths) >= 3 or not s.revive()):
+                        fails[id(s)] = "server died: " + _short(s.log_tail(2), 200)
+                        break
+                    try:
+                        res = self.wrk.run(argvs[id(s)], self.duration)
+                    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                        fails[id(s)] = str(exc)
+                        break
+                    if s.alive():
+                        runs[id(s)].append(res)
+                        break
+                else:
+                    fails[id(s)] = "server kept dying: " + "; ".join(s.deaths)
         rows = [dict(r) for r in pre_rows
                 if cfg.get("nginx", True) or r["family"] != "nginx"]
         for s in servers:
@@ -586,8 +609,13 @@ class Bench:
                            mb_s=m["mb_s"], rss_kib=s.rss_kib(),
                            all_req_s=[r["req_s"] for r in runs[id(s)]],
                            cmd=s.argv, wrk=argvs[id(s)])
+            notes = []
             if size:
-                row["note"] = "req/s = bytes received / body size"
+                notes.append("req/s = bytes received / body size")
+            died = s.deaths[deaths0[id(s)]:]
+            if died:
+                notes.append(f"restarted {len(died)}x after it died ({died[-1]})")
+            row["note"] = "; ".join(notes)
             if m["req_s"] <= 0:
                 row["status"] = "error"
                 row["note"] = "no successful response (errors: %s)" % m["errors_detail"]
@@ -1002,7 +1030,7 @@ class Bench:
     def write_outputs(self, out):
         os.makedirs(out, exist_ok=True)
         data = {"meta": self.meta(), "tables": self.tables, "targets": self.targets,
-                "kirin_failures": self.kirin_failures}
+                "kirin_failures": list(dict.fromkeys(self.kirin_failures))}
         with open(os.path.join(out, "bench.json"), "w") as f:
             json.dump(data, f, indent=1)
             f.write("\n")
@@ -1062,7 +1090,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set key top right autotitle columnheader
+set key below autotitle columnheader
 set ylabel "requests per second"
 set yrange [0:*]
 set grid ytics
@@ -1199,7 +1227,8 @@ def main(argv=None):
             bench.write_outputs(args.out)
         shutil.rmtree(bench.tmp, ignore_errors=True)
     if bench.kirin_failures:
-        print("\nkirin failures:\n  " + "\n  ".join(bench.kirin_failures), file=sys.stderr)
+        unique = list(dict.fromkeys(bench.kirin_failures))
+        print("\nkirin failures:\n  " + "\n  ".join(unique), file=sys.stderr)
         return 1
     return 0
 
