@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -27,43 +28,59 @@ static struct conn_policy policy;
 int sync_run(struct worker *w, PyObject *app)
 {
 	size_t n = w->nlisteners;
-	struct pollfd *pfd = xcalloc(n + 1, sizeof(*pfd));
+	struct epoll_event ev[8];
 	PyThreadState *ts;
 	char err[256];
+	int set;
 
 	self = w;
-	if (wsgi_init(app, false, w->cfg->workers > 1) < 0) {
-		free(pfd);
+	if (wsgi_init(app, false, w->cfg->workers > 1) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	}
 	if (conn_policy_init(&policy, w->cfg, false, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
-		free(pfd);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	for (size_t i = 0; i < n; i++)
-		pfd[i] = (struct pollfd){.fd = w->listeners[i].fd, .events = POLLIN};
-	pfd[n] = (struct pollfd){.fd = w->channel_fd, .events = POLLIN};
+	/*
+	 * Our own epoll set, waited on directly: with EPOLLEXCLUSIVE on the
+	 * shared listeners a new connection wakes one idle worker, not every
+	 * worker (a herd that costs each of them a wake-up and a failed
+	 * accept). A busy worker is not waiting, so the kernel passes it by.
+	 */
+	set = epoll_create1(EPOLL_CLOEXEC);
+	if (set < 0) {
+		log_error(errno, "epoll_create1()");
+		return WORKER_EXIT_BOOT_ERROR;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		struct epoll_event e = {.events = EPOLLIN | (i < n ? EPOLLEXCLUSIVE : 0), .data.u64 = i};
+		if (epoll_ctl(set, EPOLL_CTL_ADD, i < n ? w->listeners[i].fd : w->channel_fd, &e) < 0) {
+			log_error(errno, "epoll_ctl()");
+			close(set);
+			return WORKER_EXIT_BOOT_ERROR;
+		}
+	}
 
 	ts = PyEval_SaveThread();
 	while (!worker_stopping(w) && worker_heartbeat(w)) {
-		int rc = poll(pfd, n + 1, worker_beat_interval_ms(w));
+		int rc = epoll_wait(set, ev, 8, worker_beat_interval_ms(w));
 
 		if (rc < 0 && errno != EINTR) {
-			log_error(errno, "poll()");
+			log_error(errno, "epoll_wait()");
 			break;
 		}
-		if (rc <= 0)
-			continue;
-		if (pfd[n].revents && arbiter_gone(w->channel_fd))
-			break;
-		for (size_t i = 0; i < n && !worker_stopping(w); i++)
-			if (pfd[i].revents & POLLIN)
-				serve_one(w, &w->listeners[i], &ts);
+		for (int k = 0; k < rc && !worker_stopping(w); k++) {
+			if (ev[k].data.u64 == n) {
+				if (arbiter_gone(w->channel_fd))
+					goto out;
+				continue;
+			}
+			serve_one(w, &w->listeners[ev[k].data.u64], &ts);
+		}
 	}
+out:
 	PyEval_RestoreThread(ts);
 	conn_policy_free(&policy);
-	free(pfd);
+	close(set);
 	return WORKER_EXIT_OK;
 }
 
