@@ -220,6 +220,7 @@ static PyObject *handle(PyObject *capsule, PyObject *unused)
 		if (!first && vc->c.len == 0) {
 			vc->idle = true;
 			V.idle++;
+			conn_shrink(&vc->c);
 			vc->c.timeout_ms = cfg->keepalive > 0 ? cfg->keepalive * 1000 : 1000;
 		}
 		rc = conn_read_head(&vc->c);

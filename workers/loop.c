@@ -134,6 +134,7 @@ void loop_park(struct lconn *lc)
 		loop_close(lc);
 		return;
 	}
+	conn_shrink(&lc->c);
 	event_add(lc->ev, &tv);
 }
 

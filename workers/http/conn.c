@@ -37,10 +37,6 @@ static int forwarded_scheme(struct conn *c);
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms)
 {
-	char *buf = c->buf;
-	size_t cap = c->cap;
-	struct http_header *headers = c->headers;
-
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->listener = l;
@@ -49,9 +45,6 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->limits = *limits;
 	/* A head is at most the request line, every field line, and the CRLFs. */
 	c->max_head = http_max_head(limits);
-	c->buf = buf ? buf : xmalloc(INITIAL_BUF);
-	c->cap = buf ? cap : INITIAL_BUF;
-	c->headers = headers ? headers : xcalloc(limits->fields, sizeof(*c->headers));
 }
 
 int conn_policy_init(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
@@ -105,6 +98,8 @@ int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *
 int conn_poll_head(struct conn *c)
 {
 	if (!c->head_started) {
+		if (!c->headers)
+			c->headers = xcalloc(c->limits.fields, sizeof(*c->headers));
 		http_request_init(&c->req, c->headers, c->limits.fields);
 		c->head_started = true;
 	}
@@ -273,6 +268,18 @@ void conn_finish(struct conn *c)
 	conn_close(c);
 }
 
+void conn_shrink(struct conn *c)
+{
+	if (c->len > 0)
+		return;
+	free(c->buf);
+	free(c->headers);
+	c->buf = NULL;
+	c->headers = NULL;
+	c->cap = 0;
+	c->head_started = false; /* the request struct pointed into the freed array */
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->fd >= 0)
@@ -335,7 +342,7 @@ static int fill_body(struct conn *c, size_t want)
 
 static int grow(struct conn *c, size_t need)
 {
-	size_t cap = c->cap;
+	size_t cap = c->cap ? c->cap : INITIAL_BUF;
 
 	if (need <= cap)
 		return 0;

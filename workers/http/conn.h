@@ -90,7 +90,8 @@ struct conn {
 
 /*
  * Set up c for a freshly accepted fd (non-blocking). The conn owns the fd
- * and its buffer from now on; conn_close() releases both.
+ * from now on, and the buffers it allocates when bytes arrive; conn_close()
+ * releases them all.
  */
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms);
@@ -154,6 +155,13 @@ void conn_refuse(struct conn *c, int status);
  * still unread, so they cannot turn the close into a reset. May wait.
  */
 void conn_finish(struct conn *c);
+
+/*
+ * Between requests with nothing buffered: give the buffer and the header
+ * array back (the next head allocates them again), so an idle keep-alive
+ * connection costs little more than its socket.
+ */
+void conn_shrink(struct conn *c);
 
 /* Close the socket and free the buffer. */
 void conn_close(struct conn *c);
