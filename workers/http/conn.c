@@ -344,7 +344,7 @@ static int grow(struct conn *c, size_t need)
 {
 	size_t cap = c->cap ? c->cap : INITIAL_BUF;
 
-	if (need <= cap)
+	if (c->buf && need <= c->cap)
 		return 0;
 	while (cap < need)
 		cap *= 2;
