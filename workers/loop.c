@@ -3,9 +3,13 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
@@ -15,12 +19,31 @@
 #define TICK_MS 100     /* how often the loop looks at stop flags and heartbeats */
 #define ACCEPT_BATCH 64 /* connections taken per wake-up, so workers share */
 
+/*
+ * Accepting happens in a thread of its own that waits on its own epoll set,
+ * where the shared listeners carry EPOLLEXCLUSIVE: a new connection wakes
+ * one worker, not all of them (Debian's libevent 2.1 cannot ask for that,
+ * and an epoll set nested in libevent's would not honour it). The thread
+ * never touches Python or the loop: it queues accepted connections and
+ * wakes the loop through an eventfd.
+ */
+static struct {
+	pthread_t thread;
+	bool started;
+	int set;                /* its epoll set: the listeners, and ctl_fd */
+	int ctl_fd;             /* eventfd: the loop asks it to look at room/quit */
+	int ready_fd;           /* eventfd: it tells the loop connections are queued */
+	struct event *ready_ev;
+	pthread_mutex_t mu;
+	struct lconn *queue;    /* accepted, not yet taken by the loop (under mu) */
+	size_t room;            /* connections it may still accept (under mu) */
+	bool quit;              /* under mu */
+} A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
+
 static struct {
 	struct worker *w;
 	const struct loop_ops *ops;
 	struct event_base *base;
-	struct event **accept_ev;
-	bool accepting;
 	struct event *tick_ev, *channel_ev;
 	struct lconn *all;
 	size_t nconns, busy;
@@ -30,13 +53,15 @@ static struct {
 	struct conn_policy policy;
 } L;
 
-static void on_accept(evutil_socket_t fd, short what, void *arg);
+static void on_accepted(evutil_socket_t fd, short what, void *arg);
+static void *acceptor_main(void *arg);
+static int acceptor_start(void);
+static void acceptor_room(size_t room, bool add);
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_tick(evutil_socket_t fd, short what, void *arg);
 static void on_channel(evutil_socket_t fd, short what, void *arg);
 static void dispatch(struct lconn *lc, bool refuse);
 static void unbusy(struct lconn *lc);
-static void set_accepting(bool on);
 static void begin_stop(void);
 
 int loop_init(struct worker *w, const struct loop_ops *ops)
@@ -63,16 +88,11 @@ int loop_init(struct worker *w, const struct loop_ops *ops)
 		log_critical("cannot create the event loop");
 		return -1;
 	}
-	L.accept_ev = xcalloc(w->nlisteners, sizeof(*L.accept_ev));
-	for (size_t i = 0; i < w->nlisteners; i++)
-		L.accept_ev[i] = event_new(L.base, w->listeners[i].fd, EV_READ | EV_PERSIST, on_accept,
-					   (void *)&w->listeners[i]);
 	L.channel_ev = event_new(L.base, w->channel_fd, EV_READ | EV_PERSIST, on_channel, NULL);
 	L.tick_ev = event_new(L.base, -1, EV_PERSIST, on_tick, NULL);
 	event_add(L.channel_ev, NULL);
 	event_add(L.tick_ev, &tick);
-	set_accepting(true);
-	return 0;
+	return acceptor_start();
 }
 
 struct event_base *loop_base(void)
@@ -153,17 +173,32 @@ void loop_close(struct lconn *lc)
 	conn_close(&lc->c);
 	free(lc);
 	L.nconns--;
-	if (!L.accepting && !L.stopping && L.nconns < (size_t)L.w->cfg->worker_connections)
-		set_accepting(true);
+	if (!L.stopping)
+		acceptor_room(1, true);
 }
 
 void loop_free(void)
 {
+	uint64_t one = 1;
+
+	L.stopping = true; /* closing connections below gives the acceptor no room */
+	pthread_mutex_lock(&A.mu);
+	A.quit = true;
+	pthread_mutex_unlock(&A.mu);
+	if (A.started && write(A.ctl_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(A.thread, NULL);
+	while (A.queue) {
+		struct lconn *lc = A.queue;
+		A.queue = lc->qnext;
+		conn_close(&lc->c);
+		free(lc);
+	}
+	event_free(A.ready_ev);
+	close(A.set);
+	close(A.ctl_fd);
+	close(A.ready_fd);
 	while (L.all)
 		loop_close(L.all);
-	for (size_t i = 0; i < L.w->nlisteners; i++)
-		event_free(L.accept_ev[i]);
-	free(L.accept_ev);
 	event_free(L.tick_ev);
 	event_free(L.channel_ev);
 	event_base_free(L.base);
@@ -171,25 +206,133 @@ void loop_free(void)
 	memset(&L, 0, sizeof(L));
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+static int acceptor_start(void)
 {
-	const struct listener *l = arg;
+	struct epoll_event ctl = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
+	int e;
 
-	for (int i = 0; i < ACCEPT_BATCH && L.accepting; i++) {
-		struct lconn *lc = xcalloc(1, sizeof(*lc));
+	A.room = (size_t)L.w->cfg->worker_connections;
+	A.set = epoll_create1(EPOLL_CLOEXEC);
+	A.ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	A.ready_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (A.set < 0 || A.ctl_fd < 0 || A.ready_fd < 0 ||
+	    epoll_ctl(A.set, EPOLL_CTL_ADD, A.ctl_fd, &ctl) < 0) {
+		log_error(errno, "setting up the acceptor");
+		return -1;
+	}
+	A.ready_ev = event_new(L.base, A.ready_fd, EV_READ | EV_PERSIST, on_accepted, NULL);
+	event_add(A.ready_ev, NULL);
+	e = pthread_create(&A.thread, NULL, acceptor_main, NULL);
+	if (e) {
+		log_error(e, "pthread_create() for the acceptor");
+		return -1;
+	}
+	A.started = true;
+	return 0;
+}
 
-		if (conn_accept(&lc->c, l, L.ops->io, &L.policy) <= 0) {
-			free(lc);
-			return;
+/*
+ * Give the acceptor `room` more connections (add), or set its room (!add).
+ * It is woken when it may have left the listeners (room was 0) or must.
+ */
+static void acceptor_room(size_t room, bool add)
+{
+	uint64_t one = 1;
+	bool wake;
+
+	pthread_mutex_lock(&A.mu);
+	wake = !add || A.room == 0;
+	A.room = add ? A.room + room : room;
+	pthread_mutex_unlock(&A.mu);
+	if (wake && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "waking the acceptor");
+}
+
+static void *acceptor_main(void *arg)
+{
+	const struct worker *w = L.w;
+	bool listening = false;
+
+	for (;;) {
+		struct epoll_event ev[8];
+		size_t room;
+		bool quit, accepted = false;
+		int n;
+
+		pthread_mutex_lock(&A.mu);
+		room = A.room;
+		quit = A.quit;
+		pthread_mutex_unlock(&A.mu);
+		if (quit)
+			break;
+		/* Out of room (the connection cap, or stopping): stop being a
+		 * waiter on the listeners, so the kernel wakes another worker. */
+		if ((room > 0) != listening) {
+			for (size_t i = 0; i < w->nlisteners; i++) {
+				struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
+				if (epoll_ctl(A.set, listening ? EPOLL_CTL_DEL : EPOLL_CTL_ADD,
+					      w->listeners[i].fd, &e) < 0)
+					log_error(errno, "epoll_ctl() on %s", w->listeners[i].name);
+			}
+			listening = !listening;
 		}
+		n = epoll_wait(A.set, ev, 8, -1);
+		for (int k = 0; k < n; k++) {
+			uint64_t v;
+
+			if (ev[k].data.u64 == UINT64_MAX) {
+				if (read(A.ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_error(errno, "read() on the acceptor's eventfd");
+				continue;
+			}
+			for (int i = 0; i < ACCEPT_BATCH && room > 0; i++) {
+				struct lconn *lc = xcalloc(1, sizeof(*lc));
+
+				if (conn_accept(&lc->c, &w->listeners[ev[k].data.u64], L.ops->io,
+						&L.policy) <= 0) {
+					free(lc);
+					break;
+				}
+				pthread_mutex_lock(&A.mu);
+				lc->qnext = A.queue;
+				A.queue = lc;
+				room = A.room = A.room > 0 ? A.room - 1 : 0;
+				pthread_mutex_unlock(&A.mu);
+				accepted = true;
+			}
+		}
+		if (accepted) {
+			uint64_t one = 1;
+			if (write(A.ready_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				log_error(errno, "write() on the loop's eventfd");
+		}
+	}
+	return NULL;
+}
+
+/* In the loop: take what the acceptor queued and read their first heads. */
+static void on_accepted(evutil_socket_t fd, short what, void *arg)
+{
+	struct lconn *list;
+	uint64_t v;
+
+	if (read(A.ready_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_error(errno, "read() on the loop's eventfd");
+	pthread_mutex_lock(&A.mu);
+	list = A.queue;
+	A.queue = NULL;
+	pthread_mutex_unlock(&A.mu);
+	while (list) {
+		struct lconn *lc = list;
+
+		list = lc->qnext;
 		lc->ev = event_new(L.base, lc->c.fd, EV_READ, on_readable, lc);
 		lc->next = L.all;
 		if (L.all)
 			L.all->prev = lc;
 		L.all = lc;
 		L.fresh++;
-		if (++L.nconns >= (size_t)L.w->cfg->worker_connections)
-			set_accepting(false);
+		L.nconns++;
 		lc->busy = true; /* so loop_resume() counts it right */
 		L.busy++;
 		loop_resume(lc);
@@ -265,7 +408,7 @@ static void begin_stop(void)
 
 	L.stopping = true;
 	L.deadline = worker_now() + L.w->cfg->graceful_timeout;
-	set_accepting(false);
+	acceptor_room(0, false);
 	while (lc) {
 		struct lconn *next = lc->next;
 		if (!lc->busy && lc->served && lc->c.len == 0)
@@ -276,13 +419,3 @@ static void begin_stop(void)
 	}
 }
 
-static void set_accepting(bool on)
-{
-	for (size_t i = 0; i < L.w->nlisteners; i++) {
-		if (on)
-			event_add(L.accept_ev[i], NULL);
-		else
-			event_del(L.accept_ev[i]);
-	}
-	L.accepting = on;
-}
