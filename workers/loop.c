@@ -37,6 +37,7 @@ static struct {
 	pthread_mutex_t mu;
 	struct lconn *queue;    /* accepted, not yet taken by the loop (under mu) */
 	size_t room;            /* connections it may still accept (under mu) */
+	bool paused;            /* it saw room 0 and left the listeners (under mu) */
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
@@ -57,6 +58,7 @@ static void on_accepted(evutil_socket_t fd, short what, void *arg);
 static void *acceptor_main(void *arg);
 static int acceptor_start(void);
 static void acceptor_room(size_t room, bool add);
+static bool acceptor_drained(void);
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_tick(evutil_socket_t fd, short what, void *arg);
 static void on_channel(evutil_socket_t fd, short what, void *arg);
@@ -248,6 +250,20 @@ static void acceptor_room(size_t room, bool add)
 		log_error(errno, "waking the acceptor");
 }
 
+/*
+ * During a stop: true once the acceptor has left the listeners and the loop
+ * has taken everything it accepted, so no connection is left unanswered.
+ */
+static bool acceptor_drained(void)
+{
+	bool drained;
+
+	pthread_mutex_lock(&A.mu);
+	drained = A.paused && !A.queue;
+	pthread_mutex_unlock(&A.mu);
+	return drained;
+}
+
 static void *acceptor_main(void *arg)
 {
 	const struct worker *w = L.w;
@@ -276,6 +292,9 @@ static void *acceptor_main(void *arg)
 			}
 			listening = !listening;
 		}
+		pthread_mutex_lock(&A.mu);
+		A.paused = !listening && A.room == 0;
+		pthread_mutex_unlock(&A.mu);
 		n = epoll_wait(A.set, ev, 8, -1);
 		for (int k = 0; k < n; k++) {
 			uint64_t v;
@@ -380,7 +399,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!L.stopping && worker_stopping(L.w))
 		begin_stop();
-	if (L.stopping && ((L.busy == 0 && L.fresh == 0) || worker_now() > L.deadline))
+	if (L.stopping && ((L.busy == 0 && L.fresh == 0 && acceptor_drained()) ||
+			   worker_now() > L.deadline))
 		event_base_loopbreak(L.base);
 }
 
