@@ -152,7 +152,7 @@ void loop_park(struct lconn *lc)
 	struct timeval tv = {L.w->cfg->keepalive > 0 ? L.w->cfg->keepalive : 1, 0};
 
 	unbusy(lc);
-	if (L.stopping) {
+	if (L.stopping && lc->served) {
 		loop_close(lc);
 		return;
 	}

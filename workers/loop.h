@@ -64,7 +64,11 @@ bool loop_stopping(void);
 /* Back from dispatch: parse what is buffered or arrives, dispatch again or wait. */
 void loop_resume(struct lconn *lc);
 
-/* Back from dispatch with nothing buffered: wait for the next head (--keep-alive). */
+/*
+ * Nothing buffered: wait for the next head (--keep-alive). While stopping,
+ * a connection that was served is closed instead; a fresh one still gets
+ * its first request answered.
+ */
 void loop_park(struct lconn *lc);
 
 /* Close and free (whether busy or not). */
