@@ -1,14 +1,26 @@
 # libFuzzer targets, built only by a --enable-fuzzing configure with CC=clang:
 #   ./configure --enable-fuzzing CC=clang && make tests/fuzz/fuzz_parser
 #   tests/fuzz/fuzz_parser -max_total_time=120 -max_len=4096 CORPUS_DIR
+#   make tests/fuzz/fuzz_connection
+#   tests/fuzz/fuzz_connection -max_total_time=300 -max_len=8192 CORPUS_DIR
 # The sources are compiled into each target (not taken from libkirin.a) so that
 # the fuzzer's coverage instrumentation reaches the code under test.
 
 if FUZZING
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g
-noinst_PROGRAMS = tests/fuzz/fuzz_parser
+noinst_PROGRAMS = tests/fuzz/fuzz_parser tests/fuzz/fuzz_connection
 tests_fuzz_fuzz_parser_SOURCES = tests/fuzz/fuzz_parser.c workers/http/parser.c \
 	workers/http/parser.h
 tests_fuzz_fuzz_parser_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)
+# A whole connection (conn.c, response.c) with a C stub for the app; log.c
+# for xmalloc & co, allow.c for conn_policy_init (config.h only for types).
+tests_fuzz_fuzz_connection_SOURCES = tests/fuzz/fuzz_connection.c \
+	workers/http/conn.c workers/http/conn.h \
+	workers/http/response.c workers/http/response.h \
+	workers/http/parser.c workers/http/parser.h \
+	workers/http/allow.c workers/http/allow.h \
+	arbiter/log.c arbiter/log.h
+tests_fuzz_fuzz_connection_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
+tests_fuzz_fuzz_connection_LDFLAGS = $(FUZZ_FLAGS)
 endif
