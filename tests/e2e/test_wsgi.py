@@ -447,7 +447,45 @@ class Sendfile:
                 self.assertRegex(k.log(), rf"sendfile: {len(data)} bytes of fd \d+ from offset 0")
 
 
-for _base in (Lint, LintLateExcInfo, Environ, RootPath, UnixSocket, Responses, Sendfile):
+class BodyAfterHead:
+    """The head arrives, then (later, in pieces) a body: reading it must not
+    disturb the request the app is still answering, also when the buffer
+    has to grow under small limits."""
+    worker_class = "sync"
+
+    def exchange(self, k, head, pieces):
+        with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+            s.sendall(head)
+            for piece in pieces:
+                time.sleep(0.1)
+                s.sendall(piece)
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return data
+                data += chunk
+
+    def test_body_sent_after_the_head(self):
+        # The body spells HEAD: a head buffer overwritten by it would turn
+        # the POST into a HEAD, answered without a body.
+        for limits in ([], ["--limit-request-field_size", "100", "--limit-request-fields", "10"]):
+            with self.subTest(limits=limits), \
+                    Kirin("-k", self.worker_class, *limits, "body_first:app") as k:
+                head = (b"POST /upload HTTP/1.1\r\nHost: a\r\nX-Tag: keep\r\n"
+                        b"Content-Length: 40000\r\nConnection: close\r\n\r\n")
+                got = self.exchange(k, head, [b"HEAD" * 2500, b"HEAD" * 7500])
+                self.assertTrue(got.endswith(b"POST /upload 40000 keep\n"), got[-200:])
+                chunked = (b"POST /c HTTP/1.1\r\nHost: a\r\nX-Tag: kept\r\n"
+                           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+                got = self.exchange(k, chunked, [b"4\r\nHEAD\r\n", b"3a98\r\n" + b"HEAD" * 3750,
+                                                 b"\r\n0\r\n\r\n"])
+                self.assertTrue(got.endswith(b"POST /c 15004 kept\n"), got[-200:])
+
+
+for _base in (Lint, LintLateExcInfo, Environ, RootPath, UnixSocket, Responses, Sendfile,
+              BodyAfterHead):
     per_worker_class(_base, globals())
 
 if __name__ == "__main__":

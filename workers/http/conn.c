@@ -28,6 +28,7 @@ static ssize_t fill(struct conn *c, size_t want, bool wait);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
+static void rebase(struct conn *c, const char *old);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
 static int send_continue(struct conn *c);
 static void linger_close(struct conn *c);
@@ -203,7 +204,9 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n)
 	if (n > c->body_left)
 		n = (size_t)c->body_left;
 	if (c->raw == c->len) {
-		c->raw = c->len = 0; /* the head is parsed and used: reuse the space */
+		/* Reuse the space after the head; the head itself stays: the
+		 * request's fields point into it while the app runs. */
+		c->raw = c->len = c->head_len;
 		if (fill_body(c, n < READ_CHUNK ? READ_CHUNK : n) < 0)
 			return -1;
 	}
@@ -348,8 +351,11 @@ static int grow(struct conn *c, size_t need)
 		return 0;
 	while (cap < need)
 		cap *= 2;
+	char *old = c->buf;
 	c->buf = xrealloc(c->buf, cap);
 	c->cap = cap;
+	if (old && c->buf != old && c->head_len > 0)
+		rebase(c, old);
 	return 0;
 }
 
@@ -388,10 +394,11 @@ static ssize_t chunked_read(struct conn *c, char *out, size_t n)
 			if (used > 0)
 				continue;
 		}
-		/* Need more raw bytes: drop what is consumed, then read. */
-		memmove(c->buf, c->buf + c->raw, c->len - c->raw);
-		c->len -= c->raw;
-		c->raw = c->ready = c->ready_end = 0;
+		/* Need more raw bytes: drop what is consumed (but never the
+		 * head, which the request points into), then read. */
+		memmove(c->buf + c->head_len, c->buf + c->raw, c->len - c->raw);
+		c->len = c->head_len + (c->len - c->raw);
+		c->raw = c->ready = c->ready_end = c->head_len;
 		if (fill_body(c, READ_CHUNK) < 0)
 			return -1;
 	}
@@ -525,4 +532,30 @@ static void set_peer(struct conn *c, const struct sockaddr *sa)
 	} else {
 		c->peer_addr[0] = c->peer_port[0] = '\0';
 	}
+}
+
+/*
+ * The buffer moved (realloc) while a parsed request is being served: make
+ * the request's slices point into the new one. Slices outside the old head
+ * (the parser's static "/") stay as they are.
+ */
+static void rebase(struct conn *c, const char *old)
+{
+	struct http_request *r = &c->req;
+	const char **slices[] = {&r->method, &r->target, &r->path, &r->query, &r->host};
+
+	uintptr_t from = (uintptr_t)old; /* compared as numbers: old is freed */
+
+#define REBASE(p)                                                                                  \
+	do {                                                                                       \
+		if ((p) && (uintptr_t)(p)-from < c->head_len)                                       \
+			(p) = c->buf + ((uintptr_t)(p)-from);                                       \
+	} while (0)
+	for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++)
+		REBASE(*slices[i]);
+	for (size_t i = 0; i < r->num_headers; i++) {
+		REBASE(r->headers[i].name);
+		REBASE(r->headers[i].value);
+	}
+#undef REBASE
 }
