@@ -35,6 +35,7 @@ E2E_TESTS = \
 	tests/e2e/test_greenlet.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_wsgi.py \
+	tests/e2e/test_http.py \
 	tests/e2e/test_loading.py \
 	tests/e2e/test_frameworks.py \
 	tests/bench/test_bench_quick.py

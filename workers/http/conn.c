@@ -164,6 +164,10 @@ int conn_next_request(struct conn *c)
 
 	if (c->req.close_after || c->error_status)
 		return -1;
+	/* The client waits for "100 Continue" before sending a body the app
+	 * never asked for: whether it sends it anyway cannot be known. */
+	if (c->req.expect_continue && !c->continue_sent && !c->body_done)
+		return -1;
 	/* Drain what the app left of the body, if that is little. */
 	if (!c->body_done && c->req.body == HTTP_BODY_LENGTH) {
 		size_t buffered = c->len - c->raw;

@@ -1,0 +1,132 @@
+"""HTTP behaviour between the parser and the app: Expect: 100-continue sent
+only when the app reads, other expectations refused, the forwarded scheme
+from trusted proxies only, and what a keep-alive connection does with a
+body the app left unread."""
+import os
+import socket
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import Kirin, main, per_worker_class  # noqa: E402
+
+
+def read_response(s, timeout=10):
+    """One response (head, body) by Content-Length; skips nothing."""
+    s.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = s.recv(65536)
+        if not data:
+            return buf, None
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        data = s.recv(65536)
+        if not data:
+            break
+        rest += data
+    return head, rest
+
+
+class Http:
+    worker_class = "sync"
+
+    def connect(self, k):
+        return socket.create_connection(("127.0.0.1", k.port), timeout=10)
+
+    def test_100_continue_only_when_the_app_reads(self):
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with self.connect(k) as s:
+                s.sendall(b"POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                          b"Expect: 100-continue\r\n\r\n")
+                head, _ = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 100 Continue"), head)
+                s.sendall(b"hello")
+                head, body = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertEqual(body, b"read 5 http\n")
+            with self.connect(k) as s:
+                s.sendall(b"POST /noread HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                          b"Expect: 100-continue\r\n\r\n")
+                head, body = read_response(s)
+                # No interim response: the app answered without the body,
+                # and none afterwards either.
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertEqual(body, b"noread http\n")
+                s.settimeout(2)
+                try:
+                    self.assertNotIn(b"100 Continue", s.recv(4096))
+                except socket.timeout:
+                    pass
+
+    def test_other_expectations_are_refused(self):
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with self.connect(k) as s:
+                s.sendall(b"POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                          b"Expect: fortune\r\n\r\nhello")
+                head, _ = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 417"), head)
+
+    def test_forwarded_scheme_from_trusted_peers_only(self):
+        proto = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n%s\r\n"
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:  # trusts 127.0.0.1
+            with self.connect(k) as s:
+                s.sendall(proto % b"X-Forwarded-Proto: https\r\n")
+                self.assertEqual(read_response(s)[1], b"noread https\n")
+            with self.connect(k) as s:
+                s.sendall(proto % b"X-Forwarded-Proto: https\r\nX-Forwarded-Ssl: off\r\n")
+                head, _ = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 400"), head)
+        with Kirin("-k", self.worker_class, "--forwarded-allow-ips", "10.0.0.1",
+                   "http_probe:app") as k:
+            with self.connect(k) as s:
+                s.sendall(proto % b"X-Forwarded-Proto: https\r\n")
+                self.assertEqual(read_response(s)[1], b"noread http\n")
+
+
+class KeepAliveBody:
+    worker_class = "gthread"
+
+    def test_unread_body_is_drained_or_the_connection_closed(self):
+        if self.worker_class == "sync":
+            self.skipTest("the sync worker closes every connection")
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                # 10 KB the app does not read: drained, the connection stays.
+                s.sendall(b"POST /noread HTTP/1.1\r\nHost: a\r\nContent-Length: 10000\r\n\r\n"
+                          + b"x" * 10000)
+                head, body = read_response(s)
+                self.assertNotIn(b"Connection: close", head)
+                s.sendall(b"GET /noread HTTP/1.1\r\nHost: a\r\n\r\n")
+                head, body = read_response(s)
+                self.assertEqual(body, b"noread http\n")
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                # 1 MB unread: not worth draining, the connection closes.
+                s.sendall(b"POST /noread HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n"
+                          + b"x" * 1000)
+                head, body = read_response(s)
+                self.assertEqual(body, b"noread http\n")
+                s.settimeout(10)
+                rest = b""
+                while True:
+                    try:
+                        data = s.recv(65536)
+                    except ConnectionResetError:
+                        break
+                    if not data:
+                        break
+                    rest += data
+                self.assertEqual(rest, b"")  # closed, nothing more
+
+
+for _base in (Http, KeepAliveBody):
+    per_worker_class(_base, globals())
+
+if __name__ == "__main__":
+    main()
