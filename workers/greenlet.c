@@ -35,7 +35,15 @@ static struct {
 	PyThreadState *ts;  /* the thread's state, shared by every greenlet */
 	PyGreenlet *hub;    /* the main greenlet: it runs the loop */
 	PyObject *parked;   /* greenlet -> capsule of its struct waiter (kirin.Queue) */
+	PyObject *idle;     /* connection greenlets waiting for their next connection */
 } H;
+
+/*
+ * Finished connection greenlets kept to serve the next connection: a new
+ * greenlet per dispatch costs Python 3.11 a data-stack mapping and unmapping.
+ * Idle keep-alive connections still hold none.
+ */
+#define POOL_MAX 64
 
 static bool gil_enter(void);
 static void gil_leave(bool took);
@@ -45,7 +53,8 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg);
 static void start_cb(evutil_socket_t fd, short what, void *arg);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct lconn *lc);
-static PyObject *run_conn(PyObject *capsule, PyObject *unused);
+static PyObject *run_pool(PyObject *capsule, PyObject *unused);
+static void serve_conn(struct lconn *lc);
 static int hub_sleep(double seconds);
 static int hub_wait_fd(int fd, short events, double timeout);
 static PyObject *hub_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
@@ -54,7 +63,7 @@ static bool hub_wake(PyObject *g);
 
 static const struct conn_io greenlet_io = {.wait = conn_wait};
 static const struct loop_ops greenlet_ops = {.dispatch = dispatch, .io = &greenlet_io};
-static PyMethodDef run_def = {"kirin_connection", run_conn, METH_NOARGS, NULL};
+static PyMethodDef run_def = {"kirin_connection", run_pool, METH_NOARGS, NULL};
 static const struct kirin_backend hub_backend = {
 	.name = "hub",
 	.sleep = hub_sleep,
@@ -83,7 +92,8 @@ int greenlet_run(struct worker *w, PyObject *app)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */
 	H.parked = PyDict_New();
-	if (!H.hub || !H.parked) {
+	H.idle = PyList_New(0);
+	if (!H.hub || !H.parked || !H.idle) {
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -209,21 +219,33 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 	return rc > 0 ? 0 : -1;
 }
 
-/* From the loop (the hub, without the GIL): run the request in a new greenlet. */
+/* From the loop (the hub, without the GIL): run the request in a greenlet of the pool, or a new one. */
 static void dispatch(struct lconn *lc)
 {
 	bool took = gil_enter();
 	PyObject *cap = PyCapsule_New(lc, NULL, NULL); /* new ref */
-	PyObject *run = cap ? PyCFunction_New(&run_def, cap) : NULL; /* new ref */
-	PyGreenlet *g = run ? PyGreenlet_New(run, H.hub) : NULL; /* new ref */
-	PyObject *r = g ? PyGreenlet_Switch(g, NULL, NULL) : NULL;
+	Py_ssize_t n = PyList_GET_SIZE(H.idle);
+	PyObject *run = NULL, *args = NULL, *r = NULL;
+	PyGreenlet *g = NULL;
 
+	if (cap && n > 0) {
+		g = (PyGreenlet *)PyList_GET_ITEM(H.idle, n - 1); /* borrowed */
+		Py_INCREF(g);
+		PyList_SetSlice(H.idle, n - 1, n, NULL);
+		args = PyTuple_Pack(1, cap); /* new ref: switch() returns cap in the greenlet */
+	} else if (cap) {
+		run = PyCFunction_New(&run_def, cap); /* new ref */
+		g = run ? PyGreenlet_New(run, H.hub) : NULL; /* new ref */
+	}
+	if (g && (args || run))
+		r = PyGreenlet_Switch(g, args, NULL);
 	if (!r) {
 		interp_log_exception("Error in a connection greenlet");
 		if (!g)
 			loop_close(lc);
 	}
 	Py_XDECREF(r);
+	Py_XDECREF(args);
 	Py_XDECREF(g);
 	Py_XDECREF(run);
 	Py_XDECREF(cap);
@@ -231,19 +253,50 @@ static void dispatch(struct lconn *lc)
 }
 
 /*
- * A connection's greenlet: serve its request, then any pipelined ones
- * already buffered; an idle connection goes back to the loop and the
- * greenlet ends.
+ * A connection greenlet's life: serve its connection, then wait in the pool
+ * for the next one that dispatch() hands it, unless the pool is full or the
+ * worker is stopping.
  */
-static PyObject *run_conn(PyObject *capsule, PyObject *unused)
+static PyObject *run_pool(PyObject *capsule, PyObject *unused)
 {
-	struct lconn *lc = PyCapsule_GetPointer(capsule, NULL);
+	PyObject *next = capsule;
+
+	Py_INCREF(next);
+	for (;;) {
+		struct lconn *lc = PyCapsule_GetPointer(next, NULL);
+		PyObject *self;
+
+		Py_DECREF(next);
+		if (!lc)
+			return NULL;
+		serve_conn(lc);
+		if (PyList_GET_SIZE(H.idle) >= POOL_MAX || loop_stopping())
+			break;
+		self = (PyObject *)PyGreenlet_GetCurrent(); /* new ref */
+		if (!self || PyList_Append(H.idle, self) < 0) {
+			Py_XDECREF(self);
+			return NULL;
+		}
+		Py_DECREF(self);
+		next = PyGreenlet_Switch(H.hub, NULL, NULL); /* the next connection's capsule */
+		if (!next)
+			return NULL; /* killed while idle */
+	}
+	Py_RETURN_NONE;
+}
+
+/*
+ * One connection: serve its request, then any pipelined ones already
+ * buffered; an idle connection goes back to the loop.
+ */
+static void serve_conn(struct lconn *lc)
+{
 	const struct config *cfg = H.w->cfg;
 
 	if (lc->refuse) {
 		conn_refuse(&lc->c, lc->c.error_status);
 		loop_close(lc);
-		Py_RETURN_NONE;
+		return;
 	}
 	for (;;) {
 		bool keep = cfg->keepalive > 0 && !worker_stopping(H.w) && !loop_stopping();
@@ -255,7 +308,7 @@ static PyObject *run_conn(PyObject *capsule, PyObject *unused)
 			if (out != WSGI_CLOSED)
 				conn_finish(&lc->c);
 			loop_close(lc);
-			break;
+			return;
 		}
 		rc = conn_poll_head(&lc->c);
 		if (rc == 1)
@@ -268,9 +321,8 @@ static PyObject *run_conn(PyObject *capsule, PyObject *unused)
 		} else {
 			loop_close(lc);
 		}
-		break;
+		return;
 	}
-	Py_RETURN_NONE;
 }
 
 static int hub_sleep(double seconds)
