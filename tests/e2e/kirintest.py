@@ -516,6 +516,55 @@ def in_thread(fn):
     return t, out
 
 
+def concurrent_gets(port, path, n, timeout=30):
+    """GET path n times at once, each from its own thread. Returns (the
+    statuses, or exception reprs, in completion order; seconds taken)."""
+    results, lock = [], threading.Lock()
+
+    def one():
+        try:
+            status = http_get(port, path, timeout=timeout).status
+        except OSError as e:
+            status = repr(e)
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 10)
+    return results, time.monotonic() - start
+
+
+def recv_responses(sock, count, timeout):
+    """Read up to `count` Content-Length-framed responses from sock, as
+    (head, body) pairs; fewer if the peer closes."""
+    sock.settimeout(timeout)
+    buf, out = b"", []
+    while len(out) < count:
+        while b"\r\n\r\n" not in buf:
+            data = sock.recv(65536)
+            if not data:
+                return out
+            buf += data
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(buf) < length:
+            data = sock.recv(65536)
+            if not data:
+                break
+            buf += data
+        out.append((head, buf[:length]))
+        buf = buf[length:]
+    return out
+
+
 def worker_classes():
     """The worker classes to test with this build: all of them, but those
     that switch stacks under AddressSanitizer."""

@@ -5,34 +5,20 @@ import os
 import socket
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, in_thread, main, skip_stack_switching, wait_for  # noqa: E402
+from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main,  # noqa: E402
+                       skip_stack_switching, wait_for)
 
 
 @skip_stack_switching("greenlet")
 class GreenletTest(unittest.TestCase):
     def test_two_hundred_sleepers_in_one_worker(self):
         with Kirin("-k", "greenlet", "coop:app") as k:
-            results = []
-            lock = threading.Lock()
-
-            def one():
-                status = http_get(k.port, "/sleep?0.2", timeout=30).status
-                with lock:
-                    results.append(status)
-
-            threads = [threading.Thread(target=one) for _ in range(200)]
-            start = time.monotonic()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(40)
-            elapsed = time.monotonic() - start
+            results, elapsed = concurrent_gets(k.port, "/sleep?0.2", 200)
             self.assertEqual(results, [200] * 200)
             self.assertLess(elapsed, 4.0)  # serially: 40 s
 

@@ -8,30 +8,13 @@ import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, main, per_worker_class  # noqa: E402
+from kirintest import Kirin, main, per_worker_class, recv_responses  # noqa: E402
 
 
 def read_response(s, timeout=10):
-    """One response (head, body) by Content-Length; skips nothing."""
-    s.settimeout(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        data = s.recv(65536)
-        if not data:
-            return buf, None
-        buf += data
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(rest) < length:
-        data = s.recv(65536)
-        if not data:
-            break
-        rest += data
-    return head, rest
+    """One response as (head, body); (b"", None) if the server closed first."""
+    got = recv_responses(s, 1, timeout)
+    return got[0] if got else (b"", None)
 
 
 class Http:

@@ -13,33 +13,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, main, skip_stack_switching, wait_for  # noqa: E402
-
-
-def recv_responses(sock, count, timeout):
-    """Read `count` Content-Length-framed responses from sock."""
-    sock.settimeout(timeout)
-    buf, out = b"", []
-    while len(out) < count:
-        while b"\r\n\r\n" not in buf:
-            data = sock.recv(65536)
-            if not data:
-                return out
-            buf += data
-        head, _, buf = buf.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(buf) < length:
-            data = sock.recv(65536)
-            if not data:
-                break
-            buf += data
-        out.append((head, buf[:length]))
-        buf = buf[length:]
-    return out
+from kirintest import (Kirin, http_get, main, recv_responses, skip_stack_switching,  # noqa: E402
+                       wait_for)
 
 
 class KeepAlive:
