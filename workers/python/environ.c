@@ -28,6 +28,8 @@ static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
 static size_t root_len;
 
 static PyObject *latin1(const char *s, size_t n);
+static PyObject *method_str(const char *m, size_t n);
+static int listener_strs(const struct listener *l, PyObject **name, PyObject **port);
 static PyObject *path_info(const char *s, size_t n);
 static int set_header(PyObject *env, const struct http_header *h);
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
@@ -104,17 +106,21 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 PyObject *environ_new(const struct conn *c, PyObject *input)
 {
 	const struct http_request *req = &c->req;
+	PyObject *name, *port; /* borrowed, from listener_strs() */
 	PyObject *env = PyDict_Copy(template_env); /* new ref */
+	PyObject *method = method_str(req->method, req->method_len); /* borrowed */
 
-	if (!env)
+	if (!env || !method) {
+		Py_XDECREF(env);
 		return NULL;
+	}
 	PyObject *path = path_info(req->path, req->path_len);
 	if (!path || PyDict_SetItem(env, k_path_info, path) < 0) {
 		Py_XDECREF(path);
 		goto fail;
 	}
 	Py_DECREF(path);
-	if (set_str(env, k_method, req->method, req->method_len) < 0 ||
+	if (PyDict_SetItem(env, k_method, method) < 0 ||
 	    set_str(env, k_query, req->query, req->query_len) < 0 ||
 	    set_str(env, k_raw_uri, req->target, req->target_len) < 0 ||
 	    PyDict_SetItem(env, k_protocol, req->version_minor ? v_http11 : v_http10) < 0 ||
@@ -134,8 +140,9 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		    set_str(env, k_server_port, colon ? colon + 1 : "80",
 			    colon ? hl - (size_t)(colon - host) - 1 : 2) < 0)
 			goto fail;
-	} else if (set_str(env, k_server_name, c->listener->host, strlen(c->listener->host)) < 0 ||
-		   set_str(env, k_server_port, c->listener->port, strlen(c->listener->port)) < 0) {
+	} else if (listener_strs(c->listener, &name, &port) < 0 ||
+		   PyDict_SetItem(env, k_server_name, name) < 0 ||
+		   PyDict_SetItem(env, k_server_port, port) < 0) {
 		goto fail;
 	}
 	if (set_str(env, k_remote_addr, c->peer_addr, strlen(c->peer_addr)) < 0 ||
@@ -148,6 +155,60 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 fail:
 	Py_DECREF(env);
 	return NULL;
+}
+
+/*
+ * REQUEST_METHOD: the common methods are interned once; others are built
+ * per request. Borrowed reference, or NULL with an exception set.
+ */
+static PyObject *method_str(const char *m, size_t n)
+{
+	static const char *const names[] = {"GET",     "POST",  "HEAD",   "PUT",
+					    "DELETE",  "PATCH", "OPTIONS"};
+	static PyObject *interned[sizeof(names) / sizeof(names[0])];
+	static __thread PyObject *other;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) != n || memcmp(names[i], m, n) != 0)
+			continue;
+		if (!interned[i])
+			interned[i] = PyUnicode_InternFromString(names[i]);
+		return interned[i];
+	}
+	Py_XDECREF(other);
+	other = latin1(m, n);
+	return other;
+}
+
+/*
+ * SERVER_NAME and SERVER_PORT of a TCP listener, built once per listener
+ * (a worker has few). Borrowed references; 0, or -1 with an exception set.
+ */
+static int listener_strs(const struct listener *l, PyObject **name, PyObject **port)
+{
+	static struct {
+		const struct listener *l;
+		PyObject *name, *port;
+	} cache[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(cache) / sizeof(cache[0]) && cache[i].l; i++) {
+		if (cache[i].l == l) {
+			*name = cache[i].name;
+			*port = cache[i].port;
+			return 0;
+		}
+	}
+	if (i == sizeof(cache) / sizeof(cache[0]))
+		i = 0; /* more listeners than slots: reuse the first */
+	Py_XDECREF(cache[i].name);
+	Py_XDECREF(cache[i].port);
+	cache[i].name = latin1(l->host, strlen(l->host));
+	cache[i].port = latin1(l->port, strlen(l->port));
+	cache[i].l = cache[i].name && cache[i].port ? l : NULL;
+	*name = cache[i].name;
+	*port = cache[i].port;
+	return cache[i].l ? 0 : -1;
 }
 
 static PyObject *latin1(const char *s, size_t n)
