@@ -107,15 +107,8 @@ static void submit(struct lconn *lc)
 /* Connections coming back from the pool: serve the next request, or free. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
-	uint64_t n;
-	struct lconn *list;
+	struct lconn *list = loop_take(g.done_fd, &g.mu, &g.done);
 
-	if (read(g.done_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_error(errno, "read() on the pool's eventfd");
-	pthread_mutex_lock(&g.mu);
-	list = g.done;
-	g.done = NULL;
-	pthread_mutex_unlock(&g.mu);
 	while (list) {
 		struct lconn *lc = list;
 

@@ -179,6 +179,20 @@ void loop_close(struct lconn *lc)
 		acceptor_room(1, true);
 }
 
+struct lconn *loop_take(int efd, pthread_mutex_t *mu, struct lconn **head)
+{
+	struct lconn *list;
+	uint64_t v;
+
+	if (read(efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_error(errno, "read() on an eventfd of the loop");
+	pthread_mutex_lock(mu);
+	list = *head;
+	*head = NULL;
+	pthread_mutex_unlock(mu);
+	return list;
+}
+
 void loop_free(void)
 {
 	uint64_t one = 1;
@@ -332,15 +346,8 @@ static void *acceptor_main(void *arg)
 /* In the loop: take what the acceptor queued and read their first heads. */
 static void on_accepted(evutil_socket_t fd, short what, void *arg)
 {
-	struct lconn *list;
-	uint64_t v;
+	struct lconn *list = loop_take(A.ready_fd, &A.mu, &A.queue);
 
-	if (read(A.ready_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_error(errno, "read() on the loop's eventfd");
-	pthread_mutex_lock(&A.mu);
-	list = A.queue;
-	A.queue = NULL;
-	pthread_mutex_unlock(&A.mu);
 	while (list) {
 		struct lconn *lc = list;
 

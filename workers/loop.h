@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -73,6 +74,13 @@ void loop_park(struct lconn *lc);
 
 /* Close and free (whether busy or not). */
 void loop_close(struct lconn *lc);
+
+/*
+ * For lists of connections handed to the loop by another thread: read the
+ * eventfd that announced them, then take the whole list from *head under
+ * mu. Returns the list (linked by qnext), NULL if empty.
+ */
+struct lconn *loop_take(int efd, pthread_mutex_t *mu, struct lconn **head);
 
 /* Free everything at the end of the worker. */
 void loop_free(void);

@@ -192,9 +192,10 @@ def parse_raw(data):
 
 # --- processes ------------------------------------------------------------
 
-def children_of(pid):
-    """Pids whose parent is pid, from /proc/*/stat (no psutil)."""
-    kids = []
+def _live_stats():
+    """(pid, stat fields after the command name) of every live, non-zombie
+    process, from /proc/*/stat (no psutil). fields[1] is the parent pid,
+    fields[2] the process group."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -205,9 +206,13 @@ def children_of(pid):
             continue
         # comm may contain spaces and parentheses: fields start after the last ')'
         fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid and fields[0] != b"Z":
-            kids.append(int(entry))
-    return sorted(kids)
+        if len(fields) > 2 and fields[0] != b"Z":
+            yield int(entry), fields
+
+
+def children_of(pid):
+    """Pids whose parent is pid."""
+    return sorted(p for p, fields in _live_stats() if int(fields[1]) == pid)
 
 
 def descendants(pid):
@@ -250,19 +255,7 @@ def pid_alive(pid):
 
 def group_pids(pgid):
     """Live (non-zombie) pids in process group pgid."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            out.append(int(entry))
-    return sorted(out)
+    return sorted(p for p, fields in _live_stats() if int(fields[2]) == pgid)
 
 
 class KirinError(AssertionError):
@@ -536,6 +529,17 @@ def concurrent_gets(port, path, n, timeout=30):
     for t in threads:
         t.join(timeout + 10)
     return results, time.monotonic() - start
+
+
+def recv_until(sock, marker, got=b""):
+    """Receive until marker is in the bytes; returns all of them. Fails the
+    test if the peer closes first."""
+    while marker not in got:
+        data = sock.recv(4096)
+        if not data:
+            raise AssertionError(f"closed before {marker!r}; got {got[-200:]!r}")
+        got += data
+    return got
 
 
 def recv_responses(sock, count, timeout):

@@ -10,7 +10,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main,  # noqa: E402
+from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
                        skip_stack_switching)
 
 HAVE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle"))
@@ -26,19 +26,12 @@ class GeventTest(unittest.TestCase):
             gate = os.path.join(d, "go")
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET /stream?gate=%s HTTP/1.1\r\nHost: x\r\n\r\n" % gate.encode())
-                got = b""
-                while b"part one" not in got:
-                    data = s.recv(4096)
-                    self.assertTrue(data, "closed before part one")
-                    got += data
+                got = recv_until(s, b"part one")
                 self.assertNotIn(b"part two", got)
                 # The worker serves other clients while this one sleeps.
                 self.assertEqual(http_get(k.port, "/", timeout=5).body, b"ok\n")
                 open(gate, "w").close()
-                while b"part three" not in got:
-                    data = s.recv(4096)
-                    self.assertTrue(data, "closed before part three")
-                    got += data
+                got = recv_until(s, b"part three", got)
                 self.assertIn(b"part two", got)
 
     def test_long_polling_with_a_gevent_queue_body(self):

@@ -10,7 +10,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main,  # noqa: E402
+from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
                        skip_stack_switching, wait_for)
 
 
@@ -27,19 +27,12 @@ class GreenletTest(unittest.TestCase):
             flag = os.path.join(d, "go")
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET /stream?%s HTTP/1.1\r\nHost: x\r\n\r\n" % flag.encode())
-                got = b""
-                while b"part one" not in got:
-                    data = s.recv(4096)
-                    self.assertTrue(data, "closed before part one")
-                    got += data
+                got = recv_until(s, b"part one")
                 self.assertNotIn(b"part two", got)
                 # Meanwhile the worker serves others.
                 self.assertEqual(http_get(k.port, "/", timeout=5).status, 200)
                 open(flag, "w").close()
-                while b"0\r\n\r\n" not in got:
-                    data = s.recv(4096)
-                    self.assertTrue(data, "closed before the end")
-                    got += data
+                got = recv_until(s, b"0\r\n\r\n", got)
                 self.assertIn(b"part two", got)
 
     def test_long_polling_on_a_queue(self):
