@@ -18,11 +18,25 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 
-#define INITIAL_BUF 8192
-#define READ_CHUNK 16384
+#define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
+#define SPARE_MAX 16     /* buffers (and header arrays) kept per thread for reuse */
 #define LINGER_MS 1000
 #define LINGER_BYTES 65536
 #define DRAIN_MAX 65536 /* unread body bytes drained to keep a connection */
+
+/*
+ * Read buffers and header arrays given back by connections going idle or
+ * closing, kept per thread for the next head: a keep-alive request then
+ * costs no malloc() and no zeroing of a header array, and an idle
+ * connection still holds neither. Only blocks of one size are kept.
+ */
+struct spare {
+	void *p[SPARE_MAX];
+	size_t n;
+	size_t size; /* of every block in p */
+};
+
+static __thread struct spare spare_bufs, spare_headers;
 
 static ssize_t fill(struct conn *c, size_t want, bool wait);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
@@ -34,6 +48,9 @@ static int send_continue(struct conn *c);
 static void linger_close(struct conn *c);
 static int read_proxy(struct conn *c);
 static int forwarded_scheme(struct conn *c);
+static void *spare_take(struct spare *s, size_t size);
+static void spare_give(struct spare *s, void *p, size_t size);
+static void release(struct conn *c);
 
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms)
@@ -100,7 +117,8 @@ int conn_poll_head(struct conn *c)
 {
 	if (!c->head_started) {
 		if (!c->headers)
-			c->headers = xcalloc(c->limits.fields, sizeof(*c->headers));
+			c->headers = spare_take(&spare_headers,
+						c->limits.fields * sizeof(*c->headers));
 		http_request_init(&c->req, c->headers, c->limits.fields);
 		c->head_started = true;
 	}
@@ -136,6 +154,11 @@ int conn_poll_head(struct conn *c)
 			}
 		}
 more:
+		if (c->drained) {
+			/* Reading now would most likely find nothing: wait first. */
+			c->drained = false;
+			return -2;
+		}
 		n = fill(c, c->max_head - c->len, false);
 		if (n == -2)
 			return -2;
@@ -279,12 +302,8 @@ void conn_shrink(struct conn *c)
 {
 	if (c->len > 0)
 		return;
-	free(c->buf);
-	free(c->headers);
-	c->buf = NULL;
-	c->headers = NULL;
-	c->cap = 0;
-	c->head_started = false; /* the request struct pointed into the freed array */
+	release(c);
+	c->head_started = false; /* the request struct pointed into the array given back */
 }
 
 void conn_close(struct conn *c)
@@ -292,11 +311,8 @@ void conn_close(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	free(c->buf);
-	free(c->headers);
-	c->buf = NULL;
-	c->headers = NULL;
-	c->cap = c->len = 0;
+	release(c);
+	c->len = 0;
 }
 
 /*
@@ -317,6 +333,7 @@ static ssize_t fill(struct conn *c, size_t want, bool wait)
 
 		if (r > 0) {
 			c->len += (size_t)r;
+			c->drained = (size_t)r < want;
 			return r;
 		}
 		if (r == 0)
@@ -349,10 +366,15 @@ static int fill_body(struct conn *c, size_t want)
 
 static int grow(struct conn *c, size_t need)
 {
-	size_t cap = c->cap ? c->cap : INITIAL_BUF;
+	size_t cap = c->cap ? c->cap : READ_CHUNK;
 
 	if (c->buf && need <= c->cap)
 		return 0;
+	if (!c->buf && need <= READ_CHUNK) {
+		c->buf = spare_take(&spare_bufs, READ_CHUNK);
+		c->cap = READ_CHUNK;
+		return 0;
+	}
 	while (cap < need)
 		cap *= 2;
 	char *old = c->buf;
@@ -562,4 +584,34 @@ static void rebase(struct conn *c, const char *old)
 		REBASE(r->headers[i].value);
 	}
 #undef REBASE
+}
+
+/* A block of `size` bytes, from the spares when one fits (contents undefined). */
+static void *spare_take(struct spare *s, size_t size)
+{
+	if (s->n > 0 && s->size == size)
+		return s->p[--s->n];
+	return xmalloc(size);
+}
+
+static void spare_give(struct spare *s, void *p, size_t size)
+{
+	if (!p)
+		return;
+	if (s->n == 0)
+		s->size = size;
+	if (s->n < SPARE_MAX && s->size == size)
+		s->p[s->n++] = p;
+	else
+		free(p);
+}
+
+/* Give the buffer and the header array back (to the spares, or free them). */
+static void release(struct conn *c)
+{
+	spare_give(&spare_bufs, c->buf, c->cap);
+	spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+	c->buf = NULL;
+	c->headers = NULL;
+	c->cap = 0;
 }

@@ -68,6 +68,7 @@ struct conn {
 
 	char *buf;               /* raw bytes read from the socket */
 	size_t cap, len;
+	bool drained;            /* the last read came back short: the socket had no more */
 	size_t max_head;         /* buffer bound while reading a head */
 
 	struct http_limits limits;
@@ -107,7 +108,10 @@ int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *
 /*
  * Parse what is buffered and read what the socket has, never waiting:
  * returns 1 with a request head in c->req, -2 when more bytes are needed,
- * and otherwise as conn_read_head(). For event loops.
+ * and otherwise as conn_read_head(). For event loops. When the last read
+ * emptied the socket, -2 comes without trying another read (which would
+ * only fail with EAGAIN): the caller waits for readability, then calls
+ * again, and that call reads.
  */
 int conn_poll_head(struct conn *c);
 
@@ -158,8 +162,9 @@ void conn_finish(struct conn *c);
 
 /*
  * Between requests with nothing buffered: give the buffer and the header
- * array back (the next head allocates them again), so an idle keep-alive
- * connection costs little more than its socket.
+ * array back (to spares kept per thread, which the next head of any
+ * connection takes first), so an idle keep-alive connection costs little
+ * more than its socket.
  */
 void conn_shrink(struct conn *c);
 
