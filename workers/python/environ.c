@@ -13,14 +13,26 @@
 
 #define KEY_CACHE 128 /* distinct header names whose environ key is kept */
 #define KEY_PROBES 8
+#define ENV_SIZE 48   /* keys an environ holds without growing: ours, and headers */
 
 static PyObject *template_env;
+/*
+ * Per header name: its environ key, and the last value seen with it (a
+ * client sends the same Host, User-Agent, Accept... on every request).
+ */
 static struct {
 	uint32_t hash;
 	size_t len;
 	char name[48];
 	PyObject *key;
+	size_t value_len;
+	char value[64];
+	PyObject *value_str; /* NULL: none kept */
 } key_cache[KEY_CACHE];
+static struct {
+	char addr[64];
+	PyObject *str;
+} last_peer; /* REMOTE_ADDR: most requests come from few addresses */
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty;
@@ -75,7 +87,8 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	v_http11 = PyUnicode_InternFromString("HTTP/1.1");
 	v_http = PyUnicode_InternFromString("http");
 	v_empty = PyUnicode_InternFromString("");
-	template_env = PyDict_New();
+	/* Presized: a copy of it has room for a request's keys without growing. */
+	template_env = _PyDict_NewPresized(ENV_SIZE);
 	version = Py_BuildValue("(ii)", 1, 0);
 	errors = errors_new();
 	if (!template_env || !version || !errors || !v_empty)
@@ -145,7 +158,14 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		   PyDict_SetItem(env, k_server_port, port) < 0) {
 		goto fail;
 	}
-	if (set_str(env, k_remote_addr, c->peer_addr, strlen(c->peer_addr)) < 0 ||
+	if (!last_peer.str || strcmp(last_peer.addr, c->peer_addr) != 0) {
+		Py_XDECREF(last_peer.str);
+		last_peer.str = latin1(c->peer_addr, strlen(c->peer_addr));
+		if (!last_peer.str)
+			goto fail;
+		snprintf(last_peer.addr, sizeof(last_peer.addr), "%s", c->peer_addr);
+	}
+	if (PyDict_SetItem(env, k_remote_addr, last_peer.str) < 0 ||
 	    set_str(env, k_remote_port, c->peer_port, strlen(c->peer_port)) < 0)
 		goto fail;
 	for (size_t i = 0; i < req->num_headers; i++)
@@ -283,21 +303,21 @@ static PyObject *path_info(const char *s, size_t n)
 	return r;
 }
 
-/* HTTP_NAME (or CONTENT_TYPE / CONTENT_LENGTH); a repeat is joined with ",". */
 /*
  * The environ key of a header name ("User-Agent" -> HTTP_USER_AGENT):
  * built once per distinct name and kept, interned, in a small table (the
  * GIL serialises access); names beyond it are built per request, so
- * clients cannot grow the table. New ref.
+ * clients cannot grow the table. New ref; *slot is its entry in key_cache,
+ * or -1 when it has none.
  */
-static PyObject *header_key(const char *name, size_t len)
+static PyObject *header_key(const char *name, size_t len, int *slot_out)
 {
 	uint32_t hash = 2166136261u;
-	char stack[128];
-	char *key = len + 6 <= sizeof(stack) ? stack : xmalloc(len + 6);
+	char stack[128], *key;
 	size_t k = 0, slot = 0;
 	PyObject *kobj;
 
+	*slot_out = -1;
 	for (size_t i = 0; i < len; i++)
 		hash = (hash ^ (uint8_t)(name[i] | 0x20)) * 16777619u;
 	for (size_t probe = 0; probe < KEY_PROBES && len < sizeof(key_cache[0].name); probe++) {
@@ -306,10 +326,12 @@ static PyObject *header_key(const char *name, size_t len)
 			break;
 		if (key_cache[slot].hash == hash && key_cache[slot].len == len &&
 		    strncasecmp(key_cache[slot].name, name, len) == 0) {
+			*slot_out = (int)slot;
 			Py_INCREF(key_cache[slot].key);
 			return key_cache[slot].key;
 		}
 	}
+	key = len + 6 <= sizeof(stack) ? stack : xmalloc(len + 6);
 	if (!((len == 12 && strncasecmp(name, "content-type", 12) == 0) ||
 	      (len == 14 && strncasecmp(name, "content-length", 14) == 0))) {
 		memcpy(key, "HTTP_", 5);
@@ -329,14 +351,41 @@ static PyObject *header_key(const char *name, size_t len)
 		memcpy(key_cache[slot].name, name, len);
 		key_cache[slot].key = kobj;
 		Py_INCREF(kobj);
+		*slot_out = (int)slot;
 	}
 	return kobj;
+}
+
+/*
+ * A header's value as a str: the one kept for its name when the bytes are
+ * the same as last time, else a new one (then kept, if short). New ref.
+ */
+static PyObject *header_value(int slot, const char *value, size_t len)
+{
+	PyObject *v;
+
+	if (slot < 0 || len > sizeof(key_cache[0].value))
+		return latin1(value, len);
+	if (key_cache[slot].value_str && key_cache[slot].value_len == len &&
+	    memcmp(key_cache[slot].value, value, len) == 0) {
+		Py_INCREF(key_cache[slot].value_str);
+		return key_cache[slot].value_str;
+	}
+	v = latin1(value, len);
+	if (v) {
+		Py_XSETREF(key_cache[slot].value_str, v);
+		Py_INCREF(v);
+		memcpy(key_cache[slot].value, value, len);
+		key_cache[slot].value_len = len;
+	}
+	return v;
 }
 
 /* HTTP_NAME (or CONTENT_TYPE / CONTENT_LENGTH); a repeat is joined with ",". */
 static int set_header(PyObject *env, const struct http_header *h)
 {
-	PyObject *kobj = header_key(h->name, h->name_len); /* new ref */
+	int slot;
+	PyObject *kobj = header_key(h->name, h->name_len, &slot); /* new ref */
 	PyObject *v, *old;
 	int rc;
 
@@ -348,7 +397,7 @@ static int set_header(PyObject *env, const struct http_header *h)
 		v = tail ? PyUnicode_FromFormat("%U,%U", old, tail) : NULL;
 		Py_XDECREF(tail);
 	} else {
-		v = PyErr_Occurred() ? NULL : latin1(h->value, h->value_len);
+		v = PyErr_Occurred() ? NULL : header_value(slot, h->value, h->value_len);
 	}
 	rc = v ? PyDict_SetItem(env, kobj, v) : -1;
 	Py_XDECREF(v);
