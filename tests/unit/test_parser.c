@@ -1393,6 +1393,29 @@ static void test_reason(void **state)
 	assert_string_equal(http_reason(-1), "Unknown");
 }
 
+/* What the response writer checks an application's header names and values with. */
+static void test_token_and_field_value(void **state)
+{
+	static const char *const tokens[] = {"Content-Type", "X-A_b.c~d!#$%&'*+^`|", "a", "0"};
+	static const char *const not_tokens[] = {"", "Content Type", "a:b", "a\r\nb", "(x)",
+						 "a/b", "\x80"};
+	static const char *const values[] = {"", "text/plain; charset=utf-8", "a\tb", "\x80\xff",
+					     "~!@#$%^&*()_+"};
+	static const char *const not_values[] = {"a\r\nSet-Cookie: x", "a\nb", "a\rb", "\x7f",
+						 "\x01"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
+		assert_true(http_is_token(tokens[i], strlen(tokens[i])));
+	for (size_t i = 0; i < sizeof(not_tokens) / sizeof(not_tokens[0]); i++)
+		assert_false(http_is_token(not_tokens[i], strlen(not_tokens[i])));
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		assert_true(http_is_field_value(values[i], strlen(values[i])));
+	for (size_t i = 0; i < sizeof(not_values) / sizeof(not_values[0]); i++)
+		assert_false(http_is_field_value(not_values[i], strlen(not_values[i])));
+	assert_false(http_is_field_value("a\0b", 3));
+}
+
 static void test_sticky_error(void **state)
 {
 	struct http_request req;
@@ -1444,6 +1467,7 @@ int main(void)
 		cmocka_unit_test(test_proxy_v1),
 		cmocka_unit_test(test_proxy_v2),
 		cmocka_unit_test(test_reason),
+		cmocka_unit_test(test_token_and_field_value),
 		cmocka_unit_test(test_sticky_error),
 	};
 

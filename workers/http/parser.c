@@ -485,6 +485,22 @@ ssize_t http_parse_proxy(struct http_proxy *p, const char *buf, size_t len)
 	return 0;
 }
 
+bool http_is_token(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(ctype[(unsigned char)s[i]] & CH_TCHAR))
+			return false;
+	return n > 0;
+}
+
+bool http_is_field_value(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(ctype[(unsigned char)s[i]] & CH_VALUE))
+			return false;
+	return true;
+}
+
 const char *http_reason(int status)
 {
 	switch (status) {

@@ -179,3 +179,12 @@ ssize_t http_parse_proxy(struct http_proxy *p, const char *buf, size_t len);
 
 /* Reason phrase for a status code ("Bad Request"); "Unknown" if none. */
 const char *http_reason(int status);
+
+/* True when s[0..n) is a token (RFC 9110 5.6.2), as a field name must be. */
+bool http_is_token(const char *s, size_t n);
+
+/*
+ * True when every byte of s[0..n) may appear in a field value: HTAB, SP,
+ * VCHAR, obs-text; no CR, LF, NUL or other control character.
+ */
+bool http_is_field_value(const char *s, size_t n);

@@ -1,6 +1,7 @@
 /* response — see response.h. */
 #include "workers/http/response.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,19 +14,14 @@
 #define SERVER_HEADER "Server: kirin\r\n"
 
 static void append(struct response *r, const char *s, size_t n);
-static bool is_tchar(unsigned char ch);
 static bool is_hop_by_hop(const char *name, size_t n);
 static const char *date_header(void);
 
 int response_begin(struct response *r, const char *status_line, size_t len, int version_minor,
 		   bool head_request, bool keep_alive)
 {
-	char *head = r->head;
-	size_t cap = r->head_cap;
-
-	memset(r, 0, sizeof(*r));
-	r->head = head;
-	r->head_cap = cap;
+	memset(r, 0, offsetof(struct response, head));
+	r->head_len = 0;
 	if (len < 3 || status_line[0] < '1' || status_line[0] > '5' || status_line[1] < '0' ||
 	    status_line[1] > '9' || status_line[2] < '0' || status_line[2] > '9' ||
 	    (len > 3 && status_line[3] != ' '))
@@ -55,16 +51,8 @@ int response_begin(struct response *r, const char *status_line, size_t len, int 
 int response_add_header(struct response *r, const char *name, size_t nlen, const char *value,
 			size_t vlen)
 {
-	if (nlen == 0)
+	if (!http_is_token(name, nlen) || !http_is_field_value(value, vlen))
 		return -1;
-	for (size_t i = 0; i < nlen; i++)
-		if (!is_tchar((unsigned char)name[i]))
-			return -1;
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned char ch = (unsigned char)value[i];
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return -1;
-	}
 	while (vlen && (value[0] == ' ' || value[0] == '\t')) {
 		value++;
 		vlen--;
@@ -177,40 +165,54 @@ bool response_reusable(const struct response *r)
 
 void response_free(struct response *r)
 {
-	free(r->head);
+	if (r->head != r->in_place)
+		free(r->head);
 	r->head = NULL;
 	r->head_cap = r->head_len = 0;
 }
 
 static void append(struct response *r, const char *s, size_t n)
 {
+	if (r->head_cap == 0) {
+		r->head = r->in_place;
+		r->head_cap = sizeof(r->in_place);
+	}
 	if (r->head_len + n > r->head_cap) {
-		size_t cap = r->head_cap ? r->head_cap : 512;
+		size_t cap = r->head_cap * 2;
 		while (cap < r->head_len + n)
 			cap *= 2;
-		r->head = xrealloc(r->head, cap);
+		if (r->head == r->in_place)
+			r->head = memcpy(xmalloc(cap), r->in_place, r->head_len);
+		else
+			r->head = xrealloc(r->head, cap);
 		r->head_cap = cap;
 	}
 	memcpy(r->head + r->head_len, s, n);
 	r->head_len += n;
 }
 
-static bool is_tchar(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
+/* Hop-by-hop and framing fields (RFC 9110 7.6.1), which the server owns. */
 static bool is_hop_by_hop(const char *name, size_t n)
 {
-	static const char *const hop[] = {"connection", "keep-alive", "proxy-authenticate",
-					  "proxy-authorization", "te", "trailers",
-					  "transfer-encoding", "upgrade"};
-
-	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (strlen(hop[i]) == n && strncasecmp(name, hop[i], n) == 0)
-			return true;
-	return false;
+	switch (n) {
+	case 2:
+		return strncasecmp(name, "te", n) == 0;
+	case 7:
+		return strncasecmp(name, "upgrade", n) == 0;
+	case 8:
+		return strncasecmp(name, "trailers", n) == 0;
+	case 10:
+		return strncasecmp(name, "connection", n) == 0 ||
+		       strncasecmp(name, "keep-alive", n) == 0;
+	case 17:
+		return strncasecmp(name, "transfer-encoding", n) == 0;
+	case 18:
+		return strncasecmp(name, "proxy-authenticate", n) == 0;
+	case 19:
+		return strncasecmp(name, "proxy-authorization", n) == 0;
+	default:
+		return false;
+	}
 }
 
 /* "Date: ..." in IMF-fixdate, rebuilt at most once a second per thread. */

@@ -27,9 +27,12 @@ struct response {
 	bool no_body;        /* HEAD, 1xx, 204, 304 */
 	uint64_t body_sent;  /* body bytes framed so far (without chunk framing) */
 
-	char *head;          /* the head being built */
-	size_t head_len, head_cap;
 	char chunk_line[24]; /* scratch for one chunk-size line */
+
+	/* Kept across response_begin(): */
+	char *head;          /* the head being built: in_place, or malloc'd once it outgrew it */
+	size_t head_len, head_cap;
+	char in_place[512];  /* room for a usual head, so building one allocates nothing */
 };
 
 /*
@@ -73,5 +76,5 @@ const char *response_trailer(const struct response *r, size_t *len);
  */
 bool response_reusable(const struct response *r);
 
-/* Free the head buffer. */
+/* Free the head buffer, if it outgrew in_place. */
 void response_free(struct response *r);
