@@ -19,7 +19,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, parse_raw, per_worker_class, raw_request,  # noqa: E402
-                       request, wait_for)
+                       recv_responses, request, wait_for)
 
 # What wsgiref.validate (or the app's own checks) would leave in the log.
 LINT_MARKERS = ("WSGIWarning", "AssertionError", "without being closed", "Traceback")
@@ -259,6 +259,39 @@ class Environ:
         status, _, body = parse_raw(raw)
         self.assertEqual(status, 200, raw)
         self.assertEqual(json.loads(body)["HTTP_X_REP"], "a,b,c")
+
+    def test_each_request_sees_its_own_header_values(self):
+        # Values repeat, change, grow past what is kept per name, and vanish
+        # (on one keep-alive connection where the worker keeps connections):
+        # each environ must hold exactly its own.
+        long_ua = "L" * 300
+        sends = [{"User-Agent": "a", "X-Only-First": "1"}, {"User-Agent": "a"},
+                 {"User-Agent": "b"}, {"User-Agent": long_ua}, {"User-Agent": long_ua[:-1] + "M"},
+                 {"User-Agent": "a"}]
+        s = None
+        try:
+            for i, hdrs in enumerate(sends):
+                if s is None or self.worker_class == "sync":
+                    if s is not None:
+                        s.close()
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=30)
+                lines = "".join("%s: %s\r\n" % kv for kv in hdrs.items())
+                s.sendall(("GET /environ?n=%d HTTP/1.1\r\nHost: h%d\r\n%s\r\n"
+                           % (i, i % 2, lines)).encode())
+                head, body = recv_responses(s, 1, 30)[0]
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                e = json.loads(body)
+                self.assertEqual(e["QUERY_STRING"], "n=%d" % i)
+                self.assertEqual(e["HTTP_HOST"], "h%d" % (i % 2))
+                self.assertEqual(e["HTTP_USER_AGENT"], hdrs["User-Agent"])
+                self.assertEqual("HTTP_X_ONLY_FIRST" in e, i == 0)
+        finally:
+            if s is not None:
+                s.close()
+
+    def test_start_response_with_keywords(self):
+        r = request(self.k.port, "/keywords")
+        self.assertEqual((r.status, r.body), (201, b"keywords"))
 
     def input_ops(self, body, ops, chunked=False):
         b = iter([body[i:i + 3] for i in range(0, len(body), 3)]) if chunked else body

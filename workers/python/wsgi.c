@@ -36,6 +36,7 @@ struct request {
 typedef struct {
 	PyObject_HEAD
 	struct request *r; /* NULL once the request is over */
+	vectorcallfunc vectorcall;
 } StartResponse;
 
 typedef struct {
@@ -45,9 +46,13 @@ typedef struct {
 } FileWrapper;
 
 static PyObject *app_obj;
-static PyObject *str_close, *str_write; /* interned attribute names */
+static PyObject *str_close; /* interned attribute name */
 
+static PyObject *start_response(StartResponse *self, PyObject *status, PyObject *headers,
+				PyObject *exc_info);
 static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObject *kwds);
+static PyObject *start_response_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+					   PyObject *kwnames);
 static PyObject *start_response_write(StartResponse *self, PyObject *data);
 static PyObject *file_wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds);
 static void file_wrapper_dealloc(FileWrapper *self);
@@ -69,9 +74,10 @@ static PyMethodDef start_response_methods[] = {
 static PyTypeObject StartResponseType = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.StartResponse",
 	.tp_basicsize = sizeof(StartResponse),
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
 	.tp_doc = "start_response(status, headers, exc_info=None)",
 	.tp_call = (ternaryfunc)start_response_call,
+	.tp_vectorcall_offset = offsetof(StartResponse, vectorcall),
 	.tp_methods = start_response_methods,
 };
 
@@ -96,7 +102,6 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 {
 	app_obj = app;
 	str_close = PyUnicode_InternFromString("close");
-	str_write = PyUnicode_InternFromString("write");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
 	    input_init_types() < 0 ||
 	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
@@ -125,7 +130,9 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		goto done;
 	}
 	sr->r = &r;
-	result = PyObject_CallFunctionObjArgs(app_obj, env, (PyObject *)sr, NULL); /* new ref */
+	sr->vectorcall = start_response_vectorcall;
+	PyObject *args[] = {env, (PyObject *)sr};
+	result = PyObject_Vectorcall(app_obj, args, 2, NULL); /* new ref */
 	if (!result) {
 		finish_error(&r, "Error handling request");
 		goto done;
@@ -224,17 +231,55 @@ static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what)
 	return (const char *)PyUnicode_1BYTE_DATA(str);
 }
 
+/* start_response(status, headers): the common call, without a tuple. */
+static PyObject *start_response_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
+					   PyObject *kwnames)
+{
+	Py_ssize_t n = PyVectorcall_NARGS(nargsf), nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	PyObject *tuple, *kwds = NULL, *r = NULL;
+
+	if (nkw == 0 && (n == 2 || n == 3) && PyUnicode_Check(args[0]))
+		return start_response((StartResponse *)self, args[0], args[1],
+				      n == 3 ? args[2] : Py_None);
+	/* Keywords, or something to complain about: the general parser. */
+	tuple = PyTuple_New(n);
+	if (!tuple)
+		return NULL;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		Py_INCREF(args[i]);
+		PyTuple_SET_ITEM(tuple, i, args[i]);
+	}
+	kwds = nkw ? PyDict_New() : NULL;
+	for (Py_ssize_t i = 0; kwds && i < nkw; i++) {
+		if (PyDict_SetItem(kwds, PyTuple_GET_ITEM(kwnames, i), args[n + i]) < 0)
+			Py_CLEAR(kwds);
+	}
+	if (!nkw || kwds)
+		r = start_response_call((StartResponse *)self, tuple, kwds);
+	Py_DECREF(tuple);
+	Py_XDECREF(kwds);
+	return r;
+}
+
 static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"status", "headers", "exc_info", NULL};
-	struct request *r = self->r;
 	PyObject *status, *headers, *exc_info = Py_None;
-	Py_ssize_t slen;
-	const char *s;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "UO|O:start_response", kwlist, &status,
 					 &headers, &exc_info))
 		return NULL;
+	return start_response(self, status, headers, exc_info);
+}
+
+/* PEP 3333's start_response(); returns write(). */
+static PyObject *start_response(StartResponse *self, PyObject *status, PyObject *headers,
+				PyObject *exc_info)
+{
+	struct request *r = self->r;
+	Py_ssize_t slen;
+	const char *s;
+
 	if (!r) {
 		PyErr_SetString(PyExc_RuntimeError, "start_response() called after the response");
 		return NULL;
@@ -296,7 +341,7 @@ static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObje
 		}
 	}
 	r->started = true;
-	return PyObject_GetAttr((PyObject *)self, str_write);
+	return PyCFunction_New(&start_response_methods[0], (PyObject *)self);
 }
 
 static PyObject *start_response_write(StartResponse *self, PyObject *data)

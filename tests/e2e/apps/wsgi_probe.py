@@ -48,7 +48,7 @@ def midstream(environ):
 
 ROUTES = {"/input", "/forever", "/midstream", "/short", "/long", "/bad-status",
           "/bad-header-value", "/bad-header-type", "/not-bytes", "/latin1-header",
-          "/non-latin1-header", "/file", "/file-nofileno"}
+          "/non-latin1-header", "/file", "/file-nofileno", "/keywords"}
 
 
 def app(environ, start_response):
@@ -108,6 +108,10 @@ def app(environ, start_response):
     if path == "/non-latin1-header":
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Smile", "\u263a")])
         return [b"nope"]
+    if path == "/keywords":  # start_response called with keyword arguments
+        start_response(status="201 Created", headers=[("Content-Type", "text/plain")],
+                       exc_info=None)
+        return [b"keywords"]
     if path == "/not-bytes":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return ["a str, not bytes"]
