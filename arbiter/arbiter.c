@@ -462,12 +462,14 @@ static void check_timeouts(double now)
 
 /*
  * USR2: re-execute the binary with the listening sockets passed in
- * KIRIN_FDS. The new arbiter starts its own workers; this one keeps serving
- * until told WINCH/TERM, and its pid file moves aside to FILE.oldbin.
+ * KIRIN_FDS, and in KIRIN_FDS_UNLINK those whose unix socket files we
+ * created (the new arbiter removes them when it exits after us). The new
+ * arbiter starts its own workers; this one keeps serving until told
+ * WINCH/TERM, and its pid file moves aside to FILE.oldbin.
  */
 static void upgrade(void)
 {
-	char fds[512] = "", oldbin[PATH_MAX + 8];
+	char fds[512] = "", unlink_fds[512] = "", oldbin[PATH_MAX + 8];
 	sigset_t all;
 	pid_t pid;
 
@@ -492,11 +494,15 @@ static void upgrade(void)
 	}
 	if (pid == 0) {
 		for (size_t i = 0; i < nlisteners; i++) {
-			size_t len = strlen(fds);
+			size_t len = strlen(fds), ulen = strlen(unlink_fds);
 			fcntl(listeners[i].fd, F_SETFD, 0);
 			snprintf(fds + len, sizeof(fds) - len, "%s%d", i ? "," : "", listeners[i].fd);
+			if (listeners[i].unix_path)
+				snprintf(unlink_fds + ulen, sizeof(unlink_fds) - ulen, "%s%d",
+					 ulen ? "," : "", listeners[i].fd);
 		}
 		setenv("KIRIN_FDS", fds, 1);
+		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		execv(exe_path, cfg_argv);

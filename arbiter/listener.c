@@ -28,6 +28,8 @@ static int bind_unix(struct listener *l, const char *path, const struct config *
 static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errlen);
 static struct listener *adopt_inherited(const char *fds, size_t *n, char *err,
 					size_t errlen);
+static bool fd_listed(const char *list, int fd);
+static void take_unix_path(struct listener *l);
 static int split_host_port(const char *spec, char *host, size_t hostcap, char *port,
 			   size_t portcap);
 static void describe(struct listener *l, const struct sockaddr *sa);
@@ -59,7 +61,8 @@ void listener_close_all(struct listener *ls, size_t n, bool unlink_unix)
 	for (size_t i = 0; i < n; i++) {
 		if (ls[i].fd >= 0)
 			close(ls[i].fd);
-		if (unlink_unix && ls[i].unix_path)
+		if (unlink_unix && ls[i].unix_path &&
+		    (ls[i].handed_by == 0 || ls[i].handed_by != getppid()))
 			unlink(ls[i].unix_path);
 		free(ls[i].unix_path);
 	}
@@ -219,9 +222,12 @@ static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errl
 /*
  * After USR2: the old arbiter passed its sockets as KIRIN_FDS=3,4; use them
  * as they are (as Gunicorn does with GUNICORN_FD), whatever --bind says.
+ * KIRIN_FDS_UNLINK=4 names the unix sockets whose files it created: they
+ * become ours to remove at exit, as if we had bound them.
  */
 static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, size_t errlen)
 {
+	const char *unlink_fds = getenv("KIRIN_FDS_UNLINK");
 	char *copy = xstrdup(fds), *save = NULL;
 	size_t count = 0;
 	struct listener *ls = xcalloc(strlen(fds) / 2 + 1, sizeof(*ls));
@@ -232,10 +238,13 @@ static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, s
 			free(copy);
 			return NULL;
 		}
+		if (ls[count].family == AF_UNIX && unlink_fds && fd_listed(unlink_fds, ls[count].fd))
+			take_unix_path(&ls[count]);
 		count++;
 	}
 	free(copy);
 	unsetenv("KIRIN_FDS");
+	unsetenv("KIRIN_FDS_UNLINK");
 	if (count == 0) {
 		snprintf(err, errlen, "KIRIN_FDS is set but names no socket");
 		free(ls);
@@ -243,6 +252,46 @@ static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, s
 	}
 	*n = count;
 	return ls;
+}
+
+/* True when the comma-separated list of descriptor numbers holds fd. */
+static bool fd_listed(const char *list, int fd)
+{
+	const char *p = list;
+
+	while (*p) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end != p && v == fd && (*end == ',' || *end == '\0'))
+			return true;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		p++;
+	}
+	return false;
+}
+
+/*
+ * A unix socket handed over with its file: remember the path it is bound
+ * to, to remove at exit, and the old arbiter (our parent), which keeps it
+ * while it lives. An unnamed or abstract socket has no file. (Should the old
+ * arbiter be gone already, our parent is whoever reaps us, and the file is
+ * left behind as before: the next start replaces a stale one.)
+ */
+static void take_unix_path(struct listener *l)
+{
+	struct sockaddr_un sun;
+	socklen_t sl = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(l->fd, (struct sockaddr *)&sun, &sl) < 0 ||
+	    sl <= offsetof(struct sockaddr_un, sun_path) || !sun.sun_path[0])
+		return;
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	l->unix_path = xstrdup(sun.sun_path);
+	l->handed_by = getppid();
 }
 
 /* "host:port", "[v6]:port", "host" (port 8000), ":port" (all addresses). */

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct config;
 
@@ -21,20 +22,25 @@ struct listener {
 	char host[256];      /* numeric address of a TCP listener (SERVER_NAME) */
 	char port[8];        /* its port as text (SERVER_PORT); "" for unix */
 	char *unix_path;     /* path to unlink at exit, NULL if not ours */
+	pid_t handed_by;     /* after USR2: the old arbiter that handed it over, 0 if none */
 };
 
 /*
  * Bind every address of cfg->bind (HOST:PORT, [IPv6]:PORT, HOST, unix:PATH,
  * fd://N) with cfg->backlog and cfg->reuse_port. A stale unix socket file
- * (nobody accepting) is removed first. Returns a new array of *n listeners,
- * or NULL with a one-line message in err (every socket opened so far closed).
- * Arbiter only.
+ * (nobody accepting) is removed first. After USR2 (KIRIN_FDS set), adopt the
+ * sockets the old arbiter handed over instead, and the files of those it
+ * names in KIRIN_FDS_UNLINK (the unix sockets it created) with them. Returns
+ * a new array of *n listeners, or NULL with a one-line message in err (every
+ * socket opened so far closed). Arbiter only.
  */
 struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
 				   size_t errlen);
 
 /*
  * Close the sockets and free the array. With unlink_unix, remove the unix
- * socket files kirin created (the arbiter at its final exit). NULL is fine.
+ * socket files kirin created (the arbiter at its final exit), but not those
+ * handed over by an old arbiter that is still our parent: it serves them
+ * again once we are gone. NULL is fine.
  */
 void listener_close_all(struct listener *ls, size_t n, bool unlink_unix);

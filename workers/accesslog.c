@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #define ATOMS "hlutrsmUqHbBfaTDMLp"
 #define DEFAULT_FORMAT "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\""
 #define JSON_SHORT 64 /* string fields are cut to this when a JSON line is too long */
+#define QUICK_EXIT_WAIT_MS 200 /* a quick stop waits this long for another thread's write */
 
 enum op_kind {
 	OP_TEXT,       /* literal bytes */
@@ -71,6 +73,15 @@ static struct {
 	bool write_failed;     /* logged once, until a write succeeds */
 } A = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
 
+/*
+ * accesslog_quick_exit() runs in a signal handler: it must not take A.mu on
+ * the thread it interrupted while that thread holds it (or is taking it).
+ * `inside` says this thread is between enter() and leave(); the handler then
+ * only leaves the exit status in `exit_pending` (status + 1) and leave() exits.
+ */
+static __thread volatile sig_atomic_t inside;
+static volatile sig_atomic_t exit_pending;
+
 static void add_text(struct accesslog_format *f, const char *s, size_t n);
 static void add_key(struct accesslog_format *f, const char *key, size_t n);
 static void put(struct out *o, const char *s, size_t n);
@@ -96,7 +107,10 @@ static size_t json_line(const struct line_ctx *x, char *buf, size_t cap);
 static void json_object_out(const struct line_ctx *x, struct out *o, size_t limit);
 static void put_json_string(struct out *o, const char *s, size_t n);
 static size_t utf8_char(const unsigned char *s, size_t n);
+static void enter(void);
+static void leave(void);
 static void flush_locked(void);
+static void write_quietly(void);
 
 /* ------------------------------------------------------------- the format */
 
@@ -748,14 +762,14 @@ void accesslog_request(const struct accesslog_entry *e)
 		log_syslog_send(LOG_INFO, "access", line, n - 1);
 	if (A.fd < 0)
 		return;
-	pthread_mutex_lock(&A.mu);
+	enter();
 	if (A.len + n > sizeof(A.buf))
 		flush_locked();
 	if (A.len == 0)
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &A.since);
 	memcpy(A.buf + A.len, line, n);
 	A.len += n;
-	pthread_mutex_unlock(&A.mu);
+	leave();
 }
 
 void accesslog_tick(void)
@@ -765,11 +779,11 @@ void accesslog_tick(void)
 	if (A.fd < 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-	pthread_mutex_lock(&A.mu);
+	enter();
 	if (A.len > 0 && (now.tv_sec - A.since.tv_sec) * 1000 +
 				 (now.tv_nsec - A.since.tv_nsec) / 1000000 >= 500)
 		flush_locked();
-	pthread_mutex_unlock(&A.mu);
+	leave();
 }
 
 int accesslog_reopen(void)
@@ -781,25 +795,25 @@ int accesslog_reopen(void)
 	fd = open(A.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	pthread_mutex_lock(&A.mu);
+	enter();
 	flush_locked(); /* these lines belong to the old file */
 	/* Keep the descriptor number: no thread ever sees it closed. */
 	if (dup2(fd, A.fd) < 0) {
 		int err = errno;
 
-		pthread_mutex_unlock(&A.mu);
+		leave();
 		close(fd);
 		errno = err;
 		return -1;
 	}
-	pthread_mutex_unlock(&A.mu);
+	leave();
 	close(fd);
 	return 0;
 }
 
 void accesslog_close(void)
 {
-	pthread_mutex_lock(&A.mu);
+	enter();
 	accesslog_active = false;
 	if (A.fd >= 0) {
 		flush_locked();
@@ -807,11 +821,51 @@ void accesslog_close(void)
 			close(A.fd);
 	}
 	A.fd = -1;
-	pthread_mutex_unlock(&A.mu);
+	leave();
 	free(A.path);
 	A.path = NULL;
 	accesslog_format_free(A.fmt);
 	A.fmt = NULL;
+}
+
+void accesslog_quick_exit(int status)
+{
+	int saved = errno;
+
+	if (inside) {
+		/* This thread holds A.mu, or is taking it: leave() exits. */
+		exit_pending = status + 1;
+		errno = saved;
+		return;
+	}
+	/* Another thread may hold A.mu for one write(2): wait a little, not
+	 * forever (a pipe nobody reads). The lock is never given back, so no
+	 * thread adds a line after the last write. */
+	for (int ms = 0; ms < QUICK_EXIT_WAIT_MS; ms++) {
+		if (pthread_mutex_trylock(&A.mu) == 0) {
+			if (A.fd >= 0)
+				write_quietly();
+			break;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+	_exit(status);
+}
+
+/* Take A.mu, telling accesslog_quick_exit() that this thread is in here. */
+static void enter(void)
+{
+	inside = 1;
+	pthread_mutex_lock(&A.mu);
+}
+
+/* Give A.mu back; exit now if a quick stop came in meanwhile. */
+static void leave(void)
+{
+	pthread_mutex_unlock(&A.mu);
+	inside = 0;
+	if (exit_pending)
+		accesslog_quick_exit(exit_pending - 1);
 }
 
 /* One write(2) of whole lines, at most PIPE_BUF bytes; dropped on error. */
@@ -822,7 +876,8 @@ static void flush_locked(void)
 	while (off < A.len) {
 		ssize_t w = write(A.fd, A.buf + off, A.len - off);
 
-		if (w < 0 && errno == EINTR)
+		/* A quick stop interrupted a write that blocks: give up on it. */
+		if (w < 0 && errno == EINTR && !exit_pending)
 			continue;
 		if (w <= 0) {
 			if (!A.write_failed)
@@ -834,5 +889,20 @@ static void flush_locked(void)
 	}
 	if (off == A.len)
 		A.write_failed = false;
+	A.len = 0;
+}
+
+/* flush_locked() for a signal handler: write(2) only, nothing logged. */
+static void write_quietly(void)
+{
+	size_t off = 0;
+
+	while (off < A.len) {
+		ssize_t w = write(A.fd, A.buf + off, A.len - off);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
 	A.len = 0;
 }

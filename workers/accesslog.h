@@ -9,7 +9,8 @@
  * formatted on the caller's stack, then appended under a mutex to a buffer of
  * PIPE_BUF bytes that goes out with one write(2) to an O_APPEND descriptor
  * when the next line would not fit, from accesslog_tick() once the oldest
- * buffered line is half a second old, and from accesslog_close(). So every
+ * buffered line is half a second old, from accesslog_close(), and from
+ * accesslog_quick_exit() when a quick stop ends the worker. So every
  * write carries whole lines and at most PIPE_BUF bytes: lines of concurrent
  * workers never interleave, also when the log is a pipe. A line longer than
  * PIPE_BUF is cut. With --log-syslog every line also goes to syslog.
@@ -94,3 +95,14 @@ int accesslog_reopen(void);
 
 /* Flush and close; logging is off afterwards. Before the worker exits. */
 void accesslog_close(void);
+
+/*
+ * Quick stop (INT, QUIT): write the buffered lines, then _exit(status).
+ * Async-signal-safe, for the worker's signal handler (any thread). Returns
+ * only when it interrupted the calling thread inside the access log; that
+ * thread exits as it leaves, once the write(2) in progress is over (its own
+ * is given up if it blocks; another thread's, waited for). Otherwise waits
+ * at most a fifth of a second for another thread's write, then exits
+ * without the lines.
+ */
+void accesslog_quick_exit(int status);

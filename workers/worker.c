@@ -143,9 +143,10 @@ static void on_term(int sig)
 	stop_requested = 1;
 }
 
+/* Quick stop: exit now, but not without the access-log lines still buffered. */
 static void on_quit(int sig)
 {
-	_exit(0);
+	accesslog_quick_exit(0);
 }
 
 static void on_usr1(int sig)
@@ -170,7 +171,11 @@ static void setup_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
+	/* One quick stop at a time: INT from a terminal and the arbiter's QUIT
+	 * come together, and a nested handler would find the log's lock taken. */
 	sa.sa_handler = on_quit;
+	sigaddset(&sa.sa_mask, SIGQUIT);
+	sigaddset(&sa.sa_mask, SIGINT);
 	sigaction(SIGQUIT, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigfillset(&all);

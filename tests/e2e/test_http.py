@@ -1,7 +1,8 @@
 """HTTP behaviour between the parser and the app: Expect: 100-continue sent
 only when the app reads, other expectations refused, the forwarded scheme
-from trusted proxies only, and what a keep-alive connection does with a
-body the app left unread."""
+from trusted proxies only, empty lines before a request line, and what a
+keep-alive connection does with a body the app left unread or with the CRLF
+an old client sends after it."""
 import os
 import socket
 import sys
@@ -72,6 +73,27 @@ class Http:
                 s.sendall(proto % b"X-Forwarded-Proto: https\r\n")
                 self.assertEqual(read_response(s)[1], b"noread http\n")
 
+    def test_empty_lines_before_the_request_line(self):
+        """RFC 9112 section 2.2: a few are skipped, more are refused."""
+        get = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with self.connect(k) as s:
+                s.sendall(b"\r\n" + get)
+                head, body = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertEqual(body, b"noread http\n")
+            with self.connect(k) as s:
+                s.sendall(b"\r\n" * 10 + get)
+                self.assertTrue(read_response(s)[0].startswith(b"HTTP/1.1 200"))
+            with self.connect(k) as s:
+                s.sendall(b"\r\n" * 11 + get)
+                head, _ = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 400"), head)
+            with self.connect(k) as s:
+                s.sendall(b"\n" + get)  # bare LF is no line ending, here either
+                head, _ = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 400"), head)
+
 
 class KeepAliveBody:
     worker_class = "gthread"
@@ -106,6 +128,30 @@ class KeepAliveBody:
                         break
                     rest += data
                 self.assertEqual(rest, b"")  # closed, nothing more
+
+    def test_crlf_after_a_post_body_is_skipped(self):
+        """Old clients send CRLF after a POST body; the next request follows
+        on the same connection, sent later or at once."""
+        if self.worker_class == "sync":
+            self.skipTest("the sync worker closes every connection")
+        post = b"POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\r\n"
+        get = b"GET /noread HTTP/1.1\r\nHost: a\r\n\r\n"
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(post)
+                head, body = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertEqual(body, b"read 5 http\n")
+                s.sendall(get)
+                head, body = read_response(s)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertEqual(body, b"noread http\n")
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(post + get)
+                got = recv_responses(s, 2, 10)
+                self.assertEqual([b.startswith(b"HTTP/1.1 200") for b, _ in got], [True, True],
+                                 got)
+                self.assertEqual([body for _, body in got], [b"read 5 http\n", b"noread http\n"])
 
 
 for _base in (Http, KeepAliveBody):

@@ -95,6 +95,20 @@ class AccessLogBase:
             self.assertLess(rec["duration_us"], 10_000_000)
             self.assertIn(rec["pid"], workers)
 
+    def test_quick_stop_writes_the_buffered_lines(self):
+        """INT: the workers _exit at once, but every answered request keeps
+        its line (a line may wait in the buffer for half a second)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "access.log")
+            with self.kirin("--access-logfile", path) as k:
+                for i in range(5):
+                    self.assertEqual(http_get(k.port, f"/quick/{i}").status, 200)
+                k.signal(signal.SIGINT)
+                self.assertEqual(k.wait(10), 0, k.log())
+            lines = read_lines(path)
+            self.assertEqual([re.search(r'"GET (\S+) ', ln).group(1) for ln in lines],
+                             [f"/quick/{i}" for i in range(5)], lines)
+
 
 per_worker_class(AccessLogBase, globals())
 

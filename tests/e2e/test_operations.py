@@ -3,6 +3,7 @@ a broken config on reload, a stuck worker's stack in the log, the pid file,
 daemon mode, process titles, and the binary upgrade (USR2)."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -12,8 +13,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (APPS, KIRIN, Kirin, free_port, http_get, in_thread,  # noqa: E402
-                       kill_tree, main, pid_alive, wait_for, worker_classes)
+from kirintest import (APPS, KIRIN, Kirin, children_of, free_port, http_get,  # noqa: E402
+                       in_thread, kill_tree, main, pid_alive, wait_for, worker_classes)
 
 
 def cmdline(pid):
@@ -169,6 +170,79 @@ class Upgrade(unittest.TestCase):
                     self.assertNotIn(r.json()["__pid__"], (k.pid,))
                 finally:
                     kill_tree(new_pid)
+
+    def upgrade(self, k):
+        """USR2 to k; returns the new arbiter's pid."""
+        k.signal(signal.SIGUSR2)
+        new = wait_for(lambda: [p for p in k.workers() if cmdline(p).startswith(
+            "kirin: master")], 15)
+        self.assertTrue(new, k.log())
+        return new[0]
+
+    def test_usr2_new_arbiter_removes_the_unix_socket_it_took_over(self):
+        with tempfile.TemporaryDirectory() as d:
+            sock = os.path.join(d, "kirin.sock")
+            with Kirin("echo_environ:app", "-b", f"unix:{sock}", bind=False, unix=sock) as k:
+                k.wait_workers(1)
+                new_pid = self.upgrade(k)
+                try:
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    # The old arbiter left the file to the new one, which serves on it.
+                    self.assertTrue(os.path.exists(sock))
+                    r = http_get(None, "/", unix=sock, timeout=10)
+                    self.assertEqual(r.status, 200)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    os.kill(new_pid, signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.assertFalse(os.path.exists(sock), "socket file left behind")
+                finally:
+                    kill_tree(new_pid)
+
+    def test_usr2_new_arbiter_stopped_first_leaves_the_unix_socket(self):
+        """Rolling back: the old arbiter still serves on the file."""
+        with tempfile.TemporaryDirectory() as d:
+            sock = os.path.join(d, "kirin.sock")
+            with Kirin("echo_environ:app", "-b", f"unix:{sock}", bind=False, unix=sock) as k:
+                k.wait_workers(1)
+                new_pid = self.upgrade(k)
+                try:
+                    os.kill(new_pid, signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.assertTrue(os.path.exists(sock), "the new arbiter took the file along")
+                    r = http_get(None, "/", unix=sock, timeout=10)
+                    self.assertIn(r.json()["__pid__"], k.workers())
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    self.assertFalse(os.path.exists(sock), "socket file left behind")
+                finally:
+                    kill_tree(new_pid)
+
+    def test_usr2_never_removes_a_unix_socket_it_was_given(self):
+        """fd://N: the file belongs to whoever made it, before and after USR2."""
+        with tempfile.TemporaryDirectory() as d:
+            sock = os.path.join(d, "given.sock")
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.bind(sock)
+                s.listen(16)
+                with Kirin("echo_environ:app", "-b", f"fd://{s.fileno()}", bind=False,
+                           unix=sock, pass_fds=(s.fileno(),)) as k:
+                    s.close()
+                    k.wait_workers(1)
+                    new_pid = self.upgrade(k)
+                    try:
+                        k.signal(signal.SIGTERM)
+                        self.assertEqual(k.wait(15), 0, k.log())
+                        r = http_get(None, "/", unix=sock, timeout=10)
+                        self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                        os.kill(new_pid, signal.SIGTERM)
+                        self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                        self.assertTrue(os.path.exists(sock), "removed a file kirin did not make")
+                    finally:
+                        kill_tree(new_pid)
+            finally:
+                s.close()
 
 
 def read(path):

@@ -1,6 +1,6 @@
 /* Unit tests for the access log: the format compiler (every atom, headers,
  * environ variables, unknown keys, %%), Gunicorn's escaping, Basic auth user
- * names, the JSON line, long lines, and the buffered file. */
+ * names, the JSON line, long lines, the buffered file, and the quick stop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -380,6 +381,42 @@ static void test_file_is_written_in_whole_lines(void **state)
 	unlink(path);
 }
 
+/* A quick stop writes what is buffered before it _exits, in a child process. */
+static void test_quick_exit_writes_the_buffer(void **state)
+{
+	char path[] = "/tmp/kirin-accesslog-XXXXXX";
+	struct config cfg = {0};
+	struct fixture f;
+	char data[256];
+	int status, fd = mkstemp(path);
+	pid_t pid;
+	ssize_t n;
+
+	(void)state;
+	assert_true(fd >= 0);
+	cfg.accesslog = path;
+	cfg.access_log_format = "%(h)s \"%(r)s\" %(s)s %(b)s";
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (accesslog_open(&cfg) < 0)
+			_exit(99);
+		setup(&f);
+		for (int i = 0; i < 3; i++)
+			accesslog_request(&f.e);
+		accesslog_quick_exit(7);
+		_exit(98); /* not reached: the caller was not inside the log */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+	n = pread(fd, data, sizeof(data), 0);
+	assert_int_equal(n, 3 * 48);
+	assert_memory_equal(data + 96, "10.0.0.7 \"GET /a%20b/c?x=1&y=2 HTTP/1.1\" 200 14\n", 48);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_long_lines_are_cut),
 		cmocka_unit_test(test_file_is_written_in_whole_lines),
+		cmocka_unit_test(test_quick_exit_writes_the_buffer),
 	};
 
 	setenv("TZ", "UTC", 1);

@@ -309,8 +309,6 @@ static void test_request_line_syntax(void **state)
 	(void)state;
 	expect_status("GET HTTP/1.1\r\n\r\n", NULL, 400);
 	expect_status("GET\r\n\r\n", NULL, 400);
-	expect_status("\r\n\r\n", NULL, 400); /* a leading empty line is refused, as Gunicorn */
-	expect_status("\r\nGET / HTTP/1.0\r\n\r\n", NULL, 400);
 	expect_status("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", NULL, 400);
 	expect_status("GET /  HTTP/1.1\r\nHost: a\r\n\r\n", NULL, 400);
 	expect_status("GET / HTTP/1.1 \r\nHost: a\r\n\r\n", NULL, 400);
@@ -327,6 +325,67 @@ static void test_request_line_syntax(void **state)
 	assert_int_equal(parse_str("GET / HTTP/1.1\r", NULL), HTTP_PARSE_AGAIN);
 	assert_int_equal(parse_str("GET /foo/bar HTTP/1.0\r\nbaz", NULL), HTTP_PARSE_AGAIN);
 	assert_int_equal(parse_str("GET / HTTP/1.0\r\n\r", NULL), HTTP_PARSE_AGAIN);
+}
+
+/* RFC 9112 section 2.2: a few empty lines before the request line are skipped. */
+static void test_leading_empty_lines(void **state)
+{
+	static const char get[] = "GET /p?q HTTP/1.1\r\nHost: a\r\n\r\n";
+	char in[2 * (HTTP_MAX_EMPTY_LINES + 2) + sizeof(get)];
+	struct http_limits lim;
+
+	(void)state;
+	expect_ok("\r\nGET / HTTP/1.0\r\n\r\n", NULL);
+	assert_slice(whole_.req.method, whole_.req.method_len, "GET");
+	assert_slice(whole_.req.target, whole_.req.target_len, "/");
+	expect_ok("\r\n\r\nPOST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", NULL);
+	assert_slice(whole_.req.method, whole_.req.method_len, "POST");
+	assert_int_equal(whole_.req.content_length, 3);
+
+	/* up to the bound, and one more refused; the head counts them */
+	for (size_t n = 0; n <= HTTP_MAX_EMPTY_LINES + 1; n++) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(in + 2 * i, "\r\n", 2);
+		memcpy(in + 2 * n, get, sizeof(get));
+		if (n <= HTTP_MAX_EMPTY_LINES) {
+			expect_ok(in, NULL);
+			assert_slice(whole_.req.path, whole_.req.path_len, "/p");
+			assert_slice(whole_.req.query, whole_.req.query_len, "q");
+			assert_slice(whole_.req.host, whole_.req.host_len, "a");
+		} else {
+			expect_status(in, NULL, 400);
+		}
+	}
+	/* refused as soon as the empty line too many has come */
+	assert_int_equal(parse3(in, 2 * (HTTP_MAX_EMPTY_LINES + 1), NULL)->r, HTTP_PARSE_ERROR);
+	assert_int_equal(whole_.req.status, 400);
+	assert_int_equal(parse3(in, 2 * HTTP_MAX_EMPTY_LINES + 1, NULL)->r, HTTP_PARSE_AGAIN);
+
+	/* empty lines only, or an unfinished one: incomplete */
+	assert_int_equal(parse_str("\r", NULL), HTTP_PARSE_AGAIN);
+	assert_int_equal(parse_str("\r\n", NULL), HTTP_PARSE_AGAIN);
+	assert_int_equal(parse_str("\r\n\r\n", NULL), HTTP_PARSE_AGAIN);
+	assert_int_equal(parse_str("\r\n\r\nGET / HT", NULL), HTTP_PARSE_AGAIN);
+
+	/* a bare LF is no line ending, nor a bare CR; blanks make no empty line */
+	expect_status("\n", NULL, 400);
+	expect_status("\nGET / HTTP/1.0\r\n\r\n", NULL, 400);
+	expect_status("\r\n\nGET / HTTP/1.0\r\n\r\n", NULL, 400);
+	expect_status("\rGET / HTTP/1.0\r\n\r\n", NULL, 400);
+	expect_status("\r\n\r\rGET / HTTP/1.0\r\n\r\n", NULL, 400);
+	expect_status("\r\r\n", NULL, 400);
+	expect_status(" \r\nGET / HTTP/1.0\r\n\r\n", NULL, 400);
+	expect_status("\t\r\nGET / HTTP/1.0\r\n\r\n", NULL, 400);
+	assert_int_equal(parse3("\0\r\nGET / HTTP/1.0\r\n\r\n", 21, NULL)->r, HTTP_PARSE_ERROR);
+	assert_int_equal(whole_.req.status, 400);
+
+	/* the request line limit is the request line's alone */
+	limits(&lim, 16, 100, 8190, 0);
+	expect_ok("\r\n\r\n\r\nGET /aa HTTP/1.0\r\n\r\n", &lim);
+	expect_status("\r\n\r\n\r\nGET /aaa HTTP/1.0\r\n\r\n", &lim, 414);
+
+	/* after the request line an empty line ends the head, as always */
+	assert_int_equal(parse_str("GET / HTTP/1.0\r\n\r\n\r\n", NULL), 18);
 }
 
 static void test_version(void **state)
@@ -600,7 +659,7 @@ static void test_limits_from_settings(void **state)
 	assert_int_equal(lim.field_size, 100000);
 
 	limits(&lim, 4094, 100, 8190, 0);
-	assert_int_equal(http_max_head(&lim), 4094 + 2 + 100 * 8190 + 2);
+	assert_int_equal(http_max_head(&lim), 2 * HTTP_MAX_EMPTY_LINES + 4094 + 2 + 100 * 8190 + 2);
 	lim.field_size = SIZE_MAX / 2;
 	assert_int_equal(http_max_head(&lim), SIZE_MAX);
 	lim.fields = 0;
@@ -793,6 +852,16 @@ static void test_pipelined(void **state)
 	assert_int_equal(o->r, (ssize_t)(sizeof(two) - 1 - first));
 	assert_slice(o->req.path, o->req.path_len, "/second");
 	assert_slice(o->req.host, o->req.host_len, "b");
+
+	/* an old client's CRLF after a POST body belongs to the next head */
+	static const char post[] = "POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"
+				   "\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+	size_t body = sizeof("POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab") - 1;
+	o = parse3(post, sizeof(post) - 1, NULL);
+	assert_int_equal(o->r, (ssize_t)(body - 2));
+	o = parse3(post + body, sizeof(post) - 1 - body, NULL);
+	assert_int_equal(o->r, (ssize_t)(sizeof(post) - 1 - body));
+	assert_slice(o->req.path, o->req.path_len, "/next");
 }
 
 static void test_buffer_moves(void **state)
@@ -1440,6 +1509,7 @@ int main(void)
 		cmocka_unit_test(test_asterisk_and_authority_form),
 		cmocka_unit_test(test_method),
 		cmocka_unit_test(test_request_line_syntax),
+		cmocka_unit_test(test_leading_empty_lines),
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_request_line_limit),
 		cmocka_unit_test(test_fields),

@@ -164,9 +164,9 @@ size_t http_max_head(const struct http_limits *lim)
 	if (lim->fields && lim->field_size > SIZE_MAX / lim->fields)
 		return SIZE_MAX;
 	fields = lim->fields * lim->field_size;
-	if (lim->request_line > SIZE_MAX - 4 - fields)
+	if (lim->request_line > SIZE_MAX - 4 - 2 * HTTP_MAX_EMPTY_LINES - fields)
 		return SIZE_MAX;
-	return lim->request_line + 2 + fields + 2;
+	return 2 * HTTP_MAX_EMPTY_LINES + lim->request_line + 2 + fields + 2;
 }
 
 void http_request_init(struct http_request *req, struct http_header *headers,
@@ -180,7 +180,9 @@ void http_request_init(struct http_request *req, struct http_header *headers,
 /*
  * One line at a time: the request line, then each field line, each parsed
  * once when its CRLF has arrived. scanned_ is where the current line starts,
- * pos_ how far it was searched, so no byte is searched twice.
+ * pos_ how far it was searched, so no byte is searched twice. Empty lines
+ * before the request line are skipped: until it comes, scanned_ is twice
+ * the number skipped.
  */
 ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len,
 			   const struct http_limits *lim)
@@ -204,6 +206,18 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 		enum line_scan r;
 
 		if (req->method == NULL) {
+			if (buf[start] == '\r') {
+				if (start + 1 == len)
+					return HTTP_PARSE_AGAIN;
+				if (buf[start + 1] == '\n') {
+					if (start / 2 >= HTTP_MAX_EMPTY_LINES)
+						return fail(req, 400,
+							    "too many empty lines before the request line");
+					req->scanned_ = req->pos_ = start + 2;
+					continue;
+				}
+				/* a bare CR: find_line() refuses it */
+			}
 			r = find_line(buf, len, start, &req->pos_, lim->request_line, false, &end);
 			if (r == LINE_LONG)
 				return fail(req, 414, "request line too long");

@@ -23,6 +23,13 @@
 #define HTTP_PARSE_ERROR (-1)
 #define HTTP_PARSE_AGAIN (-2)
 
+/*
+ * Empty lines (CRLF) skipped before a request line, as RFC 9112 section 2.2
+ * asks (clients that send CRLF after a POST body); one more is refused with
+ * 400. Apache httpd's bound. A bare LF is no line ending here either.
+ */
+#define HTTP_MAX_EMPTY_LINES 10
+
 struct http_limits {
 	size_t request_line;  /* bytes of the request line without CRLF; already clamped */
 	size_t fields;        /* maximum number of header fields */
@@ -43,7 +50,8 @@ void http_limits_from_settings(struct http_limits *lim, long request_line,
 
 /*
  * The largest request head http_parse_request() can accept under lim:
- * request line + CRLF + fields * field_size + final CRLF (saturating). A
+ * HTTP_MAX_EMPTY_LINES empty lines + request line + CRLF + fields *
+ * field_size + final CRLF (saturating). A
  * head that is not complete within this many bytes has already been refused
  * by the parser (414 or 431), so a caller's buffer never needs more.
  */
@@ -115,10 +123,11 @@ void http_request_init(struct http_request *req, struct http_header *headers,
 /*
  * Parse a request head from buf[0..len). Call again with the same buf start
  * and a larger len after -2; the result is identical whatever the split.
- * Returns the length of the head including its final CRLF CRLF, -1 (see
- * req->status) or -2. Applies limits (414/400 for the request line, 431 for
- * fields), refuses HTTP/1.1 without exactly one Host, validates framing
- * (Content-Length, Transfer-Encoding) and fills req.
+ * Returns the length of the head including its final CRLF CRLF and the
+ * empty lines skipped before it, -1 (see req->status) or -2. Applies limits
+ * (414/400 for the request line, 431 for fields, 400 beyond
+ * HTTP_MAX_EMPTY_LINES), refuses HTTP/1.1 without exactly one Host,
+ * validates framing (Content-Length, Transfer-Encoding) and fills req.
  */
 ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len,
 			   const struct http_limits *lim);
