@@ -16,33 +16,76 @@
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
-#define TICK 0.1        /* seconds between looks at stop flags and heartbeats */
+#define TICK 0.1        /* seconds between looks at stop flags, timeouts and heartbeats */
 #define ACCEPT_BATCH 64 /* connections taken per wake-up, so workers share */
+/*
+ * Greenlets kept, once their request is answered, to run the next one (as
+ * the greenlet worker's pool): a gevent greenlet per request would cost a
+ * Greenlet object, a scheduled start and Python 3.11 a data-stack mapping.
+ */
+#define POOL_MAX 64
+
+struct vconn;
+
+/*
+ * Connections waiting in the hub for bytes under one timeout. A list has a
+ * single timeout, so appending keeps it sorted by deadline and the tick
+ * only looks at its head: no timer per connection.
+ */
+struct wlist {
+	struct vconn *head, *tail;
+	double timeout; /* seconds */
+};
 
 struct vconn {
 	struct conn c;
-	struct vconn *prev, *next;
-	PyObject *glet; /* the gevent greenlet serving it */
-	bool idle;      /* waiting for a next request with nothing buffered */
+	struct vconn *prev, *next;   /* every open connection */
+	struct vconn *wprev, *wnext; /* in *wl */
+	struct wlist *wl;            /* waiting for bytes in the hub; NULL otherwise */
+	double deadline;             /* while waiting: closed after this */
+	PyObject *cap;               /* capsule of this vconn: what a greenlet is handed */
+	PyObject *watcher;           /* loop.io(fd, READ), for the connection's life */
+	PyObject *on_ready;          /* its callback, bound to cap */
+	bool watching;               /* watcher started: left so while busy, stopped if it fires */
+	bool busy;                   /* a greenlet owns it */
+	bool served;                 /* a head was dispatched (not a fresh connection) */
+	bool refuse;                 /* for the greenlet: answer c.error_status, then close */
 };
 
 static struct {
 	struct worker *w;
+	PyObject *loop, *hub, *getcurrent;
 	PyObject *wait_read, *wait_write, *spawn, *stop_event;
+	PyObject *run;  /* run_conn as a callable: what a new greenlet runs */
+	PyObject *pool; /* greenlets waiting in run_conn for their next connection */
+	PyObject *s_start, *s_stop, *s_switch; /* interned method names */
 	PyObject **accept_watchers;
 	PyObject *tick_timer, *channel_watcher;
 	bool accepting, stopping;
 	double deadline;
 	struct vconn *all;
-	size_t nconns, idle;
+	size_t nconns;
+	size_t busy;        /* owned by a greenlet */
+	size_t fresh;       /* accepted, first head not dispatched yet */
+	struct wlist idle;  /* served, nothing buffered: --keep-alive */
+	struct wlist heads; /* fresh, or a head in progress: --timeout */
 	struct conn_policy policy;
 } V;
 
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
+static PyObject *on_ready(PyObject *capsule, PyObject *unused);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
 static PyObject *on_channel(PyObject *self, PyObject *unused);
-static PyObject *handle(PyObject *capsule, PyObject *unused);
+static PyObject *run_conn(PyObject *self, PyObject *capsule);
+static void resume(struct vconn *vc);
+static void wait_bytes(struct vconn *vc, struct wlist *wl);
+static void park(struct vconn *vc);
+static void dispatch(struct vconn *vc, bool refuse);
+static void serve(struct vconn *vc);
+static void unlist(struct vconn *vc);
+static void unwatch(struct vconn *vc);
+static void expire(struct wlist *wl, double now);
 static void close_vconn(struct vconn *vc);
 static int set_accepting(bool on);
 static void begin_stop(void);
@@ -53,9 +96,10 @@ static PyObject *gv_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 
 static const struct conn_io gevent_io = {.wait = conn_wait};
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
+static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
 static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
-static PyMethodDef handle_def = {"kirin_connection", handle, METH_NOARGS, NULL};
+static PyMethodDef run_def = {"kirin_connection", run_conn, METH_O, NULL};
 static const struct kirin_backend backend = {
 	.name = "gevent",
 	.sleep = gv_sleep,
@@ -97,7 +141,7 @@ static PyObject *watch(PyObject *watcher, PyObject *callback)
 int gevent_run(struct worker *w, PyObject *app)
 {
 	const struct config *cfg = w->cfg;
-	PyObject *hub = NULL, *loop = NULL, *r;
+	PyObject *event_cls, *get_hub, *r;
 	char err[256];
 
 	V.w = w;
@@ -108,39 +152,40 @@ int gevent_run(struct worker *w, PyObject *app)
 		log_critical("%s", err);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
+	V.idle.timeout = cfg->keepalive > 0 ? cfg->keepalive : 1;
+	V.heads.timeout = V.policy.timeout_ms / 1000.0;
 	V.wait_read = import_attr("gevent.socket", "wait_read");
 	V.wait_write = import_attr("gevent.socket", "wait_write");
 	V.spawn = import_attr("gevent", "spawn");
-	PyObject *event_cls = import_attr("gevent.event", "Event");
-	PyObject *get_hub = import_attr("gevent", "get_hub");
+	V.getcurrent = import_attr("gevent", "getcurrent");
+	event_cls = import_attr("gevent.event", "Event");
+	get_hub = import_attr("gevent", "get_hub");
 	V.stop_event = event_cls ? PyObject_CallNoArgs(event_cls) : NULL;
-	hub = get_hub ? PyObject_CallNoArgs(get_hub) : NULL;
-	loop = hub ? PyObject_GetAttrString(hub, "loop") : NULL;
+	V.hub = get_hub ? PyObject_CallNoArgs(get_hub) : NULL;
+	V.loop = V.hub ? PyObject_GetAttrString(V.hub, "loop") : NULL;
+	V.run = PyCFunction_New(&run_def, NULL);
+	V.pool = PyList_New(0);
+	V.s_start = PyUnicode_InternFromString("start");
+	V.s_stop = PyUnicode_InternFromString("stop");
+	V.s_switch = PyUnicode_InternFromString("switch");
 	Py_XDECREF(event_cls);
 	Py_XDECREF(get_hub);
-	Py_XDECREF(hub);
-	if (!V.wait_read || !V.wait_write || !V.spawn || !V.stop_event || !loop) {
-		Py_XDECREF(loop);
+	if (!V.wait_read || !V.wait_write || !V.spawn || !V.getcurrent || !V.stop_event ||
+	    !V.loop || !V.run || !V.pool || !V.s_start || !V.s_stop || !V.s_switch) {
 		interp_log_exception("cannot set up gevent (is python3-gevent installed?)");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
 	V.accept_watchers = xcalloc(w->nlisteners, sizeof(*V.accept_watchers));
-	for (size_t i = 0; i < w->nlisteners; i++) {
-		PyObject *cap = PyCapsule_New((void *)&w->listeners[i], NULL, NULL);
-		PyObject *cb = cap ? PyCFunction_New(&accept_def, cap) : NULL;
+	for (size_t i = 0; i < w->nlisteners; i++)
 		V.accept_watchers[i] =
-			cb ? PyObject_CallMethod(loop, "io", "ii", w->listeners[i].fd, 1) : NULL;
-		Py_XDECREF(cb);
-		Py_XDECREF(cap);
-	}
+			PyObject_CallMethod(V.loop, "io", "ii", w->listeners[i].fd, 1);
 	PyObject *tick_cb = PyCFunction_New(&tick_def, NULL);
 	PyObject *chan_cb = PyCFunction_New(&channel_def, NULL);
-	V.tick_timer = watch(PyObject_CallMethod(loop, "timer", "dd", TICK, TICK), tick_cb);
+	V.tick_timer = watch(PyObject_CallMethod(V.loop, "timer", "dd", TICK, TICK), tick_cb);
 	V.channel_watcher =
-		watch(PyObject_CallMethod(loop, "io", "ii", w->channel_fd, 1), chan_cb);
+		watch(PyObject_CallMethod(V.loop, "io", "ii", w->channel_fd, 1), chan_cb);
 	Py_XDECREF(tick_cb);
 	Py_XDECREF(chan_cb);
-	Py_DECREF(loop);
 	if (!V.tick_timer || !V.channel_watcher || set_accepting(true) < 0) {
 		interp_log_exception("cannot start gevent watchers");
 		return WORKER_EXIT_BOOT_ERROR;
@@ -150,13 +195,12 @@ int gevent_run(struct worker *w, PyObject *app)
 	if (!r)
 		interp_log_exception("the gevent hub failed");
 	Py_XDECREF(r);
-	if (V.nconns - V.idle > 0)
-		log_warning("%zu request(s) still running after the graceful timeout",
-			    V.nconns - V.idle);
+	if (V.busy > 0)
+		log_warning("%zu request(s) still running after the graceful timeout", V.busy);
 	return WORKER_EXIT_OK;
 }
 
-/* Wait through gevent's hub; the caller may have released the GIL. */
+/* Wait through gevent's hub, in a connection's greenlet; the caller may have released the GIL. */
 static int conn_wait(struct conn *c, short events, int timeout_ms)
 {
 	PyGILState_STATE st = PyGILState_Ensure();
@@ -167,21 +211,20 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 
 	if (!r) {
 		errno = PyErr_ExceptionMatches(PyExc_TimeoutError) ? ETIMEDOUT : EPIPE;
-		PyErr_Clear(); /* a timeout, or the greenlet killed by a graceful stop */
+		PyErr_Clear(); /* a timeout, or the greenlet killed */
 	}
 	Py_XDECREF(r);
 	PyGILState_Release(st);
 	return rc;
 }
 
-/* An io watcher on a listener fired, in gevent's hub: accept and spawn. */
+/* An io watcher on a listener fired, in gevent's hub: accept, and look for first heads. */
 static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 {
 	const struct listener *l = PyCapsule_GetPointer(capsule, NULL);
 
 	for (int i = 0; i < ACCEPT_BATCH && V.accepting; i++) {
 		struct vconn *vc = xcalloc(1, sizeof(*vc));
-		PyObject *cap, *fn;
 
 		if (conn_accept(&vc->c, l, &gevent_io, &V.policy) <= 0) {
 			free(vc);
@@ -192,65 +235,290 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 			V.all->prev = vc;
 		V.all = vc;
 		V.nconns++;
-		cap = PyCapsule_New(vc, NULL, NULL);
-		fn = cap ? PyCFunction_New(&handle_def, cap) : NULL;
-		vc->glet = fn ? PyObject_CallFunctionObjArgs(V.spawn, fn, NULL) : NULL;
-		Py_XDECREF(fn);
-		Py_XDECREF(cap);
-		if (!vc->glet) {
+		V.fresh++;
+		vc->cap = PyCapsule_New(vc, NULL, NULL);                              /* new ref */
+		vc->on_ready = vc->cap ? PyCFunction_New(&ready_def, vc->cap) : NULL; /* new ref */
+		vc->watcher = vc->on_ready ? PyObject_CallMethod(V.loop, "io", "ii", vc->c.fd, 1)
+					   : NULL; /* new ref */
+		if (V.nconns >= (size_t)V.w->cfg->worker_connections && set_accepting(false) < 0)
+			interp_log_exception("cannot pause accepting");
+		if (!vc->watcher) {
+			interp_log_exception("cannot watch a connection");
+			close_vconn(vc);
+			continue;
+		}
+		resume(vc); /* its request may be there already */
+	}
+	Py_RETURN_NONE;
+}
+
+/*
+ * A connection's watcher fired, in the hub. Waiting for bytes: read and
+ * parse them. Owned by a greenlet: the watcher was left started when the
+ * greenlet took the connection (stopping and starting it around every
+ * request costs more than this wake-up when a request does wait); stop it.
+ */
+static PyObject *on_ready(PyObject *capsule, PyObject *unused)
+{
+	struct vconn *vc = PyCapsule_GetPointer(capsule, NULL);
+
+	if (vc->busy) {
+		unwatch(vc);
+	} else {
+		unlist(vc);
+		resume(vc);
+	}
+	Py_RETURN_NONE;
+}
+
+/*
+ * In the hub, for a connection no greenlet owns: parse what is buffered
+ * and what the socket has, never waiting. A complete head (or one to
+ * refuse) goes to a greenlet; otherwise the connection waits for bytes.
+ */
+static void resume(struct vconn *vc)
+{
+	switch (conn_poll_head(&vc->c)) {
+	case 1:
+		dispatch(vc, false);
+		break;
+	case -2:
+		if (vc->c.len == 0)
+			park(vc);
+		else /* a head in progress: --timeout from the last bytes */
+			wait_bytes(vc, &V.heads);
+		break;
+	case -1:
+		if (vc->c.error_status) {
+			dispatch(vc, true); /* the answer and the lingering close may wait */
+			break;
+		}
+		/* fall through */
+	default:
+		close_vconn(vc);
+		break;
+	}
+}
+
+/* Wait in the hub for vc's next bytes; closed once wl's timeout passes first. */
+static void wait_bytes(struct vconn *vc, struct wlist *wl)
+{
+	if (!vc->watching) {
+		PyObject *r = PyObject_CallMethodOneArg(vc->watcher, V.s_start, vc->on_ready);
+
+		if (!r) {
+			interp_log_exception("cannot watch a connection");
+			close_vconn(vc);
+			return;
+		}
+		Py_DECREF(r);
+		vc->watching = true;
+	}
+	vc->deadline = worker_now() + wl->timeout;
+	vc->wl = wl;
+	vc->wprev = wl->tail;
+	vc->wnext = NULL;
+	if (wl->tail)
+		wl->tail->wnext = vc;
+	else
+		wl->head = vc;
+	wl->tail = vc;
+}
+
+/*
+ * Nothing buffered: wait for a head holding only the socket and the
+ * watcher. While stopping, a connection that was served is closed instead;
+ * a fresh one still gets its first request answered.
+ */
+static void park(struct vconn *vc)
+{
+	if (V.stopping && vc->served) {
+		close_vconn(vc);
+		return;
+	}
+	conn_shrink(&vc->c);
+	wait_bytes(vc, vc->served ? &V.idle : &V.heads);
+}
+
+/* In the hub: hand vc to a greenlet of the pool, or to a new one. */
+static void dispatch(struct vconn *vc, bool refuse)
+{
+	Py_ssize_t n = PyList_GET_SIZE(V.pool);
+	PyObject *r;
+
+	if (!vc->served) {
+		vc->served = true;
+		V.fresh--;
+	}
+	vc->busy = true;
+	V.busy++;
+	vc->refuse = refuse;
+	if (n > 0) {
+		PyObject *g = PyList_GET_ITEM(V.pool, n - 1); /* borrowed */
+
+		Py_INCREF(g);
+		PyList_SetSlice(V.pool, n - 1, n, NULL);
+		/* It runs the request until that waits or is answered. */
+		r = PyObject_CallMethodOneArg(g, V.s_switch, vc->cap);
+		Py_DECREF(g);
+		if (!r)
+			interp_log_exception("Error in a connection greenlet");
+	} else {
+		r = PyObject_CallFunctionObjArgs(V.spawn, V.run, vc->cap, NULL); /* starts soon */
+		if (!r) {
 			interp_log_exception("cannot spawn a greenlet for a connection");
 			close_vconn(vc);
 		}
-		if (V.nconns >= (size_t)V.w->cfg->worker_connections && set_accepting(false) < 0)
-			PyErr_Clear();
 	}
-	Py_RETURN_NONE;
+	Py_XDECREF(r);
 }
 
-/* A connection's gevent greenlet: requests until close, idle waits included. */
-static PyObject *handle(PyObject *capsule, PyObject *unused)
+/*
+ * A connection greenlet's life: serve the connection it was given, then
+ * wait in the pool (switched out to the hub) for the next one dispatch()
+ * hands it, unless the pool is full or the worker is stopping.
+ */
+static PyObject *run_conn(PyObject *self, PyObject *capsule)
 {
-	struct vconn *vc = PyCapsule_GetPointer(capsule, NULL);
-	const struct config *cfg = V.w->cfg;
-	bool first = true;
+	PyObject *next = capsule;
 
+	Py_INCREF(next);
 	for (;;) {
-		int rc;
+		struct vconn *vc =
+			PyCapsule_CheckExact(next) ? PyCapsule_GetPointer(next, NULL) : NULL;
+		PyObject *me;
 
-		if (!first && vc->c.len == 0) {
-			vc->idle = true;
-			V.idle++;
-			conn_shrink(&vc->c);
-			vc->c.timeout_ms = cfg->keepalive > 0 ? cfg->keepalive * 1000 : 1000;
+		Py_DECREF(next);
+		if (!vc) {
+			if (!PyErr_Occurred())
+				PyErr_SetString(PyExc_RuntimeError, "a kirin connection greenlet "
+								    "was resumed without a connection");
+			return NULL;
 		}
-		rc = conn_read_head(&vc->c);
-		if (vc->idle) {
-			vc->idle = false;
-			V.idle--;
-			vc->c.timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
+		serve(vc);
+		if (PyList_GET_SIZE(V.pool) >= POOL_MAX || V.stopping)
+			Py_RETURN_NONE;
+		me = PyObject_CallNoArgs(V.getcurrent); /* new ref */
+		if (!me || PyList_Append(V.pool, me) < 0) {
+			Py_XDECREF(me);
+			return NULL;
 		}
-		if (rc <= 0) {
-			if (rc < 0 && vc->c.error_status)
-				conn_refuse(&vc->c, vc->c.error_status);
-			break;
+		/* Wait there; dispatch() switches back with the next connection's capsule. */
+		next = PyObject_CallMethodNoArgs(V.hub, V.s_switch);
+		if (!next || !PyCapsule_CheckExact(next)) {
+			/* Killed, or resumed by someone else, while in the pool: leave it. */
+			for (Py_ssize_t i = PyList_GET_SIZE(V.pool) - 1; i >= 0; i--) {
+				if (PyList_GET_ITEM(V.pool, i) == me) {
+					PyList_SetSlice(V.pool, i, i + 1, NULL);
+					break;
+				}
+			}
 		}
-		first = false;
+		Py_DECREF(me);
+		if (!next)
+			return NULL;
+	}
+}
+
+/*
+ * In vc's greenlet: answer its request, then any pipelined ones already
+ * buffered; then give the connection back to the hub to wait for more, or
+ * close it.
+ */
+static void serve(struct vconn *vc)
+{
+	const struct config *cfg = V.w->cfg;
+
+	if (vc->refuse) {
+		unwatch(vc); /* before conn_refuse closes the socket */
+		conn_refuse(&vc->c, vc->c.error_status);
+		close_vconn(vc);
+		return;
+	}
+	for (;;) {
 		bool keep = cfg->keepalive > 0 && !worker_stopping(V.w) && !V.stopping;
 		enum wsgi_outcome out = wsgi_serve(&vc->c, keep);
+		int rc;
+
 		V.w->requests++;
-		if (out == WSGI_CLOSED)
-			break;
 		if (out != WSGI_KEEP || !keep || conn_next_request(&vc->c) < 0) {
-			conn_finish(&vc->c);
-			break;
+			unwatch(vc);
+			if (out != WSGI_CLOSED)
+				conn_finish(&vc->c);
+			close_vconn(vc);
+			return;
 		}
+		rc = conn_poll_head(&vc->c);
+		if (rc == 1)
+			continue; /* pipelined */
+		if (rc == -2) {
+			vc->busy = false;
+			V.busy--;
+			if (vc->c.len == 0)
+				park(vc);
+			else
+				wait_bytes(vc, &V.heads);
+		} else if (rc < 0 && vc->c.error_status) {
+			unwatch(vc);
+			conn_refuse(&vc->c, vc->c.error_status);
+			close_vconn(vc);
+		} else {
+			close_vconn(vc);
+		}
+		return;
 	}
-	close_vconn(vc);
-	Py_RETURN_NONE;
 }
 
+static void unlist(struct vconn *vc)
+{
+	struct wlist *wl = vc->wl;
+
+	if (!wl)
+		return;
+	if (vc->wprev)
+		vc->wprev->wnext = vc->wnext;
+	else
+		wl->head = vc->wnext;
+	if (vc->wnext)
+		vc->wnext->wprev = vc->wprev;
+	else
+		wl->tail = vc->wprev;
+	vc->wl = NULL;
+	vc->wprev = vc->wnext = NULL;
+}
+
+static void unwatch(struct vconn *vc)
+{
+	PyObject *r;
+
+	if (!vc->watching)
+		return;
+	vc->watching = false;
+	r = PyObject_CallMethodNoArgs(vc->watcher, V.s_stop);
+	if (!r)
+		interp_log_exception("cannot stop watching a connection");
+	Py_XDECREF(r);
+}
+
+/* Close the connections of wl whose deadline has passed (idle, or too slow). */
+static void expire(struct wlist *wl, double now)
+{
+	while (wl->head && wl->head->deadline <= now)
+		close_vconn(wl->head);
+}
+
+/* Close and free vc, wherever it is: waiting in the hub, or in its greenlet. */
 static void close_vconn(struct vconn *vc)
 {
+	unlist(vc);
+	unwatch(vc);
+	Py_XDECREF(vc->watcher);
+	Py_XDECREF(vc->on_ready);
+	Py_XDECREF(vc->cap);
+	if (vc->busy)
+		V.busy--;
+	if (!vc->served)
+		V.fresh--;
 	if (vc->prev)
 		vc->prev->next = vc->next;
 	else
@@ -258,7 +526,6 @@ static void close_vconn(struct vconn *vc)
 	if (vc->next)
 		vc->next->prev = vc->prev;
 	conn_close(&vc->c);
-	Py_XDECREF(vc->glet);
 	free(vc);
 	V.nconns--;
 	if (!V.accepting && !V.stopping && V.nconns < (size_t)V.w->cfg->worker_connections &&
@@ -273,6 +540,8 @@ static int set_accepting(bool on)
 	for (size_t i = 0; i < V.w->nlisteners; i++) {
 		PyObject *r;
 
+		if (!V.accept_watchers[i])
+			return -1;
 		if (on) {
 			PyObject *cap = PyCapsule_New((void *)&V.w->listeners[i], NULL, NULL);
 			cb = cap ? PyCFunction_New(&accept_def, cap) : NULL;
@@ -292,6 +561,8 @@ static int set_accepting(bool on)
 
 static PyObject *on_tick(PyObject *self, PyObject *unused)
 {
+	double now = worker_now();
+
 	if (!worker_heartbeat(V.w)) {
 		log_info("the arbiter is gone: stopping");
 		stop_now();
@@ -299,7 +570,9 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
 	}
 	if (!V.stopping && worker_stopping(V.w))
 		begin_stop();
-	if (V.stopping && (V.nconns - V.idle == 0 || worker_now() > V.deadline))
+	expire(&V.idle, now);
+	expire(&V.heads, now);
+	if (V.stopping && ((V.busy == 0 && V.fresh == 0) || now > V.deadline))
 		stop_now();
 	Py_RETURN_NONE;
 }
@@ -316,21 +589,20 @@ static PyObject *on_channel(PyObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* Graceful stop: accept nothing more, end idle connections, let requests finish. */
+/*
+ * Graceful stop: accept nothing more, close connections idle between
+ * requests, let requests finish. A connection accepted but not asked
+ * anything yet keeps waiting (--timeout); its request is answered, with
+ * Connection: close.
+ */
 static void begin_stop(void)
 {
 	V.stopping = true;
 	V.deadline = worker_now() + V.w->cfg->graceful_timeout;
 	if (set_accepting(false) < 0)
-		PyErr_Clear();
-	for (struct vconn *vc = V.all; vc; vc = vc->next) {
-		if (vc->idle && vc->glet) {
-			PyObject *r = PyObject_CallMethod(vc->glet, "kill", "OO", Py_None, Py_False);
-			if (!r)
-				PyErr_Clear();
-			Py_XDECREF(r);
-		}
-	}
+		interp_log_exception("cannot stop accepting");
+	while (V.idle.head)
+		close_vconn(V.idle.head);
 }
 
 static void stop_now(void)

@@ -2,6 +2,7 @@
 kirin's C doing the HTTP and gevent's hub doing the waiting."""
 import importlib.util
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -10,8 +11,26 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
-                       skip_stack_switching)
+from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main,  # noqa: E402
+                       recv_responses, recv_until, skip_stack_switching)
+
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def served_connections(test, port, n):
+    """n keep-alive connections, each answered once and left idle."""
+    out = []
+    for _ in range(n):
+        s = connect(port)
+        test.addCleanup(s.close)
+        s.sendall(GET)
+        test.assertEqual(len(recv_responses(s, 1, 10)), 1)
+        out.append(s)
+    return out
 
 HAVE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle"))
 MISSING = "python3-gevent or python3-bottle is not installed"
@@ -69,6 +88,47 @@ class GeventTest(unittest.TestCase):
             self.assertEqual(http_get(k.port, "/spawn", timeout=5).status, 200)
             t.join(10)
             self.assertEqual(out["value"].body, b"spawned\n")
+
+    def test_waiting_connections_hold_no_greenlet(self):
+        # Idle keep-alive connections, and accepted ones with nothing sent
+        # yet, wait in gevent's hub on an io watcher: only a request takes a
+        # greenlet (one each would be 300 here).
+        with Kirin("-k", "gevent", "-w", "1", "--keep-alive", "60", "gevent_bottle:app") as k:
+            held = served_connections(self, k.port, 200)
+            for _ in range(100):
+                held.append(connect(k.port))
+                self.addCleanup(held[-1].close)
+            # One worker accepts in order: this answer means all were accepted.
+            count = int(http_get(k.port, "/greenlets", timeout=10).body)
+            self.assertLess(count, 100)
+            # And each of them is still served.
+            for s in held:
+                s.sendall(GET)
+            for s in held:
+                (head, body), = recv_responses(s, 1, 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertEqual(body, b"ok\n")
+
+    def test_term_closes_idle_connections_and_answers_fresh_ones(self):
+        with Kirin("-k", "gevent", "-w", "1", "--keep-alive", "60", "--graceful-timeout", "60",
+                   "gevent_bottle:app") as k:
+            idle = served_connections(self, k.port, 50)
+            fresh = connect(k.port)
+            self.addCleanup(fresh.close)
+            self.assertEqual(http_get(k.port, "/", timeout=10).status, 200)  # fresh is accepted
+            k.signal(signal.SIGTERM)
+            # Closed by the stop, not after --keep-alive (60 s).
+            for s in idle:
+                s.settimeout(20)
+                self.assertEqual(s.recv(1), b"")
+            # The stop has begun: a connection not asked anything yet is
+            # still answered, then closed.
+            fresh.sendall(GET)
+            (head, body), = recv_responses(fresh, 1, 10)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertIn(b"Connection: close", head)
+            self.assertEqual(fresh.recv(1), b"")
+            self.assertEqual(k.wait(20), 0, k.log())
 
 
 if __name__ == "__main__":

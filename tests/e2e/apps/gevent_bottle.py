@@ -1,17 +1,20 @@
 """The classic gevent app, unchanged: monkey-patched, a Bottle generator that
 yields, sleeps with time.sleep and yields again; long polling with a
 gevent.queue.Queue as the response body; a handler that fetches another
-URL of this server with urllib (blocking calls made cooperative)."""
+URL of this server with urllib (blocking calls made cooperative); a count
+of the worker's live greenlets."""
 from gevent import monkey
 
 monkey.patch_all()
 
+import gc  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 
 import bottle  # noqa: E402
 import gevent.queue  # noqa: E402
+import greenlet  # noqa: E402
 
 app = bottle.Bottle()
 subscribers = []
@@ -56,6 +59,11 @@ def fetch():
     port = bottle.request.environ["SERVER_PORT"]
     with urllib.request.urlopen("http://127.0.0.1:%s/sleep?s=1" % port, timeout=10) as r:
         return "fetched " + r.read().decode()
+
+
+@app.route("/greenlets")
+def greenlets():
+    return "%d\n" % sum(isinstance(o, greenlet.greenlet) for o in gc.get_objects())
 
 
 @app.route("/")
