@@ -45,6 +45,8 @@ static struct {
  */
 #define POOL_MAX 64
 
+static void hub_take_gil(void);
+static void hub_before_wait(void);
 static bool gil_enter(void);
 static void gil_leave(bool took);
 static bool in_hub(void);
@@ -62,7 +64,11 @@ static int hub_park(double timeout);
 static bool hub_wake(PyObject *g);
 
 static const struct conn_io greenlet_io = {.wait = conn_wait};
-static const struct loop_ops greenlet_ops = {.dispatch = dispatch, .io = &greenlet_io};
+static const struct loop_ops greenlet_ops = {
+	.dispatch = dispatch,
+	.io = &greenlet_io,
+	.before_wait = hub_before_wait,
+};
 static PyMethodDef run_def = {"kirin_connection", run_pool, METH_NOARGS, NULL};
 static const struct kirin_backend hub_backend = {
 	.name = "hub",
@@ -97,9 +103,9 @@ int greenlet_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	H.ts = PyEval_SaveThread();
+	H.ts = PyThreadState_Get();
 	busy = loop_run();
-	PyEval_RestoreThread(H.ts);
+	hub_take_gil();
 	/* Suspended greenlets would be killed during finalization, resuming
 	 * into a hub that is gone: the process ends without it. */
 	w->skip_finalize = true;
@@ -108,7 +114,25 @@ int greenlet_run(struct worker *w, PyObject *app)
 	return WORKER_EXIT_OK;
 }
 
-/* The hub runs without the GIL; whoever switches greenlets takes it. */
+/*
+ * The hub waits for events without the GIL, so the app's own threads run
+ * meanwhile; the first callback that switches greenlets takes it, and the
+ * hub keeps it for the rest of that turn of the loop (one handover per
+ * batch of events, not per request).
+ */
+static void hub_take_gil(void)
+{
+	if (!PyGILState_Check())
+		PyEval_RestoreThread(H.ts);
+}
+
+static void hub_before_wait(void)
+{
+	if (PyGILState_Check())
+		H.ts = PyEval_SaveThread();
+}
+
+/* Where the GIL may have been let go (a wait inside Py_BEGIN_ALLOW_THREADS): take it for a while. */
 static bool gil_enter(void)
 {
 	if (PyGILState_Check())
@@ -179,30 +203,29 @@ out:
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *wt = arg;
-	bool took = gil_enter();
 	PyObject *r;
 
+	hub_take_gil();
 	wt->what = what;
 	r = PyGreenlet_Switch(wt->g, NULL, NULL);
 	if (!r)
 		interp_log_exception("Error in a greenlet");
 	Py_XDECREF(r);
-	gil_leave(took);
 }
 
 static void start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct starter *st = arg;
-	bool took = gil_enter();
-	PyObject *r = PyGreenlet_Switch(st->g, NULL, NULL);
+	PyObject *r;
 
+	hub_take_gil();
+	r = PyGreenlet_Switch(st->g, NULL, NULL);
 	if (!r)
 		interp_log_exception("Error in a spawned greenlet");
 	Py_XDECREF(r);
 	Py_DECREF(st->g);
 	event_free(st->ev);
 	free(st);
-	gil_leave(took);
 }
 
 /* conn's wait in a connection greenlet: park until the socket is ready. */
@@ -219,14 +242,16 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 	return rc > 0 ? 0 : -1;
 }
 
-/* From the loop (the hub, without the GIL): run the request in a greenlet of the pool, or a new one. */
+/* From the loop (the hub): run the request in a greenlet of the pool, or a new one. */
 static void dispatch(struct lconn *lc)
 {
-	bool took = gil_enter();
-	PyObject *cap = PyCapsule_New(lc, NULL, NULL); /* new ref */
-	Py_ssize_t n = PyList_GET_SIZE(H.idle);
-	PyObject *run = NULL, *args = NULL, *r = NULL;
+	PyObject *cap, *run = NULL, *args = NULL, *r = NULL;
 	PyGreenlet *g = NULL;
+	Py_ssize_t n;
+
+	hub_take_gil();
+	cap = PyCapsule_New(lc, NULL, NULL); /* new ref */
+	n = PyList_GET_SIZE(H.idle);
 
 	if (cap && n > 0) {
 		g = (PyGreenlet *)PyList_GET_ITEM(H.idle, n - 1); /* borrowed */
@@ -249,7 +274,6 @@ static void dispatch(struct lconn *lc)
 	Py_XDECREF(g);
 	Py_XDECREF(run);
 	Py_XDECREF(cap);
-	gil_leave(took);
 }
 
 /*

@@ -52,6 +52,8 @@ static struct {
 	bool stopping;
 	double deadline;
 	struct conn_policy policy;
+	/* Common timeouts (one queue each, not a heap): --keep-alive, --timeout. */
+	const struct timeval *idle_tv, *head_tv;
 } L;
 
 static void on_accepted(evutil_socket_t fd, short what, void *arg);
@@ -70,6 +72,8 @@ int loop_init(struct worker *w, const struct loop_ops *ops)
 {
 	const struct config *cfg = w->cfg;
 	struct timeval tick = {0, TICK_MS * 1000};
+	struct timeval idle = {cfg->keepalive > 0 ? cfg->keepalive : 1, 0};
+	struct timeval head = {cfg->timeout > 0 ? cfg->timeout : 30, 0};
 	char err[256];
 
 	L.w = w;
@@ -78,15 +82,17 @@ int loop_init(struct worker *w, const struct loop_ops *ops)
 		log_critical("%s", err);
 		return -1;
 	}
-	/* With the changelist, a connection's read event removed when it fires
-	 * and re-added after its response costs no epoll_ctl() at all. */
+	/* With the changelist, events removed and re-added within one turn of
+	 * the loop cost no epoll_ctl(). */
 	struct event_config *ec = event_config_new();
 	if (ec)
 		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	L.base = ec ? event_base_new_with_config(ec) : NULL;
 	if (ec)
 		event_config_free(ec);
-	if (!L.base) {
+	L.idle_tv = L.base ? event_base_init_common_timeout(L.base, &idle) : NULL;
+	L.head_tv = L.base ? event_base_init_common_timeout(L.base, &head) : NULL;
+	if (!L.base || !L.idle_tv || !L.head_tv) {
 		log_critical("cannot create the event loop");
 		return -1;
 	}
@@ -104,7 +110,13 @@ struct event_base *loop_base(void)
 
 size_t loop_run(void)
 {
-	event_base_dispatch(L.base);
+	if (!L.ops->before_wait) {
+		event_base_dispatch(L.base);
+		return L.busy;
+	}
+	do
+		L.ops->before_wait();
+	while (event_base_loop(L.base, EVLOOP_ONCE) == 0 && !event_base_got_break(L.base));
 	return L.busy;
 }
 
@@ -115,8 +127,6 @@ bool loop_stopping(void)
 
 void loop_resume(struct lconn *lc)
 {
-	const struct config *cfg = L.w->cfg;
-
 	unbusy(lc);
 	if (L.stopping && lc->served) {
 		loop_close(lc);
@@ -128,12 +138,10 @@ void loop_resume(struct lconn *lc)
 		break;
 	case -2:
 		/* Idle between requests: --keep-alive; a head in progress: --timeout. */
-		if (lc->c.len == 0) {
+		if (lc->c.len == 0)
 			loop_park(lc);
-		} else {
-			struct timeval tv = {cfg->timeout > 0 ? cfg->timeout : 30, 0};
-			event_add(lc->ev, &tv);
-		}
+		else
+			event_add(lc->ev, L.head_tv);
 		break;
 	case -1:
 		if (lc->c.error_status) {
@@ -149,15 +157,13 @@ void loop_resume(struct lconn *lc)
 
 void loop_park(struct lconn *lc)
 {
-	struct timeval tv = {L.w->cfg->keepalive > 0 ? L.w->cfg->keepalive : 1, 0};
-
 	unbusy(lc);
 	if (L.stopping && lc->served) {
 		loop_close(lc);
 		return;
 	}
 	conn_shrink(&lc->c);
-	event_add(lc->ev, &tv);
+	event_add(lc->ev, L.idle_tv);
 }
 
 void loop_close(struct lconn *lc)
@@ -352,7 +358,9 @@ static void on_accepted(evutil_socket_t fd, short what, void *arg)
 		struct lconn *lc = list;
 
 		list = lc->qnext;
-		lc->ev = event_new(L.base, lc->c.fd, EV_READ, on_readable, lc);
+		/* Persistent: a connection stays in the epoll set from accept to
+		 * close, so a request costs no epoll_ctl(). */
+		lc->ev = event_new(L.base, lc->c.fd, EV_READ | EV_PERSIST, on_readable, lc);
 		lc->next = L.all;
 		if (L.all)
 			L.all->prev = lc;
@@ -369,6 +377,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct lconn *lc = arg;
 
+	if (lc->busy) {
+		/* Bytes while the dispatcher has the connection: they are its
+		 * to read. Stop watching until the connection comes back (a
+		 * timeout meanwhile means nothing). */
+		if (what & EV_READ)
+			event_del(lc->ev);
+		return;
+	}
 	lc->busy = true;
 	L.busy++;
 	if (what & EV_TIMEOUT)
@@ -431,7 +447,6 @@ static void on_channel(evutil_socket_t fd, short what, void *arg)
 static void begin_stop(void)
 {
 	struct lconn *lc = L.all;
-	struct timeval tv = {L.w->cfg->keepalive > 0 ? L.w->cfg->keepalive : 1, 0};
 
 	L.stopping = true;
 	L.deadline = worker_now() + L.w->cfg->graceful_timeout;
@@ -441,7 +456,7 @@ static void begin_stop(void)
 		if (!lc->busy && lc->served && lc->c.len == 0)
 			loop_close(lc);
 		else if (!lc->busy && !lc->served && lc->c.len == 0)
-			event_add(lc->ev, &tv);
+			event_add(lc->ev, L.idle_tv);
 		lc = next;
 	}
 }

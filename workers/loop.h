@@ -23,7 +23,7 @@ struct worker;
 
 struct lconn {
 	struct conn c;
-	struct event *ev;           /* readable or timed out, while the loop owns it */
+	struct event *ev;           /* readable or timed out; persistent, ignored while busy */
 	struct lconn *prev, *next;  /* every open connection */
 	struct lconn *qnext;        /* free for the dispatcher's queues */
 	bool busy;                  /* handed to dispatch and not back yet */
@@ -41,6 +41,11 @@ struct loop_ops {
 	void (*dispatch)(struct lconn *lc);
 	/* How dispatched connections wait on their socket. */
 	const struct conn_io *io;
+	/*
+	 * Called before each wait for events, NULL for none: where the
+	 * greenlet hub lets go of the GIL it took for the callbacks.
+	 */
+	void (*before_wait)(void);
 };
 
 /*

@@ -11,7 +11,19 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
-                       skip_stack_switching, wait_for)
+                       skip_stack_switching, wait_for, worker_classes)
+
+
+class AppThreadsTest(unittest.TestCase):
+    def test_app_threads_run_while_the_worker_waits(self):
+        # The worker holds the GIL only while it runs callbacks and the app:
+        # between requests, the app's own thread counts on.
+        for kind in worker_classes():
+            with self.subTest(kind=kind), Kirin("-k", kind, "-w", "1", "ticker:app") as k:
+                first = int(http_get(k.port, "/", timeout=10).body)
+                time.sleep(1.0)
+                second = int(http_get(k.port, "/", timeout=10).body)
+                self.assertGreater(second - first, 20, (first, second))
 
 
 @skip_stack_switching("greenlet")
