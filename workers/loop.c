@@ -41,6 +41,17 @@ static struct {
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
+/*
+ * Connections the loop waits on for bytes, oldest first. Everyone in a list
+ * waits as long (--keep-alive, or --timeout for the rest of a head), so the
+ * first to expire is always at the head, and the tick finds it there:
+ * waiting costs no timer, and starting or ending a wait no heap operation.
+ */
+struct wait_list {
+	struct lconn *head, *tail;
+	double span; /* seconds */
+};
+
 static struct {
 	struct worker *w;
 	const struct loop_ops *ops;
@@ -52,8 +63,8 @@ static struct {
 	bool stopping;
 	double deadline;
 	struct conn_policy policy;
-	/* Common timeouts (one queue each, not a heap): --keep-alive, --timeout. */
-	const struct timeval *idle_tv, *head_tv;
+	struct wait_list idle;  /* between requests: --keep-alive */
+	struct wait_list head;  /* in the middle of a head: --timeout */
 } L;
 
 static void on_accepted(evutil_socket_t fd, short what, void *arg);
@@ -67,17 +78,20 @@ static void on_channel(evutil_socket_t fd, short what, void *arg);
 static void dispatch(struct lconn *lc, bool refuse);
 static void unbusy(struct lconn *lc);
 static void begin_stop(void);
+static void wait_in(struct lconn *lc, struct wait_list *wl);
+static void unwait(struct lconn *lc);
+static void expire(struct wait_list *wl, double now);
 
 int loop_init(struct worker *w, const struct loop_ops *ops)
 {
 	const struct config *cfg = w->cfg;
 	struct timeval tick = {0, TICK_MS * 1000};
-	struct timeval idle = {cfg->keepalive > 0 ? cfg->keepalive : 1, 0};
-	struct timeval head = {cfg->timeout > 0 ? cfg->timeout : 30, 0};
 	char err[256];
 
 	L.w = w;
 	L.ops = ops;
+	L.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
+	L.head.span = cfg->timeout > 0 ? cfg->timeout : 30;
 	if (conn_policy_init(&L.policy, cfg, true, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return -1;
@@ -90,9 +104,7 @@ int loop_init(struct worker *w, const struct loop_ops *ops)
 	L.base = ec ? event_base_new_with_config(ec) : NULL;
 	if (ec)
 		event_config_free(ec);
-	L.idle_tv = L.base ? event_base_init_common_timeout(L.base, &idle) : NULL;
-	L.head_tv = L.base ? event_base_init_common_timeout(L.base, &head) : NULL;
-	if (!L.base || !L.idle_tv || !L.head_tv) {
+	if (!L.base) {
 		log_critical("cannot create the event loop");
 		return -1;
 	}
@@ -141,7 +153,7 @@ void loop_resume(struct lconn *lc)
 		if (lc->c.len == 0)
 			loop_park(lc);
 		else
-			event_add(lc->ev, L.head_tv);
+			wait_in(lc, &L.head);
 		break;
 	case -1:
 		if (lc->c.error_status) {
@@ -163,12 +175,13 @@ void loop_park(struct lconn *lc)
 		return;
 	}
 	conn_shrink(&lc->c);
-	event_add(lc->ev, L.idle_tv);
+	wait_in(lc, &L.idle);
 }
 
 void loop_close(struct lconn *lc)
 {
 	unbusy(lc);
+	unwait(lc);
 	if (!lc->served)
 		L.fresh--;
 	if (lc->prev)
@@ -379,18 +392,15 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 	if (lc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
-		 * to read. Stop watching until the connection comes back (a
-		 * timeout meanwhile means nothing). */
-		if (what & EV_READ)
-			event_del(lc->ev);
+		 * to read. Stop watching until the connection comes back. */
+		event_del(lc->ev);
+		lc->watching = false;
 		return;
 	}
+	unwait(lc);
 	lc->busy = true;
 	L.busy++;
-	if (what & EV_TIMEOUT)
-		loop_close(lc); /* idle too long, or too slow with a head */
-	else
-		loop_resume(lc);
+	loop_resume(lc);
 }
 
 static void dispatch(struct lconn *lc, bool refuse)
@@ -422,6 +432,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!L.stopping && worker_stopping(L.w))
 		begin_stop();
+	expire(&L.idle, worker_now()); /* idle too long */
+	expire(&L.head, worker_now()); /* too slow with a head */
 	if (L.stopping && ((L.busy == 0 && L.fresh == 0 && acceptor_drained()) ||
 			   worker_now() > L.deadline))
 		event_base_loopbreak(L.base);
@@ -456,8 +468,52 @@ static void begin_stop(void)
 		if (!lc->busy && lc->served && lc->c.len == 0)
 			loop_close(lc);
 		else if (!lc->busy && !lc->served && lc->c.len == 0)
-			event_add(lc->ev, L.idle_tv);
+			wait_in(lc, &L.idle);
 		lc = next;
 	}
+}
+
+/* Wait for lc's bytes (again) from now on, at the tail of wl. */
+static void wait_in(struct lconn *lc, struct wait_list *wl)
+{
+	unwait(lc);
+	if (!lc->watching) {
+		event_add(lc->ev, NULL);
+		lc->watching = true;
+	}
+	lc->deadline = worker_now() + wl->span;
+	lc->waiting = wl;
+	lc->wprev = wl->tail;
+	lc->wnext = NULL;
+	if (wl->tail)
+		wl->tail->wnext = lc;
+	else
+		wl->head = lc;
+	wl->tail = lc;
+}
+
+static void unwait(struct lconn *lc)
+{
+	struct wait_list *wl = lc->waiting;
+
+	if (!wl)
+		return;
+	if (lc->wprev)
+		lc->wprev->wnext = lc->wnext;
+	else
+		wl->head = lc->wnext;
+	if (lc->wnext)
+		lc->wnext->wprev = lc->wprev;
+	else
+		wl->tail = lc->wprev;
+	lc->waiting = NULL;
+	lc->wprev = lc->wnext = NULL;
+}
+
+/* Close the connections of wl whose wait is over. */
+static void expire(struct wait_list *wl, double now)
+{
+	while (wl->head && wl->head->deadline <= now)
+		loop_close(wl->head);
 }
 

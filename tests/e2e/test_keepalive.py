@@ -65,7 +65,23 @@ class KeepAlive:
                 start = time.monotonic()
                 s.settimeout(10)
                 self.assertEqual(s.recv(1), b"")  # closed by the server
+                self.assertGreater(time.monotonic() - start, 0.8)
                 self.assertLess(time.monotonic() - start, 5)
+
+    def test_unfinished_head_closed_after_timeout(self):
+        with Kirin("-k", self.KIND, "--timeout", "2", "--keep-alive", "30", "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                start = time.monotonic()
+                s.settimeout(15)
+                got = b""
+                while True:  # an answer (408) or none, then the close
+                    data = s.recv(4096)
+                    if not data:
+                        break
+                    got += data
+                self.assertGreater(time.monotonic() - start, 1.5, got)
+                self.assertLess(time.monotonic() - start, 8, got)
 
     def test_http10_closes_unless_keep_alive_asked(self):
         with Kirin("-k", self.KIND, "hello:app") as k:
