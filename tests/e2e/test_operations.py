@@ -171,6 +171,59 @@ class Upgrade(unittest.TestCase):
                 finally:
                     kill_tree(new_pid)
 
+    def test_usr2_daemon_new_arbiter_stays_the_old_ones_child_and_serves(self):
+        """-D: the re-executed arbiter is already detached; it must not detach
+        again (the old arbiter would see its child exit and undo the upgrade)."""
+        with tempfile.TemporaryDirectory() as d:
+            pidfile, log = os.path.join(d, "kirin.pid"), os.path.join(d, "error.log")
+            port = free_port()
+            rc = subprocess.run([KIRIN, "-D", "-p", pidfile, "--error-logfile", log,
+                                 "-b", f"127.0.0.1:{port}", "--chdir", APPS, "echo_environ:app"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=20).returncode
+            self.assertEqual(rc, 0)
+            started = []  # daemons are in a session of their own: kill them by pid
+            try:
+                self.assertTrue(wait_for(lambda: read(pidfile), 10))
+                old = int(read(pidfile))
+                started.append(old)
+                self.assertTrue(wait_for(lambda: _answers(port), 15), _text(log))
+                old_workers = children_of(old)
+                os.kill(old, signal.SIGUSR2)
+                new = wait_for(lambda: [p for p in children_of(old)
+                                        if cmdline(p).startswith("kirin: master")], 15)
+                self.assertTrue(new, _text(log))
+                new_pid = new[0]
+                started.append(new_pid)
+                self.assertTrue(wait_for(lambda: read(pidfile) == str(new_pid), 10), _text(log))
+                self.assertEqual(read(pidfile + ".oldbin"), str(old))
+                self.assertTrue(wait_for(lambda: children_of(new_pid), 15), _text(log))
+                # WINCH to the old arbiter: its workers go, the new ones serve.
+                os.kill(old, signal.SIGWINCH)
+                self.assertTrue(wait_for(lambda: children_of(old) == [new_pid], 15),
+                                f"{children_of(old)}\n{_text(log)}")
+                r = http_get(port, "/", timeout=10)
+                self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                self.assertNotIn(r.json()["__pid__"], old_workers)
+                # TERM the old one: the new one carries on, its pid file in place.
+                os.kill(old, signal.SIGTERM)
+                self.assertTrue(wait_for(lambda: not pid_alive(old), 15), _text(log))
+                self.assertTrue(pid_alive(new_pid))
+                self.assertEqual(read(pidfile), str(new_pid))
+                self.assertEqual(http_get(port, "/", timeout=10).status, 200)
+                self.assertNotIn("already running", _text(log))
+                # The new arbiter runs as a daemon too: WINCH stops its workers.
+                os.kill(new_pid, signal.SIGWINCH)
+                self.assertTrue(wait_for(lambda: not children_of(new_pid), 15), _text(log))
+                self.assertTrue(pid_alive(new_pid))
+                self.assertIn(f"[{new_pid}] [INFO] Handling signal: winch", _text(log))
+                os.kill(new_pid, signal.SIGTERM)
+                self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15), _text(log))
+                self.assertFalse(os.path.exists(pidfile))
+            finally:
+                for pid in started:
+                    _kill(pid)
+
     def upgrade(self, k):
         """USR2 to k; returns the new arbiter's pid."""
         k.signal(signal.SIGUSR2)
@@ -251,6 +304,20 @@ def read(path):
             return f.read().strip()
     except OSError:
         return None
+
+
+def _text(path):
+    return read(path) or ""
+
+
+def _kill(pid):
+    """SIGKILL pid and everything under it, if it still runs."""
+    if pid_alive(pid):
+        kill_tree(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _answers(port):
