@@ -509,6 +509,8 @@ static void upgrade(void)
 		_exit(127);
 	}
 	upgrade_pid = pid;
+	/* Its files now: a reload that changes the addresses must leave them. */
+	listener_hand_over(listeners, nlisteners, pid);
 	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, exe_path);
 }
 
@@ -621,6 +623,7 @@ static void reap(void)
 			arbiter_describe_status(status, how, sizeof(how));
 			log_warning("Upgraded arbiter (pid:%ld) exited with %s", (long)pid, how);
 			upgrade_pid = 0;
+			listener_hand_over(listeners, nlisteners, 0);
 			if (cfg->pidfile) {
 				char oldbin[PATH_MAX + 8];
 				snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
@@ -682,8 +685,8 @@ static int stop(enum stop_mode mode)
 	double deadline = worker_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
-	/* After USR2 the sockets are the new arbiter's too: leave their files. */
-	listener_close_all(listeners, nlisteners, upgrade_pid == 0);
+	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over). */
+	listener_close_all(listeners, nlisteners, true);
 	listeners = NULL;
 	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
 	while (nslots > 0 && worker_now() < deadline) {

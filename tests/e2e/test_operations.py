@@ -271,6 +271,41 @@ class Upgrade(unittest.TestCase):
                 finally:
                     kill_tree(new_pid)
 
+    def test_hup_to_the_old_arbiter_leaves_the_socket_files_it_handed_over(self):
+        """A reload that changes the addresses closes the old sockets, but the
+        files handed over on USR2 are the new arbiter's while it runs."""
+        with tempfile.TemporaryDirectory() as d:
+            a, b = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+            ini = os.path.join(d, "kirin.ini")
+            with open(ini, "w") as f:
+                f.write(f"[kirin]\nbind = unix:{a}\n")
+            with Kirin("-c", ini, "echo_environ:app", bind=False, unix=a) as k:
+                k.wait_workers(1)
+                new_pid = self.upgrade(k)
+                try:
+                    with open(ini, "w") as f:
+                        f.write(f"[kirin]\nbind = unix:{b}\n")
+                    k.signal(signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: _answers_unix(b), 15), k.log())
+                    r = http_get(None, "/", unix=b, timeout=10)
+                    self.assertIn(r.json()["__pid__"], k.workers())
+                    # The old arbiter closed a.sock but left its file: the new one serves it.
+                    self.assertTrue(os.path.exists(a), f"removed a file handed over\n{k.log()}")
+                    r = http_get(None, "/", unix=a, timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    # The old arbiter removes the file it bound on HUP, not the other.
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    self.assertFalse(os.path.exists(b), "b.sock left behind")
+                    self.assertTrue(os.path.exists(a))
+                    r = http_get(None, "/", unix=a, timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    os.kill(new_pid, signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.assertFalse(os.path.exists(a), "a.sock left behind")
+                finally:
+                    _kill(new_pid)
+
     def test_usr2_never_removes_a_unix_socket_it_was_given(self):
         """fd://N: the file belongs to whoever made it, before and after USR2."""
         with tempfile.TemporaryDirectory() as d:
@@ -318,6 +353,13 @@ def _kill(pid):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _answers_unix(path):
+    try:
+        return http_get(None, "/", unix=path, timeout=2).status == 200
+    except OSError:
+        return False
 
 
 def _answers(port):
