@@ -461,7 +461,8 @@ static void check_timeouts(double now)
 }
 
 /*
- * USR2: re-execute the binary with the listening sockets passed in
+ * USR2: re-execute the binary, in the directory kirin was started in and
+ * with the same command line, with the listening sockets passed in
  * KIRIN_FDS, and in KIRIN_FDS_UNLINK those whose unix socket files we
  * created (the new arbiter removes them when it exits after us). The new
  * arbiter starts its own workers; this one keeps serving until told
@@ -505,7 +506,14 @@ static void upgrade(void)
 		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* Not from --chdir, where we are: a relative --chdir, -c or ./kirin.ini
+		 * would be looked up there a second time. */
+		if (chdir(cfg_start_dir) < 0) {
+			log_error(errno, "USR2: cannot return to %s", cfg_start_dir);
+			_exit(127);
+		}
 		execv(exe_path, cfg_argv);
+		log_error(errno, "USR2: cannot execute %s", exe_path);
 		_exit(127);
 	}
 	upgrade_pid = pid;

@@ -2,6 +2,7 @@
 a broken config on reload, a stuck worker's stack in the log, the pid file,
 daemon mode, process titles, and the binary upgrade (USR2)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -270,6 +271,42 @@ class Upgrade(unittest.TestCase):
                     self.assertFalse(os.path.exists(sock), "socket file left behind")
                 finally:
                     kill_tree(new_pid)
+
+    def test_usr2_resolves_relative_paths_from_where_kirin_started(self):
+        """The old arbiter is in --chdir: the new one must start where kirin
+        started, or a relative -c or --chdir is looked up a second time."""
+        with tempfile.TemporaryDirectory() as d:
+            os.mkdir(os.path.join(d, "site"))
+            os.mkdir(os.path.join(d, "conf"))
+            shutil.copy(os.path.join(APPS, "echo_environ.py"), os.path.join(d, "site"))
+            with open(os.path.join(d, "conf", "kirin.ini"), "w") as f:
+                f.write("[kirin]\nworkers = 2\nchdir = site\n")
+            site = os.path.realpath(os.path.join(d, "site"))
+            with Kirin("-c", "conf/kirin.ini", "echo_environ:app", cwd=d) as k:
+                k.wait_workers(2)
+                new_pid = self.upgrade(k)
+                try:
+                    workers = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(
+                        children_of(new_pid)), 15)
+                    self.assertTrue(workers, k.log())  # workers = 2 came from conf/kirin.ini
+                    for pid in workers:
+                        self.assertEqual(os.readlink(f"/proc/{pid}/cwd"), site)
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    r = http_get(k.port, "/", timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    # The new arbiter reloads from there too.
+                    os.kill(new_pid, signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: (lambda w: len(w) == 2 and not set(w) &
+                                                      set(workers))(children_of(new_pid)), 15),
+                                    k.log())
+                    self.assertNotIn("reload failed", k.log())
+                    r = http_get(k.port, "/", timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    os.kill(new_pid, signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                finally:
+                    _kill(new_pid)
 
     def test_hup_to_the_old_arbiter_leaves_the_socket_files_it_handed_over(self):
         """A reload that changes the addresses closes the old sockets, but the
