@@ -226,11 +226,15 @@ class Upgrade(unittest.TestCase):
                     _kill(pid)
 
     def upgrade(self, k):
-        """USR2 to k; returns the new arbiter's pid."""
+        """USR2 to k; returns the new arbiter's pid once it handles signals.
+        Between fork and exec the child already has the master's title but
+        still the old arbiter's handlers: a signal sent then is lost."""
         k.signal(signal.SIGUSR2)
         new = wait_for(lambda: [p for p in k.workers() if cmdline(p).startswith(
             "kirin: master")], 15)
         self.assertTrue(new, k.log())
+        self.assertTrue(wait_for(lambda: f"Arbiter booted (pid: {new[0]})" in k.log(), 15),
+                        k.log())
         return new[0]
 
     def test_usr2_new_arbiter_removes_the_unix_socket_it_took_over(self):
