@@ -461,7 +461,8 @@ static void check_timeouts(double now)
 }
 
 /*
- * USR2: re-execute the binary with the listening sockets passed in
+ * USR2: re-execute the binary, in the directory kirin was started in and
+ * with the same command line, with the listening sockets passed in
  * KIRIN_FDS, and in KIRIN_FDS_UNLINK those whose unix socket files we
  * created (the new arbiter removes them when it exits after us). The new
  * arbiter starts its own workers; this one keeps serving until told
@@ -505,10 +506,19 @@ static void upgrade(void)
 		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* Not from --chdir, where we are: a relative --chdir, -c or ./kirin.ini
+		 * would be looked up there a second time. */
+		if (chdir(cfg_start_dir) < 0) {
+			log_error(errno, "USR2: cannot return to %s", cfg_start_dir);
+			_exit(127);
+		}
 		execv(exe_path, cfg_argv);
+		log_error(errno, "USR2: cannot execute %s", exe_path);
 		_exit(127);
 	}
 	upgrade_pid = pid;
+	/* Its files now: a reload that changes the addresses must leave them. */
+	listener_hand_over(listeners, nlisteners, pid);
 	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, exe_path);
 }
 
@@ -621,6 +631,7 @@ static void reap(void)
 			arbiter_describe_status(status, how, sizeof(how));
 			log_warning("Upgraded arbiter (pid:%ld) exited with %s", (long)pid, how);
 			upgrade_pid = 0;
+			listener_hand_over(listeners, nlisteners, 0);
 			if (cfg->pidfile) {
 				char oldbin[PATH_MAX + 8];
 				snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
@@ -682,8 +693,8 @@ static int stop(enum stop_mode mode)
 	double deadline = worker_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
-	/* After USR2 the sockets are the new arbiter's too: leave their files. */
-	listener_close_all(listeners, nlisteners, upgrade_pid == 0);
+	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over). */
+	listener_close_all(listeners, nlisteners, true);
 	listeners = NULL;
 	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
 	while (nslots > 0 && worker_now() < deadline) {

@@ -61,12 +61,19 @@ void listener_close_all(struct listener *ls, size_t n, bool unlink_unix)
 	for (size_t i = 0; i < n; i++) {
 		if (ls[i].fd >= 0)
 			close(ls[i].fd);
-		if (unlink_unix && ls[i].unix_path &&
+		if (unlink_unix && ls[i].unix_path && ls[i].handed_to == 0 &&
 		    (ls[i].handed_by == 0 || ls[i].handed_by != getppid()))
 			unlink(ls[i].unix_path);
 		free(ls[i].unix_path);
 	}
 	free(ls);
+}
+
+void listener_hand_over(struct listener *ls, size_t n, pid_t successor)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ls[i].unix_path)
+			ls[i].handed_to = successor;
 }
 
 static int bind_one(struct listener *l, const char *spec, const struct config *cfg, char *err,

@@ -23,6 +23,7 @@ struct listener {
 	char port[8];        /* its port as text (SERVER_PORT); "" for unix */
 	char *unix_path;     /* path to unlink at exit, NULL if not ours */
 	pid_t handed_by;     /* after USR2: the old arbiter that handed it over, 0 if none */
+	pid_t handed_to;     /* after USR2: the new arbiter its file went to while it runs, 0 if none */
 };
 
 /*
@@ -39,8 +40,18 @@ struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *er
 
 /*
  * Close the sockets and free the array. With unlink_unix, remove the unix
- * socket files kirin created (the arbiter at its final exit), but not those
- * handed over by an old arbiter that is still our parent: it serves them
- * again once we are gone. NULL is fine.
+ * socket files kirin created (the arbiter at its final exit, or on a reload
+ * that changes the addresses), but not those handed over by an old arbiter
+ * that is still our parent (it serves them again once we are gone), nor
+ * those we handed over to a new arbiter that still runs (it serves them).
+ * NULL is fine.
  */
 void listener_close_all(struct listener *ls, size_t n, bool unlink_unix);
+
+/*
+ * After USR2: the unix socket files we created (those named in
+ * KIRIN_FDS_UNLINK) now belong to the new arbiter `successor`, and
+ * listener_close_all() leaves them; successor 0 (it exited) makes them ours
+ * again. Arbiter only.
+ */
+void listener_hand_over(struct listener *ls, size_t n, pid_t successor);

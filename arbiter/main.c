@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 	char err[1024], start_dir[4096];
 	struct listener *ls;
 	size_t nls;
+	bool upgraded;
 	int rc;
 
 	process_title_init(argc, argv);
@@ -82,10 +84,17 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	/* Started by an old arbiter on USR2 (it hands us its sockets): see below. */
+	upgraded = getenv("KIRIN_FDS") != NULL;
 	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
 	if (!ls)
 		return fail(err);
-	if (cfg.daemon && process_daemonize() < 0) {
+	/*
+	 * After USR2 we are already detached (the old arbiter was): detaching
+	 * again would make the old arbiter see its child exit 0 and take the
+	 * upgrade for failed. Stay its child, as Gunicorn and Unicorn do.
+	 */
+	if (cfg.daemon && !upgraded && process_daemonize() < 0) {
 		snprintf(err, sizeof(err), "cannot daemonize: %s", strerror(errno));
 		return fail(err);
 	}

@@ -2,6 +2,7 @@
 a broken config on reload, a stuck worker's stack in the log, the pid file,
 daemon mode, process titles, and the binary upgrade (USR2)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -171,12 +172,69 @@ class Upgrade(unittest.TestCase):
                 finally:
                     kill_tree(new_pid)
 
+    def test_usr2_daemon_new_arbiter_stays_the_old_ones_child_and_serves(self):
+        """-D: the re-executed arbiter is already detached; it must not detach
+        again (the old arbiter would see its child exit and undo the upgrade)."""
+        with tempfile.TemporaryDirectory() as d:
+            pidfile, log = os.path.join(d, "kirin.pid"), os.path.join(d, "error.log")
+            port = free_port()
+            rc = subprocess.run([KIRIN, "-D", "-p", pidfile, "--error-logfile", log,
+                                 "-b", f"127.0.0.1:{port}", "--chdir", APPS, "echo_environ:app"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=20).returncode
+            self.assertEqual(rc, 0)
+            started = []  # daemons are in a session of their own: kill them by pid
+            try:
+                self.assertTrue(wait_for(lambda: read(pidfile), 10))
+                old = int(read(pidfile))
+                started.append(old)
+                self.assertTrue(wait_for(lambda: _answers(port), 15), _text(log))
+                old_workers = children_of(old)
+                os.kill(old, signal.SIGUSR2)
+                new = wait_for(lambda: [p for p in children_of(old)
+                                        if cmdline(p).startswith("kirin: master")], 15)
+                self.assertTrue(new, _text(log))
+                new_pid = new[0]
+                started.append(new_pid)
+                self.assertTrue(wait_for(lambda: read(pidfile) == str(new_pid), 10), _text(log))
+                self.assertEqual(read(pidfile + ".oldbin"), str(old))
+                self.assertTrue(wait_for(lambda: children_of(new_pid), 15), _text(log))
+                # WINCH to the old arbiter: its workers go, the new ones serve.
+                os.kill(old, signal.SIGWINCH)
+                self.assertTrue(wait_for(lambda: children_of(old) == [new_pid], 15),
+                                f"{children_of(old)}\n{_text(log)}")
+                r = http_get(port, "/", timeout=10)
+                self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                self.assertNotIn(r.json()["__pid__"], old_workers)
+                # TERM the old one: the new one carries on, its pid file in place.
+                os.kill(old, signal.SIGTERM)
+                self.assertTrue(wait_for(lambda: not pid_alive(old), 15), _text(log))
+                self.assertTrue(pid_alive(new_pid))
+                self.assertEqual(read(pidfile), str(new_pid))
+                self.assertEqual(http_get(port, "/", timeout=10).status, 200)
+                self.assertNotIn("already running", _text(log))
+                # The new arbiter runs as a daemon too: WINCH stops its workers.
+                os.kill(new_pid, signal.SIGWINCH)
+                self.assertTrue(wait_for(lambda: not children_of(new_pid), 15), _text(log))
+                self.assertTrue(pid_alive(new_pid))
+                self.assertIn(f"[{new_pid}] [INFO] Handling signal: winch", _text(log))
+                os.kill(new_pid, signal.SIGTERM)
+                self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15), _text(log))
+                self.assertFalse(os.path.exists(pidfile))
+            finally:
+                for pid in started:
+                    _kill(pid)
+
     def upgrade(self, k):
-        """USR2 to k; returns the new arbiter's pid."""
+        """USR2 to k; returns the new arbiter's pid once it handles signals.
+        Between fork and exec the child already has the master's title but
+        still the old arbiter's handlers: a signal sent then is lost."""
         k.signal(signal.SIGUSR2)
         new = wait_for(lambda: [p for p in k.workers() if cmdline(p).startswith(
             "kirin: master")], 15)
         self.assertTrue(new, k.log())
+        self.assertTrue(wait_for(lambda: f"Arbiter booted (pid: {new[0]})" in k.log(), 15),
+                        k.log())
         return new[0]
 
     def test_usr2_new_arbiter_removes_the_unix_socket_it_took_over(self):
@@ -218,6 +276,77 @@ class Upgrade(unittest.TestCase):
                 finally:
                     kill_tree(new_pid)
 
+    def test_usr2_resolves_relative_paths_from_where_kirin_started(self):
+        """The old arbiter is in --chdir: the new one must start where kirin
+        started, or a relative -c or --chdir is looked up a second time."""
+        with tempfile.TemporaryDirectory() as d:
+            os.mkdir(os.path.join(d, "site"))
+            os.mkdir(os.path.join(d, "conf"))
+            shutil.copy(os.path.join(APPS, "echo_environ.py"), os.path.join(d, "site"))
+            with open(os.path.join(d, "conf", "kirin.ini"), "w") as f:
+                f.write("[kirin]\nworkers = 2\nchdir = site\n")
+            site = os.path.realpath(os.path.join(d, "site"))
+            with Kirin("-c", "conf/kirin.ini", "echo_environ:app", cwd=d) as k:
+                k.wait_workers(2)
+                new_pid = self.upgrade(k)
+                try:
+                    workers = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(
+                        children_of(new_pid)), 15)
+                    self.assertTrue(workers, k.log())  # workers = 2 came from conf/kirin.ini
+                    for pid in workers:
+                        self.assertEqual(os.readlink(f"/proc/{pid}/cwd"), site)
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    r = http_get(k.port, "/", timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    # The new arbiter reloads from there too.
+                    os.kill(new_pid, signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: (lambda w: len(w) == 2 and not set(w) &
+                                                      set(workers))(children_of(new_pid)), 15),
+                                    k.log())
+                    self.assertNotIn("reload failed", k.log())
+                    r = http_get(k.port, "/", timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    os.kill(new_pid, signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                finally:
+                    _kill(new_pid)
+
+    def test_hup_to_the_old_arbiter_leaves_the_socket_files_it_handed_over(self):
+        """A reload that changes the addresses closes the old sockets, but the
+        files handed over on USR2 are the new arbiter's while it runs."""
+        with tempfile.TemporaryDirectory() as d:
+            a, b = os.path.join(d, "a.sock"), os.path.join(d, "b.sock")
+            ini = os.path.join(d, "kirin.ini")
+            with open(ini, "w") as f:
+                f.write(f"[kirin]\nbind = unix:{a}\n")
+            with Kirin("-c", ini, "echo_environ:app", bind=False, unix=a) as k:
+                k.wait_workers(1)
+                new_pid = self.upgrade(k)
+                try:
+                    with open(ini, "w") as f:
+                        f.write(f"[kirin]\nbind = unix:{b}\n")
+                    k.signal(signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: _answers_unix(b), 15), k.log())
+                    r = http_get(None, "/", unix=b, timeout=10)
+                    self.assertIn(r.json()["__pid__"], k.workers())
+                    # The old arbiter closed a.sock but left its file: the new one serves it.
+                    self.assertTrue(os.path.exists(a), f"removed a file handed over\n{k.log()}")
+                    r = http_get(None, "/", unix=a, timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    # The old arbiter removes the file it bound on HUP, not the other.
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    self.assertFalse(os.path.exists(b), "b.sock left behind")
+                    self.assertTrue(os.path.exists(a))
+                    r = http_get(None, "/", unix=a, timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                    os.kill(new_pid, signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.assertFalse(os.path.exists(a), "a.sock left behind")
+                finally:
+                    _kill(new_pid)
+
     def test_usr2_never_removes_a_unix_socket_it_was_given(self):
         """fd://N: the file belongs to whoever made it, before and after USR2."""
         with tempfile.TemporaryDirectory() as d:
@@ -251,6 +380,27 @@ def read(path):
             return f.read().strip()
     except OSError:
         return None
+
+
+def _text(path):
+    return read(path) or ""
+
+
+def _kill(pid):
+    """SIGKILL pid and everything under it, if it still runs."""
+    if pid_alive(pid):
+        kill_tree(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _answers_unix(path):
+    try:
+        return http_get(None, "/", unix=path, timeout=2).status == 200
+    except OSError:
+        return False
 
 
 def _answers(port):
