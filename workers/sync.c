@@ -19,7 +19,14 @@
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static bool arbiter_gone(int fd);
-static void serve_one(struct worker *w, const struct listener *l, PyThreadState **ts);
+static bool serve_one(struct worker *w, const struct listener *l, PyThreadState **ts);
+
+/*
+ * Connections taken from a listener per wake-up: while clients queue, the
+ * next accept() comes without another epoll_wait(); the bound lets the
+ * worker look at its channel now and then.
+ */
+#define ACCEPT_BATCH 64
 
 static struct worker *self;
 static const struct conn_io sync_io = {.wait = wait_fd};
@@ -74,7 +81,13 @@ int sync_run(struct worker *w, PyObject *app)
 					goto out;
 				continue;
 			}
-			serve_one(w, &w->listeners[ev[k].data.u64], &ts);
+			const struct listener *l = &w->listeners[ev[k].data.u64];
+			for (int i = 0; i < ACCEPT_BATCH && !worker_stopping(w); i++) {
+				if (!serve_one(w, l, &ts))
+					break;
+				if (!worker_heartbeat(w))
+					goto out;
+			}
 		}
 	}
 out:
@@ -84,21 +97,24 @@ out:
 	return WORKER_EXIT_OK;
 }
 
-/* Accept one connection and serve its one request; called and returns without the GIL. */
-static void serve_one(struct worker *w, const struct listener *l, PyThreadState **ts)
+/*
+ * Accept one connection and serve its one request; called and returns
+ * without the GIL. Returns false when none was waiting.
+ */
+static bool serve_one(struct worker *w, const struct listener *l, PyThreadState **ts)
 {
 	struct conn c = {0};
 	int rc;
 
 	if (conn_accept(&c, l, &sync_io, &policy) <= 0)
-		return;
+		return false;
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
 		if (rc < 0 && c.error_status)
 			conn_refuse(&c, c.error_status);
 		else
 			conn_close(&c);
-		return;
+		return true;
 	}
 	PyEval_RestoreThread(*ts);
 	enum wsgi_outcome out = wsgi_serve(&c, false);
@@ -106,6 +122,7 @@ static void serve_one(struct worker *w, const struct listener *l, PyThreadState 
 	w->requests++;
 	if (out != WSGI_CLOSED)
 		conn_finish(&c);
+	return true;
 }
 
 /* Wait for the client in slices, heartbeating meanwhile: waiting is healthy. */

@@ -94,8 +94,6 @@ bool worker_heartbeat(struct worker *w)
 {
 	double now = worker_now();
 
-	if (getppid() != w->arbiter_pid)
-		return false;
 	if (reopen_requested) {
 		reopen_requested = 0;
 		if (log_reopen() < 0)
@@ -105,6 +103,8 @@ bool worker_heartbeat(struct worker *w)
 	}
 	accesslog_tick();
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
+		if (getppid() != w->arbiter_pid)
+			return false;
 		if (channel_heartbeat(w->channel_fd, w->requests) < 0 && errno != EAGAIN)
 			return false;
 		w->last_beat = now;
