@@ -36,7 +36,11 @@ static void *pool_main(void *arg);
 static void serve(struct lconn *lc, PyThreadState *ts);
 
 static const struct conn_io pool_io = {.wait = pool_wait};
-static const struct loop_ops gthread_ops = {.dispatch = submit, .io = &pool_io};
+static const struct loop_ops gthread_ops = {
+	.dispatch = submit,
+	.io = &pool_io,
+	.foreign = true,
+};
 
 int gthread_run(struct worker *w, PyObject *app)
 {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -176,6 +177,16 @@ void loop_park(struct lconn *lc)
 	}
 	conn_shrink(&lc->c);
 	wait_in(lc, &L.idle);
+}
+
+void loop_forget(struct conn *c)
+{
+	struct lconn *lc = (struct lconn *)((char *)c - offsetof(struct lconn, c));
+
+	if (lc->watching) {
+		event_del(lc->ev);
+		lc->watching = false;
+	}
 }
 
 void loop_close(struct lconn *lc)
@@ -412,6 +423,8 @@ static void dispatch(struct lconn *lc, bool refuse)
 	lc->busy = true;
 	L.busy++;
 	lc->refuse = refuse;
+	if (L.ops->foreign)
+		loop_forget(&lc->c); /* another thread may close the fd */
 	L.ops->dispatch(lc);
 }
 

@@ -51,6 +51,13 @@ struct loop_ops {
 	 * greenlet hub lets go of the GIL it took for the callbacks.
 	 */
 	void (*before_wait)(void);
+	/*
+	 * Dispatched connections are served in other threads, which may close
+	 * them: the loop stops watching a connection while it is dispatched.
+	 * Otherwise the dispatcher's io must call loop_forget() from its
+	 * closing hook.
+	 */
+	bool foreign;
 };
 
 /*
@@ -81,6 +88,13 @@ void loop_resume(struct lconn *lc);
  * its first request answered.
  */
 void loop_park(struct lconn *lc);
+
+/*
+ * The connection's fd is about to be closed (a conn_io closing hook, in
+ * the loop's thread): stop watching it, so that a new connection given the
+ * same fd number is watched afresh.
+ */
+void loop_forget(struct conn *c);
 
 /* Close and free (whether busy or not). */
 void loop_close(struct lconn *lc);

@@ -83,6 +83,34 @@ class KeepAlive:
                 self.assertGreater(time.monotonic() - start, 1.5, got)
                 self.assertLess(time.monotonic() - start, 8, got)
 
+    def test_closing_clients_in_parallel_all_answered(self):
+        # A connection closed after its answer frees its fd number, which the
+        # next accept() reuses at once: the new connection must be watched.
+        with Kirin("-k", self.KIND, "-w", "2", "--threads", "4", "hello:app") as k:
+            failures = []
+
+            def client():
+                for _ in range(60):
+                    try:
+                        with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                            got = b""
+                            while True:
+                                data = s.recv(65536)
+                                if not data:
+                                    break
+                                got += data
+                        if not got.startswith(b"HTTP/1.1 200"):
+                            failures.append(got[:60])
+                    except OSError as e:
+                        failures.append(repr(e))
+            threads = [threading.Thread(target=client) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            self.assertEqual(failures, [])
+
     def test_http10_closes_unless_keep_alive_asked(self):
         with Kirin("-k", self.KIND, "hello:app") as k:
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:

@@ -308,8 +308,11 @@ void conn_shrink(struct conn *c)
 
 void conn_close(struct conn *c)
 {
-	if (c->fd >= 0)
+	if (c->fd >= 0) {
+		if (c->io && c->io->closing)
+			c->io->closing(c);
 		close(c->fd);
+	}
 	c->fd = -1;
 	release(c);
 	c->len = 0;

@@ -52,6 +52,12 @@ struct conn_io {
 	 * error (errno set, ETIMEDOUT for a timeout).
 	 */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
+	/*
+	 * Called, if set, just before conn_close() closes c->fd: an event loop
+	 * that watches the fd stops now, before another connection can be
+	 * given the same number.
+	 */
+	void (*closing)(struct conn *c);
 };
 
 struct conn {
