@@ -14,6 +14,7 @@
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/wsgi.h"
+#include "workers/waitlist.h"
 #include "workers/worker.h"
 
 #define TICK 0.1        /* seconds between looks at stop flags, timeouts and heartbeats */
@@ -25,24 +26,10 @@
  */
 #define POOL_MAX 64
 
-struct vconn;
-
-/*
- * Connections waiting in the hub for bytes under one timeout. A list has a
- * single timeout, so appending keeps it sorted by deadline and the tick
- * only looks at its head: no timer per connection.
- */
-struct wlist {
-	struct vconn *head, *tail;
-	double timeout; /* seconds */
-};
-
 struct vconn {
 	struct conn c;
 	struct vconn *prev, *next;   /* every open connection */
-	struct vconn *wprev, *wnext; /* in *wl */
-	struct wlist *wl;            /* waiting for bytes in the hub; NULL otherwise */
-	double deadline;             /* while waiting: closed after this */
+	struct wait_node wait;       /* while waiting in the hub for bytes */
 	PyObject *cap;               /* capsule of this vconn: what a greenlet is handed */
 	PyObject *watcher;           /* loop.io(fd, READ), for the connection's life */
 	PyObject *on_ready;          /* its callback, bound to cap */
@@ -67,8 +54,8 @@ static struct {
 	size_t nconns;
 	size_t busy;        /* owned by a greenlet */
 	size_t fresh;       /* accepted, first head not dispatched yet */
-	struct wlist idle;  /* served, nothing buffered: --keep-alive */
-	struct wlist heads; /* fresh, or a head in progress: --timeout */
+	struct wait_list idle;  /* served, nothing buffered: --keep-alive */
+	struct wait_list heads; /* fresh, or a head in progress: --timeout */
 	struct conn_policy policy;
 } V;
 
@@ -79,13 +66,12 @@ static PyObject *on_tick(PyObject *self, PyObject *unused);
 static PyObject *on_channel(PyObject *self, PyObject *unused);
 static PyObject *run_conn(PyObject *self, PyObject *capsule);
 static void resume(struct vconn *vc);
-static void wait_bytes(struct vconn *vc, struct wlist *wl);
+static void wait_bytes(struct vconn *vc, struct wait_list *wl);
 static void park(struct vconn *vc);
 static void dispatch(struct vconn *vc, bool refuse);
 static void serve(struct vconn *vc);
-static void unlist(struct vconn *vc);
 static void unwatch(struct vconn *vc);
-static void expire(struct wlist *wl, double now);
+static void expire(struct wait_list *wl, double now);
 static void close_vconn(struct vconn *vc);
 static int set_accepting(bool on);
 static void begin_stop(void);
@@ -152,8 +138,8 @@ int gevent_run(struct worker *w, PyObject *app)
 		log_critical("%s", err);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	V.idle.timeout = cfg->keepalive > 0 ? cfg->keepalive : 1;
-	V.heads.timeout = V.policy.timeout_ms / 1000.0;
+	V.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
+	V.heads.span = V.policy.timeout_ms / 1000.0;
 	V.wait_read = import_attr("gevent.socket", "wait_read");
 	V.wait_write = import_attr("gevent.socket", "wait_write");
 	V.spawn = import_attr("gevent", "spawn");
@@ -265,7 +251,7 @@ static PyObject *on_ready(PyObject *capsule, PyObject *unused)
 	if (vc->busy) {
 		unwatch(vc);
 	} else {
-		unlist(vc);
+		waitlist_remove(&vc->wait);
 		resume(vc);
 	}
 	Py_RETURN_NONE;
@@ -301,7 +287,7 @@ static void resume(struct vconn *vc)
 }
 
 /* Wait in the hub for vc's next bytes; closed once wl's timeout passes first. */
-static void wait_bytes(struct vconn *vc, struct wlist *wl)
+static void wait_bytes(struct vconn *vc, struct wait_list *wl)
 {
 	if (!vc->watching) {
 		PyObject *r = PyObject_CallMethodOneArg(vc->watcher, V.s_start, vc->on_ready);
@@ -314,15 +300,7 @@ static void wait_bytes(struct vconn *vc, struct wlist *wl)
 		Py_DECREF(r);
 		vc->watching = true;
 	}
-	vc->deadline = worker_now() + wl->timeout;
-	vc->wl = wl;
-	vc->wprev = wl->tail;
-	vc->wnext = NULL;
-	if (wl->tail)
-		wl->tail->wnext = vc;
-	else
-		wl->head = vc;
-	wl->tail = vc;
+	waitlist_add(wl, &vc->wait, worker_now());
 }
 
 /*
@@ -469,24 +447,6 @@ static void serve(struct vconn *vc)
 	}
 }
 
-static void unlist(struct vconn *vc)
-{
-	struct wlist *wl = vc->wl;
-
-	if (!wl)
-		return;
-	if (vc->wprev)
-		vc->wprev->wnext = vc->wnext;
-	else
-		wl->head = vc->wnext;
-	if (vc->wnext)
-		vc->wnext->wprev = vc->wprev;
-	else
-		wl->tail = vc->wprev;
-	vc->wl = NULL;
-	vc->wprev = vc->wnext = NULL;
-}
-
 static void unwatch(struct vconn *vc)
 {
 	PyObject *r;
@@ -501,16 +461,18 @@ static void unwatch(struct vconn *vc)
 }
 
 /* Close the connections of wl whose deadline has passed (idle, or too slow). */
-static void expire(struct wlist *wl, double now)
+static void expire(struct wait_list *wl, double now)
 {
-	while (wl->head && wl->head->deadline <= now)
-		close_vconn(wl->head);
+	struct wait_node *n;
+
+	while ((n = waitlist_expired(wl, now)))
+		close_vconn(waitlist_entry(n, struct vconn, wait));
 }
 
 /* Close and free vc, wherever it is: waiting in the hub, or in its greenlet. */
 static void close_vconn(struct vconn *vc)
 {
-	unlist(vc);
+	waitlist_remove(&vc->wait);
 	unwatch(vc);
 	Py_XDECREF(vc->watcher);
 	Py_XDECREF(vc->on_ready);
@@ -602,7 +564,7 @@ static void begin_stop(void)
 	if (set_accepting(false) < 0)
 		interp_log_exception("cannot stop accepting");
 	while (V.idle.head)
-		close_vconn(V.idle.head);
+		close_vconn(waitlist_entry(V.idle.head, struct vconn, wait));
 }
 
 static void stop_now(void)

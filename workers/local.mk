@@ -6,6 +6,7 @@ libkirin_a_SOURCES += \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
 	workers/loop.c workers/loop.h \
+	workers/waitlist.c workers/waitlist.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \

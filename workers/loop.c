@@ -42,17 +42,6 @@ static struct {
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
-/*
- * Connections the loop waits on for bytes, oldest first. Everyone in a list
- * waits as long (--keep-alive, or --timeout for the rest of a head), so the
- * first to expire is always at the head, and the tick finds it there:
- * waiting costs no timer, and starting or ending a wait no heap operation.
- */
-struct wait_list {
-	struct lconn *head, *tail;
-	double span; /* seconds */
-};
-
 static struct {
 	struct worker *w;
 	const struct loop_ops *ops;
@@ -80,7 +69,6 @@ static void dispatch(struct lconn *lc, bool refuse);
 static void unbusy(struct lconn *lc);
 static void begin_stop(void);
 static void wait_in(struct lconn *lc, struct wait_list *wl);
-static void unwait(struct lconn *lc);
 static void expire(struct wait_list *wl, double now);
 
 int loop_init(struct worker *w, const struct loop_ops *ops)
@@ -192,7 +180,7 @@ void loop_forget(struct conn *c)
 void loop_close(struct lconn *lc)
 {
 	unbusy(lc);
-	unwait(lc);
+	waitlist_remove(&lc->wait);
 	if (!lc->served)
 		L.fresh--;
 	if (lc->prev)
@@ -408,7 +396,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		lc->watching = false;
 		return;
 	}
-	unwait(lc);
+	waitlist_remove(&lc->wait);
 	lc->busy = true;
 	L.busy++;
 	loop_resume(lc);
@@ -486,47 +474,21 @@ static void begin_stop(void)
 	}
 }
 
-/* Wait for lc's bytes (again) from now on, at the tail of wl. */
+/* Wait for lc's bytes (again) from now on: closed if none come within wl's span. */
 static void wait_in(struct lconn *lc, struct wait_list *wl)
 {
-	unwait(lc);
 	if (!lc->watching) {
 		event_add(lc->ev, NULL);
 		lc->watching = true;
 	}
-	lc->deadline = worker_now() + wl->span;
-	lc->waiting = wl;
-	lc->wprev = wl->tail;
-	lc->wnext = NULL;
-	if (wl->tail)
-		wl->tail->wnext = lc;
-	else
-		wl->head = lc;
-	wl->tail = lc;
-}
-
-static void unwait(struct lconn *lc)
-{
-	struct wait_list *wl = lc->waiting;
-
-	if (!wl)
-		return;
-	if (lc->wprev)
-		lc->wprev->wnext = lc->wnext;
-	else
-		wl->head = lc->wnext;
-	if (lc->wnext)
-		lc->wnext->wprev = lc->wprev;
-	else
-		wl->tail = lc->wprev;
-	lc->waiting = NULL;
-	lc->wprev = lc->wnext = NULL;
+	waitlist_add(wl, &lc->wait, worker_now());
 }
 
 /* Close the connections of wl whose wait is over. */
 static void expire(struct wait_list *wl, double now)
 {
-	while (wl->head && wl->head->deadline <= now)
-		loop_close(wl->head);
-}
+	struct wait_node *n;
 
+	while ((n = waitlist_expired(wl, now)))
+		loop_close(waitlist_entry(n, struct lconn, wait));
+}

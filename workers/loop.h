@@ -17,18 +17,16 @@
 #include <stddef.h>
 
 #include "workers/http/conn.h"
+#include "workers/waitlist.h"
 
 struct event_base;
-struct wait_list;
 struct worker;
 
 struct lconn {
 	struct conn c;
 	struct event *ev;           /* readable; persistent, ignored while busy */
 	bool watching;              /* ev is added */
-	struct wait_list *waiting;  /* the list it waits in for bytes (NULL: not waiting) */
-	struct lconn *wprev, *wnext;
-	double deadline;            /* worker_now() by which bytes must come, while waiting */
+	struct wait_node wait;      /* while the loop waits for its bytes */
 	struct lconn *prev, *next;  /* every open connection */
 	struct lconn *qnext;        /* free for the dispatcher's queues */
 	bool busy;                  /* handed to dispatch and not back yet */
