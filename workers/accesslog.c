@@ -81,6 +81,7 @@ static struct {
  */
 static __thread volatile sig_atomic_t inside;
 static volatile sig_atomic_t exit_pending;
+static int held; /* accesslog_hold() calls not yet released (atomic) */
 
 static void add_text(struct accesslog_format *f, const char *s, size_t n);
 static void add_key(struct accesslog_format *f, const char *key, size_t n);
@@ -832,8 +833,9 @@ void accesslog_quick_exit(int status)
 {
 	int saved = errno;
 
-	if (inside) {
-		/* This thread holds A.mu, or is taking it: leave() exits. */
+	if (inside || __atomic_load_n(&held, __ATOMIC_SEQ_CST) > 0) {
+		/* This thread holds A.mu, or is taking it: leave() exits; or a
+		 * response's line is on its way: accesslog_release() exits. */
 		exit_pending = status + 1;
 		errno = saved;
 		return;
@@ -850,6 +852,17 @@ void accesslog_quick_exit(int status)
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
 	_exit(status);
+}
+
+void accesslog_hold(void)
+{
+	__atomic_add_fetch(&held, 1, __ATOMIC_SEQ_CST);
+}
+
+void accesslog_release(void)
+{
+	if (__atomic_sub_fetch(&held, 1, __ATOMIC_SEQ_CST) == 0 && exit_pending)
+		accesslog_quick_exit(exit_pending - 1);
 }
 
 /* Take A.mu, telling accesslog_quick_exit() that this thread is in here. */

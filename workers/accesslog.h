@@ -106,3 +106,12 @@ void accesslog_close(void);
  * without the lines.
  */
 void accesslog_quick_exit(int status);
+
+/*
+ * Around the end of a response, from just before its last bytes leave to
+ * just after its line is written: a quick stop meanwhile waits for
+ * accesslog_release() (the client has its answer; its line must not be
+ * lost). Any thread; holds may overlap.
+ */
+void accesslog_hold(void);
+void accesslog_release(void);

@@ -29,6 +29,7 @@ struct request {
 	bool head_sent;
 	bool broken;    /* a write failed: the client is gone */
 	bool logged;    /* its access-log line is written */
+	bool held;      /* accesslog_hold() until the line is written */
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
 };
@@ -63,6 +64,7 @@ static int send_file(struct request *r, PyObject *wrapper);
 static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
+static void hold_line(struct request *r);
 static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);
 static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
@@ -142,6 +144,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	    PyBytes_Check(PySequence_Fast_GET_ITEM(result, 0)) && r.started && !r.head_sent) {
 		/* The common case: one known chunk, sent with its length in one writev. */
 		PyObject *b = PySequence_Fast_GET_ITEM(result, 0); /* borrowed */
+		hold_line(&r);
 		send_body(&r, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b),
 			  PyBytes_GET_SIZE(b));
 	} else if (Py_TYPE(result) == &FileWrapperType && r.started && !r.head_sent &&
@@ -179,6 +182,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 			finish_error(&r, "Error handling request");
 			goto done;
 		}
+		hold_line(&r);
 		if (!r.head_sent)
 			send_body(&r, "", 0, 0);
 	}
@@ -199,6 +203,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 done:
 	if (accesslog_enabled() && !r.logged && c->fd >= 0)
 		access_log(&r, r.started ? r.resp.status : 500, r.resp.body_sent, r.head_sent);
+	if (r.held)
+		accesslog_release();
 	Py_XDECREF(it);
 	close_iterable(result);
 	Py_XDECREF(result);
@@ -433,6 +439,7 @@ static int send_file(struct request *r, PyObject *wrapper)
 	uint64_t left = (uint64_t)(st.st_size > offset ? st.st_size - offset : 0);
 	if (r->resp.has_length && r->resp.length < left)
 		left = r->resp.length;
+	hold_line(r);
 	if (send_body(r, "", 0, (int64_t)left) < 0)
 		return 0;
 	if (r->resp.no_body)
@@ -494,6 +501,15 @@ static void finish_error(struct request *r, const char *what)
  * The request's access-log line; head_sent says whether r->resp.head went
  * out (for %({name}o)s). With the GIL (the environ may be looked up).
  */
+/* The response's last bytes are about to leave: its line must follow (see accesslog_hold()). */
+static void hold_line(struct request *r)
+{
+	if (accesslog_enabled() && !r->held) {
+		accesslog_hold();
+		r->held = true;
+	}
+}
+
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent)
 {
 	struct timespec now;
