@@ -132,7 +132,7 @@ static void hub_before_wait(void)
 		H.ts = PyEval_SaveThread();
 }
 
-/* Where the GIL may have been let go (a wait inside Py_BEGIN_ALLOW_THREADS): take it for a while. */
+/* Where the GIL may have been let go (a wait inside Py_BEGIN_ALLOW_THREADS): take it for now. */
 static bool gil_enter(void)
 {
 	if (PyGILState_Check())
