@@ -184,6 +184,11 @@ static int suspend(evutil_socket_t fd, short what, double timeout, PyObject *par
 			goto out;
 		}
 	}
+	/* From now, not from the loop turn's cached time: a sleep armed late in
+	 * a long turn would end early, and every timer armed in one turn would
+	 * expire at once, keeping concurrent sleepers in lock-step. */
+	if (timeout >= 0)
+		event_base_update_cache_time(loop_base());
 	event_add(wt->ev, timeout >= 0 ? &tv : NULL);
 	r = PyGreenlet_Switch(H.hub, NULL, NULL);
 	Py_XDECREF(r);
