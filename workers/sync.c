@@ -18,8 +18,9 @@
 #include "workers/worker.h"
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
+static int wait_slices(struct conn *c, short events, int timeout_ms);
 static bool arbiter_gone(int fd);
-static bool serve_one(struct worker *w, const struct listener *l, PyThreadState **ts);
+static bool serve_one(struct worker *w, const struct listener *l);
 
 /*
  * Connections taken from a listener per wake-up: while clients queue, the
@@ -67,10 +68,14 @@ int sync_run(struct worker *w, PyObject *app)
 		}
 	}
 
-	ts = PyEval_SaveThread();
+	/* The GIL is let go while the worker waits (the app's threads run),
+	 * and kept while it serves what one wake-up brought. */
 	while (!worker_stopping(w) && worker_heartbeat(w)) {
-		int rc = epoll_wait(set, ev, 8, worker_beat_interval_ms(w));
+		int rc;
 
+		ts = PyEval_SaveThread();
+		rc = epoll_wait(set, ev, 8, worker_beat_interval_ms(w));
+		PyEval_RestoreThread(ts);
 		if (rc < 0 && errno != EINTR) {
 			log_error(errno, "epoll_wait()");
 			break;
@@ -83,7 +88,7 @@ int sync_run(struct worker *w, PyObject *app)
 			}
 			const struct listener *l = &w->listeners[ev[k].data.u64];
 			for (int i = 0; i < ACCEPT_BATCH && !worker_stopping(w); i++) {
-				if (!serve_one(w, l, &ts))
+				if (!serve_one(w, l))
 					break;
 				if (!worker_heartbeat(w))
 					goto out;
@@ -91,17 +96,16 @@ int sync_run(struct worker *w, PyObject *app)
 		}
 	}
 out:
-	PyEval_RestoreThread(ts);
 	conn_policy_free(&policy);
 	close(set);
 	return WORKER_EXIT_OK;
 }
 
 /*
- * Accept one connection and serve its one request; called and returns
- * without the GIL. Returns false when none was waiting.
+ * Accept one connection and serve its one request, with the GIL (waits on
+ * the client let it go). Returns false when none was waiting.
  */
-static bool serve_one(struct worker *w, const struct listener *l, PyThreadState **ts)
+static bool serve_one(struct worker *w, const struct listener *l)
 {
 	struct conn c = {0};
 	int rc;
@@ -116,17 +120,28 @@ static bool serve_one(struct worker *w, const struct listener *l, PyThreadState 
 			conn_close(&c);
 		return true;
 	}
-	PyEval_RestoreThread(*ts);
 	enum wsgi_outcome out = wsgi_serve(&c, false);
-	*ts = PyEval_SaveThread();
 	w->requests++;
 	if (out != WSGI_CLOSED)
 		conn_finish(&c);
 	return true;
 }
 
-/* Wait for the client in slices, heartbeating meanwhile: waiting is healthy. */
+/*
+ * Wait for the client in slices, heartbeating meanwhile: waiting is
+ * healthy. Without the GIL: the app's threads run meanwhile.
+ */
 static int wait_fd(struct conn *c, short events, int timeout_ms)
+{
+	PyThreadState *ts = PyGILState_Check() ? PyEval_SaveThread() : NULL;
+	int rc = wait_slices(c, events, timeout_ms);
+
+	if (ts)
+		PyEval_RestoreThread(ts);
+	return rc;
+}
+
+static int wait_slices(struct conn *c, short events, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = events};
 	double deadline = worker_now() + timeout_ms / 1000.0;
