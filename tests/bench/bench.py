@@ -108,6 +108,16 @@ def _children(pid):
     return out
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of one process (all its threads), 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def rss_kib(pid):
     """VmRSS of one process in KiB, 0 when it is gone."""
     try:
@@ -196,6 +206,12 @@ class Server:
 
     def rss_kib(self):
         return sum(rss_kib(p) for p in self.workers())
+
+    def cpu_s(self):
+        """CPU seconds used so far by the server: its first process and its children."""
+        if not self.alive():
+            return 0.0
+        return sum(cpu_s(p) for p in [self.proc.pid] + _children(self.proc.pid))
 
     def revive(self, timeout=15.0):
         """Restart a server that died (the machine is shared: something
@@ -675,11 +691,18 @@ class Bench:
                         fails[id(s)] = "server died: " + _short(s.log_tail(2), 200)
                         break
                     try:
+                        cpu0 = s.cpu_s()
                         res = self.wrk.run(argvs[id(s)])
+                        cpu = s.cpu_s() - cpu0
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
                         fails[id(s)] = str(exc)
                         break
                     if s.alive():
+                        # The server's CPU per request: what a client-bound
+                        # run (both sides at the connection set-up limit)
+                        # still tells apart.
+                        if res.get("requests"):
+                            res["cpu_us"] = cpu * 1e6 / res["requests"]
                         runs[id(s)].append(res)
                         break
                 else:
@@ -701,7 +724,7 @@ class Bench:
             m = median_run(runs[id(s)])
             row = self.row(v, "ok", "", req_s=m["req_s"], p50_ms=m["p50_ms"], p99_ms=m["p99_ms"],
                            errors=m["errors"], errors_detail=m["errors_detail"],
-                           mb_s=m["mb_s"], rss_kib=s.rss_kib(),
+                           mb_s=m["mb_s"], rss_kib=s.rss_kib(), cpu_us=m.get("cpu_us"),
                            all_req_s=[r["req_s"] for r in runs[id(s)]],
                            cmd=s.argv, wrk=argvs[id(s)])
             notes = []
@@ -1048,7 +1071,8 @@ class Bench:
         "throughput": [("server", "server", "s"), ("req/s", "req_s", ".0f"),
                        ("p50 ms", "p50_ms", ".2f"), ("p99 ms", "p99_ms", ".2f"),
                        ("errors", "errors", "d"), ("MB/s", "mb_s", ".1f"),
-                       ("RSS MiB", "rss_kib", "mib"), ("x gunicorn", "x_gunicorn", ".2f"), ("x nginx", "x_nginx", ".2f")],
+                       ("RSS MiB", "rss_kib", "mib"), ("CPU us/req", "cpu_us", ".1f"),
+                       ("x gunicorn", "x_gunicorn", ".2f"), ("x nginx", "x_nginx", ".2f")],
         "ideal": [("server", "server", "s"), ("req/s", "req_s", ".0f"),
                   ("ideal", "ideal_req_s", ".0f"), ("% ideal", "of_ideal", "pct"),
                   ("run req/s", "run_req_s", ".0f"), ("mean ms", "mean_ms", ".1f"),
