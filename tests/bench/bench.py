@@ -721,6 +721,7 @@ class Bench:
                 # they arrive, so the rate is bytes/s over the body size.
                 for r in runs[id(s)]:
                     r["req_s"] = r["mb_s"] * 1e6 / (size + 150)
+                    r.pop("cpu_us", None)  # per finished response: meaningless here
             m = median_run(runs[id(s)])
             row = self.row(v, "ok", "", req_s=m["req_s"], p50_ms=m["p50_ms"], p99_ms=m["p99_ms"],
                            errors=m["errors"], errors_detail=m["errors_detail"],
