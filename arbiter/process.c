@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +17,8 @@
 #include "arbiter/log.h"
 
 extern char **environ;
+
+static void remove_if_ours(const char *path);
 
 static char *title_start; /* the original argv[0] */
 static size_t title_cap;  /* bytes we may overwrite there */
@@ -129,10 +132,23 @@ int process_pidfile_write(const char *path, char *err, size_t errlen)
 
 void process_pidfile_remove(const char *path)
 {
-	FILE *f;
+	char oldbin[PATH_MAX + 8];
+
+	if (!path)
+		return;
+	/* After USR2 this arbiter's pid is in FILE.oldbin, the new one's in FILE. */
+	snprintf(oldbin, sizeof(oldbin), "%s.oldbin", path);
+	remove_if_ours(path);
+	remove_if_ours(oldbin);
+}
+
+/* Unlink the pid file at path if it names this process. */
+static void remove_if_ours(const char *path)
+{
+	FILE *f = fopen(path, "r");
 	long pid = 0;
 
-	if (!path || !(f = fopen(path, "r")))
+	if (!f)
 		return;
 	if (fscanf(f, "%ld", &pid) == 1 && pid == getpid())
 		unlink(path);

@@ -36,5 +36,8 @@ int process_daemonize(void);
  */
 int process_pidfile_write(const char *path, char *err, size_t errlen);
 
-/* Remove the pid file if it still names us. NULL path is fine. */
+/*
+ * Remove the pid file if it still names us, and FILE.oldbin if that does
+ * (where USR2 moved ours). NULL path is fine.
+ */
 void process_pidfile_remove(const char *path);

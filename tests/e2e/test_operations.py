@@ -211,6 +211,7 @@ class Upgrade(unittest.TestCase):
                 self.assertTrue(wait_for(lambda: not pid_alive(old), 15), _text(log))
                 self.assertTrue(pid_alive(new_pid))
                 self.assertEqual(read(pidfile), str(new_pid))
+                self.assertFalse(os.path.exists(pidfile + ".oldbin"))  # as Gunicorn
                 self.assertEqual(http_get(port, "/", timeout=10).status, 200)
                 self.assertNotIn("already running", _text(log))
                 # The new arbiter runs as a daemon too: WINCH stops its workers.
