@@ -69,6 +69,7 @@ static void dispatch(struct lconn *lc, bool refuse);
 static void unbusy(struct lconn *lc);
 static void begin_stop(void);
 static void wait_in(struct lconn *lc, struct wait_list *wl);
+static void unwatch(struct lconn *lc);
 static void expire(struct wait_list *wl, double now);
 
 int loop_init(struct worker *w, const struct loop_ops *ops)
@@ -175,12 +176,7 @@ void loop_park(struct lconn *lc)
 
 void loop_forget(struct conn *c)
 {
-	struct lconn *lc = (struct lconn *)((char *)c - offsetof(struct lconn, c));
-
-	if (lc->watching) {
-		event_del(lc->ev);
-		lc->watching = false;
-	}
+	unwatch((struct lconn *)((char *)c - offsetof(struct lconn, c)));
 }
 
 void loop_close(struct lconn *lc)
@@ -195,6 +191,7 @@ void loop_close(struct lconn *lc)
 		L.all = lc->next;
 	if (lc->next)
 		lc->next->prev = lc->prev;
+	unwatch(lc); /* before the event goes: conn_close() may call loop_forget() */
 	event_free(lc->ev);
 	conn_close(&lc->c);
 	free(lc);
@@ -398,8 +395,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	if (lc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
-		event_del(lc->ev);
-		lc->watching = false;
+		unwatch(lc);
 		return;
 	}
 	waitlist_remove(&lc->wait);
@@ -418,7 +414,7 @@ static void dispatch(struct lconn *lc, bool refuse)
 	L.busy++;
 	lc->refuse = refuse;
 	if (L.ops->foreign)
-		loop_forget(&lc->c); /* another thread may close the fd */
+		unwatch(lc); /* another thread may close the fd */
 	L.ops->dispatch(lc);
 }
 
@@ -432,6 +428,8 @@ static void unbusy(struct lconn *lc)
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	double now;
+
 	if (!worker_heartbeat(L.w)) {
 		log_info("the arbiter is gone: stopping");
 		event_base_loopbreak(L.base);
@@ -439,10 +437,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!L.stopping && worker_stopping(L.w))
 		begin_stop();
-	expire(&L.idle, worker_now()); /* idle too long */
-	expire(&L.head, worker_now()); /* too slow with a head */
+	now = worker_now();
+	expire(&L.idle, now); /* idle too long */
+	expire(&L.head, now); /* too slow with a head */
 	if (L.stopping && ((L.busy == 0 && L.fresh == 0 && acceptor_drained()) ||
-			   worker_now() > L.deadline))
+			   now > L.deadline))
 		event_base_loopbreak(L.base);
 }
 
@@ -488,6 +487,15 @@ static void wait_in(struct lconn *lc, struct wait_list *wl)
 		lc->watching = true;
 	}
 	waitlist_add(wl, &lc->wait, worker_now());
+}
+
+/* Stop watching lc's socket (wait_in() watches it again). */
+static void unwatch(struct lconn *lc)
+{
+	if (lc->watching) {
+		event_del(lc->ev);
+		lc->watching = false;
+	}
 }
 
 /* Close the connections of wl whose wait is over. */
