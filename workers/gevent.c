@@ -86,6 +86,7 @@ static void serve(struct vconn *vc);
 static void unwatch(struct vconn *vc);
 static void expire(struct wait_list *wl, double now);
 static void close_vconn(struct vconn *vc);
+static void forget(struct conn *c);
 static int set_accepting(bool on);
 static void begin_stop(void);
 static void stop_now(void);
@@ -93,7 +94,7 @@ static int gv_sleep(double seconds);
 static int gv_wait_fd(int fd, short events, double timeout);
 static PyObject *gv_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 
-static const struct conn_io gevent_io = {.wait = conn_wait};
+static const struct conn_io gevent_io = {.wait = conn_wait, .closing = forget};
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
 static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
@@ -422,7 +423,6 @@ static void serve(struct vconn *vc)
 	const struct config *cfg = V.w->cfg;
 
 	if (vc->refuse) {
-		unwatch(vc); /* before conn_refuse closes the socket */
 		conn_refuse(&vc->c, vc->c.error_status);
 		close_vconn(vc);
 		return;
@@ -434,7 +434,6 @@ static void serve(struct vconn *vc)
 
 		V.w->requests++;
 		if (out != WSGI_KEEP || !keep || conn_next_request(&vc->c) < 0) {
-			unwatch(vc);
 			if (out != WSGI_CLOSED)
 				conn_finish(&vc->c);
 			close_vconn(vc);
@@ -451,7 +450,6 @@ static void serve(struct vconn *vc)
 			else
 				wait_bytes(vc, &V.heads);
 		} else if (rc < 0 && vc->c.error_status) {
-			unwatch(vc);
 			conn_refuse(&vc->c, vc->c.error_status);
 			close_vconn(vc);
 		} else {
@@ -481,6 +479,16 @@ static void expire(struct wait_list *wl, double now)
 
 	while ((n = waitlist_expired(wl, now)))
 		close_vconn(waitlist_entry(n, struct vconn, wait));
+}
+
+/*
+ * conn's closing hook (GIL held): the watcher stops before the fd closes,
+ * wherever that happens (a refusal, a lingering close, inside the WSGI
+ * glue), so a new connection given the same number is not confused with it.
+ */
+static void forget(struct conn *c)
+{
+	unwatch((struct vconn *)(void *)c); /* c is vc's first member */
 }
 
 /* Close and free vc, wherever it is: waiting in the hub, or in its greenlet. */
