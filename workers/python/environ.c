@@ -15,6 +15,13 @@
 #define KEY_PROBES 8
 #define ENV_SIZE 32   /* presized: 42 keys fit before it grows (ours: 20; the rest headers) */
 
+/* The str last built from some bytes, kept to be used again for the same bytes. */
+struct kept_str {
+	size_t len;
+	char bytes[64];
+	PyObject *str; /* NULL: none kept */
+};
+
 static PyObject *template_env;
 /*
  * Per header name: its environ key, and the last value seen with it (a
@@ -25,14 +32,9 @@ static struct {
 	size_t len;
 	char name[48];
 	PyObject *key;
-	size_t value_len;
-	char value[64];
-	PyObject *value_str; /* NULL: none kept */
+	struct kept_str value;
 } key_cache[KEY_CACHE];
-static struct {
-	char addr[64];
-	PyObject *str;
-} last_peer; /* REMOTE_ADDR: most requests come from few addresses */
+static struct kept_str last_peer; /* REMOTE_ADDR: most requests come from few addresses */
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty;
@@ -40,11 +42,13 @@ static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
 static size_t root_len;
 
 static PyObject *latin1(const char *s, size_t n);
+static PyObject *kept_latin1(struct kept_str *k, const char *s, size_t n);
 static PyObject *method_str(const char *m, size_t n);
 static int listener_strs(const struct listener *l, PyObject **name, PyObject **port);
 static PyObject *path_info(const char *s, size_t n);
 static int set_header(PyObject *env, const struct http_header *h);
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
+static int set_new(PyObject *env, PyObject *key, PyObject *v);
 
 void environ_set_root_path(const char *root)
 {
@@ -158,14 +162,8 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		   PyDict_SetItem(env, k_server_port, port) < 0) {
 		goto fail;
 	}
-	if (!last_peer.str || strcmp(last_peer.addr, c->peer_addr) != 0) {
-		Py_XDECREF(last_peer.str);
-		last_peer.str = latin1(c->peer_addr, strlen(c->peer_addr));
-		if (!last_peer.str)
-			goto fail;
-		snprintf(last_peer.addr, sizeof(last_peer.addr), "%s", c->peer_addr);
-	}
-	if (PyDict_SetItem(env, k_remote_addr, last_peer.str) < 0 ||
+	if (set_new(env, k_remote_addr,
+		    kept_latin1(&last_peer, c->peer_addr, strlen(c->peer_addr))) < 0 ||
 	    set_str(env, k_remote_port, c->peer_port, strlen(c->peer_port)) < 0)
 		goto fail;
 	for (size_t i = 0; i < req->num_headers; i++)
@@ -236,9 +234,36 @@ static PyObject *latin1(const char *s, size_t n)
 	return PyUnicode_DecodeLatin1(s, (Py_ssize_t)n, NULL);
 }
 
+/*
+ * latin1(), but the str k kept is used again when the bytes are the same;
+ * a new one is kept in its place, if short. New ref.
+ */
+static PyObject *kept_latin1(struct kept_str *k, const char *s, size_t n)
+{
+	PyObject *v;
+
+	if (k->str && k->len == n && memcmp(k->bytes, s, n) == 0) {
+		Py_INCREF(k->str);
+		return k->str;
+	}
+	v = latin1(s, n);
+	if (v && n <= sizeof(k->bytes)) {
+		Py_XSETREF(k->str, v);
+		Py_INCREF(v);
+		memcpy(k->bytes, s, n);
+		k->len = n;
+	}
+	return v;
+}
+
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n)
 {
-	PyObject *v = n ? latin1(s, n) : (Py_INCREF(v_empty), v_empty);
+	return set_new(env, key, n ? latin1(s, n) : (Py_INCREF(v_empty), v_empty));
+}
+
+/* env[key] = v, a new reference it consumes; NULL (an exception is set): -1. */
+static int set_new(PyObject *env, PyObject *key, PyObject *v)
+{
 	int rc = v ? PyDict_SetItem(env, key, v) : -1;
 
 	Py_XDECREF(v);
@@ -356,38 +381,12 @@ static PyObject *header_key(const char *name, size_t len, int *slot_out)
 	return kobj;
 }
 
-/*
- * A header's value as a str: the one kept for its name when the bytes are
- * the same as last time, else a new one (then kept, if short). New ref.
- */
-static PyObject *header_value(int slot, const char *value, size_t len)
-{
-	PyObject *v;
-
-	if (slot < 0 || len > sizeof(key_cache[0].value))
-		return latin1(value, len);
-	if (key_cache[slot].value_str && key_cache[slot].value_len == len &&
-	    memcmp(key_cache[slot].value, value, len) == 0) {
-		Py_INCREF(key_cache[slot].value_str);
-		return key_cache[slot].value_str;
-	}
-	v = latin1(value, len);
-	if (v) {
-		Py_XSETREF(key_cache[slot].value_str, v);
-		Py_INCREF(v);
-		memcpy(key_cache[slot].value, value, len);
-		key_cache[slot].value_len = len;
-	}
-	return v;
-}
-
 /* HTTP_NAME (or CONTENT_TYPE / CONTENT_LENGTH); a repeat is joined with ",". */
 static int set_header(PyObject *env, const struct http_header *h)
 {
-	int slot;
+	int slot, rc;
 	PyObject *kobj = header_key(h->name, h->name_len, &slot); /* new ref */
 	PyObject *v, *old;
-	int rc;
 
 	if (!kobj)
 		return -1;
@@ -396,11 +395,14 @@ static int set_header(PyObject *env, const struct http_header *h)
 		PyObject *tail = latin1(h->value, h->value_len);
 		v = tail ? PyUnicode_FromFormat("%U,%U", old, tail) : NULL;
 		Py_XDECREF(tail);
+	} else if (PyErr_Occurred()) {
+		v = NULL;
+	} else if (slot < 0) {
+		v = latin1(h->value, h->value_len);
 	} else {
-		v = PyErr_Occurred() ? NULL : header_value(slot, h->value, h->value_len);
+		v = kept_latin1(&key_cache[slot].value, h->value, h->value_len);
 	}
-	rc = v ? PyDict_SetItem(env, kobj, v) : -1;
-	Py_XDECREF(v);
+	rc = set_new(env, kobj, v);
 	Py_DECREF(kobj);
 	return rc;
 }
