@@ -17,17 +17,17 @@
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
-static int wait_fd(struct conn *c, short events, int timeout_ms);
-static int wait_slices(struct conn *c, short events, int timeout_ms);
-static bool arbiter_gone(int fd);
-static bool serve_one(struct worker *w, const struct listener *l);
-
 /*
  * Connections taken from a listener per wake-up: while clients queue, the
  * next accept() comes without another epoll_wait(); the bound lets the
  * worker look at its channel now and then.
  */
 #define ACCEPT_BATCH 64
+
+static int wait_fd(struct conn *c, short events, int timeout_ms);
+static int wait_slices(struct conn *c, short events, int timeout_ms);
+static bool arbiter_gone(int fd);
+static bool serve_one(struct worker *w, const struct listener *l);
 
 static struct worker *self;
 static const struct conn_io sync_io = {.wait = wait_fd};
