@@ -226,7 +226,7 @@ def descendants(pid):
 
 
 def kill_tree(pid):
-    """SIGKILL pid's process group and the groups of all its descendants
+    """SIGKILL pid, its process group and the groups of all its descendants
     (they may have started sessions of their own)."""
     groups = {pid}
     for p in descendants(pid):
@@ -241,6 +241,10 @@ def kill_tree(pid):
             os.killpg(g, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    try:
+        os.kill(pid, signal.SIGKILL)  # not a group leader (a USR2 child)
+    except ProcessLookupError:
+        pass
 
 
 def pid_alive(pid):

@@ -224,7 +224,7 @@ class Upgrade(unittest.TestCase):
                 self.assertFalse(os.path.exists(pidfile))
             finally:
                 for pid in started:
-                    _kill(pid)
+                    kill_tree(pid)
 
     def upgrade(self, k):
         """USR2 to k; returns the new arbiter's pid once it handles signals.
@@ -311,7 +311,7 @@ class Upgrade(unittest.TestCase):
                     os.kill(new_pid, signal.SIGTERM)
                     self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
                 finally:
-                    _kill(new_pid)
+                    kill_tree(new_pid)
 
     def test_hup_to_the_old_arbiter_leaves_the_socket_files_it_handed_over(self):
         """A reload that changes the addresses closes the old sockets, but the
@@ -346,7 +346,7 @@ class Upgrade(unittest.TestCase):
                     self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
                     self.assertFalse(os.path.exists(a), "a.sock left behind")
                 finally:
-                    _kill(new_pid)
+                    kill_tree(new_pid)
 
     def test_usr2_never_removes_a_unix_socket_it_was_given(self):
         """fd://N: the file belongs to whoever made it, before and after USR2."""
@@ -385,16 +385,6 @@ def read(path):
 
 def _text(path):
     return read(path) or ""
-
-
-def _kill(pid):
-    """SIGKILL pid and everything under it, if it still runs."""
-    if pid_alive(pid):
-        kill_tree(pid)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _answers_unix(path):
