@@ -3,7 +3,7 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
-UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist
+UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -23,6 +23,9 @@ tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
 tests_unit_test_waitlist_SOURCES = tests/unit/test_waitlist.c
 tests_unit_test_waitlist_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_waitlist_LDADD = $(UNIT_LDADD)
+tests_unit_test_gpool_SOURCES = tests/unit/test_gpool.c
+tests_unit_test_gpool_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_gpool_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \

@@ -11,6 +11,7 @@
 #include "arbiter/log.h"
 #include "workers/channel.h"
 #include "workers/http/conn.h"
+#include "workers/python/gpool.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/wsgi.h"
@@ -19,12 +20,6 @@
 
 #define TICK 0.1        /* seconds between looks at stop flags, timeouts and heartbeats */
 #define ACCEPT_BATCH 64 /* connections taken per wake-up, so workers share */
-/*
- * Greenlets kept, once their request is answered, to run the next one (as
- * the greenlet worker's pool): a gevent greenlet per request would cost a
- * Greenlet object, a scheduled start and Python 3.11 a data-stack mapping.
- */
-#define POOL_MAX 64
 /*
  * libev priority of a connection's watcher: above the default (0) of the
  * application's timers (time.sleep), so that in a loop turn where requests
@@ -56,8 +51,8 @@ static struct {
 	struct worker *w;
 	PyObject *loop, *hub, *getcurrent;
 	PyObject *wait_read, *wait_write, *spawn, *stop_event;
-	PyObject *run;  /* run_conn as a callable: what a new greenlet runs */
-	PyObject *pool; /* greenlets waiting in run_conn for their next connection */
+	PyObject *run;     /* run_conn as a callable: what a new greenlet runs */
+	struct gpool pool; /* greenlets waiting in run_conn for their next connection */
 	PyObject *s_start, *s_stop, *s_switch; /* interned method names */
 	PyObject **accept_watchers;
 	PyObject *tick_timer, *channel_watcher;
@@ -164,14 +159,13 @@ int gevent_run(struct worker *w, PyObject *app)
 	V.hub = get_hub ? PyObject_CallNoArgs(get_hub) : NULL;
 	V.loop = V.hub ? PyObject_GetAttrString(V.hub, "loop") : NULL;
 	V.run = PyCFunction_New(&run_def, NULL);
-	V.pool = PyList_New(0);
 	V.s_start = PyUnicode_InternFromString("start");
 	V.s_stop = PyUnicode_InternFromString("stop");
 	V.s_switch = PyUnicode_InternFromString("switch");
 	Py_XDECREF(event_cls);
 	Py_XDECREF(get_hub);
 	if (!V.wait_read || !V.wait_write || !V.spawn || !V.getcurrent || !V.stop_event ||
-	    !V.loop || !V.run || !V.pool || !V.s_start || !V.s_stop || !V.s_switch) {
+	    !V.loop || !V.run || gpool_init(&V.pool) < 0 || !V.s_start || !V.s_stop || !V.s_switch) {
 		interp_log_exception("cannot set up gevent (is python3-gevent installed?)");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -336,7 +330,7 @@ static void park(struct vconn *vc)
 /* In the hub: hand vc to a greenlet of the pool, or to a new one. */
 static void dispatch(struct vconn *vc, bool refuse)
 {
-	Py_ssize_t n = PyList_GET_SIZE(V.pool);
+	PyObject *g = gpool_take(&V.pool); /* new ref, or NULL */
 	PyObject *r;
 
 	if (!vc->served) {
@@ -346,11 +340,7 @@ static void dispatch(struct vconn *vc, bool refuse)
 	vc->busy = true;
 	V.busy++;
 	vc->refuse = refuse;
-	if (n > 0) {
-		PyObject *g = PyList_GET_ITEM(V.pool, n - 1); /* borrowed */
-
-		Py_INCREF(g);
-		PyList_SetSlice(V.pool, n - 1, n, NULL);
+	if (g) {
 		/* It runs the request until that waits or is answered. */
 		r = PyObject_CallMethodOneArg(g, V.s_switch, vc->cap);
 		Py_DECREF(g);
@@ -369,7 +359,7 @@ static void dispatch(struct vconn *vc, bool refuse)
 /*
  * A connection greenlet's life: serve the connection it was given, then
  * wait in the pool (switched out to the hub) for the next one dispatch()
- * hands it, unless the pool is full or the worker is stopping.
+ * hands it, unless the worker is stopping.
  */
 static PyObject *run_conn(PyObject *self, PyObject *capsule)
 {
@@ -389,24 +379,18 @@ static PyObject *run_conn(PyObject *self, PyObject *capsule)
 			return NULL;
 		}
 		serve(vc);
-		if (PyList_GET_SIZE(V.pool) >= POOL_MAX || V.stopping)
+		if (V.stopping)
 			Py_RETURN_NONE;
 		me = PyObject_CallNoArgs(V.getcurrent); /* new ref */
-		if (!me || PyList_Append(V.pool, me) < 0) {
+		if (!me || gpool_put(&V.pool, me) < 0) {
 			Py_XDECREF(me);
 			return NULL;
 		}
 		/* Wait there; dispatch() switches back with the next connection's capsule. */
 		next = PyObject_CallMethodNoArgs(V.hub, V.s_switch);
-		if (!next || !PyCapsule_CheckExact(next)) {
-			/* Killed, or resumed by someone else, while in the pool: leave it. */
-			for (Py_ssize_t i = PyList_GET_SIZE(V.pool) - 1; i >= 0; i--) {
-				if (PyList_GET_ITEM(V.pool, i) == me) {
-					PyList_SetSlice(V.pool, i, i + 1, NULL);
-					break;
-				}
-			}
-		}
+		/* Killed, or resumed by someone else, while in the pool: leave it. */
+		if (!next || !PyCapsule_CheckExact(next))
+			gpool_remove(&V.pool, me);
 		Py_DECREF(me);
 		if (!next)
 			return NULL;
@@ -556,6 +540,7 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
 		begin_stop();
 	expire(&V.idle, now);
 	expire(&V.heads, now);
+	gpool_tick(&V.pool, now);
 	if (V.stopping && ((V.busy == 0 && V.fresh == 0) || now > V.deadline))
 		stop_now();
 	Py_RETURN_NONE;

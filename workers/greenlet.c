@@ -12,6 +12,7 @@
 #include "arbiter/log.h"
 #include "workers/channel.h"
 #include "workers/loop.h"
+#include "workers/python/gpool.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/wsgi.h"
@@ -32,21 +33,16 @@ struct starter {
 
 static struct {
 	struct worker *w;
-	PyThreadState *ts;  /* the thread's state, shared by every greenlet */
-	PyGreenlet *hub;    /* the main greenlet: it runs the loop */
-	PyObject *parked;   /* greenlet -> capsule of its struct waiter (kirin.Queue) */
-	PyObject *idle;     /* connection greenlets waiting for their next connection */
+	PyThreadState *ts; /* the thread's state, shared by every greenlet */
+	PyGreenlet *hub;   /* the main greenlet: it runs the loop */
+	PyObject *parked;  /* greenlet -> capsule of its struct waiter (kirin.Queue) */
+	struct gpool pool; /* connection greenlets waiting for their next connection;
+	                    * idle keep-alive connections hold none */
 } H;
-
-/*
- * Finished connection greenlets kept to serve the next connection: a new
- * greenlet per dispatch costs Python 3.11 a data-stack mapping and unmapping.
- * Idle keep-alive connections still hold none.
- */
-#define POOL_MAX 64
 
 static void hub_take_gil(void);
 static void hub_before_wait(void);
+static void hub_tick(double now);
 static bool gil_enter(void);
 static void gil_leave(bool took);
 static bool in_hub(void);
@@ -68,6 +64,7 @@ static const struct loop_ops greenlet_ops = {
 	.dispatch = dispatch,
 	.io = &greenlet_io,
 	.before_wait = hub_before_wait,
+	.tick = hub_tick,
 };
 static PyMethodDef run_def = {"kirin_connection", run_pool, METH_NOARGS, NULL};
 static const struct kirin_backend hub_backend = {
@@ -98,8 +95,7 @@ int greenlet_run(struct worker *w, PyObject *app)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */
 	H.parked = PyDict_New();
-	H.idle = PyList_New(0);
-	if (!H.hub || !H.parked || !H.idle) {
+	if (!H.hub || !H.parked || gpool_init(&H.pool) < 0) {
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -130,6 +126,12 @@ static void hub_before_wait(void)
 {
 	if (PyGILState_Check())
 		H.ts = PyEval_SaveThread();
+}
+
+static void hub_tick(double now)
+{
+	hub_take_gil();
+	gpool_tick(&H.pool, now);
 }
 
 /* Where the GIL may have been let go (a wait inside Py_BEGIN_ALLOW_THREADS): take it for now. */
@@ -252,16 +254,10 @@ static void dispatch(struct lconn *lc)
 {
 	PyObject *cap, *run = NULL, *args = NULL, *r = NULL;
 	PyGreenlet *g = NULL;
-	Py_ssize_t n;
 
 	hub_take_gil();
 	cap = PyCapsule_New(lc, NULL, NULL); /* new ref */
-	n = PyList_GET_SIZE(H.idle);
-
-	if (cap && n > 0) {
-		g = (PyGreenlet *)PyList_GET_ITEM(H.idle, n - 1); /* borrowed */
-		Py_INCREF(g);
-		PyList_SetSlice(H.idle, n - 1, n, NULL);
+	if (cap && (g = (PyGreenlet *)gpool_take(&H.pool))) {
 		args = PyTuple_Pack(1, cap); /* new ref: switch() returns cap in the greenlet */
 	} else if (cap) {
 		run = PyCFunction_New(&run_def, cap); /* new ref */
@@ -283,8 +279,8 @@ static void dispatch(struct lconn *lc)
 
 /*
  * A connection greenlet's life: serve its connection, then wait in the pool
- * for the next one that dispatch() hands it, unless the pool is full or the
- * worker is stopping.
+ * for the next one that dispatch() hands it, unless the worker is stopping.
+ * Killed while waiting (the pool gave it back): GreenletExit, returned.
  */
 static PyObject *run_pool(PyObject *capsule, PyObject *unused)
 {
@@ -299,10 +295,10 @@ static PyObject *run_pool(PyObject *capsule, PyObject *unused)
 		if (!lc)
 			return NULL;
 		serve_conn(lc);
-		if (PyList_GET_SIZE(H.idle) >= POOL_MAX || loop_stopping())
+		if (loop_stopping())
 			break;
 		self = (PyObject *)PyGreenlet_GetCurrent(); /* new ref */
-		if (!self || PyList_Append(H.idle, self) < 0) {
+		if (!self || gpool_put(&H.pool, self) < 0) {
 			Py_XDECREF(self);
 			return NULL;
 		}

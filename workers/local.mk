@@ -16,5 +16,6 @@ libkirin_a_SOURCES += \
 	workers/python/environ.c workers/python/environ.h \
 	workers/python/input.c workers/python/input.h \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
+	workers/python/gpool.c workers/python/gpool.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h

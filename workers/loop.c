@@ -440,6 +440,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	now = worker_now();
 	expire(&L.idle, now); /* idle too long */
 	expire(&L.head, now); /* too slow with a head */
+	if (L.ops->tick)
+		L.ops->tick(now);
 	if (L.stopping && ((L.busy == 0 && L.fresh == 0 && acceptor_drained()) ||
 			   now > L.deadline))
 		event_base_loopbreak(L.base);

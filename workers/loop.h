@@ -49,6 +49,8 @@ struct loop_ops {
 	 * greenlet hub lets go of the GIL it took for the callbacks.
 	 */
 	void (*before_wait)(void);
+	/* Called on every tick of the loop (100 ms) with worker_now(), NULL for none. */
+	void (*tick)(double now);
 	/*
 	 * Dispatched connections are served in other threads, which may close
 	 * them: the loop stops watching a connection while it is dispatched.

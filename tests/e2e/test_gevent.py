@@ -12,7 +12,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main,  # noqa: E402
-                       recv_responses, recv_until, skip_stack_switching)
+                       recv_responses, recv_until, skip_stack_switching, wait_for)
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -65,10 +65,16 @@ class GeventTest(unittest.TestCase):
             self.assertEqual(out["value"].body, b"hi\n")
 
     def test_two_hundred_monkey_patched_sleepers(self):
-        with Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:
+        with Kirin("-k", "gevent", "-w", "1", "--log-level", "debug",
+                   "gevent_bottle:app") as k:
             results, elapsed = concurrent_gets(k.port, "/sleep?s=0.2", 200)
             self.assertEqual(results, [200] * 200)
             self.assertLess(elapsed, 4.0)  # serially: 40 s
+            # The pool gives back the greenlets the burst left, unhurt.
+            self.assertTrue(wait_for(lambda: "gave back" in k.log(), 5), k.log())
+            results, _ = concurrent_gets(k.port, "/sleep?s=0.2", 200)
+            self.assertEqual(results, [200] * 200)
+            self.assertNotIn("Error", k.log())
 
     def test_urllib_fetch_does_not_block_others(self):
         with Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:
