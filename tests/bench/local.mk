@@ -1,9 +1,12 @@
-# Micro-benchmark of the request parser; not part of make check:
+# Programs of the benchmark harness; built by make bench, not by make check:
 #   make bench-parser && tests/bench/bench_parser [seconds]
+#   tests/bench/sleep_floor PORT     the floor of scenario (d)
 
-EXTRA_PROGRAMS = tests/bench/bench_parser
+EXTRA_PROGRAMS = tests/bench/bench_parser tests/bench/sleep_floor
 tests_bench_bench_parser_SOURCES = tests/bench/bench_parser.c
 tests_bench_bench_parser_LDADD = libkirin.a
+tests_bench_sleep_floor_SOURCES = tests/bench/sleep_floor.c
+tests_bench_sleep_floor_LDADD = $(LIBEVENT_LIBS)
 CLEANFILES = $(EXTRA_PROGRAMS)
 
 .PHONY: bench-parser
