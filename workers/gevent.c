@@ -278,7 +278,7 @@ static void resume(struct vconn *vc)
 		dispatch(vc, false);
 		break;
 	case -2:
-		if (vc->c.len == 0)
+		if (conn_idle(&vc->c))
 			park(vc);
 		else /* a head in progress: --timeout from the last bytes */
 			wait_bytes(vc, &V.heads);
@@ -313,8 +313,8 @@ static void wait_bytes(struct vconn *vc, struct wait_list *wl)
 }
 
 /*
- * Nothing buffered: wait for a head holding only the socket and the
- * watcher. While stopping, a connection that was served is closed instead;
+ * Nothing of a next request yet (conn_idle): wait for a head holding only
+ * the socket and the watcher. While stopping, a connection that was served is closed instead;
  * a fresh one still gets its first request answered.
  */
 static void park(struct vconn *vc)
@@ -429,7 +429,7 @@ static void serve(struct vconn *vc)
 		if (rc == -2) {
 			vc->busy = false;
 			V.busy--;
-			if (vc->c.len == 0)
+			if (conn_idle(&vc->c))
 				park(vc);
 			else
 				wait_bytes(vc, &V.heads);

@@ -145,11 +145,7 @@ void loop_resume(struct lconn *lc)
 		dispatch(lc, false);
 		break;
 	case -2:
-		/* Idle between requests: --keep-alive; a head in progress: --timeout. */
-		if (lc->c.len == 0)
-			loop_park(lc);
-		else
-			wait_in(lc, &L.head);
+		loop_park(lc);
 		break;
 	case -1:
 		if (lc->c.error_status) {
@@ -171,7 +167,8 @@ void loop_park(struct lconn *lc)
 		return;
 	}
 	conn_shrink(&lc->c);
-	wait_in(lc, &L.idle);
+	/* Idle between requests: --keep-alive; a head in progress: --timeout. */
+	wait_in(lc, conn_idle(&lc->c) ? &L.idle : &L.head);
 }
 
 void loop_forget(struct conn *c)
@@ -473,9 +470,9 @@ static void begin_stop(void)
 	acceptor_room(0, false);
 	while (lc) {
 		struct lconn *next = lc->next;
-		if (!lc->busy && lc->served && lc->c.len == 0)
+		if (!lc->busy && lc->served && conn_idle(&lc->c))
 			loop_close(lc);
-		else if (!lc->busy && !lc->served && lc->c.len == 0)
+		else if (!lc->busy && !lc->served && conn_idle(&lc->c))
 			wait_in(lc, &L.idle);
 		lc = next;
 	}

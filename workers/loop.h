@@ -83,9 +83,10 @@ bool loop_stopping(void);
 void loop_resume(struct lconn *lc);
 
 /*
- * Nothing buffered: wait for the next head (--keep-alive). While stopping,
- * a connection that was served is closed instead; a fresh one still gets
- * its first request answered.
+ * Wait for the next head: --keep-alive while nothing of it has come
+ * (conn_idle), --timeout once it has begun. While stopping, a connection
+ * that was served is closed instead; a fresh one still gets its first
+ * request answered.
  */
 void loop_park(struct lconn *lc);
 

@@ -68,6 +68,39 @@ class KeepAlive:
                 self.assertGreater(time.monotonic() - start, 0.8)
                 self.assertLess(time.monotonic() - start, 5)
 
+    def test_blank_line_after_a_body_leaves_the_connection_idle(self):
+        # Some clients end a POST body with an extra CRLF (RFC 9112 2.2 lets
+        # the server ignore it): the connection is then idle (--keep-alive),
+        # not in the middle of a head (--timeout).
+        with Kirin("-k", self.KIND, "--timeout", "30", "--keep-alive", "1", "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\n")
+                self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                start = time.monotonic()
+                s.settimeout(15)
+                self.assertEqual(s.recv(1), b"")  # closed by the server
+                self.assertLess(time.monotonic() - start, 5)
+            # Nor does it hide the request that follows.
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\n")
+                self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                (head, _), = recv_responses(s, 1, 5)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+
+    def test_head_begun_behind_a_request_waits_for_timeout(self):
+        # The next head already half there when the answer is sent: the
+        # connection waits --timeout for the rest, not --keep-alive.
+        with Kirin("-k", self.KIND, "--timeout", "2", "--keep-alive", "30", "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost")
+                self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                start = time.monotonic()
+                s.settimeout(15)
+                while s.recv(4096):  # an answer (408) or none, then the close
+                    pass
+                self.assertLess(time.monotonic() - start, 8)
+
     def test_unfinished_head_closed_after_timeout(self):
         with Kirin("-k", self.KIND, "--timeout", "2", "--keep-alive", "30", "hello:app") as k:
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:

@@ -298,6 +298,16 @@ void conn_finish(struct conn *c)
 	conn_close(c);
 }
 
+bool conn_idle(const struct conn *c)
+{
+	if (c->len % 2)
+		return false;
+	for (size_t i = 0; i < c->len; i += 2)
+		if (c->buf[i] != '\r' || c->buf[i + 1] != '\n')
+			return false;
+	return true;
+}
+
 void conn_shrink(struct conn *c)
 {
 	if (c->len > 0)

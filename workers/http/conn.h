@@ -96,6 +96,13 @@ struct conn {
 };
 
 /*
+ * True when nothing of a next request has come: no bytes, or only the
+ * empty lines (CRLF) some clients send after a body, which the parser
+ * skips (RFC 9112 section 2.2). The connection is idle, not in a head.
+ */
+bool conn_idle(const struct conn *c);
+
+/*
  * Set up c for a freshly accepted fd (non-blocking). The conn owns the fd
  * from now on, and the buffers it allocates when bytes arrive; conn_close()
  * releases them all.
