@@ -69,6 +69,7 @@ static void maintain(double now);
 static void retire(struct slot *s, double now);
 static void check_timeouts(double now);
 static void reload(void);
+static int prepare_reload(struct config *next, char *err, size_t errlen);
 static void upgrade(void);
 static void remove_slot(size_t i);
 static void reap(void);
@@ -321,7 +322,9 @@ static int setup_signals(void)
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
 		if (sigaction(handled[i], &sa, NULL) < 0)
 			return -1;
-	return 0;
+	/* An old arbiter's USR2 execs us with every signal blocked. */
+	sigemptyset(&sa.sa_mask);
+	return sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL);
 }
 
 /*
@@ -467,11 +470,17 @@ static void check_timeouts(double now)
  * created (the new arbiter removes them when it exits after us). The new
  * arbiter starts its own workers; this one keeps serving until told
  * WINCH/TERM, and its pid file moves aside to FILE.oldbin.
+ *
+ * Signals stay blocked from before fork to after exec (exec keeps the
+ * mask): one sent to the new pid in between would otherwise run our
+ * handlers in the child, or the default action once exec reset them (TTIN
+ * stops a process, HUP ends it). It waits, pending, until the new arbiter
+ * has its handlers and unblocks (setup_signals).
  */
 static void upgrade(void)
 {
 	char fds[512] = "", unlink_fds[512] = "", oldbin[PATH_MAX + 8];
-	sigset_t all;
+	sigset_t all, old;
 	pid_t pid;
 
 	if (upgrade_pid > 0) {
@@ -488,7 +497,11 @@ static void upgrade(void)
 		if (rename(cfg->pidfile, oldbin) < 0)
 			log_error(errno, "renaming pid file %s", cfg->pidfile);
 	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_error(errno, "fork() for USR2");
 		return;
@@ -504,8 +517,6 @@ static void upgrade(void)
 		}
 		setenv("KIRIN_FDS", fds, 1);
 		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
 		/* Not from --chdir, where we are: a relative --chdir, -c or ./kirin.ini
 		 * would be looked up there a second time. */
 		if (chdir(cfg_start_dir) < 0) {
@@ -531,60 +542,13 @@ static void reload(void)
 {
 	struct config *next = xcalloc(1, sizeof(*next));
 	char err[1024];
-	bool same_binds;
 
-	/* Read the settings from where kirin started, then move to the new --chdir. */
-	if (chdir(cfg_start_dir) < 0) {
-		snprintf(err, sizeof(err), "cannot return to %s: %s", cfg_start_dir, strerror(errno));
-	} else if (config_load(next, cfg_argc, cfg_argv, err, sizeof(err)) == CONFIG_RUN &&
-		   config_validate(next, err, sizeof(err)) == 0) {
-		if (!next->chdir || chdir(next->chdir) == 0) {
-			/* The new workers open it: a path they cannot open would stop us. */
-			int fd = next->accesslog && strcmp(next->accesslog, "-") != 0
-					 ? open(next->accesslog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-						0644)
-					 : -2;
-			if (fd != -1) {
-				if (fd >= 0)
-					close(fd);
-				goto loaded;
-			}
-			snprintf(err, sizeof(err), "cannot open access log '%s': %s", next->accesslog,
-				 strerror(errno));
-		} else {
-			snprintf(err, sizeof(err), "cannot change directory to '%s': %s",
-				 next->chdir, strerror(errno));
-		}
-		config_free(next);
-	}
-	log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
-	if (cfg->chdir && chdir(cfg->chdir) < 0)
-		log_error(errno, "returning to %s", cfg->chdir);
-	free(next);
-	return;
-loaded:
-	same_binds = next->bind.n == cfg->bind.n;
-	for (size_t i = 0; same_binds && i < next->bind.n; i++)
-		same_binds = strcmp(next->bind.v[i], cfg->bind.v[i]) == 0;
-	if (!same_binds) {
-		struct listener *ls;
-		size_t n;
-
-		listener_close_all(listeners, nlisteners, true);
-		ls = listener_bind_all(next, &n, err, sizeof(err));
-		if (!ls) {
-			log_critical("reload: %s; stopping", err);
-			listeners = NULL;
-			nlisteners = 0;
-			config_free(next);
-			free(next);
-			sig_term = 1;
-			return;
-		}
-		listeners = ls;
-		nlisteners = n;
-		for (size_t i = 0; i < n; i++)
-			log_info("Listening at: %s", ls[i].name);
+	if (prepare_reload(next, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
+		if (cfg->chdir && chdir(cfg->chdir) < 0)
+			log_error(errno, "returning to %s", cfg->chdir);
+		free(next);
+		return;
 	}
 	if (log_open(next->errorlog, next->loglevel) < 0)
 		log_error(errno, "reload: cannot open error log '%s', keeping the old one",
@@ -612,6 +576,59 @@ loaded:
 	generation++;
 	reloaded_at = worker_now();
 	target_workers = cfg->workers;
+}
+
+/*
+ * Everything of a reload that can fail, before anything changes: read and
+ * check next (from the start directory), enter its --chdir, open its
+ * access log once, and bind its addresses (listener_rebind: the unchanged
+ * ones carried over). 0, or -1 with err and next freed; on -1 only the
+ * working directory may have moved.
+ */
+static int prepare_reload(struct config *next, char *err, size_t errlen)
+{
+	struct listener *ls;
+	size_t n;
+	bool same;
+	int fd;
+
+	if (chdir(cfg_start_dir) < 0) {
+		snprintf(err, errlen, "cannot return to %s: %s", cfg_start_dir, strerror(errno));
+		return -1;
+	}
+	if (config_load(next, cfg_argc, cfg_argv, err, errlen) != CONFIG_RUN ||
+	    config_validate(next, err, errlen) < 0)
+		goto failed;
+	if (next->chdir && chdir(next->chdir) < 0) {
+		snprintf(err, errlen, "cannot change directory to '%s': %s", next->chdir,
+			 strerror(errno));
+		goto failed;
+	}
+	/* The new workers open it: a path they cannot open would stop us. */
+	if (next->accesslog && strcmp(next->accesslog, "-") != 0) {
+		fd = open(next->accesslog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot open access log '%s': %s", next->accesslog,
+				 strerror(errno));
+			goto failed;
+		}
+		close(fd);
+	}
+	same = next->bind.n == cfg->bind.n;
+	for (size_t i = 0; same && i < next->bind.n; i++)
+		same = strcmp(next->bind.v[i], cfg->bind.v[i]) == 0;
+	ls = listener_rebind(next, listeners, nlisteners, &n, err, errlen);
+	if (!ls)
+		goto failed;
+	for (size_t i = 0; !same && i < n; i++)
+		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
+			 ls[i].name, (long)getpid());
+	listeners = ls;
+	nlisteners = n;
+	return 0;
+failed:
+	config_free(next);
+	return -1;
 }
 
 static void remove_slot(size_t i)

@@ -21,6 +21,8 @@
 
 static int bind_one(struct listener *l, const char *spec, const struct config *cfg, char *err,
 		    size_t errlen);
+static struct listener *find_kept(struct listener *old, size_t nold, const bool *taken,
+				  const char *spec);
 static int bind_tcp(struct listener *l, const char *spec, const struct config *cfg, char *err,
 		    size_t errlen);
 static int bind_unix(struct listener *l, const char *path, const struct config *cfg, char *err,
@@ -54,6 +56,54 @@ struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *er
 	return ls;
 }
 
+struct listener *listener_rebind(const struct config *next, struct listener *old, size_t nold,
+				 size_t *n, char *err, size_t errlen)
+{
+	struct listener *ls = xcalloc(next->bind.n, sizeof(*ls));
+	bool *taken = xcalloc(nold + 1, sizeof(*taken));
+
+	/* First what is new, so that a failure leaves old as it was. */
+	for (size_t i = 0; i < next->bind.n; i++) {
+		struct listener *kept = find_kept(old, nold, taken, next->bind.v[i]);
+
+		if (kept) {
+			taken[kept - old] = true;
+			ls[i].fd = -1;
+		} else if (bind_one(&ls[i], next->bind.v[i], next, err, errlen) < 0) {
+			listener_close_all(ls, i + 1, true);
+			free(taken);
+			return NULL;
+		}
+	}
+	memset(taken, 0, (nold + 1) * sizeof(*taken));
+	for (size_t i = 0; i < next->bind.n; i++) {
+		struct listener *kept;
+
+		if (ls[i].fd >= 0)
+			continue;
+		kept = find_kept(old, nold, taken, next->bind.v[i]);
+		taken[kept - old] = true;
+		ls[i] = *kept;
+		kept->fd = -1;
+		kept->spec = kept->unix_path = NULL;
+	}
+	free(taken);
+	listener_close_all(old, nold, true);
+	*n = next->bind.n;
+	return ls;
+}
+
+/* The first listener of old not yet taken that spec names, or NULL. */
+static struct listener *find_kept(struct listener *old, size_t nold, const bool *taken,
+				  const char *spec)
+{
+	for (size_t j = 0; j < nold; j++)
+		if (!taken[j] && old[j].fd >= 0 &&
+		    strcmp(old[j].spec ? old[j].spec : old[j].name, spec) == 0)
+			return &old[j];
+	return NULL;
+}
+
 void listener_close_all(struct listener *ls, size_t n, bool unlink_unix)
 {
 	if (!ls)
@@ -65,6 +115,7 @@ void listener_close_all(struct listener *ls, size_t n, bool unlink_unix)
 		    (ls[i].handed_by == 0 || ls[i].handed_by != getppid()))
 			unlink(ls[i].unix_path);
 		free(ls[i].unix_path);
+		free(ls[i].spec);
 	}
 	free(ls);
 }
@@ -80,6 +131,7 @@ static int bind_one(struct listener *l, const char *spec, const struct config *c
 		    size_t errlen)
 {
 	l->fd = -1;
+	l->spec = xstrdup(spec);
 	if (strncmp(spec, "unix:", 5) == 0)
 		return bind_unix(l, spec + 5, cfg, err, errlen);
 	if (strncmp(spec, "fd://", 5) == 0)

@@ -21,6 +21,7 @@ struct listener {
 	char name[300];      /* as logged: "127.0.0.1:8000", "[::1]:8000", "unix:/run/k.sock" */
 	char host[256];      /* numeric address of a TCP listener (SERVER_NAME) */
 	char port[8];        /* its port as text (SERVER_PORT); "" for unix */
+	char *spec;          /* the --bind address it was bound from; NULL if adopted on USR2 */
 	char *unix_path;     /* path to unlink at exit, NULL if not ours */
 	pid_t handed_by;     /* after USR2: the old arbiter that handed it over, 0 if none */
 	pid_t handed_to;     /* after USR2: the new arbiter its file went to while it runs, 0 if none */
@@ -37,6 +38,19 @@ struct listener {
  */
 struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
 				   size_t errlen);
+
+/*
+ * A reload's addresses (next->bind), all or nothing. The listeners of old
+ * that an address still names (the same --bind text, or for one adopted on
+ * USR2 the same name) are carried over as they are: the same socket, its
+ * queue of pending connections kept. The other addresses are bound anew.
+ * On success returns a new array of *n listeners and frees old, closing
+ * those not carried over as listener_close_all(.., true) does. On failure
+ * returns NULL with a one-line message in err; old is untouched and every
+ * socket opened for the attempt is closed. Arbiter only.
+ */
+struct listener *listener_rebind(const struct config *next, struct listener *old, size_t nold,
+				 size_t *n, char *err, size_t errlen);
 
 /*
  * Close the sockets and free the array. With unlink_unix, remove the unix

@@ -85,6 +85,39 @@ class Reload(unittest.TestCase):
                 self.assertTrue(wait_for(lambda: len(k.workers()) == 3 and
                                          not set(k.workers()) & before, 15), k.log())
 
+    def test_hup_with_an_address_it_cannot_bind_changes_nothing(self):
+        """All or nothing: an address taken by someone else fails the reload;
+        a good list is then taken as a whole, the address that stays being
+        the same socket."""
+        with tempfile.TemporaryDirectory() as d:
+            ini = os.path.join(d, "kirin.ini")
+            port, other = free_port(), free_port()
+            with open(ini, "w") as f:
+                f.write(f"[kirin]\nworkers = 1\nbind = 127.0.0.1:{port}\n")
+            with Kirin("-c", ini, "echo_environ:app", bind=False, port=port) as k:
+                before = set(k.wait_workers(1))
+                with socket.socket() as taken:
+                    taken.bind(("127.0.0.1", other))
+                    taken.listen(1)
+                    with open(ini, "w") as f:
+                        f.write(f"[kirin]\nworkers = 1\n"
+                                f"bind = 127.0.0.1:{port}, 127.0.0.1:{other}\n")
+                    k.signal(signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: "reload failed" in k.log(), 10), k.log())
+                    self.assertIn(f"cannot bind to 127.0.0.1:{other}", k.log())
+                    self.assertTrue(pid_alive(k.pid))
+                    self.assertEqual(set(k.workers()), before)  # nothing was restarted
+                    self.assertEqual(http_get(k.port, "/").status, 200)
+                # Freed: the same file now reloads, and the address that
+                # stays keeps its socket (and the connections queued on it).
+                inode = listening_inode(port)
+                self.assertTrue(inode)
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: _answers(other), 15), k.log())
+                self.assertEqual(listening_inode(port), inode)
+                self.assertEqual(http_get(port, "/").status, 200)
+                self.assertEqual(http_get(other, "/").status, 200)
+
 
 class StuckWorker(unittest.TestCase):
     def test_busy_loop_is_killed_and_its_stack_logged(self):
@@ -226,10 +259,28 @@ class Upgrade(unittest.TestCase):
                 for pid in started:
                     kill_tree(pid)
 
+    def test_usr2_signal_sent_to_the_new_arbiter_at_once_is_kept(self):
+        """From fork to its handlers, the new arbiter holds signals pending:
+        a TTIN sent the moment its pid shows, while it imports the app
+        (--preload, a second), is neither run by the old arbiter's handlers
+        in the child nor the default action (stop)."""
+        with Kirin("slow_import:app", "-w", "1", "--preload") as k:
+            k.wait_workers(1)
+            k.signal(signal.SIGUSR2)
+            new = wait_for(lambda: [p for p in k.workers() if cmdline(p).startswith(
+                "kirin: master")], 15, interval=0.0005)
+            self.assertTrue(new, k.log())
+            new_pid = new[0]
+            try:
+                os.kill(new_pid, signal.SIGTTIN)
+                self.assertTrue(wait_for(lambda: len(children_of(new_pid)) == 2, 15),
+                                f"{_state(new_pid)}\n{k.log()}")
+                self.assertIn(f"[{new_pid}] [INFO] Handling signal: ttin", k.log())
+            finally:
+                kill_tree(new_pid)
+
     def upgrade(self, k):
-        """USR2 to k; returns the new arbiter's pid once it handles signals.
-        Between fork and exec the child already has the master's title but
-        still the old arbiter's handlers: a signal sent then is lost."""
+        """USR2 to k; returns the new arbiter's pid once it has booted."""
         k.signal(signal.SIGUSR2)
         new = wait_for(lambda: [p for p in k.workers() if cmdline(p).startswith(
             "kirin: master")], 15)
@@ -385,6 +436,23 @@ def read(path):
 
 def _text(path):
     return read(path) or ""
+
+
+def _state(pid):
+    """The process state line of /proc/PID/status ("T (stopped)", ...)."""
+    status = read(f"/proc/{pid}/status") or ""
+    return next((line for line in status.splitlines() if line.startswith("State:")), "gone")
+
+
+def listening_inode(port):
+    """The inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[1] == want and cols[3] == "0A":  # 0A: LISTEN
+                return cols[9]
+    return None
 
 
 def _answers_unix(path):
