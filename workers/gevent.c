@@ -19,7 +19,6 @@
 #include "workers/worker.h"
 
 #define TICK 0.1        /* seconds between looks at stop flags, timeouts and heartbeats */
-#define ACCEPT_BATCH 64 /* connections taken per wake-up, so workers share */
 /*
  * libev priority of a connection's watcher: above the default (0) of the
  * application's timers (time.sleep), so that in a loop turn where requests
@@ -217,7 +216,7 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 {
 	const struct listener *l = PyCapsule_GetPointer(capsule, NULL);
 
-	for (int i = 0; i < ACCEPT_BATCH && V.accepting; i++) {
+	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.accepting; i++) {
 		struct vconn *vc = xcalloc(1, sizeof(*vc));
 
 		if (conn_accept(&vc->c, l, &gevent_io, &V.policy) <= 0) {

@@ -18,7 +18,6 @@
 #include "workers/worker.h"
 
 #define TICK_MS 100     /* how often the loop looks at stop flags and heartbeats */
-#define ACCEPT_BATCH 64 /* connections taken per wake-up, so workers share */
 
 /*
  * Accepting happens in a thread of its own that waits on its own epoll set,
@@ -336,7 +335,7 @@ static void *acceptor_main(void *arg)
 					log_error(errno, "read() on the acceptor's eventfd");
 				continue;
 			}
-			for (int i = 0; i < ACCEPT_BATCH && room > 0; i++) {
+			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0; i++) {
 				struct lconn *lc = xcalloc(1, sizeof(*lc));
 
 				if (conn_accept(&lc->c, &w->listeners[ev[k].data.u64], L.ops->io,

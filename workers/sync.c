@@ -17,13 +17,6 @@
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
-/*
- * Connections taken from a listener per wake-up: while clients queue, the
- * next accept() comes without another epoll_wait(); the bound lets the
- * worker look at its channel now and then.
- */
-#define ACCEPT_BATCH 64
-
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static int wait_slices(struct conn *c, short events, int timeout_ms);
 static bool arbiter_gone(int fd);
@@ -87,7 +80,7 @@ int sync_run(struct worker *w, PyObject *app)
 				continue;
 			}
 			const struct listener *l = &w->listeners[ev[k].data.u64];
-			for (int i = 0; i < ACCEPT_BATCH && !worker_stopping(w); i++) {
+			for (int i = 0; i < WORKER_ACCEPT_BATCH && !worker_stopping(w); i++) {
 				if (!serve_one(w, l))
 					break;
 				if (!worker_heartbeat(w))

@@ -4,7 +4,7 @@
  * heartbeat, and exit with the code the arbiter understands (channel.h).
  *
  * Runs only in worker processes (a fork of the arbiter, no exec). The worker
- * types (sync.c, later gthread.c, greenlet.c) call the helpers below from
+ * types (sync.c, gthread.c, greenlet.c, gevent.c) call the helpers below from
  * their loops; they never touch signals themselves.
  */
 #pragma once
@@ -16,6 +16,14 @@
 
 struct config;
 struct listener;
+
+/*
+ * Connections a worker accepts per wake-up, every worker type: while
+ * clients queue, the next accept() comes without another wait, and the
+ * bound lets the other workers (and the worker's own timers and channel)
+ * have their turn.
+ */
+#define WORKER_ACCEPT_BATCH 64
 
 struct worker {
 	const struct config *cfg;
