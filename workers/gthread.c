@@ -131,6 +131,7 @@ static void *pool_main(void *arg)
 
 	for (;;) {
 		struct lconn *lc;
+		bool wake;
 
 		pthread_mutex_lock(&g.mu);
 		while (!g.jobs && !g.shutdown)
@@ -147,11 +148,15 @@ static void *pool_main(void *arg)
 
 		serve(lc, ts);
 
+		/* One wake-up per batch: the loop reads the eventfd before it
+		 * takes the list (loop_take), so what joins a list not taken yet
+		 * is taken with it. */
 		pthread_mutex_lock(&g.mu);
+		wake = !g.done;
 		lc->qnext = g.done;
 		g.done = lc;
 		pthread_mutex_unlock(&g.mu);
-		if (write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if (wake && write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_error(errno, "write() on the pool's eventfd");
 	}
 	PyEval_RestoreThread(ts);
