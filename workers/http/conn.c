@@ -19,7 +19,13 @@
 #include "arbiter/log.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
-#define SPARE_MAX 16     /* buffers (and header arrays) kept per thread for reuse */
+/*
+ * Buffers (and header arrays) kept per thread for reuse: at most 64 x 16 KiB
+ * held back. 16 was too few for a gthread loop, which parks a batch of
+ * connections handed back by the pool in one turn: the rest were freed,
+ * glibc trimmed the heap and grew it again (a brk() every ~6 requests).
+ */
+#define SPARE_MAX 64
 #define LINGER_MS 1000
 #define LINGER_BYTES 65536
 #define DRAIN_MAX 65536 /* unread body bytes drained to keep a connection */
