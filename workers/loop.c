@@ -189,6 +189,7 @@ void loop_close(struct lconn *lc)
 		lc->next->prev = lc->prev;
 	unwatch(lc); /* before the event goes: conn_close() may call loop_forget() */
 	event_free(lc->ev);
+	lc->c.defer_close = false; /* a close in another thread left the descriptor to us */
 	conn_close(&lc->c);
 	free(lc);
 	L.nconns--;
@@ -372,6 +373,7 @@ static void on_accepted(evutil_socket_t fd, short what, void *arg)
 		/* Persistent: a connection stays in the epoll set from accept to
 		 * close, so a request costs no epoll_ctl(). */
 		lc->ev = event_new(L.base, lc->c.fd, EV_READ | EV_PERSIST, on_readable, lc);
+		lc->c.defer_close = L.ops->foreign;
 		lc->next = L.all;
 		if (L.all)
 			L.all->prev = lc;
@@ -409,8 +411,6 @@ static void dispatch(struct lconn *lc, bool refuse)
 	lc->busy = true;
 	L.busy++;
 	lc->refuse = refuse;
-	if (L.ops->foreign)
-		unwatch(lc); /* another thread may close the fd */
 	L.ops->dispatch(lc);
 }
 

@@ -52,10 +52,10 @@ struct loop_ops {
 	/* Called on every tick of the loop (100 ms) with worker_now(), NULL for none. */
 	void (*tick)(double now);
 	/*
-	 * Dispatched connections are served in other threads, which may close
-	 * them: the loop stops watching a connection while it is dispatched.
-	 * Otherwise the dispatcher's io must call loop_forget() from its
-	 * closing hook.
+	 * Dispatched connections are served in other threads: a close there
+	 * leaves the descriptor open (conn defer_close) for loop_close() to
+	 * close, after the loop stopped watching it. Otherwise the
+	 * dispatcher's io must call loop_forget() from its closing hook.
 	 */
 	bool foreign;
 };

@@ -63,6 +63,7 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->deferred_fd = -1;
 	c->listener = l;
 	c->io = io;
 	c->timeout_ms = timeout_ms;
@@ -324,10 +325,15 @@ void conn_shrink(struct conn *c)
 
 void conn_close(struct conn *c)
 {
-	if (c->fd >= 0) {
+	int fd = c->fd >= 0 ? c->fd : c->deferred_fd;
+
+	if (fd >= 0 && c->defer_close) {
+		c->deferred_fd = fd;
+	} else if (fd >= 0) {
 		if (c->io && c->io->closing)
 			c->io->closing(c);
-		close(c->fd);
+		close(fd);
+		c->deferred_fd = -1;
 	}
 	c->fd = -1;
 	release(c);

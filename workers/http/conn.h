@@ -65,6 +65,8 @@ struct conn {
 	const struct listener *listener;
 	const struct conn_io *io;
 	int timeout_ms;          /* for one wait while reading or writing */
+	bool defer_close;        /* conn_close() leaves the descriptor open, in deferred_fd */
+	int deferred_fd;         /* what such a close left for the next one; -1: nothing */
 	char peer_addr[64];      /* REMOTE_ADDR ("" for unix sockets) */
 	char peer_port[8];       /* REMOTE_PORT */
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
@@ -181,5 +183,11 @@ void conn_finish(struct conn *c);
  */
 void conn_shrink(struct conn *c);
 
-/* Close the socket and free the buffer. */
+/*
+ * Close the socket and free the buffer. With c->defer_close, the socket is
+ * done with (c->fd is -1) but its descriptor stays open until a conn_close()
+ * without it: a thread serving a connection that an event loop in another
+ * thread watches leaves the close to that loop, so the number cannot be
+ * given to a new connection while the old one is still registered there.
+ */
 void conn_close(struct conn *c);
