@@ -571,6 +571,16 @@ static void begin_stop(void)
 		interp_log_exception("cannot stop accepting");
 	while (V.idle.head)
 		close_vconn(waitlist_entry(V.idle.head, struct vconn, wait));
+	/* A fresh connection that has said nothing yet gets --keep-alive from
+	 * now to ask (and is answered with Connection: close), as in the loop
+	 * of the other worker types, not the rest of --timeout. */
+	for (struct wait_node *n = V.heads.head, *next; n; n = next) {
+		struct vconn *vc = waitlist_entry(n, struct vconn, wait);
+
+		next = n->next;
+		if (!vc->served && conn_idle(&vc->c))
+			wait_bytes(vc, &V.idle);
+	}
 }
 
 static void stop_now(void)

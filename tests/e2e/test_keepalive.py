@@ -178,6 +178,18 @@ class KeepAlive:
             self.assertEqual(results, [200, 200, 200])
             self.assertEqual(k.wait(15), 0)
 
+    def test_term_gives_a_silent_new_connection_keep_alive_seconds(self):
+        # Connected, nothing sent: the stop waits --keep-alive for its
+        # request, not --timeout or --graceful-timeout.
+        with Kirin("-k", self.KIND, "--keep-alive", "1", "--timeout", "60",
+                   "--graceful-timeout", "60", "hello:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10):
+                time.sleep(0.3)  # accepted
+                start = time.monotonic()
+                k.signal(signal.SIGTERM)
+                self.assertEqual(k.wait(20), 0)
+                self.assertLess(time.monotonic() - start, 8)
+
     def test_worker_connections_cap(self):
         with Kirin("-k", self.KIND, "--worker-connections", "2", "hello:app") as k:
             held = [socket.create_connection(("127.0.0.1", k.port), timeout=5) for _ in range(2)]
