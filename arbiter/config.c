@@ -1,7 +1,8 @@
 /*
- * config — the settings table and everything that walks it: defaults (with
- * WEB_CONCURRENCY and PORT), the INI file, KIRIN_CMD_ARGS, the command line,
- * --help and --print-config. See config.h for the contract.
+ * config — everything that walks the settings table (config_table.c):
+ * defaults (with WEB_CONCURRENCY and PORT), the INI file, KIRIN_CMD_ARGS,
+ * the command line, --help and --print-config. See config.h for the
+ * contract.
  */
 #include "build-aux/kirin-config.h"
 
@@ -56,474 +57,6 @@ struct ini_state {
 	char why[512]; /* message for stopline or errline, after "FILE:LINE: " */
 	bool seen[MAX_ROWS];
 };
-
-static int clamp_request_line(long v, long *out);
-static int clamp_request_fields(long v, long *out);
-static int clamp_field_size(long v, long *out);
-static int check_keyval(const char *item, char *why, size_t whylen);
-static int check_root_path(const char *item, char *why, size_t whylen);
-static int check_syslog_addr(const char *item, char *why, size_t whylen);
-
-static const char *const worker_classes[] = {"sync", "gthread", "greenlet", "gevent", NULL};
-static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
-static const char *const syslog_facilities[] = {
-	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
-	"syslog", "user", "uucp", "local0", "local1", "local2", "local3", "local4", "local5",
-	"local6", "local7", NULL};
-
-/* One designated-initializer row per setting, in --help and --print-config order. */
-/* clang-format off */
-const struct setting config_settings[] = {
-	/* server socket */
-	{
-		.name = "bind",
-		.short_flag = 'b',
-		.long_flag = "--bind",
-		.type = SETTING_LIST,
-		.offset = offsetof(struct config, bind),
-		.def = "127.0.0.1:8000",
-		.metavar = "ADDRESS",
-		.help = "The socket to bind: HOST, HOST:PORT, [IPV6]:PORT, unix:PATH or fd://FD; "
-			"repeat for several (PORT in the environment makes the default "
-			"0.0.0.0:$PORT).",
-	},
-	{
-		.name = "backlog",
-		.long_flag = "--backlog",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, backlog),
-		.def = "2048",
-		.min = 1,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "The maximum number of pending connections on each listening socket.",
-	},
-	{
-		.name = "reuse_port",
-		.long_flag = "--reuse-port",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, reuse_port),
-		.def = "false",
-		.help = "Set SO_REUSEPORT on the listening sockets.",
-	},
-	/* worker processes */
-	{
-		.name = "workers",
-		.short_flag = 'w',
-		.long_flag = "--workers",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, workers),
-		.def = "1",
-		.min = 1,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "The number of worker processes (WEB_CONCURRENCY in the environment "
-			"changes the default).",
-	},
-	{
-		.name = "worker_class",
-		.short_flag = 'k',
-		.long_flag = "--worker-class",
-		.type = SETTING_CHOICE,
-		.offset = offsetof(struct config, worker_class),
-		.def = "sync",
-		.choices = worker_classes,
-		.metavar = "CLASS",
-		.help = "The type of worker: sync, gthread, greenlet or gevent (sync with more "
-			"than one thread means gthread).",
-	},
-	{
-		.name = "threads",
-		.long_flag = "--threads",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, threads),
-		.def = "1",
-		.min = 1,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "The number of threads per worker that run the application (gthread).",
-	},
-	{
-		.name = "worker_connections",
-		.long_flag = "--worker-connections",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, worker_connections),
-		.def = "1000",
-		.min = 1,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "The maximum number of simultaneous clients per worker (gthread, "
-			"greenlet, gevent).",
-	},
-	{
-		.name = "max_requests",
-		.long_flag = "--max-requests",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, max_requests),
-		.def = "0",
-		.min = 0,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "Restart a worker after it has served this many requests; 0 never "
-			"restarts.",
-	},
-	{
-		.name = "max_requests_jitter",
-		.long_flag = "--max-requests-jitter",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, max_requests_jitter),
-		.def = "0",
-		.min = 0,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "Add a random number of requests, from 0 to this value, to max_requests "
-			"so that workers do not all restart at once.",
-	},
-	{
-		.name = "timeout",
-		.short_flag = 't',
-		.long_flag = "--timeout",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, timeout),
-		.def = "30",
-		.min = 0,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "Kill and replace a worker that has been silent for this many seconds; "
-			"0 disables.",
-	},
-	{
-		.name = "graceful_timeout",
-		.long_flag = "--graceful-timeout",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, graceful_timeout),
-		.def = "30",
-		.min = 0,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "Seconds a worker gets to finish its requests after a graceful stop or "
-			"reload, before it is killed.",
-	},
-	{
-		.name = "keepalive",
-		.long_flag = "--keep-alive",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, keepalive),
-		.def = "2",
-		.min = 0,
-		.max = INT_MAX,
-		.metavar = "INT",
-		.help = "Seconds to wait for the next request on a keep-alive connection.",
-	},
-	/* security and HTTP limits */
-	{
-		.name = "limit_request_line",
-		.long_flag = "--limit-request-line",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, limit_request_line),
-		.def = "4094",
-		.min = 0,
-		.max = 8190,
-		.clamp = clamp_request_line,
-		.metavar = "INT",
-		.help = "The maximum size of the request line in bytes; 0 means unlimited, "
-			"more than 8190 means 8190.",
-	},
-	{
-		.name = "limit_request_fields",
-		.long_flag = "--limit-request-fields",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, limit_request_fields),
-		.def = "100",
-		.min = 1,
-		.max = 32768,
-		.clamp = clamp_request_fields,
-		.metavar = "INT",
-		.help = "The maximum number of header fields in a request; 0, negative or more "
-			"than 32768 means 32768.",
-	},
-	{
-		.name = "limit_request_field_size",
-		.long_flag = "--limit-request-field_size",
-		.type = SETTING_INT,
-		.offset = offsetof(struct config, limit_request_field_size),
-		.def = "8190",
-		.min = 1,
-		.max = INT_MAX,
-		.clamp = clamp_field_size,
-		.metavar = "INT",
-		.help = "The maximum size of one header field in bytes; 0 or negative means "
-			"8190.",
-	},
-	{
-		.name = "limit_request_body",
-		.long_flag = "--limit-request-body",
-		.type = SETTING_LONG,
-		.offset = offsetof(struct config, limit_request_body),
-		.def = "0",
-		.min = 0,
-		.max = LONG_MAX,
-		.metavar = "INT",
-		.help = "The maximum size of a request body in bytes; 0 means unlimited.",
-	},
-	{
-		.name = "forwarded_allow_ips",
-		.long_flag = "--forwarded-allow-ips",
-		.type = SETTING_LIST,
-		.offset = offsetof(struct config, forwarded_allow_ips),
-		.def = "127.0.0.1,::1",
-		.metavar = "ADDRESSES",
-		.help = "Comma-separated front-end addresses trusted to set the X-Forwarded-* "
-			"headers; * trusts every address.",
-		.cli_commas = true,
-	},
-	{
-		.name = "proxy_protocol",
-		.long_flag = "--proxy-protocol",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, proxy_protocol),
-		.def = "false",
-		.help = "Expect a PROXY protocol header from the front-ends in proxy_allow_ips.",
-	},
-	{
-		.name = "proxy_allow_ips",
-		.long_flag = "--proxy-allow-from",
-		.type = SETTING_LIST,
-		.offset = offsetof(struct config, proxy_allow_ips),
-		.def = "127.0.0.1,::1",
-		.metavar = "ADDRESSES",
-		.help = "Comma-separated front-end addresses allowed to send a PROXY protocol "
-			"header; * allows every address.",
-		.cli_commas = true,
-	},
-	/* python */
-	{
-		.name = "chdir",
-		.long_flag = "--chdir",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, chdir),
-		.metavar = "DIR",
-		.help = "Change to this directory before loading the application (default: the "
-			"current directory).",
-	},
-	{
-		.name = "pythonpath",
-		.long_flag = "--pythonpath",
-		.type = SETTING_LIST,
-		.offset = offsetof(struct config, pythonpath),
-		.metavar = "PATHS",
-		.help = "Comma-separated directories to put in front of sys.path.",
-		.cli_commas = true,
-	},
-	{
-		.name = "raw_env",
-		.short_flag = 'e',
-		.long_flag = "--env",
-		.type = SETTING_LIST,
-		.offset = offsetof(struct config, raw_env),
-		.metavar = "KEY=VALUE",
-		.help = "Set an environment variable for the server and its workers; repeat "
-			"for several.",
-		.check = check_keyval,
-	},
-	{
-		.name = "virtualenv",
-		.long_flag = "--virtualenv",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, virtualenv),
-		.metavar = "DIR",
-		.help = "Make this virtual environment's site-packages importable (default: "
-			"$VIRTUAL_ENV if set).",
-	},
-	{
-		.name = "root_path",
-		.long_flag = "--root-path",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, root_path),
-		.metavar = "PATH",
-		.help = "The URL prefix the application is mounted at: SCRIPT_NAME, stripped "
-			"from PATH_INFO (default: $SCRIPT_NAME if set).",
-		.check = check_root_path,
-	},
-	{
-		.name = "preload_app",
-		.long_flag = "--preload",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, preload_app),
-		.def = "false",
-		.help = "Import the application in the arbiter before forking the workers; a "
-			"reload then does not re-import it.",
-	},
-	{
-		.name = "capture_output",
-		.long_flag = "--capture-output",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, capture_output),
-		.def = "false",
-		.help = "Send the application's stdout and stderr to the error log.",
-	},
-	/* server mechanics */
-	{
-		.name = "daemon",
-		.short_flag = 'D',
-		.long_flag = "--daemon",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, daemon),
-		.def = "false",
-		.help = "Detach from the terminal and run in the background.",
-	},
-	{
-		.name = "pidfile",
-		.short_flag = 'p',
-		.long_flag = "--pid",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, pidfile),
-		.metavar = "FILE",
-		.help = "Write the arbiter's process id to this file (default: none).",
-	},
-	{
-		.name = "proc_name",
-		.short_flag = 'n',
-		.long_flag = "--name",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, proc_name),
-		.metavar = "NAME",
-		.help = "The name ps shows for kirin's processes (default: the APP_MODULE).",
-	},
-	/* logging */
-	{
-		.name = "accesslog",
-		.long_flag = "--access-logfile",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, accesslog),
-		.metavar = "FILE",
-		.help = "The access log file; - means stdout (default: no access log).",
-	},
-	{
-		.name = "access_log_format",
-		.long_flag = "--access-logformat",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, access_log_format),
-		.def = "%(h)s %(l)s %(u)s %(t)s \"%(r)s\" %(s)s %(b)s \"%(f)s\" \"%(a)s\"",
-		.metavar = "FORMAT",
-		.help = "The access log line, with Gunicorn's atoms (%(h)s, %({header}i)s, ...); "
-			"json writes one JSON object per line.",
-	},
-	{
-		.name = "errorlog",
-		.long_flag = "--error-logfile",
-		.alias = "--log-file",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, errorlog),
-		.def = "-",
-		.metavar = "FILE",
-		.help = "The error log file; - means stderr.",
-	},
-	{
-		.name = "loglevel",
-		.long_flag = "--log-level",
-		.type = SETTING_CHOICE,
-		.offset = offsetof(struct config, loglevel),
-		.def = "info",
-		.choices = log_levels,
-		.metavar = "LEVEL",
-		.help = "The error log's level: debug, info, warning, error or critical.",
-	},
-	{
-		.name = "syslog",
-		.long_flag = "--log-syslog",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, syslog),
-		.def = "false",
-		.help = "Also send the error log and the access log to syslog.",
-	},
-	{
-		.name = "syslog_addr",
-		.long_flag = "--log-syslog-to",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, syslog_addr),
-		.def = "unix:/dev/log",
-		.metavar = "ADDRESS",
-		.help = "Where syslog lines go: unix:PATH or udp://HOST:PORT.",
-		.check = check_syslog_addr,
-	},
-	{
-		.name = "syslog_facility",
-		.long_flag = "--log-syslog-facility",
-		.type = SETTING_CHOICE,
-		.offset = offsetof(struct config, syslog_facility),
-		.def = "user",
-		.choices = syslog_facilities,
-		.metavar = "FACILITY",
-		.help = "The syslog facility: user, daemon, local0 to local7, ...",
-	},
-	{
-		.name = "syslog_prefix",
-		.long_flag = "--log-syslog-prefix",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, syslog_prefix),
-		.metavar = "PREFIX",
-		.help = "The program name in syslog lines is kirin.PREFIX (default: the process "
-			"name).",
-	},
-	/* the command line only */
-	{
-		.name = "config",
-		.short_flag = 'c',
-		.long_flag = "--config",
-		.type = SETTING_STRING,
-		.offset = offsetof(struct config, config),
-		.metavar = "FILE",
-		.help = "Read settings from this INI file (default: ./kirin.ini if it exists).",
-		.cli_only = true,
-	},
-	{
-		.name = "check_config",
-		.long_flag = "--check-config",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, check_config),
-		.def = "false",
-		.help = "Check the settings and that the application imports, then exit.",
-		.cli_only = true,
-	},
-	{
-		.name = "print_config",
-		.long_flag = "--print-config",
-		.type = SETTING_BOOL,
-		.offset = offsetof(struct config, print_config),
-		.def = "false",
-		.help = "Print the effective settings as an INI file, then exit.",
-		.cli_only = true,
-	},
-	{.name = NULL},
-};
-/* clang-format on */
-
-/*
- * --help and --version: options, not settings. Same row type so that the
- * parser and config_usage() treat them like the table; offset is unused.
- */
-/* clang-format off */
-static const struct setting info_rows[] = {
-	{
-		.name = "help",
-		.short_flag = 'h',
-		.long_flag = "--help",
-		.type = SETTING_BOOL,
-		.help = "Show this help and exit.",
-		.cli_only = true,
-	},
-	{
-		.name = "version",
-		.short_flag = 'v',
-		.long_flag = "--version",
-		.type = SETTING_BOOL,
-		.help = "Print kirin's version and exit.",
-		.cli_only = true,
-	},
-	{.name = NULL},
-};
-/* clang-format on */
 
 static void *xalloc(size_t n);
 static char *dup_range(const char *s, size_t n);
@@ -664,7 +197,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 
 void config_usage(FILE *f)
 {
-	const struct setting *tables[] = {info_rows, config_settings};
+	const struct setting *tables[] = {config_info_rows, config_settings};
 	char buf[128];
 	int width = 0;
 
@@ -740,73 +273,6 @@ const char *config_worker_class(const struct config *cfg)
 	return cfg->worker_class;
 }
 
-/* ---------------------------------------------------------------- clamps */
-
-/* Gunicorn: a request line limit above 8190 is 8190; 0 means unlimited. */
-static int clamp_request_line(long v, long *out)
-{
-	*out = v > 8190 ? 8190 : v;
-	return 0;
-}
-
-/* Gunicorn: 0, negative or more than 32768 header fields means 32768. */
-static int clamp_request_fields(long v, long *out)
-{
-	*out = v <= 0 || v > 32768 ? 32768 : v;
-	return 0;
-}
-
-/* Gunicorn: a header field size of 0 or less means the default, 8190. */
-static int clamp_field_size(long v, long *out)
-{
-	*out = v <= 0 ? 8190 : v;
-	return 0;
-}
-
-/* raw_env items are KEY=VALUE with a non-empty KEY. */
-static int check_keyval(const char *item, char *why, size_t whylen)
-{
-	const char *eq = strchr(item, '=');
-
-	if (!eq || eq == item) {
-		snprintf(why, whylen, "expected KEY=VALUE");
-		return -1;
-	}
-	return 0;
-}
-
-/* root_path is a URL path: it starts with '/'. */
-static int check_root_path(const char *item, char *why, size_t whylen)
-{
-	if (item[0] != '/') {
-		snprintf(why, whylen, "expected a path starting with '/'");
-		return -1;
-	}
-	return 0;
-}
-
-/* A syslog address: unix:PATH (or Gunicorn's unix://PATH) or udp://HOST[:PORT]. */
-static int check_syslog_addr(const char *item, char *why, size_t whylen)
-{
-	const char *host, *port;
-
-	if (strncmp(item, "unix:", 5) == 0) {
-		const char *path = item + 5 + (strncmp(item + 5, "//", 2) == 0 ? 2 : 0);
-		if (*path && *path != '#')
-			return 0;
-	} else if (strncmp(item, "udp://", 6) == 0) {
-		host = item + 6;
-		if (*host == '[')
-			host = strchr(host, ']');
-		port = host ? strchr(host, ':') : NULL;
-		if (host && (!port || (port[1] && strspn(port + 1, "0123456789") == strlen(port + 1) &&
-				       atol(port + 1) <= 65535)))
-			return 0;
-	}
-	snprintf(why, whylen, "expected unix:PATH or udp://HOST:PORT");
-	return -1;
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 /* Out of memory while parsing settings is not recoverable: abort. */
@@ -862,7 +328,10 @@ static size_t row_index(const struct setting *s)
 
 static bool is_info_row(const struct setting *s)
 {
-	return s >= info_rows && s < info_rows + sizeof(info_rows) / sizeof(info_rows[0]);
+	for (const struct setting *r = config_info_rows; r->name; r++)
+		if (r == s)
+			return true;
+	return false;
 }
 
 /* Edit distance, for "did you mean" hints; names are short. */
@@ -978,7 +447,7 @@ static int set_list(struct strlist *l, const struct setting *s, const char *valu
 
 		if (split) {
 			for (end = strchr(p, ','); end; end = strchr(end + 1, ','))
-				if (s->check != check_keyval || starts_keyval(end + 1))
+				if (!s->keyval || starts_keyval(end + 1))
 					break;
 			if (!end)
 				end = p + strlen(p);
@@ -1335,7 +804,7 @@ fail:
 
 static const struct setting *find_short(char c)
 {
-	for (const struct setting *s = info_rows; s->name; s++)
+	for (const struct setting *s = config_info_rows; s->name; s++)
 		if (s->short_flag == c)
 			return s;
 	for (const struct setting *s = config_settings; s->name; s++)
@@ -1351,7 +820,7 @@ static const struct setting *find_short(char c)
 static const struct setting *find_long(const char *name, size_t len, const char *prefix, char *err,
                                        size_t errlen)
 {
-	const struct setting *tables[] = {info_rows, config_settings};
+	const struct setting *tables[] = {config_info_rows, config_settings};
 	const struct setting *found = NULL;
 	const char *flags[2], *first = NULL;
 	bool ambiguous = false;

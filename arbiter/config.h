@@ -55,6 +55,8 @@ struct setting {
 	/* SETTING_LIST and SETTING_STRING: refuse a bad item (raw_env without '=');
 	   returns 0, or -1 with the reason in why */
 	int (*check)(const char *item, char *why, size_t whylen);
+	bool keyval;            /* SETTING_LIST of KEY=VALUE items: a comma splits two items
+				   only where another KEY= follows (raw_env) */
 };
 
 struct config {
@@ -109,8 +111,11 @@ struct config {
 	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
 };
 
-/* The table, terminated by a row whose name is NULL. */
+/* The table (config_table.c), terminated by a row whose name is NULL. */
 extern const struct setting config_settings[];
+
+/* --help and --version: options, not settings, in rows of the same shape. */
+extern const struct setting config_info_rows[];
 
 /*
  * What the command line asked for besides running: config_load() returns one

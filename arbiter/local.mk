@@ -5,7 +5,7 @@ kirin_LDADD = $(KIRIN_LIBS)
 
 noinst_LIBRARIES += libkirin.a
 libkirin_a_SOURCES = \
-	arbiter/config.c arbiter/config.h \
+	arbiter/config.c arbiter/config.h arbiter/config_table.c \
 	arbiter/log.c arbiter/log.h \
 	arbiter/listener.c arbiter/listener.h \
 	arbiter/arbiter.c arbiter/arbiter.h \
