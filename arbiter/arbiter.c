@@ -659,10 +659,9 @@ static void reap(void)
 		for (size_t i = 0; i < nslots; i++) {
 			if (slots[i].pid != pid)
 				continue;
+			/* A clean exit was logged by the worker itself. */
 			arbiter_describe_status(status, how, sizeof(how));
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				log_info("Worker exiting (pid: %ld)", (long)pid);
-			else
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				log_warning("Worker (pid:%ld) exited with %s", (long)pid, how);
 			if (!fatal_code)
 				fatal_code = arbiter_fatal_status(status);

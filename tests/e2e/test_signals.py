@@ -161,13 +161,17 @@ class Stopping(unittest.TestCase):
 
     def test_term_idle_exits_0_quickly(self):
         with Kirin("hello:app", "-w", "2") as k:
-            k.wait_workers(2)
+            workers = k.wait_workers(2)
             start = time.monotonic()
             k.signal(signal.SIGTERM)
             self.assertEqual(k.wait(10), 0, k.log())
             self.assertLess(time.monotonic() - start, 10)
             self.assertEqual(wait_for(lambda: group_pids(k.pid) == [], 5), True,
                              f"processes left: {group_pids(k.pid)}")
+            for pid in workers:  # said once, by the worker, as Gunicorn does
+                self.assertEqual(k.log().count(f"[{pid}] [INFO] Worker exiting (pid: {pid})"), 1,
+                                 k.log())
+                self.assertEqual(k.log().count(f"Worker exiting (pid: {pid})"), 1, k.log())
 
     def quick_stop(self, sig):
         with Kirin("hello:app", "-w", "2") as k:
