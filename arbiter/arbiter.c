@@ -558,15 +558,7 @@ static void reload(void)
 			    : next->proc_name  ? next->proc_name
 					       : next->app_module) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
-	for (size_t i = 0; i < next->raw_env.n; i++) {
-		char *kv = xstrdup(next->raw_env.v[i]);
-		char *eq = strchr(kv, '=');
-		if (eq) {
-			*eq = '\0';
-			setenv(kv, eq + 1, 1);
-		}
-		free(kv);
-	}
+	config_export_env(next);
 	if (preloaded)
 		log_info("reload: the application was preloaded, so the new workers run the "
 			 "code the arbiter imported at start (restart to load new code)");

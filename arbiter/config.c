@@ -256,6 +256,21 @@ void config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+void config_export_env(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->raw_env.n; i++) {
+		const char *kv = cfg->raw_env.v[i];
+		const char *eq = strchr(kv, '=');
+		char *key;
+
+		if (!eq)
+			continue; /* refused when loading (check_keyval) */
+		key = dup_range(kv, (size_t)(eq - kv));
+		setenv(key, eq + 1, 1);
+		free(key);
+	}
+}
+
 const struct setting *config_find(const char *name)
 {
 	for (const struct setting *s = config_settings; s->name; s++)

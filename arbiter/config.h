@@ -152,6 +152,12 @@ void config_usage(FILE *f);
 /* Write the effective settings as a loadable INI file ([kirin] section). */
 void config_print(const struct config *cfg, FILE *f);
 
+/*
+ * Put the --env KEY=VALUE pairs (raw_env) into this process's environment,
+ * for the arbiter and, through fork, every worker.
+ */
+void config_export_env(const struct config *cfg);
+
 /* Free everything config_load() allocated; zeroes cfg. NULL is fine. */
 void config_free(struct config *cfg);
 

@@ -134,15 +134,7 @@ static int apply_environment(const struct config *cfg)
 {
 	char err[1024];
 
-	for (size_t i = 0; i < cfg->raw_env.n; i++) {
-		char *kv = xstrdup(cfg->raw_env.v[i]);
-		char *eq = strchr(kv, '=');
-		if (eq) {
-			*eq = '\0';
-			setenv(kv, eq + 1, 1);
-		}
-		free(kv);
-	}
+	config_export_env(cfg);
 	if (cfg->chdir && chdir(cfg->chdir) < 0) {
 		snprintf(err, sizeof(err), "cannot change directory to '%s': %s", cfg->chdir,
 			 strerror(errno));
