@@ -625,9 +625,10 @@ class Bench:
     def say(self, msg):
         print(msg, flush=True)
 
-    def pick(self, pred=lambda v: v.family != "floor"):
-        """The variants for a scenario: every server but the floor of (d)."""
-        return [v for v in self.variants if pred(v)]
+    def pick(self, pred=lambda v: True, floor=False):
+        """The variants for a scenario that pred accepts; the floor of (d)
+        only when asked for."""
+        return [v for v in self.variants if pred(v) and (floor or v.family != "floor")]
 
     def start(self, variant, app, workers=1, env=None):
         """Start and wait for a server. Returns (server, None) or (None, row)
@@ -837,7 +838,7 @@ class Bench:
         plan = [(v, "sleepers:app_kirin" if (v.family == "kirin" and v.kind == "greenlet")
                  else "sleepers:app_time")
                 for v in self.pick(lambda v: v.kind == "gevent" or v.family == "floor" or
-                                   (v.family == "kirin" and v.kind == "greenlet"))]
+                                   (v.family == "kirin" and v.kind == "greenlet"), floor=True)]
         # Steady state, the same for every server: count the responses that
         # complete in a window of --duration seconds opening 1 s (ten rounds
         # of sleeps) after wrk connects, so that neither the connection
