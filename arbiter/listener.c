@@ -60,33 +60,30 @@ struct listener *listener_rebind(const struct config *next, struct listener *old
 				 size_t *n, char *err, size_t errlen)
 {
 	struct listener *ls = xcalloc(next->bind.n, sizeof(*ls));
+	struct listener **kept = xcalloc(next->bind.n, sizeof(*kept)); /* ls[i] comes from *kept[i] */
 	bool *taken = xcalloc(nold + 1, sizeof(*taken));
 
 	/* First what is new, so that a failure leaves old as it was. */
 	for (size_t i = 0; i < next->bind.n; i++) {
-		struct listener *kept = find_kept(old, nold, taken, next->bind.v[i]);
-
-		if (kept) {
-			taken[kept - old] = true;
+		kept[i] = find_kept(old, nold, taken, next->bind.v[i]);
+		if (kept[i]) {
+			taken[kept[i] - old] = true;
 			ls[i].fd = -1;
 		} else if (bind_one(&ls[i], next->bind.v[i], next, err, errlen) < 0) {
 			listener_close_all(ls, i + 1, true);
+			free(kept);
 			free(taken);
 			return NULL;
 		}
 	}
-	memset(taken, 0, (nold + 1) * sizeof(*taken));
 	for (size_t i = 0; i < next->bind.n; i++) {
-		struct listener *kept;
-
-		if (ls[i].fd >= 0)
+		if (!kept[i])
 			continue;
-		kept = find_kept(old, nold, taken, next->bind.v[i]);
-		taken[kept - old] = true;
-		ls[i] = *kept;
-		kept->fd = -1;
-		kept->spec = kept->unix_path = NULL;
+		ls[i] = *kept[i];
+		kept[i]->fd = -1;
+		kept[i]->spec = kept[i]->unix_path = NULL;
 	}
+	free(kept);
 	free(taken);
 	listener_close_all(old, nold, true);
 	*n = next->bind.n;
