@@ -313,8 +313,8 @@ static void wait_bytes(struct vconn *vc, struct wait_list *wl)
 
 /*
  * Nothing of a next request yet (conn_idle): wait for a head holding only
- * the socket and the watcher. While stopping, a connection that was served is closed instead;
- * a fresh one still gets its first request answered.
+ * the socket and the watcher. While stopping, a connection that was served
+ * is closed instead; a fresh one still gets its first request answered.
  */
 static void park(struct vconn *vc)
 {

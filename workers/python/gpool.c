@@ -48,11 +48,12 @@ void gpool_remove(struct gpool *p, PyObject *g)
 
 void gpool_tick(struct gpool *p, double now)
 {
-	Py_ssize_t n = PyList_GET_SIZE(p->parked);
-	Py_ssize_t spare = p->low < n - GPOOL_KEEP ? p->low : n - GPOOL_KEEP;
+	Py_ssize_t n, spare;
 
 	if (now < p->next_trim)
 		return;
+	n = PyList_GET_SIZE(p->parked);
+	spare = p->low < n - GPOOL_KEEP ? p->low : n - GPOOL_KEEP;
 	p->next_trim = now + GPOOL_TRIM_S;
 	/* The oldest first: the list's head has waited longest. */
 	if (spare > 0) {
