@@ -408,7 +408,7 @@ http {{
 
     vs.append(Variant("nginx", "nginx", "static", True, nginx_check, nginx_build))
 
-    floor = sleep_floor_path(kirin)
+    floor = build_program(kirin, "sleep_floor")
 
     def floor_check():
         return None if floor else "tests/bench/sleep_floor is not built (make bench builds it)"
@@ -420,9 +420,9 @@ http {{
     return vs
 
 
-def sleep_floor_path(kirin):
-    """tests/bench/sleep_floor beside the kirin binary's build, or None."""
-    path = os.path.join(os.path.dirname(kirin), "tests", "bench", "sleep_floor") if kirin else ""
+def build_program(kirin, name):
+    """tests/bench/NAME as built beside the kirin binary (make bench), or None."""
+    path = os.path.join(os.path.dirname(kirin), "tests", "bench", name) if kirin else ""
     return path if path and os.access(path, os.X_OK) else None
 
 
@@ -988,10 +988,9 @@ class Bench:
     def scen_h(self):
         title = "parser micro-benchmark"
         self.say(f"\n== (h) {title}")
-        cands = [self.args.parser_bench] if self.args.parser_bench else []
-        if self.kirin:
-            cands.append(os.path.join(os.path.dirname(self.kirin), "tests", "bench", "bench_parser"))
-        path = next((p for p in cands if p and os.access(p, os.X_OK)), None)
+        path = self.args.parser_bench
+        if not (path and os.access(path, os.X_OK)):
+            path = build_program(self.kirin, "bench_parser")
         row = {"server": "bench_parser", "family": "kirin", "kind": "parser"}
         if not path:
             row.update(status="skipped", note="tests/bench/bench_parser is not built")
