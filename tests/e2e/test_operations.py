@@ -252,8 +252,7 @@ class Upgrade(unittest.TestCase):
                 self.assertTrue(wait_for(lambda: not children_of(new_pid), 15), _text(log))
                 self.assertTrue(pid_alive(new_pid))
                 self.assertIn(f"[{new_pid}] [INFO] Handling signal: winch", _text(log))
-                os.kill(new_pid, signal.SIGTERM)
-                self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15), _text(log))
+                self.stop_arbiter(new_pid, _text(log))
                 self.assertFalse(os.path.exists(pidfile))
             finally:
                 for pid in started:
@@ -279,6 +278,11 @@ class Upgrade(unittest.TestCase):
             finally:
                 kill_tree(new_pid)
 
+    def stop_arbiter(self, pid, log=""):
+        """TERM to an arbiter that is not k (the one USR2 started), and wait for it to go."""
+        os.kill(pid, signal.SIGTERM)
+        self.assertTrue(wait_for(lambda: not pid_alive(pid), 15), log)
+
     def upgrade(self, k):
         """USR2 to k; returns the new arbiter's pid once it has booted."""
         k.signal(signal.SIGUSR2)
@@ -303,8 +307,7 @@ class Upgrade(unittest.TestCase):
                     r = http_get(None, "/", unix=sock, timeout=10)
                     self.assertEqual(r.status, 200)
                     self.assertIn(r.json()["__pid__"], children_of(new_pid))
-                    os.kill(new_pid, signal.SIGTERM)
-                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.stop_arbiter(new_pid)
                     self.assertFalse(os.path.exists(sock), "socket file left behind")
                 finally:
                     kill_tree(new_pid)
@@ -317,8 +320,7 @@ class Upgrade(unittest.TestCase):
                 k.wait_workers(1)
                 new_pid = self.upgrade(k)
                 try:
-                    os.kill(new_pid, signal.SIGTERM)
-                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.stop_arbiter(new_pid)
                     self.assertTrue(os.path.exists(sock), "the new arbiter took the file along")
                     r = http_get(None, "/", unix=sock, timeout=10)
                     self.assertIn(r.json()["__pid__"], k.workers())
@@ -359,8 +361,7 @@ class Upgrade(unittest.TestCase):
                     self.assertNotIn("reload failed", k.log())
                     r = http_get(k.port, "/", timeout=10)
                     self.assertIn(r.json()["__pid__"], children_of(new_pid))
-                    os.kill(new_pid, signal.SIGTERM)
-                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.stop_arbiter(new_pid)
                 finally:
                     kill_tree(new_pid)
 
@@ -393,8 +394,7 @@ class Upgrade(unittest.TestCase):
                     self.assertTrue(os.path.exists(a))
                     r = http_get(None, "/", unix=a, timeout=10)
                     self.assertIn(r.json()["__pid__"], children_of(new_pid))
-                    os.kill(new_pid, signal.SIGTERM)
-                    self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                    self.stop_arbiter(new_pid)
                     self.assertFalse(os.path.exists(a), "a.sock left behind")
                 finally:
                     kill_tree(new_pid)
@@ -417,8 +417,7 @@ class Upgrade(unittest.TestCase):
                         self.assertEqual(k.wait(15), 0, k.log())
                         r = http_get(None, "/", unix=sock, timeout=10)
                         self.assertIn(r.json()["__pid__"], children_of(new_pid))
-                        os.kill(new_pid, signal.SIGTERM)
-                        self.assertTrue(wait_for(lambda: not pid_alive(new_pid), 15))
+                        self.stop_arbiter(new_pid)
                         self.assertTrue(os.path.exists(sock), "removed a file kirin did not make")
                     finally:
                         kill_tree(new_pid)
