@@ -704,6 +704,7 @@ static int stop(enum stop_mode mode)
 	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over). */
 	listener_close_all(listeners, nlisteners, true);
 	listeners = NULL;
+	nlisteners = 0;
 	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
 	while (nslots > 0 && worker_now() < deadline) {
 		struct pollfd p = {.fd = self_pipe[0], .events = POLLIN};

@@ -424,6 +424,33 @@ class Upgrade(unittest.TestCase):
             finally:
                 s.close()
 
+    def test_new_arbiter_exiting_during_the_old_ones_graceful_stop(self):
+        """TERM to the old arbiter while a request runs, then the new arbiter
+        exits: the old one takes its sockets' files back and finishes its stop
+        (it once handed over the listener array stop() had freed, crashed,
+        and left its pid file)."""
+        with tempfile.TemporaryDirectory() as d:
+            pidfile = os.path.join(d, "kirin.pid")
+            with Kirin("slow:app", "-w", "1", "-p", pidfile, "--graceful-timeout", "30",
+                       env={"KIRIN_TEST_STARTED_DIR": d}) as k:
+                worker = k.wait_workers(1)[0]
+                t, out = in_thread(lambda: http_get(k.port, "/?8", timeout=30))
+                started = os.path.join(d, f"started-{worker}")
+                self.assertTrue(wait_for(lambda: os.path.exists(started), 10), k.log())
+                new_pid = self.upgrade(k)
+                try:
+                    k.signal(signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: f"[{k.pid}] [INFO] Handling signal: term"
+                                             in k.log(), 10), k.log())
+                    self.stop_arbiter(new_pid, k.log())
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    t.join(15)
+                    self.assertEqual(out.get("value").status, 200, f"{out}\n{k.log()}")
+                    self.assertFalse(os.path.exists(pidfile), k.log())
+                    self.assertFalse(os.path.exists(pidfile + ".oldbin"), k.log())
+                finally:
+                    kill_tree(new_pid)
+
 
 def read(path):
     try:
