@@ -17,6 +17,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/process.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
 #include "workers/worker.h"
@@ -479,8 +480,9 @@ static void check_timeouts(double now)
  */
 static void upgrade(void)
 {
-	char fds[512] = "", unlink_fds[512] = "", oldbin[PATH_MAX + 8];
+	char fds[512] = "", unlink_fds[512] = "";
 	sigset_t all, old;
+	bool aside;
 	pid_t pid;
 
 	if (upgrade_pid > 0) {
@@ -492,11 +494,9 @@ static void upgrade(void)
 		log_msg(LOG_ERROR, "USR2 ignored: the kirin binary's path is unknown");
 		return;
 	}
-	if (cfg->pidfile) {
-		snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
-		if (rename(cfg->pidfile, oldbin) < 0)
-			log_error(errno, "renaming pid file %s", cfg->pidfile);
-	}
+	aside = process_pidfile_move_aside(cfg->pidfile) == 0;
+	if (!aside)
+		log_error(errno, "moving pid file %s aside", cfg->pidfile);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -504,6 +504,8 @@ static void upgrade(void)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_error(errno, "fork() for USR2");
+		if (aside && process_pidfile_move_back(cfg->pidfile) < 0)
+			log_error(errno, "moving pid file %s back", cfg->pidfile);
 		return;
 	}
 	if (pid == 0) {
@@ -641,11 +643,7 @@ static void reap(void)
 			log_warning("Upgraded arbiter (pid:%ld) exited with %s", (long)pid, how);
 			upgrade_pid = 0;
 			listener_hand_over(listeners, nlisteners, 0);
-			if (cfg->pidfile) {
-				char oldbin[PATH_MAX + 8];
-				snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
-				rename(oldbin, cfg->pidfile);
-			}
+			process_pidfile_move_back(cfg->pidfile);
 			continue;
 		}
 		for (size_t i = 0; i < nslots; i++) {
