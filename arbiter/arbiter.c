@@ -11,12 +11,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "arbiter/process.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
@@ -112,7 +112,7 @@ int arbiter_run(struct config *c, int argc, char *const argv[], const char *star
 		for (size_t i = 0; i < nslots; i++)
 			pfd[i + 1] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
 		if ((size_t)target_workers > nslots) {
-			double wait = throttle_wait(&respawn, worker_now());
+			double wait = throttle_wait(&respawn, monotime_now());
 			timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
 		}
 		if (poll(pfd, nslots + 1, timeout) < 0 && errno != EINTR)
@@ -176,7 +176,7 @@ int arbiter_run(struct config *c, int argc, char *const argv[], const char *star
 				log_info("SIGWINCH ignored: not daemonized");
 			}
 		}
-		now = worker_now();
+		now = monotime_now();
 		check_timeouts(now);
 		maintain(now);
 	}
@@ -338,7 +338,7 @@ static void spawn(void)
 	sigset_t all, old;
 	pid_t pid;
 
-	if (!throttle_take(&respawn, worker_now()) && next_age >= (unsigned)cfg->workers)
+	if (!throttle_take(&respawn, monotime_now()) && next_age >= (unsigned)cfg->workers)
 		return; /* the first workers start at once; replacements are throttled */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error(errno, "socketpair()");
@@ -382,7 +382,7 @@ static void spawn(void)
 		slots = xrealloc(slots, slots_cap * sizeof(*slots));
 	}
 	slots[nslots++] = (struct slot){
-		.pid = pid, .fd = sv[0], .last_beat = worker_now(), .age = next_age++, .gen = generation};
+		.pid = pid, .fd = sv[0], .last_beat = monotime_now(), .age = next_age++, .gen = generation};
 	log_info("Booting worker with pid: %ld", (long)pid);
 }
 
@@ -568,7 +568,7 @@ static void reload(void)
 	*cfg = *next;
 	free(next);
 	generation++;
-	reloaded_at = worker_now();
+	reloaded_at = monotime_now();
 	target_workers = cfg->workers;
 }
 
@@ -663,7 +663,7 @@ static void reap(void)
 
 static void read_heartbeats(struct pollfd *pfd, size_t n)
 {
-	double now = worker_now();
+	double now = monotime_now();
 
 	for (size_t i = 0; i < n; i++) {
 		struct heartbeat hb[16];
@@ -696,7 +696,7 @@ static void signal_all(int sig)
 static int stop(enum stop_mode mode)
 {
 	int grace = mode == STOP_GRACEFUL ? cfg->graceful_timeout : QUICK_STOP_GRACE;
-	double deadline = worker_now() + grace;
+	double deadline = monotime_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
 	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over). */
@@ -704,7 +704,7 @@ static int stop(enum stop_mode mode)
 	listeners = NULL;
 	nlisteners = 0;
 	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
-	while (nslots > 0 && worker_now() < deadline) {
+	while (nslots > 0 && monotime_now() < deadline) {
 		struct pollfd p = {.fd = self_pipe[0], .events = POLLIN};
 		poll(&p, 1, 100);
 		drain_self_pipe();

@@ -12,6 +12,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "arbiter/process.h"
 #include "workers/accesslog.h"
 #include "workers/channel.h"
@@ -132,10 +133,7 @@ bool worker_stopping(const struct worker *w)
 
 double worker_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return monotime_now();
 }
 
 static void on_term(int sig)
