@@ -20,7 +20,6 @@
 #include "arbiter/process.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
-#include "workers/worker.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
 #define RESPAWN_WINDOW 1.0  /* ... per this many seconds */
@@ -330,7 +329,7 @@ static int setup_signals(void)
 
 /*
  * Fork one worker. Signals stay blocked across fork so the child cannot
- * run the arbiter's handlers; the child resets them (worker_main).
+ * run the arbiter's handlers; the child resets them (channel_enter_worker).
  */
 static void spawn(void)
 {
@@ -352,14 +351,6 @@ static void spawn(void)
 	pid = fork();
 	if (pid == 0) {
 		interp_after_fork_child();
-		struct worker w = {
-			.cfg = cfg,
-			.listeners = listeners,
-			.nlisteners = nlisteners,
-			.channel_fd = sv[1],
-			.arbiter_pid = getppid(),
-			.age = next_age,
-		};
 		/* Close what is the arbiter's: the self-pipe and every other
 		 * worker's channel end (so their EOF reaches them if we die). */
 		close(sv[0]);
@@ -367,7 +358,13 @@ static void spawn(void)
 		close(self_pipe[1]);
 		for (size_t i = 0; i < nslots; i++)
 			close(slots[i].fd);
-		worker_main(&w);
+		channel_enter_worker(&(struct channel_start){
+			.cfg = cfg,
+			.listeners = listeners,
+			.nlisteners = nlisteners,
+			.fd = sv[1],
+			.age = next_age,
+		});
 	}
 	interp_after_fork_parent();
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -666,14 +663,14 @@ static void read_heartbeats(struct pollfd *pfd, size_t n)
 	double now = monotime_now();
 
 	for (size_t i = 0; i < n; i++) {
-		struct heartbeat hb[16];
+		char beats[64];
 
 		if (!pfd[i].revents)
 			continue;
 		for (size_t k = 0; k < nslots; k++) {
 			if (slots[k].fd != pfd[i].fd)
 				continue;
-			while (recv(slots[k].fd, hb, sizeof(hb), MSG_DONTWAIT) > 0) {
+			while (recv(slots[k].fd, beats, sizeof(beats), MSG_DONTWAIT) > 0) {
 				slots[k].last_beat = now;
 				slots[k].booted = true;
 			}

@@ -71,7 +71,7 @@ _Noreturn void worker_main(struct worker *w)
 	if (accesslog_open(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	w->last_beat = worker_now();
-	channel_heartbeat(w->channel_fd, 0);
+	channel_heartbeat(w->channel_fd);
 	if (strcmp(kind, "sync") == 0) {
 		rc = sync_run(w, app);
 	} else if (strcmp(kind, "gthread") == 0) {
@@ -106,7 +106,7 @@ bool worker_heartbeat(struct worker *w)
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
 		if (getppid() != w->arbiter_pid)
 			return false;
-		if (channel_heartbeat(w->channel_fd, w->requests) < 0 && errno != EAGAIN)
+		if (channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
 			return false;
 		w->last_beat = now;
 	}
