@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "arbiter/log.h"
 #include "arbiter/monotime.h"
 #include "arbiter/process.h"
+#include "arbiter/throttle.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
 
@@ -187,43 +189,6 @@ int arbiter_fatal_status(int status)
 	default:
 		return 0;
 	}
-}
-
-void throttle_init(struct throttle *t, unsigned burst, double window)
-{
-	memset(t, 0, sizeof(*t));
-	t->burst = burst < 16 ? burst : 16;
-	t->window = window;
-}
-
-/* The oldest of the last `burst` spawns, or -1 when fewer have happened. */
-static double oldest(const struct throttle *t)
-{
-	if (t->count < t->burst)
-		return -1;
-	return t->times[(t->next + 16 - t->burst) % 16];
-}
-
-bool throttle_take(struct throttle *t, double now)
-{
-	double o = oldest(t);
-
-	if (o >= 0 && now - o < t->window)
-		return false;
-	t->times[t->next] = now;
-	t->next = (t->next + 1) % 16;
-	if (t->count < 16)
-		t->count++;
-	return true;
-}
-
-double throttle_wait(const struct throttle *t, double now)
-{
-	double o = oldest(t);
-
-	if (o < 0 || now - o >= t->window)
-		return 0;
-	return t->window - (now - o);
 }
 
 static void on_signal(int sig)

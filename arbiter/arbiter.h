@@ -10,7 +10,6 @@
  */
 #pragma once
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -39,23 +38,3 @@ void arbiter_describe_status(int status, char *buf, size_t cap);
  * (3 or 4) when the whole server must stop, else 0 (respawn).
  */
 int arbiter_fatal_status(int status);
-
-/*
- * Spawn throttle: at most `burst` spawns in any `window` seconds, so a
- * worker that crashes right after boot is not respawned in a tight loop.
- */
-struct throttle {
-	double window;
-	unsigned burst;
-	double times[16]; /* ring of recent spawn times */
-	unsigned count;   /* spawns recorded, saturating at the ring size */
-	unsigned next;
-};
-
-void throttle_init(struct throttle *t, unsigned burst, double window);
-
-/* True when a spawn at `now` is allowed; records it when it is. */
-bool throttle_take(struct throttle *t, double now);
-
-/* Seconds until a spawn is allowed again (0 if now). */
-double throttle_wait(const struct throttle *t, double now);

@@ -11,4 +11,5 @@ libkirin_a_SOURCES = \
 	arbiter/monotime.c arbiter/monotime.h \
 	arbiter/listener.c arbiter/listener.h \
 	arbiter/arbiter.c arbiter/arbiter.h \
-	arbiter/process.c arbiter/process.h
+	arbiter/process.c arbiter/process.h \
+	arbiter/throttle.c arbiter/throttle.h

@@ -4,6 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_throttle
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -17,6 +18,9 @@ tests_unit_test_parser_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
+tests_unit_test_throttle_SOURCES = tests/unit/test_throttle.c
+tests_unit_test_throttle_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_SOURCES = tests/unit/test_accesslog.c
 tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
