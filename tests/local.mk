@@ -4,14 +4,20 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
-UNIT_TESTS += tests/unit/test_throttle
+UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/config_fixture.h
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LDADD)
+tests_unit_test_config_ini_SOURCES = tests/unit/test_config_ini.c tests/unit/config_fixture.h
+tests_unit_test_config_ini_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_ini_LDADD = $(UNIT_LDADD)
+tests_unit_test_config_cli_SOURCES = tests/unit/test_config_cli.c tests/unit/config_fixture.h
+tests_unit_test_config_cli_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_cli_LDADD = $(UNIT_LDADD)
 tests_unit_test_parser_SOURCES = tests/unit/test_parser.c
 tests_unit_test_parser_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_parser_LDADD = $(UNIT_LDADD)
