@@ -46,7 +46,7 @@ E2E_TESTS = \
 	tests/e2e/test_frameworks.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps tests/procs.py
 
 if ASAN
 KIRIN_ASAN = 1

@@ -37,7 +37,6 @@ Writes DIR/bench.json, DIR/bench.md and DIR/bench.png. Exits 1 when a kirin
 variant failed a scenario it should have run, 0 otherwise.
 """
 import argparse
-import atexit
 import datetime
 import json
 import os
@@ -45,7 +44,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,7 +53,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 UWSGI = "/usr/bin/uwsgi"
@@ -65,48 +65,8 @@ MAXCONN = 11000          # connection limits given to every server
 KEEPALIVE_S = 120        # idle keep-alive timeout given to every server
 BACKLOG = 4096
 
-# --- process groups: killed whatever happens -------------------------------
-
-_groups = set()
-
-
-def _kill_groups():
-    for pgid in list(_groups):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        _groups.discard(pgid)
-
-
 def _on_term(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-atexit.register(_kill_groups)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid):
-    """Pids whose parent is pid (from /proc)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            out.append(int(name))
-    return out
 
 
 def cpu_s(pid):
@@ -167,7 +127,7 @@ class Server:
                                          cwd=self.cwd or APPS, start_new_session=True)
         finally:
             log.close()
-        _groups.add(self.proc.pid)
+        live_groups.add(self.proc.pid)
         return self
 
     def alive(self):
@@ -202,7 +162,7 @@ class Server:
         process itself when it has none."""
         if not self.alive():
             return []
-        kids = _children(self.proc.pid)
+        kids = children_of(self.proc.pid)
         return kids or [self.proc.pid]
 
     def rss_kib(self):
@@ -212,7 +172,7 @@ class Server:
         """CPU seconds used so far by the server: its first process and its children."""
         if not self.alive():
             return 0.0
-        return sum(cpu_s(p) for p in [self.proc.pid] + _children(self.proc.pid))
+        return sum(cpu_s(p) for p in [self.proc.pid] + children_of(self.proc.pid))
 
     def revive(self, timeout=15.0):
         """Restart a server that died (the machine is shared: something
@@ -238,7 +198,7 @@ class Server:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        _groups.discard(self.proc.pid)
+        live_groups.discard(self.proc.pid)
 
 
 def _short(text, n=300):
@@ -1397,10 +1357,10 @@ def main(argv=None):
         bench.run(only)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        _kill_groups()
+        kill_live_groups()
         return 130
     finally:
-        _kill_groups()
+        kill_live_groups()
         if args.out:
             bench.write_outputs(args.out)
         shutil.rmtree(bench.tmp, ignore_errors=True)
