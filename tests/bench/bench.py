@@ -27,7 +27,7 @@ down (hundreds of connections, 1 MB bodies), and checks that every scenario
 ran, not how fast.
 
 Installs nothing: wrk, gunicorn, uwsgi (+ plugins), waitress, nginx and
-gnuplot are used when installed (contrib/install-deps.sh installs them) and
+gnuplot are used when installed (contrib/install-deps.sh bench installs them) and
 reported as skipped otherwise. kirin's worker classes that this build does not
 have yet are reported as skipped too. Servers listen on free ports of
 127.0.0.1, each in its own session, and their process groups are killed by
