@@ -435,7 +435,7 @@ class Upgrade(unittest.TestCase):
             with Kirin("slow:app", "-w", "1", "-p", pidfile, "--graceful-timeout", "30",
                        env={"KIRIN_TEST_STARTED_DIR": d}) as k:
                 worker = k.wait_workers(1)[0]
-                t, out = in_thread(lambda: http_get(k.port, "/?8", timeout=30))
+                t, out = in_thread(lambda: http_get(k.port, "/?10", timeout=30))
                 started = os.path.join(d, f"started-{worker}")
                 self.assertTrue(wait_for(lambda: os.path.exists(started), 10), k.log())
                 new_pid = self.upgrade(k)
@@ -445,6 +445,11 @@ class Upgrade(unittest.TestCase):
                                              in k.log(), 10), k.log())
                     self.stop_arbiter(new_pid, k.log())
                     self.assertEqual(k.wait(15), 0, k.log())
+                    # The new arbiter went while the old one waited for the request.
+                    log = k.log()
+                    gone = log.find(f"Upgraded arbiter (pid:{new_pid}) exited")
+                    self.assertTrue(0 <= gone < log.find(f"[{k.pid}] [INFO] Shutting down: Master"),
+                                    log)
                     t.join(15)
                     self.assertEqual(out.get("value").status, 200, f"{out}\n{k.log()}")
                     self.assertFalse(os.path.exists(pidfile), k.log())
