@@ -62,6 +62,7 @@ struct arbiter {
 	unsigned next_age;   /* age of the next worker spawned */
 	unsigned generation; /* configuration generation, one more per HUP */
 	double reloaded_at;
+	bool stopping;      /* in stop(): the listeners' sockets are closed */
 	int target_workers; /* --workers, moved by TTIN/TTOU/WINCH */
 	struct throttle respawn;
 	int fatal_code;          /* a worker's boot-error exit code: stop the server */
@@ -582,6 +583,9 @@ static void reap(struct arbiter *a)
 			log_warning("Upgraded arbiter (pid:%ld) exited with %s", (long)pid, how);
 			a->upgrade_pid = 0;
 			listener_hand_over(a->listeners, a->nlisteners, 0);
+			/* Gone while we stop: its socket files are ours again, and stale. */
+			if (a->stopping)
+				listener_close_sockets(a->listeners, a->nlisteners, true);
 			process_pidfile_move_back(a->cfg->pidfile);
 			continue;
 		}
@@ -697,10 +701,10 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 	double deadline = monotime_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
-	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over). */
-	listener_close_all(a->listeners, a->nlisteners, true);
-	a->listeners = NULL;
-	a->nlisteners = 0;
+	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over);
+	 * should it exit before we do, reap() removes them. */
+	a->stopping = true;
+	listener_close_sockets(a->listeners, a->nlisteners, true);
 	signal_all(a, mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
 	while (a->nslots > 0 && monotime_now() < deadline) {
 		struct pollfd p = {.fd = a->self_pipe[0], .events = POLLIN};
@@ -724,6 +728,9 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 			}
 		}
 	}
+	listener_close_all(a->listeners, a->nlisteners, true);
+	a->listeners = NULL;
+	a->nlisteners = 0;
 	free(a->slots);
 	a->slots = NULL;
 	free(a->pfd);

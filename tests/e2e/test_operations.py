@@ -427,15 +427,16 @@ class Upgrade(unittest.TestCase):
 
     def test_new_arbiter_exiting_during_the_old_ones_graceful_stop(self):
         """TERM to the old arbiter while a request runs, then the new arbiter
-        exits: the old one takes its sockets' files back and finishes its stop
-        (it once handed over the listener array stop() had freed, crashed,
-        and left its pid file)."""
+        exits: the old one takes its socket file back, removes it (nobody
+        serves it any more) and finishes its stop. It once handed over the
+        listener array stop() had freed, crashed, and left its pid file."""
         with tempfile.TemporaryDirectory() as d:
-            pidfile = os.path.join(d, "kirin.pid")
+            pidfile, sock = os.path.join(d, "kirin.pid"), os.path.join(d, "kirin.sock")
             with Kirin("slow:app", "-w", "1", "-p", pidfile, "--graceful-timeout", "30",
+                       "-b", f"unix:{sock}", bind=False, unix=sock,
                        env={"KIRIN_TEST_STARTED_DIR": d}) as k:
                 worker = k.wait_workers(1)[0]
-                t, out = in_thread(lambda: http_get(k.port, "/?10", timeout=30))
+                t, out = in_thread(lambda: http_get(None, "/?10", unix=sock, timeout=30))
                 started = os.path.join(d, f"started-{worker}")
                 self.assertTrue(wait_for(lambda: os.path.exists(started), 10), k.log())
                 new_pid = self.upgrade(k)
@@ -444,6 +445,9 @@ class Upgrade(unittest.TestCase):
                     self.assertTrue(wait_for(lambda: f"[{k.pid}] [INFO] Handling signal: term"
                                              in k.log(), 10), k.log())
                     self.stop_arbiter(new_pid, k.log())
+                    # The file is stale now: removed before the old arbiter's stop ends.
+                    self.assertTrue(wait_for(lambda: not os.path.exists(sock), 5), k.log())
+                    self.assertIsNone(k.poll(), k.log())
                     self.assertEqual(k.wait(15), 0, k.log())
                     # The new arbiter went while the old one waited for the request.
                     log = k.log()
