@@ -3,6 +3,7 @@ libkirin_a_SOURCES += \
 	workers/channel.c workers/channel.h \
 	workers/accesslog.c workers/accesslog.h \
 	workers/worker.c workers/worker.h \
+	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
 	workers/loop.c workers/loop.h \

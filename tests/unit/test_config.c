@@ -22,6 +22,11 @@
 #include "arbiter/config.h"
 
 #define MAX_ARGS 32
+/* What -k accepts (workers/worker_type.c), as an error message lists it. */
+#define WORKER_CLASSES                                                                             \
+	"sync, gthread, greenlet, gevent, egg:gunicorn#sync, gunicorn.workers.sync.SyncWorker, "   \
+	"egg:gunicorn#gthread, gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "       \
+	"gunicorn.workers.ggevent.GeventWorker"
 
 static const char *const env_names[] = {"KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"};
 static char *saved_env[3];
@@ -204,7 +209,7 @@ static void test_table_rows_are_complete(void **state)
 		if (s->type != SETTING_BOOL)
 			assert_non_null(s->metavar);
 		if (s->type == SETTING_CHOICE)
-			assert_non_null(s->choices);
+			assert_true((s->choices != NULL) != (s->choice != NULL));
 		assert_ptr_equal(config_find(s->name), s);
 		for (const struct setting *t = s + 1; t->name; t++) {
 			assert_string_not_equal(s->name, t->name);
@@ -428,8 +433,8 @@ static void test_choice_forms(void **state)
 	assert_string_equal(cfg.worker_class, "greenlet");
 	assert_string_equal(cfg.loglevel, "critical");
 	config_free(&cfg);
-	load_fails("invalid value for --worker-class: 'nosuchclass' (expected one of: sync, "
-	           "gthread, greenlet, gevent)",
+	load_fails("invalid value for --worker-class: 'nosuchclass' (expected one of: "
+	           WORKER_CLASSES ")",
 	           "-k", "nosuchclass", "app:app", NULL);
 	load_fails("invalid value for --log-level: 'loud' (expected one of: debug, info, "
 	           "warning, error, critical)",
@@ -628,8 +633,7 @@ static void test_ini_errors(void **state)
 	ini_fails("[kirin]\nreuse_port = maybe\n",
 	          "2: invalid value for reuse_port: 'maybe' (expected true or false)");
 	ini_fails("[kirin]\nworker_class = fast\n",
-	          "2: invalid value for worker_class: 'fast' (expected one of: sync, gthread, "
-	          "greenlet, gevent)");
+	          "2: invalid value for worker_class: 'fast' (expected one of: " WORKER_CLASSES ")");
 	ini_fails("[kirin]\nraw_env = nope, A=1\n",
 	          "2: invalid value for raw_env: 'nope, A=1' (expected KEY=VALUE)");
 	ini_fails("[kirin]\nworkers = 2\n[gunicorn]\nworkers = 3\n",
@@ -965,6 +969,14 @@ static void test_worker_class(void **state)
 	config_free(&cfg);
 	load_ok(&cfg, "-k", "greenlet", "app:app", NULL);
 	assert_string_equal(config_worker_class(&cfg), "greenlet");
+	config_free(&cfg);
+	/* Gunicorn's spellings are kept as given and select their type. */
+	load_ok(&cfg, "-k", "egg:gunicorn#gevent", "app:app", NULL);
+	assert_string_equal(cfg.worker_class, "egg:gunicorn#gevent");
+	assert_string_equal(config_worker_class(&cfg), "gevent");
+	config_free(&cfg);
+	load_ok(&cfg, "-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2", "app:app", NULL);
+	assert_string_equal(config_worker_class(&cfg), "gthread");
 	config_free(&cfg);
 }
 
