@@ -4,7 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
-UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod
+UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -33,6 +33,10 @@ tests_unit_test_worker_type_LDADD = $(UNIT_LDADD)
 tests_unit_test_kirinmod_SOURCES = tests/unit/test_kirinmod.c
 tests_unit_test_kirinmod_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_kirinmod_LDADD = $(PYTHON_LIBS) $(CMOCKA_LIBS) -lm
+tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent.c \
+	workers/http/percent.h
+tests_unit_test_percent_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 endif
 
 E2E_TESTS = \

@@ -15,6 +15,7 @@
 #include "arbiter/config.h"
 #include "arbiter/log.h"
 #include "workers/http/conn.h"
+#include "workers/http/percent.h"
 
 #define LINE_CAP PIPE_BUF /* one write(2) that a pipe keeps whole */
 #define ATOMS "hlutrsmUqHbBfaTDMLp"
@@ -99,7 +100,6 @@ static bool response_header(const struct accesslog_entry *e, const char *name, s
 static bool basic_user(const struct conn *c, struct out *v);
 static int b64(unsigned char ch);
 static bool utf8_valid(const unsigned char *s, size_t n);
-static int hexval(char ch);
 static void decoded_path(const struct conn *c, struct out *v);
 static void clf_time(time_t now, struct out *v);
 static void iso_time(time_t now, struct out *v);
@@ -555,31 +555,10 @@ static bool basic_user(const struct conn *c, struct out *v)
 	return true;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch |= 0x20;
-	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 /* %(U)s: the request path percent-decoded, as PATH_INFO (with the root path). */
 static void decoded_path(const struct conn *c, struct out *v)
 {
-	const char *s = c->req.path;
-	size_t n = c->req.path_len;
-
-	for (size_t i = 0; i < n && v->len < v->cap; i++) {
-		int hi, lo;
-
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			v->p[v->len++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			v->p[v->len++] = s[i];
-		}
-	}
+	v->len += percent_decode(v->p + v->len, v->cap - v->len, c->req.path, c->req.path_len);
 }
 
 /* localtime_r once per second per thread. */

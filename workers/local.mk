@@ -12,6 +12,7 @@ libkirin_a_SOURCES += \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/response.c workers/http/response.h \
+	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
