@@ -2,6 +2,7 @@
 libkirin_a_SOURCES += \
 	workers/channel.c workers/channel.h \
 	workers/accesslog.c workers/accesslog.h \
+	workers/accesslog_format.c workers/accesslog_format.h \
 	workers/worker.c workers/worker.h \
 	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \

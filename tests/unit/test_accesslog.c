@@ -1,6 +1,8 @@
-/* Unit tests for the access log: the format compiler (every atom, headers,
- * environ variables, unknown keys, %%), Gunicorn's escaping, Basic auth user
- * names, the JSON line, long lines, the buffered file, and the quick stop. */
+/* Unit tests for the access log: its format compiler (workers/
+ * accesslog_format.c: every atom, headers, environ variables, unknown keys,
+ * %%, Gunicorn's escaping, Basic auth user names, the JSON line, long lines)
+ * and its buffered writer (workers/accesslog.c: the file, the quick stop),
+ * which share the request fixture. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
