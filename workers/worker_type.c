@@ -20,35 +20,39 @@ static int gevent_monkey_patch(void);
  * Gunicorn counterpart.
  */
 static const struct worker_type gthread_type = {
-    .name = "gthread",
-    .aliases = {"egg:gunicorn#gthread", "gunicorn.workers.gthread.ThreadWorker"},
-    .run = gthread_run,
+	.name = "gthread",
+	.aliases = {"egg:gunicorn#gthread", "gunicorn.workers.gthread.ThreadWorker"},
+	.run = gthread_run,
 };
 
 static const struct worker_type sync_type = {
-    .name = "sync",
-    .aliases = {"egg:gunicorn#sync", "gunicorn.workers.sync.SyncWorker"},
-    .threaded = &gthread_type,
-    .run = sync_run,
+	.name = "sync",
+	.aliases = {"egg:gunicorn#sync", "gunicorn.workers.sync.SyncWorker"},
+	.threaded = &gthread_type,
+	.run = sync_run,
 };
 
 static const struct worker_type greenlet_type = {
-    .name = "greenlet",
-    .backend = greenlet_backend,
-    .run = greenlet_run,
+	.name = "greenlet",
+	.backend = greenlet_backend,
+	.run = greenlet_run,
 };
 
 static const struct worker_type gevent_type = {
-    .name = "gevent",
-    .aliases = {"egg:gunicorn#gevent", "gunicorn.workers.ggevent.GeventWorker"},
-    .backend = gevent_backend,
-    .before_import = gevent_monkey_patch,
-    .run = gevent_run,
+	.name = "gevent",
+	.aliases = {"egg:gunicorn#gevent", "gunicorn.workers.ggevent.GeventWorker"},
+	.backend = gevent_backend,
+	.before_import = gevent_monkey_patch,
+	.run = gevent_run,
 };
 
 /* The table, the default first. */
 static const struct worker_type *const types[] = {
-    &sync_type, &gthread_type, &greenlet_type, &gevent_type, NULL,
+	&sync_type,
+	&gthread_type,
+	&greenlet_type,
+	&gevent_type,
+	NULL,
 };
 
 #define NALIASES (sizeof(sync_type.aliases) / sizeof(sync_type.aliases[0]))
@@ -95,13 +99,12 @@ static bool spelled(const struct worker_type *t, const char *spelling)
 /* As Gunicorn's gevent worker: patch before the app imports anything. */
 static int gevent_monkey_patch(void)
 {
-	PyObject *monkey = PyImport_ImportModule("gevent.monkey");                    /* new ref */
+	PyObject *monkey = PyImport_ImportModule("gevent.monkey"); /* new ref */
 	PyObject *r = monkey ? PyObject_CallMethod(monkey, "patch_all", NULL) : NULL; /* new ref */
 
 	Py_XDECREF(monkey);
 	if (!r) {
-		interp_log_exception(
-		    "cannot monkey-patch with gevent (is python3-gevent installed?)");
+		interp_log_exception("cannot monkey-patch with gevent (is python3-gevent installed?)");
 		return -1;
 	}
 	Py_DECREF(r);
