@@ -953,6 +953,7 @@ static void test_print_config_long_list(void **state)
 static void test_worker_class(void **state)
 {
 	struct config cfg;
+	char *path;
 
 	load_ok(&cfg, "app:app", NULL);
 	assert_string_equal(config_worker_class(&cfg), "sync");
@@ -978,6 +979,13 @@ static void test_worker_class(void **state)
 	load_ok(&cfg, "-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2", "app:app", NULL);
 	assert_string_equal(config_worker_class(&cfg), "gthread");
 	config_free(&cfg);
+	/* In the INI file too: '#' there starts a comment only at the start of a line. */
+	path = write_tmp("[kirin]\nworker_class = egg:gunicorn#gevent\n");
+	load_ok(&cfg, "-c", path, "app:app", NULL);
+	assert_string_equal(config_worker_class(&cfg), "gevent");
+	config_free(&cfg);
+	unlink(path);
+	free(path);
 }
 
 static void test_validate(void **state)
