@@ -3,7 +3,8 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
-UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
+UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -19,8 +20,11 @@ tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_SOURCES = tests/unit/test_accesslog.c
-tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_accesslog_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
+tests_unit_test_accesslog_format_SOURCES = tests/unit/test_accesslog_format.c
+tests_unit_test_accesslog_format_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_accesslog_format_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_test_waitlist_SOURCES = tests/unit/test_waitlist.c
 tests_unit_test_waitlist_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_waitlist_LDADD = $(UNIT_LDADD)
