@@ -19,6 +19,9 @@
 
 #include "arbiter/config_parts.h"
 
+
+#include "workers/worker_type.h"
+
 #define MAX_PRINT_LINE      160 /* longer list lines are printed one item per line */
 #define FIELD(cfg, s, type) ((type *)(void *)((char *)(cfg) + (s)->offset))
 
@@ -93,8 +96,6 @@ out:
 
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
-	const struct setting *wc = config_find("worker_class");
-
 	if (cfg->extra_arg) {
 		snprintf(err, errlen,
 		         "unexpected argument '%s' (APP_MODULE is '%s'; only one "
@@ -115,13 +116,9 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "no worker class set");
 		return -1;
 	}
-	for (size_t i = 0;; i++) {
-		if (!wc->choices[i]) {
-			snprintf(err, errlen, "unknown worker class '%s'", cfg->worker_class);
-			return -1;
-		}
-		if (strcmp(wc->choices[i], cfg->worker_class) == 0)
-			break;
+	if (!worker_type_find(cfg->worker_class, cfg->threads)) {
+		snprintf(err, errlen, "unknown worker class '%s'", cfg->worker_class);
+		return -1;
 	}
 	if (cfg->bind.n == 0) {
 		snprintf(err, errlen, "no address to bind (the bind setting is empty)");
@@ -185,11 +182,9 @@ const struct setting *config_find(const char *name)
 
 const char *config_worker_class(const struct config *cfg)
 {
-	if (!cfg->worker_class)
-		return "sync";
-	if (strcmp(cfg->worker_class, "sync") == 0 && cfg->threads > 1)
-		return "gthread";
-	return cfg->worker_class;
+	const struct worker_type *t = worker_type_find(cfg->worker_class, cfg->threads);
+
+	return t ? t->name : cfg->worker_class;
 }
 
 /* ---------------------------------------------------------------- the table walk */
@@ -442,17 +437,17 @@ int config_set_value(struct config *cfg, const struct setting *s, const char *va
 		*FIELD(cfg, s, char *) = value[0] ? config_strdup(value) : NULL;
 		return 0;
 	case SETTING_CHOICE:
-		for (size_t i = 0; s->choices[i]; i++) {
-			if (strcasecmp(s->choices[i], value) == 0) {
+		for (size_t i = 0; config_choice(s, i); i++) {
+			if (strcasecmp(config_choice(s, i), value) == 0) {
 				free(*FIELD(cfg, s, char *));
-				*FIELD(cfg, s, char *) = config_strdup(s->choices[i]);
+				*FIELD(cfg, s, char *) = config_strdup(config_choice(s, i));
 				return 0;
 			}
 		}
 		rc = snprintf(why, whylen, "expected one of:");
-		for (size_t i = 0; s->choices[i] && rc >= 0 && (size_t)rc < whylen; i++)
+		for (size_t i = 0; config_choice(s, i) && rc >= 0 && (size_t)rc < whylen; i++)
 			rc += snprintf(why + rc, whylen - (size_t)rc, "%s %s", i ? "," : "",
-			               s->choices[i]);
+			               config_choice(s, i));
 		return -1;
 	case SETTING_LIST:
 		return set_list(FIELD(cfg, s, struct strlist), s, value, src, append, why, whylen);
@@ -473,7 +468,7 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 	char why[256], bind[300];
 
 	for (const struct setting *s = config_settings; s->name; s++) {
-		const char *def = s->def, *name = s->name;
+		const char *def = config_default(s), *name = s->name;
 
 		if (strcmp(s->name, "workers") == 0 && wc && *wc) {
 			def = wc;

@@ -358,7 +358,10 @@ static void usage_row(const struct setting *s, const char *flag, int width, FILE
 		return;
 	}
 	fprintf(f, "%-*s  %s", width, left, s->help);
-	if (s->def && s->type != SETTING_BOOL)
-		fprintf(f, " [default: %s]", s->def);
+	for (size_t i = 0; s->choice && config_choice(s, i); i++)
+		fprintf(f, "%s%s%s", i ? ", " : " One of: ", config_choice(s, i),
+		        config_choice(s, i + 1) ? "" : ".");
+	if (config_default(s) && s->type != SETTING_BOOL)
+		fprintf(f, " [default: %s]", config_default(s));
 	fputc('\n', f);
 }

@@ -3,7 +3,9 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
-UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
+UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -28,14 +30,27 @@ tests_unit_test_throttle_SOURCES = tests/unit/test_throttle.c
 tests_unit_test_throttle_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_SOURCES = tests/unit/test_accesslog.c
-tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_accesslog_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
+tests_unit_test_accesslog_format_SOURCES = tests/unit/test_accesslog_format.c
+tests_unit_test_accesslog_format_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_accesslog_format_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_test_waitlist_SOURCES = tests/unit/test_waitlist.c
 tests_unit_test_waitlist_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_waitlist_LDADD = $(UNIT_LDADD)
 tests_unit_test_gpool_SOURCES = tests/unit/test_gpool.c
 tests_unit_test_gpool_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_gpool_LDADD = $(UNIT_LDADD)
+tests_unit_test_worker_type_SOURCES = tests/unit/test_worker_type.c
+tests_unit_test_worker_type_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_worker_type_LDADD = $(UNIT_LDADD)
+tests_unit_test_kirinmod_SOURCES = tests/unit/test_kirinmod.c
+tests_unit_test_kirinmod_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_kirinmod_LDADD = $(PYTHON_LIBS) $(CMOCKA_LIBS) -lm
+tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent.c \
+	workers/http/percent.h
+tests_unit_test_percent_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 endif
 
 E2E_TESTS = \

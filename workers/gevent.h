@@ -4,7 +4,8 @@
  * queues as response bodies and gevent-based libraries work unchanged.
  *
  * Runs in a worker process whose interpreter was monkey-patched before the
- * app was imported (interp_init does that for this worker class). Accepting
+ * app was imported (this type's before_import in worker_type.c, which
+ * interp_init runs). Accepting
  * is an io watcher of gevent's loop, and so is waiting for a request: each
  * connection has an io watcher whose C callback, in gevent's hub, reads and
  * parses the head. Only a complete head takes a gevent greenlet (from a

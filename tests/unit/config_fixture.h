@@ -26,6 +26,11 @@
 #include "arbiter/config.h"
 
 #define MAX_ARGS 32
+/* What -k accepts (workers/worker_type.c), as an error message lists it. */
+#define WORKER_CLASSES                                                                             \
+	"sync, gthread, greenlet, gevent, egg:gunicorn#sync, gunicorn.workers.sync.SyncWorker, "   \
+	"egg:gunicorn#gthread, gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "       \
+	"gunicorn.workers.ggevent.GeventWorker"
 
 static const char *const env_names[] = {"KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"};
 static char *saved_env[3];

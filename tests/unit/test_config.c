@@ -20,7 +20,7 @@ static void test_table_rows_are_complete(void **state)
 		if (s->type != SETTING_BOOL)
 			assert_non_null(s->metavar);
 		if (s->type == SETTING_CHOICE)
-			assert_non_null(s->choices);
+			assert_true((s->choices != NULL) != (s->choice != NULL));
 		assert_ptr_equal(config_find(s->name), s);
 		for (const struct setting *t = s + 1; t->name; t++) {
 			assert_string_not_equal(s->name, t->name);
@@ -266,6 +266,7 @@ static void test_print_config_long_list(void **state)
 static void test_worker_class(void **state)
 {
 	struct config cfg;
+	char *path;
 
 	load_ok(&cfg, "app:app", NULL);
 	assert_string_equal(config_worker_class(&cfg), "sync");
@@ -283,6 +284,21 @@ static void test_worker_class(void **state)
 	load_ok(&cfg, "-k", "greenlet", "app:app", NULL);
 	assert_string_equal(config_worker_class(&cfg), "greenlet");
 	config_free(&cfg);
+	/* Gunicorn's spellings are kept as given and select their type. */
+	load_ok(&cfg, "-k", "egg:gunicorn#gevent", "app:app", NULL);
+	assert_string_equal(cfg.worker_class, "egg:gunicorn#gevent");
+	assert_string_equal(config_worker_class(&cfg), "gevent");
+	config_free(&cfg);
+	load_ok(&cfg, "-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2", "app:app", NULL);
+	assert_string_equal(config_worker_class(&cfg), "gthread");
+	config_free(&cfg);
+	/* In the INI file too: '#' there starts a comment only at the start of a line. */
+	path = write_tmp("[kirin]\nworker_class = egg:gunicorn#gevent\n");
+	load_ok(&cfg, "-c", path, "app:app", NULL);
+	assert_string_equal(config_worker_class(&cfg), "gevent");
+	config_free(&cfg);
+	unlink(path);
+	free(path);
 }
 
 static void test_validate(void **state)

@@ -174,8 +174,8 @@ static void test_choice_forms(void **state)
 	assert_string_equal(cfg.worker_class, "greenlet");
 	assert_string_equal(cfg.loglevel, "critical");
 	config_free(&cfg);
-	load_fails("invalid value for --worker-class: 'nosuchclass' (expected one of: sync, "
-	           "gthread, greenlet, gevent)",
+	load_fails("invalid value for --worker-class: 'nosuchclass' (expected one of: "
+	           WORKER_CLASSES ")",
 	           "-k", "nosuchclass", "app:app", NULL);
 	load_fails("invalid value for --log-level: 'loud' (expected one of: debug, info, "
 	           "warning, error, critical)",
