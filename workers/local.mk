@@ -7,6 +7,7 @@ libkirin_a_SOURCES += \
 	workers/gthread.c workers/gthread.h \
 	workers/loop.c workers/loop.h \
 	workers/waitlist.c workers/waitlist.h \
+	workers/policy.c workers/policy.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
@@ -18,4 +19,5 @@ libkirin_a_SOURCES += \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/http/conn.c workers/http/conn.h \
-	workers/http/allow.c workers/http/allow.h
+	workers/http/allow.c workers/http/allow.h \
+	workers/http/mem.c workers/http/mem.h

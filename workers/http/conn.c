@@ -14,9 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arbiter/config.h"
-#include "arbiter/listener.h"
-#include "arbiter/log.h"
+#include "workers/http/mem.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -72,45 +70,26 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->max_head = http_max_head(limits);
 }
 
-int conn_policy_init(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
-		     size_t errlen)
-{
-	memset(p, 0, sizeof(*p));
-	if (allow_parse(&p->forwarded, &cfg->forwarded_allow_ips, err, errlen) < 0)
-		return -1;
-	if (allow_parse(&p->proxy, &cfg->proxy_allow_ips, err, errlen) < 0) {
-		allow_free(&p->forwarded);
-		return -1;
-	}
-	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
-				  cfg->limit_request_field_size, cfg->limit_request_body);
-	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
-	p->proxy_protocol = cfg->proxy_protocol;
-	p->nodelay = nodelay;
-	return 0;
-}
-
 void conn_policy_free(struct conn_policy *p)
 {
 	allow_free(&p->forwarded);
 	allow_free(&p->proxy);
 }
 
-int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
+int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
 		const struct conn_policy *p)
 {
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	int one = 1;
-	int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		if (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR)
 			return 0;
-		log_error(errno, "accept4() on %s", l->name);
 		return -1;
 	}
-	if (p->nodelay && l->family != AF_UNIX)
+	if (p->nodelay && peer.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_init(c, fd, l, io, &p->limits, p->timeout_ms);
 	set_peer(c, (struct sockaddr *)&peer);
@@ -403,7 +382,7 @@ static int grow(struct conn *c, size_t need)
 	while (cap < need)
 		cap *= 2;
 	char *old = c->buf;
-	c->buf = xrealloc(c->buf, cap);
+	c->buf = mem_realloc(c->buf, cap);
 	c->cap = cap;
 	if (old && c->buf != old && c->head_len > 0)
 		rebase(c, old);
@@ -616,7 +595,7 @@ static void *spare_take(struct spare *s, size_t size)
 {
 	if (s->n > 0 && s->size == size)
 		return s->p[--s->n];
-	return xmalloc(size);
+	return mem_alloc(size);
 }
 
 static void spare_give(struct spare *s, void *p, size_t size)

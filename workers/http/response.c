@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "arbiter/log.h"
+#include "workers/http/mem.h"
 #include "workers/http/parser.h"
 
 #define SERVER_HEADER "Server: kirin\r\n"
@@ -182,9 +182,9 @@ static void append(struct response *r, const char *s, size_t n)
 		while (cap < r->head_len + n)
 			cap *= 2;
 		if (r->head == r->in_place)
-			r->head = memcpy(xmalloc(cap), r->in_place, r->head_len);
+			r->head = memcpy(mem_alloc(cap), r->in_place, r->head_len);
 		else
-			r->head = xrealloc(r->head, cap);
+			r->head = mem_realloc(r->head, cap);
 		r->head_cap = cap;
 	}
 	memcpy(r->head + r->head_len, s, n);
