@@ -11,6 +11,9 @@ libkirin_a_SOURCES += \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
+	workers/http/chunked.c workers/http/chunked.h \
+	workers/http/proxy.c workers/http/proxy.h \
+	workers/http/chars.c workers/http/chars.h \
 	workers/http/response.c workers/http/response.h \
 	workers/python/interp.c workers/python/interp.h \
 	workers/python/wsgi.c workers/python/wsgi.h \

@@ -41,8 +41,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "workers/http/chunked.h"
 #include "workers/http/conn.h"
 #include "workers/http/parser.h"
+#include "workers/http/proxy.h"
 #include "workers/http/response.h"
 
 #define CTL_BYTES 4
@@ -479,7 +481,7 @@ static void serve(struct conn *c, struct oracle *o, uint8_t flags, uint32_t app_
 
 	if (c->expect_proxy && o->n > 0) {
 		struct http_proxy px;
-		ssize_t pr = http_parse_proxy(&px, (const char *)o->s, o->n);
+		ssize_t pr = http_proxy_parse(&px, (const char *)o->s, o->n);
 		int rc;
 
 		if (pr > 0 && c->proxy_trusted) {

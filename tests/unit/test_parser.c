@@ -25,7 +25,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "workers/http/chars.h"
+#include "workers/http/chunked.h"
 #include "workers/http/parser.h"
+#include "workers/http/proxy.h"
 
 #define GUARD_SPACE (2 * 1024 * 1024) /* the largest input a test places */
 #define MAX_FIELDS  200
@@ -895,6 +898,38 @@ static void test_buffer_moves(void **state)
 	assert_slice(req.path, req.path_len, "/");
 }
 
+/* A caller that moves a parsed head (conn.c's realloc) rebases it once. */
+static void test_request_rebase(void **state)
+{
+	static const char in[] = "GET http://h?q HTTP/1.1\r\nHost: h\r\nA: b\r\n\r\n";
+	struct http_request req;
+	struct http_header hs[10];
+	char *a = malloc(sizeof(in)), b[sizeof(in)];
+
+	(void)state;
+	assert_non_null(a);
+	memcpy(a, in, sizeof(in));
+	http_request_init(&req, hs, 10);
+	assert_int_equal(http_parse_request(&req, a, sizeof(in) - 1, NULL), sizeof(in) - 1);
+	memcpy(b, a, sizeof(in));
+	free(a); /* the old buffer is gone: only its address is used */
+	http_request_rebase(&req, b);
+	assert_true(req.method == b);
+	assert_true(req.target == b + 4);
+	assert_slice(req.path, req.path_len, "/"); /* the static "/" stays */
+	assert_true(req.query == b + 13);
+	assert_slice(req.query, req.query_len, "q");
+	assert_true(req.host == b + 31);
+	assert_true(hs[1].name == b + 34 && hs[1].value == b + 37);
+	/* the parser knows where the head is now: asking again moves nothing */
+	assert_int_equal(http_parse_request(&req, b, sizeof(in) - 1, NULL), sizeof(in) - 1);
+	assert_true(req.method == b && hs[1].value == b + 37);
+	/* rebasing onto where it already is changes nothing */
+	http_request_rebase(&req, b);
+	assert_true(req.method == b && req.host == b + 31);
+	assert_slice(req.path, req.path_len, "/");
+}
+
 static void test_headers_capacity(void **state)
 {
 	struct http_request req;
@@ -1268,11 +1303,11 @@ static void test_chunked_body_limit(void **state)
  */
 static ssize_t proxy(const char *in, size_t n, struct http_proxy *p)
 {
-	ssize_t r = http_parse_proxy(p, place(in, n), n);
+	ssize_t r = http_proxy_parse(p, place(in, n), n);
 
 	for (size_t k = 0; k < n; k++) {
 		struct http_proxy q;
-		ssize_t rk = http_parse_proxy(&q, place(in, k), k);
+		ssize_t rk = http_proxy_parse(&q, place(in, k), k);
 
 		if (r > 0 && (size_t)r > k)
 			assert_int_equal(rk, HTTP_PARSE_AGAIN);
@@ -1475,14 +1510,14 @@ static void test_token_and_field_value(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++)
-		assert_true(http_is_token(tokens[i], strlen(tokens[i])));
+		assert_true(chars_is_token(tokens[i], strlen(tokens[i])));
 	for (size_t i = 0; i < sizeof(not_tokens) / sizeof(not_tokens[0]); i++)
-		assert_false(http_is_token(not_tokens[i], strlen(not_tokens[i])));
+		assert_false(chars_is_token(not_tokens[i], strlen(not_tokens[i])));
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
-		assert_true(http_is_field_value(values[i], strlen(values[i])));
+		assert_true(chars_is_field_value(values[i], strlen(values[i])));
 	for (size_t i = 0; i < sizeof(not_values) / sizeof(not_values[0]); i++)
-		assert_false(http_is_field_value(not_values[i], strlen(not_values[i])));
-	assert_false(http_is_field_value("a\0b", 3));
+		assert_false(chars_is_field_value(not_values[i], strlen(not_values[i])));
+	assert_false(chars_is_field_value("a\0b", 3));
 }
 
 static void test_sticky_error(void **state)
@@ -1525,6 +1560,7 @@ int main(void)
 		cmocka_unit_test(test_expect),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_buffer_moves),
+		cmocka_unit_test(test_request_rebase),
 		cmocka_unit_test(test_headers_capacity),
 		cmocka_unit_test(test_not_quadratic),
 		cmocka_unit_test(test_chunk_sizes),

@@ -28,8 +28,7 @@ struct allow {
  * "*". Returns 0, or -1 with the bad entry named in err. The result is freed
  * with allow_free(); items is not kept.
  */
-int allow_parse(struct allow *a, const char *const *items, size_t n, char *err,
-		size_t errlen);
+int allow_parse(struct allow *a, const char *const *items, size_t n, char *err, size_t errlen);
 
 /* Whether the numeric address text (REMOTE_ADDR) is in the list. Unix peers ("") match only "*". */
 bool allow_match(const struct allow *a, const char *addr);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "workers/http/mem.h"
+#include "workers/http/proxy.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -46,7 +47,6 @@ static ssize_t fill(struct conn *c, size_t want, bool wait);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
-static void rebase(struct conn *c, const char *old);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
 static int send_continue(struct conn *c);
 static void linger_close(struct conn *c);
@@ -385,7 +385,7 @@ static int grow(struct conn *c, size_t need)
 	c->buf = mem_realloc(c->buf, cap);
 	c->cap = cap;
 	if (old && c->buf != old && c->head_len > 0)
-		rebase(c, old);
+		http_request_rebase(&c->req, c->buf);
 	return 0;
 }
 
@@ -483,7 +483,7 @@ static void linger_close(struct conn *c)
 static int read_proxy(struct conn *c)
 {
 	struct http_proxy px;
-	ssize_t n = http_parse_proxy(&px, c->buf, c->len);
+	ssize_t n = http_proxy_parse(&px, c->buf, c->len);
 
 	if (n == HTTP_PARSE_AGAIN)
 		return 0;
@@ -562,32 +562,6 @@ static void set_peer(struct conn *c, const struct sockaddr *sa)
 	} else {
 		c->peer_addr[0] = c->peer_port[0] = '\0';
 	}
-}
-
-/*
- * The buffer moved (realloc) while a parsed request is being served: make
- * the request's slices point into the new one. Slices outside the old head
- * (the parser's static "/") stay as they are.
- */
-static void rebase(struct conn *c, const char *old)
-{
-	struct http_request *r = &c->req;
-	const char **slices[] = {&r->method, &r->target, &r->path, &r->query, &r->host};
-
-	uintptr_t from = (uintptr_t)old; /* compared as numbers: old is freed */
-
-#define REBASE(p)                                                                                  \
-	do {                                                                                       \
-		if ((p) && (uintptr_t)(p)-from < c->head_len)                                       \
-			(p) = c->buf + ((uintptr_t)(p)-from);                                       \
-	} while (0)
-	for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++)
-		REBASE(*slices[i]);
-	for (size_t i = 0; i < r->num_headers; i++) {
-		REBASE(r->headers[i].name);
-		REBASE(r->headers[i].value);
-	}
-#undef REBASE
 }
 
 /* A block of `size` bytes, from the spares when one fits (contents undefined). */

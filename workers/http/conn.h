@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 
 #include "workers/http/allow.h"
+#include "workers/http/chunked.h"
 #include "workers/http/parser.h"
 
 struct conn;

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "workers/http/chars.h"
 #include "workers/http/mem.h"
 #include "workers/http/parser.h"
 
@@ -51,7 +52,7 @@ int response_begin(struct response *r, const char *status_line, size_t len, int 
 int response_add_header(struct response *r, const char *name, size_t nlen, const char *value,
 			size_t vlen)
 {
-	if (!http_is_token(name, nlen) || !http_is_field_value(value, vlen))
+	if (!chars_is_token(name, nlen) || !chars_is_field_value(value, vlen))
 		return -1;
 	while (vlen && (value[0] == ' ' || value[0] == '\t')) {
 		value++;
