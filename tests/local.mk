@@ -3,6 +3,7 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
+UNIT_TESTS += tests/unit/test_chunked tests/unit/test_proxy tests/unit/test_chars
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -11,9 +12,18 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LDADD)
-tests_unit_test_parser_SOURCES = tests/unit/test_parser.c
+tests_unit_test_parser_SOURCES = tests/unit/test_parser.c tests/unit/guard.c tests/unit/guard.h
 tests_unit_test_parser_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_parser_LDADD = $(UNIT_LDADD)
+tests_unit_test_chunked_SOURCES = tests/unit/test_chunked.c tests/unit/guard.c tests/unit/guard.h
+tests_unit_test_chunked_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_chunked_LDADD = $(UNIT_LDADD)
+tests_unit_test_proxy_SOURCES = tests/unit/test_proxy.c tests/unit/guard.c tests/unit/guard.h
+tests_unit_test_proxy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_proxy_LDADD = $(UNIT_LDADD)
+tests_unit_test_chars_SOURCES = tests/unit/test_chars.c
+tests_unit_test_chars_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_chars_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
