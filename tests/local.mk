@@ -4,6 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_chunked tests/unit/test_proxy tests/unit/test_chars
+UNIT_TESTS += tests/unit/test_policy
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -24,6 +25,9 @@ tests_unit_test_proxy_LDADD = $(UNIT_LDADD)
 tests_unit_test_chars_SOURCES = tests/unit/test_chars.c
 tests_unit_test_chars_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_chars_LDADD = $(UNIT_LDADD)
+tests_unit_test_policy_SOURCES = tests/unit/test_policy.c
+tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
