@@ -11,6 +11,7 @@
 #include "arbiter/log.h"
 #include "workers/channel.h"
 #include "workers/http/conn.h"
+#include "workers/policy.h"
 #include "workers/python/gpool.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
@@ -142,7 +143,7 @@ int gevent_run(struct worker *w, PyObject *app)
 	w->skip_finalize = true; /* suspended greenlets must not be killed into a dead hub */
 	if (wsgi_init(app, false, cfg->workers > 1) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	if (conn_policy_init(&V.policy, cfg, true, err, sizeof(err)) < 0) {
+	if (policy_from_config(&V.policy, cfg, true, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -219,7 +220,7 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.accepting; i++) {
 		struct vconn *vc = xcalloc(1, sizeof(*vc));
 
-		if (conn_accept(&vc->c, l, &gevent_io, &V.policy) <= 0) {
+		if (policy_accept(&vc->c, l, &gevent_io, &V.policy) <= 0) {
 			free(vc);
 			break;
 		}

@@ -15,6 +15,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "workers/policy.h"
 #include "workers/worker.h"
 
 #define TICK_MS 100     /* how often the loop looks at stop flags and heartbeats */
@@ -81,7 +82,7 @@ int loop_init(struct worker *w, const struct loop_ops *ops)
 	L.ops = ops;
 	L.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
 	L.head.span = cfg->timeout > 0 ? cfg->timeout : 30;
-	if (conn_policy_init(&L.policy, cfg, true, err, sizeof(err)) < 0) {
+	if (policy_from_config(&L.policy, cfg, true, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return -1;
 	}
@@ -339,8 +340,8 @@ static void *acceptor_main(void *arg)
 			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0; i++) {
 				struct lconn *lc = xcalloc(1, sizeof(*lc));
 
-				if (conn_accept(&lc->c, &w->listeners[ev[k].data.u64], L.ops->io,
-						&L.policy) <= 0) {
+				if (policy_accept(&lc->c, &w->listeners[ev[k].data.u64], L.ops->io,
+						  &L.policy) <= 0) {
 					free(lc);
 					break;
 				}
