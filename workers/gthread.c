@@ -11,6 +11,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/loop.h"
 #include "workers/python/wsgi.h"
@@ -76,8 +77,13 @@ int gthread_run(struct worker *w, PyObject *app)
 		busy = loop_run();
 	if (busy > 0) {
 		/* The graceful timeout is over and requests still run: do not
-		 * finalize Python under their feet. */
+		 * finalize Python under their feet, but do not lose the access
+		 * log's buffered lines either. */
 		log_warning("%zu request(s) still running after the graceful timeout", busy);
+		accesslog_quick_exit(WORKER_EXIT_OK);
+		/* A pool thread is ending a response: it exits once its line is
+		 * written; a second is more than that takes. */
+		sleep(1);
 		_exit(WORKER_EXIT_OK);
 	}
 	pthread_mutex_lock(&g.mu);
