@@ -114,7 +114,11 @@ static void submit(struct lconn *lc)
 	pthread_mutex_unlock(&g.mu);
 }
 
-/* Connections coming back from the pool: serve the next request, or free. */
+/*
+ * Connections coming back from the pool: count the request (here, so that
+ * the worker's count and stop state are only the loop thread's), then serve
+ * the next one, or free.
+ */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct lconn *list = loop_take(g.done_fd, &g.mu, &g.done);
@@ -123,6 +127,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		struct lconn *lc = list;
 
 		list = lc->qnext;
+		if (!lc->refuse)
+			g.w->requests++;
 		if (lc->closed)
 			loop_close(lc);
 		else
@@ -171,7 +177,10 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-/* One request in a pool thread; the connection goes back to the loop after. */
+/*
+ * One request in a pool thread; the connection goes back to the loop after.
+ * Reads no worker state but loop_stopping(): the loop thread owns the rest.
+ */
 static void serve(struct lconn *lc, PyThreadState *ts)
 {
 	enum wsgi_outcome out;
@@ -182,11 +191,10 @@ static void serve(struct lconn *lc, PyThreadState *ts)
 		conn_refuse(&lc->c, lc->c.error_status);
 		return;
 	}
-	keep = g.w->cfg->keepalive > 0 && !worker_stopping(g.w);
+	keep = g.w->cfg->keepalive > 0 && !loop_stopping();
 	PyEval_RestoreThread(ts);
 	out = wsgi_serve(&lc->c, keep);
 	PyEval_SaveThread();
-	__atomic_add_fetch(&g.w->requests, 1, __ATOMIC_RELAXED);
 	if (out == WSGI_KEEP && keep && conn_next_request(&lc->c) == 0) {
 		lc->closed = false;
 		return;

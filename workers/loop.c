@@ -129,7 +129,7 @@ size_t loop_run(void)
 
 bool loop_stopping(void)
 {
-	return L.stopping;
+	return __atomic_load_n(&L.stopping, __ATOMIC_RELAXED);
 }
 
 void loop_resume(struct lconn *lc)
@@ -215,7 +215,8 @@ void loop_free(void)
 {
 	uint64_t one = 1;
 
-	L.stopping = true; /* closing connections below gives the acceptor no room */
+	/* Closing connections below gives the acceptor no room. */
+	__atomic_store_n(&L.stopping, true, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&A.mu);
 	A.quit = true;
 	pthread_mutex_unlock(&A.mu);
@@ -464,7 +465,7 @@ static void begin_stop(void)
 {
 	struct lconn *lc = L.all;
 
-	L.stopping = true;
+	__atomic_store_n(&L.stopping, true, __ATOMIC_RELAXED); /* pool threads read it */
 	L.deadline = worker_now() + L.w->cfg->graceful_timeout;
 	acceptor_room(0, false);
 	while (lc) {

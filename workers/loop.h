@@ -76,7 +76,10 @@ struct event_base *loop_base(void);
  */
 size_t loop_run(void);
 
-/* True once a graceful stop began: responses should close their connections. */
+/*
+ * True once a graceful stop began: responses should close their connections.
+ * The one function here that any thread may call.
+ */
 bool loop_stopping(void);
 
 /* Back from dispatch: parse what is buffered or arrives, dispatch again or wait. */
