@@ -5,7 +5,8 @@ libkirin_a_SOURCES += \
 	workers/worker.c workers/worker.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
-	workers/loop.c workers/loop.h \
+	workers/connset.c workers/connset.h \
+	workers/reactor.h workers/reactor_event.c workers/reactor_gevent.c \
 	workers/waitlist.c workers/waitlist.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
@@ -17,5 +18,6 @@ libkirin_a_SOURCES += \
 	workers/python/input.c workers/python/input.h \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
+	workers/python/gconn.c workers/python/gconn.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h

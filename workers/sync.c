@@ -6,20 +6,19 @@
 #include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/channel.h"
+#include "workers/connset.h"
 #include "workers/http/conn.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static int wait_slices(struct conn *c, short events, int timeout_ms);
-static bool arbiter_gone(int fd);
 static bool serve_one(struct worker *w, const struct listener *l);
 
 static struct worker *self;
@@ -75,7 +74,7 @@ int sync_run(struct worker *w, PyObject *app)
 		}
 		for (int k = 0; k < rc && !worker_stopping(w); k++) {
 			if (ev[k].data.u64 == n) {
-				if (arbiter_gone(w->channel_fd))
+				if (connset_arbiter_gone(w->channel_fd))
 					goto out;
 				continue;
 			}
@@ -160,13 +159,4 @@ static int wait_slices(struct conn *c, short events, int timeout_ms)
 			return -1;
 		}
 	}
-}
-
-/* The arbiter never writes to us: readable means it closed its end. */
-static bool arbiter_gone(int fd)
-{
-	char b;
-	ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
-
-	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
 }
