@@ -327,7 +327,7 @@ static void accepted(struct cconn *cc)
 	 * close, so a request costs no epoll_ctl(). */
 	ec->ev = event_new(L.base, cc->c.fd, EV_READ | EV_PERSIST, on_readable, cc);
 	if (!ec->ev) {
-		log_error(errno, "event_new() for a connection");
+		log_error(ENOMEM, "event_new() for a connection");
 		conn_close(&cc->c);
 		ev_release(cc);
 		if (!connset_stopping())
