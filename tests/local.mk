@@ -4,7 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
-UNIT_TESTS += tests/unit/test_connset
+UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -30,6 +30,9 @@ tests_unit_test_gpool_LDADD = $(UNIT_LDADD)
 tests_unit_test_connset_SOURCES = tests/unit/test_connset.c
 tests_unit_test_connset_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_connset_LDADD = $(UNIT_LDADD)
+tests_unit_test_gconn_SOURCES = tests/unit/test_gconn.c
+tests_unit_test_gconn_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
