@@ -12,7 +12,7 @@
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/wsgi.h"
-#include "workers/reactor.h"
+#include "workers/reactor_gevent.h"
 #include "workers/worker.h"
 
 static struct {

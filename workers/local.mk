@@ -6,7 +6,8 @@ libkirin_a_SOURCES += \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
 	workers/connset.c workers/connset.h \
-	workers/reactor.h workers/reactor_event.c workers/reactor_gevent.c \
+	workers/reactor.h workers/reactor_event.c \
+	workers/reactor_gevent.c workers/reactor_gevent.h \
 	workers/waitlist.c workers/waitlist.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \

@@ -4,8 +4,8 @@
  * listeners within a room of connections, watching a connection's socket
  * for reading, a tick timer, the worker's channel, run and stop. Two
  * implementations: reactor_event (libevent, with an accept thread: the
- * gthread and greenlet workers) and reactor_gevent (gevent's hub: the
- * gevent worker).
+ * gthread and greenlet workers; declared here) and reactor_gevent
+ * (gevent's hub: the gevent worker; reactor_gevent.h).
  *
  * Runs in a worker process, in the thread that runs the reactor; only the
  * connection set calls the table. A reactor calls back connset_accepted(),
@@ -13,8 +13,6 @@
  */
 #pragma once
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -57,12 +55,3 @@ extern const struct reactor reactor_event;
 
 /* The libevent reactor's event base, for the worker type's own events. */
 struct event_base *reactor_event_base(void);
-
-/* gevent's hub; needs the GIL in every call, and gevent importable. */
-extern const struct reactor reactor_gevent;
-
-/* The gevent hub (borrowed), once reactor_gevent is initialised. */
-PyObject *reactor_gevent_hub(void);
-
-/* attr of module `mod` (new ref), or NULL with an exception set. */
-PyObject *reactor_gevent_attr(const char *mod, const char *attr);

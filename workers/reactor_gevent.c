@@ -1,5 +1,5 @@
-/* reactor_gevent — the reactor on gevent's hub; see reactor.h. */
-#include "workers/reactor.h"
+/* reactor_gevent — see reactor_gevent.h. */
+#include "workers/reactor_gevent.h"
 
 #include <stdlib.h>
 
