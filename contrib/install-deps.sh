@@ -1,16 +1,36 @@
 #!/bin/sh
-# Install every Debian 12 package kirin needs to build, test, benchmark and run.
-# Run as root. Safe to run again.
+# Install the Debian 12 packages kirin needs, as root. Safe to run again.
+#
+#   sh contrib/install-deps.sh [build|test|bench]
+#
+#   build  compile kirin and serve an app (the default)
+#   test   build, plus what `make check` needs: cmocka, the frameworks and
+#          gevent the end-to-end tests serve, groff for the man-page check,
+#          wrk for the harness's smoke pass, Gunicorn as the access log's reference
+#   bench  test, plus the peers `make bench` measures kirin against
 set -eu
+
+BUILD="build-essential autoconf automake pkg-config
+    libevent-dev libinih-dev libjansson-dev
+    python3 python3-dev libpython3-dev python3-greenlet"
+TEST="libcmocka-dev python3-gevent python3-venv gunicorn
+    python3-flask python3-django python3-bottle python3-falcon
+    groff-base wrk"
+BENCH="nginx-light python3-waitress
+    uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
+    gnuplot-nox"
+
+case "${1:-build}" in
+build) pkgs="$BUILD" ;;
+test) pkgs="$BUILD $TEST" ;;
+bench) pkgs="$BUILD $TEST $BENCH" ;;
+*)
+	echo "usage: $0 [build|test|bench]" >&2
+	exit 2
+	;;
+esac
+
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends \
-    build-essential autoconf automake libtool pkg-config \
-    libevent-dev libinih-dev libjansson-dev libcmocka-dev \
-    python3 python3-dev libpython3-dev \
-    python3-greenlet python3-gevent \
-    python3-flask python3-django python3-bottle python3-falcon \
-    python3-requests python3-pytest python3-venv \
-    groff-base procps strace curl \
-    wrk gunicorn python3-waitress uwsgi uwsgi-plugin-python3 nginx-light \
-    uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3 gnuplot-nox
+# shellcheck disable=SC2086 # one word per package
+apt-get install -y --no-install-recommends $pkgs

@@ -19,8 +19,8 @@ tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_SOURCES = tests/unit/test_accesslog.c
-tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
+tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_accesslog_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_test_waitlist_SOURCES = tests/unit/test_waitlist.c
 tests_unit_test_waitlist_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_waitlist_LDADD = $(UNIT_LDADD)
@@ -53,7 +53,7 @@ E2E_TESTS = \
 	tests/e2e/test_frameworks.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps tests/procs.py
 
 if ASAN
 KIRIN_ASAN = 1

@@ -3,7 +3,7 @@
 one machine, so that every number that matters is a ratio.
 
     bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
-             [--duration S] [--runs N] [--servers REGEX]
+             [--duration S] [--runs N] [--servers REGEX] [--baseline OLD_KIRIN]
 
 Scenarios (--only takes the letters or the names):
   a hello     hello world, keep-alive, 100 connections
@@ -27,7 +27,7 @@ down (hundreds of connections, 1 MB bodies), and checks that every scenario
 ran, not how fast.
 
 Installs nothing: wrk, gunicorn, uwsgi (+ plugins), waitress, nginx and
-gnuplot are used when installed (contrib/install-deps.sh installs them) and
+gnuplot are used when installed (contrib/install-deps.sh bench installs them) and
 reported as skipped otherwise. kirin's worker classes that this build does not
 have yet are reported as skipped too. Servers listen on free ports of
 127.0.0.1, each in its own session, and their process groups are killed by
@@ -37,7 +37,6 @@ Writes DIR/bench.json, DIR/bench.md and DIR/bench.png. Exits 1 when a kirin
 variant failed a scenario it should have run, 0 otherwise.
 """
 import argparse
-import atexit
 import datetime
 import json
 import os
@@ -45,7 +44,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,7 +53,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 UWSGI = "/usr/bin/uwsgi"
@@ -65,48 +65,8 @@ MAXCONN = 11000          # connection limits given to every server
 KEEPALIVE_S = 120        # idle keep-alive timeout given to every server
 BACKLOG = 4096
 
-# --- process groups: killed whatever happens -------------------------------
-
-_groups = set()
-
-
-def _kill_groups():
-    for pgid in list(_groups):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        _groups.discard(pgid)
-
-
 def _on_term(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-atexit.register(_kill_groups)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _children(pid):
-    """Pids whose parent is pid (from /proc)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            out.append(int(name))
-    return out
 
 
 def cpu_s(pid):
@@ -167,7 +127,7 @@ class Server:
                                          cwd=self.cwd or APPS, start_new_session=True)
         finally:
             log.close()
-        _groups.add(self.proc.pid)
+        live_groups.add(self.proc.pid)
         return self
 
     def alive(self):
@@ -202,7 +162,7 @@ class Server:
         process itself when it has none."""
         if not self.alive():
             return []
-        kids = _children(self.proc.pid)
+        kids = children_of(self.proc.pid)
         return kids or [self.proc.pid]
 
     def rss_kib(self):
@@ -212,7 +172,7 @@ class Server:
         """CPU seconds used so far by the server: its first process and its children."""
         if not self.alive():
             return 0.0
-        return sum(cpu_s(p) for p in [self.proc.pid] + _children(self.proc.pid))
+        return sum(cpu_s(p) for p in [self.proc.pid] + children_of(self.proc.pid))
 
     def revive(self, timeout=15.0):
         """Restart a server that died (the machine is shared: something
@@ -238,7 +198,7 @@ class Server:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        _groups.discard(self.proc.pid)
+        live_groups.discard(self.proc.pid)
 
 
 def _short(text, n=300):
@@ -281,14 +241,16 @@ def _has_module(mod):
     return r.returncode == 0
 
 
-def make_variants(kirin):
-    vs = []
-
-    def kirin_check():
+def kirin_variants(kirin, family):
+    """One variant per worker type of the kirin binary at path kirin, named
+    FAMILY-TYPE: family "kirin" is the build under test, "base" a baseline
+    build (--baseline) measured in the same run."""
+    def check():
         if not kirin or not os.access(kirin, os.X_OK):
             return f"no kirin binary ({kirin!r})"
         return None
 
+    vs = []
     for kind in ("sync", "gthread", "greenlet", "gevent"):
         def build(app, port, workers, tmp, kind=kind):
             argv = [kirin, "-w", str(workers), "-k", kind, "-b", f"127.0.0.1:{port}",
@@ -298,7 +260,14 @@ def make_variants(kirin):
             if kind == "gthread":
                 argv += ["--threads", "4"]
             return argv + [app], {}, None
-        vs.append(Variant(f"kirin-{kind}", "kirin", kind, kind != "sync", kirin_check, build))
+        vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
+    return vs
+
+
+def make_variants(kirin, baseline=None):
+    vs = kirin_variants(kirin, "kirin")
+    if baseline:
+        vs += kirin_variants(baseline, "base")
 
     def gunicorn_check(kind):
         def check():
@@ -596,7 +565,8 @@ class Bench:
         self.quick = args.quick
         self.tmp = tempfile.mkdtemp(prefix="kirin-bench-")
         self.kirin = os.path.abspath(args.kirin) if args.kirin else ""
-        self.variants = make_variants(self.kirin)
+        self.baseline = os.path.abspath(args.baseline) if args.baseline else ""
+        self.variants = make_variants(self.kirin, self.baseline)
         if args.servers:
             rx = re.compile(args.servers)
             self.variants = [v for v in self.variants if rx.search(v.name)]
@@ -835,10 +805,11 @@ class Bench:
         title = f"{conns} connections sleeping 100 ms cooperatively"
         self.say(f"\n== (d) {title}")
         # greenlet workers sleep with kirin.sleep, gevent workers with time.sleep
-        plan = [(v, "sleepers:app_kirin" if (v.family == "kirin" and v.kind == "greenlet")
+        plan = [(v, "sleepers:app_kirin" if (v.family in ("kirin", "base") and v.kind == "greenlet")
                  else "sleepers:app_time")
                 for v in self.pick(lambda v: v.kind == "gevent" or v.family == "floor" or
-                                   (v.family == "kirin" and v.kind == "greenlet"), floor=True)]
+                                   (v.family in ("kirin", "base") and v.kind == "greenlet"),
+                                   floor=True)]
         # Steady state, the same for every server: count the responses that
         # complete in a window of --duration seconds opening 1 s (ten rounds
         # of sleeps) after wrk connects, so that neither the connection
@@ -1197,7 +1168,8 @@ class Bench:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "kernel": platform.release(),
             "cpus": os.cpu_count(), "python": DEBIAN_PYTHON,
-            "kirin": self.kirin, "quick": self.quick, "duration_s": self.duration,
+            "kirin": self.kirin, "baseline": self.baseline or None,
+            "quick": self.quick, "duration_s": self.duration,
             "runs": self.runs, "warmup_s": self.warmup, "wrk_threads": self.wrk.threads,
             "command": " ".join([sys.executable] + sys.argv),
             "versions": _versions(),
@@ -1380,6 +1352,8 @@ def main(argv=None):
                                  epilog=__doc__.split("\n\n", 2)[2],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kirin", default=os.environ.get("KIRIN", ""), help="the kirin binary")
+    ap.add_argument("--baseline", help="another kirin binary (e.g. the previous commit's), "
+                    "run as base-TYPE beside kirin-TYPE in the same interleaved runs")
     ap.add_argument("--quick", action="store_true", help="kirin only, one short scaled-down run")
     ap.add_argument("--only", help="scenarios to run, e.g. a,b or hello,close")
     ap.add_argument("--out", help="directory for bench.json, bench.md, bench.png")
@@ -1397,10 +1371,10 @@ def main(argv=None):
         bench.run(only)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        _kill_groups()
+        kill_live_groups()
         return 130
     finally:
-        _kill_groups()
+        kill_live_groups()
         if args.out:
             bench.write_outputs(args.out)
         shutil.rmtree(bench.tmp, ignore_errors=True)

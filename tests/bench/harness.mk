@@ -16,7 +16,7 @@ BENCH_FILES = \
 	tests/bench/apps/echo.py \
 	tests/bench/apps/sleepers.py \
 	tests/bench/apps/ready.py
-EXTRA_DIST += $(BENCH_FILES) tests/bench/harness.mk
+EXTRA_DIST += $(BENCH_FILES) tests/bench/harness.mk tests/bench/README.md
 
 BENCH_ARGS =
 

@@ -28,7 +28,7 @@ def main():
     if not (KIRIN and os.access(KIRIN, os.X_OK)):
         skip(f"no kirin binary to test (KIRIN={KIRIN!r})")
     if not shutil.which("wrk"):
-        skip("wrk is not installed (contrib/install-deps.sh installs it)")
+        skip("wrk is not installed (contrib/install-deps.sh test installs it)")
     out = tempfile.mkdtemp(prefix="kirin-bench-quick-")
     try:
         argv = [sys.executable, os.path.join(HERE, "bench.py"), "--quick",

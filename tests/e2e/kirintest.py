@@ -7,7 +7,6 @@ when the test fails. Standard library only.
 Environment (see tests/local.mk): KIRIN, KIRIN_SRCDIR, KIRIN_PYTHON,
 KIRIN_CONFORMANCE_DIR, CI.
 """
-import atexit
 import http.client
 import os
 import signal
@@ -20,26 +19,12 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from procs import (children_of, descendants, free_port, group_pids,  # noqa: E402,F401
+                   kill_tree, pid_alive, live_groups as _live_groups)
 APPS = os.path.join(HERE, "apps")
 KIRIN = os.environ.get("KIRIN", "")
 SKIP = 77
-
-# Process groups started by Kirin and not yet reaped: killed at exit whatever
-# happens to the test (an exception, sys.exit, a failed assertion).
-_live_groups = set()
-
-
-def _kill_leftovers():
-    for pgid in list(_live_groups):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        _live_groups.discard(pgid)
-
-
-atexit.register(_kill_leftovers)
-
 
 def _terminated(signum, frame):
     # make's or CI's timeout sends TERM (HUP when a terminal goes): turn it
@@ -60,13 +45,6 @@ def require_kirin():
         return
     print(f"no kirin binary to test (KIRIN={KIRIN!r})", file=sys.stderr)
     sys.exit(1 if os.environ.get("CI") else SKIP)
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout, interval=0.05):
@@ -191,76 +169,6 @@ def parse_raw(data):
 
 
 # --- processes ------------------------------------------------------------
-
-def _live_stats():
-    """(pid, stat fields after the command name) of every live, non-zombie
-    process, from /proc/*/stat (no psutil). fields[1] is the parent pid,
-    fields[2] the process group."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # comm may contain spaces and parentheses: fields start after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 2 and fields[0] != b"Z":
-            yield int(entry), fields
-
-
-def children_of(pid):
-    """Pids whose parent is pid."""
-    return sorted(p for p, fields in _live_stats() if int(fields[1]) == pid)
-
-
-def descendants(pid):
-    """All live descendants of pid (children, their children...)."""
-    out, todo = [], [pid]
-    while todo:
-        kids = children_of(todo.pop())
-        out += kids
-        todo += kids
-    return out
-
-
-def kill_tree(pid):
-    """SIGKILL pid, its process group and the groups of all its descendants
-    (they may have started sessions of their own)."""
-    groups = {pid}
-    for p in descendants(pid):
-        try:
-            groups.add(os.getpgid(p))
-        except ProcessLookupError:
-            pass
-    for g in groups:
-        if g <= 1 or g == os.getpgrp():
-            continue
-        try:
-            os.killpg(g, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        os.kill(pid, signal.SIGKILL)  # not a group leader (a USR2 child)
-    except ProcessLookupError:
-        pass
-
-
-def pid_alive(pid):
-    """True if pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
-
-
-def group_pids(pgid):
-    """Live (non-zombie) pids in process group pgid."""
-    return sorted(p for p, fields in _live_stats() if int(fields[2]) == pgid)
-
 
 class KirinError(AssertionError):
     pass
