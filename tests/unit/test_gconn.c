@@ -121,7 +121,7 @@ static int teardown(void **state)
 	return Py_FinalizeEx();
 }
 
-/* A connection whose request head is there: accepting it dispatches it. Returns the client's end. */
+/* A connection whose request head is there: accepting it dispatches it. The client's end. */
 static int accept_with_request(void)
 {
 	static const char get[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
