@@ -19,6 +19,7 @@
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/worker_type.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -64,11 +65,12 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
-	if (accesslog_open(w->cfg) < 0)
+	if (accesslog_open(w->cfg) < 0 || reqtimeout_init(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
+	reqtimeout_stop();
 	accesslog_close();
 	if (!w->skip_finalize)
 		interp_finish(app);

@@ -36,6 +36,8 @@ static const struct kirin_backend *backend = &blocking;
 static const char module_src[] =
 	"import collections as _collections, queue as _queue, threading as _threading, time as _time\n"
 	"Empty = _queue.Empty\n"
+	"class RequestTimeout(BaseException):\n"
+	"    '''Raised in a request that ran longer than --request-timeout.'''\n"
 	"class Queue:\n"
 	"    '''FIFO queue for long polling: put(item), get(timeout=None) raises kirin.Empty.'''\n"
 	"    def __init__(self):\n"
@@ -297,11 +299,22 @@ static int blocking_sleep(double seconds)
 	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
 	int rc;
 
-	Py_BEGIN_ALLOW_THREADS;
-	while ((rc = nanosleep(&ts, &ts)) < 0 && errno == EINTR)
-		;
-	Py_END_ALLOW_THREADS;
-	return 0;
+	for (;;) {
+		bool cancelled;
+
+		Py_BEGIN_ALLOW_THREADS;
+		rc = nanosleep(&ts, &ts);
+		cancelled = rc < 0 && _save->async_exc; /* --request-timeout, reqtimeout.h */
+		Py_END_ALLOW_THREADS;
+		if (rc == 0 || errno != EINTR)
+			return 0;
+		/* The main thread's RequestTimeout comes from a signal handler;
+		 * another thread's is raised at its next bytecode. */
+		if (PyErr_CheckSignals() < 0)
+			return -1;
+		if (cancelled)
+			return 0;
+	}
 }
 
 /* poll(2)'s timeout for a wait of `seconds`: rounded up, at most INT_MAX. */

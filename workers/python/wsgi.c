@@ -18,6 +18,7 @@
 #include "workers/python/environ.h"
 #include "workers/python/input.h"
 #include "workers/python/interp.h"
+#include "workers/python/reqtimeout.h"
 
 #define FILE_BLOCK 8192
 
@@ -32,6 +33,7 @@ struct request {
 	bool held;      /* accesslog_hold() until the line is written */
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
+	int timer;      /* its reqtimeout slot, -1: not timed */
 };
 
 typedef struct {
@@ -115,7 +117,7 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 
 enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 {
-	struct request r = {.c = c};
+	struct request r = {.c = c, .timer = -1};
 	PyObject *input = NULL, *env = NULL, *result = NULL, *it = NULL, *item;
 	StartResponse *sr = NULL;
 	enum wsgi_outcome out = WSGI_CLOSE;
@@ -123,6 +125,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
 	if (accesslog_enabled())
 		clock_gettime(CLOCK_MONOTONIC, &r.start);
+	if (reqtimeout_seconds)
+		r.timer = reqtimeout_begin(c);
 	input = input_new(c);
 	env = input ? environ_new(c, input) : NULL;
 	r.env = env;
@@ -216,6 +220,7 @@ done:
 	Py_XDECREF(input);
 	Py_XDECREF(env);
 	response_free(&r.resp);
+	reqtimeout_end(r.timer);
 	if (c->fd < 0)
 		return WSGI_CLOSED;
 	return out;
@@ -470,17 +475,21 @@ static int send_file(struct request *r, PyObject *wrapper)
 }
 
 /*
- * The app failed (exception pending): log it; answer 500 (or the body
- * framing error that made wsgi.input raise) if nothing was sent, else the
- * response is cut short and the connection must close.
+ * The app failed (exception pending): log it; answer 500 (504 for
+ * kirin.RequestTimeout, whose stack reqtimeout logged; or the body framing
+ * error that made wsgi.input raise) if nothing was sent, else the response
+ * is cut short and the connection must close.
  */
 static void finish_error(struct request *r, const char *what)
 {
 	struct conn *c = r->c;
+	bool timed_out = reqtimeout_matches();
 
 	if (c->error_status) {
 		PyErr_Clear();
 		log_info("refusing request: %s", c->error ? c->error : "bad body framing");
+	} else if (timed_out) {
+		PyErr_Clear();
 	} else if (!r->broken) {
 		interp_log_exception(what);
 	} else {
@@ -488,7 +497,7 @@ static void finish_error(struct request *r, const char *what)
 	}
 	r->resp.keep_alive = false;
 	if (!r->head_sent && !r->broken) {
-		int status = c->error_status ? c->error_status : 500;
+		int status = c->error_status ? c->error_status : timed_out ? 504 : 500;
 
 		r->head_sent = true;
 		/* Now: the refusal closes the connection and frees the request. */
