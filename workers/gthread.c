@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -18,6 +19,18 @@
 #include "workers/reactor.h"
 #include "workers/worker.h"
 
+/*
+ * A pool thread, as the loop sees it: busy counts its requests begun and
+ * ended (odd: in one), the only thing the thread writes; the loop's tick
+ * notes when it first saw each odd value.
+ */
+struct pool_thread {
+	pthread_t id;
+	_Atomic unsigned busy;
+	unsigned seen; /* the loop's copy of busy */
+	double since;  /* when the loop first saw it */
+};
+
 static struct {
 	struct worker *w;
 	int done_fd;               /* eventfd: pool threads wake the loop */
@@ -26,7 +39,7 @@ static struct {
 	pthread_cond_t cv;
 	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
-	pthread_t *threads;
+	struct pool_thread *threads;
 	int nthreads;
 	PyInterpreterState *interp;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -37,11 +50,13 @@ static void on_done(evutil_socket_t fd, short what, void *arg);
 static void done(struct cconn *cc);
 static void *pool_main(void *arg);
 static void serve(struct cconn *cc, PyThreadState *ts);
+static void watch_pool(double now);
 
 static const struct conn_io pool_io = {.wait = pool_wait};
 static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
+	.tick = watch_pool,
 	.foreign = true,
 };
 
@@ -71,7 +86,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
 	main_ts = PyEval_SaveThread();
 	for (int i = 0; i < g.nthreads; i++) {
-		int e = pthread_create(&g.threads[i], NULL, pool_main, NULL);
+		int e = pthread_create(&g.threads[i].id, NULL, pool_main, &g.threads[i]);
 		if (e) {
 			log_error(e, "pthread_create()");
 			g.nthreads = i;
@@ -97,7 +112,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	pthread_cond_broadcast(&g.cv);
 	pthread_mutex_unlock(&g.mu);
 	for (int i = 0; i < g.nthreads; i++)
-		pthread_join(g.threads[i], NULL);
+		pthread_join(g.threads[i].id, NULL);
 	PyEval_RestoreThread(main_ts);
 	event_free(g.done_ev);
 	close(g.done_fd);
@@ -142,6 +157,7 @@ static void done(struct cconn *cc)
 
 static void *pool_main(void *arg)
 {
+	struct pool_thread *self = arg;
 	PyThreadState *ts = PyThreadState_New(g.interp);
 	uint64_t one = 1;
 
@@ -162,7 +178,10 @@ static void *pool_main(void *arg)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
 
+		/* Only this thread writes busy: a plain store, not a locked add. */
+		atomic_store_explicit(&self->busy, self->busy + 1, memory_order_relaxed);
 		serve(cc, ts);
+		atomic_store_explicit(&self->busy, self->busy + 1, memory_order_relaxed);
 
 		/* One wake-up per batch: the loop reads the eventfd before it
 		 * takes the list (connset_drain), so what joins a list not taken
@@ -205,6 +224,35 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 	}
 	if (out != WSGI_CLOSED)
 		conn_finish(&cc->c);
+}
+
+/*
+ * On the loop's tick: a pool thread in one request for longer than a
+ * heartbeat interval stops the heartbeats until it ends, so that one stuck
+ * past --timeout gets the worker aborted with its stack logged, while the
+ * loop thread itself is well.
+ */
+static void watch_pool(double now)
+{
+	double longest = 0;
+	bool stalled;
+
+	for (int i = 0; i < g.nthreads; i++) {
+		struct pool_thread *t = &g.threads[i];
+		unsigned b = atomic_load_explicit(&t->busy, memory_order_relaxed);
+
+		if (b != t->seen) {
+			t->seen = b;
+			t->since = now;
+		} else if ((b & 1) && now - t->since > longest) {
+			longest = now - t->since;
+		}
+	}
+	stalled = g.w->cfg->timeout > 0 && longest * 1000 >= worker_beat_interval_ms(g.w);
+	if (stalled && !g.w->stalled)
+		log_debug("a pool thread has been in one request for %.1f s: no heartbeat until it ends",
+			  longest);
+	g.w->stalled = stalled;
 }
 
 /* Pool threads may wait on their client (a body, a slow reader), bounded by c->timeout_ms. */

@@ -93,7 +93,7 @@ bool worker_heartbeat(struct worker *w)
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
 		if (getppid() != w->arbiter_pid)
 			return false;
-		if (channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
+		if (!w->stalled && channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
 			return false;
 		w->last_beat = now;
 	}
