@@ -15,6 +15,7 @@
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/connset.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
@@ -255,7 +256,10 @@ static void watch_pool(double now)
 	g.w->stalled = stalled;
 }
 
-/* Pool threads may wait on their client (a body, a slow reader), bounded by c->timeout_ms. */
+/*
+ * Pool threads may wait on their client (a body, a slow reader), bounded by
+ * c->timeout_ms, and by --request-timeout: its cancellation interrupts.
+ */
 static int pool_wait(struct conn *c, short events, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = events};
@@ -263,7 +267,7 @@ static int pool_wait(struct conn *c, short events, int timeout_ms)
 
 	do
 		rc = poll(&p, 1, timeout_ms);
-	while (rc < 0 && errno == EINTR);
+	while (rc < 0 && errno == EINTR && !reqtimeout_interrupted());
 	if (rc == 0)
 		errno = ETIMEDOUT;
 	return rc > 0 ? 0 : -1;

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "workers/python/reqtimeout.h"
+
 /* The longest length time.sleep takes: INT64_MAX nanoseconds (~292 years). */
 #define MAX_SECONDS ((double)INT64_MAX / 1e9)
 
@@ -304,7 +306,7 @@ static int blocking_sleep(double seconds)
 
 		Py_BEGIN_ALLOW_THREADS;
 		rc = nanosleep(&ts, &ts);
-		cancelled = rc < 0 && _save->async_exc; /* --request-timeout, reqtimeout.h */
+		cancelled = rc < 0 && errno == EINTR && reqtimeout_interrupted();
 		Py_END_ALLOW_THREADS;
 		if (rc == 0 || errno != EINTR)
 			return 0;

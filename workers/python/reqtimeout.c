@@ -55,6 +55,9 @@ struct target {
 
 int reqtimeout_seconds;
 
+/* The slot of the request this thread runs, -1 for none (greenlets use none). */
+static _Thread_local int this_slot = -1;
+
 static struct {
 	pthread_mutex_t mu;  /* never held across a Python call: GIL first, then mu */
 	pthread_cond_t kick; /* the canceller has work, or stop */
@@ -178,6 +181,8 @@ int reqtimeout_begin(const struct conn *c)
 	         (int)c->req.target_len, c->req.target);
 	snprintf(s->peer, sizeof(s->peer), "%s", c->peer_addr[0] ? c->peer_addr : "-");
 	pthread_mutex_unlock(&R.mu);
+	if (!g)
+		this_slot = i;
 	return i;
 }
 
@@ -191,6 +196,7 @@ void reqtimeout_end(int i)
 	if (i < 0)
 		return;
 	s = &R.slots[i];
+	this_slot = -1;
 	pthread_mutex_lock(&R.mu);
 	ident = s->ident;
 	g = s->greenlet;
@@ -211,6 +217,23 @@ void reqtimeout_end(int i)
 bool reqtimeout_matches(void)
 {
 	return R.exc && PyErr_ExceptionMatches(R.exc);
+}
+
+bool reqtimeout_cancelled(int slot)
+{
+	bool c;
+
+	if (slot < 0)
+		return false;
+	pthread_mutex_lock(&R.mu);
+	c = R.slots[slot].cancelled;
+	pthread_mutex_unlock(&R.mu);
+	return c;
+}
+
+bool reqtimeout_interrupted(void)
+{
+	return reqtimeout_cancelled(this_slot);
 }
 
 void reqtimeout_tick(double now)

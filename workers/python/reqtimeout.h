@@ -52,6 +52,20 @@ void reqtimeout_end(int slot);
 /* True when the pending exception is kirin.RequestTimeout. */
 bool reqtimeout_matches(void);
 
+/*
+ * True when the request of slot was cancelled: whatever error ended it,
+ * it timed out. Any thread.
+ */
+bool reqtimeout_cancelled(int slot);
+
+/*
+ * For a wait in C that a signal interrupted (EINTR), in a thread that
+ * runs requests (sync, gthread; not greenlets): true when that was the
+ * cancellation of this thread's request, so the wait should give up
+ * rather than go on. Without the GIL is fine.
+ */
+bool reqtimeout_interrupted(void);
+
 /* In the hub, every tick: cancel the waiting greenlets that ran too long. */
 void reqtimeout_tick(double now);
 

@@ -483,7 +483,7 @@ static int send_file(struct request *r, PyObject *wrapper)
 static void finish_error(struct request *r, const char *what)
 {
 	struct conn *c = r->c;
-	bool timed_out = reqtimeout_matches();
+	bool timed_out = reqtimeout_matches() || reqtimeout_cancelled(r->timer);
 
 	if (c->error_status) {
 		PyErr_Clear();

@@ -7,6 +7,7 @@ with the worker's pid when it ends normally.
 /spin          a pure-Python loop, under `except Exception` that would
                swallow an ordinary exception
 /stream        sends its head and a first chunk, then kirin.sleep(60)
+/read          reads the whole body (for a client that never sends it)
 /stuck         sum() over an endless C iterator: C code that holds the GIL
                and never reaches a bytecode boundary nor checks signals (a
                ctypes call to libc sleep() would not do: the signal that
@@ -58,6 +59,8 @@ def app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/stream":
         return stream(start_response)
+    if path == "/read":
+        environ["wsgi.input"].read()
     if path in HANGS:
         try:
             HANGS[path]()
