@@ -9,7 +9,7 @@ UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
 UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
-UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn
+UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -43,6 +43,7 @@ tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent
 tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 tests_unit_test_connset_LDADD = $(UNIT_LDADD)
 tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
+tests_unit_test_reqtimeout_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
