@@ -98,9 +98,9 @@ static void test_sleep_in_the_main_thread_is_cancelled(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_off_starts_nothing),
-		cmocka_unit_test(test_on_bounds_and_reuses_its_slots),
-		cmocka_unit_test(test_sleep_in_the_main_thread_is_cancelled),
+	    cmocka_unit_test(test_off_starts_nothing),
+	    cmocka_unit_test(test_on_bounds_and_reuses_its_slots),
+	    cmocka_unit_test(test_sleep_in_the_main_thread_is_cancelled),
 	};
 	int rc;
 
