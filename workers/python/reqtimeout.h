@@ -46,7 +46,7 @@ void reqtimeout_use_greenlets(PyObject *(*current)(void));
  */
 int reqtimeout_begin(const struct conn *c);
 
-/* The request of slot (from reqtimeout_begin, -1 does nothing) is over. */
+/* The request of slot (from reqtimeout_begin; -1 does nothing) is over. */
 void reqtimeout_end(int slot);
 
 /* True when the pending exception is kirin.RequestTimeout. */

@@ -220,7 +220,8 @@ done:
 	Py_XDECREF(input);
 	Py_XDECREF(env);
 	response_free(&r.resp);
-	reqtimeout_end(r.timer);
+	if (r.timer >= 0)
+		reqtimeout_end(r.timer);
 	if (c->fd < 0)
 		return WSGI_CLOSED;
 	return out;
