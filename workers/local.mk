@@ -2,7 +2,9 @@
 libkirin_a_SOURCES += \
 	workers/channel.c workers/channel.h \
 	workers/accesslog.c workers/accesslog.h \
+	workers/accesslog_format.c workers/accesslog_format.h \
 	workers/worker.c workers/worker.h \
+	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
 	workers/connset.c workers/connset.h \
@@ -13,6 +15,7 @@ libkirin_a_SOURCES += \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/response.c workers/http/response.h \
+	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
