@@ -3,6 +3,8 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
+UNIT_TESTS += tests/unit/test_chunked tests/unit/test_proxy tests/unit/test_chars
+UNIT_TESTS += tests/unit/test_policy
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
 UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
@@ -21,9 +23,21 @@ tests_unit_test_config_ini_LDADD = $(UNIT_LDADD)
 tests_unit_test_config_cli_SOURCES = tests/unit/test_config_cli.c tests/unit/config_fixture.h
 tests_unit_test_config_cli_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_cli_LDADD = $(UNIT_LDADD)
-tests_unit_test_parser_SOURCES = tests/unit/test_parser.c
+tests_unit_test_parser_SOURCES = tests/unit/test_parser.c tests/unit/guard.c tests/unit/guard.h
 tests_unit_test_parser_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_parser_LDADD = $(UNIT_LDADD)
+tests_unit_test_chunked_SOURCES = tests/unit/test_chunked.c tests/unit/guard.c tests/unit/guard.h
+tests_unit_test_chunked_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_chunked_LDADD = $(UNIT_LDADD)
+tests_unit_test_proxy_SOURCES = tests/unit/test_proxy.c tests/unit/guard.c tests/unit/guard.h
+tests_unit_test_proxy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_proxy_LDADD = $(UNIT_LDADD)
+tests_unit_test_chars_SOURCES = tests/unit/test_chars.c
+tests_unit_test_chars_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_chars_LDADD = $(UNIT_LDADD)
+tests_unit_test_policy_SOURCES = tests/unit/test_policy.c
+tests_unit_test_policy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
 tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)

@@ -9,6 +9,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "workers/policy.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
 
@@ -41,7 +42,7 @@ int connset_init(struct worker *w, const struct connset_ops *ops, const struct r
 	S.w = w;
 	S.ops = ops;
 	S.r = r;
-	if (conn_policy_init(&S.policy, cfg, true, err, sizeof(err)) < 0) {
+	if (policy_from_config(&S.policy, cfg, true, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return -1;
 	}

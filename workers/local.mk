@@ -11,9 +11,13 @@ libkirin_a_SOURCES += \
 	workers/reactor.h workers/reactor_event.c \
 	workers/reactor_gevent.c workers/reactor_gevent.h \
 	workers/waitlist.c workers/waitlist.h \
+	workers/policy.c workers/policy.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
+	workers/http/chunked.c workers/http/chunked.h \
+	workers/http/proxy.c workers/http/proxy.h \
+	workers/http/chars.c workers/http/chars.h \
 	workers/http/response.c workers/http/response.h \
 	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
@@ -24,4 +28,5 @@ libkirin_a_SOURCES += \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/python/gconn.c workers/python/gconn.h \
 	workers/http/conn.c workers/http/conn.h \
-	workers/http/allow.c workers/http/allow.h
+	workers/http/allow.c workers/http/allow.h \
+	workers/http/mem.c workers/http/mem.h

@@ -13,6 +13,7 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/connset.h"
+#include "workers/policy.h"
 #include "workers/worker.h"
 
 /* A connection with its event: readable, persistent, ignored while busy. */
@@ -291,8 +292,8 @@ static void *acceptor_main(void *arg)
 			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0; i++) {
 				struct econn *ec = xcalloc(1, sizeof(*ec));
 
-				if (conn_accept(&ec->cc.c, &w->listeners[ev[k].data.u64], L.ops->io,
-						L.policy) <= 0) {
+				if (policy_accept(&ec->cc.c, &w->listeners[ev[k].data.u64], L.ops->io,
+						  L.policy) <= 0) {
 					free(ec);
 					break;
 				}

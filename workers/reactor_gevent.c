@@ -7,6 +7,7 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/connset.h"
+#include "workers/policy.h"
 #include "workers/python/interp.h"
 #include "workers/worker.h"
 
@@ -256,7 +257,7 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 		struct vconn *vc = xcalloc(1, sizeof(*vc));
 		PyObject *cap;
 
-		if (conn_accept(&vc->cc.c, l, V.ops->io, V.policy) <= 0) {
+		if (policy_accept(&vc->cc.c, l, V.ops->io, V.policy) <= 0) {
 			free(vc);
 			break;
 		}

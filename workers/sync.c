@@ -14,6 +14,7 @@
 #include "workers/channel.h"
 #include "workers/connset.h"
 #include "workers/http/conn.h"
+#include "workers/policy.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
@@ -36,7 +37,7 @@ int sync_run(struct worker *w, PyObject *app)
 	self = w;
 	if (wsgi_init(app, false, w->cfg->workers > 1) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	if (conn_policy_init(&policy, w->cfg, false, err, sizeof(err)) < 0) {
+	if (policy_from_config(&policy, w->cfg, false, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -102,7 +103,7 @@ static bool serve_one(struct worker *w, const struct listener *l)
 	struct conn c = {0};
 	int rc;
 
-	if (conn_accept(&c, l, &sync_io, &policy) <= 0)
+	if (policy_accept(&c, l, &sync_io, &policy) <= 0)
 		return false;
 	rc = conn_read_head(&c);
 	if (rc <= 0) {

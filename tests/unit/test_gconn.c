@@ -16,6 +16,7 @@
 
 #include "arbiter/config.h"
 #include "workers/connset.h"
+#include "workers/policy.h"
 #include "workers/python/gconn.c"
 #include "workers/reactor.h"
 
@@ -131,7 +132,7 @@ static int accept_with_request(void)
 	int sv[2];
 
 	assert_non_null(cc);
-	assert_int_equal(conn_policy_init(&p, &cfg, false, err, sizeof(err)), 0);
+	assert_int_equal(policy_from_config(&p, &cfg, false, err, sizeof(err)), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	assert_int_equal(write(sv[1], get, sizeof(get) - 1), (ssize_t)sizeof(get) - 1);
 	conn_init(&cc->c, sv[0], NULL, &io, &p.limits, p.timeout_ms);
