@@ -9,6 +9,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "workers/policy.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
@@ -196,7 +197,7 @@ void connset_tick(void)
 	}
 	if (!S.stopping && worker_stopping(S.w))
 		begin_stop();
-	now = worker_now();
+	now = monotime_now();
 	expire(&S.idle, now); /* idle too long */
 	expire(&S.head, now); /* too slow with a head */
 	if (S.ops->tick)
@@ -252,7 +253,7 @@ static void begin_stop(void)
 	struct cconn *cc = S.all;
 
 	__atomic_store_n(&S.stopping, true, __ATOMIC_RELAXED); /* pool threads read it */
-	S.deadline = worker_now() + S.w->cfg->graceful_timeout;
+	S.deadline = monotime_now() + S.w->cfg->graceful_timeout;
 	S.r->room(0, false);
 	while (cc) {
 		struct cconn *next = cc->next;
@@ -275,7 +276,7 @@ static void wait_in(struct cconn *cc, struct wait_list *wl)
 		}
 		cc->watching = true;
 	}
-	waitlist_add(wl, &cc->wait, worker_now());
+	waitlist_add(wl, &cc->wait, monotime_now());
 }
 
 /* Stop watching cc's socket (wait_in() watches it again). */

@@ -53,7 +53,7 @@ struct connset_ops {
 	 * (the libevent reactor only).
 	 */
 	void (*before_wait)(void);
-	/* Called on every tick (REACTOR_TICK_MS) with worker_now(), NULL for none. */
+	/* Called on every tick (REACTOR_TICK_MS) with monotime_now(), NULL for none. */
 	void (*tick)(double now);
 	/*
 	 * Dispatched connections are served in other threads: a close there

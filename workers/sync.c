@@ -11,6 +11,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "workers/channel.h"
 #include "workers/connset.h"
 #include "workers/http/conn.h"
@@ -137,10 +138,10 @@ static int wait_fd(struct conn *c, short events, int timeout_ms)
 static int wait_slices(struct conn *c, short events, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = events};
-	double deadline = worker_now() + timeout_ms / 1000.0;
+	double deadline = monotime_now() + timeout_ms / 1000.0;
 
 	for (;;) {
-		double left = deadline - worker_now();
+		double left = deadline - monotime_now();
 		int slice = worker_beat_interval_ms(self);
 		int rc;
 
