@@ -12,6 +12,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "arbiter/process.h"
 #include "workers/accesslog.h"
 #include "workers/channel.h"
@@ -66,7 +67,7 @@ _Noreturn void worker_main(struct worker *w)
 	if (accesslog_open(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	w->last_beat = worker_now();
-	channel_heartbeat(w->channel_fd, 0);
+	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
 	accesslog_close();
 	if (!w->skip_finalize)
@@ -90,7 +91,7 @@ bool worker_heartbeat(struct worker *w)
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
 		if (getppid() != w->arbiter_pid)
 			return false;
-		if (channel_heartbeat(w->channel_fd, w->requests) < 0 && errno != EAGAIN)
+		if (channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
 			return false;
 		w->last_beat = now;
 	}
@@ -117,10 +118,7 @@ bool worker_stopping(const struct worker *w)
 
 double worker_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return monotime_now();
 }
 
 static void on_term(int sig)

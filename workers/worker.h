@@ -4,9 +4,9 @@
  * the settings select (worker_type.h), heartbeat, and exit with the code the
  * arbiter understands (channel.h).
  *
- * Runs in worker processes (a fork of the arbiter, no exec); worker_now()
- * alone is also the arbiter's clock. The worker types (worker_type.h) call
- * the helpers below from their loops; they never touch signals themselves.
+ * Runs only in worker processes (a fork of the arbiter, no exec). The worker
+ * types (worker_type.h) call the helpers below from their loops; they never
+ * touch signals themselves.
  */
 #pragma once
 
