@@ -19,6 +19,7 @@
 
 #include "arbiter/config_parts.h"
 
+
 #include "workers/worker_type.h"
 
 #define MAX_PRINT_LINE      160 /* longer list lines are printed one item per line */

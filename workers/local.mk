@@ -7,11 +7,17 @@ libkirin_a_SOURCES += \
 	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
-	workers/loop.c workers/loop.h \
+	workers/connset.c workers/connset.h \
+	workers/reactor.h workers/reactor_event.c \
+	workers/reactor_gevent.c workers/reactor_gevent.h \
 	workers/waitlist.c workers/waitlist.h \
+	workers/policy.c workers/policy.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
+	workers/http/chunked.c workers/http/chunked.h \
+	workers/http/proxy.c workers/http/proxy.h \
+	workers/http/chars.c workers/http/chars.h \
 	workers/http/response.c workers/http/response.h \
 	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
@@ -20,5 +26,7 @@ libkirin_a_SOURCES += \
 	workers/python/input.c workers/python/input.h \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
+	workers/python/gconn.c workers/python/gconn.h \
 	workers/http/conn.c workers/http/conn.h \
-	workers/http/allow.c workers/http/allow.h
+	workers/http/allow.c workers/http/allow.h \
+	workers/http/mem.c workers/http/mem.h

@@ -66,7 +66,7 @@ _Noreturn void worker_main(struct worker *w)
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	if (accesslog_open(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
-	w->last_beat = worker_now();
+	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
 	accesslog_close();
@@ -78,7 +78,7 @@ _Noreturn void worker_main(struct worker *w)
 
 bool worker_heartbeat(struct worker *w)
 {
-	double now = worker_now();
+	double now = monotime_now();
 
 	if (reopen_requested) {
 		reopen_requested = 0;
@@ -114,11 +114,6 @@ bool worker_stopping(const struct worker *w)
 		stop_requested = 1;
 	}
 	return stop_requested;
-}
-
-double worker_now(void)
-{
-	return monotime_now();
 }
 
 static void on_term(int sig)
