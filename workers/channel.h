@@ -3,13 +3,13 @@
  * hands a worker it has just forked, the exit codes a worker reports its
  * fate with, and the heartbeat it writes to its end of their socketpair.
  *
- * The arbiter's supervision loop (arbiter.c) includes no other worker
- * header but the Python loader (workers/python/interp.h, for --preload),
- * and starts a worker only through channel_enter_worker(); its settings
- * check -k against workers/worker_type.h. The heartbeat is one byte,
- * because the arbiter reads nothing from a beat but that it came: a
- * worker is alive (and booted, after its first beat) while beats arrive.
- * Nothing here allocates or blocks beyond one send(2).
+ * The arbiter includes no other worker header but the Python loader
+ * (workers/python/interp.h, for --preload and --check-config) and the
+ * worker-type table (workers/worker_type.h, to check -k); it starts a
+ * worker only through channel_enter_worker(). The heartbeat is one byte,
+ * because the arbiter reads nothing from a beat but that it came: a worker
+ * is alive (and booted, after its first beat) while beats arrive. Nothing
+ * here allocates or blocks beyond one send(2).
  */
 #pragma once
 
