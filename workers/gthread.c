@@ -21,9 +21,10 @@
 #include "workers/worker.h"
 
 /*
- * A pool thread, as the loop sees it: busy counts its requests begun and
- * ended (odd: in one), the only thing the thread writes; the loop's tick
- * notes when it first saw each odd value.
+ * A pool thread, as the loop sees it: busy counts the times it went into
+ * a request or came back from waiting on the client, and out of them (odd:
+ * in the app); only the thread writes it. The loop's tick notes when it
+ * first saw each odd value.
  */
 struct pool_thread {
 	pthread_t id;
@@ -45,12 +46,15 @@ static struct {
 	PyInterpreterState *interp;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+static _Thread_local struct pool_thread *this_thread; /* NULL in the loop thread */
+
 static int pool_wait(struct conn *c, short events, int timeout_ms);
 static void submit(struct cconn *cc);
 static void on_done(evutil_socket_t fd, short what, void *arg);
 static void done(struct cconn *cc);
 static void *pool_main(void *arg);
 static void serve(struct cconn *cc, PyThreadState *ts);
+static void step(struct pool_thread *t);
 static void watch_pool(double now);
 
 static const struct conn_io pool_io = {.wait = pool_wait};
@@ -158,10 +162,10 @@ static void done(struct cconn *cc)
 
 static void *pool_main(void *arg)
 {
-	struct pool_thread *self = arg;
 	PyThreadState *ts = PyThreadState_New(g.interp);
 	uint64_t one = 1;
 
+	this_thread = arg;
 	for (;;) {
 		struct cconn *cc;
 		bool wake;
@@ -179,10 +183,9 @@ static void *pool_main(void *arg)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
 
-		/* Only this thread writes busy: a plain store, not a locked add. */
-		atomic_store_explicit(&self->busy, self->busy + 1, memory_order_relaxed);
+		step(this_thread);
 		serve(cc, ts);
-		atomic_store_explicit(&self->busy, self->busy + 1, memory_order_relaxed);
+		step(this_thread);
 
 		/* One wake-up per batch: the loop reads the eventfd before it
 		 * takes the list (connset_drain), so what joins a list not taken
@@ -227,11 +230,18 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 		conn_finish(&cc->c);
 }
 
+/* Only the thread itself writes its count: a plain store, not a locked add. */
+static void step(struct pool_thread *t)
+{
+	if (t)
+		atomic_store_explicit(&t->busy, t->busy + 1, memory_order_relaxed);
+}
+
 /*
- * On the loop's tick: a pool thread in one request for longer than a
- * heartbeat interval stops the heartbeats until it ends, so that one stuck
- * past --timeout gets the worker aborted with its stack logged, while the
- * loop thread itself is well.
+ * On the loop's tick: a pool thread in the app (not waiting on its client)
+ * for longer than a heartbeat interval stops the heartbeats until it comes
+ * out, so that one stuck past --timeout gets the worker aborted with its
+ * stack logged, while the loop thread itself is well.
  */
 static void watch_pool(double now)
 {
@@ -265,9 +275,12 @@ static int pool_wait(struct conn *c, short events, int timeout_ms)
 	struct pollfd p = {.fd = c->fd, .events = events};
 	int rc;
 
+	/* Waiting on a slow client is not being stuck (bounded by timeout_ms). */
+	step(this_thread);
 	do
 		rc = poll(&p, 1, timeout_ms);
 	while (rc < 0 && errno == EINTR && !reqtimeout_interrupted());
+	step(this_thread);
 	if (rc == 0)
 		errno = ETIMEDOUT;
 	return rc > 0 ? 0 : -1;

@@ -123,6 +123,25 @@ class Gthread(_Cases, unittest.TestCase):
             self.assertIn("in hang_in_sleep", log)
             self.assertEqual(http_get(k.port, "/ok").status, 200)
 
+    def test_pool_thread_sending_to_a_slow_client_is_not_stuck(self):
+        # 8 MB read over 5 s: the pool thread waits on its client, which
+        # --timeout 2 must not take for a stuck thread.
+        with self.kirin("--timeout", "2") as k:
+            (pid,) = k.wait_workers(1)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+                s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+                got, start = 0, time.monotonic()
+                while got < 8 << 20:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += len(chunk)
+                    time.sleep(max(0.0, start + 5 * got / (8 << 20) - time.monotonic()))
+                self.assertGreater(got, 8 << 20)  # the head and all of the body
+            self.assertEqual(k.workers(), [pid], k.log())
+            self.assertNotIn("WORKER TIMEOUT", k.log())
+
 
 class Greenlet(_Cases, unittest.TestCase):
     ARGS = ("-k", "greenlet")

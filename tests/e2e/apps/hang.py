@@ -8,6 +8,7 @@ with the worker's pid when it ends normally.
                swallow an ordinary exception
 /stream        sends its head and a first chunk, then kirin.sleep(60)
 /read          reads the whole body (for a client that never sends it)
+/big           8 MB at once (for a client that reads it slowly)
 /stuck         sum() over an endless C iterator: C code that holds the GIL
                and never reaches a bytecode boundary nor checks signals (a
                ctypes call to libc sleep() would not do: the signal that
@@ -61,6 +62,9 @@ def app(environ, start_response):
         return stream(start_response)
     if path == "/read":
         environ["wsgi.input"].read()
+    if path == "/big":
+        start_response("200 OK", [("Content-Length", str(8 << 20))])
+        return [b"x" * (8 << 20)]
     if path in HANGS:
         try:
             HANGS[path]()
