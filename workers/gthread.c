@@ -262,7 +262,7 @@ static void watch_pool(double now)
 	stalled = g.w->cfg->timeout > 0 && longest * 1000 >= worker_beat_interval_ms(g.w);
 	if (stalled && !g.w->stalled)
 		log_debug("a pool thread is %.1f s into one request: no heartbeat until it ends",
-			  longest);
+		          longest);
 	g.w->stalled = stalled;
 }
 
