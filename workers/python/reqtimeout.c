@@ -31,6 +31,8 @@
 struct slot {
 	bool busy;
 	bool cancelled;      /* its RequestTimeout is on its way */
+	bool rethrow;        /* a greenlet's wait in C swallowed it: throw it again */
+	bool signalled;      /* its thread was sent CANCEL_SIGNAL: send it again until it ends */
 	uint32_t gen;        /* which request of this slot */
 	double start, due;   /* monotime: began, found too long (0: not yet) */
 	unsigned long ident; /* the thread that runs it */
@@ -45,6 +47,7 @@ struct slot {
 struct target {
 	int slot;
 	uint32_t gen;
+	bool again; /* thrown before (and logged) */
 	double elapsed;
 	unsigned long ident;
 	pthread_t thread;
@@ -171,6 +174,8 @@ int reqtimeout_begin(const struct conn *c)
 	R.free_head = s->next_free;
 	s->busy = true;
 	s->cancelled = false;
+	s->rethrow = false;
+	s->signalled = false;
 	s->gen++;
 	s->start = monotime_now();
 	s->due = 0;
@@ -236,6 +241,24 @@ bool reqtimeout_interrupted(void)
 	return reqtimeout_cancelled(this_slot);
 }
 
+void reqtimeout_rethrow_later(void)
+{
+	PyObject *type, *value, *tb, *g;
+
+	PyErr_Fetch(&type, &value, &tb);    /* current() calls Python */
+	g = R.current ? R.current() : NULL; /* new ref */
+	PyErr_Clear();
+	PyErr_Restore(type, value, tb);
+	if (!g)
+		return;
+	pthread_mutex_lock(&R.mu);
+	for (int i = 0; i < R.nslots; i++)
+		if (R.slots[i].busy && R.slots[i].cancelled && R.slots[i].greenlet == g)
+			R.slots[i].rethrow = true;
+	pthread_mutex_unlock(&R.mu);
+	Py_DECREF(g);
+}
+
 void reqtimeout_tick(double now)
 {
 	for (int i = 0; i < R.nslots; i++) {
@@ -244,7 +267,8 @@ void reqtimeout_tick(double now)
 
 		if (!take(&t, i, now, true))
 			continue;
-		log_target(&t);
+		if (!t.again)
+			log_target(&t);
 		/* The greenlet runs until it waits again or ends; its slot may be another request's
 		 * after. */
 		r = PyObject_CallMethod(t.greenlet, "throw", "O", R.exc); /* new ref */
@@ -306,6 +330,10 @@ static void *watchdog_main(void *arg)
 			}
 			if (!s->cancelled && (!s->greenlet || now - s->due >= HUB_LATE))
 				kick = true;
+			/* Once more: the first one may have come before a wait began
+			 * (the app caught what a read that gave up raised, then sleeps). */
+			if (s->signalled && (!s->greenlet || R.pending == i))
+				pthread_kill(s->thread, CANCEL_SIGNAL);
 		}
 		if (kick) {
 			R.want_cancel = true;
@@ -367,8 +395,15 @@ static int take(struct target *t, int i, double now, bool hub)
 	int found = 0;
 
 	pthread_mutex_lock(&R.mu);
-	if (s->busy && !s->cancelled && now - s->start >= reqtimeout_seconds &&
-	    (hub ? s->greenlet != NULL : !s->greenlet || (s->due && now - s->due >= HUB_LATE))) {
+	if (hub && s->busy && s->rethrow) {
+		s->rethrow = false;
+		*t = (struct target){
+		    .slot = i, .gen = s->gen, .again = true, .greenlet = s->greenlet};
+		Py_INCREF(t->greenlet);
+		found = 1;
+	} else if (s->busy && !s->cancelled && now - s->start >= reqtimeout_seconds &&
+	           (hub ? s->greenlet != NULL
+	                : !s->greenlet || (s->due && now - s->due >= HUB_LATE))) {
 		s->cancelled = true;
 		if (!s->due)
 			s->due = now;
@@ -428,6 +463,7 @@ static void cancel_thread(const struct target *t)
 		else
 			PyThreadState_SetAsyncExc(t->ident, R.exc);
 		pthread_kill(t->thread, CANCEL_SIGNAL);
+		s->signalled = true;
 	}
 	pthread_mutex_unlock(&R.mu);
 }

@@ -66,6 +66,14 @@ bool reqtimeout_cancelled(int slot);
  */
 bool reqtimeout_interrupted(void);
 
+/*
+ * In a greenlet, with RequestTimeout pending: a wait of kirin's own (on
+ * the client's socket) must clear it and fail instead, and the app might
+ * take that failure for an ordinary one; the hub's next tick throws it
+ * again, wherever the request waits then.
+ */
+void reqtimeout_rethrow_later(void);
+
 /* In the hub, every tick: cancel the waiting greenlets that ran too long. */
 void reqtimeout_tick(double now);
 

@@ -7,7 +7,8 @@ with the worker's pid when it ends normally.
 /spin          a pure-Python loop, under `except Exception` that would
                swallow an ordinary exception
 /stream        sends its head and a first chunk, then kirin.sleep(60)
-/read          reads the whole body (for a client that never sends it)
+/read          reads the whole body (for a client that never sends it),
+               swallowing an Exception, then kirin.sleep(60)
 /big           8 MB at once (for a client that reads it slowly)
 /stuck         sum() over an endless C iterator: C code that holds the GIL
                and never reaches a bytecode boundary nor checks signals (a
@@ -61,7 +62,11 @@ def app(environ, start_response):
     if path == "/stream":
         return stream(start_response)
     if path == "/read":
-        environ["wsgi.input"].read()
+        try:
+            environ["wsgi.input"].read()
+        except Exception:
+            pass  # the read failed; RequestTimeout (no Exception) still comes
+        kirin.sleep(60)
     if path == "/big":
         start_response("200 OK", [("Content-Length", str(8 << 20))])
         return [b"x" * (8 << 20)]
