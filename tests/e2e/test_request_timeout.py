@@ -43,6 +43,7 @@ class _Cases:
                 time.sleep(0.2)
                 oks = [http_get(k.port, "/ok", timeout=20) for _ in range(3)]
                 t.join(20)
+                self.assertIn("value", out, (path, out, k.log()))
                 r, elapsed = out["value"]
                 self.assertEqual(r.status, 504, (path, k.log()))
                 self.assertGreaterEqual(elapsed, 0.9)
