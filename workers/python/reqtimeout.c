@@ -468,15 +468,33 @@ static void cancel_thread(const struct target *t)
 	pthread_mutex_unlock(&R.mu);
 }
 
-/* The main thread's CANCEL_SIGNAL handler, in Python's signal machinery. */
+/*
+ * The main thread's CANCEL_SIGNAL handler, in Python's signal machinery
+ * (with the GIL). For a greenlet, only in that greenlet: if the hub or
+ * another greenlet runs now, the exception waits for the watchdog's next
+ * signal.
+ */
 static PyObject *on_signal(PyObject *self, PyObject *args)
 {
+	PyObject *g = NULL, *cur = NULL;
 	bool raise;
 
 	pthread_mutex_lock(&R.mu);
+	if (R.pending >= 0) {
+		g = R.slots[R.pending].greenlet;
+		Py_XINCREF(g);
+	}
 	raise = R.pending >= 0;
-	R.pending = -1;
 	pthread_mutex_unlock(&R.mu);
+	if (g && !(cur = R.current())) /* new ref */
+		PyErr_Clear();
+	pthread_mutex_lock(&R.mu);
+	raise = raise && R.pending >= 0 && (!g || (cur == g && R.slots[R.pending].greenlet == g));
+	if (raise)
+		R.pending = -1;
+	pthread_mutex_unlock(&R.mu);
+	Py_XDECREF(cur);
+	Py_XDECREF(g);
 	if (!raise)
 		Py_RETURN_NONE;
 	PyErr_SetNone(R.exc);
