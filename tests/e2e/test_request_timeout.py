@@ -6,13 +6,15 @@ worker aborted with its stack logged. And gthread's heartbeat stops when a
 pool thread is stuck past --timeout. The app is apps/hang.py."""
 import os
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, http_get, in_thread, main, wait_for  # noqa: E402
+from kirintest import KIRIN, Kirin, http_get, in_thread, main, wait_for  # noqa: E402
 
 
 def timed_get(port, path):
@@ -97,6 +99,30 @@ class _Cases:
             self.assertIn("aborting the worker", log)
             self.assertIn("in hang_in_c", log)  # faulthandler's stack
             self.assertEqual(http_get(k.port, "/ok").status, 200)
+
+
+class Settings(unittest.TestCase):
+    def print_config(self, *args, env=None):
+        e = {k: v for k, v in os.environ.items() if k != "KIRIN_CMD_ARGS"}
+        e.update(env or {})
+        out = subprocess.run([KIRIN, *args, "--print-config", "hello:app"], env=e,
+                             capture_output=True, text=True, timeout=20)
+        return out.returncode, out.stdout + out.stderr
+
+    def test_off_by_default_and_set_from_every_source(self):
+        self.assertIn("request_timeout = 0\n", self.print_config()[1])
+        with tempfile.NamedTemporaryFile("w", suffix=".ini") as ini:
+            ini.write("[kirin]\nrequest_timeout = 7\n")
+            ini.flush()
+            self.assertIn("request_timeout = 7\n", self.print_config("-c", ini.name)[1])
+            self.assertIn("request_timeout = 9\n", self.print_config(
+                "-c", ini.name, env={"KIRIN_CMD_ARGS": "--request-timeout 9"})[1])
+            self.assertIn("request_timeout = 3\n", self.print_config(
+                "-c", ini.name, "--request-timeout", "3",
+                env={"KIRIN_CMD_ARGS": "--request-timeout 9"})[1])
+        rc, out = self.print_config("--request-timeout", "-1")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("--request-timeout", out)
 
 
 class Sync(_Cases, unittest.TestCase):
