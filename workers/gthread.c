@@ -15,6 +15,7 @@
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/connset.h"
+#include "workers/python/kirinmod.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor.h"
@@ -22,9 +23,9 @@
 
 /*
  * A pool thread, as the loop sees it: busy counts the times it went into
- * a request or came back from waiting on the client, and out of them (odd:
- * in the app); only the thread writes it. The loop's tick notes when it
- * first saw each odd value.
+ * the app (a request, or back from a wait on the client or in kirin's
+ * waits) and out of it (odd: in the app); only the thread writes it. The
+ * loop's tick notes when it first saw each odd value.
  */
 struct pool_thread {
 	pthread_t id;
@@ -54,7 +55,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg);
 static void done(struct cconn *cc);
 static void *pool_main(void *arg);
 static void serve(struct cconn *cc, PyThreadState *ts);
-static void step(struct pool_thread *t);
+static void in_app(bool in);
 static void watch_pool(double now);
 
 static const struct conn_io pool_io = {.wait = pool_wait};
@@ -89,6 +90,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	g.interp = PyInterpreterState_Get();
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
+	kirinmod_set_wait_hook(in_app);
 	main_ts = PyEval_SaveThread();
 	for (int i = 0; i < g.nthreads; i++) {
 		int e = pthread_create(&g.threads[i].id, NULL, pool_main, &g.threads[i]);
@@ -183,9 +185,9 @@ static void *pool_main(void *arg)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
 
-		step(this_thread);
+		in_app(true);
 		serve(cc, ts);
-		step(this_thread);
+		in_app(false);
 
 		/* One wake-up per batch: the loop reads the eventfd before it
 		 * takes the list (connset_drain), so what joins a list not taken
@@ -230,10 +232,17 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 		conn_finish(&cc->c);
 }
 
-/* Only the thread itself writes its count: a plain store, not a locked add. */
-static void step(struct pool_thread *t)
+/*
+ * The calling pool thread goes into the app or out of it (nothing in
+ * other threads). Only the thread writes its count: a plain store, not a
+ * locked add; and a step that is already taken is not taken twice, so a
+ * wait left by an exception cannot put the count out of step.
+ */
+static void in_app(bool in)
 {
-	if (t)
+	struct pool_thread *t = this_thread;
+
+	if (t && (t->busy & 1) != in)
 		atomic_store_explicit(&t->busy, t->busy + 1, memory_order_relaxed);
 }
 
@@ -276,11 +285,11 @@ static int pool_wait(struct conn *c, short events, int timeout_ms)
 	int rc;
 
 	/* Waiting on a slow client is not being stuck (bounded by timeout_ms). */
-	step(this_thread);
+	in_app(false);
 	do
 		rc = poll(&p, 1, timeout_ms);
 	while (rc < 0 && errno == EINTR && !reqtimeout_interrupted());
-	step(this_thread);
+	in_app(true);
 	if (rc == 0)
 		errno = ETIMEDOUT;
 	return rc > 0 ? 0 : -1;

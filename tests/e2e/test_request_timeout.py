@@ -169,6 +169,15 @@ class Gthread(_Cases, unittest.TestCase):
             self.assertEqual(k.workers(), [pid], k.log())
             self.assertNotIn("WORKER TIMEOUT", k.log())
 
+    def test_pool_thread_waiting_in_kirin_is_not_stuck(self):
+        # A long poll: 5 s in kirin.sleep and kirin.Queue.get, --timeout 2.
+        with self.kirin("--timeout", "2") as k:
+            (pid,) = k.wait_workers(1)
+            r = http_get(k.port, "/longpoll", timeout=20)
+            self.assertEqual((r.status, body_pid(r)[0]), (200, pid), k.log())
+            self.assertEqual(k.workers(), [pid], k.log())
+            self.assertNotIn("WORKER TIMEOUT", k.log())
+
 
 class Greenlet(_Cases, unittest.TestCase):
     ARGS = ("-k", "greenlet")

@@ -29,6 +29,7 @@ static const struct kirin_backend blocking = {
 };
 
 static const struct kirin_backend *backend = &blocking;
+static void (*wait_hook)(bool in_app);
 
 /*
  * kirin.Queue: with a backend that parks greenlets, a deque and a list of
@@ -58,7 +59,12 @@ static const char module_src[] =
 	"    def get(self, timeout=None):\n"
 	"        if self._cond is not None:\n"
 	"            with self._cond:\n"
-	"                if not self._cond.wait_for(lambda: self._items, timeout):\n"
+	"                _in_app(False)\n"
+	"                try:\n"
+	"                    ready = self._cond.wait_for(lambda: self._items, timeout)\n"
+	"                finally:\n"
+	"                    _in_app(True)\n"
+	"                if not ready:\n"
 	"                    raise Empty\n"
 	"                return self._items.popleft()\n"
 	"        deadline = None if timeout is None else _time.monotonic() + timeout\n"
@@ -184,6 +190,14 @@ static PyObject *k_spawn(PyObject *self, PyObject *args, PyObject *kwds)
 	return r;
 }
 
+/* _in_app(bool): kirin.Queue's thread-safe get() around its wait (kirinmod_set_wait_hook). */
+static PyObject *k_in_app(PyObject *self, PyObject *in)
+{
+	if (wait_hook)
+		wait_hook(PyObject_IsTrue(in) == 1);
+	Py_RETURN_NONE;
+}
+
 static PyObject *k_parks(PyObject *self, PyObject *unused)
 {
 	return PyBool_FromLong(backend->park != NULL);
@@ -237,6 +251,7 @@ static PyMethodDef methods[] = {
 	{"_park", k_park, METH_O, NULL},
 	{"_wake", k_wake, METH_O, NULL},
 	{"_current", k_current, METH_NOARGS, NULL},
+	{"_in_app", k_in_app, METH_O, NULL},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -291,6 +306,11 @@ void kirinmod_register(void)
 	PyImport_AppendInittab("kirin", kirinmod_init);
 }
 
+void kirinmod_set_wait_hook(void (*hook)(bool in_app))
+{
+	wait_hook = hook;
+}
+
 void kirinmod_set_backend(const struct kirin_backend *b)
 {
 	backend = b ? b : &blocking;
@@ -305,7 +325,11 @@ static int blocking_sleep(double seconds)
 		bool cancelled;
 
 		Py_BEGIN_ALLOW_THREADS;
+		if (wait_hook)
+			wait_hook(false);
 		rc = nanosleep(&ts, &ts);
+		if (wait_hook)
+			wait_hook(true);
 		cancelled = rc < 0 && errno == EINTR && reqtimeout_interrupted();
 		Py_END_ALLOW_THREADS;
 		if (rc == 0 || errno != EINTR)
@@ -343,9 +367,14 @@ static int blocking_wait_fd(int fd, short events, double timeout)
 	int rc;
 
 	Py_BEGIN_ALLOW_THREADS;
+	if (wait_hook)
+		wait_hook(false);
 	do
 		rc = poll(&p, 1, timeout < 0 ? -1 : poll_ms(deadline - monotonic()));
-	while ((rc < 0 && errno == EINTR) || (rc == 0 && timeout > 0 && monotonic() < deadline));
+	while ((rc < 0 && errno == EINTR && !reqtimeout_interrupted()) ||
+	       (rc == 0 && timeout > 0 && monotonic() < deadline));
+	if (wait_hook)
+		wait_hook(true);
 	Py_END_ALLOW_THREADS;
 	if (rc < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);

@@ -10,6 +10,7 @@ with the worker's pid when it ends normally.
 /read          reads the whole body (for a client that never sends it),
                swallowing an Exception, then kirin.sleep(60)
 /big           8 MB at once (for a client that reads it slowly)
+/longpoll      kirin.sleep(2.5), then 2.5 s in kirin.Queue.get(): long, not stuck
 /stuck         sum() over an endless C iterator: C code that holds the GIL
                and never reaches a bytecode boundary nor checks signals (a
                ctypes call to libc sleep() would not do: the signal that
@@ -67,6 +68,12 @@ def app(environ, start_response):
         except Exception:
             pass  # the read failed; RequestTimeout (no Exception) still comes
         kirin.sleep(60)
+    if path == "/longpoll":
+        kirin.sleep(2.5)
+        try:
+            kirin.Queue().get(timeout=2.5)
+        except kirin.Empty:
+            pass
     if path == "/big":
         start_response("200 OK", [("Content-Length", str(8 << 20))])
         return [b"x" * (8 << 20)]
