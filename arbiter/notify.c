@@ -2,8 +2,8 @@
 #include "arbiter/notify.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +16,10 @@
 /* What notify_init() took from the environment. */
 static struct {
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* "" when none */
-	char usec[32];        /* WATCHDOG_USEC as given, "" when no watchdog */
-	double interval;      /* seconds between WATCHDOG=1: half of WATCHDOG_USEC */
-	double next_ping;     /* monotime of the next WATCHDOG=1 (0: at once) */
-	bool failure_logged;  /* a send failed and was logged */
+	char usec[32];       /* WATCHDOG_USEC as given, "" when no watchdog */
+	double interval;     /* seconds between WATCHDOG=1: half of WATCHDOG_USEC */
+	double next_ping;    /* monotime of the next WATCHDOG=1 (0: at once) */
+	bool failure_logged; /* a send failed and was logged */
 } state;
 
 static int parse_positive(const char *text, unsigned long long *out);
@@ -78,7 +78,7 @@ void notify_send(const char *fmt, ...)
 		len++;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || sendto(fd, msg, n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1,
-			     MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0) {
+	                     MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0) {
 		if (!state.failure_logged)
 			log_error(errno, "sd_notify to %s", state.socket);
 		state.failure_logged = true;
