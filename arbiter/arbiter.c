@@ -394,7 +394,8 @@ static void announce(struct arbiter *a)
 	notify_send("%sSTATUS=%zu worker%s serving (%d wanted)", ready ? "READY=1\n" : "", up,
 		    up == 1 ? "" : "s", a->target_workers);
 	a->announced_workers = up;
-	a->announce_ready = !ready && a->announce_ready;
+	if (ready)
+		a->announce_ready = false;
 }
 
 /* Ask a worker to stop gracefully; it is killed if it outlives the graceful timeout. */
