@@ -161,6 +161,16 @@ class SocketActivation(unittest.TestCase):
                 self.assertEqual(k.wait(15), 0, k.log())
             self.assertTrue(os.path.exists(path), "systemd's socket file was removed")
 
+    def test_unix_socket_alone_without_bind(self):
+        """Gunicorn's documented unit: no --bind, the socket unit's path."""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "kirin.sock")
+            with Activated("hello:app", listen=path, unix=path) as k:
+                self.assertEqual(http_get(None, "/", unix=path, timeout=10).status, 200)
+                self.assertIn(f"Listening at: unix:{path} ({k.pid}), passed by systemd",
+                              k.log())
+                self.assertEqual(k.log().count("Listening at:"), 1, k.log())
+
     def test_hup_keeps_serving_on_it(self):
         port = free_port()
         with Activated("-w", "1", "osenv:app", listen=f"127.0.0.1:{port}", port=port) as k:
