@@ -306,6 +306,25 @@ class Notify(unittest.TestCase):
                 self.assertTrue(pids <= set(k.workers()), (pids, k.workers()))
                 self.assertIn("Retiring worker", k.log())
 
+    def test_failed_reload_is_ready_again_at_once(self):
+        """A broken file on HUP keeps the running settings: systemd hears
+        READY=1 (and why) instead of waiting out its reload timeout."""
+        with tempfile.TemporaryDirectory() as d, Notifications() as n:
+            ini = os.path.join(d, "kirin.ini")
+            with open(ini, "w") as f:
+                f.write("[kirin]\nworkers = 1\n")
+            with Kirin("-c", ini, "hello:app", env={"NOTIFY_SOCKET": n.address}) as k:
+                self.assertTrue(n.wait("READY=1"), n.lines())
+                with open(ini, "w") as f:
+                    f.write("[kirin]\nworkers = many\n")
+                k.signal(signal.SIGHUP)
+                reloading = n.wait("RELOADING=1", 15)
+                self.assertTrue(reloading, f"{n.lines()}\n{k.log()}")
+                ready = n.wait("READY=1", 15, after=reloading[0] + 1)
+                self.assertTrue(ready, n.lines())
+                self.assertTrue([l for l in ready[1] if l.startswith("STATUS=Reload failed")],
+                                ready[1])
+
     def test_watchdog_every_half_watchdog_usec(self):
         with Notifications() as n:
             with Kirin("hello:app", env={"NOTIFY_SOCKET": n.address,
