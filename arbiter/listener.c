@@ -114,9 +114,10 @@ struct listener *listener_rebind(const struct config *next, struct listener *old
 }
 
 /*
- * The first listener of old not yet taken that spec names (its --bind
- * text, or its name), or for a socket systemd passed, whose address spec
- * resolves to; NULL if none.
+ * The first listener of old not yet taken that spec names: its --bind
+ * text, or its name, or for one not bound from a --bind (passed by systemd,
+ * or handed over on USR2, where a unix socket is named fd://N) the address
+ * spec resolves to. NULL if none.
  */
 static struct listener *find_kept(struct listener *old, size_t nold, const bool *taken,
 				  const char *spec)
@@ -124,7 +125,7 @@ static struct listener *find_kept(struct listener *old, size_t nold, const bool 
 	for (size_t j = 0; j < nold; j++)
 		if (!taken[j] && old[j].fd >= 0 &&
 		    (strcmp(old[j].spec ? old[j].spec : old[j].name, spec) == 0 ||
-		     (old[j].activated && names_address(&old[j], spec))))
+		     (!old[j].spec && names_address(&old[j], spec))))
 			return &old[j];
 	return NULL;
 }

@@ -53,8 +53,8 @@ struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *er
 
 /*
  * A reload's addresses (next->bind), all or nothing. The listeners of old
- * that an address still names (the same --bind text, or for one adopted on
- * USR2 the same name; for one systemd passed, the same address) are carried
+ * that an address still names (the same --bind text, or for one passed by
+ * systemd or adopted on USR2 the same address) are carried
  * over as they are: the same socket, its queue of pending connections kept.
  * The other addresses are bound anew. Every listener systemd passed is kept,
  * named by an address or not, and with the bind setting not given they are
