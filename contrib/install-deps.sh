@@ -11,7 +11,7 @@
 set -eu
 
 BUILD="build-essential autoconf automake pkg-config
-    libevent-dev libinih-dev libjansson-dev
+    libevent-dev libinih-dev libjansson-dev zlib1g-dev libssl-dev
     python3 python3-dev libpython3-dev python3-greenlet"
 TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
