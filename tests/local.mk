@@ -4,6 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_utf8
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -26,6 +27,9 @@ tests_unit_test_waitlist_LDADD = $(UNIT_LDADD)
 tests_unit_test_gpool_SOURCES = tests/unit/test_gpool.c
 tests_unit_test_gpool_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_gpool_LDADD = $(UNIT_LDADD)
+tests_unit_test_utf8_SOURCES = tests/unit/test_utf8.c
+tests_unit_test_utf8_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \

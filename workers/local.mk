@@ -18,4 +18,5 @@ libkirin_a_SOURCES += \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/http/conn.c workers/http/conn.h \
-	workers/http/allow.c workers/http/allow.h
+	workers/http/allow.c workers/http/allow.h \
+	workers/http/utf8.c workers/http/utf8.h
