@@ -4,7 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
-UNIT_TESTS += tests/unit/test_utf8
+UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -30,6 +30,9 @@ tests_unit_test_gpool_LDADD = $(UNIT_LDADD)
 tests_unit_test_utf8_SOURCES = tests/unit/test_utf8.c
 tests_unit_test_utf8_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
+tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \

@@ -19,4 +19,5 @@ libkirin_a_SOURCES += \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h \
-	workers/http/utf8.c workers/http/utf8.h
+	workers/http/utf8.c workers/http/utf8.h \
+	workers/http/ws_frame.c workers/http/ws_frame.h
