@@ -4,7 +4,7 @@
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
-UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame
+UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -34,6 +34,9 @@ tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
 tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_message_SOURCES = tests/unit/test_ws_message.c tests/unit/ws_client.h
+tests_unit_test_ws_message_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_message_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_deflate_SOURCES = tests/unit/test_ws_deflate.c
 tests_unit_test_ws_deflate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
