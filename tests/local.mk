@@ -5,7 +5,7 @@ if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
 UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
-UNIT_TESTS += tests/unit/test_ws_deflate
+UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -40,6 +40,9 @@ tests_unit_test_ws_message_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_deflate_SOURCES = tests/unit/test_ws_deflate.c
 tests_unit_test_ws_deflate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_handshake_SOURCES = tests/unit/test_ws_handshake.c
+tests_unit_test_ws_handshake_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \

@@ -22,4 +22,5 @@ libkirin_a_SOURCES += \
 	workers/http/utf8.c workers/http/utf8.h \
 	workers/http/ws_frame.c workers/http/ws_frame.h \
 	workers/http/ws_message.c workers/http/ws_message.h \
-	workers/http/ws_deflate.c workers/http/ws_deflate.h
+	workers/http/ws_deflate.c workers/http/ws_deflate.h \
+	workers/http/ws_handshake.c workers/http/ws_handshake.h
