@@ -659,6 +659,19 @@ static void test_section13_bomb(void **state)
 		assert_null(strstr(got, "E"));
 		assert_int_equal(strlen(got), 1 + 3 * 65536 + 1); /* "\\00" per byte */
 	}
+	/* a text both invalid and too big: what comes first in it decides */
+	memset(msg, 'a', 200);
+	memcpy(msg + 20, "\xff", 1);
+	zn = compress(msg, 200, z, true);
+	s = stream_new();
+	add(s, 0xc1, z, zn);
+	expect(s, 64, true, "E1007");
+	memcpy(msg + 20, "a", 1);
+	memcpy(msg + 100, "\xff", 1);
+	zn = compress(msg, 200, z, true);
+	s = stream_new();
+	add(s, 0xc1, z, zn);
+	expect(s, 64, true, "E1009");
 	cases += 2;
 	free(msg);
 	free(z);

@@ -77,10 +77,8 @@ int ws_inflate(struct ws_inflater *in, const uint8_t *data, size_t n, bool fin, 
 			in->tail_ = (uint8_t)(sizeof(tail) - z->avail_in);
 		if (rc == Z_STREAM_END)
 			inflateReset(z); /* a block with BFINAL set: a new stream follows */
-		else if (rc == Z_MEM_ERROR)
-			return inflate_fail(in, WS_CLOSE_INTERNAL_ERROR, "no memory for inflate");
 		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-			return inflate_fail(in, WS_CLOSE_INVALID_DATA, "corrupt deflate data");
+			break;
 		if (z->avail_out == 0)
 			break;
 		if (z->avail_in > 0) {
@@ -95,9 +93,14 @@ int ws_inflate(struct ws_inflater *in, const uint8_t *data, size_t n, bool fin, 
 		z->next_in = (Bytef *)(uintptr_t)(tail + in->tail_);
 		z->avail_in = (uInt)(sizeof(tail) - in->tail_);
 	}
+	/* what was done is reported even on failure: the caller checks it first */
 	*consumed = in_tail ? n : (size_t)(z->next_in - data);
 	*produced = (size_t)(z->next_out - out);
 	in->total += *produced;
+	if (rc == Z_MEM_ERROR)
+		return inflate_fail(in, WS_CLOSE_INTERNAL_ERROR, "no memory for inflate");
+	if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END)
+		return inflate_fail(in, WS_CLOSE_INVALID_DATA, "corrupt deflate data");
 	if (in->max && in->total > in->max)
 		return inflate_fail(in, WS_CLOSE_TOO_BIG, "inflated message over the limit");
 	if (!fin || *consumed < n || in->tail_ < sizeof(tail) || z->avail_out == 0)

@@ -70,7 +70,9 @@ void ws_inflater_init(struct ws_inflater *in, const struct ws_deflate_params *pa
  * when bytes are left or out was filled (output may be pending, even with
  * no input left), else with the message's next bytes. -1 (sticky) on
  * corrupt data (1007), more than max inflated bytes (1009, at most max + 1
- * produced), or no memory (1011).
+ * produced), or no memory (1011); *consumed and *produced still say what
+ * was done before the failure, so that out[0..*produced) can be checked
+ * (an invalid text found there comes first).
  */
 int ws_inflate(struct ws_inflater *in, const uint8_t *data, size_t n, bool fin, uint8_t *out,
                size_t out_size, size_t *consumed, size_t *produced);

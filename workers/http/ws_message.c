@@ -150,8 +150,12 @@ static ssize_t inflate_step(struct ws_message *m, const uint8_t *data, size_t n,
 	bool fin = m->payload_done_ && n == m->pending_;
 	int rc = ws_inflate(&m->inflater_, data, n, fin, m->out_, m->out_size_, &took, &made);
 
-	if (rc == -1)
+	if (rc == -1) {
+		/* the bytes inflated before the failure come first in the stream */
+		if (m->opcode_ == WS_OP_TEXT && utf8_feed(&m->utf8_, m->out_, made, NULL) < 0)
+			return fail(m, WS_CLOSE_INVALID_DATA, "text message not UTF-8");
 		return fail(m, m->inflater_.code, m->inflater_.error);
+	}
 	m->pending_ -= took;
 	m->draining_ = rc == -2 && made == m->out_size_;
 	if (deliver(m, m->out_, made, rc == 0, ev) < 0)
