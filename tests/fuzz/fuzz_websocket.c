@@ -63,6 +63,14 @@ static uint32_t next(uint32_t *seed)
 	return *seed >> 16;
 }
 
+/* The next piece's size: all that is left (step 0), else 1..step at random. */
+static size_t piece(size_t step, size_t left, uint32_t *seed)
+{
+	size_t k = step == 0 ? left : 1 + next(seed) % step;
+
+	return k < left ? k : left;
+}
+
 /* buf grown by k bytes of in, the held ones first, at its exact size. */
 static uint8_t *grow(uint8_t *held, size_t have, const uint8_t *in, size_t k)
 {
@@ -94,12 +102,10 @@ static void run_messages(const uint8_t *in, size_t n, uint64_t max, bool deflate
 	check(out != NULL, "malloc");
 	ws_message_init(&m, max, deflate ? &params : NULL, out, out_size);
 	for (;;) {
-		size_t k = step == 0 ? n - off : 1 + next(&seed) % step;
+		size_t k = piece(step, n - off, &seed);
 		struct ws_event ev;
 		ssize_t r;
 
-		if (k > n - off)
-			k = n - off;
 		buf = grow(buf, have, in + off, k);
 		off += k;
 		have += k;
@@ -168,12 +174,10 @@ static void run_frames(const uint8_t *in, size_t n, size_t step, uint32_t seed, 
 
 	ws_frame_parser_init(&p, WS_RSV1);
 	while (off < n || have > 0) {
-		size_t k = step == 0 ? n - off : 1 + next(&seed) % step;
+		size_t k = piece(step, n - off, &seed);
 		struct ws_chunk c;
 		ssize_t r;
 
-		if (k > n - off)
-			k = n - off;
 		buf = grow(buf, have, in + off, k);
 		off += k;
 		have += k;

@@ -43,18 +43,13 @@ static void parse(const uint8_t *in, size_t n, unsigned rsv_allowed, size_t step
 	t[0] = '\0';
 	while (off < n || have > 0) {
 		size_t k = step == 0 || n - off < step ? n - off : step;
-		uint8_t *buf = malloc(have + k + 1);
+		uint8_t *buf = ws_client_refill(held, have, in + off, k);
 		struct ws_chunk c;
 		ssize_t r;
 
 		assert_non_null(buf);
-		if (have)
-			memcpy(buf, held, have);
-		if (k)
-			memcpy(buf + have, in + off, k);
 		off += k;
 		have += k;
-		free(held);
 		held = buf;
 		r = ws_frame_parse(&p, buf, have, &c);
 		if (r < 0) {

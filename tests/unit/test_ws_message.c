@@ -90,18 +90,13 @@ static void feed(const uint8_t *in, size_t n, uint64_t max, bool deflate, size_t
 	t[0] = '\0';
 	for (;;) {
 		size_t k = step == 0 || n - off < step ? n - off : step;
-		uint8_t *buf = malloc(have + k + 1);
+		uint8_t *buf = ws_client_refill(held, have, in + off, k);
 		struct ws_event ev;
 		ssize_t r;
 
 		assert_non_null(buf);
-		if (have)
-			memcpy(buf, held, have);
-		if (k)
-			memcpy(buf + have, in + off, k);
 		off += k;
 		have += k;
-		free(held);
 		held = buf;
 		/* as a worker would: call until nothing is consumed or reported */
 		while ((r = ws_message_feed(&m, buf, have, &ev)) > 0 || ev.kind != WS_EV_NONE) {

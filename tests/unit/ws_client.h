@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const uint8_t ws_client_key[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -45,4 +46,22 @@ static inline size_t ws_client_frame(uint8_t *out, uint8_t b0, const void *paylo
 	for (uint64_t i = 0; payload && i < n; i++)
 		out[h + i] = ((const uint8_t *)payload)[i] ^ (masked ? ws_client_key[i & 3] : 0);
 	return h + (size_t)(payload ? n : 0);
+}
+
+/*
+ * The next buffer of a feed in pieces: the bytes held back (not consumed
+ * yet), then the piece in[0..k), in a new allocation of exactly that size
+ * (one spare byte for malloc(0)) so that a sanitizer sees any over-read.
+ * Frees held. NULL when out of memory.
+ */
+static inline uint8_t *ws_client_refill(uint8_t *held, size_t have, const uint8_t *in, size_t k)
+{
+	uint8_t *buf = malloc(have + k + 1);
+
+	if (buf != NULL && have)
+		memcpy(buf, held, have);
+	if (buf != NULL && k)
+		memcpy(buf + have, in, k);
+	free(held);
+	return buf;
 }
