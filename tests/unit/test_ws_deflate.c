@@ -262,6 +262,30 @@ static void test_limit(void **state)
 	free(z);
 }
 
+/* Zeroed params mean 15-bit windows: far back-references inflate. */
+static void test_default_window(void **state)
+{
+	static uint8_t msg[20000], z[30000], got[20000];
+	struct ws_deflate_params zero = {0};
+	struct ws_deflater d;
+	struct ws_inflater in;
+	size_t got_len;
+	ssize_t zn;
+
+	(void)state;
+	fill(msg, 10000, 0);
+	memcpy(msg + 10000, msg, 10000); /* a match 10000 bytes back */
+	ws_deflater_init(&d, &zero);
+	zn = ws_deflate(&d, msg, sizeof(msg), z, sizeof(z));
+	assert_true(zn > 0 && zn < 12000);
+	ws_inflater_init(&in, &zero, 0);
+	assert_int_equal(inflate_all(&in, z, (size_t)zn, 0, 4096, got, &got_len, sizeof(got)), 0);
+	assert_int_equal(got_len, sizeof(msg));
+	assert_memory_equal(got, msg, sizeof(msg));
+	ws_deflater_free(&d);
+	ws_inflater_free(&in);
+}
+
 static void test_corrupt(void **state)
 {
 	static const uint8_t bad_type[] = {0x07, 0x00};                  /* BTYPE 11 */
@@ -287,9 +311,12 @@ static void test_corrupt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc_examples),     cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_context_takeover), cmocka_unit_test(test_limit),
-	    cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_rfc_examples),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_context_takeover),
+		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_default_window),
+		cmocka_unit_test(test_corrupt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

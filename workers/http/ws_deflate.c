@@ -15,11 +15,12 @@ static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
 static int inflate_fail(struct ws_inflater *in, uint16_t code, const char *error);
 static unsigned window_bits(unsigned bits);
 
+/* A negotiated window size as zlib takes it: 0 (unset) is 15, 8 is 9. */
 static unsigned window_bits(unsigned bits)
 {
-	if (bits < MIN_BITS)
-		return MIN_BITS;
-	return bits > 15 ? 15 : bits;
+	if (bits == 0 || bits > 15)
+		return 15;
+	return bits < MIN_BITS ? MIN_BITS : bits;
 }
 
 void ws_inflater_init(struct ws_inflater *in, const struct ws_deflate_params *params, uint64_t max)

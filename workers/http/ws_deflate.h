@@ -28,8 +28,8 @@
 struct ws_deflate_params {
 	bool server_no_context_takeover; /* reset our deflater after each message */
 	bool client_no_context_takeover; /* the client resets its own */
-	unsigned server_max_window_bits; /* our deflater's window, 9..15 */
-	unsigned client_max_window_bits; /* the client's window, 8..15 */
+	unsigned server_max_window_bits; /* our deflater's window, 9..15 (0: 15) */
+	unsigned client_max_window_bits; /* the client's window, 8..15 (0: 15) */
 };
 
 struct ws_inflater {
