@@ -415,19 +415,19 @@ static void test_close_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc_examples),
-	    cmocka_unit_test(test_lengths),
-	    cmocka_unit_test(test_non_minimal_lengths),
-	    cmocka_unit_test(test_unmasked),
-	    cmocka_unit_test(test_reserved_bits),
-	    cmocka_unit_test(test_opcodes),
-	    cmocka_unit_test(test_control_frames),
-	    cmocka_unit_test(test_length_top_bit),
-	    cmocka_unit_test(test_stream),
-	    cmocka_unit_test(test_unmask),
-	    cmocka_unit_test(test_writer),
-	    cmocka_unit_test(test_close_payload),
-	    cmocka_unit_test(test_close_parse),
+		cmocka_unit_test(test_rfc_examples),
+		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_non_minimal_lengths),
+		cmocka_unit_test(test_unmasked),
+		cmocka_unit_test(test_reserved_bits),
+		cmocka_unit_test(test_opcodes),
+		cmocka_unit_test(test_control_frames),
+		cmocka_unit_test(test_length_top_bit),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_unmask),
+		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_close_payload),
+		cmocka_unit_test(test_close_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -676,17 +676,17 @@ static void test_section13_bomb(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_section1_framing),
-	    cmocka_unit_test(test_section2_ping_pong),
-	    cmocka_unit_test(test_section3_reserved),
-	    cmocka_unit_test(test_section4_opcodes),
-	    cmocka_unit_test(test_section5_fragmentation),
-	    cmocka_unit_test(test_section5_new_message_inside),
-	    cmocka_unit_test(test_section6_utf8),
-	    cmocka_unit_test(test_section7_close),
-	    cmocka_unit_test(test_section9_limits),
-	    cmocka_unit_test(test_section12_deflate),
-	    cmocka_unit_test(test_section13_bomb),
+		cmocka_unit_test(test_section1_framing),
+		cmocka_unit_test(test_section2_ping_pong),
+		cmocka_unit_test(test_section3_reserved),
+		cmocka_unit_test(test_section4_opcodes),
+		cmocka_unit_test(test_section5_fragmentation),
+		cmocka_unit_test(test_section5_new_message_inside),
+		cmocka_unit_test(test_section6_utf8),
+		cmocka_unit_test(test_section7_close),
+		cmocka_unit_test(test_section9_limits),
+		cmocka_unit_test(test_section12_deflate),
+		cmocka_unit_test(test_section13_bomb),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
