@@ -33,8 +33,8 @@ struct log {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct ws_deflate_params params = {
-    .server_max_window_bits = 15,
-    .client_max_window_bits = 15,
+	.server_max_window_bits = 15,
+	.client_max_window_bits = 15,
 };
 
 static void check(int ok, const char *what)
@@ -91,7 +91,7 @@ static uint8_t *grow(uint8_t *held, size_t have, const uint8_t *in, size_t k)
  * from the log (how much of it came out depends on the split).
  */
 static void run_messages(const uint8_t *in, size_t n, uint64_t max, bool deflate, size_t out_size,
-                         size_t step, uint32_t seed, struct log *l)
+			 size_t step, uint32_t seed, struct log *l)
 {
 	struct ws_message m;
 	struct log msg = {0};
@@ -133,7 +133,7 @@ static void run_messages(const uint8_t *in, size_t n, uint64_t max, bool deflate
 				}
 			} else if (ev.kind == WS_EV_CLOSE) {
 				check(ev.code == WS_CLOSE_NO_STATUS ||
-				          ws_frame_close_code_valid(ev.code),
+					  ws_frame_close_code_valid(ev.code),
 				      "close code");
 				check(utf8_valid(ev.reason, ev.reason_len), "close reason");
 				put(l, &kind, 1);

@@ -21,8 +21,8 @@
 #include "workers/http/ws_deflate.h"
 
 static const struct ws_deflate_params defaults = {
-    .server_max_window_bits = 15,
-    .client_max_window_bits = 15,
+	.server_max_window_bits = 15,
+	.client_max_window_bits = 15,
 };
 
 /*
@@ -31,7 +31,7 @@ static const struct ws_deflate_params defaults = {
  * -1 with the inflater's code.
  */
 static int inflate_all(struct ws_inflater *in, const uint8_t *data, size_t n, size_t step,
-                       size_t out_step, uint8_t *got, size_t *got_len, size_t got_cap)
+		       size_t out_step, uint8_t *got, size_t *got_len, size_t got_cap)
 {
 	size_t off = 0;
 	uint8_t *out = malloc(out_step);
@@ -75,8 +75,8 @@ static void expect_inflate(const uint8_t *data, size_t n, const char *want)
 
 			ws_inflater_init(&in, &defaults, 0);
 			assert_int_equal(inflate_all(&in, data, n, steps[i], outs[j], got, &got_len,
-			                             sizeof(got)),
-			                 0);
+						     sizeof(got)),
+					 0);
 			assert_int_equal(got_len, strlen(want));
 			assert_memory_equal(got, want, got_len);
 			ws_inflater_free(&in);
@@ -89,10 +89,10 @@ static void test_rfc_examples(void **state)
 	static const uint8_t compressed[] = {0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
 	static const uint8_t shared[] = {0xf2, 0x00, 0x11, 0x00, 0x00};
 	static const uint8_t stored[] = {0x00, 0x05, 0x00, 0xfa, 0xff, 0x48,
-	                                 0x65, 0x6c, 0x6c, 0x6f, 0x00};
+					 0x65, 0x6c, 0x6c, 0x6f, 0x00};
 	static const uint8_t bfinal[] = {0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00};
 	static const uint8_t two_blocks[] = {0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff,
-	                                     0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00};
+					     0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00};
 	static const uint8_t empty[] = {0x00};
 	struct ws_inflater in;
 	uint8_t got[64];
@@ -107,7 +107,7 @@ static void test_rfc_examples(void **state)
 	/* 7.2.3.2: the second message refers to the first one's window */
 	ws_inflater_init(&in, &defaults, 0);
 	assert_int_equal(inflate_all(&in, compressed, sizeof(compressed), 0, 64, got, &got_len, 64),
-	                 0);
+			 0);
 	assert_int_equal(inflate_all(&in, shared, sizeof(shared), 1, 1, got, &got_len, 64), 0);
 	assert_int_equal(got_len, 5);
 	assert_memory_equal(got, "Hello", 5);
@@ -121,7 +121,7 @@ static void test_rfc_examples(void **state)
 		assert_int_equal(
 		    inflate_all(&in, compressed, sizeof(compressed), 0, 64, got, &got_len, 64), 0);
 		assert_int_equal(inflate_all(&in, shared, sizeof(shared), 0, 64, got, &got_len, 64),
-		                 -1);
+				 -1);
 		assert_int_equal(in.code, 1007);
 		ws_inflater_free(&in);
 	}
@@ -169,7 +169,7 @@ static void test_round_trip(void **state)
 				assert_true((size_t)zn <= ws_deflate_bound(sizes[i]));
 				assert_int_equal(
 				    inflate_all(&in, z, (size_t)zn, sizes[i] < 6000 ? 1 : 0,
-				                i % 2 ? 4096 : 7, got, &got_len, 300000),
+						i % 2 ? 4096 : 7, got, &got_len, 300000),
 				    0);
 				assert_int_equal(got_len, sizes[i]);
 				assert_memory_equal(got, msg, sizes[i]);
@@ -228,7 +228,7 @@ static void test_limit(void **state)
 	ws_inflater_init(&in, &defaults, 1 << 20);
 	do {
 		rc = ws_inflate(&in, z + in_used, (size_t)zn - in_used, true, out, sizeof(out),
-		                &took, &made);
+				&took, &made);
 		in_used += took;
 		total += made;
 	} while (rc == -2);
@@ -297,7 +297,7 @@ static void test_corrupt(void **state)
 	(void)state;
 	ws_inflater_init(&in, &defaults, 0);
 	assert_int_equal(inflate_all(&in, bad_type, sizeof(bad_type), 1, 64, got, &got_len, 64),
-	                 -1);
+			 -1);
 	assert_int_equal(in.code, 1007);
 	assert_non_null(in.error);
 	ws_inflater_free(&in);

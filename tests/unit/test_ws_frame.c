@@ -64,7 +64,7 @@ static void parse(const uint8_t *in, size_t n, unsigned rsv_allowed, size_t step
 		assert_true(r <= (ssize_t)have && (have == 0 || r > 0));
 		if (c.header) {
 			tl += (size_t)snprintf(t + tl, TRANSCRIPT - tl, "%x/%d%d[", p.frame.opcode,
-			                       p.frame.fin, p.frame.rsv);
+					       p.frame.fin, p.frame.rsv);
 			inside = true;
 		}
 		assert_true(c.len == 0 || (c.data >= buf && c.data + c.len <= buf + r));
@@ -105,7 +105,7 @@ static void expect(const uint8_t *in, size_t n, unsigned rsv_allowed, const char
 static void test_rfc_examples(void **state)
 {
 	static const uint8_t hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d,
-	                                0x7f, 0x9f, 0x4d, 0x51, 0x58};
+					0x7f, 0x9f, 0x4d, 0x51, 0x58};
 	uint8_t f[64];
 	size_t n;
 
@@ -134,7 +134,7 @@ static void test_lengths(void **state)
 		size_t n = ws_client_frame(f, 0x82, payload, lengths[i], 0, true);
 
 		snprintf(want, 70000, "2/10[%.*s]", (int)(lengths[i] < 64 ? lengths[i] : 0),
-		         (const char *)payload);
+			 (const char *)payload);
 		if (lengths[i] < 64) {
 			expect(f, n, 0, want);
 		} else {
@@ -280,9 +280,9 @@ static void test_stream(void **state)
 	n += ws_client_frame(f + n, 0x00, "hijklmnopq", 10, 0, true);
 	n += ws_client_frame(f + n, 0x80, "", 0, 0, true);
 	n += ws_client_frame(f + n, 0x88,
-	                     "\x03\xe8"
-	                     "bye",
-	                     5, 0, true);
+			     "\x03\xe8"
+			     "bye",
+			     5, 0, true);
 	expect(f, n, 0, "1/00[abcdefg]9/10[ping]0/00[hijklmnopq]0/10[]8/10[\\03\\e8bye]");
 	expect(f, 1, 0, "+");
 	expect(f, 6, 0, "1/00[+");
@@ -342,9 +342,9 @@ static void test_close_payload(void **state)
 	(void)state;
 	assert_int_equal(ws_frame_close_payload(out, 1000, "bye", 3), 5);
 	assert_memory_equal(out,
-	                    "\x03\xe8"
-	                    "bye",
-	                    5);
+			    "\x03\xe8"
+			    "bye",
+			    5);
 	assert_int_equal(ws_frame_close_payload(out, 4999, NULL, 0), 2);
 	assert_memory_equal(out, "\x13\x87", 2);
 	memset(reason, 'r', sizeof(reason));
@@ -361,10 +361,10 @@ static void test_close_parse(void **state)
 {
 	/* 7.7.x, and 1012-1014 registered since */
 	static const unsigned valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
-	                                 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
+					 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
 	/* 7.9.x, 7.13.x, and the rest of the reserved ranges' edges */
 	static const unsigned invalid[] = {0,    999,  1004, 1005, 1006,  1016, 1100,
-	                                   2000, 2999, 1015, 5000, 65535, 1,    1999};
+					   2000, 2999, 1015, 5000, 65535, 1,    1999};
 	const uint8_t *reason;
 	size_t rlen;
 	unsigned code, fail;

@@ -35,8 +35,8 @@ struct stream {
 };
 
 static const struct ws_deflate_params deflate_params = {
-    .server_max_window_bits = 15,
-    .client_max_window_bits = 15,
+	.server_max_window_bits = 15,
+	.client_max_window_bits = 15,
 };
 
 static size_t cases;
@@ -44,7 +44,7 @@ static size_t cases;
 static struct stream *stream_new(void);
 static void add(struct stream *s, uint8_t b0, const void *payload, size_t n);
 static void feed(const uint8_t *in, size_t n, uint64_t max, bool deflate, size_t step,
-                 size_t out_size, char *t);
+		 size_t out_size, char *t);
 static void expect(const struct stream *s, uint64_t max, bool deflate, const char *want);
 
 static struct stream *stream_new(void)
@@ -67,7 +67,7 @@ static void put_bytes(char *t, size_t *tl, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n && *tl + 8 < TRANSCRIPT; i++)
 		*tl += (size_t)snprintf(t + *tl, TRANSCRIPT - *tl,
-		                        p[i] >= 0x20 && p[i] < 0x7f ? "%c" : "\\%02x", p[i]);
+					p[i] >= 0x20 && p[i] < 0x7f ? "%c" : "\\%02x", p[i]);
 }
 
 /*
@@ -78,7 +78,7 @@ static void put_bytes(char *t, size_t *tl, const uint8_t *p, size_t n)
  * on the split), "+" when the input ended inside a message.
  */
 static void feed(const uint8_t *in, size_t n, uint64_t max, bool deflate, size_t step,
-                 size_t out_size, char *t)
+		 size_t out_size, char *t)
 {
 	struct ws_message m;
 	uint8_t *out = malloc(out_size), *held = NULL;
@@ -108,11 +108,11 @@ static void feed(const uint8_t *in, size_t n, uint64_t max, bool deflate, size_t
 					msg_at = tl;
 				if (!inside)
 					tl += (size_t)snprintf(t + tl, TRANSCRIPT - tl, "%c",
-					                       ev.opcode == WS_OP_TEXT ? 'T' : 'B');
+							       ev.opcode == WS_OP_TEXT ? 'T' : 'B');
 				/* zero-copy: uncompressed data lies in buf */
 				assert_true(ev.len == 0 ||
-				            (ev.data >= out && ev.data < out + out_size) ||
-				            (ev.data >= buf && ev.data + ev.len <= buf + r));
+					    (ev.data >= out && ev.data < out + out_size) ||
+					    (ev.data >= buf && ev.data + ev.len <= buf + r));
 				put_bytes(t, &tl, ev.data, ev.len);
 				inside = !ev.last;
 				if (ev.last)
@@ -121,7 +121,7 @@ static void feed(const uint8_t *in, size_t n, uint64_t max, bool deflate, size_t
 			case WS_EV_PING:
 			case WS_EV_PONG:
 				tl += (size_t)snprintf(t + tl, TRANSCRIPT - tl, "%c",
-				                       ev.kind == WS_EV_PING ? 'P' : 'O');
+						       ev.kind == WS_EV_PING ? 'P' : 'O');
 				put_bytes(t, &tl, ev.data, ev.len);
 				tl += (size_t)snprintf(t + tl, TRANSCRIPT - tl, "|");
 				break;
@@ -172,7 +172,7 @@ static void expect(const struct stream *s, uint64_t max, bool deflate, const cha
 			feed(s->p, s->n, max, deflate, steps[i], outs[j], got);
 			if (strcmp(got, want) != 0)
 				fail_msg("step %zu out %zu:\ngot  %s\nwant %s", steps[i], outs[j],
-				         got, want);
+					 got, want);
 		}
 	free(got);
 }
@@ -192,7 +192,7 @@ static void test_section1_framing(void **state)
 		add(s, 0x81, payload, lengths[i]);
 		add(s, 0x82, payload, lengths[i]);
 		snprintf(want, TRANSCRIPT, "T%.*s|B%.*s|", (int)lengths[i], payload,
-		         (int)lengths[i], payload);
+			 (int)lengths[i], payload);
 		expect(s, 0, false, want);
 	}
 	free(want);
@@ -371,9 +371,9 @@ static void test_section5_new_message_inside(void **state)
 static void test_section6_utf8(void **state)
 {
 	static const char hello[] = "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0"
-	                            "\xc3\xa1-UTF-8!!";
+				    "\xc3\xa1-UTF-8!!";
 	static const char bad[] = KOSME "\xed\xa0\x80"
-	                                "edited";
+					"edited";
 	struct stream *s;
 	size_t n;
 
@@ -428,7 +428,7 @@ static void test_section6_utf8(void **state)
 	s = stream_new();
 	add(s, 0x81,
 	    KOSME "\xf4\x90\x80\x80"
-	          "edited",
+		  "edited",
 	    21);
 	s->n -= 6;
 	expect(s, 0, false, "E1007");
@@ -537,7 +537,7 @@ static void test_section9_limits(void **state)
 	add(s, 0x89, big, 100);
 	add(s, 0x80, big, 40);
 	snprintf(want, sizeof(want), "T%.60sP%.100s|%.40s|", (const char *)big, (const char *)big,
-	         (const char *)big);
+		 (const char *)big);
 	expect(s, 100, false, want);
 	/* each message counts from zero */
 	s = stream_new();

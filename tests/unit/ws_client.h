@@ -20,7 +20,7 @@ static const uint8_t ws_client_key[4] = {0x37, 0xfa, 0x21, 0x3d};
  * form. A NULL payload writes the header alone. Returns the bytes written.
  */
 static inline size_t ws_client_frame(uint8_t *out, uint8_t b0, const void *payload, uint64_t n,
-                                     int form, bool masked)
+				     int form, bool masked)
 {
 	size_t h = 2;
 

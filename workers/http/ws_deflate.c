@@ -41,7 +41,7 @@ static int inflate_fail(struct ws_inflater *in, uint16_t code, const char *error
 }
 
 int ws_inflate(struct ws_inflater *in, const uint8_t *data, size_t n, bool fin, uint8_t *out,
-               size_t out_size, size_t *consumed, size_t *produced)
+	       size_t out_size, size_t *consumed, size_t *produced)
 {
 	z_stream *z = in->z_;
 	size_t room = out_size;
@@ -137,7 +137,7 @@ size_t ws_deflate_bound(size_t n)
 }
 
 ssize_t ws_deflate(struct ws_deflater *d, const uint8_t *in, size_t n, uint8_t *out,
-                   size_t out_size)
+		   size_t out_size)
 {
 	z_stream *z = d->z_;
 	size_t len;
@@ -153,7 +153,7 @@ ssize_t ws_deflate(struct ws_deflater *d, const uint8_t *in, size_t n, uint8_t *
 	if (z == NULL) {
 		z = calloc(1, sizeof(*z));
 		if (z == NULL || deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -(int)d->bits_,
-		                              MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+					      MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
 			free(z);
 			return -1;
 		}

@@ -75,7 +75,7 @@ void ws_inflater_init(struct ws_inflater *in, const struct ws_deflate_params *pa
  * (an invalid text found there comes first).
  */
 int ws_inflate(struct ws_inflater *in, const uint8_t *data, size_t n, bool fin, uint8_t *out,
-               size_t out_size, size_t *consumed, size_t *produced);
+	       size_t out_size, size_t *consumed, size_t *produced);
 
 /* Free zlib's state (between messages, or for good); harmless twice. */
 void ws_inflater_free(struct ws_inflater *in);
@@ -93,7 +93,7 @@ size_t ws_deflate_bound(size_t n);
  * smaller than ws_deflate_bound(n).
  */
 ssize_t ws_deflate(struct ws_deflater *d, const uint8_t *in, size_t n, uint8_t *out,
-                   size_t out_size);
+		   size_t out_size);
 
 /* Free zlib's state (between messages, or for good); harmless twice. */
 void ws_deflater_free(struct ws_deflater *d);

@@ -221,7 +221,7 @@ bool ws_frame_close_code_valid(unsigned code)
 }
 
 int ws_frame_close_parse(const uint8_t *p, size_t n, unsigned *code, const uint8_t **reason,
-                         size_t *reason_len, unsigned *fail_code)
+			 size_t *reason_len, unsigned *fail_code)
 {
 	*code = WS_CLOSE_NO_STATUS;
 	*reason = p;

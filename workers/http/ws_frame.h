@@ -145,4 +145,4 @@ bool ws_frame_close_code_valid(unsigned code);
  * for a reason that is not UTF-8.
  */
 int ws_frame_close_parse(const uint8_t *p, size_t n, unsigned *code, const uint8_t **reason,
-                         size_t *reason_len, unsigned *fail_code);
+			 size_t *reason_len, unsigned *fail_code);

@@ -39,7 +39,7 @@ static int extensions(struct ws_handshake *hs, const char *p, size_t n);
 static const char *param_value(const char *p, const char *e, char *v, size_t *vlen);
 static unsigned window_bits(const char *v, size_t n);
 static void deflate_param(struct offer *o, const char *name, size_t nlen, bool has_value,
-                          const char *v, size_t vlen);
+			  const char *v, size_t vlen);
 static void accept_offer(struct ws_handshake *hs, const struct offer *o);
 static void put(struct out *o, const char *s, size_t n);
 static void put_str(struct out *o, const char *s);
@@ -191,7 +191,7 @@ static unsigned window_bits(const char *v, size_t n)
 
 /* One parameter of a permessage-deflate offer (RFC 7692 section 7.1). */
 static void deflate_param(struct offer *o, const char *name, size_t nlen, bool has_value,
-                          const char *v, size_t vlen)
+			  const char *v, size_t vlen)
 {
 	unsigned bits = has_value ? window_bits(v, vlen) : 0;
 
@@ -278,7 +278,7 @@ static int extensions(struct ws_handshake *hs, const char *p, size_t n)
 }
 
 int ws_handshake_parse(struct ws_handshake *hs, const char *method, size_t method_len,
-                       int version_minor, const struct http_header *headers, size_t n)
+		       int version_minor, const struct http_header *headers, size_t n)
 {
 	bool upgrade = false, connection = false, v13 = false;
 	size_t versions = 0, keys = 0;
@@ -357,8 +357,8 @@ static void put_str(struct out *o, const char *s)
 }
 
 ssize_t ws_handshake_response(const struct ws_handshake *hs, const char *protocol,
-                              size_t protocol_len, const char *extra, size_t extra_len, char *out,
-                              size_t size)
+			      size_t protocol_len, const char *extra, size_t extra_len, char *out,
+			      size_t size)
 {
 	struct out o = {.p = out, .size = size};
 	char accept[WS_ACCEPT_LEN + 1], num[8];
@@ -366,11 +366,11 @@ ssize_t ws_handshake_response(const struct ws_handshake *hs, const char *protoco
 
 	for (size_t i = 0; protocol && i < hs->num_protocols; i++)
 		offered = offered || (hs->protocols[i].len == protocol_len &&
-		                      memcmp(hs->protocols[i].name, protocol, protocol_len) == 0);
+				      memcmp(hs->protocols[i].name, protocol, protocol_len) == 0);
 	if ((protocol && !offered) || ws_handshake_accept(hs->key, hs->key_len, accept) < 0)
 		return -1;
 	put_str(&o, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-	            "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
+		    "Connection: Upgrade\r\nSec-WebSocket-Accept: ");
 	put(&o, accept, WS_ACCEPT_LEN);
 	if (protocol) {
 		put_str(&o, "\r\nSec-WebSocket-Protocol: ");

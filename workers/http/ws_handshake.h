@@ -63,7 +63,7 @@ bool ws_handshake_requested(const struct http_header *headers, size_t n);
  * are declined). Returns 0, or -1 with hs->status and hs->error.
  */
 int ws_handshake_parse(struct ws_handshake *hs, const char *method, size_t method_len,
-                       int version_minor, const struct http_header *headers, size_t n);
+		       int version_minor, const struct http_header *headers, size_t n);
 
 /*
  * Sec-WebSocket-Accept for key[0..len): base64(SHA-1(key + the RFC's GUID))
@@ -82,8 +82,8 @@ int ws_handshake_accept(const char *key, size_t len, char *out);
  * libcrypto fails.
  */
 ssize_t ws_handshake_response(const struct ws_handshake *hs, const char *protocol,
-                              size_t protocol_len, const char *extra, size_t extra_len, char *out,
-                              size_t size);
+			      size_t protocol_len, const char *extra, size_t extra_len, char *out,
+			      size_t size);
 
 /*
  * Write the refusal of a failed handshake (hs->status: 400, or 426 with

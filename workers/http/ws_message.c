@@ -14,14 +14,14 @@
 static ssize_t fail(struct ws_message *m, uint16_t code, const char *error);
 static int start_frame(struct ws_message *m);
 static ssize_t control(struct ws_message *m, const struct ws_chunk *c, ssize_t used,
-                       struct ws_event *ev);
+		       struct ws_event *ev);
 static int deliver(struct ws_message *m, const uint8_t *data, size_t n, bool last,
-                   struct ws_event *ev);
+		   struct ws_event *ev);
 static ssize_t inflate_step(struct ws_message *m, const uint8_t *data, size_t n,
-                            struct ws_event *ev);
+			    struct ws_event *ev);
 
 void ws_message_init(struct ws_message *m, uint64_t max, const struct ws_deflate_params *deflate,
-                     uint8_t *out, size_t out_size)
+		     uint8_t *out, size_t out_size)
 {
 	memset(m, 0, sizeof(*m));
 	m->max = max;
@@ -57,21 +57,21 @@ static int start_frame(struct ws_message *m)
 	if (f->opcode & 0x8) {
 		if (f->rsv)
 			return (int)fail(m, WS_CLOSE_PROTOCOL_ERROR,
-			                 "reserved bit on a control frame");
+					 "reserved bit on a control frame");
 		m->ctl_len_ = 0;
 		return 0;
 	}
 	if (f->opcode == WS_OP_CONT) {
 		if (m->opcode_ == 0)
 			return (int)fail(m, WS_CLOSE_PROTOCOL_ERROR,
-			                 "continuation without a message");
+					 "continuation without a message");
 		if (f->rsv & WS_RSV1)
 			return (int)fail(m, WS_CLOSE_PROTOCOL_ERROR,
-			                 "RSV1 on a continuation frame");
+					 "RSV1 on a continuation frame");
 	} else {
 		if (m->opcode_ != 0)
 			return (int)fail(m, WS_CLOSE_PROTOCOL_ERROR,
-			                 "new message inside a fragmented one");
+					 "new message inside a fragmented one");
 		m->opcode_ = f->opcode;
 		m->compressed_ = f->rsv & WS_RSV1;
 		m->first_ = true;
@@ -90,7 +90,7 @@ static int start_frame(struct ws_message *m)
 
 /* A piece of control payload; the event once the frame is complete. */
 static ssize_t control(struct ws_message *m, const struct ws_chunk *c, ssize_t used,
-                       struct ws_event *ev)
+		       struct ws_event *ev)
 {
 	const struct ws_frame *f = &m->frames_.frame;
 	unsigned fail_code;
@@ -107,7 +107,7 @@ static ssize_t control(struct ws_message *m, const struct ws_chunk *c, ssize_t u
 		ev->kind = WS_EV_PONG;
 	} else {
 		if (ws_frame_close_parse(m->ctl_, m->ctl_len_, &ev->code, &ev->reason,
-		                         &ev->reason_len, &fail_code) < 0)
+					 &ev->reason_len, &fail_code) < 0)
 			return fail(m, (uint16_t)fail_code, "bad close frame");
 		ev->kind = WS_EV_CLOSE;
 		m->closed_ = true;
@@ -120,7 +120,7 @@ static ssize_t control(struct ws_message *m, const struct ws_chunk *c, ssize_t u
  * last: the message ends with it. Empty pieces are reported only when last.
  */
 static int deliver(struct ws_message *m, const uint8_t *data, size_t n, bool last,
-                   struct ws_event *ev)
+		   struct ws_event *ev)
 {
 	if (m->opcode_ == WS_OP_TEXT &&
 	    (utf8_feed(&m->utf8_, data, n, NULL) < 0 || (last && !utf8_complete(&m->utf8_))))
@@ -144,7 +144,7 @@ static int deliver(struct ws_message *m, const uint8_t *data, size_t n, bool las
  * to the current message); returns how many the inflater took, -1.
  */
 static ssize_t inflate_step(struct ws_message *m, const uint8_t *data, size_t n,
-                            struct ws_event *ev)
+			    struct ws_event *ev)
 {
 	size_t took, made;
 	bool fin = m->payload_done_ && n == m->pending_;

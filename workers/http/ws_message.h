@@ -67,7 +67,7 @@ struct ws_message {
 	bool draining_;     /* the inflater filled out_: more may be pending */
 	uint64_t wire_;     /* its payload bytes on the wire so far */
 	size_t pending_;    /* unmasked compressed bytes at the start of the
-	                       next buf that the inflater has not taken yet */
+			       next buf that the inflater has not taken yet */
 	struct utf8 utf8_;
 	uint8_t ctl_[WS_CONTROL_MAX];
 	uint8_t ctl_len_;
@@ -83,7 +83,7 @@ struct ws_message {
  * data is only valid until the next call.
  */
 void ws_message_init(struct ws_message *m, uint64_t max, const struct ws_deflate_params *deflate,
-                     uint8_t *out, size_t out_size);
+		     uint8_t *out, size_t out_size);
 
 /*
  * Consume client bytes buf[0..len), those that follow what earlier calls
