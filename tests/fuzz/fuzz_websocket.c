@@ -12,16 +12,21 @@
  * code valid. The same bytes also go through the frame parser alone (whole
  * and split must agree) and through the inflater as a compressed payload
  * (whole and byte by byte must give the same verdict, and the same bytes
- * when the message is complete).
+ * when the message is complete). Last, the bytes are parsed as a request
+ * head and, if they are one, go through the opening handshake: every 101
+ * head it writes (with each offered subprotocol) must be clean header
+ * lines ending in an empty line.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/http/parser.h"
 #include "workers/http/utf8.h"
 #include "workers/http/ws_deflate.h"
 #include "workers/http/ws_frame.h"
+#include "workers/http/ws_handshake.h"
 #include "workers/http/ws_message.h"
 
 /* A growing record of what a run produced. */
@@ -229,6 +234,64 @@ static int run_inflate(const uint8_t *in, size_t n, uint64_t max, bool bytewise,
 	return rc;
 }
 
+/* A 101 head: CRLF-terminated lines of clean field bytes, then an empty line. */
+static void check_head(const char *h, size_t n)
+{
+	size_t at = 0;
+
+	check(n >= 4 && memcmp(h + n - 4, "\r\n\r\n", 4) == 0, "101 head not terminated");
+	while (at < n - 2) {
+		const char *crlf = memmem(h + at, n - at, "\r\n", 2);
+
+		check(crlf != NULL, "101 head line not terminated");
+		check(http_is_field_value(h + at, (size_t)(crlf - h) - at), "101 head line not clean");
+		at = (size_t)(crlf - h) + 2;
+	}
+}
+
+/* The bytes as a request head, then as an opening handshake. */
+static void run_handshake(const uint8_t *in, size_t n)
+{
+	static struct http_header fields[64];
+	struct http_request req;
+	struct ws_handshake hs;
+	char *buf = malloc(n ? n : 1), out[2048];
+	ssize_t r;
+
+	check(buf != NULL, "malloc");
+	if (n)
+		memcpy(buf, in, n);
+	http_request_init(&req, fields, 64);
+	if (http_parse_request(&req, buf, n, NULL) > 0 &&
+	    ws_handshake_requested(req.headers, req.num_headers)) {
+		if (ws_handshake_parse(&hs, req.method, req.method_len, req.version_minor,
+				       req.headers, req.num_headers) == 0) {
+			check(hs.key_len == 24 && hs.num_protocols <= WS_MAX_PROTOCOLS, "handshake");
+			check(!hs.deflate || (hs.params.server_max_window_bits >= 9 &&
+					      hs.params.server_max_window_bits <= 15 &&
+					      hs.params.client_max_window_bits >= 8 &&
+					      hs.params.client_max_window_bits <= 15),
+			      "window bits");
+			r = ws_handshake_response(&hs, NULL, 0, NULL, 0, out, sizeof(out));
+			check(r > 0, "101 head");
+			check_head(out, (size_t)r);
+			for (size_t i = 0; i < hs.num_protocols; i++) {
+				r = ws_handshake_response(&hs, hs.protocols[i].name,
+							  hs.protocols[i].len, NULL, 0, out,
+							  sizeof(out));
+				check(r > 0, "101 head with a protocol");
+				check_head(out, (size_t)r);
+			}
+		} else {
+			check(hs.status == 400 || hs.status == 426, "refusal status");
+			r = ws_handshake_refusal(&hs, out, sizeof(out));
+			check(r > 0, "refusal");
+			check_head(out, (size_t)r);
+		}
+	}
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t outs[] = {1, 7, 64, 4096};
@@ -270,6 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0),
 		      "inflate output differs byte by byte");
 
+	run_handshake(data, size);
 	free(a.p);
 	free(b.p);
 	return 0;

@@ -25,13 +25,15 @@ tests_fuzz_fuzz_connection_SOURCES = tests/fuzz/fuzz_connection.c \
 	arbiter/log.c arbiter/log.h
 tests_fuzz_fuzz_connection_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_connection_LDFLAGS = $(FUZZ_FLAGS)
-# The WebSocket reading side: frames, messages, UTF-8, inflate.
+# The WebSocket reading side: frames, messages, UTF-8, inflate; the handshake.
 tests_fuzz_fuzz_websocket_SOURCES = tests/fuzz/fuzz_websocket.c \
+	workers/http/ws_handshake.c workers/http/ws_handshake.h \
+	workers/http/parser.c workers/http/parser.h \
 	workers/http/ws_message.c workers/http/ws_message.h \
 	workers/http/ws_frame.c workers/http/ws_frame.h \
 	workers/http/ws_deflate.c workers/http/ws_deflate.h \
 	workers/http/utf8.c workers/http/utf8.h
-tests_fuzz_fuzz_websocket_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS) $(ZLIB_CFLAGS)
+tests_fuzz_fuzz_websocket_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS) $(ZLIB_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_fuzz_fuzz_websocket_LDFLAGS = $(FUZZ_FLAGS)
-tests_fuzz_fuzz_websocket_LDADD = $(ZLIB_LIBS)
+tests_fuzz_fuzz_websocket_LDADD = $(ZLIB_LIBS) $(LIBCRYPTO_LIBS)
 endif
