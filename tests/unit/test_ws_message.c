@@ -468,6 +468,20 @@ static void test_section7_close(void **state)
 	add(s, 0x88, "\x03\xe8", 2);
 	add(s, 0x80, "fragment2", 9);
 	expect(s, 0, false, "Tfragment1C1000:|+");
+	s = stream_new(); /* 7.1.6: a long message, a ping, a close, a ping */
+	{
+		static char want[300000];
+		static uint8_t big[262144];
+
+		memset(big, 'B', sizeof(big));
+		add(s, 0x81, big, sizeof(big));
+		add(s, 0x89, "Hello World!", 12);
+		add(s, 0x88, "\x03\xe8", 2);
+		add(s, 0x89, "Hello World!", 12);
+		snprintf(want, sizeof(want), "T%.*s|PHello World!|C1000:|", (int)sizeof(big),
+			 (const char *)big);
+		expect(s, 0, false, want);
+	}
 	s = stream_new(); /* 7.3.1 */
 	add(s, 0x88, "", 0);
 	expect(s, 0, false, "C1005:|");
