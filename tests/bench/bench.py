@@ -3,7 +3,7 @@
 one machine, so that every number that matters is a ratio.
 
     bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
-             [--duration S] [--runs N] [--servers REGEX]
+             [--duration S] [--runs N] [--servers REGEX] [--baseline OLD_KIRIN]
 
 Scenarios (--only takes the letters or the names):
   a hello     hello world, keep-alive, 100 connections
@@ -241,14 +241,16 @@ def _has_module(mod):
     return r.returncode == 0
 
 
-def make_variants(kirin):
-    vs = []
-
-    def kirin_check():
+def kirin_variants(kirin, family):
+    """One variant per worker type of the kirin binary at path kirin, named
+    FAMILY-TYPE: family "kirin" is the build under test, "base" a baseline
+    build (--baseline) measured in the same run."""
+    def check():
         if not kirin or not os.access(kirin, os.X_OK):
             return f"no kirin binary ({kirin!r})"
         return None
 
+    vs = []
     for kind in ("sync", "gthread", "greenlet", "gevent"):
         def build(app, port, workers, tmp, kind=kind):
             argv = [kirin, "-w", str(workers), "-k", kind, "-b", f"127.0.0.1:{port}",
@@ -258,7 +260,14 @@ def make_variants(kirin):
             if kind == "gthread":
                 argv += ["--threads", "4"]
             return argv + [app], {}, None
-        vs.append(Variant(f"kirin-{kind}", "kirin", kind, kind != "sync", kirin_check, build))
+        vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
+    return vs
+
+
+def make_variants(kirin, baseline=None):
+    vs = kirin_variants(kirin, "kirin")
+    if baseline:
+        vs += kirin_variants(baseline, "base")
 
     def gunicorn_check(kind):
         def check():
@@ -556,7 +565,8 @@ class Bench:
         self.quick = args.quick
         self.tmp = tempfile.mkdtemp(prefix="kirin-bench-")
         self.kirin = os.path.abspath(args.kirin) if args.kirin else ""
-        self.variants = make_variants(self.kirin)
+        self.baseline = os.path.abspath(args.baseline) if args.baseline else ""
+        self.variants = make_variants(self.kirin, self.baseline)
         if args.servers:
             rx = re.compile(args.servers)
             self.variants = [v for v in self.variants if rx.search(v.name)]
@@ -795,10 +805,11 @@ class Bench:
         title = f"{conns} connections sleeping 100 ms cooperatively"
         self.say(f"\n== (d) {title}")
         # greenlet workers sleep with kirin.sleep, gevent workers with time.sleep
-        plan = [(v, "sleepers:app_kirin" if (v.family == "kirin" and v.kind == "greenlet")
+        plan = [(v, "sleepers:app_kirin" if (v.family in ("kirin", "base") and v.kind == "greenlet")
                  else "sleepers:app_time")
                 for v in self.pick(lambda v: v.kind == "gevent" or v.family == "floor" or
-                                   (v.family == "kirin" and v.kind == "greenlet"), floor=True)]
+                                   (v.family in ("kirin", "base") and v.kind == "greenlet"),
+                                   floor=True)]
         # Steady state, the same for every server: count the responses that
         # complete in a window of --duration seconds opening 1 s (ten rounds
         # of sleeps) after wrk connects, so that neither the connection
@@ -1157,7 +1168,8 @@ class Bench:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "kernel": platform.release(),
             "cpus": os.cpu_count(), "python": DEBIAN_PYTHON,
-            "kirin": self.kirin, "quick": self.quick, "duration_s": self.duration,
+            "kirin": self.kirin, "baseline": self.baseline or None,
+            "quick": self.quick, "duration_s": self.duration,
             "runs": self.runs, "warmup_s": self.warmup, "wrk_threads": self.wrk.threads,
             "command": " ".join([sys.executable] + sys.argv),
             "versions": _versions(),
@@ -1340,6 +1352,8 @@ def main(argv=None):
                                  epilog=__doc__.split("\n\n", 2)[2],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kirin", default=os.environ.get("KIRIN", ""), help="the kirin binary")
+    ap.add_argument("--baseline", help="another kirin binary (e.g. the previous commit's), "
+                    "run as base-TYPE beside kirin-TYPE in the same interleaved runs")
     ap.add_argument("--quick", action="store_true", help="kirin only, one short scaled-down run")
     ap.add_argument("--only", help="scenarios to run, e.g. a,b or hello,close")
     ap.add_argument("--out", help="directory for bench.json, bench.md, bench.png")
