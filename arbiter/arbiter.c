@@ -6,20 +6,22 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
+#include "arbiter/process.h"
+#include "arbiter/throttle.h"
 #include "workers/channel.h"
 #include "workers/python/interp.h"
-#include "workers/worker.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
 #define RESPAWN_WINDOW 1.0  /* ... per this many seconds */
@@ -40,146 +42,109 @@ struct slot {
 
 enum stop_mode { RUNNING = 0, STOP_GRACEFUL, STOP_QUICK };
 
-static volatile sig_atomic_t sig_term, sig_quick, sig_chld, sig_usr1, sig_usr2, sig_hup,
-	sig_ttin, sig_ttou, sig_winch;
-static int self_pipe[2] = {-1, -1};
+/* Signals caught and not yet handled: set by on_signal(), cleared by the loop. */
+struct pending {
+	volatile sig_atomic_t term, quick, chld, usr1, usr2, hup, ttin, ttou, winch;
+};
 
-static struct config *cfg;
-static int cfg_argc;
-static char *const *cfg_argv;
-static const char *cfg_start_dir;
-static struct listener *listeners;
-static size_t nlisteners;
-static struct slot *slots;
-static size_t nslots, slots_cap;
-static unsigned next_age;
-static unsigned generation;
-static double reloaded_at;
-static int target_workers;
-static struct throttle respawn;
-static int fatal_code;
-static bool preloaded;          /* --preload at start: workers inherit that app */
-static char exe_path[PATH_MAX]; /* the binary, for USR2 */
-static pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
+/* Everything the arbiter knows, from arbiter_run() to its return. */
+struct arbiter {
+	struct config *cfg;
+	int argc; /* the command line, for HUP and USR2 */
+	char *const *argv;
+	const char *start_dir; /* where kirin started: relative paths mean what they meant then */
+	struct listener *listeners;
+	size_t nlisteners;
+	struct slot *slots; /* the workers, in no order */
+	size_t nslots, slots_cap;
+	struct pollfd *pfd; /* poll()'s set: the self-pipe, then one per slot */
+	size_t pfd_cap;
+	unsigned next_age;   /* age of the next worker spawned */
+	unsigned generation; /* configuration generation, one more per HUP */
+	double reloaded_at;
+	bool stopping;      /* in stop(): the listeners' sockets are closed */
+	int target_workers; /* --workers, moved by TTIN/TTOU/WINCH */
+	struct throttle respawn;
+	int fatal_code;          /* a worker's boot-error exit code: stop the server */
+	bool preloaded;          /* --preload at start: workers inherit that app */
+	char exe_path[PATH_MAX]; /* the binary, for USR2 */
+	pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
+	int self_pipe[2];        /* written by on_signal() to wake poll() */
+	struct pending sig;
+};
+
+/* The one arbiter of this process (static: on_signal() may run after arbiter_run returns). */
+static struct arbiter the_arbiter = {.self_pipe = {-1, -1}};
 
 static void on_signal(int sig);
-static int setup_signals(void);
-static void spawn(void);
-static void maintain(double now);
+static int setup_signals(struct arbiter *a);
+static void handle_signals(struct arbiter *a);
+static void poll_channels(struct arbiter *a);
+static void start_workers(struct arbiter *a);
+static void spawn(struct arbiter *a);
+static void maintain(struct arbiter *a, double now);
 static void retire(struct slot *s, double now);
-static void check_timeouts(double now);
-static void reload(void);
-static int prepare_reload(struct config *next, char *err, size_t errlen);
-static void upgrade(void);
-static void remove_slot(size_t i);
-static void reap(void);
-static void read_heartbeats(struct pollfd *pfd, size_t n);
-static void signal_all(int sig);
-static int stop(enum stop_mode mode);
-static void drain_self_pipe(void);
+static void check_timeouts(struct arbiter *a, double now);
+static void reload(struct arbiter *a);
+static int prepare_reload(struct arbiter *a, struct config *next, char *err, size_t errlen);
+static void upgrade(struct arbiter *a);
+static void remove_slot(struct arbiter *a, size_t i);
+static void reap(struct arbiter *a);
+static void signal_all(const struct arbiter *a, int sig);
+static int stop(struct arbiter *a, enum stop_mode mode);
+static void drain_self_pipe(const struct arbiter *a);
 
-int arbiter_run(struct config *c, int argc, char *const argv[], const char *start_dir,
+int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *start_dir,
 		struct listener *ls, size_t nls)
 {
+	struct arbiter *a = &the_arbiter;
 	enum stop_mode mode = RUNNING;
 
-	cfg = c;
-	cfg_argc = argc;
-	cfg_argv = argv;
-	cfg_start_dir = start_dir;
-	listeners = ls;
-	nlisteners = nls;
-	target_workers = cfg->workers;
-	preloaded = cfg->preload_app;
-	throttle_init(&respawn, RESPAWN_BURST, RESPAWN_WINDOW);
-	if (readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1) < 0)
-		exe_path[0] = '\0';
-	if (setup_signals() < 0) {
+	a->cfg = cfg;
+	a->argc = argc;
+	a->argv = argv;
+	a->start_dir = start_dir;
+	a->listeners = ls;
+	a->nlisteners = nls;
+	a->target_workers = a->cfg->workers;
+	a->preloaded = a->cfg->preload_app;
+	throttle_init(&a->respawn, RESPAWN_BURST, RESPAWN_WINDOW);
+	if (readlink("/proc/self/exe", a->exe_path, sizeof(a->exe_path) - 1) < 0)
+		a->exe_path[0] = '\0';
+	if (setup_signals(a) < 0) {
 		log_error(errno, "setting up signals");
 		return 1;
 	}
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
-	for (int i = 0; i < target_workers; i++)
-		spawn();
+	start_workers(a);
 
 	while (mode == RUNNING) {
-		struct pollfd *pfd = xcalloc(nslots + 1, sizeof(*pfd));
 		double now;
-		int timeout = 1000;
 
-		pfd[0] = (struct pollfd){.fd = self_pipe[0], .events = POLLIN};
-		for (size_t i = 0; i < nslots; i++)
-			pfd[i + 1] = (struct pollfd){.fd = slots[i].fd, .events = POLLIN};
-		if ((size_t)target_workers > nslots) {
-			double wait = throttle_wait(&respawn, worker_now());
-			timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
-		}
-		if (poll(pfd, nslots + 1, timeout) < 0 && errno != EINTR)
-			log_error(errno, "poll()");
-		if (pfd[0].revents)
-			drain_self_pipe();
-		read_heartbeats(pfd + 1, nslots);
-		free(pfd);
-
+		poll_channels(a);
 		/* Signals, in a fixed order. */
-		if (sig_chld) {
-			sig_chld = 0;
-			reap();
+		if (a->sig.chld) {
+			a->sig.chld = 0;
+			reap(a);
 		}
-		if (fatal_code) {
+		if (a->fatal_code) {
 			log_critical("worker failed to boot: shutting down");
-			return stop(STOP_QUICK);
+			return stop(a, STOP_QUICK);
 		}
-		if (sig_quick) {
+		if (a->sig.quick) {
 			mode = STOP_QUICK;
 			break;
 		}
-		if (sig_term) {
+		if (a->sig.term) {
 			mode = STOP_GRACEFUL;
 			break;
 		}
-		if (sig_hup) {
-			sig_hup = 0;
-			log_info("Handling signal: hup");
-			reload();
-		}
-		if (sig_usr1) {
-			sig_usr1 = 0;
-			log_info("Handling signal: usr1");
-			if (log_reopen() < 0)
-				log_error(errno, "reopening the error log");
-			signal_all(SIGUSR1);
-		}
-		if (sig_usr2) {
-			sig_usr2 = 0;
-			log_info("Handling signal: usr2");
-			upgrade();
-		}
-		if (sig_ttin) {
-			sig_ttin = 0;
-			target_workers++;
-			log_info("Handling signal: ttin (%d workers)", target_workers);
-		}
-		if (sig_ttou) {
-			sig_ttou = 0;
-			if (target_workers > 1)
-				target_workers--;
-			log_info("Handling signal: ttou (%d workers)", target_workers);
-		}
-		if (sig_winch) {
-			sig_winch = 0;
-			if (cfg->daemon) {
-				log_info("Handling signal: winch: stopping all workers gracefully");
-				target_workers = 0;
-			} else {
-				log_info("SIGWINCH ignored: not daemonized");
-			}
-		}
-		now = worker_now();
-		check_timeouts(now);
-		maintain(now);
+		handle_signals(a);
+		now = monotime_now();
+		check_timeouts(a, now);
+		maintain(a, now);
 	}
-	return stop(mode);
+	return stop(a, mode);
 }
 
 const char *arbiter_signal_name(int sig)
@@ -227,92 +192,55 @@ int arbiter_fatal_status(int status)
 	}
 }
 
-void throttle_init(struct throttle *t, unsigned burst, double window)
-{
-	memset(t, 0, sizeof(*t));
-	t->burst = burst < 16 ? burst : 16;
-	t->window = window;
-}
-
-/* The oldest of the last `burst` spawns, or -1 when fewer have happened. */
-static double oldest(const struct throttle *t)
-{
-	if (t->count < t->burst)
-		return -1;
-	return t->times[(t->next + 16 - t->burst) % 16];
-}
-
-bool throttle_take(struct throttle *t, double now)
-{
-	double o = oldest(t);
-
-	if (o >= 0 && now - o < t->window)
-		return false;
-	t->times[t->next] = now;
-	t->next = (t->next + 1) % 16;
-	if (t->count < 16)
-		t->count++;
-	return true;
-}
-
-double throttle_wait(const struct throttle *t, double now)
-{
-	double o = oldest(t);
-
-	if (o < 0 || now - o >= t->window)
-		return 0;
-	return t->window - (now - o);
-}
-
 static void on_signal(int sig)
 {
 	int saved = errno;
 
 	switch (sig) {
 	case SIGTERM:
-		sig_term = 1;
+		the_arbiter.sig.term = 1;
 		break;
 	case SIGINT:
 	case SIGQUIT:
-		sig_quick = 1;
+		the_arbiter.sig.quick = 1;
 		break;
 	case SIGCHLD:
-		sig_chld = 1;
+		the_arbiter.sig.chld = 1;
 		break;
 	case SIGUSR1:
-		sig_usr1 = 1;
+		the_arbiter.sig.usr1 = 1;
 		break;
 	case SIGUSR2:
-		sig_usr2 = 1;
+		the_arbiter.sig.usr2 = 1;
 		break;
 	case SIGHUP:
-		sig_hup = 1;
+		the_arbiter.sig.hup = 1;
 		break;
 	case SIGTTIN:
-		sig_ttin = 1;
+		the_arbiter.sig.ttin = 1;
 		break;
 	case SIGTTOU:
-		sig_ttou = 1;
+		the_arbiter.sig.ttou = 1;
 		break;
 	case SIGWINCH:
-		sig_winch = 1;
+		the_arbiter.sig.winch = 1;
 		break;
 	default:
 		break;
 	}
-	if (write(self_pipe[1], "", 1) < 0) {
+	if (write(the_arbiter.self_pipe[1], "", 1) < 0) {
 		/* full pipe: the loop is already due to wake */
 	}
 	errno = saved;
 }
 
-static int setup_signals(void)
+static int setup_signals(struct arbiter *a)
 {
 	struct sigaction sa = {0};
 	static const int handled[] = {SIGTERM, SIGINT,  SIGQUIT, SIGCHLD,
 				      SIGUSR1, SIGUSR2, SIGHUP,  SIGTTIN, SIGTTOU, SIGWINCH};
 
-	if (pipe2(self_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (pipe2(a->self_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
@@ -328,17 +256,29 @@ static int setup_signals(void)
 }
 
 /*
- * Fork one worker. Signals stay blocked across fork so the child cannot
- * run the arbiter's handlers; the child resets them (worker_main).
+ * The first workers start at once, throttle or not. They count against it
+ * all the same, so a worker that crashes right after boot is replaced no
+ * faster than any other.
  */
-static void spawn(void)
+static void start_workers(struct arbiter *a)
+{
+	for (int i = 0; i < a->target_workers; i++) {
+		throttle_take(&a->respawn, monotime_now());
+		spawn(a);
+	}
+}
+
+/*
+ * Fork one worker, whatever the throttle says (the callers ask it). Signals
+ * stay blocked across fork so the child cannot run the arbiter's handlers;
+ * the child resets them (channel_enter_worker).
+ */
+static void spawn(struct arbiter *a)
 {
 	int sv[2];
 	sigset_t all, old;
 	pid_t pid;
 
-	if (!throttle_take(&respawn, worker_now()) && next_age >= (unsigned)cfg->workers)
-		return; /* the first workers start at once; replacements are throttled */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_error(errno, "socketpair()");
 		return;
@@ -351,22 +291,20 @@ static void spawn(void)
 	pid = fork();
 	if (pid == 0) {
 		interp_after_fork_child();
-		struct worker w = {
-			.cfg = cfg,
-			.listeners = listeners,
-			.nlisteners = nlisteners,
-			.channel_fd = sv[1],
-			.arbiter_pid = getppid(),
-			.age = next_age,
-		};
 		/* Close what is the arbiter's: the self-pipe and every other
 		 * worker's channel end (so their EOF reaches them if we die). */
 		close(sv[0]);
-		close(self_pipe[0]);
-		close(self_pipe[1]);
-		for (size_t i = 0; i < nslots; i++)
-			close(slots[i].fd);
-		worker_main(&w);
+		close(a->self_pipe[0]);
+		close(a->self_pipe[1]);
+		for (size_t i = 0; i < a->nslots; i++)
+			close(a->slots[i].fd);
+		channel_enter_worker(&(struct channel_start){
+			.cfg = a->cfg,
+			.listeners = a->listeners,
+			.nlisteners = a->nlisteners,
+			.fd = sv[1],
+			.age = a->next_age,
+		});
 	}
 	interp_after_fork_parent();
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -376,12 +314,15 @@ static void spawn(void)
 		close(sv[0]);
 		return;
 	}
-	if (nslots == slots_cap) {
-		slots_cap = slots_cap ? slots_cap * 2 : 8;
-		slots = xrealloc(slots, slots_cap * sizeof(*slots));
+	if (a->nslots == a->slots_cap) {
+		a->slots_cap = a->slots_cap ? a->slots_cap * 2 : 8;
+		a->slots = xrealloc(a->slots, a->slots_cap * sizeof(*a->slots));
 	}
-	slots[nslots++] = (struct slot){
-		.pid = pid, .fd = sv[0], .last_beat = worker_now(), .age = next_age++, .gen = generation};
+	a->slots[a->nslots++] = (struct slot){.pid = pid,
+					      .fd = sv[0],
+					      .last_beat = monotime_now(),
+					      .age = a->next_age++,
+					      .gen = a->generation};
 	log_info("Booting worker with pid: %ld", (long)pid);
 }
 
@@ -390,16 +331,16 @@ static void spawn(void)
  * spawn as fast as the throttle allows, retire the oldest when there are too
  * many, and retire the previous generation once the new one has booted.
  */
-static void maintain(double now)
+static void maintain(struct arbiter *a, double now)
 {
 	size_t serving = 0, booted = 0, old = 0;
 	struct slot *oldest = NULL;
 
-	for (size_t i = 0; i < nslots; i++) {
-		struct slot *s = &slots[i];
+	for (size_t i = 0; i < a->nslots; i++) {
+		struct slot *s = &a->slots[i];
 		if (s->retired_at > 0)
 			continue;
-		if (s->gen != generation) {
+		if (s->gen != a->generation) {
 			old++;
 			continue;
 		}
@@ -408,19 +349,19 @@ static void maintain(double now)
 		if (!oldest || s->age < oldest->age)
 			oldest = s;
 	}
-	while ((size_t)target_workers > serving && throttle_wait(&respawn, now) == 0) {
-		size_t before = nslots;
-		spawn();
-		if (nslots == before)
+	while ((size_t)a->target_workers > serving && throttle_take(&a->respawn, now)) {
+		size_t before = a->nslots;
+		spawn(a);
+		if (a->nslots == before)
 			break;
 		serving++;
 	}
-	if (serving > (size_t)target_workers && oldest)
+	if (serving > (size_t)a->target_workers && oldest)
 		retire(oldest, now);
-	if (old > 0 && (booted >= (size_t)target_workers || now - reloaded_at > RELOAD_BOOT_WAIT)) {
-		for (size_t i = 0; i < nslots; i++)
-			if (slots[i].gen != generation && slots[i].retired_at == 0)
-				retire(&slots[i], now);
+	if (old > 0 && (booted >= (size_t)a->target_workers || now - a->reloaded_at > RELOAD_BOOT_WAIT)) {
+		for (size_t i = 0; i < a->nslots; i++)
+			if (a->slots[i].gen != a->generation && a->slots[i].retired_at == 0)
+				retire(&a->slots[i], now);
 	}
 }
 
@@ -437,26 +378,26 @@ static void retire(struct slot *s, double now)
  * Python stack and dies), then SIGKILL if it is still there; a retired
  * worker that outlives the graceful timeout gets SIGKILL.
  */
-static void check_timeouts(double now)
+static void check_timeouts(struct arbiter *a, double now)
 {
-	for (size_t i = 0; i < nslots; i++) {
-		struct slot *s = &slots[i];
+	for (size_t i = 0; i < a->nslots; i++) {
+		struct slot *s = &a->slots[i];
 
 		if (s->aborted_at > 0) {
 			if (now - s->aborted_at > ABORT_GRACE)
 				kill(s->pid, SIGKILL);
 			continue;
 		}
-		if (s->retired_at > 0 && now - s->retired_at > cfg->graceful_timeout) {
+		if (s->retired_at > 0 && now - s->retired_at > a->cfg->graceful_timeout) {
 			log_warning("Worker (pid:%ld) did not stop within the graceful timeout: killing",
 				    (long)s->pid);
 			kill(s->pid, SIGKILL);
 			s->aborted_at = now;
 			continue;
 		}
-		if (cfg->timeout > 0 && now - s->last_beat > cfg->timeout) {
+		if (a->cfg->timeout > 0 && now - s->last_beat > a->cfg->timeout) {
 			log_critical("WORKER TIMEOUT (pid:%ld): no heartbeat for %d s, sending SIGABRT",
-				     (long)s->pid, cfg->timeout);
+				     (long)s->pid, a->cfg->timeout);
 			kill(s->pid, SIGABRT);
 			s->aborted_at = now;
 		}
@@ -477,26 +418,25 @@ static void check_timeouts(double now)
  * stops a process, HUP ends it). It waits, pending, until the new arbiter
  * has its handlers and unblocks (setup_signals).
  */
-static void upgrade(void)
+static void upgrade(struct arbiter *a)
 {
-	char fds[512] = "", unlink_fds[512] = "", oldbin[PATH_MAX + 8];
+	char fds[512] = "", unlink_fds[512] = "";
 	sigset_t all, old;
+	bool aside;
 	pid_t pid;
 
-	if (upgrade_pid > 0) {
+	if (a->upgrade_pid > 0) {
 		log_warning("USR2 ignored: the upgraded arbiter (pid %ld) is still running",
-			    (long)upgrade_pid);
+			    (long)a->upgrade_pid);
 		return;
 	}
-	if (!exe_path[0]) {
+	if (!a->exe_path[0]) {
 		log_msg(LOG_ERROR, "USR2 ignored: the kirin binary's path is unknown");
 		return;
 	}
-	if (cfg->pidfile) {
-		snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
-		if (rename(cfg->pidfile, oldbin) < 0)
-			log_error(errno, "renaming pid file %s", cfg->pidfile);
-	}
+	aside = process_pidfile_move_aside(a->cfg->pidfile) == 0;
+	if (!aside)
+		log_error(errno, "moving pid file %s aside", a->cfg->pidfile);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
@@ -504,33 +444,35 @@ static void upgrade(void)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		log_error(errno, "fork() for USR2");
+		if (aside && process_pidfile_move_back(a->cfg->pidfile) < 0)
+			log_error(errno, "moving pid file %s back", a->cfg->pidfile);
 		return;
 	}
 	if (pid == 0) {
-		for (size_t i = 0; i < nlisteners; i++) {
+		for (size_t i = 0; i < a->nlisteners; i++) {
 			size_t len = strlen(fds), ulen = strlen(unlink_fds);
-			fcntl(listeners[i].fd, F_SETFD, 0);
-			snprintf(fds + len, sizeof(fds) - len, "%s%d", i ? "," : "", listeners[i].fd);
-			if (listeners[i].unix_path)
+			fcntl(a->listeners[i].fd, F_SETFD, 0);
+			snprintf(fds + len, sizeof(fds) - len, "%s%d", i ? "," : "", a->listeners[i].fd);
+			if (a->listeners[i].unix_path)
 				snprintf(unlink_fds + ulen, sizeof(unlink_fds) - ulen, "%s%d",
-					 ulen ? "," : "", listeners[i].fd);
+					 ulen ? "," : "", a->listeners[i].fd);
 		}
 		setenv("KIRIN_FDS", fds, 1);
 		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
 		/* Not from --chdir, where we are: a relative --chdir, -c or ./kirin.ini
 		 * would be looked up there a second time. */
-		if (chdir(cfg_start_dir) < 0) {
-			log_error(errno, "USR2: cannot return to %s", cfg_start_dir);
+		if (chdir(a->start_dir) < 0) {
+			log_error(errno, "USR2: cannot return to %s", a->start_dir);
 			_exit(127);
 		}
-		execv(exe_path, cfg_argv);
-		log_error(errno, "USR2: cannot execute %s", exe_path);
+		execv(a->exe_path, a->argv);
+		log_error(errno, "USR2: cannot execute %s", a->exe_path);
 		_exit(127);
 	}
-	upgrade_pid = pid;
+	a->upgrade_pid = pid;
 	/* Its files now: a reload that changes the addresses must leave them. */
-	listener_hand_over(listeners, nlisteners, pid);
-	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, exe_path);
+	listener_hand_over(a->listeners, a->nlisteners, pid);
+	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, a->exe_path);
 }
 
 /*
@@ -538,15 +480,15 @@ static void upgrade(void)
  * nothing; on success start a new generation of workers (which import the
  * app anew) and retire the old ones once the new ones have booted.
  */
-static void reload(void)
+static void reload(struct arbiter *a)
 {
 	struct config *next = xcalloc(1, sizeof(*next));
 	char err[1024];
 
-	if (prepare_reload(next, err, sizeof(err)) < 0) {
+	if (prepare_reload(a, next, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
-		if (cfg->chdir && chdir(cfg->chdir) < 0)
-			log_error(errno, "returning to %s", cfg->chdir);
+		if (a->cfg->chdir && chdir(a->cfg->chdir) < 0)
+			log_error(errno, "returning to %s", a->cfg->chdir);
 		free(next);
 		return;
 	}
@@ -559,15 +501,15 @@ static void reload(void)
 					       : next->app_module) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
 	config_export_env(next);
-	if (preloaded)
+	if (a->preloaded)
 		log_info("reload: the application was preloaded, so the new workers run the "
 			 "code the arbiter imported at start (restart to load new code)");
-	config_free(cfg);
-	*cfg = *next;
+	config_free(a->cfg);
+	*a->cfg = *next;
 	free(next);
-	generation++;
-	reloaded_at = worker_now();
-	target_workers = cfg->workers;
+	a->generation++;
+	a->reloaded_at = monotime_now();
+	a->target_workers = a->cfg->workers;
 }
 
 /*
@@ -577,18 +519,18 @@ static void reload(void)
  * ones carried over). 0, or -1 with err and next freed; on -1 only the
  * working directory may have moved.
  */
-static int prepare_reload(struct config *next, char *err, size_t errlen)
+static int prepare_reload(struct arbiter *a, struct config *next, char *err, size_t errlen)
 {
 	struct listener *ls;
 	size_t n;
 	bool same;
 	int fd;
 
-	if (chdir(cfg_start_dir) < 0) {
-		snprintf(err, errlen, "cannot return to %s: %s", cfg_start_dir, strerror(errno));
+	if (chdir(a->start_dir) < 0) {
+		snprintf(err, errlen, "cannot return to %s: %s", a->start_dir, strerror(errno));
 		return -1;
 	}
-	if (config_load(next, cfg_argc, cfg_argv, err, errlen) != CONFIG_RUN ||
+	if (config_load(next, a->argc, a->argv, err, errlen) != CONFIG_RUN ||
 	    config_validate(next, err, errlen) < 0)
 		goto failed;
 	if (next->chdir && chdir(next->chdir) < 0) {
@@ -606,88 +548,146 @@ static int prepare_reload(struct config *next, char *err, size_t errlen)
 		}
 		close(fd);
 	}
-	same = next->bind.n == cfg->bind.n;
+	same = next->bind.n == a->cfg->bind.n;
 	for (size_t i = 0; same && i < next->bind.n; i++)
-		same = strcmp(next->bind.v[i], cfg->bind.v[i]) == 0;
-	ls = listener_rebind(next, listeners, nlisteners, &n, err, errlen);
+		same = strcmp(next->bind.v[i], a->cfg->bind.v[i]) == 0;
+	ls = listener_rebind(next, a->listeners, a->nlisteners, &n, err, errlen);
 	if (!ls)
 		goto failed;
 	for (size_t i = 0; !same && i < n; i++)
 		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
 			 ls[i].name, (long)getpid());
-	listeners = ls;
-	nlisteners = n;
+	a->listeners = ls;
+	a->nlisteners = n;
 	return 0;
 failed:
 	config_free(next);
 	return -1;
 }
 
-static void remove_slot(size_t i)
+static void remove_slot(struct arbiter *a, size_t i)
 {
-	close(slots[i].fd);
-	slots[i] = slots[--nslots];
+	close(a->slots[i].fd);
+	a->slots[i] = a->slots[--a->nslots];
 }
 
-static void reap(void)
+static void reap(struct arbiter *a)
 {
 	int status;
 	pid_t pid;
 	char how[64];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == upgrade_pid) {
+		if (pid == a->upgrade_pid) {
 			arbiter_describe_status(status, how, sizeof(how));
 			log_warning("Upgraded arbiter (pid:%ld) exited with %s", (long)pid, how);
-			upgrade_pid = 0;
-			listener_hand_over(listeners, nlisteners, 0);
-			if (cfg->pidfile) {
-				char oldbin[PATH_MAX + 8];
-				snprintf(oldbin, sizeof(oldbin), "%s.oldbin", cfg->pidfile);
-				rename(oldbin, cfg->pidfile);
-			}
+			a->upgrade_pid = 0;
+			listener_hand_over(a->listeners, a->nlisteners, 0);
+			/* Gone while we stop: its socket files are ours again, and stale. */
+			if (a->stopping)
+				listener_close_sockets(a->listeners, a->nlisteners, true);
+			process_pidfile_move_back(a->cfg->pidfile);
 			continue;
 		}
-		for (size_t i = 0; i < nslots; i++) {
-			if (slots[i].pid != pid)
+		for (size_t i = 0; i < a->nslots; i++) {
+			if (a->slots[i].pid != pid)
 				continue;
 			/* A clean exit was logged by the worker itself. */
 			arbiter_describe_status(status, how, sizeof(how));
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				log_warning("Worker (pid:%ld) exited with %s", (long)pid, how);
-			if (!fatal_code)
-				fatal_code = arbiter_fatal_status(status);
-			remove_slot(i);
+			if (!a->fatal_code)
+				a->fatal_code = arbiter_fatal_status(status);
+			remove_slot(a, i);
 			break;
 		}
 	}
 }
 
-static void read_heartbeats(struct pollfd *pfd, size_t n)
+/*
+ * Wait for a signal or a heartbeat: up to a second, or until the throttle
+ * allows the spawn of a missing worker. Then drain the self-pipe and take
+ * in the beats: a worker is alive, and booted, while they arrive.
+ */
+static void poll_channels(struct arbiter *a)
 {
-	double now = worker_now();
+	int timeout = 1000;
+	double now;
 
-	for (size_t i = 0; i < n; i++) {
-		struct heartbeat hb[16];
+	if (a->nslots + 1 > a->pfd_cap) {
+		a->pfd_cap = (a->nslots + 1) * 2;
+		a->pfd = xrealloc(a->pfd, a->pfd_cap * sizeof(*a->pfd));
+	}
+	a->pfd[0] = (struct pollfd){.fd = a->self_pipe[0], .events = POLLIN};
+	for (size_t i = 0; i < a->nslots; i++)
+		a->pfd[i + 1] = (struct pollfd){.fd = a->slots[i].fd, .events = POLLIN};
+	if ((size_t)a->target_workers > a->nslots) {
+		double wait = throttle_wait(&a->respawn, monotime_now());
+		timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
+	}
+	if (poll(a->pfd, a->nslots + 1, timeout) < 0 && errno != EINTR)
+		log_error(errno, "poll()");
+	if (a->pfd[0].revents)
+		drain_self_pipe(a);
+	now = monotime_now();
+	for (size_t i = 0; i < a->nslots; i++) {
+		char beats[64];
 
-		if (!pfd[i].revents)
+		if (!a->pfd[i + 1].revents)
 			continue;
-		for (size_t k = 0; k < nslots; k++) {
-			if (slots[k].fd != pfd[i].fd)
-				continue;
-			while (recv(slots[k].fd, hb, sizeof(hb), MSG_DONTWAIT) > 0) {
-				slots[k].last_beat = now;
-				slots[k].booted = true;
-			}
-			break;
+		while (recv(a->slots[i].fd, beats, sizeof(beats), MSG_DONTWAIT) > 0) {
+			a->slots[i].last_beat = now;
+			a->slots[i].booted = true;
 		}
 	}
 }
 
-static void signal_all(int sig)
+/* HUP, USR1, USR2, TTIN, TTOU and WINCH, in that order. */
+static void handle_signals(struct arbiter *a)
 {
-	for (size_t i = 0; i < nslots; i++)
-		kill(slots[i].pid, sig);
+	if (a->sig.hup) {
+		a->sig.hup = 0;
+		log_info("Handling signal: hup");
+		reload(a);
+	}
+	if (a->sig.usr1) {
+		a->sig.usr1 = 0;
+		log_info("Handling signal: usr1");
+		if (log_reopen() < 0)
+			log_error(errno, "reopening the error log");
+		signal_all(a, SIGUSR1);
+	}
+	if (a->sig.usr2) {
+		a->sig.usr2 = 0;
+		log_info("Handling signal: usr2");
+		upgrade(a);
+	}
+	if (a->sig.ttin) {
+		a->sig.ttin = 0;
+		a->target_workers++;
+		log_info("Handling signal: ttin (%d workers)", a->target_workers);
+	}
+	if (a->sig.ttou) {
+		a->sig.ttou = 0;
+		if (a->target_workers > 1)
+			a->target_workers--;
+		log_info("Handling signal: ttou (%d workers)", a->target_workers);
+	}
+	if (a->sig.winch) {
+		a->sig.winch = 0;
+		if (a->cfg->daemon) {
+			log_info("Handling signal: winch: stopping all workers gracefully");
+			a->target_workers = 0;
+		} else {
+			log_info("SIGWINCH ignored: not daemonized");
+		}
+	}
+}
+
+static void signal_all(const struct arbiter *a, int sig)
+{
+	for (size_t i = 0; i < a->nslots; i++)
+		kill(a->slots[i].pid, sig);
 }
 
 /*
@@ -695,48 +695,54 @@ static void signal_all(int sig)
  * (TERM: finish in-flight requests; QUIT: now), wait up to the graceful
  * timeout, then SIGKILL whoever is left. Returns the exit code.
  */
-static int stop(enum stop_mode mode)
+static int stop(struct arbiter *a, enum stop_mode mode)
 {
-	int grace = mode == STOP_GRACEFUL ? cfg->graceful_timeout : QUICK_STOP_GRACE;
-	double deadline = worker_now() + grace;
+	int grace = mode == STOP_GRACEFUL ? a->cfg->graceful_timeout : QUICK_STOP_GRACE;
+	double deadline = monotime_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
-	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over). */
-	listener_close_all(listeners, nlisteners, true);
-	listeners = NULL;
-	signal_all(mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
-	while (nslots > 0 && worker_now() < deadline) {
-		struct pollfd p = {.fd = self_pipe[0], .events = POLLIN};
+	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over);
+	 * should it exit before we do, reap() removes them. */
+	a->stopping = true;
+	listener_close_sockets(a->listeners, a->nlisteners, true);
+	signal_all(a, mode == STOP_GRACEFUL ? SIGTERM : SIGQUIT);
+	while (a->nslots > 0 && monotime_now() < deadline) {
+		struct pollfd p = {.fd = a->self_pipe[0], .events = POLLIN};
 		poll(&p, 1, 100);
-		drain_self_pipe();
-		reap();
+		drain_self_pipe(a);
+		reap(a);
 	}
-	if (nslots > 0) {
-		log_warning("%zu worker(s) still running after %d s: killing", nslots, grace);
-		signal_all(SIGKILL);
-		while (nslots > 0) {
+	if (a->nslots > 0) {
+		log_warning("%zu worker(s) still running after %d s: killing", a->nslots, grace);
+		signal_all(a, SIGKILL);
+		while (a->nslots > 0) {
 			int status;
 			pid_t pid = waitpid(-1, &status, 0);
 			if (pid < 0 && errno == ECHILD)
 				break;
-			for (size_t i = 0; i < nslots; i++) {
-				if (slots[i].pid == pid) {
-					remove_slot(i);
+			for (size_t i = 0; i < a->nslots; i++) {
+				if (a->slots[i].pid == pid) {
+					remove_slot(a, i);
 					break;
 				}
 			}
 		}
 	}
-	free(slots);
-	slots = NULL;
+	listener_close_all(a->listeners, a->nlisteners, true);
+	a->listeners = NULL;
+	a->nlisteners = 0;
+	free(a->slots);
+	a->slots = NULL;
+	free(a->pfd);
+	a->pfd = NULL;
 	log_info("Shutting down: Master");
-	return fatal_code ? fatal_code : 0;
+	return a->fatal_code ? a->fatal_code : 0;
 }
 
-static void drain_self_pipe(void)
+static void drain_self_pipe(const struct arbiter *a)
 {
 	char buf[64];
 
-	while (read(self_pipe[0], buf, sizeof(buf)) > 0)
+	while (read(a->self_pipe[0], buf, sizeof(buf)) > 0)
 		;
 }

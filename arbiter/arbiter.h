@@ -5,12 +5,12 @@
  * Runs only in the arbiter process. A poll() loop over a self-pipe (written
  * by signal handlers that only set flags) and one socketpair per worker; no
  * event library, no Python (except the import with --preload). It survives
- * anything a worker does. The pure helpers below have no side effects and are
- * unit-tested.
+ * anything a worker does. Its state is one struct arbiter (arbiter.c), the
+ * signal handlers' only way in. The pure helpers below have no side effects
+ * and are unit-tested.
  */
 #pragma once
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -21,9 +21,10 @@ struct listener;
  * Supervise workers serving on the listeners until told to stop. argc/argv
  * are the command line, loaded afresh on HUP (cfg is then replaced in
  * place) from start_dir, the directory kirin was started in, so relative
- * paths mean what they meant at start. Takes ownership of the listeners (closed, unix socket files
- * removed, at exit). Returns the process exit code: 0 after TERM/INT/QUIT,
- * or the worker's boot-error code (3 or 4) when a worker could not boot.
+ * paths mean what they meant at start. Takes ownership of the listeners
+ * (closed, unix socket files removed, at exit). Call once per process.
+ * Returns the process exit code: 0 after TERM/INT/QUIT, or the worker's
+ * boot-error code (3 or 4) when a worker could not boot.
  */
 int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *start_dir,
 		struct listener *ls, size_t nls);
@@ -39,23 +40,3 @@ void arbiter_describe_status(int status, char *buf, size_t cap);
  * (3 or 4) when the whole server must stop, else 0 (respawn).
  */
 int arbiter_fatal_status(int status);
-
-/*
- * Spawn throttle: at most `burst` spawns in any `window` seconds, so a
- * worker that crashes right after boot is not respawned in a tight loop.
- */
-struct throttle {
-	double window;
-	unsigned burst;
-	double times[16]; /* ring of recent spawn times */
-	unsigned count;   /* spawns recorded, saturating at the ring size */
-	unsigned next;
-};
-
-void throttle_init(struct throttle *t, unsigned burst, double window);
-
-/* True when a spawn at `now` is allowed; records it when it is. */
-bool throttle_take(struct throttle *t, double now);
-
-/* Seconds until a spawn is allowed again (0 if now). */
-double throttle_wait(const struct throttle *t, double now);

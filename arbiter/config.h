@@ -7,7 +7,9 @@
  * struct config, inherited across fork, and never parse anything themselves.
  * Loading is all or nothing: config_load() fills a fresh struct and on any
  * error leaves a one-line message and no half-applied settings. Nothing here
- * logs, exits or touches a socket.
+ * logs, exits or touches a socket. The worker class is checked against the
+ * worker-type table (workers/worker_type.h, the one worker header config
+ * includes), which also gives its choices and default.
  */
 #pragma once
 
@@ -46,6 +48,10 @@ struct setting {
 	long min, max;          /* for SETTING_INT */
 	int (*clamp)(long v, long *out); /* for SETTING_INT: maps any value to the stored one */
 	const char *const *choices; /* for SETTING_CHOICE, NULL-terminated */
+	/* SETTING_CHOICE whose choices are another module's table (worker_class:
+	   the worker types), instead of choices[]: the i-th, NULL past the last;
+	   the first is the default when def is NULL */
+	const char *(*choice)(size_t i);
 	const char *metavar;    /* "ADDRESS", "INT", ...; NULL for flags */
 	const char *help;       /* one sentence for --help and the docs */
 	bool cli_only;          /* --config, --check-config, ...: no INI key */
@@ -117,6 +123,12 @@ extern const struct setting config_settings[];
 /* --help and --version: options, not settings, in rows of the same shape. */
 extern const struct setting config_info_rows[];
 
+/* A SETTING_CHOICE row's i-th choice (from choices[] or choice()), NULL past the last. */
+const char *config_choice(const struct setting *s, size_t i);
+
+/* A row's default as text: def, or a choice row's first choice; NULL for none. */
+const char *config_default(const struct setting *s);
+
 /*
  * What the command line asked for besides running: config_load() returns one
  * of these (or CONFIG_ERROR).
@@ -164,5 +176,9 @@ void config_free(struct config *cfg);
 /* The row whose name (INI key) is `name`, or NULL. Any process. */
 const struct setting *config_find(const char *name);
 
-/* Effective gthread selection, as Gunicorn: sync with threads > 1 is gthread. */
+/*
+ * The name of the worker type the settings select (worker_type_find: an
+ * alias gives its type, and sync with threads > 1 is gthread, as Gunicorn).
+ * Static storage.
+ */
 const char *config_worker_class(const struct config *cfg);

@@ -1,10 +1,11 @@
 /*
  * config_table — kirin's settings, one designated-initializer row each (as
  * tmux's options-table.c): name, flags, INI key, type, offset in struct
- * config, default, range, help. config.c walks it for every way a setting
- * arrives, and the documentation tests walk it against --help, the man
- * pages and etc/kirin.ini. A new setting is a row here and a field in
- * struct config.
+ * config, default, range, help. config.c, config_ini.c and config_cli.c
+ * walk it for every way a setting arrives, and the documentation tests
+ * walk it against --help, the man pages and etc/kirin.ini. A new setting
+ * is a row here and a field in struct config. worker_class takes its choices and default from the
+ * worker-type table (workers/worker_type.h, the one worker header here).
  */
 #include "arbiter/config.h"
 
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/worker_type.h"
+
 static int clamp_request_line(long v, long *out);
 static int clamp_request_fields(long v, long *out);
 static int clamp_field_size(long v, long *out);
@@ -20,7 +23,6 @@ static int check_keyval(const char *item, char *why, size_t whylen);
 static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 
-static const char *const worker_classes[] = {"sync", "gthread", "greenlet", "gevent", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -82,11 +84,10 @@ const struct setting config_settings[] = {
 		.long_flag = "--worker-class",
 		.type = SETTING_CHOICE,
 		.offset = offsetof(struct config, worker_class),
-		.def = "sync",
-		.choices = worker_classes,
+		.choice = worker_type_spelling,
 		.metavar = "CLASS",
-		.help = "The type of worker: sync, gthread, greenlet or gevent (sync with more "
-			"than one thread means gthread).",
+		.help = "The type of worker, or Gunicorn's name for it (sync with more than one "
+			"thread means gthread).",
 	},
 	{
 		.name = "threads",
@@ -481,6 +482,16 @@ const struct setting config_info_rows[] = {
 	{.name = NULL},
 };
 /* clang-format on */
+
+const char *config_choice(const struct setting *s, size_t i)
+{
+	return s->choice ? s->choice(i) : s->choices[i];
+}
+
+const char *config_default(const struct setting *s)
+{
+	return s->def || s->type != SETTING_CHOICE ? s->def : config_choice(s, 0);
+}
 
 /* ---------------------------------------------------------------- clamps */
 

@@ -101,16 +101,27 @@ static struct listener *find_kept(struct listener *old, size_t nold, const bool 
 	return NULL;
 }
 
+void listener_close_sockets(struct listener *ls, size_t n, bool unlink_unix)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ls[i].fd >= 0)
+			close(ls[i].fd);
+		ls[i].fd = -1;
+		if (unlink_unix && ls[i].unix_path && ls[i].handed_to == 0 &&
+		    (ls[i].handed_by == 0 || ls[i].handed_by != getppid())) {
+			unlink(ls[i].unix_path);
+			free(ls[i].unix_path);
+			ls[i].unix_path = NULL;
+		}
+	}
+}
+
 void listener_close_all(struct listener *ls, size_t n, bool unlink_unix)
 {
 	if (!ls)
 		return;
+	listener_close_sockets(ls, n, unlink_unix);
 	for (size_t i = 0; i < n; i++) {
-		if (ls[i].fd >= 0)
-			close(ls[i].fd);
-		if (unlink_unix && ls[i].unix_path && ls[i].handed_to == 0 &&
-		    (ls[i].handed_by == 0 || ls[i].handed_by != getppid()))
-			unlink(ls[i].unix_path);
 		free(ls[i].unix_path);
 		free(ls[i].spec);
 	}

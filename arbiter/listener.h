@@ -53,6 +53,15 @@ struct listener *listener_rebind(const struct config *next, struct listener *old
 				 size_t *n, char *err, size_t errlen);
 
 /*
+ * Stop accepting: close the sockets (fd -1 from then on) and, with
+ * unlink_unix, remove the unix socket files listener_close_all() would.
+ * The array stays, with the files still handed over on USR2, so that they
+ * can be taken back (listener_hand_over) and removed by calling this again.
+ * Arbiter only.
+ */
+void listener_close_sockets(struct listener *ls, size_t n, bool unlink_unix);
+
+/*
  * Close the sockets and free the array. With unlink_unix, remove the unix
  * socket files kirin created (the arbiter at its final exit, or on a reload
  * that changes the addresses), but not those handed over by an old arbiter

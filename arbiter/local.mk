@@ -5,8 +5,11 @@ kirin_LDADD = $(KIRIN_LIBS)
 
 noinst_LIBRARIES += libkirin.a
 libkirin_a_SOURCES = \
-	arbiter/config.c arbiter/config.h arbiter/config_table.c \
+	arbiter/config.c arbiter/config.h arbiter/config_parts.h arbiter/config_table.c \
+	arbiter/config_ini.c arbiter/config_cli.c \
 	arbiter/log.c arbiter/log.h \
+	arbiter/monotime.c arbiter/monotime.h \
 	arbiter/listener.c arbiter/listener.h \
 	arbiter/arbiter.c arbiter/arbiter.h \
-	arbiter/process.c arbiter/process.h
+	arbiter/process.c arbiter/process.h \
+	arbiter/throttle.c arbiter/throttle.h

@@ -18,6 +18,7 @@
 
 extern char **environ;
 
+static void oldbin_path(const char *path, char *buf, size_t cap);
 static void remove_if_ours(const char *path);
 
 static char *title_start; /* the original argv[0] */
@@ -130,6 +131,26 @@ int process_pidfile_write(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int process_pidfile_move_aside(const char *path)
+{
+	char oldbin[PATH_MAX + 8];
+
+	if (!path)
+		return 0;
+	oldbin_path(path, oldbin, sizeof(oldbin));
+	return rename(path, oldbin);
+}
+
+int process_pidfile_move_back(const char *path)
+{
+	char oldbin[PATH_MAX + 8];
+
+	if (!path)
+		return 0;
+	oldbin_path(path, oldbin, sizeof(oldbin));
+	return rename(oldbin, path);
+}
+
 void process_pidfile_remove(const char *path)
 {
 	char oldbin[PATH_MAX + 8];
@@ -137,9 +158,15 @@ void process_pidfile_remove(const char *path)
 	if (!path)
 		return;
 	/* After USR2 this arbiter's pid is in FILE.oldbin, the new one's in FILE. */
-	snprintf(oldbin, sizeof(oldbin), "%s.oldbin", path);
+	oldbin_path(path, oldbin, sizeof(oldbin));
 	remove_if_ours(path);
 	remove_if_ours(oldbin);
+}
+
+/* Where USR2 moves the pid file at path. */
+static void oldbin_path(const char *path, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s.oldbin", path);
 }
 
 /* Unlink the pid file at path if it names this process. */

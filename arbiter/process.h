@@ -37,6 +37,15 @@ int process_daemonize(void);
 int process_pidfile_write(const char *path, char *err, size_t errlen);
 
 /*
+ * USR2: move the pid file aside to FILE.oldbin, so the new arbiter can
+ * write FILE; back again when the new arbiter could not start or has gone.
+ * A NULL path does nothing. Return 0, or -1 with errno (nothing to move:
+ * ENOENT).
+ */
+int process_pidfile_move_aside(const char *path);
+int process_pidfile_move_back(const char *path);
+
+/*
  * Remove the pid file if it still names us, and FILE.oldbin if that does
  * (where USR2 moved ours). NULL path is fine.
  */

@@ -3,45 +3,54 @@
 
 if HAVE_CMOCKA
 UNIT_TESTS = tests/unit/test_config tests/unit/test_parser tests/unit/test_arbiter
-UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_chunked tests/unit/test_proxy tests/unit/test_chars
+UNIT_TESTS += tests/unit/test_policy
+UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
+UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
+UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
+UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
+UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
-UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_config_SOURCES = tests/unit/test_config.c
-tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+# A test is tests/unit/NAME.c linked with libkirin.a and cmocka unless its
+# lines below say otherwise (sources of its own, other libraries).
+tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/config_fixture.h
 tests_unit_test_config_LDADD = $(UNIT_LDADD)
-tests_unit_test_parser_SOURCES = tests/unit/test_parser.c
-tests_unit_test_parser_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_ini_SOURCES = tests/unit/test_config_ini.c tests/unit/config_fixture.h
+tests_unit_test_config_ini_LDADD = $(UNIT_LDADD)
+tests_unit_test_config_cli_SOURCES = tests/unit/test_config_cli.c tests/unit/config_fixture.h
+tests_unit_test_config_cli_LDADD = $(UNIT_LDADD)
+tests_unit_test_parser_SOURCES = tests/unit/test_parser.c tests/unit/guard.c tests/unit/guard.h
 tests_unit_test_parser_LDADD = $(UNIT_LDADD)
-tests_unit_test_arbiter_SOURCES = tests/unit/test_arbiter.c
-tests_unit_test_arbiter_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_chunked_SOURCES = tests/unit/test_chunked.c tests/unit/guard.c tests/unit/guard.h
+tests_unit_test_chunked_LDADD = $(UNIT_LDADD)
+tests_unit_test_proxy_SOURCES = tests/unit/test_proxy.c tests/unit/guard.c tests/unit/guard.h
+tests_unit_test_proxy_LDADD = $(UNIT_LDADD)
+tests_unit_test_chars_LDADD = $(UNIT_LDADD)
+tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
-tests_unit_test_accesslog_SOURCES = tests/unit/test_accesslog.c
-tests_unit_test_accesslog_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_accesslog_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
-tests_unit_test_waitlist_SOURCES = tests/unit/test_waitlist.c
-tests_unit_test_waitlist_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
+tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
+tests_unit_test_accesslog_format_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_accesslog_format_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_test_waitlist_LDADD = $(UNIT_LDADD)
-tests_unit_test_gpool_SOURCES = tests/unit/test_gpool.c
-tests_unit_test_gpool_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_gpool_LDADD = $(UNIT_LDADD)
-tests_unit_test_utf8_SOURCES = tests/unit/test_utf8.c
-tests_unit_test_utf8_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_worker_type_LDADD = $(UNIT_LDADD)
+tests_unit_test_kirinmod_LDADD = $(PYTHON_LIBS) $(CMOCKA_LIBS) -lm
+tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent.c \
+	workers/http/percent.h
+tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
+tests_unit_test_connset_LDADD = $(UNIT_LDADD)
+tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
 tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
-tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_message_SOURCES = tests/unit/test_ws_message.c tests/unit/ws_client.h
-tests_unit_test_ws_message_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_message_LDADD = $(UNIT_LDADD)
-tests_unit_test_ws_deflate_SOURCES = tests/unit/test_ws_deflate.c
-tests_unit_test_ws_deflate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
-tests_unit_test_ws_handshake_SOURCES = tests/unit/test_ws_handshake.c
-tests_unit_test_ws_handshake_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 endif
 

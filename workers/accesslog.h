@@ -1,53 +1,25 @@
 /*
- * accesslog — the access log (--access-logfile, --access-logformat): one line
- * per request in Gunicorn's format (its atoms, its escaping, its default
- * "combined" line), or one JSON object per line with --access-logformat json.
+ * accesslog — the access log (--access-logfile): one line per request, in
+ * the format accesslog_format.h compiles from --access-logformat, buffered
+ * and written to a file, stdout, and with --log-syslog to syslog.
  *
- * Runs in workers only. The format is compiled once per worker into an array
- * of ops (literal text, atom, request header, response header, environ
- * variable). accesslog_request() may be called from any thread: the line is
- * formatted on the caller's stack, then appended under a mutex to a buffer of
- * PIPE_BUF bytes that goes out with one write(2) to an O_APPEND descriptor
- * when the next line would not fit, from accesslog_tick() once the oldest
- * buffered line is half a second old, from accesslog_close(), and from
- * accesslog_quick_exit() when a quick stop ends the worker. So every
- * write carries whole lines and at most PIPE_BUF bytes: lines of concurrent
- * workers never interleave, also when the log is a pipe. A line longer than
- * PIPE_BUF is cut. With --log-syslog every line also goes to syslog.
- * Never touches Python: the WSGI glue hands in what it knows and a callback
- * for %({var}e)s.
+ * Runs in workers only. accesslog_request() may be called from any thread:
+ * the line is formatted on the caller's stack, then appended under a mutex
+ * to a buffer of PIPE_BUF bytes that goes out with one write(2) to an
+ * O_APPEND descriptor when the next line would not fit, from
+ * accesslog_tick() once the oldest buffered line is half a second old, from
+ * accesslog_close(), and from accesslog_quick_exit() when a quick stop ends
+ * the worker. So every write carries whole lines and at most PIPE_BUF
+ * bytes: lines of concurrent workers never interleave, also when the log is
+ * a pipe. A line longer than PIPE_BUF is cut. Never touches Python.
  */
 #pragma once
 
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-#include <time.h>
+
+#include "workers/accesslog_format.h"
 
 struct config;
-struct conn;
-
-/* What one request leaves for its line. */
-struct accesslog_entry {
-	const struct conn *c;    /* peer address (h) and the parsed request in c->req */
-	int status;              /* s */
-	uint64_t body_bytes;     /* b, B: body bytes sent, without chunk framing */
-	const char *resp_head;   /* the response head ("HTTP/1.1 200 OK\r\n...\r\n") for
-				    %({name}o)s, or NULL */
-	size_t resp_head_len;
-	int64_t duration_us;     /* T, D, M, L */
-	/*
-	 * %({var}e)s: copy the environ value of `name` (compared without case,
-	 * as Gunicorn) as text into out[0..cap) and return its length (cut at
-	 * cap), or -1 when there is none. NULL: there is never one.
-	 */
-	ssize_t (*environ_get)(void *ctx, const char *name, size_t len, char *out, size_t cap);
-	void *environ_ctx;
-};
-
-/* A compiled --access-logformat. */
-struct accesslog_format;
 
 /* True when requests are logged (a file, stdout or syslog). One load. */
 extern bool accesslog_active;
@@ -55,25 +27,6 @@ static inline bool accesslog_enabled(void)
 {
 	return accesslog_active;
 }
-
-/*
- * Compile `fmt`: Python's %-formatting against a mapping, as Gunicorn's
- * access_log_format: %(atom)s (also d or i), %({header}i)s, %({header}o)s,
- * %({var}e)s, %% for a percent sign; anything else is kept as written.
- * "json" selects the JSON line. Never fails (out of memory exits); the
- * caller owns the result (accesslog_format_free). Any thread.
- */
-struct accesslog_format *accesslog_format_new(const char *fmt);
-void accesslog_format_free(struct accesslog_format *f);
-
-/*
- * Format one line for e into buf[0..cap) (cap >= 2), at wall-clock time
- * `now`, by process `pid`: the line ends with '\n' and is cut to fit.
- * Returns its length with the newline. Pure apart from the clock's time zone;
- * any thread.
- */
-size_t accesslog_format_line(const struct accesslog_format *f, const struct accesslog_entry *e,
-			     time_t now, long pid, char *buf, size_t cap);
 
 /*
  * Start logging as cfg says (accesslog: a path, or "-" for stdout; NULL and

@@ -2,11 +2,25 @@
 #include "workers/channel.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
-int channel_heartbeat(int fd, uint32_t requests)
+#include "workers/worker.h"
+
+_Noreturn void channel_enter_worker(const struct channel_start *start)
 {
-	struct heartbeat hb = {.magic = HEARTBEAT_MAGIC, .requests = requests};
+	struct worker w = {
+		.cfg = start->cfg,
+		.listeners = start->listeners,
+		.nlisteners = start->nlisteners,
+		.channel_fd = start->fd,
+		.arbiter_pid = getppid(),
+		.age = start->age,
+	};
 
-	return send(fd, &hb, sizeof(hb), MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(hb) ? 0
-											       : -1;
+	worker_main(&w);
+}
+
+int channel_heartbeat(int fd)
+{
+	return send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
 }

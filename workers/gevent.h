@@ -1,16 +1,19 @@
 /*
  * gevent — the gevent worker: kirin's C connection handling (conn, the
- * parser, the WSGI glue) on gevent's hub, so monkey-patched apps, gevent
- * queues as response bodies and gevent-based libraries work unchanged.
+ * parser, the WSGI glue, the connection set and its greenlets) on gevent's
+ * hub, so monkey-patched apps, gevent queues as response bodies and
+ * gevent-based libraries work unchanged.
  *
  * Runs in a worker process whose interpreter was monkey-patched before the
- * app was imported (interp_init does that for this worker class). Accepting
+ * app was imported (this type's before_import in worker_type.c, which
+ * interp_init runs). The connection set runs on reactor_gevent: accepting
  * is an io watcher of gevent's loop, and so is waiting for a request: each
  * connection has an io watcher whose C callback, in gevent's hub, reads and
- * parses the head. Only a complete head takes a gevent greenlet (from a
- * small pool, or spawned) to run the app; an idle keep-alive connection, or
- * one accepted with nothing sent yet, holds no greenlet, only its socket and
- * watcher. Inside a request, waits go through gevent.socket.wait_read/write.
+ * parses the head.
+ * Only a complete head takes a gevent greenlet (from a small pool, or
+ * spawned) to run the app; an idle keep-alive connection, or one accepted
+ * with nothing sent yet, holds no greenlet, only its socket and watcher.
+ * Inside a request, waits go through gevent.socket.wait_read/write.
  * Never waits in the hub: anything that may wait runs in a greenlet.
  */
 #pragma once

@@ -11,11 +11,12 @@
 #include "arbiter/config.h"
 #include "arbiter/log.h"
 #include "workers/channel.h"
-#include "workers/loop.h"
-#include "workers/python/gpool.h"
+#include "workers/connset.h"
+#include "workers/python/gconn.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/wsgi.h"
+#include "workers/reactor.h"
 #include "workers/worker.h"
 
 /* A greenlet suspended until its event fires (or it is woken: EV_READ on a timer). */
@@ -36,8 +37,6 @@ static struct {
 	PyThreadState *ts; /* the thread's state, shared by every greenlet */
 	PyGreenlet *hub;   /* the main greenlet: it runs the loop */
 	PyObject *parked;  /* greenlet -> capsule of its struct waiter (kirin.Queue) */
-	struct gpool pool; /* connection greenlets waiting for their next connection;
-	                    * idle keep-alive connections hold none */
 } H;
 
 static void hub_take_gil(void);
@@ -50,23 +49,30 @@ static int suspend(evutil_socket_t fd, short what, double timeout, PyObject *par
 static void resume_cb(evutil_socket_t fd, short what, void *arg);
 static void start_cb(evutil_socket_t fd, short what, void *arg);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
-static void dispatch(struct lconn *lc);
-static PyObject *run_pool(PyObject *capsule, PyObject *unused);
-static void serve_conn(struct lconn *lc);
+static void dispatch(struct cconn *cc);
+static PyObject *current(void);
+static PyObject *to_hub(void);
+static int resume(PyObject *g);
+static int start(PyObject *run);
 static int hub_sleep(double seconds);
 static int hub_wait_fd(int fd, short events, double timeout);
 static PyObject *hub_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 static int hub_park(double timeout);
 static bool hub_wake(PyObject *g);
 
-static const struct conn_io greenlet_io = {.wait = conn_wait, .closing = loop_forget};
-static const struct loop_ops greenlet_ops = {
+static const struct conn_io greenlet_io = {.wait = conn_wait, .closing = connset_forget};
+static const struct connset_ops greenlet_ops = {
 	.dispatch = dispatch,
 	.io = &greenlet_io,
 	.before_wait = hub_before_wait,
 	.tick = hub_tick,
 };
-static PyMethodDef run_def = {"kirin_connection", run_pool, METH_NOARGS, NULL};
+static const struct gconn_switch greenlet_switch = {
+	.current = current,
+	.to_hub = to_hub,
+	.resume = resume,
+	.start = start,
+};
 static const struct kirin_backend hub_backend = {
 	.name = "hub",
 	.sleep = hub_sleep,
@@ -91,16 +97,17 @@ int greenlet_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot load greenlet's C API (is python3-greenlet installed?)");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	if (wsgi_init(app, false, w->cfg->workers > 1) < 0 || loop_init(w, &greenlet_ops) < 0)
+	if (wsgi_init(app, false, w->cfg->workers > 1) < 0 ||
+	    connset_init(w, &greenlet_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */
 	H.parked = PyDict_New();
-	if (!H.hub || !H.parked || gpool_init(&H.pool) < 0) {
+	if (!H.hub || !H.parked || gconn_init(w, &greenlet_switch) < 0) {
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
 	H.ts = PyThreadState_Get();
-	busy = loop_run();
+	busy = connset_run();
 	hub_take_gil();
 	/* Suspended greenlets would be killed during finalization, resuming
 	 * into a hub that is gone: the process ends without it. */
@@ -131,7 +138,7 @@ static void hub_before_wait(void)
 static void hub_tick(double now)
 {
 	hub_take_gil();
-	gpool_tick(&H.pool, now);
+	gconn_tick(now);
 }
 
 /* Where the GIL may have been let go (a wait inside Py_BEGIN_ALLOW_THREADS): take it for now. */
@@ -177,7 +184,12 @@ static int suspend(evutil_socket_t fd, short what, double timeout, PyObject *par
 
 	wt->g = PyGreenlet_GetCurrent(); /* new ref */
 	wt->what = 0;
-	wt->ev = event_new(loop_base(), fd, what, resume_cb, wt);
+	wt->ev = event_new(reactor_event_base(), fd, what, resume_cb, wt);
+	if (!wt->ev) {
+		PyErr_NoMemory();
+		rc = -1;
+		goto out;
+	}
 	if (parked) {
 		cap = PyCapsule_New(wt, NULL, NULL); /* new ref */
 		if (!cap || PyDict_SetItem(H.parked, parked, cap) < 0) {
@@ -190,7 +202,7 @@ static int suspend(evutil_socket_t fd, short what, double timeout, PyObject *par
 	 * a long turn would end early, and every timer armed in one turn would
 	 * expire at once, keeping concurrent sleepers in lock-step. */
 	if (timeout >= 0)
-		event_base_update_cache_time(loop_base());
+		event_base_update_cache_time(reactor_event_base());
 	event_add(wt->ev, timeout >= 0 ? &tv : NULL);
 	r = PyGreenlet_Switch(H.hub, NULL, NULL);
 	Py_XDECREF(r);
@@ -200,7 +212,8 @@ static int suspend(evutil_socket_t fd, short what, double timeout, PyObject *par
 		rc = -1;
 out:
 	Py_XDECREF(cap);
-	event_free(wt->ev);
+	if (wt->ev)
+		event_free(wt->ev);
 	Py_DECREF(wt->g);
 	free(wt);
 	return rc;
@@ -249,105 +262,45 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 	return rc > 0 ? 0 : -1;
 }
 
-/* From the loop (the hub): run the request in a greenlet of the pool, or a new one. */
-static void dispatch(struct lconn *lc)
+/* From the connection set (the hub): the GIL for this turn, then a greenlet. */
+static void dispatch(struct cconn *cc)
 {
-	PyObject *cap, *run = NULL, *args = NULL, *r = NULL;
-	PyGreenlet *g = NULL;
-
 	hub_take_gil();
-	cap = PyCapsule_New(lc, NULL, NULL); /* new ref */
-	if (cap && (g = (PyGreenlet *)gpool_take(&H.pool))) {
-		args = PyTuple_Pack(1, cap); /* new ref: switch() returns cap in the greenlet */
-	} else if (cap) {
-		run = PyCFunction_New(&run_def, cap); /* new ref */
-		g = run ? PyGreenlet_New(run, H.hub) : NULL; /* new ref */
-	}
-	if (g && (args || run))
-		r = PyGreenlet_Switch(g, args, NULL);
-	if (!r) {
-		interp_log_exception("Error in a connection greenlet");
-		if (!g)
-			loop_close(lc);
-	}
+	gconn_dispatch(cc);
+}
+
+static PyObject *current(void)
+{
+	return (PyObject *)PyGreenlet_GetCurrent();
+}
+
+static PyObject *to_hub(void)
+{
+	return PyGreenlet_Switch(H.hub, NULL, NULL);
+}
+
+static int resume(PyObject *g)
+{
+	PyObject *r = PyGreenlet_Switch((PyGreenlet *)g, NULL, NULL);
+
 	Py_XDECREF(r);
-	Py_XDECREF(args);
-	Py_XDECREF(g);
-	Py_XDECREF(run);
-	Py_XDECREF(cap);
+	return r ? 0 : -1;
 }
 
-/*
- * A connection greenlet's life: serve its connection, then wait in the pool
- * for the next one that dispatch() hands it, unless the worker is stopping.
- * Killed while waiting (the pool gave it back): GreenletExit, returned.
- */
-static PyObject *run_pool(PyObject *capsule, PyObject *unused)
+/* The new greenlet runs at once, until its request waits or is answered. */
+static int start(PyObject *run)
 {
-	PyObject *next = capsule;
+	PyGreenlet *g = PyGreenlet_New(run, H.hub); /* new ref */
+	PyObject *r;
 
-	Py_INCREF(next);
-	for (;;) {
-		struct lconn *lc = PyCapsule_GetPointer(next, NULL);
-		PyObject *self;
-
-		Py_DECREF(next);
-		if (!lc)
-			return NULL;
-		serve_conn(lc);
-		if (loop_stopping())
-			break;
-		self = (PyObject *)PyGreenlet_GetCurrent(); /* new ref */
-		if (!self || gpool_put(&H.pool, self) < 0) {
-			Py_XDECREF(self);
-			return NULL;
-		}
-		Py_DECREF(self);
-		next = PyGreenlet_Switch(H.hub, NULL, NULL); /* the next connection's capsule */
-		if (!next)
-			return NULL; /* killed while idle */
-	}
-	Py_RETURN_NONE;
-}
-
-/*
- * One connection: serve its request, then any pipelined ones already
- * buffered; an idle connection goes back to the loop.
- */
-static void serve_conn(struct lconn *lc)
-{
-	const struct config *cfg = H.w->cfg;
-
-	if (lc->refuse) {
-		conn_refuse(&lc->c, lc->c.error_status);
-		loop_close(lc);
-		return;
-	}
-	for (;;) {
-		bool keep = cfg->keepalive > 0 && !worker_stopping(H.w) && !loop_stopping();
-		enum wsgi_outcome out = wsgi_serve(&lc->c, keep);
-		int rc;
-
-		H.w->requests++;
-		if (out != WSGI_KEEP || !keep || conn_next_request(&lc->c) < 0) {
-			if (out != WSGI_CLOSED)
-				conn_finish(&lc->c);
-			loop_close(lc);
-			return;
-		}
-		rc = conn_poll_head(&lc->c);
-		if (rc == 1)
-			continue;
-		if (rc == -2) {
-			loop_park(lc);
-		} else if (rc < 0 && lc->c.error_status) {
-			conn_refuse(&lc->c, lc->c.error_status);
-			loop_close(lc);
-		} else {
-			loop_close(lc);
-		}
-		return;
-	}
+	if (!g)
+		return -1;
+	r = PyGreenlet_Switch(g, NULL, NULL);
+	if (!r)
+		interp_log_exception("Error in a connection greenlet");
+	Py_XDECREF(r);
+	Py_DECREF(g);
+	return 0;
 }
 
 static int hub_sleep(double seconds)
@@ -390,9 +343,14 @@ static PyObject *hub_spawn(PyObject *func, PyObject *args, PyObject *kwargs)
 	if (!g)
 		return NULL;
 	st = xmalloc(sizeof(*st));
+	st->ev = event_new(reactor_event_base(), -1, 0, start_cb, st);
+	if (!st->ev) {
+		free(st);
+		Py_DECREF(g);
+		return PyErr_NoMemory();
+	}
 	st->g = g;
 	Py_INCREF(g); /* one for the starter, one for the caller */
-	st->ev = event_new(loop_base(), -1, 0, start_cb, st);
 	event_active(st->ev, EV_TIMEOUT, 0);
 	return (PyObject *)g;
 }

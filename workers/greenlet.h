@@ -1,9 +1,10 @@
 /*
- * greenlet — the greenlet worker: the shared event loop (loop.c) runs in
- * the main greenlet as the hub; each request runs in a greenlet of its own
- * (the worker's "grandchildren"), which switches to the hub whenever its
- * socket would block, and is switched back by a one-shot event. An idle
- * keep-alive connection holds no greenlet, only its buffer.
+ * greenlet — the greenlet worker: the connection set (connset.c) on the
+ * libevent reactor runs in the main greenlet as the hub; each request runs
+ * in a greenlet of its own (the worker's "grandchildren", gconn.c), which
+ * switches to the hub whenever its socket would block, and is switched back
+ * by a one-shot event. An idle keep-alive connection holds no greenlet,
+ * only its buffer.
  *
  * Runs in a worker process, in one thread. Uses only greenlet's public C
  * API (PyGreenlet_Import, _New, _Switch, _GetCurrent) from Debian's

@@ -11,9 +11,11 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "workers/accesslog.h"
 #include "workers/channel.h"
-#include "workers/loop.h"
+#include "workers/connset.h"
 #include "workers/python/wsgi.h"
+#include "workers/reactor.h"
 #include "workers/worker.h"
 
 static struct {
@@ -22,7 +24,7 @@ static struct {
 	struct event *done_ev;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct lconn *jobs, *jobs_tail, *done;
+	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
 	pthread_t *threads;
 	int nthreads;
@@ -30,13 +32,14 @@ static struct {
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static int pool_wait(struct conn *c, short events, int timeout_ms);
-static void submit(struct lconn *lc);
+static void submit(struct cconn *cc);
 static void on_done(evutil_socket_t fd, short what, void *arg);
+static void done(struct cconn *cc);
 static void *pool_main(void *arg);
-static void serve(struct lconn *lc, PyThreadState *ts);
+static void serve(struct cconn *cc, PyThreadState *ts);
 
 static const struct conn_io pool_io = {.wait = pool_wait};
-static const struct loop_ops gthread_ops = {
+static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
 	.foreign = true,
@@ -49,15 +52,19 @@ int gthread_run(struct worker *w, PyObject *app)
 	int rc = WORKER_EXIT_OK;
 
 	g.w = w;
-	if (wsgi_init(app, true, w->cfg->workers > 1) < 0 || loop_init(w, &gthread_ops) < 0)
+	if (wsgi_init(app, true, w->cfg->workers > 1) < 0 ||
+	    connset_init(w, &gthread_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	g.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (g.done_fd < 0) {
 		log_error(errno, "eventfd()");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	g.done_ev = event_new(loop_base(), g.done_fd, EV_READ | EV_PERSIST, on_done, NULL);
-	event_add(g.done_ev, NULL);
+	g.done_ev = event_new(reactor_event_base(), g.done_fd, EV_READ | EV_PERSIST, on_done, NULL);
+	if (!g.done_ev || event_add(g.done_ev, NULL) < 0) {
+		log_critical("cannot watch the pool's eventfd");
+		return WORKER_EXIT_BOOT_ERROR;
+	}
 
 	g.interp = PyInterpreterState_Get();
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
@@ -73,11 +80,16 @@ int gthread_run(struct worker *w, PyObject *app)
 		}
 	}
 	if (rc == WORKER_EXIT_OK)
-		busy = loop_run();
+		busy = connset_run();
 	if (busy > 0) {
 		/* The graceful timeout is over and requests still run: do not
-		 * finalize Python under their feet. */
+		 * finalize Python under their feet, but do not lose the access
+		 * log's buffered lines either. */
 		log_warning("%zu request(s) still running after the graceful timeout", busy);
+		accesslog_quick_exit(WORKER_EXIT_OK);
+		/* A pool thread is ending a response: it exits once its line is
+		 * written; a second is more than that takes. */
+		sleep(1);
 		_exit(WORKER_EXIT_OK);
 	}
 	pthread_mutex_lock(&g.mu);
@@ -90,38 +102,42 @@ int gthread_run(struct worker *w, PyObject *app)
 	event_free(g.done_ev);
 	close(g.done_fd);
 	free(g.threads);
-	loop_free();
+	connset_free();
 	return rc;
 }
 
 /* The loop hands over a complete head: queue it for the pool. */
-static void submit(struct lconn *lc)
+static void submit(struct cconn *cc)
 {
-	lc->qnext = NULL;
+	cc->qnext = NULL;
 	pthread_mutex_lock(&g.mu);
 	if (g.jobs_tail)
-		g.jobs_tail->qnext = lc;
+		g.jobs_tail->qnext = cc;
 	else
-		g.jobs = lc;
-	g.jobs_tail = lc;
+		g.jobs = cc;
+	g.jobs_tail = cc;
 	pthread_cond_signal(&g.cv);
 	pthread_mutex_unlock(&g.mu);
 }
 
-/* Connections coming back from the pool: serve the next request, or free. */
+/*
+ * Connections coming back from the pool: count the request (here, so that
+ * the worker's count and stop state are only the loop thread's), then serve
+ * the next one, or free.
+ */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
-	struct lconn *list = loop_take(g.done_fd, &g.mu, &g.done);
+	connset_drain(g.done_fd, &g.mu, &g.done, done);
+}
 
-	while (list) {
-		struct lconn *lc = list;
-
-		list = lc->qnext;
-		if (lc->closed)
-			loop_close(lc);
-		else
-			loop_resume(lc); /* a pipelined request may be buffered already */
-	}
+static void done(struct cconn *cc)
+{
+	if (!cc->refuse)
+		g.w->requests++;
+	if (cc->closed)
+		connset_close(cc);
+	else
+		connset_resume(cc); /* a pipelined request may be buffered already */
 }
 
 static void *pool_main(void *arg)
@@ -130,31 +146,31 @@ static void *pool_main(void *arg)
 	uint64_t one = 1;
 
 	for (;;) {
-		struct lconn *lc;
+		struct cconn *cc;
 		bool wake;
 
 		pthread_mutex_lock(&g.mu);
 		while (!g.jobs && !g.shutdown)
 			pthread_cond_wait(&g.cv, &g.mu);
-		lc = g.jobs;
-		if (!lc) {
+		cc = g.jobs;
+		if (!cc) {
 			pthread_mutex_unlock(&g.mu);
 			break;
 		}
-		g.jobs = lc->qnext;
+		g.jobs = cc->qnext;
 		if (!g.jobs)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
 
-		serve(lc, ts);
+		serve(cc, ts);
 
 		/* One wake-up per batch: the loop reads the eventfd before it
-		 * takes the list (loop_take), so what joins a list not taken yet
-		 * is taken with it. */
+		 * takes the list (connset_drain), so what joins a list not taken
+		 * yet is taken with it. */
 		pthread_mutex_lock(&g.mu);
 		wake = !g.done;
-		lc->qnext = g.done;
-		g.done = lc;
+		cc->qnext = g.done;
+		g.done = cc;
 		pthread_mutex_unlock(&g.mu);
 		if (wake && write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_error(errno, "write() on the pool's eventfd");
@@ -165,28 +181,30 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-/* One request in a pool thread; the connection goes back to the loop after. */
-static void serve(struct lconn *lc, PyThreadState *ts)
+/*
+ * One request in a pool thread; the connection goes back to the loop after.
+ * Reads no worker state but connset_stopping(): the loop thread owns the rest.
+ */
+static void serve(struct cconn *cc, PyThreadState *ts)
 {
 	enum wsgi_outcome out;
 	bool keep;
 
-	lc->closed = true;
-	if (lc->refuse) {
-		conn_refuse(&lc->c, lc->c.error_status);
+	cc->closed = true;
+	if (cc->refuse) {
+		conn_refuse(&cc->c, cc->c.error_status);
 		return;
 	}
-	keep = g.w->cfg->keepalive > 0 && !worker_stopping(g.w);
+	keep = g.w->cfg->keepalive > 0 && !connset_stopping();
 	PyEval_RestoreThread(ts);
-	out = wsgi_serve(&lc->c, keep);
+	out = wsgi_serve(&cc->c, keep);
 	PyEval_SaveThread();
-	__atomic_add_fetch(&g.w->requests, 1, __ATOMIC_RELAXED);
-	if (out == WSGI_KEEP && keep && conn_next_request(&lc->c) == 0) {
-		lc->closed = false;
+	if (out == WSGI_KEEP && keep && conn_next_request(&cc->c) == 0) {
+		cc->closed = false;
 		return;
 	}
 	if (out != WSGI_CLOSED)
-		conn_finish(&lc->c);
+		conn_finish(&cc->c);
 }
 
 /* Pool threads may wait on their client (a body, a slow reader), bounded by c->timeout_ms. */

@@ -2,23 +2,34 @@
 libkirin_a_SOURCES += \
 	workers/channel.c workers/channel.h \
 	workers/accesslog.c workers/accesslog.h \
+	workers/accesslog_format.c workers/accesslog_format.h \
 	workers/worker.c workers/worker.h \
+	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
-	workers/loop.c workers/loop.h \
+	workers/connset.c workers/connset.h \
+	workers/reactor.h workers/reactor_event.c \
+	workers/reactor_gevent.c workers/reactor_gevent.h \
 	workers/waitlist.c workers/waitlist.h \
+	workers/policy.c workers/policy.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
 	workers/http/parser.c workers/http/parser.h \
+	workers/http/chunked.c workers/http/chunked.h \
+	workers/http/proxy.c workers/http/proxy.h \
+	workers/http/chars.c workers/http/chars.h \
 	workers/http/response.c workers/http/response.h \
+	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
 	workers/python/input.c workers/python/input.h \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
+	workers/python/gconn.c workers/python/gconn.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h \
+	workers/http/mem.c workers/http/mem.h \
 	workers/http/utf8.c workers/http/utf8.h \
 	workers/http/ws_frame.c workers/http/ws_frame.h \
 	workers/http/ws_message.c workers/http/ws_message.h \

@@ -6,20 +6,21 @@
 #include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "workers/channel.h"
+#include "workers/connset.h"
 #include "workers/http/conn.h"
+#include "workers/policy.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static int wait_slices(struct conn *c, short events, int timeout_ms);
-static bool arbiter_gone(int fd);
 static bool serve_one(struct worker *w, const struct listener *l);
 
 static struct worker *self;
@@ -37,7 +38,7 @@ int sync_run(struct worker *w, PyObject *app)
 	self = w;
 	if (wsgi_init(app, false, w->cfg->workers > 1) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	if (conn_policy_init(&policy, w->cfg, false, err, sizeof(err)) < 0) {
+	if (policy_from_config(&policy, w->cfg, false, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -75,7 +76,7 @@ int sync_run(struct worker *w, PyObject *app)
 		}
 		for (int k = 0; k < rc && !worker_stopping(w); k++) {
 			if (ev[k].data.u64 == n) {
-				if (arbiter_gone(w->channel_fd))
+				if (connset_arbiter_gone(w->channel_fd))
 					goto out;
 				continue;
 			}
@@ -103,7 +104,7 @@ static bool serve_one(struct worker *w, const struct listener *l)
 	struct conn c = {0};
 	int rc;
 
-	if (conn_accept(&c, l, &sync_io, &policy) <= 0)
+	if (policy_accept(&c, l, &sync_io, &policy) <= 0)
 		return false;
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
@@ -137,10 +138,10 @@ static int wait_fd(struct conn *c, short events, int timeout_ms)
 static int wait_slices(struct conn *c, short events, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = events};
-	double deadline = worker_now() + timeout_ms / 1000.0;
+	double deadline = monotime_now() + timeout_ms / 1000.0;
 
 	for (;;) {
-		double left = deadline - worker_now();
+		double left = deadline - monotime_now();
 		int slice = worker_beat_interval_ms(self);
 		int rc;
 
@@ -160,13 +161,4 @@ static int wait_slices(struct conn *c, short events, int timeout_ms)
 			return -1;
 		}
 	}
-}
-
-/* The arbiter never writes to us: readable means it closed its end. */
-static bool arbiter_gone(int fd)
-{
-	char b;
-	ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
-
-	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
 }

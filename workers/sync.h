@@ -3,9 +3,11 @@
  * connection (Connection: close), as Gunicorn's sync worker; meant to run
  * behind a buffering proxy.
  *
- * Runs in a worker process, in its only thread. Waits for connections and
- * client bytes with poll() and the GIL released, heartbeating while it
- * waits; holds the GIL only while the application runs.
+ * Runs in a worker process, in its only thread. Waits for connections on
+ * an epoll set of its own (EPOLLEXCLUSIVE on the listeners: a connection
+ * wakes one idle worker) and for client bytes with poll(), the GIL released
+ * and heartbeating while it waits; holds the GIL only while the
+ * application runs.
  */
 #pragma once
 

@@ -1,10 +1,10 @@
 /* worker — see worker.h. */
 #include "workers/worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -12,16 +12,14 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "arbiter/process.h"
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
-#include "workers/gevent.h"
-#include "workers/greenlet.h"
-#include "workers/gthread.h"
 #include "workers/python/kirinmod.h"
-#include "workers/sync.h"
+#include "workers/worker_type.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
@@ -33,11 +31,12 @@ static void setup_signals(void);
 
 _Noreturn void worker_main(struct worker *w)
 {
-	const char *kind = config_worker_class(w->cfg);
+	const struct worker_type *type = worker_type_find(w->cfg->worker_class, w->cfg->threads);
 	struct rlimit nocore = {0, 0};
 	PyObject *app;
 	int rc;
 
+	assert(type); /* the arbiter checked -k when it loaded the settings */
 	setup_signals();
 	process_set_title("kirin: worker [%s]",
 			  w->cfg->proc_name ? w->cfg->proc_name : w->cfg->app_module);
@@ -53,10 +52,8 @@ _Noreturn void worker_main(struct worker *w)
 	/* A timed-out worker is killed with SIGABRT to get its Python stack;
 	 * that is no reason to leave a core file behind. */
 	setrlimit(RLIMIT_CORE, &nocore);
-	if (strcmp(kind, "greenlet") == 0)
-		kirinmod_set_backend(greenlet_backend());
-	else if (strcmp(kind, "gevent") == 0)
-		kirinmod_set_backend(gevent_backend());
+	if (type->backend)
+		kirinmod_set_backend(type->backend());
 	/* With --preload the arbiter imported the app and we inherited it. */
 	app = interp_preloaded_app();
 	if (!app) {
@@ -69,20 +66,9 @@ _Noreturn void worker_main(struct worker *w)
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	if (accesslog_open(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
-	w->last_beat = worker_now();
-	channel_heartbeat(w->channel_fd, 0);
-	if (strcmp(kind, "sync") == 0) {
-		rc = sync_run(w, app);
-	} else if (strcmp(kind, "gthread") == 0) {
-		rc = gthread_run(w, app);
-	} else if (strcmp(kind, "greenlet") == 0) {
-		rc = greenlet_run(w, app);
-	} else if (strcmp(kind, "gevent") == 0) {
-		rc = gevent_run(w, app);
-	} else {
-		log_critical("worker class '%s' is not available in this build", kind);
-		rc = WORKER_EXIT_BOOT_ERROR;
-	}
+	w->last_beat = monotime_now();
+	channel_heartbeat(w->channel_fd);
+	rc = type->run(w, app);
 	accesslog_close();
 	if (!w->skip_finalize)
 		interp_finish(app);
@@ -92,7 +78,7 @@ _Noreturn void worker_main(struct worker *w)
 
 bool worker_heartbeat(struct worker *w)
 {
-	double now = worker_now();
+	double now = monotime_now();
 
 	if (reopen_requested) {
 		reopen_requested = 0;
@@ -105,7 +91,7 @@ bool worker_heartbeat(struct worker *w)
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
 		if (getppid() != w->arbiter_pid)
 			return false;
-		if (channel_heartbeat(w->channel_fd, w->requests) < 0 && errno != EAGAIN)
+		if (channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
 			return false;
 		w->last_beat = now;
 	}
@@ -128,14 +114,6 @@ bool worker_stopping(const struct worker *w)
 		stop_requested = 1;
 	}
 	return stop_requested;
-}
-
-double worker_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void on_term(int sig)

@@ -1,11 +1,12 @@
 /*
  * worker — the common life of a worker process: after fork, reset signals,
- * boot the embedded interpreter and the app, run the worker type's loop,
- * heartbeat, and exit with the code the arbiter understands (channel.h).
+ * boot the embedded interpreter and the app, run the loop of the worker type
+ * the settings select (worker_type.h), heartbeat, and exit with the code the
+ * arbiter understands (channel.h).
  *
- * Runs only in worker processes (a fork of the arbiter, no exec). The worker
- * types (sync.c, gthread.c, greenlet.c, gevent.c) call the helpers below from
- * their loops; they never touch signals themselves.
+ * Runs in worker processes (a fork of the arbiter, no exec). The worker
+ * types (worker_type.h) call the helpers below from their loops; they never
+ * touch signals themselves. Their clock is arbiter/monotime.h's.
  */
 #pragma once
 
@@ -62,6 +63,3 @@ int worker_beat_interval_ms(const struct worker *w);
  * in hand and returns.
  */
 bool worker_stopping(const struct worker *w);
-
-/* Monotonic clock in seconds. */
-double worker_now(void);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "workers/http/chunked.h"
 #include "workers/http/parser.h"
 
 #define FIELDS 100

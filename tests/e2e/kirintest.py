@@ -7,8 +7,10 @@ when the test fails. Standard library only.
 Environment (see tests/local.mk): KIRIN, KIRIN_SRCDIR, KIRIN_PYTHON,
 KIRIN_CONFORMANCE_DIR, CI.
 """
+import functools
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -396,8 +398,27 @@ def run_kirin(*args, cwd=None, env=None, timeout=30, clean_env=True):
     return cp
 
 
-# Every worker type kirin knows; worker_classes() keeps those this build runs.
-ALL_WORKER_CLASSES = ("sync", "gthread", "greenlet", "gevent")
+@functools.lru_cache(maxsize=None)
+def worker_spellings():
+    """Every -k spelling kirin accepts, as `kirin --help` lists them after
+    "One of:" (from the worker-type table: each type's name, the default
+    first, then Gunicorn's aliases). Asked of the binary once; () without
+    one."""
+    if not (KIRIN and os.access(KIRIN, os.X_OK)):
+        return ()
+    for line in run_kirin("--help", timeout=20).stdout.splitlines():
+        m = re.search(r"--worker-class .* One of: (.*?)\.(?: \[default|$)", line)
+        if m:
+            return tuple(w.strip() for w in m.group(1).split(","))
+    return ()
+
+
+def all_worker_classes():
+    """The worker types kirin knows, the default first: the spellings that
+    are names (Gunicorn's aliases are egg:gunicorn#NAME or a class path)."""
+    return tuple(w for w in worker_spellings() if ":" not in w and "." not in w)
+
+
 # AddressSanitizer does not follow greenlet's stack switching (false
 # reports): a sanitizer build (KIRIN_ASAN=1, set by make check) leaves
 # the workers that switch stacks out.
@@ -484,7 +505,7 @@ def recv_responses(sock, count, timeout):
 def worker_classes():
     """The worker classes to test with this build: all of them, but those
     that switch stacks under AddressSanitizer."""
-    return [wc for wc in ALL_WORKER_CLASSES if not (ASAN and wc in STACK_SWITCHING)]
+    return [wc for wc in all_worker_classes() if not (ASAN and wc in STACK_SWITCHING)]
 
 
 def skip_stack_switching(kind):

@@ -12,7 +12,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, free_port, http_get, main, run_kirin, wait_for  # noqa: E402
+from kirintest import (Kirin, all_worker_classes, free_port, http_get, main,  # noqa: E402
+                       run_kirin, wait_for, worker_classes, worker_spellings)
 
 LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[([A-Z]+)\] \S")
 
@@ -103,7 +104,50 @@ class Errors(unittest.TestCase):
 
     def test_unknown_worker_class(self):
         self.assertCleanError(run_kirin("-k", "nosuchclass", "hello:app", timeout=20),
-                              "nosuchclass")
+                              "nosuchclass", *worker_spellings())
+
+
+# Gunicorn's spellings of -k and the worker type each must start.
+GUNICORN_ALIASES = {
+    "egg:gunicorn#sync": "sync",
+    "gunicorn.workers.sync.SyncWorker": "sync",
+    "egg:gunicorn#gthread": "gthread",
+    "gunicorn.workers.gthread.ThreadWorker": "gthread",
+    "egg:gunicorn#gevent": "gevent",
+    "gunicorn.workers.ggevent.GeventWorker": "gevent",
+}
+
+
+class WorkerClasses(unittest.TestCase):
+    """-k takes a worker type's name or Gunicorn's name for it, and the
+    worker that serves is that type (told apart by worker_probe)."""
+
+    def serve(self, *args):
+        with Kirin(*args, "worker_probe:app") as k:
+            return http_get(k.port, "/").body.decode(), k.log()
+
+    def test_aliases_are_gunicorns(self):
+        aliases = set(worker_spellings()) - set(all_worker_classes())
+        self.assertEqual(aliases, set(GUNICORN_ALIASES))
+
+    def test_each_spelling_starts_its_type(self):
+        probes = {}
+        for kind in worker_classes():
+            probes[kind], log = self.serve("-k", kind)
+            self.assertIn(f"Using worker: {kind}", log)
+        self.assertEqual(len(set(probes.values())), len(probes), probes)
+        for alias, kind in GUNICORN_ALIASES.items():
+            if kind not in probes:
+                continue  # not run in this build (AddressSanitizer)
+            with self.subTest(alias=alias):
+                probe, log = self.serve("-k", alias)
+                self.assertIn(f"Using worker: {kind}", log)
+                self.assertEqual(probe, probes[kind])
+
+    def test_sync_alias_with_threads_is_gthread(self):
+        probe, log = self.serve("-k", "gunicorn.workers.sync.SyncWorker", "--threads", "2")
+        self.assertIn("Using worker: gthread", log)
+        self.assertEqual(probe, self.serve("-k", "gthread")[0])
 
 
 class Informational(unittest.TestCase):

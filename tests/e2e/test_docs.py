@@ -8,6 +8,8 @@ INI key with its default, `kirin --help` every command-line flag. Then:
   neither documents a key the binary does not know;
 * every flag has an entry in man/kirin.1 (a `.TP` tag), and kirin.1 names no
   flag the binary does not know;
+* every spelling --help lists for -k (the worker types and Gunicorn's names
+  for them) appears in both man pages, etc/kirin.ini and the README;
 * etc/kirin.ini loads (`kirin -c etc/kirin.ini --print-config`) and, being
   all comments, changes nothing;
 * `groff -man -ww -z` prints no warning for either page (skipped when groff
@@ -30,6 +32,7 @@ KIRIN = os.environ.get("KIRIN", "")
 MAN1 = os.path.join(SRCDIR, "man", "kirin.1")
 MAN5 = os.path.join(SRCDIR, "man", "kirin.ini.5")
 SAMPLE = os.path.join(SRCDIR, "etc", "kirin.ini")
+README = os.path.join(SRCDIR, "README.md")
 
 FLAG = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*|-[A-Za-z](?![\w-]))")
 
@@ -136,6 +139,22 @@ def check_flags(flags):
         fail(f"man/kirin.1 mentions '{flag}', which kirin --help does not list")
 
 
+def check_worker_classes(help_text):
+    m = re.search(r"--worker-class .* One of: (.*?)\.(?: \[default|$)", help_text, re.M)
+    if not m:
+        fail("kirin --help does not list the worker classes -k accepts")
+        return
+    for path in (MAN1, MAN5, SAMPLE, README):
+        with open(path) as f:
+            text = f.read()
+        if path in (MAN1, MAN5):
+            text = "\n".join(roff_text(line) for line in text.splitlines())
+        text = " ".join(text.replace(";", " ").split())
+        for spelling in m.group(1).split(", "):
+            if not re.search(rf"(?<![\w.#:]){re.escape(spelling)}(?![\w#])", text):
+                fail(f"{os.path.relpath(path, SRCDIR)} does not mention -k {spelling}")
+
+
 def check_sample_loads(default_text):
     cp = run_kirin("-c", SAMPLE, "--print-config")
     if cp.returncode != 0:
@@ -186,6 +205,7 @@ def main():
         fail(f"kirin --help exited {hp.returncode}: {hp.stderr.strip()}")
     else:
         check_flags(help_flags(hp.stdout))
+        check_worker_classes(hp.stdout)
 
     check_groff()
     if failures:

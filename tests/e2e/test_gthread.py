@@ -2,12 +2,17 @@
 selecting it. What it shares with the other keep-alive workers is in
 test_keepalive.py."""
 import os
+import signal
+import socket
 import sys
+import tempfile
+import time
 import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, concurrent_gets, main  # noqa: E402
+from kirintest import (Kirin, concurrent_gets, main,  # noqa: E402
+                       recv_responses, wait_for)
 
 
 class GthreadTest(unittest.TestCase):
@@ -21,6 +26,30 @@ class GthreadTest(unittest.TestCase):
         with Kirin("-k", "sync", "--threads", "4", "hello:app") as k:
             self.assertIn("Using worker: gthread", k.log())
 
+    def test_forced_exit_keeps_the_buffered_access_log(self):
+        # --max-requests stops the worker while a request still runs, and
+        # --graceful-timeout 0 ends it at once: the request answered just
+        # before (its line within the access log's half-second buffer)
+        # must still be logged. The probe that found kirin ready is the
+        # first of the two requests.
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "access.log")
+            with Kirin("-k", "gthread", "--threads", "2", "-w", "1", "--max-requests", "2",
+                       "--graceful-timeout", "0", "--access-logfile", log, "slow:app",
+                       env={"KIRIN_TEST_STARTED_DIR": d}) as k:
+                stuck = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+                self.addCleanup(stuck.close)
+                stuck.sendall(b"GET /stuck?60 HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertTrue(wait_for(lambda: any(f.startswith("started-")
+                                                     for f in os.listdir(d)), 10))
+                with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                    s.sendall(b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+                    (head, _), = recv_responses(s, 1, 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertTrue(wait_for(lambda: "still running after the graceful timeout"
+                                         in k.log(), 10), k.log())
+                self.assertTrue(wait_for(lambda: "GET /last" in open(log).read(), 2),
+                                k.log())
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 a broken config on reload, a stuck worker's stack in the log, the pid file,
 daemon mode, process titles, and the binary upgrade (USR2)."""
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -423,6 +424,84 @@ class Upgrade(unittest.TestCase):
                         kill_tree(new_pid)
             finally:
                 s.close()
+
+    def test_new_arbiter_exiting_during_the_old_ones_graceful_stop(self):
+        """TERM to the old arbiter while a request runs, then the new arbiter
+        exits: the old one takes its socket file back, removes it (nobody
+        serves it any more) and finishes its stop. It once handed over the
+        listener array stop() had freed, crashed, and left its pid file."""
+        with tempfile.TemporaryDirectory() as d:
+            pidfile, sock = os.path.join(d, "kirin.pid"), os.path.join(d, "kirin.sock")
+            with Kirin("slow:app", "-w", "1", "-p", pidfile, "--graceful-timeout", "30",
+                       "-b", f"unix:{sock}", bind=False, unix=sock,
+                       env={"KIRIN_TEST_STARTED_DIR": d}) as k:
+                worker = k.wait_workers(1)[0]
+                t, out = in_thread(lambda: http_get(None, "/?10", unix=sock, timeout=30))
+                started = os.path.join(d, f"started-{worker}")
+                self.assertTrue(wait_for(lambda: os.path.exists(started), 10), k.log())
+                new_pid = self.upgrade(k)
+                try:
+                    k.signal(signal.SIGTERM)
+                    self.assertTrue(wait_for(lambda: f"[{k.pid}] [INFO] Handling signal: term"
+                                             in k.log(), 10), k.log())
+                    self.stop_arbiter(new_pid, k.log())
+                    # The file is stale now: removed before the old arbiter's stop ends.
+                    self.assertTrue(wait_for(lambda: not os.path.exists(sock), 5), k.log())
+                    self.assertIsNone(k.poll(), k.log())
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    # The new arbiter went while the old one waited for the request.
+                    log = k.log()
+                    gone = log.find(f"Upgraded arbiter (pid:{new_pid}) exited")
+                    self.assertTrue(0 <= gone < log.find(f"[{k.pid}] [INFO] Shutting down: Master"),
+                                    log)
+                    t.join(15)
+                    self.assertEqual(out.get("value").status, 200, f"{out}\n{k.log()}")
+                    self.assertFalse(os.path.exists(pidfile), k.log())
+                    self.assertFalse(os.path.exists(pidfile + ".oldbin"), k.log())
+                finally:
+                    kill_tree(new_pid)
+
+    def test_usr2_whose_fork_fails_puts_the_pid_file_back(self):
+        """fork() fails: the arbiter carries on with its pid file where it
+        was, not moved aside to .oldbin. RLIMIT_NPROC makes it fail for a
+        user without the capability to exceed it: root runs kirin as a uid of
+        its own, allowed two processes (the arbiter and its worker); anyone
+        else lowers the limit once the worker runs."""
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o777)
+            pidfile, log = os.path.join(d, "kirin.pid"), os.path.join(d, "error.log")
+            port = free_port()
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT")}
+            as_root = os.getuid() == 0
+            limited = {}
+            if as_root:
+                uid = 60000 + os.getpid() % 5000  # nobody else's: counts only kirin
+                limited = {"user": uid, "group": uid, "extra_groups": [], "preexec_fn":
+                           lambda: resource.setrlimit(resource.RLIMIT_NPROC, (2, 2))}
+            proc = subprocess.Popen([KIRIN, "-b", f"127.0.0.1:{port}", "-p", pidfile,
+                                     "--error-logfile", log, "hello:app"], cwd=APPS, env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True,
+                                    **limited)
+            try:
+                self.assertTrue(wait_for(lambda: _answers(port), 15), _text(log))
+                self.assertEqual(read(pidfile), str(proc.pid))
+                if not as_root:
+                    hard = resource.prlimit(proc.pid, resource.RLIMIT_NPROC)[1]
+                    resource.prlimit(proc.pid, resource.RLIMIT_NPROC, (0, hard))
+                proc.send_signal(signal.SIGUSR2)
+                self.assertTrue(wait_for(lambda: "fork() for USR2" in _text(log), 10),
+                                _text(log))
+                self.assertEqual(read(pidfile), str(proc.pid), _text(log))
+                self.assertFalse(os.path.exists(pidfile + ".oldbin"), _text(log))
+                self.assertEqual(http_get(port, "/").status, 200)
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(15), 0, _text(log))
+                self.assertFalse(os.path.exists(pidfile), _text(log))
+            finally:
+                kill_tree(proc.pid)
+                proc.wait(5)
 
 
 def read(path):

@@ -460,6 +460,8 @@ class Responses:
                     self.assertEqual(r.body, expect)
             r = request(self.k.port, f"/file-nofileno?path={f.name}", timeout=30)
             self.assertEqual(r.body, data)
+            r = request(self.k.port, f"/file-notell?path={f.name}&offset=1000", timeout=30)
+            self.assertEqual(r.body, data[1000:])
 
 
 class Sendfile:

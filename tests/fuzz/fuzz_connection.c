@@ -41,9 +41,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "arbiter/listener.h"
+#include "workers/http/chunked.h"
 #include "workers/http/conn.h"
 #include "workers/http/parser.h"
+#include "workers/http/proxy.h"
 #include "workers/http/response.h"
 
 #define CTL_BYTES 4
@@ -480,7 +481,7 @@ static void serve(struct conn *c, struct oracle *o, uint8_t flags, uint32_t app_
 
 	if (c->expect_proxy && o->n > 0) {
 		struct http_proxy px;
-		ssize_t pr = http_parse_proxy(&px, (const char *)o->s, o->n);
+		ssize_t pr = http_proxy_parse(&px, (const char *)o->s, o->n);
 		int rc;
 
 		if (pr > 0 && c->proxy_trusted) {
@@ -567,7 +568,6 @@ static void serve(struct conn *c, struct oracle *o, uint8_t flags, uint32_t app_
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_limits lim;
-	struct listener l;
 	struct oracle o;
 	struct conn c;
 	uint8_t ctl, split, flags;
@@ -604,11 +604,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	P.out = malloc(OUT_MAX);
 	check(P.out != NULL, "malloc");
 
-	memset(&l, 0, sizeof(l));
-	l.fd = -1;
-	l.family = AF_UNIX;
-	snprintf(l.name, sizeof(l.name), "unix:fuzz");
-	conn_init(&c, sv[0], &l, &io, &lim, WAIT_MS);
+	conn_init(&c, sv[0], NULL, &io, &lim, WAIT_MS);
 	c.expect_proxy = flags & F_PROXY;
 	c.proxy_trusted = flags & F_PROXY_TRUSTED;
 	c.forwarded_trusted = flags & F_FORWARDED;

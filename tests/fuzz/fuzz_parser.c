@@ -1,5 +1,7 @@
 /*
- * fuzz_parser — libFuzzer target for workers/http/parser.c.
+ * fuzz_parser — libFuzzer target for the parsers of workers/http/: the
+ * request head (parser.c), chunked bodies (chunked.c) and PROXY headers
+ * (proxy.c).
  *
  * The first input byte picks limits; the rest is a request stream. Each input
  * is parsed whole and in a pseudo-random split (the same bytes, len growing
@@ -15,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/http/chunked.h"
 #include "workers/http/parser.h"
+#include "workers/http/proxy.h"
 
 #define FIELDS 64
 
@@ -131,7 +135,7 @@ static void proxy(const uint8_t *data, size_t n)
 {
 	struct http_proxy p;
 	char *buf = copy(data, n);
-	ssize_t r = http_parse_proxy(&p, buf, n);
+	ssize_t r = http_proxy_parse(&p, buf, n);
 
 	check(r >= -2 && r <= (ssize_t)n, "proxy result out of range");
 	free(buf);
@@ -139,7 +143,7 @@ static void proxy(const uint8_t *data, size_t n)
 		ssize_t rk;
 
 		buf = copy(data, k);
-		rk = http_parse_proxy(&p, buf, k);
+		rk = http_proxy_parse(&p, buf, k);
 		free(buf);
 		if (r > 0)
 			check(rk == ((size_t)r > k ? HTTP_PARSE_AGAIN : r), "proxy prefix differs");

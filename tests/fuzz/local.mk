@@ -11,18 +11,21 @@
 if FUZZING
 FUZZ_FLAGS = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g
 noinst_PROGRAMS = tests/fuzz/fuzz_parser tests/fuzz/fuzz_connection tests/fuzz/fuzz_websocket
-tests_fuzz_fuzz_parser_SOURCES = tests/fuzz/fuzz_parser.c workers/http/parser.c \
-	workers/http/parser.h
+HTTP_PARSER_SOURCES = workers/http/parser.c workers/http/parser.h \
+	workers/http/chunked.c workers/http/chunked.h \
+	workers/http/proxy.c workers/http/proxy.h \
+	workers/http/chars.c workers/http/chars.h
+tests_fuzz_fuzz_parser_SOURCES = tests/fuzz/fuzz_parser.c $(HTTP_PARSER_SOURCES)
 tests_fuzz_fuzz_parser_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)
-# A whole connection (conn.c, response.c) with a C stub for the app; log.c
-# for xmalloc & co, allow.c for conn_policy_init (config.h only for types).
+# A whole connection (conn.c, response.c) with a C stub for the app: only
+# workers/http/, which depends on nothing outside itself.
 tests_fuzz_fuzz_connection_SOURCES = tests/fuzz/fuzz_connection.c \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/response.c workers/http/response.h \
-	workers/http/parser.c workers/http/parser.h \
+	$(HTTP_PARSER_SOURCES) \
 	workers/http/allow.c workers/http/allow.h \
-	arbiter/log.c arbiter/log.h
+	workers/http/mem.c workers/http/mem.h
 tests_fuzz_fuzz_connection_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_connection_LDFLAGS = $(FUZZ_FLAGS)
 # The WebSocket reading side: frames, messages, UTF-8, inflate; the handshake.

@@ -6,26 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arbiter/config.h"
-#include "arbiter/log.h"
+#include "workers/http/mem.h"
 
 static int parse_addr(const char *text, int *family, uint8_t addr[16]);
 
-int allow_parse(struct allow *a, const struct strlist *list, char *err, size_t errlen)
+int allow_parse(struct allow *a, const char *const *items, size_t n, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
-	a->nets = xcalloc(list->n, sizeof(*a->nets));
-	for (size_t i = 0; i < list->n; i++) {
+	a->nets = mem_calloc(n, sizeof(*a->nets));
+	for (size_t i = 0; i < n; i++) {
 		char text[128];
 		char *slash, *end;
 		struct allow_net *net = &a->nets[a->n];
 		unsigned max;
 
-		if (strcmp(list->v[i], "*") == 0) {
+		if (strcmp(items[i], "*") == 0) {
 			a->any = true;
 			continue;
 		}
-		snprintf(text, sizeof(text), "%s", list->v[i]);
+		snprintf(text, sizeof(text), "%s", items[i]);
 		slash = strchr(text, '/');
 		if (slash)
 			*slash = '\0';
@@ -42,7 +41,7 @@ int allow_parse(struct allow *a, const struct strlist *list, char *err, size_t e
 		a->n++;
 		continue;
 bad:
-		snprintf(err, errlen, "invalid address or network '%s'", list->v[i]);
+		snprintf(err, errlen, "invalid address or network '%s'", items[i]);
 		allow_free(a);
 		return -1;
 	}

@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct strlist;
-
 struct allow_net {
 	int family;         /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
@@ -26,13 +24,14 @@ struct allow {
 };
 
 /*
- * Parse entries such as "127.0.0.1", "::1", "10.0.0.0/8", "*". Returns 0,
- * or -1 with the bad entry named in err. The result is freed with
- * allow_free().
+ * Parse the n entries of items, such as "127.0.0.1", "::1", "10.0.0.0/8",
+ * "*". Returns 0, or -1 with the bad entry named in err. The result is freed
+ * with allow_free(); items is not kept.
  */
-int allow_parse(struct allow *a, const struct strlist *list, char *err, size_t errlen);
+int allow_parse(struct allow *a, const char *const *items, size_t n, char *err, size_t errlen);
 
 /* Whether the numeric address text (REMOTE_ADDR) is in the list. Unix peers ("") match only "*". */
 bool allow_match(const struct allow *a, const char *addr);
 
+/* Free what allow_parse() allocated and zero a. */
 void allow_free(struct allow *a);

@@ -14,9 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arbiter/config.h"
-#include "arbiter/listener.h"
-#include "arbiter/log.h"
+#include "workers/http/mem.h"
+#include "workers/http/proxy.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -48,7 +47,6 @@ static ssize_t fill(struct conn *c, size_t want, bool wait);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
-static void rebase(struct conn *c, const char *old);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
 static int send_continue(struct conn *c);
 static void linger_close(struct conn *c);
@@ -72,45 +70,26 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->max_head = http_max_head(limits);
 }
 
-int conn_policy_init(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
-		     size_t errlen)
-{
-	memset(p, 0, sizeof(*p));
-	if (allow_parse(&p->forwarded, &cfg->forwarded_allow_ips, err, errlen) < 0)
-		return -1;
-	if (allow_parse(&p->proxy, &cfg->proxy_allow_ips, err, errlen) < 0) {
-		allow_free(&p->forwarded);
-		return -1;
-	}
-	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
-				  cfg->limit_request_field_size, cfg->limit_request_body);
-	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
-	p->proxy_protocol = cfg->proxy_protocol;
-	p->nodelay = nodelay;
-	return 0;
-}
-
 void conn_policy_free(struct conn_policy *p)
 {
 	allow_free(&p->forwarded);
 	allow_free(&p->proxy);
 }
 
-int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
+int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
 		const struct conn_policy *p)
 {
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	int one = 1;
-	int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		if (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR)
 			return 0;
-		log_error(errno, "accept4() on %s", l->name);
 		return -1;
 	}
-	if (p->nodelay && l->family != AF_UNIX)
+	if (p->nodelay && peer.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_init(c, fd, l, io, &p->limits, p->timeout_ms);
 	set_peer(c, (struct sockaddr *)&peer);
@@ -403,10 +382,10 @@ static int grow(struct conn *c, size_t need)
 	while (cap < need)
 		cap *= 2;
 	char *old = c->buf;
-	c->buf = xrealloc(c->buf, cap);
+	c->buf = mem_realloc(c->buf, cap);
 	c->cap = cap;
 	if (old && c->buf != old && c->head_len > 0)
-		rebase(c, old);
+		http_request_rebase(&c->req, c->buf);
 	return 0;
 }
 
@@ -504,7 +483,7 @@ static void linger_close(struct conn *c)
 static int read_proxy(struct conn *c)
 {
 	struct http_proxy px;
-	ssize_t n = http_parse_proxy(&px, c->buf, c->len);
+	ssize_t n = http_proxy_parse(&px, c->buf, c->len);
 
 	if (n == HTTP_PARSE_AGAIN)
 		return 0;
@@ -585,38 +564,12 @@ static void set_peer(struct conn *c, const struct sockaddr *sa)
 	}
 }
 
-/*
- * The buffer moved (realloc) while a parsed request is being served: make
- * the request's slices point into the new one. Slices outside the old head
- * (the parser's static "/") stay as they are.
- */
-static void rebase(struct conn *c, const char *old)
-{
-	struct http_request *r = &c->req;
-	const char **slices[] = {&r->method, &r->target, &r->path, &r->query, &r->host};
-
-	uintptr_t from = (uintptr_t)old; /* compared as numbers: old is freed */
-
-#define REBASE(p)                                                                                  \
-	do {                                                                                       \
-		if ((p) && (uintptr_t)(p)-from < c->head_len)                                       \
-			(p) = c->buf + ((uintptr_t)(p)-from);                                       \
-	} while (0)
-	for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++)
-		REBASE(*slices[i]);
-	for (size_t i = 0; i < r->num_headers; i++) {
-		REBASE(r->headers[i].name);
-		REBASE(r->headers[i].value);
-	}
-#undef REBASE
-}
-
 /* A block of `size` bytes, from the spares when one fits (contents undefined). */
 static void *spare_take(struct spare *s, size_t size)
 {
 	if (s->n > 0 && s->size == size)
 		return s->p[--s->n];
-	return xmalloc(size);
+	return mem_alloc(size);
 }
 
 static void spare_give(struct spare *s, void *p, size_t size)

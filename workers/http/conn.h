@@ -19,16 +19,16 @@
 #include <sys/uio.h>
 
 #include "workers/http/allow.h"
+#include "workers/http/chunked.h"
 #include "workers/http/parser.h"
 
-struct config;
 struct conn;
-struct listener;
+struct listener; /* the worker's, kept in c->listener; opaque here */
 
 /*
- * What a worker applies to every connection it accepts, from the settings:
- * the HTTP limits, the wait bound, and which peers may send a PROXY header
- * or X-Forwarded-Proto.
+ * What a worker applies to every connection it accepts: the HTTP limits, the
+ * wait bound, and which peers may send a PROXY header or X-Forwarded-Proto.
+ * The worker layer fills it from the settings (policy_from_config()).
  */
 struct conn_policy {
 	struct http_limits limits;
@@ -39,10 +39,7 @@ struct conn_policy {
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
 };
 
-/* Fill p from cfg. Returns 0, or -1 with a message in err. Free with conn_policy_free(). */
-int conn_policy_init(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
-		     size_t errlen);
-
+/* Free the allow lists of p. */
 void conn_policy_free(struct conn_policy *p);
 
 struct conn_io {
@@ -113,11 +110,12 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	       const struct http_limits *limits, int timeout_ms);
 
 /*
- * Accept one connection on l into c (zeroed or closed): non-blocking,
- * peer address recorded, trust flags from the policy. Returns 1, 0 when
- * none is waiting, -1 on an error worth logging (logged). Never waits.
+ * Accept one connection on the listening socket lfd (l's) into c (zeroed or
+ * closed): non-blocking, peer address recorded, trust flags from the policy.
+ * Returns 1, 0 when none is waiting, -1 on an error worth logging (errno
+ * set; nothing logged here). Never waits.
  */
-int conn_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
+int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
 		const struct conn_policy *p);
 
 /*

@@ -6,13 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* Character classes: one table, one bit per class. */
-#define CH_TCHAR  0x01 /* token character (RFC 9110 5.6.2) */
-#define CH_VALUE  0x02 /* field-value byte: HTAB, SP, VCHAR, obs-text */
-#define CH_HEX    0x04 /* HEXDIG */
-#define CH_METHOD 0x08 /* tchar without lowercase letters and '#' (Gunicorn) */
-#define CH_QDTEXT 0x10 /* qdtext of a quoted-string */
-#define CH_HOST   0x20 /* reg-name: unreserved, '%', sub-delims (RFC 3986) */
+#include "workers/http/chars.h"
 
 /* Gunicorn's limits (gunicorn/http/message.py). */
 #define MAX_REQUEST_LINE       8190
@@ -23,10 +17,6 @@
 #define DEFAULT_FIELD_SIZE     8190
 #define METHOD_MIN             3
 #define METHOD_MAX             20
-
-/* PROXY protocol (haproxy's proxy-protocol.txt). */
-#define PROXY_V1_MAX 107 /* a v1 line, CRLF included */
-#define PROXY_V2_HEAD 16
 
 /* req->flags_ */
 #define F_DONE        0x001 /* the head was parsed: scanned_ is its length */
@@ -45,78 +35,6 @@
 /* What find_line() saw. */
 enum line_scan { LINE_OK, LINE_AGAIN, LINE_BAD, LINE_LONG };
 
-/* http_chunked state_ */
-enum chunk_state {
-	C_SIZE0 = 0,   /* first hex digit of a chunk size */
-	C_SIZE,        /* more hex digits */
-	C_SIZE_BWS,    /* whitespace after the size: ';' must follow */
-	C_EXT_PRE,     /* after ';', before the extension name */
-	C_EXT_NAME,    /* extension name */
-	C_EXT_POST,    /* whitespace after the name */
-	C_EXT_PRE_VAL, /* after '=' */
-	C_EXT_TOKEN,   /* token value */
-	C_EXT_QUOTED,  /* quoted-string value */
-	C_EXT_QPAIR,   /* after a backslash in it */
-	C_EXT_AFTER,   /* after a value */
-	C_SIZE_LF,     /* CR of the size line seen */
-	C_DATA,        /* chunk data */
-	C_DATA_CR,     /* CRLF after the data */
-	C_DATA_LF,
-	C_TR_START,    /* start of a trailer line, or of the final CRLF */
-	C_TR_NAME,
-	C_TR_VALUE,
-	C_TR_LF,
-	C_END_LF,      /* CR of the final CRLF seen */
-	C_DONE,
-	C_ERROR,
-};
-
-static const unsigned char ctype[256] = {
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 00 */
-	0x00, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 08 */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 10 */
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 18 */
-	0x12, 0x3b, 0x02, 0x13, 0x3b, 0x3b, 0x3b, 0x3b, /* 20 */
-	0x32, 0x32, 0x3b, 0x3b, 0x32, 0x3b, 0x3b, 0x12, /* 28 */
-	0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, /* 30 */
-	0x3f, 0x3f, 0x12, 0x32, 0x12, 0x32, 0x12, 0x12, /* 38 */
-	0x12, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3b, /* 40 */
-	0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, /* 48 */
-	0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, 0x3b, /* 50 */
-	0x3b, 0x3b, 0x3b, 0x12, 0x02, 0x12, 0x1b, 0x3b, /* 58 */
-	0x1b, 0x37, 0x37, 0x37, 0x37, 0x37, 0x37, 0x33, /* 60 */
-	0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, /* 68 */
-	0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, /* 70 */
-	0x33, 0x33, 0x33, 0x12, 0x1b, 0x12, 0x3b, 0x00, /* 78 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 80 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 88 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 90 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* 98 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* a0 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* a8 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* b0 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* b8 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* c0 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* c8 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* d0 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* d8 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* e0 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* e8 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* f0 */
-	0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, 0x12, /* f8 */
-};
-
-/* Trailer fields refused: framing, routing and connection control. */
-static const char *const forbidden_trailers[] = {
-	"authorization",   "connection", "content-encoding", "content-length",
-	"content-range",   "cookie",     "expect",           "host",
-	"keep-alive",      "max-forwards", "proxy-authorization", "proxy-connection",
-	"range",           "te",         "trailer",          "transfer-encoding",
-	"upgrade",
-};
-
-static const char v2_signature[12] = "\r\n\r\n\0\r\nQUIT\n";
-
 static ssize_t fail(struct http_request *req, int status, const char *error);
 static enum line_scan find_line(const char *buf, size_t len, size_t start, size_t *pos,
 				size_t max, bool tab, size_t *end);
@@ -131,17 +49,8 @@ static int field_semantics(struct http_request *req, const char *name, size_t nl
 static int transfer_codings(struct http_request *req, const char *v, size_t n);
 static void connection_options(struct http_request *req, const char *v, size_t n);
 static int finish(struct http_request *req, const struct http_limits *lim);
-static void rebase(struct http_request *req, const char *buf);
 static bool ieq(const char *s, size_t n, const char *lower);
 static const char *next_element(const char *p, const char *e, const char **el, size_t *el_len);
-static const struct http_limits *default_limits(const struct http_limits *lim,
-					       struct http_limits *store);
-static ssize_t chunk_fail(struct http_chunked *dec, int status, const char *error);
-static bool forbidden_trailer(const char *name, size_t n);
-static ssize_t proxy_v1(struct http_proxy *p, const char *buf, size_t len);
-static ssize_t proxy_v2(struct http_proxy *p, const unsigned char *buf, size_t len);
-static int proxy_port(const char *s, size_t n, unsigned *port);
-static int proxy_addr(int family, const char *s, size_t n, char *out);
 
 void http_limits_from_settings(struct http_limits *lim, long request_line, long fields,
 			       long field_size, long body)
@@ -155,6 +64,11 @@ void http_limits_from_settings(struct http_limits *lim, long request_line, long 
 	lim->fields = fields <= 0 || fields > MAX_FIELDS ? MAX_FIELDS : (size_t)fields;
 	lim->field_size = field_size <= 0 ? DEFAULT_FIELD_SIZE : (size_t)field_size;
 	lim->body = body <= 0 ? 0 : (uint64_t)body;
+}
+
+void http_limits_default(struct http_limits *lim)
+{
+	http_limits_from_settings(lim, DEFAULT_REQUEST_LINE, DEFAULT_FIELDS, DEFAULT_FIELD_SIZE, 0);
 }
 
 size_t http_max_head(const struct http_limits *lim)
@@ -193,11 +107,14 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 	if (req->flags_ & F_FAILED)
 		return HTTP_PARSE_ERROR;
 	if (req->base_ && req->base_ != buf)
-		rebase(req, buf);
+		http_request_rebase(req, buf);
 	req->base_ = buf;
 	if (req->flags_ & F_DONE)
 		return (ssize_t)req->scanned_;
-	lim = default_limits(lim, &store);
+	if (!lim) {
+		http_limits_default(&store);
+		lim = &store;
+	}
 	max_fields = lim->fields < req->max_headers ? lim->fields : req->max_headers;
 	field_max = lim->field_size > 2 ? lim->field_size - 2 : 0; /* without CRLF */
 
@@ -256,263 +173,27 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 	return HTTP_PARSE_AGAIN;
 }
 
-void http_chunked_init(struct http_chunked *dec)
+void http_request_rebase(struct http_request *req, const char *buf)
 {
-	memset(dec, 0, sizeof(*dec));
-}
+	uintptr_t from = (uintptr_t)req->base_, to = (uintptr_t)buf; /* base_ may be freed */
 
-ssize_t http_chunked_decode(struct http_chunked *dec, char *buf, size_t len, size_t *out,
-			    const struct http_limits *lim)
-{
-	struct http_limits store;
-	size_t i = 0, w = 0, trailer_max;
-
-	*out = 0;
-	if (dec->state_ == C_ERROR)
-		return HTTP_PARSE_ERROR;
-	if (dec->done)
-		return 0;
-	lim = default_limits(lim, &store);
-	trailer_max = lim->field_size > 2 ? lim->field_size - 2 : 0;
-
-	while (i < len) {
-		unsigned char c = (unsigned char)buf[i];
-
-		if (dec->state_ <= C_EXT_AFTER && ++dec->line_ > lim->field_size) {
-			*out = w;
-			return chunk_fail(dec, 400, "chunk size line too long");
-		}
-		switch (dec->state_) {
-		case C_SIZE0:
-			if (!(ctype[c] & CH_HEX))
-				goto bad_size;
-			dec->remaining_ = 0;
-			dec->state_ = C_SIZE;
-			/* fall through */
-		case C_SIZE:
-			if (ctype[c] & CH_HEX) {
-				if (dec->remaining_ >> 56) {
-					*out = w;
-					return chunk_fail(dec, 400, "chunk size too large");
-				}
-				dec->remaining_ = dec->remaining_ << 4 |
-						  (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-			} else if (c == ' ' || c == '\t') {
-				dec->state_ = C_SIZE_BWS;
-			} else if (c == ';') {
-				dec->state_ = C_EXT_PRE;
-			} else if (c == '\r') {
-				dec->state_ = C_SIZE_LF;
-			} else {
-				goto bad_size;
-			}
-			break;
-		case C_SIZE_BWS:
-			if (c == ';')
-				dec->state_ = C_EXT_PRE;
-			else if (c != ' ' && c != '\t')
-				goto bad_size;
-			break;
-		case C_EXT_PRE:
-			if (ctype[c] & CH_TCHAR)
-				dec->state_ = C_EXT_NAME;
-			else if (c != ' ' && c != '\t')
-				goto bad_ext;
-			break;
-		case C_EXT_NAME:
-		case C_EXT_TOKEN:
-			if (ctype[c] & CH_TCHAR)
-				break;
-			if (c == '=' && dec->state_ == C_EXT_NAME)
-				dec->state_ = C_EXT_PRE_VAL;
-			else if (c == ' ' || c == '\t')
-				dec->state_ = dec->state_ == C_EXT_NAME ? C_EXT_POST : C_EXT_AFTER;
-			else if (c == ';')
-				dec->state_ = C_EXT_PRE;
-			else if (c == '\r')
-				dec->state_ = C_SIZE_LF;
-			else
-				goto bad_ext;
-			break;
-		case C_EXT_POST:
-		case C_EXT_AFTER:
-			if (c == '=' && dec->state_ == C_EXT_POST)
-				dec->state_ = C_EXT_PRE_VAL;
-			else if (c == ';')
-				dec->state_ = C_EXT_PRE;
-			else if (c == '\r')
-				dec->state_ = C_SIZE_LF;
-			else if (c != ' ' && c != '\t')
-				goto bad_ext;
-			break;
-		case C_EXT_PRE_VAL:
-			if (c == '"')
-				dec->state_ = C_EXT_QUOTED;
-			else if (ctype[c] & CH_TCHAR)
-				dec->state_ = C_EXT_TOKEN;
-			else if (c != ' ' && c != '\t')
-				goto bad_ext;
-			break;
-		case C_EXT_QUOTED:
-			if (c == '"')
-				dec->state_ = C_EXT_AFTER;
-			else if (c == '\\')
-				dec->state_ = C_EXT_QPAIR;
-			else if (!(ctype[c] & CH_QDTEXT))
-				goto bad_ext;
-			break;
-		case C_EXT_QPAIR:
-			if (!(ctype[c] & CH_VALUE))
-				goto bad_ext;
-			dec->state_ = C_EXT_QUOTED;
-			break;
-		case C_SIZE_LF:
-			if (c != '\n')
-				goto bad_size;
-			dec->line_ = 0;
-			if (dec->remaining_ == 0) {
-				dec->state_ = C_TR_START;
-				break;
-			}
-			if (lim->body && dec->remaining_ > lim->body - dec->total_) {
-				*out = w;
-				return chunk_fail(dec, 413, "request body too large");
-			}
-			dec->total_ += dec->remaining_;
-			dec->state_ = C_DATA;
-			break;
-		case C_DATA: {
-			size_t n = len - i;
-
-			if (n > dec->remaining_)
-				n = (size_t)dec->remaining_;
-			if (w != i)
-				memmove(buf + w, buf + i, n);
-			w += n;
-			i += n;
-			dec->remaining_ -= n;
-			if (dec->remaining_ == 0)
-				dec->state_ = C_DATA_CR;
-			continue;
-		}
-		case C_DATA_CR:
-		case C_DATA_LF:
-			if (c != (dec->state_ == C_DATA_CR ? '\r' : '\n')) {
-				*out = w;
-				return chunk_fail(dec, 400, "chunk data not followed by CRLF");
-			}
-			dec->state_ = dec->state_ == C_DATA_CR ? C_DATA_LF : C_SIZE0;
-			break;
-		case C_TR_START:
-			if (c == '\r') {
-				dec->state_ = C_END_LF;
-				break;
-			}
-			if (!(ctype[c] & CH_TCHAR))
-				goto bad_trailer;
-			if (dec->trailers_ >= lim->fields) {
-				*out = w;
-				return chunk_fail(dec, 431, "too many trailer fields");
-			}
-			dec->state_ = C_TR_NAME;
-			/* fall through */
-		case C_TR_NAME:
-			if (++dec->line_ > trailer_max) {
-				*out = w;
-				return chunk_fail(dec, 431, "trailer field too large");
-			}
-			if (ctype[c] & CH_TCHAR) {
-				if (dec->line_ <= sizeof(dec->name_))
-					dec->name_[dec->line_ - 1] =
-						(char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-			} else if (c == ':') {
-				if (forbidden_trailer(dec->name_, dec->line_ - 1)) {
-					*out = w;
-					return chunk_fail(dec, 400, "field not allowed in trailers");
-				}
-				dec->state_ = C_TR_VALUE;
-			} else {
-				goto bad_trailer;
-			}
-			break;
-		case C_TR_VALUE:
-			if (c == '\r') {
-				dec->state_ = C_TR_LF;
-				break;
-			}
-			if (!(ctype[c] & CH_VALUE))
-				goto bad_trailer;
-			if (++dec->line_ > trailer_max) {
-				*out = w;
-				return chunk_fail(dec, 431, "trailer field too large");
-			}
-			break;
-		case C_TR_LF:
-			if (c != '\n')
-				goto bad_trailer;
-			dec->trailers_++;
-			dec->line_ = 0;
-			dec->state_ = C_TR_START;
-			break;
-		case C_END_LF:
-			if (c != '\n')
-				goto bad_trailer;
-			dec->state_ = C_DONE;
-			dec->done = true;
-			*out = w;
-			return (ssize_t)(i + 1);
-		default:
-			*out = w;
-			return chunk_fail(dec, 400, "chunked decoder misused");
-		}
-		i++;
+#define MOVE(ptr)                                                                   \
+	do {                                                                        \
+		if (ptr)                                                            \
+			ptr = (const char *)((uintptr_t)(ptr) - from + to);        \
+	} while (0)
+	MOVE(req->method);
+	MOVE(req->target);
+	if (!(req->flags_ & F_STATIC_PATH))
+		MOVE(req->path);
+	MOVE(req->query);
+	MOVE(req->host);
+	for (size_t i = 0; i < req->num_headers; i++) {
+		MOVE(req->headers[i].name);
+		MOVE(req->headers[i].value);
 	}
-	*out = w;
-	return (ssize_t)i;
-
-bad_size:
-	*out = w;
-	return chunk_fail(dec, 400, "invalid chunk size line");
-bad_ext:
-	*out = w;
-	return chunk_fail(dec, 400, "invalid chunk extension");
-bad_trailer:
-	*out = w;
-	return chunk_fail(dec, 400, "invalid trailer field");
-}
-
-ssize_t http_parse_proxy(struct http_proxy *p, const char *buf, size_t len)
-{
-	size_t n;
-
-	memset(p, 0, sizeof(*p));
-	p->family = AF_UNSPEC;
-	if (len == 0)
-		return HTTP_PARSE_AGAIN;
-	n = len < sizeof(v2_signature) ? len : sizeof(v2_signature);
-	if (memcmp(buf, v2_signature, n) == 0)
-		return n < sizeof(v2_signature) ? HTTP_PARSE_AGAIN
-						: proxy_v2(p, (const unsigned char *)buf, len);
-	n = len < 6 ? len : 6;
-	if (memcmp(buf, "PROXY ", n) == 0)
-		return n < 6 ? HTTP_PARSE_AGAIN : proxy_v1(p, buf, len);
-	return 0;
-}
-
-bool http_is_token(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(ctype[(unsigned char)s[i]] & CH_TCHAR))
-			return false;
-	return n > 0;
-}
-
-bool http_is_field_value(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(ctype[(unsigned char)s[i]] & CH_VALUE))
-			return false;
-	return true;
+#undef MOVE
+	req->base_ = buf;
 }
 
 const char *http_reason(int status)
@@ -648,14 +329,14 @@ static int parse_request_line(struct http_request *req, const char *line, size_t
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *t, *v;
 
-	while (p < e && (ctype[*p] & CH_TCHAR))
+	while (p < e && (chars_table[*p] & CHARS_TCHAR))
 		p++;
 	if (p == e)
 		return (int)fail(req, 400, "invalid request line");
 	if (*p != ' ')
 		return (int)fail(req, 400, "invalid method");
 	for (const unsigned char *m = (const unsigned char *)line; m < p; m++)
-		if (!(ctype[*m] & CH_METHOD))
+		if (!(chars_table[*m] & CHARS_METHOD))
 			return (int)fail(req, 400, "invalid method");
 	if (p - (const unsigned char *)line < METHOD_MIN ||
 	    p - (const unsigned char *)line > METHOD_MAX)
@@ -774,7 +455,7 @@ static int check_authority(const char *s, size_t n, bool connect)
 			;
 		if (p > s) {
 			for (const char *u = s; u < p - 1; u++)
-				if (!(ctype[(unsigned char)*u] & CH_HOST) && *u != ':')
+				if (!(chars_table[(unsigned char)*u] & CHARS_HOST) && *u != ':')
 					return -1;
 			s = p;
 		}
@@ -792,7 +473,7 @@ static int check_authority(const char *s, size_t n, bool connect)
 			return -1;
 		p = close + 1;
 	} else {
-		for (p = s; p < e && (ctype[(unsigned char)*p] & CH_HOST); p++)
+		for (p = s; p < e && (chars_table[(unsigned char)*p] & CHARS_HOST); p++)
 			;
 		if (p == s)
 			return -1;
@@ -818,7 +499,7 @@ static int parse_field(struct http_request *req, const char *line, size_t n)
 
 	if (*p == ' ' || *p == '\t')
 		return (int)fail(req, 400, "obsolete line folding");
-	while (p < e && (ctype[*p] & CH_TCHAR))
+	while (p < e && (chars_table[*p] & CHARS_TCHAR))
 		underscore |= *p++ == '_';
 	if (p == e || *p != ':')
 		return (int)fail(req, 400, "invalid header name");
@@ -1000,29 +681,6 @@ static int finish(struct http_request *req, const struct http_limits *lim)
 	return 0;
 }
 
-/* The caller's buffer moved (realloc): move the slices with it. */
-static void rebase(struct http_request *req, const char *buf)
-{
-	uintptr_t from = (uintptr_t)req->base_, to = (uintptr_t)buf;
-
-#define MOVE(ptr)                                                                   \
-	do {                                                                        \
-		if (ptr)                                                            \
-			ptr = (const char *)((uintptr_t)(ptr) - from + to);        \
-	} while (0)
-	MOVE(req->method);
-	MOVE(req->target);
-	if (!(req->flags_ & F_STATIC_PATH))
-		MOVE(req->path);
-	MOVE(req->query);
-	MOVE(req->host);
-	for (size_t i = 0; i < req->num_headers; i++) {
-		MOVE(req->headers[i].name);
-		MOVE(req->headers[i].value);
-	}
-#undef MOVE
-}
-
 /* s[0..n) equals the lowercase string `lower`, ignoring ASCII case. */
 static bool ieq(const char *s, size_t n, const char *lower)
 {
@@ -1035,156 +693,4 @@ static bool ieq(const char *s, size_t n, const char *lower)
 			return false;
 	}
 	return lower[i] == '\0';
-}
-
-static const struct http_limits *default_limits(const struct http_limits *lim,
-					       struct http_limits *store)
-{
-	if (lim)
-		return lim;
-	http_limits_from_settings(store, DEFAULT_REQUEST_LINE, DEFAULT_FIELDS, DEFAULT_FIELD_SIZE,
-				  0);
-	return store;
-}
-
-static ssize_t chunk_fail(struct http_chunked *dec, int status, const char *error)
-{
-	dec->state_ = C_ERROR;
-	dec->status = status;
-	dec->error = error;
-	return HTTP_PARSE_ERROR;
-}
-
-/* name is lower-cased already. */
-static bool forbidden_trailer(const char *name, size_t n)
-{
-	if (n >= sizeof(((struct http_chunked *)0)->name_))
-		return false;
-	for (size_t i = 0; i < sizeof(forbidden_trailers) / sizeof(*forbidden_trailers); i++)
-		if (strlen(forbidden_trailers[i]) == n && memcmp(forbidden_trailers[i], name, n) == 0)
-			return true;
-	return false;
-}
-
-/* "PROXY" SP ( "TCP4" | "TCP6" ) SP src SP dst SP sport SP dport CRLF, or UNKNOWN. */
-static ssize_t proxy_v1(struct http_proxy *p, const char *buf, size_t len)
-{
-	size_t scan = len < PROXY_V1_MAX - 1 ? len : PROXY_V1_MAX - 1;
-	const char *cr = memchr(buf, '\r', scan);
-	const char *f[5], *end;
-	size_t flen[5], k = 0;
-	int family;
-
-	if (memchr(buf, '\n', cr ? (size_t)(cr - buf) : scan))
-		return HTTP_PARSE_ERROR;
-	if (!cr)
-		return len >= PROXY_V1_MAX - 1 ? HTTP_PARSE_ERROR : HTTP_PARSE_AGAIN;
-	if ((size_t)(cr - buf) + 1 == len)
-		return HTTP_PARSE_AGAIN;
-	if (cr[1] != '\n')
-		return HTTP_PARSE_ERROR;
-	end = cr;
-	if (end - buf >= 13 && memcmp(buf + 6, "UNKNOWN", 7) == 0 &&
-	    (end - buf == 13 || buf[13] == ' '))
-		return cr + 2 - buf; /* the addresses may be anything: ignored */
-	/* five fields after "PROXY ", separated by single spaces */
-	for (const char *s = buf + 6; k < 5; k++) {
-		const char *sp = k < 4 ? memchr(s, ' ', (size_t)(end - s)) : end;
-
-		if (!sp || sp == s)
-			return HTTP_PARSE_ERROR;
-		f[k] = s;
-		flen[k] = (size_t)(sp - s);
-		s = sp + 1;
-	}
-	if (memchr(f[4], ' ', flen[4]))
-		return HTTP_PARSE_ERROR;
-	if (flen[0] == 4 && memcmp(f[0], "TCP4", 4) == 0)
-		family = AF_INET;
-	else if (flen[0] == 4 && memcmp(f[0], "TCP6", 4) == 0)
-		family = AF_INET6;
-	else
-		return HTTP_PARSE_ERROR;
-	if (proxy_addr(family, f[1], flen[1], p->src_addr) < 0 ||
-	    proxy_addr(family, f[2], flen[2], p->dst_addr) < 0 ||
-	    proxy_port(f[3], flen[3], &p->src_port) < 0 ||
-	    proxy_port(f[4], flen[4], &p->dst_port) < 0) {
-		memset(p, 0, sizeof(*p));
-		p->family = AF_UNSPEC;
-		return HTTP_PARSE_ERROR;
-	}
-	p->family = family;
-	return cr + 2 - buf;
-}
-
-/* 12-byte signature, version/command, family/protocol, length, addresses, TLVs. */
-static ssize_t proxy_v2(struct http_proxy *p, const unsigned char *buf, size_t len)
-{
-	size_t alen, total;
-	const unsigned char *a = buf + PROXY_V2_HEAD;
-
-	if (len < PROXY_V2_HEAD)
-		return HTTP_PARSE_AGAIN;
-	if ((buf[12] >> 4) != 2 || (buf[12] & 0x0f) > 1)
-		return HTTP_PARSE_ERROR;
-	alen = (size_t)buf[14] << 8 | buf[15];
-	total = PROXY_V2_HEAD + alen;
-	if (len < total)
-		return HTTP_PARSE_AGAIN;
-	if ((buf[12] & 0x0f) == 0) /* LOCAL: the proxy's own connection */
-		return (ssize_t)total;
-	switch (buf[13]) {
-	case 0x00: /* UNSPEC */
-		return (ssize_t)total;
-	case 0x11: /* TCP over IPv4 */
-		if (alen < 12)
-			return HTTP_PARSE_ERROR;
-		inet_ntop(AF_INET, a, p->src_addr, sizeof(p->src_addr));
-		inet_ntop(AF_INET, a + 4, p->dst_addr, sizeof(p->dst_addr));
-		p->src_port = (unsigned)a[8] << 8 | a[9];
-		p->dst_port = (unsigned)a[10] << 8 | a[11];
-		p->family = AF_INET;
-		return (ssize_t)total;
-	case 0x21: /* TCP over IPv6 */
-		if (alen < 36)
-			return HTTP_PARSE_ERROR;
-		inet_ntop(AF_INET6, a, p->src_addr, sizeof(p->src_addr));
-		inet_ntop(AF_INET6, a + 16, p->dst_addr, sizeof(p->dst_addr));
-		p->src_port = (unsigned)a[32] << 8 | a[33];
-		p->dst_port = (unsigned)a[34] << 8 | a[35];
-		p->family = AF_INET6;
-		return (ssize_t)total;
-	default:
-		return HTTP_PARSE_ERROR;
-	}
-}
-
-/* 1-5 digits, no sign, no leading zero, at most 65535. */
-static int proxy_port(const char *s, size_t n, unsigned *port)
-{
-	unsigned v = 0;
-
-	if (n == 0 || n > 5 || (s[0] == '0' && n > 1))
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = v;
-	return 0;
-}
-
-/* A textual address of `family`, copied to out (46 bytes) when inet_pton takes it. */
-static int proxy_addr(int family, const char *s, size_t n, char *out)
-{
-	unsigned char addr[16];
-
-	if (n >= INET6_ADDRSTRLEN)
-		return -1;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return inet_pton(family, out, addr) == 1 ? 0 : -1;
 }

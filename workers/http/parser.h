@@ -1,13 +1,15 @@
 /*
- * parser — kirin's HTTP/1.x request parser: strict (RFC 9112, Gunicorn 26's
- * rules), incremental and zero-copy.
+ * parser — kirin's HTTP/1.x request-head parser (request line and header
+ * fields): strict (RFC 9112, Gunicorn 26's rules), incremental and
+ * zero-copy. Also the limits every HTTP parser here applies, and the return
+ * codes they share (chunked.h decodes bodies, proxy.h reads PROXY headers).
  *
  * Runs in workers, in any thread, without the GIL; never allocates, never
  * blocks, never logs. Names, values and the request target are slices of the
  * caller's buffer: the caller must not move or change the bytes until it is
  * done with the struct http_request.
  *
- * Return codes (one vocabulary for every function here):
+ * Return codes (one vocabulary for every parser in workers/http/):
  *   > 0  bytes consumed (the request head, or body bytes decoded)
  *   -1   bad input: req->status holds the HTTP status to answer (400, 403,
  *        413, 414, 417, 431, 501, 505) and req->error a short reason
@@ -56,6 +58,9 @@ void http_limits_from_settings(struct http_limits *lim, long request_line,
  * by the parser (414 or 431), so a caller's buffer never needs more.
  */
 size_t http_max_head(const struct http_limits *lim);
+
+/* Gunicorn's defaults (4094, 100, 8190, no body limit): what a NULL lim means. */
+void http_limits_default(struct http_limits *lim);
 
 struct http_header {
 	const char *name;  /* as sent (case preserved), never contains '_' */
@@ -121,8 +126,9 @@ void http_request_init(struct http_request *req, struct http_header *headers,
 		       size_t max_headers);
 
 /*
- * Parse a request head from buf[0..len). Call again with the same buf start
- * and a larger len after -2; the result is identical whatever the split.
+ * Parse a request head from buf[0..len). After -2 call again with a larger
+ * len, on the same buf or on a copy of it that moved (the slices follow, as
+ * with http_request_rebase()); the result is identical whatever the split.
  * Returns the length of the head including its final CRLF CRLF and the
  * empty lines skipped before it, -1 (see req->status) or -2. Applies limits
  * (414/400 for the request line, 431 for fields, 400 beyond
@@ -132,68 +138,14 @@ void http_request_init(struct http_request *req, struct http_header *headers,
 ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len,
 			   const struct http_limits *lim);
 
-/* Incremental chunked-body decoder state; zero it (or http_chunked_init). */
-struct http_chunked {
-	int state_;
-	uint64_t remaining_; /* bytes left in the current chunk */
-	size_t line_;        /* length of the size/trailer line scanned so far */
-	size_t trailers_;    /* trailer fields seen */
-	uint64_t total_;     /* decoded body bytes so far (limits.body) */
-	char name_[24];      /* trailer name, lower-cased, to spot forbidden ones */
-	bool done;           /* the last chunk and the trailer section were read */
-	int status;          /* on -1 */
-	const char *error;
-};
-
-/* Zero dec for a new chunked body. */
-void http_chunked_init(struct http_chunked *dec);
-
 /*
- * Decode chunked framing in place. buf[0..len) are raw bytes that follow
- * what earlier calls consumed. On return, buf[0..*out) holds decoded body
- * data, and the function returns the number of raw bytes consumed: all of
- * len until dec->done (partial size lines, extensions and trailers are kept
- * in dec, so the caller may drop consumed bytes), then less than len: the
- * rest belongs to the next request. -1 on a framing error (dec->status 400,
- * 413 beyond limits.body decoded bytes, 431 for trailers over limits.fields
- * or limits.field_size; dec->error); -1 is sticky. 0 consumed with *out 0
- * and !done means need more (only when len is 0). Chunk sizes are 1*HEXDIG
- * below 2^60; a size line (with its extensions) is at most
- * limits.field_size bytes; extensions follow RFC 9112 section 7.1.1 and are
- * discarded. Trailer fields are validated (framing and routing fields such
- * as Content-Length, Transfer-Encoding, Host, Trailer, TE, Connection are
- * refused) and discarded. lim NULL means the defaults.
+ * The bytes req was parsed from (the buf of the last http_parse_request())
+ * now live at buf: the caller moved them (realloc, or a copy). Points every
+ * slice of req, and the headers array's, at the same offsets in buf; the
+ * static "/" of an absolute-form target without a path stays. The old
+ * buffer is not read (it may be freed). Pure; any thread.
  */
-ssize_t http_chunked_decode(struct http_chunked *dec, char *buf, size_t len, size_t *out,
-			    const struct http_limits *lim);
-
-/*
- * PROXY protocol v1/v2 header at the start of a connection. Returns bytes
- * consumed (the address fields filled, family AF_INET/AF_INET6, or AF_UNSPEC
- * for LOCAL/UNKNOWN), 0 if buf does not start with a PROXY header (and cannot
- * become one), -1 bad header, -2 need more. v1 ("PROXY TCP4|TCP6|UNKNOWN",
- * at most 107 bytes) keeps the addresses as sent (validated by inet_pton),
- * ports are 1-5 digits without leading zeros, at most 65535. v2 accepts
- * LOCAL, and PROXY over TCP (INET, INET6) or UNSPEC; addresses are printed
- * with inet_ntop; TLVs are skipped. Pure function; never blocks.
- */
-struct http_proxy {
-	int family;
-	char src_addr[46];
-	unsigned src_port;
-	char dst_addr[46];
-	unsigned dst_port;
-};
-ssize_t http_parse_proxy(struct http_proxy *p, const char *buf, size_t len);
+void http_request_rebase(struct http_request *req, const char *buf);
 
 /* Reason phrase for a status code ("Bad Request"); "Unknown" if none. */
 const char *http_reason(int status);
-
-/* True when s[0..n) is a token (RFC 9110 5.6.2), as a field name must be. */
-bool http_is_token(const char *s, size_t n);
-
-/*
- * True when every byte of s[0..n) may appear in a field value: HTAB, SP,
- * VCHAR, obs-text; no CR, LF, NUL or other control character.
- */
-bool http_is_field_value(const char *s, size_t n);

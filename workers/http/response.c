@@ -8,7 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "arbiter/log.h"
+#include "workers/http/chars.h"
+#include "workers/http/mem.h"
 #include "workers/http/parser.h"
 
 #define SERVER_HEADER "Server: kirin\r\n"
@@ -51,7 +52,7 @@ int response_begin(struct response *r, const char *status_line, size_t len, int 
 int response_add_header(struct response *r, const char *name, size_t nlen, const char *value,
 			size_t vlen)
 {
-	if (!http_is_token(name, nlen) || !http_is_field_value(value, vlen))
+	if (!chars_is_token(name, nlen) || !chars_is_field_value(value, vlen))
 		return -1;
 	while (vlen && (value[0] == ' ' || value[0] == '\t')) {
 		value++;
@@ -182,9 +183,9 @@ static void append(struct response *r, const char *s, size_t n)
 		while (cap < r->head_len + n)
 			cap *= 2;
 		if (r->head == r->in_place)
-			r->head = memcpy(xmalloc(cap), r->in_place, r->head_len);
+			r->head = memcpy(mem_alloc(cap), r->in_place, r->head_len);
 		else
-			r->head = xrealloc(r->head, cap);
+			r->head = mem_realloc(r->head, cap);
 		r->head_cap = cap;
 	}
 	memcpy(r->head + r->head_len, s, n);

@@ -9,6 +9,7 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "workers/http/conn.h"
+#include "workers/http/percent.h"
 #include "workers/python/input.h"
 
 #define KEY_CACHE 128 /* distinct header names whose environ key is kept */
@@ -270,17 +271,6 @@ static int set_new(PyObject *env, PyObject *key, PyObject *v)
 	return rc;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string),
  * without the root path (which must be a whole leading segment of it).
@@ -289,7 +279,7 @@ static PyObject *path_info(const char *s, size_t n)
 {
 	char stack[1024];
 	char *out = n <= sizeof(stack) ? stack : malloc(n);
-	size_t o = 0;
+	size_t o;
 	PyObject *r;
 
 	if (!out)
@@ -298,16 +288,7 @@ static PyObject *path_info(const char *s, size_t n)
 		Py_INCREF(v_empty);
 		return v_empty;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = s[i];
-		}
-	}
+	o = percent_decode(out, n, s, n);
 	if (root_len == 0 || out[0] != '/') {
 		r = latin1(out, o); /* no root path, or "*" (OPTIONS) */
 	} else if (o >= root_len && memcmp(out, root_path, root_len) == 0 &&

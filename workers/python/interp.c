@@ -2,13 +2,13 @@
 #include "workers/python/interp.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
 #include "workers/python/kirinmod.h"
 #include "workers/channel.h"
+#include "workers/worker_type.h"
 
 /*
  * The application loader, as Gunicorn's util.import_app: "module",
@@ -129,6 +129,7 @@ int interp_init(const struct config *cfg)
 {
 	PyConfig pc;
 	PyStatus st;
+	const struct worker_type *type;
 	PyObject *sys_path, *fh, *r;
 	char cwd[4096];
 
@@ -172,17 +173,9 @@ int interp_init(const struct config *cfg)
 	Py_XDECREF(fh);
 	if (!r)
 		interp_log_exception("enabling faulthandler");
-	/* As Gunicorn's gevent worker: patch before the app imports anything. */
-	if (strcmp(config_worker_class(cfg), "gevent") == 0) {
-		PyObject *monkey = PyImport_ImportModule("gevent.monkey"); /* new ref */
-		r = monkey ? PyObject_CallMethod(monkey, "patch_all", NULL) : NULL; /* new ref */
-		Py_XDECREF(monkey);
-		if (!r) {
-			interp_log_exception("cannot monkey-patch with gevent (is python3-gevent installed?)");
-			return -1;
-		}
-		Py_DECREF(r);
-	}
+	type = worker_type_find(cfg->worker_class, cfg->threads);
+	if (type && type->before_import && type->before_import() < 0)
+		return -1;
 	return 0;
 }
 

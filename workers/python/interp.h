@@ -3,9 +3,9 @@
  * libpython3 without its signal handlers, setting sys.path, importing the
  * application, logging Python exceptions to the error log.
  *
- * Runs in workers (and, for --check-config, in the arbiter process just
- * before it exits). interp_init() must be called once per process before
- * anything else here. Functions other than interp_init() expect the GIL to
+ * Runs in workers, and in the arbiter for --preload (before it forks the
+ * first worker) and --check-config (just before it exits). interp_init()
+ * must be called once per process before anything else here. Functions other than interp_init() expect the GIL to
  * be held by the calling thread.
  */
 #pragma once
@@ -21,7 +21,9 @@ struct config;
  * system's, put the current directory and --pythonpath entries first on
  * sys.path, and point faulthandler at the error log so a SIGABRT dumps every
  * thread's stack. With --capture-output, sys.stdout and sys.stderr are
- * unbuffered (they are the error log). Returns 0, or -1 after logging why.
+ * unbuffered (they are the error log). Last, runs what the worker type
+ * needs before the app is imported (worker_type.h: gevent's monkey-patch).
+ * Returns 0, or -1 after logging why.
  * Holds the GIL on return.
  */
 int interp_init(const struct config *cfg);

@@ -2,10 +2,19 @@
 #include "workers/python/kirinmod.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdint.h>
 #include <time.h>
 
+/* The longest length time.sleep takes: INT64_MAX nanoseconds (~292 years). */
+#define MAX_SECONDS ((double)INT64_MAX / 1e9)
+
+static int seconds_arg(PyObject *o, const char *what, double *out);
+static int timeout_arg(PyObject *o, double *out);
+static int poll_ms(double seconds);
+static double monotonic(void);
 static int blocking_sleep(double seconds);
 static int blocking_wait_fd(int fd, short events, double timeout);
 static PyObject *blocking_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
@@ -72,31 +81,49 @@ static const char module_src[] =
 	"if _backend() == 'gevent':\n"
 	"    from gevent.queue import Queue, Empty\n";
 
-static double timeout_arg(PyObject *o, bool *bad)
+/*
+ * A length of time in seconds from Python, checked as time.sleep checks
+ * its own: NaN or negative raises ValueError, longer than time.sleep takes
+ * raises OverflowError. 0 with *out set, or -1 with an exception set.
+ */
+static int seconds_arg(PyObject *o, const char *what, double *out)
 {
-	double t;
+	double s = PyFloat_AsDouble(o);
 
-	*bad = false;
-	if (!o || o == Py_None)
+	if (s == -1 && PyErr_Occurred())
 		return -1;
-	t = PyFloat_AsDouble(o);
-	if (t == -1 && PyErr_Occurred()) {
-		*bad = true;
+	if (isnan(s)) {
+		PyErr_Format(PyExc_ValueError, "%s: invalid value NaN (not a number)", what);
+		return -1;
+	}
+	if (s < 0) {
+		PyErr_Format(PyExc_ValueError, "%s must be non-negative", what);
+		return -1;
+	}
+	if (s > MAX_SECONDS) {
+		PyErr_Format(PyExc_OverflowError, "%s too large", what);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* A wait's timeout: None (or absent) waits forever (-1), else seconds_arg. */
+static int timeout_arg(PyObject *o, double *out)
+{
+	if (!o || o == Py_None) {
+		*out = -1;
 		return 0;
 	}
-	return t < 0 ? 0 : t;
+	return seconds_arg(o, "timeout", out);
 }
 
 static PyObject *k_sleep(PyObject *self, PyObject *arg)
 {
-	double s = PyFloat_AsDouble(arg);
+	double s;
 
-	if (s == -1 && PyErr_Occurred())
+	if (seconds_arg(arg, "sleep length", &s) < 0)
 		return NULL;
-	if (isnan(s) || s < 0) {
-		PyErr_SetString(PyExc_ValueError, "sleep length must be a non-negative number");
-		return NULL;
-	}
 	if (backend->sleep(s) < 0)
 		return NULL;
 	Py_RETURN_NONE;
@@ -106,7 +133,6 @@ static PyObject *wait_common(PyObject *args, PyObject *kwds, short events, const
 {
 	static char *kwlist[] = {"fd", "timeout", NULL};
 	PyObject *fdobj, *tobj = Py_None;
-	bool bad;
 	int fd, rc;
 	double t;
 
@@ -115,8 +141,7 @@ static PyObject *wait_common(PyObject *args, PyObject *kwds, short events, const
 	fd = PyObject_AsFileDescriptor(fdobj);
 	if (fd < 0)
 		return NULL;
-	t = timeout_arg(tobj, &bad);
-	if (bad)
+	if (timeout_arg(tobj, &t) < 0)
 		return NULL;
 	rc = backend->wait_fd(fd, events, t);
 	if (rc < 0)
@@ -279,15 +304,33 @@ static int blocking_sleep(double seconds)
 	return 0;
 }
 
+/* poll(2)'s timeout for a wait of `seconds`: rounded up, at most INT_MAX. */
+static int poll_ms(double seconds)
+{
+	double ms = ceil(seconds * 1000);
+
+	return ms >= INT_MAX ? INT_MAX : (int)ms;
+}
+
+static double monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits longer than poll(2) can take (~24.8 days) go on until the deadline. */
 static int blocking_wait_fd(int fd, short events, double timeout)
 {
 	struct pollfd p = {.fd = fd, .events = events};
+	double deadline = timeout < 0 ? 0 : monotonic() + timeout;
 	int rc;
 
 	Py_BEGIN_ALLOW_THREADS;
 	do
-		rc = poll(&p, 1, timeout < 0 ? -1 : (int)(timeout * 1000));
-	while (rc < 0 && errno == EINTR);
+		rc = poll(&p, 1, timeout < 0 ? -1 : poll_ms(deadline - monotonic()));
+	while ((rc < 0 && errno == EINTR) || (rc == 0 && timeout > 0 && monotonic() < deadline));
 	Py_END_ALLOW_THREADS;
 	if (rc < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);

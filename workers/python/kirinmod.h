@@ -5,9 +5,12 @@
  *
  * How they wait is the worker type's backend: blocking (sync, gthread: the
  * GIL released while waiting, spawn starts a thread), the greenlet hub, or
- * gevent. Registered before the interpreter starts (kirinmod_register) and
- * given its backend before the app is imported. Functions called from
- * Python hold the GIL.
+ * gevent. Lengths of time are checked here as time.sleep checks its own
+ * (NaN or negative: ValueError; past INT64_MAX nanoseconds: OverflowError),
+ * so a backend only sees 0 <= seconds <= ~9.2e9, or -1 for "forever".
+ * Registered before the interpreter starts (kirinmod_register) and given
+ * its backend (from worker_type.h) before the app is imported. Functions
+ * called from Python hold the GIL.
  */
 #pragma once
 

@@ -428,9 +428,10 @@ static int send_file(struct request *r, PyObject *wrapper)
 		PyErr_Clear();
 		return -1;
 	}
-	/* tell() accounts for what Python's own buffering has read ahead. */
+	/* tell() accounts for what Python's own buffering has read ahead; a
+	 * file-like without a working tell() is iterated instead. */
 	pos = PyObject_CallMethod(filelike, "tell", NULL); /* new ref */
-	offset = pos ? PyLong_AsLongLong(pos) : (long long)lseek(fd, 0, SEEK_CUR);
+	offset = pos ? PyLong_AsLongLong(pos) : -1;
 	Py_XDECREF(pos);
 	if (PyErr_Occurred() || offset < 0) {
 		PyErr_Clear();

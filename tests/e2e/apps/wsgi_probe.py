@@ -48,7 +48,7 @@ def midstream(environ):
 
 ROUTES = {"/input", "/forever", "/midstream", "/short", "/long", "/bad-status",
           "/bad-header-value", "/bad-header-type", "/not-bytes", "/latin1-header",
-          "/non-latin1-header", "/file", "/file-nofileno", "/keywords"}
+          "/non-latin1-header", "/file", "/file-notell", "/file-nofileno", "/keywords"}
 
 
 def app(environ, start_response):
@@ -123,6 +123,14 @@ def app(environ, start_response):
         if "length" in q:
             headers.append(("Content-Length", q["length"]))
         start_response("200 OK", headers)
+        return environ["wsgi.file_wrapper"](f, 65536)
+    if path == "/file-notell":  # a real file's fileno(), but no working tell(): iterated
+        class NoTell(io.FileIO):
+            def tell(self):
+                raise OSError("no tell")
+        f = NoTell(q["path"], "rb")
+        f.seek(int(q.get("offset", "0")))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](f, 65536)
     if path == "/file-nofileno":
         data = open(q["path"], "rb").read()

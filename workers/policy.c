@@ -1,0 +1,44 @@
+/* policy — see policy.h. */
+#include "workers/policy.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arbiter/config.h"
+#include "arbiter/listener.h"
+#include "arbiter/log.h"
+
+static int allow_list(struct allow *a, const struct strlist *list, char *err, size_t errlen);
+
+int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
+		       size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	if (allow_list(&p->forwarded, &cfg->forwarded_allow_ips, err, errlen) < 0)
+		return -1;
+	if (allow_list(&p->proxy, &cfg->proxy_allow_ips, err, errlen) < 0) {
+		allow_free(&p->forwarded);
+		return -1;
+	}
+	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
+				  cfg->limit_request_field_size, cfg->limit_request_body);
+	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
+	p->proxy_protocol = cfg->proxy_protocol;
+	p->nodelay = nodelay;
+	return 0;
+}
+
+int policy_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
+		  const struct conn_policy *p)
+{
+	int rc = conn_accept(c, l->fd, l, io, p);
+
+	if (rc < 0)
+		log_error(errno, "accept4() on %s", l->name);
+	return rc;
+}
+
+static int allow_list(struct allow *a, const struct strlist *list, char *err, size_t errlen)
+{
+	return allow_parse(a, (const char *const *)list->v, list->n, err, errlen);
+}

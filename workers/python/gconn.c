@@ -1,0 +1,145 @@
+/* gconn — see gconn.h. */
+#include "workers/python/gconn.h"
+
+#include "arbiter/config.h"
+#include "workers/connset.h"
+#include "workers/python/gpool.h"
+#include "workers/python/interp.h"
+#include "workers/python/wsgi.h"
+#include "workers/worker.h"
+
+static struct {
+	struct worker *w;
+	const struct gconn_switch *sw;
+	struct gpool pool;     /* greenlets waiting in run() for their next connection;
+	                        * idle keep-alive connections hold none */
+	struct cconn *handoff; /* the connection dispatch() hands a parked greenlet */
+} G;
+
+static PyObject *run(PyObject *capsule, PyObject *unused);
+static void serve(struct cconn *cc);
+
+static PyMethodDef run_def = {"kirin_connection", run, METH_NOARGS, NULL};
+
+int gconn_init(struct worker *w, const struct gconn_switch *sw)
+{
+	G.w = w;
+	G.sw = sw;
+	return gpool_init(&G.pool);
+}
+
+void gconn_dispatch(struct cconn *cc)
+{
+	PyObject *g = gpool_take(&G.pool); /* new ref, or NULL */
+	PyObject *cap, *fn;
+	int rc;
+
+	if (g) {
+		/* It runs the request until that waits or is answered. */
+		G.handoff = cc;
+		if (G.sw->resume(g) < 0)
+			interp_log_exception("Error in a connection greenlet");
+		Py_DECREF(g);
+		if (G.handoff) { /* the greenlet never took it */
+			G.handoff = NULL;
+			connset_close(cc);
+		}
+		return;
+	}
+	cap = PyCapsule_New(cc, NULL, NULL);                /* new ref */
+	fn = cap ? PyCFunction_New(&run_def, cap) : NULL;   /* new ref */
+	rc = fn ? G.sw->start(fn) : -1;
+	Py_XDECREF(fn);
+	Py_XDECREF(cap);
+	if (rc < 0) {
+		interp_log_exception("cannot start a greenlet for a connection");
+		connset_close(cc);
+	}
+}
+
+void gconn_tick(double now)
+{
+	gpool_tick(&G.pool, now);
+}
+
+/*
+ * A connection greenlet's life: serve the connection it was started with,
+ * then wait in the pool (switched out to the hub) for the next one that
+ * dispatch() hands it, unless the worker is stopping. The pool holds the
+ * only reference while it waits: given back, the greenlet is killed and
+ * returns the GreenletExit it gets.
+ */
+static PyObject *run(PyObject *capsule, PyObject *unused)
+{
+	struct cconn *cc = PyCapsule_GetPointer(capsule, NULL);
+
+	while (cc) {
+		PyObject *me, *r;
+
+		serve(cc);
+		if (connset_stopping())
+			Py_RETURN_NONE;
+		me = G.sw->current(); /* new ref */
+		if (!me || gpool_put(&G.pool, me) < 0) {
+			Py_XDECREF(me);
+			return NULL;
+		}
+		Py_DECREF(me);
+		r = G.sw->to_hub(); /* dispatch() switches back with a connection in G.handoff */
+		if (!r)
+			return NULL; /* killed while in the pool */
+		Py_DECREF(r);
+		cc = G.handoff;
+		G.handoff = NULL;
+		if (!cc) {
+			/* Resumed by someone else while in the pool: leave it. */
+			me = G.sw->current(); /* new ref */
+			if (me)
+				gpool_remove(&G.pool, me);
+			Py_XDECREF(me);
+			PyErr_SetString(PyExc_RuntimeError,
+					"a kirin connection greenlet was resumed without a connection");
+		}
+	}
+	return NULL;
+}
+
+/*
+ * In cc's greenlet: answer its request, then any pipelined ones already
+ * buffered; then give the connection back to the set to wait for more, or
+ * close it.
+ */
+static void serve(struct cconn *cc)
+{
+	const struct config *cfg = G.w->cfg;
+
+	if (cc->refuse) {
+		conn_refuse(&cc->c, cc->c.error_status);
+		connset_close(cc);
+		return;
+	}
+	for (;;) {
+		bool keep = cfg->keepalive > 0 && !worker_stopping(G.w) && !connset_stopping();
+		enum wsgi_outcome out = wsgi_serve(&cc->c, keep);
+		int rc;
+
+		G.w->requests++;
+		if (out != WSGI_KEEP || !keep || conn_next_request(&cc->c) < 0) {
+			if (out != WSGI_CLOSED)
+				conn_finish(&cc->c);
+			connset_close(cc);
+			return;
+		}
+		rc = conn_poll_head(&cc->c);
+		if (rc == 1)
+			continue; /* pipelined */
+		if (rc == -2) {
+			connset_park(cc);
+			return;
+		}
+		if (rc < 0 && cc->c.error_status)
+			conn_refuse(&cc->c, cc->c.error_status);
+		connset_close(cc);
+		return;
+	}
+}

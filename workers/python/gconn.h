@@ -1,0 +1,49 @@
+/*
+ * gconn — the connection greenlets of the greenlet and gevent workers: the
+ * connection set's dispatch hands a complete head to a greenlet, which
+ * serves it and any pipelined requests after it, gives the connection back
+ * to the set (to wait in the hub holding no greenlet) or closes it, then
+ * parks in the pool (gpool.h) for the next connection. The two workers
+ * differ only in how a greenlet is found, started and switched: the
+ * gconn_switch table.
+ *
+ * Runs in a worker's hub thread with the GIL held.
+ */
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+struct cconn;
+struct worker;
+
+struct gconn_switch {
+	/* The running greenlet (new ref), or NULL with an exception. */
+	PyObject *(*current)(void);
+	/*
+	 * From a connection greenlet: switch to the hub until switched back.
+	 * New ref to what it was switched back with, NULL with an exception
+	 * (killed: the pool gave it back).
+	 */
+	PyObject *(*to_hub)(void);
+	/* From the hub: switch into g (borrowed) until it waits or ends. 0, or -1 with an exception. */
+	int (*resume)(PyObject *g);
+	/*
+	 * From the hub: a new greenlet that calls run() (borrowed), now or
+	 * soon. 0 once it owns what run() serves (an error it meets later is
+	 * its own), or -1 with an exception.
+	 */
+	int (*start)(PyObject *run);
+};
+
+/* Set up the pool for w. 0, or -1 with a Python exception set. */
+int gconn_init(struct worker *w, const struct gconn_switch *sw);
+
+/*
+ * The connection set's dispatch: serve cc in a parked greenlet, or in a new
+ * one. A connection no greenlet could take is closed.
+ */
+void gconn_dispatch(struct cconn *cc);
+
+/* On every tick: give back greenlets the pool no longer needs. */
+void gconn_tick(double now);

@@ -1,0 +1,57 @@
+/*
+ * reactor — what the connection set (connset.h) waits through, as a table
+ * of functions (Redis ae's eventop pattern): accepting on the worker's
+ * listeners within a room of connections, watching a connection's socket
+ * for reading, a tick timer, the worker's channel, run and stop. Two
+ * implementations: reactor_event (libevent, with an accept thread: the
+ * gthread and greenlet workers; declared here) and reactor_gevent
+ * (gevent's hub: the gevent worker; reactor_gevent.h).
+ *
+ * Runs in a worker process, in the thread that runs the reactor; only the
+ * connection set calls the table. A reactor calls back connset_accepted(),
+ * connset_readable(), connset_tick() and connset_channel().
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conn_policy;
+struct connset_ops;
+struct cconn;
+struct event_base;
+struct worker;
+
+/* How often the reactor calls connset_tick(). */
+#define REACTOR_TICK_MS 100
+
+struct reactor {
+	/*
+	 * Accept on w's listeners (conn_accept with p and ops->io) into
+	 * connset_accepted(), at most --worker-connections until room() gives
+	 * more; watch w's channel; tick. 0, or -1 after logging why.
+	 */
+	int (*init)(struct worker *w, const struct connset_ops *ops, const struct conn_policy *p);
+	/* Wait for and run events until stop(). */
+	void (*run)(void);
+	/* Make run() return (from a callback of this reactor). */
+	void (*stop)(void);
+	/* Call connset_readable(cc) whenever cc's socket is readable. 0, or -1 logged. */
+	int (*watch)(struct cconn *cc);
+	/* Stop watching cc's socket. */
+	void (*unwatch)(struct cconn *cc);
+	/* Free cc (closed, unwatched) with what the reactor keeps for it. */
+	void (*release)(struct cconn *cc);
+	/* Room for `room` more connections (add), or for exactly `room` (!add). */
+	void (*room)(size_t room, bool add);
+	/* True when no accepted connection is still on its way to connset_accepted(). */
+	bool (*drained)(void);
+	/* Free the reactor (its connections are closed). */
+	void (*free)(void);
+};
+
+/* libevent; the accept thread carries EPOLLEXCLUSIVE on the listeners. */
+extern const struct reactor reactor_event;
+
+/* The libevent reactor's event base, for the worker type's own events. */
+struct event_base *reactor_event_base(void);
