@@ -31,7 +31,7 @@ tests_fuzz_fuzz_connection_LDFLAGS = $(FUZZ_FLAGS)
 # The WebSocket reading side: frames, messages, UTF-8, inflate; the handshake.
 tests_fuzz_fuzz_websocket_SOURCES = tests/fuzz/fuzz_websocket.c \
 	workers/http/ws_handshake.c workers/http/ws_handshake.h \
-	workers/http/parser.c workers/http/parser.h \
+	$(HTTP_PARSER_SOURCES) \
 	workers/http/ws_message.c workers/http/ws_message.h \
 	workers/http/ws_frame.c workers/http/ws_frame.h \
 	workers/http/ws_deflate.c workers/http/ws_deflate.h \

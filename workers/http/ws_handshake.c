@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "workers/http/chars.h"
+
 #define KEY_LEN   24 /* base64 of 16 bytes: 22 characters and "==" */
 #define MAX_BITS  15
 #define MIN_BITS  8
@@ -78,7 +80,7 @@ static size_t token_len(const char *p, const char *e)
 {
 	size_t n = 0;
 
-	while (p + n < e && http_is_token(p + n, 1))
+	while (p + n < e && chars_is_token(p + n, 1))
 		n++;
 	return n;
 }
@@ -162,7 +164,7 @@ static const char *param_value(const char *p, const char *e, char *v, size_t *vl
 		for (p++; p < e && *p != '"'; p++) {
 			if (*p == '\\' && ++p == e)
 				return NULL;
-			if (!http_is_field_value(p, 1))
+			if (!chars_is_field_value(p, 1))
 				return NULL;
 			if (*vlen < VALUE_MAX)
 				v[*vlen] = *p;
