@@ -259,6 +259,38 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 	return 0;
 }
 
+ssize_t conn_read_some(struct conn *c, int timeout_ms)
+{
+	size_t want = c->cap > c->len ? c->cap - c->len : READ_CHUNK;
+
+	if (want > READ_CHUNK)
+		want = READ_CHUNK;
+	if (grow(c, c->len + want) < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = recv(c->fd, c->buf + c->len, want, 0);
+
+		if (r > 0) {
+			c->len += (size_t)r;
+			return r;
+		}
+		if (r == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && c->io->wait(c, POLLIN, timeout_ms) == 0)
+			continue;
+		return -1;
+	}
+}
+
+void conn_linger_close(struct conn *c)
+{
+	if (c->fd >= 0)
+		linger_close(c);
+	conn_close(c);
+}
+
 void conn_refuse(struct conn *c, int status)
 {
 	char head[256];

@@ -161,6 +161,23 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
 int conn_writev(struct conn *c, struct iovec *iov, int n);
 
 /*
+ * For a connection taken over by another protocol (a WebSocket): read what
+ * the socket has into buf[len..), at most what the buffer has room for (a
+ * new buffer, or more room, when it has none), waiting at most timeout_ms
+ * (< 0: no limit) when nothing has come. Returns the bytes read, 0 at EOF,
+ * -1 on an error or a timeout (errno ETIMEDOUT). May wait.
+ */
+ssize_t conn_read_some(struct conn *c, int timeout_ms);
+
+/*
+ * Close after a protocol's own goodbye (a WebSocket close frame): shut
+ * down writing and drain input briefly first, as conn_refuse(), so that
+ * unread input does not turn the close into a reset that destroys the
+ * goodbye. May wait.
+ */
+void conn_linger_close(struct conn *c);
+
+/*
  * Answer `status` with a short plain-text body and Connection: close, then
  * do a lingering close (shut down writing, drain input briefly) so the
  * client reads the answer instead of a reset. Closes the connection.

@@ -35,6 +35,11 @@ void ws_message_init(struct ws_message *m, uint64_t max, const struct ws_deflate
 	}
 }
 
+bool ws_message_in_frame(const struct ws_message *m)
+{
+	return m->frames_.have_ > 0 || (m->frames_.in_payload_ && m->frames_.remaining > 0);
+}
+
 void ws_message_free(struct ws_message *m)
 {
 	ws_inflater_free(&m->inflater_);

@@ -100,5 +100,12 @@ void ws_message_init(struct ws_message *m, uint64_t max, const struct ws_deflate
  */
 ssize_t ws_message_feed(struct ws_message *m, uint8_t *buf, size_t len, struct ws_event *ev);
 
+/*
+ * True when the bytes fed so far end inside a frame (its header or its
+ * payload): the client owes the rest of it. Between frames (even between
+ * the fragments of a message) it may be idle for as long as it likes.
+ */
+bool ws_message_in_frame(const struct ws_message *m);
+
 /* Free what m holds (zlib's state); m can be dropped after. */
 void ws_message_free(struct ws_message *m);
