@@ -79,7 +79,20 @@ static const char module_src[] =
 	"    def empty(self):\n"
 	"        return not self._items\n"
 	"if _backend() == 'gevent':\n"
-	"    from gevent.queue import Queue, Empty\n";
+	"    from gevent.queue import Queue, Empty\n"
+	"def __getattr__(name):\n"
+	"    '''WebSocketError: gevent-websocket's when it is installed, so that its\n"
+	"    apps catch what environ['wsgi.websocket'] raises; else kirin's own.'''\n"
+	"    global WebSocketError\n"
+	"    if name != 'WebSocketError':\n"
+	"        raise AttributeError(f'module kirin has no attribute {name!r}')\n"
+	"    try:\n"
+	"        from geventwebsocket.exceptions import WebSocketError\n"
+	"    except ImportError:\n"
+	"        class WebSocketError(OSError):\n"
+	"            '''Raised by a closed or broken environ['wsgi.websocket'].'''\n"
+	"        WebSocketError.__module__ = 'kirin'\n"
+	"    return WebSocketError\n";
 
 /*
  * A length of time in seconds from Python, checked as time.sleep checks

@@ -1,7 +1,8 @@
 /*
  * kirinmod — the built-in `kirin` Python module, present in every worker
  * type so one app runs everywhere: kirin.sleep, kirin.wait_readable,
- * kirin.wait_writable, kirin.spawn and kirin.Queue (put, get with timeout).
+ * kirin.wait_writable, kirin.spawn, kirin.Queue (put, get with timeout) and
+ * kirin.WebSocketError (gevent-websocket's when installed).
  *
  * How they wait is the worker type's backend: blocking (sync, gthread: the
  * GIL released while waiting, spawn starts a thread), the greenlet hub, or
