@@ -687,6 +687,34 @@ static void test_section13_bomb(void **state)
 	free(got);
 }
 
+/*
+ * ws_message_in_frame: false between frames (also between the fragments of
+ * a message), true from a frame's first byte to its last, fed byte by byte.
+ */
+static void test_in_frame(void **state)
+{
+	uint8_t in[64];
+	size_t n = ws_client_frame(in, 0x01, "frag", 4, 0, true);
+	struct ws_message m;
+	struct ws_event ev;
+
+	(void)state;
+	n += ws_client_frame(in + n, 0x80, "ment", 4, 0, true);
+	ws_message_init(&m, 0, NULL, NULL, 0);
+	assert_false(ws_message_in_frame(&m));
+	for (size_t i = 0; i < n; i++) {
+		ssize_t r;
+
+		do
+			r = ws_message_feed(&m, in + i, 1, &ev);
+		while (r == 0 && ev.kind != WS_EV_NONE);
+		assert_int_equal(r, 1);
+		/* the first frame ends at byte 9 (2 header, 4 mask, 4 payload) */
+		assert_int_equal(ws_message_in_frame(&m), i != 9 && i != n - 1);
+	}
+	ws_message_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_section9_limits),
 		cmocka_unit_test(test_section12_deflate),
 		cmocka_unit_test(test_section13_bomb),
+		cmocka_unit_test(test_in_frame),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
