@@ -4,6 +4,7 @@ under every worker type with websocket-client, and hostile clients spoken
 to in raw frames: unmasked (1002), invalid UTF-8 (1007), oversize (1009),
 silent (ping timeout), stuck inside a frame, never reading. A plain HTTP
 client is served meanwhile."""
+import asyncio
 import base64
 import importlib.util
 import json
@@ -22,6 +23,7 @@ from kirintest import (Kirin, http_get, main, per_worker_class,  # noqa: E402
 
 HAVE_CLIENT = importlib.util.find_spec("websocket") is not None
 NO_CLIENT = "python3-websocket (websocket-client) is not installed"
+HAVE_WEBSOCKETS = importlib.util.find_spec("websockets") is not None
 HAVE_BOTTLE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle", "geventwebsocket"))
 HAVE_FLASK_SOCKETS = importlib.util.find_spec("flask_sockets") is not None
 CI = bool(os.environ.get("CI"))
@@ -176,6 +178,33 @@ class WebSocketTests:
         want = "geventwebsocket.exceptions" if importlib.util.find_spec("geventwebsocket") \
             else "kirin"
         self.assertEqual(info["error"], want + ".WebSocketError")
+
+    @unittest.skipUnless(HAVE_WEBSOCKETS or CI, "python3-websockets is not installed")
+    def test_permessage_deflate(self):
+        import websockets
+
+        async def session(port):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+                ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+                echoed = []
+                for m in ["hello", "héllo" * 10000, os.urandom(100000), b"\0" * 90000]:
+                    await ws.send(m)
+                    echoed.append(await ws.recv() == m)
+                # 1 MB of zeros compresses to 1 KB: refused while inflating.
+                await ws.send(b"\0" * (1 << 20))
+                try:
+                    await ws.recv()
+                    code = None
+                except websockets.ConnectionClosed as e:
+                    code = e.rcvd.code if e.rcvd else None
+                return ext, echoed, code
+
+        with self.kirin("--websocket-max-message", "100000") as k:
+            ext, echoed, code = asyncio.run(asyncio.wait_for(session(k.port), 30))
+            self.served_meanwhile(k)
+        self.assertEqual(ext, "permessage-deflate; server_no_context_takeover")
+        self.assertEqual(echoed, [True] * 4)
+        self.assertEqual(code, 1009)
 
     def test_ignored_upgrade_is_a_get(self):
         with self.kirin() as k:
