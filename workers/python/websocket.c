@@ -23,6 +23,7 @@
 #define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
 #define WRITER_WAIT  20    /* ms a second writer waits between looks */
 #define ASSEMBLY_MAX 65536 /* an assembly buffer kept between messages, at most */
+#define WARN_EVERY   60.0  /* seconds between two warnings that WebSockets hold the pool */
 
 /* What gevent-websocket says where it raises. */
 #define MSG_ALREADY_CLOSED "Connection is already closed"
@@ -31,7 +32,7 @@
 typedef struct {
 	PyObject_HEAD
 	struct conn *c;   /* NULL once the request is over */
-	PyObject *environ; /* new ref */
+	PyObject *environ; /* new ref; NULL once the request is over */
 	char *head;        /* the 101 response until it is sent, NULL after */
 	size_t head_len;
 	bool deflate; /* permessage-deflate negotiated */
@@ -77,7 +78,8 @@ static struct {
 	uint64_t max_message;
 	int ping_s;
 	int pool_threads; /* 0: WebSockets hold no pool thread */
-	int open; /* upgraded WebSockets in this process */
+	int open;      /* upgraded WebSockets in this process */
+	double warned; /* monotime of the last warning that they hold the pool */
 	PyObject *k_websocket, *k_version, *v_version;
 	PyObject *k_path, *k_origin, *k_protocol, *k_ws_version;
 	PyObject *error; /* WebSocketError: gevent-websocket's, or kirin's */
@@ -106,7 +108,8 @@ static PyGetSetDef ws_getset[] = {
 };
 
 static PyMemberDef ws_members[] = {
-	{"environ", T_OBJECT, offsetof(WebSocket, environ), READONLY, "the request's environ"},
+	{"environ", T_OBJECT, offsetof(WebSocket, environ), READONLY,
+	 "the request's environ; None once the request is over"},
 	{NULL, 0, 0, 0, NULL},
 };
 
@@ -242,6 +245,10 @@ void websocket_finish(PyObject *obj)
 		W.open--;
 	}
 	self->c = NULL;
+	/* The environ holds the WebSocket and the WebSocket the environ: a cycle
+	 * the collector cannot see. Broken here (gevent-websocket's close()
+	 * drops its environ too). */
+	Py_CLEAR(self->environ);
 	free(self->asm_);
 	self->asm_ = NULL;
 	self->asm_cap = self->asm_len = 0;
@@ -315,11 +322,13 @@ static int upgrade(WebSocket *self)
 			W.inflate_out, sizeof(W.inflate_out));
 	if (self->deflate)
 		ws_deflater_init(&self->defl, &self->params);
-	if (++W.open == W.pool_threads)
+	if (++W.open == W.pool_threads && self->last_rx - W.warned >= WARN_EVERY) {
+		W.warned = self->last_rx;
 		log_warning("%d WebSocket(s) hold all %d threads of this worker's pool: "
 			    "new requests wait for one to close (each WebSocket holds a "
 			    "thread under gthread; see --threads)",
 			    W.open, W.pool_threads);
+	}
 	Py_BEGIN_ALLOW_THREADS;
 	rc = conn_writev(c, &iov, 1);
 	Py_END_ALLOW_THREADS;
@@ -609,7 +618,7 @@ static PyObject *ws_get_closed(WebSocket *self, void *unused)
 /* path, origin, protocol, version: from the environ, as gevent-websocket. */
 static PyObject *ws_get_env(WebSocket *self, void *key)
 {
-	PyObject *v = PyDict_GetItemString(self->environ, key); /* borrowed */
+	PyObject *v = self->environ ? PyDict_GetItemString(self->environ, key) : NULL; /* borrowed */
 
 	v = v ? v : Py_None;
 	Py_INCREF(v);
