@@ -31,22 +31,22 @@
 
 typedef struct {
 	PyObject_HEAD
-	struct conn *c;   /* NULL once the request is over */
+	struct conn *c;    /* NULL once the request is over */
 	PyObject *environ; /* new ref; NULL once the request is over */
 	char *head;        /* the 101 response until it is sent, NULL after */
 	size_t head_len;
 	bool deflate; /* permessage-deflate negotiated */
 	struct ws_deflate_params params;
-	bool upgraded;  /* the 101 was sent: the connection speaks WebSocket */
-	bool closed;    /* no more messages either way (gevent-websocket's closed) */
+	bool upgraded; /* the 101 was sent: the connection speaks WebSocket */
+	bool closed;   /* no more messages either way (gevent-websocket's closed) */
 	bool close_sent;
-	bool dead;      /* the connection failed: nothing more can be written */
-	bool reading;   /* receive() waits (one reader at a time) */
-	bool writing;   /* a frame is being written (one writer at a time) */
+	bool dead;    /* the connection failed: nothing more can be written */
+	bool reading; /* receive() waits (one reader at a time) */
+	bool writing; /* a frame is being written (one writer at a time) */
 	struct ws_message msg;
 	struct ws_deflater defl;
-	size_t raw;     /* client bytes not consumed yet: c->buf[raw..c->len) */
-	uint8_t *asm_;  /* a message arriving in pieces */
+	size_t raw;    /* client bytes not consumed yet: c->buf[raw..c->len) */
+	uint8_t *asm_; /* a message arriving in pieces */
 	size_t asm_len, asm_cap;
 	uint8_t asm_op;
 	uint8_t pong[WS_CONTROL_MAX]; /* the last ping's payload, to answer */
@@ -357,7 +357,7 @@ static PyObject *ws_receive(WebSocket *self, PyObject *unused)
 		Py_RETURN_NONE;
 	if (self->reading) {
 		PyErr_SetString(PyExc_RuntimeError,
-				"another greenlet or thread is already in this WebSocket's receive()");
+				"another greenlet or thread is in this WebSocket's receive()");
 		return NULL;
 	}
 	self->reading = true;
@@ -416,7 +416,8 @@ static PyObject *read_message(WebSocket *self)
 			uint8_t p[2] = {(uint8_t)(ev.code >> 8), (uint8_t)ev.code};
 			if (!self->close_sent) {
 				self->close_sent = true;
-				write_frame(self, WS_OP_CLOSE, p, ev.code == WS_CLOSE_NO_STATUS ? 0 : 2);
+				write_frame(self, WS_OP_CLOSE, p,
+					    ev.code == WS_CLOSE_NO_STATUS ? 0 : 2);
 			}
 			self->closed = true;
 			Py_RETURN_NONE;
@@ -495,7 +496,8 @@ static int read_more(WebSocket *self)
 			if (self->ping_sent > 0) {
 				left = self->ping_sent + W.ping_s - now;
 				if (left <= 0) {
-					log_info("closing a WebSocket: no pong within %d s", W.ping_s);
+					log_info("closing a WebSocket: no pong within %d s",
+						 W.ping_s);
 					self->dead = true;
 					return -1;
 				}
@@ -618,7 +620,10 @@ static PyObject *ws_get_closed(WebSocket *self, void *unused)
 /* path, origin, protocol, version: from the environ, as gevent-websocket. */
 static PyObject *ws_get_env(WebSocket *self, void *key)
 {
-	PyObject *v = self->environ ? PyDict_GetItemString(self->environ, key) : NULL; /* borrowed */
+	PyObject *v = NULL;
+
+	if (self->environ)
+		v = PyDict_GetItemString(self->environ, key); /* borrowed */
 
 	v = v ? v : Py_None;
 	Py_INCREF(v);
