@@ -44,6 +44,7 @@ struct spare {
 static __thread struct spare spare_bufs, spare_headers;
 
 static ssize_t fill(struct conn *c, size_t want, bool wait);
+static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_ms);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
@@ -261,27 +262,7 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 
 ssize_t conn_read_some(struct conn *c, int timeout_ms)
 {
-	size_t want = c->cap > c->len ? c->cap - c->len : READ_CHUNK;
-
-	if (want > READ_CHUNK)
-		want = READ_CHUNK;
-	if (grow(c, c->len + want) < 0)
-		return -1;
-	for (;;) {
-		ssize_t r = recv(c->fd, c->buf + c->len, want, 0);
-
-		if (r > 0) {
-			c->len += (size_t)r;
-			return r;
-		}
-		if (r == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN && c->io->wait(c, POLLIN, timeout_ms) == 0)
-			continue;
-		return -1;
-	}
+	return fill_within(c, c->cap > c->len ? c->cap - c->len : READ_CHUNK, true, timeout_ms);
 }
 
 void conn_linger_close(struct conn *c)
@@ -358,6 +339,12 @@ void conn_close(struct conn *c)
  */
 static ssize_t fill(struct conn *c, size_t want, bool wait)
 {
+	return fill_within(c, want, wait, c->timeout_ms);
+}
+
+/* fill(), a wait bounded by timeout_ms (< 0: none) instead of c->timeout_ms. */
+static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_ms)
+{
 	if (want > READ_CHUNK)
 		want = READ_CHUNK;
 	if (want == 0)
@@ -378,7 +365,7 @@ static ssize_t fill(struct conn *c, size_t want, bool wait)
 			continue;
 		if (errno == EAGAIN && !wait)
 			return -2;
-		if (errno == EAGAIN && c->io->wait(c, POLLIN, c->timeout_ms) == 0)
+		if (errno == EAGAIN && c->io->wait(c, POLLIN, timeout_ms) == 0)
 			continue;
 		return -1;
 	}
