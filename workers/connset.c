@@ -244,7 +244,7 @@ static void unbusy(struct cconn *cc)
 
 /*
  * Graceful stop: accept nothing more, let requests finish, close connections
- * idle between requests. A connection accepted but not yet asked anything
+ * idle between requests, tell WebSockets to say goodbye. A connection accepted but not yet asked anything
  * gets --keep-alive seconds to send its request, which is then answered
  * with Connection: close: the client connected to us, not to our successor.
  */
@@ -258,7 +258,9 @@ static void begin_stop(void)
 	while (cc) {
 		struct cconn *next = cc->next;
 
-		if (!cc->busy && cc->served && conn_idle(&cc->c))
+		if (cc->busy && cc->c.upgraded)
+			conn_going_away(&cc->c);
+		else if (!cc->busy && cc->served && conn_idle(&cc->c))
 			connset_close(cc);
 		else if (!cc->busy && !cc->served && conn_idle(&cc->c))
 			wait_in(cc, &S.idle);

@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -285,6 +286,25 @@ class WebSocketTests:
                 ws.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
             for ws in conns:
                 self.assertEqual(ws.close_code(), 1000)
+
+    def test_stop_says_going_away(self):
+        """A graceful stop closes open WebSockets with 1001 at once, instead of
+        waiting for them until --graceful-timeout (not sync: its worker is the
+        WebSocket's until it ends)."""
+        if self.worker_class == "sync":
+            self.skipTest("a WebSocket holds the sync worker")
+        with self.kirin("--graceful-timeout", "20") as k:
+            conns = [self.raw(k) for _ in range(3)]
+            for ws in conns:
+                ws.send(frame(OP_TEXT, b"hi"))
+                self.assertEqual(ws.frame(), (OP_TEXT, b"hi"))
+            start = time.monotonic()
+            k.signal(signal.SIGTERM)
+            for ws in conns:
+                self.assertEqual(ws.close_code(), 1001)
+                self.assertTrue(ws.eof())
+            self.assertIsNotNone(k.wait(10))
+            self.assertLess(time.monotonic() - start, 5)
 
     def test_silent_clients_closed_after_the_ping_timeout(self):
         with self.kirin("--websocket-ping", "2") as k:

@@ -265,6 +265,13 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms)
 	return fill_within(c, c->cap > c->len ? c->cap - c->len : READ_CHUNK, true, timeout_ms);
 }
 
+void conn_going_away(struct conn *c)
+{
+	__atomic_store_n(&c->going_away, true, __ATOMIC_RELEASE);
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RD);
+}
+
 void conn_linger_close(struct conn *c)
 {
 	if (c->fd >= 0)

@@ -315,7 +315,7 @@ static int upgrade(WebSocket *self)
 	if (self->upgraded || !c)
 		return self->dead || !c ? -1 : 0;
 	iov = (struct iovec){self->head, self->head_len};
-	self->upgraded = true;
+	self->upgraded = c->upgraded = true;
 	self->last_rx = monotime_now();
 	self->raw = c->raw;
 	ws_message_init(&self->msg, W.max_message, self->deflate ? &self->params : NULL,
@@ -471,8 +471,9 @@ static PyObject *deliver(WebSocket *self, const struct ws_event *ev)
  * Wait for more client bytes, with the GIL released: between frames as
  * long as the client likes, or until our ping is due (--websocket-ping);
  * inside a frame --timeout, or the ping's deadline. Sends the ping when
- * due. Returns 0 with bytes added, -1 when the connection ends (EOF, an
- * error, a timeout, a ping unanswered).
+ * due, and 1001 when the worker stops (conn_going_away). Returns 0 with
+ * bytes added, -1 when the connection ends (EOF, an error, a timeout, a
+ * ping unanswered, the stop).
  */
 static int read_more(WebSocket *self)
 {
@@ -524,6 +525,8 @@ static int read_more(WebSocket *self)
 		}
 		if (n < 0 && err == ETIMEDOUT && W.ping_s > 0)
 			continue; /* a ping is due, or overdue */
+		if (n == 0 && __atomic_load_n(&c->going_away, __ATOMIC_ACQUIRE))
+			send_close(self, WS_CLOSE_GOING_AWAY, "server stopping", 15);
 		self->dead = true;
 		return -1;
 	}
