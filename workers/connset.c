@@ -244,9 +244,10 @@ static void unbusy(struct cconn *cc)
 
 /*
  * Graceful stop: accept nothing more, let requests finish, close connections
- * idle between requests, tell WebSockets to say goodbye. A connection accepted but not yet asked anything
- * gets --keep-alive seconds to send its request, which is then answered
- * with Connection: close: the client connected to us, not to our successor.
+ * idle between requests, tell WebSockets to say goodbye (they never finish
+ * by themselves). A connection accepted but not yet asked anything gets
+ * --keep-alive seconds to send its request, which is then answered with
+ * Connection: close: the client connected to us, not to our successor.
  */
 static void begin_stop(void)
 {

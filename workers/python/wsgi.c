@@ -32,7 +32,7 @@ struct request {
 	bool logged;    /* its access-log line is written */
 	bool held;      /* accesslog_hold() until the line is written */
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
-	PyObject *ws;   /* borrowed: the WebSocket an upgrade request may become; NULL if none */
+	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
 };
 
