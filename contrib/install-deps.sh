@@ -17,6 +17,7 @@ BUILD="build-essential autoconf automake pkg-config
 TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
     python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
+    python3-socketio
     groff-base wrk"
 BENCH="nginx-light python3-waitress
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3

@@ -28,6 +28,7 @@ NO_CLIENT = "python3-websocket (websocket-client) is not installed"
 HAVE_WEBSOCKETS = importlib.util.find_spec("websockets") is not None
 HAVE_BOTTLE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle", "geventwebsocket"))
 HAVE_FLASK_SOCKETS = importlib.util.find_spec("flask_sockets") is not None
+HAVE_SOCKETIO = importlib.util.find_spec("socketio") is not None
 CI = bool(os.environ.get("CI"))
 
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 1, 2, 8, 9, 10
@@ -386,8 +387,8 @@ class GthreadPool(unittest.TestCase):
 @unittest.skipUnless((HAVE_CLIENT and HAVE_BOTTLE) or CI,
                      "websocket-client, gevent, bottle or gevent-websocket is missing")
 class SeedApps(unittest.TestCase):
-    """../shared/seed-apps/bottle_gevent.py (apps/seed_bottle_gevent.py, unchanged) and
-    Flask-Sockets' README echo."""
+    """../shared/seed-apps/bottle_gevent.py (apps/seed_bottle_gevent.py, unchanged),
+    Flask-Sockets' README echo and python-socketio in gevent mode."""
 
     def check_echo(self, kind, app, path, reply, plain="/", plain_status=200):
         import websocket
@@ -419,6 +420,24 @@ class SeedApps(unittest.TestCase):
     @skip_stack_switching("greenlet")
     def test_flask_sockets_greenlet(self):
         self.check_echo("greenlet", "ws_flask_sockets:app", "/echo", lambda m: m)
+
+    @unittest.skipUnless(HAVE_SOCKETIO or CI, "python3-socketio is missing")
+    @skip_stack_switching("gevent")
+    def test_socketio_gevent(self):
+        """python-socketio's WSGI app in gevent mode, over the WebSocket
+        transport: straight away, and upgraded from long polling."""
+        import socketio
+        with Kirin("-k", "gevent", "-w", "1", "ws_socketio:app") as k:
+            for transports in (["websocket"], None):
+                with self.subTest(transports=transports):
+                    c = socketio.Client()
+                    c.connect(f"http://127.0.0.1:{k.port}", transports=transports,
+                              wait_timeout=10)
+                    try:
+                        self.assertTrue(wait_for(lambda: c.transport() == "websocket", 10))
+                        self.assertEqual(c.call("echo", "hi", timeout=10), "echo: hi")
+                    finally:
+                        c.disconnect()
 
 
 if __name__ == "__main__":
