@@ -218,6 +218,23 @@ class WebSocketTests:
         self.assertEqual(echoed, [True] * 4)
         self.assertEqual(code, 1009)
 
+    def test_uwsgi_functions(self):
+        """uWSGI's websocket_handshake/recv/send, as the kirin module offers them."""
+        with self.kirin(app="ws_uwsgi_style:app") as k:
+            self.assertEqual(http_get(k.port, "/").body,
+                             b"OSError: not serving a WebSocket request")
+            ws = self.raw(k)
+            ws.send(frame(OP_TEXT, b"hi"))
+            self.assertEqual(ws.frame(), (OP_TEXT, b"uwsgi says hi"))
+            ws.send(frame(OP_BINARY, b"bin:\x00\x01"))
+            self.assertEqual(ws.frame(), (OP_BINARY, b"\x00\x01"))
+            ws.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
+            self.assertEqual(ws.close_code(), 1000)
+            self.assertTrue(ws.eof())
+            # The next request on the same worker is not a WebSocket any more.
+            self.assertEqual(http_get(k.port, "/").body,
+                             b"OSError: not serving a WebSocket request")
+
     def test_ignored_upgrade_is_a_get(self):
         with self.kirin() as k:
             s = socket.create_connection(("127.0.0.1", k.port), timeout=10)

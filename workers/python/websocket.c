@@ -54,6 +54,7 @@ typedef struct {
 	bool pong_due;
 	double last_rx;   /* monotime of the last bytes from the client */
 	double ping_sent; /* monotime of our unanswered ping, 0: none */
+	PyObject *token;  /* of setting kirin._websocket to it (new ref), NULL if not set */
 } WebSocket;
 
 static PyObject *ws_receive(WebSocket *self, PyObject *unused);
@@ -82,7 +83,8 @@ static struct {
 	double warned; /* monotime of the last warning that they hold the pool */
 	PyObject *k_websocket, *k_version, *v_version;
 	PyObject *k_path, *k_origin, *k_protocol, *k_ws_version;
-	PyObject *error; /* WebSocketError: gevent-websocket's, or kirin's */
+	PyObject *error;   /* WebSocketError: gevent-websocket's, or kirin's */
+	PyObject *current; /* kirin._websocket: the ContextVar uWSGI's functions read */
 	uint8_t inflate_out[INFLATE_OUT]; /* shared: feeds happen under the GIL */
 } W = {.max_message = 16u << 20};
 
@@ -192,9 +194,12 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 	if (!W.error) {
 		PyObject *kirin = PyImport_ImportModule("kirin"); /* new ref */
 		W.error = kirin ? PyObject_GetAttrString(kirin, "WebSocketError") : NULL;
+		W.current = W.error ? PyObject_GetAttrString(kirin, "_websocket") : NULL;
 		Py_XDECREF(kirin);
-		if (!W.error)
+		if (!W.current) {
+			Py_CLEAR(W.error);
 			return NULL;
+		}
 	}
 	e = PyObject_CallNoArgs((PyObject *)&EnvironType); /* new ref */
 	ws = e ? PyObject_New(WebSocket, &WebSocketType) : NULL;
@@ -217,6 +222,13 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 		Py_DECREF(e);
 		return NULL;
 	}
+	/* For uWSGI's functions; the greenlet's or thread's context, reset after. */
+	ws->token = PyContextVar_Set(W.current, (PyObject *)ws); /* new ref */
+	if (!ws->token) {
+		Py_DECREF(ws);
+		Py_DECREF(e);
+		return NULL;
+	}
 	*ws_out = (PyObject *)ws;
 	return e;
 }
@@ -231,6 +243,11 @@ void websocket_finish(PyObject *obj)
 	WebSocket *self = (WebSocket *)obj;
 	struct conn *c = self->c;
 
+	if (self->token) {
+		if (PyContextVar_Reset(W.current, self->token) < 0)
+			PyErr_Clear(); /* the app switched contexts: nothing to undo here */
+		Py_CLEAR(self->token);
+	}
 	if (!c)
 		return;
 	if (self->upgraded) {
@@ -258,6 +275,7 @@ static void ws_dealloc(WebSocket *self)
 {
 	/* websocket_finish() ran: the request that made it is over. */
 	Py_XDECREF(self->environ);
+	Py_XDECREF(self->token);
 	free(self->head);
 	free(self->asm_);
 	Py_TYPE(self)->tp_free((PyObject *)self);
