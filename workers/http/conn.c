@@ -272,11 +272,10 @@ void conn_going_away(struct conn *c)
 		shutdown(c->fd, SHUT_RD);
 }
 
-void conn_linger_close(struct conn *c)
+void conn_linger(struct conn *c)
 {
 	if (c->fd >= 0)
 		linger_close(c);
-	conn_close(c);
 }
 
 void conn_refuse(struct conn *c, int status)

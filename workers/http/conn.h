@@ -180,12 +180,12 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms);
 void conn_going_away(struct conn *c);
 
 /*
- * Close after a protocol's own goodbye (a WebSocket close frame): shut
- * down writing and drain input briefly first, as conn_refuse(), so that
- * unread input does not turn the close into a reset that destroys the
- * goodbye. May wait.
+ * Before closing after a protocol's own goodbye (a WebSocket close frame):
+ * shut down writing and drain input briefly, as conn_refuse() does, so
+ * that unread input does not turn the close into a reset that destroys
+ * the goodbye. conn_close() follows. May wait.
  */
-void conn_linger_close(struct conn *c);
+void conn_linger(struct conn *c);
 
 /*
  * Answer `status` with a short plain-text body and Connection: close, then

@@ -255,8 +255,9 @@ void websocket_finish(PyObject *obj)
 			send_close(self, WS_CLOSE_NORMAL, NULL, 0);
 		self->closed = true;
 		Py_BEGIN_ALLOW_THREADS;
-		conn_linger_close(c);
+		conn_linger(c);
 		Py_END_ALLOW_THREADS;
+		conn_close(c); /* with the GIL: gevent's closing hook calls Python */
 		ws_message_free(&self->msg);
 		ws_deflater_free(&self->defl);
 		W.open--;
