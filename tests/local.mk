@@ -9,7 +9,10 @@ UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
 UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
+UNIT_TESTS += tests/unit/test_notify
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
+UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
+UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -31,6 +34,7 @@ tests_unit_test_chars_LDADD = $(UNIT_LDADD)
 tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
 tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
+tests_unit_test_notify_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_format_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_accesslog_format_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
@@ -44,6 +48,13 @@ tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 tests_unit_test_connset_LDADD = $(UNIT_LDADD)
 tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
 tests_unit_test_reqtimeout_LDADD = $(UNIT_LDADD)
+tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
+tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_message_SOURCES = tests/unit/test_ws_message.c tests/unit/ws_client.h
+tests_unit_test_ws_message_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
@@ -51,12 +62,14 @@ E2E_TESTS = \
 	tests/e2e/test_cli.py \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_operations.py \
+	tests/e2e/test_systemd.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
 	tests/e2e/test_logging.py \
 	tests/e2e/test_gthread.py \
 	tests/e2e/test_keepalive.py \
 	tests/e2e/test_greenlet.py \
+	tests/e2e/test_websocket.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \

@@ -17,6 +17,7 @@
 #include "workers/connset.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/reqtimeout.h"
+#include "workers/python/websocket.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
@@ -91,6 +92,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
 	kirinmod_set_wait_hook(in_app);
+	websocket_pool_threads(g.nthreads);
 	main_ts = PyEval_SaveThread();
 	for (int i = 0; i < g.nthreads; i++) {
 		int e = pthread_create(&g.threads[i].id, NULL, pool_main, &g.threads[i]);
