@@ -42,7 +42,6 @@ static const struct conn_io pool_io = {.wait = pool_wait};
 static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
-	.foreign = true,
 };
 
 int gthread_run(struct worker *w, PyObject *app)

@@ -17,15 +17,41 @@
 #include "workers/http/conn.h"
 #include "workers/policy.h"
 #include "workers/python/wsgi.h"
+#include "workers/waitlist.h"
 #include "workers/worker.h"
+
+/* A socket in a lingering close (conn.h), in the worker's epoll set. */
+struct lingerer {
+	int fd;
+	struct wait_node wait;
+};
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static int wait_slices(struct conn *c, short events, int timeout_ms);
 static bool serve_one(struct worker *w, const struct listener *l);
+static void finish(struct conn *c);
+static int linger_add(int fd);
+static void linger_readable(size_t slot);
+static void linger_end(struct lingerer *lg);
+static int wait_ms(void);
 
 static struct worker *self;
 static const struct conn_io sync_io = {.wait = wait_fd};
 static struct conn_policy policy;
+
+/*
+ * The sockets that linger (answered, writing shut down, the client may
+ * still send) wait in the worker's own epoll set, as the listeners do, and
+ * are served between requests: the next client never waits for them.
+ * Their events carry slot + L.base.
+ */
+static struct {
+	int set;                             /* the worker's epoll set */
+	uint64_t base;                       /* epoll data of slot 0 */
+	struct lingerer slot[CONN_LINGER_MAX];
+	size_t free[CONN_LINGER_MAX], nfree; /* free slots */
+	struct wait_list list;               /* by deadline */
+} L;
 
 int sync_run(struct worker *w, PyObject *app)
 {
@@ -49,6 +75,11 @@ int sync_run(struct worker *w, PyObject *app)
 	 * accept). A busy worker is not waiting, so the kernel passes it by.
 	 */
 	set = epoll_create1(EPOLL_CLOEXEC);
+	L.set = set;
+	L.base = n + 1;
+	L.list.span = CONN_LINGER_SECONDS;
+	for (L.nfree = 0; L.nfree < CONN_LINGER_MAX; L.nfree++)
+		L.free[L.nfree] = CONN_LINGER_MAX - 1 - L.nfree;
 	if (set < 0) {
 		log_error(errno, "epoll_create1()");
 		return WORKER_EXIT_BOOT_ERROR;
@@ -68,13 +99,17 @@ int sync_run(struct worker *w, PyObject *app)
 		int rc;
 
 		ts = PyEval_SaveThread();
-		rc = epoll_wait(set, ev, 8, worker_beat_interval_ms(w));
+		rc = epoll_wait(set, ev, 8, wait_ms());
 		PyEval_RestoreThread(ts);
 		if (rc < 0 && errno != EINTR) {
 			log_error(errno, "epoll_wait()");
 			break;
 		}
 		for (int k = 0; k < rc && !worker_stopping(w); k++) {
+			if (ev[k].data.u64 >= L.base) {
+				linger_readable(ev[k].data.u64 - L.base);
+				continue;
+			}
 			if (ev[k].data.u64 == n) {
 				if (connset_arbiter_gone(w->channel_fd))
 					goto out;
@@ -87,6 +122,13 @@ int sync_run(struct worker *w, PyObject *app)
 				if (!worker_heartbeat(w))
 					goto out;
 			}
+		}
+		if (L.list.head) {
+			struct wait_node *wn;
+			double now = monotime_now();
+
+			while ((wn = waitlist_expired(&L.list, now)))
+				linger_end(waitlist_entry(wn, struct lingerer, wait));
 		}
 	}
 out:
@@ -106,19 +148,79 @@ static bool serve_one(struct worker *w, const struct listener *l)
 
 	if (policy_accept(&c, l, &sync_io, &policy) <= 0)
 		return false;
+	c.defer_close = true; /* finish() decides whether the close lingers */
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
 		if (rc < 0 && c.error_status)
 			conn_refuse(&c, c.error_status);
-		else
-			conn_close(&c);
-		return true;
-	}
-	enum wsgi_outcome out = wsgi_serve(&c, false);
-	w->requests++;
-	if (out != WSGI_CLOSED)
+	} else if (wsgi_serve(&c, false) != WSGI_CLOSED) {
 		conn_finish(&c);
+	}
+	if (rc > 0)
+		w->requests++;
+	finish(&c);
 	return true;
+}
+
+/* Close c: in the background when it should linger and a slot is free, else now. */
+static void finish(struct conn *c)
+{
+	conn_close(c); /* the descriptor stays, in c->deferred_fd */
+	if (c->linger && linger_add(c->deferred_fd) == 0)
+		c->deferred_fd = -1; /* the reaper's now */
+	c->defer_close = false;
+	conn_close(c);
+}
+
+/* Watch fd (shut down for writing) until the client's EOF or the linger bound. */
+static int linger_add(int fd)
+{
+	struct lingerer *lg;
+	size_t slot;
+
+	if (L.nfree == 0)
+		return -1;
+	slot = L.free[--L.nfree];
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = L.base + slot};
+	if (epoll_ctl(L.set, EPOLL_CTL_ADD, fd, &e) < 0) {
+		log_error(errno, "epoll_ctl() for a lingering close");
+		L.nfree++;
+		return -1;
+	}
+	lg = &L.slot[slot];
+	lg->fd = fd;
+	waitlist_add(&L.list, &lg->wait, monotime_now());
+	return 0;
+}
+
+static void linger_readable(size_t slot)
+{
+	struct lingerer *lg = &L.slot[slot];
+
+	/* A slot ended earlier in the same batch of events is not waiting. */
+	if (lg->wait.list && conn_discard(lg->fd) == 0)
+		linger_end(lg);
+}
+
+/* The close is over: the descriptor leaves the epoll set as it closes. */
+static void linger_end(struct lingerer *lg)
+{
+	waitlist_remove(&lg->wait);
+	close(lg->fd);
+	L.free[L.nfree++] = (size_t)(lg - L.slot);
+}
+
+/* How long epoll_wait() may wait: a heartbeat interval, or until the first linger ends. */
+static int wait_ms(void)
+{
+	int ms = worker_beat_interval_ms(self);
+
+	if (L.list.head) {
+		double left = (L.list.head->deadline - monotime_now()) * 1000;
+		if (left < ms)
+			ms = left > 0 ? (int)left + 1 : 0;
+	}
+	return ms;
 }
 
 /*

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "workers/http/mem.h"
@@ -25,8 +24,7 @@
  * glibc trimmed the heap and grew it again (a brk() every ~6 requests).
  */
 #define SPARE_MAX 64
-#define LINGER_MS 1000
-#define LINGER_BYTES 65536
+#define DISCARD_TURN 65536 /* conn_discard() reads at most this much per call */
 #define DRAIN_MAX 65536 /* unread body bytes drained to keep a connection */
 
 /*
@@ -49,7 +47,7 @@ static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
 static int send_continue(struct conn *c);
-static void linger_close(struct conn *c);
+static void shut_writing(struct conn *c);
 static int read_proxy(struct conn *c);
 static int forwarded_scheme(struct conn *c);
 static void *spare_take(struct spare *s, size_t size);
@@ -271,7 +269,7 @@ void conn_refuse(struct conn *c, int status)
 	struct iovec iov = {head, (size_t)hl};
 
 	if (conn_writev(c, &iov, 1) == 0)
-		linger_close(c);
+		shut_writing(c);
 	conn_close(c);
 }
 
@@ -280,8 +278,25 @@ void conn_finish(struct conn *c)
 	bool unread = !c->body_done || c->raw < c->len;
 
 	if (unread)
-		linger_close(c);
+		shut_writing(c);
 	conn_close(c);
+}
+
+int conn_discard(int fd)
+{
+	char sink[16384];
+
+	for (size_t n = 0; n < DISCARD_TURN;) {
+		ssize_t r = recv(fd, sink, sizeof(sink), 0);
+
+		if (r > 0)
+			n += (size_t)r;
+		else if (r < 0 && errno == EINTR)
+			continue;
+		else
+			return r < 0 && errno == EAGAIN ? -2 : 0;
+	}
+	return -2;
 }
 
 bool conn_idle(const struct conn *c)
@@ -309,10 +324,9 @@ void conn_close(struct conn *c)
 	if (fd >= 0 && c->defer_close) {
 		c->deferred_fd = fd;
 	} else if (fd >= 0) {
-		if (c->io && c->io->closing)
-			c->io->closing(c);
 		close(fd);
 		c->deferred_fd = -1;
+		c->linger = false;
 	}
 	c->fd = -1;
 	release(c);
@@ -444,34 +458,12 @@ static int send_continue(struct conn *c)
 }
 
 /*
- * Shut down writing, then read what the client still sends, briefly, so
- * closing with unread input does not become a reset that destroys the
- * answer before the client has read it.
+ * The answer is out and the client may still be sending: shut down writing
+ * (the client sees the end of the answer) and ask for a lingering close.
  */
-static void linger_close(struct conn *c)
+static void shut_writing(struct conn *c)
 {
-	char sink[4096];
-	size_t drained = 0;
-	struct timespec start, now;
-
-	if (shutdown(c->fd, SHUT_WR) < 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (drained < LINGER_BYTES) {
-		ssize_t r = recv(c->fd, sink, sizeof(sink), 0);
-		if (r > 0) {
-			drained += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = LINGER_MS - (now.tv_sec - start.tv_sec) * 1000 -
-			    (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (r < 0 && errno == EAGAIN && left > 0 && c->io->wait(c, POLLIN, (int)left) == 0)
-			continue;
-		break;
-	}
+	c->linger = shutdown(c->fd, SHUT_WR) == 0;
 }
 
 /*

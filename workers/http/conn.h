@@ -1,8 +1,8 @@
 /*
  * conn — one client connection in a worker: its read buffer, the parsed
  * request head, reading the request body (length-delimited or chunked,
- * 100-continue), writing bytes, refusing bad requests with an answer and a
- * lingering close.
+ * 100-continue), writing bytes, refusing bad requests with an answer, and
+ * the first half of a lingering close (its owner finishes it: conn_discard).
  *
  * Runs in workers. Sockets are non-blocking; when one would block, conn calls
  * its conn_io's wait(), which is where worker types differ (poll() in sync,
@@ -49,13 +49,17 @@ struct conn_io {
 	 * error (errno set, ETIMEDOUT for a timeout).
 	 */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
-	/*
-	 * Called, if set, just before conn_close() closes c->fd: an event loop
-	 * that watches the fd stops now, before another connection can be
-	 * given the same number.
-	 */
-	void (*closing)(struct conn *c);
 };
+
+/*
+ * A lingering close (the client may still be sending when it is answered
+ * and closed: closing with unread input would reset the connection and
+ * destroy the answer before the client read it) lasts at most
+ * CONN_LINGER_SECONDS, and a worker lingers on at most CONN_LINGER_MAX
+ * sockets at once; past that it closes at once.
+ */
+#define CONN_LINGER_SECONDS 2.0
+#define CONN_LINGER_MAX 256
 
 struct conn {
 	int fd;
@@ -64,6 +68,8 @@ struct conn {
 	int timeout_ms;          /* for one wait while reading or writing */
 	bool defer_close;        /* conn_close() leaves the descriptor open, in deferred_fd */
 	int deferred_fd;         /* what such a close left for the next one; -1: nothing */
+	bool linger;             /* writing is shut down; the client may still send: the
+	                          * owner should let deferred_fd linger (conn_discard) */
 	char peer_addr[64];      /* REMOTE_ADDR ("" for unix sockets) */
 	char peer_port[8];       /* REMOTE_PORT */
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
@@ -161,17 +167,26 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
 int conn_writev(struct conn *c, struct iovec *iov, int n);
 
 /*
- * Answer `status` with a short plain-text body and Connection: close, then
- * do a lingering close (shut down writing, drain input briefly) so the
- * client reads the answer instead of a reset. Closes the connection.
+ * Answer `status` with a short plain-text body and Connection: close, shut
+ * down writing and close the connection: with c->defer_close, c->linger then
+ * asks the owner to finish the close in the background (conn_discard), so
+ * the client reads the answer instead of a reset. May wait while writing.
  */
 void conn_refuse(struct conn *c, int status);
 
 /*
- * Close after a response: lingering (as conn_refuse) when request bytes are
- * still unread, so they cannot turn the close into a reset. May wait.
+ * Close after a response. When request bytes are still unread, writing is
+ * shut down first and c->linger set, as conn_refuse. Never waits.
  */
 void conn_finish(struct conn *c);
+
+/*
+ * Read and discard what the client sent on fd (a socket whose writing is
+ * shut down: a lingering close), never waiting, at most 64 KiB per call.
+ * Returns -2 while more may come, 0 when the close may finish (EOF, an
+ * error). Any thread.
+ */
+int conn_discard(int fd);
 
 /*
  * Between requests with nothing buffered: give the buffer and the header
@@ -184,8 +199,9 @@ void conn_shrink(struct conn *c);
 /*
  * Close the socket and free the buffer. With c->defer_close, the socket is
  * done with (c->fd is -1) but its descriptor stays open until a conn_close()
- * without it: a thread serving a connection that an event loop in another
- * thread watches leaves the close to that loop, so the number cannot be
- * given to a new connection while the old one is still registered there.
+ * without it: a thread serving a connection that an event loop watches
+ * leaves the close to that loop, so the number cannot be given to a new
+ * connection while the old one is still registered there, and the loop may
+ * let the close linger (c->linger). Without it, closes at once.
  */
 void conn_close(struct conn *c);
