@@ -28,7 +28,8 @@ struct lingerer {
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static int wait_slices(struct conn *c, short events, int timeout_ms);
-static bool serve_one(struct worker *w, const struct listener *l);
+static int serve_one(struct worker *w, const struct listener *l);
+static int listen_on(bool on);
 static void finish(struct conn *c);
 static int linger_add(int fd);
 static void linger_readable(size_t slot);
@@ -40,18 +41,20 @@ static const struct conn_io sync_io = {.wait = wait_fd};
 static struct conn_policy policy;
 
 /*
- * The sockets that linger (answered, writing shut down, the client may
- * still send) wait in the worker's own epoll set, as the listeners do, and
- * are served between requests: the next client never waits for them.
- * Their events carry slot + L.base.
+ * The worker's epoll set holds the listeners (events carry their index),
+ * the channel (n, the number of listeners), and the sockets that linger
+ * (answered, writing shut down, the client may still send; events carry
+ * slot + S.base): those are served between requests, so the next client
+ * never waits for them.
  */
 static struct {
-	int set;                             /* the worker's epoll set */
-	uint64_t base;                       /* epoll data of slot 0 */
+	int set;
+	double resume;                       /* out of descriptors: listeners left until then */
+	uint64_t base;                       /* epoll data of lingering slot 0 */
 	struct lingerer slot[CONN_LINGER_MAX];
-	size_t free[CONN_LINGER_MAX], nfree; /* free slots */
-	struct wait_list list;               /* by deadline */
-} L;
+	size_t free[CONN_LINGER_MAX], nfree; /* free lingering slots */
+	struct wait_list list;               /* lingering, by deadline */
+} S;
 
 int sync_run(struct worker *w, PyObject *app)
 {
@@ -75,22 +78,20 @@ int sync_run(struct worker *w, PyObject *app)
 	 * accept). A busy worker is not waiting, so the kernel passes it by.
 	 */
 	set = epoll_create1(EPOLL_CLOEXEC);
-	L.set = set;
-	L.base = n + 1;
-	L.list.span = CONN_LINGER_SECONDS;
-	for (L.nfree = 0; L.nfree < CONN_LINGER_MAX; L.nfree++)
-		L.free[L.nfree] = CONN_LINGER_MAX - 1 - L.nfree;
 	if (set < 0) {
 		log_error(errno, "epoll_create1()");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	for (size_t i = 0; i <= n; i++) {
-		struct epoll_event e = {.events = EPOLLIN | (i < n ? EPOLLEXCLUSIVE : 0), .data.u64 = i};
-		if (epoll_ctl(set, EPOLL_CTL_ADD, i < n ? w->listeners[i].fd : w->channel_fd, &e) < 0) {
-			log_error(errno, "epoll_ctl()");
-			close(set);
-			return WORKER_EXIT_BOOT_ERROR;
-		}
+	S.set = set;
+	S.base = n + 1;
+	S.list.span = CONN_LINGER_SECONDS;
+	for (S.nfree = 0; S.nfree < CONN_LINGER_MAX; S.nfree++)
+		S.free[S.nfree] = CONN_LINGER_MAX - 1 - S.nfree;
+	struct epoll_event ce = {.events = EPOLLIN, .data.u64 = n};
+	if (epoll_ctl(set, EPOLL_CTL_ADD, w->channel_fd, &ce) < 0 || listen_on(true) < 0) {
+		log_error(errno, "epoll_ctl()");
+		close(set);
+		return WORKER_EXIT_BOOT_ERROR;
 	}
 
 	/* The GIL is let go while the worker waits (the app's threads run),
@@ -106,8 +107,8 @@ int sync_run(struct worker *w, PyObject *app)
 			break;
 		}
 		for (int k = 0; k < rc && !worker_stopping(w); k++) {
-			if (ev[k].data.u64 >= L.base) {
-				linger_readable(ev[k].data.u64 - L.base);
+			if (ev[k].data.u64 >= S.base) {
+				linger_readable(ev[k].data.u64 - S.base);
 				continue;
 			}
 			if (ev[k].data.u64 == n) {
@@ -117,17 +118,23 @@ int sync_run(struct worker *w, PyObject *app)
 			}
 			const struct listener *l = &w->listeners[ev[k].data.u64];
 			for (int i = 0; i < WORKER_ACCEPT_BATCH && !worker_stopping(w); i++) {
-				if (!serve_one(w, l))
+				int served = serve_one(w, l);
+
+				if (served == -2 && S.resume == 0 && listen_on(false) == 0)
+					S.resume = monotime_now() + POLICY_ACCEPT_BACKOFF_MS / 1000.0;
+				if (served <= 0)
 					break;
 				if (!worker_heartbeat(w))
 					goto out;
 			}
 		}
-		if (L.list.head) {
+		if (S.resume > 0 && monotime_now() >= S.resume && listen_on(true) == 0)
+			S.resume = 0;
+		if (S.list.head) {
 			struct wait_node *wn;
 			double now = monotime_now();
 
-			while ((wn = waitlist_expired(&L.list, now)))
+			while ((wn = waitlist_expired(&S.list, now)))
 				linger_end(waitlist_entry(wn, struct lingerer, wait));
 		}
 	}
@@ -139,15 +146,16 @@ out:
 
 /*
  * Accept one connection and serve its one request, with the GIL (waits on
- * the client let it go). Returns false when none was waiting.
+ * the client let it go). Returns 1, 0 when none was waiting, -1 on an
+ * error, -2 when out of descriptors (policy_accept()).
  */
-static bool serve_one(struct worker *w, const struct listener *l)
+static int serve_one(struct worker *w, const struct listener *l)
 {
 	struct conn c = {0};
-	int rc;
+	int rc = policy_accept(&c, l, &sync_io, &policy);
 
-	if (policy_accept(&c, l, &sync_io, &policy) <= 0)
-		return false;
+	if (rc <= 0)
+		return rc;
 	c.defer_close = true; /* finish() decides whether the close lingers */
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
@@ -159,7 +167,25 @@ static bool serve_one(struct worker *w, const struct listener *l)
 	if (rc > 0)
 		w->requests++;
 	finish(&c);
-	return true;
+	return 1;
+}
+
+/*
+ * Be a waiter on the listeners (EPOLLEXCLUSIVE: a new connection wakes one
+ * idle worker, not all of them), or stop being one, for a backoff. 0, or -1
+ * logged.
+ */
+static int listen_on(bool on)
+{
+	for (size_t i = 0; i < self->nlisteners; i++) {
+		struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
+
+		if (epoll_ctl(S.set, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, self->listeners[i].fd, &e) < 0) {
+			log_error(errno, "epoll_ctl() on %s", self->listeners[i].name);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Close c: in the background when it should linger and a slot is free, else now. */
@@ -178,24 +204,24 @@ static int linger_add(int fd)
 	struct lingerer *lg;
 	size_t slot;
 
-	if (L.nfree == 0)
+	if (S.nfree == 0)
 		return -1;
-	slot = L.free[--L.nfree];
-	struct epoll_event e = {.events = EPOLLIN, .data.u64 = L.base + slot};
-	if (epoll_ctl(L.set, EPOLL_CTL_ADD, fd, &e) < 0) {
+	slot = S.free[--S.nfree];
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = S.base + slot};
+	if (epoll_ctl(S.set, EPOLL_CTL_ADD, fd, &e) < 0) {
 		log_error(errno, "epoll_ctl() for a lingering close");
-		L.nfree++;
+		S.nfree++;
 		return -1;
 	}
-	lg = &L.slot[slot];
+	lg = &S.slot[slot];
 	lg->fd = fd;
-	waitlist_add(&L.list, &lg->wait, monotime_now());
+	waitlist_add(&S.list, &lg->wait, monotime_now());
 	return 0;
 }
 
 static void linger_readable(size_t slot)
 {
-	struct lingerer *lg = &L.slot[slot];
+	struct lingerer *lg = &S.slot[slot];
 
 	/* A slot ended earlier in the same batch of events is not waiting. */
 	if (lg->wait.list && conn_discard(lg->fd) == 0)
@@ -207,16 +233,22 @@ static void linger_end(struct lingerer *lg)
 {
 	waitlist_remove(&lg->wait);
 	close(lg->fd);
-	L.free[L.nfree++] = (size_t)(lg - L.slot);
+	S.free[S.nfree++] = (size_t)(lg - S.slot);
 }
 
-/* How long epoll_wait() may wait: a heartbeat interval, or until the first linger ends. */
+/*
+ * How long epoll_wait() may wait: a heartbeat interval, or until the first
+ * linger or a backoff ends.
+ */
 static int wait_ms(void)
 {
 	int ms = worker_beat_interval_ms(self);
+	double until = S.list.head ? S.list.head->deadline : 0;
 
-	if (L.list.head) {
-		double left = (L.list.head->deadline - monotime_now()) * 1000;
+	if (S.resume > 0 && (until == 0 || S.resume < until))
+		until = S.resume;
+	if (until > 0) {
+		double left = (until - monotime_now()) * 1000;
 		if (left < ms)
 			ms = left > 0 ? (int)left + 1 : 0;
 	}

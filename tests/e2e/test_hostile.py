@@ -3,6 +3,7 @@ handful of them must never stall a worker for the normal clients served
 meanwhile. Each attack stops itself; latencies are printed for the bench
 notes."""
 import os
+import resource
 import socket
 import sys
 import threading
@@ -11,6 +12,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import Kirin, main, per_worker_class, recv_responses  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Requests whose close must linger: one refused (obs-fold), one whose body
 # the app never reads.
@@ -65,6 +68,18 @@ def normal_latencies(port, seconds):
     return out
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process pid (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def lowest_free_fd(pid):
+    used = {int(n) for n in os.listdir(f"/proc/{pid}/fd")}
+    return min(n for n in range(len(used) + 1) if n not in used)
+
+
 class Hostile:
     worker_class = None
 
@@ -116,6 +131,39 @@ class Hostile:
                     time.sleep(0.05)
                 s.shutdown(socket.SHUT_WR)
                 self.assertEqual(s.recv(10), b"")
+
+    def test_out_of_descriptors_neither_spins_nor_floods_the_log(self):
+        """With RLIMIT_NOFILE reached, accept4() fails with EMFILE while
+        clients wait: the worker pauses accepting instead of burning a core
+        and writing a line per failure (1.7 M lines in 5 s), and serves the
+        waiting clients once descriptors are there again."""
+        with Kirin("-k", self.worker_class, "-w", "1", "hello:app") as k:
+            (pid,) = k.wait_workers(1)
+            limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            free = lowest_free_fd(pid)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (free, limits[1]))
+            clients = []
+            try:
+                for _ in range(50):
+                    s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    clients.append(s)
+                time.sleep(0.5)
+                lines, cpu = k.log().count("accept4()"), cpu_seconds(pid)
+                time.sleep(2)
+                lines, cpu = k.log().count("accept4()") - lines, cpu_seconds(pid) - cpu
+                print(f"\n{self.worker_class}: out of descriptors: {cpu / 2 * 100:.1f}% CPU, "
+                      f"{lines} log lines in 2 s", file=sys.stderr)
+                self.assertLess(cpu, 0.3)  # the target is < 5% of a core
+                self.assertLessEqual(lines, 4)  # at most one a second
+                self.assertIn("Too many open files", k.log())
+                resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+                for s in clients:
+                    (head, body), = recv_responses(s, 1, 10)
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            finally:
+                for s in clients:
+                    s.close()
 
 
 per_worker_class(Hostile, globals())
