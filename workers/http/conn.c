@@ -15,6 +15,7 @@
 
 #include "workers/http/mem.h"
 #include "workers/http/proxy.h"
+#include "workers/http/response.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -164,25 +165,32 @@ int conn_read_head(struct conn *c)
 	return rc;
 }
 
-int conn_next_request(struct conn *c)
+bool conn_reusable(const struct conn *c)
 {
-	char sink[4096];
-	size_t left;
-
 	if (c->req.close_after || c->error_status)
-		return -1;
+		return false;
 	/* The client waits for "100 Continue" before sending a body the app
 	 * never asked for: whether it sends it anyway cannot be known. */
 	if (c->req.expect_continue && !c->continue_sent && !c->body_done)
-		return -1;
-	/* Drain what the app left of the body, if that is little. */
+		return false;
+	/* What the app left of the body is drained, if that is little. */
 	if (!c->body_done && c->req.body == HTTP_BODY_LENGTH) {
 		size_t buffered = c->len - c->raw;
 		if (buffered > c->body_left)
 			buffered = (size_t)c->body_left;
 		if (c->body_left - buffered > DRAIN_MAX)
-			return -1;
+			return false;
 	}
+	return true;
+}
+
+int conn_next_request(struct conn *c)
+{
+	char sink[4096];
+	size_t left;
+
+	if (!conn_reusable(c))
+		return -1;
 	for (size_t drained = 0; !c->body_done;) {
 		ssize_t r = conn_body_read(c, sink, sizeof(sink));
 		if (r < 0 || (drained += (size_t)r) > DRAIN_MAX)
@@ -264,8 +272,8 @@ void conn_refuse(struct conn *c, int status)
 	int body = (int)strlen(reason) + 1;
 	int hl = snprintf(head, sizeof(head),
 			  "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-			  "Content-Length: %d\r\n\r\n%s\n",
-			  status, reason, body, reason);
+			  "Content-Length: %d\r\n%s\r\n%s\n",
+			  status, reason, body, response_date(), reason);
 	struct iovec iov = {head, (size_t)hl};
 
 	if (conn_writev(c, &iov, 1) == 0)

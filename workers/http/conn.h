@@ -138,9 +138,18 @@ int conn_poll_head(struct conn *c);
  * After a response on a kept connection: drain what the app left unread of
  * the body (at most 64 KiB, waiting if needed), keep any pipelined bytes
  * and reset for the next head. Returns 0, or -1 when the connection must
- * close instead (too much left, a framing error, a coding that forces it).
+ * close instead (!conn_reusable(), or a framing error found draining).
  */
 int conn_next_request(struct conn *c);
+
+/*
+ * False when the connection must close after this request's response,
+ * whatever the app does next: the client asked for it, a body framing
+ * error, a body announced with Expect: 100-continue and not asked for yet,
+ * or more unread body than conn_next_request() drains. A response head
+ * built now should then say Connection: close. Never waits.
+ */
+bool conn_reusable(const struct conn *c);
 
 /*
  * Read until a whole request head is parsed into c->req. Returns 1 with a

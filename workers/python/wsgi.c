@@ -388,6 +388,8 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 	if (r->broken)
 		return -1;
 	if (!r->head_sent) {
+		if (!conn_reusable(r->c))
+			r->resp.keep_alive = false; /* say so: the connection will close */
 		response_end_head(&r->resp, known_length);
 		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
 		r->head_sent = true;
