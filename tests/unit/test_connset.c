@@ -244,6 +244,28 @@ static void test_a_connection_that_cannot_be_watched_is_closed(void **state)
 	close(peer);
 }
 
+/* A head that trickles in waits small, and is parsed from its start when the rest comes. */
+static void test_a_trickling_head_waits_small(void **state)
+{
+	const char *rest = "Host: x\r\n\r\n";
+	int peer;
+	struct cconn *cc;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	cc = accept_one(&peer, "GET /slow HTTP/1.1\r\n");
+	assert_ptr_equal(cc->wait.list, &S.head);
+	assert_null(cc->c.headers);
+	assert_int_equal(cc->c.cap, CONN_PARKED_HEAD);
+	assert_int_equal(write(peer, rest, strlen(rest)), (ssize_t)strlen(rest));
+	connset_readable(cc);
+	assert_ptr_equal(F.dispatched, cc);
+	assert_int_equal(cc->c.req.path_len, 5);
+	assert_memory_equal(cc->c.req.path, "/slow", 5);
+	assert_int_equal(cc->c.req.num_headers, 1);
+	close(peer);
+}
+
 /* A refused connection, answered by the dispatcher and closed: it lingers. */
 static struct cconn *refuse_one(int *peer)
 {
@@ -366,6 +388,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_new_failure_closes_the_connection, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_a_trickling_head_waits_small, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_lingering_close_ends_at_the_clients_eof, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_lingering_close_ends_at_its_bound, setup,

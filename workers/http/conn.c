@@ -108,6 +108,7 @@ int conn_poll_head(struct conn *c)
 		c->head_started = true;
 	}
 	for (;;) {
+		size_t want;
 		ssize_t n;
 
 		if (c->len > 0 && c->expect_proxy) {
@@ -144,7 +145,11 @@ more:
 			c->drained = false;
 			return -2;
 		}
-		n = fill(c, c->max_head - c->len, false);
+		/* Up to READ_CHUNK in all, at first: a small buffer is not doubled past it. */
+		want = c->max_head - c->len;
+		if (c->len < READ_CHUNK && want > READ_CHUNK - c->len)
+			want = READ_CHUNK - c->len;
+		n = fill(c, want, false);
 		if (n == -2)
 			return -2;
 		if (n <= 0) {
@@ -319,9 +324,18 @@ bool conn_idle(const struct conn *c)
 
 void conn_shrink(struct conn *c)
 {
-	if (c->len > 0)
+	if (c->len == 0) {
+		release(c);
+	} else if (c->head_len == 0 && c->len <= CONN_PARKED_HEAD) {
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+		c->headers = NULL;
+		if (c->cap > CONN_PARKED_HEAD) {
+			c->buf = mem_realloc(c->buf, CONN_PARKED_HEAD);
+			c->cap = CONN_PARKED_HEAD;
+		}
+	} else {
 		return;
-	release(c);
+	}
 	c->head_started = false; /* the request struct pointed into the array given back */
 }
 
@@ -587,7 +601,12 @@ static void spare_give(struct spare *s, void *p, size_t size)
 /* Give the buffer and the header array back (to the spares, or free them). */
 static void release(struct conn *c)
 {
-	spare_give(&spare_bufs, c->buf, c->cap);
+	/* Only READ_CHUNK buffers are kept: one of another size given back
+	 * to empty spares would make every block kept that size. */
+	if (c->cap == READ_CHUNK)
+		spare_give(&spare_bufs, c->buf, c->cap);
+	else
+		free(c->buf);
 	spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
 	c->buf = NULL;
 	c->headers = NULL;

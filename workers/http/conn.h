@@ -198,10 +198,19 @@ void conn_finish(struct conn *c);
 int conn_discard(int fd);
 
 /*
- * Between requests with nothing buffered: give the buffer and the header
- * array back (to spares kept per thread, which the next head of any
- * connection takes first), so an idle keep-alive connection costs little
- * more than its socket.
+ * A head that trickles in, up to this many bytes, waits in a buffer of
+ * this size and without a header array (conn_shrink()).
+ */
+#define CONN_PARKED_HEAD 1024
+
+/*
+ * Before waiting for the next head: give the buffer and the header array
+ * back (to spares kept per thread, which the next head of any connection
+ * takes first), so an idle keep-alive connection costs little more than
+ * its socket. With part of a head buffered (at most CONN_PARKED_HEAD
+ * bytes), keep those in a buffer of that size and give the header array
+ * back: a slow client costs about a kilobyte while it trickles, and the
+ * head is parsed again from its start when more comes.
  */
 void conn_shrink(struct conn *c);
 
