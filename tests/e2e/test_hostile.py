@@ -75,6 +75,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def open_sockets(port, n, data):
+    """n connections that each sent data; the caller closes them."""
+    out = []
+    try:
+        for _ in range(n):
+            out.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            out[-1].sendall(data)
+    except BaseException:
+        for s in out:
+            s.close()
+        raise
+    return out
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -150,12 +164,9 @@ class Hostile:
             limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
             free = lowest_free_fd(pid)
             resource.prlimit(pid, resource.RLIMIT_NOFILE, (free, limits[1]))
-            clients = []
+            clients = open_sockets(k.port, 50, b"GET / HTTP/1.1\r\nHost: x\r\n"
+                                   b"Connection: close\r\n\r\n")
             try:
-                for _ in range(50):
-                    s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
-                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                    clients.append(s)
                 time.sleep(0.5)
                 lines, cpu = k.log().count("accept4()"), cpu_seconds(pid)
                 time.sleep(2)
@@ -189,12 +200,9 @@ class Hostile:
             for _ in range(200):
                 http_get(k.port, "/")
             base = rss_kib(pid)
-            slow = []
+            slow = open_sockets(k.port, n, b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\n"
+                                b"X-Half: ")
             try:
-                for _ in range(n):
-                    s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
-                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: slow\r\nX-Half: ")
-                    slow.append(s)
                 time.sleep(1.5)
                 held = rss_kib(pid)
                 self.assertEqual(http_get(k.port, "/", timeout=5).status, 200)
