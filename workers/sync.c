@@ -88,8 +88,12 @@ int sync_run(struct worker *w, PyObject *app)
 	for (S.nfree = 0; S.nfree < CONN_LINGER_MAX; S.nfree++)
 		S.free[S.nfree] = CONN_LINGER_MAX - 1 - S.nfree;
 	struct epoll_event ce = {.events = EPOLLIN, .data.u64 = n};
-	if (epoll_ctl(set, EPOLL_CTL_ADD, w->channel_fd, &ce) < 0 || listen_on(true) < 0) {
-		log_error(errno, "epoll_ctl()");
+	if (epoll_ctl(set, EPOLL_CTL_ADD, w->channel_fd, &ce) < 0) {
+		log_error(errno, "epoll_ctl() on the channel");
+		close(set);
+		return WORKER_EXIT_BOOT_ERROR;
+	}
+	if (listen_on(true) < 0) { /* logged */
 		close(set);
 		return WORKER_EXIT_BOOT_ERROR;
 	}
