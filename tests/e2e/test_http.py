@@ -48,6 +48,29 @@ class Http:
                 self.assertEqual(body, b"noread http\n")
                 self.assertEqual(s.recv(4096), b"")
 
+    def test_no_100_continue_after_the_final_response(self):
+        """The app sends its head, then reads the body: the client gets no
+        interim response in the middle of the final one, and the body is
+        read when it comes."""
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with self.connect(k) as s:
+                s.sendall(b"POST /late-read HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                          b"Expect: 100-continue\r\n\r\n")
+                got = b""
+                while b"first\n" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, got)
+                    got += data
+                s.sendall(b"hello")
+                while True:
+                    data = s.recv(4096)
+                    if not data:
+                        break
+                    got += data
+                self.assertNotIn(b"100 Continue", got)
+                self.assertIn(b"read 5\n", got)
+                self.assertIn(b"\r\nConnection: close", got)
+
     def test_other_expectations_are_refused(self):
         with Kirin("-k", self.worker_class, "http_probe:app") as k:
             with self.connect(k) as s:

@@ -95,7 +95,8 @@ struct conn {
 	uint64_t body_read;      /* body bytes delivered so far */
 	struct http_chunked chunked;
 	bool body_done;
-	bool continue_sent;
+	bool continue_sent;      /* "100 Continue" went out, or may no longer (a final
+	                          * response did: its caller sets this) */
 	int error_status;        /* a framing error found while reading the body (400, 413) */
 	const char *error;       /* its reason */
 };
