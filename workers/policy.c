@@ -56,8 +56,8 @@ static int starved(const struct listener *l, int err)
 	starving.failed++;
 	if (now >= starving.next) {
 		log_error(err, "accept4() on %s: %u accept(s) failed since the last report; "
-			       "pausing accepts %d ms at a time",
-			  l->name, starving.failed, POLICY_ACCEPT_BACKOFF_MS);
+			       "pausing accepts %.0f ms at a time",
+			  l->name, starving.failed, POLICY_ACCEPT_BACKOFF * 1000);
 		starving.failed = 0;
 		starving.next = now + 1;
 	}

@@ -311,7 +311,7 @@ static void *acceptor_main(void *arg)
 				if (rc <= 0) {
 					free(ec);
 					if (rc == -2)
-						resume = monotime_now() + POLICY_ACCEPT_BACKOFF_MS / 1000.0;
+						resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
 					break;
 				}
 				pthread_mutex_lock(&A.mu);

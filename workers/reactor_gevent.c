@@ -261,7 +261,7 @@ static void update_accepting(void)
 		interp_log_exception(on ? "cannot resume accepting" : "cannot pause accepting");
 }
 
-/* Out of descriptors or memory: accept nothing for POLICY_ACCEPT_BACKOFF_MS. */
+/* Out of descriptors or memory: accept nothing for POLICY_ACCEPT_BACKOFF. */
 static void back_off(void)
 {
 	PyObject *cb = PyCFunction_New(&backoff_def, NULL); /* new ref */
@@ -269,8 +269,7 @@ static void back_off(void)
 	/* A new timer each time: a libev timer that fired, started again,
 	 * fires at once. */
 	Py_XSETREF(V.backoff_timer,
-		   watch(PyObject_CallMethod(V.loop, "timer", "d", POLICY_ACCEPT_BACKOFF_MS / 1000.0),
-			 cb));
+		   watch(PyObject_CallMethod(V.loop, "timer", "d", POLICY_ACCEPT_BACKOFF), cb));
 	Py_XDECREF(cb);
 	if (!V.backoff_timer) {
 		interp_log_exception("cannot pause accepting");

@@ -125,7 +125,7 @@ int sync_run(struct worker *w, PyObject *app)
 				int served = serve_one(w, l);
 
 				if (served == -2 && S.resume == 0 && listen_on(false) == 0)
-					S.resume = monotime_now() + POLICY_ACCEPT_BACKOFF_MS / 1000.0;
+					S.resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
 				if (served <= 0)
 					break;
 				if (!worker_heartbeat(w))
@@ -184,7 +184,9 @@ static int listen_on(bool on)
 	for (size_t i = 0; i < self->nlisteners; i++) {
 		struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
 
-		if (epoll_ctl(S.set, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, self->listeners[i].fd, &e) < 0) {
+		int op = on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
+
+		if (epoll_ctl(S.set, op, self->listeners[i].fd, &e) < 0) {
 			log_error(errno, "epoll_ctl() on %s", self->listeners[i].name);
 			return -1;
 		}

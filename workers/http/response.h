@@ -79,7 +79,10 @@ const char *response_trailer(const struct response *r, size_t *len);
  */
 bool response_reusable(const struct response *r);
 
-/* "Date: <now, IMF-fixdate>\r\n", for answers built elsewhere; this thread's, valid until its next call. */
+/*
+ * "Date: <now, IMF-fixdate>\r\n", for answers built elsewhere too: this
+ * thread's buffer, rebuilt at most once a second.
+ */
 const char *response_date(void);
 
 /* Free the head buffer, if it outgrew in_place. */
