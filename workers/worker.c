@@ -19,6 +19,7 @@
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/python/websocket.h"
 #include "workers/worker_type.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -64,6 +65,7 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
+	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
 	if (accesslog_open(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	w->last_beat = monotime_now();
