@@ -17,6 +17,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/notify.h"
 #include "arbiter/process.h"
 #include "build-aux/kirin-config.h"
 #include "workers/python/interp.h"
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	if (notify_init(err, sizeof(err)) < 0)
+		return fail(err);
 	/* Started by an old arbiter on USR2 (it hands us its sockets): see below. */
 	upgraded = getenv("KIRIN_FDS") != NULL;
 	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
@@ -106,8 +109,9 @@ int main(int argc, char **argv)
 	process_set_title("kirin: master [%s]", cfg.proc_name ? cfg.proc_name : cfg.app_module);
 	log_info("Starting kirin %s", PACKAGE_VERSION);
 	for (size_t i = 0; i < nls; i++)
-		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
-			 ls[i].name, (long)getpid());
+		log_info("Listening at: %s%s (%ld)%s%s%s", ls[i].family == AF_UNIX ? "" : "http://",
+			 ls[i].name, (long)getpid(), ls[i].activated ? ", passed by systemd" : "",
+			 ls[i].fdname[0] ? " as " : "", ls[i].fdname);
 	log_info("Using worker: %s", config_worker_class(&cfg));
 	/* --preload: import the app here, once; the workers inherit it. */
 	if (cfg.preload_app && (rc = interp_preload(&cfg)) != 0) {
