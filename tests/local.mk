@@ -76,6 +76,7 @@ E2E_TESTS = \
 	tests/e2e/test_loading.py \
 	tests/e2e/test_frameworks.py \
 	tests/e2e/test_request_timeout.py \
+	tests/e2e/test_hostile.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps tests/procs.py

@@ -2,6 +2,7 @@
 #include "workers/connset.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,18 +15,25 @@
 #include "workers/reactor.h"
 #include "workers/worker.h"
 
+/* A drop of at least this many connections within a second trims the heap. */
+#define TRIM_MIN_DROP 64
+
 static struct {
 	struct worker *w;
 	const struct connset_ops *ops;
 	const struct reactor *r;
 	struct cconn *all;
 	size_t nconns, busy;
-	size_t fresh;           /* accepted, first request not dispatched yet */
-	bool stopping;          /* written here only; other threads load it atomically */
+	size_t fresh;            /* accepted, first request not dispatched yet */
+	bool stopping;           /* written here only; other threads load it atomically */
 	double deadline;
 	struct conn_policy policy;
-	struct wait_list idle;  /* between requests: --keep-alive */
-	struct wait_list head;  /* in the middle of a head: --timeout */
+	struct wait_list idle;   /* between requests: --keep-alive */
+	struct wait_list head;   /* in the middle of a head: --timeout */
+	struct wait_list linger; /* closed, lingering until the client's EOF */
+	size_t nlinger;          /* in linger */
+	size_t peak;             /* most connections open at once since the last trim check */
+	double next_trim;        /* when to compare nconns with the peak again */
 } S;
 
 static void dispatch(struct cconn *cc, bool refuse);
@@ -34,6 +42,10 @@ static void begin_stop(void);
 static void wait_in(struct cconn *cc, struct wait_list *wl);
 static void unwatch(struct cconn *cc);
 static void expire(struct wait_list *wl, double now);
+static bool linger(struct cconn *cc);
+static void linger_end(struct cconn *cc);
+static void destroy(struct cconn *cc);
+static void trim(double now);
 
 int connset_init(struct worker *w, const struct connset_ops *ops, const struct reactor *r)
 {
@@ -49,6 +61,7 @@ int connset_init(struct worker *w, const struct connset_ops *ops, const struct r
 	}
 	S.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
 	S.head.span = S.policy.timeout_ms / 1000.0;
+	S.linger.span = CONN_LINGER_SECONDS;
 	return r->init(w, ops, &S.policy);
 }
 
@@ -105,11 +118,6 @@ void connset_park(struct cconn *cc)
 	wait_in(cc, idle ? &S.idle : &S.head);
 }
 
-void connset_forget(struct conn *c)
-{
-	unwatch((struct cconn *)(void *)c); /* c is the cconn's first member */
-}
-
 void connset_close(struct cconn *cc)
 {
 	unbusy(cc);
@@ -122,13 +130,11 @@ void connset_close(struct cconn *cc)
 		S.all = cc->next;
 	if (cc->next)
 		cc->next->prev = cc->prev;
-	unwatch(cc); /* before the fd goes: conn_close() may call connset_forget() */
-	cc->c.defer_close = false; /* a close in another thread left the descriptor to us */
-	conn_close(&cc->c);
-	S.r->release(cc);
 	S.nconns--;
 	if (!S.stopping)
 		S.r->room(1, true);
+	if (!cc->c.linger || !linger(cc))
+		destroy(cc);
 }
 
 void connset_drain(int efd, pthread_mutex_t *mu, struct cconn **head,
@@ -157,6 +163,8 @@ void connset_free(void)
 	__atomic_store_n(&S.stopping, true, __ATOMIC_RELAXED);
 	while (S.all)
 		connset_close(S.all);
+	while (S.linger.head)
+		linger_end(waitlist_entry(S.linger.head, struct cconn, wait));
 	S.r->free();
 	conn_policy_free(&S.policy);
 	memset(&S, 0, sizeof(S));
@@ -164,18 +172,24 @@ void connset_free(void)
 
 void connset_accepted(struct cconn *cc)
 {
-	cc->c.defer_close = S.ops->foreign;
+	cc->c.defer_close = true; /* connset_close() closes, after unwatching */
 	cc->next = S.all;
 	if (S.all)
 		S.all->prev = cc;
 	S.all = cc;
 	S.fresh++;
-	S.nconns++;
+	if (++S.nconns > S.peak)
+		S.peak = S.nconns;
 	connset_resume(cc); /* its request may be there already */
 }
 
 void connset_readable(struct cconn *cc)
 {
+	if (cc->lingering) {
+		if (conn_discard(cc->c.deferred_fd) == 0)
+			linger_end(cc);
+		return;
+	}
 	if (cc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
@@ -188,6 +202,7 @@ void connset_readable(struct cconn *cc)
 
 void connset_tick(void)
 {
+	struct wait_node *n;
 	double now;
 
 	if (!worker_heartbeat(S.w)) {
@@ -200,8 +215,11 @@ void connset_tick(void)
 	now = monotime_now();
 	expire(&S.idle, now); /* idle too long */
 	expire(&S.head, now); /* too slow with a head */
+	while ((n = waitlist_expired(&S.linger, now)))
+		linger_end(waitlist_entry(n, struct cconn, wait)); /* lingered long enough */
 	if (S.ops->tick)
 		S.ops->tick(now);
+	trim(now);
 	if (S.stopping && ((S.busy == 0 && S.fresh == 0 && S.r->drained()) || now > S.deadline))
 		S.r->stop();
 }
@@ -298,4 +316,56 @@ static void expire(struct wait_list *wl, double now)
 
 	while ((n = waitlist_expired(wl, now)))
 		connset_close(waitlist_entry(n, struct cconn, wait));
+}
+
+/*
+ * Let closed cc linger (conn_close() left its descriptor, shut down for
+ * writing): watched until the client's EOF or the linger bound. False when
+ * it cannot (the cap is reached, or watching fails): close it at once.
+ */
+static bool linger(struct cconn *cc)
+{
+	if (S.nlinger >= CONN_LINGER_MAX)
+		return false;
+	if (!cc->watching) {
+		if (S.r->watch(cc) < 0)
+			return false;
+		cc->watching = true;
+	}
+	cc->lingering = true;
+	S.nlinger++;
+	waitlist_add(&S.linger, &cc->wait, monotime_now());
+	return true;
+}
+
+/* A lingering close is over: close and free. */
+static void linger_end(struct cconn *cc)
+{
+	waitlist_remove(&cc->wait);
+	S.nlinger--;
+	destroy(cc);
+}
+
+/* The end of a close: stop watching (before the descriptor goes), close, free. */
+static void destroy(struct cconn *cc)
+{
+	unwatch(cc);
+	cc->c.defer_close = false;
+	conn_close(&cc->c);
+	S.r->release(cc);
+}
+
+/*
+ * Once a second: when most of the connections of the last second are gone
+ * (a crowd of slow clients left), give the heap's free pages back to the
+ * system, so that the worker's memory returns to what it serves now.
+ */
+static void trim(double now)
+{
+	if (now < S.next_trim)
+		return;
+	if (S.peak >= TRIM_MIN_DROP && S.nconns < S.peak / 2)
+		malloc_trim(0);
+	S.peak = S.nconns;
+	S.next_trim = now + 1;
 }

@@ -3,8 +3,10 @@
  * greenlet, gevent): the set of open connections, how many are fresh
  * (accepted, first head not dispatched yet) and busy (handed to the worker
  * type), the two wait lists (--keep-alive between requests, --timeout in
- * the middle of a head) and the graceful stop with its deadline. It reads
- * and parses request heads without Python; what to do with a complete head
+ * the middle of a head), the graceful stop with its deadline, and lingering
+ * closes (a closed connection whose client may still send is watched in the
+ * background until it is done: the thread that served it never waits for
+ * that). It reads and parses request heads without Python; what to do with a complete head
  * is the worker type's business (its dispatch function). It waits and
  * accepts through a reactor (reactor.h): libevent, or gevent's hub.
  *
@@ -36,6 +38,7 @@ struct cconn {
 	bool served;                /* has been dispatched at least once */
 	bool refuse;                /* dispatch: answer c.error_status, then close */
 	bool closed;                /* free for the dispatcher */
+	bool lingering;             /* closed; its descriptor waits for the client's EOF */
 };
 
 struct connset_ops {
@@ -55,13 +58,6 @@ struct connset_ops {
 	void (*before_wait)(void);
 	/* Called on every tick (REACTOR_TICK_MS) with monotime_now(), NULL for none. */
 	void (*tick)(double now);
-	/*
-	 * Dispatched connections are served in other threads: a close there
-	 * leaves the descriptor open (conn defer_close) for connset_close()
-	 * to close, after the reactor stopped watching it. Otherwise the
-	 * dispatcher's io must call connset_forget() from its closing hook.
-	 */
-	bool foreign;
 	/*
 	 * A fresh connection with nothing sent waits --timeout for its first
 	 * head (gevent), not --keep-alive (the libevent workers). During a
@@ -97,15 +93,16 @@ void connset_resume(struct cconn *cc);
  */
 void connset_park(struct cconn *cc);
 
-/* Close and free (whether busy or not). */
-void connset_close(struct cconn *cc);
-
 /*
- * The connection's fd is about to be closed (a conn_io closing hook, in
- * the reactor's thread): stop watching it, so that a new connection given
- * the same fd number is watched afresh.
+ * Close and free (whether busy or not). A dispatched connection's own
+ * conn_close() (in a pool thread or a greenlet) leaves the descriptor open
+ * (conn defer_close) for this call to close, after the reactor stopped
+ * watching it; when the close should linger (conn linger), it lingers in
+ * the background instead: the descriptor stays watched, what arrives is
+ * discarded, and it closes at the client's EOF, after CONN_LINGER_SECONDS,
+ * or at once when CONN_LINGER_MAX connections linger already.
  */
-void connset_forget(struct conn *c);
+void connset_close(struct cconn *cc);
 
 /*
  * For lists of connections handed over by another thread: read the eventfd

@@ -30,7 +30,7 @@ static int gv_sleep(double seconds);
 static int gv_wait_fd(int fd, short events, double timeout);
 static PyObject *gv_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 
-static const struct conn_io gevent_io = {.wait = conn_wait, .closing = connset_forget};
+static const struct conn_io gevent_io = {.wait = conn_wait};
 static const struct connset_ops gevent_ops = {
 	.dispatch = gconn_dispatch,
 	.io = &gevent_io,

@@ -61,7 +61,7 @@ static PyObject *hub_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 static int hub_park(double timeout);
 static bool hub_wake(PyObject *g);
 
-static const struct conn_io greenlet_io = {.wait = conn_wait, .closing = connset_forget};
+static const struct conn_io greenlet_io = {.wait = conn_wait};
 static const struct connset_ops greenlet_ops = {
 	.dispatch = dispatch,
 	.io = &greenlet_io,

@@ -64,7 +64,6 @@ static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
 	.tick = watch_pool,
-	.foreign = true,
 };
 
 int gthread_run(struct worker *w, PyObject *app)

@@ -7,8 +7,16 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 
 static int allow_list(struct allow *a, const struct strlist *list, char *err, size_t errlen);
+static int starved(const struct listener *l, int err);
+
+/* Accepts that failed for want of descriptors or memory, reported once a second. */
+static __thread struct {
+	unsigned failed; /* since the last report */
+	double next;     /* when the next report may come */
+} starving;
 
 int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
 		       size_t errlen)
@@ -33,9 +41,27 @@ int policy_accept(struct conn *c, const struct listener *l, const struct conn_io
 {
 	int rc = conn_accept(c, l->fd, l, io, p);
 
+	if (rc < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM))
+		return starved(l, errno);
 	if (rc < 0)
 		log_error(errno, "accept4() on %s", l->name);
 	return rc;
+}
+
+/* One more accept failed for want of resources: report it if a second has passed. Returns -2. */
+static int starved(const struct listener *l, int err)
+{
+	double now = monotime_now();
+
+	starving.failed++;
+	if (now >= starving.next) {
+		log_error(err, "accept4() on %s: %u accept(s) failed since the last report; "
+			       "pausing accepts %.0f ms at a time",
+			  l->name, starving.failed, POLICY_ACCEPT_BACKOFF * 1000);
+		starving.failed = 0;
+		starving.next = now + 1;
+	}
+	return -2;
 }
 
 static int allow_list(struct allow *a, const struct strlist *list, char *err, size_t errlen)

@@ -29,8 +29,19 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 		       size_t errlen);
 
 /*
+ * How long a worker stops accepting after policy_accept() returned -2:
+ * long enough not to spin on a listener that stays readable, short enough
+ * to resume soon after descriptors free up.
+ */
+#define POLICY_ACCEPT_BACKOFF 0.1 /* seconds */
+
+/*
  * conn_accept() on l's socket: returns 1 with a connection in c, 0 when
- * none is waiting, -1 on an error (logged, naming l). Never waits.
+ * none is waiting, -1 on an error (logged, naming l), -2 when the process
+ * or the system is out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM): the caller stops accepting for POLICY_ACCEPT_BACKOFF. Those
+ * are logged at most once a second per thread, with how many accepts
+ * failed since the last report. Never waits.
  */
 int policy_accept(struct conn *c, const struct listener *l, const struct conn_io *io,
 		  const struct conn_policy *p);

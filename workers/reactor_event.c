@@ -12,6 +12,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "workers/connset.h"
 #include "workers/policy.h"
 #include "workers/worker.h"
@@ -253,12 +254,13 @@ static void *acceptor_main(void *arg)
 {
 	const struct worker *w = L.w;
 	bool listening = false;
+	double resume = 0; /* out of descriptors: accept nothing until then */
 
 	for (;;) {
 		struct epoll_event ev[8];
 		size_t room;
-		bool quit, accepted = false;
-		int n;
+		bool quit, want, accepted = false;
+		int n, timeout = -1;
 
 		pthread_mutex_lock(&A.mu);
 		room = A.room;
@@ -266,9 +268,21 @@ static void *acceptor_main(void *arg)
 		pthread_mutex_unlock(&A.mu);
 		if (quit)
 			break;
-		/* Out of room (the connection cap, or stopping): stop being a
-		 * waiter on the listeners, so the kernel wakes another worker. */
-		if ((room > 0) != listening) {
+		want = room > 0;
+		if (resume > 0) {
+			double left = resume - monotime_now();
+
+			if (left > 0) {
+				want = false;
+				timeout = (int)(left * 1000) + 1;
+			} else {
+				resume = 0;
+			}
+		}
+		/* Out of room (the connection cap, or stopping) or backing off:
+		 * stop being a waiter on the listeners, so the kernel wakes
+		 * another worker. */
+		if (want != listening) {
 			for (size_t i = 0; i < w->nlisteners; i++) {
 				struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
 				if (epoll_ctl(A.set, listening ? EPOLL_CTL_DEL : EPOLL_CTL_ADD,
@@ -280,7 +294,7 @@ static void *acceptor_main(void *arg)
 		pthread_mutex_lock(&A.mu);
 		A.paused = !listening && A.room == 0;
 		pthread_mutex_unlock(&A.mu);
-		n = epoll_wait(A.set, ev, 8, -1);
+		n = epoll_wait(A.set, ev, 8, timeout);
 		for (int k = 0; k < n; k++) {
 			uint64_t v;
 
@@ -289,12 +303,15 @@ static void *acceptor_main(void *arg)
 					log_error(errno, "read() on the acceptor's eventfd");
 				continue;
 			}
-			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0; i++) {
+			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0 && resume == 0; i++) {
 				struct econn *ec = xcalloc(1, sizeof(*ec));
+				int rc = policy_accept(&ec->cc.c, &w->listeners[ev[k].data.u64],
+						       L.ops->io, L.policy);
 
-				if (policy_accept(&ec->cc.c, &w->listeners[ev[k].data.u64], L.ops->io,
-						  L.policy) <= 0) {
+				if (rc <= 0) {
 					free(ec);
+					if (rc == -2)
+						resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
 					break;
 				}
 				pthread_mutex_lock(&A.mu);

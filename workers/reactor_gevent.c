@@ -45,8 +45,10 @@ static struct {
 	PyObject *s_start, *s_stop; /* interned method names */
 	PyObject **accept_watchers;
 	PyObject *tick_timer, *channel_watcher;
+	PyObject *backoff_timer; /* the end of the last pause in accepting */
 	size_t room;        /* connections it may still accept */
 	bool accepting;     /* the accept watchers are started */
+	bool backing_off;   /* out of descriptors: accept nothing until backoff_timer */
 } V;
 
 static int gv_init(struct worker *w, const struct connset_ops *ops, const struct conn_policy *p);
@@ -60,15 +62,19 @@ static bool gv_drained(void);
 static void gv_free(void);
 static PyObject *watch(PyObject *watcher, PyObject *callback);
 static int set_accepting(bool on);
+static void update_accepting(void);
+static void back_off(void);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
 static PyObject *on_ready(PyObject *capsule, PyObject *unused);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
 static PyObject *on_channel(PyObject *self, PyObject *unused);
+static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
 
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
 static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
 static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
+static PyMethodDef backoff_def = {"kirin_backoff_end", on_backoff_end, METH_NOARGS, NULL};
 
 const struct reactor reactor_gevent = {
 	.init = gv_init,
@@ -190,9 +196,7 @@ static void gv_release(struct cconn *cc)
 static void gv_room(size_t room, bool add)
 {
 	V.room = add ? V.room + room : room;
-	if ((V.room > 0) != V.accepting && set_accepting(V.room > 0) < 0)
-		interp_log_exception(V.room > 0 ? "cannot resume accepting"
-						: "cannot pause accepting");
+	update_accepting();
 }
 
 /* Accepting happens in the hub: nothing is ever on its way. */
@@ -248,17 +252,54 @@ static int set_accepting(bool on)
 	return 0;
 }
 
+/* Accept while there is room and no backoff. */
+static void update_accepting(void)
+{
+	bool on = V.room > 0 && !V.backing_off;
+
+	if (on != V.accepting && set_accepting(on) < 0)
+		interp_log_exception(on ? "cannot resume accepting" : "cannot pause accepting");
+}
+
+/* Out of descriptors or memory: accept nothing for POLICY_ACCEPT_BACKOFF. */
+static void back_off(void)
+{
+	PyObject *cb = PyCFunction_New(&backoff_def, NULL); /* new ref */
+
+	/* A new timer each time: a libev timer that fired, started again,
+	 * fires at once. */
+	Py_XSETREF(V.backoff_timer,
+		   watch(PyObject_CallMethod(V.loop, "timer", "d", POLICY_ACCEPT_BACKOFF), cb));
+	Py_XDECREF(cb);
+	if (!V.backoff_timer) {
+		interp_log_exception("cannot pause accepting");
+		return;
+	}
+	V.backing_off = true;
+	update_accepting();
+}
+
+static PyObject *on_backoff_end(PyObject *self, PyObject *unused)
+{
+	V.backing_off = false;
+	update_accepting();
+	Py_RETURN_NONE;
+}
+
 /* An io watcher on a listener fired, in gevent's hub: accept, and look for first heads. */
 static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 {
 	const struct listener *l = PyCapsule_GetPointer(capsule, NULL);
 
-	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.room > 0; i++) {
+	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.room > 0 && !V.backing_off; i++) {
 		struct vconn *vc = xcalloc(1, sizeof(*vc));
 		PyObject *cap;
+		int rc = policy_accept(&vc->cc.c, l, V.ops->io, V.policy);
 
-		if (policy_accept(&vc->cc.c, l, V.ops->io, V.policy) <= 0) {
+		if (rc <= 0) {
 			free(vc);
+			if (rc == -2)
+				back_off();
 			break;
 		}
 		gv_room(V.room - 1, false);

@@ -18,15 +18,44 @@
 #include "workers/policy.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
+#include "workers/waitlist.h"
 #include "workers/worker.h"
+
+/* A socket in a lingering close (conn.h), in the worker's epoll set. */
+struct lingerer {
+	int fd;
+	struct wait_node wait;
+};
 
 static int wait_fd(struct conn *c, short events, int timeout_ms);
 static int wait_slices(struct conn *c, short events, int timeout_ms);
-static bool serve_one(struct worker *w, const struct listener *l);
+static int serve_one(struct worker *w, const struct listener *l);
+static int listen_on(bool on);
+static void finish(struct conn *c);
+static int linger_add(int fd);
+static void linger_readable(size_t slot);
+static void linger_end(struct lingerer *lg);
+static int wait_ms(void);
 
 static struct worker *self;
 static const struct conn_io sync_io = {.wait = wait_fd};
 static struct conn_policy policy;
+
+/*
+ * The worker's epoll set holds the listeners (events carry their index),
+ * the channel (n, the number of listeners), and the sockets that linger
+ * (answered, writing shut down, the client may still send; events carry
+ * slot + S.base): those are served between requests, so the next client
+ * never waits for them.
+ */
+static struct {
+	int set;
+	double resume;                       /* out of descriptors: listeners left until then */
+	uint64_t base;                       /* epoll data of lingering slot 0 */
+	struct lingerer slot[CONN_LINGER_MAX];
+	size_t free[CONN_LINGER_MAX], nfree; /* free lingering slots */
+	struct wait_list list;               /* lingering, by deadline */
+} S;
 
 int sync_run(struct worker *w, PyObject *app)
 {
@@ -54,13 +83,20 @@ int sync_run(struct worker *w, PyObject *app)
 		log_error(errno, "epoll_create1()");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	for (size_t i = 0; i <= n; i++) {
-		struct epoll_event e = {.events = EPOLLIN | (i < n ? EPOLLEXCLUSIVE : 0), .data.u64 = i};
-		if (epoll_ctl(set, EPOLL_CTL_ADD, i < n ? w->listeners[i].fd : w->channel_fd, &e) < 0) {
-			log_error(errno, "epoll_ctl()");
-			close(set);
-			return WORKER_EXIT_BOOT_ERROR;
-		}
+	S.set = set;
+	S.base = n + 1;
+	S.list.span = CONN_LINGER_SECONDS;
+	for (S.nfree = 0; S.nfree < CONN_LINGER_MAX; S.nfree++)
+		S.free[S.nfree] = CONN_LINGER_MAX - 1 - S.nfree;
+	struct epoll_event ce = {.events = EPOLLIN, .data.u64 = n};
+	if (epoll_ctl(set, EPOLL_CTL_ADD, w->channel_fd, &ce) < 0) {
+		log_error(errno, "epoll_ctl() on the channel");
+		close(set);
+		return WORKER_EXIT_BOOT_ERROR;
+	}
+	if (listen_on(true) < 0) { /* logged */
+		close(set);
+		return WORKER_EXIT_BOOT_ERROR;
 	}
 
 	/* The GIL is let go while the worker waits (the app's threads run),
@@ -69,13 +105,17 @@ int sync_run(struct worker *w, PyObject *app)
 		int rc;
 
 		ts = PyEval_SaveThread();
-		rc = epoll_wait(set, ev, 8, worker_beat_interval_ms(w));
+		rc = epoll_wait(set, ev, 8, wait_ms());
 		PyEval_RestoreThread(ts);
 		if (rc < 0 && errno != EINTR) {
 			log_error(errno, "epoll_wait()");
 			break;
 		}
 		for (int k = 0; k < rc && !worker_stopping(w); k++) {
+			if (ev[k].data.u64 >= S.base) {
+				linger_readable(ev[k].data.u64 - S.base);
+				continue;
+			}
 			if (ev[k].data.u64 == n) {
 				if (connset_arbiter_gone(w->channel_fd))
 					goto out;
@@ -83,11 +123,24 @@ int sync_run(struct worker *w, PyObject *app)
 			}
 			const struct listener *l = &w->listeners[ev[k].data.u64];
 			for (int i = 0; i < WORKER_ACCEPT_BATCH && !worker_stopping(w); i++) {
-				if (!serve_one(w, l))
+				int served = serve_one(w, l);
+
+				if (served == -2 && S.resume == 0 && listen_on(false) == 0)
+					S.resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
+				if (served <= 0)
 					break;
 				if (!worker_heartbeat(w))
 					goto out;
 			}
+		}
+		if (S.resume > 0 && monotime_now() >= S.resume && listen_on(true) == 0)
+			S.resume = 0;
+		if (S.list.head) {
+			struct wait_node *wn;
+			double now = monotime_now();
+
+			while ((wn = waitlist_expired(&S.list, now)))
+				linger_end(waitlist_entry(wn, struct lingerer, wait));
 		}
 	}
 out:
@@ -98,28 +151,115 @@ out:
 
 /*
  * Accept one connection and serve its one request, with the GIL (waits on
- * the client let it go). Returns false when none was waiting.
+ * the client let it go). Returns 1, 0 when none was waiting, -1 on an
+ * error, -2 when out of descriptors (policy_accept()).
  */
-static bool serve_one(struct worker *w, const struct listener *l)
+static int serve_one(struct worker *w, const struct listener *l)
 {
 	struct conn c = {0};
-	int rc;
+	int rc = policy_accept(&c, l, &sync_io, &policy);
 
-	if (policy_accept(&c, l, &sync_io, &policy) <= 0)
-		return false;
+	if (rc <= 0)
+		return rc;
+	c.defer_close = true; /* finish() decides whether the close lingers */
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
 		if (rc < 0 && c.error_status)
 			conn_refuse(&c, c.error_status);
-		else
-			conn_close(&c);
-		return true;
-	}
-	enum wsgi_outcome out = wsgi_serve(&c, false);
-	w->requests++;
-	if (out != WSGI_CLOSED)
+	} else if (wsgi_serve(&c, false) != WSGI_CLOSED) {
 		conn_finish(&c);
-	return true;
+	}
+	if (rc > 0)
+		w->requests++;
+	finish(&c);
+	return 1;
+}
+
+/*
+ * Be a waiter on the listeners (EPOLLEXCLUSIVE: a new connection wakes one
+ * idle worker, not all of them), or stop being one, for a backoff. 0, or -1
+ * logged.
+ */
+static int listen_on(bool on)
+{
+	for (size_t i = 0; i < self->nlisteners; i++) {
+		struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
+
+		int op = on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL;
+
+		if (epoll_ctl(S.set, op, self->listeners[i].fd, &e) < 0) {
+			log_error(errno, "epoll_ctl() on %s", self->listeners[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Close c: in the background when it should linger and a slot is free, else now. */
+static void finish(struct conn *c)
+{
+	conn_close(c); /* the descriptor stays, in c->deferred_fd */
+	if (c->linger && linger_add(c->deferred_fd) == 0)
+		c->deferred_fd = -1; /* the reaper's now */
+	c->defer_close = false;
+	conn_close(c);
+}
+
+/* Watch fd (shut down for writing) until the client's EOF or the linger bound. */
+static int linger_add(int fd)
+{
+	struct lingerer *lg;
+	size_t slot;
+
+	if (S.nfree == 0)
+		return -1;
+	slot = S.free[--S.nfree];
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = S.base + slot};
+	if (epoll_ctl(S.set, EPOLL_CTL_ADD, fd, &e) < 0) {
+		log_error(errno, "epoll_ctl() for a lingering close");
+		S.nfree++;
+		return -1;
+	}
+	lg = &S.slot[slot];
+	lg->fd = fd;
+	waitlist_add(&S.list, &lg->wait, monotime_now());
+	return 0;
+}
+
+static void linger_readable(size_t slot)
+{
+	struct lingerer *lg = &S.slot[slot];
+
+	/* A slot ended earlier in the same batch of events is not waiting. */
+	if (lg->wait.list && conn_discard(lg->fd) == 0)
+		linger_end(lg);
+}
+
+/* The close is over: the descriptor leaves the epoll set as it closes. */
+static void linger_end(struct lingerer *lg)
+{
+	waitlist_remove(&lg->wait);
+	close(lg->fd);
+	S.free[S.nfree++] = (size_t)(lg - S.slot);
+}
+
+/*
+ * How long epoll_wait() may wait: a heartbeat interval, or until the first
+ * linger or a backoff ends.
+ */
+static int wait_ms(void)
+{
+	int ms = worker_beat_interval_ms(self);
+	double until = S.list.head ? S.list.head->deadline : 0;
+
+	if (S.resume > 0 && (until == 0 || S.resume < until))
+		until = S.resume;
+	if (until > 0) {
+		double left = (until - monotime_now()) * 1000;
+		if (left < ms)
+			ms = left > 0 ? (int)left + 1 : 0;
+	}
+	return ms;
 }
 
 /*

@@ -7,7 +7,8 @@
  * an epoll set of its own (EPOLLEXCLUSIVE on the listeners: a connection
  * wakes one idle worker) and for client bytes with poll(), the GIL released
  * and heartbeating while it waits; holds the GIL only while the
- * application runs.
+ * application runs. Lingering closes wait in the same epoll set, between
+ * requests, never in front of the next client.
  */
 #pragma once
 

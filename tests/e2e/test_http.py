@@ -40,14 +40,36 @@ class Http:
                           b"Expect: 100-continue\r\n\r\n")
                 head, body = read_response(s)
                 # No interim response: the app answered without the body,
-                # and none afterwards either.
+                # and none afterwards either; the connection closes (the
+                # client may still send the body or not), and the answer
+                # says so.
                 self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertIn(b"\r\nConnection: close", head)
                 self.assertEqual(body, b"noread http\n")
-                s.settimeout(2)
-                try:
-                    self.assertNotIn(b"100 Continue", s.recv(4096))
-                except socket.timeout:
-                    pass
+                self.assertEqual(s.recv(4096), b"")
+
+    def test_no_100_continue_after_the_final_response(self):
+        """The app sends its head, then reads the body: the client gets no
+        interim response in the middle of the final one, and the body is
+        read when it comes."""
+        with Kirin("-k", self.worker_class, "http_probe:app") as k:
+            with self.connect(k) as s:
+                s.sendall(b"POST /late-read HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                          b"Expect: 100-continue\r\n\r\n")
+                got = b""
+                while b"first\n" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, got)
+                    got += data
+                s.sendall(b"hello")
+                while True:
+                    data = s.recv(4096)
+                    if not data:
+                        break
+                    got += data
+                self.assertNotIn(b"100 Continue", got)
+                self.assertIn(b"read 5\n", got)
+                self.assertIn(b"\r\nConnection: close", got)
 
     def test_other_expectations_are_refused(self):
         with Kirin("-k", self.worker_class, "http_probe:app") as k:
@@ -56,6 +78,26 @@ class Http:
                           b"Expect: fortune\r\n\r\nhello")
                 head, _ = read_response(s)
                 self.assertTrue(head.startswith(b"HTTP/1.1 417"), head)
+
+    def test_answers_kirin_makes_carry_date_and_close(self):
+        """RFC 9110 6.6.1: an origin server with a clock MUST send Date,
+        also in the 4xx/5xx it makes itself; and each of those closes."""
+        cases = [
+            (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+            (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: fortune\r\n\r\n"
+             b"hello", 417),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n", 431),
+            (b"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n", 500),
+        ]
+        with Kirin("-k", self.worker_class, "boom:app") as k:
+            for data, status in cases:
+                with self.subTest(status=status), self.connect(k) as s:
+                    s.sendall(data)
+                    head, body = read_response(s)
+                    self.assertTrue(head.startswith(b"HTTP/1.1 %d" % status), head)
+                    self.assertRegex(head, rb"\r\nDate: \w{3}, \d\d \w{3} \d{4} "
+                                           rb"\d\d:\d\d:\d\d GMT(\r\n|$)")
+                    self.assertIn(b"\r\nConnection: close", head)
 
     def test_forwarded_scheme_from_trusted_peers_only(self):
         proto = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n%s\r\n"

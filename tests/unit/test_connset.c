@@ -1,6 +1,7 @@
 /* Unit tests for the connection set on a fake reactor: the wait lists and
  * their spans (the head timeout from the policy), dispatch, the graceful
- * stop, and a connection closed when it cannot be watched; plus the
+ * stop, lingering closes, and a connection closed when it cannot be
+ * watched; plus the
  * libevent reactor closing a connection whose event_new() fails. The .c
  * files are included to reach their statics; event_new is renamed in
  * reactor_event.c so a test can make it fail. */
@@ -96,7 +97,7 @@ static const struct reactor fake = {
 	.drained = fake_drained,
 	.free = fake_free,
 };
-static const struct conn_io io = {.closing = connset_forget};
+static const struct conn_io io = {0};
 static struct connset_ops ops = {.dispatch = fake_dispatch, .io = &io};
 static struct config cfg;
 static struct worker wk = {.cfg = &cfg, .channel_fd = -1};
@@ -243,6 +244,115 @@ static void test_a_connection_that_cannot_be_watched_is_closed(void **state)
 	close(peer);
 }
 
+/* A head that trickles in waits small, and is parsed from its start when the rest comes. */
+static void test_a_trickling_head_waits_small(void **state)
+{
+	const char *rest = "Host: x\r\n\r\n";
+	int peer;
+	struct cconn *cc;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	cc = accept_one(&peer, "GET /slow HTTP/1.1\r\n");
+	assert_ptr_equal(cc->wait.list, &S.head);
+	assert_null(cc->c.headers);
+	assert_int_equal(cc->c.cap, CONN_PARKED_HEAD);
+	assert_int_equal(write(peer, rest, strlen(rest)), (ssize_t)strlen(rest));
+	connset_readable(cc);
+	assert_ptr_equal(F.dispatched, cc);
+	assert_int_equal(cc->c.req.path_len, 5);
+	assert_memory_equal(cc->c.req.path, "/slow", 5);
+	assert_int_equal(cc->c.req.num_headers, 1);
+	close(peer);
+}
+
+/* A refused connection, answered by the dispatcher and closed: it lingers. */
+static struct cconn *refuse_one(int *peer)
+{
+	struct cconn *cc = accept_one(peer, "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n");
+	char answer[512];
+
+	assert_ptr_equal(F.dispatched, cc);
+	assert_true(cc->refuse);
+	conn_refuse(&cc->c, cc->c.error_status);
+	connset_close(cc);
+	assert_true(read(*peer, answer, sizeof(answer)) > 0); /* the 400 */
+	return cc;
+}
+
+static void test_a_lingering_close_ends_at_the_clients_eof(void **state)
+{
+	int peer;
+	struct cconn *cc;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	cc = refuse_one(&peer);
+	assert_true(cc->lingering && cc->watching);
+	assert_ptr_equal(cc->wait.list, &S.linger);
+	assert_int_equal(S.nlinger, 1);
+	assert_int_equal(F.released, 0);
+	assert_int_equal(S.nconns, 0); /* no longer a connection: its room is back */
+	assert_true(F.room == 1 && F.room_add);
+	assert_true(peer_closed(peer)); /* writing is shut down */
+	/* What the client still sends is discarded; the close waits on. */
+	assert_int_equal(write(peer, "more body", 9), 9);
+	connset_readable(cc);
+	assert_int_equal(F.released, 0);
+	assert_int_equal(S.nlinger, 1);
+	close(peer);
+	connset_readable(cc);
+	assert_int_equal(F.released, 1);
+	assert_int_equal(S.nlinger, 0);
+}
+
+static void test_a_lingering_close_ends_at_its_bound(void **state)
+{
+	int peer;
+	struct cconn *cc;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	assert_true(S.linger.span == CONN_LINGER_SECONDS);
+	cc = refuse_one(&peer);
+	wk.last_beat = 1e12; /* no heartbeat due in the tick */
+	connset_tick();
+	assert_int_equal(F.released, 0);
+	cc->wait.deadline = 0; /* as if CONN_LINGER_SECONDS passed */
+	connset_tick();
+	wk.last_beat = 0;
+	assert_int_equal(F.released, 1);
+	assert_int_equal(S.nlinger, 0);
+	close(peer);
+}
+
+static void test_past_the_cap_a_close_does_not_linger(void **state)
+{
+	int peer;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	S.nlinger = CONN_LINGER_MAX;
+	refuse_one(&peer);
+	assert_int_equal(F.released, 1);
+	assert_int_equal(S.nlinger, CONN_LINGER_MAX);
+	S.nlinger = 0;
+	close(peer);
+}
+
+static void test_the_end_closes_lingering_connections(void **state)
+{
+	int peer;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	refuse_one(&peer);
+	connset_free();
+	assert_int_equal(F.released, 1);
+	close(peer);
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0); /* for the teardown */
+}
+
 /* reactor_event: a connection whose event cannot be made is closed, its room given back. */
 static void test_event_new_failure_closes_the_connection(void **state)
 {
@@ -277,6 +387,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_connection_that_cannot_be_watched_is_closed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_new_failure_closes_the_connection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_trickling_head_waits_small, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_lingering_close_ends_at_the_clients_eof,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_lingering_close_ends_at_its_bound, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_past_the_cap_a_close_does_not_linger, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_the_end_closes_lingering_connections, setup,
 						teardown),
 	};
 

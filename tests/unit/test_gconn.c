@@ -99,7 +99,7 @@ static const struct gconn_switch failing = {
 	.resume = failing_resume,
 	.start = failing_start,
 };
-static const struct conn_io io = {.closing = connset_forget};
+static const struct conn_io io = {0};
 static const struct connset_ops ops = {.dispatch = gconn_dispatch, .io = &io};
 static struct config cfg = {.keepalive = 2, .timeout = 30};
 static struct worker wk = {.cfg = &cfg, .channel_fd = -1};

@@ -1,7 +1,7 @@
 /*
  * test_policy — unit tests for workers/policy.c: the settings turned into a
  * struct conn_policy (limits, wait bound, trusted peers), and accepting a
- * connection under it on a real loopback listener.
+ * connection under it on a real loopback listener (also out of descriptors).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -191,6 +192,38 @@ static void test_accept(void **state)
 	conn_policy_free(&p);
 }
 
+/* Out of descriptors: -2 (the caller backs off), and the connection waits. */
+static void test_accept_out_of_descriptors(void **state)
+{
+	struct config cfg = {0};
+	struct conn_policy p;
+	struct listener l;
+	struct sockaddr_in addr;
+	struct rlimit was, low;
+	struct conn c;
+	char err[128];
+	int client, lowest;
+
+	(void)state;
+	assert_int_equal(policy_from_config(&p, &cfg, false, err, sizeof(err)), 0);
+	tcp_listener(&l, &addr);
+	client = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(client, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	lowest = dup(0);
+	close(lowest);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = (struct rlimit){.rlim_cur = (rlim_t)lowest, .rlim_max = was.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(policy_accept(&c, &l, &no_io, &p), -2);
+	assert_int_equal(policy_accept(&c, &l, &no_io, &p), -2); /* not logged again */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	assert_int_equal(policy_accept(&c, &l, &no_io, &p), 1);
+	conn_close(&c);
+	close(client);
+	close(l.fd);
+	conn_policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +231,7 @@ int main(void)
 		cmocka_unit_test(test_allow_lists),
 		cmocka_unit_test(test_bad_entry),
 		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_accept_out_of_descriptors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "workers/http/mem.h"
 #include "workers/http/proxy.h"
+#include "workers/http/response.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -25,8 +25,7 @@
  * glibc trimmed the heap and grew it again (a brk() every ~6 requests).
  */
 #define SPARE_MAX 64
-#define LINGER_MS 1000
-#define LINGER_BYTES 65536
+#define DISCARD_TURN 65536 /* conn_discard() reads at most this much per call */
 #define DRAIN_MAX 65536 /* unread body bytes drained to keep a connection */
 
 /*
@@ -50,7 +49,7 @@ static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
 static ssize_t chunked_read(struct conn *c, char *out, size_t n);
 static int send_continue(struct conn *c);
-static void linger_close(struct conn *c);
+static void shut_writing(struct conn *c);
 static int read_proxy(struct conn *c);
 static int forwarded_scheme(struct conn *c);
 static void *spare_take(struct spare *s, size_t size);
@@ -110,6 +109,7 @@ int conn_poll_head(struct conn *c)
 		c->head_started = true;
 	}
 	for (;;) {
+		size_t want;
 		ssize_t n;
 
 		if (c->len > 0 && c->expect_proxy) {
@@ -146,7 +146,11 @@ more:
 			c->drained = false;
 			return -2;
 		}
-		n = fill(c, c->max_head - c->len, false);
+		/* Up to READ_CHUNK in all, at first: a small buffer is not doubled past it. */
+		want = c->max_head - c->len;
+		if (c->len < READ_CHUNK && want > READ_CHUNK - c->len)
+			want = READ_CHUNK - c->len;
+		n = fill(c, want, false);
 		if (n == -2)
 			return -2;
 		if (n <= 0) {
@@ -167,25 +171,32 @@ int conn_read_head(struct conn *c)
 	return rc;
 }
 
-int conn_next_request(struct conn *c)
+bool conn_reusable(const struct conn *c)
 {
-	char sink[4096];
-	size_t left;
-
 	if (c->req.close_after || c->error_status)
-		return -1;
+		return false;
 	/* The client waits for "100 Continue" before sending a body the app
 	 * never asked for: whether it sends it anyway cannot be known. */
 	if (c->req.expect_continue && !c->continue_sent && !c->body_done)
-		return -1;
-	/* Drain what the app left of the body, if that is little. */
+		return false;
+	/* What the app left of the body is drained, if that is little. */
 	if (!c->body_done && c->req.body == HTTP_BODY_LENGTH) {
 		size_t buffered = c->len - c->raw;
 		if (buffered > c->body_left)
 			buffered = (size_t)c->body_left;
 		if (c->body_left - buffered > DRAIN_MAX)
-			return -1;
+			return false;
 	}
+	return true;
+}
+
+int conn_next_request(struct conn *c)
+{
+	char sink[4096];
+	size_t left;
+
+	if (!conn_reusable(c))
+		return -1;
 	for (size_t drained = 0; !c->body_done;) {
 		ssize_t r = conn_body_read(c, sink, sizeof(sink));
 		if (r < 0 || (drained += (size_t)r) > DRAIN_MAX)
@@ -275,7 +286,7 @@ void conn_going_away(struct conn *c)
 void conn_linger(struct conn *c)
 {
 	if (c->fd >= 0)
-		linger_close(c);
+		shut_writing(c);
 }
 
 void conn_refuse(struct conn *c, int status)
@@ -285,12 +296,12 @@ void conn_refuse(struct conn *c, int status)
 	int body = (int)strlen(reason) + 1;
 	int hl = snprintf(head, sizeof(head),
 			  "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-			  "Content-Length: %d\r\n\r\n%s\n",
-			  status, reason, body, reason);
+			  "Content-Length: %d\r\n%s\r\n%s\n",
+			  status, reason, body, response_date(), reason);
 	struct iovec iov = {head, (size_t)hl};
 
 	if (conn_writev(c, &iov, 1) == 0)
-		linger_close(c);
+		shut_writing(c);
 	conn_close(c);
 }
 
@@ -299,8 +310,25 @@ void conn_finish(struct conn *c)
 	bool unread = !c->body_done || c->raw < c->len;
 
 	if (unread)
-		linger_close(c);
+		shut_writing(c);
 	conn_close(c);
+}
+
+int conn_discard(int fd)
+{
+	char sink[16384];
+
+	for (size_t n = 0; n < DISCARD_TURN;) {
+		ssize_t r = recv(fd, sink, sizeof(sink), 0);
+
+		if (r > 0)
+			n += (size_t)r;
+		else if (r < 0 && errno == EINTR)
+			continue;
+		else
+			return r < 0 && errno == EAGAIN ? -2 : 0;
+	}
+	return -2;
 }
 
 bool conn_idle(const struct conn *c)
@@ -315,9 +343,18 @@ bool conn_idle(const struct conn *c)
 
 void conn_shrink(struct conn *c)
 {
-	if (c->len > 0)
+	if (c->len == 0) {
+		release(c);
+	} else if (c->head_len == 0 && c->len <= CONN_PARKED_HEAD) {
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+		c->headers = NULL;
+		if (c->cap > CONN_PARKED_HEAD) {
+			c->buf = mem_realloc(c->buf, CONN_PARKED_HEAD);
+			c->cap = CONN_PARKED_HEAD;
+		}
+	} else {
 		return;
-	release(c);
+	}
 	c->head_started = false; /* the request struct pointed into the array given back */
 }
 
@@ -328,10 +365,9 @@ void conn_close(struct conn *c)
 	if (fd >= 0 && c->defer_close) {
 		c->deferred_fd = fd;
 	} else if (fd >= 0) {
-		if (c->io && c->io->closing)
-			c->io->closing(c);
 		close(fd);
 		c->deferred_fd = -1;
+		c->linger = false;
 	}
 	c->fd = -1;
 	release(c);
@@ -469,34 +505,12 @@ static int send_continue(struct conn *c)
 }
 
 /*
- * Shut down writing, then read what the client still sends, briefly, so
- * closing with unread input does not become a reset that destroys the
- * answer before the client has read it.
+ * The answer is out and the client may still be sending: shut down writing
+ * (the client sees the end of the answer) and ask for a lingering close.
  */
-static void linger_close(struct conn *c)
+static void shut_writing(struct conn *c)
 {
-	char sink[4096];
-	size_t drained = 0;
-	struct timespec start, now;
-
-	if (shutdown(c->fd, SHUT_WR) < 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (drained < LINGER_BYTES) {
-		ssize_t r = recv(c->fd, sink, sizeof(sink), 0);
-		if (r > 0) {
-			drained += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = LINGER_MS - (now.tv_sec - start.tv_sec) * 1000 -
-			    (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (r < 0 && errno == EAGAIN && left > 0 && c->io->wait(c, POLLIN, (int)left) == 0)
-			continue;
-		break;
-	}
+	c->linger = shutdown(c->fd, SHUT_WR) == 0;
 }
 
 /*
@@ -612,7 +626,12 @@ static void spare_give(struct spare *s, void *p, size_t size)
 /* Give the buffer and the header array back (to the spares, or free them). */
 static void release(struct conn *c)
 {
-	spare_give(&spare_bufs, c->buf, c->cap);
+	/* Only READ_CHUNK buffers are kept: one of another size given back
+	 * to empty spares would make every block kept that size. */
+	if (c->cap == READ_CHUNK)
+		spare_give(&spare_bufs, c->buf, c->cap);
+	else
+		free(c->buf);
 	spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
 	c->buf = NULL;
 	c->headers = NULL;

@@ -1,8 +1,8 @@
 /*
  * conn — one client connection in a worker: its read buffer, the parsed
  * request head, reading the request body (length-delimited or chunked,
- * 100-continue), writing bytes, refusing bad requests with an answer and a
- * lingering close.
+ * 100-continue), writing bytes, refusing bad requests with an answer, and
+ * the first half of a lingering close (its owner finishes it: conn_discard).
  *
  * Runs in workers. Sockets are non-blocking; when one would block, conn calls
  * its conn_io's wait(), which is where worker types differ (poll() in sync,
@@ -49,13 +49,17 @@ struct conn_io {
 	 * error (errno set, ETIMEDOUT for a timeout).
 	 */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
-	/*
-	 * Called, if set, just before conn_close() closes c->fd: an event loop
-	 * that watches the fd stops now, before another connection can be
-	 * given the same number.
-	 */
-	void (*closing)(struct conn *c);
 };
+
+/*
+ * A lingering close (the client may still be sending when it is answered
+ * and closed: closing with unread input would reset the connection and
+ * destroy the answer before the client read it) lasts at most
+ * CONN_LINGER_SECONDS, and a worker lingers on at most CONN_LINGER_MAX
+ * sockets at once; past that it closes at once.
+ */
+#define CONN_LINGER_SECONDS 2.0
+#define CONN_LINGER_MAX 256
 
 struct conn {
 	int fd;
@@ -64,6 +68,8 @@ struct conn {
 	int timeout_ms;          /* for one wait while reading or writing */
 	bool defer_close;        /* conn_close() leaves the descriptor open, in deferred_fd */
 	int deferred_fd;         /* what such a close left for the next one; -1: nothing */
+	bool linger;             /* writing is shut down; the client may still send: the
+	                          * owner should let deferred_fd linger (conn_discard) */
 	char peer_addr[64];      /* REMOTE_ADDR ("" for unix sockets) */
 	char peer_port[8];       /* REMOTE_PORT */
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
@@ -91,7 +97,8 @@ struct conn {
 	uint64_t body_read;      /* body bytes delivered so far */
 	struct http_chunked chunked;
 	bool body_done;
-	bool continue_sent;
+	bool continue_sent;      /* "100 Continue" went out, or may no longer (a final
+	                          * response did: its caller sets this) */
 	int error_status;        /* a framing error found while reading the body (400, 413) */
 	const char *error;       /* its reason */
 };
@@ -134,9 +141,18 @@ int conn_poll_head(struct conn *c);
  * After a response on a kept connection: drain what the app left unread of
  * the body (at most 64 KiB, waiting if needed), keep any pipelined bytes
  * and reset for the next head. Returns 0, or -1 when the connection must
- * close instead (too much left, a framing error, a coding that forces it).
+ * close instead (!conn_reusable(), or a framing error found draining).
  */
 int conn_next_request(struct conn *c);
+
+/*
+ * False when the connection must close after this request's response,
+ * whatever the app does next: the client asked for it, a body framing
+ * error, a body announced with Expect: 100-continue and not asked for yet,
+ * or more unread body than conn_next_request() drains. A response head
+ * built now should then say Connection: close. Never waits.
+ */
+bool conn_reusable(const struct conn *c);
 
 /*
  * Read until a whole request head is parsed into c->req. Returns 1 with a
@@ -181,38 +197,57 @@ void conn_going_away(struct conn *c);
 
 /*
  * Before closing after a protocol's own goodbye (a WebSocket close frame):
- * shut down writing and drain input briefly, as conn_refuse() does, so
- * that unread input does not turn the close into a reset that destroys
- * the goodbye. conn_close() follows. May wait.
+ * shut down writing and ask for a lingering close (c->linger), as
+ * conn_refuse() does, so that unread input does not turn the close into a
+ * reset that destroys the goodbye. conn_close() follows. Never waits.
  */
 void conn_linger(struct conn *c);
 
 /*
- * Answer `status` with a short plain-text body and Connection: close, then
- * do a lingering close (shut down writing, drain input briefly) so the
- * client reads the answer instead of a reset. Closes the connection.
+ * Answer `status` with a short plain-text body and Connection: close, shut
+ * down writing and close the connection: with c->defer_close, c->linger then
+ * asks the owner to finish the close in the background (conn_discard), so
+ * the client reads the answer instead of a reset. May wait while writing.
  */
 void conn_refuse(struct conn *c, int status);
 
 /*
- * Close after a response: lingering (as conn_refuse) when request bytes are
- * still unread, so they cannot turn the close into a reset. May wait.
+ * Close after a response. When request bytes are still unread, writing is
+ * shut down first and c->linger set, as conn_refuse. Never waits.
  */
 void conn_finish(struct conn *c);
 
 /*
- * Between requests with nothing buffered: give the buffer and the header
- * array back (to spares kept per thread, which the next head of any
- * connection takes first), so an idle keep-alive connection costs little
- * more than its socket.
+ * Read and discard what the client sent on fd (a socket whose writing is
+ * shut down: a lingering close), never waiting, at most 64 KiB per call.
+ * Returns -2 while more may come, 0 when the close may finish (EOF, an
+ * error). Any thread.
+ */
+int conn_discard(int fd);
+
+/*
+ * A head that trickles in, up to this many bytes, waits in a buffer of
+ * this size and without a header array (conn_shrink()).
+ */
+#define CONN_PARKED_HEAD 1024
+
+/*
+ * Before waiting for the next head: give the buffer and the header array
+ * back (to spares kept per thread, which the next head of any connection
+ * takes first), so an idle keep-alive connection costs little more than
+ * its socket. With part of a head buffered (at most CONN_PARKED_HEAD
+ * bytes), keep those in a buffer of that size and give the header array
+ * back: a slow client costs about a kilobyte while it trickles, and the
+ * head is parsed again from its start when more comes.
  */
 void conn_shrink(struct conn *c);
 
 /*
  * Close the socket and free the buffer. With c->defer_close, the socket is
  * done with (c->fd is -1) but its descriptor stays open until a conn_close()
- * without it: a thread serving a connection that an event loop in another
- * thread watches leaves the close to that loop, so the number cannot be
- * given to a new connection while the old one is still registered there.
+ * without it: a thread serving a connection that an event loop watches
+ * leaves the close to that loop, so the number cannot be given to a new
+ * connection while the old one is still registered there, and the loop may
+ * let the close linger (c->linger). Without it, closes at once.
  */
 void conn_close(struct conn *c);

@@ -16,7 +16,6 @@
 
 static void append(struct response *r, const char *s, size_t n);
 static bool is_hop_by_hop(const char *name, size_t n);
-static const char *date_header(void);
 
 int response_begin(struct response *r, const char *status_line, size_t len, int version_minor,
 		   bool head_request, bool keep_alive)
@@ -95,6 +94,9 @@ void response_end_head(struct response *r, int64_t known_length)
 	char line[64];
 	int n;
 
+	/* A body known to end short of the app's Content-Length breaks the framing. */
+	if (r->has_length && known_length >= 0 && (uint64_t)known_length < r->length && !r->no_body)
+		r->keep_alive = false;
 	if (!r->has_length && known_length >= 0 && !(r->status < 200 || r->status == 204 ||
 						    r->status == 304)) {
 		r->has_length = true;
@@ -110,7 +112,7 @@ void response_end_head(struct response *r, int64_t known_length)
 	}
 	if (r->chunked)
 		append(r, te, sizeof(te) - 1);
-	append(r, date_header(), strlen(date_header()));
+	append(r, response_date(), strlen(response_date()));
 	append(r, SERVER_HEADER, sizeof(SERVER_HEADER) - 1);
 	if (!r->keep_alive)
 		append(r, "Connection: close\r\n", 19);
@@ -128,9 +130,8 @@ int response_body_iov(struct response *r, const void *data, size_t len, struct i
 	if (r->has_length) {
 		uint64_t left = r->length - r->body_sent;
 		if (len > left) {
-			/* Longer than announced: send what was announced, then close. */
+			/* Longer than announced: what was announced is sent. */
 			len = (size_t)left;
-			r->keep_alive = false;
 			if (len == 0)
 				return 0;
 		}
@@ -216,8 +217,8 @@ static bool is_hop_by_hop(const char *name, size_t n)
 	}
 }
 
-/* "Date: ..." in IMF-fixdate, rebuilt at most once a second per thread. */
-static const char *date_header(void)
+/* Rebuilt at most once a second per thread. */
+const char *response_date(void)
 {
 	static __thread char buf[48];
 	static __thread time_t cached;

@@ -55,15 +55,18 @@ int response_add_header(struct response *r, const char *name, size_t nlen, const
 /*
  * Finish the head: choose framing (the app's Content-Length; else
  * `known_length` when the whole body is known, >= 0; else chunked for
- * HTTP/1.1; else close-delimited) and add Date, Server and Connection.
+ * HTTP/1.1; else close-delimited) and add Date, Server and Connection
+ * (close when the known body is shorter than the app's Content-Length).
  * Afterwards r->head[0..head_len) is ready to send.
  */
 void response_end_head(struct response *r, int64_t known_length);
 
 /*
  * Frame `len` body bytes at data into iov[0..3) (chunk size line, data,
- * CRLF, or just data). Returns the number of iovecs used (0 when nothing is
- * to be sent, e.g. HEAD or an empty chunk). Counts the bytes in body_sent.
+ * CRLF, or just data). Bytes past the app's Content-Length are dropped (the
+ * framing stays sound: the connection may still be kept). Returns the
+ * number of iovecs used (0 when nothing is to be sent, e.g. HEAD or an
+ * empty chunk). Counts the bytes in body_sent.
  */
 int response_body_iov(struct response *r, const void *data, size_t len, struct iovec iov[3]);
 
@@ -75,6 +78,12 @@ const char *response_trailer(const struct response *r, size_t *len);
  * framing was sound and the body length matched a declared Content-Length).
  */
 bool response_reusable(const struct response *r);
+
+/*
+ * "Date: <now, IMF-fixdate>\r\n", for answers built elsewhere too: this
+ * thread's buffer, rebuilt at most once a second.
+ */
+const char *response_date(void);
 
 /* Free the head buffer, if it outgrew in_place. */
 void response_free(struct response *r);

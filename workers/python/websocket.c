@@ -254,10 +254,8 @@ void websocket_finish(PyObject *obj)
 		if (!self->close_sent && !self->dead)
 			send_close(self, WS_CLOSE_NORMAL, NULL, 0);
 		self->closed = true;
-		Py_BEGIN_ALLOW_THREADS;
-		conn_linger(c);
-		Py_END_ALLOW_THREADS;
-		conn_close(c); /* with the GIL: gevent's closing hook calls Python */
+		conn_linger(c); /* the connection set lingers on it, in the background */
+		conn_close(c);
 		ws_message_free(&self->msg);
 		ws_deflater_free(&self->defl);
 		W.open--;

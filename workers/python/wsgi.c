@@ -418,7 +418,10 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 		return -1;
 	}
 	if (!r->head_sent) {
+		if (!conn_reusable(r->c))
+			r->resp.keep_alive = false; /* say so: the connection will close */
 		response_end_head(&r->resp, known_length);
+		r->c->continue_sent = true; /* none after the final response */
 		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
 		r->head_sent = true;
 	}
