@@ -500,6 +500,8 @@ static void reload(struct arbiter *a)
 			    : next->proc_name  ? next->proc_name
 					       : next->app_module) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
+	for (size_t i = 0; i < next->notes.n; i++)
+		log_warning("%s", next->notes.v[i]);
 	config_export_env(next);
 	if (a->preloaded)
 		log_info("reload: the application was preloaded, so the new workers run the "

@@ -1,7 +1,7 @@
 /*
  * config — the settings table walked for the values it holds: config_load()
- * layers the defaults, the INI file (config_ini.c), KIRIN_CMD_ARGS and the
- * command line (config_cli.c); values are turned from text into fields here
+ * layers the defaults, the config file (config_ini.c or config_py.c),
+ * GUNICORN_CMD_ARGS, KIRIN_CMD_ARGS and the command line (config_cli.c); values are turned from text into fields here
  * and printed back (--print-config). See config.h for the contract and
  * config_parts.h for what the three files share.
  */
@@ -10,18 +10,24 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arbiter/config_parts.h"
 
 
+#include "workers/python/pyconfig.h"
 #include "workers/worker_type.h"
 
+#define NENV                2   /* GUNICORN_CMD_ARGS and KIRIN_CMD_ARGS */
+#define DEFAULT_PY          "gunicorn.conf.py"
+#define DEFAULT_INI         "kirin.ini"
 #define MAX_PRINT_LINE      160 /* longer list lines are printed one item per line */
 #define FIELD(cfg, s, type) ((type *)(void *)((char *)(cfg) + (s)->offset))
 
@@ -32,6 +38,8 @@ static bool starts_keyval(const char *p);
 static int set_list(struct strlist *l, const struct setting *s, const char *value,
                     enum config_source src, bool append, char *why, size_t whylen);
 static int load_defaults(struct config *cfg, char *err, size_t errlen);
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+static int check_readable(const char *path, char *err, size_t errlen);
 static void print_value(const struct config *cfg, const struct setting *s, FILE *f);
 
 /* ---------------------------------------------------------------- the API */
@@ -39,19 +47,23 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 enum config_action config_load(struct config *cfg, int argc, char *const argv[], char *err,
                                size_t errlen)
 {
-	struct config_cmdline env = {0}, cli = {0};
-	char **words = NULL;
-	size_t nwords = 0;
+	/* The command lines, lowest precedence first. */
+	static const char *const env_names[NENV] = {"GUNICORN_CMD_ARGS", "KIRIN_CMD_ARGS"};
+	static const char *const env_prefixes[NENV] = {"GUNICORN_CMD_ARGS: ", "KIRIN_CMD_ARGS: "};
+	struct config_cmdline env[NENV] = {{0}}, cli = {0};
+	char **words[NENV] = {NULL};
+	size_t nwords[NENV] = {0};
 	const char *path;
-	struct stat st;
 	enum config_action rc = CONFIG_ERROR;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (errlen)
 		err[0] = '\0';
 	/* Syntax first: a bad flag anywhere fails before any file is read. */
-	if (config_cli_split(getenv("KIRIN_CMD_ARGS"), &words, &nwords, err, errlen) < 0)
-		goto out;
+	for (size_t i = 0; i < NENV; i++)
+		if (config_cli_split(getenv(env_names[i]), &words[i], &nwords[i], env_prefixes[i],
+		                     err, errlen) < 0)
+			goto out;
 	if (config_cli_parse(&cli, argc > 1 ? (size_t)argc - 1 : 0, argv + (argc > 0), "", err,
 	                     errlen) < 0)
 		goto out;
@@ -59,36 +71,36 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 		rc = cli.action;
 		goto out;
 	}
-	if (config_cli_parse(&env, nwords, words, "KIRIN_CMD_ARGS: ", err, errlen) < 0)
-		goto out;
-	if (env.action != CONFIG_RUN) {
-		rc = env.action;
-		goto out;
+	for (size_t i = 0; i < NENV; i++) {
+		if (config_cli_parse(&env[i], nwords[i], words[i], env_prefixes[i], err, errlen) < 0)
+			goto out;
+		if (env[i].action != CONFIG_RUN) {
+			rc = env[i].action;
+			goto out;
+		}
 	}
 
 	if (load_defaults(cfg, err, errlen) < 0)
 		goto out;
 	path = config_cli_config_path(&cli);
-	if (!path)
-		path = config_cli_config_path(&env);
-	if (path) {
-		if (config_ini_load(cfg, path, err, errlen) < 0)
-			goto out;
-	} else if (stat("kirin.ini", &st) == 0) {
-		if (config_ini_load(cfg, "kirin.ini", err, errlen) < 0)
-			goto out;
-	}
-	if (config_cli_apply(cfg, &env, "KIRIN_CMD_ARGS: ", err, errlen) < 0)
+	for (size_t i = NENV; !path && i-- > 0;)
+		path = config_cli_config_path(&env[i]);
+	if (load_file(cfg, path, err, errlen) < 0)
 		goto out;
+	for (size_t i = 0; i < NENV; i++)
+		if (config_cli_apply(cfg, &env[i], env_prefixes[i], err, errlen) < 0)
+			goto out;
 	if (config_cli_apply(cfg, &cli, "", err, errlen) < 0)
 		goto out;
 	rc = CONFIG_RUN;
 out:
-	config_cli_free(&env);
-	config_cli_free(&cli);
-	for (size_t i = 0; i < nwords; i++)
+	for (size_t i = 0; i < NENV; i++) {
+		config_cli_free(&env[i]);
+		for (size_t j = 0; j < nwords[i]; j++)
+			free(words[i][j]);
 		free(words[i]);
-	free(words);
+	}
+	config_cli_free(&cli);
 	if (rc != CONFIG_RUN)
 		config_free(cfg);
 	return rc;
@@ -154,6 +166,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->app_module);
 	free(cfg->extra_arg);
+	config_list_clear(&cfg->notes);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -485,6 +498,62 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The file layer: path (Python or INI by its name), or without one
+ * ./gunicorn.conf.py as Gunicorn reads it, else ./kirin.ini; neither is fine.
+ */
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char note[200];
+
+	if (!path && stat(DEFAULT_PY, &st) == 0) {
+		if (stat(DEFAULT_INI, &st) == 0) {
+			snprintf(note, sizeof(note),
+			         "both ./%s and ./%s exist: using ./%s (as Gunicorn), ignoring ./%s",
+			         DEFAULT_PY, DEFAULT_INI, DEFAULT_PY, DEFAULT_INI);
+			config_list_push(&cfg->notes, note, strlen(note));
+		}
+		path = DEFAULT_PY;
+	} else if (!path && stat(DEFAULT_INI, &st) == 0) {
+		path = DEFAULT_INI;
+	}
+	if (!path)
+		return 0;
+	if (pyconfig_path(path) && check_readable(pyconfig_path(path), err, errlen) < 0)
+		return -1;
+	if (pyconfig_is_python(path))
+		return config_py_load(cfg, path, err, errlen);
+	return config_ini_load(cfg, path, err, errlen);
+}
+
+/* A config file must exist, be a file and be readable: said plainly. */
+static int check_readable(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd;
+
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "config file '%s' not found", path);
+		else
+			snprintf(err, errlen, "cannot read config file '%s': %s", path,
+			         strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "config file '%s' is a directory", path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 

@@ -1,13 +1,16 @@
 /*
  * config — kirin's settings: one table drives the command line, the INI file
- * (inih), the KIRIN_CMD_ARGS environment variable, --print-config and the
+ * (inih), a Gunicorn Python config file, the KIRIN_CMD_ARGS and
+ * GUNICORN_CMD_ARGS environment variables, --print-config and the
  * documentation tests.
  *
  * Runs in the arbiter (at start and on HUP); workers read the resulting
  * struct config, inherited across fork, and never parse anything themselves.
  * Loading is all or nothing: config_load() fills a fresh struct and on any
  * error leaves a one-line message and no half-applied settings. Nothing here
- * logs, exits or touches a socket. The worker class is checked against the
+ * logs (warnings are handed back in cfg->notes), exits or touches a socket;
+ * only a Python config file starts the interpreter in the arbiter
+ * (workers/python/pyconfig.h), and its traceback is logged. The worker class is checked against the
  * worker-type table (workers/worker_type.h, the one worker header config
  * includes), which also gives its choices and default.
  */
@@ -115,6 +118,7 @@ struct config {
 	bool print_config;
 	char *app_module;  /* the positional APP_MODULE */
 	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
+	struct strlist notes; /* warnings from loading, for the caller to log once the log is open */
 };
 
 /* The table (config_table.c), terminated by a row whose name is NULL. */
@@ -142,9 +146,12 @@ enum config_action {
 
 /*
  * Build a configuration from, in increasing precedence: the table's defaults
- * (with WEB_CONCURRENCY and PORT honoured as Gunicorn does), the INI file
- * (-c FILE, or ./kirin.ini when it exists), KIRIN_CMD_ARGS (split as a shell
- * would, without expansion), and argv. `cfg` must be zeroed or freshly freed;
+ * (with WEB_CONCURRENCY and PORT honoured as Gunicorn does), the config file
+ * (-c FILE; without -c ./gunicorn.conf.py, else ./kirin.ini, when it
+ * exists; a Python file when its name ends in .py or starts with python: or
+ * file:, else INI), GUNICORN_CMD_ARGS, KIRIN_CMD_ARGS (both split as a shell
+ * would, without expansion), and argv. Warnings (a Gunicorn setting kirin
+ * lacks, a ./kirin.ini ignored for ./gunicorn.conf.py) are in cfg->notes. `cfg` must be zeroed or freshly freed;
  * on CONFIG_ERROR a one-line message without trailing newline is in err
  * (e.g. "kirin.ini:12: unknown setting 'wrokers'") and cfg has been freed.
  * Does not check that APP_MODULE is present (see config_validate).

@@ -23,7 +23,8 @@ static void pos_push(struct config_cmdline *cl, const char *word);
 static int usage_left(const struct setting *s, const char *flag, char *buf, size_t len);
 static void usage_row(const struct setting *s, const char *flag, int width, FILE *f);
 
-int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t errlen)
+int config_cli_split(const char *s, char ***words, size_t *n, const char *prefix, char *err,
+                     size_t errlen)
 {
 	struct strlist l = {0};
 	char *buf;
@@ -62,9 +63,8 @@ int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t 
 				p++;
 			} else if (*p == '\\') {
 				if (!p[1]) {
-					snprintf(
-					    err, errlen,
-					    "KIRIN_CMD_ARGS: backslash at the end of the value");
+					snprintf(err, errlen, "%sbackslash at the end of the value",
+					         prefix);
 					goto fail;
 				}
 				if (p[1] != '\n')
@@ -81,7 +81,7 @@ int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t 
 	*n = l.n;
 	return 0;
 unterminated:
-	snprintf(err, errlen, "KIRIN_CMD_ARGS: unterminated quote");
+	snprintf(err, errlen, "%sunterminated quote", prefix);
 fail:
 	free(buf);
 	config_list_clear(&l);
@@ -232,8 +232,10 @@ void config_usage(FILE *f)
 				usage_row(s, s->alias, width, f);
 		}
 	fprintf(f,
-	        "\nSettings are read from the defaults, then the INI file (-c FILE or "
-	        "./kirin.ini), then\nKIRIN_CMD_ARGS, then the command line. "
+	        "\nSettings are read from the defaults, then the config file (-c FILE, a "
+	        "Python file\nwhen it ends in .py or is python:MODULE, else INI; without -c "
+	        "./gunicorn.conf.py or\n./kirin.ini), then GUNICORN_CMD_ARGS, then "
+	        "KIRIN_CMD_ARGS, then the command line. "
 	        "kirin %s; see kirin(1) and kirin.ini(5).\n",
 	        PACKAGE_VERSION);
 }

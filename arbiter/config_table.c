@@ -432,7 +432,8 @@ const struct setting config_settings[] = {
 		.type = SETTING_STRING,
 		.offset = offsetof(struct config, config),
 		.metavar = "FILE",
-		.help = "Read settings from this INI file (default: ./kirin.ini if it exists).",
+		.help = "Read settings from this file: Python (FILE.py, python:MODULE) or INI "
+		        "(default: ./gunicorn.conf.py, else ./kirin.ini, if it exists).",
 		.cli_only = true,
 	},
 	{

@@ -24,6 +24,7 @@
 static int fail(const char *msg);
 static int apply_environment(const struct config *cfg);
 static int check_config(const struct config *cfg);
+static void log_notes(const struct config *cfg);
 
 int main(int argc, char **argv)
 {
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (cfg.print_config) {
+		log_notes(&cfg);
 		config_print(&cfg, stdout);
 		config_free(&cfg);
 		return 0;
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		return fail(err);
 	}
+	log_notes(&cfg);
 	if (cfg.syslog && log_syslog_open(cfg.syslog_addr, cfg.syslog_facility,
 					  cfg.syslog_prefix ? cfg.syslog_prefix
 					  : cfg.proc_name  ? cfg.proc_name
@@ -141,6 +144,13 @@ static int apply_environment(const struct config *cfg)
 		return fail(err);
 	}
 	return 0;
+}
+
+/* What loading the settings found worth a warning (config.h: notes). */
+static void log_notes(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->notes.n; i++)
+		log_warning("%s", cfg->notes.v[i]);
 }
 
 /* --check-config: the settings loaded; now import the app once, here. */
