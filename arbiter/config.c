@@ -32,7 +32,7 @@
 #define FIELD(cfg, s, type) ((type *)(void *)((char *)(cfg) + (s)->offset))
 
 static size_t distance(const char *a, const char *b);
-static int parse_long(const char *text, long *out);
+static int parse_long(const char *text, bool octal, long *out);
 static int parse_bool(const char *text, bool *out);
 static bool starts_keyval(const char *p);
 static int set_list(struct strlist *l, const struct setting *s, const char *value,
@@ -293,17 +293,31 @@ const char *config_suggest(const char *name, bool flags)
 	return best;
 }
 
-/* A decimal integer, surrounding blanks allowed. 0, -1 not a number, -2 out of range. */
-static int parse_long(const char *text, long *out)
+/*
+ * A decimal integer, surrounding blanks allowed; with octal, as Gunicorn's
+ * auto_int: a leading 0 or 0o means octal, 0x hex. 0, -1 not a number,
+ * -2 out of range.
+ */
+static int parse_long(const char *text, bool octal, long *out)
 {
 	char *end;
+	int base = 10;
 
 	while (isspace((unsigned char)*text))
 		text++;
-	if (!*text)
+	if (octal && text[0] == '0' && (text[1] == 'o' || text[1] == 'O')) {
+		text += 2;
+		base = 8;
+	} else if (octal && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+		text += 2;
+		base = 16;
+	} else if (octal && text[0] == '0') {
+		base = 8;
+	}
+	if (!*text || (base != 10 && (*text == '-' || *text == '+')))
 		return -1;
 	errno = 0;
-	*out = strtol(text, &end, 10);
+	*out = strtol(text, &end, base);
 	if (end == text)
 		return -1;
 	while (isspace((unsigned char)*end))
@@ -403,7 +417,7 @@ int config_set_value(struct config *cfg, const struct setting *s, const char *va
 	switch (s->type) {
 	case SETTING_INT:
 	case SETTING_LONG:
-		rc = parse_long(value, &v);
+		rc = parse_long(value, s->octal, &v);
 		if (rc == -1) {
 			snprintf(why, whylen, "expected an integer");
 			return -1;
@@ -474,10 +488,14 @@ void config_value_error(char *err, size_t errlen, const char *prefix, const char
 	snprintf(err, errlen, "%sinvalid value for %s: '%s' (%s)", prefix, name, value, why);
 }
 
-/* The table's defaults, with WEB_CONCURRENCY and PORT as Gunicorn reads them. */
+/*
+ * The table's defaults, with WEB_CONCURRENCY, PORT and FORWARDED_ALLOW_IPS
+ * as Gunicorn reads them.
+ */
 static int load_defaults(struct config *cfg, char *err, size_t errlen)
 {
 	const char *wc = getenv("WEB_CONCURRENCY"), *port = getenv("PORT");
+	const char *fwd = getenv("FORWARDED_ALLOW_IPS");
 	char why[256], bind[300];
 
 	for (const struct setting *s = config_settings; s->name; s++) {
@@ -486,6 +504,9 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 		if (strcmp(s->name, "workers") == 0 && wc && *wc) {
 			def = wc;
 			name = "WEB_CONCURRENCY";
+		} else if (strcmp(s->name, "forwarded_allow_ips") == 0 && fwd) {
+			def = fwd;
+			name = "FORWARDED_ALLOW_IPS";
 		} else if (strcmp(s->name, "bind") == 0 && port && *port) {
 			snprintf(bind, sizeof(bind), "0.0.0.0:%s", port);
 			def = bind;
@@ -572,7 +593,7 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 
 	switch (s->type) {
 	case SETTING_INT:
-		fprintf(f, "%s = %d\n", s->name, *FIELD(cfg, s, int));
+		fprintf(f, s->octal ? "%s = 0%03o\n" : "%s = %d\n", s->name, *FIELD(cfg, s, int));
 		return;
 	case SETTING_LONG:
 		fprintf(f, "%s = %ld\n", s->name, *FIELD(cfg, s, long));

@@ -66,6 +66,10 @@ struct setting {
 	int (*check)(const char *item, char *why, size_t whylen);
 	bool keyval;            /* SETTING_LIST of KEY=VALUE items: a comma splits two items
 				   only where another KEY= follows (raw_env) */
+	bool octal;             /* SETTING_INT read as Gunicorn's auto_int (umask): 022 and
+				   0o22 are octal, 0x12 hex; printed in octal */
+	bool py_int;            /* SETTING_STRING that a Python config file may give as an
+				   int (user, group: an id) */
 };
 
 struct config {
@@ -102,6 +106,11 @@ struct config {
 	/* server mechanics */
 	bool daemon;
 	char *pidfile;
+	char *user;        /* --user for the workers; NULL: no change */
+	char *group;       /* --group; NULL: the user's group, or no change */
+	int umask;         /* for the unix sockets */
+	bool initgroups;
+	char *worker_tmp_dir; /* accepted, unused */
 	char *proc_name;   /* NULL: the APP_MODULE names the processes */
 	/* logging */
 	char *accesslog;   /* --access-logfile; NULL: no access log ("-": stdout) */

@@ -119,6 +119,8 @@ static int apply(struct config *cfg, const struct setting *s, const struct pyval
 	case SETTING_STRING:
 		if (v->kind == PYVALUE_NONE)
 			return config_set_value(cfg, s, "", FROM_CLI, false, why, whylen);
+		if (v->kind == PYVALUE_INT && s->py_int)
+			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		/* fall through */
 	case SETTING_CHOICE:
 		if (v->kind == PYVALUE_STR)

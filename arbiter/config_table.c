@@ -9,7 +9,9 @@
  */
 #include "arbiter/config.h"
 
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@ static int clamp_field_size(long v, long *out);
 static int check_keyval(const char *item, char *why, size_t whylen);
 static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
+static int check_user(const char *item, char *why, size_t whylen);
+static int check_group(const char *item, char *why, size_t whylen);
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
@@ -340,6 +344,62 @@ const struct setting config_settings[] = {
 		.help = "Write the arbiter's process id to this file (default: none).",
 	},
 	{
+		.name = "user",
+		.short_flag = 'u',
+		.long_flag = "--user",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, user),
+		.metavar = "USER",
+		.help = "Run the workers as this user (a name or an id) once the arbiter has bound "
+			"(default: kirin's own user).",
+		.check = check_user,
+		.py_int = true,
+	},
+	{
+		.name = "group",
+		.short_flag = 'g',
+		.long_flag = "--group",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, group),
+		.metavar = "GROUP",
+		.help = "Run the workers as this group (a name or an id; default: the --user's "
+			"group, else kirin's own).",
+		.check = check_group,
+		.py_int = true,
+	},
+	{
+		.name = "umask",
+		.short_flag = 'm',
+		.long_flag = "--umask",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, umask),
+		.def = "0",
+		.min = 0,
+		.max = 0777,
+		.metavar = "INT",
+		.help = "The umask the unix sockets are created with (octal with a leading 0, "
+			"as 0o22 or 022).",
+		.octal = true,
+	},
+	{
+		.name = "initgroups",
+		.long_flag = "--initgroups",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, initgroups),
+		.def = "false",
+		.help = "Give the workers every group of the --user (initgroups(3)), not only "
+			"the --group.",
+	},
+	{
+		.name = "worker_tmp_dir",
+		.long_flag = "--worker-tmp-dir",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, worker_tmp_dir),
+		.metavar = "DIR",
+		.help = "Accepted for Gunicorn and unused: kirin's workers send heartbeats "
+			"through pipes, not temporary files.",
+	},
+	{
 		.name = "proc_name",
 		.short_flag = 'n',
 		.long_flag = "--name",
@@ -558,5 +618,23 @@ static int check_syslog_addr(const char *item, char *why, size_t whylen)
 			return 0;
 	}
 	snprintf(why, whylen, "expected unix:PATH or udp://HOST:PORT");
+	return -1;
+}
+
+/* --user: a user id, or the name of a user this system knows. */
+static int check_user(const char *item, char *why, size_t whylen)
+{
+	if (strspn(item, "0123456789") == strlen(item) || getpwnam(item))
+		return 0;
+	snprintf(why, whylen, "no such user");
+	return -1;
+}
+
+/* --group: a group id, or the name of a group this system knows. */
+static int check_group(const char *item, char *why, size_t whylen)
+{
+	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
+		return 0;
+	snprintf(why, whylen, "no such group");
 	return -1;
 }

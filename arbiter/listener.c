@@ -16,6 +16,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/process.h"
 
 #define DEFAULT_PORT "8000"
 
@@ -230,6 +231,10 @@ static int bind_unix(struct listener *l, const char *path, const struct config *
 		     size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	mode_t mask;
+	uid_t uid;
+	gid_t gid;
+	int rc;
 
 	if (!path[0] || strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "invalid unix socket path '%s'", path);
@@ -243,11 +248,22 @@ static int bind_unix(struct listener *l, const char *path, const struct config *
 		snprintf(err, errlen, "socket() for unix:%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	/* The socket file's mode is what --umask leaves, as Gunicorn's. */
+	mask = umask((mode_t)cfg->umask);
+	rc = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot bind to unix:%s: %s", path, strerror(errno));
 		return -1;
 	}
 	l->unix_path = xstrdup(path);
+	/* The workers' user owns it, so that it may use and remove it. */
+	if (process_owner(cfg, &uid, &gid, err, errlen) < 0)
+		return -1;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+		snprintf(err, errlen, "cannot give unix:%s to the --user: %s", path, strerror(errno));
+		return -1;
+	}
 	if (listen(l->fd, cfg->backlog) < 0) {
 		snprintf(err, errlen, "listen() on unix:%s: %s", path, strerror(errno));
 		return -1;

@@ -112,6 +112,9 @@ int main(int argc, char **argv)
 		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
 			 ls[i].name, (long)getpid());
 	log_info("Using worker: %s", config_worker_class(&cfg));
+	if (geteuid() == 0 && !cfg.user)
+		log_warning("running as root without --user: the workers, and the application, "
+			    "run as root too");
 	/* --preload: import the app here, once; the workers inherit it. */
 	if (cfg.preload_app && (rc = interp_preload(&cfg)) != 0) {
 		log_critical("cannot preload the application: shutting down");

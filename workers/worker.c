@@ -34,6 +34,7 @@ _Noreturn void worker_main(struct worker *w)
 	const struct worker_type *type = worker_type_find(w->cfg->worker_class, w->cfg->threads);
 	struct rlimit nocore = {0, 0};
 	PyObject *app;
+	char err[256];
 	int rc;
 
 	assert(type); /* the arbiter checked -k when it loaded the settings */
@@ -54,6 +55,13 @@ _Noreturn void worker_main(struct worker *w)
 	setrlimit(RLIMIT_CORE, &nocore);
 	if (type->backend)
 		kirinmod_set_backend(type->backend());
+	/* Open what needs kirin's own rights, then become --user/--group. */
+	if (accesslog_open(w->cfg) < 0)
+		exit(WORKER_EXIT_BOOT_ERROR);
+	if (process_drop_privileges(w->cfg, err, sizeof(err)) < 0) {
+		log_critical("%s", err);
+		exit(WORKER_EXIT_BOOT_ERROR);
+	}
 	/* With --preload the arbiter imported the app and we inherited it. */
 	app = interp_preloaded_app();
 	if (!app) {
@@ -64,8 +72,6 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
-	if (accesslog_open(w->cfg) < 0)
-		exit(WORKER_EXIT_BOOT_ERROR);
 	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);

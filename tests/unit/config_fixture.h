@@ -6,7 +6,7 @@
  *
  * Each test runs in a fresh temporary directory (so ./kirin.ini and
  * ./gunicorn.conf.py are under the test's control) with KIRIN_CMD_ARGS,
- * GUNICORN_CMD_ARGS, WEB_CONCURRENCY and PORT unset;
+ * GUNICORN_CMD_ARGS, WEB_CONCURRENCY, PORT and FORWARDED_ALLOW_IPS unset;
  * the group teardown restores the directory and the variables. Included by
  * exactly one file of each test program: its state is that program's.
  */
@@ -34,7 +34,7 @@
 	"gunicorn.workers.ggevent.GeventWorker"
 
 static const char *const env_names[] = {"KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY",
-                                        "PORT"};
+                                        "PORT", "FORWARDED_ALLOW_IPS"};
 #define NENV_NAMES (sizeof(env_names) / sizeof(env_names[0]))
 static char *saved_env[NENV_NAMES];
 static char saved_cwd[PATH_MAX];

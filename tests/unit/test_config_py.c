@@ -42,7 +42,9 @@ static void test_py_values(void **state)
 	                      "accesslog = None\n"
 	                      "worker_class = 'GTHREAD'\n"
 	                      "wsgi_app = 'site:application'\n"
-	                      "limit_request_body = 2 ** 40\n");
+	                      "limit_request_body = 2 ** 40\n"
+	                      "user = 65534\n"
+	                      "umask = 0o22\n");
 	load_ok(&cfg, "-c", "conf.py", NULL);
 	assert_list(&cfg.bind, 2, "0.0.0.0:9000", "unix:/run/k.sock");
 	assert_int_equal(cfg.workers, 4);
@@ -59,6 +61,8 @@ static void test_py_values(void **state)
 	assert_string_equal(cfg.worker_class, "gthread");
 	assert_string_equal(cfg.app_module, "site:application");
 	assert_int_equal(cfg.limit_request_body, 1L << 40);
+	assert_string_equal(cfg.user, "65534");
+	assert_int_equal(cfg.umask, 022);
 	assert_int_equal(cfg.notes.n, 0);
 	config_free(&cfg);
 	/* The positional APP_MODULE wins over wsgi_app; empty lists empty. */
@@ -93,6 +97,7 @@ static void test_py_wrong_values(void **state)
 	py_fails("bind = ['a:1', None]\n",
 	         "invalid value for bind: '['a:1', None]' (expected a list "
 	         "of strings, got list holding NoneType)");
+	py_fails("group = 0.5\n", "invalid value for group: '0.5' (expected a string, got float)");
 	py_fails("bind = {'a:1'}\n",
 	         "invalid value for bind: '{'a:1'}' (expected a list of strings, "
 	         "got set)");
