@@ -60,6 +60,7 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 	if (errlen)
 		err[0] = '\0';
 	/* Syntax first: a bad flag anywhere fails before any file is read. */
+	rc = CONFIG_USAGE;
 	for (size_t i = 0; i < NENV; i++)
 		if (config_cli_split(getenv(env_names[i]), &words[i], &nwords[i], env_prefixes[i],
 		                     err, errlen) < 0)
@@ -80,6 +81,7 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 		}
 	}
 
+	rc = CONFIG_ERROR;
 	if (load_defaults(cfg, err, errlen) < 0)
 		goto out;
 	path = config_cli_config_path(&cli);

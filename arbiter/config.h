@@ -150,7 +150,9 @@ enum config_action {
 	CONFIG_RUN = 0,
 	CONFIG_HELP,
 	CONFIG_VERSION,
-	CONFIG_ERROR = -1,
+	CONFIG_ERROR = -1, /* a setting's value, a file: exit status 1 */
+	CONFIG_USAGE = -2, /* the command line's syntax (an unknown option, a missing
+			      argument, here or in *_CMD_ARGS): exit status 2, as Gunicorn */
 };
 
 /*
@@ -160,8 +162,10 @@ enum config_action {
  * exists; a Python file when its name ends in .py or starts with python: or
  * file:, else INI), GUNICORN_CMD_ARGS, KIRIN_CMD_ARGS (both split as a shell
  * would, without expansion), and argv. Warnings (a Gunicorn setting kirin
- * lacks, a ./kirin.ini ignored for ./gunicorn.conf.py) are in cfg->notes. `cfg` must be zeroed or freshly freed;
- * on CONFIG_ERROR a one-line message without trailing newline is in err
+ * lacks, a ./kirin.ini ignored for ./gunicorn.conf.py) are in cfg->notes.
+ * `cfg` must be zeroed or freshly freed; on CONFIG_ERROR or CONFIG_USAGE
+ * (a syntax error on a command line) a one-line message without trailing
+ * newline is in err
  * (e.g. "kirin.ini:12: unknown setting 'wrokers'") and cfg has been freed.
  * Does not check that APP_MODULE is present (see config_validate).
  */

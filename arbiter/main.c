@@ -2,7 +2,7 @@
  * main — the kirin command: load the settings, answer --help, --version,
  * --print-config and --check-config, bind the listeners, then hand over to
  * the arbiter. Errors before the arbiter starts are one line on stderr and
- * exit code 1.
+ * exit code 1 (2 for a usage error: an unknown option, as Gunicorn).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +39,9 @@ int main(int argc, char **argv)
 	switch (config_load(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_ERROR:
 		return fail(err);
+	case CONFIG_USAGE:
+		fail(err);
+		return 2;
 	case CONFIG_HELP:
 		config_usage(stdout);
 		return 0;

@@ -25,11 +25,12 @@ def write(path, text):
 
 
 class Errors(unittest.TestCase):
-    """Each error: exit 1, one line on stderr, no Python traceback, quickly."""
+    """Each error: exit 1 (2 for a usage error, as Gunicorn), one line on
+    stderr, no Python traceback, quickly."""
 
-    def assertCleanError(self, cp, *needles):
+    def assertCleanError(self, cp, *needles, status=1):
         self.assertFalse(cp.timed_out, f"kirin did not exit: {cp.args}\n{cp.stderr}")
-        self.assertEqual(cp.returncode, 1, f"{cp.args}\nstderr: {cp.stderr!r}")
+        self.assertEqual(cp.returncode, status, f"{cp.args}\nstderr: {cp.stderr!r}")
         err = cp.stderr.strip()
         self.assertTrue(err, f"nothing on stderr for {cp.args}")
         self.assertEqual(len(err.splitlines()), 1, f"more than one line:\n{err}")
@@ -39,7 +40,13 @@ class Errors(unittest.TestCase):
         return err
 
     def test_unknown_flag(self):
-        self.assertCleanError(run_kirin("--bogus", "hello:app", timeout=20), "--bogus")
+        self.assertCleanError(run_kirin("--bogus", "hello:app", timeout=20), "--bogus", status=2)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["-Z", "hello:app"], ["hello:app", "--workers"], ["--daemon=1", "hello:app"]):
+            self.assertCleanError(run_kirin(*args, timeout=20), status=2)
+        self.assertCleanError(run_kirin("hello:app", env={"GUNICORN_CMD_ARGS": "--bogus"},
+                                        timeout=20), "GUNICORN_CMD_ARGS", status=2)
 
     def test_workers_not_a_number(self):
         err = self.assertCleanError(run_kirin("--workers", "abc", "hello:app", timeout=20), "abc")
@@ -283,7 +290,7 @@ class Settings(unittest.TestCase):
 
     def test_bad_kirin_cmd_args(self):
         cp = run_kirin("hello:app", env={"KIRIN_CMD_ARGS": "--bogus"}, timeout=20)
-        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
         self.assertEqual(len(cp.stderr.strip().splitlines()), 1, cp.stderr)
         self.assertIn("--bogus", cp.stderr)
 

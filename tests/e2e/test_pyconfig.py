@@ -50,10 +50,10 @@ class PyConfigCase(unittest.TestCase):
         self.assertEqual(cp.returncode, 0, cp.stderr)
         return settings(cp.stdout), cp.stderr
 
-    def assertError(self, cp, *needles):
-        """exit 1, and the last line of stderr the one-line error naming needles."""
+    def assertError(self, cp, *needles, status=1):
+        """exit 1 (or status), and the last line of stderr the one-line error naming needles."""
         self.assertFalse(cp.timed_out, cp.stderr)
-        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertEqual(cp.returncode, status, cp.stderr)
         last = cp.stderr.strip().splitlines()[-1]
         self.assertTrue(last.startswith("kirin: error: "), cp.stderr)
         for needle in needles:
@@ -126,7 +126,7 @@ class Loading(PyConfigCase):
 
     def test_gunicorn_cmd_args_errors_name_the_variable(self):
         cp = run_kirin("hello:app", cwd=self.dir, env={"GUNICORN_CMD_ARGS": "--wrokers 2"})
-        self.assertError(cp, "GUNICORN_CMD_ARGS", "--wrokers")
+        self.assertError(cp, "GUNICORN_CMD_ARGS", "--wrokers", status=2)
 
     def test_dash_c_file_and_file_prefix(self):
         path = self.conf("workers = 4\n", name="conf.py")

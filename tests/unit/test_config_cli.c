@@ -239,9 +239,27 @@ static void test_help_and_version(void **state)
 	write_file("kirin.ini", "[kirin]\nbogus = 1\n");
 	assert_int_equal(load(&cfg, "--help", NULL), CONFIG_HELP);
 	/* Errors before --help are still errors. */
-	assert_int_equal(load(&cfg, "--bogus", "--help", NULL), CONFIG_ERROR);
+	assert_int_equal(load(&cfg, "--bogus", "--help", NULL), CONFIG_USAGE);
 	setenv("KIRIN_CMD_ARGS", "--version", 1);
 	assert_int_equal(load(&cfg, "app:app", NULL), CONFIG_VERSION);
+}
+
+/* Syntax errors are usage errors (exit status 2); a bad value is not. */
+static void test_usage_errors(void **state)
+{
+	struct config cfg;
+
+	assert_int_equal(load(&cfg, "--bogus", "app:app", NULL), CONFIG_USAGE);
+	assert_int_equal(load(&cfg, "-Z", "app:app", NULL), CONFIG_USAGE);
+	assert_int_equal(load(&cfg, "app:app", "--workers", NULL), CONFIG_USAGE);
+	assert_int_equal(load(&cfg, "--daemon=yes", "app:app", NULL), CONFIG_USAGE);
+	setenv("GUNICORN_CMD_ARGS", "--bogus", 1);
+	assert_int_equal(load(&cfg, "app:app", NULL), CONFIG_USAGE);
+	setenv("GUNICORN_CMD_ARGS", "'unterminated", 1);
+	assert_int_equal(load(&cfg, "app:app", NULL), CONFIG_USAGE);
+	unsetenv("GUNICORN_CMD_ARGS");
+	assert_int_equal(load(&cfg, "--workers", "many", "app:app", NULL), CONFIG_ERROR);
+	assert_int_equal(load(&cfg, "-c", "nothere.ini", "app:app", NULL), CONFIG_ERROR);
 }
 
 static void test_usage(void **state)
@@ -340,6 +358,7 @@ int main(void)
 	    CONFIG_TEST(test_positionals),
 	    CONFIG_TEST(test_help_and_version),
 	    CONFIG_TEST(test_usage),
+	    CONFIG_TEST(test_usage_errors),
 	    CONFIG_TEST(test_env_args_quoting),
 	    CONFIG_TEST(test_env_args_errors),
 	};
