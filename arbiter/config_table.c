@@ -45,7 +45,8 @@ const struct setting config_settings[] = {
 		.offset = offsetof(struct config, bind),
 		.def = "127.0.0.1:8000",
 		.metavar = "ADDRESS",
-		.help = "The socket to bind: HOST, HOST:PORT, [IPV6]:PORT, unix:PATH or fd://FD; "
+		.help = "The socket to bind: HOST, HOST:PORT, tcp://HOST:PORT, [IPV6]:PORT, "
+			"unix:PATH or fd://FD; "
 			"repeat for several (PORT in the environment makes the default "
 			"0.0.0.0:$PORT).",
 	},

@@ -48,8 +48,11 @@ struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *er
 	ls = xcalloc(cfg->bind.n, sizeof(*ls));
 
 	for (size_t i = 0; i < cfg->bind.n; i++) {
+		errno = 0;
 		if (bind_one(&ls[i], cfg->bind.v[i], cfg, err, errlen) < 0) {
+			int busy = errno == EADDRINUSE;
 			listener_close_all(ls, i + 1, true);
+			errno = busy ? EADDRINUSE : 0;
 			return NULL;
 		}
 	}
@@ -145,6 +148,8 @@ static int bind_one(struct listener *l, const char *spec, const struct config *c
 		return bind_unix(l, spec + 5, cfg, err, errlen);
 	if (strncmp(spec, "fd://", 5) == 0)
 		return adopt_fd(l, spec + 5, err, errlen);
+	if (strncmp(spec, "tcp://", 6) == 0) /* Gunicorn's spelling of HOST:PORT */
+		return bind_tcp(l, spec + 6, cfg, err, errlen);
 	return bind_tcp(l, spec, cfg, err, errlen);
 }
 
@@ -186,8 +191,10 @@ static int bind_tcp(struct listener *l, const char *spec, const struct config *c
 	if (res->ai_family == AF_INET6)
 		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(l->fd, res->ai_addr, res->ai_addrlen) < 0 || listen(l->fd, cfg->backlog) < 0) {
-		snprintf(err, errlen, "cannot bind to %s: %s", spec, strerror(errno));
+		int e = errno;
+		snprintf(err, errlen, "cannot bind to %s: %s", spec, strerror(e));
 		freeaddrinfo(res);
+		errno = e;
 		return -1;
 	}
 	freeaddrinfo(res);

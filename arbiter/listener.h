@@ -28,13 +28,15 @@ struct listener {
 };
 
 /*
- * Bind every address of cfg->bind (HOST:PORT, [IPv6]:PORT, HOST, unix:PATH,
- * fd://N) with cfg->backlog and cfg->reuse_port. A stale unix socket file
- * (nobody accepting) is removed first. After USR2 (KIRIN_FDS set), adopt the
- * sockets the old arbiter handed over instead, and the files of those it
- * names in KIRIN_FDS_UNLINK (the unix sockets it created) with them. Returns
- * a new array of *n listeners, or NULL with a one-line message in err (every
- * socket opened so far closed). Arbiter only.
+ * Bind every address of cfg->bind (HOST:PORT, tcp://HOST:PORT, [IPv6]:PORT,
+ * HOST, unix:PATH, fd://N) with cfg->backlog and cfg->reuse_port. A stale
+ * unix socket file (nobody accepting) is removed first. After USR2
+ * (KIRIN_FDS set), adopt the sockets the old arbiter handed over instead,
+ * and the files of those it names in KIRIN_FDS_UNLINK (the unix sockets it
+ * created) with them. Returns a new array of *n listeners, or NULL with a
+ * one-line message in err (every socket opened so far closed) and errno
+ * EADDRINUSE when a TCP address was in use (worth retrying), else 0.
+ * Arbiter only.
  */
 struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
 				   size_t errlen);

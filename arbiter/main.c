@@ -21,6 +21,8 @@
 #include "build-aux/kirin-config.h"
 #include "workers/python/interp.h"
 
+#define BIND_ATTEMPTS 5 /* for an address in use, 1 s apart */
+
 static int fail(const char *msg);
 static int apply_environment(const struct config *cfg);
 static int check_config(const struct config *cfg);
@@ -92,9 +94,13 @@ int main(int argc, char **argv)
 
 	/* Started by an old arbiter on USR2 (it hands us its sockets): see below. */
 	upgraded = getenv("KIRIN_FDS") != NULL;
-	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
-	if (!ls)
-		return fail(err);
+	/* A busy address may be an old server still stopping: Gunicorn tries 5 times, 1 s apart. */
+	for (int attempt = 1; !(ls = listener_bind_all(&cfg, &nls, err, sizeof(err))); attempt++) {
+		if (errno != EADDRINUSE || attempt == BIND_ATTEMPTS)
+			return fail(err);
+		log_warning("%s (retrying in 1 second)", err);
+		sleep(1);
+	}
 	/*
 	 * After USR2 we are already detached (the old arbiter was): detaching
 	 * again would make the old arbiter see its child exit 0 and take the

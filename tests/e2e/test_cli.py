@@ -85,9 +85,35 @@ class Errors(unittest.TestCase):
         self.assertFalse(cp.timed_out, f"kirin kept running on a port in use:\n{cp.stderr}")
         self.assertEqual(cp.returncode, 1, cp.stderr)
         self.assertLess(elapsed, 10, "took too long to give up")
+        self.assertGreater(elapsed, 3.5, "gave up without retrying as Gunicorn does")
+        self.assertEqual(cp.stderr.count("retrying in 1 second"), 4, cp.stderr)
         self.assertNotIn("Traceback", cp.stderr)
         self.assertIn(str(port), cp.stderr)
         self.assertRegex(cp.stderr, r"(?i)in use")
+
+    def test_busy_port_is_retried_then_bound(self):
+        """As Gunicorn: an address in use is tried again, 1 s apart, 5 times."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        try:
+            with Kirin("-b", f"127.0.0.1:{port}", "hello:app", bind=False, port=port,
+                       wait=False) as k:
+                self.assertTrue(wait_for(lambda: "retrying in 1 second" in k.log(), 10),
+                                k.log())
+                s.close()
+                k.wait_until_serving(10)
+                self.assertEqual(http_get(port, "/").status, 200)
+                self.assertRegex(k.log(), r"WARNING.*in use.*retrying")
+        finally:
+            s.close()
+
+    def test_tcp_scheme_bind(self):
+        port = free_port()
+        with Kirin("-b", f"tcp://127.0.0.1:{port}", "hello:app", bind=False, port=port) as k:
+            self.assertEqual(http_get(port, "/").status, 200)
+            self.assertIn(f"Listening at: http://127.0.0.1:{port}", k.log())
 
     def test_unix_socket_in_missing_directory(self):
         cp = run_kirin("-b", "unix:/nonexistent-dir/x.sock", "hello:app", timeout=30)
