@@ -466,6 +466,9 @@ int config_set_value(struct config *cfg, const struct setting *s, const char *va
 		*FIELD(cfg, s, char *) = value[0] ? config_strdup(value) : NULL;
 		return 0;
 	case SETTING_CHOICE:
+		for (size_t i = 0; s->aliases && s->aliases[i]; i += 2)
+			if (strcasecmp(s->aliases[i], value) == 0)
+				value = s->aliases[i + 1];
 		for (size_t i = 0; config_choice(s, i); i++) {
 			if (strcasecmp(config_choice(s, i), value) == 0) {
 				free(*FIELD(cfg, s, char *));

@@ -70,6 +70,12 @@ struct setting {
 				   0o22 are octal, 0x12 hex; printed in octal */
 	bool py_int;            /* SETTING_STRING that a Python config file may give as an
 				   int (user, group: an id) */
+	/* SETTING_CHOICE: other spellings, NULL-terminated pairs "alias", "choice"
+	   ("true", "auto"); a row with aliases also takes a Python bool */
+	const char *const *aliases;
+	/* SETTING_CHOICE: the value of the bare long flag when the next word is not
+	   a choice (--proxy-protocol alone is auto) */
+	const char *bare;
 };
 
 struct config {
@@ -93,7 +99,7 @@ struct config {
 	int limit_request_field_size;
 	long limit_request_body;
 	struct strlist forwarded_allow_ips;
-	bool proxy_protocol;
+	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
 	/* python */
 	char *chdir;

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arbiter/config_parts.h"
 
+static bool is_choice(const struct setting *s, const char *word);
 static bool is_info_row(const struct setting *s);
 static const struct setting *find_short(char c);
 static const struct setting *find_long(const char *name, size_t len, const char *prefix, char *err,
@@ -118,6 +120,8 @@ int config_cli_parse(struct config_cmdline *cl, size_t n, char *const words[], c
 				         prefix, s->long_flag);
 				return -1;
 			}
+			if (s->bare && !value)
+				value = i + 1 < n && is_choice(s, words[i + 1]) ? words[++i] : s->bare;
 			if (s->type != SETTING_BOOL && !value) {
 				if (i + 1 >= n) {
 					snprintf(err, errlen, "%soption '%s' requires an argument",
@@ -238,6 +242,18 @@ void config_usage(FILE *f)
 	        "KIRIN_CMD_ARGS, then the command line. "
 	        "kirin %s; see kirin(1) and kirin.ini(5).\n",
 	        PACKAGE_VERSION);
+}
+
+/* Is word one of a SETTING_CHOICE row's choices or aliases (so a bare flag takes it)? */
+static bool is_choice(const struct setting *s, const char *word)
+{
+	for (size_t i = 0; config_choice(s, i); i++)
+		if (strcasecmp(config_choice(s, i), word) == 0)
+			return true;
+	for (size_t i = 0; s->aliases && s->aliases[i]; i += 2)
+		if (strcasecmp(s->aliases[i], word) == 0)
+			return true;
+	return false;
 }
 
 static bool is_info_row(const struct setting *s)

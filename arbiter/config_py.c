@@ -92,7 +92,8 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 /*
  * Store v in row s with Gunicorn's validation: an int setting takes an int
  * (a bool counts) or a string of one, a bool takes True/False or the strings
- * "true"/"false", a string takes a str or None (unset), a list takes a list
+ * "true"/"false", a string takes a str or None (unset; a choice with
+ * aliases takes a bool too: proxy_protocol), a list takes a list
  * of str, a str (one item, or comma-separated where the command line splits
  * too) or an empty value. 0, or -1 with why.
  */
@@ -123,7 +124,7 @@ static int apply(struct config *cfg, const struct setting *s, const struct pyval
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		/* fall through */
 	case SETTING_CHOICE:
-		if (v->kind == PYVALUE_STR)
+		if (v->kind == PYVALUE_STR || (v->kind == PYVALUE_BOOL && s->aliases))
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		return expected(v, "a string", why, whylen);
 	case SETTING_LIST:

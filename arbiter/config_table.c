@@ -27,6 +27,10 @@ static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
 
+static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
+/* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
+static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off", "none", "off",
+						 "true",  "auto", "1",    "auto", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -242,10 +246,15 @@ const struct setting config_settings[] = {
 	{
 		.name = "proxy_protocol",
 		.long_flag = "--proxy-protocol",
-		.type = SETTING_BOOL,
+		.type = SETTING_CHOICE,
 		.offset = offsetof(struct config, proxy_protocol),
-		.def = "false",
-		.help = "Expect a PROXY protocol header from the front-ends in proxy_allow_ips.",
+		.choices = proxy_modes,
+		.aliases = proxy_mode_aliases,
+		.bare = "auto",
+		.metavar = "MODE",
+		.help = "Expect a PROXY protocol header from the front-ends in proxy_allow_ips: "
+			"off, v1 (text), v2 (binary) or auto (either; the flag alone); true and "
+			"false are auto and off.",
 	},
 	{
 		.name = "proxy_allow_ips",

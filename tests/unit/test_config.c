@@ -57,7 +57,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.limit_request_field_size, 8190);
 	assert_int_equal(cfg.limit_request_body, 0);
 	assert_list(&cfg.forwarded_allow_ips, 2, "127.0.0.1", "::1");
-	assert_false(cfg.proxy_protocol);
+	assert_string_equal(cfg.proxy_protocol, "off");
 	assert_list(&cfg.proxy_allow_ips, 2, "127.0.0.1", "::1");
 	assert_null(cfg.chdir);
 	assert_list(&cfg.pythonpath, 0);

@@ -44,7 +44,8 @@ static void test_py_values(void **state)
 	                      "wsgi_app = 'site:application'\n"
 	                      "limit_request_body = 2 ** 40\n"
 	                      "user = 65534\n"
-	                      "umask = 0o22\n");
+	                      "umask = 0o22\n"
+	                      "proxy_protocol = True\n");
 	load_ok(&cfg, "-c", "conf.py", NULL);
 	assert_list(&cfg.bind, 2, "0.0.0.0:9000", "unix:/run/k.sock");
 	assert_int_equal(cfg.workers, 4);
@@ -63,6 +64,7 @@ static void test_py_values(void **state)
 	assert_int_equal(cfg.limit_request_body, 1L << 40);
 	assert_string_equal(cfg.user, "65534");
 	assert_int_equal(cfg.umask, 022);
+	assert_string_equal(cfg.proxy_protocol, "auto");
 	assert_int_equal(cfg.notes.n, 0);
 	config_free(&cfg);
 	/* The positional APP_MODULE wins over wsgi_app; empty lists empty. */
