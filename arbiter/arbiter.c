@@ -67,6 +67,8 @@ struct arbiter {
 	struct throttle respawn;
 	int fatal_code;          /* a worker's boot-error exit code: stop the server */
 	bool preloaded;          /* --preload at start: workers inherit that app */
+	bool reload_asked;       /* a worker of this generation asked (--reload) */
+	bool gen_failed;         /* --reload: this generation cannot boot, the previous serves */
 	char exe_path[PATH_MAX]; /* the binary, for USR2 */
 	pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
 	int self_pipe[2];        /* written by on_signal() to wake poll() */
@@ -90,6 +92,7 @@ static int prepare_reload(struct arbiter *a, struct config *next, char *err, siz
 static void upgrade(struct arbiter *a);
 static void remove_slot(struct arbiter *a, size_t i);
 static void reap(struct arbiter *a);
+static bool keeps_serving(const struct arbiter *a, size_t i);
 static void signal_all(const struct arbiter *a, int sig);
 static int stop(struct arbiter *a, enum stop_mode mode);
 static void drain_self_pipe(const struct arbiter *a);
@@ -349,7 +352,8 @@ static void maintain(struct arbiter *a, double now)
 		if (!oldest || s->age < oldest->age)
 			oldest = s;
 	}
-	while ((size_t)a->target_workers > serving && throttle_take(&a->respawn, now)) {
+	while (!a->gen_failed && (size_t)a->target_workers > serving &&
+	       throttle_take(&a->respawn, now)) {
 		size_t before = a->nslots;
 		spawn(a);
 		if (a->nslots == before)
@@ -358,7 +362,8 @@ static void maintain(struct arbiter *a, double now)
 	}
 	if (serving > (size_t)a->target_workers && oldest)
 		retire(oldest, now);
-	if (old > 0 && (booted >= (size_t)a->target_workers || now - a->reloaded_at > RELOAD_BOOT_WAIT)) {
+	if (old > 0 && !a->gen_failed &&
+	    (booted >= (size_t)a->target_workers || now - a->reloaded_at > RELOAD_BOOT_WAIT)) {
 		for (size_t i = 0; i < a->nslots; i++)
 			if (a->slots[i].gen != a->generation && a->slots[i].retired_at == 0)
 				retire(&a->slots[i], now);
@@ -485,6 +490,8 @@ static void reload(struct arbiter *a)
 	struct config *next = xcalloc(1, sizeof(*next));
 	char err[1024];
 
+	a->reload_asked = false;
+	a->gen_failed = false;
 	if (prepare_reload(a, next, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
 		if (a->cfg->chdir && chdir(a->cfg->chdir) < 0)
@@ -598,12 +605,32 @@ static void reap(struct arbiter *a)
 			arbiter_describe_status(status, how, sizeof(how));
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				log_warning("Worker (pid:%ld) exited with %s", (long)pid, how);
-			if (!a->fatal_code)
+			if (!a->fatal_code && arbiter_fatal_status(status) && keeps_serving(a, i)) {
+				log_msg(LOG_ERROR, "the edited application cannot boot: the workers "
+					  "that loaded it before serve on until the code changes again "
+					  "(--reload)");
+				a->gen_failed = true;
+			} else if (!a->fatal_code) {
 				a->fatal_code = arbiter_fatal_status(status);
+			}
 			remove_slot(a, i);
 			break;
 		}
 	}
+}
+
+/*
+ * --reload: slot i failed to boot, but other workers, booted before the
+ * edit, still serve; an edit with a mistake in it must not stop the server.
+ */
+static bool keeps_serving(const struct arbiter *a, size_t i)
+{
+	if (!a->cfg->reload)
+		return false;
+	for (size_t j = 0; j < a->nslots; j++)
+		if (j != i && a->slots[j].booted && a->slots[j].retired_at == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -634,12 +661,21 @@ static void poll_channels(struct arbiter *a)
 	now = monotime_now();
 	for (size_t i = 0; i < a->nslots; i++) {
 		char beats[64];
+		ssize_t n;
 
 		if (!a->pfd[i + 1].revents)
 			continue;
-		while (recv(a->slots[i].fd, beats, sizeof(beats), MSG_DONTWAIT) > 0) {
+		while ((n = recv(a->slots[i].fd, beats, sizeof(beats), MSG_DONTWAIT)) > 0) {
 			a->slots[i].last_beat = now;
 			a->slots[i].booted = true;
+			/* --reload: once per generation, however many workers ask. */
+			if (memchr(beats, CHANNEL_RELOAD, (size_t)n) &&
+			    (a->slots[i].gen == a->generation || a->gen_failed) && !a->reload_asked) {
+				log_info("Worker (pid:%ld) saw the code change: reloading",
+					 (long)a->slots[i].pid);
+				a->reload_asked = true;
+				a->sig.hup = 1;
+			}
 		}
 	}
 }

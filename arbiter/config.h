@@ -108,6 +108,8 @@ struct config {
 	char *virtualenv;  /* --virtualenv; NULL: $VIRTUAL_ENV if set */
 	char *root_path;   /* --root-path (SCRIPT_NAME); NULL: $SCRIPT_NAME if set */
 	bool preload_app;
+	bool reload;       /* --reload: workers watch the app's files (workers/reloader.h) */
+	struct strlist reload_extra_files;
 	bool capture_output;
 	/* server mechanics */
 	bool daemon;

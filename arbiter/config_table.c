@@ -327,6 +327,25 @@ const struct setting config_settings[] = {
 			"reload then does not re-import it.",
 	},
 	{
+		.name = "reload",
+		.long_flag = "--reload",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, reload),
+		.def = "false",
+		.help = "Reload (as on HUP) when a file of the application's modules changes; "
+			"for development.",
+	},
+	{
+		.name = "reload_extra_files",
+		.long_flag = "--reload-extra-files",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, reload_extra_files),
+		.metavar = "FILES",
+		.help = "Comma-separated files that --reload watches too (templates, "
+			"configuration); repeat for more.",
+		.cli_commas = true,
+	},
+	{
 		.name = "capture_output",
 		.long_flag = "--capture-output",
 		.type = SETTING_BOOL,

@@ -9,7 +9,7 @@ UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
 UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
-UNIT_TESTS += tests/unit/test_config_py
+UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -46,6 +46,7 @@ tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent
 tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 tests_unit_test_connset_LDADD = $(UNIT_LDADD)
 tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
+tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
@@ -53,6 +54,7 @@ E2E_TESTS = \
 	tests/e2e/test_cli.py \
 	tests/e2e/test_pyconfig.py \
 	tests/e2e/test_privileges.py \
+	tests/e2e/test_reload.py \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_operations.py \
 	tests/e2e/test_conformance.py \

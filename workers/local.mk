@@ -4,6 +4,7 @@ libkirin_a_SOURCES += \
 	workers/accesslog.c workers/accesslog.h \
 	workers/accesslog_format.c workers/accesslog_format.h \
 	workers/worker.c workers/worker.h \
+	workers/reloader.c workers/reloader.h \
 	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \

@@ -19,6 +19,7 @@
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/reloader.h"
 #include "workers/worker_type.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -72,6 +73,8 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
+	if (w->cfg->reload)
+		reloader_start(w->cfg, w->channel_fd);
 	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
