@@ -9,10 +9,10 @@
  * interp_init runs). The connection set runs on reactor_gevent: accepting
  * is an io watcher of gevent's loop, and so is waiting for a request: each
  * connection has an io watcher whose C callback, in gevent's hub, reads and
- * parses the head.
- * Only a complete head takes a gevent greenlet (from a small pool, or
- * spawned) to run the app; an idle keep-alive connection, or one accepted
- * with nothing sent yet, holds no greenlet, only its socket and watcher.
+ * parses the head. Only a complete head takes a gevent greenlet (from a
+ * small pool, or spawned) to run the app; an idle keep-alive connection, or
+ * one accepted with nothing sent yet, holds no greenlet, only its socket
+ * and watcher.
  * Inside a request, waits go through gevent.socket.wait_read/write.
  * Never waits in the hub: anything that may wait runs in a greenlet.
  */
