@@ -1,12 +1,12 @@
 /*
  * config_table — kirin's settings, one designated-initializer row each (as
  * tmux's options-table.c): name, flags, INI key, type, offset in struct
- * config, default, range, help. config.c, config_ini.c and config_cli.c
- * walk it for every way a setting arrives, and the documentation tests walk
- * it against --help, the man pages and etc/kirin.ini. A new setting is a
- * row here and a field in struct config. worker_class takes its choices and
- * default from the worker-type table (workers/worker_type.h, the one worker
- * header here).
+ * config, default, range, help. config.c, config_ini.c, config_py.c and
+ * config_cli.c walk it for every way a setting arrives, and the
+ * documentation tests walk it against --help, the man pages and
+ * etc/kirin.ini. A new setting is a row here and a field in struct config.
+ * worker_class takes its choices and default from the worker-type table
+ * (workers/worker_type.h, the one worker header here).
  */
 #include "arbiter/config.h"
 

@@ -4,8 +4,9 @@
  * fate with, and the heartbeat it writes to its end of their socketpair.
  *
  * The arbiter includes no other worker header but the Python loader
- * (workers/python/interp.h, for --preload and --check-config) and the
- * worker-type table (workers/worker_type.h, to check -k); it starts a
+ * (workers/python/interp.h, for --preload and --check-config), the Python
+ * config file reader (workers/python/pyconfig.h) and the worker-type table
+ * (workers/worker_type.h, to check -k); it starts a
  * worker only through channel_enter_worker(). The heartbeat is one byte,
  * because the arbiter reads nothing from a beat but that it came: a worker
  * is alive (and booted, after its first beat) while beats arrive. One other
