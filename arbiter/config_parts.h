@@ -91,12 +91,14 @@ int config_ini_load(struct config *cfg, const char *path, char *err, size_t errl
 
 /*
  * Execute the Python configuration at location ("FILE.py", "file:FILE",
- * "python:MODULE"; a file config_load() has found readable) and store its module-level names that are settings over
- * cfg, as Gunicorn validates them: each replaces the lower layer's value.
- * Unknown names are ignored; a Gunicorn setting kirin lacks adds a warning
- * to cfg->notes. Starts the interpreter in this process (the arbiter) on the
- * first call. Returns 0, or -1 with a message naming the file and the
- * setting in err (cfg may then hold part of the file: the caller frees it).
+ * "python:MODULE"; a file config_load() has found readable) and store its
+ * module-level names that are settings (and check_config, print_config, as
+ * Gunicorn) over cfg, as Gunicorn validates them: each replaces the lower
+ * layer's value. Unknown names are ignored; a Gunicorn setting kirin lacks
+ * adds a warning to cfg->notes. Starts the interpreter in this process (the
+ * arbiter) on the first call. Returns 0, or -1 with a message naming the
+ * file and the setting in err (cfg may then hold part of the file: the
+ * caller frees it).
  */
 int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen);
 

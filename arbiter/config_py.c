@@ -70,7 +70,8 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 		const struct setting *s = config_find(v->name);
 		char note[400];
 
-		if (s && !s->cli_only) {
+		/* As Gunicorn, the file may ask for check_config and print_config. */
+		if (s && (!s->cli_only || s->type == SETTING_BOOL)) {
 			rc = apply(cfg, s, v, why, sizeof(why));
 			if (rc < 0)
 				config_value_error(err, errlen, prefix, v->name,

@@ -169,6 +169,17 @@ class Loading(PyConfigCase):
         self.assertNotIn("_private", err)
         self.assertNotIn("'workers'", err)
 
+    def test_print_and_check_config_from_the_file(self):
+        """As Gunicorn: print_config and check_config are settings a file may set."""
+        self.conf(f"pythonpath = {APPS!r}\nworkers = 3\nprint_config = True\n")
+        cp = run_kirin("hello:app", cwd=self.dir)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(settings(cp.stdout)["workers"], ["3"])
+        self.conf(f"pythonpath = {APPS!r}\ncheck_config = True\n")
+        cp = run_kirin("hello:app", cwd=self.dir)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("configuration OK", cp.stdout)
+
     def test_example_config_runs(self):
         """Gunicorn's examples/example_config.py, as it is: loads and serves."""
         example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_example_config.py")

@@ -67,6 +67,13 @@ static void test_py_values(void **state)
 	assert_string_equal(cfg.proxy_protocol, "auto");
 	assert_int_equal(cfg.notes.n, 0);
 	config_free(&cfg);
+	/* As Gunicorn, the file may ask for --print-config; config names no file. */
+	write_file("conf.py", "print_config = True\ncheck_config = 'false'\nconfig = 'x.py'\n");
+	load_ok(&cfg, "-c", "conf.py", "app:app", NULL);
+	assert_true(cfg.print_config);
+	assert_false(cfg.check_config);
+	assert_string_equal(cfg.config, "conf.py");
+	config_free(&cfg);
 	/* The positional APP_MODULE wins over wsgi_app; empty lists empty. */
 	write_file("conf.py", "wsgi_app = 'site:application'\nbind = []\nraw_env = ''\n");
 	load_ok(&cfg, "-c", "conf.py", "other:app", NULL);
