@@ -21,6 +21,7 @@
 #include "arbiter/process.h"
 #include "arbiter/throttle.h"
 #include "workers/channel.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
@@ -119,6 +120,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		return 1;
 	}
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
+	hooks_call(HOOK_WHEN_READY, a->target_workers, NULL, 0, 0);
 	start_workers(a);
 
 	while (mode == RUNNING) {
@@ -288,12 +290,17 @@ static void spawn(struct arbiter *a)
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	hooks_call(HOOK_PRE_FORK, a->target_workers,
+		   &(struct hook_worker){0, (long)getpid(), a->next_age, true}, 0, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	interp_before_fork();
 	pid = fork();
 	if (pid == 0) {
 		interp_after_fork_child();
+		hooks_call(HOOK_POST_FORK, a->target_workers,
+			   &(struct hook_worker){(long)getpid(), (long)getppid(), a->next_age, true},
+			   0, 0);
 		/* Close what is the arbiter's: the self-pipe and every other
 		 * worker's channel end (so their EOF reaches them if we die). */
 		close(sv[0]);
@@ -519,6 +526,8 @@ static void reload(struct arbiter *a)
 	a->generation++;
 	a->reloaded_at = monotime_now();
 	a->target_workers = a->cfg->workers;
+	hooks_commit(a->cfg);
+	hooks_call(HOOK_ON_RELOAD, a->target_workers, NULL, 0, 0);
 }
 
 /*
@@ -613,6 +622,10 @@ static void reap(struct arbiter *a)
 			} else if (!a->fatal_code) {
 				a->fatal_code = arbiter_fatal_status(status);
 			}
+			hooks_call(HOOK_CHILD_EXIT, a->target_workers,
+				   &(struct hook_worker){(long)pid, (long)getpid(), a->slots[i].age,
+							 false},
+				   0, 0);
 			remove_slot(a, i);
 			break;
 		}
@@ -704,11 +717,16 @@ static void handle_signals(struct arbiter *a)
 		a->sig.ttin = 0;
 		a->target_workers++;
 		log_info("Handling signal: ttin (%d workers)", a->target_workers);
+		hooks_call(HOOK_NWORKERS_CHANGED, a->target_workers, NULL, a->target_workers,
+			   a->target_workers - 1);
 	}
 	if (a->sig.ttou) {
 		a->sig.ttou = 0;
-		if (a->target_workers > 1)
+		if (a->target_workers > 1) {
 			a->target_workers--;
+			hooks_call(HOOK_NWORKERS_CHANGED, a->target_workers, NULL,
+				   a->target_workers, a->target_workers + 1);
+		}
 		log_info("Handling signal: ttou (%d workers)", a->target_workers);
 	}
 	if (a->sig.winch) {
@@ -773,6 +791,7 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 	a->slots = NULL;
 	free(a->pfd);
 	a->pfd = NULL;
+	hooks_call(HOOK_ON_EXIT, 0, NULL, 0, 0);
 	log_info("Shutting down: Master");
 	return a->fatal_code ? a->fatal_code : 0;
 }

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "arbiter/config_parts.h"
+#include "workers/python/hooks.h"
 #include "workers/python/pyconfig.h"
 
 /*
@@ -79,7 +80,7 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 		} else if (strcmp(v->name, "wsgi_app") == 0 && v->kind == PYVALUE_STR) {
 			free(cfg->app_module);
 			cfg->app_module = config_strdup(v->text);
-		} else if (!s && is_gunicorn_setting(v->name)) {
+		} else if (!s && is_gunicorn_setting(v->name) && !hooks_known(v->name)) {
 			snprintf(note, sizeof(note),
 			         "%sGunicorn setting '%s' is not supported by kirin: ignored",
 			         prefix, v->name);

@@ -19,6 +19,7 @@
 #include "arbiter/log.h"
 #include "arbiter/process.h"
 #include "build-aux/kirin-config.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 
 #define BIND_ATTEMPTS 5 /* for an address in use, 1 s apart */
@@ -92,6 +93,10 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	/* Gunicorn's on_starting: before anything is bound; raising stops the server. */
+	hooks_commit(&cfg);
+	if (hooks_call(HOOK_ON_STARTING, cfg.workers, NULL, 0, 0) < 0)
+		return fail("the on_starting hook raised an exception (logged above)");
 	/* Started by an old arbiter on USR2 (it hands us its sockets): see below. */
 	upgraded = getenv("KIRIN_FDS") != NULL;
 	/* A busy address may be an old server still stopping: Gunicorn tries 5 times, 1 s apart. */

@@ -23,6 +23,7 @@ libkirin_a_SOURCES += \
 	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
 	workers/python/pyconfig.c workers/python/pyconfig.h \
+	workers/python/hooks.c workers/python/hooks.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
 	workers/python/input.c workers/python/input.h \

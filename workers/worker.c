@@ -18,6 +18,7 @@
 #include "workers/channel.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
+#include "workers/python/hooks.h"
 #include "workers/python/kirinmod.h"
 #include "workers/reloader.h"
 #include "workers/worker_type.h"
@@ -75,10 +76,14 @@ _Noreturn void worker_main(struct worker *w)
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	if (w->cfg->reload)
 		reloader_start(w->cfg, w->channel_fd);
+	hooks_call(HOOK_POST_WORKER_INIT, w->cfg->workers,
+		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, true}, 0, 0);
 	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
 	accesslog_close();
+	hooks_call(HOOK_WORKER_EXIT, w->cfg->workers,
+		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, false}, 0, 0);
 	if (!w->skip_finalize)
 		interp_finish(app);
 	log_info("Worker exiting (pid: %ld)", (long)getpid());

@@ -6,7 +6,6 @@ syntax errors, wrong types, huge, unreadable: one clear error, exit 1; on HUP
 the running configuration kept), and every worker type serving from an
 arbiter whose interpreter ran the file."""
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -187,7 +186,83 @@ class Loading(PyConfigCase):
         with Kirin("-c", example, "-b", f"127.0.0.1:{port}", "hello:app", bind=False, port=port,
                    cwd=APPS) as k:
             self.assertEqual(http_get(k.port, "/").status, 200)
-            self.assertRegex(k.log(), r"WARNING.*'post_fork'")
+            self.assertIn("Server is ready. Spawning workers", k.log())  # when_ready
+            pid = k.wait_workers(1)[0]
+            self.assertTrue(wait_for(lambda: f"Worker spawned (pid: {pid})" in k.log(), 10))
+            self.assertRegex(k.log(), r"WARNING.*'ssl_context'")  # not kirin's
+            self.assertNotRegex(k.log(), r"WARNING.*'post_fork'")
+
+
+HOOKS = """import os
+pythonpath = {apps!r}
+workers = 2
+def _w(*a):
+    with open({log!r}, "a") as f:
+        f.write(" ".join(str(x) for x in a) + "\\n")
+def on_starting(server): _w("on_starting", server.pid == os.getpid(), server.cfg.workers)
+def when_ready(server): server.log.info("when_ready says %s", "hello"); _w("when_ready")
+def pre_fork(server, worker): _w("pre_fork", server.num_workers)
+def post_fork(server, worker): _w("post_fork", worker.pid == os.getpid(), worker.ppid)
+def post_worker_init(worker): _w("post_worker_init", worker.pid == os.getpid(), worker.alive)
+def worker_exit(server, worker): _w("worker_exit", worker.pid == os.getpid())
+def child_exit(server, worker): _w("child_exit", worker.pid)
+def nworkers_changed(server, new, old): _w("nworkers_changed", new, old)
+def on_reload(server): _w("on_reload")
+def on_exit(server): _w("on_exit")
+"""
+
+
+class Hooks(PyConfigCase):
+    def read(self):
+        try:
+            with open(os.path.join(self.dir, "hooks.log")) as f:
+                return [line.split() for line in f]
+        except FileNotFoundError:
+            return []
+
+    def test_hooks_fire_in_order(self):
+        log = os.path.join(self.dir, "hooks.log")
+        self.conf(HOOKS.format(apps=APPS, log=log))
+        with Kirin("hello:app", cwd=self.dir) as k:
+            pids = k.wait_workers(2)
+            self.assertTrue(wait_for(lambda: sum(e[0] == "post_worker_init"
+                                                 for e in self.read()) == 2, 10), self.read())
+            self.assertIn("when_ready says hello", k.log())
+            k.signal(signal.SIGTTIN)
+            self.assertTrue(wait_for(lambda: ["nworkers_changed", "3", "2"] in self.read(), 10))
+            k.wait_workers(3)
+            k.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: ["on_reload"] in self.read(), 10))
+        events = self.read()
+        names = [e[0] for e in events]
+        arbiter = str(k.pid)
+        self.assertEqual(events[0], ["on_starting", "True", "2"])
+        self.assertEqual(names[1:4], ["when_ready", "pre_fork", "pre_fork"])
+        self.assertEqual(names[-1], "on_exit")
+        self.assertIn(["post_fork", "True", arbiter], events)
+        self.assertIn(["post_worker_init", "True", "True"], events)
+        self.assertIn(["worker_exit", "True"], events)
+        for pid in pids:
+            self.assertIn(["child_exit", str(pid)], events)
+        # each worker: pre_fork in the arbiter, then post_fork, then post_worker_init
+        self.assertLess(names.index("pre_fork"), names.index("post_fork"))
+        self.assertLess(names.index("post_fork"), names.index("post_worker_init"))
+
+    def test_a_raising_hook_is_logged_and_the_server_goes_on(self):
+        self.conf(f"pythonpath = {APPS!r}\n"
+                  "def post_worker_init(worker):\n    raise ValueError('hook broke')\n"
+                  "def when_ready(server):\n    1 / 0\n")
+        with Kirin("hello:app", cwd=self.dir) as k:
+            self.assertEqual(http_get(k.port, "/").status, 200)
+            self.assertTrue(wait_for(lambda: "ValueError: hook broke" in k.log(), 10), k.log())
+            self.assertIn("Exception in when_ready hook", k.log())
+
+    def test_on_starting_that_raises_stops_the_server(self):
+        """As Gunicorn, whose arbiter does not start when on_starting raises."""
+        self.conf("def on_starting(server):\n    raise RuntimeError('not today')\n")
+        cp = run_kirin("hello:app", cwd=self.dir)
+        self.assertError(cp, "on_starting")
+        self.assertIn("RuntimeError: not today", cp.stderr)
 
 
 class Hostile(PyConfigCase):

@@ -65,7 +65,7 @@ static const char reader_src[] =
 	"        loader = importlib.machinery.SourceFileLoader(name, path)\n"
 	"        spec = importlib.util.spec_from_file_location(name, path, loader=loader)\n"
 	"    mod = importlib.util.module_from_spec(spec)\n"
-	"    sys.modules[name] = mod\n"
+	"    sys.modules[name] = sys.modules['__config__'] = mod\n"
 	"    spec.loader.exec_module(mod)\n"
 	"    return [(k,) + _value(v) for k, v in vars(mod).items() if not k.startswith('_')]\n"
 	"def _run(location):\n"

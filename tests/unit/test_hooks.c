@@ -1,0 +1,130 @@
+/*
+ * Unit tests for workers/python/hooks.c: hooks_commit() takes the hooks of
+ * the config file pyconfig_read() executed, hooks_call() calls each with
+ * Gunicorn's signature (server.cfg, server.num_workers, worker.pid...), a
+ * hook that is not set costs nothing, one that raises returns -1, and a
+ * commit replaces the hooks of the previous file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "arbiter/config.h"
+#include "workers/python/hooks.h"
+#include "workers/python/interp.h"
+#include "workers/python/pyconfig.h"
+
+static char path[64];
+
+/* Execute text as the config file and commit its hooks with cfg. */
+static void commit(const char *text, const struct config *cfg)
+{
+	struct pyconfig pc;
+	char err[512];
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(pyconfig_read(path, &pc, err, sizeof(err)), 0);
+	pyconfig_free(&pc);
+	hooks_commit(cfg);
+}
+
+/* repr() of the config module's `calls` list. */
+static char *calls(void)
+{
+	PyObject *mod = PyImport_AddModule("__config__"); /* borrowed */
+	PyObject *list = mod ? PyObject_GetAttrString(mod, "calls") : NULL; /* new ref */
+	PyObject *r = list ? PyObject_Repr(list) : NULL; /* new ref */
+	char *s;
+
+	assert_non_null(r);
+	s = strdup(PyUnicode_AsUTF8(r));
+	Py_DECREF(r);
+	Py_DECREF(list);
+	return s;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/kirin-test-hooks-%ld.py", (long)getpid());
+	return interp_start(false);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return unlink(path);
+}
+
+static void test_signatures(void **state)
+{
+	char *bind[] = {(char *)"127.0.0.1:9"};
+	struct config cfg = {.workers = 3, .bind = {.v = bind, .n = 1}};
+	char *got;
+
+	(void)state;
+	commit("calls = []\n"
+	       "def on_starting(server):\n"
+	       "    calls.append(('start', server.num_workers, server.cfg.workers, server.cfg.bind))\n"
+	       "def pre_fork(server, worker):\n"
+	       "    calls.append(('pre', worker.pid, worker.age))\n"
+	       "def post_worker_init(worker):\n"
+	       "    calls.append(('init', worker.pid, worker.ppid, worker.alive, worker.cfg.workers))\n"
+	       "def nworkers_changed(server, new, old):\n"
+	       "    calls.append(('n', new, old))\n"
+	       "def child_exit(server, worker):\n"
+	       "    worker.log.info('child %s gone', worker.pid)\n"
+	       "    calls.append(('exit', worker.pid, worker.alive))\n",
+	       &cfg);
+	assert_int_equal(hooks_call(HOOK_ON_STARTING, 3, NULL, 0, 0), 0);
+	assert_int_equal(hooks_call(HOOK_PRE_FORK, 3, &(struct hook_worker){0, 1, 7, true}, 0, 0), 0);
+	assert_int_equal(
+	    hooks_call(HOOK_POST_WORKER_INIT, 3, &(struct hook_worker){42, 1, 7, true}, 0, 0), 0);
+	assert_int_equal(hooks_call(HOOK_NWORKERS_CHANGED, 4, NULL, 4, 3), 0);
+	assert_int_equal(hooks_call(HOOK_CHILD_EXIT, 3, &(struct hook_worker){42, 1, 7, false}, 0, 0),
+			 0);
+	assert_int_equal(hooks_call(HOOK_ON_EXIT, 0, NULL, 0, 0), 0); /* not set */
+	got = calls();
+	assert_string_equal(got, "[('start', 3, 3, ['127.0.0.1:9']), ('pre', 0, 7), "
+				 "('init', 42, 1, True, 3), ('n', 4, 3), ('exit', 42, False)]");
+	free(got);
+}
+
+static void test_raising_hook_and_recommit(void **state)
+{
+	struct config cfg = {.workers = 1};
+	char *got;
+
+	(void)state;
+	commit("calls = []\ndef on_reload(server):\n    raise ValueError('no')\n", &cfg);
+	assert_int_equal(hooks_call(HOOK_ON_RELOAD, 1, NULL, 0, 0), -1);
+	assert_true(hooks_known("worker_exit"));
+	assert_false(hooks_known("pre_request"));
+	/* A new file's hooks replace the old ones; not-callables are no hooks. */
+	commit("calls = []\non_reload = 3\ndef on_exit(server):\n    calls.append('bye')\n", &cfg);
+	assert_int_equal(hooks_call(HOOK_ON_RELOAD, 1, NULL, 0, 0), 0);
+	assert_int_equal(hooks_call(HOOK_ON_EXIT, 1, NULL, 0, 0), 0);
+	got = calls();
+	assert_string_equal(got, "['bye']");
+	free(got);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_signatures),
+	    cmocka_unit_test(test_raising_hook_and_recommit),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
