@@ -209,6 +209,11 @@ def child_exit(server, worker): _w("child_exit", worker.pid)
 def nworkers_changed(server, new, old): _w("nworkers_changed", new, old)
 def on_reload(server): _w("on_reload")
 def on_exit(server): _w("on_exit")
+def pre_request(worker, req):
+    _w("pre_request", worker.pid == os.getpid(), req.method, req.path, req.query,
+       dict(req.headers).get("X-TEST"))
+def post_request(worker, req, environ, resp):
+    _w("post_request", req.path, resp.status_code, resp.sent, environ["QUERY_STRING"])
 """
 
 
@@ -228,6 +233,10 @@ class Hooks(PyConfigCase):
             self.assertTrue(wait_for(lambda: sum(e[0] == "post_worker_init"
                                                  for e in self.read()) == 2, 10), self.read())
             self.assertIn("when_ready says hello", k.log())
+            r = http_get(k.port, "/p?q=1", headers={"X-Test": "yes"})
+            self.assertEqual(r.status, 200)
+            self.assertTrue(wait_for(lambda: any(e[0] == "post_request" for e in self.read()),
+                                     10))
             k.signal(signal.SIGTTIN)
             self.assertTrue(wait_for(lambda: ["nworkers_changed", "3", "2"] in self.read(), 10))
             k.wait_workers(3)
@@ -237,11 +246,14 @@ class Hooks(PyConfigCase):
         names = [e[0] for e in events]
         arbiter = str(k.pid)
         self.assertEqual(events[0], ["on_starting", "True", "2"])
-        self.assertEqual(names[1:4], ["when_ready", "pre_fork", "pre_fork"])
+        self.assertEqual(names[1:3], ["when_ready", "pre_fork"])
         self.assertEqual(names[-1], "on_exit")
         self.assertIn(["post_fork", "True", arbiter], events)
         self.assertIn(["post_worker_init", "True", "True"], events)
         self.assertIn(["worker_exit", "True"], events)
+        self.assertIn(["pre_request", "True", "GET", "/p", "q=1", "yes"], events)
+        self.assertIn(["post_request", "/p", "200", str(len(r.body)), "q=1"], events)
+        self.assertLess(names.index("pre_request"), names.index("post_request"))
         for pid in pids:
             self.assertIn(["child_exit", str(pid)], events)
         # each worker: pre_fork in the arbiter, then post_fork, then post_worker_init

@@ -109,7 +109,8 @@ static void test_raising_hook_and_recommit(void **state)
 	commit("calls = []\ndef on_reload(server):\n    raise ValueError('no')\n", &cfg);
 	assert_int_equal(hooks_call(HOOK_ON_RELOAD, 1, NULL, 0, 0), -1);
 	assert_true(hooks_known("worker_exit"));
-	assert_false(hooks_known("pre_request"));
+	assert_true(hooks_known("post_request"));
+	assert_false(hooks_known("worker_int"));
 	/* A new file's hooks replace the old ones; not-callables are no hooks. */
 	commit("calls = []\non_reload = 3\ndef on_exit(server):\n    calls.append('bye')\n", &cfg);
 	assert_int_equal(hooks_call(HOOK_ON_RELOAD, 1, NULL, 0, 0), 0);
@@ -119,11 +120,46 @@ static void test_raising_hook_and_recommit(void **state)
 	free(got);
 }
 
+static void test_request_hooks(void **state)
+{
+	struct config cfg = {.workers = 1};
+	PyObject *env, *status, *headers;
+	char *got;
+
+	(void)state;
+	commit("calls = []\n"
+	       "def pre_request(worker, req):\n"
+	       "    calls.append((worker.pid, req.method, req.path, req.version, req.headers))\n"
+	       "def post_request(worker, req, environ, resp):\n"
+	       "    calls.append((resp.status_code, resp.headers, resp.sent, environ['Q']))\n",
+	       &cfg);
+	assert_true(hooks_request_set());
+	assert_int_equal(
+	    hooks_call(HOOK_POST_WORKER_INIT, 1, &(struct hook_worker){42, 1, 0, true}, 0, 0), 0);
+	env = Py_BuildValue("{ssssssssss}", "REQUEST_METHOD", "GET", "PATH_INFO", "/x",
+			    "SERVER_PROTOCOL", "HTTP/1.1", "HTTP_X_A", "b", "Q", "q"); /* new ref */
+	status = PyUnicode_FromString("404 Not Found"); /* new ref */
+	headers = Py_BuildValue("[(ss)]", "Content-Type", "text/plain"); /* new ref */
+	hooks_pre_request(env);
+	hooks_post_request(env, status, headers, 9);
+	got = calls();
+	assert_string_equal(got, "[(42, 'GET', '/x', (1, 1), [('X-A', 'b')]), "
+				 "(404, [('Content-Type', 'text/plain')], 9, 'q')]");
+	free(got);
+	Py_DECREF(headers);
+	Py_DECREF(status);
+	Py_DECREF(env);
+	/* Not set: nothing is called, and the WSGI glue skips building anything. */
+	commit("calls = []\n", &cfg);
+	assert_false(hooks_request_set());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_signatures),
 	    cmocka_unit_test(test_raising_hook_and_recommit),
+	    cmocka_unit_test(test_request_hooks),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -15,8 +15,9 @@
 
 /* Gunicorn's names, in enum hook's order. */
 static const char *const names[HOOK_COUNT] = {
-	"on_starting",   "when_ready", "on_reload",  "on_exit",          "nworkers_changed",
-	"pre_fork",      "post_fork",  "child_exit", "post_worker_init", "worker_exit",
+	"on_starting", "when_ready",  "on_reload",  "on_exit",          "nworkers_changed",
+	"pre_fork",    "post_fork",   "child_exit", "post_worker_init", "worker_exit",
+	"pre_request", "post_request",
 };
 
 /*
@@ -50,7 +51,27 @@ static const char hooks_src[] =
 	"    def __init__(self, cfg, log, pid, ppid, age, alive):\n"
 	"        self.cfg, self.log = cfg, log\n"
 	"        self.pid, self.ppid, self.age, self.alive = pid, ppid, age, alive\n"
+	"class _Request:\n"
+	"    def __init__(self, env):\n"
+	"        self.method = env.get('REQUEST_METHOD')\n"
+	"        self.path = env.get('PATH_INFO')\n"
+	"        self.query = env.get('QUERY_STRING')\n"
+	"        self.uri = env.get('RAW_URI')\n"
+	"        proto = env.get('SERVER_PROTOCOL', 'HTTP/1.0')\n"
+	"        self.version = tuple(int(x) for x in proto.split('/')[1].split('.'))\n"
+	"        self.headers = [(k[5:].replace('_', '-'), v) for k, v in env.items()\n"
+	"                        if k.startswith('HTTP_')]\n"
+	"        for k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):\n"
+	"            if env.get(k):\n"
+	"                self.headers.append((k.replace('_', '-'), env[k]))\n"
+	"class _Response:\n"
+	"    def __init__(self, status, headers, sent):\n"
+	"        self.status = status or '500 Internal Server Error'\n"
+	"        self.status_code = int(self.status.split(None, 1)[0])\n"
+	"        self.headers = list(headers or [])\n"
+	"        self.sent = self.response_length = sent\n"
 	"_active = {}\n"
+	"_me = None\n"
 	"_cfg = None\n"
 	"def _commit(names, cfg):\n"
 	"    global _active, _cfg\n"
@@ -58,7 +79,20 @@ static const char hooks_src[] =
 	"    _active = {n: getattr(mod, n) for n in names if callable(getattr(mod, n, None))}\n"
 	"    _cfg = types.SimpleNamespace(**cfg)\n"
 	"    return [n in _active for n in names]\n"
+	"def _request(name, env, resp):\n"
+	"    w = _Worker(_cfg, _log, *_me)\n"
+	"    req = _Request(env)\n"
+	"    args = (w, req) if resp is None else (w, req, env, _Response(*resp))\n"
+	"    try:\n"
+	"        _active[name](*args)\n"
+	"    except Exception:\n"
+	"        _log.error('Exception in %s hook\\n%s', name, traceback.format_exc().rstrip())\n"
 	"def _call(name, num_workers, worker, ints):\n"
+	"    global _me\n"
+	"    if name == 'post_worker_init':\n"
+	"        _me = worker\n"
+	"    if name not in _active:\n"
+	"        return True\n"
 	"    server = _Server(_cfg, _log, num_workers)\n"
 	"    w = _Worker(_cfg, _log, *worker) if worker else None\n"
 	"    if name == 'post_worker_init':\n"
@@ -130,7 +164,7 @@ int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int ne
 	PyGILState_STATE gil;
 	int rc;
 
-	if (!(set_mask & (1u << h)))
+	if (!(set_mask & (1u << h)) && !(h == HOOK_POST_WORKER_INIT && hooks_request_set()))
 		return 0;
 	gil = PyGILState_Ensure();
 	worker = w ? Py_BuildValue("(llIO)", w->pid, w->ppid, w->age,
@@ -148,6 +182,38 @@ int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int ne
 	Py_XDECREF(worker);
 	PyGILState_Release(gil);
 	return rc;
+}
+
+bool hooks_request_set(void)
+{
+	return set_mask & (1u << HOOK_PRE_REQUEST | 1u << HOOK_POST_REQUEST);
+}
+
+void hooks_pre_request(PyObject *environ)
+{
+	PyObject *r;
+
+	if (!(set_mask & (1u << HOOK_PRE_REQUEST)))
+		return;
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sOO",
+				  "pre_request", environ, Py_None); /* new ref */
+	if (!r)
+		interp_log_exception("calling the pre_request hook");
+	Py_XDECREF(r);
+}
+
+void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, long sent)
+{
+	PyObject *r;
+
+	if (!(set_mask & (1u << HOOK_POST_REQUEST)))
+		return;
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sO(OOl)",
+				  "post_request", environ, status ? status : Py_None,
+				  headers ? headers : Py_None, sent); /* new ref */
+	if (!r)
+		interp_log_exception("calling the post_request hook");
+	Py_XDECREF(r);
 }
 
 /* _Log's way out: _emit(level, message) to the error log. */

@@ -1,11 +1,13 @@
 /*
  * hooks — Gunicorn's server hooks, from a Python config file: on_starting,
  * when_ready, on_reload, on_exit, nworkers_changed, pre_fork, child_exit
- * (in the arbiter), post_fork, post_worker_init, worker_exit (in a worker),
+ * (in the arbiter), post_fork, post_worker_init, worker_exit, pre_request,
+ * post_request (in a worker),
  * called with Gunicorn's signatures on objects with the attributes
  * applications use (server: cfg, pid, num_workers, log; worker: pid, ppid,
  * age, alive, cfg, log; log: debug, info, warning, error, critical,
- * exception, writing to kirin's error log).
+ * exception, writing to kirin's error log; req: method, path, query, uri,
+ * version, headers; resp: status, status_code, headers, sent).
  *
  * The hooks are those of the configuration in force: hooks_commit() takes
  * them from the file pyconfig_read() last executed, at start and after a
@@ -15,6 +17,9 @@
  * is set (the arbiter holds it for good once it runs Python).
  */
 #pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
 
 #include <stdbool.h>
 
@@ -31,6 +36,8 @@ enum hook {
 	HOOK_CHILD_EXIT,
 	HOOK_POST_WORKER_INIT,
 	HOOK_WORKER_EXIT,
+	HOOK_PRE_REQUEST,
+	HOOK_POST_REQUEST,
 	HOOK_COUNT,
 };
 
@@ -55,7 +62,21 @@ void hooks_commit(const struct config *cfg);
  * Call hook h if set: with the server (num_workers) and, per its signature,
  * w (pre_fork, post_fork, child_exit, worker_exit, post_worker_init) or
  * new_value, old_value (nworkers_changed). Returns 0, or -1 when the hook
- * raised (logged with its traceback).
+ * raised (logged with its traceback). post_worker_init's w is remembered as
+ * the worker of this process, for the request hooks.
  */
 int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int new_value,
 	       int old_value);
+
+/* Is a request hook set? One bit test: the WSGI glue asks before building anything. */
+bool hooks_request_set(void);
+
+/*
+ * pre_request(worker, req) before the application is called with environ
+ * (borrowed; req is made from it), or post_request(worker, req, environ,
+ * resp) once the response is over (status and headers as given to
+ * start_response, or NULL when it was not called; sent the body's bytes).
+ * With the GIL held. A hook that raises is logged; the request goes on.
+ */
+void hooks_pre_request(PyObject *environ);
+void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, long sent);
