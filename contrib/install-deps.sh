@@ -7,6 +7,7 @@
 #   test   build, plus what `make check` needs: cmocka, the frameworks and
 #          gevent the end-to-end tests serve, groff for the man-page check,
 #          wrk for the harness's smoke pass, Gunicorn as the access log's reference
+#          and prometheus_client for the server hooks' test
 #   bench  test, plus the peers `make bench` measures kirin against
 set -eu
 
@@ -15,7 +16,7 @@ BUILD="build-essential autoconf automake pkg-config
     python3 python3-dev libpython3-dev python3-greenlet"
 TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
-    groff-base wrk"
+    python3-prometheus-client groff-base wrk"
 BENCH="nginx-light python3-waitress
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
     gnuplot-nox"

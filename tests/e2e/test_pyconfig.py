@@ -277,6 +277,41 @@ class Hooks(PyConfigCase):
         self.assertIn("RuntimeError: not today", cp.stderr)
 
 
+    def test_prometheus_multiprocess(self):
+        """prometheus_client's multiprocess mode, as its docs set it up for
+        Gunicorn: counters summed across 2 workers and a worker restart, and
+        the live-worker gauge right because child_exit marks the dead."""
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-prometheus-client is not installed")
+        metrics = os.path.join(self.dir, "metrics")
+        os.mkdir(metrics)
+        self.conf(f"pythonpath = {APPS!r}\nworkers = 2\n"
+                  "from prometheus_client import multiprocess\n"
+                  "def child_exit(server, worker):\n"
+                  "    multiprocess.mark_process_dead(worker.pid)\n")
+
+        def sample(k, name):
+            for line in http_get(k.port, "/metrics").body.decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+            return None
+
+        with Kirin("prom_app:app", cwd=self.dir, env={"PROMETHEUS_MULTIPROC_DIR": metrics}) as k:
+            first = k.wait_workers(2)
+            for _ in range(10):
+                self.assertEqual(http_get(k.port, "/inc").status, 200)
+            os.kill(first[0], signal.SIGTERM)
+            self.assertTrue(wait_for(lambda: len(k.workers()) == 2 and first[0] not in k.workers(),
+                                     15), k.log())
+            for _ in range(5):
+                self.assertEqual(http_get(k.port, "/inc").status, 200)
+            self.assertTrue(wait_for(lambda: sample(k, "kirin_e2e_live_workers") == 2, 10),
+                            sample(k, "kirin_e2e_live_workers"))
+            self.assertEqual(sample(k, "kirin_e2e_requests_total"), 15)
+
+
 class Hostile(PyConfigCase):
     def test_raises(self):
         self.conf("import os\nworkers = 2\nraise RuntimeError('no database')\n")
