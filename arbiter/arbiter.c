@@ -451,9 +451,12 @@ static void upgrade(struct arbiter *a)
 		log_error(errno, "moving pid file %s aside", a->cfg->pidfile);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	interp_before_fork();
 	pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		interp_after_fork_parent();
 		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	if (pid < 0) {
 		log_error(errno, "fork() for USR2");
 		if (aside && process_pidfile_move_back(a->cfg->pidfile) < 0)
@@ -461,6 +464,8 @@ static void upgrade(struct arbiter *a)
 		return;
 	}
 	if (pid == 0) {
+		interp_after_fork_child();
+		hooks_call(HOOK_PRE_EXEC, a->target_workers, NULL, 0, 0);
 		for (size_t i = 0; i < a->nlisteners; i++) {
 			size_t len = strlen(fds), ulen = strlen(unlink_fds);
 			fcntl(a->listeners[i].fd, F_SETFD, 0);

@@ -13,7 +13,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (APPS, Kirin, free_port, http_get, main, run_kirin,  # noqa: E402
+from kirintest import (APPS, Kirin, free_port, http_get, kill_tree, main, run_kirin,  # noqa: E402
                        wait_for, worker_classes)
 
 
@@ -259,6 +259,25 @@ class Hooks(PyConfigCase):
         # each worker: pre_fork in the arbiter, then post_fork, then post_worker_init
         self.assertLess(names.index("pre_fork"), names.index("post_fork"))
         self.assertLess(names.index("post_fork"), names.index("post_worker_init"))
+
+    def test_pre_exec_on_usr2(self):
+        log = os.path.join(self.dir, "hooks.log")
+        self.conf(f"import os\npythonpath = {APPS!r}\n"
+                  "def pre_exec(server):\n"
+                  f"    open({log!r}, 'a').write(f'pre_exec {{os.getpid()}} {{os.getppid()}}\\n')\n")
+        with Kirin("hello:app", cwd=self.dir) as k:
+            k.wait_workers(1)
+            before = set(k.workers())
+            k.signal(signal.SIGUSR2)
+            try:
+                self.assertTrue(wait_for(lambda: ["pre_exec"] == [e[0] for e in self.read()], 10),
+                                k.log())
+                event = self.read()[0]
+                self.assertEqual(event[2], str(k.pid))  # in the arbiter's child
+                self.assertTrue(wait_for(lambda: set(k.workers()) - before, 10), k.log())
+            finally:
+                for pid in set(k.workers()) - before:
+                    kill_tree(pid)
 
     def test_a_raising_hook_is_logged_and_the_server_goes_on(self):
         self.conf(f"pythonpath = {APPS!r}\n"

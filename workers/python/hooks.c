@@ -17,7 +17,7 @@
 static const char *const names[HOOK_COUNT] = {
 	"on_starting", "when_ready",  "on_reload",  "on_exit",          "nworkers_changed",
 	"pre_fork",    "post_fork",   "child_exit", "post_worker_init", "worker_exit",
-	"pre_request", "post_request",
+	"pre_request", "post_request", "pre_exec",
 };
 
 /*

@@ -1,7 +1,7 @@
 /*
  * hooks — Gunicorn's server hooks, from a Python config file: on_starting,
  * when_ready, on_reload, on_exit, nworkers_changed, pre_fork, child_exit
- * (in the arbiter), post_fork, post_worker_init, worker_exit, pre_request,
+ * (in the arbiter), pre_exec (in the child the arbiter forks on USR2), post_fork, post_worker_init, worker_exit, pre_request,
  * post_request (in a worker),
  * called with Gunicorn's signatures on objects with the attributes
  * applications use (server: cfg, pid, num_workers, log; worker: pid, ppid,
@@ -38,6 +38,7 @@ enum hook {
 	HOOK_WORKER_EXIT,
 	HOOK_PRE_REQUEST,
 	HOOK_POST_REQUEST,
+	HOOK_PRE_EXEC,
 	HOOK_COUNT,
 };
 
