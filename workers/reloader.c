@@ -39,9 +39,9 @@ static void *run(void *arg);
 
 /* The modules' files, as Gunicorn's reloader lists them. */
 static const char files_src[] =
-	"import sys\n"
-	"_files = sorted({f for m in list(sys.modules.values())\n"
-	"                 for f in [getattr(m, '__file__', None)] if isinstance(f, str)})\n";
+    "import sys\n"
+    "_files = sorted({f for m in list(sys.modules.values())\n"
+    "                 for f in [getattr(m, '__file__', None)] if isinstance(f, str)})\n";
 
 int reloader_start(const struct config *cfg, int channel_fd)
 {
@@ -77,7 +77,7 @@ int reloader_start(const struct config *cfg, int channel_fd)
 	for (size_t i = 0; i < cfg->reload_extra_files.n; i++) {
 		if (add(w, cfg->reload_extra_files.v[i]) < 0)
 			log_warning("--reload: cannot watch %s: %s", cfg->reload_extra_files.v[i],
-				    strerror(errno));
+			            strerror(errno));
 		else
 			n++;
 	}
@@ -139,8 +139,8 @@ static void *run(void *arg)
 			return NULL;
 		}
 		name = ev->wd >= 0 && (size_t)ev->wd < w->cap && w->names[ev->wd]
-			       ? w->names[ev->wd]
-			       : "a watched file";
+		           ? w->names[ev->wd]
+		           : "a watched file";
 		log_info("Worker reloading: %s modified", name);
 		usleep(SETTLE_US);
 		/* The rest of the burst is the same change. */

@@ -41,9 +41,9 @@ static void commit(const char *text, const struct config *cfg)
 /* repr() of the config module's `calls` list. */
 static char *calls(void)
 {
-	PyObject *mod = PyImport_AddModule("__config__"); /* borrowed */
+	PyObject *mod = PyImport_AddModule("__config__");                   /* borrowed */
 	PyObject *list = mod ? PyObject_GetAttrString(mod, "calls") : NULL; /* new ref */
-	PyObject *r = list ? PyObject_Repr(list) : NULL; /* new ref */
+	PyObject *r = list ? PyObject_Repr(list) : NULL;                    /* new ref */
 	char *s;
 
 	assert_non_null(r);
@@ -73,30 +73,33 @@ static void test_signatures(void **state)
 	char *got;
 
 	(void)state;
-	commit("calls = []\n"
-	       "def on_starting(server):\n"
-	       "    calls.append(('start', server.num_workers, server.cfg.workers, server.cfg.bind))\n"
-	       "def pre_fork(server, worker):\n"
-	       "    calls.append(('pre', worker.pid, worker.age))\n"
-	       "def post_worker_init(worker):\n"
-	       "    calls.append(('init', worker.pid, worker.ppid, worker.alive, worker.cfg.workers))\n"
-	       "def nworkers_changed(server, new, old):\n"
-	       "    calls.append(('n', new, old))\n"
-	       "def child_exit(server, worker):\n"
-	       "    worker.log.info('child %s gone', worker.pid)\n"
-	       "    calls.append(('exit', worker.pid, worker.alive))\n",
-	       &cfg);
+	commit(
+	    "calls = []\n"
+	    "def on_starting(server):\n"
+	    "    calls.append(('start', server.num_workers, server.cfg.workers, server.cfg.bind))\n"
+	    "def pre_fork(server, worker):\n"
+	    "    calls.append(('pre', worker.pid, worker.age))\n"
+	    "def post_worker_init(worker):\n"
+	    "    calls.append(('init', worker.pid, worker.ppid, worker.alive, "
+	    "worker.cfg.workers))\n"
+	    "def nworkers_changed(server, new, old):\n"
+	    "    calls.append(('n', new, old))\n"
+	    "def child_exit(server, worker):\n"
+	    "    worker.log.info('child %s gone', worker.pid)\n"
+	    "    calls.append(('exit', worker.pid, worker.alive))\n",
+	    &cfg);
 	assert_int_equal(hooks_call(HOOK_ON_STARTING, 3, NULL, 0, 0), 0);
-	assert_int_equal(hooks_call(HOOK_PRE_FORK, 3, &(struct hook_worker){0, 1, 7, true}, 0, 0), 0);
+	assert_int_equal(hooks_call(HOOK_PRE_FORK, 3, &(struct hook_worker){0, 1, 7, true}, 0, 0),
+	                 0);
 	assert_int_equal(
 	    hooks_call(HOOK_POST_WORKER_INIT, 3, &(struct hook_worker){42, 1, 7, true}, 0, 0), 0);
 	assert_int_equal(hooks_call(HOOK_NWORKERS_CHANGED, 4, NULL, 4, 3), 0);
-	assert_int_equal(hooks_call(HOOK_CHILD_EXIT, 3, &(struct hook_worker){42, 1, 7, false}, 0, 0),
-			 0);
+	assert_int_equal(
+	    hooks_call(HOOK_CHILD_EXIT, 3, &(struct hook_worker){42, 1, 7, false}, 0, 0), 0);
 	assert_int_equal(hooks_call(HOOK_ON_EXIT, 0, NULL, 0, 0), 0); /* not set */
 	got = calls();
 	assert_string_equal(got, "[('start', 3, 3, ['127.0.0.1:9']), ('pre', 0, 7), "
-				 "('init', 42, 1, True, 3), ('n', 4, 3), ('exit', 42, False)]");
+	                         "('init', 42, 1, True, 3), ('n', 4, 3), ('exit', 42, False)]");
 	free(got);
 }
 
@@ -138,14 +141,14 @@ static void test_request_hooks(void **state)
 	assert_int_equal(
 	    hooks_call(HOOK_POST_WORKER_INIT, 1, &(struct hook_worker){42, 1, 0, true}, 0, 0), 0);
 	env = Py_BuildValue("{ssssssssss}", "REQUEST_METHOD", "GET", "PATH_INFO", "/x",
-			    "SERVER_PROTOCOL", "HTTP/1.1", "HTTP_X_A", "b", "Q", "q"); /* new ref */
-	status = PyUnicode_FromString("404 Not Found"); /* new ref */
-	headers = Py_BuildValue("[(ss)]", "Content-Type", "text/plain"); /* new ref */
+	                    "SERVER_PROTOCOL", "HTTP/1.1", "HTTP_X_A", "b", "Q", "q"); /* new ref */
+	status = PyUnicode_FromString("404 Not Found");                                /* new ref */
+	headers = Py_BuildValue("[(ss)]", "Content-Type", "text/plain");               /* new ref */
 	hooks_pre_request(env);
 	hooks_post_request(env, status, headers, 9);
 	got = calls();
 	assert_string_equal(got, "[(42, 'GET', '/x', (1, 1), [('X-A', 'b')]), "
-				 "(404, [('Content-Type', 'text/plain')], 9, 'q')]");
+	                         "(404, [('Content-Type', 'text/plain')], 9, 'q')]");
 	free(got);
 	Py_DECREF(headers);
 	Py_DECREF(status);

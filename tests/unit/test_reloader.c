@@ -62,7 +62,7 @@ static int group_setup(void **state)
 	if (interp_start(false) < 0)
 		return -1;
 	snprintf(src, sizeof(src),
-		 "import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '%s')", dir);
+	         "import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '%s')", dir);
 	if (PyRun_SimpleString(src) < 0)
 		return -1;
 	mod = PyImport_ImportModule("rlmod"); /* new ref */

@@ -15,9 +15,9 @@
 
 /* Gunicorn's names, in enum hook's order. */
 static const char *const names[HOOK_COUNT] = {
-	"on_starting", "when_ready",  "on_reload",  "on_exit",          "nworkers_changed",
-	"pre_fork",    "post_fork",   "child_exit", "post_worker_init", "worker_exit",
-	"pre_request", "post_request", "pre_exec",
+    "on_starting", "when_ready",   "on_reload",  "on_exit",          "nworkers_changed",
+    "pre_fork",    "post_fork",    "child_exit", "post_worker_init", "worker_exit",
+    "pre_request", "post_request", "pre_exec",
 };
 
 /*
@@ -111,8 +111,8 @@ static const char hooks_src[] =
 	"        return False\n";
 /* clang-format on */
 
-static PyObject *helpers;  /* hooks_src's globals (new ref, kept) */
-static unsigned set_mask;  /* bit h: hook h is set */
+static PyObject *helpers; /* hooks_src's globals (new ref, kept) */
+static unsigned set_mask; /* bit h: hook h is set */
 
 static PyObject *emit(PyObject *self, PyObject *args);
 static PyObject *settings_dict(const struct config *cfg);
@@ -144,7 +144,7 @@ void hooks_commit(const struct config *cfg)
 	}
 	if (list && settings)
 		res = PyObject_CallFunction(PyDict_GetItemString(g, "_commit"), "OO", list,
-					    settings); /* new ref */
+		                            settings); /* new ref */
 	if (!res) {
 		interp_log_exception("cannot set up the server hooks");
 	} else {
@@ -158,7 +158,7 @@ void hooks_commit(const struct config *cfg)
 }
 
 int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int new_value,
-	       int old_value)
+               int old_value)
 {
 	PyObject *worker, *ints, *res;
 	PyGILState_STATE gil;
@@ -167,13 +167,12 @@ int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int ne
 	if (!(set_mask & (1u << h)) && !(h == HOOK_POST_WORKER_INIT && hooks_request_set()))
 		return 0;
 	gil = PyGILState_Ensure();
-	worker = w ? Py_BuildValue("(llIO)", w->pid, w->ppid, w->age,
-				   w->alive ? Py_True : Py_False)
-		   : Py_NewRef(Py_None); /* new ref */
+	worker = w ? Py_BuildValue("(llIO)", w->pid, w->ppid, w->age, w->alive ? Py_True : Py_False)
+	           : Py_NewRef(Py_None);                    /* new ref */
 	ints = Py_BuildValue("(ii)", new_value, old_value); /* new ref */
 	res = worker && ints ? PyObject_CallFunction(PyDict_GetItemString(helpers, "_call"), "siOO",
-						     names[h], num_workers, worker, ints)
-			     : NULL; /* new ref */
+	                                             names[h], num_workers, worker, ints)
+	                     : NULL; /* new ref */
 	if (!res)
 		interp_log_exception("calling a server hook");
 	rc = res == Py_True ? 0 : -1;
@@ -195,8 +194,8 @@ void hooks_pre_request(PyObject *environ)
 
 	if (!(set_mask & (1u << HOOK_PRE_REQUEST)))
 		return;
-	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sOO",
-				  "pre_request", environ, Py_None); /* new ref */
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sOO", "pre_request",
+	                          environ, Py_None); /* new ref */
 	if (!r)
 		interp_log_exception("calling the pre_request hook");
 	Py_XDECREF(r);
@@ -209,8 +208,8 @@ void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, 
 	if (!(set_mask & (1u << HOOK_POST_REQUEST)))
 		return;
 	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sO(OOl)",
-				  "post_request", environ, status ? status : Py_None,
-				  headers ? headers : Py_None, sent); /* new ref */
+	                          "post_request", environ, status ? status : Py_None,
+	                          headers ? headers : Py_None, sent); /* new ref */
 	if (!r)
 		interp_log_exception("calling the post_request hook");
 	Py_XDECREF(r);
@@ -261,7 +260,7 @@ static PyObject *settings_dict(const struct config *cfg)
 		case SETTING_STRING:
 		case SETTING_CHOICE:
 			v = *FIELD(cfg, s, char *) ? PyUnicode_FromString(*FIELD(cfg, s, char *))
-						   : Py_NewRef(Py_None);
+			                           : Py_NewRef(Py_None);
 			break;
 		case SETTING_LIST:
 			l = FIELD(cfg, s, struct strlist);
@@ -289,9 +288,9 @@ static PyObject *get_helpers(void)
 		return NULL;
 	PyDict_SetItemString(helpers, "__builtins__", PyEval_GetBuiltins());
 	res = PyRun_String(hooks_src, Py_file_input, helpers, helpers); /* new ref */
-	fn = res ? PyCFunction_New(&emit_def, NULL) : NULL; /* new ref */
+	fn = res ? PyCFunction_New(&emit_def, NULL) : NULL;             /* new ref */
 	log = fn ? PyObject_CallFunction(PyDict_GetItemString(helpers, "_Log"), "O", fn)
-		 : NULL; /* new ref */
+	         : NULL; /* new ref */
 	if (log)
 		PyDict_SetItemString(helpers, "_log", log);
 	Py_XDECREF(log);

@@ -1,13 +1,13 @@
 /*
  * hooks — Gunicorn's server hooks, from a Python config file: on_starting,
  * when_ready, on_reload, on_exit, nworkers_changed, pre_fork, child_exit
- * (in the arbiter), pre_exec (in the child the arbiter forks on USR2), post_fork, post_worker_init, worker_exit, pre_request,
- * post_request (in a worker),
- * called with Gunicorn's signatures on objects with the attributes
- * applications use (server: cfg, pid, num_workers, log; worker: pid, ppid,
- * age, alive, cfg, log; log: debug, info, warning, error, critical,
- * exception, writing to kirin's error log; req: method, path, query, uri,
- * version, headers; resp: status, status_code, headers, sent).
+ * (in the arbiter), pre_exec (in the child the arbiter forks on USR2),
+ * post_fork, post_worker_init, worker_exit, pre_request, post_request (in a
+ * worker), called with Gunicorn's signatures on objects with the
+ * attributes applications use (server: cfg, pid, num_workers, log; worker:
+ * pid, ppid, age, alive, cfg, log; log: debug, info, warning, error,
+ * critical, exception, writing to kirin's error log; req: method, path,
+ * query, uri, version, headers; resp: status, status_code, headers, sent).
  *
  * The hooks are those of the configuration in force: hooks_commit() takes
  * them from the file pyconfig_read() last executed, at start and after a
@@ -67,7 +67,7 @@ void hooks_commit(const struct config *cfg);
  * the worker of this process, for the request hooks.
  */
 int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int new_value,
-	       int old_value);
+               int old_value);
 
 /* Is a request hook set? One bit test: the WSGI glue asks before building anything. */
 bool hooks_request_set(void);
