@@ -547,6 +547,8 @@ static int load_file(struct config *cfg, const char *path, char *err, size_t err
 	} else if (!path && stat(DEFAULT_INI, &st) == 0) {
 		path = DEFAULT_INI;
 	}
+	if (!path || !pyconfig_is_python(path))
+		pyconfig_forget(); /* a HUP without the .py: its hooks go too */
 	if (!path)
 		return 0;
 	if (pyconfig_path(path) && check_readable(pyconfig_path(path), err, errlen) < 0)

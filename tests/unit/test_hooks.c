@@ -122,6 +122,15 @@ static void test_raising_hook_and_recommit(void **state)
 	got = calls();
 	assert_string_equal(got, "['bye']");
 	free(got);
+	/* Settings from no Python file any more: no hooks at the next commit. */
+	commit("def on_exit(server):\n    raise ValueError('still here')\n", &cfg);
+	assert_int_equal(hooks_call(HOOK_ON_EXIT, 1, NULL, 0, 0), -1);
+	pyconfig_forget();
+	hooks_commit(&cfg);
+	assert_int_equal(hooks_call(HOOK_ON_EXIT, 1, NULL, 0, 0), 0);
+	assert_null(PyImport_GetModuleDict() ? PyDict_GetItemString(PyImport_GetModuleDict(),
+								     "__config__")
+					     : NULL);
 }
 
 static void test_request_hooks(void **state)

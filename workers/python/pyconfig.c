@@ -152,6 +152,18 @@ out:
 	return rc;
 }
 
+void pyconfig_forget(void)
+{
+	PyObject *modules;
+
+	if (!Py_IsInitialized())
+		return;
+	modules = PyImport_GetModuleDict(); /* borrowed */
+	if (PyDict_GetItemString(modules, "__config__") &&
+	    PyDict_DelItemString(modules, "__config__") < 0)
+		PyErr_Clear();
+}
+
 void pyconfig_free(struct pyconfig *pc)
 {
 	for (size_t i = 0; i < pc->n; i++) {

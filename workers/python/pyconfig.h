@@ -62,5 +62,12 @@ const char *pyconfig_path(const char *location);
  */
 int pyconfig_read(const char *location, struct pyconfig *out, char *err, size_t errlen);
 
+/*
+ * The settings come from no Python file (any more): drop the module the
+ * last pyconfig_read() left as sys.modules['__config__'] (hooks.h takes its
+ * hooks from there). Nothing when this process runs no Python.
+ */
+void pyconfig_forget(void);
+
 /* Free what pyconfig_read() filled; zeroes pc. */
 void pyconfig_free(struct pyconfig *pc);
