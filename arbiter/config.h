@@ -93,11 +93,13 @@ struct config {
 	int timeout;
 	int graceful_timeout;
 	int keepalive;
+	int websocket_ping;
 	/* security / HTTP limits */
 	int limit_request_line;
 	int limit_request_fields;
 	int limit_request_field_size;
 	long limit_request_body;
+	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
 	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;

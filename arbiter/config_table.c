@@ -182,6 +182,18 @@ const struct setting config_settings[] = {
 		.metavar = "INT",
 		.help = "Seconds to wait for the next request on a keep-alive connection.",
 	},
+	{
+		.name = "websocket_ping",
+		.long_flag = "--websocket-ping",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, websocket_ping),
+		.def = "0",
+		.min = 0,
+		.max = INT_MAX,
+		.metavar = "SECONDS",
+		.help = "Seconds of silence from a WebSocket client after which the server pings "
+			"it; a ping unanswered as long closes the connection. 0 disables.",
+	},
 	/* security and HTTP limits */
 	{
 		.name = "limit_request_line",
@@ -232,6 +244,18 @@ const struct setting config_settings[] = {
 		.max = LONG_MAX,
 		.metavar = "INT",
 		.help = "The maximum size of a request body in bytes; 0 means unlimited.",
+	},
+	{
+		.name = "websocket_max_message",
+		.long_flag = "--websocket-max-message",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, websocket_max_message),
+		.def = "16777216",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "The maximum size of a WebSocket message in bytes (after inflating); a "
+			"larger one closes the connection with 1009. 0 means unlimited.",
 	},
 	{
 		.name = "forwarded_allow_ips",

@@ -5,18 +5,21 @@
 #
 #   build  compile kirin and serve an app (the default)
 #   test   build, plus what `make check` needs: cmocka, the frameworks and
-#          gevent the end-to-end tests serve, groff for the man-page check,
+#          gevent the end-to-end tests serve (with the WebSocket client and
+#          apps), groff for the man-page check,
 #          wrk for the harness's smoke pass, Gunicorn as the access log's reference
 #          and prometheus_client for the server hooks' test
 #   bench  test, plus the peers `make bench` measures kirin against
 set -eu
 
 BUILD="build-essential autoconf automake pkg-config
-    libevent-dev libinih-dev libjansson-dev
+    libevent-dev libinih-dev libjansson-dev zlib1g-dev libssl-dev
     python3 python3-dev libpython3-dev python3-greenlet"
 TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
-    python3-prometheus-client groff-base wrk"
+    python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
+    python3-socketio python3-prometheus-client
+    groff-base wrk"
 BENCH="nginx-light python3-waitress
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
     gnuplot-nox"

@@ -11,6 +11,8 @@ UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/te
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
 UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test_hooks
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn
+UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
+UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -46,6 +48,13 @@ tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent
 tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 tests_unit_test_connset_LDADD = $(UNIT_LDADD)
 tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
+tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
+tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_message_SOURCES = tests/unit/test_ws_message.c tests/unit/ws_client.h
+tests_unit_test_ws_message_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
+tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
 tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
 endif
@@ -64,6 +73,7 @@ E2E_TESTS = \
 	tests/e2e/test_gthread.py \
 	tests/e2e/test_keepalive.py \
 	tests/e2e/test_greenlet.py \
+	tests/e2e/test_websocket.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \

@@ -244,9 +244,10 @@ static void unbusy(struct cconn *cc)
 
 /*
  * Graceful stop: accept nothing more, let requests finish, close connections
- * idle between requests. A connection accepted but not yet asked anything
- * gets --keep-alive seconds to send its request, which is then answered
- * with Connection: close: the client connected to us, not to our successor.
+ * idle between requests, tell WebSockets to say goodbye (they never finish
+ * by themselves). A connection accepted but not yet asked anything gets
+ * --keep-alive seconds to send its request, which is then answered with
+ * Connection: close: the client connected to us, not to our successor.
  */
 static void begin_stop(void)
 {
@@ -258,7 +259,9 @@ static void begin_stop(void)
 	while (cc) {
 		struct cconn *next = cc->next;
 
-		if (!cc->busy && cc->served && conn_idle(&cc->c))
+		if (cc->busy && cc->c.upgraded)
+			conn_going_away(&cc->c);
+		else if (!cc->busy && cc->served && conn_idle(&cc->c))
 			connset_close(cc);
 		else if (!cc->busy && !cc->served && conn_idle(&cc->c))
 			wait_in(cc, &S.idle);

@@ -14,6 +14,7 @@
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/connset.h"
+#include "workers/python/websocket.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
@@ -69,6 +70,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	g.interp = PyInterpreterState_Get();
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
+	websocket_pool_threads(g.nthreads);
 	main_ts = PyEval_SaveThread();
 	for (int i = 0; i < g.nthreads; i++) {
 		int e = pthread_create(&g.threads[i], NULL, pool_main, NULL);

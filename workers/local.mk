@@ -30,6 +30,12 @@ libkirin_a_SOURCES += \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/python/gconn.c workers/python/gconn.h \
+	workers/python/websocket.c workers/python/websocket.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h \
-	workers/http/mem.c workers/http/mem.h
+	workers/http/mem.c workers/http/mem.h \
+	workers/http/utf8.c workers/http/utf8.h \
+	workers/http/ws_frame.c workers/http/ws_frame.h \
+	workers/http/ws_message.c workers/http/ws_message.h \
+	workers/http/ws_deflate.c workers/http/ws_deflate.h \
+	workers/http/ws_handshake.c workers/http/ws_handshake.h

@@ -17,9 +17,10 @@
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/python/environ.h"
-#include "workers/python/interp.h"
 #include "workers/python/hooks.h"
+#include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/python/websocket.h"
 #include "workers/reloader.h"
 #include "workers/worker_type.h"
 
@@ -74,6 +75,7 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
+	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
 	if (w->cfg->reload)
 		reloader_start(w->cfg, w->channel_fd);
 	hooks_call(HOOK_POST_WORKER_INIT, w->cfg->workers,

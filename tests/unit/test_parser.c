@@ -101,6 +101,7 @@ static void snapshot(struct outcome *o)
 	p += snprintf(p, (size_t)(end - p), " v=%d body=%s cl=%llu ka=%d ec=%d ca=%d n=%zu",
 		      q->version_minor, bodies[q->body], (unsigned long long)q->content_length,
 		      q->keep_alive, q->expect_continue, q->close_after, q->num_headers);
+	p += snprintf(p, (size_t)(end - p), " up=%d", q->upgrade);
 	for (size_t i = 0; i < q->num_headers; i++) {
 		append(&p, end, " ", q->headers[i].name, q->headers[i].name_len);
 		append(&p, end, "=", q->headers[i].value, q->headers[i].value_len);
@@ -833,6 +834,21 @@ static void test_expect(void **state)
 	check_heads(ROWS(rows));
 }
 
+/* An Upgrade field is noted (a WebSocket may be asked for); Connection: upgrade alone is not. */
+static void test_upgrade(void **state)
+{
+	static const struct head_row rows[] = {
+		{"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		 .want = "up=1"},
+		{"GET / HTTP/1.1\r\nHost: a\r\nupgrade: h2c\r\n\r\n", .want = "up=1"},
+		{"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n\r\n", .want = "up=0"},
+		{"GET / HTTP/1.1\r\nHost: a\r\nUpgrades: websocket\r\n\r\n", .want = "up=0"},
+	};
+
+	(void)state;
+	check_heads(ROWS(rows));
+}
+
 /* ---- incremental use -------------------------------------------------- */
 
 static void test_pipelined(void **state)
@@ -1046,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(test_transfer_encoding),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_expect),
+		cmocka_unit_test(test_upgrade),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_buffer_moves),
 		cmocka_unit_test(test_request_rebase),

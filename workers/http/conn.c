@@ -44,6 +44,7 @@ struct spare {
 static __thread struct spare spare_bufs, spare_headers;
 
 static ssize_t fill(struct conn *c, size_t want, bool wait);
+static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_ms);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
 static int grow(struct conn *c, size_t need);
 static int fill_body(struct conn *c, size_t want);
@@ -260,6 +261,24 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 	return 0;
 }
 
+ssize_t conn_read_some(struct conn *c, int timeout_ms)
+{
+	return fill_within(c, c->cap > c->len ? c->cap - c->len : READ_CHUNK, true, timeout_ms);
+}
+
+void conn_going_away(struct conn *c)
+{
+	__atomic_store_n(&c->going_away, true, __ATOMIC_RELEASE);
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RD);
+}
+
+void conn_linger(struct conn *c)
+{
+	if (c->fd >= 0)
+		linger_close(c);
+}
+
 void conn_refuse(struct conn *c, int status)
 {
 	char head[256];
@@ -327,6 +346,12 @@ void conn_close(struct conn *c)
  */
 static ssize_t fill(struct conn *c, size_t want, bool wait)
 {
+	return fill_within(c, want, wait, c->timeout_ms);
+}
+
+/* fill(), a wait bounded by timeout_ms (< 0: none) instead of c->timeout_ms. */
+static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_ms)
+{
 	if (want > READ_CHUNK)
 		want = READ_CHUNK;
 	if (want == 0)
@@ -347,7 +372,7 @@ static ssize_t fill(struct conn *c, size_t want, bool wait)
 			continue;
 		if (errno == EAGAIN && !wait)
 			return -2;
-		if (errno == EAGAIN && c->io->wait(c, POLLIN, c->timeout_ms) == 0)
+		if (errno == EAGAIN && c->io->wait(c, POLLIN, timeout_ms) == 0)
 			continue;
 		return -1;
 	}

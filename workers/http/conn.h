@@ -71,6 +71,8 @@ struct conn {
 	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
 	bool forwarded_trusted;  /* the peer's X-Forwarded-Proto counts (--forwarded-allow-ips) */
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */
+	bool upgraded;           /* taken over by another protocol (a WebSocket) */
+	bool going_away;         /* conn_going_away() was called (atomic: any thread) */
 
 	char *buf;               /* raw bytes read from the socket */
 	size_t cap, len;
@@ -160,6 +162,31 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
  * peer is gone or a wait timed out. May wait.
  */
 int conn_writev(struct conn *c, struct iovec *iov, int n);
+
+/*
+ * For a connection taken over by another protocol (a WebSocket): read what
+ * the socket has into buf[len..), at most what the buffer has room for (a
+ * new buffer, or more room, when it has none), waiting at most timeout_ms
+ * (< 0: no limit) when nothing has come. Returns the bytes read, 0 at EOF,
+ * -1 on an error or a timeout (errno ETIMEDOUT). May wait.
+ */
+ssize_t conn_read_some(struct conn *c, int timeout_ms);
+
+/*
+ * The worker stops: wake the reader of an upgraded connection by shutting
+ * down its reading side, so that it sees EOF with c->going_away set and
+ * says its goodbye (a WebSocket: close 1001) instead of holding the stop
+ * until the graceful timeout. Any thread; never waits.
+ */
+void conn_going_away(struct conn *c);
+
+/*
+ * Before closing after a protocol's own goodbye (a WebSocket close frame):
+ * shut down writing and drain input briefly, as conn_refuse() does, so
+ * that unread input does not turn the close into a reset that destroys
+ * the goodbye. conn_close() follows. May wait.
+ */
+void conn_linger(struct conn *c);
 
 /*
  * Answer `status` with a short plain-text body and Connection: close, then

@@ -546,6 +546,10 @@ static int field_semantics(struct http_request *req, const char *name, size_t nl
 			return (int)fail(req, 417, "unsupported expectation");
 		req->flags_ |= F_EXPECT;
 		return 0;
+	case 7:
+		if (ieq(name, nlen, "upgrade"))
+			req->upgrade = true;
+		return 0;
 	case 10:
 		if (ieq(name, nlen, "connection"))
 			connection_options(req, v, vlen);

@@ -102,6 +102,7 @@ struct http_request {
 					request (ignored in HTTP/1.0, RFC 9110) */
 	bool close_after;            /* body has a content coding before chunked:
 					the connection must close after the response */
+	bool upgrade;                /* an Upgrade field is present (WebSocket?) */
 	const char *host;            /* the Host value, NULL if none */
 	size_t host_len;
 

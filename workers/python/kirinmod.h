@@ -1,7 +1,10 @@
 /*
  * kirinmod — the built-in `kirin` Python module, present in every worker
  * type so one app runs everywhere: kirin.sleep, kirin.wait_readable,
- * kirin.wait_writable, kirin.spawn and kirin.Queue (put, get with timeout).
+ * kirin.wait_writable, kirin.spawn, kirin.Queue (put, get with timeout),
+ * kirin.WebSocketError (gevent-websocket's when installed) and uWSGI's
+ * WebSocket functions (websocket_handshake, websocket_recv, websocket_send,
+ * websocket_send_binary) over the current request's WebSocket.
  *
  * How they wait is the worker type's backend: blocking (sync, gthread: the
  * GIL released while waiting, spawn starts a thread), the greenlet hub, or

@@ -19,6 +19,7 @@
 #include "workers/python/input.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+#include "workers/python/websocket.h"
 
 #define FILE_BLOCK 8192
 
@@ -32,6 +33,7 @@ struct request {
 	bool logged;    /* its access-log line is written */
 	bool held;      /* accesslog_hold() until the line is written */
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
+	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
 	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
 };
@@ -107,7 +109,7 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 	app_obj = app;
 	str_close = PyUnicode_InternFromString("close");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
-	    input_init_types() < 0 ||
+	    input_init_types() < 0 || websocket_init() < 0 ||
 	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
 		interp_log_exception("cannot set up WSGI");
 		return -1;
@@ -127,6 +129,10 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		clock_gettime(CLOCK_MONOTONIC, &r.start);
 	input = input_new(c);
 	env = input ? environ_new(c, input) : NULL;
+	if (env && c->req.upgrade) {
+		PyObject *wenv = websocket_environ(c, env, &r.ws); /* new ref */
+		Py_SETREF(env, wenv);
+	}
 	r.env = env;
 	sr = env ? PyObject_New(StartResponse, &StartResponseType) : NULL;
 	if (!sr) {
@@ -139,6 +145,15 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		hooks_pre_request(env);
 	PyObject *args[] = {env, (PyObject *)sr};
 	result = PyObject_Vectorcall(app_obj, args, 2, NULL); /* new ref */
+	if (r.ws && websocket_upgraded(r.ws)) {
+		/* The connection is the WebSocket's: no HTTP response (what the
+		 * app returns is closed, not sent, as under gevent-websocket). */
+		if (!result)
+			interp_log_exception("Error in a WebSocket application");
+		if (accesslog_enabled())
+			access_log(&r, 101, 0, false);
+		goto done;
+	}
 	if (!result) {
 		finish_error(&r, "Error handling request");
 		goto done;
@@ -207,6 +222,10 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 done:
 	if (accesslog_enabled() && !r.logged && c->fd >= 0)
 		access_log(&r, r.started ? r.resp.status : 500, r.resp.body_sent, r.head_sent);
+	if (r.ws) {
+		websocket_finish(r.ws);
+		Py_DECREF(r.ws);
+	}
 	if (r.held)
 		accesslog_release();
 	Py_XDECREF(it);
@@ -399,6 +418,10 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 
 	if (r->broken)
 		return -1;
+	if (r->ws && websocket_upgraded(r->ws)) {
+		r->broken = true; /* HTTP bytes would corrupt the WebSocket's stream */
+		return -1;
+	}
 	if (!r->head_sent) {
 		response_end_head(&r->resp, known_length);
 		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};

@@ -1,0 +1,66 @@
+"""WebSocket apps written against gevent-websocket's API, without gevent:
+they run under every worker type.
+
+echo      echoes each message until the client closes; /info answers the
+          WebSocket's attributes as JSON, then echoes; an upgrade request
+          the app ignores (/plain) is answered as a GET
+push      sends 64 KiB messages to a client that never reads, until send()
+          raises; writes what it managed to the file named in the query
+"""
+import json
+import os
+import time
+import urllib.parse
+
+import kirin
+
+
+def echo(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/plain":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"plain GET, upgrade: " + environ.get("HTTP_UPGRADE", "").encode()]
+    ws = environ.get("wsgi.websocket")
+    if ws is None:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+    if path == "/info":
+        ws.send(json.dumps({
+            "path": ws.path, "origin": ws.origin, "protocol": ws.protocol,
+            "version": ws.version, "wsgi.websocket_version": environ["wsgi.websocket_version"],
+            "same_environ": ws.environ["PATH_INFO"] == path, "closed": ws.closed,
+            "error": kirin.WebSocketError.__module__ + "." + kirin.WebSocketError.__name__,
+        }))
+    while True:
+        message = ws.receive()
+        if message is None:
+            break
+        ws.send(message)
+    try:
+        ws.receive()
+        after = "no error"
+    except kirin.WebSocketError:
+        after = "WebSocketError"
+    environ["wsgi.errors"].write(f"websocket closed: receive() after close: {after}\n")
+    return []
+
+
+def push(environ, start_response):
+    ws = environ.get("wsgi.websocket")
+    if ws is None:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+    out = urllib.parse.unquote(environ["QUERY_STRING"])
+    chunk = b"x" * 65536
+    sent, start, error = 0, time.monotonic(), None
+    while True:
+        try:
+            ws.send(chunk)
+        except kirin.WebSocketError as e:
+            error = repr(e)
+            break
+        sent += len(chunk)
+    with open(out + ".tmp", "w") as f:
+        json.dump({"sent": sent, "seconds": time.monotonic() - start, "error": error}, f)
+    os.rename(out + ".tmp", out)
+    return []

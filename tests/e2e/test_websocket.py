@@ -1,0 +1,461 @@
+"""WebSockets served to apps (environ['wsgi.websocket'], gevent-websocket's
+API) over the wire: the seed Bottle app and Flask-Sockets unchanged, echo
+under every worker type with websocket-client, and hostile clients spoken
+to in raw frames: unmasked (1002), invalid UTF-8 (1007), oversize (1009),
+silent (ping timeout), stuck inside a frame, never reading. A plain HTTP
+client is served meanwhile."""
+import asyncio
+import base64
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import (Kirin, http_get, main, per_worker_class,  # noqa: E402
+                       skip_stack_switching, wait_for)
+
+HAVE_CLIENT = importlib.util.find_spec("websocket") is not None
+NO_CLIENT = "python3-websocket (websocket-client) is not installed"
+HAVE_WEBSOCKETS = importlib.util.find_spec("websockets") is not None
+HAVE_BOTTLE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle", "geventwebsocket"))
+HAVE_FLASK_SOCKETS = importlib.util.find_spec("flask_sockets") is not None
+HAVE_SOCKETIO = importlib.util.find_spec("socketio") is not None
+CI = bool(os.environ.get("CI"))
+
+OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 1, 2, 8, 9, 10
+
+
+def mask(payload, key):
+    n = len(payload)
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+def frame(opcode, payload=b"", fin=True, masked=True, length=None):
+    """A client frame; length overrides the declared payload length."""
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | opcode])
+    bit = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", n)
+    if not masked:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + mask(payload, key)
+
+
+class Raw:
+    """A WebSocket client in raw frames, to say what no library would."""
+
+    def __init__(self, port, path="/", timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16))
+        self.sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                          b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                          b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            data = self.sock.recv(4096)
+            if not data:
+                raise AssertionError(f"closed during the handshake: {self.buf!r}")
+            self.buf += data
+        self.head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            data = self.sock.recv(65536)
+            if not data:
+                return False
+            self.buf += data
+        return True
+
+    def frame(self):
+        """(opcode, payload) of the next server frame, None at EOF."""
+        if not self._need(2):
+            return None
+        b0, b1 = self.buf[0], self.buf[1]
+        assert not b1 & 0x80, "a server frame must not be masked"
+        n, at = b1 & 0x7F, 2
+        if n == 126:
+            self._need(4)
+            n, at = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, at = struct.unpack("!Q", self.buf[2:10])[0], 10
+        if not self._need(at + n):
+            return None
+        payload = self.buf[at:at + n]
+        self.buf = self.buf[at + n:]
+        return b0 & 0x0F, payload
+
+    def close_code(self):
+        """The code of the server's close frame (skipping other frames); None at EOF."""
+        while True:
+            f = self.frame()
+            if f is None:
+                return None
+            if f[0] == OP_CLOSE:
+                return struct.unpack("!H", f[1][:2])[0] if len(f[1]) >= 2 else 1005
+
+    def eof(self):
+        """True when the server closes (after any frames)."""
+        try:
+            while self.frame() is not None:
+                pass
+            return True
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+class WebSocketTests:
+    """Run with self.worker_class set (per_worker_class)."""
+
+    @contextlib.contextmanager
+    def kirin(self, *args, app="ws_apps:echo"):
+        """Kirin for the worker class; the raw clients close before it stops
+        (a graceful stop waits for open WebSockets)."""
+        extra = ("--threads", "4") if self.worker_class == "gthread" else ()
+        self.clients = []
+        with Kirin("-k", self.worker_class, "-w", "1", *extra, *args, app) as k:
+            try:
+                yield k
+            finally:
+                for ws in self.clients:
+                    ws.close()
+
+    def raw(self, k, path="/"):
+        ws = Raw(k.port, path)
+        self.clients.append(ws)
+        self.assertTrue(ws.head.startswith(b"HTTP/1.1 101 "), ws.head)
+        return ws
+
+    def served_meanwhile(self, k):
+        """A plain client gets its answer while WebSockets are open (not sync:
+        there a WebSocket holds the worker, as documented)."""
+        if self.worker_class != "sync":
+            self.assertEqual(http_get(k.port, "/", timeout=5).body, b"hello")
+
+    @unittest.skipUnless(HAVE_CLIENT or CI, NO_CLIENT)
+    def test_echo(self):
+        import websocket
+        with self.kirin() as k:
+            ws = websocket.create_connection(f"ws://127.0.0.1:{k.port}/", timeout=10)
+            ws.send("héllo")
+            self.assertEqual(ws.recv(), "héllo")
+            ws.send_binary(b"\x00\xff")
+            self.assertEqual(ws.recv(), b"\x00\xff")
+            big = os.urandom(1 << 20)
+            ws.send_binary(big)
+            self.assertEqual(ws.recv(), big)
+            ws.close()
+            self.assertEqual(ws.status, 101)
+            self.assertTrue(wait_for(lambda: "receive() after close: WebSocketError" in k.log(),
+                                     5), k.log())
+
+    @unittest.skipUnless(HAVE_CLIENT or CI, NO_CLIENT)
+    def test_attributes(self):
+        import websocket
+        with self.kirin() as k:
+            ws = websocket.create_connection(f"ws://127.0.0.1:{k.port}/info", timeout=10,
+                                             origin="http://example.test",
+                                             header=["Sec-WebSocket-Protocol: chat"])
+            info = json.loads(ws.recv())
+            ws.close()
+        self.assertEqual(info["path"], "/info")
+        self.assertEqual(info["origin"], "http://example.test")
+        self.assertEqual(info["protocol"], "chat")
+        self.assertEqual(info["version"], "13")
+        self.assertEqual(info["wsgi.websocket_version"], "13")
+        self.assertTrue(info["same_environ"])
+        self.assertFalse(info["closed"])
+        want = "geventwebsocket.exceptions" if importlib.util.find_spec("geventwebsocket") \
+            else "kirin"
+        self.assertEqual(info["error"], want + ".WebSocketError")
+
+    @unittest.skipUnless(HAVE_WEBSOCKETS or CI, "python3-websockets is not installed")
+    def test_permessage_deflate(self):
+        import websockets
+
+        async def session(port):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+                ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+                echoed = []
+                for m in ["hello", "héllo" * 10000, os.urandom(100000), b"\0" * 90000]:
+                    await ws.send(m)
+                    echoed.append(await ws.recv() == m)
+                # 1 MB of zeros compresses to 1 KB: refused while inflating.
+                await ws.send(b"\0" * (1 << 20))
+                try:
+                    await ws.recv()
+                    code = None
+                except websockets.ConnectionClosed as e:
+                    code = e.rcvd.code if e.rcvd else None
+                return ext, echoed, code
+
+        with self.kirin("--websocket-max-message", "100000") as k:
+            ext, echoed, code = asyncio.run(asyncio.wait_for(session(k.port), 30))
+            self.served_meanwhile(k)
+        self.assertEqual(ext, "permessage-deflate; server_no_context_takeover")
+        self.assertEqual(echoed, [True] * 4)
+        self.assertEqual(code, 1009)
+
+    def test_uwsgi_functions(self):
+        """uWSGI's websocket_handshake/recv/send, as the kirin module offers them."""
+        with self.kirin(app="ws_uwsgi_style:app") as k:
+            self.assertEqual(http_get(k.port, "/").body,
+                             b"OSError: not serving a WebSocket request")
+            ws = self.raw(k)
+            ws.send(frame(OP_TEXT, b"hi"))
+            self.assertEqual(ws.frame(), (OP_TEXT, b"uwsgi says hi"))
+            ws.send(frame(OP_BINARY, b"bin:\x00\x01"))
+            self.assertEqual(ws.frame(), (OP_BINARY, b"\x00\x01"))
+            ws.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
+            self.assertEqual(ws.close_code(), 1000)
+            self.assertTrue(ws.eof())
+            # The next request on the same worker is not a WebSocket any more.
+            self.assertEqual(http_get(k.port, "/").body,
+                             b"OSError: not serving a WebSocket request")
+
+    def test_ignored_upgrade_is_a_get(self):
+        with self.kirin() as k:
+            s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      b"Sec-WebSocket-Version: 13\r\n\r\n")
+            got = b""
+            while b"upgrade: websocket" not in got:
+                data = s.recv(4096)
+                if not data:
+                    break
+                got += data
+            s.close()
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got)
+        self.assertIn(b"plain GET, upgrade: websocket", got)
+
+    def test_ping_pong_and_close_in_c(self):
+        with self.kirin() as k:
+            ws = self.raw(k)
+            ws.send(frame(OP_PING, b"are you there"))
+            self.assertEqual(ws.frame(), (OP_PONG, b"are you there"))
+            # A ping between the fragments of a message.
+            ws.send(frame(OP_TEXT, b"frag", fin=False) + frame(OP_PING, b"p") +
+                    frame(0, b"mented"))
+            self.assertEqual(ws.frame(), (OP_PONG, b"p"))
+            self.assertEqual(ws.frame(), (OP_TEXT, b"fragmented"))
+            ws.send(frame(OP_CLOSE, struct.pack("!H", 1000) + b"bye"))
+            self.assertEqual(ws.close_code(), 1000)
+            self.assertTrue(ws.eof())
+
+    def test_protocol_errors(self):
+        with self.kirin("--websocket-max-message", "100000") as k:
+            cases = [
+                ("unmasked", [frame(OP_TEXT, b"hi", masked=False)], 1002),
+                ("unknown opcode", [frame(3, b"")], 1002),
+                ("invalid UTF-8, found in the first fragment",
+                 [frame(OP_TEXT, b"ok \xc3\x28", fin=False)], 1007),
+                ("oversize in fragments", [frame(OP_BINARY, b"x" * 60000, fin=False),
+                                           frame(0, b"x" * 60000)], 1009),
+                # Refused from its header: the 2^40 bytes never have to come.
+                ("oversize declared", [frame(OP_BINARY, b"x" * 10, length=1 << 40)], 1009),
+            ]
+            for name, frames, code in cases:
+                with self.subTest(name):
+                    ws = self.raw(k)
+                    for f in frames:
+                        ws.send(f)
+                    self.assertEqual(ws.close_code(), code)
+                    self.assertTrue(ws.eof())
+                    self.served_meanwhile(k)
+            self.assertIn("closing a WebSocket with 1009", k.log())
+
+    def test_many_parked(self):
+        """On greenlet and gevent a WebSocket waiting in receive() is a parked
+        greenlet: 300 of them on one worker, all answered, and plain requests too."""
+        if self.worker_class not in ("greenlet", "gevent"):
+            self.skipTest("a WebSocket holds a thread (gthread) or the worker (sync)")
+        with self.kirin() as k:
+            conns = [self.raw(k) for _ in range(300)]
+            self.served_meanwhile(k)
+            for i, ws in enumerate(conns):
+                ws.send(frame(OP_TEXT, b"%d" % i))
+            for i, ws in enumerate(conns):
+                self.assertEqual(ws.frame(), (OP_TEXT, b"%d" % i))
+            # Closed before the stop, which would wait for open WebSockets.
+            for ws in conns:
+                ws.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
+            for ws in conns:
+                self.assertEqual(ws.close_code(), 1000)
+
+    def test_stop_says_going_away(self):
+        """A graceful stop closes open WebSockets with 1001 at once, instead of
+        waiting for them until --graceful-timeout (not sync: its worker is the
+        WebSocket's until it ends)."""
+        if self.worker_class == "sync":
+            self.skipTest("a WebSocket holds the sync worker")
+        with self.kirin("--graceful-timeout", "20") as k:
+            conns = [self.raw(k) for _ in range(3)]
+            for ws in conns:
+                ws.send(frame(OP_TEXT, b"hi"))
+                self.assertEqual(ws.frame(), (OP_TEXT, b"hi"))
+            start = time.monotonic()
+            k.signal(signal.SIGTERM)
+            for ws in conns:
+                self.assertEqual(ws.close_code(), 1001)
+                self.assertTrue(ws.eof())
+            self.assertIsNotNone(k.wait(10))
+            self.assertLess(time.monotonic() - start, 5)
+
+    def test_silent_clients_closed_after_the_ping_timeout(self):
+        with self.kirin("--websocket-ping", "2") as k:
+            start = time.monotonic()
+            mute = self.raw(k)  # never answers the ping
+            # Under sync the first WebSocket holds the worker: no second one.
+            stuck = self.raw(k) if self.worker_class != "sync" else None
+            if stuck:
+                stuck.send(frame(OP_TEXT, b"never finished")[:5])  # half a header
+            self.served_meanwhile(k)
+            ping = mute.frame()
+            self.assertEqual(ping[0], OP_PING)
+            self.assertTrue(mute.eof())
+            self.assertTrue(stuck is None or stuck.eof())
+            took = time.monotonic() - start
+            self.assertLess(took, 10)
+            self.assertGreater(took, 3.5)
+            self.assertIn("no pong within 2 s", k.log())
+            # A client that answers keeps its connection past the timeout.
+            alive = self.raw(k)
+            for _ in range(2):
+                op, payload = alive.frame()
+                self.assertEqual(op, OP_PING)
+                alive.send(frame(OP_PONG, payload))
+            alive.send(frame(OP_TEXT, b"still here"))
+            self.assertEqual(alive.frame(), (OP_TEXT, b"still here"))
+
+    def test_stuck_inside_a_frame_without_pings(self):
+        with self.kirin("--timeout", "2") as k:
+            # Under sync the first WebSocket holds the worker: no second one.
+            idle = self.raw(k) if self.worker_class != "sync" else None
+            stuck = self.raw(k)
+            stuck.send(frame(OP_BINARY, b"x" * 1000)[:500])
+            start = time.monotonic()
+            self.assertTrue(stuck.eof())
+            self.assertLess(time.monotonic() - start, 5)
+            if idle is None:
+                return
+            # Idle between messages (longer than --timeout) is not stuck: still served.
+            time.sleep(1)
+            idle.send(frame(OP_TEXT, b"late"))
+            self.assertEqual(idle.frame(), (OP_TEXT, b"late"))
+
+    def test_client_that_never_reads(self):
+        out = os.path.join(tempfile.mkdtemp(prefix="kirin-ws-"), "push.json")
+        with self.kirin("--timeout", "2", app="ws_apps:push") as k:
+            ws = Raw(k.port, "/?" + out)
+            self.clients.append(ws)
+            ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            if self.worker_class != "sync":
+                self.assertEqual(http_get(k.port, "/", timeout=5).status, 200)
+            self.assertTrue(wait_for(lambda: os.path.exists(out), 15), k.log())
+        with open(out) as f:
+            result = json.load(f)
+        # send() waited for the client, then failed: nothing piled up in the server.
+        self.assertIn("WebSocketError", result["error"])
+        self.assertLess(result["sent"], 16 << 20)
+        self.assertGreater(result["seconds"], 1.5)
+
+
+per_worker_class(WebSocketTests, globals())
+
+
+class GthreadPool(unittest.TestCase):
+    def test_warns_when_websockets_hold_every_thread(self):
+        with Kirin("-k", "gthread", "--threads", "2", "ws_apps:echo") as k:
+            a, b = Raw(k.port), Raw(k.port)
+            self.addCleanup(a.close)
+            self.addCleanup(b.close)
+            a.send(frame(OP_TEXT, b"1"))
+            self.assertEqual(a.frame(), (OP_TEXT, b"1"))
+            b.send(frame(OP_TEXT, b"2"))
+            self.assertEqual(b.frame(), (OP_TEXT, b"2"))
+            self.assertTrue(wait_for(lambda: "hold all 2 threads" in k.log(), 5), k.log())
+            a.close()  # before the stop, which would wait for them
+            b.close()
+
+
+@unittest.skipUnless((HAVE_CLIENT and HAVE_BOTTLE) or CI,
+                     "websocket-client, gevent, bottle or gevent-websocket is missing")
+class SeedApps(unittest.TestCase):
+    """../shared/seed-apps/bottle_gevent.py (apps/seed_bottle_gevent.py, unchanged),
+    Flask-Sockets' README echo and python-socketio in gevent mode."""
+
+    def check_echo(self, kind, app, path, reply, plain="/", plain_status=200):
+        import websocket
+        with Kirin("-k", kind, "-w", "1", app) as k:
+            ws = websocket.create_connection(f"ws://127.0.0.1:{k.port}{path}", timeout=10)
+            ws.send("hi")
+            self.assertEqual(ws.recv(), reply("hi"))
+            ws.send("again")
+            self.assertEqual(ws.recv(), reply("again"))
+            ws.close()
+            self.assertEqual(http_get(k.port, plain).status, plain_status)
+
+    @skip_stack_switching("gevent")
+    def test_bottle_gevent(self):
+        self.check_echo("gevent", "seed_bottle_gevent:app", "/websocket",
+                        lambda m: f"Your message was: {m!r}", "/websocket", 400)
+
+    @skip_stack_switching("greenlet")
+    def test_bottle_greenlet(self):
+        self.check_echo("greenlet", "seed_bottle_gevent:app", "/websocket",
+                        lambda m: f"Your message was: {m!r}", "/websocket", 400)
+
+    @unittest.skipUnless(HAVE_FLASK_SOCKETS or CI, "python3-flask-sockets is missing")
+    @skip_stack_switching("gevent")
+    def test_flask_sockets_gevent(self):
+        self.check_echo("gevent", "ws_flask_sockets:app", "/echo", lambda m: m)
+
+    @unittest.skipUnless(HAVE_FLASK_SOCKETS or CI, "python3-flask-sockets is missing")
+    @skip_stack_switching("greenlet")
+    def test_flask_sockets_greenlet(self):
+        self.check_echo("greenlet", "ws_flask_sockets:app", "/echo", lambda m: m)
+
+    @unittest.skipUnless(HAVE_SOCKETIO or CI, "python3-socketio is missing")
+    @skip_stack_switching("gevent")
+    def test_socketio_gevent(self):
+        """python-socketio's WSGI app in gevent mode, over the WebSocket
+        transport: straight away, and upgraded from long polling."""
+        import socketio
+        with Kirin("-k", "gevent", "-w", "1", "ws_socketio:app") as k:
+            for transports in (["websocket"], None):
+                with self.subTest(transports=transports):
+                    c = socketio.Client()
+                    c.connect(f"http://127.0.0.1:{k.port}", transports=transports,
+                              wait_timeout=10)
+                    try:
+                        self.assertTrue(wait_for(lambda: c.transport() == "websocket", 10))
+                        self.assertEqual(c.call("echo", "hi", timeout=10), "echo: hi")
+                    finally:
+                        c.disconnect()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,732 @@
+/* websocket — see websocket.h. */
+#include "workers/python/websocket.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <structmember.h>
+
+#include "arbiter/log.h"
+#include "arbiter/monotime.h"
+#include "workers/http/conn.h"
+#include "workers/http/mem.h"
+#include "workers/http/utf8.h"
+#include "workers/http/ws_deflate.h"
+#include "workers/http/ws_frame.h"
+#include "workers/http/ws_handshake.h"
+#include "workers/http/ws_message.h"
+
+#define HEAD_MAX     1024  /* the 101 response */
+#define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
+#define WRITER_WAIT  20    /* ms a second writer waits between looks */
+#define ASSEMBLY_MAX 65536 /* an assembly buffer kept between messages, at most */
+#define WARN_EVERY   60.0  /* seconds between two warnings that WebSockets hold the pool */
+
+/* What gevent-websocket says where it raises. */
+#define MSG_ALREADY_CLOSED "Connection is already closed"
+#define MSG_SOCKET_DEAD    "Socket is dead"
+
+typedef struct {
+	PyObject_HEAD
+	struct conn *c;    /* NULL once the request is over */
+	PyObject *environ; /* new ref; NULL once the request is over */
+	char *head;        /* the 101 response until it is sent, NULL after */
+	size_t head_len;
+	bool deflate; /* permessage-deflate negotiated */
+	struct ws_deflate_params params;
+	bool upgraded; /* the 101 was sent: the connection speaks WebSocket */
+	bool closed;   /* no more messages either way (gevent-websocket's closed) */
+	bool close_sent;
+	bool dead;    /* the connection failed: nothing more can be written */
+	bool reading; /* receive() waits (one reader at a time) */
+	bool writing; /* a frame is being written (one writer at a time) */
+	struct ws_message msg;
+	struct ws_deflater defl;
+	size_t raw;    /* client bytes not consumed yet: c->buf[raw..c->len) */
+	uint8_t *asm_; /* a message arriving in pieces */
+	size_t asm_len, asm_cap;
+	uint8_t asm_op;
+	uint8_t pong[WS_CONTROL_MAX]; /* the last ping's payload, to answer */
+	size_t pong_len;
+	bool pong_due;
+	double last_rx;   /* monotime of the last bytes from the client */
+	double ping_sent; /* monotime of our unanswered ping, 0: none */
+	PyObject *token;  /* of setting kirin._websocket to it (new ref), NULL if not set */
+} WebSocket;
+
+static PyObject *ws_receive(WebSocket *self, PyObject *unused);
+static PyObject *ws_send(WebSocket *self, PyObject *args, PyObject *kwds);
+static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds);
+static PyObject *ws_get_closed(WebSocket *self, void *unused);
+static PyObject *ws_get_env(WebSocket *self, void *key);
+static void ws_dealloc(WebSocket *self);
+static PyObject *env_subscript(PyObject *self, PyObject *key);
+static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
+static void touch(PyObject *env, PyObject *key, PyObject *value);
+static int upgrade(WebSocket *self);
+static PyObject *read_message(WebSocket *self);
+static PyObject *deliver(WebSocket *self, const struct ws_event *ev);
+static int read_more(WebSocket *self);
+static int write_frame(WebSocket *self, unsigned opcode, const uint8_t *data, size_t len);
+static void flush_pong(WebSocket *self);
+static void send_close(WebSocket *self, unsigned code, const char *reason, size_t len);
+static PyObject *ws_error(const char *msg);
+
+static struct {
+	uint64_t max_message;
+	int ping_s;
+	int pool_threads; /* 0: WebSockets hold no pool thread */
+	int open;      /* upgraded WebSockets in this process */
+	double warned; /* monotime of the last warning that they hold the pool */
+	PyObject *k_websocket, *k_version, *v_version;
+	PyObject *k_path, *k_origin, *k_protocol, *k_ws_version;
+	PyObject *error;   /* WebSocketError: gevent-websocket's, or kirin's */
+	PyObject *current; /* kirin._websocket: the ContextVar uWSGI's functions read */
+	uint8_t inflate_out[INFLATE_OUT]; /* shared: feeds happen under the GIL */
+} W = {.max_message = 16u << 20};
+
+static PyMethodDef ws_methods[] = {
+	{"receive", (PyCFunction)ws_receive, METH_NOARGS,
+	 "receive() -> str, bytes, or None once closed"},
+	{"send", (PyCFunction)(void (*)(void))ws_send, METH_VARARGS | METH_KEYWORDS,
+	 "send(message, binary=None)"},
+	{"close", (PyCFunction)(void (*)(void))ws_close, METH_VARARGS | METH_KEYWORDS,
+	 "close(code=1000, message=b'')"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef ws_getset[] = {
+	{"closed", (getter)ws_get_closed, NULL, "no more messages either way", NULL},
+	{"path", (getter)ws_get_env, NULL, "PATH_INFO", "PATH_INFO"},
+	{"origin", (getter)ws_get_env, NULL, "the Origin header", "HTTP_ORIGIN"},
+	{"protocol", (getter)ws_get_env, NULL, "the Sec-WebSocket-Protocol header",
+	 "HTTP_SEC_WEBSOCKET_PROTOCOL"},
+	{"version", (getter)ws_get_env, NULL, "the Sec-WebSocket-Version header",
+	 "HTTP_SEC_WEBSOCKET_VERSION"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef ws_members[] = {
+	{"environ", T_OBJECT, offsetof(WebSocket, environ), READONLY,
+	 "the request's environ; None once the request is over"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject WebSocketType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.WebSocket",
+	.tp_basicsize = sizeof(WebSocket),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "environ['wsgi.websocket']: gevent-websocket's WebSocket API",
+	.tp_dealloc = (destructor)ws_dealloc,
+	.tp_methods = ws_methods,
+	.tp_getset = ws_getset,
+	.tp_members = ws_members,
+};
+
+static PyMethodDef env_methods[] = {
+	{"get", (PyCFunction)(void (*)(void))env_get, METH_FASTCALL,
+	 "D.get(k[,d]): 'wsgi.websocket' answers the handshake"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyMappingMethods env_mapping; /* dict's, with env_subscript */
+
+/* The environ of an upgrade request: a dict whose websocket key upgrades when read. */
+static PyTypeObject EnvironType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.Environ",
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "a WSGI environ whose 'wsgi.websocket' answers the handshake when read",
+	.tp_methods = env_methods,
+	.tp_as_mapping = &env_mapping,
+};
+
+void websocket_configure(uint64_t max_message, int ping_seconds)
+{
+	W.max_message = max_message;
+	W.ping_s = ping_seconds;
+}
+
+void websocket_pool_threads(int n)
+{
+	W.pool_threads = n;
+}
+
+int websocket_init(void)
+{
+	EnvironType.tp_base = &PyDict_Type;
+	EnvironType.tp_basicsize = PyDict_Type.tp_basicsize;
+	env_mapping = *PyDict_Type.tp_as_mapping;
+	env_mapping.mp_subscript = env_subscript;
+	W.k_websocket = PyUnicode_InternFromString("wsgi.websocket");
+	W.k_version = PyUnicode_InternFromString("wsgi.websocket_version");
+	W.v_version = PyUnicode_InternFromString("13");
+	if (!W.k_websocket || !W.k_version || !W.v_version)
+		return -1;
+	return PyType_Ready(&WebSocketType) < 0 || PyType_Ready(&EnvironType) < 0 ? -1 : 0;
+}
+
+PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
+{
+	struct ws_handshake hs;
+	char head[HEAD_MAX];
+	ssize_t hl;
+	WebSocket *ws;
+	PyObject *e;
+
+	*ws_out = NULL;
+	if (!ws_handshake_requested(c->req.headers, c->req.num_headers) ||
+	    ws_handshake_parse(&hs, c->req.method, c->req.method_len, c->req.version_minor,
+			       c->req.headers, c->req.num_headers) < 0) {
+		Py_INCREF(env);
+		return env; /* a plain GET, to the app */
+	}
+	/* Our deflater restarts with each message, so an idle connection can
+	 * give its zlib state back (RFC 7692 section 7.1.1.1 lets us say so). */
+	hs.params.server_no_context_takeover = true;
+	hl = ws_handshake_response(&hs, NULL, 0, NULL, 0, head, sizeof(head));
+	if (hl < 0) {
+		PyErr_SetString(PyExc_RuntimeError, "cannot write the WebSocket handshake");
+		return NULL;
+	}
+	if (!W.error) {
+		PyObject *kirin = PyImport_ImportModule("kirin"); /* new ref */
+		W.error = kirin ? PyObject_GetAttrString(kirin, "WebSocketError") : NULL;
+		W.current = W.error ? PyObject_GetAttrString(kirin, "_websocket") : NULL;
+		Py_XDECREF(kirin);
+		if (!W.current) {
+			Py_CLEAR(W.error);
+			return NULL;
+		}
+	}
+	e = PyObject_CallNoArgs((PyObject *)&EnvironType); /* new ref */
+	ws = e ? PyObject_New(WebSocket, &WebSocketType) : NULL;
+	if (!ws) {
+		Py_XDECREF(e);
+		return NULL;
+	}
+	memset((char *)ws + sizeof(PyObject), 0, sizeof(*ws) - sizeof(PyObject));
+	ws->c = c;
+	ws->environ = e;
+	Py_INCREF(e);
+	ws->head = xmalloc((size_t)hl);
+	memcpy(ws->head, head, (size_t)hl);
+	ws->head_len = (size_t)hl;
+	ws->deflate = hs.deflate;
+	ws->params = hs.params;
+	if (PyDict_Update(e, env) < 0 || PyDict_SetItem(e, W.k_websocket, (PyObject *)ws) < 0 ||
+	    PyDict_SetItem(e, W.k_version, W.v_version) < 0) {
+		Py_DECREF(ws);
+		Py_DECREF(e);
+		return NULL;
+	}
+	/* For uWSGI's functions; the greenlet's or thread's context, reset after. */
+	ws->token = PyContextVar_Set(W.current, (PyObject *)ws); /* new ref */
+	if (!ws->token) {
+		Py_DECREF(ws);
+		Py_DECREF(e);
+		return NULL;
+	}
+	*ws_out = (PyObject *)ws;
+	return e;
+}
+
+bool websocket_upgraded(PyObject *ws)
+{
+	return ws && ((WebSocket *)ws)->upgraded;
+}
+
+void websocket_finish(PyObject *obj)
+{
+	WebSocket *self = (WebSocket *)obj;
+	struct conn *c = self->c;
+
+	if (self->token) {
+		if (PyContextVar_Reset(W.current, self->token) < 0)
+			PyErr_Clear(); /* the app switched contexts: nothing to undo here */
+		Py_CLEAR(self->token);
+	}
+	if (!c)
+		return;
+	if (self->upgraded) {
+		if (!self->close_sent && !self->dead)
+			send_close(self, WS_CLOSE_NORMAL, NULL, 0);
+		self->closed = true;
+		Py_BEGIN_ALLOW_THREADS;
+		conn_linger(c);
+		Py_END_ALLOW_THREADS;
+		conn_close(c); /* with the GIL: gevent's closing hook calls Python */
+		ws_message_free(&self->msg);
+		ws_deflater_free(&self->defl);
+		W.open--;
+	}
+	self->c = NULL;
+	/* The environ holds the WebSocket and the WebSocket the environ: a cycle
+	 * the collector cannot see. Broken here (gevent-websocket's close()
+	 * drops its environ too). */
+	Py_CLEAR(self->environ);
+	free(self->asm_);
+	self->asm_ = NULL;
+	self->asm_cap = self->asm_len = 0;
+}
+
+static void ws_dealloc(WebSocket *self)
+{
+	/* websocket_finish() ran: the request that made it is over. */
+	Py_XDECREF(self->environ);
+	Py_XDECREF(self->token);
+	free(self->head);
+	free(self->asm_);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* environ['wsgi.websocket']: the app asks for the WebSocket, so the handshake is answered. */
+static PyObject *env_subscript(PyObject *self, PyObject *key)
+{
+	PyObject *v = PyDict_Type.tp_as_mapping->mp_subscript(self, key); /* new ref */
+
+	if (v)
+		touch(self, key, v);
+	return v;
+}
+
+static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n)
+{
+	PyObject *v;
+
+	if (n < 1 || n > 2) {
+		PyErr_SetString(PyExc_TypeError, "get expected 1 or 2 arguments");
+		return NULL;
+	}
+	v = PyDict_GetItemWithError(self, args[0]); /* borrowed */
+	if (!v && PyErr_Occurred())
+		return NULL;
+	if (!v)
+		v = n == 2 ? args[1] : Py_None;
+	Py_INCREF(v);
+	touch(self, args[0], v);
+	return v;
+}
+
+/* The value read for key is our WebSocket: answer its handshake now (a failure shows later). */
+static void touch(PyObject *env, PyObject *key, PyObject *value)
+{
+	if (Py_TYPE(value) != &WebSocketType || ((WebSocket *)value)->upgraded)
+		return;
+	if (key != W.k_websocket && !(PyUnicode_Check(key) &&
+				      PyUnicode_Compare(key, W.k_websocket) == 0))
+		return;
+	upgrade((WebSocket *)value);
+}
+
+/*
+ * Send the 101 and take the connection over: from now on its bytes are
+ * frames. 0, or -1 when the connection is gone or failed (self->dead).
+ */
+static int upgrade(WebSocket *self)
+{
+	struct conn *c = self->c;
+	struct iovec iov;
+	int rc;
+
+	if (self->upgraded || !c)
+		return self->dead || !c ? -1 : 0;
+	iov = (struct iovec){self->head, self->head_len};
+	self->upgraded = c->upgraded = true;
+	self->last_rx = monotime_now();
+	self->raw = c->raw;
+	ws_message_init(&self->msg, W.max_message, self->deflate ? &self->params : NULL,
+			W.inflate_out, sizeof(W.inflate_out));
+	if (self->deflate)
+		ws_deflater_init(&self->defl, &self->params);
+	if (++W.open == W.pool_threads && self->last_rx - W.warned >= WARN_EVERY) {
+		W.warned = self->last_rx;
+		log_warning("%d WebSocket(s) hold all %d threads of this worker's pool: "
+			    "new requests wait for one to close (each WebSocket holds a "
+			    "thread under gthread; see --threads)",
+			    W.open, W.pool_threads);
+	}
+	Py_BEGIN_ALLOW_THREADS;
+	rc = conn_writev(c, &iov, 1);
+	Py_END_ALLOW_THREADS;
+	free(self->head);
+	self->head = NULL;
+	if (rc < 0) {
+		self->dead = self->closed = true;
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *ws_error(const char *msg)
+{
+	PyErr_SetString(W.error, msg);
+	return NULL;
+}
+
+static PyObject *ws_receive(WebSocket *self, PyObject *unused)
+{
+	PyObject *r;
+
+	if (!self->c || self->closed)
+		return ws_error(MSG_ALREADY_CLOSED);
+	if (upgrade(self) < 0)
+		Py_RETURN_NONE;
+	if (self->reading) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"another greenlet or thread is in this WebSocket's receive()");
+		return NULL;
+	}
+	self->reading = true;
+	r = read_message(self);
+	self->reading = false;
+	return r;
+}
+
+/*
+ * The next message (new ref: str for text, bytes for binary), or None once
+ * the connection is closed (the client's close answered, a protocol error
+ * answered with its close code, the client gone or silent). Pings are
+ * answered on the way.
+ */
+static PyObject *read_message(WebSocket *self)
+{
+	for (;;) {
+		struct conn *c = self->c;
+		struct ws_event ev;
+		ssize_t n = ws_message_feed(&self->msg, (uint8_t *)c->buf + self->raw,
+					    c->len - self->raw, &ev);
+
+		if (n < 0) {
+			log_info("closing a WebSocket with %u: %s", self->msg.code,
+				 self->msg.error ? self->msg.error : "bad frames");
+			send_close(self, self->msg.code, self->msg.error,
+				   self->msg.error ? strlen(self->msg.error) : 0);
+			self->closed = true;
+			Py_RETURN_NONE;
+		}
+		self->raw += (size_t)n;
+		switch (ev.kind) {
+		case WS_EV_NONE:
+			if (n == 0 && read_more(self) < 0) {
+				self->closed = true;
+				Py_RETURN_NONE;
+			}
+			break;
+		case WS_EV_DATA: {
+			PyObject *m = deliver(self, &ev);
+			if (m || PyErr_Occurred())
+				return m;
+			break;
+		}
+		case WS_EV_PING:
+			memcpy(self->pong, ev.data, ev.len);
+			self->pong_len = ev.len;
+			self->pong_due = true;
+			flush_pong(self);
+			break;
+		case WS_EV_PONG:
+			self->ping_sent = 0;
+			break;
+		case WS_EV_CLOSE: {
+			/* Answer with the client's code (none: none), and end. */
+			uint8_t p[2] = {(uint8_t)(ev.code >> 8), (uint8_t)ev.code};
+			if (!self->close_sent) {
+				self->close_sent = true;
+				write_frame(self, WS_OP_CLOSE, p,
+					    ev.code == WS_CLOSE_NO_STATUS ? 0 : 2);
+			}
+			self->closed = true;
+			Py_RETURN_NONE;
+		}
+		}
+	}
+}
+
+/*
+ * A piece of a message: the whole message as str or bytes (new ref) when
+ * it is the last, NULL when more pieces follow (or with an exception).
+ */
+static PyObject *deliver(WebSocket *self, const struct ws_event *ev)
+{
+	const uint8_t *data = ev->data;
+	size_t len = ev->len;
+	PyObject *m;
+
+	if (ev->first)
+		self->asm_len = 0;
+	if (!(ev->first && ev->last)) {
+		/* In pieces: gather them (bounded by --websocket-max-message). */
+		if (self->asm_len + len > self->asm_cap) {
+			size_t cap = self->asm_cap ? self->asm_cap : 4096;
+			while (cap < self->asm_len + len)
+				cap *= 2;
+			self->asm_ = mem_realloc(self->asm_, cap);
+			self->asm_cap = cap;
+		}
+		memcpy(self->asm_ + self->asm_len, data, len);
+		self->asm_len += len;
+		if (!ev->last)
+			return NULL;
+		data = self->asm_;
+		len = self->asm_len;
+	}
+	if (ev->opcode == WS_OP_TEXT)
+		m = PyUnicode_DecodeUTF8((const char *)data, (Py_ssize_t)len, NULL); /* new ref */
+	else
+		m = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len); /* new ref */
+	if (self->asm_cap > ASSEMBLY_MAX) {
+		free(self->asm_);
+		self->asm_ = NULL;
+		self->asm_cap = 0;
+	}
+	self->asm_len = 0;
+	return m;
+}
+
+/*
+ * Wait for more client bytes, with the GIL released: between frames as
+ * long as the client likes, or until our ping is due (--websocket-ping);
+ * inside a frame --timeout, or the ping's deadline. Sends the ping when
+ * due, and 1001 when the worker stops (conn_going_away). Returns 0 with
+ * bytes added, -1 when the connection ends (EOF, an error, a timeout, a
+ * ping unanswered, the stop).
+ */
+static int read_more(WebSocket *self)
+{
+	struct conn *c = self->c;
+	size_t base = c->head_len; /* the head stays: the access log reads it */
+
+	if (self->raw == c->len) {
+		c->len = self->raw = base;
+	} else if (self->raw > base) {
+		memmove(c->buf + base, c->buf + self->raw, c->len - self->raw);
+		c->len = base + (c->len - self->raw);
+		self->raw = base;
+	}
+	for (;;) {
+		int timeout = -1, err;
+		ssize_t n;
+
+		if (W.ping_s > 0) {
+			double now = monotime_now(), left;
+
+			if (self->ping_sent > 0) {
+				left = self->ping_sent + W.ping_s - now;
+				if (left <= 0) {
+					log_info("closing a WebSocket: no pong within %d s",
+						 W.ping_s);
+					self->dead = true;
+					return -1;
+				}
+			} else {
+				left = self->last_rx + W.ping_s - now;
+				if (left <= 0) {
+					self->ping_sent = now;
+					if (write_frame(self, WS_OP_PING, NULL, 0) < 0)
+						return -1;
+					continue;
+				}
+			}
+			timeout = (int)(left * 1000) + 1;
+		} else if (ws_message_in_frame(&self->msg)) {
+			timeout = c->timeout_ms;
+		}
+		Py_BEGIN_ALLOW_THREADS;
+		n = conn_read_some(c, timeout);
+		err = errno;
+		Py_END_ALLOW_THREADS;
+		if (n > 0) {
+			self->last_rx = monotime_now();
+			return 0;
+		}
+		if (n < 0 && err == ETIMEDOUT && W.ping_s > 0)
+			continue; /* a ping is due, or overdue */
+		if (n == 0 && __atomic_load_n(&c->going_away, __ATOMIC_ACQUIRE))
+			send_close(self, WS_CLOSE_GOING_AWAY, "server stopping", 15);
+		self->dead = true;
+		return -1;
+	}
+}
+
+static PyObject *ws_send(WebSocket *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"message", "binary", NULL};
+	PyObject *message, *binary = Py_None;
+	Py_buffer view = {0};
+	const char *data;
+	Py_ssize_t len;
+	bool bin;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:send", kwlist, &message, &binary))
+		return NULL;
+	if (!self->c || self->closed)
+		return ws_error(MSG_ALREADY_CLOSED);
+	bin = binary == Py_None ? !PyUnicode_Check(message) : PyObject_IsTrue(binary);
+	if (PyUnicode_Check(message)) {
+		data = PyUnicode_AsUTF8AndSize(message, &len);
+		if (!data)
+			return NULL;
+	} else if (PyObject_GetBuffer(message, &view, PyBUF_SIMPLE) == 0) {
+		data = view.buf;
+		len = view.len;
+		if (!bin && !utf8_valid(view.buf, (size_t)view.len)) {
+			PyBuffer_Release(&view);
+			PyErr_SetString(PyExc_ValueError, "a text message must be UTF-8");
+			return NULL;
+		}
+	} else {
+		return NULL;
+	}
+	rc = upgrade(self) < 0 ? -1
+			       : write_frame(self, bin ? WS_OP_BINARY : WS_OP_TEXT,
+					     (const uint8_t *)data, (size_t)len);
+	if (view.obj)
+		PyBuffer_Release(&view);
+	if (rc < 0) {
+		self->closed = true;
+		return ws_error(MSG_SOCKET_DEAD);
+	}
+	Py_RETURN_NONE;
+}
+
+static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"code", "message", NULL};
+	unsigned code = WS_CLOSE_NORMAL;
+	PyObject *message = NULL;
+	const char *reason = "";
+	Py_ssize_t len = 0;
+	Py_buffer view = {0};
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|IO:close", kwlist, &code, &message))
+		return NULL;
+	if (message && message != Py_None) {
+		if (PyUnicode_Check(message)) {
+			reason = PyUnicode_AsUTF8AndSize(message, &len);
+			if (!reason)
+				return NULL;
+		} else if (PyObject_GetBuffer(message, &view, PyBUF_SIMPLE) == 0) {
+			reason = view.buf;
+			len = view.len;
+		} else {
+			return NULL;
+		}
+	}
+	if (!ws_frame_close_code_valid(code) || len > WS_CLOSE_REASON_MAX ||
+	    !utf8_valid((const uint8_t *)reason, (size_t)len)) {
+		if (view.obj)
+			PyBuffer_Release(&view);
+		PyErr_Format(PyExc_ValueError,
+			     "close(%u, ...): not a code a close frame may carry, or the "
+			     "reason is not UTF-8 of at most 123 bytes",
+			     code);
+		return NULL;
+	}
+	if (self->c && !self->close_sent && upgrade(self) == 0)
+		send_close(self, code, reason, (size_t)len);
+	self->closed = true;
+	if (view.obj)
+		PyBuffer_Release(&view);
+	Py_RETURN_NONE;
+}
+
+static PyObject *ws_get_closed(WebSocket *self, void *unused)
+{
+	return PyBool_FromLong(self->closed || !self->c);
+}
+
+/* path, origin, protocol, version: from the environ, as gevent-websocket. */
+static PyObject *ws_get_env(WebSocket *self, void *key)
+{
+	PyObject *v = NULL;
+
+	if (self->environ)
+		v = PyDict_GetItemString(self->environ, key); /* borrowed */
+
+	v = v ? v : Py_None;
+	Py_INCREF(v);
+	return v;
+}
+
+/* Our close frame, once: code and reason (truncated to what fits). */
+static void send_close(WebSocket *self, unsigned code, const char *reason, size_t len)
+{
+	uint8_t p[WS_CONTROL_MAX];
+	ssize_t n;
+
+	if (self->close_sent || self->dead)
+		return;
+	self->close_sent = true;
+	if (len > WS_CLOSE_REASON_MAX)
+		len = WS_CLOSE_REASON_MAX;
+	n = ws_frame_close_payload(p, code, reason, len);
+	if (n < 0)
+		n = ws_frame_close_payload(p, code, NULL, 0);
+	write_frame(self, WS_OP_CLOSE, p, n < 0 ? 0 : (size_t)n);
+}
+
+/* The pong a ping asked for, unless a writer is busy: it sends it after its frame. */
+static void flush_pong(WebSocket *self)
+{
+	if (self->pong_due && !self->writing) {
+		self->pong_due = false;
+		write_frame(self, WS_OP_PONG, self->pong, self->pong_len);
+	}
+}
+
+/*
+ * Write one whole frame, compressed for a data frame when permessage-deflate
+ * was negotiated, after any other writer's frame (one writer at a time, so
+ * frames never interleave), with the GIL released while it waits. Returns
+ * 0, or -1 when the connection failed (self->dead).
+ */
+static int write_frame(WebSocket *self, unsigned opcode, const uint8_t *data, size_t len)
+{
+	struct conn *c = self->c;
+	bool compress = self->deflate && opcode < WS_OP_CLOSE;
+	uint8_t head[WS_HEADER_MAX];
+	uint8_t *packed = NULL;
+	int rc = -1;
+
+	while (self->writing && !self->dead && self->c) {
+		Py_BEGIN_ALLOW_THREADS;
+		c->io->wait(c, POLLOUT, WRITER_WAIT);
+		Py_END_ALLOW_THREADS;
+	}
+	if (self->dead || !self->c)
+		return -1;
+	self->writing = true;
+	Py_BEGIN_ALLOW_THREADS;
+	if (compress) {
+		size_t bound = ws_deflate_bound(len);
+		ssize_t n;
+
+		packed = xmalloc(bound);
+		n = ws_deflate(&self->defl, data, len, packed, bound);
+		if (n >= 0) {
+			data = packed;
+			len = (size_t)n;
+		}
+		if (self->params.server_no_context_takeover)
+			ws_deflater_free(&self->defl); /* an idle connection keeps no zlib state */
+		compress = n >= 0;
+	}
+	struct iovec iov[2] = {
+		{head, ws_frame_header(head, true, compress ? WS_RSV1 : 0, opcode, len)},
+		{(void *)data, len},
+	};
+	if (packed == NULL || compress)
+		rc = conn_writev(c, iov, len ? 2 : 1);
+	free(packed);
+	Py_END_ALLOW_THREADS;
+	self->writing = false;
+	if (rc < 0)
+		self->dead = true;
+	else
+		flush_pong(self);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * websocket — environ['wsgi.websocket'] as gevent-websocket offers it: a
+ * WebSocket object (receive, send, close, closed, path, protocol, origin,
+ * version, environ) over the C protocol library in workers/http/ (ws_*),
+ * and the environ of an upgrade request, a dict whose 'wsgi.websocket' key
+ * answers the handshake (101) when the app reads it, so an app that never
+ * asks gets the request as a plain GET.
+ *
+ * Reading and writing go through the connection's conn_io waits, with the
+ * GIL released: on greenlet and gevent a WebSocket waiting in receive() is
+ * a parked greenlet; on gthread it holds a pool thread, on sync the worker.
+ * Pings are answered here, in C; the app never sees them.
+ *
+ * Runs in workers with the GIL held (every field of a WebSocket changes
+ * under it). Never parses HTTP: the head is already in c->req.
+ */
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct conn;
+
+/*
+ * The settings: the largest message in bytes (1009 beyond; 0: no limit),
+ * and the seconds of client silence before a server ping (0: none; a ping
+ * unanswered that long closes the connection). Once per process, before
+ * websocket_environ().
+ */
+void websocket_configure(uint64_t max_message, int ping_seconds);
+
+/*
+ * Each WebSocket holds one of n pool threads (gthread): warn when they are
+ * all held. Once per process.
+ */
+void websocket_pool_threads(int n);
+
+/* Ready the types; once per process after interp_init(). 0 or -1 (exception set). */
+int websocket_init(void);
+
+/*
+ * For a request that asks for a WebSocket (c->req.upgrade and an Upgrade
+ * listing websocket) with a valid handshake: a new environ holding env's
+ * items, 'wsgi.websocket' and 'wsgi.websocket_version', and in *ws (new
+ * ref) the WebSocket. Otherwise env itself (a new ref) and *ws NULL. NULL
+ * with an exception set on failure.
+ */
+PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws);
+
+/*
+ * After the app returned: true when ws answered the handshake, so the
+ * connection is the WebSocket's and no HTTP response follows.
+ */
+bool websocket_upgraded(PyObject *ws);
+
+/*
+ * The request is over: an upgraded ws sends its close frame if it has not
+ * (1000), and the connection closes lingering; ws is detached from the
+ * connection either way (its methods then raise WebSocketError). May wait.
+ */
+void websocket_finish(PyObject *ws);
