@@ -18,6 +18,7 @@
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "arbiter/monotime.h"
+#include "arbiter/notify.h"
 #include "arbiter/process.h"
 #include "arbiter/throttle.h"
 #include "workers/channel.h"
@@ -64,6 +65,8 @@ struct arbiter {
 	unsigned generation; /* configuration generation, one more per HUP */
 	double reloaded_at;
 	bool stopping;      /* in stop(): the listeners' sockets are closed */
+	bool announce_ready;       /* tell systemd READY=1 once this generation has booted */
+	size_t announced_workers;  /* the worker count systemd was last told (STATUS=) */
 	int target_workers; /* --workers, moved by TTIN/TTOU/WINCH */
 	struct throttle respawn;
 	int fatal_code;          /* a worker's boot-error exit code: stop the server */
@@ -86,6 +89,7 @@ static void poll_channels(struct arbiter *a);
 static void start_workers(struct arbiter *a);
 static void spawn(struct arbiter *a);
 static void maintain(struct arbiter *a, double now);
+static void announce(struct arbiter *a);
 static void retire(struct slot *s, double now);
 static void check_timeouts(struct arbiter *a, double now);
 static void reload(struct arbiter *a);
@@ -112,6 +116,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 	a->nlisteners = nls;
 	a->target_workers = a->cfg->workers;
 	a->preloaded = a->cfg->preload_app;
+	a->announce_ready = true;
 	throttle_init(&a->respawn, RESPAWN_BURST, RESPAWN_WINDOW);
 	if (readlink("/proc/self/exe", a->exe_path, sizeof(a->exe_path) - 1) < 0)
 		a->exe_path[0] = '\0';
@@ -148,6 +153,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		now = monotime_now();
 		check_timeouts(a, now);
 		maintain(a, now);
+		notify_watchdog(now);
 	}
 	return stop(a, mode);
 }
@@ -375,6 +381,33 @@ static void maintain(struct arbiter *a, double now)
 			if (a->slots[i].gen != a->generation && a->slots[i].retired_at == 0)
 				retire(&a->slots[i], now);
 	}
+	announce(a);
+}
+
+/*
+ * Tell systemd: READY=1 once the workers of the current generation have
+ * all booted (at start, and after a HUP), and a STATUS= line whenever the
+ * number of booted workers serving changes.
+ */
+static void announce(struct arbiter *a)
+{
+	size_t up = 0, fresh = 0;
+	bool ready;
+
+	for (size_t i = 0; i < a->nslots; i++) {
+		if (a->slots[i].retired_at > 0 || !a->slots[i].booted)
+			continue;
+		up++;
+		fresh += a->slots[i].gen == a->generation;
+	}
+	ready = a->announce_ready && fresh >= (size_t)a->target_workers;
+	if (!ready && up == a->announced_workers)
+		return;
+	notify_send("%sSTATUS=%zu worker%s serving (%d wanted)", ready ? "READY=1\n" : "", up,
+		    up == 1 ? "" : "s", a->target_workers);
+	a->announced_workers = up;
+	if (ready)
+		a->announce_ready = false;
 }
 
 /* Ask a worker to stop gracefully; it is killed if it outlives the graceful timeout. */
@@ -432,7 +465,7 @@ static void check_timeouts(struct arbiter *a, double now)
  */
 static void upgrade(struct arbiter *a)
 {
-	char fds[512] = "", unlink_fds[512] = "";
+	char fds[512] = "", unlink_fds[512] = "", activated_fds[512] = "";
 	sigset_t all, old;
 	bool aside;
 	pid_t pid;
@@ -467,15 +500,20 @@ static void upgrade(struct arbiter *a)
 		interp_after_fork_child();
 		hooks_call(HOOK_PRE_EXEC, a->target_workers, NULL, 0, 0);
 		for (size_t i = 0; i < a->nlisteners; i++) {
-			size_t len = strlen(fds), ulen = strlen(unlink_fds);
+			size_t len = strlen(fds), ulen = strlen(unlink_fds), alen = strlen(activated_fds);
 			fcntl(a->listeners[i].fd, F_SETFD, 0);
 			snprintf(fds + len, sizeof(fds) - len, "%s%d", i ? "," : "", a->listeners[i].fd);
 			if (a->listeners[i].unix_path)
 				snprintf(unlink_fds + ulen, sizeof(unlink_fds) - ulen, "%s%d",
 					 ulen ? "," : "", a->listeners[i].fd);
+			if (a->listeners[i].activated)
+				snprintf(activated_fds + alen, sizeof(activated_fds) - alen, "%s%d",
+					 alen ? "," : "", a->listeners[i].fd);
 		}
 		setenv("KIRIN_FDS", fds, 1);
 		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
+		setenv("KIRIN_FDS_ACTIVATED", activated_fds, 1);
+		notify_export();
 		/* Not from --chdir, where we are: a relative --chdir, -c or ./kirin.ini
 		 * would be looked up there a second time. */
 		if (chdir(a->start_dir) < 0) {
@@ -504,8 +542,11 @@ static void reload(struct arbiter *a)
 
 	a->reload_asked = false;
 	a->gen_failed = false;
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
+		    (unsigned long long)(monotime_now() * 1e6));
 	if (prepare_reload(a, next, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
+		notify_send("READY=1\nSTATUS=Reload failed, running as before: %s", err);
 		if (a->cfg->chdir && chdir(a->cfg->chdir) < 0)
 			log_error(errno, "returning to %s", a->cfg->chdir);
 		free(next);
@@ -533,6 +574,7 @@ static void reload(struct arbiter *a)
 	a->target_workers = a->cfg->workers;
 	hooks_commit(a->cfg);
 	hooks_call(HOOK_ON_RELOAD, a->target_workers, NULL, 0, 0);
+	a->announce_ready = true;
 }
 
 /*
@@ -659,7 +701,7 @@ static bool keeps_serving(const struct arbiter *a, size_t i)
 static void poll_channels(struct arbiter *a)
 {
 	int timeout = 1000;
-	double now;
+	double now, watchdog;
 
 	if (a->nslots + 1 > a->pfd_cap) {
 		a->pfd_cap = (a->nslots + 1) * 2;
@@ -672,6 +714,9 @@ static void poll_channels(struct arbiter *a)
 		double wait = throttle_wait(&a->respawn, monotime_now());
 		timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
 	}
+	watchdog = notify_watchdog_wait(monotime_now());
+	if (watchdog >= 0 && watchdog * 1000 < timeout)
+		timeout = (int)(watchdog * 1000);
 	if (poll(a->pfd, a->nslots + 1, timeout) < 0 && errno != EINTR)
 		log_error(errno, "poll()");
 	if (a->pfd[0].revents)
@@ -762,6 +807,12 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 	double deadline = monotime_now() + grace;
 
 	log_info(mode == STOP_GRACEFUL ? "Handling signal: term" : "Shutting down: quick");
+	/* After USR2 the service goes on in the new arbiter: systemd is told to follow it. */
+	if (a->upgrade_pid > 0)
+		notify_send("MAINPID=%ld\nSTATUS=Handed over to the upgraded arbiter (pid %ld)",
+			    (long)a->upgrade_pid, (long)a->upgrade_pid);
+	else
+		notify_send("STOPPING=1\nSTATUS=Stopping");
 	/* Files handed over on USR2 stay while the new arbiter runs (listener_hand_over);
 	 * should it exit before we do, reap() removes them. */
 	a->stopping = true;
@@ -772,6 +823,7 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 		poll(&p, 1, 100);
 		drain_self_pipe(a);
 		reap(a);
+		notify_watchdog(monotime_now());
 	}
 	if (a->nslots > 0) {
 		log_warning("%zu worker(s) still running after %d s: killing", a->nslots, grace);

@@ -37,6 +37,8 @@ static int parse_bool(const char *text, bool *out);
 static bool starts_keyval(const char *p);
 static int set_list(struct strlist *l, const struct setting *s, const char *value,
                     enum config_source src, bool append, char *why, size_t whylen);
+static int set_value(struct config *cfg, const struct setting *s, const char *value,
+                     enum config_source src, bool append, char *why, size_t whylen);
 static int load_defaults(struct config *cfg, char *err, size_t errlen);
 static int load_file(struct config *cfg, const char *path, char *err, size_t errlen);
 static int check_readable(const char *path, char *err, size_t errlen);
@@ -193,6 +195,14 @@ const struct setting *config_find(const char *name)
 		if (strcmp(s->name, name) == 0)
 			return s;
 	return NULL;
+}
+
+bool config_given(const struct config *cfg, const char *name)
+{
+	const struct setting *s = config_find(name);
+
+	assert(s);
+	return (cfg->given >> config_row_index(s)) & 1;
 }
 
 const char *config_worker_class(const struct config *cfg)
@@ -411,6 +421,17 @@ static int set_list(struct strlist *l, const struct setting *s, const char *valu
 }
 
 int config_set_value(struct config *cfg, const struct setting *s, const char *value,
+                     enum config_source src, bool append, char *why, size_t whylen)
+{
+	if (set_value(cfg, s, value, src, append, why, whylen) < 0)
+		return -1;
+	if (src != FROM_DEFAULT)
+		cfg->given |= UINT64_C(1) << config_row_index(s);
+	return 0;
+}
+
+/* config_set_value() but for the record of what was given. */
+static int set_value(struct config *cfg, const struct setting *s, const char *value,
                      enum config_source src, bool append, char *why, size_t whylen)
 {
 	long v;

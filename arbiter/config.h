@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct strlist {
@@ -137,6 +138,7 @@ struct config {
 	bool print_config;
 	char *app_module;  /* the positional APP_MODULE */
 	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
+	uint64_t given;    /* bit config_row_index(row): set by a config file or a command line */
 	struct strlist notes; /* warnings from loading, for the caller to log once the log is open */
 };
 
@@ -205,6 +207,13 @@ void config_free(struct config *cfg);
 
 /* The row whose name (INI key) is `name`, or NULL. Any process. */
 const struct setting *config_find(const char *name);
+
+/*
+ * True when the setting `name` (a row of the table) was set by the INI file,
+ * KIRIN_CMD_ARGS or the command line; false when it holds its default (also
+ * one from WEB_CONCURRENCY or PORT). Any process.
+ */
+bool config_given(const struct config *cfg, const char *name);
 
 /*
  * The name of the worker type the settings select (worker_type_find: an

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -19,11 +20,14 @@
 #include "arbiter/process.h"
 
 #define DEFAULT_PORT "8000"
+#define SD_LISTEN_FDS_START 3 /* sd_listen_fds(3): the first socket systemd passes */
 
 static int bind_one(struct listener *l, const char *spec, const struct config *cfg, char *err,
 		    size_t errlen);
 static struct listener *find_kept(struct listener *old, size_t nold, const bool *taken,
 				  const char *spec);
+static bool names_address(const struct listener *l, const char *spec);
+static int resolve(const char *spec, struct addrinfo **res, char *err, size_t errlen);
 static int bind_tcp(struct listener *l, const char *spec, const struct config *cfg, char *err,
 		    size_t errlen);
 static int bind_unix(struct listener *l, const char *path, const struct config *cfg, char *err,
@@ -31,6 +35,10 @@ static int bind_unix(struct listener *l, const char *path, const struct config *
 static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errlen);
 static struct listener *adopt_inherited(const char *fds, size_t *n, char *err,
 					size_t errlen);
+static int adopt_activated(struct listener **out, size_t *n, char *err, size_t errlen);
+static int adopt_listening(struct listener *l, int fd, char *err, size_t errlen);
+static long count_names(const char *names);
+static int parse_count(const char *text, long max, long *out);
 static bool fd_listed(const char *list, int fd);
 static void take_unix_path(struct listener *l);
 static int split_host_port(const char *spec, char *host, size_t hostcap, char *port,
@@ -41,68 +49,116 @@ struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *er
 				   size_t errlen)
 {
 	const char *inherited = getenv("KIRIN_FDS");
-	struct listener *ls;
+	struct listener *activated, *ls;
+	size_t nactivated;
 
 	if (inherited)
 		return adopt_inherited(inherited, n, err, errlen);
-	ls = xcalloc(cfg->bind.n, sizeof(*ls));
-
-	for (size_t i = 0; i < cfg->bind.n; i++) {
-		errno = 0;
-		if (bind_one(&ls[i], cfg->bind.v[i], cfg, err, errlen) < 0) {
-			int busy = errno == EADDRINUSE;
-			listener_close_all(ls, i + 1, true);
-			errno = busy ? EADDRINUSE : 0;
-			return NULL;
-		}
+	if (adopt_activated(&activated, &nactivated, err, errlen) < 0)
+		return NULL;
+	/* The activated sockets are the listeners a reload starts from. */
+	ls = listener_rebind(cfg, activated, nactivated, n, err, errlen);
+	if (!ls) {
+		int busy = errno == EADDRINUSE;
+		listener_close_all(activated, nactivated, false);
+		errno = busy ? EADDRINUSE : 0;
 	}
-	*n = cfg->bind.n;
 	return ls;
 }
 
 struct listener *listener_rebind(const struct config *next, struct listener *old, size_t nold,
 				 size_t *n, char *err, size_t errlen)
 {
-	struct listener *ls = xcalloc(next->bind.n, sizeof(*ls));
-	struct listener **kept = xcalloc(next->bind.n, sizeof(*kept)); /* ls[i] comes from *kept[i] */
+	bool any_activated = false;
+	size_t nbind, count;
+	struct listener *ls, **kept;
 	bool *taken = xcalloc(nold + 1, sizeof(*taken));
 
+	for (size_t j = 0; j < nold; j++)
+		any_activated |= old[j].activated;
+	/* Socket activation without a bind setting: systemd's sockets alone. */
+	nbind = any_activated && !config_given(next, "bind") ? 0 : next->bind.n;
+	ls = xcalloc(nbind + nold + 1, sizeof(*ls));
+	kept = xcalloc(nbind + 1, sizeof(*kept)); /* ls[i] comes from *kept[i] */
+
 	/* First what is new, so that a failure leaves old as it was. */
-	for (size_t i = 0; i < next->bind.n; i++) {
+	for (size_t i = 0; i < nbind; i++) {
 		kept[i] = find_kept(old, nold, taken, next->bind.v[i]);
 		if (kept[i]) {
 			taken[kept[i] - old] = true;
 			ls[i].fd = -1;
-		} else if (bind_one(&ls[i], next->bind.v[i], next, err, errlen) < 0) {
+		} else if (errno = 0, bind_one(&ls[i], next->bind.v[i], next, err, errlen) < 0) {
+			int busy = errno == EADDRINUSE;
 			listener_close_all(ls, i + 1, true);
 			free(kept);
 			free(taken);
+			errno = busy ? EADDRINUSE : 0;
 			return NULL;
 		}
 	}
-	for (size_t i = 0; i < next->bind.n; i++) {
+	for (size_t i = 0; i < nbind; i++) {
 		if (!kept[i])
 			continue;
 		ls[i] = *kept[i];
 		kept[i]->fd = -1;
 		kept[i]->spec = kept[i]->unix_path = NULL;
 	}
+	/* systemd's sockets stay, named by an address or not. */
+	count = nbind;
+	for (size_t j = 0; j < nold; j++) {
+		if (taken[j] || !old[j].activated || old[j].fd < 0)
+			continue;
+		ls[count++] = old[j];
+		old[j].fd = -1;
+		old[j].spec = old[j].unix_path = NULL;
+	}
 	free(kept);
 	free(taken);
 	listener_close_all(old, nold, true);
-	*n = next->bind.n;
+	*n = count;
 	return ls;
 }
 
-/* The first listener of old not yet taken that spec names, or NULL. */
+/*
+ * The first listener of old not yet taken that spec names: its --bind
+ * text, or its name, or for one not bound from a --bind (passed by systemd,
+ * or handed over on USR2, where a unix socket is named fd://N) the address
+ * spec resolves to. NULL if none.
+ */
 static struct listener *find_kept(struct listener *old, size_t nold, const bool *taken,
 				  const char *spec)
 {
 	for (size_t j = 0; j < nold; j++)
 		if (!taken[j] && old[j].fd >= 0 &&
-		    strcmp(old[j].spec ? old[j].spec : old[j].name, spec) == 0)
+		    (strcmp(old[j].spec ? old[j].spec : old[j].name, spec) == 0 ||
+		     (!old[j].spec && names_address(&old[j], spec))))
 			return &old[j];
 	return NULL;
+}
+
+/* True when the --bind address spec is the address l listens on. */
+static bool names_address(const struct listener *l, const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss) - 1; /* a unix path stays NUL-terminated */
+	struct addrinfo *res;
+	char err[1];
+	bool same = false;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strncmp(spec, "fd://", 5) == 0)
+		return strtol(spec + 5, NULL, 10) == l->fd;
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0)
+		return false;
+	if (strncmp(spec, "unix:", 5) == 0)
+		return ss.ss_family == AF_UNIX &&
+		       strcmp(((struct sockaddr_un *)&ss)->sun_path, spec + 5) == 0;
+	if (ss.ss_family == AF_UNIX || resolve(spec, &res, err, sizeof(err)) < 0)
+		return false;
+	for (struct addrinfo *ai = res; ai && !same; ai = ai->ai_next)
+		same = ai->ai_addrlen == sl && memcmp(ai->ai_addr, &ss, sl) == 0;
+	freeaddrinfo(res);
+	return same;
 }
 
 void listener_close_sockets(struct listener *ls, size_t n, bool unlink_unix)
@@ -162,23 +218,33 @@ static int set_flags(int fd)
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-static int bind_tcp(struct listener *l, const char *spec, const struct config *cfg, char *err,
-		    size_t errlen)
+/* The addresses a TCP --bind spec stands for: 0, or -1 with err. */
+static int resolve(const char *spec, struct addrinfo **res, char *err, size_t errlen)
 {
 	char host[256], port[32];
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-	struct addrinfo *res;
-	int one = 1, rc;
+	int rc;
 
 	if (split_host_port(spec, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "invalid bind address '%s'", spec);
 		return -1;
 	}
-	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, res);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot resolve bind address '%s': %s", spec, gai_strerror(rc));
 		return -1;
 	}
+	return 0;
+}
+
+static int bind_tcp(struct listener *l, const char *spec, const struct config *cfg, char *err,
+		    size_t errlen)
+{
+	struct addrinfo *res;
+	int one = 1;
+
+	if (resolve(spec, &res, err, errlen) < 0)
+		return -1;
 	l->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0) {
 		snprintf(err, errlen, "socket() for '%s': %s", spec, strerror(errno));
@@ -318,6 +384,7 @@ static int adopt_fd(struct listener *l, const char *spec, char *err, size_t errl
 static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, size_t errlen)
 {
 	const char *unlink_fds = getenv("KIRIN_FDS_UNLINK");
+	const char *activated_fds = getenv("KIRIN_FDS_ACTIVATED");
 	char *copy = xstrdup(fds), *save = NULL;
 	size_t count = 0;
 	struct listener *ls = xcalloc(strlen(fds) / 2 + 1, sizeof(*ls));
@@ -330,11 +397,13 @@ static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, s
 		}
 		if (ls[count].family == AF_UNIX && unlink_fds && fd_listed(unlink_fds, ls[count].fd))
 			take_unix_path(&ls[count]);
+		ls[count].activated = activated_fds && fd_listed(activated_fds, ls[count].fd);
 		count++;
 	}
 	free(copy);
 	unsetenv("KIRIN_FDS");
 	unsetenv("KIRIN_FDS_UNLINK");
+	unsetenv("KIRIN_FDS_ACTIVATED");
 	if (count == 0) {
 		snprintf(err, errlen, "KIRIN_FDS is set but names no socket");
 		free(ls);
@@ -342,6 +411,120 @@ static struct listener *adopt_inherited(const char *fds, size_t *n, char *err, s
 	}
 	*n = count;
 	return ls;
+}
+
+/*
+ * systemd's socket activation, read as sd_listen_fds(3) does: when
+ * LISTEN_PID is our pid, LISTEN_FDS sockets from fd 3 on, named by
+ * LISTEN_FDNAMES (colon-separated). Each must be a listening stream socket
+ * (ListenStream=); its file, if any, is systemd's and stays. The variables
+ * are removed in any case, so that workers and the app do not see them; a
+ * LISTEN_PID that is not ours (inherited from a parent) passes nothing.
+ * Returns 0 with *out (NULL when none) and *n, or -1 with err.
+ */
+static int adopt_activated(struct listener **out, size_t *n, char *err, size_t errlen)
+{
+	const char *pid_text = getenv("LISTEN_PID"), *fds_text = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	struct listener *ls = NULL;
+	long pid, count = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (!pid_text) {
+		rc = 0;
+		goto done;
+	}
+	if (parse_count(pid_text, INT_MAX, &pid) < 0) {
+		snprintf(err, errlen, "invalid LISTEN_PID '%s'", pid_text);
+		goto done;
+	}
+	if (pid != getpid()) {
+		rc = 0;
+		goto done;
+	}
+	if (!fds_text || parse_count(fds_text, INT_MAX - SD_LISTEN_FDS_START, &count) < 0) {
+		snprintf(err, errlen, "invalid LISTEN_FDS '%s'", fds_text ? fds_text : "");
+		goto done;
+	}
+	if (names && count_names(names) != count) {
+		snprintf(err, errlen, "LISTEN_FDNAMES names %ld sockets, LISTEN_FDS passes %ld",
+			 count_names(names), count);
+		goto done;
+	}
+	ls = xcalloc((size_t)count + 1, sizeof(*ls));
+	for (long i = 0; i < count; i++) {
+		ls[i].fd = -1;
+		if (adopt_listening(&ls[i], SD_LISTEN_FDS_START + (int)i, err, errlen) < 0) {
+			listener_close_all(ls, (size_t)i + 1, false);
+			goto done;
+		}
+		if (names) {
+			size_t len = strcspn(names, ":");
+			snprintf(ls[i].fdname, sizeof(ls[i].fdname), "%.*s", (int)len, names);
+			names += len + (names[len] == ':');
+		}
+	}
+	*n = (size_t)count;
+	if (count > 0)
+		*out = ls;
+	else
+		free(ls);
+	rc = 0;
+done:
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return rc;
+}
+
+/* fd, passed by systemd, as l: 0, or -1 with err when it is not a listening stream socket. */
+static int adopt_listening(struct listener *l, int fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss) - 1, il = sizeof(int);
+	int type = 0, listening = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il) < 0 || type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &il) < 0 || !listening ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6 && ss.ss_family != AF_UNIX)) {
+		snprintf(err, errlen,
+			 "LISTEN_FDS: fd %d is not a listening stream socket (ListenStream=)", fd);
+		return -1;
+	}
+	if (set_flags(fd) < 0) {
+		snprintf(err, errlen, "LISTEN_FDS: fd %d: %s", fd, strerror(errno));
+		return -1;
+	}
+	l->fd = fd;
+	l->activated = true;
+	describe(l, (struct sockaddr *)&ss);
+	return 0;
+}
+
+/* How many names a LISTEN_FDNAMES value holds ("" none, "a:b" two). */
+static long count_names(const char *names)
+{
+	long n = *names ? 1 : 0;
+
+	for (const char *p = names; *p; p++)
+		n += *p == ':';
+	return n;
+}
+
+/* A decimal number from 0 to max, nothing else: 0, or -1. */
+static int parse_count(const char *text, long max, long *out)
+{
+	char *end;
+
+	if (!*text || strspn(text, "0123456789") != strlen(text))
+		return -1;
+	errno = 0;
+	*out = strtol(text, &end, 10);
+	return errno || *out > max ? -1 : 0;
 }
 
 /* True when the comma-separated list of descriptor numbers holds fd. */
@@ -432,6 +615,9 @@ static void describe(struct listener *l, const struct sockaddr *sa)
 		snprintf(l->name, sizeof(l->name), "[%s]:%s", l->host, l->port);
 	} else {
 		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
-		snprintf(l->name, sizeof(l->name), "unix:%s", sun->sun_path);
+		if (!sun->sun_path[0] && sun->sun_path[1]) /* abstract: systemd's ListenStream=@NAME */
+			snprintf(l->name, sizeof(l->name), "unix:@%s", sun->sun_path + 1);
+		else
+			snprintf(l->name, sizeof(l->name), "unix:%s", sun->sun_path);
 	}
 }

@@ -25,27 +25,41 @@ struct listener {
 	char *unix_path;     /* path to unlink at exit, NULL if not ours */
 	pid_t handed_by;     /* after USR2: the old arbiter that handed it over, 0 if none */
 	pid_t handed_to;     /* after USR2: the new arbiter its file went to while it runs, 0 if none */
+	bool activated;      /* passed by systemd (LISTEN_FDS): kept for life, its file systemd's */
+	char fdname[256];    /* its name in LISTEN_FDNAMES ("" if none, or adopted on USR2) */
 };
 
 /*
  * Bind every address of cfg->bind (HOST:PORT, tcp://HOST:PORT, [IPv6]:PORT,
  * HOST, unix:PATH, fd://N) with cfg->backlog and cfg->reuse_port. A stale
- * unix socket file (nobody accepting) is removed first. After USR2
- * (KIRIN_FDS set), adopt the sockets the old arbiter handed over instead,
- * and the files of those it names in KIRIN_FDS_UNLINK (the unix sockets it
- * created) with them. Returns a new array of *n listeners, or NULL with a
- * one-line message in err (every socket opened so far closed) and errno
- * EADDRINUSE when a TCP address was in use (worth retrying), else 0.
- * Arbiter only.
+ * unix socket file (nobody accepting) is removed first.
+ *
+ * Under systemd's socket activation (LISTEN_PID our pid, LISTEN_FDS,
+ * LISTEN_FDNAMES: sd_listen_fds(3)) the sockets passed are listeners, each
+ * marked activated: an address of cfg->bind that names one (the same path,
+ * or an address that resolves to its own) takes it instead of binding, and
+ * when the bind setting was not given (config_given) they are the only
+ * listeners. A passed descriptor that is not a listening stream socket is an
+ * error. The LISTEN_* variables are removed from the environment.
+ *
+ * After USR2 (KIRIN_FDS set), adopt the sockets the old arbiter handed over
+ * instead, and the files of those it names in KIRIN_FDS_UNLINK (the unix
+ * sockets it created) with them; those in KIRIN_FDS_ACTIVATED are systemd's.
+ * Returns a new array of *n listeners, or NULL with a one-line message in err
+ * (every socket opened so far closed) and errno EADDRINUSE when a TCP
+ * address was in use (worth retrying), else 0. Arbiter only.
  */
 struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
 				   size_t errlen);
 
 /*
  * A reload's addresses (next->bind), all or nothing. The listeners of old
- * that an address still names (the same --bind text, or for one adopted on
- * USR2 the same name) are carried over as they are: the same socket, its
- * queue of pending connections kept. The other addresses are bound anew.
+ * that an address still names (the same --bind text, or for one passed by
+ * systemd or adopted on USR2 the same address) are carried
+ * over as they are: the same socket, its queue of pending connections kept.
+ * The other addresses are bound anew. Every listener systemd passed is kept,
+ * named by an address or not, and with the bind setting not given they are
+ * all there is.
  * On success returns a new array of *n listeners and frees old, closing
  * those not carried over as listener_close_all(.., true) does. On failure
  * returns NULL with a one-line message in err; old is untouched and every

@@ -9,6 +9,7 @@ libkirin_a_SOURCES = \
 	arbiter/config_ini.c arbiter/config_cli.c arbiter/config_py.c \
 	arbiter/log.c arbiter/log.h \
 	arbiter/monotime.c arbiter/monotime.h \
+	arbiter/notify.c arbiter/notify.h \
 	arbiter/listener.c arbiter/listener.h \
 	arbiter/arbiter.c arbiter/arbiter.h \
 	arbiter/process.c arbiter/process.h \

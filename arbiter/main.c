@@ -17,6 +17,7 @@
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
+#include "arbiter/notify.h"
 #include "arbiter/process.h"
 #include "build-aux/kirin-config.h"
 #include "workers/python/hooks.h"
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 
+	if (notify_init(err, sizeof(err)) < 0)
+		return fail(err);
 	/* Gunicorn's on_starting: before anything is bound; raising stops the server. */
 	hooks_commit(&cfg);
 	if (hooks_call(HOOK_ON_STARTING, cfg.workers, NULL, 0, 0) < 0)
@@ -123,8 +126,9 @@ int main(int argc, char **argv)
 	process_set_title("kirin: master [%s]", cfg.proc_name ? cfg.proc_name : cfg.app_module);
 	log_info("Starting kirin %s", PACKAGE_VERSION);
 	for (size_t i = 0; i < nls; i++)
-		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
-			 ls[i].name, (long)getpid());
+		log_info("Listening at: %s%s (%ld)%s%s%s", ls[i].family == AF_UNIX ? "" : "http://",
+			 ls[i].name, (long)getpid(), ls[i].activated ? ", passed by systemd" : "",
+			 ls[i].fdname[0] ? " as " : "", ls[i].fdname);
 	log_info("Using worker: %s", config_worker_class(&cfg));
 	if (geteuid() == 0 && !cfg.user)
 		log_warning("running as root without --user: the workers, and the application, "

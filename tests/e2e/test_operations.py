@@ -313,6 +313,26 @@ class Upgrade(unittest.TestCase):
                 finally:
                     kill_tree(new_pid)
 
+    def test_hup_to_the_new_arbiter_keeps_the_unix_socket_it_took_over(self):
+        """The socket handed over is the one --bind unix:PATH names: a HUP
+        keeps it rather than finding "another server accepting on it"."""
+        with tempfile.TemporaryDirectory() as d:
+            sock = os.path.join(d, "kirin.sock")
+            with Kirin("echo_environ:app", "-b", f"unix:{sock}", bind=False, unix=sock) as k:
+                k.wait_workers(1)
+                new_pid = self.upgrade(k)
+                try:
+                    k.signal(signal.SIGTERM)
+                    self.assertEqual(k.wait(15), 0, k.log())
+                    os.kill(new_pid, signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: f"[{new_pid}] [INFO] Retiring worker"
+                                             in k.log(), 20), k.log())
+                    self.assertNotIn("reload failed", k.log())
+                    r = http_get(None, "/", unix=sock, timeout=10)
+                    self.assertIn(r.json()["__pid__"], children_of(new_pid))
+                finally:
+                    kill_tree(new_pid)
+
     def test_usr2_new_arbiter_stopped_first_leaves_the_unix_socket(self):
         """Rolling back: the old arbiter still serves on the file."""
         with tempfile.TemporaryDirectory() as d:
