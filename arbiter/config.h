@@ -92,6 +92,7 @@ struct config {
 	int max_requests;
 	int max_requests_jitter;
 	int timeout;
+	int request_timeout;
 	int graceful_timeout;
 	int keepalive;
 	int websocket_ping;

@@ -160,6 +160,18 @@ const struct setting config_settings[] = {
 			"0 disables.",
 	},
 	{
+		.name = "request_timeout",
+		.long_flag = "--request-timeout",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, request_timeout),
+		.def = "0",
+		.min = 0,
+		.max = INT_MAX,
+		.metavar = "INT",
+		.help = "Cancel a request whose app call and body have run this many seconds "
+			"(504, or a closed connection); 0 disables.",
+	},
+	{
 		.name = "graceful_timeout",
 		.long_flag = "--graceful-timeout",
 		.type = SETTING_INT,

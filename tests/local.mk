@@ -11,7 +11,7 @@ UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/te
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
 UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test_hooks
 UNIT_TESTS += tests/unit/test_notify
-UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn
+UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
 check_PROGRAMS += $(UNIT_TESTS)
@@ -50,6 +50,7 @@ tests_unit_test_percent_SOURCES = tests/unit/test_percent.c workers/http/percent
 tests_unit_test_percent_LDADD = $(CMOCKA_LIBS)
 tests_unit_test_connset_LDADD = $(UNIT_LDADD)
 tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
+tests_unit_test_reqtimeout_LDADD = $(UNIT_LDADD)
 tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
 tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
@@ -82,6 +83,7 @@ E2E_TESTS = \
 	tests/e2e/test_http.py \
 	tests/e2e/test_loading.py \
 	tests/e2e/test_frameworks.py \
+	tests/e2e/test_request_timeout.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps tests/procs.py

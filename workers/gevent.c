@@ -11,6 +11,7 @@
 #include "workers/python/gconn.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor_gevent.h"
 #include "workers/worker.h"
@@ -90,6 +91,8 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 
 	if (!r) {
 		errno = PyErr_ExceptionMatches(PyExc_TimeoutError) ? ETIMEDOUT : EPIPE;
+		if (reqtimeout_matches())
+			reqtimeout_rethrow_later();
 		PyErr_Clear(); /* a timeout, or the greenlet killed */
 	}
 	Py_XDECREF(r);

@@ -15,6 +15,7 @@
 #include "workers/python/gconn.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
@@ -254,8 +255,11 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 	bool took = gil_enter();
 	int rc = hub_wait_fd(c->fd, events, timeout_ms < 0 ? -1 : timeout_ms / 1000.0);
 
-	if (rc < 0)
+	if (rc < 0) {
+		if (reqtimeout_matches())
+			reqtimeout_rethrow_later();
 		PyErr_Clear(); /* killed while waiting: the connection just fails */
+	}
 	gil_leave(took);
 	if (rc == 0)
 		errno = ETIMEDOUT;

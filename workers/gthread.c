@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -14,10 +15,25 @@
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/connset.h"
+#include "workers/python/kirinmod.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
 #include "workers/python/wsgi.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
+
+/*
+ * A pool thread, as the loop sees it: busy counts the times it went into
+ * the app (a request, or back from a wait on the client or in kirin's
+ * waits) and out of it (odd: in the app); only the thread writes it. The
+ * loop's tick notes when it first saw each odd value.
+ */
+struct pool_thread {
+	pthread_t id;
+	_Atomic unsigned busy;
+	unsigned seen; /* the loop's copy of busy */
+	double since;  /* when the loop first saw it */
+};
 
 static struct {
 	struct worker *w;
@@ -27,10 +43,12 @@ static struct {
 	pthread_cond_t cv;
 	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
-	pthread_t *threads;
+	struct pool_thread *threads;
 	int nthreads;
 	PyInterpreterState *interp;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static _Thread_local struct pool_thread *this_thread; /* NULL in the loop thread */
 
 static int pool_wait(struct conn *c, short events, int timeout_ms);
 static void submit(struct cconn *cc);
@@ -38,11 +56,14 @@ static void on_done(evutil_socket_t fd, short what, void *arg);
 static void done(struct cconn *cc);
 static void *pool_main(void *arg);
 static void serve(struct cconn *cc, PyThreadState *ts);
+static void in_app(bool in);
+static void watch_pool(double now);
 
 static const struct conn_io pool_io = {.wait = pool_wait};
 static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
+	.tick = watch_pool,
 	.foreign = true,
 };
 
@@ -70,10 +91,11 @@ int gthread_run(struct worker *w, PyObject *app)
 	g.interp = PyInterpreterState_Get();
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
+	kirinmod_set_wait_hook(in_app);
 	websocket_pool_threads(g.nthreads);
 	main_ts = PyEval_SaveThread();
 	for (int i = 0; i < g.nthreads; i++) {
-		int e = pthread_create(&g.threads[i], NULL, pool_main, NULL);
+		int e = pthread_create(&g.threads[i].id, NULL, pool_main, &g.threads[i]);
 		if (e) {
 			log_error(e, "pthread_create()");
 			g.nthreads = i;
@@ -99,7 +121,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	pthread_cond_broadcast(&g.cv);
 	pthread_mutex_unlock(&g.mu);
 	for (int i = 0; i < g.nthreads; i++)
-		pthread_join(g.threads[i], NULL);
+		pthread_join(g.threads[i].id, NULL);
 	PyEval_RestoreThread(main_ts);
 	event_free(g.done_ev);
 	close(g.done_fd);
@@ -147,6 +169,7 @@ static void *pool_main(void *arg)
 	PyThreadState *ts = PyThreadState_New(g.interp);
 	uint64_t one = 1;
 
+	this_thread = arg;
 	for (;;) {
 		struct cconn *cc;
 		bool wake;
@@ -164,7 +187,9 @@ static void *pool_main(void *arg)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
 
+		in_app(true);
 		serve(cc, ts);
+		in_app(false);
 
 		/* One wake-up per batch: the loop reads the eventfd before it
 		 * takes the list (connset_drain), so what joins a list not taken
@@ -209,15 +234,64 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 		conn_finish(&cc->c);
 }
 
-/* Pool threads may wait on their client (a body, a slow reader), bounded by c->timeout_ms. */
+/*
+ * The calling pool thread goes into the app or out of it (nothing in
+ * other threads). Only the thread writes its count: a plain store, not a
+ * locked add; and a step that is already taken is not taken twice, so a
+ * wait left by an exception cannot put the count out of step.
+ */
+static void in_app(bool in)
+{
+	struct pool_thread *t = this_thread;
+
+	if (t && (t->busy & 1) != in)
+		atomic_store_explicit(&t->busy, t->busy + 1, memory_order_relaxed);
+}
+
+/*
+ * On the loop's tick: a pool thread in the app (not waiting on its client)
+ * for longer than a heartbeat interval stops the heartbeats until it comes
+ * out, so that one stuck past --timeout gets the worker aborted with its
+ * stack logged, while the loop thread itself is well.
+ */
+static void watch_pool(double now)
+{
+	double longest = 0;
+	bool stalled;
+
+	for (int i = 0; i < g.nthreads; i++) {
+		struct pool_thread *t = &g.threads[i];
+		unsigned b = atomic_load_explicit(&t->busy, memory_order_relaxed);
+
+		if (b != t->seen) {
+			t->seen = b;
+			t->since = now;
+		} else if ((b & 1) && now - t->since > longest) {
+			longest = now - t->since;
+		}
+	}
+	stalled = g.w->cfg->timeout > 0 && longest * 1000 >= worker_beat_interval_ms(g.w);
+	if (stalled && !g.w->stalled)
+		log_debug("a pool thread is %.1f s into one request: no heartbeat until it ends",
+		          longest);
+	g.w->stalled = stalled;
+}
+
+/*
+ * Pool threads may wait on their client (a body, a slow reader), bounded by
+ * c->timeout_ms, and by --request-timeout: its cancellation interrupts.
+ */
 static int pool_wait(struct conn *c, short events, int timeout_ms)
 {
 	struct pollfd p = {.fd = c->fd, .events = events};
 	int rc;
 
+	/* Waiting on a slow client is not being stuck (bounded by timeout_ms). */
+	in_app(false);
 	do
 		rc = poll(&p, 1, timeout_ms);
-	while (rc < 0 && errno == EINTR);
+	while (rc < 0 && errno == EINTR && !reqtimeout_interrupted());
+	in_app(true);
 	if (rc == 0)
 		errno = ETIMEDOUT;
 	return rc > 0 ? 0 : -1;

@@ -30,6 +30,7 @@ libkirin_a_SOURCES += \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/python/gconn.c workers/python/gconn.h \
+	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
 	workers/http/conn.c workers/http/conn.h \
 	workers/http/allow.c workers/http/allow.h \

@@ -16,6 +16,7 @@
 #include "workers/connset.h"
 #include "workers/http/conn.h"
 #include "workers/policy.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
@@ -123,7 +124,8 @@ static bool serve_one(struct worker *w, const struct listener *l)
 
 /*
  * Wait for the client in slices, heartbeating meanwhile: waiting is
- * healthy. Without the GIL: the app's threads run meanwhile.
+ * healthy; until the request's --request-timeout cancels it. Without the
+ * GIL: the app's threads run meanwhile.
  */
 static int wait_fd(struct conn *c, short events, int timeout_ms)
 {
@@ -154,7 +156,7 @@ static int wait_slices(struct conn *c, short events, int timeout_ms)
 		rc = poll(&p, 1, slice);
 		if (rc > 0)
 			return 0;
-		if (rc < 0 && errno != EINTR)
+		if (rc < 0 && (errno != EINTR || reqtimeout_interrupted()))
 			return -1;
 		if (!worker_heartbeat(self)) {
 			errno = EPIPE;

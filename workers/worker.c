@@ -20,6 +20,7 @@
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
 #include "workers/reloader.h"
 #include "workers/worker_type.h"
@@ -76,6 +77,8 @@ _Noreturn void worker_main(struct worker *w)
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
+	if (reqtimeout_init(w->cfg) < 0)
+		exit(WORKER_EXIT_BOOT_ERROR);
 	if (w->cfg->reload)
 		reloader_start(w->cfg, w->channel_fd);
 	hooks_call(HOOK_POST_WORKER_INIT, w->cfg->workers,
@@ -83,6 +86,7 @@ _Noreturn void worker_main(struct worker *w)
 	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
+	reqtimeout_stop();
 	accesslog_close();
 	hooks_call(HOOK_WORKER_EXIT, w->cfg->workers,
 		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, false}, 0, 0);
@@ -107,7 +111,7 @@ bool worker_heartbeat(struct worker *w)
 	if (now - w->last_beat >= worker_beat_interval_ms(w) / 1000.0) {
 		if (getppid() != w->arbiter_pid)
 			return false;
-		if (channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
+		if (!w->stalled && channel_heartbeat(w->channel_fd) < 0 && errno != EAGAIN)
 			return false;
 		w->last_beat = now;
 	}

@@ -36,6 +36,7 @@ struct worker {
 	uint32_t requests;  /* served so far */
 	uint32_t max_requests; /* exit gracefully after this many (0: never) */
 	double last_beat;   /* monotonic time of the last heartbeat sent */
+	bool stalled;       /* set by the worker type: one of its threads is stuck, beat no more */
 	bool skip_finalize; /* exit without Py_FinalizeEx (suspended greenlets) */
 };
 
@@ -48,7 +49,9 @@ _Noreturn void worker_main(struct worker *w);
 
 /*
  * Send a heartbeat if half the timeout (or one second) has passed since the
- * last one. Cheap enough to call on every loop iteration. Returns false when
+ * last one, unless w->stalled: then the arbiter finds the worker silent
+ * and aborts it (SIGABRT: every thread's stack is logged). Cheap enough to
+ * call on every loop iteration. Returns false when
  * the arbiter is gone (its end of the channel closed, or our parent changed):
  * the caller must stop serving and return.
  */

@@ -5,6 +5,7 @@
 #include "workers/connset.h"
 #include "workers/python/gpool.h"
 #include "workers/python/interp.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
 
@@ -25,6 +26,7 @@ int gconn_init(struct worker *w, const struct gconn_switch *sw)
 {
 	G.w = w;
 	G.sw = sw;
+	reqtimeout_use_greenlets(sw->current);
 	return gpool_init(&G.pool);
 }
 
@@ -60,6 +62,8 @@ void gconn_dispatch(struct cconn *cc)
 void gconn_tick(double now)
 {
 	gpool_tick(&G.pool, now);
+	if (reqtimeout_seconds)
+		reqtimeout_tick(now);
 }
 
 /*

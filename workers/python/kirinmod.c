@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "workers/python/reqtimeout.h"
+
 /* The longest length time.sleep takes: INT64_MAX nanoseconds (~292 years). */
 #define MAX_SECONDS ((double)INT64_MAX / 1e9)
 
@@ -27,6 +29,7 @@ static const struct kirin_backend blocking = {
 };
 
 static const struct kirin_backend *backend = &blocking;
+static void (*wait_hook)(bool in_app);
 
 /*
  * kirin.Queue: with a backend that parks greenlets, a deque and a list of
@@ -36,6 +39,8 @@ static const struct kirin_backend *backend = &blocking;
 static const char module_src[] =
 	"import collections as _collections, queue as _queue, threading as _threading, time as _time\n"
 	"Empty = _queue.Empty\n"
+	"class RequestTimeout(BaseException):\n"
+	"    '''Raised in a request that ran longer than --request-timeout.'''\n"
 	"class Queue:\n"
 	"    '''FIFO queue for long polling: put(item), get(timeout=None) raises kirin.Empty.'''\n"
 	"    def __init__(self):\n"
@@ -54,7 +59,12 @@ static const char module_src[] =
 	"    def get(self, timeout=None):\n"
 	"        if self._cond is not None:\n"
 	"            with self._cond:\n"
-	"                if not self._cond.wait_for(lambda: self._items, timeout):\n"
+	"                _in_app(False)\n"
+	"                try:\n"
+	"                    ready = self._cond.wait_for(lambda: self._items, timeout)\n"
+	"                finally:\n"
+	"                    _in_app(True)\n"
+	"                if not ready:\n"
 	"                    raise Empty\n"
 	"                return self._items.popleft()\n"
 	"        deadline = None if timeout is None else _time.monotonic() + timeout\n"
@@ -215,6 +225,14 @@ static PyObject *k_spawn(PyObject *self, PyObject *args, PyObject *kwds)
 	return r;
 }
 
+/* _in_app(bool): kirin.Queue's thread-safe get() around its wait (kirinmod_set_wait_hook). */
+static PyObject *k_in_app(PyObject *self, PyObject *in)
+{
+	if (wait_hook)
+		wait_hook(PyObject_IsTrue(in) == 1);
+	Py_RETURN_NONE;
+}
+
 static PyObject *k_parks(PyObject *self, PyObject *unused)
 {
 	return PyBool_FromLong(backend->park != NULL);
@@ -268,6 +286,7 @@ static PyMethodDef methods[] = {
 	{"_park", k_park, METH_O, NULL},
 	{"_wake", k_wake, METH_O, NULL},
 	{"_current", k_current, METH_NOARGS, NULL},
+	{"_in_app", k_in_app, METH_O, NULL},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -322,6 +341,11 @@ void kirinmod_register(void)
 	PyImport_AppendInittab("kirin", kirinmod_init);
 }
 
+void kirinmod_set_wait_hook(void (*hook)(bool in_app))
+{
+	wait_hook = hook;
+}
+
 void kirinmod_set_backend(const struct kirin_backend *b)
 {
 	backend = b ? b : &blocking;
@@ -332,11 +356,26 @@ static int blocking_sleep(double seconds)
 	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
 	int rc;
 
-	Py_BEGIN_ALLOW_THREADS;
-	while ((rc = nanosleep(&ts, &ts)) < 0 && errno == EINTR)
-		;
-	Py_END_ALLOW_THREADS;
-	return 0;
+	for (;;) {
+		bool cancelled;
+
+		Py_BEGIN_ALLOW_THREADS;
+		if (wait_hook)
+			wait_hook(false);
+		rc = nanosleep(&ts, &ts);
+		if (wait_hook)
+			wait_hook(true);
+		cancelled = rc < 0 && errno == EINTR && reqtimeout_interrupted();
+		Py_END_ALLOW_THREADS;
+		if (rc == 0 || errno != EINTR)
+			return 0;
+		/* The main thread's RequestTimeout comes from a signal handler;
+		 * another thread's is raised at its next bytecode. */
+		if (PyErr_CheckSignals() < 0)
+			return -1;
+		if (cancelled)
+			return 0;
+	}
 }
 
 /* poll(2)'s timeout for a wait of `seconds`: rounded up, at most INT_MAX. */
@@ -363,9 +402,14 @@ static int blocking_wait_fd(int fd, short events, double timeout)
 	int rc;
 
 	Py_BEGIN_ALLOW_THREADS;
+	if (wait_hook)
+		wait_hook(false);
 	do
 		rc = poll(&p, 1, timeout < 0 ? -1 : poll_ms(deadline - monotonic()));
-	while ((rc < 0 && errno == EINTR) || (rc == 0 && timeout > 0 && monotonic() < deadline));
+	while ((rc < 0 && errno == EINTR && !reqtimeout_interrupted()) ||
+	       (rc == 0 && timeout > 0 && monotonic() < deadline));
+	if (wait_hook)
+		wait_hook(true);
 	Py_END_ALLOW_THREADS;
 	if (rc < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);

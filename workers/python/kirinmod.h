@@ -37,6 +37,14 @@ struct kirin_backend {
 	bool (*wake)(PyObject *greenlet);
 };
 
+/*
+ * hook(false) as a wait of the blocking backend begins (kirin.sleep,
+ * kirin.wait_readable/writable, kirin.Queue.get), hook(true) as it ends,
+ * in the waiting thread, with or without the GIL: gthread does not count
+ * a pool thread that waits there as stuck. NULL for none (the default).
+ */
+void kirinmod_set_wait_hook(void (*hook)(bool in_app));
+
 /* The blocking backend (sync, gthread; the fallback where a hub cannot switch). */
 const struct kirin_backend *kirinmod_blocking(void);
 

@@ -19,6 +19,7 @@
 #include "workers/python/input.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
 
 #define FILE_BLOCK 8192
@@ -36,6 +37,7 @@ struct request {
 	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
 	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
+	int timer;      /* its reqtimeout slot, -1: not timed */
 };
 
 typedef struct {
@@ -119,7 +121,7 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 
 enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 {
-	struct request r = {.c = c};
+	struct request r = {.c = c, .timer = -1};
 	PyObject *input = NULL, *env = NULL, *result = NULL, *it = NULL, *item;
 	StartResponse *sr = NULL;
 	enum wsgi_outcome out = WSGI_CLOSE;
@@ -127,6 +129,9 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
 	if (accesslog_enabled())
 		clock_gettime(CLOCK_MONOTONIC, &r.start);
+	/* A WebSocket's app call lasts as long as the session: not bounded. */
+	if (reqtimeout_seconds && !c->req.upgrade)
+		r.timer = reqtimeout_begin(c);
 	input = input_new(c);
 	env = input ? environ_new(c, input) : NULL;
 	if (env && c->req.upgrade) {
@@ -243,6 +248,8 @@ done:
 	Py_XDECREF(input);
 	Py_XDECREF(env);
 	response_free(&r.resp);
+	if (r.timer >= 0)
+		reqtimeout_end(r.timer);
 	if (c->fd < 0)
 		return WSGI_CLOSED;
 	return out;
@@ -505,17 +512,21 @@ static int send_file(struct request *r, PyObject *wrapper)
 }
 
 /*
- * The app failed (exception pending): log it; answer 500 (or the body
- * framing error that made wsgi.input raise) if nothing was sent, else the
- * response is cut short and the connection must close.
+ * The app failed (exception pending): log it; answer 500 (504 for
+ * kirin.RequestTimeout, whose stack reqtimeout logged; or the body framing
+ * error that made wsgi.input raise) if nothing was sent, else the response
+ * is cut short and the connection must close.
  */
 static void finish_error(struct request *r, const char *what)
 {
 	struct conn *c = r->c;
+	bool timed_out = reqtimeout_matches() || reqtimeout_cancelled(r->timer);
 
 	if (c->error_status) {
 		PyErr_Clear();
 		log_info("refusing request: %s", c->error ? c->error : "bad body framing");
+	} else if (timed_out) {
+		PyErr_Clear();
 	} else if (!r->broken) {
 		interp_log_exception(what);
 	} else {
@@ -523,7 +534,7 @@ static void finish_error(struct request *r, const char *what)
 	}
 	r->resp.keep_alive = false;
 	if (!r->head_sent && !r->broken) {
-		int status = c->error_status ? c->error_status : 500;
+		int status = c->error_status ? c->error_status : timed_out ? 504 : 500;
 
 		r->head_sent = true;
 		/* Now: the refusal closes the connection and frees the request. */
