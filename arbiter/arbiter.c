@@ -22,6 +22,7 @@
 #include "arbiter/process.h"
 #include "arbiter/throttle.h"
 #include "workers/channel.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
@@ -70,6 +71,8 @@ struct arbiter {
 	struct throttle respawn;
 	int fatal_code;          /* a worker's boot-error exit code: stop the server */
 	bool preloaded;          /* --preload at start: workers inherit that app */
+	bool reload_asked;       /* a worker of this generation asked (--reload) */
+	bool gen_failed;         /* --reload: this generation cannot boot, the previous serves */
 	char exe_path[PATH_MAX]; /* the binary, for USR2 */
 	pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
 	int self_pipe[2];        /* written by on_signal() to wake poll() */
@@ -94,6 +97,7 @@ static int prepare_reload(struct arbiter *a, struct config *next, char *err, siz
 static void upgrade(struct arbiter *a);
 static void remove_slot(struct arbiter *a, size_t i);
 static void reap(struct arbiter *a);
+static bool keeps_serving(const struct arbiter *a, size_t i);
 static void signal_all(const struct arbiter *a, int sig);
 static int stop(struct arbiter *a, enum stop_mode mode);
 static void drain_self_pipe(const struct arbiter *a);
@@ -121,6 +125,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		return 1;
 	}
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
+	hooks_call(HOOK_WHEN_READY, a->target_workers, NULL, 0, 0);
 	start_workers(a);
 
 	while (mode == RUNNING) {
@@ -291,12 +296,17 @@ static void spawn(struct arbiter *a)
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	hooks_call(HOOK_PRE_FORK, a->target_workers,
+		   &(struct hook_worker){0, (long)getpid(), a->next_age, true}, 0, 0);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	interp_before_fork();
 	pid = fork();
 	if (pid == 0) {
 		interp_after_fork_child();
+		hooks_call(HOOK_POST_FORK, a->target_workers,
+			   &(struct hook_worker){(long)getpid(), (long)getppid(), a->next_age, true},
+			   0, 0);
 		/* Close what is the arbiter's: the self-pipe and every other
 		 * worker's channel end (so their EOF reaches them if we die). */
 		close(sv[0]);
@@ -355,7 +365,8 @@ static void maintain(struct arbiter *a, double now)
 		if (!oldest || s->age < oldest->age)
 			oldest = s;
 	}
-	while ((size_t)a->target_workers > serving && throttle_take(&a->respawn, now)) {
+	while (!a->gen_failed && (size_t)a->target_workers > serving &&
+	       throttle_take(&a->respawn, now)) {
 		size_t before = a->nslots;
 		spawn(a);
 		if (a->nslots == before)
@@ -364,7 +375,8 @@ static void maintain(struct arbiter *a, double now)
 	}
 	if (serving > (size_t)a->target_workers && oldest)
 		retire(oldest, now);
-	if (old > 0 && (booted >= (size_t)a->target_workers || now - a->reloaded_at > RELOAD_BOOT_WAIT)) {
+	if (old > 0 && !a->gen_failed &&
+	    (booted >= (size_t)a->target_workers || now - a->reloaded_at > RELOAD_BOOT_WAIT)) {
 		for (size_t i = 0; i < a->nslots; i++)
 			if (a->slots[i].gen != a->generation && a->slots[i].retired_at == 0)
 				retire(&a->slots[i], now);
@@ -472,9 +484,12 @@ static void upgrade(struct arbiter *a)
 		log_error(errno, "moving pid file %s aside", a->cfg->pidfile);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	interp_before_fork();
 	pid = fork();
-	if (pid != 0)
+	if (pid != 0) {
+		interp_after_fork_parent();
 		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	if (pid < 0) {
 		log_error(errno, "fork() for USR2");
 		if (aside && process_pidfile_move_back(a->cfg->pidfile) < 0)
@@ -482,6 +497,8 @@ static void upgrade(struct arbiter *a)
 		return;
 	}
 	if (pid == 0) {
+		interp_after_fork_child();
+		hooks_call(HOOK_PRE_EXEC, a->target_workers, NULL, 0, 0);
 		for (size_t i = 0; i < a->nlisteners; i++) {
 			size_t len = strlen(fds), ulen = strlen(unlink_fds), alen = strlen(activated_fds);
 			fcntl(a->listeners[i].fd, F_SETFD, 0);
@@ -523,6 +540,8 @@ static void reload(struct arbiter *a)
 	struct config *next = xcalloc(1, sizeof(*next));
 	char err[1024];
 
+	a->reload_asked = false;
+	a->gen_failed = false;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
 		    (unsigned long long)(monotime_now() * 1e6));
 	if (prepare_reload(a, next, err, sizeof(err)) < 0) {
@@ -541,6 +560,8 @@ static void reload(struct arbiter *a)
 			    : next->proc_name  ? next->proc_name
 					       : next->app_module) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
+	for (size_t i = 0; i < next->notes.n; i++)
+		log_warning("%s", next->notes.v[i]);
 	config_export_env(next);
 	if (a->preloaded)
 		log_info("reload: the application was preloaded, so the new workers run the "
@@ -551,6 +572,8 @@ static void reload(struct arbiter *a)
 	a->generation++;
 	a->reloaded_at = monotime_now();
 	a->target_workers = a->cfg->workers;
+	hooks_commit(a->cfg);
+	hooks_call(HOOK_ON_RELOAD, a->target_workers, NULL, 0, 0);
 	a->announce_ready = true;
 }
 
@@ -638,12 +661,36 @@ static void reap(struct arbiter *a)
 			arbiter_describe_status(status, how, sizeof(how));
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				log_warning("Worker (pid:%ld) exited with %s", (long)pid, how);
-			if (!a->fatal_code)
+			if (!a->fatal_code && arbiter_fatal_status(status) && keeps_serving(a, i)) {
+				log_msg(LOG_ERROR, "the edited application cannot boot: the workers "
+					  "that loaded it before serve on until the code changes again "
+					  "(--reload)");
+				a->gen_failed = true;
+			} else if (!a->fatal_code) {
 				a->fatal_code = arbiter_fatal_status(status);
+			}
+			hooks_call(HOOK_CHILD_EXIT, a->target_workers,
+				   &(struct hook_worker){(long)pid, (long)getpid(), a->slots[i].age,
+							 false},
+				   0, 0);
 			remove_slot(a, i);
 			break;
 		}
 	}
+}
+
+/*
+ * --reload: slot i failed to boot, but other workers, booted before the
+ * edit, still serve; an edit with a mistake in it must not stop the server.
+ */
+static bool keeps_serving(const struct arbiter *a, size_t i)
+{
+	if (!a->cfg->reload)
+		return false;
+	for (size_t j = 0; j < a->nslots; j++)
+		if (j != i && a->slots[j].booted && a->slots[j].retired_at == 0)
+			return true;
+	return false;
 }
 
 /*
@@ -677,12 +724,21 @@ static void poll_channels(struct arbiter *a)
 	now = monotime_now();
 	for (size_t i = 0; i < a->nslots; i++) {
 		char beats[64];
+		ssize_t n;
 
 		if (!a->pfd[i + 1].revents)
 			continue;
-		while (recv(a->slots[i].fd, beats, sizeof(beats), MSG_DONTWAIT) > 0) {
+		while ((n = recv(a->slots[i].fd, beats, sizeof(beats), MSG_DONTWAIT)) > 0) {
 			a->slots[i].last_beat = now;
 			a->slots[i].booted = true;
+			/* --reload: once per generation, however many workers ask. */
+			if (memchr(beats, CHANNEL_RELOAD, (size_t)n) &&
+			    (a->slots[i].gen == a->generation || a->gen_failed) && !a->reload_asked) {
+				log_info("Worker (pid:%ld) saw the code change: reloading",
+					 (long)a->slots[i].pid);
+				a->reload_asked = true;
+				a->sig.hup = 1;
+			}
 		}
 	}
 }
@@ -711,11 +767,16 @@ static void handle_signals(struct arbiter *a)
 		a->sig.ttin = 0;
 		a->target_workers++;
 		log_info("Handling signal: ttin (%d workers)", a->target_workers);
+		hooks_call(HOOK_NWORKERS_CHANGED, a->target_workers, NULL, a->target_workers,
+			   a->target_workers - 1);
 	}
 	if (a->sig.ttou) {
 		a->sig.ttou = 0;
-		if (a->target_workers > 1)
+		if (a->target_workers > 1) {
 			a->target_workers--;
+			hooks_call(HOOK_NWORKERS_CHANGED, a->target_workers, NULL,
+				   a->target_workers, a->target_workers + 1);
+		}
 		log_info("Handling signal: ttou (%d workers)", a->target_workers);
 	}
 	if (a->sig.winch) {
@@ -787,6 +848,7 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 	a->slots = NULL;
 	free(a->pfd);
 	a->pfd = NULL;
+	hooks_call(HOOK_ON_EXIT, 0, NULL, 0, 0);
 	log_info("Shutting down: Master");
 	return a->fatal_code ? a->fatal_code : 0;
 }

@@ -1,7 +1,7 @@
 /*
  * config — the settings table walked for the values it holds: config_load()
- * layers the defaults, the INI file (config_ini.c), KIRIN_CMD_ARGS and the
- * command line (config_cli.c); values are turned from text into fields here
+ * layers the defaults, the config file (config_ini.c or config_py.c),
+ * GUNICORN_CMD_ARGS, KIRIN_CMD_ARGS and the command line (config_cli.c); values are turned from text into fields here
  * and printed back (--print-config). See config.h for the contract and
  * config_parts.h for what the three files share.
  */
@@ -10,23 +10,29 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arbiter/config_parts.h"
 
 
+#include "workers/python/pyconfig.h"
 #include "workers/worker_type.h"
 
+#define NENV                2   /* GUNICORN_CMD_ARGS and KIRIN_CMD_ARGS */
+#define DEFAULT_PY          "gunicorn.conf.py"
+#define DEFAULT_INI         "kirin.ini"
 #define MAX_PRINT_LINE      160 /* longer list lines are printed one item per line */
 #define FIELD(cfg, s, type) ((type *)(void *)((char *)(cfg) + (s)->offset))
 
 static size_t distance(const char *a, const char *b);
-static int parse_long(const char *text, long *out);
+static int parse_long(const char *text, bool octal, long *out);
 static int parse_bool(const char *text, bool *out);
 static bool starts_keyval(const char *p);
 static int set_list(struct strlist *l, const struct setting *s, const char *value,
@@ -34,6 +40,8 @@ static int set_list(struct strlist *l, const struct setting *s, const char *valu
 static int set_value(struct config *cfg, const struct setting *s, const char *value,
                      enum config_source src, bool append, char *why, size_t whylen);
 static int load_defaults(struct config *cfg, char *err, size_t errlen);
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+static int check_readable(const char *path, char *err, size_t errlen);
 static void print_value(const struct config *cfg, const struct setting *s, FILE *f);
 
 /* ---------------------------------------------------------------- the API */
@@ -41,19 +49,24 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 enum config_action config_load(struct config *cfg, int argc, char *const argv[], char *err,
                                size_t errlen)
 {
-	struct config_cmdline env = {0}, cli = {0};
-	char **words = NULL;
-	size_t nwords = 0;
+	/* The command lines, lowest precedence first. */
+	static const char *const env_names[NENV] = {"GUNICORN_CMD_ARGS", "KIRIN_CMD_ARGS"};
+	static const char *const env_prefixes[NENV] = {"GUNICORN_CMD_ARGS: ", "KIRIN_CMD_ARGS: "};
+	struct config_cmdline env[NENV] = {{0}}, cli = {0};
+	char **words[NENV] = {NULL};
+	size_t nwords[NENV] = {0};
 	const char *path;
-	struct stat st;
 	enum config_action rc = CONFIG_ERROR;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (errlen)
 		err[0] = '\0';
 	/* Syntax first: a bad flag anywhere fails before any file is read. */
-	if (config_cli_split(getenv("KIRIN_CMD_ARGS"), &words, &nwords, err, errlen) < 0)
-		goto out;
+	rc = CONFIG_USAGE;
+	for (size_t i = 0; i < NENV; i++)
+		if (config_cli_split(getenv(env_names[i]), &words[i], &nwords[i], env_prefixes[i],
+		                     err, errlen) < 0)
+			goto out;
 	if (config_cli_parse(&cli, argc > 1 ? (size_t)argc - 1 : 0, argv + (argc > 0), "", err,
 	                     errlen) < 0)
 		goto out;
@@ -61,36 +74,37 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 		rc = cli.action;
 		goto out;
 	}
-	if (config_cli_parse(&env, nwords, words, "KIRIN_CMD_ARGS: ", err, errlen) < 0)
-		goto out;
-	if (env.action != CONFIG_RUN) {
-		rc = env.action;
-		goto out;
+	for (size_t i = 0; i < NENV; i++) {
+		if (config_cli_parse(&env[i], nwords[i], words[i], env_prefixes[i], err, errlen) < 0)
+			goto out;
+		if (env[i].action != CONFIG_RUN) {
+			rc = env[i].action;
+			goto out;
+		}
 	}
 
+	rc = CONFIG_ERROR;
 	if (load_defaults(cfg, err, errlen) < 0)
 		goto out;
 	path = config_cli_config_path(&cli);
-	if (!path)
-		path = config_cli_config_path(&env);
-	if (path) {
-		if (config_ini_load(cfg, path, err, errlen) < 0)
-			goto out;
-	} else if (stat("kirin.ini", &st) == 0) {
-		if (config_ini_load(cfg, "kirin.ini", err, errlen) < 0)
-			goto out;
-	}
-	if (config_cli_apply(cfg, &env, "KIRIN_CMD_ARGS: ", err, errlen) < 0)
+	for (size_t i = NENV; !path && i-- > 0;)
+		path = config_cli_config_path(&env[i]);
+	if (load_file(cfg, path, err, errlen) < 0)
 		goto out;
+	for (size_t i = 0; i < NENV; i++)
+		if (config_cli_apply(cfg, &env[i], env_prefixes[i], err, errlen) < 0)
+			goto out;
 	if (config_cli_apply(cfg, &cli, "", err, errlen) < 0)
 		goto out;
 	rc = CONFIG_RUN;
 out:
-	config_cli_free(&env);
-	config_cli_free(&cli);
-	for (size_t i = 0; i < nwords; i++)
+	for (size_t i = 0; i < NENV; i++) {
+		config_cli_free(&env[i]);
+		for (size_t j = 0; j < nwords[i]; j++)
+			free(words[i][j]);
 		free(words[i]);
-	free(words);
+	}
+	config_cli_free(&cli);
 	if (rc != CONFIG_RUN)
 		config_free(cfg);
 	return rc;
@@ -156,6 +170,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->app_module);
 	free(cfg->extra_arg);
+	config_list_clear(&cfg->notes);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -290,17 +305,31 @@ const char *config_suggest(const char *name, bool flags)
 	return best;
 }
 
-/* A decimal integer, surrounding blanks allowed. 0, -1 not a number, -2 out of range. */
-static int parse_long(const char *text, long *out)
+/*
+ * A decimal integer, surrounding blanks allowed; with octal, as Gunicorn's
+ * auto_int: a leading 0 or 0o means octal, 0x hex. 0, -1 not a number,
+ * -2 out of range.
+ */
+static int parse_long(const char *text, bool octal, long *out)
 {
 	char *end;
+	int base = 10;
 
 	while (isspace((unsigned char)*text))
 		text++;
-	if (!*text)
+	if (octal && text[0] == '0' && (text[1] == 'o' || text[1] == 'O')) {
+		text += 2;
+		base = 8;
+	} else if (octal && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+		text += 2;
+		base = 16;
+	} else if (octal && text[0] == '0') {
+		base = 8;
+	}
+	if (!*text || (base != 10 && (*text == '-' || *text == '+')))
 		return -1;
 	errno = 0;
-	*out = strtol(text, &end, 10);
+	*out = strtol(text, &end, base);
 	if (end == text)
 		return -1;
 	while (isspace((unsigned char)*end))
@@ -411,7 +440,7 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 	switch (s->type) {
 	case SETTING_INT:
 	case SETTING_LONG:
-		rc = parse_long(value, &v);
+		rc = parse_long(value, s->octal, &v);
 		if (rc == -1) {
 			snprintf(why, whylen, "expected an integer");
 			return -1;
@@ -458,6 +487,9 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 		*FIELD(cfg, s, char *) = value[0] ? config_strdup(value) : NULL;
 		return 0;
 	case SETTING_CHOICE:
+		for (size_t i = 0; s->aliases && s->aliases[i]; i += 2)
+			if (strcasecmp(s->aliases[i], value) == 0)
+				value = s->aliases[i + 1];
 		for (size_t i = 0; config_choice(s, i); i++) {
 			if (strcasecmp(config_choice(s, i), value) == 0) {
 				free(*FIELD(cfg, s, char *));
@@ -482,10 +514,14 @@ void config_value_error(char *err, size_t errlen, const char *prefix, const char
 	snprintf(err, errlen, "%sinvalid value for %s: '%s' (%s)", prefix, name, value, why);
 }
 
-/* The table's defaults, with WEB_CONCURRENCY and PORT as Gunicorn reads them. */
+/*
+ * The table's defaults, with WEB_CONCURRENCY, PORT and FORWARDED_ALLOW_IPS
+ * as Gunicorn reads them.
+ */
 static int load_defaults(struct config *cfg, char *err, size_t errlen)
 {
 	const char *wc = getenv("WEB_CONCURRENCY"), *port = getenv("PORT");
+	const char *fwd = getenv("FORWARDED_ALLOW_IPS");
 	char why[256], bind[300];
 
 	for (const struct setting *s = config_settings; s->name; s++) {
@@ -494,6 +530,9 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 		if (strcmp(s->name, "workers") == 0 && wc && *wc) {
 			def = wc;
 			name = "WEB_CONCURRENCY";
+		} else if (strcmp(s->name, "forwarded_allow_ips") == 0 && fwd) {
+			def = fwd;
+			name = "FORWARDED_ALLOW_IPS";
 		} else if (strcmp(s->name, "bind") == 0 && port && *port) {
 			snprintf(bind, sizeof(bind), "0.0.0.0:%s", port);
 			def = bind;
@@ -506,6 +545,64 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The file layer: path (Python or INI by its name), or without one
+ * ./gunicorn.conf.py as Gunicorn reads it, else ./kirin.ini; neither is fine.
+ */
+static int load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char note[200];
+
+	if (!path && stat(DEFAULT_PY, &st) == 0) {
+		if (stat(DEFAULT_INI, &st) == 0) {
+			snprintf(note, sizeof(note),
+			         "both ./%s and ./%s exist: using ./%s (as Gunicorn), ignoring ./%s",
+			         DEFAULT_PY, DEFAULT_INI, DEFAULT_PY, DEFAULT_INI);
+			config_list_push(&cfg->notes, note, strlen(note));
+		}
+		path = DEFAULT_PY;
+	} else if (!path && stat(DEFAULT_INI, &st) == 0) {
+		path = DEFAULT_INI;
+	}
+	if (!path || !pyconfig_is_python(path))
+		pyconfig_forget(); /* a HUP without the .py: its hooks go too */
+	if (!path)
+		return 0;
+	if (pyconfig_path(path) && check_readable(pyconfig_path(path), err, errlen) < 0)
+		return -1;
+	if (pyconfig_is_python(path))
+		return config_py_load(cfg, path, err, errlen);
+	return config_ini_load(cfg, path, err, errlen);
+}
+
+/* A config file must exist, be a file and be readable: said plainly. */
+static int check_readable(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd;
+
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "config file '%s' not found", path);
+		else
+			snprintf(err, errlen, "cannot read config file '%s': %s", path,
+			         strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "config file '%s' is a directory", path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -524,7 +621,7 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 
 	switch (s->type) {
 	case SETTING_INT:
-		fprintf(f, "%s = %d\n", s->name, *FIELD(cfg, s, int));
+		fprintf(f, s->octal ? "%s = 0%03o\n" : "%s = %d\n", s->name, *FIELD(cfg, s, int));
 		return;
 	case SETTING_LONG:
 		fprintf(f, "%s = %ld\n", s->name, *FIELD(cfg, s, long));

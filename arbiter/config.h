@@ -1,13 +1,16 @@
 /*
  * config — kirin's settings: one table drives the command line, the INI file
- * (inih), the KIRIN_CMD_ARGS environment variable, --print-config and the
+ * (inih), a Gunicorn Python config file, the KIRIN_CMD_ARGS and
+ * GUNICORN_CMD_ARGS environment variables, --print-config and the
  * documentation tests.
  *
  * Runs in the arbiter (at start and on HUP); workers read the resulting
  * struct config, inherited across fork, and never parse anything themselves.
  * Loading is all or nothing: config_load() fills a fresh struct and on any
  * error leaves a one-line message and no half-applied settings. Nothing here
- * logs, exits or touches a socket. The worker class is checked against the
+ * logs (warnings are handed back in cfg->notes), exits or touches a socket;
+ * only a Python config file starts the interpreter in the arbiter
+ * (workers/python/pyconfig.h), and its traceback is logged. The worker class is checked against the
  * worker-type table (workers/worker_type.h, the one worker header config
  * includes), which also gives its choices and default.
  */
@@ -64,6 +67,16 @@ struct setting {
 	int (*check)(const char *item, char *why, size_t whylen);
 	bool keyval;            /* SETTING_LIST of KEY=VALUE items: a comma splits two items
 				   only where another KEY= follows (raw_env) */
+	bool octal;             /* SETTING_INT read as Gunicorn's auto_int (umask): 022 and
+				   0o22 are octal, 0x12 hex; printed in octal */
+	bool py_int;            /* SETTING_STRING that a Python config file may give as an
+				   int (user, group: an id) */
+	/* SETTING_CHOICE: other spellings, NULL-terminated pairs "alias", "choice"
+	   ("true", "auto"); a row with aliases also takes a Python bool */
+	const char *const *aliases;
+	/* SETTING_CHOICE: the value of the bare long flag when the next word is not
+	   a choice (--proxy-protocol alone is auto) */
+	const char *bare;
 };
 
 struct config {
@@ -90,7 +103,7 @@ struct config {
 	long limit_request_body;
 	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
-	bool proxy_protocol;
+	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
 	/* python */
 	char *chdir;
@@ -99,10 +112,17 @@ struct config {
 	char *virtualenv;  /* --virtualenv; NULL: $VIRTUAL_ENV if set */
 	char *root_path;   /* --root-path (SCRIPT_NAME); NULL: $SCRIPT_NAME if set */
 	bool preload_app;
+	bool reload;       /* --reload: workers watch the app's files (workers/reloader.h) */
+	struct strlist reload_extra_files;
 	bool capture_output;
 	/* server mechanics */
 	bool daemon;
 	char *pidfile;
+	char *user;        /* --user for the workers; NULL: no change */
+	char *group;       /* --group; NULL: the user's group, or no change */
+	int umask;         /* for the unix sockets */
+	bool initgroups;
+	char *worker_tmp_dir; /* accepted, unused */
 	char *proc_name;   /* NULL: the APP_MODULE names the processes */
 	/* logging */
 	char *accesslog;   /* --access-logfile; NULL: no access log ("-": stdout) */
@@ -119,7 +139,8 @@ struct config {
 	bool print_config;
 	char *app_module;  /* the positional APP_MODULE */
 	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
-	uint64_t given;    /* bit config_row_index(row): set by the INI file or a command line */
+	uint64_t given;    /* bit config_row_index(row): set by a config file or a command line */
+	struct strlist notes; /* warnings from loading, for the caller to log once the log is open */
 };
 
 /* The table (config_table.c), terminated by a row whose name is NULL. */
@@ -142,15 +163,22 @@ enum config_action {
 	CONFIG_RUN = 0,
 	CONFIG_HELP,
 	CONFIG_VERSION,
-	CONFIG_ERROR = -1,
+	CONFIG_ERROR = -1, /* a setting's value, a file: exit status 1 */
+	CONFIG_USAGE = -2, /* the command line's syntax (an unknown option, a missing
+			      argument, here or in *_CMD_ARGS): exit status 2, as Gunicorn */
 };
 
 /*
  * Build a configuration from, in increasing precedence: the table's defaults
- * (with WEB_CONCURRENCY and PORT honoured as Gunicorn does), the INI file
- * (-c FILE, or ./kirin.ini when it exists), KIRIN_CMD_ARGS (split as a shell
- * would, without expansion), and argv. `cfg` must be zeroed or freshly freed;
- * on CONFIG_ERROR a one-line message without trailing newline is in err
+ * (with WEB_CONCURRENCY and PORT honoured as Gunicorn does), the config file
+ * (-c FILE; without -c ./gunicorn.conf.py, else ./kirin.ini, when it
+ * exists; a Python file when its name ends in .py or starts with python: or
+ * file:, else INI), GUNICORN_CMD_ARGS, KIRIN_CMD_ARGS (both split as a shell
+ * would, without expansion), and argv. Warnings (a Gunicorn setting kirin
+ * lacks, a ./kirin.ini ignored for ./gunicorn.conf.py) are in cfg->notes.
+ * `cfg` must be zeroed or freshly freed; on CONFIG_ERROR or CONFIG_USAGE
+ * (a syntax error on a command line) a one-line message without trailing
+ * newline is in err
  * (e.g. "kirin.ini:12: unknown setting 'wrokers'") and cfg has been freed.
  * Does not check that APP_MODULE is present (see config_validate).
  */

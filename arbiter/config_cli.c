@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arbiter/config_parts.h"
 
+static bool is_choice(const struct setting *s, const char *word);
 static bool is_info_row(const struct setting *s);
 static const struct setting *find_short(char c);
 static const struct setting *find_long(const char *name, size_t len, const char *prefix, char *err,
@@ -23,7 +25,8 @@ static void pos_push(struct config_cmdline *cl, const char *word);
 static int usage_left(const struct setting *s, const char *flag, char *buf, size_t len);
 static void usage_row(const struct setting *s, const char *flag, int width, FILE *f);
 
-int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t errlen)
+int config_cli_split(const char *s, char ***words, size_t *n, const char *prefix, char *err,
+                     size_t errlen)
 {
 	struct strlist l = {0};
 	char *buf;
@@ -62,9 +65,8 @@ int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t 
 				p++;
 			} else if (*p == '\\') {
 				if (!p[1]) {
-					snprintf(
-					    err, errlen,
-					    "KIRIN_CMD_ARGS: backslash at the end of the value");
+					snprintf(err, errlen, "%sbackslash at the end of the value",
+					         prefix);
 					goto fail;
 				}
 				if (p[1] != '\n')
@@ -81,7 +83,7 @@ int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t 
 	*n = l.n;
 	return 0;
 unterminated:
-	snprintf(err, errlen, "KIRIN_CMD_ARGS: unterminated quote");
+	snprintf(err, errlen, "%sunterminated quote", prefix);
 fail:
 	free(buf);
 	config_list_clear(&l);
@@ -118,6 +120,8 @@ int config_cli_parse(struct config_cmdline *cl, size_t n, char *const words[], c
 				         prefix, s->long_flag);
 				return -1;
 			}
+			if (s->bare && !value)
+				value = i + 1 < n && is_choice(s, words[i + 1]) ? words[++i] : s->bare;
 			if (s->type != SETTING_BOOL && !value) {
 				if (i + 1 >= n) {
 					snprintf(err, errlen, "%soption '%s' requires an argument",
@@ -232,10 +236,24 @@ void config_usage(FILE *f)
 				usage_row(s, s->alias, width, f);
 		}
 	fprintf(f,
-	        "\nSettings are read from the defaults, then the INI file (-c FILE or "
-	        "./kirin.ini), then\nKIRIN_CMD_ARGS, then the command line. "
+	        "\nSettings are read from the defaults, then the config file (-c FILE, a "
+	        "Python file\nwhen it ends in .py or is python:MODULE, else INI; without -c "
+	        "./gunicorn.conf.py or\n./kirin.ini), then GUNICORN_CMD_ARGS, then "
+	        "KIRIN_CMD_ARGS, then the command line. "
 	        "kirin %s; see kirin(1) and kirin.ini(5).\n",
 	        PACKAGE_VERSION);
+}
+
+/* Is word one of a SETTING_CHOICE row's choices or aliases (so a bare flag takes it)? */
+static bool is_choice(const struct setting *s, const char *word)
+{
+	for (size_t i = 0; config_choice(s, i); i++)
+		if (strcasecmp(config_choice(s, i), word) == 0)
+			return true;
+	for (size_t i = 0; s->aliases && s->aliases[i]; i += 2)
+		if (strcasecmp(s->aliases[i], word) == 0)
+			return true;
+	return false;
 }
 
 static bool is_info_row(const struct setting *s)

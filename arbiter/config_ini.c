@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -33,21 +32,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 int config_ini_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	struct ini_state st = {.cfg = cfg, .path = path};
-	struct stat sb;
 	int rc, line;
 
-	if (stat(path, &sb) < 0) {
-		if (errno == ENOENT)
-			snprintf(err, errlen, "config file '%s' not found", path);
-		else
-			snprintf(err, errlen, "cannot read config file '%s': %s", path,
-			         strerror(errno));
-		return -1;
-	}
-	if (S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "config file '%s' is a directory", path);
-		return -1;
-	}
 	st.fp = fopen(path, "r");
 	if (!st.fp) {
 		snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));

@@ -3,7 +3,8 @@
  * else includes: config.c walks the settings table (values from text into
  * struct config, the defaults, output), config_ini.c reads the INI layer,
  * config_cli.c the command-line layers (KIRIN_CMD_ARGS and argv) and writes
- * --help. config_load() (config.c) stacks the layers.
+ * --help, config_py.c the Python file layer (gunicorn.conf.py).
+ * config_load() (config.c) stacks the layers.
  *
  * Same rules as config.h: runs in the arbiter, never logs, exits or touches
  * a socket; out of memory aborts.
@@ -21,7 +22,7 @@
 enum config_source {
 	FROM_DEFAULT,
 	FROM_INI,
-	FROM_CLI, /* argv or KIRIN_CMD_ARGS */
+	FROM_CLI, /* argv, KIRIN_CMD_ARGS, GUNICORN_CMD_ARGS, or one value of a Python file */
 };
 
 /* One option found on a command line; value borrowed from argv or the words. */
@@ -78,12 +79,28 @@ void config_value_error(char *err, size_t errlen, const char *prefix, const char
 /* ---------------------------------------------------------------- config_ini.c */
 
 /*
- * Read the INI file at path over cfg. Settings it names replace the lower
+ * Read the INI file at path (which config_load() has found to be a readable
+ * file) over cfg. Settings it names replace the lower
  * layer's (lists too; a key repeated in the file appends). Returns 0, or -1
  * with a message naming the file and line in err (cfg may then hold part of
  * the file: the caller frees it).
  */
 int config_ini_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- config_py.c */
+
+/*
+ * Execute the Python configuration at location ("FILE.py", "file:FILE",
+ * "python:MODULE"; a file config_load() has found readable) and store its
+ * module-level names that are settings (and check_config, print_config, as
+ * Gunicorn) over cfg, as Gunicorn validates them: each replaces the lower
+ * layer's value. Unknown names are ignored; a Gunicorn setting kirin lacks
+ * adds a warning to cfg->notes. Starts the interpreter in this process (the
+ * arbiter) on the first call. Returns 0, or -1 with a message naming the
+ * file and the setting in err (cfg may then hold part of the file: the
+ * caller frees it).
+ */
+int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- config_cli.c */
 
@@ -92,9 +109,10 @@ int config_ini_load(struct config *cfg, const char *path, char *err, size_t errl
  * separate, '...' is literal, "..." honours \\ \" \$ \` and backslash-newline,
  * a bare backslash quotes the next character. NULL or blank gives no words.
  * The caller frees each word and the array. Returns 0, or -1 with a message
- * in err (unterminated quote, trailing backslash).
+ * in err after prefix (unterminated quote, trailing backslash).
  */
-int config_cli_split(const char *s, char ***words, size_t *n, char *err, size_t errlen);
+int config_cli_split(const char *s, char ***words, size_t *n, const char *prefix, char *err,
+                     size_t errlen);
 
 /*
  * The syntax pass over n words, GNU style: -w 3, -w3, --workers 3,

@@ -1,16 +1,18 @@
 /*
  * config_table — kirin's settings, one designated-initializer row each (as
  * tmux's options-table.c): name, flags, INI key, type, offset in struct
- * config, default, range, help. config.c, config_ini.c and config_cli.c
- * walk it for every way a setting arrives, and the documentation tests walk
- * it against --help, the man pages and etc/kirin.ini. A new setting is a
- * row here and a field in struct config. worker_class takes its choices and
- * default from the worker-type table (workers/worker_type.h, the one worker
- * header here).
+ * config, default, range, help. config.c, config_ini.c, config_py.c and
+ * config_cli.c walk it for every way a setting arrives, and the
+ * documentation tests walk it against --help, the man pages and
+ * etc/kirin.ini. A new setting is a row here and a field in struct config.
+ * worker_class takes its choices and default from the worker-type table
+ * (workers/worker_type.h, the one worker header here).
  */
 #include "arbiter/config.h"
 
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,13 @@ static int clamp_field_size(long v, long *out);
 static int check_keyval(const char *item, char *why, size_t whylen);
 static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
+static int check_user(const char *item, char *why, size_t whylen);
+static int check_group(const char *item, char *why, size_t whylen);
 
+static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
+/* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
+static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off", "none", "off",
+						 "true",  "auto", "1",    "auto", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -42,7 +50,8 @@ const struct setting config_settings[] = {
 		.offset = offsetof(struct config, bind),
 		.def = "127.0.0.1:8000",
 		.metavar = "ADDRESS",
-		.help = "The socket to bind: HOST, HOST:PORT, [IPV6]:PORT, unix:PATH or fd://FD; "
+		.help = "The socket to bind: HOST, HOST:PORT, tcp://HOST:PORT, [IPV6]:PORT, "
+			"unix:PATH or fd://FD; "
 			"repeat for several (PORT in the environment makes the default "
 			"0.0.0.0:$PORT).",
 	},
@@ -274,10 +283,15 @@ const struct setting config_settings[] = {
 	{
 		.name = "proxy_protocol",
 		.long_flag = "--proxy-protocol",
-		.type = SETTING_BOOL,
+		.type = SETTING_CHOICE,
 		.offset = offsetof(struct config, proxy_protocol),
-		.def = "false",
-		.help = "Expect a PROXY protocol header from the front-ends in proxy_allow_ips.",
+		.choices = proxy_modes,
+		.aliases = proxy_mode_aliases,
+		.bare = "auto",
+		.metavar = "MODE",
+		.help = "Expect a PROXY protocol header from the front-ends in proxy_allow_ips: "
+			"off, v1 (text), v2 (binary) or auto (either; the flag alone); true and "
+			"false are auto and off.",
 	},
 	{
 		.name = "proxy_allow_ips",
@@ -350,6 +364,25 @@ const struct setting config_settings[] = {
 			"reload then does not re-import it.",
 	},
 	{
+		.name = "reload",
+		.long_flag = "--reload",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, reload),
+		.def = "false",
+		.help = "Reload (as on HUP) when a file of the application's modules changes; "
+			"for development.",
+	},
+	{
+		.name = "reload_extra_files",
+		.long_flag = "--reload-extra-files",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, reload_extra_files),
+		.metavar = "FILES",
+		.help = "Comma-separated files that --reload watches too (templates, "
+			"configuration); repeat for more.",
+		.cli_commas = true,
+	},
+	{
 		.name = "capture_output",
 		.long_flag = "--capture-output",
 		.type = SETTING_BOOL,
@@ -375,6 +408,62 @@ const struct setting config_settings[] = {
 		.offset = offsetof(struct config, pidfile),
 		.metavar = "FILE",
 		.help = "Write the arbiter's process id to this file (default: none).",
+	},
+	{
+		.name = "user",
+		.short_flag = 'u',
+		.long_flag = "--user",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, user),
+		.metavar = "USER",
+		.help = "Run the workers as this user (a name or an id) once the arbiter has bound "
+			"(default: kirin's own user).",
+		.check = check_user,
+		.py_int = true,
+	},
+	{
+		.name = "group",
+		.short_flag = 'g',
+		.long_flag = "--group",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, group),
+		.metavar = "GROUP",
+		.help = "Run the workers as this group (a name or an id; default: the --user's "
+			"group, else kirin's own).",
+		.check = check_group,
+		.py_int = true,
+	},
+	{
+		.name = "umask",
+		.short_flag = 'm',
+		.long_flag = "--umask",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, umask),
+		.def = "0",
+		.min = 0,
+		.max = 0777,
+		.metavar = "INT",
+		.help = "The umask the unix sockets are created with (octal with a leading 0, "
+			"as 0o22 or 022).",
+		.octal = true,
+	},
+	{
+		.name = "initgroups",
+		.long_flag = "--initgroups",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, initgroups),
+		.def = "false",
+		.help = "Give the workers every group of the --user (initgroups(3)), not only "
+			"the --group.",
+	},
+	{
+		.name = "worker_tmp_dir",
+		.long_flag = "--worker-tmp-dir",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, worker_tmp_dir),
+		.metavar = "DIR",
+		.help = "Accepted for Gunicorn and unused: kirin's workers send heartbeats "
+			"through pipes, not temporary files.",
 	},
 	{
 		.name = "proc_name",
@@ -469,7 +558,8 @@ const struct setting config_settings[] = {
 		.type = SETTING_STRING,
 		.offset = offsetof(struct config, config),
 		.metavar = "FILE",
-		.help = "Read settings from this INI file (default: ./kirin.ini if it exists).",
+		.help = "Read settings from this file: Python (FILE.py, python:MODULE) or INI "
+		        "(default: ./gunicorn.conf.py, else ./kirin.ini, if it exists).",
 		.cli_only = true,
 	},
 	{
@@ -594,5 +684,23 @@ static int check_syslog_addr(const char *item, char *why, size_t whylen)
 			return 0;
 	}
 	snprintf(why, whylen, "expected unix:PATH or udp://HOST:PORT");
+	return -1;
+}
+
+/* --user: a user id, or the name of a user this system knows. */
+static int check_user(const char *item, char *why, size_t whylen)
+{
+	if (strspn(item, "0123456789") == strlen(item) || getpwnam(item))
+		return 0;
+	snprintf(why, whylen, "no such user");
+	return -1;
+}
+
+/* --group: a group id, or the name of a group this system knows. */
+static int check_group(const char *item, char *why, size_t whylen)
+{
+	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
+		return 0;
+	snprintf(why, whylen, "no such group");
 	return -1;
 }

@@ -17,6 +17,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "arbiter/process.h"
 
 #define DEFAULT_PORT "8000"
 #define SD_LISTEN_FDS_START 3 /* sd_listen_fds(3): the first socket systemd passes */
@@ -57,8 +58,11 @@ struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *er
 		return NULL;
 	/* The activated sockets are the listeners a reload starts from. */
 	ls = listener_rebind(cfg, activated, nactivated, n, err, errlen);
-	if (!ls)
+	if (!ls) {
+		int busy = errno == EADDRINUSE;
 		listener_close_all(activated, nactivated, false);
+		errno = busy ? EADDRINUSE : 0;
+	}
 	return ls;
 }
 
@@ -83,10 +87,12 @@ struct listener *listener_rebind(const struct config *next, struct listener *old
 		if (kept[i]) {
 			taken[kept[i] - old] = true;
 			ls[i].fd = -1;
-		} else if (bind_one(&ls[i], next->bind.v[i], next, err, errlen) < 0) {
+		} else if (errno = 0, bind_one(&ls[i], next->bind.v[i], next, err, errlen) < 0) {
+			int busy = errno == EADDRINUSE;
 			listener_close_all(ls, i + 1, true);
 			free(kept);
 			free(taken);
+			errno = busy ? EADDRINUSE : 0;
 			return NULL;
 		}
 	}
@@ -198,6 +204,8 @@ static int bind_one(struct listener *l, const char *spec, const struct config *c
 		return bind_unix(l, spec + 5, cfg, err, errlen);
 	if (strncmp(spec, "fd://", 5) == 0)
 		return adopt_fd(l, spec + 5, err, errlen);
+	if (strncmp(spec, "tcp://", 6) == 0) /* Gunicorn's spelling of HOST:PORT */
+		return bind_tcp(l, spec + 6, cfg, err, errlen);
 	return bind_tcp(l, spec, cfg, err, errlen);
 }
 
@@ -249,8 +257,10 @@ static int bind_tcp(struct listener *l, const char *spec, const struct config *c
 	if (res->ai_family == AF_INET6)
 		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(l->fd, res->ai_addr, res->ai_addrlen) < 0 || listen(l->fd, cfg->backlog) < 0) {
-		snprintf(err, errlen, "cannot bind to %s: %s", spec, strerror(errno));
+		int e = errno;
+		snprintf(err, errlen, "cannot bind to %s: %s", spec, strerror(e));
 		freeaddrinfo(res);
+		errno = e;
 		return -1;
 	}
 	freeaddrinfo(res);
@@ -294,6 +304,10 @@ static int bind_unix(struct listener *l, const char *path, const struct config *
 		     size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	mode_t mask;
+	uid_t uid;
+	gid_t gid;
+	int rc;
 
 	if (!path[0] || strlen(path) >= sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "invalid unix socket path '%s'", path);
@@ -307,11 +321,22 @@ static int bind_unix(struct listener *l, const char *path, const struct config *
 		snprintf(err, errlen, "socket() for unix:%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+	/* The socket file's mode is what --umask leaves, as Gunicorn's. */
+	mask = umask((mode_t)cfg->umask);
+	rc = bind(l->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot bind to unix:%s: %s", path, strerror(errno));
 		return -1;
 	}
 	l->unix_path = xstrdup(path);
+	/* The workers' user owns it, so that it may use and remove it. */
+	if (process_owner(cfg, &uid, &gid, err, errlen) < 0)
+		return -1;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+		snprintf(err, errlen, "cannot give unix:%s to the --user: %s", path, strerror(errno));
+		return -1;
+	}
 	if (listen(l->fd, cfg->backlog) < 0) {
 		snprintf(err, errlen, "listen() on unix:%s: %s", path, strerror(errno));
 		return -1;

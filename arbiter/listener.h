@@ -30,9 +30,9 @@ struct listener {
 };
 
 /*
- * Bind every address of cfg->bind (HOST:PORT, [IPv6]:PORT, HOST, unix:PATH,
- * fd://N) with cfg->backlog and cfg->reuse_port. A stale unix socket file
- * (nobody accepting) is removed first.
+ * Bind every address of cfg->bind (HOST:PORT, tcp://HOST:PORT, [IPv6]:PORT,
+ * HOST, unix:PATH, fd://N) with cfg->backlog and cfg->reuse_port. A stale
+ * unix socket file (nobody accepting) is removed first.
  *
  * Under systemd's socket activation (LISTEN_PID our pid, LISTEN_FDS,
  * LISTEN_FDNAMES: sd_listen_fds(3)) the sockets passed are listeners, each
@@ -46,7 +46,8 @@ struct listener {
  * instead, and the files of those it names in KIRIN_FDS_UNLINK (the unix
  * sockets it created) with them; those in KIRIN_FDS_ACTIVATED are systemd's.
  * Returns a new array of *n listeners, or NULL with a one-line message in err
- * (every socket opened so far closed). Arbiter only.
+ * (every socket opened so far closed) and errno EADDRINUSE when a TCP
+ * address was in use (worth retrying), else 0. Arbiter only.
  */
 struct listener *listener_bind_all(const struct config *cfg, size_t *n, char *err,
 				   size_t errlen);

@@ -2,7 +2,7 @@
  * main — the kirin command: load the settings, answer --help, --version,
  * --print-config and --check-config, bind the listeners, then hand over to
  * the arbiter. Errors before the arbiter starts are one line on stderr and
- * exit code 1.
+ * exit code 1 (2 for a usage error: an unknown option, as Gunicorn).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,11 +20,15 @@
 #include "arbiter/notify.h"
 #include "arbiter/process.h"
 #include "build-aux/kirin-config.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+
+#define BIND_ATTEMPTS 5 /* for an address in use, 1 s apart */
 
 static int fail(const char *msg);
 static int apply_environment(const struct config *cfg);
 static int check_config(const struct config *cfg);
+static void log_notes(const struct config *cfg);
 
 int main(int argc, char **argv)
 {
@@ -39,6 +43,9 @@ int main(int argc, char **argv)
 	switch (config_load(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_ERROR:
 		return fail(err);
+	case CONFIG_USAGE:
+		fail(err);
+		return 2;
 	case CONFIG_HELP:
 		config_usage(stdout);
 		return 0;
@@ -49,6 +56,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	if (cfg.print_config) {
+		log_notes(&cfg);
 		config_print(&cfg, stdout);
 		config_free(&cfg);
 		return 0;
@@ -67,6 +75,7 @@ int main(int argc, char **argv)
 			 strerror(errno));
 		return fail(err);
 	}
+	log_notes(&cfg);
 	if (cfg.syslog && log_syslog_open(cfg.syslog_addr, cfg.syslog_facility,
 					  cfg.syslog_prefix ? cfg.syslog_prefix
 					  : cfg.proc_name  ? cfg.proc_name
@@ -87,11 +96,19 @@ int main(int argc, char **argv)
 
 	if (notify_init(err, sizeof(err)) < 0)
 		return fail(err);
+	/* Gunicorn's on_starting: before anything is bound; raising stops the server. */
+	hooks_commit(&cfg);
+	if (hooks_call(HOOK_ON_STARTING, cfg.workers, NULL, 0, 0) < 0)
+		return fail("the on_starting hook raised an exception (logged above)");
 	/* Started by an old arbiter on USR2 (it hands us its sockets): see below. */
 	upgraded = getenv("KIRIN_FDS") != NULL;
-	ls = listener_bind_all(&cfg, &nls, err, sizeof(err));
-	if (!ls)
-		return fail(err);
+	/* A busy address may be an old server still stopping: Gunicorn tries 5 times, 1 s apart. */
+	for (int attempt = 1; !(ls = listener_bind_all(&cfg, &nls, err, sizeof(err))); attempt++) {
+		if (errno != EADDRINUSE || attempt == BIND_ATTEMPTS)
+			return fail(err);
+		log_warning("%s (retrying in 1 second)", err);
+		sleep(1);
+	}
 	/*
 	 * After USR2 we are already detached (the old arbiter was): detaching
 	 * again would make the old arbiter see its child exit 0 and take the
@@ -113,6 +130,9 @@ int main(int argc, char **argv)
 			 ls[i].name, (long)getpid(), ls[i].activated ? ", passed by systemd" : "",
 			 ls[i].fdname[0] ? " as " : "", ls[i].fdname);
 	log_info("Using worker: %s", config_worker_class(&cfg));
+	if (geteuid() == 0 && !cfg.user)
+		log_warning("running as root without --user: the workers, and the application, "
+			    "run as root too");
 	/* --preload: import the app here, once; the workers inherit it. */
 	if (cfg.preload_app && (rc = interp_preload(&cfg)) != 0) {
 		log_critical("cannot preload the application: shutting down");
@@ -145,6 +165,13 @@ static int apply_environment(const struct config *cfg)
 		return fail(err);
 	}
 	return 0;
+}
+
+/* What loading the settings found worth a warning (config.h: notes). */
+static void log_notes(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->notes.n; i++)
+		log_warning("%s", cfg->notes.v[i]);
 }
 
 /* --check-config: the settings loaded; now import the app once, here. */

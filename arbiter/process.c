@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,10 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arbiter/config.h"
 #include "arbiter/log.h"
 
 extern char **environ;
 
+static bool is_id(const char *s, unsigned long *out);
 static void oldbin_path(const char *path, char *buf, size_t cap);
 static void remove_if_ours(const char *path);
 
@@ -164,6 +168,76 @@ void process_pidfile_remove(const char *path)
 }
 
 /* Where USR2 moves the pid file at path. */
+int process_owner(const struct config *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen)
+{
+	unsigned long id;
+	struct passwd *pw = NULL;
+	struct group *gr;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (cfg->user) {
+		pw = is_id(cfg->user, &id) ? getpwuid((uid_t)id) : getpwnam(cfg->user);
+		if (!pw && !is_id(cfg->user, &id)) {
+			snprintf(err, errlen, "no such user: '%s'", cfg->user);
+			return -1;
+		}
+		*uid = pw ? pw->pw_uid : (uid_t)id;
+		if (pw)
+			*gid = pw->pw_gid;
+	}
+	if (cfg->group) {
+		gr = is_id(cfg->group, &id) ? NULL : getgrnam(cfg->group);
+		if (!gr && !is_id(cfg->group, &id)) {
+			snprintf(err, errlen, "no such group: '%s'", cfg->group);
+			return -1;
+		}
+		*gid = gr ? gr->gr_gid : (gid_t)id;
+	}
+	return 0;
+}
+
+int process_drop_privileges(const struct config *cfg, char *err, size_t errlen)
+{
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+
+	if (process_owner(cfg, &uid, &gid, err, errlen) < 0)
+		return -1;
+	if (gid != (gid_t)-1) {
+		pw = cfg->initgroups && uid != (uid_t)-1 ? getpwuid(uid) : NULL;
+		if (pw ? initgroups(pw->pw_name, gid) < 0
+		       : geteuid() == 0 && setgroups(1, &gid) < 0) {
+			snprintf(err, errlen, "cannot set the supplementary groups: %s",
+				 strerror(errno));
+			return -1;
+		}
+		if (setgid(gid) < 0) {
+			snprintf(err, errlen, "cannot switch to group %ld: %s", (long)gid,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (uid != (uid_t)-1 && setuid(uid) < 0) {
+		snprintf(err, errlen, "cannot switch to user %ld: %s", (long)uid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* All digits: a numeric id. */
+static bool is_id(const char *s, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno == 0;
+}
+
 static void oldbin_path(const char *path, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s.oldbin", path);

@@ -1,16 +1,20 @@
 /*
  * process — what makes the arbiter a well-behaved Unix daemon: detaching
- * (--daemon), the pid file (--pid), and process titles visible in ps
- * ("kirin: master [NAME]", "kirin: worker [NAME]").
+ * (--daemon), the pid file (--pid), process titles visible in ps
+ * ("kirin: master [NAME]", "kirin: worker [NAME]"), and the user and group
+ * the workers run as (--user, --group, --initgroups).
  *
  * process_title_init() runs in the arbiter before anything reads environ;
  * process_set_title() in the arbiter and in workers after fork. The pid file
- * belongs to the arbiter alone. Nothing here logs: errors come back as a
- * message for the caller.
+ * belongs to the arbiter alone; privileges are dropped by workers alone.
+ * Nothing here logs: errors come back as a message for the caller.
  */
 #pragma once
 
 #include <stddef.h>
+#include <sys/types.h>
+
+struct config;
 
 /*
  * Claim the memory of argv (and the environment strings after it) so titles
@@ -50,3 +54,19 @@ int process_pidfile_move_back(const char *path);
  * (where USR2 moved ours). NULL path is fine.
  */
 void process_pidfile_remove(const char *path);
+
+/*
+ * The ids --user and --group name (a name or a number; without --group the
+ * user's own group when the system knows the user), (uid_t)-1 and
+ * (gid_t)-1 for what is not set. Returns 0, or -1 with a message in err.
+ * Any process.
+ */
+int process_owner(const struct config *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+
+/*
+ * In a worker, after fork: become --group and --user, with every group of
+ * the user's (--initgroups) or only --group as supplementary groups. Does
+ * nothing when neither is set. Returns 0, or -1 with a message in err (the
+ * worker cannot boot).
+ */
+int process_drop_privileges(const struct config *cfg, char *err, size_t errlen);

@@ -9,6 +9,7 @@ UNIT_TESTS += tests/unit/test_accesslog tests/unit/test_accesslog_format
 UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
+UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test_hooks
 UNIT_TESTS += tests/unit/test_notify
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
@@ -24,6 +25,8 @@ tests_unit_test_config_ini_SOURCES = tests/unit/test_config_ini.c tests/unit/con
 tests_unit_test_config_ini_LDADD = $(UNIT_LDADD)
 tests_unit_test_config_cli_SOURCES = tests/unit/test_config_cli.c tests/unit/config_fixture.h
 tests_unit_test_config_cli_LDADD = $(UNIT_LDADD)
+tests_unit_test_config_py_SOURCES = tests/unit/test_config_py.c tests/unit/config_fixture.h
+tests_unit_test_config_py_LDADD = $(UNIT_LDADD)
 tests_unit_test_parser_SOURCES = tests/unit/test_parser.c tests/unit/guard.c tests/unit/guard.h
 tests_unit_test_parser_LDADD = $(UNIT_LDADD)
 tests_unit_test_chunked_SOURCES = tests/unit/test_chunked.c tests/unit/guard.c tests/unit/guard.h
@@ -55,11 +58,16 @@ tests_unit_test_ws_message_SOURCES = tests/unit/test_ws_message.c tests/unit/ws_
 tests_unit_test_ws_message_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
+tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
+tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
 	tests/e2e/test_serve.py \
 	tests/e2e/test_cli.py \
+	tests/e2e/test_pyconfig.py \
+	tests/e2e/test_privileges.py \
+	tests/e2e/test_reload.py \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_operations.py \
 	tests/e2e/test_systemd.py \
@@ -79,7 +87,7 @@ E2E_TESTS = \
 	tests/e2e/test_hostile.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/apps tests/procs.py
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps tests/procs.py
 
 if ASAN
 KIRIN_ASAN = 1

@@ -22,5 +22,14 @@ _Noreturn void channel_enter_worker(const struct channel_start *start)
 
 int channel_heartbeat(int fd)
 {
-	return send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
+	static const char beat = CHANNEL_BEAT;
+
+	return send(fd, &beat, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+int channel_ask_reload(int fd)
+{
+	static const char ask = CHANNEL_RELOAD;
+
+	return send(fd, &ask, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
 }

@@ -4,6 +4,7 @@ libkirin_a_SOURCES += \
 	workers/accesslog.c workers/accesslog.h \
 	workers/accesslog_format.c workers/accesslog_format.h \
 	workers/worker.c workers/worker.h \
+	workers/reloader.c workers/reloader.h \
 	workers/worker_type.c workers/worker_type.h \
 	workers/sync.c workers/sync.h \
 	workers/gthread.c workers/gthread.h \
@@ -21,6 +22,8 @@ libkirin_a_SOURCES += \
 	workers/http/response.c workers/http/response.h \
 	workers/http/percent.c workers/http/percent.h \
 	workers/python/interp.c workers/python/interp.h \
+	workers/python/pyconfig.c workers/python/pyconfig.h \
+	workers/python/hooks.c workers/python/hooks.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
 	workers/python/input.c workers/python/input.h \

@@ -21,6 +21,8 @@ static __thread struct {
 int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nodelay, char *err,
 		       size_t errlen)
 {
+	const char *mode;
+
 	memset(p, 0, sizeof(*p));
 	if (allow_list(&p->forwarded, &cfg->forwarded_allow_ips, err, errlen) < 0)
 		return -1;
@@ -31,7 +33,12 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
 				  cfg->limit_request_field_size, cfg->limit_request_body);
 	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
-	p->proxy_protocol = cfg->proxy_protocol;
+	/* NULL (a zeroed struct config) is off, like the default. */
+	mode = cfg->proxy_protocol ? cfg->proxy_protocol : "off";
+	p->proxy_versions = strcmp(mode, "v1") == 0     ? 1
+			    : strcmp(mode, "v2") == 0   ? 2
+			    : strcmp(mode, "auto") == 0 ? 3
+							: 0;
 	p->nodelay = nodelay;
 	return 0;
 }

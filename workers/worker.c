@@ -17,10 +17,12 @@
 #include "workers/accesslog.h"
 #include "workers/channel.h"
 #include "workers/python/environ.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
+#include "workers/reloader.h"
 #include "workers/worker_type.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -36,6 +38,7 @@ _Noreturn void worker_main(struct worker *w)
 	const struct worker_type *type = worker_type_find(w->cfg->worker_class, w->cfg->threads);
 	struct rlimit nocore = {0, 0};
 	PyObject *app;
+	char err[256];
 	int rc;
 
 	assert(type); /* the arbiter checked -k when it loaded the settings */
@@ -56,6 +59,13 @@ _Noreturn void worker_main(struct worker *w)
 	setrlimit(RLIMIT_CORE, &nocore);
 	if (type->backend)
 		kirinmod_set_backend(type->backend());
+	/* Open what needs kirin's own rights, then become --user/--group. */
+	if (accesslog_open(w->cfg) < 0)
+		exit(WORKER_EXIT_BOOT_ERROR);
+	if (process_drop_privileges(w->cfg, err, sizeof(err)) < 0) {
+		log_critical("%s", err);
+		exit(WORKER_EXIT_BOOT_ERROR);
+	}
 	/* With --preload the arbiter imported the app and we inherited it. */
 	app = interp_preloaded_app();
 	if (!app) {
@@ -67,13 +77,19 @@ _Noreturn void worker_main(struct worker *w)
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
-	if (accesslog_open(w->cfg) < 0 || reqtimeout_init(w->cfg) < 0)
+	if (reqtimeout_init(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
+	if (w->cfg->reload)
+		reloader_start(w->cfg, w->channel_fd);
+	hooks_call(HOOK_POST_WORKER_INIT, w->cfg->workers,
+		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, true}, 0, 0);
 	w->last_beat = monotime_now();
 	channel_heartbeat(w->channel_fd);
 	rc = type->run(w, app);
 	reqtimeout_stop();
 	accesslog_close();
+	hooks_call(HOOK_WORKER_EXIT, w->cfg->workers,
+		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, false}, 0, 0);
 	if (!w->skip_finalize)
 		interp_finish(app);
 	log_info("Worker exiting (pid: %ld)", (long)getpid());

@@ -221,7 +221,7 @@ class Kirin:
         self._outf = open(os.path.join(self._tmp.name, "stdout"), "w+b")
         env = dict(os.environ)
         # Do not let the caller's environment change the settings under test.
-        for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
+        for k in ("KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
             env.pop(k, None)
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the source tree
         env.update({k: str(v) for k, v in self.env_add.items()})
@@ -370,7 +370,7 @@ def run_kirin(*args, cwd=None, env=None, timeout=30, clean_env=True):
     Returns CompletedProcess with text stdout/stderr; kills its group on timeout."""
     full_env = dict(os.environ)
     if clean_env:
-        for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
+        for k in ("KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
             full_env.pop(k, None)
     full_env["PYTHONDONTWRITEBYTECODE"] = "1"
     full_env.update({k: str(v) for k, v in (env or {}).items()})

@@ -25,11 +25,12 @@ def write(path, text):
 
 
 class Errors(unittest.TestCase):
-    """Each error: exit 1, one line on stderr, no Python traceback, quickly."""
+    """Each error: exit 1 (2 for a usage error, as Gunicorn), one line on
+    stderr, no Python traceback, quickly."""
 
-    def assertCleanError(self, cp, *needles):
+    def assertCleanError(self, cp, *needles, status=1):
         self.assertFalse(cp.timed_out, f"kirin did not exit: {cp.args}\n{cp.stderr}")
-        self.assertEqual(cp.returncode, 1, f"{cp.args}\nstderr: {cp.stderr!r}")
+        self.assertEqual(cp.returncode, status, f"{cp.args}\nstderr: {cp.stderr!r}")
         err = cp.stderr.strip()
         self.assertTrue(err, f"nothing on stderr for {cp.args}")
         self.assertEqual(len(err.splitlines()), 1, f"more than one line:\n{err}")
@@ -39,7 +40,13 @@ class Errors(unittest.TestCase):
         return err
 
     def test_unknown_flag(self):
-        self.assertCleanError(run_kirin("--bogus", "hello:app", timeout=20), "--bogus")
+        self.assertCleanError(run_kirin("--bogus", "hello:app", timeout=20), "--bogus", status=2)
+
+    def test_usage_errors_exit_2(self):
+        for args in (["-Z", "hello:app"], ["hello:app", "--workers"], ["--daemon=1", "hello:app"]):
+            self.assertCleanError(run_kirin(*args, timeout=20), status=2)
+        self.assertCleanError(run_kirin("hello:app", env={"GUNICORN_CMD_ARGS": "--bogus"},
+                                        timeout=20), "GUNICORN_CMD_ARGS", status=2)
 
     def test_workers_not_a_number(self):
         err = self.assertCleanError(run_kirin("--workers", "abc", "hello:app", timeout=20), "abc")
@@ -78,9 +85,35 @@ class Errors(unittest.TestCase):
         self.assertFalse(cp.timed_out, f"kirin kept running on a port in use:\n{cp.stderr}")
         self.assertEqual(cp.returncode, 1, cp.stderr)
         self.assertLess(elapsed, 10, "took too long to give up")
+        self.assertGreater(elapsed, 3.5, "gave up without retrying as Gunicorn does")
+        self.assertEqual(cp.stderr.count("retrying in 1 second"), 4, cp.stderr)
         self.assertNotIn("Traceback", cp.stderr)
         self.assertIn(str(port), cp.stderr)
         self.assertRegex(cp.stderr, r"(?i)in use")
+
+    def test_busy_port_is_retried_then_bound(self):
+        """As Gunicorn: an address in use is tried again, 1 s apart, 5 times."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        try:
+            with Kirin("-b", f"127.0.0.1:{port}", "hello:app", bind=False, port=port,
+                       wait=False) as k:
+                self.assertTrue(wait_for(lambda: "retrying in 1 second" in k.log(), 10),
+                                k.log())
+                s.close()
+                k.wait_until_serving(10)
+                self.assertEqual(http_get(port, "/").status, 200)
+                self.assertRegex(k.log(), r"WARNING.*in use.*retrying")
+        finally:
+            s.close()
+
+    def test_tcp_scheme_bind(self):
+        port = free_port()
+        with Kirin("-b", f"tcp://127.0.0.1:{port}", "hello:app", bind=False, port=port) as k:
+            self.assertEqual(http_get(port, "/").status, 200)
+            self.assertIn(f"Listening at: http://127.0.0.1:{port}", k.log())
 
     def test_unix_socket_in_missing_directory(self):
         cp = run_kirin("-b", "unix:/nonexistent-dir/x.sock", "hello:app", timeout=30)
@@ -283,7 +316,7 @@ class Settings(unittest.TestCase):
 
     def test_bad_kirin_cmd_args(self):
         cp = run_kirin("hello:app", env={"KIRIN_CMD_ARGS": "--bogus"}, timeout=20)
-        self.assertEqual(cp.returncode, 1, cp.stderr)
+        self.assertEqual(cp.returncode, 2, cp.stderr)
         self.assertEqual(len(cp.stderr.strip().splitlines()), 1, cp.stderr)
         self.assertIn("--bogus", cp.stderr)
 

@@ -115,6 +115,25 @@ class Http:
                 s.sendall(proto % b"X-Forwarded-Proto: https\r\n")
                 self.assertEqual(read_response(s)[1], b"noread http\n")
 
+    def test_proxy_protocol_modes(self):
+        """--proxy-protocol off|v1|v2|auto, as Gunicorn >= 24.1."""
+        get = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        v1 = b"PROXY TCP4 10.1.2.3 10.0.0.1 5555 80\r\n"
+        v2 = (b"\r\n\r\n\x00\r\nQUIT\n" + b"\x21\x11\x00\x0c" +
+              bytes([10, 1, 2, 3, 10, 0, 0, 1]) + (5555).to_bytes(2, "big") +
+              (80).to_bytes(2, "big"))
+        expect = {"v1": {v1: b"200", v2: b"400"}, "v2": {v1: b"400", v2: b"200"},
+                  "auto": {v1: b"200", v2: b"200"}, "off": {v1: b"400", v2: b"400"}}
+        for mode, answers in expect.items():
+            with Kirin("-k", self.worker_class, "--proxy-protocol", mode,
+                       "http_probe:app") as k:
+                for header, status in answers.items():
+                    with self.connect(k) as s:
+                        s.sendall(header + get)
+                        head, _ = read_response(s)
+                        self.assertTrue(head.startswith(b"HTTP/1.1 " + status),
+                                        (mode, header, head))
+
     def test_empty_lines_before_the_request_line(self):
         """RFC 9112 section 2.2: a few are skipped, more are refused."""
         get = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"

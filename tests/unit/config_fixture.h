@@ -1,11 +1,12 @@
 /*
  * config_fixture — what the config tests share (test_config.c,
- * test_config_ini.c, test_config_cli.c): config_load() with argv as a
- * NULL-terminated list, expectations on success and on the exact error
+ * test_config_ini.c, test_config_cli.c, test_config_py.c): config_load()
+ * with argv as a NULL-terminated list, expectations on success and on the exact error
  * message, temporary files, and the fixtures.
  *
- * Each test runs in a fresh temporary directory (so ./kirin.ini is under
- * the test's control) with KIRIN_CMD_ARGS, WEB_CONCURRENCY and PORT unset;
+ * Each test runs in a fresh temporary directory (so ./kirin.ini and
+ * ./gunicorn.conf.py are under the test's control) with KIRIN_CMD_ARGS,
+ * GUNICORN_CMD_ARGS, WEB_CONCURRENCY, PORT and FORWARDED_ALLOW_IPS unset;
  * the group teardown restores the directory and the variables. Included by
  * exactly one file of each test program: its state is that program's.
  */
@@ -32,8 +33,10 @@
 	"egg:gunicorn#gthread, gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "       \
 	"gunicorn.workers.ggevent.GeventWorker"
 
-static const char *const env_names[] = {"KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"};
-static char *saved_env[3];
+static const char *const env_names[] = {"KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY",
+                                        "PORT", "FORWARDED_ALLOW_IPS"};
+#define NENV_NAMES (sizeof(env_names) / sizeof(env_names[0]))
+static char *saved_env[NENV_NAMES];
 static char saved_cwd[PATH_MAX];
 static char tmpdir[64];
 static char err[1024];
@@ -80,7 +83,7 @@ static inline void load_ok(struct config *cfg, const char *first, ...)
 		fail_msg("config_load failed: %s", err);
 }
 
-/* Load, expect CONFIG_ERROR with err equal to want, and cfg freed. */
+/* Load, expect CONFIG_ERROR (or CONFIG_USAGE) with err equal to want, and cfg freed. */
 static inline void load_fails(const char *want, const char *first, ...)
 {
 	struct config cfg, zero;
@@ -92,7 +95,7 @@ static inline void load_fails(const char *want, const char *first, ...)
 	va_start(ap, first);
 	rc = load_v(&cfg, first, ap);
 	va_end(ap);
-	assert_int_equal(rc, CONFIG_ERROR);
+	assert_true(rc == CONFIG_ERROR || rc == CONFIG_USAGE);
 	assert_string_equal(err, want);
 	assert_null(strchr(err, '\n'));
 	assert_memory_equal(&cfg, &zero, sizeof(cfg));
@@ -161,7 +164,7 @@ static inline void assert_list(const struct strlist *l, size_t n, ...)
 
 static inline int group_setup(void **state)
 {
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NENV_NAMES; i++) {
 		const char *v = getenv(env_names[i]);
 		saved_env[i] = v ? strdup(v) : NULL;
 	}
@@ -171,7 +174,7 @@ static inline int group_setup(void **state)
 
 static inline int group_teardown(void **state)
 {
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NENV_NAMES; i++) {
 		if (saved_env[i])
 			setenv(env_names[i], saved_env[i], 1);
 		else
@@ -183,7 +186,7 @@ static inline int group_teardown(void **state)
 
 static inline int setup(void **state)
 {
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < NENV_NAMES; i++)
 		unsetenv(env_names[i]);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kirin-test-dir-XXXXXX");
 	if (!mkdtemp(tmpdir) || chdir(tmpdir) < 0)
@@ -194,6 +197,7 @@ static inline int setup(void **state)
 static inline int teardown(void **state)
 {
 	unlink("kirin.ini");
+	unlink("gunicorn.conf.py");
 	if (chdir(saved_cwd) < 0)
 		return -1;
 	return rmdir(tmpdir);

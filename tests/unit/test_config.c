@@ -57,7 +57,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.limit_request_field_size, 8190);
 	assert_int_equal(cfg.limit_request_body, 0);
 	assert_list(&cfg.forwarded_allow_ips, 2, "127.0.0.1", "::1");
-	assert_false(cfg.proxy_protocol);
+	assert_string_equal(cfg.proxy_protocol, "off");
 	assert_list(&cfg.proxy_allow_ips, 2, "127.0.0.1", "::1");
 	assert_null(cfg.chdir);
 	assert_list(&cfg.pythonpath, 0);
@@ -174,6 +174,65 @@ static void test_web_concurrency_and_port(void **state)
 	           NULL);
 	setenv("WEB_CONCURRENCY", "0", 1);
 	load_fails("invalid value for WEB_CONCURRENCY: '0' (must be at least 1)", "app:app", NULL);
+}
+
+/* Gunicorn reads FORWARDED_ALLOW_IPS as the default of forwarded_allow_ips. */
+static void test_forwarded_allow_ips_env(void **state)
+{
+	struct config cfg;
+
+	setenv("FORWARDED_ALLOW_IPS", "10.0.0.1, 10.0.0.2", 1);
+	load_ok(&cfg, "app:app", NULL);
+	assert_list(&cfg.forwarded_allow_ips, 2, "10.0.0.1", "10.0.0.2");
+	config_free(&cfg);
+	load_ok(&cfg, "--forwarded-allow-ips", "*", "app:app", NULL);
+	assert_list(&cfg.forwarded_allow_ips, 1, "*");
+	config_free(&cfg);
+	setenv("FORWARDED_ALLOW_IPS", "", 1);
+	load_ok(&cfg, "app:app", NULL);
+	assert_int_equal(cfg.forwarded_allow_ips.n, 0);
+	config_free(&cfg);
+}
+
+/* --user, --group, --umask (Gunicorn's auto_int), --initgroups, --worker-tmp-dir. */
+static void test_privilege_settings(void **state)
+{
+	struct config cfg;
+
+	load_ok(&cfg, "app:app", NULL);
+	assert_null(cfg.user);
+	assert_null(cfg.group);
+	assert_int_equal(cfg.umask, 0);
+	assert_false(cfg.initgroups);
+	config_free(&cfg);
+	load_ok(&cfg, "-u", "nobody", "-g", "0", "-m", "022", "--initgroups", "--worker-tmp-dir",
+	        "/dev/shm", "app:app", NULL);
+	assert_string_equal(cfg.user, "nobody");
+	assert_string_equal(cfg.group, "0");
+	assert_int_equal(cfg.umask, 022);
+	assert_true(cfg.initgroups);
+	assert_string_equal(cfg.worker_tmp_dir, "/dev/shm");
+	config_free(&cfg);
+	load_ok(&cfg, "-u", "65534", "-m", "0o77", "app:app", NULL);
+	assert_string_equal(cfg.user, "65534");
+	assert_int_equal(cfg.umask, 077);
+	config_free(&cfg);
+	load_ok(&cfg, "-m", "18", "app:app", NULL);
+	assert_int_equal(cfg.umask, 022);
+	config_free(&cfg);
+	load_ok(&cfg, "-m", "0x12", "app:app", NULL);
+	assert_int_equal(cfg.umask, 022);
+	config_free(&cfg);
+	load_fails("invalid value for --umask: '09' (expected an integer)", "-m", "09", "app:app",
+	           NULL);
+	load_fails("invalid value for --umask: '0o-1' (expected an integer)", "-m", "0o-1",
+	           "app:app", NULL);
+	load_fails("invalid value for --umask: '01000' (must be between 0 and 511)", "-m", "01000",
+	           "app:app", NULL);
+	load_fails("invalid value for --user: 'no-such-user-k' (no such user)", "-u",
+	           "no-such-user-k", "app:app", NULL);
+	load_fails("invalid value for --group: 'no-such-group-k' (no such group)", "-g",
+	           "no-such-group-k", "app:app", NULL);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -334,7 +393,7 @@ static void test_error_truncates_safely(void **state)
 	char small[16];
 	char *argv[] = {(char *)"kirin", (char *)"--no-such-option-at-all", NULL};
 
-	assert_int_equal(config_load(&cfg, 2, argv, small, sizeof(small)), CONFIG_ERROR);
+	assert_int_equal(config_load(&cfg, 2, argv, small, sizeof(small)), CONFIG_USAGE);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 }
 
@@ -345,6 +404,8 @@ int main(void)
 	    CONFIG_TEST(test_defaults),
 	    CONFIG_TEST(test_precedence_chain),
 	    CONFIG_TEST(test_web_concurrency_and_port),
+	    CONFIG_TEST(test_forwarded_allow_ips_env),
+	    CONFIG_TEST(test_privilege_settings),
 	    CONFIG_TEST(test_print_config_round_trip),
 	    CONFIG_TEST(test_print_config_long_list),
 	    CONFIG_TEST(test_worker_class),

@@ -99,7 +99,7 @@ static void test_bool_forms(void **state)
 
 	load_ok(&cfg, "--reuse-port", "--proxy-protocol", "-D", "--check-config", "app:app", NULL);
 	assert_true(cfg.reuse_port);
-	assert_true(cfg.proxy_protocol);
+	assert_string_equal(cfg.proxy_protocol, "auto");
 	assert_true(cfg.daemon);
 	assert_true(cfg.check_config);
 	config_free(&cfg);
@@ -239,9 +239,63 @@ static void test_help_and_version(void **state)
 	write_file("kirin.ini", "[kirin]\nbogus = 1\n");
 	assert_int_equal(load(&cfg, "--help", NULL), CONFIG_HELP);
 	/* Errors before --help are still errors. */
-	assert_int_equal(load(&cfg, "--bogus", "--help", NULL), CONFIG_ERROR);
+	assert_int_equal(load(&cfg, "--bogus", "--help", NULL), CONFIG_USAGE);
 	setenv("KIRIN_CMD_ARGS", "--version", 1);
 	assert_int_equal(load(&cfg, "app:app", NULL), CONFIG_VERSION);
+}
+
+/* --proxy-protocol [off|v1|v2|auto] as Gunicorn >= 24.1; true/false still read. */
+static void test_proxy_protocol_modes(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"v1", "v1"},     {"V2", "v2"},     {"auto", "auto"}, {"off", "off"},
+	    {"true", "auto"}, {"false", "off"}, {"1", "auto"},    {"none", "off"},
+	};
+	struct config cfg;
+	char *path;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		load_ok(&cfg, "--proxy-protocol", cases[i][0], "app:app", NULL);
+		assert_string_equal(cfg.proxy_protocol, cases[i][1]);
+		config_free(&cfg);
+	}
+	/* Alone, before APP_MODULE or another option: auto. */
+	load_ok(&cfg, "--proxy-protocol", "app:app", NULL);
+	assert_string_equal(cfg.proxy_protocol, "auto");
+	assert_string_equal(cfg.app_module, "app:app");
+	config_free(&cfg);
+	load_ok(&cfg, "app:app", "--proxy-protocol", NULL);
+	assert_string_equal(cfg.proxy_protocol, "auto");
+	config_free(&cfg);
+	load_ok(&cfg, "--proxy-protocol=v2", "-w", "2", "app:app", NULL);
+	assert_string_equal(cfg.proxy_protocol, "v2");
+	config_free(&cfg);
+	load_fails("invalid value for --proxy-protocol: 'v3' (expected one of: off, v1, v2, auto)",
+	           "--proxy-protocol=v3", "app:app", NULL);
+	path = write_tmp("[kirin]\nproxy_protocol = true\n");
+	load_ok(&cfg, "-c", path, "app:app", NULL);
+	assert_string_equal(cfg.proxy_protocol, "auto");
+	config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+/* Syntax errors are usage errors (exit status 2); a bad value is not. */
+static void test_usage_errors(void **state)
+{
+	struct config cfg;
+
+	assert_int_equal(load(&cfg, "--bogus", "app:app", NULL), CONFIG_USAGE);
+	assert_int_equal(load(&cfg, "-Z", "app:app", NULL), CONFIG_USAGE);
+	assert_int_equal(load(&cfg, "app:app", "--workers", NULL), CONFIG_USAGE);
+	assert_int_equal(load(&cfg, "--daemon=yes", "app:app", NULL), CONFIG_USAGE);
+	setenv("GUNICORN_CMD_ARGS", "--bogus", 1);
+	assert_int_equal(load(&cfg, "app:app", NULL), CONFIG_USAGE);
+	setenv("GUNICORN_CMD_ARGS", "'unterminated", 1);
+	assert_int_equal(load(&cfg, "app:app", NULL), CONFIG_USAGE);
+	unsetenv("GUNICORN_CMD_ARGS");
+	assert_int_equal(load(&cfg, "--workers", "many", "app:app", NULL), CONFIG_ERROR);
+	assert_int_equal(load(&cfg, "-c", "nothere.ini", "app:app", NULL), CONFIG_ERROR);
 }
 
 static void test_usage(void **state)
@@ -340,6 +394,8 @@ int main(void)
 	    CONFIG_TEST(test_positionals),
 	    CONFIG_TEST(test_help_and_version),
 	    CONFIG_TEST(test_usage),
+	    CONFIG_TEST(test_usage_errors),
+	    CONFIG_TEST(test_proxy_protocol_modes),
 	    CONFIG_TEST(test_env_args_quoting),
 	    CONFIG_TEST(test_env_args_errors),
 	};

@@ -46,7 +46,7 @@ static void test_ini_good_file(void **state)
 	assert_int_equal(cfg.limit_request_line, 8190);
 	assert_int_equal(cfg.limit_request_fields, 32768);
 	assert_int_equal(cfg.limit_request_body, 1048576);
-	assert_true(cfg.proxy_protocol);
+	assert_string_equal(cfg.proxy_protocol, "auto");
 	assert_string_equal(cfg.chdir, "/srv/app");
 	assert_list(&cfg.pythonpath, 2, "/a", "/b");
 	assert_false(cfg.daemon);

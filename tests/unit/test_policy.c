@@ -39,7 +39,7 @@ static void test_settings(void **state)
 		.limit_request_fields = 50,
 		.limit_request_field_size = 0,
 		.limit_request_body = 10,
-		.proxy_protocol = true,
+		.proxy_protocol = (char *)"auto",
 	};
 	struct conn_policy p;
 	char err[128];
@@ -51,18 +51,26 @@ static void test_settings(void **state)
 	assert_int_equal(p.limits.fields, 50);
 	assert_int_equal(p.limits.field_size, 8190); /* 0: the default */
 	assert_int_equal(p.limits.body, 10);
-	assert_true(p.proxy_protocol);
+	assert_int_equal(p.proxy_versions, 3);
 	assert_true(p.nodelay);
 	assert_false(p.forwarded.any); /* empty lists trust nobody */
 	assert_false(allow_match(&p.forwarded, "127.0.0.1"));
 	conn_policy_free(&p);
 
 	cfg.timeout = 5;
-	cfg.proxy_protocol = false;
+	cfg.proxy_protocol = (char *)"off";
 	assert_int_equal(policy_from_config(&p, &cfg, false, err, sizeof(err)), 0);
 	assert_int_equal(p.timeout_ms, 5000);
-	assert_false(p.proxy_protocol);
+	assert_int_equal(p.proxy_versions, 0);
 	assert_false(p.nodelay);
+	conn_policy_free(&p);
+	cfg.proxy_protocol = (char *)"v1";
+	assert_int_equal(policy_from_config(&p, &cfg, false, err, sizeof(err)), 0);
+	assert_int_equal(p.proxy_versions, 1);
+	conn_policy_free(&p);
+	cfg.proxy_protocol = (char *)"v2";
+	assert_int_equal(policy_from_config(&p, &cfg, false, err, sizeof(err)), 0);
+	assert_int_equal(p.proxy_versions, 2);
 	conn_policy_free(&p);
 }
 

@@ -93,7 +93,8 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_init(c, fd, l, io, &p->limits, p->timeout_ms);
 	set_peer(c, (struct sockaddr *)&peer);
-	c->expect_proxy = p->proxy_protocol;
+	c->expect_proxy = p->proxy_versions != 0;
+	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
 	return 1;
@@ -534,6 +535,13 @@ static int read_proxy(struct conn *c)
 	c->expect_proxy = false; /* only at the start of a connection */
 	if (n == 0)
 		return 1;
+	/* v1 is text ("PROXY "), v2 binary (it starts with "\r\n"). */
+	if (!(c->proxy_versions & (c->buf[0] == 'P' ? 1 : 2))) {
+		c->error_status = 400;
+		c->error = c->buf[0] == 'P' ? "PROXY protocol v1 header, but --proxy-protocol v2"
+					    : "PROXY protocol v2 header, but --proxy-protocol v1";
+		return -1;
+	}
 	if (!c->proxy_trusted) {
 		c->error_status = 403;
 		c->error = "PROXY header from a peer not in --proxy-allow-from";

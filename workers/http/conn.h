@@ -33,7 +33,7 @@ struct listener; /* the worker's, kept in c->listener; opaque here */
 struct conn_policy {
 	struct http_limits limits;
 	int timeout_ms;        /* --timeout for one wait on a client (30 s when 0) */
-	bool proxy_protocol;
+	int proxy_versions;    /* PROXY protocol versions expected: 1 (v1), 2 (v2), 3 (both), 0 */
 	struct allow proxy;    /* --proxy-allow-from */
 	struct allow forwarded; /* --forwarded-allow-ips */
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
@@ -73,6 +73,7 @@ struct conn {
 	char peer_addr[64];      /* REMOTE_ADDR ("" for unix sockets) */
 	char peer_port[8];       /* REMOTE_PORT */
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
+	int proxy_versions;      /* which PROXY protocol versions (policy.proxy_versions) */
 	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
 	bool forwarded_trusted;  /* the peer's X-Forwarded-Proto counts (--forwarded-allow-ips) */
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */

@@ -122,22 +122,22 @@ static const char venv_src[] =
 static PyObject *preloaded; /* --preload: the app the arbiter imported */
 
 static int prepend_path(PyObject *sys_path, const char *dir);
+static int unbuffer_stdio(void);
 static PyObject *run_py(const char *src, const char *func, const char *arg, const char *refused,
 			const char *raised);
 
-int interp_init(const struct config *cfg)
+int interp_start(bool unbuffered)
 {
 	PyConfig pc;
 	PyStatus st;
-	const struct worker_type *type;
-	PyObject *sys_path, *fh, *r;
-	char cwd[4096];
 
+	if (Py_IsInitialized())
+		return 0;
 	PyConfig_InitPythonConfig(&pc);
 	pc.install_signal_handlers = 0;
 	pc.parse_argv = 0;
 	pc.safe_path = 1;
-	if (cfg->capture_output)
+	if (unbuffered)
 		pc.buffered_stdio = 0;
 	st = PyConfig_SetBytesString(&pc, &pc.program_name, "kirin");
 	kirinmod_register();
@@ -146,6 +146,22 @@ int interp_init(const struct config *cfg)
 	PyConfig_Clear(&pc);
 	if (PyStatus_Exception(st)) {
 		log_critical("cannot initialise Python: %s", st.err_msg ? st.err_msg : "unknown error");
+		return -1;
+	}
+	return 0;
+}
+
+int interp_init(const struct config *cfg)
+{
+	const struct worker_type *type;
+	PyObject *sys_path, *fh, *r;
+	char cwd[4096];
+
+	if (Py_IsInitialized()) {
+		/* Started by the arbiter for a Python config file, buffered. */
+		if (cfg->capture_output && unbuffer_stdio() < 0)
+			return -1;
+	} else if (interp_start(cfg->capture_output) < 0) {
 		return -1;
 	}
 	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
@@ -270,6 +286,24 @@ static int prepend_path(PyObject *sys_path, const char *dir)
 	if (rc < 0)
 		interp_log_exception("cannot extend sys.path");
 	return rc;
+}
+
+/* --capture-output in an interpreter started buffered: write through. */
+static int unbuffer_stdio(void)
+{
+	PyObject *main_dict = PyModule_GetDict(PyImport_AddModule("__main__")); /* borrowed */
+	PyObject *r = PyRun_String("import sys\n"
+				   "for _f in (sys.stdout, sys.stderr):\n"
+				   "    if _f is not None:\n"
+				   "        _f.reconfigure(write_through=True)\n",
+				   Py_file_input, main_dict, main_dict); /* new ref */
+
+	if (!r) {
+		interp_log_exception("cannot make sys.stdout and sys.stderr unbuffered");
+		return -1;
+	}
+	Py_DECREF(r);
+	return 0;
 }
 
 /*

@@ -4,19 +4,31 @@
  * application, logging Python exceptions to the error log.
  *
  * Runs in workers, and in the arbiter for --preload (before it forks the
- * first worker) and --check-config (just before it exits). interp_init()
- * must be called once per process before anything else here. Functions other than interp_init() expect the GIL to
- * be held by the calling thread.
+ * first worker), --check-config (just before it exits) and a Python config
+ * file (interp_start, then workers inherit the running interpreter).
+ * interp_start() or interp_init() must be called before anything else here;
+ * the other functions expect the GIL to be held by the calling thread.
  */
 #pragma once
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdbool.h>
+
 struct config;
 
 /*
- * Start the interpreter (no Python signal handlers, Debian's prefix), add
+ * Start the bare interpreter (no Python signal handlers, Debian's prefix,
+ * stdio unbuffered if asked), unless this process already runs one. For the
+ * arbiter's Python config file (pyconfig.h). Returns 0, or -1 after logging
+ * why. Holds the GIL on return.
+ */
+int interp_start(bool unbuffered);
+
+/*
+ * Start the interpreter if this process (or the arbiter it forked from)
+ * has not (interp_start; no Python signal handlers, Debian's prefix), add
  * the virtualenv's site-packages (--virtualenv or $VIRTUAL_ENV) ahead of the
  * system's, put the current directory and --pythonpath entries first on
  * sys.path, and point faulthandler at the error log so a SIGABRT dumps every

@@ -17,6 +17,7 @@
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
 #include "workers/python/input.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
@@ -34,6 +35,7 @@ struct request {
 	bool held;      /* accesslog_hold() until the line is written */
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
+	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
 	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
 	int timer;      /* its reqtimeout slot, -1: not timed */
 };
@@ -144,6 +146,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	}
 	sr->r = &r;
 	sr->vectorcall = start_response_vectorcall;
+	if (hooks_request_set())
+		hooks_pre_request(env);
 	PyObject *args[] = {env, (PyObject *)sr};
 	result = PyObject_Vectorcall(app_obj, args, 2, NULL); /* new ref */
 	if (r.ws && websocket_upgraded(r.ws)) {
@@ -232,6 +236,10 @@ done:
 	Py_XDECREF(it);
 	close_iterable(result);
 	Py_XDECREF(result);
+	if (env && hooks_request_set())
+		hooks_post_request(env, r.status, r.headers, (long)r.resp.body_sent);
+	Py_XDECREF(r.status);
+	Py_XDECREF(r.headers);
 	if (sr)
 		sr->r = NULL;
 	Py_XDECREF(sr);
@@ -373,6 +381,10 @@ static PyObject *start_response(StartResponse *self, PyObject *status, PyObject 
 		}
 	}
 	r->started = true;
+	if (hooks_request_set()) {
+		Py_XSETREF(r->status, Py_NewRef(status));
+		Py_XSETREF(r->headers, Py_NewRef(headers));
+	}
 	return PyCFunction_New(&start_response_methods[0], (PyObject *)self);
 }
 

@@ -1,0 +1,302 @@
+/* hooks — see hooks.h. */
+#include "workers/python/hooks.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "arbiter/config.h"
+#include "arbiter/log.h"
+#include "workers/python/interp.h"
+
+#define FIELD(cfg, s, type) ((const type *)(const void *)((const char *)(cfg) + (s)->offset))
+
+/* Gunicorn's names, in enum hook's order. */
+static const char *const names[HOOK_COUNT] = {
+    "on_starting", "when_ready",   "on_reload",  "on_exit",          "nworkers_changed",
+    "pre_fork",    "post_fork",    "child_exit", "post_worker_init", "worker_exit",
+    "pre_request", "post_request", "pre_exec",
+};
+
+/*
+ * The objects hooks receive, and the caller: _commit(cfg) takes the hooks
+ * from the config module pyconfig left in sys.modules['__config__'];
+ * _call(name, args) runs one and returns False when it raised (logged).
+ */
+/* clang-format off */
+static const char hooks_src[] =
+	"import os, sys, traceback, types\n"
+	"class _Log:\n"
+	"    def __init__(self, emit):\n"
+	"        self._emit = emit\n"
+	"    def _say(self, level, msg, args):\n"
+	"        self._emit(level, (str(msg) % args) if args else str(msg))\n"
+	"    def debug(self, msg, *args, **kw): self._say(0, msg, args)\n"
+	"    def info(self, msg, *args, **kw): self._say(1, msg, args)\n"
+	"    def warning(self, msg, *args, **kw): self._say(2, msg, args)\n"
+	"    warn = warning\n"
+	"    def error(self, msg, *args, **kw): self._say(3, msg, args)\n"
+	"    def critical(self, msg, *args, **kw): self._say(4, msg, args)\n"
+	"    def exception(self, msg, *args, **kw):\n"
+	"        self._say(3, str(msg) + '\\n' + traceback.format_exc().rstrip(), args)\n"
+	"    def log(self, lvl, msg, *args, **kw):\n"
+	"        self._say(min(4, max(0, lvl // 10 - 1)), msg, args)\n"
+	"class _Server:\n"
+	"    def __init__(self, cfg, log, num_workers):\n"
+	"        self.cfg, self.log, self.num_workers = cfg, log, num_workers\n"
+	"        self.pid = os.getpid()\n"
+	"class _Worker:\n"
+	"    def __init__(self, cfg, log, pid, ppid, age, alive):\n"
+	"        self.cfg, self.log = cfg, log\n"
+	"        self.pid, self.ppid, self.age, self.alive = pid, ppid, age, alive\n"
+	"class _Request:\n"
+	"    def __init__(self, env):\n"
+	"        self.method = env.get('REQUEST_METHOD')\n"
+	"        self.path = env.get('PATH_INFO')\n"
+	"        self.query = env.get('QUERY_STRING')\n"
+	"        self.uri = env.get('RAW_URI')\n"
+	"        proto = env.get('SERVER_PROTOCOL', 'HTTP/1.0')\n"
+	"        self.version = tuple(int(x) for x in proto.split('/')[1].split('.'))\n"
+	"        self.headers = [(k[5:].replace('_', '-'), v) for k, v in env.items()\n"
+	"                        if k.startswith('HTTP_')]\n"
+	"        for k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):\n"
+	"            if env.get(k):\n"
+	"                self.headers.append((k.replace('_', '-'), env[k]))\n"
+	"class _Response:\n"
+	"    def __init__(self, status, headers, sent):\n"
+	"        self.status = status or '500 Internal Server Error'\n"
+	"        self.status_code = int(self.status.split(None, 1)[0])\n"
+	"        self.headers = list(headers or [])\n"
+	"        self.sent = self.response_length = sent\n"
+	"_active = {}\n"
+	"_me = None\n"
+	"_cfg = None\n"
+	"def _commit(names, cfg):\n"
+	"    global _active, _cfg\n"
+	"    mod = sys.modules.get('__config__')\n"
+	"    _active = {n: getattr(mod, n) for n in names if callable(getattr(mod, n, None))}\n"
+	"    _cfg = types.SimpleNamespace(**cfg)\n"
+	"    return [n in _active for n in names]\n"
+	"def _request(name, env, resp):\n"
+	"    w = _Worker(_cfg, _log, *_me)\n"
+	"    req = _Request(env)\n"
+	"    args = (w, req) if resp is None else (w, req, env, _Response(*resp))\n"
+	"    try:\n"
+	"        _active[name](*args)\n"
+	"    except Exception:\n"
+	"        _log.error('Exception in %s hook\\n%s', name, traceback.format_exc().rstrip())\n"
+	"def _call(name, num_workers, worker, ints):\n"
+	"    global _me\n"
+	"    if name == 'post_worker_init':\n"
+	"        _me = worker\n"
+	"    if name not in _active:\n"
+	"        return True\n"
+	"    server = _Server(_cfg, _log, num_workers)\n"
+	"    w = _Worker(_cfg, _log, *worker) if worker else None\n"
+	"    if name == 'post_worker_init':\n"
+	"        args = (w,)\n"
+	"    elif name == 'nworkers_changed':\n"
+	"        args = (server,) + ints\n"
+	"    elif w is not None:\n"
+	"        args = (server, w)\n"
+	"    else:\n"
+	"        args = (server,)\n"
+	"    try:\n"
+	"        _active[name](*args)\n"
+	"        return True\n"
+	"    except Exception:\n"
+	"        _log.error('Exception in %s hook\\n%s', name, traceback.format_exc().rstrip())\n"
+	"        return False\n";
+/* clang-format on */
+
+static PyObject *helpers; /* hooks_src's globals (new ref, kept) */
+static unsigned set_mask; /* bit h: hook h is set */
+
+static PyObject *emit(PyObject *self, PyObject *args);
+static PyObject *settings_dict(const struct config *cfg);
+static PyObject *get_helpers(void);
+
+static PyMethodDef emit_def = {"_emit", emit, METH_VARARGS, "log one message"};
+
+bool hooks_known(const char *name)
+{
+	for (size_t i = 0; i < HOOK_COUNT; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+void hooks_commit(const struct config *cfg)
+{
+	PyObject *g, *list = NULL, *settings = NULL, *res = NULL;
+
+	if (!Py_IsInitialized())
+		return;
+	set_mask = 0;
+	g = get_helpers(); /* borrowed */
+	if (g) {
+		list = PyList_New(HOOK_COUNT); /* new ref */
+		for (size_t i = 0; list && i < HOOK_COUNT; i++)
+			PyList_SET_ITEM(list, i, PyUnicode_FromString(names[i]));
+		settings = settings_dict(cfg); /* new ref */
+	}
+	if (list && settings)
+		res = PyObject_CallFunction(PyDict_GetItemString(g, "_commit"), "OO", list,
+		                            settings); /* new ref */
+	if (!res) {
+		interp_log_exception("cannot set up the server hooks");
+	} else {
+		for (size_t i = 0; i < HOOK_COUNT; i++)
+			if (PyObject_IsTrue(PyList_GET_ITEM(res, i)) == 1)
+				set_mask |= 1u << i;
+	}
+	Py_XDECREF(res);
+	Py_XDECREF(settings);
+	Py_XDECREF(list);
+}
+
+int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int new_value,
+               int old_value)
+{
+	PyObject *worker, *ints, *res;
+	PyGILState_STATE gil;
+	int rc;
+
+	if (!(set_mask & (1u << h)) && !(h == HOOK_POST_WORKER_INIT && hooks_request_set()))
+		return 0;
+	gil = PyGILState_Ensure();
+	worker = w ? Py_BuildValue("(llIO)", w->pid, w->ppid, w->age, w->alive ? Py_True : Py_False)
+	           : Py_NewRef(Py_None);                    /* new ref */
+	ints = Py_BuildValue("(ii)", new_value, old_value); /* new ref */
+	res = worker && ints ? PyObject_CallFunction(PyDict_GetItemString(helpers, "_call"), "siOO",
+	                                             names[h], num_workers, worker, ints)
+	                     : NULL; /* new ref */
+	if (!res)
+		interp_log_exception("calling a server hook");
+	rc = res == Py_True ? 0 : -1;
+	Py_XDECREF(res);
+	Py_XDECREF(ints);
+	Py_XDECREF(worker);
+	PyGILState_Release(gil);
+	return rc;
+}
+
+bool hooks_request_set(void)
+{
+	return set_mask & (1u << HOOK_PRE_REQUEST | 1u << HOOK_POST_REQUEST);
+}
+
+void hooks_pre_request(PyObject *environ)
+{
+	PyObject *r;
+
+	if (!(set_mask & (1u << HOOK_PRE_REQUEST)))
+		return;
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sOO", "pre_request",
+	                          environ, Py_None); /* new ref */
+	if (!r)
+		interp_log_exception("calling the pre_request hook");
+	Py_XDECREF(r);
+}
+
+void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, long sent)
+{
+	PyObject *r;
+
+	if (!(set_mask & (1u << HOOK_POST_REQUEST)))
+		return;
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sO(OOl)",
+	                          "post_request", environ, status ? status : Py_None,
+	                          headers ? headers : Py_None, sent); /* new ref */
+	if (!r)
+		interp_log_exception("calling the post_request hook");
+	Py_XDECREF(r);
+}
+
+/* _Log's way out: _emit(level, message) to the error log. */
+static PyObject *emit(PyObject *self, PyObject *args)
+{
+	int level;
+	const char *msg;
+	Py_ssize_t len;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "is#", &level, &msg, &len))
+		return NULL;
+	if (level < LOG_DEBUG || level > LOG_CRITICAL)
+		level = LOG_INFO;
+	if (memchr(msg, '\n', (size_t)len)) {
+		const char *nl = memchr(msg, '\n', (size_t)len);
+		char head[256];
+		snprintf(head, sizeof(head), "%.*s", (int)(nl - msg), msg);
+		log_block((enum log_level)level, head, nl + 1, (size_t)(len - (nl + 1 - msg)));
+	} else {
+		log_msg((enum log_level)level, "%s", msg);
+	}
+	Py_RETURN_NONE;
+}
+
+/* Every setting as a Python value, for server.cfg (new ref). */
+static PyObject *settings_dict(const struct config *cfg)
+{
+	PyObject *d = PyDict_New(); /* new ref */
+
+	for (const struct setting *s = config_settings; d && s->name; s++) {
+		PyObject *v = NULL;
+		const struct strlist *l;
+
+		switch (s->type) {
+		case SETTING_INT:
+			v = PyLong_FromLong(*FIELD(cfg, s, int));
+			break;
+		case SETTING_LONG:
+			v = PyLong_FromLong(*FIELD(cfg, s, long));
+			break;
+		case SETTING_BOOL:
+			v = PyBool_FromLong(*FIELD(cfg, s, bool));
+			break;
+		case SETTING_STRING:
+		case SETTING_CHOICE:
+			v = *FIELD(cfg, s, char *) ? PyUnicode_FromString(*FIELD(cfg, s, char *))
+			                           : Py_NewRef(Py_None);
+			break;
+		case SETTING_LIST:
+			l = FIELD(cfg, s, struct strlist);
+			v = PyList_New((Py_ssize_t)l->n);
+			for (size_t i = 0; v && i < l->n; i++)
+				PyList_SET_ITEM(v, i, PyUnicode_FromString(l->v[i]));
+			break;
+		}
+		if (!v || PyDict_SetItemString(d, s->name, v) < 0)
+			Py_CLEAR(d);
+		Py_XDECREF(v);
+	}
+	return d;
+}
+
+/* hooks_src's globals, run once, with _log bound to emit (borrowed); NULL with an exception. */
+static PyObject *get_helpers(void)
+{
+	PyObject *res, *fn, *log;
+
+	if (helpers)
+		return helpers;
+	helpers = PyDict_New(); /* new ref, kept */
+	if (!helpers)
+		return NULL;
+	PyDict_SetItemString(helpers, "__builtins__", PyEval_GetBuiltins());
+	res = PyRun_String(hooks_src, Py_file_input, helpers, helpers); /* new ref */
+	fn = res ? PyCFunction_New(&emit_def, NULL) : NULL;             /* new ref */
+	log = fn ? PyObject_CallFunction(PyDict_GetItemString(helpers, "_Log"), "O", fn)
+	         : NULL; /* new ref */
+	if (log)
+		PyDict_SetItemString(helpers, "_log", log);
+	Py_XDECREF(log);
+	Py_XDECREF(fn);
+	Py_XDECREF(res);
+	if (!log)
+		Py_CLEAR(helpers);
+	return helpers;
+}

@@ -1,0 +1,83 @@
+/*
+ * hooks — Gunicorn's server hooks, from a Python config file: on_starting,
+ * when_ready, on_reload, on_exit, nworkers_changed, pre_fork, child_exit
+ * (in the arbiter), pre_exec (in the child the arbiter forks on USR2),
+ * post_fork, post_worker_init, worker_exit, pre_request, post_request (in a
+ * worker), called with Gunicorn's signatures on objects with the
+ * attributes applications use (server: cfg, pid, num_workers, log; worker:
+ * pid, ppid, age, alive, cfg, log; log: debug, info, warning, error,
+ * critical, exception, writing to kirin's error log; req: method, path,
+ * query, uri, version, headers; resp: status, status_code, headers, sent).
+ *
+ * The hooks are those of the configuration in force: hooks_commit() takes
+ * them from the file pyconfig_read() last executed, at start and after a
+ * HUP that succeeded. A hook that raises is logged and the server goes on,
+ * except on_starting (the server does not start, as with Gunicorn). With
+ * no hook set every call is one test of a bit. Needs the GIL when a hook
+ * is set (the arbiter holds it for good once it runs Python).
+ */
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdbool.h>
+
+struct config;
+
+enum hook {
+	HOOK_ON_STARTING,
+	HOOK_WHEN_READY,
+	HOOK_ON_RELOAD,
+	HOOK_ON_EXIT,
+	HOOK_NWORKERS_CHANGED,
+	HOOK_PRE_FORK,
+	HOOK_POST_FORK,
+	HOOK_CHILD_EXIT,
+	HOOK_POST_WORKER_INIT,
+	HOOK_WORKER_EXIT,
+	HOOK_PRE_REQUEST,
+	HOOK_POST_REQUEST,
+	HOOK_PRE_EXEC,
+	HOOK_COUNT,
+};
+
+/* The worker a hook is about (pid 0 before it is forked: pre_fork). */
+struct hook_worker {
+	long pid, ppid;
+	unsigned age;
+	bool alive;
+};
+
+/* Is name one of the hooks above (so a config file that sets it is understood)? */
+bool hooks_known(const char *name);
+
+/*
+ * Make the callables of the last executed config file the hooks, with cfg
+ * as their server.cfg (a namespace of every setting). Does nothing when this
+ * process runs no Python. Arbiter only.
+ */
+void hooks_commit(const struct config *cfg);
+
+/*
+ * Call hook h if set: with the server (num_workers) and, per its signature,
+ * w (pre_fork, post_fork, child_exit, worker_exit, post_worker_init) or
+ * new_value, old_value (nworkers_changed). Returns 0, or -1 when the hook
+ * raised (logged with its traceback). post_worker_init's w is remembered as
+ * the worker of this process, for the request hooks.
+ */
+int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int new_value,
+               int old_value);
+
+/* Is a request hook set? One bit test: the WSGI glue asks before building anything. */
+bool hooks_request_set(void);
+
+/*
+ * pre_request(worker, req) before the application is called with environ
+ * (borrowed; req is made from it), or post_request(worker, req, environ,
+ * resp) once the response is over (status and headers as given to
+ * start_response, or NULL when it was not called; sent the body's bytes).
+ * With the GIL held. A hook that raises is logged; the request goes on.
+ */
+void hooks_pre_request(PyObject *environ);
+void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, long sent);
