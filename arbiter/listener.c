@@ -204,8 +204,6 @@ static int bind_one(struct listener *l, const char *spec, const struct config *c
 		return bind_unix(l, spec + 5, cfg, err, errlen);
 	if (strncmp(spec, "fd://", 5) == 0)
 		return adopt_fd(l, spec + 5, err, errlen);
-	if (strncmp(spec, "tcp://", 6) == 0) /* Gunicorn's spelling of HOST:PORT */
-		return bind_tcp(l, spec + 6, cfg, err, errlen);
 	return bind_tcp(l, spec, cfg, err, errlen);
 }
 
@@ -218,14 +216,18 @@ static int set_flags(int fd)
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-/* The addresses a TCP --bind spec stands for: 0, or -1 with err. */
+/*
+ * The addresses a TCP --bind spec (HOST:PORT, or tcp://HOST:PORT) stands
+ * for: 0, or -1 with err.
+ */
 static int resolve(const char *spec, struct addrinfo **res, char *err, size_t errlen)
 {
 	char host[256], port[32];
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	const char *hp = strncmp(spec, "tcp://", 6) == 0 ? spec + 6 : spec; /* Gunicorn's spelling */
 	int rc;
 
-	if (split_host_port(spec, host, sizeof(host), port, sizeof(port)) < 0) {
+	if (split_host_port(hp, host, sizeof(host), port, sizeof(port)) < 0) {
 		snprintf(err, errlen, "invalid bind address '%s'", spec);
 		return -1;
 	}

@@ -142,6 +142,15 @@ class SocketActivation(unittest.TestCase):
             self.assertEqual(http_get(port, "/", timeout=10).status, 200)
             self.assertEqual(k.log().count("Listening at:"), 1, k.log())
 
+    def test_a_tcp_url_bind_naming_the_activated_address_takes_it(self):
+        """Gunicorn's tcp://HOST:PORT spelling names the passed socket too."""
+        port = free_port()
+        with Activated("-b", f"tcp://127.0.0.1:{port}", "hello:app",
+                       listen=f"127.0.0.1:{port}", port=port) as k:
+            self.assertEqual(http_get(port, "/", timeout=10).status, 200)
+            self.assertEqual(k.log().count("Listening at:"), 1, k.log())
+            self.assertNotIn("cannot bind", k.log())
+
     def test_other_binds_are_bound_beside_it(self):
         port, other = free_port(), free_port()
         with Activated("-b", f"127.0.0.1:{other}", "hello:app", listen=f"127.0.0.1:{port}",
