@@ -202,7 +202,7 @@ bool config_given(const struct config *cfg, const char *name)
 	const struct setting *s = config_find(name);
 
 	assert(s);
-	return (cfg->given >> config_row_index(s)) & 1;
+	return cfg->given[config_row_index(s)];
 }
 
 const char *config_worker_class(const struct config *cfg)
@@ -426,7 +426,7 @@ int config_set_value(struct config *cfg, const struct setting *s, const char *va
 	if (set_value(cfg, s, value, src, append, why, whylen) < 0)
 		return -1;
 	if (src != FROM_DEFAULT)
-		cfg->given |= UINT64_C(1) << config_row_index(s);
+		cfg->given[config_row_index(s)] = true;
 	return 0;
 }
 

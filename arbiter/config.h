@@ -79,6 +79,8 @@ struct setting {
 	const char *bare;
 };
 
+#define CONFIG_MAX_ROWS 256 /* bound on the settings table (Gunicorn has 119) */
+
 struct config {
 	/* server socket */
 	struct strlist bind;
@@ -139,7 +141,7 @@ struct config {
 	bool print_config;
 	char *app_module;  /* the positional APP_MODULE */
 	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
-	uint64_t given;    /* bit config_row_index(row): set by a config file or a command line */
+	bool given[CONFIG_MAX_ROWS]; /* [config_row_index(row)]: set by a config file or a command line */
 	struct strlist notes; /* warnings from loading, for the caller to log once the log is open */
 };
 

@@ -16,8 +16,6 @@
 
 #include "arbiter/config.h"
 
-#define CONFIG_MAX_ROWS 64 /* bound on the table, for per-layer bitmaps */
-
 /* Where a value comes from: decides how a list value is split. */
 enum config_source {
 	FROM_DEFAULT,
