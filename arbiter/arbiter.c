@@ -25,6 +25,7 @@
 #include "workers/channel.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+#include "workers/worker_type.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
 #define RESPAWN_WINDOW 1.0  /* ... per this many seconds */
@@ -46,6 +47,7 @@ static void check_timeouts(struct arbiter *a, double now);
 static void reload(struct arbiter *a);
 static int prepare_reload(struct arbiter *a, struct config *next, char *err, size_t errlen);
 static void remove_slot(struct arbiter *a, size_t i);
+static void count_restart(struct arbiter *a, const struct slot *s, int status);
 static void reap(struct arbiter *a);
 static bool keeps_serving(const struct arbiter *a, size_t i);
 static void signal_all(const struct arbiter *a, int sig);
@@ -57,6 +59,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 {
 	struct arbiter *a = &the_arbiter;
 	enum stop_mode mode = RUNNING;
+	char err[512];
 
 	a->cfg = cfg;
 	a->argc = argc;
@@ -67,11 +70,19 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 	a->target_workers = a->cfg->workers;
 	a->preloaded = a->cfg->preload_app;
 	a->announce_ready = true;
+	a->started_at = monotime_now();
+	a->control_fd = a->metrics_fd = -1;
+	log_count_into(a->log_lines);
 	throttle_init(&a->respawn, RESPAWN_BURST, RESPAWN_WINDOW);
 	if (readlink("/proc/self/exe", a->exe_path, sizeof(a->exe_path) - 1) < 0)
 		a->exe_path[0] = '\0';
 	if (signals_install(a) < 0) {
 		log_error(errno, "setting up signals");
+		return 1;
+	}
+	if (control_open(a, err, sizeof(err)) < 0 || statsd_open(a, err, sizeof(err)) < 0) {
+		log_critical("%s", err);
+		control_close(a);
 		return 1;
 	}
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
@@ -103,6 +114,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		now = monotime_now();
 		check_timeouts(a, now);
 		maintain(a, now);
+		statsd_tick(a, now);
 		notify_watchdog(now);
 	}
 	return stop(a, mode);
@@ -173,6 +185,7 @@ static void start_workers(struct arbiter *a)
  */
 static void spawn(struct arbiter *a)
 {
+	struct channel_stats *stats;
 	int sv[2];
 	sigset_t all, old;
 	pid_t pid;
@@ -183,6 +196,7 @@ static void spawn(struct arbiter *a)
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	stats = channel_stats_new();
 	hooks_call(HOOK_PRE_FORK, a->target_workers,
 		   &(struct hook_worker){0, (long)getpid(), a->next_age, true}, 0, 0);
 	sigfillset(&all);
@@ -199,14 +213,19 @@ static void spawn(struct arbiter *a)
 		close(sv[0]);
 		close(a->self_pipe[0]);
 		close(a->self_pipe[1]);
-		for (size_t i = 0; i < a->nslots; i++)
+		for (size_t i = 0; i < a->nslots; i++) {
 			close(a->slots[i].fd);
+			channel_stats_free(a->slots[i].stats);
+		}
+		control_close_fds(a);
+		statsd_close(a);
 		channel_enter_worker(&(struct channel_start){
 			.cfg = a->cfg,
 			.listeners = a->listeners,
 			.nlisteners = a->nlisteners,
 			.fd = sv[1],
 			.age = a->next_age,
+			.stats = stats,
 		});
 	}
 	interp_after_fork_parent();
@@ -215,6 +234,7 @@ static void spawn(struct arbiter *a)
 	if (pid < 0) {
 		log_error(errno, "fork()");
 		close(sv[0]);
+		channel_stats_free(stats);
 		return;
 	}
 	if (a->nslots == a->slots_cap) {
@@ -225,7 +245,11 @@ static void spawn(struct arbiter *a)
 					      .fd = sv[0],
 					      .last_beat = monotime_now(),
 					      .age = a->next_age++,
-					      .gen = a->generation};
+					      .gen = a->generation,
+					      .started_at = monotime_now(),
+					      .type = worker_type_find(a->cfg->worker_class,
+								       a->cfg->threads)->name,
+					      .stats = stats};
 	log_info("Booting worker with pid: %ld", (long)pid);
 }
 
@@ -438,6 +462,8 @@ failed:
 
 static void remove_slot(struct arbiter *a, size_t i)
 {
+	stats_retire(a, &a->slots[i]);
+	channel_stats_free(a->slots[i].stats);
 	close(a->slots[i].fd);
 	a->slots[i] = a->slots[--a->nslots];
 }
@@ -475,6 +501,7 @@ static void reap(struct arbiter *a)
 			} else if (!a->fatal_code) {
 				a->fatal_code = arbiter_fatal_status(status);
 			}
+			count_restart(a, &a->slots[i], status);
 			hooks_call(HOOK_CHILD_EXIT, a->target_workers,
 				   &(struct hook_worker){(long)pid, (long)getpid(), a->slots[i].age,
 							 false},
@@ -483,6 +510,20 @@ static void reap(struct arbiter *a)
 			break;
 		}
 	}
+}
+
+/* A worker the arbiter did not retire is gone: why (kirin_worker_restarts_total). */
+static void count_restart(struct arbiter *a, const struct slot *s, int status)
+{
+	if (s->retired_at > 0 || a->stopping)
+		return;
+	if (s->aborted_at > 0)
+		a->restarts[RESTART_TIMEOUT]++;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && s->stats &&
+		 s->stats->exit_cause == CHANNEL_EXIT_MAX_REQUESTS)
+		a->restarts[RESTART_MAX_REQUESTS]++;
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		a->restarts[RESTART_CRASH]++;
 }
 
 /*
@@ -509,13 +550,16 @@ static void poll_channels(struct arbiter *a)
 	int timeout = 1000;
 	double now, watchdog;
 
-	if (a->nslots + 1 > a->pfd_cap) {
-		a->pfd_cap = (a->nslots + 1) * 2;
+	size_t nctl;
+
+	if (a->nslots + 1 + control_npoll(a) > a->pfd_cap) {
+		a->pfd_cap = (a->nslots + 1 + control_npoll(a)) * 2;
 		a->pfd = xrealloc(a->pfd, a->pfd_cap * sizeof(*a->pfd));
 	}
 	a->pfd[0] = (struct pollfd){.fd = a->self_pipe[0], .events = POLLIN};
 	for (size_t i = 0; i < a->nslots; i++)
 		a->pfd[i + 1] = (struct pollfd){.fd = a->slots[i].fd, .events = POLLIN};
+	nctl = control_pollfds(a, a->pfd + a->nslots + 1);
 	if ((size_t)a->target_workers > a->nslots) {
 		double wait = throttle_wait(&a->respawn, monotime_now());
 		timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
@@ -523,7 +567,7 @@ static void poll_channels(struct arbiter *a)
 	watchdog = notify_watchdog_wait(monotime_now());
 	if (watchdog >= 0 && watchdog * 1000 < timeout)
 		timeout = (int)(watchdog * 1000);
-	if (poll(a->pfd, a->nslots + 1, timeout) < 0 && errno != EINTR)
+	if (poll(a->pfd, a->nslots + 1 + nctl, timeout) < 0 && errno != EINTR)
 		log_error(errno, "poll()");
 	if (a->pfd[0].revents)
 		drain_self_pipe(a);
@@ -547,6 +591,7 @@ static void poll_channels(struct arbiter *a)
 			}
 		}
 	}
+	control_handle(a, a->pfd + a->nslots + 1, nctl, now);
 }
 
 /* HUP, USR1, USR2, TTIN, TTOU and WINCH, in that order. */
@@ -647,6 +692,8 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 			}
 		}
 	}
+	control_close(a);
+	statsd_close(a);
 	listener_close_all(a->listeners, a->nlisteners, true);
 	a->listeners = NULL;
 	a->nlisteners = 0;

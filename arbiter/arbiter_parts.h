@@ -1,8 +1,10 @@
 /*
  * arbiter_parts — what the files of the arbiter share, and nothing else
  * includes: the arbiter's state (struct arbiter, one per process), the
- * signal handlers that set its flags (signals.c) and the USR2 upgrade
- * (upgrade.c). arbiter.c owns the loop and everything else.
+ * signal handlers that set its flags (signals.c), the USR2 upgrade
+ * (upgrade.c), the numbers it reports (stats.c), the control socket and
+ * the /metrics endpoint its loop serves (control.c) and the statsd client
+ * (statsd.c). arbiter.c owns the loop and everything else.
  *
  * Runs in the arbiter process only.
  */
@@ -16,6 +18,7 @@
 #include <sys/types.h>
 
 #include "arbiter/throttle.h"
+#include "workers/channel.h"
 
 struct config;
 struct listener;
@@ -29,7 +32,34 @@ struct slot {
 	bool booted;       /* sent its first heartbeat (the app is loaded) */
 	double retired_at; /* sent TERM to retire it (0: serving) */
 	double aborted_at; /* sent SIGABRT for a timeout (0: not) */
+	double started_at; /* monotonic time of the fork */
+	const char *type;  /* its worker type's name (static) */
+	struct channel_stats *stats; /* shared with it; NULL if the mapping failed */
 };
+
+/* Why the arbiter replaced a worker it had not retired (kirin_worker_restarts_total). */
+enum restart_cause { RESTART_MAX_REQUESTS, RESTART_TIMEOUT, RESTART_CRASH, RESTART_CAUSES };
+
+/* The counters of the workers gone, by worker type: totals never go down. */
+#define STATS_TYPES 8
+struct stats_retired {
+	const char *type;
+	struct channel_stats sum;
+};
+
+/* A client of the control socket or of /metrics, served by the loop. */
+#define CONTROL_CLIENTS 16
+struct control_client {
+	int fd;
+	bool http;       /* /metrics, else a control command */
+	double deadline; /* monotonic: closed when not done by then */
+	char in[1024];   /* the command line, or the request head */
+	size_t inlen;
+	char *out;       /* the reply (malloc), while it is written */
+	size_t outlen, outoff;
+};
+
+struct statsd;
 
 enum stop_mode { RUNNING = 0, STOP_GRACEFUL, STOP_QUICK };
 
@@ -66,6 +96,17 @@ struct arbiter {
 	pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
 	int self_pipe[2];        /* written by on_signal() to wake poll() */
 	struct pending sig;
+	/* what it reports (stats.c, control.c, statsd.c) */
+	double started_at;       /* monotonic time arbiter_run began */
+	uint64_t restarts[RESTART_CAUSES];
+	uint64_t log_lines[3];   /* the arbiter's own critical, error, warning lines */
+	struct stats_retired retired[STATS_TYPES];
+	size_t nretired;
+	int control_fd, metrics_fd; /* listening; -1: off */
+	char *control_path, *metrics_path; /* the unix socket files we made, or NULL */
+	struct control_client clients[CONTROL_CLIENTS];
+	size_t nclients;
+	struct statsd *statsd;   /* NULL: no --statsd-host */
 };
 
 /*
@@ -83,3 +124,53 @@ int signals_install(struct arbiter *a);
  * previous upgrade still runs or when the binary's path is unknown.
  */
 void upgrade_start(struct arbiter *a);
+
+/* Add every counter and gauge of s into sum. */
+void stats_add(struct channel_stats *sum, const struct channel_stats *s);
+
+/* Slot s's worker is gone: keep its counters in a->retired, by type. */
+void stats_retire(struct arbiter *a, const struct slot *s);
+
+/* The sum over the workers gone and alive, of one type (NULL: all). */
+void stats_totals(const struct arbiter *a, const char *type, struct channel_stats *out);
+
+/*
+ * The reply to a control command, a JSON object (new ref): "status",
+ * "workers" (pid, age, requests, in-flight, last beat, RSS) or "stats"
+ * (every counter, per worker and totals). NULL for another name.
+ */
+struct json_t *stats_json(const struct arbiter *a, const char *what);
+
+/* The Prometheus text exposition of everything (malloc'd, *len bytes). */
+char *stats_prometheus(const struct arbiter *a, size_t *len);
+
+/*
+ * Bind --control-socket and --metrics-bind (either may be unset). 0, or -1
+ * with a message in err. Once, before the first worker is forked.
+ */
+int control_open(struct arbiter *a, char *err, size_t errlen);
+
+/* Poll entries for the listening sockets and clients, at most control_npoll(). */
+size_t control_npoll(const struct arbiter *a);
+size_t control_pollfds(const struct arbiter *a, struct pollfd *p);
+
+/*
+ * Serve what poll() found on the entries control_pollfds() filled (n of
+ * them), and close the clients past their deadline. Never blocks.
+ */
+void control_handle(struct arbiter *a, const struct pollfd *p, size_t n, double now);
+
+/* In a freshly forked worker: close the arbiter's control descriptors. */
+void control_close_fds(struct arbiter *a);
+
+/* At exit: close everything and remove the socket files. */
+void control_close(struct arbiter *a);
+
+/*
+ * --statsd-host: open the client (a->statsd), 0 or -1 with a message in
+ * err. statsd_tick sends what changed since the last flush, once a second
+ * at most; statsd_close frees.
+ */
+int statsd_open(struct arbiter *a, char *err, size_t errlen);
+void statsd_tick(struct arbiter *a, double now);
+void statsd_close(struct arbiter *a);

@@ -16,6 +16,8 @@
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
 
+static void hand_over_fd(const char *name, int fd);
+
 /*
  * USR2: re-execute the binary, in the directory kirin was started in and
  * with the same command line, with the listening sockets passed in
@@ -77,6 +79,8 @@ void upgrade_start(struct arbiter *a)
 				snprintf(activated_fds + alen, sizeof(activated_fds) - alen, "%s%d",
 					 alen ? "," : "", a->listeners[i].fd);
 		}
+		hand_over_fd("KIRIN_CONTROL_FD", a->control_fd);
+		hand_over_fd("KIRIN_METRICS_FD", a->metrics_fd);
 		setenv("KIRIN_FDS", fds, 1);
 		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
 		setenv("KIRIN_FDS_ACTIVATED", activated_fds, 1);
@@ -95,4 +99,16 @@ void upgrade_start(struct arbiter *a)
 	/* Its files now: a reload that changes the addresses must leave them. */
 	listener_hand_over(a->listeners, a->nlisteners, pid);
 	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, a->exe_path);
+}
+
+/* In the child about to exec: keep fd open across exec and name it in $name (-1: none). */
+static void hand_over_fd(const char *name, int fd)
+{
+	char num[16];
+
+	if (fd < 0)
+		return;
+	fcntl(fd, F_SETFD, 0);
+	snprintf(num, sizeof(num), "%d", fd);
+	setenv(name, num, 1);
 }

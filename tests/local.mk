@@ -71,6 +71,7 @@ E2E_TESTS = \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_operations.py \
 	tests/e2e/test_systemd.py \
+	tests/e2e/test_metrics.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
 	tests/e2e/test_logging.py \
