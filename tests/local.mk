@@ -72,6 +72,7 @@ E2E_TESTS = \
 	tests/e2e/test_operations.py \
 	tests/e2e/test_systemd.py \
 	tests/e2e/test_metrics.py \
+	tests/e2e/test_nginx.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
 	tests/e2e/test_logging.py \

@@ -12,8 +12,8 @@ import tempfile
 import time
 import unittest
 
-from kirintest import (KIRIN, Kirin, free_port, http_get, in_thread, main, raw_request,
-                       run_kirin, wait_for)
+from kirintest import (KIRIN, Kirin, free_port, http_get, in_thread, kill_tree, main,
+                       pid_alive, raw_request, run_kirin, wait_for)
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -101,6 +101,29 @@ class Control(unittest.TestCase):
             self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
         self.assertFalse(os.path.exists(self.sock))
 
+    def test_usr2_hands_both_endpoints_to_the_new_arbiter(self):
+        mport = free_port()
+        with Kirin("statuses:app", "--control-socket", self.sock,
+                   "--metrics-bind", f"127.0.0.1:{mport}") as k:
+            k.wait_workers(1)
+            k.signal(signal.SIGUSR2)
+            new = wait_for(lambda: [p for p in k.workers() if open(
+                f"/proc/{p}/cmdline", "rb").read().startswith(b"kirin: master")], 15)
+            self.assertTrue(new, k.log())
+            new = new[0]
+            try:
+                self.assertTrue(wait_for(lambda: f"Arbiter booted (pid: {new})" in k.log(), 15))
+                k.signal(signal.SIGTERM)
+                self.assertEqual(k.wait(15), 0, k.log())
+                r = ctl(self.sock, "status")
+                self.assertIn(f"arbiter pid {new}", r.stdout, r.stderr + k.log())
+                self.assertEqual(http_get(mport, "/metrics").status, 200)
+                os.kill(new, signal.SIGTERM)
+                self.assertTrue(wait_for(lambda: not pid_alive(new), 15))
+                self.assertFalse(os.path.exists(self.sock), "control socket left behind")
+            finally:
+                kill_tree(new)
+
     def test_unreachable_and_unbindable(self):
         r = ctl(os.path.join(self.dir.name, "none"), "status")
         self.assertEqual(r.returncode, 1)
@@ -180,6 +203,23 @@ class Prometheus(unittest.TestCase):
             self.assertGreaterEqual(sample(scrape(mport), "kirin_connections", state="open"), 1)
             t.join(20)
             self.assertEqual(http_get(mport, "/other").status, 404)
+
+    def test_listen_queue_depth(self):
+        """One sync worker busy in the app: connections wait in the kernel's queue."""
+        mport = free_port()
+        with Kirin("statuses:app", "-w", "1", "--backlog", "64",
+                   "--metrics-bind", f"127.0.0.1:{mport}") as k:
+            key = ("kirin_listen_queue", frozenset({("listener", f"127.0.0.1:{k.port}")}))
+            t, _ = in_thread(lambda: http_get(k.port, "/sleep/4", timeout=20))
+            self.assertTrue(wait_for(lambda: sample(scrape(mport), "kirin_requests_in_flight")
+                                     == 1, 10))
+            waiting = [socket.create_connection(("127.0.0.1", k.port)) for _ in range(3)]
+            try:
+                self.assertTrue(wait_for(lambda: scrape(mport)[key] == 3, 3), scrape(mport))
+            finally:
+                for s in waiting:
+                    s.close()
+                t.join(20)
 
     def test_restarts_by_cause(self):
         mport = free_port()
