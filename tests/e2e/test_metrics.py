@@ -56,6 +56,9 @@ class Control(unittest.TestCase):
             before = json.loads(ctl(self.sock, "stats").stdout)["totals"]
             for path in ("/", "/", "/status/404"):
                 http_get(k.port, path)
+            # Counted once the last byte is out: the client may ask before that.
+            self.assertTrue(wait_for(lambda: json.loads(ctl(self.sock, "stats").stdout)
+                                     ["totals"]["requests"] - before["requests"] >= 3, 10))
             r = ctl(self.sock, "status")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(f"arbiter pid {k.pid}", r.stdout)
@@ -178,13 +181,17 @@ class Prometheus(unittest.TestCase):
             raw_request(k.port, b"GET / HTTP/1.1\r\n\r\n")  # no Host: 400
             http_get(k.port, "/raise")
             http_get(k.port, "/status/503")
+            # A worker counts a request once its last byte is out: the client
+            # may ask before that. Wait for the count, then check it exactly.
+            count = lambda m: sample(m, "kirin_request_duration_seconds_count",
+                                     worker_type="sync")
+            self.assertTrue(wait_for(lambda: count(scrape(mport)) - count(m0) >=
+                                     sum(want.values()), 10))
             m1 = scrape(mport)
             for cls, n in want.items():
                 d = (sample(m1, "kirin_requests_total", worker_type="sync", status_class=cls) -
                      sample(m0, "kirin_requests_total", worker_type="sync", status_class=cls))
                 self.assertEqual(d, n, cls)
-            count = lambda m: sample(m, "kirin_request_duration_seconds_count",
-                                     worker_type="sync")
             self.assertEqual(count(m1) - count(m0), sum(want.values()))
             fast = lambda m: sample(m, "kirin_request_duration_seconds_bucket",
                                     worker_type="sync", le="0.25")
