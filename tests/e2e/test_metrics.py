@@ -211,6 +211,26 @@ class Prometheus(unittest.TestCase):
             t.join(20)
             self.assertEqual(http_get(mport, "/other").status, 404)
 
+    def test_idle_keep_alive_connections(self):
+        mport = free_port()
+        with Kirin("statuses:app", "-k", "gthread", "--keep-alive", "30",
+                   "--metrics-bind", f"127.0.0.1:{mport}") as k:
+            conns = []
+            try:
+                for _ in range(3):
+                    s = socket.create_connection(("127.0.0.1", k.port))
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    s.settimeout(10)
+                    self.assertIn(b"200", s.recv(4096))
+                    conns.append(s)
+                state = lambda st: sample(scrape(mport), "kirin_connections", state=st)
+                self.assertTrue(wait_for(lambda: state("idle") == 3 and state("open") == 3, 10),
+                                scrape(mport))
+            finally:
+                for s in conns:
+                    s.close()
+            self.assertTrue(wait_for(lambda: state("open") == 0, 10))
+
     def test_listen_queue_depth(self):
         """One sync worker busy in the app: connections wait in the kernel's queue."""
         mport = free_port()
