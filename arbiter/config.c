@@ -89,8 +89,13 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 	path = config_cli_config_path(&cli);
 	for (size_t i = NENV; !path && i-- > 0;)
 		path = config_cli_config_path(&env[i]);
-	if (load_file(cfg, path, err, errlen) < 0)
+	switch (load_file(cfg, path, err, errlen)) {
+	case -2:
+		rc = CONFIG_USAGE; /* a Gunicorn setting kirin refuses */
+		/* fall through */
+	case -1:
 		goto out;
+	}
 	for (size_t i = 0; i < NENV; i++)
 		if (config_cli_apply(cfg, &env[i], env_prefixes[i], err, errlen) < 0)
 			goto out;
@@ -358,7 +363,8 @@ static int parse_bool(const char *text, bool *out)
 }
 
 /*
- * Does the text after a comma in a raw_env value start a new KEY=? (So that
+ * Does the text after a comma in a raw_env (or secure_scheme_headers) value
+ * start a new KEY=, KEY being letters, digits, '_' and '-'? (So that
  * "A=1,2, B=3" is A=1,2 and B=3.)
  */
 static bool starts_keyval(const char *p)
@@ -367,7 +373,9 @@ static bool starts_keyval(const char *p)
 		p++;
 	if (!(isalpha((unsigned char)*p) || *p == '_'))
 		return false;
-	while (isalnum((unsigned char)*p) || *p == '_')
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == '-')
+		p++;
+	while (*p == ' ' || *p == '\t')
 		p++;
 	return *p == '=';
 }
@@ -471,7 +479,7 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 		return 0;
 	case SETTING_BOOL:
 		if (!value) {
-			*FIELD(cfg, s, bool) = true;
+			*FIELD(cfg, s, bool) = !s->flag_clears;
 			return 0;
 		}
 		if (parse_bool(value, FIELD(cfg, s, bool)) < 0) {

@@ -77,6 +77,23 @@ struct setting {
 	/* SETTING_CHOICE: the value of the bare long flag when the next word is not
 	   a choice (--proxy-protocol alone is auto) */
 	const char *bare;
+	bool flag_clears;       /* SETTING_BOOL: the bare flag sets false (--no-sendfile) */
+};
+
+/*
+ * A Gunicorn setting kirin refuses, and why: its name (the INI key and the
+ * Python file's name) and Gunicorn's flags. Its flag on a command line, or a
+ * config file giving it a value that asks for something, is an error that
+ * exits 2 with the reason (config_load() returns CONFIG_USAGE); a file may
+ * hold Gunicorn's default for it (Gunicorn's example config sets spew =
+ * False), which asks for nothing.
+ */
+struct setting_refusal {
+	const char *name;
+	const char *long_flag; /* NULL when Gunicorn has none */
+	const char *alias;     /* a second long flag, or NULL */
+	const char *off;       /* Gunicorn's default as text ("h1", "0"), or NULL */
+	const char *why;       /* "kirin speaks HTTP/1.x only" */
 };
 
 #define CONFIG_MAX_ROWS 256 /* bound on the settings table (Gunicorn has 119) */
@@ -105,6 +122,7 @@ struct config {
 	long limit_request_body;
 	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
+	struct strlist secure_scheme_headers; /* HEADER=VALUE */
 	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
 	/* python */
@@ -135,6 +153,15 @@ struct config {
 	char *syslog_addr;
 	char *syslog_facility;
 	char *syslog_prefix; /* NULL: the process name */
+	/* Gunicorn compatibility (issue 18) */
+	bool sendfile;     /* false: wsgi.file_wrapper iterates instead of sendfile(2) */
+	bool enable_stdio_inheritance; /* -D keeps stdout and stderr */
+	char *reload_engine; /* accepted, unused: --reload always uses inotify */
+	bool disable_redirect_access_to_syslog; /* --log-syslog takes the error log only */
+	char *protocol;    /* "http"; uwsgi is refused */
+	struct strlist uwsgi_allow_ips; /* accepted, unused */
+	char *http_parser; /* accepted, unused: the parser is kirin's C one */
+	bool control_socket_disable; /* accepted, unused: kirin has no control socket */
 	/* the command line itself */
 	char *config;      /* -c FILE; NULL means ./kirin.ini if it exists */
 	bool check_config;
@@ -147,6 +174,18 @@ struct config {
 
 /* The table (config_table.c), terminated by a row whose name is NULL. */
 extern const struct setting config_settings[];
+
+/* Gunicorn's settings kirin refuses (config_table.c), terminated by a NULL name. */
+extern const struct setting_refusal config_refusals[];
+
+/* The refusal named name (a setting name, or a long flag with its "--"), or NULL. */
+const struct setting_refusal *config_refusal(const char *name);
+
+/*
+ * Does a config file's value for r ask for nothing: unset (NULL or ""),
+ * false, or Gunicorn's default (r->off)? Case-insensitive.
+ */
+bool config_refusal_asks_nothing(const struct setting_refusal *r, const char *value);
 
 /* --help and --version: options, not settings, in rows of the same shape. */
 extern const struct setting config_info_rows[];

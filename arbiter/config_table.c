@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "workers/worker_type.h"
 
@@ -27,11 +28,14 @@ static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
+static int check_protocol(const char *item, char *why, size_t whylen);
 
 static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 /* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
 static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off", "none", "off",
 						 "true",  "auto", "1",    "auto", NULL};
+static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
+static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -281,6 +285,20 @@ const struct setting config_settings[] = {
 		.cli_commas = true,
 	},
 	{
+		.name = "secure_scheme_headers",
+		.long_flag = "--secure-scheme-headers",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, secure_scheme_headers),
+		.def = "X-FORWARDED-PROTOCOL=ssl,X-FORWARDED-PROTO=https,X-FORWARDED-SSL=on",
+		.metavar = "HEADER=VALUE",
+		.help = "A header from a --forwarded-allow-ips front-end that makes "
+			"wsgi.url_scheme https when it has this value (http with another); "
+			"comma-separated or repeated (a dict in a Python file).",
+		.check = check_keyval,
+		.keyval = true,
+		.cli_commas = true,
+	},
+	{
 		.name = "proxy_protocol",
 		.long_flag = "--proxy-protocol",
 		.type = SETTING_CHOICE,
@@ -377,6 +395,7 @@ const struct setting config_settings[] = {
 		.long_flag = "--reload-extra-files",
 		.type = SETTING_LIST,
 		.offset = offsetof(struct config, reload_extra_files),
+		.alias = "--reload-extra-file",
 		.metavar = "FILES",
 		.help = "Comma-separated files that --reload watches too (templates, "
 			"configuration); repeat for more.",
@@ -550,6 +569,85 @@ const struct setting config_settings[] = {
 		.help = "The program name in syslog lines is kirin.PREFIX (default: the process "
 			"name).",
 	},
+	/* Gunicorn compatibility (issue 18): its settings that kirin takes as it does, or
+	   accepts with no effect where they cannot matter; see docs/gunicorn-settings.md */
+	{
+		.name = "sendfile",
+		.long_flag = "--no-sendfile",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, sendfile),
+		.def = "true",
+		.flag_clears = true,
+		.help = "Send wsgi.file_wrapper files by reading and writing instead of with "
+			"sendfile(2) (the flag sets sendfile = false).",
+	},
+	{
+		.name = "enable_stdio_inheritance",
+		.short_flag = 'R',
+		.long_flag = "--enable-stdio-inheritance",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, enable_stdio_inheritance),
+		.def = "false",
+		.help = "With --daemon, keep stdout and stderr instead of sending them to "
+			"/dev/null.",
+	},
+	{
+		.name = "protocol",
+		.long_flag = "--protocol",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, protocol),
+		.def = "http",
+		.metavar = "PROTOCOL",
+		.help = "The protocol spoken on the listeners: http (uwsgi is refused).",
+		.check = check_protocol,
+	},
+	{
+		.name = "reload_engine",
+		.long_flag = "--reload-engine",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, reload_engine),
+		.choices = reload_engines,
+		.metavar = "ENGINE",
+		.help = "Accepted for Gunicorn; no effect: --reload always watches with "
+			"inotify.",
+	},
+	{
+		.name = "disable_redirect_access_to_syslog",
+		.long_flag = "--disable-redirect-access-to-syslog",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, disable_redirect_access_to_syslog),
+		.def = "false",
+		.help = "With --log-syslog, keep the access log out of syslog.",
+	},
+	{
+		.name = "uwsgi_allow_ips",
+		.long_flag = "--uwsgi-allow-from",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, uwsgi_allow_ips),
+		.def = "127.0.0.1,::1",
+		.metavar = "ADDRESSES",
+		.help = "Accepted for Gunicorn; no effect: kirin does not speak uwsgi.",
+		.cli_commas = true,
+	},
+	{
+		.name = "http_parser",
+		.long_flag = "--http-parser",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, http_parser),
+		.choices = http_parsers,
+		.metavar = "PARSER",
+		.help = "Accepted for Gunicorn; no effect: kirin's parser is always its own, "
+			"in C.",
+	},
+	{
+		.name = "control_socket_disable",
+		.long_flag = "--no-control-socket",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, control_socket_disable),
+		.def = "false",
+		.help = "Accepted for Gunicorn; no effect: kirin has no control socket "
+			"(signals control it).",
+	},
 	/* the command line only */
 	{
 		.name = "config",
@@ -609,6 +707,69 @@ const struct setting config_info_rows[] = {
 	{.name = NULL},
 };
 /* clang-format on */
+
+/*
+ * Gunicorn 26.1's settings that kirin refuses, each with the reason the
+ * error gives. docs/gunicorn-settings.md accounts for all of Gunicorn's.
+ */
+#define NO_DIRTY "kirin has no dirty arbiters (Gunicorn's pools for long tasks): run them " \
+		 "in a task queue"
+#define NOT_YET  "not configurable yet: kirin's parser keeps Gunicorn's strict defaults"
+#define NO_H2    "kirin speaks HTTP/1.x only: put an HTTP/2 front-end (nginx) before it"
+#define NO_PYLOG "kirin's error and access logs are written in C: use --error-logfile, " \
+		 "--access-logfile, --access-logformat and --log-syslog"
+/* clang-format off */
+const struct setting_refusal config_refusals[] = {
+	{"spew", "--spew", NULL, "false", "kirin's workers have no line tracer: use a debugger"},
+	{"logger_class", "--logger-class", NULL, "gunicorn.glogging.Logger", NO_PYLOG},
+	{"logconfig", "--log-config", NULL, NULL, NO_PYLOG},
+	{"logconfig_dict", NULL, NULL, NULL, NO_PYLOG},
+	{"logconfig_json", "--log-config-json", NULL, NULL, NO_PYLOG},
+	{"paste", "--paste", "--paster", NULL, "PasteDeploy applications are not supported yet: "
+					 "load the app with paste.deploy.loadapp() in a module"},
+	{"raw_paste_global_conf", "--paste-global", NULL, NULL, "PasteDeploy applications are not "
+							 "supported yet"},
+	{"permit_obsolete_folding", "--permit-obsolete-folding", NULL, "false", NOT_YET},
+	{"strip_header_spaces", "--strip-header-spaces", NULL, "false", NOT_YET},
+	{"permit_unconventional_http_method", "--permit-unconventional-http-method", NULL, "false", NOT_YET},
+	{"permit_unconventional_http_version", "--permit-unconventional-http-version", NULL,
+	 "false", NOT_YET},
+	{"casefold_http_method", "--casefold-http-method", NULL, "false", NOT_YET},
+	{"forwarder_headers", "--forwarder-headers", NULL, "SCRIPT_NAME,PATH_INFO", NOT_YET},
+	{"header_map", "--header-map", NULL, "drop", NOT_YET},
+	{"http_protocols", "--http-protocols", NULL, "h1", NO_H2},
+	{"http2_cleartext", "--http2-cleartext", NULL, "off", NO_H2},
+	{"http2_max_concurrent_streams", "--http2-max-concurrent-streams", NULL, "100", NO_H2},
+	{"http2_initial_window_size", "--http2-initial-window-size", NULL, "65535", NO_H2},
+	{"http2_max_frame_size", "--http2-max-frame-size", NULL, "16384", NO_H2},
+	{"http2_max_header_list_size", "--http2-max-header-list-size", NULL, "65536", NO_H2},
+	{"dirty_apps", "--dirty-app", NULL, NULL, NO_DIRTY},
+	{"dirty_workers", "--dirty-workers", NULL, "0", NO_DIRTY},
+	{"dirty_timeout", "--dirty-timeout", NULL, "300", NO_DIRTY},
+	{"dirty_threads", "--dirty-threads", NULL, "1", NO_DIRTY},
+	{"dirty_graceful_timeout", "--dirty-graceful-timeout", NULL, "30", NO_DIRTY},
+	{"control_socket", "--control-socket", NULL, NULL, "kirin has no control socket (gunicornc "
+						     "cannot drive it): use its signals"},
+	{"control_socket_mode", "--control-socket-mode", NULL, "384", "kirin has no control socket: "
+							       "use its signals"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+/* clang-format on */
+
+bool config_refusal_asks_nothing(const struct setting_refusal *r, const char *value)
+{
+	return !value || !*value || strcasecmp(value, "false") == 0 ||
+	       (r->off && strcasecmp(value, r->off) == 0);
+}
+
+const struct setting_refusal *config_refusal(const char *name)
+{
+	for (const struct setting_refusal *r = config_refusals; r->name; r++)
+		if (strcmp(r->name, name) == 0 || (r->long_flag && strcmp(r->long_flag, name) == 0) ||
+		    (r->alias && strcmp(r->alias, name) == 0))
+			return r;
+	return NULL;
+}
 
 const char *config_choice(const struct setting *s, size_t i)
 {
@@ -702,5 +863,18 @@ static int check_group(const char *item, char *why, size_t whylen)
 	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
 		return 0;
 	snprintf(why, whylen, "no such group");
+	return -1;
+}
+
+/* --protocol: http; Gunicorn's uwsgi is refused with the reason. */
+static int check_protocol(const char *item, char *why, size_t whylen)
+{
+	if (strcmp(item, "http") == 0)
+		return 0;
+	if (strcmp(item, "uwsgi") == 0)
+		snprintf(why, whylen, "kirin does not speak the uwsgi protocol: use http, "
+		                      "behind nginx's proxy_pass");
+	else
+		snprintf(why, whylen, "expected http");
 	return -1;
 }

@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	 * again would make the old arbiter see its child exit 0 and take the
 	 * upgrade for failed. Stay its child, as Gunicorn and Unicorn do.
 	 */
-	if (cfg.daemon && !upgraded && process_daemonize() < 0) {
+	if (cfg.daemon && !upgraded && process_daemonize(cfg.enable_stdio_inheritance) < 0) {
 		snprintf(err, sizeof(err), "cannot daemonize: %s", strerror(errno));
 		return fail(err);
 	}

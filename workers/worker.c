@@ -22,6 +22,7 @@
 #include "workers/python/kirinmod.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
+#include "workers/python/wsgi.h"
 #include "workers/reloader.h"
 #include "workers/worker_type.h"
 
@@ -76,6 +77,7 @@ _Noreturn void worker_main(struct worker *w)
 			exit(WORKER_EXIT_APP_LOAD_ERROR);
 	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
+	wsgi_set_sendfile(w->cfg->sendfile);
 	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
 	if (reqtimeout_init(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);

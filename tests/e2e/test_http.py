@@ -6,6 +6,7 @@ an old client sends after it."""
 import os
 import socket
 import sys
+import tempfile
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -114,6 +115,26 @@ class Http:
             with self.connect(k) as s:
                 s.sendall(proto % b"X-Forwarded-Proto: https\r\n")
                 self.assertEqual(read_response(s)[1], b"noread http\n")
+
+    def test_secure_scheme_headers(self):
+        """Gunicorn's secure_scheme_headers, a dict in a Python config file:
+        the headers it names replace the default ones."""
+        proto = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n%s\r\n"
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "gunicorn.conf.py")
+            with open(conf, "w") as f:
+                f.write("secure_scheme_headers = {'X-Scheme': 'https', 'Front-End-Https': 'on'}\n")
+            with Kirin("-k", self.worker_class, "-c", conf, "http_probe:app") as k:
+                for header, scheme in ((b"X-Scheme: https\r\n", b"https"),
+                                       (b"front-end-https: ON\r\n", b"https"),
+                                       (b"X-Scheme: http\r\n", b"http"),
+                                       (b"X-Forwarded-Proto: https\r\n", b"http")):
+                    with self.connect(k) as s:
+                        s.sendall(proto % header)
+                        self.assertEqual(read_response(s)[1], b"noread %s\n" % scheme, header)
+                with self.connect(k) as s:
+                    s.sendall(proto % b"X-Scheme: https\r\nFront-End-Https: off\r\n")
+                    self.assertTrue(read_response(s)[0].startswith(b"HTTP/1.1 400"))
 
     def test_proxy_protocol_modes(self):
         """--proxy-protocol off|v1|v2|auto, as Gunicorn >= 24.1."""
