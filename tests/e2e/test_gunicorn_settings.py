@@ -144,7 +144,7 @@ class Binary(unittest.TestCase):
     def test_python_file_takes_them_without_warning(self):
         src = [python_value(n, d) for n, _, _, d in self.of("implemented", "no-op")]
         src = "".join(s for s in src if s)
-        self.assertIn("def post_fork(", src)
+        self.assertIn("def worker_abort(", src)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "g.conf.py")
             with open(path, "w") as f:

@@ -1,6 +1,7 @@
 /* interp — see interp.h. */
 #include "workers/python/interp.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -234,6 +235,31 @@ void interp_after_fork_child(void)
 {
 	if (Py_IsInitialized())
 		PyOS_AfterFork_Child();
+}
+
+int interp_after_faulthandler(int signum, void (*handler)(int))
+{
+	PyGILState_STATE gil = PyGILState_Ensure();
+	PyObject *fh = PyImport_ImportModule("faulthandler");                 /* new ref */
+	PyObject *r = fh ? PyObject_CallMethod(fh, "disable", NULL) : NULL; /* new ref */
+	struct sigaction sa = {.sa_handler = handler};
+	int rc = 0;
+
+	/* faulthandler keeps the handler it found to pass the signal on to. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(signum, &sa, NULL);
+	if (r) {
+		Py_DECREF(r);
+		r = PyObject_CallMethod(fh, "enable", "ii", log_fd(), 1); /* new ref */
+	}
+	if (!r) {
+		interp_log_exception("chaining a signal handler behind faulthandler");
+		rc = -1;
+	}
+	Py_XDECREF(r);
+	Py_XDECREF(fh);
+	PyGILState_Release(gil);
+	return rc;
 }
 
 void interp_log_exception(const char *what)

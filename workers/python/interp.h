@@ -81,5 +81,14 @@ PyObject *interp_load_app(const char *app_module);
  */
 void interp_log_exception(const char *what);
 
+/*
+ * Install handler for signum behind faulthandler (which interp_init()
+ * pointed at the error log, or the --preload arbiter did): on the signal,
+ * faulthandler writes every thread's Python stack, then passes the signal
+ * on to handler. Worker only, any thread (takes the GIL). Returns 0, or -1
+ * after logging why (handler is installed alone then).
+ */
+int interp_after_faulthandler(int signum, void (*handler)(int));
+
 /* Drop the app and finalize the interpreter (graceful worker exit). */
 void interp_finish(PyObject *app);
