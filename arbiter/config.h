@@ -125,6 +125,10 @@ struct config {
 	struct strlist secure_scheme_headers; /* HEADER=VALUE */
 	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
+	bool permit_unconventional_http_method;
+	bool casefold_http_method;
+	bool strip_header_spaces;
+	char *header_map;  /* drop, refuse or dangerous */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;

@@ -34,6 +34,7 @@ static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 /* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
 static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off", "none", "off",
 						 "true",  "auto", "1",    "auto", NULL};
+static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
 static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
 static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
@@ -321,6 +322,44 @@ const struct setting config_settings[] = {
 		.help = "Comma-separated front-end addresses allowed to send a PROXY protocol "
 			"header; * allows every address.",
 		.cli_commas = true,
+	},
+	{
+		.name = "permit_unconventional_http_method",
+		.long_flag = "--permit-unconventional-http-method",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, permit_unconventional_http_method),
+		.def = "false",
+		.help = "Accept any token as a method (by default a method has 3 to 20 "
+			"characters, no lowercase letter and no '#', as Gunicorn's).",
+	},
+	{
+		.name = "casefold_http_method",
+		.long_flag = "--casefold-http-method",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, casefold_http_method),
+		.def = "false",
+		.help = "Uppercase the method before the application sees it (with "
+			"--permit-unconventional-http-method: get is GET).",
+	},
+	{
+		.name = "strip_header_spaces",
+		.long_flag = "--strip-header-spaces",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, strip_header_spaces),
+		.def = "false",
+		.help = "Drop spaces between a header name and its colon instead of answering "
+			"400 (dangerous behind a proxy that reads them otherwise).",
+	},
+	{
+		.name = "header_map",
+		.long_flag = "--header-map",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, header_map),
+		.choices = header_maps,
+		.metavar = "MODE",
+		.help = "A header whose name has an underscore: drop it, refuse the request "
+			"(400), or keep it (dangerous: X_Forwarded_For passes for "
+			"X-Forwarded-For).",
 	},
 	/* python */
 	{
@@ -730,13 +769,9 @@ const struct setting_refusal config_refusals[] = {
 	{"raw_paste_global_conf", "--paste-global", NULL, NULL, "PasteDeploy applications are not "
 							 "supported yet"},
 	{"permit_obsolete_folding", "--permit-obsolete-folding", NULL, "false", NOT_YET},
-	{"strip_header_spaces", "--strip-header-spaces", NULL, "false", NOT_YET},
-	{"permit_unconventional_http_method", "--permit-unconventional-http-method", NULL, "false", NOT_YET},
 	{"permit_unconventional_http_version", "--permit-unconventional-http-version", NULL,
 	 "false", NOT_YET},
-	{"casefold_http_method", "--casefold-http-method", NULL, "false", NOT_YET},
 	{"forwarder_headers", "--forwarder-headers", NULL, "SCRIPT_NAME,PATH_INFO", NOT_YET},
-	{"header_map", "--header-map", NULL, "drop", NOT_YET},
 	{"http_protocols", "--http-protocols", NULL, "h1", NO_H2},
 	{"http2_cleartext", "--http2-cleartext", NULL, "off", NO_H2},
 	{"http2_max_concurrent_streams", "--http2-max-concurrent-streams", NULL, "100", NO_H2},

@@ -48,6 +48,14 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 	}
 	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
 				  cfg->limit_request_field_size, cfg->limit_request_body);
+	p->limits.permit =
+		(cfg->permit_unconventional_http_method ? HTTP_PERMIT_METHOD : 0) |
+		(cfg->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
+		(cfg->header_map && strcmp(cfg->header_map, "refuse") == 0 ? HTTP_UNDERSCORE_REFUSE
+									    : 0) |
+		(cfg->header_map && strcmp(cfg->header_map, "dangerous") == 0 ? HTTP_UNDERSCORE_KEEP
+									       : 0);
+	p->casefold_method = cfg->casefold_http_method;
 	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
 	/* NULL (a zeroed struct config) is off, like the default. */
 	mode = cfg->proxy_protocol ? cfg->proxy_protocol : "off";

@@ -303,7 +303,7 @@ class Hooks(PyConfigCase):
                   "def worker_abort(worker): _w('worker_abort', worker.pid, os.getpid())\n"
                   "def worker_int(worker): _w('worker_int', worker.pid, os.getpid(), worker.alive)\n"
                   "def on_exit(server): _w('on_exit')\n")
-        for worker_class in ("sync", "gthread", "gevent"):
+        for worker_class in [wc for wc in ("sync", "gthread", "gevent") if wc in worker_classes()]:
             with self.subTest(worker_class=worker_class):
                 if os.path.exists(log):
                     os.unlink(log)

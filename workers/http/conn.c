@@ -52,6 +52,7 @@ static int send_continue(struct conn *c);
 static void shut_writing(struct conn *c);
 static int read_proxy(struct conn *c);
 static int forwarded_scheme(struct conn *c);
+static void casefold(char *s, size_t n);
 static void *spare_take(struct spare *s, size_t size);
 static void spare_give(struct spare *s, void *p, size_t size);
 static void release(struct conn *c);
@@ -128,6 +129,7 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
 	c->secure = p->secure;
 	c->nsecure = p->nsecure;
+	c->casefold_method = p->casefold_method;
 	return 1;
 }
 
@@ -154,6 +156,8 @@ int conn_poll_head(struct conn *c)
 		if (c->len > 0) {
 			ssize_t r = http_parse_request(&c->req, c->buf, c->len, &c->limits);
 			if (r > 0) {
+				if (c->casefold_method)
+					casefold(c->buf + (c->req.method - c->buf), c->req.method_len);
 				c->head_len = (size_t)r;
 				c->raw = c->ready = c->ready_end = (size_t)r;
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
@@ -618,6 +622,14 @@ static int forwarded_scheme(struct conn *c)
 	}
 	c->https = verdict == 1;
 	return 1;
+}
+
+/* --casefold-http-method: the method (a token, ASCII) in uppercase, in place in c->buf. */
+static void casefold(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= 'a' && s[i] <= 'z')
+			s[i] = (char)(s[i] - 'a' + 'A');
 }
 
 /* REMOTE_ADDR and REMOTE_PORT from accept(). */

@@ -47,6 +47,7 @@ struct conn_policy {
 	struct conn_scheme *secure; /* --secure-scheme-headers, trusted from forwarded peers */
 	size_t nsecure;
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
+	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
 };
 
 /*
@@ -97,6 +98,7 @@ struct conn {
 	const struct conn_scheme *secure; /* the policy's secure_scheme_headers */
 	size_t nsecure;
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */
+	bool casefold_method;    /* policy.casefold_method */
 	bool upgraded;           /* taken over by another protocol (a WebSocket) */
 	bool going_away;         /* conn_going_away() was called (atomic: any thread) */
 
