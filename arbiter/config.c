@@ -124,7 +124,26 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		         cfg->extra_arg, cfg->app_module);
 		return -1;
 	}
-	if (!cfg->app_module && !cfg->print_config) {
+	if (cfg->paste && cfg->app_module) {
+		snprintf(err, errlen, "both --paste '%s' and APP_MODULE '%s' name the application",
+		         cfg->paste, cfg->app_module);
+		return -1;
+	}
+	if (cfg->paste) {
+		/* relative to --chdir, where the workers load it */
+		bool rel = cfg->chdir && cfg->paste[0] != '/';
+		size_t n = (rel ? strlen(cfg->chdir) + 1 : 0) + strcspn(cfg->paste, "#");
+		char *file = config_alloc(n + 1);
+		struct stat st;
+
+		snprintf(file, n + 1, "%s%s%s", rel ? cfg->chdir : "", rel ? "/" : "", cfg->paste);
+		if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "--paste: '%s' not found", file);
+			free(file);
+			return -1;
+		}
+		free(file);
+	} else if (!cfg->app_module && !cfg->print_config) {
 		snprintf(err, errlen, "no APP_MODULE given; usage: kirin [OPTIONS] APP_MODULE");
 		return -1;
 	}
@@ -208,6 +227,11 @@ bool config_given(const struct config *cfg, const char *name)
 
 	assert(s);
 	return cfg->given[config_row_index(s)];
+}
+
+const char *config_app_name(const struct config *cfg)
+{
+	return cfg->app_module ? cfg->app_module : cfg->paste;
 }
 
 const char *config_worker_class(const struct config *cfg)

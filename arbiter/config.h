@@ -166,6 +166,8 @@ struct config {
 	struct strlist uwsgi_allow_ips; /* accepted, unused */
 	char *http_parser; /* accepted, unused: the parser is kirin's C one */
 	bool control_socket_disable; /* accepted, unused: kirin has no control socket */
+	char *paste;       /* --paste FILE[#NAME]: the app through PasteDeploy, no APP_MODULE */
+	struct strlist raw_paste_global_conf; /* --paste-global KEY=VALUE */
 	/* the command line itself */
 	char *config;      /* -c FILE; NULL means ./kirin.ini if it exists */
 	bool check_config;
@@ -260,6 +262,13 @@ const struct setting *config_find(const char *name);
  * one from WEB_CONCURRENCY or PORT). Any process.
  */
 bool config_given(const struct config *cfg, const char *name);
+
+/*
+ * What names the application by default (process titles, syslog): the
+ * APP_MODULE, or with --paste its file, as Gunicorn's default_proc_name.
+ * Any process.
+ */
+const char *config_app_name(const struct config *cfg);
 
 /*
  * The name of the worker type the settings select (worker_type_find: an

@@ -52,7 +52,7 @@ _Noreturn void worker_main(struct worker *w)
 	assert(type); /* the arbiter checked -k when it loaded the settings */
 	setup_signals();
 	process_set_title("kirin: worker [%s]",
-			  w->cfg->proc_name ? w->cfg->proc_name : w->cfg->app_module);
+			  w->cfg->proc_name ? w->cfg->proc_name : config_app_name(w->cfg));
 	/* --max-requests N with --max-requests-jitter J: N + random(0..J), so
 	 * workers started together do not all restart together. */
 	if (w->cfg->max_requests > 0) {
@@ -80,7 +80,7 @@ _Noreturn void worker_main(struct worker *w)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	/* As Gunicorn's, worker_int and worker_abort hold from the app's import on. */
 	arm_hook_signals(w);
-	if (!app && !(app = interp_load_app(w->cfg->app_module)))
+	if (!app && !(app = interp_load_app(w->cfg)))
 		exit(WORKER_EXIT_APP_LOAD_ERROR);
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	wsgi_set_sendfile(w->cfg->sendfile);
