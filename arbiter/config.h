@@ -163,6 +163,7 @@ struct config {
 	char *dogstatsd_tags; /* "k:v,k2:v2" appended to every statsd line; NULL: none */
 	char *metrics_bind;   /* HOST:PORT or unix:PATH serving Prometheus /metrics; NULL: off */
 	char *control_socket; /* PATH of the control socket (kirin ctl); NULL: off */
+	int control_socket_mode; /* its file mode (0600) */
 	/* Gunicorn compatibility (issue 18) */
 	bool sendfile;     /* false: wsgi.file_wrapper iterates instead of sendfile(2) */
 	bool enable_stdio_inheritance; /* -D keeps stdout and stderr */
@@ -171,7 +172,7 @@ struct config {
 	char *protocol;    /* "http"; uwsgi is refused */
 	struct strlist uwsgi_allow_ips; /* accepted, unused */
 	char *http_parser; /* accepted, unused: the parser is kirin's C one */
-	bool control_socket_disable; /* accepted, unused: kirin has no control socket */
+	bool control_socket_disable; /* no control socket even when control_socket is set */
 	char *paste;       /* --paste FILE[#NAME]: the app through PasteDeploy, no APP_MODULE */
 	struct strlist raw_paste_global_conf; /* --paste-global KEY=VALUE */
 	/* the command line itself */

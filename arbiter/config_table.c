@@ -654,8 +654,21 @@ const struct setting config_settings[] = {
 		.type = SETTING_STRING,
 		.offset = offsetof(struct config, control_socket),
 		.metavar = "PATH",
-		.help = "Listen for `kirin ctl` commands on this unix socket (mode from --umask, "
-			"owner from --user/--group).",
+		.help = "Listen for `kirin ctl` commands on this unix socket (mode from "
+			"--control-socket-mode, owner from --user/--group).",
+	},
+	{
+		.name = "control_socket_mode",
+		.long_flag = "--control-socket-mode",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, control_socket_mode),
+		.def = "0600",
+		.min = 0,
+		.max = 0777,
+		.metavar = "INT",
+		.help = "The control socket's file mode (octal, as 0o660 or 0660); only users "
+			"who can write to it control kirin.",
+		.octal = true,
 	},
 	/* Gunicorn compatibility (issue 18): its settings that kirin takes as it does, or
 	   accepts with no effect where they cannot matter; see docs/gunicorn-settings.md */
@@ -733,8 +746,7 @@ const struct setting config_settings[] = {
 		.type = SETTING_BOOL,
 		.offset = offsetof(struct config, control_socket_disable),
 		.def = "false",
-		.help = "Accepted for Gunicorn; no effect: kirin has no control socket "
-			"(signals control it).",
+		.help = "Open no control socket, even when control_socket is set.",
 	},
 	{
 		.name = "paste",
