@@ -24,6 +24,7 @@
 #define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
 #define WRITER_WAIT  20    /* ms a second writer waits between looks */
 #define ASSEMBLY_MAX 65536 /* an assembly buffer kept between messages, at most */
+#define IDLE_ROOM    1024  /* read buffer kept past the head between messages */
 #define WARN_EVERY   60.0  /* seconds between two warnings that WebSockets hold the pool */
 
 /* What gevent-websocket says where it raises. */
@@ -570,7 +571,9 @@ static int read_more(WebSocket *self)
 	size_t base = c->head_len; /* the head stays: the access log reads it */
 
 	if (self->raw == c->len) {
+		/* Between messages: an idle WebSocket keeps a small buffer. */
 		c->len = self->raw = base;
+		conn_trim(c, IDLE_ROOM);
 	} else if (self->raw > base) {
 		memmove(c->buf + base, c->buf + self->raw, c->len - self->raw);
 		c->len = base + (c->len - self->raw);
