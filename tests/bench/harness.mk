@@ -19,6 +19,9 @@ BENCH_FILES = \
 	tests/bench/apps/echo.py \
 	tests/bench/apps/sleepers.py \
 	tests/bench/apps/ready.py \
+	tests/bench/apps/ws_echo.py \
+	tests/bench/apps/ws_gevent_server.py \
+	tests/bench/wsbench.py \
 	tests/bench/ws_autobahn.py
 EXTRA_DIST += $(BENCH_FILES) tests/bench/harness.mk tests/bench/README.md
 
@@ -30,6 +33,8 @@ bench: kirin$(EXEEXT)
 	  echo "bench: the parser micro-benchmark did not build; (h) will be skipped"
 	-@$(MAKE) $(AM_MAKEFLAGS) tests/bench/sleep_floor$(EXEEXT) >/dev/null 2>&1 || \
 	  echo "bench: sleep_floor did not build; (d) will have no floor"
+	-@$(MAKE) $(AM_MAKEFLAGS) tests/bench/ws_load$(EXEEXT) >/dev/null 2>&1 || \
+	  echo "bench: ws_load did not build; (i) will be skipped"
 	$(PYTHON) $(srcdir)/tests/bench/bench.py --kirin $(abs_top_builddir)/kirin$(EXEEXT) \
 	  --out $(abs_top_builddir)/bench-results $(BENCH_ARGS)
 
