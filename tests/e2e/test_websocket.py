@@ -21,7 +21,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, http_get, main, per_worker_class,  # noqa: E402
-                       skip_stack_switching, wait_for)
+                       run_kirin, skip_stack_switching, wait_for)
 
 HAVE_CLIENT = importlib.util.find_spec("websocket") is not None
 NO_CLIENT = "python3-websocket (websocket-client) is not installed"
@@ -445,6 +445,16 @@ class Subprotocols(unittest.TestCase):
             ws.send("hi")
             self.assertEqual(ws.recv(), "uwsgi says hi")
             ws.close()
+
+    def test_bad_setting(self):
+        for value, why in (("chat room", "' ' cannot be in a subprotocol name"),
+                           ("chat,mqtt/3", "'/' cannot be in a subprotocol name")):
+            with self.subTest(value):
+                r = run_kirin("--websocket-protocols", value, "--check-config", "ws_apps:echo")
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(why, r.stderr)
+        r = run_kirin("--websocket-protocols", "chat,v2.chat", "--print-config", "ws_apps:echo")
+        self.assertIn("websocket_protocols = chat, v2.chat", r.stdout)
 
     def test_hostile_offers(self):
         """Offers the handshake refuses are a plain GET to the app (which
