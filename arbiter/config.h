@@ -115,6 +115,7 @@ struct config {
 	int graceful_timeout;
 	int keepalive;
 	int websocket_ping;
+	struct strlist websocket_protocols;
 	/* security / HTTP limits */
 	int limit_request_line;
 	int limit_request_fields;

@@ -10,6 +10,7 @@
  */
 #include "arbiter/config.h"
 
+#include <ctype.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -27,6 +28,7 @@ static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
+static int check_token(const char *item, char *why, size_t whylen);
 static int check_address(const char *item, char *why, size_t whylen);
 static int check_tags(const char *item, char *why, size_t whylen);
 static int check_protocol(const char *item, char *why, size_t whylen);
@@ -211,6 +213,18 @@ const struct setting config_settings[] = {
 		.metavar = "SECONDS",
 		.help = "Seconds of silence from a WebSocket client after which the server pings "
 			"it; a ping unanswered as long closes the connection. 0 disables.",
+	},
+	{
+		.name = "websocket_protocols",
+		.long_flag = "--websocket-protocols",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, websocket_protocols),
+		.metavar = "NAMES",
+		.help = "Comma-separated WebSocket subprotocols the server speaks, in its order of "
+			"preference: the first of them that a client offers is answered, unless the "
+			"app chooses.",
+		.cli_commas = true,
+		.check = check_token,
 	},
 	/* security and HTTP limits */
 	{
@@ -870,6 +884,24 @@ static int check_keyval(const char *item, char *why, size_t whylen)
 
 	if (!eq || eq == item) {
 		snprintf(why, whylen, "expected KEY=VALUE");
+		return -1;
+	}
+	return 0;
+}
+
+/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
+static int check_token(const char *item, char *why, size_t whylen)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	for (const char *p = item; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
+			snprintf(why, whylen, "'%c' cannot be in a subprotocol name", *p);
+			return -1;
+		}
+	}
+	if (!*item) {
+		snprintf(why, whylen, "an empty subprotocol name");
 		return -1;
 	}
 	return 0;

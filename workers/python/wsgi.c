@@ -120,7 +120,7 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 	app_obj = app;
 	str_close = PyUnicode_InternFromString("close");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
-	    input_init_types() < 0 || websocket_init() < 0 ||
+	    input_init_types() < 0 || websocket_init(app) < 0 ||
 	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
 		interp_log_exception("cannot set up WSGI");
 		return -1;
