@@ -107,6 +107,16 @@ struct config {
 	struct strlist forwarded_allow_ips;
 	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
+	/* TLS */
+	char *keyfile;
+	char *certfile;    /* NULL: plain HTTP */
+	char *ssl_version; /* TLS, TLSv1_2 or TLSv1_3: the oldest version accepted */
+	int cert_reqs;     /* 0 none, 1 optional, 2 required */
+	char *ca_certs;
+	bool suppress_ragged_eofs;
+	bool do_handshake_on_connect;
+	char *ciphers;
+	struct ssl_ctx_st *tls_ctx; /* built by sslctx_load() from the above; workers inherit it */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;

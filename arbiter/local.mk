@@ -13,4 +13,5 @@ libkirin_a_SOURCES = \
 	arbiter/listener.c arbiter/listener.h \
 	arbiter/arbiter.c arbiter/arbiter.h \
 	arbiter/process.c arbiter/process.h \
-	arbiter/throttle.c arbiter/throttle.h
+	arbiter/throttle.c arbiter/throttle.h \
+	arbiter/sslctx.c arbiter/sslctx.h

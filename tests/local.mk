@@ -78,6 +78,7 @@ E2E_TESTS = \
 	tests/e2e/test_keepalive.py \
 	tests/e2e/test_greenlet.py \
 	tests/e2e/test_websocket.py \
+	tests/e2e/test_tls.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \
