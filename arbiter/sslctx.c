@@ -16,11 +16,11 @@
 #define SESSION_CONTEXT "kirin"
 
 static int configure(SSL_CTX *ctx, const struct config *cfg, const char *key, char *err,
-		     size_t errlen);
+                     size_t errlen);
 static int readable(const char *what, const char *path, char *err, size_t errlen);
 static int ssl_failed(const char *what, const char *path, char *err, size_t errlen);
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg);
+                       const unsigned char *in, unsigned int inlen, void *arg);
 
 int sslctx_load(struct config *cfg, char *err, size_t errlen)
 {
@@ -30,14 +30,16 @@ int sslctx_load(struct config *cfg, char *err, size_t errlen)
 	cfg->tls_ctx = NULL;
 	if (!cfg->certfile) {
 		if (cfg->keyfile) {
-			snprintf(err, errlen, "keyfile '%s' is set but certfile is not", cfg->keyfile);
+			snprintf(err, errlen, "keyfile '%s' is set but certfile is not",
+			         cfg->keyfile);
 			return -1;
 		}
 		return 0;
 	}
 	if (cfg->cert_reqs > 0 && !cfg->ca_certs) {
-		snprintf(err, errlen, "cert_reqs %d verifies client certificates: it needs ca_certs",
-			 cfg->cert_reqs);
+		snprintf(err, errlen,
+		         "cert_reqs %d verifies client certificates: it needs ca_certs",
+		         cfg->cert_reqs);
 		return -1;
 	}
 	if (readable("certfile", cfg->certfile, err, errlen) < 0 ||
@@ -58,7 +60,7 @@ int sslctx_load(struct config *cfg, char *err, size_t errlen)
 
 /* Everything sslctx_load() sets on a new context. 0, or -1 with err. */
 static int configure(SSL_CTX *ctx, const struct config *cfg, const char *key, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	int verify = SSL_VERIFY_NONE;
 
@@ -83,21 +85,22 @@ static int configure(SSL_CTX *ctx, const struct config *cfg, const char *key, ch
 	else if (cfg->cert_reqs == 2)
 		verify = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 	SSL_CTX_set_verify(ctx, verify, NULL);
-	SSL_CTX_set_min_proto_version(ctx, cfg->ssl_version && strcmp(cfg->ssl_version, "TLSv1_3") == 0
-						   ? TLS1_3_VERSION
-						   : TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(
+	    ctx, cfg->ssl_version && strcmp(cfg->ssl_version, "TLSv1_3") == 0 ? TLS1_3_VERSION
+	                                                                      : TLS1_2_VERSION);
 	/* Renegotiation is refused; a close without close_notify is an EOF
 	 * when suppress_ragged_eofs (Gunicorn's default); file bodies go
 	 * through the kernel when it can encrypt them. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_ENABLE_KTLS |
-					 (cfg->suppress_ragged_eofs ? SSL_OP_IGNORE_UNEXPECTED_EOF : 0));
+	SSL_CTX_set_options(ctx,
+	                    SSL_OP_NO_RENEGOTIATION | SSL_OP_ENABLE_KTLS |
+	                        (cfg->suppress_ragged_eofs ? SSL_OP_IGNORE_UNEXPECTED_EOF : 0));
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	                          SSL_MODE_RELEASE_BUFFERS);
 	/* Sessions resume through tickets only: their keys, made here, are
 	 * every worker's (a per-process cache would miss on other workers). */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)SESSION_CONTEXT,
-				       sizeof(SESSION_CONTEXT) - 1);
+	                               sizeof(SESSION_CONTEXT) - 1);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
 	return 0;
 }
@@ -153,7 +156,7 @@ static int ssl_failed(const char *what, const char *path, char *err, size_t errl
 
 /* ALPN: http/1.1 when the client offers it; else no protocol named (plain HTTP/1.1 anyway). */
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg)
+                       const unsigned char *in, unsigned int inlen, void *arg)
 {
 	static const unsigned char ours[] = "\x08http/1.1";
 	unsigned char *sel;

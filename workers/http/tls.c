@@ -17,10 +17,10 @@
 #include "workers/http/conn.h"
 #include "workers/http/mem.h"
 
-#define RECORD 16384      /* the most plaintext one TLS record carries */
-#define GATHER_BELOW 4096 /* iovec pieces smaller than this are gathered into one record */
-#define FILE_CHUNK 65536  /* file bytes read per SSL_write when the kernel cannot encrypt */
-#define HANDSHAKE_RECORD 0x16 /* the first byte of a ClientHello's record */
+#define RECORD           16384 /* the most plaintext one TLS record carries */
+#define GATHER_BELOW     4096  /* iovec pieces smaller than this are gathered into one record */
+#define FILE_CHUNK       65536 /* file bytes read per SSL_write when the kernel cannot encrypt */
+#define HANDSHAKE_RECORD 0x16  /* the first byte of a ClientHello's record */
 
 static int64_t now_ms(void);
 static int failed(struct conn *c, int err);
