@@ -88,7 +88,8 @@ E2E_TESTS = \
 	tests/e2e/test_hostile.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps tests/procs.py
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps tests/procs.py \
+	tests/e2e/tls_shim.py
 
 if ASAN
 KIRIN_ASAN = 1

@@ -9,6 +9,7 @@ import hashlib
 import http.client
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -385,6 +386,25 @@ class Operations(unittest.TestCase):
                 self.assertEqual(subject(k.port), "server two")
                 self.assertEqual(results["failed"], [])
                 self.assertGreater(results["ok"], 10)
+
+
+class Conformance(unittest.TestCase):
+    def test_corpus_over_tls(self):
+        """The shared corpus through tls_shim.py, on gthread, whole and byte by byte."""
+        corpus = os.environ.get("KIRIN_CONFORMANCE_DIR", "")
+        if not os.path.isfile(os.path.join(corpus, "run_corpus.py")):
+            if os.environ.get("CI"):
+                self.fail(f"conformance corpus not found (KIRIN_CONFORMANCE_DIR={corpus!r})")
+            self.skipTest("no conformance corpus")
+        import test_conformance
+        python = os.environ.get("KIRIN_PYTHON") or sys.executable
+        shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls_shim.py")
+        wrap = " ".join(shlex.quote(a) for a in (python, shim, "--listen", "{bind}", "--ca",
+                                                   pki("ca.pem"), "--")) + " "
+        extra = " ".join(shlex.quote(a) for a in tls_args())
+        for split in (False, True):
+            self.assertTrue(test_conformance.run(corpus, "gthread", split, wrap=wrap,
+                                                 bind="@INNER@", extra=extra))
 
 
 if __name__ == "__main__":
