@@ -316,17 +316,17 @@ class Operations(unittest.TestCase):
             ctx = client_context()  # a session belongs to its context
             with tls_socket(k.port, ctx) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                (_, body), = recv_responses(s, 1, 10)
+                (_, body), = recv_responses(s, 1, 30)
                 session = s.session
-            with tls_socket(k.port, ctx, session=session) as held:
+            with tls_socket(k.port, ctx, session=session, timeout=30) as held:
                 held.sendall(b"GET / HTTP/1.1\r\n")
-                with tls_socket(k.port, ctx, session=session) as other:
+                with tls_socket(k.port, ctx, session=session, timeout=30) as other:
                     other.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                    (_, body), = recv_responses(other, 1, 10)
+                    (_, body), = recv_responses(other, 1, 30)
                     self.assertTrue(other.session_reused, "a full handshake, not a resumption")
                     pids = {json.loads(body)["pid"]}
                 held.sendall(b"Host: x\r\n\r\n")
-                (_, body), = recv_responses(held, 1, 10)
+                (_, body), = recv_responses(held, 1, 30)
                 self.assertTrue(held.session_reused, "a full handshake, not a resumption")
                 pids.add(json.loads(body)["pid"])
             self.assertEqual(len(pids), 2, "both connections went to one worker")
