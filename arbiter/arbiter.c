@@ -155,6 +155,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		check_timeouts(a, now);
 		maintain(a, now);
 		notify_watchdog(now);
+		sslctx_rotate(now);
 	}
 	return stop(a, mode);
 }

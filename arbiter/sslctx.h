@@ -7,9 +7,10 @@
  * Runs in the arbiter, at start and on HUP, before anything is forked: a
  * bad file refuses the start (exit 1) or the reload (the running settings,
  * and their context, stay), with a message naming the file. The workers
- * inherit the context across fork (cfg->tls_ctx) and never read the files:
- * every worker of a generation holds the same session-ticket keys, so a
- * session resumes on any of them. Never touches a client connection.
+ * inherit the context across fork (cfg->tls_ctx) and never read the files.
+ * Session tickets are encrypted with keys the arbiter makes and rotates in
+ * a page shared with the workers (sslctx_rotate): a session resumes on any
+ * worker, also after a reload. Never touches a client connection.
  */
 #pragma once
 
@@ -24,6 +25,16 @@ struct ssl_ctx_st;
  * or setting at fault (cfg->tls_ctx then NULL). Arbiter only.
  */
 int sslctx_load(struct config *cfg, char *err, size_t errlen);
+
+/* Seconds between new session-ticket keys; a ticket decrypts for 2 to 3 of them. */
+#define SSLCTX_TICKET_ROTATE 3600.0
+
+/*
+ * In the arbiter's loop (at least once a second): when SSLCTX_TICKET_ROTATE
+ * seconds have passed, a new ticket key, for every worker at once. `now`
+ * is monotime_now(). Never blocks.
+ */
+void sslctx_rotate(double now);
 
 /* Free a context sslctx_load() built; NULL is fine. */
 void sslctx_free(struct ssl_ctx_st *ctx);

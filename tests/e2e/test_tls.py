@@ -331,6 +331,16 @@ class Operations(unittest.TestCase):
                 pids.add(json.loads(body)["pid"])
             self.assertEqual(len(pids), 2, "both connections went to one worker")
             self.assertLessEqual(pids, set(k.workers()))
+            # The ticket keys outlive a reload: the new workers resume it too.
+            before = set(k.workers())
+            k.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: len(set(k.workers()) - before) == 3 and
+                                     not (set(k.workers()) & before), 30), k.log())
+            with tls_socket(k.port, ctx, session=session, timeout=30) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                (_, body), = recv_responses(s, 1, 30)
+                self.assertNotIn(json.loads(body)["pid"], before)
+                self.assertTrue(s.session_reused, "no resumption after a reload")
 
     def test_hup_rotates_the_certificate_under_load(self):
         with tempfile.TemporaryDirectory() as d:
