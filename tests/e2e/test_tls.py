@@ -253,6 +253,21 @@ class Serve:
             self.assertEqual(https(k.port)[0], 200)
             self.assertIsNone(k.poll())
 
+    def test_websocket_over_tls(self):
+        try:
+            import websocket
+        except ImportError:
+            self.skipTest("python3-websocket is not installed")
+        with Kirin("-k", self.worker_class, "--threads", "2", *tls_args(), "ws_apps:echo") as k:
+            ws = websocket.create_connection(f"wss://127.0.0.1:{k.port}/echo", timeout=10,
+                                             sslopt={"ca_certs": pki("ca.pem")})
+            try:
+                for message in ("hi", "x" * 100_000, b"\0\1" * 40_000):
+                    ws.send(message) if isinstance(message, str) else ws.send_binary(message)
+                    self.assertEqual(ws.recv(), message)
+            finally:
+                ws.close()
+
     def test_renegotiation_refused(self):
         with self.kirin() as k:
             # s_client renegotiates on a line "R" (TLS 1.2): kirin answers

@@ -92,6 +92,7 @@ struct conn {
 	bool tls_failed;         /* a fatal error: no close_notify */
 	bool tls_closed;         /* close_notify sent */
 	bool plain_on_tls;       /* plain HTTP came to the TLS port: answered in plain text */
+	bool tls_lock;           /* one thread in OpenSSL at a time (tls.c) */
 
 	char *buf;               /* raw bytes read from the socket */
 	size_t cap, len;

@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,9 +23,11 @@
 #define FILE_CHUNK       65536 /* file bytes read per SSL_write when the kernel cannot encrypt */
 #define HANDSHAKE_RECORD 0x16  /* the first byte of a ClientHello's record */
 
+static void lock(struct conn *c);
+static void unlock(struct conn *c);
 static int64_t now_ms(void);
 static int failed(struct conn *c, int err);
-static int wait_for(struct conn *c);
+static int wait_for(struct conn *c, int ssl_error);
 
 int tls_attach(struct conn *c, struct ssl_ctx_st *ctx)
 {
@@ -41,7 +44,7 @@ int tls_attach(struct conn *c, struct ssl_ctx_st *ctx)
 
 int tls_handshake(struct conn *c)
 {
-	int r;
+	int r, e;
 
 	if (!c->tls_started) {
 		unsigned char first;
@@ -70,13 +73,15 @@ int tls_handshake(struct conn *c)
 	}
 	if (now_ms() > c->tls_deadline_ms)
 		return -1; /* a handshake that trickles in: as slow a head is */
+	lock(c);
 	ERR_clear_error();
 	r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
+	e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+	unlock(c);
+	switch (e) {
+	case SSL_ERROR_NONE:
 		c->tls_ready = true;
 		return 1;
-	}
-	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
 		c->tls_wants = POLLIN;
 		return -2;
@@ -93,12 +98,15 @@ ssize_t tls_recv(struct conn *c, void *buf, size_t n)
 {
 	int r, e;
 
+	lock(c);
 	ERR_clear_error();
 	r = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
-	if (r > 0)
-		return r;
-	e = SSL_get_error(c->ssl, r);
+	e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+	unlock(c);
 	switch (e) {
+	case SSL_ERROR_NONE:
+		c->tls_wants = POLLIN; /* a reader's next wait, unless OpenSSL says otherwise */
+		return r;
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
 		c->tls_wants = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
@@ -113,9 +121,14 @@ ssize_t tls_recv(struct conn *c, void *buf, size_t n)
 	}
 }
 
-bool tls_pending(const struct conn *c)
+bool tls_pending(struct conn *c)
 {
-	return SSL_has_pending(c->ssl) == 1;
+	int r;
+
+	lock(c);
+	r = SSL_has_pending(c->ssl);
+	unlock(c);
+	return r == 1;
 }
 
 int tls_writev(struct conn *c, struct iovec *iov, int n)
@@ -144,8 +157,12 @@ int tls_writev(struct conn *c, struct iovec *iov, int n)
 			n--;
 			continue;
 		}
+		lock(c);
 		ERR_clear_error();
-		if (SSL_write_ex(c->ssl, p, len, &w) == 1) {
+		e = SSL_write_ex(c->ssl, p, len, &w) == 1 ? SSL_ERROR_NONE
+		                                          : SSL_get_error(c->ssl, 0);
+		unlock(c);
+		if (e == SSL_ERROR_NONE) {
 			while (n > 0 && w >= iov->iov_len) {
 				w -= iov->iov_len;
 				iov++;
@@ -157,11 +174,9 @@ int tls_writev(struct conn *c, struct iovec *iov, int n)
 			}
 			continue;
 		}
-		e = SSL_get_error(c->ssl, 0);
 		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
 			return failed(c, e == SSL_ERROR_SYSCALL && errno ? errno : EPIPE);
-		c->tls_wants = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		if (wait_for(c) < 0)
+		if (wait_for(c, e) < 0)
 			return -1;
 	}
 	return 0;
@@ -176,19 +191,21 @@ int tls_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
 		while (*left > 0) {
 			size_t want = *left > (1u << 30) ? (1u << 30) : (size_t)*left;
 			ossl_ssize_t s;
+			int e;
 
+			lock(c);
 			ERR_clear_error();
 			s = SSL_sendfile(c->ssl, fd, *off, want, 0);
+			e = s > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, (int)s);
+			unlock(c);
 			if (s > 0) {
 				*off += s;
 				*left -= (uint64_t)s;
 				continue;
 			}
-			int e = SSL_get_error(c->ssl, (int)s);
 			if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
 				return failed(c, errno ? errno : EPIPE);
-			c->tls_wants = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-			if (wait_for(c) < 0)
+			if (wait_for(c, e) < 0)
 				return -1;
 		}
 		return 0;
@@ -219,9 +236,11 @@ void tls_shutdown(struct conn *c)
 {
 	if (c->ssl && c->tls_ready && !c->tls_failed && !c->tls_closed) {
 		c->tls_closed = true;
+		lock(c);
 		ERR_clear_error();
 		SSL_shutdown(c->ssl);
 		ERR_clear_error();
+		unlock(c);
 	}
 }
 
@@ -263,6 +282,23 @@ out:
 	return rc;
 }
 
+/*
+ * One thread in c's OpenSSL session at a time: a WebSocket may be read by
+ * one thread while another writes to it (gthread), which a plain socket
+ * allows and an SSL object does not. Held only across one non-blocking
+ * OpenSSL call, never across a wait; uncontended but for such sockets.
+ */
+static void lock(struct conn *c)
+{
+	while (__atomic_test_and_set(&c->tls_lock, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void unlock(struct conn *c)
+{
+	__atomic_clear(&c->tls_lock, __ATOMIC_RELEASE);
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -280,8 +316,12 @@ static int failed(struct conn *c, int err)
 	return -1;
 }
 
-/* Wait for what OpenSSL asked (c->tls_wants), within c->timeout_ms. 0, or -1. */
-static int wait_for(struct conn *c)
+/*
+ * A writer waits for what OpenSSL asked (SSL_ERROR_WANT_READ or _WRITE),
+ * within c->timeout_ms: 0, or -1. (Not through c->tls_wants, which is the
+ * reader's.)
+ */
+static int wait_for(struct conn *c, int ssl_error)
 {
-	return c->io->wait(c, c->tls_wants, c->timeout_ms);
+	return c->io->wait(c, ssl_error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->timeout_ms);
 }

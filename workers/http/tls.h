@@ -5,7 +5,9 @@
  * SSL_write from the file), the close_notify, and the client certificate
  * for the environ.
  *
- * Runs in workers, in whichever thread owns the connection. conn.c calls it
+ * Runs in workers, in whichever thread owns the connection (a WebSocket's
+ * reader and writer may be two threads: OpenSSL calls are serialised per
+ * connection, c->tls_lock). conn.c calls it
  * for a connection with c->ssl set, and never otherwise: plain TCP pays one
  * branch. Like conn, never touches Python; a call that "may wait" waits
  * through c->io->wait() for what OpenSSL asked (c->tls_wants: POLLIN or
@@ -47,7 +49,7 @@ int tls_handshake(struct conn *c);
 ssize_t tls_recv(struct conn *c, void *buf, size_t n);
 
 /* True when OpenSSL holds plaintext (or a record) that no socket event will announce. */
-bool tls_pending(const struct conn *c);
+bool tls_pending(struct conn *c);
 
 /*
  * Write all of iov[0..n) (the array is modified), as records of up to
