@@ -69,8 +69,9 @@ struct setting {
 				   only where another KEY= follows (raw_env) */
 	bool octal;             /* SETTING_INT read as Gunicorn's auto_int (umask): 022 and
 				   0o22 are octal, 0x12 hex; printed in octal */
-	bool py_int;            /* SETTING_STRING that a Python config file may give as an
-				   int (user, group: an id) */
+	bool py_int;            /* SETTING_STRING or SETTING_CHOICE that a Python config file
+				   may give as an int (user, group: an id; ssl_version:
+				   an ssl.PROTOCOL_* number, one of its aliases) */
 	/* SETTING_CHOICE: other spellings, NULL-terminated pairs "alias", "choice"
 	   ("true", "auto"); a row with aliases also takes a Python bool */
 	const char *const *aliases;

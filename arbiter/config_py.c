@@ -126,7 +126,8 @@ static int apply(struct config *cfg, const struct setting *s, const struct pyval
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		/* fall through */
 	case SETTING_CHOICE:
-		if (v->kind == PYVALUE_STR || (v->kind == PYVALUE_BOOL && s->aliases))
+		if (v->kind == PYVALUE_STR || (v->kind == PYVALUE_BOOL && s->aliases) ||
+		    (v->kind == PYVALUE_INT && s->py_int))
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		return expected(v, "a string", why, whylen);
 	case SETTING_LIST:

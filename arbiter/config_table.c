@@ -334,6 +334,7 @@ const struct setting config_settings[] = {
 		.offset = offsetof(struct config, ssl_version),
 		.choices = ssl_versions,
 		.aliases = ssl_version_aliases,
+		.py_int = true,
 		.metavar = "VERSION",
 		.help = "The oldest TLS version accepted: TLS (1.2 and 1.3, 1.3 preferred), "
 			"TLSv1_2 or TLSv1_3; Gunicorn's TLS_SERVER and SSLv23 are TLS.",
