@@ -60,7 +60,7 @@ int gevent_run(struct worker *w, PyObject *app)
 	size_t busy;
 
 	w->skip_finalize = true; /* suspended greenlets must not be killed into a dead hub */
-	if (wsgi_init(app, false, w->cfg->workers > 1) < 0)
+	if (wsgi_init(app, false, w->cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	V.wait_read = reactor_gevent_attr("gevent.socket", "wait_read");
 	V.wait_write = reactor_gevent_attr("gevent.socket", "wait_write");
