@@ -17,7 +17,7 @@ Scenarios (--only takes the letters or the names):
   e idle      10,000 idle keep-alive connections: RSS per connection, and the
               latency of a fresh request meanwhile
   f post      POST echo of 1 MB bodies, 100 connections
-  g ready     time from exec to ready with 4 workers
+  g ready     time from exec to ready with 4 workers, and the CPU it took
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
@@ -901,60 +901,79 @@ class Bench:
         runs = 1 if self.quick else max(5, self.runs)
         title = f"time from exec to ready with {workers} workers"
         self.say(f"\n== (g) {title}")
-        rows = []
+        rows, servers = [], []
         for v in self.pick(lambda v: v.family != "nginx"):
             if not v.multiworker:
                 rows.append(self.row(v, "skipped", "single process"))
-                continue
-            if not v.available():
+            elif not v.available():
                 rows.append(self.row(v, "skipped", v.skip_reason))
-                continue
-            times, firsts, err = [], [], None
-            for _ in range(runs):
-                rdir = tempfile.mkdtemp(prefix="ready-", dir=self.tmp)
-                srv = v.server("ready:app", self.tmp, workers, {"BENCH_READY_DIR": rdir})
-                try:
-                    srv.start()
-                    t0 = srv.t_exec
-                    deadline = time.monotonic() + 20
-                    first = None
-                    imports = []
-                    while time.monotonic() < deadline and srv.alive():
-                        if first is None:
-                            status, _ = client.get(srv.port, "/", timeout=1)
-                            if 200 <= status < 300:
-                                first = time.time()
-                        imports = _read_ready_dir(rdir)
-                        if first is not None and len(imports) >= workers:
-                            break
-                        time.sleep(0.001)
-                    if first is None or len(imports) < workers:
-                        tail = srv.log_tail()
-                        if re.search(r"not available", tail, re.I):
-                            v.skip_reason = _short(tail)
-                            err = "skip"
-                        else:
-                            err = (f"not ready in 20 s (answered: {first is not None}, "
-                                   f"workers loaded: {len(imports)}): {_short(tail)}")
-                        break
-                    ready = max(first, sorted(imports)[workers - 1])
-                    times.append((ready - t0) * 1e3)
-                    firsts.append((first - t0) * 1e3)
-                finally:
-                    srv.stop()
-            if err == "skip":
-                rows.append(self.row(v, "skipped", v.skip_reason))
-            elif err:
-                rows.append(self.row(v, "error", err, cmd=srv.argv))
             else:
-                rows.append(self.row(v, "ok", "", ready_ms=statistics.median(times),
-                                     first_answer_ms=statistics.median(firsts),
-                                     all_ready_ms=times, cmd=srv.argv))
+                servers.append(v)
+        got = {v.name: {"times": [], "firsts": [], "cpus": [], "err": None, "argv": None}
+               for v in servers}
+        # Interleaved, as the throughput runs: round after round, every server once.
+        for _ in range(runs):
+            for v in servers:
+                g = got[v.name]
+                if g["err"]:
+                    continue
+                self._ready_run(v, workers, g)
+        for v in servers:
+            g = got[v.name]
+            if g["err"] == "skip":
+                rows.append(self.row(v, "skipped", v.skip_reason))
+            elif g["err"]:
+                rows.append(self.row(v, "error", g["err"], cmd=g["argv"]))
+            else:
+                rows.append(self.row(v, "ok", "", ready_ms=statistics.median(g["times"]),
+                                     first_answer_ms=statistics.median(g["firsts"]),
+                                     cpu_ms=statistics.median(g["cpus"]),
+                                     all_ready_ms=g["times"], cmd=g["argv"]))
             self.say(f"   {v.name}: {rows[-1]['status']}")
+        order = [v.name for v in self.variants]
+        rows.sort(key=lambda r: order.index(r["server"]) if r["server"] in order else 99)
         table = {"id": "g", "scenario": "g", "title": title, "kind": "ready", "rows": rows,
                  "config": {"workers": workers, "runs": runs}}
         self.tables.append(table)
         self.print_table(table)
+
+    def _ready_run(self, v, workers, g):
+        """One start of v with `workers` workers until every worker imported
+        the app and one answered: its times (ms after exec) and the CPU all
+        its processes used by then go into g; a failure into g["err"]."""
+        rdir = tempfile.mkdtemp(prefix="ready-", dir=self.tmp)
+        srv = v.server("ready:app", self.tmp, workers, {"BENCH_READY_DIR": rdir})
+        g["argv"] = srv.argv
+        try:
+            srv.start()
+            t0 = srv.t_exec
+            deadline = time.monotonic() + 20
+            first = None
+            imports = []
+            while time.monotonic() < deadline and srv.alive():
+                if first is None:
+                    status, _ = client.get(srv.port, "/", timeout=1)
+                    if 200 <= status < 300:
+                        first = time.time()
+                imports = _read_ready_dir(rdir)
+                if first is not None and len(imports) >= workers:
+                    break
+                time.sleep(0.001)
+            if first is None or len(imports) < workers:
+                tail = srv.log_tail()
+                if re.search(r"not available", tail, re.I):
+                    v.skip_reason = _short(tail)
+                    g["err"] = "skip"
+                else:
+                    g["err"] = (f"not ready in 20 s (answered: {first is not None}, "
+                                f"workers loaded: {len(imports)}): {_short(tail)}")
+                return
+            g["cpus"].append(srv.cpu_s() * 1e3)
+            ready = max(first, sorted(imports)[workers - 1])
+            g["times"].append((ready - t0) * 1e3)
+            g["firsts"].append((first - t0) * 1e3)
+        finally:
+            srv.stop()
 
     def scen_h(self):
         title = "parser micro-benchmark"
@@ -1092,7 +1111,7 @@ class Bench:
                  ("RSS after MiB", "rss_after_kib", "mib"), ("KiB/conn", "kib_per_conn", ".2f"),
                  ("fresh p50 ms", "fresh_p50_ms", ".2f"), ("fresh max ms", "fresh_max_ms", ".2f")],
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
-                  ("first answer ms", "first_answer_ms", ".1f")],
+                  ("first answer ms", "first_answer_ms", ".1f"), ("CPU ms", "cpu_ms", ".1f")],
         "parser": [("binary", "server", "s")],
     }
 
