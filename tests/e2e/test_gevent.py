@@ -199,9 +199,11 @@ class GeventPlugins(unittest.TestCase):
         want_b = {"called": {"b": ["GeventWillPatchAllEvent"]}, "real_pkg_resources": True}
         with Kirin("-c", self.ini, "plugapp:app", cwd=self.dir) as k:
             self.assertEqual(self.answer(k), want_a, k.log())
+            old = set(k.wait_workers(2))
             self.configure("b")
             k.signal(signal.SIGHUP)
             self.assertTrue(wait_for(lambda: self.answer(k) == want_b, 20), k.log())
+            self.assertTrue(wait_for(lambda: not old & set(k.workers()), 20), k.log())
             # Both new workers run b's plugin only.
             for _ in range(6):
                 self.assertEqual(self.answer(k), want_b)
