@@ -19,6 +19,11 @@ Scenarios (--only takes the letters or the names):
   f post      POST echo of 1 MB bodies, 100 connections
   g ready     time from exec to ready with 4 workers, and the CPU it took
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
+  i instr     instructions per hello keep-alive request on each kirin worker
+              type that keeps connections, every process of it counted by
+              valgrind's callgrind: the difference between two runs (2,000
+              and 12,000 requests on one connection) over 10,000; what load
+              on a shared machine does not move
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -44,6 +49,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -556,7 +562,8 @@ def median_run(runs):
 # --- the harness -----------------------------------------------------------
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
-             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser")]
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"), ("i", "instr")]
+VALGRIND = shutil.which("valgrind")
 
 
 class Bench:
@@ -975,6 +982,72 @@ class Bench:
         finally:
             srv.stop()
 
+    def scen_i(self):
+        title = "instructions per hello keep-alive request (callgrind)"
+        self.say(f"\n== (i) {title}")
+        # Two runs whose difference leaves out start-up and shutdown.
+        counts = (50, 250) if self.quick else (2000, 12000)
+        rows = []
+        for v in self.pick(lambda v: v.family in ("kirin", "base")):
+            if not v.keepalive:
+                rows.append(self.row(v, "skipped", "closes after each request"))
+            elif not VALGRIND:
+                rows.append(self.row(v, "skipped", "valgrind is not installed"))
+            elif self.quick and not self.args.only:
+                rows.append(self.row(v, "skipped", "minutes under valgrind: --quick --only i"))
+            elif self.quick and any(r["status"] == "ok" for r in rows):
+                rows.append(self.row(v, "skipped", "--quick measures one worker type"))
+            elif not v.available():
+                rows.append(self.row(v, "skipped", v.skip_reason))
+            else:
+                try:
+                    total = [self._callgrind_run(v, n) for n in counts]
+                except (RuntimeError, OSError) as exc:
+                    rows.append(self.row(v, "error", _short(str(exc))))
+                else:
+                    rows.append(self.row(v, "ok", "", requests=f"{counts[1]}-{counts[0]}",
+                                         instr=(total[1] - total[0]) / (counts[1] - counts[0])))
+            self.say(f"   {v.name}: {rows[-1]['status']}")
+        table = {"id": "i", "scenario": "i", "title": title, "kind": "instr", "rows": rows,
+                 "config": {"requests": list(counts)}}
+        self.tables.append(table)
+        self.print_table(table)
+
+    def _callgrind_run(self, v, n):
+        """Instructions all of v's processes ran to start, answer n hello
+        requests in turn on one keep-alive connection, and stop (TERM)."""
+        out = tempfile.mkdtemp(prefix=f"cg-{v.name}-", dir=self.tmp)
+        srv = v.server("hello:app", self.tmp)
+        srv.argv = [VALGRIND, "--tool=callgrind", "--trace-children=yes",
+                    f"--callgrind-out-file={out}/cg.%p"] + srv.argv
+        srv.start()
+        try:
+            srv.wait_ready(timeout=120)
+            req = client.request_bytes("/")
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as c:
+                for _ in range(n):
+                    c.sendall(req)
+                    got = b""
+                    while not got.endswith(b"Hello, World!\n"):
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            raise RuntimeError("the server closed the connection")
+                        got += chunk
+            os.killpg(srv.proc.pid, signal.SIGTERM)
+            srv.proc.wait(timeout=120)
+        finally:
+            srv.stop()
+        total = 0
+        for name in os.listdir(out):
+            with open(os.path.join(out, name)) as f:
+                for line in f:
+                    if line.startswith(("summary:", "totals:")):
+                        total += int(line.split()[1])
+                        break
+        if not total:
+            raise RuntimeError("callgrind wrote no counts")
+        return total
+
     def scen_h(self):
         title = "parser micro-benchmark"
         self.say(f"\n== (h) {title}")
@@ -1113,6 +1186,8 @@ class Bench:
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
                   ("first answer ms", "first_answer_ms", ".1f"), ("CPU ms", "cpu_ms", ".1f")],
         "parser": [("binary", "server", "s")],
+        "instr": [("server", "server", "s"), ("instructions/req", "instr", ".0f"),
+                  ("requests", "requests", "s")],
     }
 
     @staticmethod
@@ -1358,10 +1433,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefgh":
+        elif len(p) == 1 and p in "abcdefghi":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-h or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 
