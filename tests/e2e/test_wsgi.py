@@ -316,6 +316,21 @@ class Environ:
             for s in conns:
                 s.close()
 
+    def test_method_query_and_protocol_are_each_requests_own(self):
+        sends = [("POST", "/environ?x=1", "1.1", "POST", "x=1"),
+                 ("GET", "/environ", "1.1", "GET", ""),
+                 ("DELETE", "/environ?", "1.1", "DELETE", ""),
+                 ("GET", "/environ?y", "1.0", "GET", "y")]
+        for method, target, version, want_method, want_query in sends:
+            raw = raw_request(self.k.port, ("%s %s HTTP/%s\r\nHost: x\r\nContent-Length: 0\r\n"
+                                            "Connection: close\r\n\r\n"
+                                            % (method, target, version)).encode(), timeout=30)
+            status, _, body = parse_raw(raw)
+            self.assertEqual(status, 200, raw)
+            e = json.loads(body)
+            self.assertEqual((e["REQUEST_METHOD"], e["QUERY_STRING"], e["SERVER_PROTOCOL"]),
+                             (want_method, want_query, "HTTP/" + version))
+
     def test_callables_kept_past_their_request_refuse(self):
         for _ in range(2):
             r = request(self.k.port, "/keep-callables")

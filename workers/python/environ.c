@@ -51,7 +51,7 @@ static struct {
 } peer_cache[PEER_CACHE];
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
-static PyObject *v_http10, *v_http11, *v_http, *v_empty;
+static PyObject *v_http10, *v_http11, *v_http, *v_empty, *v_get;
 static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
 static size_t root_len;
 
@@ -120,6 +120,11 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	PyDict_SetItemString(template_env, "wsgi.errors", errors);
 	PyDict_SetItem(template_env, k_input_terminated, Py_True);
 	PyDict_SetItem(template_env, k_scheme, v_http);
+	v_get = method_str("GET", 3);
+	if (!v_get || PyDict_SetItem(template_env, k_method, v_get) < 0 ||
+	    PyDict_SetItem(template_env, k_protocol, v_http11) < 0 ||
+	    PyDict_SetItem(template_env, k_query, v_empty) < 0)
+		return -1;
 	if (file_wrapper)
 		PyDict_SetItemString(template_env, "wsgi.file_wrapper", file_wrapper);
 	PyObject *software = PyUnicode_FromString("kirin");
@@ -152,10 +157,11 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		goto fail;
 	}
 	Py_DECREF(path);
-	if (PyDict_SetItem(env, k_method, method) < 0 ||
-	    set_str(env, k_query, req->query, req->query_len) < 0 ||
+	/* The template holds GET, HTTP/1.1 and an empty query: set only what differs. */
+	if ((method != v_get && PyDict_SetItem(env, k_method, method) < 0) ||
+	    (req->query_len && set_str(env, k_query, req->query, req->query_len) < 0) ||
 	    set_str(env, k_raw_uri, req->target, req->target_len) < 0 ||
-	    PyDict_SetItem(env, k_protocol, req->version_minor ? v_http11 : v_http10) < 0 ||
+	    (!req->version_minor && PyDict_SetItem(env, k_protocol, v_http10) < 0) ||
 	    PyDict_SetItem(env, k_input, input) < 0 ||
 	    (c->https && set_str(env, k_scheme, "https", 5) < 0))
 		goto fail;
