@@ -564,13 +564,16 @@ static int read_proxy(struct conn *c)
  */
 static int forwarded_scheme(struct conn *c)
 {
+#define SCHEME_HEADER(name, secure) {name, secure, sizeof(name) - 1, sizeof(secure) - 1}
 	static const struct {
 		const char *name, *secure;
+		size_t name_len, secure_len;
 	} secure[] = {
-		{"x-forwarded-proto", "https"},
-		{"x-forwarded-protocol", "ssl"},
-		{"x-forwarded-ssl", "on"},
+		SCHEME_HEADER("x-forwarded-proto", "https"),
+		SCHEME_HEADER("x-forwarded-protocol", "ssl"),
+		SCHEME_HEADER("x-forwarded-ssl", "on"),
 	};
+#undef SCHEME_HEADER
 	int verdict = -1; /* -1 unknown, 0 http, 1 https */
 
 	if (!c->forwarded_trusted)
@@ -578,8 +581,8 @@ static int forwarded_scheme(struct conn *c)
 	for (size_t i = 0; i < c->req.num_headers; i++) {
 		const struct http_header *h = &c->req.headers[i];
 		for (size_t k = 0; k < sizeof(secure) / sizeof(secure[0]); k++) {
-			size_t sl = strlen(secure[k].secure);
-			if (h->name_len != strlen(secure[k].name) ||
+			size_t sl = secure[k].secure_len;
+			if (h->name_len != secure[k].name_len ||
 			    strncasecmp(h->name, secure[k].name, h->name_len) != 0)
 				continue;
 			int https = h->value_len == sl && strncasecmp(h->value, secure[k].secure, sl) == 0;
