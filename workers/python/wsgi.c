@@ -13,6 +13,7 @@
 
 #include "arbiter/log.h"
 #include "workers/accesslog.h"
+#include "workers/channel.h"
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
@@ -36,7 +37,8 @@ struct request {
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
-	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
+	struct timespec start; /* CLOCK_MONOTONIC, when the request reached us */
+	int answered;   /* the status of an answer made here (error, 101), 0: the app's */
 	int timer;      /* its reqtimeout slot, -1: not timed */
 };
 
@@ -56,6 +58,7 @@ typedef struct {
 static PyObject *app_obj;
 static PyObject *str_close; /* interned attribute name */
 static bool cooperative;    /* greenlet or gevent worker: see wsgi_init() */
+static bool use_sendfile = true; /* --no-sendfile clears it */
 /* A start_response (with its write()) that no one kept, for this thread's next request. */
 static __thread StartResponse *spare_sr;
 
@@ -78,6 +81,7 @@ static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
 static void hold_line(struct request *r);
+static void count_request(const struct request *r);
 static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);
 static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
@@ -113,6 +117,11 @@ static PyTypeObject FileWrapperType = {
 	.tp_methods = file_wrapper_methods,
 };
 
+void wsgi_set_sendfile(bool on)
+{
+	use_sendfile = on;
+}
+
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess, bool coop)
 {
 	app_obj = app;
@@ -135,8 +144,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	enum wsgi_outcome out = WSGI_CLOSE;
 
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
-	if (accesslog_enabled())
-		clock_gettime(CLOCK_MONOTONIC, &r.start);
+	clock_gettime(CLOCK_MONOTONIC, &r.start); /* vDSO: no system call */
+	channel_in_flight(1);
 	/* A WebSocket's app call lasts as long as the session: not bounded. */
 	if (reqtimeout_seconds && !c->req.upgrade)
 		r.timer = reqtimeout_begin(c);
@@ -161,6 +170,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		 * app returns is closed, not sent, as under gevent-websocket). */
 		if (!result)
 			interp_log_exception("Error in a WebSocket application");
+		r.answered = 101;
 		if (accesslog_enabled())
 			access_log(&r, 101, 0, false);
 		goto done;
@@ -229,6 +239,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 done:
 	if (accesslog_enabled() && !r.logged && c->fd >= 0)
 		access_log(&r, r.started ? r.resp.status : 500, r.resp.body_sent, r.head_sent);
+	count_request(&r);
 	if (r.ws) {
 		websocket_finish(r.ws);
 		Py_DECREF(r.ws);
@@ -509,12 +520,14 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 static int send_file(struct request *r, PyObject *wrapper)
 {
 	PyObject *filelike = ((FileWrapper *)wrapper)->filelike;
-	PyObject *fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
-	PyObject *pos;
+	PyObject *fno, *pos;
 	struct stat st;
 	long long offset;
 	int fd;
 
+	if (!use_sendfile)
+		return -1;
+	fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
 	if (!fno) {
 		PyErr_Clear();
 		return -1;
@@ -592,6 +605,7 @@ static void finish_error(struct request *r, const char *what)
 		int status = c->error_status ? c->error_status : timed_out ? 504 : 500;
 
 		r->head_sent = true;
+		r->answered = status;
 		/* Now: the refusal closes the connection and frees the request. */
 		if (accesslog_enabled())
 			access_log(r, status, strlen(http_reason(status)) + 1, false);
@@ -610,6 +624,18 @@ static void hold_line(struct request *r)
 		accesslog_hold();
 		r->held = true;
 	}
+}
+
+/* The request leaves the application: its status and duration go to the arbiter's counters. */
+static void count_request(const struct request *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	channel_in_flight(-1);
+	channel_count_request(r->answered ? r->answered : r->started ? r->resp.status : 500,
+			      (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
+				      (now.tv_nsec - r->start.tv_nsec) / 1000);
 }
 
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent)

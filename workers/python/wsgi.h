@@ -29,6 +29,9 @@ enum wsgi_outcome {
  */
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess, bool cooperative);
 
+/* --no-sendfile: wsgi.file_wrapper files are read and written, not sendfile(2)'d. */
+void wsgi_set_sendfile(bool on);
+
 /*
  * Serve the request parsed into c->req: call the app, send its response.
  * keep_alive says whether the worker type keeps connections; the request
