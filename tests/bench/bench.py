@@ -23,8 +23,8 @@ Scenarios (--only takes the letters or the names):
   i instr     instructions per hello keep-alive request on each kirin worker
               type that keeps connections, every process of it counted by
               valgrind's callgrind: the difference between two runs (2,000
-              and 12,000 requests on one connection) over 10,000; what load
-              on a shared machine does not move
+              and 12,000 requests on one connection) over 10,000 (with --ops,
+              ops-TYPE too); what load on a shared machine does not move
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -1009,7 +1009,7 @@ class Bench:
         # Two runs whose difference leaves out start-up and shutdown.
         counts = (50, 250) if self.quick else (2000, 12000)
         rows = []
-        for v in self.pick(lambda v: v.family in ("kirin", "base")):
+        for v in self.pick(lambda v: v.family in ("kirin", "base", "ops")):
             if not v.keepalive:
                 rows.append(self.row(v, "skipped", "closes after each request"))
             elif not VALGRIND:
