@@ -38,6 +38,12 @@ def scrape(port):
     return out
 
 
+def unix_connect(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+
+
 def sample(m, name, **labels):
     return m.get((name, frozenset(labels.items())), 0)
 
@@ -232,21 +238,29 @@ class Prometheus(unittest.TestCase):
             self.assertTrue(wait_for(lambda: state("open") == 0, 10))
 
     def test_listen_queue_depth(self):
-        """One sync worker busy in the app: connections wait in the kernel's queue."""
+        """One sync worker busy in the app: connections wait in the kernel's
+        queue, of a TCP listener (TCP_INFO) and of a unix one (sock_diag)."""
         mport = free_port()
-        with Kirin("statuses:app", "-w", "1", "--backlog", "64",
+        d = tempfile.TemporaryDirectory()
+        unix = os.path.join(d.name, "k.sock")
+        with Kirin("statuses:app", "-w", "1", "-b", f"unix:{unix}",
                    "--metrics-bind", f"127.0.0.1:{mport}") as k:
-            key = ("kirin_listen_queue", frozenset({("listener", f"127.0.0.1:{k.port}")}))
-            t, _ = in_thread(lambda: http_get(k.port, "/sleep/4", timeout=20))
-            self.assertTrue(wait_for(lambda: sample(scrape(mport), "kirin_requests_in_flight")
-                                     == 1, 10))
-            waiting = [socket.create_connection(("127.0.0.1", k.port)) for _ in range(3)]
-            try:
-                self.assertTrue(wait_for(lambda: scrape(mport)[key] == 3, 3), scrape(mport))
-            finally:
-                for s in waiting:
-                    s.close()
-                t.join(20)
+            for name, connect in ((f"127.0.0.1:{k.port}",
+                                   lambda: socket.create_connection(("127.0.0.1", k.port))),
+                                  (f"unix:{unix}", lambda: unix_connect(unix))):
+                key = ("kirin_listen_queue", frozenset({("listener", name)}))
+                self.assertEqual(scrape(mport)[key], 0)
+                t, _ = in_thread(lambda: http_get(k.port, "/sleep/3", timeout=20))
+                self.assertTrue(wait_for(lambda: sample(scrape(mport),
+                                                        "kirin_requests_in_flight") == 1, 10))
+                waiting = [connect() for _ in range(3)]
+                try:
+                    self.assertTrue(wait_for(lambda: scrape(mport)[key] == 3, 3), scrape(mport))
+                finally:
+                    for s in waiting:
+                        s.close()
+                    t.join(20)
+        d.cleanup()
 
     def test_restarts_by_cause(self):
         mport = free_port()
