@@ -597,8 +597,8 @@ const struct setting config_settings[] = {
 		.type = SETTING_STRING,
 		.offset = offsetof(struct config, control_socket),
 		.metavar = "PATH",
-		.help = "Listen for `kirin ctl` commands on this unix socket (mode from --umask, "
-			"owner from --user/--group).",
+		.help = "Listen for `kirin ctl` commands on this unix socket (mode 0660 less "
+			"--umask, owned by --user and --group).",
 	},
 	/* the command line only */
 	{

@@ -30,10 +30,12 @@
 #define CONTROL_DEADLINE 5.0 /* seconds a client may take, from accept to the last byte */
 #define ACCEPT_BATCH 8       /* clients accepted per wake-up */
 #define MAX_SCALE 4096       /* `scale N` bound */
+#define CONTROL_UMASK 0117   /* the control socket is at most rw-rw---- */
 
 static int open_one(const char *addr, const char *env, bool is_path, const struct config *cfg,
 		    char **path, char *err, size_t errlen);
-static int bind_unix(const char *path, const struct config *cfg, char *err, size_t errlen);
+static int bind_unix(const char *path, mode_t mask, const struct config *cfg, char *err,
+		     size_t errlen);
 static int bind_tcp(const char *addr, int backlog, char *err, size_t errlen);
 static void accept_clients(struct arbiter *a, int lfd, bool http, double now);
 static void on_readable(struct arbiter *a, struct control_client *c);
@@ -159,18 +161,22 @@ static int open_one(const char *addr, const char *env, bool is_path, const struc
 	if (!addr)
 		return -1;
 	if (fd <= 2)
-		fd = unix_path ? bind_unix(unix_path, cfg, err, errlen)
+		/* Whoever can write to the control socket controls kirin: never
+		 * others, whatever --umask allows the listeners. */
+		fd = unix_path ? bind_unix(unix_path,
+					   (mode_t)cfg->umask | (is_path ? CONTROL_UMASK : 0), cfg,
+					   err, errlen)
 			       : bind_tcp(addr, cfg->backlog, err, errlen);
 	if (fd >= 0 && unix_path)
 		*path = xstrdup(unix_path);
 	return fd < 0 ? -2 : fd;
 }
 
-static int bind_unix(const char *path, const struct config *cfg, char *err, size_t errlen)
+static int bind_unix(const char *path, mode_t mask, const struct config *cfg, char *err,
+		     size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
-	mode_t mask;
 	uid_t uid;
 	gid_t gid;
 	int fd, rc;
@@ -196,7 +202,7 @@ static int bind_unix(const char *path, const struct config *cfg, char *err, size
 		}
 		unlink(path);
 	}
-	mask = umask((mode_t)cfg->umask);
+	mask = umask(mask);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(mask);
 	if (rc < 0 || listen(fd, 16) < 0) {

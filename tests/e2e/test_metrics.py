@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Operations: the control socket and `kirin ctl`, Prometheus /metrics,
 statsd, and what hostile clients of the arbiter's endpoints cannot do."""
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -104,11 +106,30 @@ class Control(unittest.TestCase):
             self.assertEqual(http_get(k.port, "/").status, 200)
 
     def test_socket_mode_follows_umask_and_file_goes_at_exit(self):
-        with Kirin("statuses:app", "--umask", "077", "--control-socket", self.sock):
+        # At most rw-rw----, whatever --umask allows the listeners; less with it.
+        for umask, mode in (("0", 0o660), ("077", 0o600)):
+            with Kirin("statuses:app", "--umask", umask, "--control-socket", self.sock):
+                st = os.stat(self.sock)
+                self.assertTrue(stat.S_ISSOCK(st.st_mode))
+                self.assertEqual(stat.S_IMODE(st.st_mode), mode, umask)
+            self.assertFalse(os.path.exists(self.sock))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run as other users")
+    def test_only_its_user_and_group_may_control_it(self):
+        os.chmod(self.dir.name, 0o755)
+        with Kirin("statuses:app", "--user", "nobody", "--group", "nogroup",
+                   "--control-socket", self.sock):
             st = os.stat(self.sock)
-            self.assertTrue(stat.S_ISSOCK(st.st_mode))
-            self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
-        self.assertFalse(os.path.exists(self.sock))
+            self.assertEqual((st.st_uid, st.st_gid), (pwd.getpwnam("nobody").pw_uid,
+                                                       grp.getgrnam("nogroup").gr_gid))
+            as_user = lambda user: subprocess.run(
+                [KIRIN, "ctl", "-s", self.sock, "status"], capture_output=True, text=True,
+                timeout=20, user=user, group=pwd.getpwnam(user).pw_gid, extra_groups=[])
+            r = as_user("nobody")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = as_user("daemon")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("Permission denied", r.stderr)
 
     def test_usr2_hands_both_endpoints_to_the_new_arbiter(self):
         mport = free_port()
