@@ -348,6 +348,35 @@ class Statsd(unittest.TestCase):
             udp.close()
 
 
+    def test_unix_datagram_socket_that_appears_later(self):
+        d = tempfile.TemporaryDirectory()
+        path = os.path.join(d.name, "statsd.sock")
+        sink = None
+        try:
+            with Kirin("statuses:app", "--statsd-host", f"unix:{path}") as k:
+                time.sleep(1.5)  # flushes with nobody listening are lost, harmlessly
+                sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                sink.bind(path)
+                sink.settimeout(0.5)
+                for _ in range(3):
+                    http_get(k.port, "/status/418")
+                got = []
+                teapots = lambda: sum(int(ln.split(":")[1].split("|")[0]) for ln in got
+                                      if ln.startswith("gunicorn.request.status.418:"))
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and teapots() < 3:
+                    try:
+                        got.extend(sink.recv(65536).decode().split("\n"))
+                    except socket.timeout:
+                        pass
+                self.assertEqual(teapots(), 3, got)
+                self.assertIn("gunicorn.workers:1|g", got)
+        finally:
+            if sink:
+                sink.close()
+            d.cleanup()
+
+
 class Hostile(unittest.TestCase):
     """Slow, silent, oversize and junk clients of the control socket and of
     /metrics: the arbiter drops them, and meanwhile heartbeats, signals and
