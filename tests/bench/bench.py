@@ -20,6 +20,9 @@ Scenarios (--only takes the letters or the names):
   f post      POST echo of 1 MB bodies, 100 connections
   g ready     time from exec to ready with 4 workers
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
+  i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
+              RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
+              against gevent-websocket, uvicorn and uWSGI (tests/bench/wsbench.py)
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -62,6 +65,7 @@ APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+import wsbench  # noqa: E402  (scenario i)
 from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -570,7 +574,8 @@ def median_run(runs):
 # --- the harness -----------------------------------------------------------
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
-             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser")]
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
+             ("i", "websocket")]
 
 
 class Bench:
@@ -978,6 +983,21 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
+    def scen_i(self):
+        kinds = ("greenlet", "gevent")
+        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
+                                         and v.kind in kinds)]
+        if not self.quick:
+            variants += wsbench.peer_variants(
+                DEBIAN_PYTHON, lambda name, family, kind, check, build:
+                Variant(name, family, kind, True, check, build))
+        if self.args.servers:
+            rx = re.compile(self.args.servers)
+            variants = [v for v in variants if rx.search(v.name)]
+        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
+        self.tables.append(table)
+        self.print_table(table)
+
     def scen_h(self):
         title = "parser micro-benchmark"
         self.say(f"\n== (h) {title}")
@@ -1089,6 +1109,21 @@ class Bench:
                     v = r.get("ready_ms")
                     add(f"(g) ready with 4 workers: {r['server']} (ms)", v, "< 150",
                         _met(v is not None and v < 150), r.get("note", ""))
+        i = tab("i")
+        if i:
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["rt_s"],
+                        default=None)
+            v = kbest and kbest.get("x_best_peer")
+            add("(i) WebSocket echo, 100 conns: kirin best vs best peer", v, ">= 3.00x",
+                _met(v is not None and v >= 3.0), kbest["server"] if kbest else "")
+            for r in ok_rows(i, lambda r: r["family"] == "kirin"):
+                if r["kind"] == "greenlet":
+                    v = r.get("kib_per_ws")
+                    add(f"(i) idle WebSockets: {r['server']} RSS each (KiB)", v, "<= 8",
+                        _met(v is not None and v <= 8.0), r.get("note", ""))
+                add(f"(i) 16 MiB message echoed byte-exact: {r['server']}",
+                    "yes" if r.get("big_exact") else "no", "yes", bool(r.get("big_exact")),
+                    r.get("note", ""))
         # a target whose kirin side was skipped is not evaluated
         for x in t:
             if x["value"] is None or x["value"] is False:
@@ -1116,6 +1151,10 @@ class Bench:
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
                   ("first answer ms", "first_answer_ms", ".1f")],
         "parser": [("binary", "server", "s")],
+        "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
+                      ("x best peer", "x_best_peer", ".2f"),
+                      ("client CPU", "client_cpu", "pct"),
+                      ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
     }
 
     @staticmethod
@@ -1375,10 +1414,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefgh":
+        elif len(p) == 1 and p in "abcdefghi":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-h or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 

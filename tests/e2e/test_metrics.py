@@ -105,13 +105,18 @@ class Control(unittest.TestCase):
             self.assertEqual(ctl(self.sock, "explode").returncode, 2)
             self.assertEqual(http_get(k.port, "/").status, 200)
 
-    def test_socket_mode_follows_umask_and_file_goes_at_exit(self):
-        # At most rw-rw----, whatever --umask allows the listeners; less with it.
-        for umask, mode in (("0", 0o660), ("077", 0o600)):
-            with Kirin("statuses:app", "--umask", umask, "--control-socket", self.sock):
+    def test_socket_mode_and_file_goes_at_exit(self):
+        """0600 by default as Gunicorn's, whatever --umask says; --control-socket-mode sets it."""
+        for args, mode in ((["--umask", "0"], 0o600), (["--control-socket-mode", "0o660"], 0o660)):
+            with Kirin("statuses:app", *args, "--control-socket", self.sock):
                 st = os.stat(self.sock)
                 self.assertTrue(stat.S_ISSOCK(st.st_mode))
-                self.assertEqual(stat.S_IMODE(st.st_mode), mode, umask)
+                self.assertEqual(stat.S_IMODE(st.st_mode), mode, args)
+            self.assertFalse(os.path.exists(self.sock))
+
+    def test_no_control_socket_wins_over_a_configured_one(self):
+        with Kirin("statuses:app", "--control-socket", self.sock, "--no-control-socket") as k:
+            self.assertEqual(http_get(k.port, "/").status, 200)
             self.assertFalse(os.path.exists(self.sock))
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root to run as other users")
