@@ -736,6 +736,15 @@ const struct setting config_settings[] = {
 		.check = check_tags,
 	},
 	{
+		.name = "enable_backlog_metric",
+		.long_flag = "--enable-backlog-metric",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, enable_backlog_metric),
+		.def = "false",
+		.help = "Send statsd gunicorn.backlog once a second: the connections waiting in "
+			"the listeners' accept queues.",
+	},
+	{
 		.name = "metrics_bind",
 		.long_flag = "--metrics-bind",
 		.type = SETTING_STRING,

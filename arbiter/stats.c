@@ -324,6 +324,19 @@ static void prom_gauges(FILE *f, const struct arbiter *a, double now)
 		now - a->started_at, PACKAGE_VERSION);
 }
 
+long stats_backlog(const struct arbiter *a)
+{
+	long sum = -1;
+
+	for (size_t i = 0; i < a->nlisteners; i++) {
+		unsigned q;
+
+		if (listen_queue(&a->listeners[i], &q) == 0)
+			sum = (sum < 0 ? 0 : sum) + (long)q;
+	}
+	return sum;
+}
+
 /*
  * Connections accepted by the kernel and not yet by a worker: TCP_INFO's
  * tcpi_unacked on a TCP listener, sock_diag's receive queue on a unix one.

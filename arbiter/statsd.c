@@ -77,6 +77,7 @@ void statsd_tick(struct arbiter *a, double now)
 	uint64_t logs[3];
 	char value[64];
 	uint64_t n;
+	long backlog;
 
 	if (!s || now < s->next_flush)
 		return;
@@ -101,6 +102,10 @@ void statsd_tick(struct arbiter *a, double now)
 	}
 	snprintf(value, sizeof(value), "%zu", a->nslots);
 	metric(s, "gunicorn.workers", value, "g");
+	if (a->cfg->enable_backlog_metric && (backlog = stats_backlog(a)) >= 0) {
+		snprintf(value, sizeof(value), "%ld", backlog);
+		metric(s, "gunicorn.backlog", value, "h");
+	}
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const names[3] = {"gunicorn.log.critical", "gunicorn.log.error",
 						      "gunicorn.log.warning"};

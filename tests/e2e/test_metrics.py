@@ -5,6 +5,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -331,7 +332,8 @@ class Statsd(unittest.TestCase):
 
         try:
             with Kirin("statuses:app", "-w", "2", "--statsd-host", f"127.0.0.1:{port}",
-                       "--statsd-prefix", "web.", "--dogstatsd-tags", "env:test,app:e2e") as k:
+                       "--statsd-prefix", "web.", "--dogstatsd-tags", "env:test,app:e2e",
+                       "--enable-backlog-metric") as k:
                 k.wait_workers(2)
                 time.sleep(1.5)
                 drain()
@@ -347,6 +349,8 @@ class Statsd(unittest.TestCase):
                 self.assertEqual(total("gunicorn.request.status.200") - base200, 3, lines)
                 self.assertEqual(total("gunicorn.requests") - base, 5, lines)
                 self.assertIn("web.gunicorn.workers:2|g|#env:test,app:e2e", lines)
+                self.assertTrue(any(re.fullmatch(r"web\.gunicorn\.backlog:\d+\|h\|#env:test,app:e2e",
+                                                 ln) for ln in lines), lines)
                 self.assertTrue(any(ln.startswith("web.gunicorn.request.duration:") and
                                     "|ms" in ln for ln in lines), lines)
         finally:
