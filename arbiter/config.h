@@ -146,6 +146,12 @@ struct config {
 	char *syslog_addr;
 	char *syslog_facility;
 	char *syslog_prefix; /* NULL: the process name */
+	/* metrics and control (read at start; a HUP keeps them) */
+	char *statsd_host;    /* HOST:PORT or unix:PATH; NULL: no statsd */
+	char *statsd_prefix;  /* before every statsd name ("" none) */
+	char *dogstatsd_tags; /* "k:v,k2:v2" appended to every statsd line; NULL: none */
+	char *metrics_bind;   /* HOST:PORT or unix:PATH serving Prometheus /metrics; NULL: off */
+	char *control_socket; /* PATH of the control socket (kirin ctl); NULL: off */
 	/* the command line itself */
 	char *config;      /* -c FILE; NULL means ./kirin.ini if it exists */
 	bool check_config;

@@ -27,6 +27,8 @@ static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
+static int check_address(const char *item, char *why, size_t whylen);
+static int check_tags(const char *item, char *why, size_t whylen);
 
 static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 /* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
@@ -633,6 +635,54 @@ const struct setting config_settings[] = {
 		.help = "The program name in syslog lines is kirin.PREFIX (default: the process "
 			"name).",
 	},
+	/* metrics and control */
+	{
+		.name = "statsd_host",
+		.long_flag = "--statsd-host",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, statsd_host),
+		.metavar = "ADDRESS",
+		.help = "Send Gunicorn's statsd metrics (gunicorn.requests, "
+			"gunicorn.request.duration, ...) once a second to HOST:PORT (UDP) or "
+			"unix:PATH (datagram).",
+		.check = check_address,
+	},
+	{
+		.name = "statsd_prefix",
+		.long_flag = "--statsd-prefix",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, statsd_prefix),
+		.metavar = "PREFIX",
+		.help = "Put PREFIX. before every statsd metric name.",
+	},
+	{
+		.name = "dogstatsd_tags",
+		.long_flag = "--dogstatsd-tags",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, dogstatsd_tags),
+		.metavar = "TAGS",
+		.help = "Datadog tags for every statsd metric, comma-separated: env:prod,app:shop.",
+		.check = check_tags,
+	},
+	{
+		.name = "metrics_bind",
+		.long_flag = "--metrics-bind",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, metrics_bind),
+		.metavar = "ADDRESS",
+		.help = "Serve Prometheus metrics from the arbiter at http://ADDRESS/metrics "
+			"(HOST:PORT or unix:PATH).",
+		.check = check_address,
+	},
+	{
+		.name = "control_socket",
+		.long_flag = "--control-socket",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, control_socket),
+		.metavar = "PATH",
+		.help = "Listen for `kirin ctl` commands on this unix socket (mode from --umask, "
+			"owner from --user/--group).",
+	},
 	/* the command line only */
 	{
 		.name = "config",
@@ -785,5 +835,30 @@ static int check_group(const char *item, char *why, size_t whylen)
 	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
 		return 0;
 	snprintf(why, whylen, "no such group");
+	return -1;
+}
+
+/* --statsd-host, --metrics-bind: HOST:PORT, [IPV6]:PORT or unix:PATH. */
+static int check_address(const char *item, char *why, size_t whylen)
+{
+	const char *port = strrchr(item, ':');
+
+	if (strncmp(item, "unix:", 5) == 0) {
+		if (item[5])
+			return 0;
+	} else if (port && port > item && port[1] &&
+		   strspn(port + 1, "0123456789") == strlen(port + 1) && atol(port + 1) <= 65535) {
+		return 0;
+	}
+	snprintf(why, whylen, "expected HOST:PORT or unix:PATH");
+	return -1;
+}
+
+/* --dogstatsd-tags: tags without the characters that frame a statsd line. */
+static int check_tags(const char *item, char *why, size_t whylen)
+{
+	if (strpbrk(item, "|#\n\r ") == NULL)
+		return 0;
+	snprintf(why, whylen, "a tag cannot hold '|', '#', a space or a line break");
 	return -1;
 }

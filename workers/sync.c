@@ -162,16 +162,20 @@ static int serve_one(struct worker *w, const struct listener *l)
 	if (rc <= 0)
 		return rc;
 	c.defer_close = true; /* finish() decides whether the close lingers */
+	channel_connections(1, 0);
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
-		if (rc < 0 && c.error_status)
+		if (rc < 0 && c.error_status) {
 			conn_refuse(&c, c.error_status);
+			channel_count_request(c.error_status, 0);
+		}
 	} else if (wsgi_serve(&c, false) != WSGI_CLOSED) {
 		conn_finish(&c);
 	}
 	if (rc > 0)
 		w->requests++;
 	finish(&c);
+	channel_connections(0, 0);
 	return 1;
 }
 

@@ -129,8 +129,10 @@ int worker_beat_interval_ms(const struct worker *w)
 bool worker_stopping(const struct worker *w)
 {
 	if (w->max_requests && w->requests >= w->max_requests) {
-		if (!stop_requested)
+		if (!stop_requested) {
 			log_info("Autorestarting worker after %u requests", w->requests);
+			channel_exit_cause(CHANNEL_EXIT_MAX_REQUESTS);
+		}
 		stop_requested = 1;
 	}
 	return stop_requested;

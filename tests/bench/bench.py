@@ -4,6 +4,7 @@ one machine, so that every number that matters is a ratio.
 
     bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
              [--duration S] [--runs N] [--servers REGEX] [--baseline OLD_KIRIN]
+             [--ops]
 
 Scenarios (--only takes the letters or the names):
   a hello     hello world, keep-alive, 100 connections
@@ -36,6 +37,11 @@ reported as skipped otherwise. kirin's worker classes that this build does not
 have yet are reported as skipped too. Servers listen on free ports of
 127.0.0.1, each in its own session, and their process groups are killed by
 pid at the end, on Ctrl-C, or on any exception.
+
+--ops adds each kirin worker type again with the operations endpoints on
+(--statsd-host to a UDP sink of the harness's, --metrics-bind,
+--control-socket), named ops-TYPE and run interleaved with kirin-TYPE; each
+table then gives ops/off ratios, run by run, to show the noise.
 
 Writes DIR/bench.json, DIR/bench.md and DIR/bench.png. Exits 1 when a kirin
 variant failed a scenario it should have run, 0 otherwise.
@@ -268,10 +274,11 @@ def _has_module(mod):
     return r.returncode == 0
 
 
-def kirin_variants(kirin, family):
+def kirin_variants(kirin, family, statsd_port=None):
     """One variant per worker type of the kirin binary at path kirin, named
     FAMILY-TYPE: family "kirin" is the build under test, "base" a baseline
-    build (--baseline) measured in the same run."""
+    build (--baseline) measured in the same run, "ops" the build under test
+    with statsd (to statsd_port), /metrics and the control socket on."""
     def check():
         if not kirin or not os.access(kirin, os.X_OK):
             return f"no kirin binary ({kirin!r})"
@@ -286,6 +293,10 @@ def kirin_variants(kirin, family):
                 argv += ["--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S)]
             if kind == "gthread":
                 argv += ["--threads", "4"]
+            if statsd_port:
+                argv += ["--statsd-host", f"127.0.0.1:{statsd_port}",
+                         "--metrics-bind", f"127.0.0.1:{free_port()}",
+                         "--control-socket", os.path.join(tmp, f"ops-{kind}-{port}.ctl")]
             if os.environ.get("BENCH_TLS"):
                 cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
                 argv += ["--certfile", cert, "--keyfile", key]
@@ -294,10 +305,12 @@ def kirin_variants(kirin, family):
     return vs
 
 
-def make_variants(kirin, baseline=None):
+def make_variants(kirin, baseline=None, statsd_port=None):
     vs = kirin_variants(kirin, "kirin")
     if baseline:
         vs += kirin_variants(baseline, "base")
+    if statsd_port:
+        vs += kirin_variants(kirin, "ops", statsd_port)
 
     def gunicorn_check(kind):
         def check():
@@ -602,7 +615,14 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="kirin-bench-")
         self.kirin = os.path.abspath(args.kirin) if args.kirin else ""
         self.baseline = os.path.abspath(args.baseline) if args.baseline else ""
-        self.variants = make_variants(self.kirin, self.baseline)
+        # --ops: the statsd datagrams land here (and are never read: the
+        # kernel drops what overflows, as a busy statsd daemon's would).
+        self.statsd_sink = None
+        if args.ops:
+            self.statsd_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.statsd_sink.bind(("127.0.0.1", 0))
+        self.variants = make_variants(self.kirin, self.baseline, self.statsd_sink and
+                                      self.statsd_sink.getsockname()[1])
         if args.servers:
             rx = re.compile(args.servers)
             self.variants = [v for v in self.variants if rx.search(v.name)]
@@ -777,6 +797,7 @@ class Bench:
                 if v.family == "kirin":
                     self.kirin_failures.append(f"{v.name}: {cfg['label']}: {row['note']}")
             rows.append(row)
+        self.ops_ratios(rows)
         order = [v.name for v in self.variants]
         rows.sort(key=lambda r: order.index(r["server"]) if r["server"] in order else 99)
         ok = [r for r in rows if r["status"] == "ok"]
@@ -1226,6 +1247,20 @@ class Bench:
                 out += ["    " + line for line in r.get("output", [])]
         return out
 
+    def ops_ratios(self, rows):
+        """--ops: each ops-TYPE row's req/s over kirin-TYPE's, the median run's
+        and run by run (the runs were interleaved, A then B)."""
+        ok = {r["server"]: r for r in rows if r["status"] == "ok"}
+        for name, r in ok.items():
+            off = (ok.get("kirin-" + name[4:]) or ok.get("base-" + name[4:])
+                   if name.startswith("ops-") else None)
+            if not off:
+                continue
+            r["x_off"] = r["req_s"] / off["req_s"]
+            r["x_off_runs"] = [a / b for a, b in zip(r["all_req_s"], off["all_req_s"]) if b]
+            self.say(f"   {name} / {off['server']}: {r['x_off']:.3f} (runs: " +
+                     ", ".join(f"{x:.3f}" for x in r["x_off_runs"]) + ")")
+
     def print_table(self, table):
         self.say(f"\n[{table['id']}] {table['title']}")
         for line in self.table_lines(table):
@@ -1441,6 +1476,9 @@ def main(argv=None):
     ap.add_argument("--duration", type=int, help="seconds per run (default 3; 1 with --quick)")
     ap.add_argument("--runs", type=int, help="runs per server, median reported (default 3)")
     ap.add_argument("--servers", help="only the servers whose name matches this regex")
+    ap.add_argument("--ops", action="store_true",
+                    help="also run kirin with statsd, /metrics and the control socket on "
+                         "(ops-TYPE), for the overhead ratio")
     ap.add_argument("--wrk-threads", type=int,
                     help="wrk threads (default 1; one per CPU for scenario b)")
     ap.add_argument("--parser-bench", help="the parser micro-benchmark binary for (h)")

@@ -12,6 +12,7 @@
 
 #include "arbiter/log.h"
 #include "workers/accesslog.h"
+#include "workers/channel.h"
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
@@ -35,7 +36,8 @@ struct request {
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
-	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
+	struct timespec start; /* CLOCK_MONOTONIC, when the request reached us */
+	int answered;   /* the status of an answer made here (error, 101), 0: the app's */
 	int timer;      /* its reqtimeout slot, -1: not timed */
 };
 
@@ -70,6 +72,7 @@ static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
 static void hold_line(struct request *r);
+static void count_request(const struct request *r);
 static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);
 static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
@@ -126,8 +129,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	enum wsgi_outcome out = WSGI_CLOSE;
 
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
-	if (accesslog_enabled())
-		clock_gettime(CLOCK_MONOTONIC, &r.start);
+	clock_gettime(CLOCK_MONOTONIC, &r.start); /* vDSO: no system call */
+	channel_in_flight(1);
 	/* A WebSocket's app call lasts as long as the session: not bounded. */
 	if (reqtimeout_seconds && !c->req.upgrade)
 		r.timer = reqtimeout_begin(c);
@@ -154,6 +157,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		 * app returns is closed, not sent, as under gevent-websocket). */
 		if (!result)
 			interp_log_exception("Error in a WebSocket application");
+		r.answered = 101;
 		if (accesslog_enabled())
 			access_log(&r, 101, 0, false);
 		goto done;
@@ -226,6 +230,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 done:
 	if (accesslog_enabled() && !r.logged && c->fd >= 0)
 		access_log(&r, r.started ? r.resp.status : 500, r.resp.body_sent, r.head_sent);
+	count_request(&r);
 	if (r.ws) {
 		websocket_finish(r.ws);
 		Py_DECREF(r.ws);
@@ -529,6 +534,7 @@ static void finish_error(struct request *r, const char *what)
 		int status = c->error_status ? c->error_status : timed_out ? 504 : 500;
 
 		r->head_sent = true;
+		r->answered = status;
 		/* Now: the refusal closes the connection and frees the request. */
 		if (accesslog_enabled())
 			access_log(r, status, strlen(http_reason(status)) + 1, false);
@@ -547,6 +553,18 @@ static void hold_line(struct request *r)
 		accesslog_hold();
 		r->held = true;
 	}
+}
+
+/* The request leaves the application: its status and duration go to the arbiter's counters. */
+static void count_request(const struct request *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	channel_in_flight(-1);
+	channel_count_request(r->answered ? r->answered : r->started ? r->resp.status : 500,
+			      (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
+				      (now.tv_nsec - r->start.tv_nsec) / 1000);
 }
 
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent)
