@@ -20,7 +20,10 @@ Scenarios (--only takes the letters or the names):
   f post      POST echo of 1 MB bodies, 100 connections
   g ready     time from exec to ready with 4 workers
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
-  i tls       over TLS (a self-signed certificate made with the openssl command,
+  i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
+              RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
+              against gevent-websocket, uvicorn and uWSGI (tests/bench/wsbench.py)
+  j tls       over TLS (a self-signed certificate made with the openssl command,
               nginx with `listen ssl`): hello keep-alive at 100 connections,
               a new TLS connection per request (wrk threads per CPU), and the
               13 MB file through wsgi.file_wrapper (nginx: sendfile on)
@@ -66,6 +69,7 @@ APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+import wsbench  # noqa: E402  (scenario i)
 import ssl  # noqa: E402
 from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
@@ -113,7 +117,7 @@ class Server:
     """One running server: its own session, log file, port and process group."""
 
     def __init__(self, variant, argv, port, tmp, env=None, cwd=None, ready_path="/"):
-        self.tls = bool(os.environ.get("BENCH_TLS"))  # scenario (i): it speaks HTTPS
+        self.tls = bool(os.environ.get("BENCH_TLS"))  # scenario (j): it speaks HTTPS
         self.variant = variant
         self.argv = argv
         self.port = port
@@ -605,7 +609,8 @@ def median_run(runs):
 # --- the harness -----------------------------------------------------------
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
-             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"), ("i", "tls")]
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
+             ("i", "websocket"), ("j", "tls")]
 
 
 class Bench:
@@ -856,7 +861,7 @@ class Bench:
                             "path": "/file", "conns": c, "timeout": 30, "body_bytes": big})
         self.throughput("c", "response bodies", configs, self.pick(), "bodies:app")
 
-    def scen_i(self):
+    def scen_j(self):
         """Over TLS: every server of the scenario gets the same self-signed
         certificate (BENCH_TLS, read by the variants' builds and by wrk's URL)."""
         cert, key = os.path.join(self.tmp, "tls.pem"), os.path.join(self.tmp, "tls.key")
@@ -865,8 +870,8 @@ class Bench:
                             "-days", "2", "-subj", "/CN=127.0.0.1"], capture_output=True,
                            timeout=60) if shutil.which("openssl") else None
         if not r or r.returncode != 0:
-            self.say("\n== (i) tls: skipped, the openssl command is missing or failed")
-            self.tables.append({"id": "i", "scenario": "i", "title": "tls", "kind": "parser",
+            self.say("\n== (j) tls: skipped, the openssl command is missing or failed")
+            self.tables.append({"id": "j", "scenario": "j", "title": "tls", "kind": "parser",
                                 "rows": [{"server": "openssl", "family": "-", "kind": "-",
                                           "status": "skipped", "note": "no openssl command"}]})
             return
@@ -874,15 +879,15 @@ class Bench:
         threads = self.wrk_threads or os.cpu_count() or 1
         big = "1 MB" if self.quick else "13 MB"
         try:
-            self.throughput("i", "over TLS, hello world", [
-                {"id": "i-hello", "label": "keep-alive, 100 connections", "path": "/",
+            self.throughput("j", "over TLS, hello world", [
+                {"id": "j-hello", "label": "keep-alive, 100 connections", "path": "/",
                  "conns": 100},
-                {"id": "i-handshake", "label": f"a new TLS connection per request (Connection: "
+                {"id": "j-handshake", "label": f"a new TLS connection per request (Connection: "
                  f"close), 100 connections, wrk with {threads} thread(s)", "path": "/",
                  "conns": 100, "close": True, "wrk_threads": threads}],
                 self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "hello:app")
-            self.throughput("i", "over TLS, wsgi.file_wrapper", [
-                {"id": "i-file", "label": f"{big} file, 100 connections", "path": "/file",
+            self.throughput("j", "over TLS, wsgi.file_wrapper", [
+                {"id": "j-file", "label": f"{big} file, 100 connections", "path": "/file",
                  "conns": 100, "timeout": 30, "body_bytes": self.file_size}],
                 self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "bodies:app")
         finally:
@@ -1045,6 +1050,21 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
+    def scen_i(self):
+        kinds = ("greenlet", "gevent")
+        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
+                                         and v.kind in kinds)]
+        if not self.quick:
+            variants += wsbench.peer_variants(
+                DEBIAN_PYTHON, lambda name, family, kind, check, build:
+                Variant(name, family, kind, True, check, build))
+        if self.args.servers:
+            rx = re.compile(self.args.servers)
+            variants = [v for v in variants if rx.search(v.name)]
+        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
+        self.tables.append(table)
+        self.print_table(table)
+
     def scen_h(self):
         title = "parser micro-benchmark"
         self.say(f"\n== (h) {title}")
@@ -1149,8 +1169,8 @@ class Bench:
                     v = r["req_s"] / n if (n and r["status"] == "ok") else None
                     add(f"(c) file_wrapper, {c} conns: {r['server']} vs nginx", v, ">= 0.90x",
                         _met(v is not None and v >= 0.9), r.get("note", ""))
-        for tid, what in (("i-hello", "hello keep-alive"), ("i-handshake", "new connections"),
-                          ("i-file", "file_wrapper")):
+        for tid, what in (("j-hello", "hello keep-alive"), ("j-handshake", "new connections"),
+                          ("j-file", "file_wrapper")):
             i = tab(tid)
             n = next((r["req_s"] for r in ok_rows(i, lambda r: r["family"] == "nginx")), None)
             if not i:
@@ -1160,7 +1180,7 @@ class Bench:
             kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["req_s"],
                         default=None)
             v = kbest["req_s"] / n if (kbest and n) else None
-            add(f"(i) TLS {what}: kirin best vs nginx", v, ">= 0.80x",
+            add(f"(j) TLS {what}: kirin best vs nginx", v, ">= 0.80x",
                 _met(v is not None and v >= 0.8), kbest["server"] if kbest else "no kirin result")
         g = tab("g")
         if g:
@@ -1169,6 +1189,21 @@ class Bench:
                     v = r.get("ready_ms")
                     add(f"(g) ready with 4 workers: {r['server']} (ms)", v, "< 150",
                         _met(v is not None and v < 150), r.get("note", ""))
+        i = tab("i")
+        if i:
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["rt_s"],
+                        default=None)
+            v = kbest and kbest.get("x_best_peer")
+            add("(i) WebSocket echo, 100 conns: kirin best vs best peer", v, ">= 3.00x",
+                _met(v is not None and v >= 3.0), kbest["server"] if kbest else "")
+            for r in ok_rows(i, lambda r: r["family"] == "kirin"):
+                if r["kind"] == "greenlet":
+                    v = r.get("kib_per_ws")
+                    add(f"(i) idle WebSockets: {r['server']} RSS each (KiB)", v, "<= 8",
+                        _met(v is not None and v <= 8.0), r.get("note", ""))
+                add(f"(i) 16 MiB message echoed byte-exact: {r['server']}",
+                    "yes" if r.get("big_exact") else "no", "yes", bool(r.get("big_exact")),
+                    r.get("note", ""))
         # a target whose kirin side was skipped is not evaluated
         for x in t:
             if x["value"] is None or x["value"] is False:
@@ -1196,6 +1231,10 @@ class Bench:
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
                   ("first answer ms", "first_answer_ms", ".1f")],
         "parser": [("binary", "server", "s")],
+        "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
+                      ("x best peer", "x_best_peer", ".2f"),
+                      ("client CPU", "client_cpu", "pct"),
+                      ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
     }
 
     @staticmethod
@@ -1394,7 +1433,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
         for letter, name in SCENARIOS:
             if only and letter not in only:
                 continue
-            if letter in "abcdfi" and not self.wrk.path:
+            if letter in "abcdfj" and not self.wrk.path:
                 self.tables.append({"id": letter, "scenario": letter, "title": name,
                                     "kind": "parser", "rows": [{
                                         "server": "wrk", "family": "-", "kind": "-",
@@ -1455,10 +1494,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghi":
+        elif len(p) == 1 and p in "abcdefghij":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-j or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 

@@ -55,6 +55,7 @@ typedef struct {
 
 static PyObject *app_obj;
 static PyObject *str_close; /* interned attribute name */
+static bool use_sendfile = true; /* --no-sendfile clears it */
 
 static PyObject *start_response(StartResponse *self, PyObject *status, PyObject *headers,
 				PyObject *exc_info);
@@ -108,12 +109,17 @@ static PyTypeObject FileWrapperType = {
 	.tp_methods = file_wrapper_methods,
 };
 
+void wsgi_set_sendfile(bool on)
+{
+	use_sendfile = on;
+}
+
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 {
 	app_obj = app;
 	str_close = PyUnicode_InternFromString("close");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
-	    input_init_types() < 0 || websocket_init() < 0 ||
+	    input_init_types() < 0 || websocket_init(app) < 0 ||
 	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
 		interp_log_exception("cannot set up WSGI");
 		return -1;
@@ -461,12 +467,14 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 static int send_file(struct request *r, PyObject *wrapper)
 {
 	PyObject *filelike = ((FileWrapper *)wrapper)->filelike;
-	PyObject *fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
-	PyObject *pos;
+	PyObject *fno, *pos;
 	struct stat st;
 	long long offset;
 	int fd;
 
+	if (!use_sendfile)
+		return -1;
+	fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
 	if (!fno) {
 		PyErr_Clear();
 		return -1;
