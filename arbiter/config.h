@@ -127,6 +127,10 @@ struct config {
 	struct strlist secure_scheme_headers; /* HEADER=VALUE */
 	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
+	bool permit_unconventional_http_method;
+	bool casefold_http_method;
+	bool strip_header_spaces;
+	char *header_map;  /* drop, refuse or dangerous */
 	/* TLS */
 	char *keyfile;
 	char *certfile;    /* NULL: plain HTTP */
@@ -137,10 +141,6 @@ struct config {
 	bool do_handshake_on_connect;
 	char *ciphers;
 	struct ssl_ctx_st *tls_ctx; /* built by sslctx_load() from the above; workers inherit it */
-	bool permit_unconventional_http_method;
-	bool casefold_http_method;
-	bool strip_header_spaces;
-	char *header_map;  /* drop, refuse or dangerous */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;

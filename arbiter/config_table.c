@@ -37,13 +37,13 @@ static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 /* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
 static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off", "none", "off",
 						 "true",  "auto", "1",    "auto", NULL};
+static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
+static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
+static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
 static const char *const ssl_versions[] = {"TLS", "TLSv1_2", "TLSv1_3", NULL};
 /* Gunicorn's names (and ssl module numbers) for "the best both sides have". */
 static const char *const ssl_version_aliases[] = {"TLS_SERVER", "TLS", "SSLv23", "TLS", "2", "TLS",
 						  "17", "TLS", "5", "TLSv1_2", NULL};
-static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
-static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
-static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",

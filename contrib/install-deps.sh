@@ -10,9 +10,9 @@
 #          wrk for the harness's smoke pass, Gunicorn as the access log's reference,
 #          systemd for systemd-socket-activate and systemd-analyze,
 #          prometheus_client for the server hooks' test and the metrics test, tmux for
-#          `kirin ctl top`, nginx for contrib/nginx's test, PasteDeploy for --paste
-#          (which users of --paste need too), and openssl and curl for the TLS
-#          tests (a test CA, a second client)
+#          `kirin ctl top`, nginx for contrib/nginx's test, PasteDeploy
+#          for --paste (which users of --paste need too), openssl and curl for the
+#          TLS tests (a test CA, a second client)
 #   bench  test, plus the peers `make bench` measures kirin against
 set -eu
 

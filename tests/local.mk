@@ -83,8 +83,8 @@ E2E_TESTS = \
 	tests/e2e/test_keepalive.py \
 	tests/e2e/test_greenlet.py \
 	tests/e2e/test_websocket.py \
-	tests/e2e/test_tls.py \
 	tests/e2e/test_ws_autobahn.py \
+	tests/e2e/test_tls.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \
@@ -95,7 +95,8 @@ E2E_TESTS = \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps \
-	tests/e2e/gunicorn_settings.txt docs/gunicorn-settings.md tests/procs.py tests/e2e/tls_shim.py
+	tests/e2e/gunicorn_settings.txt docs/gunicorn-settings.md tests/procs.py \
+	tests/e2e/tls_shim.py
 
 if ASAN
 KIRIN_ASAN = 1
