@@ -1526,7 +1526,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
         for letter, name in SCENARIOS:
             if only and letter not in only:
                 continue
-            if letter in "abcdfi" and not self.wrk.path:
+            if letter in "abcdfj" and not self.wrk.path:
                 self.tables.append({"id": letter, "scenario": letter, "title": name,
                                     "kind": "parser", "rows": [{
                                         "server": "wrk", "family": "-", "kind": "-",
@@ -1587,10 +1587,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghi":
+        elif len(p) == 1 and p in "abcdefghij":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-j or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 
