@@ -1587,10 +1587,11 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghij":
+        elif p in dict(SCENARIOS):
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-j or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} ("
+                             + "".join(letter for letter, _ in SCENARIOS) + " or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 
