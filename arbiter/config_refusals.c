@@ -23,7 +23,6 @@ const struct setting_refusal config_refusals[] = {
 	{"logconfig", "--log-config", NULL, NULL, NO_PYLOG},
 	{"logconfig_dict", NULL, NULL, NULL, NO_PYLOG},
 	{"logconfig_json", "--log-config-json", NULL, NULL, NO_PYLOG},
-	{"permit_obsolete_folding", "--permit-obsolete-folding", NULL, "false", NOT_YET},
 	{"permit_unconventional_http_version", "--permit-unconventional-http-version", NULL,
 	 "false", NOT_YET},
 	{"forwarder_headers", "--forwarder-headers", NULL, "SCRIPT_NAME,PATH_INFO", NOT_YET},
