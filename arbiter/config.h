@@ -115,6 +115,7 @@ struct config {
 	int graceful_timeout;
 	int keepalive;
 	int websocket_ping;
+	struct strlist websocket_protocols;
 	/* security / HTTP limits */
 	int limit_request_line;
 	int limit_request_fields;
@@ -158,6 +159,13 @@ struct config {
 	char *syslog_addr;
 	char *syslog_facility;
 	char *syslog_prefix; /* NULL: the process name */
+	/* metrics and control (read at start; a HUP keeps them) */
+	char *statsd_host;    /* HOST:PORT or unix:PATH; NULL: no statsd */
+	char *statsd_prefix;  /* before every statsd name ("" none) */
+	char *dogstatsd_tags; /* "k:v,k2:v2" appended to every statsd line; NULL: none */
+	char *metrics_bind;   /* HOST:PORT or unix:PATH serving Prometheus /metrics; NULL: off */
+	char *control_socket; /* PATH of the control socket (kirin ctl); NULL: off */
+	int control_socket_mode; /* its file mode (0600) */
 	/* Gunicorn compatibility (issue 18) */
 	bool sendfile;     /* false: wsgi.file_wrapper iterates instead of sendfile(2) */
 	bool enable_stdio_inheritance; /* -D keeps stdout and stderr */
@@ -166,7 +174,7 @@ struct config {
 	char *protocol;    /* "http"; uwsgi is refused */
 	struct strlist uwsgi_allow_ips; /* accepted, unused */
 	char *http_parser; /* accepted, unused: the parser is kirin's C one */
-	bool control_socket_disable; /* accepted, unused: kirin has no control socket */
+	bool control_socket_disable; /* no control socket even when control_socket is set */
 	char *paste;       /* --paste FILE[#NAME]: the app through PasteDeploy, no APP_MODULE */
 	struct strlist raw_paste_global_conf; /* --paste-global KEY=VALUE */
 	/* the command line itself */

@@ -10,6 +10,7 @@
  */
 #include "arbiter/config.h"
 
+#include <ctype.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -27,6 +28,9 @@ static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
+static int check_token(const char *item, char *why, size_t whylen);
+static int check_address(const char *item, char *why, size_t whylen);
+static int check_tags(const char *item, char *why, size_t whylen);
 static int check_protocol(const char *item, char *why, size_t whylen);
 
 static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
@@ -209,6 +213,18 @@ const struct setting config_settings[] = {
 		.metavar = "SECONDS",
 		.help = "Seconds of silence from a WebSocket client after which the server pings "
 			"it; a ping unanswered as long closes the connection. 0 disables.",
+	},
+	{
+		.name = "websocket_protocols",
+		.long_flag = "--websocket-protocols",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, websocket_protocols),
+		.metavar = "NAMES",
+		.help = "Comma-separated WebSocket subprotocols the server speaks, in its order of "
+			"preference: the first of them that a client offers is answered, unless the "
+			"app chooses.",
+		.cli_commas = true,
+		.check = check_token,
 	},
 	/* security and HTTP limits */
 	{
@@ -616,6 +632,67 @@ const struct setting config_settings[] = {
 		.help = "The program name in syslog lines is kirin.PREFIX (default: the process "
 			"name).",
 	},
+	/* metrics and control */
+	{
+		.name = "statsd_host",
+		.long_flag = "--statsd-host",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, statsd_host),
+		.metavar = "ADDRESS",
+		.help = "Send Gunicorn's statsd metrics (gunicorn.requests, "
+			"gunicorn.request.duration, ...) once a second to HOST:PORT (UDP) or "
+			"unix:PATH (datagram).",
+		.check = check_address,
+	},
+	{
+		.name = "statsd_prefix",
+		.long_flag = "--statsd-prefix",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, statsd_prefix),
+		.metavar = "PREFIX",
+		.help = "Put PREFIX. before every statsd metric name.",
+	},
+	{
+		.name = "dogstatsd_tags",
+		.long_flag = "--dogstatsd-tags",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, dogstatsd_tags),
+		.metavar = "TAGS",
+		.help = "Datadog tags for every statsd metric, comma-separated: env:prod,app:shop.",
+		.check = check_tags,
+	},
+	{
+		.name = "metrics_bind",
+		.long_flag = "--metrics-bind",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, metrics_bind),
+		.metavar = "ADDRESS",
+		.help = "Serve Prometheus metrics from the arbiter at http://ADDRESS/metrics "
+			"(HOST:PORT or unix:PATH).",
+		.check = check_address,
+	},
+	{
+		.name = "control_socket",
+		.long_flag = "--control-socket",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, control_socket),
+		.metavar = "PATH",
+		.help = "Listen for `kirin ctl` commands on this unix socket (mode from "
+			"--control-socket-mode, owner from --user/--group).",
+	},
+	{
+		.name = "control_socket_mode",
+		.long_flag = "--control-socket-mode",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, control_socket_mode),
+		.def = "0600",
+		.min = 0,
+		.max = 0777,
+		.metavar = "INT",
+		.help = "The control socket's file mode (octal, as 0o660 or 0660); only users "
+			"who can write to it control kirin.",
+		.octal = true,
+	},
 	/* Gunicorn compatibility (issue 18): its settings that kirin takes as it does, or
 	   accepts with no effect where they cannot matter; see docs/gunicorn-settings.md */
 	{
@@ -692,8 +769,7 @@ const struct setting config_settings[] = {
 		.type = SETTING_BOOL,
 		.offset = offsetof(struct config, control_socket_disable),
 		.def = "false",
-		.help = "Accepted for Gunicorn; no effect: kirin has no control socket "
-			"(signals control it).",
+		.help = "Open no control socket, even when control_socket is set.",
 	},
 	{
 		.name = "paste",
@@ -822,6 +898,24 @@ static int check_keyval(const char *item, char *why, size_t whylen)
 	return 0;
 }
 
+/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
+static int check_token(const char *item, char *why, size_t whylen)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	for (const char *p = item; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
+			snprintf(why, whylen, "'%c' cannot be in a subprotocol name", *p);
+			return -1;
+		}
+	}
+	if (!*item) {
+		snprintf(why, whylen, "an empty subprotocol name");
+		return -1;
+	}
+	return 0;
+}
+
 /* root_path is a URL path: it starts with '/'. */
 static int check_root_path(const char *item, char *why, size_t whylen)
 {
@@ -869,6 +963,31 @@ static int check_group(const char *item, char *why, size_t whylen)
 	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
 		return 0;
 	snprintf(why, whylen, "no such group");
+	return -1;
+}
+
+/* --statsd-host, --metrics-bind: HOST:PORT, [IPV6]:PORT or unix:PATH. */
+static int check_address(const char *item, char *why, size_t whylen)
+{
+	const char *port = strrchr(item, ':');
+
+	if (strncmp(item, "unix:", 5) == 0) {
+		if (item[5])
+			return 0;
+	} else if (port && port > item && port[1] &&
+		   strspn(port + 1, "0123456789") == strlen(port + 1) && atol(port + 1) <= 65535) {
+		return 0;
+	}
+	snprintf(why, whylen, "expected HOST:PORT or unix:PATH");
+	return -1;
+}
+
+/* --dogstatsd-tags: tags without the characters that frame a statsd line. */
+static int check_tags(const char *item, char *why, size_t whylen)
+{
+	if (strpbrk(item, "|#\n\r ") == NULL)
+		return 0;
+	snprintf(why, whylen, "a tag cannot hold '|', '#', a space or a line break");
 	return -1;
 }
 

@@ -11,6 +11,8 @@ libkirin_a_SOURCES = \
 	arbiter/monotime.c arbiter/monotime.h \
 	arbiter/notify.c arbiter/notify.h \
 	arbiter/listener.c arbiter/listener.h \
-	arbiter/arbiter.c arbiter/arbiter.h \
+	arbiter/arbiter.c arbiter/arbiter.h arbiter/arbiter_parts.h \
+	arbiter/signals.c arbiter/upgrade.c arbiter/stats.c arbiter/control.c arbiter/statsd.c \
+	arbiter/ctl.c arbiter/ctl.h \
 	arbiter/process.c arbiter/process.h \
 	arbiter/throttle.c arbiter/throttle.h

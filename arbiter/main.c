@@ -15,6 +15,7 @@
 
 #include "arbiter/arbiter.h"
 #include "arbiter/config.h"
+#include "arbiter/ctl.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "arbiter/notify.h"
@@ -39,6 +40,9 @@ int main(int argc, char **argv)
 	bool upgraded;
 	int rc;
 
+	/* `kirin ctl ...`: a client of a running server's control socket. */
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	process_title_init(argc, argv);
 	switch (config_load(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_ERROR:

@@ -84,7 +84,8 @@ _Noreturn void worker_main(struct worker *w)
 		exit(WORKER_EXIT_APP_LOAD_ERROR);
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	wsgi_set_sendfile(w->cfg->sendfile);
-	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
+	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping,
+			    w->cfg->websocket_protocols.v, w->cfg->websocket_protocols.n);
 	if (reqtimeout_init(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	if (w->cfg->reload)
@@ -137,8 +138,10 @@ int worker_beat_interval_ms(const struct worker *w)
 bool worker_stopping(const struct worker *w)
 {
 	if (w->max_requests && w->requests >= w->max_requests) {
-		if (!stop_requested)
+		if (!stop_requested) {
 			log_info("Autorestarting worker after %u requests", w->requests);
+			channel_exit_cause(CHANNEL_EXIT_MAX_REQUESTS);
+		}
 		stop_requested = 1;
 	}
 	return stop_requested;

@@ -159,11 +159,11 @@ class Loading(PyConfigCase):
         self.assertEqual(cfg["workers"], ["5"])
 
     def test_unsupported_gunicorn_settings_warned_by_name(self):
-        self.conf("statsd_host = 'localhost:8125'\nworkers = 2\nmy_own_name = 1\n"
+        self.conf("asgi_disconnect_grace_period = 3\nworkers = 2\nmy_own_name = 1\n"
                   "_private = 2\n")
         cfg, err = self.print_config("hello:app")
         self.assertEqual(cfg["workers"], ["2"])
-        self.assertRegex(err, r"WARNING.*'statsd_host'")
+        self.assertRegex(err, r"WARNING.*'asgi_disconnect_grace_period'")
         self.assertNotIn("my_own_name", err)
         self.assertNotIn("_private", err)
         self.assertNotIn("'workers'", err)

@@ -139,13 +139,13 @@ static void test_py_warns_gunicorn_settings(void **state)
 	                      "def post_fork(server, worker):\n    pass\n"
 	                      "spew = False\n"
 	                      "tmp_upload_dir = '/tmp'\n"
-	                      "statsd_host = 'localhost:8125'\n"
+	                      "asgi_disconnect_grace_period = 3\n"
 	                      "my_helper = 3\n"
 	                      "config = 'ignored.py'\n");
 	load_ok(&cfg, "-c", "conf.py", "app:app", NULL);
 	/* hooks, no-ops and refused settings at Gunicorn's default say nothing */
 	assert_list(&cfg.notes, 1,
-	            "conf.py: Gunicorn setting 'statsd_host' is not supported by kirin: ignored");
+	            "conf.py: Gunicorn setting 'asgi_disconnect_grace_period' is not supported by kirin: ignored");
 	config_free(&cfg);
 	unlink("conf.py");
 }

@@ -314,6 +314,26 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms)
 	return fill_within(c, c->cap > c->len ? c->cap - c->len : READ_CHUNK, true, timeout_ms);
 }
 
+void conn_trim(struct conn *c, size_t room)
+{
+	char *old = c->buf;
+
+	if (c->headers && !c->headers_trimmed) {
+		size_t n = c->req.num_headers ? c->req.num_headers : 1;
+
+		c->headers = mem_realloc(c->headers, n * sizeof(*c->headers));
+		c->req.headers = c->headers;
+		c->req.max_headers = n;
+		c->headers_trimmed = true;
+	}
+	if (!c->buf || c->cap <= c->len + room)
+		return;
+	c->buf = mem_realloc(c->buf, c->len + room);
+	c->cap = c->len + room;
+	if (c->buf != old && c->head_len > 0)
+		http_request_rebase(&c->req, c->buf);
+}
+
 void conn_going_away(struct conn *c)
 {
 	__atomic_store_n(&c->going_away, true, __ATOMIC_RELEASE);
@@ -679,8 +699,12 @@ static void release(struct conn *c)
 		spare_give(&spare_bufs, c->buf, c->cap);
 	else
 		free(c->buf);
-	spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+	if (c->headers_trimmed)
+		free(c->headers);
+	else
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
 	c->buf = NULL;
 	c->headers = NULL;
+	c->headers_trimmed = false;
 	c->cap = 0;
 }

@@ -110,6 +110,7 @@ struct conn {
 	struct http_limits limits;
 	struct http_request req;
 	struct http_header *headers;
+	bool headers_trimmed;    /* conn_trim() cut the header array to the head's fields */
 	size_t head_len;         /* bytes of the parsed head in buf */
 	bool head_started;       /* req is initialised for the head being read */
 
@@ -209,6 +210,16 @@ int conn_writev(struct conn *c, struct iovec *iov, int n);
  * -1 on an error or a timeout (errno ETIMEDOUT). May wait.
  */
 ssize_t conn_read_some(struct conn *c, int timeout_ms);
+
+/*
+ * For a connection taken over by another protocol, between its messages:
+ * give back what it does not need while it waits. The buffer shrinks to
+ * its len bytes (the head, and what is not consumed yet) plus room bytes
+ * for the next small message (larger ones grow it again, conn_read_some),
+ * the header array to the fields the head has (slices stay valid: req is
+ * rebased). Never waits.
+ */
+void conn_trim(struct conn *c, size_t room);
 
 /*
  * The worker stops: wake the reader of an upgraded connection by shutting
