@@ -130,6 +130,7 @@ struct config {
 	bool permit_unconventional_http_method;
 	bool casefold_http_method;
 	bool strip_header_spaces;
+	bool permit_obsolete_folding;
 	char *header_map;  /* drop, refuse or dangerous */
 	/* TLS */
 	char *keyfile;
