@@ -388,7 +388,7 @@ static void reload(struct arbiter *a)
 	if (log_syslog_open(next->syslog ? next->syslog_addr : NULL, next->syslog_facility,
 			    next->syslog_prefix ? next->syslog_prefix
 			    : next->proc_name  ? next->proc_name
-					       : next->app_module) < 0)
+					       : config_app_name(next)) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
 	for (size_t i = 0; i < next->notes.n; i++)
 		log_warning("%s", next->notes.v[i]);

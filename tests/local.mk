@@ -76,6 +76,7 @@ E2E_TESTS = \
 	tests/e2e/test_nginx.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
+	tests/e2e/test_gunicorn_settings.py \
 	tests/e2e/test_logging.py \
 	tests/e2e/test_gthread.py \
 	tests/e2e/test_keepalive.py \
@@ -91,7 +92,8 @@ E2E_TESTS = \
 	tests/e2e/test_hostile.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps tests/procs.py
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps \
+	tests/e2e/gunicorn_settings.txt docs/gunicorn-settings.md tests/procs.py
 
 if ASAN
 KIRIN_ASAN = 1

@@ -56,6 +56,7 @@ typedef struct {
 
 static PyObject *app_obj;
 static PyObject *str_close; /* interned attribute name */
+static bool use_sendfile = true; /* --no-sendfile clears it */
 
 static PyObject *start_response(StartResponse *self, PyObject *status, PyObject *headers,
 				PyObject *exc_info);
@@ -108,6 +109,11 @@ static PyTypeObject FileWrapperType = {
 	.tp_iternext = (iternextfunc)file_wrapper_next,
 	.tp_methods = file_wrapper_methods,
 };
+
+void wsgi_set_sendfile(bool on)
+{
+	use_sendfile = on;
+}
 
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 {
@@ -462,12 +468,14 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 static int send_file(struct request *r, PyObject *wrapper)
 {
 	PyObject *filelike = ((FileWrapper *)wrapper)->filelike;
-	PyObject *fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
-	PyObject *pos;
+	PyObject *fno, *pos;
 	struct stat st;
 	long long offset;
 	int fd;
 
+	if (!use_sendfile)
+		return -1;
+	fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
 	if (!fno) {
 		PyErr_Clear();
 		return -1;
