@@ -69,8 +69,9 @@ struct setting {
 				   only where another KEY= follows (raw_env) */
 	bool octal;             /* SETTING_INT read as Gunicorn's auto_int (umask): 022 and
 				   0o22 are octal, 0x12 hex; printed in octal */
-	bool py_int;            /* SETTING_STRING that a Python config file may give as an
-				   int (user, group: an id) */
+	bool py_int;            /* SETTING_STRING or SETTING_CHOICE that a Python config file
+				   may give as an int (user, group: an id; ssl_version:
+				   an ssl.PROTOCOL_* number, one of its aliases) */
 	/* SETTING_CHOICE: other spellings, NULL-terminated pairs "alias", "choice"
 	   ("true", "auto"); a row with aliases also takes a Python bool */
 	const char *const *aliases;
@@ -115,6 +116,7 @@ struct config {
 	int graceful_timeout;
 	int keepalive;
 	int websocket_ping;
+	struct strlist websocket_protocols;
 	/* security / HTTP limits */
 	int limit_request_line;
 	int limit_request_fields;
@@ -129,6 +131,16 @@ struct config {
 	bool casefold_http_method;
 	bool strip_header_spaces;
 	char *header_map;  /* drop, refuse or dangerous */
+	/* TLS */
+	char *keyfile;
+	char *certfile;    /* NULL: plain HTTP */
+	char *ssl_version; /* TLS, TLSv1_2 or TLSv1_3: the oldest version accepted */
+	int cert_reqs;     /* 0 none, 1 optional, 2 required */
+	char *ca_certs;
+	bool suppress_ragged_eofs;
+	bool do_handshake_on_connect;
+	char *ciphers;
+	struct ssl_ctx_st *tls_ctx; /* built by sslctx_load() from the above; workers inherit it */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;
@@ -163,6 +175,7 @@ struct config {
 	char *dogstatsd_tags; /* "k:v,k2:v2" appended to every statsd line; NULL: none */
 	char *metrics_bind;   /* HOST:PORT or unix:PATH serving Prometheus /metrics; NULL: off */
 	char *control_socket; /* PATH of the control socket (kirin ctl); NULL: off */
+	int control_socket_mode; /* its file mode (0600) */
 	/* Gunicorn compatibility (issue 18) */
 	bool sendfile;     /* false: wsgi.file_wrapper iterates instead of sendfile(2) */
 	bool enable_stdio_inheritance; /* -D keeps stdout and stderr */
@@ -171,7 +184,7 @@ struct config {
 	char *protocol;    /* "http"; uwsgi is refused */
 	struct strlist uwsgi_allow_ips; /* accepted, unused */
 	char *http_parser; /* accepted, unused: the parser is kirin's C one */
-	bool control_socket_disable; /* accepted, unused: kirin has no control socket */
+	bool control_socket_disable; /* no control socket even when control_socket is set */
 	char *paste;       /* --paste FILE[#NAME]: the app through PasteDeploy, no APP_MODULE */
 	struct strlist raw_paste_global_conf; /* --paste-global KEY=VALUE */
 	/* the command line itself */

@@ -38,8 +38,6 @@ const struct setting_refusal config_refusals[] = {
 	{"dirty_timeout", "--dirty-timeout", NULL, "300", NO_DIRTY},
 	{"dirty_threads", "--dirty-threads", NULL, "1", NO_DIRTY},
 	{"dirty_graceful_timeout", "--dirty-graceful-timeout", NULL, "30", NO_DIRTY},
-	{"control_socket_mode", "--control-socket-mode", NULL, "384", "kirin has no control socket: "
-							       "use its signals"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 /* clang-format on */

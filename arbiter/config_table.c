@@ -10,6 +10,7 @@
  */
 #include "arbiter/config.h"
 
+#include <ctype.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -27,6 +28,7 @@ static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
+static int check_token(const char *item, char *why, size_t whylen);
 static int check_address(const char *item, char *why, size_t whylen);
 static int check_tags(const char *item, char *why, size_t whylen);
 static int check_protocol(const char *item, char *why, size_t whylen);
@@ -38,6 +40,10 @@ static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off",
 static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
 static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
 static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
+static const char *const ssl_versions[] = {"TLS", "TLSv1_2", "TLSv1_3", NULL};
+/* Gunicorn's names (and ssl module numbers) for "the best both sides have". */
+static const char *const ssl_version_aliases[] = {"TLS_SERVER", "TLS", "SSLv23", "TLS", "2", "TLS",
+						  "17", "TLS", "5", "TLSv1_2", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -212,6 +218,18 @@ const struct setting config_settings[] = {
 		.help = "Seconds of silence from a WebSocket client after which the server pings "
 			"it; a ping unanswered as long closes the connection. 0 disables.",
 	},
+	{
+		.name = "websocket_protocols",
+		.long_flag = "--websocket-protocols",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, websocket_protocols),
+		.metavar = "NAMES",
+		.help = "Comma-separated WebSocket subprotocols the server speaks, in its order of "
+			"preference: the first of them that a client offers is answered, unless the "
+			"app chooses.",
+		.cli_commas = true,
+		.check = check_token,
+	},
 	/* security and HTTP limits */
 	{
 		.name = "limit_request_line",
@@ -361,6 +379,85 @@ const struct setting config_settings[] = {
 		.help = "A header whose name has an underscore: drop it, refuse the request "
 			"(400), or keep it (dangerous: X_Forwarded_For passes for "
 			"X-Forwarded-For).",
+	},
+	/* TLS (HTTPS): every listener speaks TLS once certfile is set */
+	{
+		.name = "keyfile",
+		.long_flag = "--keyfile",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, keyfile),
+		.metavar = "FILE",
+		.help = "The PEM private key of the certificate (default: none; the certfile "
+			"holds it).",
+	},
+	{
+		.name = "certfile",
+		.long_flag = "--certfile",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, certfile),
+		.metavar = "FILE",
+		.help = "Serve HTTPS with this PEM certificate (chain) on every listener "
+			"(default: none, plain HTTP); HUP reloads it.",
+	},
+	{
+		.name = "ssl_version",
+		.long_flag = "--ssl-version",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, ssl_version),
+		.choices = ssl_versions,
+		.aliases = ssl_version_aliases,
+		.py_int = true,
+		.metavar = "VERSION",
+		.help = "The oldest TLS version accepted: TLS (1.2 and 1.3, 1.3 preferred), "
+			"TLSv1_2 or TLSv1_3; Gunicorn's TLS_SERVER and SSLv23 are TLS.",
+	},
+	{
+		.name = "cert_reqs",
+		.long_flag = "--cert-reqs",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, cert_reqs),
+		.def = "0",
+		.min = 0,
+		.max = 2,
+		.metavar = "INT",
+		.help = "Client certificates: 0 not asked for, 1 optional (verified when "
+			"sent), 2 required (mutual TLS); verified against ca_certs.",
+	},
+	{
+		.name = "ca_certs",
+		.long_flag = "--ca-certs",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, ca_certs),
+		.metavar = "FILE",
+		.help = "PEM file of the CA certificates that client certificates are "
+			"verified against (default: none).",
+	},
+	{
+		.name = "suppress_ragged_eofs",
+		.long_flag = "--suppress-ragged-eofs",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, suppress_ragged_eofs),
+		.def = "true",
+		.help = "Take a client's close without a TLS close_notify for an end of "
+			"file (false: for an error).",
+	},
+	{
+		.name = "do_handshake_on_connect",
+		.long_flag = "--do-handshake-on-connect",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, do_handshake_on_connect),
+		.def = "false",
+		.help = "Accepted for Gunicorn; the TLS handshake always comes first, without "
+			"blocking a thread.",
+	},
+	{
+		.name = "ciphers",
+		.long_flag = "--ciphers",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, ciphers),
+		.metavar = "LIST",
+		.help = "OpenSSL cipher list for TLS 1.2 (default: OpenSSL's); TLS 1.3 keeps "
+			"its suites.",
 	},
 	/* python */
 	{
@@ -654,8 +751,21 @@ const struct setting config_settings[] = {
 		.type = SETTING_STRING,
 		.offset = offsetof(struct config, control_socket),
 		.metavar = "PATH",
-		.help = "Listen for `kirin ctl` commands on this unix socket (mode from --umask, "
-			"owner from --user/--group).",
+		.help = "Listen for `kirin ctl` commands on this unix socket (mode from "
+			"--control-socket-mode, owner from --user/--group).",
+	},
+	{
+		.name = "control_socket_mode",
+		.long_flag = "--control-socket-mode",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, control_socket_mode),
+		.def = "0600",
+		.min = 0,
+		.max = 0777,
+		.metavar = "INT",
+		.help = "The control socket's file mode (octal, as 0o660 or 0660); only users "
+			"who can write to it control kirin.",
+		.octal = true,
 	},
 	/* Gunicorn compatibility (issue 18): its settings that kirin takes as it does, or
 	   accepts with no effect where they cannot matter; see docs/gunicorn-settings.md */
@@ -733,8 +843,7 @@ const struct setting config_settings[] = {
 		.type = SETTING_BOOL,
 		.offset = offsetof(struct config, control_socket_disable),
 		.def = "false",
-		.help = "Accepted for Gunicorn; no effect: kirin has no control socket "
-			"(signals control it).",
+		.help = "Open no control socket, even when control_socket is set.",
 	},
 	{
 		.name = "paste",
@@ -858,6 +967,24 @@ static int check_keyval(const char *item, char *why, size_t whylen)
 
 	if (!eq || eq == item) {
 		snprintf(why, whylen, "expected KEY=VALUE");
+		return -1;
+	}
+	return 0;
+}
+
+/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
+static int check_token(const char *item, char *why, size_t whylen)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	for (const char *p = item; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
+			snprintf(why, whylen, "'%c' cannot be in a subprotocol name", *p);
+			return -1;
+		}
+	}
+	if (!*item) {
+		snprintf(why, whylen, "an empty subprotocol name");
 		return -1;
 	}
 	return 0;

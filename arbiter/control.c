@@ -31,9 +31,10 @@
 #define ACCEPT_BATCH 8       /* clients accepted per wake-up */
 #define MAX_SCALE 4096       /* `scale N` bound */
 
-static int open_one(const char *addr, const char *env, bool is_path, const struct config *cfg,
-		    char **path, char *err, size_t errlen);
-static int bind_unix(const char *path, const struct config *cfg, char *err, size_t errlen);
+static int open_one(const char *addr, const char *env, bool is_path, mode_t mask,
+		    const struct config *cfg, char **path, char *err, size_t errlen);
+static int bind_unix(const char *path, mode_t mask, const struct config *cfg, char *err,
+		     size_t errlen);
 static int bind_tcp(const char *addr, int backlog, char *err, size_t errlen);
 static void accept_clients(struct arbiter *a, int lfd, bool http, double now);
 static void on_readable(struct arbiter *a, struct control_client *c);
@@ -47,12 +48,15 @@ static void drop(struct arbiter *a, size_t i);
 
 int control_open(struct arbiter *a, char *err, size_t errlen)
 {
-	a->control_fd = open_one(a->cfg->control_socket, "KIRIN_CONTROL_FD", true, a->cfg,
+	const char *control = a->cfg->control_socket_disable ? NULL : a->cfg->control_socket;
+
+	a->control_fd = open_one(control, "KIRIN_CONTROL_FD", true,
+				 0777 & ~(mode_t)a->cfg->control_socket_mode, a->cfg,
 				 &a->control_path, err, errlen);
 	if (a->control_fd == -2)
 		return -1;
-	a->metrics_fd = open_one(a->cfg->metrics_bind, "KIRIN_METRICS_FD", false, a->cfg,
-				 &a->metrics_path, err, errlen);
+	a->metrics_fd = open_one(a->cfg->metrics_bind, "KIRIN_METRICS_FD", false,
+				 (mode_t)a->cfg->umask, a->cfg, &a->metrics_path, err, errlen);
 	if (a->metrics_fd == -2)
 		return -1;
 	if (a->control_fd >= 0)
@@ -138,11 +142,11 @@ void control_close(struct arbiter *a)
 /*
  * One listening socket for addr (NULL: none, -1), a unix socket path when
  * is_path or it says unix:PATH: the one an old arbiter handed over in $env
- * on USR2 (its file is ours to remove now), or a new one. -2 with err on
- * failure.
+ * on USR2 (its file is ours to remove now), or a new one created under the
+ * umask mask. -2 with err on failure.
  */
-static int open_one(const char *addr, const char *env, bool is_path, const struct config *cfg,
-		    char **path, char *err, size_t errlen)
+static int open_one(const char *addr, const char *env, bool is_path, mode_t mask,
+		    const struct config *cfg, char **path, char *err, size_t errlen)
 {
 	const char *given = getenv(env), *unix_path = NULL;
 	int fd = -1;
@@ -159,18 +163,18 @@ static int open_one(const char *addr, const char *env, bool is_path, const struc
 	if (!addr)
 		return -1;
 	if (fd <= 2)
-		fd = unix_path ? bind_unix(unix_path, cfg, err, errlen)
+		fd = unix_path ? bind_unix(unix_path, mask, cfg, err, errlen)
 			       : bind_tcp(addr, cfg->backlog, err, errlen);
 	if (fd >= 0 && unix_path)
 		*path = xstrdup(unix_path);
 	return fd < 0 ? -2 : fd;
 }
 
-static int bind_unix(const char *path, const struct config *cfg, char *err, size_t errlen)
+static int bind_unix(const char *path, mode_t mask, const struct config *cfg, char *err,
+		     size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
-	mode_t mask;
 	uid_t uid;
 	gid_t gid;
 	int fd, rc;
@@ -196,7 +200,7 @@ static int bind_unix(const char *path, const struct config *cfg, char *err, size
 		}
 		unlink(path);
 	}
-	mask = umask((mode_t)cfg->umask);
+	mask = umask(mask);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(mask);
 	if (rc < 0 || listen(fd, 16) < 0) {

@@ -291,6 +291,10 @@ static int wait_slices(struct conn *c, short events, int timeout_ms)
 		int slice = worker_beat_interval_ms(self);
 		int rc;
 
+		/* A graceful stop: a WebSocket sees EOF and says 1001, as on the
+		 * other workers, instead of holding the worker until it is killed. */
+		if (c->upgraded && !c->going_away && worker_stopping(self))
+			conn_going_away(c);
 		if (timeout_ms >= 0 && left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;

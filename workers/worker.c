@@ -84,7 +84,8 @@ _Noreturn void worker_main(struct worker *w)
 		exit(WORKER_EXIT_APP_LOAD_ERROR);
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	wsgi_set_sendfile(w->cfg->sendfile);
-	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
+	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping,
+			    w->cfg->websocket_protocols.v, w->cfg->websocket_protocols.n);
 	if (reqtimeout_init(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	if (w->cfg->reload)

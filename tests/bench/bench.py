@@ -20,7 +20,14 @@ Scenarios (--only takes the letters or the names):
   f post      POST echo of 1 MB bodies, 100 connections
   g ready     time from exec to ready with 4 workers, and the CPU it took
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
-  i instr     instructions per hello keep-alive request on each kirin worker
+  i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
+              RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
+              against gevent-websocket, uvicorn and uWSGI (tests/bench/wsbench.py)
+  j tls       over TLS (a self-signed certificate made with the openssl command,
+              nginx with `listen ssl`): hello keep-alive at 100 connections,
+              a new TLS connection per request (wrk threads per CPU), and the
+              13 MB file through wsgi.file_wrapper (nginx: sendfile on)
+  k instr     instructions per hello keep-alive request on each kirin worker
               type that keeps connections, every process of it counted by
               valgrind's callgrind: the difference between two runs (2,000
               and 12,000 requests on one connection) over 10,000 (with --ops,
@@ -67,6 +74,8 @@ APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+import wsbench  # noqa: E402  (scenario i)
+import ssl  # noqa: E402
 from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -113,6 +122,7 @@ class Server:
     """One running server: its own session, log file, port and process group."""
 
     def __init__(self, variant, argv, port, tmp, env=None, cwd=None, ready_path="/"):
+        self.tls = bool(os.environ.get("BENCH_TLS"))  # scenario (j): it speaks HTTPS
         self.variant = variant
         self.argv = argv
         self.port = port
@@ -157,8 +167,9 @@ class Server:
         """Wait for a 2xx on ready_path. Raises Unavailable when the server
         says its worker class is not available, RuntimeError on other
         failures."""
-        t = client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
-                              alive=self.alive)
+        t = (tls_ready(self.port, timeout, self.ready_path, self.alive) if self.tls else
+             client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
+                               alive=self.alive))
         if t is not None:
             return t
         if not self.alive():
@@ -211,6 +222,25 @@ class Server:
         except subprocess.TimeoutExpired:
             pass
         live_groups.discard(self.proc.pid)
+
+
+def tls_ready(port, timeout, path, alive):
+    """client.wait_ready() over TLS (certificates not checked): the time of the first 2xx."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=2)) as s:
+                s.sendall(client.request_bytes(path, keep_alive=False))
+                head = s.recv(64)
+                if re.match(rb"HTTP/1\.[01] 2", head):
+                    return time.time()
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return None
 
 
 def _short(text, n=300):
@@ -276,6 +306,9 @@ def kirin_variants(kirin, family, statsd_port=None):
                 argv += ["--statsd-host", f"127.0.0.1:{statsd_port}",
                          "--metrics-bind", f"127.0.0.1:{free_port()}",
                          "--control-socket", os.path.join(tmp, f"ops-{kind}-{port}.ctl")]
+            if os.environ.get("BENCH_TLS"):
+                cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+                argv += ["--certfile", cert, "--keyfile", key]
             return argv + [app], {}, None
         vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
     return vs
@@ -365,6 +398,12 @@ def make_variants(kirin, baseline=None, statsd_port=None):
         d = tempfile.mkdtemp(prefix="nginx-", dir=tmp)
         file_path = os.environ.get("BENCH_FILE_FOR_NGINX", "")
         user = "user root;" if os.geteuid() == 0 else ""
+        listen = f"listen 127.0.0.1:{port} backlog={BACKLOG};"
+        if os.environ.get("BENCH_TLS"):
+            cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+            listen = (f"listen 127.0.0.1:{port} ssl backlog={BACKLOG};\n"
+                      f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+                      f"        ssl_protocols TLSv1.2 TLSv1.3;")
         conf = f"""{user}
 worker_processes {workers};
 daemon off;
@@ -384,7 +423,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     server {{
-        listen 127.0.0.1:{port} backlog={BACKLOG};
+        {listen}
         location = / {{ default_type text/plain; return 200 "Hello, World!\\n"; }}
         location = /file {{ default_type application/octet-stream; alias {file_path or d + '/none'}; }}
     }}
@@ -528,7 +567,7 @@ class Wrk:
             argv += ["--timeout", f"{int(timeout)}s"]
         if close:
             argv += ["-H", "Connection: close"]
-        argv.append(f"http://127.0.0.1:{port}{path}")
+        argv.append(f"{'https' if os.environ.get('BENCH_TLS') else 'http'}://127.0.0.1:{port}{path}")
         if window:
             argv += ["--", f"{window[0]:g}", f"{window[1]:g}"]
         return argv
@@ -575,7 +614,8 @@ def median_run(runs):
 # --- the harness -----------------------------------------------------------
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
-             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"), ("i", "instr")]
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
+             ("i", "websocket"), ("j", "tls"), ("k", "instr")]
 VALGRIND = shutil.which("valgrind")
 
 
@@ -827,6 +867,38 @@ class Bench:
                             "path": "/file", "conns": c, "timeout": 30, "body_bytes": big})
         self.throughput("c", "response bodies", configs, self.pick(), "bodies:app")
 
+    def scen_j(self):
+        """Over TLS: every server of the scenario gets the same self-signed
+        certificate (BENCH_TLS, read by the variants' builds and by wrk's URL)."""
+        cert, key = os.path.join(self.tmp, "tls.pem"), os.path.join(self.tmp, "tls.key")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1"], capture_output=True,
+                           timeout=60) if shutil.which("openssl") else None
+        if not r or r.returncode != 0:
+            self.say("\n== (j) tls: skipped, the openssl command is missing or failed")
+            self.tables.append({"id": "j", "scenario": "j", "title": "tls", "kind": "parser",
+                                "rows": [{"server": "openssl", "family": "-", "kind": "-",
+                                          "status": "skipped", "note": "no openssl command"}]})
+            return
+        os.environ["BENCH_TLS"] = os.pathsep.join((cert, key))
+        threads = self.wrk_threads or os.cpu_count() or 1
+        big = "1 MB" if self.quick else "13 MB"
+        try:
+            self.throughput("j", "over TLS, hello world", [
+                {"id": "j-hello", "label": "keep-alive, 100 connections", "path": "/",
+                 "conns": 100},
+                {"id": "j-handshake", "label": f"a new TLS connection per request (Connection: "
+                 f"close), 100 connections, wrk with {threads} thread(s)", "path": "/",
+                 "conns": 100, "close": True, "wrk_threads": threads}],
+                self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "hello:app")
+            self.throughput("j", "over TLS, wsgi.file_wrapper", [
+                {"id": "j-file", "label": f"{big} file, 100 connections", "path": "/file",
+                 "conns": 100, "timeout": 30, "body_bytes": self.file_size}],
+                self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "bodies:app")
+        finally:
+            del os.environ["BENCH_TLS"]
+
     def scen_d(self):
         conns = 200 if self.quick else 1000
         ideal = conns / 0.1
@@ -1003,9 +1075,9 @@ class Bench:
         finally:
             srv.stop()
 
-    def scen_i(self):
+    def scen_k(self):
         title = "instructions per hello keep-alive request (callgrind)"
-        self.say(f"\n== (i) {title}")
+        self.say(f"\n== (k) {title}")
         # Two runs whose difference leaves out start-up and shutdown.
         counts = (50, 250) if self.quick else (2000, 12000)
         rows = []
@@ -1015,7 +1087,7 @@ class Bench:
             elif not VALGRIND:
                 rows.append(self.row(v, "skipped", "valgrind is not installed"))
             elif self.quick and not self.args.only:
-                rows.append(self.row(v, "skipped", "minutes under valgrind: --quick --only i"))
+                rows.append(self.row(v, "skipped", "minutes under valgrind: --quick --only k"))
             elif self.quick and any(r["status"] == "ok" for r in rows):
                 rows.append(self.row(v, "skipped", "--quick measures one worker type"))
             elif not v.available():
@@ -1029,7 +1101,7 @@ class Bench:
                     rows.append(self.row(v, "ok", "", requests=f"{counts[1]}-{counts[0]}",
                                          instr=(total[1] - total[0]) / (counts[1] - counts[0])))
             self.say(f"   {v.name}: {rows[-1]['status']}")
-        table = {"id": "i", "scenario": "i", "title": title, "kind": "instr", "rows": rows,
+        table = {"id": "k", "scenario": "k", "title": title, "kind": "instr", "rows": rows,
                  "config": {"requests": list(counts)}}
         self.tables.append(table)
         self.print_table(table)
@@ -1070,6 +1142,21 @@ class Bench:
         if not total:
             raise RuntimeError("callgrind wrote no counts")
         return total
+
+    def scen_i(self):
+        kinds = ("greenlet", "gevent")
+        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
+                                         and v.kind in kinds)]
+        if not self.quick:
+            variants += wsbench.peer_variants(
+                DEBIAN_PYTHON, lambda name, family, kind, check, build:
+                Variant(name, family, kind, True, check, build))
+        if self.args.servers:
+            rx = re.compile(self.args.servers)
+            variants = [v for v in variants if rx.search(v.name)]
+        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
+        self.tables.append(table)
+        self.print_table(table)
 
     def scen_h(self):
         title = "parser micro-benchmark"
@@ -1175,6 +1262,19 @@ class Bench:
                     v = r["req_s"] / n if (n and r["status"] == "ok") else None
                     add(f"(c) file_wrapper, {c} conns: {r['server']} vs nginx", v, ">= 0.90x",
                         _met(v is not None and v >= 0.9), r.get("note", ""))
+        for tid, what in (("j-hello", "hello keep-alive"), ("j-handshake", "new connections"),
+                          ("j-file", "file_wrapper")):
+            i = tab(tid)
+            n = next((r["req_s"] for r in ok_rows(i, lambda r: r["family"] == "nginx")), None)
+            if not i:
+                continue
+            # The best worker type, as (a): sync closes after every response,
+            # so its keep-alive row counts handshakes.
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["req_s"],
+                        default=None)
+            v = kbest["req_s"] / n if (kbest and n) else None
+            add(f"(j) TLS {what}: kirin best vs nginx", v, ">= 0.80x",
+                _met(v is not None and v >= 0.8), kbest["server"] if kbest else "no kirin result")
         g = tab("g")
         if g:
             for r in g["rows"]:
@@ -1182,6 +1282,21 @@ class Bench:
                     v = r.get("ready_ms")
                     add(f"(g) ready with 4 workers: {r['server']} (ms)", v, "< 150",
                         _met(v is not None and v < 150), r.get("note", ""))
+        i = tab("i")
+        if i:
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["rt_s"],
+                        default=None)
+            v = kbest and kbest.get("x_best_peer")
+            add("(i) WebSocket echo, 100 conns: kirin best vs best peer", v, ">= 3.00x",
+                _met(v is not None and v >= 3.0), kbest["server"] if kbest else "")
+            for r in ok_rows(i, lambda r: r["family"] == "kirin"):
+                if r["kind"] == "greenlet":
+                    v = r.get("kib_per_ws")
+                    add(f"(i) idle WebSockets: {r['server']} RSS each (KiB)", v, "<= 8",
+                        _met(v is not None and v <= 8.0), r.get("note", ""))
+                add(f"(i) 16 MiB message echoed byte-exact: {r['server']}",
+                    "yes" if r.get("big_exact") else "no", "yes", bool(r.get("big_exact")),
+                    r.get("note", ""))
         # a target whose kirin side was skipped is not evaluated
         for x in t:
             if x["value"] is None or x["value"] is False:
@@ -1211,6 +1326,10 @@ class Bench:
         "parser": [("binary", "server", "s")],
         "instr": [("server", "server", "s"), ("instructions/req", "instr", ".0f"),
                   ("requests", "requests", "s")],
+        "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
+                      ("x best peer", "x_best_peer", ".2f"),
+                      ("client CPU", "client_cpu", "pct"),
+                      ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
     }
 
     @staticmethod
@@ -1409,7 +1528,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
         for letter, name in SCENARIOS:
             if only and letter not in only:
                 continue
-            if letter in "abcdf" and not self.wrk.path:
+            if letter in "abcdfi" and not self.wrk.path:
                 self.tables.append({"id": letter, "scenario": letter, "title": name,
                                     "kind": "parser", "rows": [{
                                         "server": "wrk", "family": "-", "kind": "-",
@@ -1470,10 +1589,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghi":
+        elif len(p) == 1 and p in "abcdefghijk":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-k or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 

@@ -97,12 +97,19 @@ class Control(unittest.TestCase):
             self.assertEqual(ctl(self.sock, "explode").returncode, 2)
             self.assertEqual(http_get(k.port, "/").status, 200)
 
-    def test_socket_mode_follows_umask_and_file_goes_at_exit(self):
-        with Kirin("statuses:app", "--umask", "077", "--control-socket", self.sock):
-            st = os.stat(self.sock)
-            self.assertTrue(stat.S_ISSOCK(st.st_mode))
-            self.assertEqual(stat.S_IMODE(st.st_mode), 0o700)
-        self.assertFalse(os.path.exists(self.sock))
+    def test_socket_mode_and_file_goes_at_exit(self):
+        """0600 by default as Gunicorn's, whatever --umask says; --control-socket-mode sets it."""
+        for args, mode in ((["--umask", "0"], 0o600), (["--control-socket-mode", "0o660"], 0o660)):
+            with Kirin("statuses:app", *args, "--control-socket", self.sock):
+                st = os.stat(self.sock)
+                self.assertTrue(stat.S_ISSOCK(st.st_mode))
+                self.assertEqual(stat.S_IMODE(st.st_mode), mode, args)
+            self.assertFalse(os.path.exists(self.sock))
+
+    def test_no_control_socket_wins_over_a_configured_one(self):
+        with Kirin("statuses:app", "--control-socket", self.sock, "--no-control-socket") as k:
+            self.assertEqual(http_get(k.port, "/").status, 200)
+            self.assertFalse(os.path.exists(self.sock))
 
     def test_usr2_hands_both_endpoints_to_the_new_arbiter(self):
         mport = free_port()
