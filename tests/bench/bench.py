@@ -1037,6 +1037,21 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
+    def scen_i(self):
+        kinds = ("greenlet", "gevent")
+        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
+                                         and v.kind in kinds)]
+        if not self.quick:
+            variants += wsbench.peer_variants(
+                DEBIAN_PYTHON, lambda name, family, kind, check, build:
+                Variant(name, family, kind, True, check, build))
+        if self.args.servers:
+            rx = re.compile(self.args.servers)
+            variants = [v for v in variants if rx.search(v.name)]
+        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
+        self.tables.append(table)
+        self.print_table(table)
+
     def _ready_run(self, v, workers, g):
         """One start of v with `workers` workers until every worker imported
         the app and one answered: its times (ms after exec) and the CPU all
@@ -1142,21 +1157,6 @@ class Bench:
         if not total:
             raise RuntimeError("callgrind wrote no counts")
         return total
-
-    def scen_i(self):
-        kinds = ("greenlet", "gevent")
-        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
-                                         and v.kind in kinds)]
-        if not self.quick:
-            variants += wsbench.peer_variants(
-                DEBIAN_PYTHON, lambda name, family, kind, check, build:
-                Variant(name, family, kind, True, check, build))
-        if self.args.servers:
-            rx = re.compile(self.args.servers)
-            variants = [v for v in variants if rx.search(v.name)]
-        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
-        self.tables.append(table)
-        self.print_table(table)
 
     def scen_h(self):
         title = "parser micro-benchmark"
@@ -1324,12 +1324,12 @@ class Bench:
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
                   ("first answer ms", "first_answer_ms", ".1f"), ("CPU ms", "cpu_ms", ".1f")],
         "parser": [("binary", "server", "s")],
-        "instr": [("server", "server", "s"), ("instructions/req", "instr", ".0f"),
-                  ("requests", "requests", "s")],
         "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
                       ("x best peer", "x_best_peer", ".2f"),
                       ("client CPU", "client_cpu", "pct"),
                       ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
+        "instr": [("server", "server", "s"), ("instructions/req", "instr", ".0f"),
+                  ("requests", "requests", "s")],
     }
 
     @staticmethod
