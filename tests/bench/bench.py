@@ -1126,8 +1126,10 @@ class Bench:
         requests in turn on one keep-alive connection, and stop (TERM)."""
         out = tempfile.mkdtemp(prefix=f"cg-{v.name}-", dir=self.tmp)
         srv = v.server("hello:app", self.tmp)
+        # A worker booting under valgrind can take longer than --timeout allows.
         srv.argv = [VALGRIND, "--tool=callgrind", "--trace-children=yes",
-                    f"--callgrind-out-file={out}/cg.%p"] + srv.argv
+                    f"--callgrind-out-file={out}/cg.%p"] + srv.argv[:-1] + [
+                        "--timeout", "600", srv.argv[-1]]
         srv.start()
         try:
             srv.wait_ready(timeout=120)
