@@ -103,6 +103,7 @@ struct config {
 	int limit_request_fields;
 	int limit_request_field_size;
 	long limit_request_body;
+	long request_body_buffer;
 	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
 	char *proxy_protocol; /* off, v1, v2 or auto */

@@ -258,6 +258,18 @@ const struct setting config_settings[] = {
 		.help = "The maximum size of a request body in bytes; 0 means unlimited.",
 	},
 	{
+		.name = "request_body_buffer",
+		.long_flag = "--request-body-buffer",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, request_body_buffer),
+		.def = "524288",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread reads each request body before the app runs: up to this many "
+			"bytes in memory, the rest in an unlinked temporary file in $TMPDIR.",
+	},
+	{
 		.name = "websocket_max_message",
 		.long_flag = "--websocket-max-message",
 		.type = SETTING_LONG,

@@ -31,12 +31,14 @@ static struct {
 	struct wait_list idle;   /* between requests: --keep-alive */
 	struct wait_list head;   /* in the middle of a head: --timeout */
 	struct wait_list linger; /* closed, lingering until the client's EOF */
+	size_t body_mem;         /* --request-body-buffer */
 	size_t nlinger;          /* in linger */
 	size_t peak;             /* most connections open at once since the last trim check */
 	double next_trim;        /* when to compare nconns with the peak again */
 } S;
 
 static void dispatch(struct cconn *cc, bool refuse);
+static void read_body(struct cconn *cc);
 static void unbusy(struct cconn *cc);
 static void begin_stop(void);
 static void wait_in(struct cconn *cc, struct wait_list *wl);
@@ -62,6 +64,7 @@ int connset_init(struct worker *w, const struct connset_ops *ops, const struct r
 	S.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
 	S.head.span = S.policy.timeout_ms / 1000.0;
 	S.linger.span = CONN_LINGER_SECONDS;
+	S.body_mem = (size_t)cfg->request_body_buffer;
 	return r->init(w, ops, &S.policy);
 }
 
@@ -190,6 +193,10 @@ void connset_readable(struct cconn *cc)
 			linger_end(cc);
 		return;
 	}
+	if (cc->body) {
+		read_body(cc);
+		return;
+	}
 	if (cc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
@@ -249,7 +256,35 @@ static void dispatch(struct cconn *cc, bool refuse)
 	cc->busy = true;
 	S.busy++;
 	cc->refuse = refuse;
-	S.ops->dispatch(cc);
+	if (!refuse && S.ops->read_bodies && !cc->c.body_done)
+		read_body(cc);
+	else
+		S.ops->dispatch(cc);
+}
+
+/*
+ * Busy reading the body of the request in cc, before its dispatch: what
+ * has come, then wait for more (at most --timeout for each read; a stop
+ * lets it finish, like a request the app runs). Dispatched once complete,
+ * or to be refused.
+ */
+static void read_body(struct cconn *cc)
+{
+	int rc = conn_poll_body(&cc->c, S.body_mem);
+
+	if (rc == -2) {
+		cc->body = true;
+		wait_in(cc, &S.head);
+		return;
+	}
+	cc->body = false;
+	waitlist_remove(&cc->wait);
+	if (rc == 1 || cc->c.error_status) {
+		cc->refuse = rc != 1;
+		S.ops->dispatch(cc);
+	} else {
+		connset_close(cc);
+	}
 }
 
 static void unbusy(struct cconn *cc)

@@ -37,6 +37,7 @@ struct cconn {
 	bool busy;                  /* handed to dispatch and not back yet */
 	bool served;                /* has been dispatched at least once */
 	bool refuse;                /* dispatch: answer c.error_status, then close */
+	bool body;                  /* busy reading its body, before dispatch (read_bodies) */
 	bool closed;                /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
 };
@@ -64,6 +65,13 @@ struct connset_ops {
 	 * stop it gets --keep-alive either way.
 	 */
 	bool fresh_waits_timeout;
+	/*
+	 * Read each request's whole body in the reactor before dispatch
+	 * (conn_poll_body(), up to --request-body-buffer bytes in memory,
+	 * the rest in a temporary file), waiting --timeout at most for each
+	 * of its bytes: a slow body then holds no thread (gthread).
+	 */
+	bool read_bodies;
 };
 
 /*

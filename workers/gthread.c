@@ -64,6 +64,7 @@ static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
 	.tick = watch_pool,
+	.read_bodies = true,
 };
 
 int gthread_run(struct worker *w, PyObject *app)

@@ -42,6 +42,7 @@ struct spare {
 
 static __thread struct spare spare_bufs, spare_headers;
 
+static ssize_t body_read_socket(struct conn *c, char *out, size_t n);
 static ssize_t fill(struct conn *c, size_t want, bool wait);
 static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_ms);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
@@ -55,6 +56,11 @@ static int forwarded_scheme(struct conn *c);
 static void *spare_take(struct spare *s, size_t size);
 static void spare_give(struct spare *s, void *p, size_t size);
 static void release(struct conn *c);
+static void free_spool(struct conn *c);
+static int never_wait(struct conn *c, short events, int timeout_ms);
+
+/* For reading in an event loop: a wait fails at once, with EAGAIN. */
+static const struct conn_io nowait_io = {.wait = never_wait};
 
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms)
@@ -191,6 +197,38 @@ bool conn_reusable(const struct conn *c)
 	return true;
 }
 
+int conn_poll_body(struct conn *c, size_t mem_max)
+{
+	const struct conn_io *io = c->io;
+	char tmp[READ_CHUNK];
+	int rc;
+
+	if (!c->spool) {
+		c->spool = mem_alloc(sizeof(*c->spool));
+		spool_init(c->spool, mem_max);
+	}
+	c->io = &nowait_io;
+	for (;;) {
+		ssize_t r = body_read_socket(c, tmp, sizeof(tmp));
+
+		if (r > 0 && spool_write(c->spool, tmp, (size_t)r) == 0)
+			continue;
+		if (r > 0) {
+			c->error_status = 500;
+			c->error = "cannot buffer the request body (temporary file)";
+			rc = -1;
+		} else if (r == 0)
+			rc = 1;
+		else if (r < 0 && c->error_status == 0 && errno == EAGAIN)
+			rc = -2;
+		else
+			rc = -1;
+		break;
+	}
+	c->io = io;
+	return rc;
+}
+
 int conn_next_request(struct conn *c)
 {
 	char sink[4096];
@@ -214,10 +252,23 @@ int conn_next_request(struct conn *c)
 	c->body_done = c->continue_sent = c->head_started = c->https = false;
 	c->error_status = 0;
 	c->error = NULL;
+	free_spool(c);
 	return 0;
 }
 
 ssize_t conn_body_read(struct conn *c, char *out, size_t n)
+{
+	if (c->spool && c->body_done) {
+		ssize_t r = spool_read(c->spool, out, n);
+		if (r < 0)
+			c->error_status = 0; /* an I/O error, as a socket's */
+		return r;
+	}
+	return body_read_socket(c, out, n);
+}
+
+/* conn_body_read() from the read buffer and the socket. */
+static ssize_t body_read_socket(struct conn *c, char *out, size_t n)
 {
 	if (n == 0 || c->body_done)
 		return 0;
@@ -644,4 +695,20 @@ static void release(struct conn *c)
 	c->buf = NULL;
 	c->headers = NULL;
 	c->cap = 0;
+	free_spool(c);
+}
+
+static void free_spool(struct conn *c)
+{
+	if (c->spool) {
+		spool_free(c->spool);
+		free(c->spool);
+		c->spool = NULL;
+	}
+}
+
+static int never_wait(struct conn *c, short events, int timeout_ms)
+{
+	errno = EAGAIN;
+	return -1;
 }

@@ -21,6 +21,7 @@
 #include "workers/http/allow.h"
 #include "workers/http/chunked.h"
 #include "workers/http/parser.h"
+#include "workers/http/spool.h"
 
 struct conn;
 struct listener; /* the worker's, kept in c->listener; opaque here */
@@ -102,6 +103,7 @@ struct conn {
 	                          * response did: its caller sets this) */
 	int error_status;        /* a framing error found while reading the body (400, 413) */
 	const char *error;       /* its reason */
+	struct spool *spool;     /* the whole body, read ahead (conn_poll_body); NULL: none */
 };
 
 /*
@@ -137,6 +139,18 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
  * again, and that call reads.
  */
 int conn_poll_head(struct conn *c);
+
+/*
+ * For event loops that read a request's body before the app runs: read what
+ * the socket has of it (sending "100 Continue" first if the client expects
+ * it), never waiting, into a spool that keeps up to mem_max bytes in memory
+ * and the rest in a temporary file. Returns 1 once the whole body is in
+ * (conn_body_read() then reads the spool and never waits), -2 when more
+ * must come (wait for readability, call again), -1 on a framing error
+ * (c->error_status 400/413: refuse; 500 when the spool's file fails), or
+ * when the client is gone (c->error_status 0: close).
+ */
+int conn_poll_body(struct conn *c, size_t mem_max);
 
 /*
  * After a response on a kept connection: drain what the app left unread of
