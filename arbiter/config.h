@@ -104,6 +104,8 @@ struct config {
 	int limit_request_field_size;
 	long limit_request_body;
 	long request_body_buffer;
+	long response_buffer;
+	long response_buffer_max;
 	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
 	char *proxy_protocol; /* off, v1, v2 or auto */

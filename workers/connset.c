@@ -31,6 +31,7 @@ static struct {
 	struct wait_list idle;   /* between requests: --keep-alive */
 	struct wait_list head;   /* in the middle of a head: --timeout */
 	struct wait_list linger; /* closed, lingering until the client's EOF */
+	struct wait_list body;   /* reading a body under --request-timeout: 504 past it */
 	size_t body_mem;         /* --request-body-buffer */
 	size_t nlinger;          /* in linger */
 	size_t peak;             /* most connections open at once since the last trim check */
@@ -64,7 +65,12 @@ int connset_init(struct worker *w, const struct connset_ops *ops, const struct r
 	S.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
 	S.head.span = S.policy.timeout_ms / 1000.0;
 	S.linger.span = CONN_LINGER_SECONDS;
+	S.body.span = cfg->request_timeout;
 	S.body_mem = (size_t)cfg->request_body_buffer;
+	if (ops->buffer_responses) {
+		S.policy.out_mem = (size_t)cfg->response_buffer;
+		S.policy.out_max = (size_t)cfg->response_buffer_max;
+	}
 	return r->init(w, ops, &S.policy);
 }
 
@@ -221,7 +227,17 @@ void connset_tick(void)
 		begin_stop();
 	now = monotime_now();
 	expire(&S.idle, now); /* idle too long */
-	expire(&S.head, now); /* too slow with a head */
+	expire(&S.head, now); /* too slow with a head, or a body */
+	while ((n = waitlist_expired(&S.body, now))) {
+		/* Past --request-timeout before its body came: 504, as the app's. */
+		struct cconn *cc = waitlist_entry(n, struct cconn, wait);
+
+		waitlist_remove(n);
+		cc->body = false;
+		cc->c.error_status = 504;
+		cc->refuse = true;
+		S.ops->dispatch(cc);
+	}
 	while ((n = waitlist_expired(&S.linger, now)))
 		linger_end(waitlist_entry(n, struct cconn, wait)); /* lingered long enough */
 	if (S.ops->tick)
@@ -273,8 +289,13 @@ static void read_body(struct cconn *cc)
 	int rc = conn_poll_body(&cc->c, S.body_mem);
 
 	if (rc == -2) {
+		/* --request-timeout bounds the whole request from its head on,
+		 * so the whole body; else --timeout each wait for more of it. */
+		if (S.body.span <= 0)
+			wait_in(cc, &S.head);
+		else if (!cc->body)
+			wait_in(cc, &S.body);
 		cc->body = true;
-		wait_in(cc, &S.head);
 		return;
 	}
 	cc->body = false;

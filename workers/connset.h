@@ -72,6 +72,13 @@ struct connset_ops {
 	 * of its bytes: a slow body then holds no thread (gthread).
 	 */
 	bool read_bodies;
+	/*
+	 * Connections write ahead what a slow client does not take at once
+	 * (conn_writev(): --response-buffer in memory, then a temporary file,
+	 * at most --response-buffer-max): the dispatcher sends the rest
+	 * (conn_flush()) before it resumes or closes them (gthread).
+	 */
+	bool buffer_responses;
 };
 
 /*

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +38,17 @@ def trickle(port, n, stop):
     finally:
         for s in socks:
             s.close()
+
+
+def never_read(port, path, n):
+    """n sockets that each asked for path and never read; the caller closes them."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(s)
+    return socks
 
 
 def _get(port):
@@ -135,6 +147,66 @@ class SlowClients:
                 if self.worker_class == "gthread":
                     # The others call the app, whose wsgi.input then raises.
                     self.assertFalse(os.path.exists(posts))
+
+    def test_readers_that_never_read_hold_no_thread(self):
+        """20 clients ask for a big response and never read it: a pool
+        thread used to wait on each of them. One worker: with two, the
+        kernel may hand every attacker to one of them."""
+        with tempfile.NamedTemporaryFile() as f:
+            f.truncate(50 << 20)
+            f.flush()
+            with self.kirin(1, env={"KIRIN_TEST_BIG_FILE": f.name}) as k:
+                socks = never_read(k.port, b"/file", 10) + never_read(k.port, b"/big?8", 10)
+                try:
+                    time.sleep(1)
+                    ms = normal_latencies(k.port, 3)
+                finally:
+                    for s in socks:
+                        s.close()
+                self.report("20 readers that never read", ms)
+
+
+    def test_slow_readers_get_every_byte(self):
+        """What a slow reader does not take at once waits (past 64 KiB in a
+        temporary file) and goes out as it reads: a file and a body over
+        --response-buffer-max (the thread waits for the client past it),
+        in both orders, then a hello on the same connection."""
+        data = os.urandom(20 << 20)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            with Kirin("-k", self.worker_class, "--response-buffer", "65536",
+                       "--response-buffer-max", "4194304", "hostile_app:app",
+                       env={"KIRIN_TEST_BIG_FILE": f.name}) as k:
+                for first, second in ((b"/file", b"/big?20"), (b"/big?20", b"/file")):
+                    with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n"
+                                  b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" % (first, second))
+                        time.sleep(1)
+                        got = dict(zip((first, second, b"/"), recv_responses(s, 3, 30)))
+                    self.assertEqual(sorted(len(body) for _, body in got.values()),
+                                     [14, 20 << 20, 20 << 20])
+                    self.assertTrue(got[b"/file"][1] == data, "the file came out changed")
+                    self.assertTrue(got[b"/big?20"][1] == b"x" * (20 << 20),
+                                    "the body came out changed")
+
+    def test_a_streamed_chunk_goes_out_at_once(self):
+        """Output is kept only when the client does not take it: the first
+        line of a response that then sleeps 5 s arrives before it."""
+        with self.kirin(1) as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+                start, got = time.monotonic(), b""
+                while b"first\n" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, got)
+                    got += data
+                self.assertLess(time.monotonic() - start, 4)
+                while b"second\n" not in got:
+                    data = s.recv(4096)
+                    self.assertTrue(data, got)
+                    got += data
 
 
 per_worker_class(SlowClients, globals())

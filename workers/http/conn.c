@@ -72,6 +72,7 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->io = io;
 	c->timeout_ms = timeout_ms;
 	c->limits = *limits;
+	c->out_file = -1;
 	/* A head is at most the request line, every field line, and the CRLFs. */
 	c->max_head = http_max_head(limits);
 }
@@ -103,6 +104,8 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
+	c->out_mem = p->out_mem;
+	c->out_max = p->out_max;
 	return 1;
 }
 
@@ -295,32 +298,6 @@ static ssize_t body_read_socket(struct conn *c, char *out, size_t n)
 	c->body_read += n;
 	c->body_done = c->body_left == 0;
 	return (ssize_t)n;
-}
-
-int conn_writev(struct conn *c, struct iovec *iov, int n)
-{
-	while (n > 0) {
-		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN && c->io->wait(c, POLLOUT, c->timeout_ms) == 0)
-				continue;
-			return -1;
-		}
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
-	return 0;
 }
 
 ssize_t conn_read_some(struct conn *c, int timeout_ms)
@@ -562,6 +539,8 @@ static int send_continue(struct conn *c)
  */
 static void shut_writing(struct conn *c)
 {
+	if (conn_drain(c) < 0)
+		return;
 	c->linger = shutdown(c->fd, SHUT_WR) == 0;
 }
 
@@ -696,6 +675,7 @@ static void release(struct conn *c)
 	c->headers = NULL;
 	c->cap = 0;
 	free_spool(c);
+	conn_drop_output(c);
 }
 
 static void free_spool(struct conn *c)

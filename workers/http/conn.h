@@ -1,7 +1,8 @@
 /*
  * conn — one client connection in a worker: its read buffer, the parsed
  * request head, reading the request body (length-delimited or chunked,
- * 100-continue), writing bytes, refusing bad requests with an answer, and
+ * 100-continue), writing bytes (conn_write.c: and keeping what a slow
+ * client does not take yet), refusing bad requests with an answer, and
  * the first half of a lingering close (its owner finishes it: conn_discard).
  *
  * Runs in workers. Sockets are non-blocking; when one would block, conn calls
@@ -38,6 +39,8 @@ struct conn_policy {
 	struct allow proxy;    /* --proxy-allow-from */
 	struct allow forwarded; /* --forwarded-allow-ips */
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
+	size_t out_mem;        /* output written ahead: in memory up to this, then a file */
+	size_t out_max;        /* and at most this much (0: none written ahead, see conn_writev) */
 };
 
 /* Free the allow lists of p. */
@@ -104,6 +107,13 @@ struct conn {
 	int error_status;        /* a framing error found while reading the body (400, 413) */
 	const char *error;       /* its reason */
 	struct spool *spool;     /* the whole body, read ahead (conn_poll_body); NULL: none */
+
+	/* output written ahead of a slow client (out_max > 0; conn_writev) */
+	size_t out_mem, out_max;
+	struct spool *out;       /* bytes not sent yet; NULL: none so far */
+	int out_file;            /* then a file range not sent yet (conn_sendfile); -1: none */
+	off_t out_off;
+	uint64_t out_left;
 };
 
 /*
@@ -190,8 +200,47 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
 /*
  * Write all of iov[0..n) (the array is modified). Returns 0, or -1 when the
  * peer is gone or a wait timed out. May wait.
+ *
+ * With c->out_max > 0 (a worker whose loop can finish sending: gthread),
+ * what the socket does not take at once is kept, in memory up to
+ * c->out_mem and then in a temporary file, to go out before anything
+ * written later; the call waits only while more than c->out_max bytes are
+ * kept. The owner then sends the rest with conn_flush() (conn_pending()
+ * says whether there is any) before it closes or reads the next request;
+ * shutting down writing (conn_finish(), conn_refuse(), conn_linger()) waits
+ * for it. Never kept for an upgraded connection.
  */
 int conn_writev(struct conn *c, struct iovec *iov, int n);
+
+/*
+ * Send `len` bytes of the regular file fd from offset off, with sendfile().
+ * With c->out_max > 0, what the socket does not take at once (or all of it,
+ * when output is pending) is left for conn_flush() on a duplicate of fd:
+ * the caller may close fd. Returns the bytes sent or left, which is `len`
+ * unless the peer is gone, a wait timed out or the file is shorter (then
+ * errno is set, 0 for the short file). May wait.
+ */
+uint64_t conn_sendfile(struct conn *c, int fd, off_t off, uint64_t len);
+
+/* True when output written ahead still waits to be sent (conn_flush()). */
+bool conn_pending(const struct conn *c);
+
+/*
+ * Send what output waits, never waiting. Returns 0 once everything went,
+ * -2 when the socket is full (wait for it to be writable, call again), -1
+ * when the peer is gone (the rest is dropped). Any thread, one at a time.
+ */
+int conn_flush(struct conn *c);
+
+/*
+ * Send what output waits, waiting for the socket (bounded by c->timeout_ms
+ * each time). Returns 0, or -1 when the peer is gone or a wait timed out
+ * (the rest is dropped). May wait.
+ */
+int conn_drain(struct conn *c);
+
+/* Forget the output that waits (conn_close() does). Never waits. */
+void conn_drop_output(struct conn *c);
 
 /*
  * For a connection taken over by another protocol (a WebSocket): read what

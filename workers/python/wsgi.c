@@ -2,10 +2,8 @@
 #include "workers/python/wsgi.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -490,27 +488,15 @@ static int send_file(struct request *r, PyObject *wrapper)
 		return 0;
 	if (r->resp.no_body)
 		return 0;
-	off_t off = (off_t)offset;
-	uint64_t total = left;
-	int rc = 0;
+	uint64_t sent;
 	Py_BEGIN_ALLOW_THREADS;
-	while (left > 0 && rc == 0) {
-		ssize_t n = sendfile(r->c->fd, fd, &off, left > (1 << 30) ? (1 << 30) : left);
-		if (n > 0)
-			left -= (uint64_t)n;
-		else if (n < 0 && errno == EAGAIN)
-			rc = r->c->io->wait(r->c, POLLOUT, r->c->timeout_ms);
-		else if (n < 0 && errno == EINTR)
-			continue;
-		else
-			rc = -1; /* an error, or the file shrank */
-	}
+	sent = conn_sendfile(r->c, fd, (off_t)offset, left);
 	Py_END_ALLOW_THREADS;
-	r->resp.body_sent = total - left;
-	if (rc < 0 || left > 0)
-		r->broken = true;
-	log_debug("sendfile: %llu bytes of fd %d from offset %lld", (unsigned long long)(total - left),
-		  fd, offset);
+	r->resp.body_sent = sent;
+	if (sent < left)
+		r->broken = true; /* the client is gone, or the file shrank */
+	log_debug("sendfile: %llu bytes of fd %d from offset %lld", (unsigned long long)sent, fd,
+		  offset);
 	return 0;
 }
 

@@ -1,12 +1,20 @@
 """For slow-client tests: POST reads the whole body and answers its length
 and SHA-256, and counts itself in $KIRIN_TEST_POSTS (a file) if set;
-GET /big?N answers N MiB from an iterable of 1 MiB chunks; GET /file
+GET /big?N answers N MiB from an iterable of 1 MiB chunks; GET /stream
+yields a line, sleeps 5 s and yields another; GET /file
 answers the file named by $KIRIN_TEST_BIG_FILE through wsgi.file_wrapper;
 anything else answers a hello."""
 import hashlib
 import os
+import time
 
 CHUNK = b"x" * (1 << 20)
+
+
+def stream():
+    yield b"first\n"
+    time.sleep(5)
+    yield b"second\n"
 
 
 def app(environ, start_response):
@@ -26,6 +34,9 @@ def app(environ, start_response):
         mib = int(environ.get("QUERY_STRING") or 1)
         start_response("200 OK", [("Content-Length", str(mib << 20))])
         return (CHUNK for _ in range(mib))
+    elif environ["PATH_INFO"] == "/stream":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return stream()
     elif environ["PATH_INFO"] == "/file":
         f = open(os.environ["KIRIN_TEST_BIG_FILE"], "rb")
         size = os.fstat(f.fileno()).st_size
