@@ -40,6 +40,7 @@ struct cconn {
 	bool body;                  /* busy reading its body, before dispatch (read_bodies) */
 	bool closed;                /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
+	bool paced;                 /* holds one of the acceptor's credits (reactor_event_pace()) */
 };
 
 struct connset_ops {

@@ -78,6 +78,10 @@ int gthread_run(struct worker *w, PyObject *app)
 	int rc = WORKER_EXIT_OK;
 
 	g.w = w;
+	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
+	/* Take from the kernel's queue only what the pool will start soon:
+	 * as many waiting connections as there are threads. */
+	reactor_event_pace((size_t)g.nthreads);
 	if (wsgi_init(app, true, w->cfg->workers > 1) < 0 ||
 	    connset_init(w, &gthread_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
@@ -93,7 +97,6 @@ int gthread_run(struct worker *w, PyObject *app)
 	}
 
 	g.interp = PyInterpreterState_Get();
-	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
 	kirinmod_set_wait_hook(in_app);
 	websocket_pool_threads(g.nthreads);
@@ -234,6 +237,7 @@ static void *pool_main(void *arg)
 		if (!g.jobs)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
+		reactor_event_unpace(cc);
 
 		in_app(true);
 		serve(cc, ts);
