@@ -60,9 +60,9 @@ struct event_base *reactor_event_base(void);
  * Accept at most `credits` connections that are not being served yet (0:
  * no such bound, the default): each new connection takes a credit, and
  * gives it back once its first request starts (reactor_event_unpace()), or
- * it waits for its client's bytes, or it closes. Past that the acceptor
- * leaves the kernel's queue alone, for the other workers, or for this one
- * when a thread frees up: a worker that dies takes few unserved
+ * it waits for its client's bytes, or it closes. Out of credits the
+ * acceptor leaves the kernel's queue alone, for the other workers, until
+ * half of them are back: a worker that dies takes few unserved
  * connections with it. Before the reactor runs, in its thread.
  */
 void reactor_event_pace(size_t credits);

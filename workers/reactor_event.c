@@ -45,6 +45,7 @@ static struct {
 	bool paused;            /* it saw room 0 and left the listeners (under mu) */
 	size_t pace;            /* reactor_event_pace(), 0: none */
 	size_t credits;         /* connections it may take before some start (under mu) */
+	bool held;              /* it ran out, and waits for half of them back (under mu) */
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
@@ -154,8 +155,12 @@ void reactor_event_unpace(struct cconn *cc)
 	if (!cc->paced)
 		return;
 	cc->paced = false;
+	/* A held acceptor is woken once half its credits are back, not for
+	 * each: a wake-up is a write, a poll() return and a context switch. */
 	pthread_mutex_lock(&A.mu);
-	wake = A.credits++ == 0;
+	wake = ++A.credits >= (A.pace + 1) / 2 && A.held;
+	if (wake)
+		A.held = false;
 	pthread_mutex_unlock(&A.mu);
 	if (wake && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error(errno, "waking the acceptor");
@@ -290,7 +295,7 @@ static void *acceptor_main(void *arg)
 		pthread_mutex_lock(&A.mu);
 		room = A.room;
 		quit = A.quit;
-		held = A.pace > 0 && A.credits == 0;
+		held = A.held;
 		pthread_mutex_unlock(&A.mu);
 		if (quit)
 			break;
@@ -360,7 +365,7 @@ static void *acceptor_main(void *arg)
 				room = A.room = A.room > 0 ? A.room - 1 : 0;
 				if (A.pace > 0) {
 					ec->cc.paced = true;
-					held = --A.credits == 0;
+					held = A.held = --A.credits == 0;
 				}
 				pthread_mutex_unlock(&A.mu);
 				accepted = true;
