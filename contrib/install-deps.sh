@@ -8,8 +8,11 @@
 #          gevent the end-to-end tests serve (with the WebSocket client and
 #          apps), groff for the man-page check,
 #          wrk for the harness's smoke pass, Gunicorn as the access log's reference,
-#          systemd for systemd-socket-activate and systemd-analyze, and
-#          prometheus_client for the server hooks' test
+#          systemd for systemd-socket-activate and systemd-analyze,
+#          prometheus_client for the server hooks' test and the metrics test, tmux for
+#          `kirin ctl top`, nginx for contrib/nginx's test, PasteDeploy
+#          for --paste (which users of --paste need too), openssl and curl for the
+#          TLS tests (a test CA, a second client)
 #   bench  test, plus the peers `make bench` measures kirin against
 set -eu
 
@@ -19,9 +22,9 @@ BUILD="build-essential autoconf automake pkg-config
 TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
     python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
-    python3-socketio python3-prometheus-client
-    groff-base wrk systemd"
-BENCH="nginx-light python3-waitress
+    python3-socketio python3-prometheus-client python3-pastedeploy
+    groff-base wrk systemd tmux nginx-light openssl curl"
+BENCH="python3-waitress
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
     gnuplot-nox"
 

@@ -34,6 +34,7 @@ libkirin_a_SOURCES += \
 	workers/python/websocket.c workers/python/websocket.h \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
 	workers/http/spool.c workers/http/spool.h \
+	workers/http/tls.c workers/http/tls.h \
 	workers/http/allow.c workers/http/allow.h \
 	workers/http/mem.c workers/http/mem.h \
 	workers/http/utf8.c workers/http/utf8.h \

@@ -4,6 +4,7 @@ one machine, so that every number that matters is a ratio.
 
     bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
              [--duration S] [--runs N] [--servers REGEX] [--baseline OLD_KIRIN]
+             [--ops]
 
 Scenarios (--only takes the letters or the names):
   a hello     hello world, keep-alive, 100 connections
@@ -19,6 +20,13 @@ Scenarios (--only takes the letters or the names):
   f post      POST echo of 1 MB bodies, 100 connections
   g ready     time from exec to ready with 4 workers
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
+  i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
+              RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
+              against gevent-websocket, uvicorn and uWSGI (tests/bench/wsbench.py)
+  j tls       over TLS (a self-signed certificate made with the openssl command,
+              nginx with `listen ssl`): hello keep-alive at 100 connections,
+              a new TLS connection per request (wrk threads per CPU), and the
+              13 MB file through wsgi.file_wrapper (nginx: sendfile on)
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -33,6 +41,11 @@ have yet are reported as skipped too. Servers listen on free ports of
 127.0.0.1, each in its own session, and their process groups are killed by
 pid at the end, on Ctrl-C, or on any exception.
 
+--ops adds each kirin worker type again with the operations endpoints on
+(--statsd-host to a UDP sink of the harness's, --metrics-bind,
+--control-socket), named ops-TYPE and run interleaved with kirin-TYPE; each
+table then gives ops/off ratios, run by run, to show the noise.
+
 Writes DIR/bench.json, DIR/bench.md and DIR/bench.png. Exits 1 when a kirin
 variant failed a scenario it should have run, 0 otherwise.
 """
@@ -44,6 +57,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +69,8 @@ APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+import wsbench  # noqa: E402  (scenario i)
+import ssl  # noqa: E402
 from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -101,6 +117,7 @@ class Server:
     """One running server: its own session, log file, port and process group."""
 
     def __init__(self, variant, argv, port, tmp, env=None, cwd=None, ready_path="/"):
+        self.tls = bool(os.environ.get("BENCH_TLS"))  # scenario (j): it speaks HTTPS
         self.variant = variant
         self.argv = argv
         self.port = port
@@ -145,8 +162,9 @@ class Server:
         """Wait for a 2xx on ready_path. Raises Unavailable when the server
         says its worker class is not available, RuntimeError on other
         failures."""
-        t = client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
-                              alive=self.alive)
+        t = (tls_ready(self.port, timeout, self.ready_path, self.alive) if self.tls else
+             client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
+                               alive=self.alive))
         if t is not None:
             return t
         if not self.alive():
@@ -201,6 +219,25 @@ class Server:
         live_groups.discard(self.proc.pid)
 
 
+def tls_ready(port, timeout, path, alive):
+    """client.wait_ready() over TLS (certificates not checked): the time of the first 2xx."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=2)) as s:
+                s.sendall(client.request_bytes(path, keep_alive=False))
+                head = s.recv(64)
+                if re.match(rb"HTTP/1\.[01] 2", head):
+                    return time.time()
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return None
+
+
 def _short(text, n=300):
     text = " ".join(text.split())
     return text if len(text) <= n else "..." + text[-n:]
@@ -241,10 +278,11 @@ def _has_module(mod):
     return r.returncode == 0
 
 
-def kirin_variants(kirin, family):
+def kirin_variants(kirin, family, statsd_port=None):
     """One variant per worker type of the kirin binary at path kirin, named
     FAMILY-TYPE: family "kirin" is the build under test, "base" a baseline
-    build (--baseline) measured in the same run."""
+    build (--baseline) measured in the same run, "ops" the build under test
+    with statsd (to statsd_port), /metrics and the control socket on."""
     def check():
         if not kirin or not os.access(kirin, os.X_OK):
             return f"no kirin binary ({kirin!r})"
@@ -259,15 +297,24 @@ def kirin_variants(kirin, family):
                 argv += ["--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S)]
             if kind == "gthread":
                 argv += ["--threads", "4"]
+            if statsd_port:
+                argv += ["--statsd-host", f"127.0.0.1:{statsd_port}",
+                         "--metrics-bind", f"127.0.0.1:{free_port()}",
+                         "--control-socket", os.path.join(tmp, f"ops-{kind}-{port}.ctl")]
+            if os.environ.get("BENCH_TLS"):
+                cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+                argv += ["--certfile", cert, "--keyfile", key]
             return argv + [app], {}, None
         vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
     return vs
 
 
-def make_variants(kirin, baseline=None):
+def make_variants(kirin, baseline=None, statsd_port=None):
     vs = kirin_variants(kirin, "kirin")
     if baseline:
         vs += kirin_variants(baseline, "base")
+    if statsd_port:
+        vs += kirin_variants(kirin, "ops", statsd_port)
 
     def gunicorn_check(kind):
         def check():
@@ -346,6 +393,12 @@ def make_variants(kirin, baseline=None):
         d = tempfile.mkdtemp(prefix="nginx-", dir=tmp)
         file_path = os.environ.get("BENCH_FILE_FOR_NGINX", "")
         user = "user root;" if os.geteuid() == 0 else ""
+        listen = f"listen 127.0.0.1:{port} backlog={BACKLOG};"
+        if os.environ.get("BENCH_TLS"):
+            cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+            listen = (f"listen 127.0.0.1:{port} ssl backlog={BACKLOG};\n"
+                      f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+                      f"        ssl_protocols TLSv1.2 TLSv1.3;")
         conf = f"""{user}
 worker_processes {workers};
 daemon off;
@@ -365,7 +418,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     server {{
-        listen 127.0.0.1:{port} backlog={BACKLOG};
+        {listen}
         location = / {{ default_type text/plain; return 200 "Hello, World!\\n"; }}
         location = /file {{ default_type application/octet-stream; alias {file_path or d + '/none'}; }}
     }}
@@ -509,7 +562,7 @@ class Wrk:
             argv += ["--timeout", f"{int(timeout)}s"]
         if close:
             argv += ["-H", "Connection: close"]
-        argv.append(f"http://127.0.0.1:{port}{path}")
+        argv.append(f"{'https' if os.environ.get('BENCH_TLS') else 'http'}://127.0.0.1:{port}{path}")
         if window:
             argv += ["--", f"{window[0]:g}", f"{window[1]:g}"]
         return argv
@@ -556,7 +609,8 @@ def median_run(runs):
 # --- the harness -----------------------------------------------------------
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
-             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser")]
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
+             ("i", "websocket"), ("j", "tls")]
 
 
 class Bench:
@@ -566,7 +620,14 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="kirin-bench-")
         self.kirin = os.path.abspath(args.kirin) if args.kirin else ""
         self.baseline = os.path.abspath(args.baseline) if args.baseline else ""
-        self.variants = make_variants(self.kirin, self.baseline)
+        # --ops: the statsd datagrams land here (and are never read: the
+        # kernel drops what overflows, as a busy statsd daemon's would).
+        self.statsd_sink = None
+        if args.ops:
+            self.statsd_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.statsd_sink.bind(("127.0.0.1", 0))
+        self.variants = make_variants(self.kirin, self.baseline, self.statsd_sink and
+                                      self.statsd_sink.getsockname()[1])
         if args.servers:
             rx = re.compile(args.servers)
             self.variants = [v for v in self.variants if rx.search(v.name)]
@@ -741,6 +802,7 @@ class Bench:
                 if v.family == "kirin":
                     self.kirin_failures.append(f"{v.name}: {cfg['label']}: {row['note']}")
             rows.append(row)
+        self.ops_ratios(rows)
         order = [v.name for v in self.variants]
         rows.sort(key=lambda r: order.index(r["server"]) if r["server"] in order else 99)
         ok = [r for r in rows if r["status"] == "ok"]
@@ -798,6 +860,38 @@ class Bench:
                             f"{big_label} file via wsgi.file_wrapper, {c} connections",
                             "path": "/file", "conns": c, "timeout": 30, "body_bytes": big})
         self.throughput("c", "response bodies", configs, self.pick(), "bodies:app")
+
+    def scen_j(self):
+        """Over TLS: every server of the scenario gets the same self-signed
+        certificate (BENCH_TLS, read by the variants' builds and by wrk's URL)."""
+        cert, key = os.path.join(self.tmp, "tls.pem"), os.path.join(self.tmp, "tls.key")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1"], capture_output=True,
+                           timeout=60) if shutil.which("openssl") else None
+        if not r or r.returncode != 0:
+            self.say("\n== (j) tls: skipped, the openssl command is missing or failed")
+            self.tables.append({"id": "j", "scenario": "j", "title": "tls", "kind": "parser",
+                                "rows": [{"server": "openssl", "family": "-", "kind": "-",
+                                          "status": "skipped", "note": "no openssl command"}]})
+            return
+        os.environ["BENCH_TLS"] = os.pathsep.join((cert, key))
+        threads = self.wrk_threads or os.cpu_count() or 1
+        big = "1 MB" if self.quick else "13 MB"
+        try:
+            self.throughput("j", "over TLS, hello world", [
+                {"id": "j-hello", "label": "keep-alive, 100 connections", "path": "/",
+                 "conns": 100},
+                {"id": "j-handshake", "label": f"a new TLS connection per request (Connection: "
+                 f"close), 100 connections, wrk with {threads} thread(s)", "path": "/",
+                 "conns": 100, "close": True, "wrk_threads": threads}],
+                self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "hello:app")
+            self.throughput("j", "over TLS, wsgi.file_wrapper", [
+                {"id": "j-file", "label": f"{big} file, 100 connections", "path": "/file",
+                 "conns": 100, "timeout": 30, "body_bytes": self.file_size}],
+                self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "bodies:app")
+        finally:
+            del os.environ["BENCH_TLS"]
 
     def scen_d(self):
         conns = 200 if self.quick else 1000
@@ -956,6 +1050,21 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
+    def scen_i(self):
+        kinds = ("greenlet", "gevent")
+        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
+                                         and v.kind in kinds)]
+        if not self.quick:
+            variants += wsbench.peer_variants(
+                DEBIAN_PYTHON, lambda name, family, kind, check, build:
+                Variant(name, family, kind, True, check, build))
+        if self.args.servers:
+            rx = re.compile(self.args.servers)
+            variants = [v for v in variants if rx.search(v.name)]
+        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
+        self.tables.append(table)
+        self.print_table(table)
+
     def scen_h(self):
         title = "parser micro-benchmark"
         self.say(f"\n== (h) {title}")
@@ -1060,6 +1169,19 @@ class Bench:
                     v = r["req_s"] / n if (n and r["status"] == "ok") else None
                     add(f"(c) file_wrapper, {c} conns: {r['server']} vs nginx", v, ">= 0.90x",
                         _met(v is not None and v >= 0.9), r.get("note", ""))
+        for tid, what in (("j-hello", "hello keep-alive"), ("j-handshake", "new connections"),
+                          ("j-file", "file_wrapper")):
+            i = tab(tid)
+            n = next((r["req_s"] for r in ok_rows(i, lambda r: r["family"] == "nginx")), None)
+            if not i:
+                continue
+            # The best worker type, as (a): sync closes after every response,
+            # so its keep-alive row counts handshakes.
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["req_s"],
+                        default=None)
+            v = kbest["req_s"] / n if (kbest and n) else None
+            add(f"(j) TLS {what}: kirin best vs nginx", v, ">= 0.80x",
+                _met(v is not None and v >= 0.8), kbest["server"] if kbest else "no kirin result")
         g = tab("g")
         if g:
             for r in g["rows"]:
@@ -1067,6 +1189,21 @@ class Bench:
                     v = r.get("ready_ms")
                     add(f"(g) ready with 4 workers: {r['server']} (ms)", v, "< 150",
                         _met(v is not None and v < 150), r.get("note", ""))
+        i = tab("i")
+        if i:
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["rt_s"],
+                        default=None)
+            v = kbest and kbest.get("x_best_peer")
+            add("(i) WebSocket echo, 100 conns: kirin best vs best peer", v, ">= 3.00x",
+                _met(v is not None and v >= 3.0), kbest["server"] if kbest else "")
+            for r in ok_rows(i, lambda r: r["family"] == "kirin"):
+                if r["kind"] == "greenlet":
+                    v = r.get("kib_per_ws")
+                    add(f"(i) idle WebSockets: {r['server']} RSS each (KiB)", v, "<= 8",
+                        _met(v is not None and v <= 8.0), r.get("note", ""))
+                add(f"(i) 16 MiB message echoed byte-exact: {r['server']}",
+                    "yes" if r.get("big_exact") else "no", "yes", bool(r.get("big_exact")),
+                    r.get("note", ""))
         # a target whose kirin side was skipped is not evaluated
         for x in t:
             if x["value"] is None or x["value"] is False:
@@ -1094,6 +1231,10 @@ class Bench:
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
                   ("first answer ms", "first_answer_ms", ".1f")],
         "parser": [("binary", "server", "s")],
+        "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
+                      ("x best peer", "x_best_peer", ".2f"),
+                      ("client CPU", "client_cpu", "pct"),
+                      ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
     }
 
     @staticmethod
@@ -1144,6 +1285,20 @@ class Bench:
             for r in table["rows"]:
                 out += ["    " + line for line in r.get("output", [])]
         return out
+
+    def ops_ratios(self, rows):
+        """--ops: each ops-TYPE row's req/s over kirin-TYPE's, the median run's
+        and run by run (the runs were interleaved, A then B)."""
+        ok = {r["server"]: r for r in rows if r["status"] == "ok"}
+        for name, r in ok.items():
+            off = (ok.get("kirin-" + name[4:]) or ok.get("base-" + name[4:])
+                   if name.startswith("ops-") else None)
+            if not off:
+                continue
+            r["x_off"] = r["req_s"] / off["req_s"]
+            r["x_off_runs"] = [a / b for a, b in zip(r["all_req_s"], off["all_req_s"]) if b]
+            self.say(f"   {name} / {off['server']}: {r['x_off']:.3f} (runs: " +
+                     ", ".join(f"{x:.3f}" for x in r["x_off_runs"]) + ")")
 
     def print_table(self, table):
         self.say(f"\n[{table['id']}] {table['title']}")
@@ -1278,7 +1433,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
         for letter, name in SCENARIOS:
             if only and letter not in only:
                 continue
-            if letter in "abcdf" and not self.wrk.path:
+            if letter in "abcdfi" and not self.wrk.path:
                 self.tables.append({"id": letter, "scenario": letter, "title": name,
                                     "kind": "parser", "rows": [{
                                         "server": "wrk", "family": "-", "kind": "-",
@@ -1339,10 +1494,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefgh":
+        elif len(p) == 1 and p in "abcdefghi":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-h or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 
@@ -1360,6 +1515,9 @@ def main(argv=None):
     ap.add_argument("--duration", type=int, help="seconds per run (default 3; 1 with --quick)")
     ap.add_argument("--runs", type=int, help="runs per server, median reported (default 3)")
     ap.add_argument("--servers", help="only the servers whose name matches this regex")
+    ap.add_argument("--ops", action="store_true",
+                    help="also run kirin with statsd, /metrics and the control socket on "
+                         "(ops-TYPE), for the overhead ratio")
     ap.add_argument("--wrk-threads", type=int,
                     help="wrk threads (default 1; one per CPU for scenario b)")
     ap.add_argument("--parser-bench", help="the parser micro-benchmark binary for (h)")

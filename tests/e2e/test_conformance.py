@@ -29,15 +29,18 @@ def corpus_dir():
     sys.exit(1 if os.environ.get("CI") else SKIP)
 
 
-def run(corpus, worker_class, split):
+def run(corpus, worker_class, split, wrap="", bind="{bind}", extra=""):
+    """One pass of the corpus; True when it passed. wrap: a command kirin's
+    runs under (test_tls.py's TLS shim), which gives kirin its bind and
+    extra options (--certfile...)."""
     kirin = os.environ["KIRIN"]
     python = os.environ.get("KIRIN_PYTHON") or sys.executable
-    template = (f"{shlex.quote(kirin)} --bind {{bind}} -k {shlex.quote(worker_class)} "
+    template = (f"{wrap}{shlex.quote(kirin)} --bind {bind} {extra} -k {shlex.quote(worker_class)} "
                 f"{{flags}} --chdir {{appdir}} echo_app:app")
     cmd = [python, os.path.join(corpus, "run_corpus.py"), "--server", template]
     if split:
         cmd.append("--split")
-    label = f"[{worker_class}{' --split' if split else ''}]"
+    label = f"[{worker_class}{' --split' if split else ''}{' TLS' if wrap else ''}]"
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
         env.pop(k, None)

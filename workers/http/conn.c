@@ -16,6 +16,7 @@
 #include "workers/http/mem.h"
 #include "workers/http/proxy.h"
 #include "workers/http/response.h"
+#include "workers/http/tls.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -53,6 +54,7 @@ static int send_continue(struct conn *c);
 static void shut_writing(struct conn *c);
 static int read_proxy(struct conn *c);
 static int forwarded_scheme(struct conn *c);
+static void casefold(char *s, size_t n);
 static void *spare_take(struct spare *s, size_t size);
 static void spare_give(struct spare *s, void *p, size_t size);
 static void release(struct conn *c);
@@ -77,10 +79,39 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->max_head = http_max_head(limits);
 }
 
+int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
+			   const char *value, size_t value_len)
+{
+	struct conn_scheme *v = realloc(p->secure, (p->nsecure + 1) * sizeof(*v));
+
+	if (!v)
+		return -1;
+	p->secure = v;
+	v = &p->secure[p->nsecure];
+	v->name = strndup(name, name_len);
+	v->value = strndup(value, value_len);
+	if (!v->name || !v->value) {
+		free(v->name);
+		free(v->value);
+		return -1;
+	}
+	v->name_len = name_len;
+	v->value_len = value_len;
+	p->nsecure++;
+	return 0;
+}
+
 void conn_policy_free(struct conn_policy *p)
 {
 	allow_free(&p->forwarded);
 	allow_free(&p->proxy);
+	for (size_t i = 0; i < p->nsecure; i++) {
+		free(p->secure[i].name);
+		free(p->secure[i].value);
+	}
+	free(p->secure);
+	p->secure = NULL;
+	p->nsecure = 0;
 }
 
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
@@ -106,6 +137,14 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
 	c->out_mem = p->out_mem;
 	c->out_max = p->out_max;
+	c->secure = p->secure;
+	c->nsecure = p->nsecure;
+	c->casefold_method = p->casefold_method;
+	if (p->tls && tls_attach(c, p->tls) < 0) {
+		conn_close(c);
+		errno = ENOMEM;
+		return -1;
+	}
 	return 1;
 }
 
@@ -117,6 +156,11 @@ int conn_poll_head(struct conn *c)
 						c->limits.fields * sizeof(*c->headers));
 		http_request_init(&c->req, c->headers, c->limits.fields);
 		c->head_started = true;
+	}
+	if (c->ssl && !c->tls_ready) {
+		int rc = tls_handshake(c);
+		if (rc != 1)
+			return rc;
 	}
 	for (;;) {
 		size_t want;
@@ -132,11 +176,14 @@ int conn_poll_head(struct conn *c)
 		if (c->len > 0) {
 			ssize_t r = http_parse_request(&c->req, c->buf, c->len, &c->limits);
 			if (r > 0) {
+				if (c->casefold_method)
+					casefold(c->buf + (c->req.method - c->buf), c->req.method_len);
 				c->head_len = (size_t)r;
 				c->raw = c->ready = c->ready_end = (size_t)r;
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
 				c->body_done = c->req.body == HTTP_BODY_NONE;
 				http_chunked_init(&c->chunked);
+				c->https = c->ssl != NULL;
 				return forwarded_scheme(c);
 			}
 			if (r == HTTP_PARSE_ERROR) {
@@ -175,7 +222,7 @@ int conn_read_head(struct conn *c)
 	int rc;
 
 	while ((rc = conn_poll_head(c)) == -2) {
-		if (c->io->wait(c, POLLIN, c->timeout_ms) < 0)
+		if (c->io->wait(c, c->ssl ? c->tls_wants : POLLIN, c->timeout_ms) < 0)
 			return c->len == 0 ? 0 : -1;
 	}
 	return rc;
@@ -305,6 +352,26 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms)
 	return fill_within(c, c->cap > c->len ? c->cap - c->len : READ_CHUNK, true, timeout_ms);
 }
 
+void conn_trim(struct conn *c, size_t room)
+{
+	char *old = c->buf;
+
+	if (c->headers && !c->headers_trimmed) {
+		size_t n = c->req.num_headers ? c->req.num_headers : 1;
+
+		c->headers = mem_realloc(c->headers, n * sizeof(*c->headers));
+		c->req.headers = c->headers;
+		c->req.max_headers = n;
+		c->headers_trimmed = true;
+	}
+	if (!c->buf || c->cap <= c->len + room)
+		return;
+	c->buf = mem_realloc(c->buf, c->len + room);
+	c->cap = c->len + room;
+	if (c->buf != old && c->head_len > 0)
+		http_request_rebase(&c->req, c->buf);
+}
+
 void conn_going_away(struct conn *c)
 {
 	__atomic_store_n(&c->going_away, true, __ATOMIC_RELEASE);
@@ -321,12 +388,14 @@ void conn_linger(struct conn *c)
 void conn_refuse(struct conn *c, int status)
 {
 	char head[256];
+	/* Plain HTTP on the TLS port: nginx's words, in plain text. */
 	const char *reason = http_reason(status);
-	int body = (int)strlen(reason) + 1;
+	const char *text = c->plain_on_tls ? c->error : reason;
+	int body = (int)strlen(text) + 1;
 	int hl = snprintf(head, sizeof(head),
 			  "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: text/plain\r\n"
 			  "Content-Length: %d\r\n%s\r\n%s\n",
-			  status, reason, body, response_date(), reason);
+			  status, reason, body, response_date(), text);
 	struct iovec iov = {head, (size_t)hl};
 
 	if (conn_writev(c, &iov, 1) == 0)
@@ -362,6 +431,8 @@ int conn_discard(int fd)
 
 bool conn_idle(const struct conn *c)
 {
+	if (c->ssl && c->tls_started && !c->tls_ready)
+		return false; /* in a handshake: it counts as a head */
 	if (c->len % 2)
 		return false;
 	for (size_t i = 0; i < c->len; i += 2)
@@ -391,6 +462,11 @@ void conn_close(struct conn *c)
 {
 	int fd = c->fd >= 0 ? c->fd : c->deferred_fd;
 
+	if (c->ssl) {
+		if (c->fd >= 0)
+			tls_shutdown(c);
+		tls_free(c);
+	}
 	if (fd >= 0 && c->defer_close) {
 		c->deferred_fd = fd;
 	} else if (fd >= 0) {
@@ -423,11 +499,13 @@ static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_m
 	if (grow(c, c->len + want) < 0)
 		return -1;
 	for (;;) {
-		ssize_t r = recv(c->fd, c->buf + c->len, want, 0);
+		ssize_t r = c->ssl ? tls_recv(c, c->buf + c->len, want)
+				   : recv(c->fd, c->buf + c->len, want, 0);
 
 		if (r > 0) {
 			c->len += (size_t)r;
-			c->drained = (size_t)r < want;
+			/* OpenSSL may hold more than the socket announces. */
+			c->drained = (size_t)r < want && !(c->ssl && tls_pending(c));
 			return r;
 		}
 		if (r == 0)
@@ -436,7 +514,7 @@ static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_m
 			continue;
 		if (errno == EAGAIN && !wait)
 			return -2;
-		if (errno == EAGAIN && c->io->wait(c, POLLIN, timeout_ms) == 0)
+		if (errno == EAGAIN && c->io->wait(c, c->ssl ? c->tls_wants : POLLIN, timeout_ms) == 0)
 			continue;
 		return -1;
 	}
@@ -541,6 +619,8 @@ static void shut_writing(struct conn *c)
 {
 	if (conn_drain(c) < 0)
 		return;
+	if (c->ssl)
+		tls_shutdown(c);
 	c->linger = shutdown(c->fd, SHUT_WR) == 0;
 }
 
@@ -587,32 +667,26 @@ static int read_proxy(struct conn *c)
 }
 
 /*
- * wsgi.url_scheme from a trusted front-end's X-Forwarded-Proto ("https"),
- * X-Forwarded-Protocol ("ssl") or X-Forwarded-Ssl ("on"), as Gunicorn's
- * secure_scheme_headers. Headers that disagree are refused (400). Returns
- * 1, or -1 to refuse.
+ * wsgi.url_scheme from a trusted front-end's secure_scheme_headers (by
+ * default Gunicorn's: X-Forwarded-Proto "https", X-Forwarded-Protocol "ssl",
+ * X-Forwarded-Ssl "on"; names and values without regard to case). Headers
+ * that disagree are refused (400). Returns 1, or -1 to refuse.
  */
 static int forwarded_scheme(struct conn *c)
 {
-	static const struct {
-		const char *name, *secure;
-	} secure[] = {
-		{"x-forwarded-proto", "https"},
-		{"x-forwarded-protocol", "ssl"},
-		{"x-forwarded-ssl", "on"},
-	};
 	int verdict = -1; /* -1 unknown, 0 http, 1 https */
 
 	if (!c->forwarded_trusted)
 		return 1;
 	for (size_t i = 0; i < c->req.num_headers; i++) {
 		const struct http_header *h = &c->req.headers[i];
-		for (size_t k = 0; k < sizeof(secure) / sizeof(secure[0]); k++) {
-			size_t sl = strlen(secure[k].secure);
-			if (h->name_len != strlen(secure[k].name) ||
-			    strncasecmp(h->name, secure[k].name, h->name_len) != 0)
+		for (size_t k = 0; k < c->nsecure; k++) {
+			const struct conn_scheme *s = &c->secure[k];
+			if (h->name_len != s->name_len ||
+			    strncasecmp(h->name, s->name, h->name_len) != 0)
 				continue;
-			int https = h->value_len == sl && strncasecmp(h->value, secure[k].secure, sl) == 0;
+			int https = h->value_len == s->value_len &&
+				    strncasecmp(h->value, s->value, s->value_len) == 0;
 			if (verdict >= 0 && verdict != https) {
 				c->error_status = 400;
 				c->error = "contradictory scheme headers";
@@ -621,8 +695,17 @@ static int forwarded_scheme(struct conn *c)
 			verdict = https;
 		}
 	}
-	c->https = verdict == 1;
+	if (verdict >= 0)
+		c->https = verdict == 1;
 	return 1;
+}
+
+/* --casefold-http-method: the method (a token, ASCII) in uppercase, in place in c->buf. */
+static void casefold(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= 'a' && s[i] <= 'z')
+			s[i] = (char)(s[i] - 'a' + 'A');
 }
 
 /* REMOTE_ADDR and REMOTE_PORT from accept(). */
@@ -670,9 +753,13 @@ static void release(struct conn *c)
 		spare_give(&spare_bufs, c->buf, c->cap);
 	else
 		free(c->buf);
-	spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+	if (c->headers_trimmed)
+		free(c->headers);
+	else
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
 	c->buf = NULL;
 	c->headers = NULL;
+	c->headers_trimmed = false;
 	c->cap = 0;
 	free_spool(c);
 	conn_drop_output(c);

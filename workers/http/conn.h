@@ -26,24 +26,46 @@
 
 struct conn;
 struct listener; /* the worker's, kept in c->listener; opaque here */
+struct ssl_st;
+struct ssl_ctx_st;
 
 /*
  * What a worker applies to every connection it accepts: the HTTP limits, the
  * wait bound, and which peers may send a PROXY header or X-Forwarded-Proto.
  * The worker layer fills it from the settings (policy_from_config()).
  */
+/* A secure_scheme_headers item: this header with this value means https. */
+struct conn_scheme {
+	char *name; /* owned */
+	size_t name_len;
+	char *value; /* owned */
+	size_t value_len;
+};
+
 struct conn_policy {
 	struct http_limits limits;
 	int timeout_ms;        /* --timeout for one wait on a client (30 s when 0) */
 	int proxy_versions;    /* PROXY protocol versions expected: 1 (v1), 2 (v2), 3 (both), 0 */
 	struct allow proxy;    /* --proxy-allow-from */
 	struct allow forwarded; /* --forwarded-allow-ips */
+	struct conn_scheme *secure; /* --secure-scheme-headers, trusted from forwarded peers */
+	size_t nsecure;
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
 	size_t out_mem;        /* output written ahead: in memory up to this, then a file */
 	size_t out_max;        /* and at most this much (0: none written ahead, see conn_writev) */
+	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
+	struct ssl_ctx_st *tls; /* HTTPS on every connection (tls.h); NULL: plain HTTP */
 };
 
-/* Free the allow lists of p. */
+/*
+ * Add a secure_scheme_headers item to p: the header name (name_len bytes)
+ * whose value (value_len bytes) makes wsgi.url_scheme https. Copies both.
+ * Returns 0, or -1 when out of memory.
+ */
+int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
+			   const char *value, size_t value_len);
+
+/* Free the allow lists and scheme headers of p. */
 void conn_policy_free(struct conn_policy *p);
 
 struct conn_io {
@@ -79,10 +101,24 @@ struct conn {
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
 	int proxy_versions;      /* which PROXY protocol versions (policy.proxy_versions) */
 	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
-	bool forwarded_trusted;  /* the peer's X-Forwarded-Proto counts (--forwarded-allow-ips) */
+	bool forwarded_trusted;  /* the peer's scheme headers count (--forwarded-allow-ips) */
+	const struct conn_scheme *secure; /* the policy's secure_scheme_headers */
+	size_t nsecure;
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */
+	bool casefold_method;    /* policy.casefold_method */
 	bool upgraded;           /* taken over by another protocol (a WebSocket) */
 	bool going_away;         /* conn_going_away() was called (atomic: any thread) */
+
+	/* TLS (tls.h); ssl is NULL on a plain connection and nothing below is used */
+	struct ssl_st *ssl;
+	int64_t tls_deadline_ms; /* the handshake must be done by then (CLOCK_MONOTONIC) */
+	short tls_wants;         /* POLLIN or POLLOUT: what OpenSSL waits for */
+	bool tls_started;        /* the first byte was a TLS handshake record */
+	bool tls_ready;          /* the handshake is done */
+	bool tls_failed;         /* a fatal error: no close_notify */
+	bool tls_closed;         /* close_notify sent */
+	bool plain_on_tls;       /* plain HTTP came to the TLS port: answered in plain text */
+	bool tls_lock;           /* one thread in OpenSSL at a time (tls.c) */
 
 	char *buf;               /* raw bytes read from the socket */
 	size_t cap, len;
@@ -92,6 +128,7 @@ struct conn {
 	struct http_limits limits;
 	struct http_request req;
 	struct http_header *headers;
+	bool headers_trimmed;    /* conn_trim() cut the header array to the head's fields */
 	size_t head_len;         /* bytes of the parsed head in buf */
 	bool head_started;       /* req is initialised for the head being read */
 
@@ -213,14 +250,14 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
 int conn_writev(struct conn *c, struct iovec *iov, int n);
 
 /*
- * Send `len` bytes of the regular file fd from offset off, with sendfile().
- * With c->out_max > 0, what the socket does not take at once (or all of it,
- * when output is pending) is left for conn_flush() on a duplicate of fd:
- * the caller may close fd. Returns the bytes sent or left, which is `len`
- * unless the peer is gone, a wait timed out or the file is shorter (then
- * errno is set, 0 for the short file). May wait.
+ * Send *left bytes of the regular file fd from *off (sendfile(2); over TLS,
+ * tls_sendfile()), advancing both. Returns 0, or -1 when the peer is gone,
+ * a wait timed out, or the file could not be read (it shrank). May wait.
+ * With c->out_max > 0 (plain HTTP), what the socket does not take at once
+ * (or all of it, when output is pending) is left for conn_flush() on a
+ * duplicate of fd, and counts as sent: the caller may close fd.
  */
-uint64_t conn_sendfile(struct conn *c, int fd, off_t off, uint64_t len);
+int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left);
 
 /* True when output written ahead still waits to be sent (conn_flush()). */
 bool conn_pending(const struct conn *c);
@@ -250,6 +287,16 @@ void conn_drop_output(struct conn *c);
  * -1 on an error or a timeout (errno ETIMEDOUT). May wait.
  */
 ssize_t conn_read_some(struct conn *c, int timeout_ms);
+
+/*
+ * For a connection taken over by another protocol, between its messages:
+ * give back what it does not need while it waits. The buffer shrinks to
+ * its len bytes (the head, and what is not consumed yet) plus room bytes
+ * for the next small message (larger ones grow it again, conn_read_some),
+ * the header array to the fields the head has (slices stay valid: req is
+ * rebased). Never waits.
+ */
+void conn_trim(struct conn *c, size_t room);
 
 /*
  * The worker stops: wake the reader of an upgraded connection by shutting

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "workers/http/mem.h"
+#include "workers/http/tls.h"
 
 static bool buffering(const struct conn *c);
 static int keep(struct conn *c, struct iovec *iov, int n);
@@ -17,6 +18,8 @@ static int drain_out(struct conn *c, size_t to);
 
 int conn_writev(struct conn *c, struct iovec *iov, int n)
 {
+	if (c->ssl)
+		return tls_writev(c, iov, n); /* never kept: see buffering() */
 	if (conn_pending(c)) {
 		/* Behind what waits already: keep it too, or (an upgraded
 		 * connection, or a file range in the way) send what waits first. */
@@ -51,38 +54,41 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 	return 0;
 }
 
-uint64_t conn_sendfile(struct conn *c, int fd, off_t off, uint64_t len)
+int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
 {
-	uint64_t left = len;
-
+	if (c->ssl)
+		return tls_sendfile(c, fd, off, left);
 	if (conn_pending(c) && (!buffering(c) || c->out_file >= 0) && drain_out(c, 0) < 0)
-		return 0;
-	while (left > 0) {
-		size_t step = left > (1 << 30) ? (1 << 30) : (size_t)left;
-		ssize_t n = conn_pending(c) ? -1 : sendfile(c->fd, fd, &off, step);
+		return -1;
+	while (*left > 0) {
+		size_t step = *left > (1 << 30) ? (1 << 30) : (size_t)*left;
+		ssize_t n = conn_pending(c) ? -1 : sendfile(c->fd, fd, off, step);
 
 		if (n > 0) {
-			left -= (uint64_t)n;
+			*left -= (uint64_t)n;
 		} else if (n == 0) {
-			errno = 0; /* the file is shorter than it was */
-			break;
-		} else if (errno == EINTR) {
+			return -1; /* the file is shorter than it was */
+		} else if (!conn_pending(c) && errno == EINTR) {
 			continue;
-		} else if ((errno == EAGAIN || conn_pending(c)) && buffering(c)) {
-			c->out_file = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-			if (c->out_file < 0) {
-				if (drain_out(c, 0) < 0 || c->io->wait(c, POLLOUT, c->timeout_ms) < 0)
-					break;
-				continue;
+		} else if ((conn_pending(c) || errno == EAGAIN) && buffering(c)) {
+			int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+			if (dup >= 0) {
+				/* The loop sends the rest (conn_flush()). */
+				c->out_file = dup;
+				c->out_off = *off;
+				c->out_left = *left;
+				*off += (off_t)*left;
+				*left = 0;
+				return 0;
 			}
-			c->out_off = off;
-			c->out_left = left;
-			return len;
+			if (drain_out(c, 0) < 0 || c->io->wait(c, POLLOUT, c->timeout_ms) < 0)
+				return -1;
 		} else if (errno != EAGAIN || c->io->wait(c, POLLOUT, c->timeout_ms) < 0) {
-			break;
+			return -1;
 		}
 	}
-	return len - left;
+	return 0;
 }
 
 bool conn_pending(const struct conn *c)
@@ -122,10 +128,13 @@ int conn_flush(struct conn *c)
 	return 0;
 }
 
-/* Output is written ahead for this connection: not upgraded, out_max set. */
+/*
+ * Output is written ahead for this connection: out_max set, not upgraded,
+ * and plain HTTP (what the loop sends goes straight to the socket).
+ */
 static bool buffering(const struct conn *c)
 {
-	return c->out_max > 0 && !c->upgraded;
+	return c->out_max > 0 && !c->upgraded && !c->ssl;
 }
 
 /*
