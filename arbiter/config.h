@@ -122,6 +122,9 @@ struct config {
 	int limit_request_fields;
 	int limit_request_field_size;
 	long limit_request_body;
+	long request_body_buffer;
+	long response_buffer;
+	long response_buffer_max;
 	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
 	struct strlist secure_scheme_headers; /* HEADER=VALUE */

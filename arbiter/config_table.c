@@ -282,6 +282,43 @@ const struct setting config_settings[] = {
 		.help = "The maximum size of a request body in bytes; 0 means unlimited.",
 	},
 	{
+		.name = "request_body_buffer",
+		.long_flag = "--request-body-buffer",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, request_body_buffer),
+		.def = "524288",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread reads each request body before the app runs: up to this many "
+			"bytes in memory, the rest in an unlinked temporary file in $TMPDIR.",
+	},
+	{
+		.name = "response_buffer",
+		.long_flag = "--response-buffer",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, response_buffer),
+		.def = "262144",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread keeps what a slow client does not take at once and its loop "
+			"sends it: up to this many bytes in memory, the rest in an unlinked "
+			"temporary file in $TMPDIR.",
+	},
+	{
+		.name = "response_buffer_max",
+		.long_flag = "--response-buffer-max",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, response_buffer_max),
+		.def = "16777216",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread: past this many bytes kept for one slow client, the pool thread "
+			"waits for the client instead; 0 never keeps any.",
+	},
+	{
 		.name = "websocket_max_message",
 		.long_flag = "--websocket-max-message",
 		.type = SETTING_LONG,

@@ -32,7 +32,8 @@ libkirin_a_SOURCES += \
 	workers/python/gconn.c workers/python/gconn.h \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
-	workers/http/conn.c workers/http/conn.h \
+	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
+	workers/http/spool.c workers/http/spool.h \
 	workers/http/tls.c workers/http/tls.h \
 	workers/http/allow.c workers/http/allow.h \
 	workers/http/mem.c workers/http/mem.h \

@@ -13,6 +13,7 @@
 BENCH_FILES = \
 	tests/bench/bench.py \
 	tests/bench/client.py \
+	tests/bench/kill_load.py \
 	tests/bench/test_bench_quick.py \
 	tests/bench/apps/hello.py \
 	tests/bench/apps/bodies.py \

@@ -2,7 +2,6 @@
 #include "workers/python/wsgi.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
