@@ -171,7 +171,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 void config_print(const struct config *cfg, FILE *f)
 {
 	fprintf(f, "[kirin]\n");
-	for (const struct setting *s = config_settings; s->name; s++)
+	for (const struct setting *s = config_first(); s; s = config_next(s))
 		if (!s->cli_only)
 			print_value(cfg, s, f);
 }
@@ -180,7 +180,7 @@ void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
-	for (const struct setting *s = config_settings; s->name; s++) {
+	for (const struct setting *s = config_first(); s; s = config_next(s)) {
 		switch (s->type) {
 		case SETTING_STRING:
 		case SETTING_CHOICE:
@@ -217,7 +217,7 @@ void config_export_env(const struct config *cfg)
 
 const struct setting *config_find(const char *name)
 {
-	for (const struct setting *s = config_settings; s->name; s++)
+	for (const struct setting *s = config_first(); s; s = config_next(s))
 		if (strcmp(s->name, name) == 0)
 			return s;
 	return NULL;
@@ -291,14 +291,6 @@ void config_list_push(struct strlist *l, const char *s, size_t n)
 	l->v[l->n++] = config_strndup(s, n);
 }
 
-size_t config_row_index(const struct setting *s)
-{
-	size_t i = (size_t)(s - config_settings);
-
-	assert(i < CONFIG_MAX_ROWS);
-	return i;
-}
-
 /* Edit distance, for "did you mean" hints; names are short. */
 static size_t distance(const char *a, const char *b)
 {
@@ -325,7 +317,7 @@ const char *config_suggest(const char *name, bool flags)
 	const char *best = NULL;
 	size_t bestd = 3;
 
-	for (const struct setting *s = config_settings; s->name; s++) {
+	for (const struct setting *s = config_first(); s; s = config_next(s)) {
 		const char *cand = flags ? s->long_flag : s->name;
 		size_t d;
 
@@ -562,7 +554,7 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 	const char *fwd = getenv("FORWARDED_ALLOW_IPS");
 	char why[256], bind[300];
 
-	for (const struct setting *s = config_settings; s->name; s++) {
+	for (const struct setting *s = config_first(); s; s = config_next(s)) {
 		const char *def = config_default(s), *name = s->name;
 
 		if (strcmp(s->name, "workers") == 0 && wc && *wc) {

@@ -202,8 +202,13 @@ struct config {
 	struct strlist notes; /* warnings from loading, for the caller to log once the log is open */
 };
 
-/* The table (config_table.c), terminated by a row whose name is NULL. */
-extern const struct setting config_settings[];
+/*
+ * The table (config_table.c): its first row, and the row after s (NULL
+ * after the last), in --help and --print-config order:
+ * for (const struct setting *s = config_first(); s; s = config_next(s)).
+ */
+const struct setting *config_first(void);
+const struct setting *config_next(const struct setting *s);
 
 /* Gunicorn's settings kirin refuses (config_table.c), terminated by a NULL name. */
 extern const struct setting_refusal config_refusals[];

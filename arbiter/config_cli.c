@@ -17,6 +17,7 @@
 
 static bool is_choice(const struct setting *s, const char *word);
 static bool is_info_row(const struct setting *s);
+static const struct setting *next_option(const struct setting *s);
 static const struct setting *find_short(char c);
 static const struct setting *find_long(const char *name, size_t len, const char *prefix, char *err,
                                        size_t errlen);
@@ -213,30 +214,27 @@ const char *config_cli_config_path(const struct config_cmdline *cl)
 
 void config_usage(FILE *f)
 {
-	const struct setting *tables[] = {config_info_rows, config_settings};
 	char buf[128];
 	int width = 0;
 
-	for (size_t t = 0; t < 2; t++)
-		for (const struct setting *s = tables[t]; s->name; s++) {
-			int w = usage_left(s, s->long_flag, buf, sizeof(buf));
-			if (w > width)
-				width = w;
-			if (s->alias && (w = usage_left(s, s->alias, buf, sizeof(buf))) > width)
-				width = w;
-		}
+	for (const struct setting *s = next_option(NULL); s; s = next_option(s)) {
+		int w = usage_left(s, s->long_flag, buf, sizeof(buf));
+		if (w > width)
+			width = w;
+		if (s->alias && (w = usage_left(s, s->alias, buf, sizeof(buf))) > width)
+			width = w;
+	}
 	fprintf(f, "usage: kirin [OPTIONS] APP_MODULE\n"
 	           "       kirin ctl [OPTIONS] COMMAND   (kirin ctl --help)\n\n"
 	           "Serve the WSGI application APP_MODULE (module:callable) with a prefork "
 	           "arbiter and workers, or control a running one through its "
 	           "--control-socket.\n\n"
 	           "options:\n");
-	for (size_t t = 0; t < 2; t++)
-		for (const struct setting *s = tables[t]; s->name; s++) {
-			usage_row(s, s->long_flag, width, f);
-			if (s->alias)
-				usage_row(s, s->alias, width, f);
-		}
+	for (const struct setting *s = next_option(NULL); s; s = next_option(s)) {
+		usage_row(s, s->long_flag, width, f);
+		if (s->alias)
+			usage_row(s, s->alias, width, f);
+	}
 	fprintf(f,
 	        "\nSettings are read from the defaults, then the config file (-c FILE, a "
 	        "Python file\nwhen it ends in .py or is python:MODULE, else INI; without -c "
@@ -266,12 +264,19 @@ static bool is_info_row(const struct setting *s)
 	return false;
 }
 
+/* The rows that are options, in --help order: --help and --version, then the table. */
+static const struct setting *next_option(const struct setting *s)
+{
+	if (!s)
+		return config_info_rows;
+	if (is_info_row(s))
+		return s[1].name ? s + 1 : config_first();
+	return config_next(s);
+}
+
 static const struct setting *find_short(char c)
 {
-	for (const struct setting *s = config_info_rows; s->name; s++)
-		if (s->short_flag == c)
-			return s;
-	for (const struct setting *s = config_settings; s->name; s++)
+	for (const struct setting *s = next_option(NULL); s; s = next_option(s))
 		if (s->short_flag == c)
 			return s;
 	return NULL;
@@ -284,7 +289,6 @@ static const struct setting *find_short(char c)
 static const struct setting *find_long(const char *name, size_t len, const char *prefix, char *err,
                                        size_t errlen)
 {
-	const struct setting *tables[] = {config_info_rows, config_settings};
 	const struct setting *found = NULL;
 	const char *flags[2], *first = NULL;
 	bool ambiguous = false;
@@ -301,25 +305,23 @@ static const struct setting *find_long(const char *name, size_t len, const char 
 	}
 
 	for (int exact = 1; exact >= 0; exact--) {
-		for (size_t t = 0; t < 2; t++) {
-			for (const struct setting *s = tables[t]; s->name; s++) {
-				flags[0] = s->long_flag;
-				flags[1] = s->alias;
-				for (size_t k = 0; k < 2; k++) {
-					const char *f = flags[k] ? flags[k] + 2 : NULL;
-					if (!f || strncmp(f, name, len) != 0)
-						continue;
-					if (exact && f[len] != '\0')
-						continue;
-					if (exact)
-						return s;
-					if (!found) {
-						found = s;
-						first = flags[k];
-					} else if (found != s && !ambiguous) {
-						ambiguous = true;
-						snprintf(other, sizeof(other), "%s", flags[k]);
-					}
+		for (const struct setting *s = next_option(NULL); s; s = next_option(s)) {
+			flags[0] = s->long_flag;
+			flags[1] = s->alias;
+			for (size_t k = 0; k < 2; k++) {
+				const char *f = flags[k] ? flags[k] + 2 : NULL;
+				if (!f || strncmp(f, name, len) != 0)
+					continue;
+				if (exact && f[len] != '\0')
+					continue;
+				if (exact)
+					return s;
+				if (!found) {
+					found = s;
+					first = flags[k];
+				} else if (found != s && !ambiguous) {
+					ambiguous = true;
+					snprintf(other, sizeof(other), "%s", flags[k]);
 				}
 			}
 		}

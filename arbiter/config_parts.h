@@ -55,7 +55,7 @@ void config_list_push(struct strlist *l, const char *s, size_t n);
 /* Free l's items and empty it. */
 void config_list_clear(struct strlist *l);
 
-/* The index of row s in config_settings (below CONFIG_MAX_ROWS). */
+/* The index of row s in the table, in config_next() order (below CONFIG_MAX_ROWS). */
 size_t config_row_index(const struct setting *s);
 
 /* The closest INI key (flags false) or long flag (true) to name, or NULL if none is close. */

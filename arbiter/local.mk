@@ -6,6 +6,7 @@ kirin_LDADD = $(KIRIN_LIBS)
 noinst_LIBRARIES += libkirin.a
 libkirin_a_SOURCES = \
 	arbiter/config.c arbiter/config.h arbiter/config_parts.h arbiter/config_table.c \
+	arbiter/config_rows.h arbiter/config_rows_serving.c arbiter/config_rows_running.c \
 	arbiter/config_ini.c arbiter/config_cli.c arbiter/config_py.c arbiter/config_refusals.c \
 	arbiter/log.c arbiter/log.h \
 	arbiter/monotime.c arbiter/monotime.h \

@@ -12,7 +12,7 @@ static void test_table_rows_are_complete(void **state)
 {
 	size_t n = 0;
 
-	for (const struct setting *s = config_settings; s->name; s++, n++) {
+	for (const struct setting *s = config_first(); s; s = config_next(s), n++) {
 		assert_non_null(s->long_flag);
 		assert_true(strncmp(s->long_flag, "--", 2) == 0);
 		assert_non_null(s->help);
@@ -36,7 +36,7 @@ static void test_table_rows_are_complete(void **state)
 		assert_null(config_find(r->name));
 		assert_ptr_equal(config_refusal(r->name), r);
 		assert_true(strlen(r->why) > 10);
-		for (const struct setting *s = config_settings; r->long_flag && s->name; s++)
+		for (const struct setting *s = config_first(); r->long_flag && s; s = config_next(s))
 			assert_string_not_equal(r->long_flag, s->long_flag);
 		if (r->long_flag)
 			assert_ptr_equal(config_refusal(r->long_flag), r);
@@ -271,7 +271,7 @@ static void test_print_config_round_trip(void **state)
 	assert_null(strstr(first, "check_config"));
 	assert_null(strstr(first, "\nconfig"));
 	/* Every other setting is. */
-	for (const struct setting *s = config_settings; s->name; s++) {
+	for (const struct setting *s = config_first(); s; s = config_next(s)) {
 		char key[64];
 		snprintf(key, sizeof(key), "\n%s =", s->name);
 		if (s->cli_only)

@@ -307,7 +307,7 @@ static void test_usage(void **state)
 	config_usage(f);
 	fclose(f);
 	assert_true(strncmp(buf, "usage: kirin [OPTIONS] APP_MODULE\n", 34) == 0);
-	for (const struct setting *s = config_settings; s->name; s++) {
+	for (const struct setting *s = config_first(); s; s = config_next(s)) {
 		char flag[8];
 		assert_non_null(strstr(buf, s->long_flag));
 		assert_non_null(strstr(buf, s->help));
@@ -326,7 +326,7 @@ static void test_usage(void **state)
 	for (char *line = strstr(buf, "options:\n") + 9; *line != '\n';
 	     line = strchr(line, '\n') + 1, n++)
 		assert_true(strncmp(line, "  -", 3) == 0 || strncmp(line, "      --", 8) == 0);
-	for (const struct setting *s = config_settings; s->name; s++)
+	for (const struct setting *s = config_first(); s; s = config_next(s))
 		rows += 1 + (s->alias != NULL);
 	assert_int_equal(n, rows + 2); /* --help, --version */
 	free(buf);

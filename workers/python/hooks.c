@@ -248,7 +248,7 @@ static PyObject *settings_dict(const struct config *cfg)
 {
 	PyObject *d = PyDict_New(); /* new ref */
 
-	for (const struct setting *s = config_settings; d && s->name; s++) {
+	for (const struct setting *s = config_first(); d && s; s = config_next(s)) {
 		PyObject *v = NULL;
 		const struct strlist *l;
 
