@@ -32,6 +32,9 @@ static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 /* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
 static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off", "none", "off",
 						 "true",  "auto", "1",    "auto", NULL};
+static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
+static const char *const asgi_lifespans[] = {"auto", "on", "off", NULL};
+static const char *const interfaces[] = {"auto", "asgi", "wsgi", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -120,7 +123,7 @@ const struct setting config_settings[] = {
 		.max = INT_MAX,
 		.metavar = "INT",
 		.help = "The maximum number of simultaneous clients per worker (gthread, "
-			"greenlet, gevent).",
+			"greenlet, gevent, asyncio).",
 	},
 	{
 		.name = "max_requests",
@@ -389,6 +392,40 @@ const struct setting config_settings[] = {
 		.offset = offsetof(struct config, capture_output),
 		.def = "false",
 		.help = "Send the application's stdout and stderr to the error log.",
+	},
+	/* the asyncio worker */
+	{
+		.name = "asgi_loop",
+		.long_flag = "--asgi-loop",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, asgi_loop),
+		.def = "auto",
+		.choices = asgi_loops,
+		.metavar = "LOOP",
+		.help = "The asyncio worker's event loop: uvloop, asyncio, or auto (uvloop when "
+			"importable).",
+	},
+	{
+		.name = "asgi_lifespan",
+		.long_flag = "--asgi-lifespan",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, asgi_lifespan),
+		.def = "auto",
+		.choices = asgi_lifespans,
+		.metavar = "MODE",
+		.help = "ASGI lifespan events: on (a failed startup stops the server), off, or "
+			"auto (an app that fails on them does without).",
+	},
+	{
+		.name = "interface",
+		.long_flag = "--interface",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, interface),
+		.def = "auto",
+		.choices = interfaces,
+		.metavar = "INTERFACE",
+		.help = "What the asyncio worker calls the app as: asgi, wsgi, or auto (ASGI for a "
+			"coroutine function or a callable of three arguments).",
 	},
 	/* server mechanics */
 	{

@@ -79,6 +79,7 @@ E2E_TESTS = \
 	tests/e2e/test_greenlet.py \
 	tests/e2e/test_websocket.py \
 	tests/e2e/test_gevent.py \
+	tests/e2e/test_asyncio.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \
 	tests/e2e/test_loading.py \
