@@ -13,6 +13,7 @@
 #include "workers/connset.h"
 #include "workers/python/asgi.h"
 #include "workers/python/asgi_scope.h"
+#include "workers/python/asgi_ws.h"
 #include "workers/python/gconn.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
@@ -104,6 +105,7 @@ int asyncio_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
+	asgi_ws_configure((uint64_t)cfg->websocket_max_message);
 	if (is_asgi ? asgi_init(app, loop, to_hub) < 0
 	            : wsgi_init(app, false, cfg->workers > 1) < 0)
 		return WORKER_EXIT_BOOT_ERROR;

@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
                        recv_responses, recv_until, request, run_kirin, skip_stack_switching,
                        wait_for, free_port)
+from test_websocket import OP_BINARY, OP_TEXT, Raw, frame  # noqa: E402
 
 ASYNCIO = ("-k", "asyncio", "-w", "1")
 
@@ -213,6 +214,80 @@ class WsgiOnTheLoop(unittest.TestCase):
     def test_interface_forces_the_call(self):
         with Kirin(*ASYNCIO, "--interface", "wsgi", "hello:app") as k:
             self.assertEqual(http_get(k.port, "/").body, b"Hello, World!\n")
+
+
+
+@skip_stack_switching("asyncio")
+class AsgiWebSocket(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin(*ASYNCIO, "asgi_apps:ws").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def closes(self):
+        return json.loads(http_get(self.k.port, "/wscloses").body)
+
+    def test_echo_subprotocol_and_client_close(self):
+        import websocket
+        ws = websocket.create_connection(f"ws://127.0.0.1:{self.k.port}/", timeout=10,
+                                         subprotocols=["one", "two"])
+        self.assertEqual(ws.getsubprotocol(), "two")
+        self.assertEqual(ws.getheaders().get("x-ws"), "yes")
+        ws.send("h\u00e9llo")
+        self.assertEqual(ws.recv(), "h\u00e9llo!")
+        big = os.urandom(1 << 20)
+        ws.send_binary(big)
+        self.assertEqual(ws.recv(), big[::-1])
+        before = len(self.closes())
+        ws.close(status=1000)
+        self.assertTrue(wait_for(lambda: len(self.closes()) == before + 1, 5))
+        self.assertEqual(self.closes()[-1], 1000)
+
+    def test_refusals(self):
+        for path, status in (("/deny", b"403"), ("/http-deny", b"401")):
+            r = Raw(self.k.port, path)
+            self.assertTrue(r.head.startswith(b"HTTP/1.1 " + status), r.head)
+        r = Raw(self.k.port, "/http-deny")
+        self.assertIn(b"www-authenticate: Basic", r.head)
+        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+                          b"Sec-WebSocket-Version: 12\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 426"), raw)
+
+    def test_close_codes(self):
+        r = Raw(self.k.port, "/close")
+        self.assertTrue(r.head.startswith(b"HTTP/1.1 101"), r.head)
+        self.assertEqual(r.close_code(), 4000)
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_TEXT, b"raise"))
+        self.assertEqual(r.close_code(), 1011)
+        self.assertIn("ws boom", self.k.log())
+
+    def test_hostile_frames(self):
+        # An unmasked frame is a protocol error (1002), a message over
+        # --websocket-max-message is too big (1009); others are served.
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_TEXT, b"no mask", masked=False))
+        self.assertEqual(r.close_code(), 1002)
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_BINARY, b"", length=1 << 40)[:14])
+        self.assertEqual(r.close_code(), 1009)
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_TEXT, b"still here"))
+        self.assertEqual(r.frame(), (OP_TEXT, b"still here!"))
+        self.assertEqual(http_get(self.k.port, "/echo").status, 200)
+
+    def test_stop_says_going_away(self):
+        with Kirin(*ASYNCIO, "asgi_apps:ws") as k:
+            r = Raw(k.port, "/")
+            r.send(frame(OP_TEXT, b"x"))
+            self.assertEqual(r.frame(), (OP_TEXT, b"x!"))
+            k.signal(15)
+            self.assertEqual(r.close_code(), 1001)
+            self.assertEqual(k.wait(15), 0)
 
 
 if __name__ == "__main__":

@@ -14,36 +14,13 @@
 #include "workers/connset.h"
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
+#include "workers/python/asgi_req.h"
 #include "workers/python/asgi_scope.h"
+#include "workers/python/asgi_ws.h"
 #include "workers/python/interp.h"
 #include "workers/reactor_asyncio.h"
 
 #define BODY_CHUNK 65536 /* request body bytes per http.request message, at most */
-
-/* One request: what receive() and send() act on, and the task's end. */
-typedef struct {
-	PyObject_HEAD struct conn
-	    *c;        /* NULL once the request is over: late calls see a disconnect */
-	PyGreenlet *g; /* the connection greenlet waiting for the task */
-	struct response resp;
-	bool started;      /* http.response.start came */
-	bool head_sent;    /* the head went out (with the first body bytes) */
-	bool complete;     /* the last body bytes were sent (or are pending) */
-	bool broken;       /* the client is gone, or a write timed out */
-	bool disconnected; /* receive() said http.disconnect */
-	bool task_done;
-	bool body_told;     /* receive() gave the message with more_body False */
-	bool reading;       /* our reader replaces the set's on the socket */
-	bool writing;       /* our writer is on the socket */
-	int refuse;         /* a body framing error to answer (400, 413) */
-	PyObject *recv_fut; /* a receive() waiting for bytes or a disconnect */
-	PyObject *send_fut; /* a send() waiting for the socket */
-	PyObject *timer;    /* --timeout of that wait */
-	PyObject *rtimer;   /* --timeout of a receive() waiting for body bytes */
-	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
-	size_t pend_len, pend_off;
-	struct timespec start;
-} Req;
 
 static struct {
 	PyObject *app, *loop, *create_future, *create_task, *state;
@@ -72,11 +49,8 @@ static void flush_pending(Req *r);
 static int arm_write_timer(Req *r);
 static void stop_reading(Req *r);
 static void stop_writing(Req *r);
-static void settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why);
-static bool future_pending(PyObject *fut);
 static PyObject *bound(PyMethodDef *def, Req *r);
 static void finish(Req *r, PyObject *task, enum wsgi_outcome *out);
-static void access_log(Req *r, int status);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -146,11 +120,18 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 	}
 	memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
 	r->c = c;
-	r->g = PyGreenlet_GetCurrent(); /* new ref */
+	r->g = (PyObject *)PyGreenlet_GetCurrent(); /* new ref */
 	r->resp.keep_alive = keep_alive && c->req.keep_alive;
 	if (accesslog_enabled())
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
 	scope = asgi_scope_new(c, S.state);
+	if (scope && asgi_ws_requested(c) && asgi_ws_begin(r, scope) < 0) {
+		if (PyErr_Occurred())
+			interp_log_exception("cannot set up a WebSocket request");
+		Py_DECREF(scope);
+		Py_DECREF(r);
+		return c->fd < 0 ? WSGI_CLOSED : WSGI_CLOSE;
+	}
 	receive = bound(&receive_def, r);
 	send = bound(&send_def, r);
 	done = bound(&done_def, r);
@@ -167,6 +148,8 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 	}
 	/* The task's end (req_done) switches back here. */
 	while (!r->task_done) {
+		if (asgi_ws_read(r))
+			continue;
 		res = S.to_hub();
 		if (!res) { /* killed: the worker is going away */
 			PyErr_Clear();
@@ -199,7 +182,7 @@ static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
 {
 	struct conn *c = r->c;
 	PyObject *res = task ? PyObject_CallMethodNoArgs(task, S.s_result) : NULL; /* new ref */
-	bool failed = !res;
+	bool failed = !res, ws = r->ws != NULL;
 
 	if (failed && !r->broken && task)
 		interp_log_exception("Exception in ASGI application");
@@ -213,17 +196,26 @@ static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
 		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
 		r->broken = conn_writev(c, &iov, 1) < 0;
 	}
-	settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL, "the client is gone");
-	if (!r->head_sent && !r->broken) {
-		int status = r->refuse ? r->refuse : 500;
+	asgi_settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL,
+	            "the client is gone");
+	if (r->ws) {
+		bool accepted = asgi_ws_accepted(r);
 
-		if (!failed && !r->refuse)
+		asgi_ws_finish(r, failed);
+		if (accepted) /* a WebSocket session: its close is said */
+			goto out;
+	}
+	if (!r->head_sent && !r->broken) {
+		/* A WebSocket the app did not accept: refused (403), as it asked. */
+		int status = r->refuse ? r->refuse : ws && !failed ? 403 : 500;
+
+		if (!failed && !r->refuse && !ws)
 			log_error(0, "ASGI callable returned without %s",
 			          r->started ? "sending the response body"
 			                     : "starting the response");
 		if (r->refuse)
 			log_info("refusing request: %s", c->error ? c->error : "bad body framing");
-		access_log(r, status);
+		asgi_req_access_log(r, status);
 		conn_refuse(c, status);
 	} else if (r->head_sent && !r->complete && !r->broken) {
 		log_error(0, "ASGI callable returned without completing the response");
@@ -232,9 +224,10 @@ static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
 	    c->error_status == 0)
 		*out = WSGI_KEEP;
 	if (r->head_sent)
-		access_log(r, r->resp.status);
+		asgi_req_access_log(r, r->resp.status);
+out:
 	/* From now on a late receive() sees a disconnect, a late send() raises. */
-	settle(&r->recv_fut, NULL, NULL, NULL);
+	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
 	r->c = NULL;
 	free(r->pend);
 	r->pend = NULL;
@@ -246,9 +239,11 @@ static PyObject *req_receive(Req *r, PyObject *unused)
 {
 	PyObject *msg;
 
+	if (r->ws)
+		return asgi_ws_receive(r);
 	if (!r->c || r->disconnected || r->complete || r->broken)
 		return asgi_ready_take(message(S.t_disconnect, NULL, false));
-	if (future_pending(r->recv_fut)) {
+	if (asgi_future_pending(r->recv_fut)) {
 		PyErr_SetString(PyExc_RuntimeError, "receive() called while another one waits");
 		return NULL;
 	}
@@ -291,7 +286,7 @@ static PyObject *req_readable(Req *r, PyObject *unused)
 	char b;
 	ssize_t n;
 
-	if (!r->c || !future_pending(r->recv_fut)) {
+	if (!r->c || !asgi_future_pending(r->recv_fut)) {
 		stop_reading(r);
 		Py_RETURN_NONE;
 	}
@@ -301,7 +296,8 @@ static PyObject *req_readable(Req *r, PyObject *unused)
 			Py_RETURN_NONE; /* not yet */
 		stop_reading(r);
 		reactor_asyncio_cancel(&r->rtimer);
-		settle(&r->recv_fut, msg, msg ? NULL : PyExc_RuntimeError, "cannot read the body");
+		asgi_settle(&r->recv_fut, msg, msg ? NULL : PyExc_RuntimeError,
+		            "cannot read the body");
 		Py_XDECREF(msg);
 		PyErr_Clear();
 		Py_RETURN_NONE;
@@ -312,7 +308,7 @@ static PyObject *req_readable(Req *r, PyObject *unused)
 	stop_reading(r);
 	if (n <= 0) {
 		r->disconnected = true;
-		settle(&r->recv_fut, NULL, NULL, NULL);
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
 	}
 	/* n > 0: the next request came; a disconnect is told when this one ends. */
 	Py_RETURN_NONE;
@@ -384,10 +380,21 @@ static PyObject *req_send(Req *r, PyObject *msg)
 		                                              : "the client is gone");
 		return NULL;
 	}
-	if (type == S.t_start || PyUnicode_Compare(type, S.t_start) == 0)
+	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
+	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.start") == 0)
 		return response_start(r, msg);
-	if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0)
+	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
+	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.body") == 0)
 		return response_body(r, msg);
+	if (r->ws && PyUnicode_Check(type)) {
+		PyObject *res = asgi_ws_send(r, type, msg);
+		if (res || PyErr_Occurred())
+			return res;
+	} else if (type == S.t_start || PyUnicode_Compare(type, S.t_start) == 0) {
+		return response_start(r, msg);
+	} else if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0) {
+		return response_body(r, msg);
+	}
 	if (!PyErr_Occurred())
 		PyErr_Format(PyExc_ValueError, "unexpected ASGI message type %R for http", type);
 	return NULL;
@@ -468,7 +475,7 @@ static PyObject *response_body(Req *r, PyObject *msg)
 	const char *data = "";
 	Py_ssize_t len = 0;
 	bool last;
-	int n = 0, rc;
+	int n = 0;
 	size_t tl;
 	const char *t;
 
@@ -498,9 +505,15 @@ static PyObject *response_body(Req *r, PyObject *msg)
 		if (accesslog_enabled())
 			accesslog_hold();
 	}
-	rc = n ? write_nb(r, iov, n) : 0;
 	if (last)
-		settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
+	return asgi_req_write(r, iov, n);
+}
+
+PyObject *asgi_req_write(Req *r, struct iovec *iov, int n)
+{
+	int rc = n ? write_nb(r, iov, n) : 0;
+
 	if (rc < 0) {
 		PyErr_SetString(S.disconnected_exc, "the client is gone");
 		return NULL;
@@ -522,6 +535,16 @@ static PyObject *response_body(Req *r, PyObject *msg)
 	}
 	Py_INCREF(r->send_fut);
 	return r->send_fut;
+}
+
+PyObject *asgi_req_disconnected(void)
+{
+	return S.disconnected_exc;
+}
+
+PyObject *asgi_req_future(void)
+{
+	return PyObject_CallNoArgs(S.create_future);
 }
 
 /*
@@ -596,7 +619,8 @@ static void flush_pending(Req *r)
 	}
 	stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);
-	settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL, "the client is gone");
+	asgi_settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL,
+	            "the client is gone");
 }
 
 /* (Re)start the --timeout of a wait to write. 0, or -1 with an exception. */
@@ -617,7 +641,8 @@ static PyObject *req_write_timeout(Req *r, PyObject *unused)
 	if (r->c && r->pend_off < r->pend_len) {
 		r->broken = true;
 		stop_writing(r);
-		settle(&r->send_fut, NULL, S.disconnected_exc, "the client did not read in time");
+		asgi_settle(&r->send_fut, NULL, S.disconnected_exc,
+		            "the client did not read in time");
 	}
 	Py_RETURN_NONE;
 }
@@ -626,10 +651,10 @@ static PyObject *req_write_timeout(Req *r, PyObject *unused)
 static PyObject *req_read_timeout(Req *r, PyObject *unused)
 {
 	Py_CLEAR(r->rtimer);
-	if (r->c && future_pending(r->recv_fut)) {
+	if (r->c && asgi_future_pending(r->recv_fut)) {
 		r->broken = r->disconnected = true;
 		stop_reading(r);
-		settle(&r->recv_fut, NULL, NULL, NULL);
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
 	}
 	Py_RETURN_NONE;
 }
@@ -637,14 +662,18 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused)
 /* The task ended (the hub): wake the connection greenlet waiting in asgi_serve(). */
 static PyObject *req_done(Req *r, PyObject *task)
 {
-	PyObject *res;
-
 	r->task_done = true;
-	res = PyGreenlet_Switch(r->g, NULL, NULL);
+	asgi_req_resume(r);
+	Py_RETURN_NONE;
+}
+
+void asgi_req_resume(Req *r)
+{
+	PyObject *res = PyGreenlet_Switch((PyGreenlet *)r->g, NULL, NULL);
+
 	if (!res)
 		interp_log_exception("Error in a connection greenlet");
 	Py_XDECREF(res);
-	Py_RETURN_NONE;
 }
 
 /* Give the set its reader back. */
@@ -665,16 +694,11 @@ static void stop_writing(Req *r)
 	reactor_asyncio_remove(r->c->fd, true);
 }
 
-/*
- * Complete the future *fut (if still pending) and drop it: with result, or
- * with exc_type(why) when exc_type is set; NULL result and exc_type: an
- * http.disconnect message. Errors are logged.
- */
-static void settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why)
+void asgi_settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why)
 {
 	PyObject *arg = NULL, *res = NULL;
 
-	if (future_pending(*fut)) {
+	if (asgi_future_pending(*fut)) {
 		if (exc_type)
 			arg = PyObject_CallFunction(exc_type, "s", why);
 		else
@@ -692,8 +716,7 @@ static void settle(PyObject **fut, PyObject *result, PyObject *exc_type, const c
 	Py_CLEAR(*fut);
 }
 
-/* fut is not NULL and not done (nor cancelled). */
-static bool future_pending(PyObject *fut)
+bool asgi_future_pending(PyObject *fut)
 {
 	PyObject *d = fut ? PyObject_CallMethodNoArgs(fut, S.s_done) : NULL;
 	bool pending = d == Py_False;
@@ -709,7 +732,7 @@ static PyObject *bound(PyMethodDef *def, Req *r)
 	return PyCFunction_New(def, (PyObject *)r);
 }
 
-static void access_log(Req *r, int status)
+void asgi_req_access_log(Req *r, int status)
 {
 	struct timespec now;
 

@@ -109,3 +109,43 @@ async def lifespan_raise(scope, receive, send):
     if scope["type"] == "lifespan":
         raise ValueError("lifespan? what is that")
     await answer(send, 200, b"served without lifespan")
+
+
+ws_closes = []
+
+
+async def ws(scope, receive, send):
+    """WebSocket routes over app's http ones: / echoes (text gets "!", bytes
+    come back reversed, "raise" fails), /deny refuses with websocket.close,
+    /http-deny answers 401 through websocket.http.response, /close closes
+    with 4000 itself. The last subprotocol offered is chosen. GET /wscloses
+    lists the close codes the app received."""
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    if scope["type"] == "http":
+        if scope["path"] == "/wscloses":
+            return await answer(send, 200, json.dumps(ws_closes).encode())
+        return await app(scope, receive, send)
+    path = scope["path"]
+    assert (await receive())["type"] == "websocket.connect"
+    if path == "/deny":
+        return await send({"type": "websocket.close"})
+    if path == "/http-deny":
+        await send({"type": "websocket.http.response.start", "status": 401,
+                    "headers": [(b"www-authenticate", b"Basic")]})
+        return await send({"type": "websocket.http.response.body", "body": b"who are you?"})
+    sub = scope["subprotocols"][-1] if scope["subprotocols"] else None
+    await send({"type": "websocket.accept", "subprotocol": sub, "headers": [(b"x-ws", b"yes")]})
+    if path == "/close":
+        await send({"type": "websocket.close", "code": 4000, "reason": "bye"})
+    while True:
+        m = await receive()
+        if m["type"] == "websocket.disconnect":
+            ws_closes.append(m["code"])
+            return
+        if m.get("text") == "raise":
+            raise RuntimeError("ws boom")
+        if m.get("text") is not None:
+            await send({"type": "websocket.send", "text": m["text"] + "!"})
+        else:
+            await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
