@@ -5,6 +5,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import time
 import unittest
 
@@ -90,6 +91,24 @@ class AsgiHttp(unittest.TestCase):
                 got += data
             self.assertEqual(got.count(b"z" * 262144), 2)
             self.assertGreater(len(got), 64 * 262144)
+
+    def test_pathsend(self):
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            data = os.urandom(13 << 20)
+            f.write(data)
+            f.flush()
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=20) as s:
+                s.sendall(b"GET /file?%s HTTP/1.1\r\nHost: x\r\n\r\n" % f.name.encode())
+                time.sleep(0.5)  # the socket fills; the worker serves others meanwhile
+                self.assertEqual(http_get(self.k.port, "/sleep?0", timeout=5).status, 200)
+                (head, body), = recv_responses(s, 1, 20)
+                self.assertIn(b"Content-Length: %d" % len(data), head)
+                self.assertEqual(body, data)
+                s.sendall(b"HEAD /file?%s HTTP/1.1\r\nHost: x\r\n\r\n" % f.name.encode())
+                head = recv_until(s, b"\r\n\r\n")
+                self.assertIn(b"Content-Length: %d" % len(data), head)
+        raw = raw_request(self.k.port, b"GET /file?/nonexistent HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 500"), raw)
 
     def test_disconnect_is_received(self):
         before = int(http_get(self.k.port, "/count").body)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <greenlet.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -196,6 +197,9 @@ static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
 		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
 		r->broken = conn_writev(c, &iov, 1) < 0;
 	}
+	while (!r->broken && r->file_left && asgi_file_pump(r) == 1)
+		r->broken = c->io->wait(c, POLLOUT, c->timeout_ms) < 0;
+	asgi_file_close(r);
 	asgi_settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL,
 	            "the client is gone");
 	if (r->ws) {
@@ -394,6 +398,9 @@ static PyObject *req_send(Req *r, PyObject *msg)
 		return response_start(r, msg);
 	} else if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0) {
 		return response_body(r, msg);
+	} else if (PyUnicode_Check(type) &&
+	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
+		return asgi_pathsend(r, msg);
 	}
 	if (!PyErr_Occurred())
 		PyErr_Format(PyExc_ValueError, "unexpected ASGI message type %R for http", type);
@@ -571,7 +578,7 @@ static int write_nb(Req *r, struct iovec *iov, int n)
 		if (w < 0)
 			w = 0;
 		if ((size_t)w == total)
-			return 0;
+			return r->file_left ? asgi_file_pump(r) : 0;
 		free(r->pend);
 		r->pend = NULL;
 		r->pend_len = r->pend_off = 0;
@@ -616,6 +623,10 @@ static void flush_pending(Req *r)
 		}
 		r->pend_off += (size_t)w;
 		progress = true;
+	}
+	if (!r->broken && r->file_left && asgi_file_pump(r) == 1) {
+		arm_write_timer(r);
+		return;
 	}
 	stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);

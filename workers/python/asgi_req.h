@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -41,6 +42,10 @@ typedef struct {
 	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
 	size_t pend_len, pend_off;
 	struct timespec start;
+	bool has_file;      /* http.response.pathsend: file_fd is open */
+	int file_fd;        /* its bytes file_off.. go out after pend, with sendfile(2) */
+	off_t file_off;
+	uint64_t file_left;
 	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
 } Req;
 
@@ -67,6 +72,22 @@ PyObject *asgi_req_disconnected(void);
 
 /* A new future of the loop, or NULL with an exception. */
 PyObject *asgi_req_future(void);
+
+/*
+ * http.response.pathsend (an extension in every http scope): the file at
+ * msg["path"] is the response body, sent with sendfile(2). A new ref to
+ * what send() returns, or NULL with an exception (OSError: no such file).
+ */
+PyObject *asgi_pathsend(Req *r, PyObject *msg);
+
+/*
+ * Send what is left of r's file without waiting: 0 all sent, 1 the socket
+ * is full (call again when writable), -1 the client is gone (r->broken).
+ */
+int asgi_file_pump(Req *r);
+
+/* Close r's file, if any. */
+void asgi_file_close(Req *r);
 
 /* From the loop: switch into the connection greenlet serving r, until it waits. */
 void asgi_req_resume(Req *r);

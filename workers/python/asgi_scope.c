@@ -12,10 +12,11 @@
 #include "workers/python/interp.h"
 
 static struct {
-	PyObject *asgi; /* {"version": "3.0", "spec_version": "2.4"} */
+	PyObject *asgi;       /* {"version": "3.0", "spec_version": "2.4"} */
+	PyObject *extensions; /* {"http.response.pathsend": {}} */
 	PyObject *root_path;
 	PyObject *k_type, *k_asgi, *k_http_version, *k_server, *k_client, *k_scheme, *k_method,
-	    *k_root_path, *k_path, *k_raw_path, *k_query, *k_headers, *k_state;
+	    *k_root_path, *k_path, *k_raw_path, *k_query, *k_headers, *k_state, *k_extensions;
 	PyObject *v_http, *v_https, *v_10, *v_11;
 } S;
 
@@ -88,18 +89,20 @@ int asgi_scope_init(void)
 	const char *root = environ_root_path(&rl);
 
 	S.asgi = asgi_scope_version("2.4");
+	S.extensions = Py_BuildValue("{s:{}}", "http.response.pathsend");
 	S.root_path = PyUnicode_DecodeUTF8(root, (Py_ssize_t)rl, "replace");
 #define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
 	INTERN(k_type, "type"), INTERN(k_asgi, "asgi"), INTERN(k_http_version, "http_version");
 	INTERN(k_server, "server"), INTERN(k_client, "client"), INTERN(k_scheme, "scheme");
 	INTERN(k_method, "method"), INTERN(k_root_path, "root_path"), INTERN(k_path, "path");
 	INTERN(k_raw_path, "raw_path"), INTERN(k_query, "query_string");
-	INTERN(k_headers, "headers"), INTERN(k_state, "state"), INTERN(v_http, "http");
+	INTERN(k_headers, "headers"), INTERN(k_state, "state"), INTERN(k_extensions, "extensions"),
+	    INTERN(v_http, "http");
 	INTERN(v_https, "https"), INTERN(v_10, "1.0"), INTERN(v_11, "1.1");
 #undef INTERN
 	if (PyType_Ready(&ReadyType) < 0)
 		return -1;
-	return S.asgi && S.root_path && S.v_11 ? 0 : -1;
+	return S.asgi && S.extensions && S.root_path && S.v_11 ? 0 : -1;
 }
 
 PyObject *asgi_scope_version(const char *spec)
@@ -130,6 +133,7 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
 	SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
 	SET_BORROWED(k_root_path, S.root_path);
+	SET_BORROWED(k_extensions, S.extensions);
 	SET(k_headers, headers_list(req));
 	if (c->listener->family == AF_UNIX)
 		SET_BORROWED(k_server, Py_None);

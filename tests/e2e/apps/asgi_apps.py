@@ -3,7 +3,8 @@
 app: GET /echo answers what it saw (JSON: scope fields, the body's length,
 the lifespan state); POST /upload streams the request body back as it
 arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
-asyncio.sleep(S); GET /disconnect answers its head, then waits for
+asyncio.sleep(S); GET /file?PATH sends a file with
+http.response.pathsend; GET /disconnect answers its head, then waits for
 http.disconnect and counts it (GET /count tells); /raise and /noresponse
 fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
@@ -66,6 +67,10 @@ async def app(scope, receive, send):
             await send({"type": "http.response.body", "body": b"%c" % (97 + i % 26) * size,
                         "more_body": True})
         await send({"type": "http.response.body", "body": b"end"})
+    elif path == "/file":
+        assert "http.response.pathsend" in scope["extensions"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": query})
     elif path == "/sleep":
         await asyncio.sleep(float(query))
         await answer(send, 200, b"slept")
