@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "arbiter/arbiter_parts.h"
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
@@ -24,6 +25,7 @@
 #include "workers/channel.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+#include "workers/worker_type.h"
 
 #define RESPAWN_BURST 5     /* respawns allowed ... */
 #define RESPAWN_WINDOW 1.0  /* ... per this many seconds */
@@ -31,59 +33,9 @@
 #define ABORT_GRACE 5       /* seconds between SIGABRT and SIGKILL for a timed-out worker */
 #define RELOAD_BOOT_WAIT 30 /* seconds old workers wait for new ones to boot on HUP */
 
-struct slot {
-	pid_t pid;
-	int fd;            /* our end of the channel */
-	double last_beat;  /* monotonic time of the last heartbeat */
-	unsigned age;      /* spawn order: the lowest is the oldest */
-	unsigned gen;      /* configuration generation it was started with */
-	bool booted;       /* sent its first heartbeat (the app is loaded) */
-	double retired_at; /* sent TERM to retire it (0: serving) */
-	double aborted_at; /* sent SIGABRT for a timeout (0: not) */
-};
+/* The one arbiter of this process (static: its signal handlers outlive arbiter_run). */
+static struct arbiter the_arbiter;
 
-enum stop_mode { RUNNING = 0, STOP_GRACEFUL, STOP_QUICK };
-
-/* Signals caught and not yet handled: set by on_signal(), cleared by the loop. */
-struct pending {
-	volatile sig_atomic_t term, quick, chld, usr1, usr2, hup, ttin, ttou, winch;
-};
-
-/* Everything the arbiter knows, from arbiter_run() to its return. */
-struct arbiter {
-	struct config *cfg;
-	int argc; /* the command line, for HUP and USR2 */
-	char *const *argv;
-	const char *start_dir; /* where kirin started: relative paths mean what they meant then */
-	struct listener *listeners;
-	size_t nlisteners;
-	struct slot *slots; /* the workers, in no order */
-	size_t nslots, slots_cap;
-	struct pollfd *pfd; /* poll()'s set: the self-pipe, then one per slot */
-	size_t pfd_cap;
-	unsigned next_age;   /* age of the next worker spawned */
-	unsigned generation; /* configuration generation, one more per HUP */
-	double reloaded_at;
-	bool stopping;      /* in stop(): the listeners' sockets are closed */
-	bool announce_ready;       /* tell systemd READY=1 once this generation has booted */
-	size_t announced_workers;  /* the worker count systemd was last told (STATUS=) */
-	int target_workers; /* --workers, moved by TTIN/TTOU/WINCH */
-	struct throttle respawn;
-	int fatal_code;          /* a worker's boot-error exit code: stop the server */
-	bool preloaded;          /* --preload at start: workers inherit that app */
-	bool reload_asked;       /* a worker of this generation asked (--reload) */
-	bool gen_failed;         /* --reload: this generation cannot boot, the previous serves */
-	char exe_path[PATH_MAX]; /* the binary, for USR2 */
-	pid_t upgrade_pid;       /* the re-executed arbiter while it runs */
-	int self_pipe[2];        /* written by on_signal() to wake poll() */
-	struct pending sig;
-};
-
-/* The one arbiter of this process (static: on_signal() may run after arbiter_run returns). */
-static struct arbiter the_arbiter = {.self_pipe = {-1, -1}};
-
-static void on_signal(int sig);
-static int setup_signals(struct arbiter *a);
 static void handle_signals(struct arbiter *a);
 static void poll_channels(struct arbiter *a);
 static void start_workers(struct arbiter *a);
@@ -94,8 +46,8 @@ static void retire(struct slot *s, double now);
 static void check_timeouts(struct arbiter *a, double now);
 static void reload(struct arbiter *a);
 static int prepare_reload(struct arbiter *a, struct config *next, char *err, size_t errlen);
-static void upgrade(struct arbiter *a);
 static void remove_slot(struct arbiter *a, size_t i);
+static void count_restart(struct arbiter *a, const struct slot *s, int status);
 static void reap(struct arbiter *a);
 static bool keeps_serving(const struct arbiter *a, size_t i);
 static void signal_all(const struct arbiter *a, int sig);
@@ -107,6 +59,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 {
 	struct arbiter *a = &the_arbiter;
 	enum stop_mode mode = RUNNING;
+	char err[512];
 
 	a->cfg = cfg;
 	a->argc = argc;
@@ -117,11 +70,19 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 	a->target_workers = a->cfg->workers;
 	a->preloaded = a->cfg->preload_app;
 	a->announce_ready = true;
+	a->started_at = monotime_now();
+	a->control_fd = a->metrics_fd = -1;
+	log_count_into(a->log_lines);
 	throttle_init(&a->respawn, RESPAWN_BURST, RESPAWN_WINDOW);
 	if (readlink("/proc/self/exe", a->exe_path, sizeof(a->exe_path) - 1) < 0)
 		a->exe_path[0] = '\0';
-	if (setup_signals(a) < 0) {
+	if (signals_install(a) < 0) {
 		log_error(errno, "setting up signals");
+		return 1;
+	}
+	if (control_open(a, err, sizeof(err)) < 0 || statsd_open(a, err, sizeof(err)) < 0) {
+		log_critical("%s", err);
+		control_close(a);
 		return 1;
 	}
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
@@ -153,6 +114,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		now = monotime_now();
 		check_timeouts(a, now);
 		maintain(a, now);
+		statsd_tick(a, now);
 		notify_watchdog(now);
 	}
 	return stop(a, mode);
@@ -203,69 +165,6 @@ int arbiter_fatal_status(int status)
 	}
 }
 
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	switch (sig) {
-	case SIGTERM:
-		the_arbiter.sig.term = 1;
-		break;
-	case SIGINT:
-	case SIGQUIT:
-		the_arbiter.sig.quick = 1;
-		break;
-	case SIGCHLD:
-		the_arbiter.sig.chld = 1;
-		break;
-	case SIGUSR1:
-		the_arbiter.sig.usr1 = 1;
-		break;
-	case SIGUSR2:
-		the_arbiter.sig.usr2 = 1;
-		break;
-	case SIGHUP:
-		the_arbiter.sig.hup = 1;
-		break;
-	case SIGTTIN:
-		the_arbiter.sig.ttin = 1;
-		break;
-	case SIGTTOU:
-		the_arbiter.sig.ttou = 1;
-		break;
-	case SIGWINCH:
-		the_arbiter.sig.winch = 1;
-		break;
-	default:
-		break;
-	}
-	if (write(the_arbiter.self_pipe[1], "", 1) < 0) {
-		/* full pipe: the loop is already due to wake */
-	}
-	errno = saved;
-}
-
-static int setup_signals(struct arbiter *a)
-{
-	struct sigaction sa = {0};
-	static const int handled[] = {SIGTERM, SIGINT,  SIGQUIT, SIGCHLD,
-				      SIGUSR1, SIGUSR2, SIGHUP,  SIGTTIN, SIGTTOU, SIGWINCH};
-
-	if (pipe2(a->self_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-		return -1;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
-		if (sigaction(handled[i], &sa, NULL) < 0)
-			return -1;
-	/* An old arbiter's USR2 execs us with every signal blocked. */
-	sigemptyset(&sa.sa_mask);
-	return sigprocmask(SIG_SETMASK, &sa.sa_mask, NULL);
-}
-
 /*
  * The first workers start at once, throttle or not. They count against it
  * all the same, so a worker that crashes right after boot is replaced no
@@ -286,6 +185,7 @@ static void start_workers(struct arbiter *a)
  */
 static void spawn(struct arbiter *a)
 {
+	struct channel_stats *stats;
 	int sv[2];
 	sigset_t all, old;
 	pid_t pid;
@@ -296,6 +196,7 @@ static void spawn(struct arbiter *a)
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	stats = channel_stats_new();
 	hooks_call(HOOK_PRE_FORK, a->target_workers,
 		   &(struct hook_worker){0, (long)getpid(), a->next_age, true}, 0, 0);
 	sigfillset(&all);
@@ -312,14 +213,19 @@ static void spawn(struct arbiter *a)
 		close(sv[0]);
 		close(a->self_pipe[0]);
 		close(a->self_pipe[1]);
-		for (size_t i = 0; i < a->nslots; i++)
+		for (size_t i = 0; i < a->nslots; i++) {
 			close(a->slots[i].fd);
+			channel_stats_free(a->slots[i].stats);
+		}
+		control_close_fds(a);
+		statsd_close(a);
 		channel_enter_worker(&(struct channel_start){
 			.cfg = a->cfg,
 			.listeners = a->listeners,
 			.nlisteners = a->nlisteners,
 			.fd = sv[1],
 			.age = a->next_age,
+			.stats = stats,
 		});
 	}
 	interp_after_fork_parent();
@@ -328,6 +234,7 @@ static void spawn(struct arbiter *a)
 	if (pid < 0) {
 		log_error(errno, "fork()");
 		close(sv[0]);
+		channel_stats_free(stats);
 		return;
 	}
 	if (a->nslots == a->slots_cap) {
@@ -338,7 +245,11 @@ static void spawn(struct arbiter *a)
 					      .fd = sv[0],
 					      .last_beat = monotime_now(),
 					      .age = a->next_age++,
-					      .gen = a->generation};
+					      .gen = a->generation,
+					      .started_at = monotime_now(),
+					      .type = worker_type_find(a->cfg->worker_class,
+								       a->cfg->threads)->name,
+					      .stats = stats};
 	log_info("Booting worker with pid: %ld", (long)pid);
 }
 
@@ -450,87 +361,6 @@ static void check_timeouts(struct arbiter *a, double now)
 }
 
 /*
- * USR2: re-execute the binary, in the directory kirin was started in and
- * with the same command line, with the listening sockets passed in
- * KIRIN_FDS, and in KIRIN_FDS_UNLINK those whose unix socket files we
- * created (the new arbiter removes them when it exits after us). The new
- * arbiter starts its own workers; this one keeps serving until told
- * WINCH/TERM, and its pid file moves aside to FILE.oldbin.
- *
- * Signals stay blocked from before fork to after exec (exec keeps the
- * mask): one sent to the new pid in between would otherwise run our
- * handlers in the child, or the default action once exec reset them (TTIN
- * stops a process, HUP ends it). It waits, pending, until the new arbiter
- * has its handlers and unblocks (setup_signals).
- */
-static void upgrade(struct arbiter *a)
-{
-	char fds[512] = "", unlink_fds[512] = "", activated_fds[512] = "";
-	sigset_t all, old;
-	bool aside;
-	pid_t pid;
-
-	if (a->upgrade_pid > 0) {
-		log_warning("USR2 ignored: the upgraded arbiter (pid %ld) is still running",
-			    (long)a->upgrade_pid);
-		return;
-	}
-	if (!a->exe_path[0]) {
-		log_msg(LOG_ERROR, "USR2 ignored: the kirin binary's path is unknown");
-		return;
-	}
-	aside = process_pidfile_move_aside(a->cfg->pidfile) == 0;
-	if (!aside)
-		log_error(errno, "moving pid file %s aside", a->cfg->pidfile);
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	interp_before_fork();
-	pid = fork();
-	if (pid != 0) {
-		interp_after_fork_parent();
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	}
-	if (pid < 0) {
-		log_error(errno, "fork() for USR2");
-		if (aside && process_pidfile_move_back(a->cfg->pidfile) < 0)
-			log_error(errno, "moving pid file %s back", a->cfg->pidfile);
-		return;
-	}
-	if (pid == 0) {
-		interp_after_fork_child();
-		hooks_call(HOOK_PRE_EXEC, a->target_workers, NULL, 0, 0);
-		for (size_t i = 0; i < a->nlisteners; i++) {
-			size_t len = strlen(fds), ulen = strlen(unlink_fds), alen = strlen(activated_fds);
-			fcntl(a->listeners[i].fd, F_SETFD, 0);
-			snprintf(fds + len, sizeof(fds) - len, "%s%d", i ? "," : "", a->listeners[i].fd);
-			if (a->listeners[i].unix_path)
-				snprintf(unlink_fds + ulen, sizeof(unlink_fds) - ulen, "%s%d",
-					 ulen ? "," : "", a->listeners[i].fd);
-			if (a->listeners[i].activated)
-				snprintf(activated_fds + alen, sizeof(activated_fds) - alen, "%s%d",
-					 alen ? "," : "", a->listeners[i].fd);
-		}
-		setenv("KIRIN_FDS", fds, 1);
-		setenv("KIRIN_FDS_UNLINK", unlink_fds, 1);
-		setenv("KIRIN_FDS_ACTIVATED", activated_fds, 1);
-		notify_export();
-		/* Not from --chdir, where we are: a relative --chdir, -c or ./kirin.ini
-		 * would be looked up there a second time. */
-		if (chdir(a->start_dir) < 0) {
-			log_error(errno, "USR2: cannot return to %s", a->start_dir);
-			_exit(127);
-		}
-		execv(a->exe_path, a->argv);
-		log_error(errno, "USR2: cannot execute %s", a->exe_path);
-		_exit(127);
-	}
-	a->upgrade_pid = pid;
-	/* Its files now: a reload that changes the addresses must leave them. */
-	listener_hand_over(a->listeners, a->nlisteners, pid);
-	log_info("Started upgraded arbiter (pid: %ld) from %s", (long)pid, a->exe_path);
-}
-
-/*
  * HUP: load the settings afresh from the same command line, all or
  * nothing; on success start a new generation of workers (which import the
  * app anew) and retire the old ones once the new ones have booted.
@@ -558,7 +388,7 @@ static void reload(struct arbiter *a)
 	if (log_syslog_open(next->syslog ? next->syslog_addr : NULL, next->syslog_facility,
 			    next->syslog_prefix ? next->syslog_prefix
 			    : next->proc_name  ? next->proc_name
-					       : next->app_module) < 0)
+					       : config_app_name(next)) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
 	for (size_t i = 0; i < next->notes.n; i++)
 		log_warning("%s", next->notes.v[i]);
@@ -632,6 +462,8 @@ failed:
 
 static void remove_slot(struct arbiter *a, size_t i)
 {
+	stats_retire(a, &a->slots[i]);
+	channel_stats_free(a->slots[i].stats);
 	close(a->slots[i].fd);
 	a->slots[i] = a->slots[--a->nslots];
 }
@@ -669,6 +501,7 @@ static void reap(struct arbiter *a)
 			} else if (!a->fatal_code) {
 				a->fatal_code = arbiter_fatal_status(status);
 			}
+			count_restart(a, &a->slots[i], status);
 			hooks_call(HOOK_CHILD_EXIT, a->target_workers,
 				   &(struct hook_worker){(long)pid, (long)getpid(), a->slots[i].age,
 							 false},
@@ -677,6 +510,20 @@ static void reap(struct arbiter *a)
 			break;
 		}
 	}
+}
+
+/* A worker the arbiter did not retire is gone: why (kirin_worker_restarts_total). */
+static void count_restart(struct arbiter *a, const struct slot *s, int status)
+{
+	if (s->retired_at > 0 || a->stopping)
+		return;
+	if (s->aborted_at > 0)
+		a->restarts[RESTART_TIMEOUT]++;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && s->stats &&
+		 s->stats->exit_cause == CHANNEL_EXIT_MAX_REQUESTS)
+		a->restarts[RESTART_MAX_REQUESTS]++;
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		a->restarts[RESTART_CRASH]++;
 }
 
 /*
@@ -703,13 +550,16 @@ static void poll_channels(struct arbiter *a)
 	int timeout = 1000;
 	double now, watchdog;
 
-	if (a->nslots + 1 > a->pfd_cap) {
-		a->pfd_cap = (a->nslots + 1) * 2;
+	size_t nctl;
+
+	if (a->nslots + 1 + control_npoll(a) > a->pfd_cap) {
+		a->pfd_cap = (a->nslots + 1 + control_npoll(a)) * 2;
 		a->pfd = xrealloc(a->pfd, a->pfd_cap * sizeof(*a->pfd));
 	}
 	a->pfd[0] = (struct pollfd){.fd = a->self_pipe[0], .events = POLLIN};
 	for (size_t i = 0; i < a->nslots; i++)
 		a->pfd[i + 1] = (struct pollfd){.fd = a->slots[i].fd, .events = POLLIN};
+	nctl = control_pollfds(a, a->pfd + a->nslots + 1);
 	if ((size_t)a->target_workers > a->nslots) {
 		double wait = throttle_wait(&a->respawn, monotime_now());
 		timeout = wait > 0 ? (int)(wait * 1000) + 1 : 0;
@@ -717,7 +567,7 @@ static void poll_channels(struct arbiter *a)
 	watchdog = notify_watchdog_wait(monotime_now());
 	if (watchdog >= 0 && watchdog * 1000 < timeout)
 		timeout = (int)(watchdog * 1000);
-	if (poll(a->pfd, a->nslots + 1, timeout) < 0 && errno != EINTR)
+	if (poll(a->pfd, a->nslots + 1 + nctl, timeout) < 0 && errno != EINTR)
 		log_error(errno, "poll()");
 	if (a->pfd[0].revents)
 		drain_self_pipe(a);
@@ -741,6 +591,7 @@ static void poll_channels(struct arbiter *a)
 			}
 		}
 	}
+	control_handle(a, a->pfd + a->nslots + 1, nctl, now);
 }
 
 /* HUP, USR1, USR2, TTIN, TTOU and WINCH, in that order. */
@@ -761,7 +612,7 @@ static void handle_signals(struct arbiter *a)
 	if (a->sig.usr2) {
 		a->sig.usr2 = 0;
 		log_info("Handling signal: usr2");
-		upgrade(a);
+		upgrade_start(a);
 	}
 	if (a->sig.ttin) {
 		a->sig.ttin = 0;
@@ -841,6 +692,8 @@ static int stop(struct arbiter *a, enum stop_mode mode)
 			}
 		}
 	}
+	control_close(a);
+	statsd_close(a);
 	listener_close_all(a->listeners, a->nlisteners, true);
 	a->listeners = NULL;
 	a->nlisteners = 0;

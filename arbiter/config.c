@@ -89,8 +89,13 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 	path = config_cli_config_path(&cli);
 	for (size_t i = NENV; !path && i-- > 0;)
 		path = config_cli_config_path(&env[i]);
-	if (load_file(cfg, path, err, errlen) < 0)
+	switch (load_file(cfg, path, err, errlen)) {
+	case -2:
+		rc = CONFIG_USAGE; /* a Gunicorn setting kirin refuses */
+		/* fall through */
+	case -1:
 		goto out;
+	}
 	for (size_t i = 0; i < NENV; i++)
 		if (config_cli_apply(cfg, &env[i], env_prefixes[i], err, errlen) < 0)
 			goto out;
@@ -119,7 +124,26 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		         cfg->extra_arg, cfg->app_module);
 		return -1;
 	}
-	if (!cfg->app_module && !cfg->print_config) {
+	if (cfg->paste && cfg->app_module) {
+		snprintf(err, errlen, "both --paste '%s' and APP_MODULE '%s' name the application",
+		         cfg->paste, cfg->app_module);
+		return -1;
+	}
+	if (cfg->paste) {
+		/* relative to --chdir, where the workers load it */
+		bool rel = cfg->chdir && cfg->paste[0] != '/';
+		size_t n = (rel ? strlen(cfg->chdir) + 1 : 0) + strcspn(cfg->paste, "#");
+		char *file = config_alloc(n + 1);
+		struct stat st;
+
+		snprintf(file, n + 1, "%s%s%s", rel ? cfg->chdir : "", rel ? "/" : "", cfg->paste);
+		if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "--paste: '%s' not found", file);
+			free(file);
+			return -1;
+		}
+		free(file);
+	} else if (!cfg->app_module && !cfg->print_config) {
 		snprintf(err, errlen, "no APP_MODULE given; usage: kirin [OPTIONS] APP_MODULE");
 		return -1;
 	}
@@ -203,6 +227,11 @@ bool config_given(const struct config *cfg, const char *name)
 
 	assert(s);
 	return cfg->given[config_row_index(s)];
+}
+
+const char *config_app_name(const struct config *cfg)
+{
+	return cfg->app_module ? cfg->app_module : cfg->paste;
 }
 
 const char *config_worker_class(const struct config *cfg)
@@ -358,7 +387,8 @@ static int parse_bool(const char *text, bool *out)
 }
 
 /*
- * Does the text after a comma in a raw_env value start a new KEY=? (So that
+ * Does the text after a comma in a raw_env (or secure_scheme_headers) value
+ * start a new KEY=, KEY being letters, digits, '_' and '-'? (So that
  * "A=1,2, B=3" is A=1,2 and B=3.)
  */
 static bool starts_keyval(const char *p)
@@ -367,7 +397,9 @@ static bool starts_keyval(const char *p)
 		p++;
 	if (!(isalpha((unsigned char)*p) || *p == '_'))
 		return false;
-	while (isalnum((unsigned char)*p) || *p == '_')
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == '-')
+		p++;
+	while (*p == ' ' || *p == '\t')
 		p++;
 	return *p == '=';
 }
@@ -471,7 +503,7 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 		return 0;
 	case SETTING_BOOL:
 		if (!value) {
-			*FIELD(cfg, s, bool) = true;
+			*FIELD(cfg, s, bool) = !s->flag_clears;
 			return 0;
 		}
 		if (parse_bool(value, FIELD(cfg, s, bool)) < 0) {

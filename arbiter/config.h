@@ -77,6 +77,23 @@ struct setting {
 	/* SETTING_CHOICE: the value of the bare long flag when the next word is not
 	   a choice (--proxy-protocol alone is auto) */
 	const char *bare;
+	bool flag_clears;       /* SETTING_BOOL: the bare flag sets false (--no-sendfile) */
+};
+
+/*
+ * A Gunicorn setting kirin refuses, and why: its name (the INI key and the
+ * Python file's name) and Gunicorn's flags. Its flag on a command line, or a
+ * config file giving it a value that asks for something, is an error that
+ * exits 2 with the reason (config_load() returns CONFIG_USAGE); a file may
+ * hold Gunicorn's default for it (Gunicorn's example config sets spew =
+ * False), which asks for nothing.
+ */
+struct setting_refusal {
+	const char *name;
+	const char *long_flag; /* NULL when Gunicorn has none */
+	const char *alias;     /* a second long flag, or NULL */
+	const char *off;       /* Gunicorn's default as text ("h1", "0"), or NULL */
+	const char *why;       /* "kirin speaks HTTP/1.x only" */
 };
 
 #define CONFIG_MAX_ROWS 256 /* bound on the settings table (Gunicorn has 119) */
@@ -98,6 +115,7 @@ struct config {
 	int graceful_timeout;
 	int keepalive;
 	int websocket_ping;
+	struct strlist websocket_protocols;
 	/* security / HTTP limits */
 	int limit_request_line;
 	int limit_request_fields;
@@ -105,8 +123,13 @@ struct config {
 	long limit_request_body;
 	long websocket_max_message;
 	struct strlist forwarded_allow_ips;
+	struct strlist secure_scheme_headers; /* HEADER=VALUE */
 	char *proxy_protocol; /* off, v1, v2 or auto */
 	struct strlist proxy_allow_ips;
+	bool permit_unconventional_http_method;
+	bool casefold_http_method;
+	bool strip_header_spaces;
+	char *header_map;  /* drop, refuse or dangerous */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;
@@ -139,6 +162,24 @@ struct config {
 	char *syslog_addr;
 	char *syslog_facility;
 	char *syslog_prefix; /* NULL: the process name */
+	/* metrics and control (read at start; a HUP keeps them) */
+	char *statsd_host;    /* HOST:PORT or unix:PATH; NULL: no statsd */
+	char *statsd_prefix;  /* before every statsd name ("" none) */
+	char *dogstatsd_tags; /* "k:v,k2:v2" appended to every statsd line; NULL: none */
+	char *metrics_bind;   /* HOST:PORT or unix:PATH serving Prometheus /metrics; NULL: off */
+	char *control_socket; /* PATH of the control socket (kirin ctl); NULL: off */
+	int control_socket_mode; /* its file mode (0600) */
+	/* Gunicorn compatibility (issue 18) */
+	bool sendfile;     /* false: wsgi.file_wrapper iterates instead of sendfile(2) */
+	bool enable_stdio_inheritance; /* -D keeps stdout and stderr */
+	char *reload_engine; /* accepted, unused: --reload always uses inotify */
+	bool disable_redirect_access_to_syslog; /* --log-syslog takes the error log only */
+	char *protocol;    /* "http"; uwsgi is refused */
+	struct strlist uwsgi_allow_ips; /* accepted, unused */
+	char *http_parser; /* accepted, unused: the parser is kirin's C one */
+	bool control_socket_disable; /* no control socket even when control_socket is set */
+	char *paste;       /* --paste FILE[#NAME]: the app through PasteDeploy, no APP_MODULE */
+	struct strlist raw_paste_global_conf; /* --paste-global KEY=VALUE */
 	/* the command line itself */
 	char *config;      /* -c FILE; NULL means ./kirin.ini if it exists */
 	bool check_config;
@@ -151,6 +192,18 @@ struct config {
 
 /* The table (config_table.c), terminated by a row whose name is NULL. */
 extern const struct setting config_settings[];
+
+/* Gunicorn's settings kirin refuses (config_table.c), terminated by a NULL name. */
+extern const struct setting_refusal config_refusals[];
+
+/* The refusal named name (a setting name, or a long flag with its "--"), or NULL. */
+const struct setting_refusal *config_refusal(const char *name);
+
+/*
+ * Does a config file's value for r ask for nothing: unset (NULL or ""),
+ * false, or Gunicorn's default (r->off)? Case-insensitive.
+ */
+bool config_refusal_asks_nothing(const struct setting_refusal *r, const char *value);
 
 /* --help and --version: options, not settings, in rows of the same shape. */
 extern const struct setting config_info_rows[];
@@ -221,6 +274,13 @@ const struct setting *config_find(const char *name);
  * one from WEB_CONCURRENCY or PORT). Any process.
  */
 bool config_given(const struct config *cfg, const char *name);
+
+/*
+ * What names the application by default (process titles, syslog): the
+ * APP_MODULE, or with --paste its file, as Gunicorn's default_proc_name.
+ * Any process.
+ */
+const char *config_app_name(const struct config *cfg);
 
 /*
  * The name of the worker type the settings select (worker_type_find: an

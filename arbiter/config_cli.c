@@ -286,7 +286,17 @@ static const struct setting *find_long(const char *name, size_t len, const char 
 	const struct setting *found = NULL;
 	const char *flags[2], *first = NULL;
 	bool ambiguous = false;
-	char other[64] = "";
+	char other[64] = "", dashed[64];
+	const struct setting_refusal *r;
+
+	/* Gunicorn's flags kirin refuses say why, before any prefix matching. */
+	snprintf(dashed, sizeof(dashed), "--%.*s", (int)len, name);
+	r = config_refusal(dashed);
+	if (r) {
+		snprintf(err, errlen, "%soption '%s' is not supported by kirin: %s", prefix,
+		         dashed, r->why);
+		return NULL;
+	}
 
 	for (int exact = 1; exact >= 0; exact--) {
 		for (size_t t = 0; t < 2; t++) {

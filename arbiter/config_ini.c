@@ -23,6 +23,7 @@ struct ini_state {
 	int stopline;  /* line of an error found by the reader (stops inih) */
 	int errline;   /* line of the first error found by the handler */
 	char why[768]; /* message for stopline or errline, after "FILE:LINE: " */
+	bool refused;  /* errline names a setting kirin refuses (config_refusals) */
 	bool seen[CONFIG_MAX_ROWS];
 };
 
@@ -62,7 +63,7 @@ int config_ini_load(struct config *cfg, const char *path, char *err, size_t errl
 		return -1;
 	}
 	snprintf(err, errlen, "%s:%d: %s", path, line, st.why);
-	return -1;
+	return st.refused && line == st.errline ? -2 : -1;
 }
 
 /*
@@ -129,6 +130,13 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return 0;
 	if (section[0] == '\0') {
 		snprintf(st->why, sizeof(st->why), "'%s' is outside the [kirin] section", name);
+	} else if (!s && config_refusal(name) &&
+	           config_refusal_asks_nothing(config_refusal(name), value)) {
+		return 1;
+	} else if (!s && config_refusal(name)) {
+		snprintf(st->why, sizeof(st->why), "setting '%s' is not supported by kirin: %s",
+		         name, config_refusal(name)->why);
+		st->refused = true;
 	} else if (!s || s->cli_only) {
 		const char *hint = config_suggest(name, false);
 		if (s)

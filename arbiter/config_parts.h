@@ -80,8 +80,9 @@ void config_value_error(char *err, size_t errlen, const char *prefix, const char
  * Read the INI file at path (which config_load() has found to be a readable
  * file) over cfg. Settings it names replace the lower
  * layer's (lists too; a key repeated in the file appends). Returns 0, or -1
- * with a message naming the file and line in err (cfg may then hold part of
- * the file: the caller frees it).
+ * with a message naming the file and line in err (-2 when that is a Gunicorn
+ * setting kirin refuses; cfg may then hold part of the file: the caller
+ * frees it).
  */
 int config_ini_load(struct config *cfg, const char *path, char *err, size_t errlen);
 
@@ -95,7 +96,7 @@ int config_ini_load(struct config *cfg, const char *path, char *err, size_t errl
  * layer's value. Unknown names are ignored; a Gunicorn setting kirin lacks
  * adds a warning to cfg->notes. Starts the interpreter in this process (the
  * arbiter) on the first call. Returns 0, or -1 with a message naming the
- * file and the setting in err (cfg may then hold part of the file: the
+ * file and the setting in err (-2 for a Gunicorn setting kirin refuses) (cfg may then hold part of the file: the
  * caller frees it).
  */
 int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen);

@@ -50,12 +50,26 @@ static const char *const gunicorn_settings[] = {
 	"on_dirty_starting", "dirty_post_fork", "dirty_worker_init", "dirty_worker_exit",
 	"control_socket", "control_socket_mode", "control_socket_disable", NULL,
 };
+
+/*
+ * Gunicorn settings a Python file may hold that cannot matter to kirin,
+ * accepted without a word (see docs/gunicorn-settings.md): Gunicorn itself
+ * never reads tmp_upload_dir, default_proc_name is its own fallback name,
+ * and the dirty-arbiter hooks have no dirty arbiters to run in (dirty_apps
+ * is refused).
+ */
+static const char *const noop_settings[] = {
+	"tmp_upload_dir", "default_proc_name", "on_dirty_starting", "dirty_post_fork",
+	"dirty_worker_init", "dirty_worker_exit", NULL,
+};
 /* clang-format on */
 
 static int apply(struct config *cfg, const struct setting *s, const struct pyvalue *v, char *why,
                  size_t whylen);
 static int expected(const struct pyvalue *v, const char *what, char *why, size_t whylen);
 static bool is_gunicorn_setting(const char *name);
+static bool is_noop(const char *name);
+static bool asks_nothing(const struct pyvalue *v);
 
 int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen)
 {
@@ -77,10 +91,23 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 			if (rc < 0)
 				config_value_error(err, errlen, prefix, v->name,
 				                   v->text ? v->text : "", why);
-		} else if (strcmp(v->name, "wsgi_app") == 0 && v->kind == PYVALUE_STR) {
-			free(cfg->app_module);
-			cfg->app_module = config_strdup(v->text);
-		} else if (!s && is_gunicorn_setting(v->name) && !hooks_known(v->name)) {
+		} else if (strcmp(v->name, "wsgi_app") == 0) {
+			if (v->kind == PYVALUE_STR) {
+				free(cfg->app_module);
+				cfg->app_module = config_strdup(v->text);
+			} else if (v->kind != PYVALUE_NONE) {
+				config_value_error(err, errlen, prefix, v->name, "",
+				                   "expected a string");
+				rc = -1;
+			}
+		} else if (!s && config_refusal(v->name) && asks_nothing(v)) {
+			continue;
+		} else if (!s && config_refusal(v->name)) {
+			snprintf(err, errlen, "%ssetting '%s' is not supported by kirin: %s",
+			         prefix, v->name, config_refusal(v->name)->why);
+			rc = -2;
+		} else if (!s && is_gunicorn_setting(v->name) && !hooks_known(v->name) &&
+		           !is_noop(v->name)) {
 			snprintf(note, sizeof(note),
 			         "%sGunicorn setting '%s' is not supported by kirin: ignored",
 			         prefix, v->name);
@@ -134,8 +161,12 @@ static int apply(struct config *cfg, const struct setting *s, const struct pyval
 			return config_set_value(cfg, s, "", FROM_CLI, false, why, whylen);
 		if (v->kind == PYVALUE_STR)
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
-		if (v->kind != PYVALUE_LIST)
+		if (v->kind == PYVALUE_DICT && !s->keyval)
 			return expected(v, "a list of strings", why, whylen);
+		if (v->kind != PYVALUE_LIST && v->kind != PYVALUE_DICT)
+			return expected(
+			    v, s->keyval ? "a dict or a list of strings" : "a list of strings", why,
+			    whylen);
 		if (config_set_value(cfg, s, "", FROM_CLI, false, why, whylen) < 0)
 			return -1;
 		for (size_t i = 0; i < v->items.n; i++)
@@ -152,7 +183,7 @@ static int expected(const struct pyvalue *v, const char *what, char *why, size_t
 {
 	static const char *const kinds[] = {
 	    [PYVALUE_NONE] = "None", [PYVALUE_BOOL] = "bool", [PYVALUE_INT] = "int",
-	    [PYVALUE_STR] = "str",   [PYVALUE_LIST] = "list",
+	    [PYVALUE_STR] = "str",   [PYVALUE_LIST] = "list", [PYVALUE_DICT] = "dict",
 	};
 
 	snprintf(why, whylen, "expected %s, got %s", what,
@@ -166,4 +197,32 @@ static bool is_gunicorn_setting(const char *name)
 		if (strcmp(gunicorn_settings[i], name) == 0)
 			return true;
 	return false;
+}
+
+static bool is_noop(const char *name)
+{
+	for (size_t i = 0; noop_settings[i]; i++)
+		if (strcmp(noop_settings[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* A refused setting's value that asks for nothing: None, an empty list, Gunicorn's default. */
+static bool asks_nothing(const struct pyvalue *v)
+{
+	const struct setting_refusal *r = config_refusal(v->name);
+
+	switch (v->kind) {
+	case PYVALUE_NONE:
+		return true;
+	case PYVALUE_LIST:
+	case PYVALUE_DICT:
+		return v->items.n == 0;
+	case PYVALUE_BOOL:
+	case PYVALUE_INT:
+	case PYVALUE_STR:
+		return config_refusal_asks_nothing(r, v->text);
+	default:
+		return false;
+	}
 }

@@ -10,6 +10,7 @@
  */
 #include "arbiter/config.h"
 
+#include <ctype.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -27,6 +28,10 @@ static int check_root_path(const char *item, char *why, size_t whylen);
 static int check_syslog_addr(const char *item, char *why, size_t whylen);
 static int check_user(const char *item, char *why, size_t whylen);
 static int check_group(const char *item, char *why, size_t whylen);
+static int check_token(const char *item, char *why, size_t whylen);
+static int check_address(const char *item, char *why, size_t whylen);
+static int check_tags(const char *item, char *why, size_t whylen);
+static int check_protocol(const char *item, char *why, size_t whylen);
 
 static const char *const proxy_modes[] = {"off", "v1", "v2", "auto", NULL};
 /* Gunicorn's validate_proxy_protocol; true and false were kirin's own values before modes. */
@@ -35,6 +40,9 @@ static const char *const proxy_mode_aliases[] = {"false", "off",  "0",    "off",
 static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
 static const char *const asgi_lifespans[] = {"auto", "on", "off", NULL};
 static const char *const interfaces[] = {"auto", "asgi", "wsgi", NULL};
+static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
+static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
+static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -209,6 +217,18 @@ const struct setting config_settings[] = {
 		.help = "Seconds of silence from a WebSocket client after which the server pings "
 			"it; a ping unanswered as long closes the connection. 0 disables.",
 	},
+	{
+		.name = "websocket_protocols",
+		.long_flag = "--websocket-protocols",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, websocket_protocols),
+		.metavar = "NAMES",
+		.help = "Comma-separated WebSocket subprotocols the server speaks, in its order of "
+			"preference: the first of them that a client offers is answered, unless the "
+			"app chooses.",
+		.cli_commas = true,
+		.check = check_token,
+	},
 	/* security and HTTP limits */
 	{
 		.name = "limit_request_line",
@@ -284,6 +304,20 @@ const struct setting config_settings[] = {
 		.cli_commas = true,
 	},
 	{
+		.name = "secure_scheme_headers",
+		.long_flag = "--secure-scheme-headers",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, secure_scheme_headers),
+		.def = "X-FORWARDED-PROTOCOL=ssl,X-FORWARDED-PROTO=https,X-FORWARDED-SSL=on",
+		.metavar = "HEADER=VALUE",
+		.help = "A header from a --forwarded-allow-ips front-end that makes "
+			"wsgi.url_scheme https when it has this value (http with another); "
+			"comma-separated or repeated (a dict in a Python file).",
+		.check = check_keyval,
+		.keyval = true,
+		.cli_commas = true,
+	},
+	{
 		.name = "proxy_protocol",
 		.long_flag = "--proxy-protocol",
 		.type = SETTING_CHOICE,
@@ -306,6 +340,44 @@ const struct setting config_settings[] = {
 		.help = "Comma-separated front-end addresses allowed to send a PROXY protocol "
 			"header; * allows every address.",
 		.cli_commas = true,
+	},
+	{
+		.name = "permit_unconventional_http_method",
+		.long_flag = "--permit-unconventional-http-method",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, permit_unconventional_http_method),
+		.def = "false",
+		.help = "Accept any token as a method (by default a method has 3 to 20 "
+			"characters, no lowercase letter and no '#', as Gunicorn's).",
+	},
+	{
+		.name = "casefold_http_method",
+		.long_flag = "--casefold-http-method",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, casefold_http_method),
+		.def = "false",
+		.help = "Uppercase the method before the application sees it (with "
+			"--permit-unconventional-http-method: get is GET).",
+	},
+	{
+		.name = "strip_header_spaces",
+		.long_flag = "--strip-header-spaces",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, strip_header_spaces),
+		.def = "false",
+		.help = "Drop spaces between a header name and its colon instead of answering "
+			"400 (dangerous behind a proxy that reads them otherwise).",
+	},
+	{
+		.name = "header_map",
+		.long_flag = "--header-map",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, header_map),
+		.choices = header_maps,
+		.metavar = "MODE",
+		.help = "A header whose name has an underscore: drop it, refuse the request "
+			"(400), or keep it (dangerous: X_Forwarded_For passes for "
+			"X-Forwarded-For).",
 	},
 	/* python */
 	{
@@ -380,6 +452,7 @@ const struct setting config_settings[] = {
 		.long_flag = "--reload-extra-files",
 		.type = SETTING_LIST,
 		.offset = offsetof(struct config, reload_extra_files),
+		.alias = "--reload-extra-file",
 		.metavar = "FILES",
 		.help = "Comma-separated files that --reload watches too (templates, "
 			"configuration); repeat for more.",
@@ -587,6 +660,167 @@ const struct setting config_settings[] = {
 		.help = "The program name in syslog lines is kirin.PREFIX (default: the process "
 			"name).",
 	},
+	/* metrics and control */
+	{
+		.name = "statsd_host",
+		.long_flag = "--statsd-host",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, statsd_host),
+		.metavar = "ADDRESS",
+		.help = "Send Gunicorn's statsd metrics (gunicorn.requests, "
+			"gunicorn.request.duration, ...) once a second to HOST:PORT (UDP) or "
+			"unix:PATH (datagram).",
+		.check = check_address,
+	},
+	{
+		.name = "statsd_prefix",
+		.long_flag = "--statsd-prefix",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, statsd_prefix),
+		.metavar = "PREFIX",
+		.help = "Put PREFIX. before every statsd metric name.",
+	},
+	{
+		.name = "dogstatsd_tags",
+		.long_flag = "--dogstatsd-tags",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, dogstatsd_tags),
+		.metavar = "TAGS",
+		.help = "Datadog tags for every statsd metric, comma-separated: env:prod,app:shop.",
+		.check = check_tags,
+	},
+	{
+		.name = "metrics_bind",
+		.long_flag = "--metrics-bind",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, metrics_bind),
+		.metavar = "ADDRESS",
+		.help = "Serve Prometheus metrics from the arbiter at http://ADDRESS/metrics "
+			"(HOST:PORT or unix:PATH).",
+		.check = check_address,
+	},
+	{
+		.name = "control_socket",
+		.long_flag = "--control-socket",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, control_socket),
+		.metavar = "PATH",
+		.help = "Listen for `kirin ctl` commands on this unix socket (mode from "
+			"--control-socket-mode, owner from --user/--group).",
+	},
+	{
+		.name = "control_socket_mode",
+		.long_flag = "--control-socket-mode",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, control_socket_mode),
+		.def = "0600",
+		.min = 0,
+		.max = 0777,
+		.metavar = "INT",
+		.help = "The control socket's file mode (octal, as 0o660 or 0660); only users "
+			"who can write to it control kirin.",
+		.octal = true,
+	},
+	/* Gunicorn compatibility (issue 18): its settings that kirin takes as it does, or
+	   accepts with no effect where they cannot matter; see docs/gunicorn-settings.md */
+	{
+		.name = "sendfile",
+		.long_flag = "--no-sendfile",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, sendfile),
+		.def = "true",
+		.flag_clears = true,
+		.help = "Send wsgi.file_wrapper files by reading and writing instead of with "
+			"sendfile(2) (the flag sets sendfile = false).",
+	},
+	{
+		.name = "enable_stdio_inheritance",
+		.short_flag = 'R',
+		.long_flag = "--enable-stdio-inheritance",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, enable_stdio_inheritance),
+		.def = "false",
+		.help = "With --daemon, keep stdout and stderr instead of sending them to "
+			"/dev/null.",
+	},
+	{
+		.name = "protocol",
+		.long_flag = "--protocol",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, protocol),
+		.def = "http",
+		.metavar = "PROTOCOL",
+		.help = "The protocol spoken on the listeners: http (uwsgi is refused).",
+		.check = check_protocol,
+	},
+	{
+		.name = "reload_engine",
+		.long_flag = "--reload-engine",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, reload_engine),
+		.choices = reload_engines,
+		.metavar = "ENGINE",
+		.help = "Accepted for Gunicorn; no effect: --reload always watches with "
+			"inotify.",
+	},
+	{
+		.name = "disable_redirect_access_to_syslog",
+		.long_flag = "--disable-redirect-access-to-syslog",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, disable_redirect_access_to_syslog),
+		.def = "false",
+		.help = "With --log-syslog, keep the access log out of syslog.",
+	},
+	{
+		.name = "uwsgi_allow_ips",
+		.long_flag = "--uwsgi-allow-from",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, uwsgi_allow_ips),
+		.def = "127.0.0.1,::1",
+		.metavar = "ADDRESSES",
+		.help = "Accepted for Gunicorn; no effect: kirin does not speak uwsgi.",
+		.cli_commas = true,
+	},
+	{
+		.name = "http_parser",
+		.long_flag = "--http-parser",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, http_parser),
+		.choices = http_parsers,
+		.metavar = "PARSER",
+		.help = "Accepted for Gunicorn; no effect: kirin's parser is always its own, "
+			"in C.",
+	},
+	{
+		.name = "control_socket_disable",
+		.long_flag = "--no-control-socket",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, control_socket_disable),
+		.def = "false",
+		.help = "Open no control socket, even when control_socket is set.",
+	},
+	{
+		.name = "paste",
+		.long_flag = "--paste",
+		.alias = "--paster",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, paste),
+		.metavar = "FILE",
+		.help = "Load the application from this PasteDeploy INI file (FILE#NAME for "
+			"another app than main) instead of an APP_MODULE; needs "
+			"python3-pastedeploy.",
+	},
+	{
+		.name = "raw_paste_global_conf",
+		.long_flag = "--paste-global",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, raw_paste_global_conf),
+		.metavar = "KEY=VALUE",
+		.help = "A global_conf variable for --paste (the file's %(KEY)s); repeat for "
+			"several.",
+		.check = check_keyval,
+		.keyval = true,
+	},
 	/* the command line only */
 	{
 		.name = "config",
@@ -692,6 +926,24 @@ static int check_keyval(const char *item, char *why, size_t whylen)
 	return 0;
 }
 
+/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
+static int check_token(const char *item, char *why, size_t whylen)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+	for (const char *p = item; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
+			snprintf(why, whylen, "'%c' cannot be in a subprotocol name", *p);
+			return -1;
+		}
+	}
+	if (!*item) {
+		snprintf(why, whylen, "an empty subprotocol name");
+		return -1;
+	}
+	return 0;
+}
+
 /* root_path is a URL path: it starts with '/'. */
 static int check_root_path(const char *item, char *why, size_t whylen)
 {
@@ -739,5 +991,43 @@ static int check_group(const char *item, char *why, size_t whylen)
 	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
 		return 0;
 	snprintf(why, whylen, "no such group");
+	return -1;
+}
+
+/* --statsd-host, --metrics-bind: HOST:PORT, [IPV6]:PORT or unix:PATH. */
+static int check_address(const char *item, char *why, size_t whylen)
+{
+	const char *port = strrchr(item, ':');
+
+	if (strncmp(item, "unix:", 5) == 0) {
+		if (item[5])
+			return 0;
+	} else if (port && port > item && port[1] &&
+		   strspn(port + 1, "0123456789") == strlen(port + 1) && atol(port + 1) <= 65535) {
+		return 0;
+	}
+	snprintf(why, whylen, "expected HOST:PORT or unix:PATH");
+	return -1;
+}
+
+/* --dogstatsd-tags: tags without the characters that frame a statsd line. */
+static int check_tags(const char *item, char *why, size_t whylen)
+{
+	if (strpbrk(item, "|#\n\r ") == NULL)
+		return 0;
+	snprintf(why, whylen, "a tag cannot hold '|', '#', a space or a line break");
+	return -1;
+}
+
+/* --protocol: http; Gunicorn's uwsgi is refused with the reason. */
+static int check_protocol(const char *item, char *why, size_t whylen)
+{
+	if (strcmp(item, "http") == 0)
+		return 0;
+	if (strcmp(item, "uwsgi") == 0)
+		snprintf(why, whylen, "kirin does not speak the uwsgi protocol: use http, "
+		                      "behind nginx's proxy_pass");
+	else
+		snprintf(why, whylen, "expected http");
 	return -1;
 }

@@ -23,6 +23,7 @@ static int out_fd = 2;
 static char *out_path; /* NULL for stderr */
 static enum log_level min_level = LOG_INFO;
 static int capture_stdio; /* --capture-output */
+static uint64_t *counts;  /* log_count_into(): critical, error, warning */
 
 /* --log-syslog: a connected datagram socket, shared by every thread. */
 static struct {
@@ -35,6 +36,7 @@ static struct {
 } sl = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
 
 static int open_path(const char *path);
+static void count(enum log_level level);
 static void capture(void);
 static size_t prefix(char *buf, size_t cap, enum log_level level);
 static void write_all(const char *buf, size_t len);
@@ -132,6 +134,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
+	count(level);
 	if (level < min_level)
 		return;
 	n = head = prefix(buf, sizeof(buf), level);
@@ -160,8 +163,10 @@ void log_error(int err, const char *fmt, ...)
 
 void log_block(enum log_level level, const char *header, const char *text, size_t len)
 {
-	if (level < min_level)
+	if (level < min_level) {
+		count(level);
 		return;
+	}
 	log_msg(level, "%s", header);
 	write_all(text, len);
 	if (len && text[len - 1] != '\n')
@@ -397,4 +402,15 @@ static void write_all(const char *buf, size_t len)
 		buf += w;
 		len -= (size_t)w;
 	}
+}
+
+void log_count_into(uint64_t *c)
+{
+	counts = c;
+}
+
+static void count(enum log_level level)
+{
+	if (counts && level >= LOG_WARNING)
+		__atomic_fetch_add(&counts[LOG_CRITICAL - level], 1, __ATOMIC_RELAXED);
 }

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_DEBUG = 0,
@@ -71,6 +72,14 @@ void log_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* Write a block of text (a traceback) as-is, under one header line. */
 void log_block(enum log_level level, const char *header, const char *text, size_t len);
+
+/*
+ * Count the critical, error and warning lines this process logs (whatever
+ * --log-level shows) into counts[0..2], with relaxed atomic adds, from now
+ * on (the statsd gunicorn.log.* counters). counts must outlive the
+ * process's logging; NULL stops counting.
+ */
+void log_count_into(uint64_t *counts);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

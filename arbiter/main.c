@@ -15,6 +15,7 @@
 
 #include "arbiter/arbiter.h"
 #include "arbiter/config.h"
+#include "arbiter/ctl.h"
 #include "arbiter/listener.h"
 #include "arbiter/log.h"
 #include "arbiter/notify.h"
@@ -39,6 +40,9 @@ int main(int argc, char **argv)
 	bool upgraded;
 	int rc;
 
+	/* `kirin ctl ...`: a client of a running server's control socket. */
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	process_title_init(argc, argv);
 	switch (config_load(&cfg, argc, argv, err, sizeof(err))) {
 	case CONFIG_ERROR:
@@ -79,7 +83,7 @@ int main(int argc, char **argv)
 	if (cfg.syslog && log_syslog_open(cfg.syslog_addr, cfg.syslog_facility,
 					  cfg.syslog_prefix ? cfg.syslog_prefix
 					  : cfg.proc_name  ? cfg.proc_name
-							   : cfg.app_module) < 0)
+							   : config_app_name(&cfg)) < 0)
 		log_error(errno, "cannot reach syslog at %s (retrying)", cfg.syslog_addr);
 	if (cfg.check_config)
 		return check_config(&cfg);
@@ -114,7 +118,7 @@ int main(int argc, char **argv)
 	 * again would make the old arbiter see its child exit 0 and take the
 	 * upgrade for failed. Stay its child, as Gunicorn and Unicorn do.
 	 */
-	if (cfg.daemon && !upgraded && process_daemonize() < 0) {
+	if (cfg.daemon && !upgraded && process_daemonize(cfg.enable_stdio_inheritance) < 0) {
 		snprintf(err, sizeof(err), "cannot daemonize: %s", strerror(errno));
 		return fail(err);
 	}
@@ -123,7 +127,7 @@ int main(int argc, char **argv)
 		listener_close_all(ls, nls, true);
 		return 1;
 	}
-	process_set_title("kirin: master [%s]", cfg.proc_name ? cfg.proc_name : cfg.app_module);
+	process_set_title("kirin: master [%s]", cfg.proc_name ? cfg.proc_name : config_app_name(&cfg));
 	log_info("Starting kirin %s", PACKAGE_VERSION);
 	for (size_t i = 0; i < nls; i++)
 		log_info("Listening at: %s%s (%ld)%s%s%s", ls[i].family == AF_UNIX ? "" : "http://",
@@ -181,10 +185,10 @@ static int check_config(const struct config *cfg)
 
 	if (interp_init(cfg) < 0)
 		return 1;
-	app = interp_load_app(cfg->app_module);
+	app = interp_load_app(cfg);
 	if (!app)
 		return 1;
 	Py_DECREF(app);
-	printf("kirin: configuration OK, application %s loaded\n", cfg->app_module);
+	printf("kirin: configuration OK, application %s loaded\n", config_app_name(cfg));
 	return 0;
 }

@@ -73,7 +73,7 @@ void process_set_title(const char *fmt, ...)
 	memcpy(title_start, buf, strnlen(buf, title_cap - 1));
 }
 
-int process_daemonize(void)
+int process_daemonize(bool keep_stdio)
 {
 	pid_t pid;
 	int fd;
@@ -95,8 +95,9 @@ int process_daemonize(void)
 	if (fd < 0)
 		return -1;
 	dup2(fd, 0);
-	dup2(fd, 1);
-	if (log_fd() != 2)
+	if (!keep_stdio)
+		dup2(fd, 1);
+	if (!keep_stdio && log_fd() != 2)
 		dup2(fd, 2);
 	if (fd > 2)
 		close(fd);

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,10 +29,11 @@ void process_set_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 
 /*
  * Detach from the terminal: fork twice, setsid, stdin/stdout/stderr to
- * /dev/null (the error log, if it is a file, stays). Returns 0 in the
+ * /dev/null (the error log, if it is a file, stays; with keep_stdio,
+ * --enable-stdio-inheritance, only stdin goes). Returns 0 in the
  * daemon (the parents exit 0), -1 with errno on failure.
  */
-int process_daemonize(void);
+int process_daemonize(bool keep_stdio);
 
 /*
  * Write our pid to path (atomically: a temp file renamed over it). A file

@@ -8,8 +8,10 @@
 #          gevent the end-to-end tests serve (with the WebSocket client and
 #          apps), groff for the man-page check,
 #          wrk for the harness's smoke pass, Gunicorn as the access log's reference,
-#          systemd for systemd-socket-activate and systemd-analyze, and
-#          prometheus_client for the server hooks' test
+#          systemd for systemd-socket-activate and systemd-analyze,
+#          prometheus_client for the server hooks' test and the metrics test, tmux for
+#          `kirin ctl top`, nginx for contrib/nginx's test, and PasteDeploy
+#          for --paste (which users of --paste need too)
 #   bench  test, plus the peers `make bench` measures kirin against
 set -eu
 
@@ -19,10 +21,10 @@ BUILD="build-essential autoconf automake pkg-config
 TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
     python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
-    python3-socketio python3-prometheus-client
+    python3-socketio python3-prometheus-client python3-pastedeploy
     python3-uvloop python3-starlette python3-fastapi python3-multipart python3-asgiref
-    groff-base wrk systemd"
-BENCH="nginx-light python3-waitress python3-uvicorn python3-httptools
+    groff-base wrk systemd tmux nginx-light"
+BENCH="python3-waitress python3-uvicorn python3-httptools
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
     gnuplot-nox"
 

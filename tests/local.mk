@@ -10,7 +10,7 @@ UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
 UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test_hooks
-UNIT_TESTS += tests/unit/test_notify
+UNIT_TESTS += tests/unit/test_notify tests/unit/test_stats
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
@@ -38,6 +38,7 @@ tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
 tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
 tests_unit_test_notify_LDADD = $(UNIT_LDADD)
+tests_unit_test_stats_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_format_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_accesslog_format_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
@@ -71,13 +72,17 @@ E2E_TESTS = \
 	tests/e2e/test_signals.py \
 	tests/e2e/test_operations.py \
 	tests/e2e/test_systemd.py \
+	tests/e2e/test_metrics.py \
+	tests/e2e/test_nginx.py \
 	tests/e2e/test_conformance.py \
 	tests/e2e/test_docs.py \
+	tests/e2e/test_gunicorn_settings.py \
 	tests/e2e/test_logging.py \
 	tests/e2e/test_gthread.py \
 	tests/e2e/test_keepalive.py \
 	tests/e2e/test_greenlet.py \
 	tests/e2e/test_websocket.py \
+	tests/e2e/test_ws_autobahn.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_asyncio.py \
 	tests/e2e/test_wsgi.py \
@@ -88,7 +93,8 @@ E2E_TESTS = \
 	tests/e2e/test_hostile.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
-EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps tests/procs.py
+EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps \
+	tests/e2e/gunicorn_settings.txt docs/gunicorn-settings.md tests/procs.py
 
 if ASAN
 KIRIN_ASAN = 1

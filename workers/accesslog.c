@@ -52,8 +52,8 @@ static void write_quietly(void);
 
 int accesslog_open(const struct config *cfg)
 {
-	A.syslog = cfg->syslog;
-	if (!cfg->accesslog && !cfg->syslog)
+	A.syslog = cfg->syslog && !cfg->disable_redirect_access_to_syslog;
+	if (!cfg->accesslog && !A.syslog)
 		return 0;
 	if (cfg->accesslog && strcmp(cfg->accesslog, "-") == 0) {
 		A.fd = 1;

@@ -13,10 +13,18 @@
  * byte, CHANNEL_RELOAD, is a beat that also asks for a reload (--reload saw
  * the application's code change). Nothing here allocates or blocks beyond
  * one send(2).
+ *
+ * The numbers the arbiter reports (metrics, `kirin ctl`) travel another
+ * way: a struct channel_stats per worker in a MAP_SHARED mapping the
+ * arbiter makes before the fork. The worker counts into it with plain
+ * relaxed atomics (no system call per request); the arbiter reads it when
+ * asked (/metrics, the control socket, a statsd flush) and keeps the
+ * counts of a worker that exits.
  */
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 struct listener;
@@ -31,6 +39,34 @@ enum worker_exit {
 #define CHANNEL_BEAT   '\0' /* a heartbeat */
 #define CHANNEL_RELOAD 'R'  /* a heartbeat, and please reload as on HUP */
 
+/* Request-duration histogram: upper bounds in microseconds, then +Inf. */
+#define CHANNEL_BUCKETS 12
+extern const uint64_t channel_bucket_us[CHANNEL_BUCKETS - 1];
+
+/* The codes a status counter exists for: 100 to 599. */
+#define CHANNEL_STATUS_MIN 100
+#define CHANNEL_STATUS_MAX 599
+
+/* Why a worker left of its own accord (channel_stats.exit_cause). */
+enum channel_exit { CHANNEL_EXIT_NONE = 0, CHANNEL_EXIT_MAX_REQUESTS = 1 };
+
+/*
+ * One worker's numbers, shared with the arbiter. Counters only grow; the
+ * gauges are the worker's latest word. Written by the worker (any of its
+ * threads, relaxed atomics), read by the arbiter (torn reads across fields
+ * are fine: each field is one aligned word).
+ */
+struct channel_stats {
+	uint64_t requests;                       /* answered, every status */
+	uint64_t status[CHANNEL_STATUS_MAX + 1]; /* by status code */
+	uint64_t duration_us;                    /* sum over the requests */
+	uint64_t buckets[CHANNEL_BUCKETS];       /* by duration, not cumulative */
+	uint64_t log_lines[3];                   /* critical, error, warning lines logged */
+	int64_t in_flight;                       /* in the application now */
+	int64_t open_conns, idle_conns;          /* open, and of those not in a request */
+	uint32_t exit_cause;                     /* enum channel_exit */
+};
+
 /* What the arbiter gives a worker it has just forked; the worker keeps it. */
 struct channel_start {
 	const struct config *cfg;
@@ -38,6 +74,7 @@ struct channel_start {
 	size_t nlisteners;
 	int fd;       /* the worker's end of the channel */
 	unsigned age; /* spawn order, for logs */
+	struct channel_stats *stats; /* shared with the arbiter (channel_stats_new) */
 };
 
 /*
@@ -60,3 +97,27 @@ int channel_heartbeat(int fd);
  * Any thread of a worker.
  */
 int channel_ask_reload(int fd);
+
+/*
+ * A zeroed struct channel_stats in a shared anonymous mapping, for one
+ * worker about to be forked; NULL (logged) when mmap fails. The arbiter
+ * owns it: channel_stats_free (NULL does nothing).
+ */
+struct channel_stats *channel_stats_new(void);
+void channel_stats_free(struct channel_stats *s);
+
+/*
+ * In a worker: count one answered request (status 100..599, others count
+ * only in requests) that took us microseconds. Any thread; no system
+ * call. Does nothing before channel_enter_worker.
+ */
+void channel_count_request(int status, int64_t us);
+
+/* In a worker: a request enters (+1) or leaves (-1) the application. Any thread. */
+void channel_in_flight(int delta);
+
+/* In a worker: connections open now, and how many of them are between requests. */
+void channel_connections(size_t open, size_t idle);
+
+/* In a worker: it leaves for this reason (enum channel_exit). */
+void channel_exit_cause(enum channel_exit why);

@@ -11,6 +11,7 @@
 #include "arbiter/config.h"
 #include "arbiter/log.h"
 #include "arbiter/monotime.h"
+#include "workers/channel.h"
 #include "workers/policy.h"
 #include "workers/reactor.h"
 #include "workers/worker.h"
@@ -205,6 +206,7 @@ void connset_tick(void)
 	struct wait_node *n;
 	double now;
 
+	channel_connections(S.nconns, S.nconns - S.busy);
 	if (!worker_heartbeat(S.w)) {
 		log_info("the arbiter is gone: stopping");
 		S.r->stop();

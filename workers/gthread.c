@@ -219,6 +219,7 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 	cc->closed = true;
 	if (cc->refuse) {
 		conn_refuse(&cc->c, cc->c.error_status);
+		channel_count_request(cc->c.error_status, 0);
 		return;
 	}
 	keep = g.w->cfg->keepalive > 0 && !connset_stopping();

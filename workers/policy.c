@@ -2,6 +2,7 @@
 #include "workers/policy.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arbiter/config.h"
@@ -30,8 +31,31 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 		allow_free(&p->forwarded);
 		return -1;
 	}
+	for (size_t i = 0; i < cfg->secure_scheme_headers.n; i++) {
+		const char *item = cfg->secure_scheme_headers.v[i], *eq = strchr(item, '=');
+		size_t nlen = eq ? (size_t)(eq - item) : 0, vlen;
+		const char *v = eq ? eq + 1 : "";
+
+		while (nlen && (item[nlen - 1] == ' ' || item[nlen - 1] == '\t'))
+			nlen--;
+		v += strspn(v, " \t");
+		vlen = strlen(v);
+		if (eq && conn_policy_add_scheme(p, item, nlen, v, vlen) < 0) {
+			snprintf(err, errlen, "out of memory");
+			conn_policy_free(p);
+			return -1;
+		}
+	}
 	http_limits_from_settings(&p->limits, cfg->limit_request_line, cfg->limit_request_fields,
 				  cfg->limit_request_field_size, cfg->limit_request_body);
+	p->limits.permit =
+		(cfg->permit_unconventional_http_method ? HTTP_PERMIT_METHOD : 0) |
+		(cfg->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
+		(cfg->header_map && strcmp(cfg->header_map, "refuse") == 0 ? HTTP_UNDERSCORE_REFUSE
+									    : 0) |
+		(cfg->header_map && strcmp(cfg->header_map, "dangerous") == 0 ? HTTP_UNDERSCORE_KEEP
+									       : 0);
+	p->casefold_method = cfg->casefold_http_method;
 	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
 	/* NULL (a zeroed struct config) is off, like the default. */
 	mode = cfg->proxy_protocol ? cfg->proxy_protocol : "off";

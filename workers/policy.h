@@ -21,7 +21,9 @@ struct listener;
 /*
  * Fill p from cfg: the --limit-request-* limits (clamped as Gunicorn
  * does), the wait bound (--timeout, 30 s when 0), --proxy-protocol and the
- * --proxy-allow-from and --forwarded-allow-ips lists; nodelay sets
+ * --proxy-allow-from and --forwarded-allow-ips lists, --secure-scheme-headers,
+ * Gunicorn's parser knobs (--permit-unconventional-http-method,
+ * --casefold-http-method, --strip-header-spaces, --header-map); nodelay sets
  * TCP_NODELAY on accepted TCP connections. Returns 0, or -1 with a message
  * in err. Free with conn_policy_free().
  */

@@ -162,16 +162,20 @@ static int serve_one(struct worker *w, const struct listener *l)
 	if (rc <= 0)
 		return rc;
 	c.defer_close = true; /* finish() decides whether the close lingers */
+	channel_connections(1, 0);
 	rc = conn_read_head(&c);
 	if (rc <= 0) {
-		if (rc < 0 && c.error_status)
+		if (rc < 0 && c.error_status) {
 			conn_refuse(&c, c.error_status);
+			channel_count_request(c.error_status, 0);
+		}
 	} else if (wsgi_serve(&c, false) != WSGI_CLOSED) {
 		conn_finish(&c);
 	}
 	if (rc > 0)
 		w->requests++;
 	finish(&c);
+	channel_connections(0, 0);
 	return 1;
 }
 
@@ -287,6 +291,10 @@ static int wait_slices(struct conn *c, short events, int timeout_ms)
 		int slice = worker_beat_interval_ms(self);
 		int rc;
 
+		/* A graceful stop: a WebSocket sees EOF and says 1001, as on the
+		 * other workers, instead of holding the worker until it is killed. */
+		if (c->upgraded && !c->going_away && worker_stopping(self))
+			conn_going_away(c);
 		if (timeout_ms >= 0 && left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;

@@ -3,6 +3,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -22,16 +25,21 @@
 #include "workers/python/kirinmod.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/websocket.h"
+#include "workers/python/wsgi.h"
 #include "workers/reloader.h"
 #include "workers/worker_type.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
+static int hook_pipe[2] = {-1, -1}; /* on_hook_signal() -> hook_thread(): the signal's letter */
 
 static void on_term(int sig);
 static void on_quit(int sig);
 static void on_usr1(int sig);
+static void on_hook_signal(int sig);
 static void setup_signals(void);
+static void arm_hook_signals(struct worker *w);
+static void *hook_thread(void *arg);
 
 _Noreturn void worker_main(struct worker *w)
 {
@@ -44,7 +52,7 @@ _Noreturn void worker_main(struct worker *w)
 	assert(type); /* the arbiter checked -k when it loaded the settings */
 	setup_signals();
 	process_set_title("kirin: worker [%s]",
-			  w->cfg->proc_name ? w->cfg->proc_name : w->cfg->app_module);
+			  w->cfg->proc_name ? w->cfg->proc_name : config_app_name(w->cfg));
 	/* --max-requests N with --max-requests-jitter J: N + random(0..J), so
 	 * workers started together do not all restart together. */
 	if (w->cfg->max_requests > 0) {
@@ -68,15 +76,16 @@ _Noreturn void worker_main(struct worker *w)
 	}
 	/* With --preload the arbiter imported the app and we inherited it. */
 	app = interp_preloaded_app();
-	if (!app) {
-		if (interp_init(w->cfg) < 0)
-			exit(WORKER_EXIT_BOOT_ERROR);
-		app = interp_load_app(w->cfg->app_module);
-		if (!app)
-			exit(WORKER_EXIT_APP_LOAD_ERROR);
-	}
+	if (!app && interp_init(w->cfg) < 0)
+		exit(WORKER_EXIT_BOOT_ERROR);
+	/* As Gunicorn's, worker_int and worker_abort hold from the app's import on. */
+	arm_hook_signals(w);
+	if (!app && !(app = interp_load_app(w->cfg)))
+		exit(WORKER_EXIT_APP_LOAD_ERROR);
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
-	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping);
+	wsgi_set_sendfile(w->cfg->sendfile);
+	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping,
+			    w->cfg->websocket_protocols.v, w->cfg->websocket_protocols.n);
 	if (reqtimeout_init(w->cfg) < 0)
 		exit(WORKER_EXIT_BOOT_ERROR);
 	if (w->cfg->reload)
@@ -129,8 +138,10 @@ int worker_beat_interval_ms(const struct worker *w)
 bool worker_stopping(const struct worker *w)
 {
 	if (w->max_requests && w->requests >= w->max_requests) {
-		if (!stop_requested)
+		if (!stop_requested) {
 			log_info("Autorestarting worker after %u requests", w->requests);
+			channel_exit_cause(CHANNEL_EXIT_MAX_REQUESTS);
+		}
 		stop_requested = 1;
 	}
 	return stop_requested;
@@ -178,4 +189,78 @@ static void setup_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
+}
+
+/*
+ * Gunicorn's worker_int and worker_abort: a Python hook cannot run in a
+ * signal handler, so when the config file sets either, the quick stop
+ * (SIGINT, SIGQUIT) and the timeout's SIGABRT only wake hook_thread(),
+ * which takes the GIL, calls the hook, then ends the worker as the handler
+ * would have: the access log flushed and exit 0, or (SIGABRT, after
+ * faulthandler logged every thread's stack) death by SIGABRT. A hook that
+ * never returns is the arbiter's to kill, as a stuck worker is.
+ */
+static void arm_hook_signals(struct worker *w)
+{
+	struct sigaction sa = {.sa_handler = on_hook_signal, .sa_flags = SA_RESTART};
+	sigset_t all, old;
+	pthread_t t;
+	int rc;
+
+	if (!hooks_set(HOOK_WORKER_INT) && !hooks_set(HOOK_WORKER_ABORT))
+		return;
+	if (pipe2(hook_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error(errno, "pipe2() for the worker_int and worker_abort hooks");
+		return;
+	}
+	/* The thread takes no signal: they go to the threads that serve. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&t, NULL, hook_thread, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_error(rc, "starting the thread of the worker_int and worker_abort hooks");
+		return;
+	}
+	pthread_detach(t);
+	if (hooks_set(HOOK_WORKER_INT)) {
+		sigemptyset(&sa.sa_mask);
+		sigaddset(&sa.sa_mask, SIGQUIT);
+		sigaddset(&sa.sa_mask, SIGINT);
+		sigaction(SIGQUIT, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	if (hooks_set(HOOK_WORKER_ABORT))
+		interp_after_faulthandler(SIGABRT, on_hook_signal);
+}
+
+/* SIGINT, SIGQUIT or SIGABRT once the hooks are armed: one letter to hook_thread(). */
+static void on_hook_signal(int sig)
+{
+	int saved = errno;
+	char c = sig == SIGABRT ? 'A' : 'I';
+
+	ssize_t n = write(hook_pipe[1], &c, 1); /* full: hook_thread() has a letter already */
+
+	(void)n;
+	errno = saved;
+}
+
+static void *hook_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct pollfd pfd = {.fd = hook_pipe[0], .events = POLLIN};
+	char c = 0;
+
+	while (read(hook_pipe[0], &c, 1) != 1)
+		poll(&pfd, 1, -1);
+	stop_requested = 1;
+	hooks_call(c == 'A' ? HOOK_WORKER_ABORT : HOOK_WORKER_INT, w->cfg->workers,
+		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, false}, 0, 0);
+	if (c == 'A') {
+		signal(SIGABRT, SIG_DFL);
+		abort();
+	}
+	accesslog_quick_exit(0);
+	return NULL;
 }

@@ -4,6 +4,7 @@ one machine, so that every number that matters is a ratio.
 
     bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
              [--duration S] [--runs N] [--servers REGEX] [--baseline OLD_KIRIN]
+             [--ops]
 
 Scenarios (--only takes the letters or the names):
   a hello     hello world, keep-alive, 100 connections
@@ -19,6 +20,14 @@ Scenarios (--only takes the letters or the names):
   f post      POST echo of 1 MB bodies, 100 connections
   g ready     time from exec to ready with 4 workers
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
+  i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
+              RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
+              against gevent-websocket, uvicorn and uWSGI (tests/bench/wsbench.py)
+  j asgi      kirin -k asyncio with an ASGI hello world at 100 keep-alive
+              connections against uvicorn (uvloop, httptools) and kirin
+              greenlet's WSGI hello; 1,000 connections awaiting
+              asyncio.sleep(0.1) against the floor; RSS per idle ASGI
+              keep-alive connection over 10,000
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -33,6 +42,11 @@ have yet are reported as skipped too. Servers listen on free ports of
 127.0.0.1, each in its own session, and their process groups are killed by
 pid at the end, on Ctrl-C, or on any exception.
 
+--ops adds each kirin worker type again with the operations endpoints on
+(--statsd-host to a UDP sink of the harness's, --metrics-bind,
+--control-socket), named ops-TYPE and run interleaved with kirin-TYPE; each
+table then gives ops/off ratios, run by run, to show the noise.
+
 Writes DIR/bench.json, DIR/bench.md and DIR/bench.png. Exits 1 when a kirin
 variant failed a scenario it should have run, 0 otherwise.
 """
@@ -44,6 +58,7 @@ import platform
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +70,7 @@ APPS = os.path.join(HERE, "apps")
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
+import wsbench  # noqa: E402  (scenario i)
 from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -243,10 +259,11 @@ def _has_module(mod):
     return r.returncode == 0
 
 
-def kirin_variants(kirin, family):
+def kirin_variants(kirin, family, statsd_port=None):
     """One variant per worker type of the kirin binary at path kirin, named
     FAMILY-TYPE: family "kirin" is the build under test, "base" a baseline
-    build (--baseline) measured in the same run."""
+    build (--baseline) measured in the same run, "ops" the build under test
+    with statsd (to statsd_port), /metrics and the control socket on."""
     def check():
         if not kirin or not os.access(kirin, os.X_OK):
             return f"no kirin binary ({kirin!r})"
@@ -261,6 +278,10 @@ def kirin_variants(kirin, family):
                 argv += ["--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S)]
             if kind == "gthread":
                 argv += ["--threads", "4"]
+            if statsd_port:
+                argv += ["--statsd-host", f"127.0.0.1:{statsd_port}",
+                         "--metrics-bind", f"127.0.0.1:{free_port()}",
+                         "--control-socket", os.path.join(tmp, f"ops-{kind}-{port}.ctl")]
             return argv + [app], {}, None
         vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
 
@@ -274,10 +295,12 @@ def kirin_variants(kirin, family):
     return vs
 
 
-def make_variants(kirin, baseline=None):
+def make_variants(kirin, baseline=None, statsd_port=None):
     vs = kirin_variants(kirin, "kirin")
     if baseline:
         vs += kirin_variants(baseline, "base")
+    if statsd_port:
+        vs += kirin_variants(kirin, "ops", statsd_port)
 
     def gunicorn_check(kind):
         def check():
@@ -582,7 +605,8 @@ def median_run(runs):
 # --- the harness -----------------------------------------------------------
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
-             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"), ("i", "asgi")]
+             ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
+             ("i", "websocket"), ("j", "asgi")]
 
 
 class Bench:
@@ -592,7 +616,14 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="kirin-bench-")
         self.kirin = os.path.abspath(args.kirin) if args.kirin else ""
         self.baseline = os.path.abspath(args.baseline) if args.baseline else ""
-        self.variants = make_variants(self.kirin, self.baseline)
+        # --ops: the statsd datagrams land here (and are never read: the
+        # kernel drops what overflows, as a busy statsd daemon's would).
+        self.statsd_sink = None
+        if args.ops:
+            self.statsd_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.statsd_sink.bind(("127.0.0.1", 0))
+        self.variants = make_variants(self.kirin, self.baseline, self.statsd_sink and
+                                      self.statsd_sink.getsockname()[1])
         if args.servers:
             rx = re.compile(args.servers)
             self.variants = [v for v in self.variants if rx.search(v.name)]
@@ -768,6 +799,7 @@ class Bench:
                 if v.family == "kirin":
                     self.kirin_failures.append(f"{v.name}: {cfg['label']}: {row['note']}")
             rows.append(row)
+        self.ops_ratios(rows)
         order = [v.name for v in self.variants]
         rows.sort(key=lambda r: order.index(r["server"]) if r["server"] in order else 99)
         ok = [r for r in rows if r["status"] == "ok"]
@@ -984,6 +1016,21 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
+    def scen_i(self):
+        kinds = ("greenlet", "gevent")
+        variants = [v for v in self.pick(lambda v: v.family in ("kirin", "base")
+                                         and v.kind in kinds)]
+        if not self.quick:
+            variants += wsbench.peer_variants(
+                DEBIAN_PYTHON, lambda name, family, kind, check, build:
+                Variant(name, family, kind, True, check, build))
+        if self.args.servers:
+            rx = re.compile(self.args.servers)
+            variants = [v for v in variants if rx.search(v.name)]
+        table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
+        self.tables.append(table)
+        self.print_table(table)
+
     def scen_h(self):
         title = "parser micro-benchmark"
         self.say(f"\n== (h) {title}")
@@ -1017,7 +1064,7 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
-    def scen_i(self):
+    def scen_j(self):
         """ASGI: kirin's asyncio worker, uvicorn with uvloop and httptools (the
         fastest ASGI server in Debian) and kirin's best WSGI worker (greenlet),
         in the same interleaved runs."""
@@ -1028,7 +1075,7 @@ class Bench:
                 for v, app in plan:
                     srv, row = self.start(v, app)
                     (started if srv else pre).append(srv or row)
-                self._throughput_config("i", title, dict(cfg, id=tid), started, pre, False,
+                self._throughput_config("j", title, dict(cfg, id=tid), started, pre, False,
                                         ideal)
             finally:
                 for srv in started:
@@ -1037,11 +1084,11 @@ class Bench:
         asgi = self.pick(lambda v: v.asgi, asgi=True)
         kasync = [v for v in asgi if v.family in ("kirin", "base")]
         greenlet = self.pick(lambda v: v.family in ("kirin", "base") and v.kind == "greenlet")
-        plan_run("i-hello", "ASGI hello world, keep-alive",
+        plan_run("j-hello", "ASGI hello world, keep-alive",
                  {"label": "100 connections", "path": "/", "conns": 100},
                  [(v, "asgi:hello") for v in asgi] + [(v, "hello:app") for v in greenlet])
         conns = 200 if self.quick else 1000
-        plan_run("i-sleep", f"{conns} connections awaiting asyncio.sleep(0.1)",
+        plan_run("j-sleep", f"{conns} connections awaiting asyncio.sleep(0.1)",
                  {"label": f"{conns} connections, steady state ({self.duration} s window "
                   f"opened 1 s after wrk connects)", "path": "/", "conns": conns, "timeout": 10,
                   "window": (1, self.duration)},
@@ -1052,9 +1099,9 @@ class Bench:
         n = 300 if self.quick else 10000
         samples = 5 if self.quick else 30
         title = f"{n} idle keep-alive connections on the asyncio worker (ASGI)"
-        self.say(f"\n== (i-idle) {title}")
+        self.say(f"\n== (j-idle) {title}")
         rows = [self.idle_row(v, "asgi:hello", n, samples) for v in kasync]
-        table = {"id": "i-idle", "scenario": "i", "title": title, "kind": "idle", "rows": rows,
+        table = {"id": "j-idle", "scenario": "j", "title": title, "kind": "idle", "rows": rows,
                  "config": {"conns": n, "samples": samples}}
         self.tables.append(table)
         self.print_table(table)
@@ -1110,31 +1157,31 @@ class Bench:
                     add(f"(d) cooperative sleepers: {r['server']} vs ideal (%)",
                         v * 100 if v is not None else None, ">= 99",
                         _met(v is not None and v >= 0.99), "; ".join(x for x in detail if x))
-        hello = tab("i-hello")
+        hello = tab("j-hello")
         if hello:
             ka = next(iter(ok_rows(hello, lambda r: r["server"] == "kirin-asyncio")), None)
             uv = next(iter(ok_rows(hello, lambda r: r["server"] == "uvicorn")), None)
             kg = next(iter(ok_rows(hello, lambda r: r["server"] == "kirin-greenlet")), None)
-            add("(i) ASGI hello: kirin-asyncio vs uvicorn (uvloop, httptools)",
+            add("(j) ASGI hello: kirin-asyncio vs uvicorn (uvloop, httptools)",
                 ka and uv and ka["req_s"] / uv["req_s"], ">= 3.0x",
                 _met(ka and uv and ka["req_s"] / uv["req_s"] >= 3.0))
-            add("(i) ASGI hello: kirin-asyncio vs kirin-greenlet (WSGI)",
+            add("(j) ASGI hello: kirin-asyncio vs kirin-greenlet (WSGI)",
                 ka and kg and ka["req_s"] / kg["req_s"], ">= 0.8x",
                 _met(ka and kg and ka["req_s"] / kg["req_s"] >= 0.8))
-        sl = tab("i-sleep")
+        sl = tab("j-sleep")
         if sl:
             floor = next(iter(ok_rows(sl, lambda r: r["family"] == "floor")), None)
             for r in ok_rows(sl, lambda r: r["server"] == "kirin-asyncio"):
                 v = r.get("of_floor")
-                add("(i) asyncio.sleep sleepers: kirin-asyncio vs the floor (%)",
+                add("(j) asyncio.sleep sleepers: kirin-asyncio vs the floor (%)",
                     v * 100 if v is not None else None, ">= 99",
                     _met(v is not None and v >= 0.99),
                     f"floor {floor['req_s']:.0f} req/s" if floor else "no floor")
-        idle = tab("i-idle")
+        idle = tab("j-idle")
         if idle:
             for r in ok_rows(idle):
                 v = r.get("kib_per_conn")
-                add(f"(i) idle keep-alive: {r['server']} (ASGI) RSS per connection (KiB)", v,
+                add(f"(j) idle keep-alive: {r['server']} (ASGI) RSS per connection (KiB)", v,
                     "<= 2", _met(v is not None and v <= 2))
         e = tab("e")
         if e:
@@ -1163,6 +1210,21 @@ class Bench:
                     v = r.get("ready_ms")
                     add(f"(g) ready with 4 workers: {r['server']} (ms)", v, "< 150",
                         _met(v is not None and v < 150), r.get("note", ""))
+        i = tab("i")
+        if i:
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["rt_s"],
+                        default=None)
+            v = kbest and kbest.get("x_best_peer")
+            add("(i) WebSocket echo, 100 conns: kirin best vs best peer", v, ">= 3.00x",
+                _met(v is not None and v >= 3.0), kbest["server"] if kbest else "")
+            for r in ok_rows(i, lambda r: r["family"] == "kirin"):
+                if r["kind"] == "greenlet":
+                    v = r.get("kib_per_ws")
+                    add(f"(i) idle WebSockets: {r['server']} RSS each (KiB)", v, "<= 8",
+                        _met(v is not None and v <= 8.0), r.get("note", ""))
+                add(f"(i) 16 MiB message echoed byte-exact: {r['server']}",
+                    "yes" if r.get("big_exact") else "no", "yes", bool(r.get("big_exact")),
+                    r.get("note", ""))
         # a target whose kirin side was skipped is not evaluated
         for x in t:
             if x["value"] is None or x["value"] is False:
@@ -1190,6 +1252,10 @@ class Bench:
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
                   ("first answer ms", "first_answer_ms", ".1f")],
         "parser": [("binary", "server", "s")],
+        "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
+                      ("x best peer", "x_best_peer", ".2f"),
+                      ("client CPU", "client_cpu", "pct"),
+                      ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
     }
 
     @staticmethod
@@ -1240,6 +1306,20 @@ class Bench:
             for r in table["rows"]:
                 out += ["    " + line for line in r.get("output", [])]
         return out
+
+    def ops_ratios(self, rows):
+        """--ops: each ops-TYPE row's req/s over kirin-TYPE's, the median run's
+        and run by run (the runs were interleaved, A then B)."""
+        ok = {r["server"]: r for r in rows if r["status"] == "ok"}
+        for name, r in ok.items():
+            off = (ok.get("kirin-" + name[4:]) or ok.get("base-" + name[4:])
+                   if name.startswith("ops-") else None)
+            if not off:
+                continue
+            r["x_off"] = r["req_s"] / off["req_s"]
+            r["x_off_runs"] = [a / b for a, b in zip(r["all_req_s"], off["all_req_s"]) if b]
+            self.say(f"   {name} / {off['server']}: {r['x_off']:.3f} (runs: " +
+                     ", ".join(f"{x:.3f}" for x in r["x_off_runs"]) + ")")
 
     def print_table(self, table):
         self.say(f"\n[{table['id']}] {table['title']}")
@@ -1435,10 +1515,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghi":
+        elif len(p) == 1 and p in "abcdefghij":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-j or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 
@@ -1456,6 +1536,9 @@ def main(argv=None):
     ap.add_argument("--duration", type=int, help="seconds per run (default 3; 1 with --quick)")
     ap.add_argument("--runs", type=int, help="runs per server, median reported (default 3)")
     ap.add_argument("--servers", help="only the servers whose name matches this regex")
+    ap.add_argument("--ops", action="store_true",
+                    help="also run kirin with statsd, /metrics and the control socket on "
+                         "(ops-TYPE), for the overhead ratio")
     ap.add_argument("--wrk-threads", type=int,
                     help="wrk threads (default 1; one per CPU for scenario b)")
     ap.add_argument("--parser-bench", help="the parser micro-benchmark binary for (h)")

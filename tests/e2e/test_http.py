@@ -3,13 +3,17 @@ only when the app reads, other expectations refused, the forwarded scheme
 from trusted proxies only, empty lines before a request line, and what a
 keep-alive connection does with a body the app left unread or with the CRLF
 an old client sends after it."""
+import json
 import os
 import socket
 import sys
+import tempfile
+import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, main, per_worker_class, recv_responses  # noqa: E402
+from kirintest import (Kirin, http_get, main, parse_raw, per_worker_class,  # noqa: E402
+                       raw_request, recv_responses)
 
 
 def read_response(s, timeout=10):
@@ -115,6 +119,26 @@ class Http:
                 s.sendall(proto % b"X-Forwarded-Proto: https\r\n")
                 self.assertEqual(read_response(s)[1], b"noread http\n")
 
+    def test_secure_scheme_headers(self):
+        """Gunicorn's secure_scheme_headers, a dict in a Python config file:
+        the headers it names replace the default ones."""
+        proto = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n%s\r\n"
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "gunicorn.conf.py")
+            with open(conf, "w") as f:
+                f.write("secure_scheme_headers = {'X-Scheme': 'https', 'Front-End-Https': 'on'}\n")
+            with Kirin("-k", self.worker_class, "-c", conf, "http_probe:app") as k:
+                for header, scheme in ((b"X-Scheme: https\r\n", b"https"),
+                                       (b"front-end-https: ON\r\n", b"https"),
+                                       (b"X-Scheme: http\r\n", b"http"),
+                                       (b"X-Forwarded-Proto: https\r\n", b"http")):
+                    with self.connect(k) as s:
+                        s.sendall(proto % header)
+                        self.assertEqual(read_response(s)[1], b"noread %s\n" % scheme, header)
+                with self.connect(k) as s:
+                    s.sendall(proto % b"X-Scheme: https\r\nFront-End-Https: off\r\n")
+                    self.assertTrue(read_response(s)[0].startswith(b"HTTP/1.1 400"))
+
     def test_proxy_protocol_modes(self):
         """--proxy-protocol off|v1|v2|auto, as Gunicorn >= 24.1."""
         get = b"GET /noread HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
@@ -213,6 +237,50 @@ class KeepAliveBody:
                 self.assertEqual([b.startswith(b"HTTP/1.1 200") for b, _ in got], [True, True],
                                  got)
                 self.assertEqual([body for _, body in got], [b"read 5 http\n", b"noread http\n"])
+
+
+class ParserKnobs(unittest.TestCase):
+    """Gunicorn's knobs that relax the parser, through the real server (the
+    parser's unit tests try them whole and byte by byte): strict by
+    default; each relaxes only what it names; a refusal is a 400 and a
+    closed connection while other clients are served."""
+    REQ = (b"%s / HTTP/1.1\r\nHost: a\r\nX-Bar%s: 2\r\nX_Foo: 1\r\n"
+           b"X-Foo: 0\r\nConnection: close\r\n\r\n")
+
+    def ask(self, k, method=b"GET", blank=b""):
+        return parse_raw(raw_request(k.port, self.REQ % (method, blank)))
+
+    def test_default_is_strict(self):
+        with Kirin("-k", "gthread", "echo_environ:app") as k:
+            self.assertEqual(self.ask(k, b"get")[0], 400)
+            self.assertEqual(self.ask(k, blank=b" ")[0], 400)
+            status, _, body = self.ask(k)
+            self.assertEqual(status, 200)
+            env = json.loads(body)
+            self.assertEqual((env["REQUEST_METHOD"], env["HTTP_X_FOO"]), ("GET", "0"))
+
+    def test_relaxed(self):
+        with Kirin("-k", "gthread", "--permit-unconventional-http-method",
+                   "--casefold-http-method", "--strip-header-spaces", "--header-map",
+                   "dangerous", "echo_environ:app") as k:
+            status, _, body = self.ask(k, b"get", b" \t")
+            self.assertEqual(status, 200, body)
+            env = json.loads(body)
+            self.assertEqual(env["REQUEST_METHOD"], "GET")
+            self.assertEqual(env["HTTP_X_BAR"], "2")
+            self.assertEqual(env["HTTP_X_FOO"], "1,0")  # what "dangerous" means
+            self.assertEqual(self.ask(k, b"G(ET")[0], 400)
+        with Kirin("-k", "sync", "--permit-unconventional-http-method", "echo_environ:app") as k:
+            self.assertEqual(json.loads(self.ask(k, b"Purge")[2])["REQUEST_METHOD"], "Purge")
+
+    def test_header_map_refuse(self):
+        with Kirin("-k", "gthread", "--header-map", "refuse", "echo_environ:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as bad:
+                bad.sendall(self.REQ.replace(b"Connection: close", b"X-Keep: 1") % (b"GET", b""))
+                head, _ = read_response(bad)
+                self.assertTrue(head.startswith(b"HTTP/1.1 400"), head)
+                self.assertEqual(http_get(k.port, "/").status, 200)  # others are served
+                self.assertEqual(bad.recv(4096), b"")  # and the refused one is closed
 
 
 for _base in (Http, KeepAliveBody):

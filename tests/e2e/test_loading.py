@@ -247,6 +247,80 @@ class Preload(unittest.TestCase):
                         self.assertNotIn("Traceback", k.log())
 
 
+PASTE_INI = """[app:main]
+use = call:paste_app:make_app
+greeting = hello %(who)s
+
+[app:other]
+use = call:paste_app:make_app
+greeting = other
+
+[loggers]
+keys = root, paste_app
+[handlers]
+keys = err
+[formatters]
+keys = plain
+[logger_root]
+handlers = err
+[logger_paste_app]
+level = WARNING
+handlers = err
+qualname = paste_app
+[handler_err]
+class = StreamHandler
+args = (sys.stderr,)
+formatter = plain
+[formatter_plain]
+format = %%(message)s
+"""
+
+
+@unittest.skipUnless(system_has("paste.deploy"), "python3-pastedeploy is not installed")
+class Paste(unittest.TestCase):
+    """Gunicorn's --paste (--paster) and --paste-global: the application
+    from a PasteDeploy INI file, its %(KEY)s from --paste-global, its
+    [loggers] applied, also with --preload and from a Python config file."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.ini = os.path.join(self.tmp.name, "app.ini")
+        with open(self.ini, "w") as f:
+            f.write(PASTE_INI)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def body(self, *args):
+        with Kirin(*args) as k:
+            r = http_get(k.port, "/")
+            self.assertEqual(r.status, 200, (args, r, k.log()))
+            return r.body.decode()
+
+    def test_paste(self):
+        self.assertEqual(self.body("--paste", self.ini, "--paste-global", "who=world"),
+                         "hello world WARNING")
+        self.assertEqual(self.body("--paster", self.ini + "#other", "--preload"),
+                         "other WARNING")
+        conf = os.path.join(self.tmp.name, "gunicorn.conf.py")
+        with open(conf, "w") as f:
+            f.write(f"paste = {self.ini!r}\nraw_paste_global_conf = ['who=python']\n")
+        self.assertEqual(self.body("-c", conf), "hello python WARNING")
+
+    def test_errors(self):
+        missing = os.path.join(self.tmp.name, "missing.ini")
+        for args, needle in ((["--paste", missing], "not found"),
+                             (["--paste", self.ini, "hello:app"], "both"),
+                             (["--paste", self.ini, "--paste-global", "who"], "KEY=VALUE")):
+            cp = run_kirin(*args, timeout=20)
+            self.assertEqual(cp.returncode, 1, (args, cp.stderr))
+            self.assertIn(needle, cp.stderr)
+        # %(who)s unset: PasteDeploy's error, and the app-load exit status
+        with Kirin("--paste", self.ini, wait=False) as k:
+            self.assertEqual(k.wait(20), 4, k.log())
+            self.assertIn("who", k.log())
+
+
 class CaptureOutput(unittest.TestCase):
     MARKERS = ("kirin-e2e-print", "kirin-e2e-sys-stderr", "kirin-e2e-fd1", "kirin-e2e-fd2")
 

@@ -355,6 +355,33 @@ class SyslogTest(unittest.TestCase):
         self.assertRegex(access[0], r"^<14>.* kirin\.shop\.access\[%d\]: 127\.0\.0\.1 - - "
                                     % pid + TIME + r' "GET /via-syslog HTTP/1\.1" 200 14 ')
 
+    def test_disable_redirect_access_to_syslog(self):
+        """Gunicorn's --disable-redirect-access-to-syslog: the error log
+        still reaches syslog, the access log only its file."""
+        with tempfile.TemporaryDirectory() as tmp:
+            addr, access = os.path.join(tmp, "log.sock"), os.path.join(tmp, "access.log")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(addr)
+            sock.settimeout(0.2)
+            got = []
+            try:
+                with Kirin("hello:app", "--log-syslog", "--log-syslog-to", f"unix:{addr}",
+                           "--disable-redirect-access-to-syslog", "--access-logfile", access,
+                           "-k", "sync") as k:
+                    k.wait_workers(1)
+                    http_get(k.port, "/not-via-syslog")
+                    self.assertTrue(wait_for(lambda: os.path.exists(access) and
+                                             "/not-via-syslog" in open(access).read(), 10))
+                try:
+                    while True:
+                        got.append(sock.recv(65536).decode("utf-8", "replace"))
+                except socket.timeout:
+                    pass
+            finally:
+                sock.close()
+        self.assertTrue([d for d in got if "Booting worker" in d], got)
+        self.assertFalse([d for d in got if "/not-via-syslog" in d], got)
+
     def test_facility_and_default_prefix(self):
         got, _ = self.collect("--log-syslog-facility", "local0", "--log-level", "warning")
         access = [d for d in got if "/via-syslog" in d]

@@ -172,6 +172,33 @@ class Daemon(unittest.TestCase):
                 if pid and pid_alive(pid):
                     kill_tree(pid)
 
+    def test_stdio_inheritance(self):
+        """-D sends stdout to /dev/null; with -R (Gunicorn's
+        --enable-stdio-inheritance) it stays: the access log on stdout
+        reaches the file the daemon was started with."""
+        for flags, kept in (([], False), (["-R"], True)):
+            with tempfile.TemporaryDirectory() as d:
+                pidfile, out = os.path.join(d, "kirin.pid"), os.path.join(d, "out")
+                port = free_port()
+                with open(out, "w") as f:
+                    rc = subprocess.run([KIRIN, "-D", *flags, "-p", pidfile, "--access-logfile",
+                                         "-", "-b", f"127.0.0.1:{port}", "--chdir", APPS,
+                                         "hello:app"], stdin=subprocess.DEVNULL, stdout=f,
+                                        stderr=subprocess.DEVNULL, timeout=20).returncode
+                self.assertEqual(rc, 0)
+                pid = None
+                try:
+                    self.assertTrue(wait_for(lambda: os.path.exists(pidfile), 10))
+                    pid = int(read(pidfile))
+                    self.assertTrue(wait_for(lambda: _answers(port), 15))
+                    self.assertEqual(http_get(port, "/stdio-marker").status, 200)
+                    os.kill(pid, signal.SIGTERM)  # a graceful stop flushes the access log
+                    self.assertTrue(wait_for(lambda: not pid_alive(pid), 15))
+                finally:
+                    if pid and pid_alive(pid):
+                        kill_tree(pid)
+                self.assertEqual("/stdio-marker" in read(out), kept, (flags, read(out)))
+
     def test_process_titles(self):
         with Kirin("hello:app", "-w", "2", "-n", "shop") as k:
             workers = k.wait_workers(2)

@@ -159,11 +159,11 @@ class Loading(PyConfigCase):
         self.assertEqual(cfg["workers"], ["5"])
 
     def test_unsupported_gunicorn_settings_warned_by_name(self):
-        self.conf("statsd_host = 'localhost:8125'\nworkers = 2\nmy_own_name = 1\n"
+        self.conf("asgi_disconnect_grace_period = 3\nworkers = 2\nmy_own_name = 1\n"
                   "_private = 2\n")
         cfg, err = self.print_config("hello:app")
         self.assertEqual(cfg["workers"], ["2"])
-        self.assertRegex(err, r"WARNING.*'statsd_host'")
+        self.assertRegex(err, r"WARNING.*'asgi_disconnect_grace_period'")
         self.assertNotIn("my_own_name", err)
         self.assertNotIn("_private", err)
         self.assertNotIn("'workers'", err)
@@ -191,6 +191,34 @@ class Loading(PyConfigCase):
             self.assertTrue(wait_for(lambda: f"Worker spawned (pid: {pid})" in k.log(), 10))
             self.assertRegex(k.log(), r"WARNING.*'ssl_context'")  # not kirin's
             self.assertNotRegex(k.log(), r"WARNING.*'post_fork'")
+
+    def test_example_config_hooks_fire_in_order(self):
+        """The example's when_ready, post_fork, worker_abort (a worker stuck
+        past -t 2) and worker_int (QUIT) each log their line, in order."""
+        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_example_config.py")
+        port = free_port()
+        with Kirin("-c", example, "-b", f"127.0.0.1:{port}", "-t", "2", "slow:app", bind=False,
+                   port=port, cwd=APPS) as k:
+            (first,) = k.wait_workers(1)
+            try:
+                http_get(k.port, "/?60", timeout=30)
+            except OSError:
+                pass
+            self.assertTrue(wait_for(lambda: "worker received SIGABRT signal" in k.log(), 15),
+                            k.log())
+            (second,) = wait_for(lambda: (lambda w: w if w and w != [first] else None)(
+                k.workers()), 15)
+            self.assertTrue(wait_for(lambda: f"Worker spawned (pid: {second})" in k.log(), 10))
+            self.assertEqual(http_get(k.port, "/?0", timeout=20).status, 200)  # it is up
+            k.signal(signal.SIGQUIT)
+            self.assertEqual(k.wait(10), 0, k.log())
+        log = k.log()
+        order = ["Server is ready. Spawning workers", f"Worker spawned (pid: {first})",
+                 "worker received SIGABRT signal", f"Worker spawned (pid: {second})",
+                 "worker received INT or QUIT signal"]
+        at = [log.find(line) for line in order]
+        self.assertNotIn(-1, at, log)
+        self.assertEqual(at, sorted(at), log)
 
 
 HOOKS = """import os
@@ -259,6 +287,48 @@ class Hooks(PyConfigCase):
         # each worker: pre_fork in the arbiter, then post_fork, then post_worker_init
         self.assertLess(names.index("pre_fork"), names.index("post_fork"))
         self.assertLess(names.index("post_fork"), names.index("post_worker_init"))
+
+    def test_worker_abort_and_worker_int(self):
+        """worker_abort(worker) when the arbiter sends SIGABRT to a worker
+        stuck past --timeout (faulthandler still logs its stack first),
+        worker_int(worker) when a quick stop sends SIGQUIT: in the worker,
+        before it exits. gevent's sleep does not get a worker stuck: only
+        the quick stop is tried there."""
+        log = os.path.join(self.dir, "hooks.log")
+        self.conf(f"import os\npythonpath = {APPS!r}\n"
+                  "def _w(*a):\n"
+                  f"    with open({log!r}, 'a') as f:\n"
+                  "        f.write(' '.join(str(x) for x in a) + '\\n')\n"
+                  "def post_worker_init(worker): _w('post_worker_init', worker.pid)\n"
+                  "def worker_abort(worker): _w('worker_abort', worker.pid, os.getpid())\n"
+                  "def worker_int(worker): _w('worker_int', worker.pid, os.getpid(), worker.alive)\n"
+                  "def on_exit(server): _w('on_exit')\n")
+        for worker_class in [wc for wc in ("sync", "gthread", "gevent") if wc in worker_classes()]:
+            with self.subTest(worker_class=worker_class):
+                if os.path.exists(log):
+                    os.unlink(log)
+                with Kirin("-k", worker_class, "-t", "2", "slow:app", cwd=self.dir) as k:
+                    (first,) = k.wait_workers(1)
+                    if worker_class != "gevent":
+                        try:
+                            self.assertNotEqual(http_get(k.port, "/?60", timeout=30).status, 200)
+                        except OSError:
+                            pass  # closed without an answer, as Gunicorn
+                        self.assertTrue(wait_for(lambda: ["worker_abort", str(first), str(first)]
+                                                 in self.read(), 15), (self.read(), k.log()))
+                        self.assertIn("WORKER TIMEOUT", k.log())
+                        self.assertRegex(k.log(), r'File ".*slow\.py", line \d+ in app')
+                    (last,) = wait_for(lambda: (lambda w: w if w and w != [first] else None)(
+                        k.workers()), 15) if worker_class != "gevent" else (first,)
+                    self.assertTrue(wait_for(lambda: ["post_worker_init", str(last)]
+                                             in self.read(), 10))
+                    k.signal(signal.SIGQUIT)
+                    self.assertEqual(k.wait(10), 0, k.log())
+                names = [e[0] for e in self.read()]
+                self.assertIn(["worker_int", str(last), str(last), "False"], self.read())
+                self.assertEqual(names[-2:], ["worker_int", "on_exit"])
+                if worker_class != "gevent":
+                    self.assertLess(names.index("worker_abort"), names.index("worker_int"))
 
     def test_pre_exec_on_usr2(self):
         log = os.path.join(self.dir, "hooks.log")

@@ -21,7 +21,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, http_get, main, per_worker_class,  # noqa: E402
-                       skip_stack_switching, wait_for)
+                       run_kirin, skip_stack_switching, wait_for)
 
 HAVE_CLIENT = importlib.util.find_spec("websocket") is not None
 NO_CLIENT = "python3-websocket (websocket-client) is not installed"
@@ -60,12 +60,14 @@ def frame(opcode, payload=b"", fin=True, masked=True, length=None):
 class Raw:
     """A WebSocket client in raw frames, to say what no library would."""
 
-    def __init__(self, port, path="/", timeout=10):
+    def __init__(self, port, path="/", timeout=10, extra=b""):
+        """extra: more header lines, each ending with CRLF."""
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         key = base64.b64encode(os.urandom(16))
         self.sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                           b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                          b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                          b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n"
+                          + extra + b"\r\n")
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
             data = self.sock.recv(4096)
@@ -224,6 +226,7 @@ class WebSocketTests:
             self.assertEqual(http_get(k.port, "/").body,
                              b"OSError: not serving a WebSocket request")
             ws = self.raw(k)
+            self.assertNotIn(b"sec-websocket-protocol", ws.head.lower())
             ws.send(frame(OP_TEXT, b"hi"))
             self.assertEqual(ws.frame(), (OP_TEXT, b"uwsgi says hi"))
             ws.send(frame(OP_BINARY, b"bin:\x00\x01"))
@@ -307,12 +310,9 @@ class WebSocketTests:
 
     def test_stop_says_going_away(self):
         """A graceful stop closes open WebSockets with 1001 at once, instead of
-        waiting for them until --graceful-timeout (not sync: its worker is the
-        WebSocket's until it ends)."""
-        if self.worker_class == "sync":
-            self.skipTest("a WebSocket holds the sync worker")
+        waiting for them until --graceful-timeout (sync: its one WebSocket)."""
         with self.kirin("--graceful-timeout", "20") as k:
-            conns = [self.raw(k) for _ in range(3)]
+            conns = [self.raw(k) for _ in range(1 if self.worker_class == "sync" else 3)]
             for ws in conns:
                 ws.send(frame(OP_TEXT, b"hi"))
                 self.assertEqual(ws.frame(), (OP_TEXT, b"hi"))
@@ -384,6 +384,120 @@ class WebSocketTests:
 
 
 per_worker_class(WebSocketTests, globals())
+
+
+@unittest.skipUnless(HAVE_WEBSOCKETS or CI, "python3-websockets is not installed")
+class Subprotocols(unittest.TestCase):
+    """Sec-WebSocket-Protocol: the app's choice, gevent-websocket's
+    app_protocol(), uWSGI's handshake argument, or --websocket-protocols;
+    answered only when the client offered it. One worker type: the choice
+    is made in code every worker type shares."""
+
+    @contextlib.contextmanager
+    def kirin(self, *args, app="ws_apps:choose"):
+        with Kirin("-k", "gthread", "--threads", "4", "-w", "1", *args, app) as k:
+            yield k
+
+    def connect(self, port, path, offer):
+        """(the subprotocol websockets saw answered, the app's JSON or echo)."""
+        import websockets
+
+        async def session():
+            async with websockets.connect(f"ws://127.0.0.1:{port}{path}",
+                                          subprotocols=offer or None, open_timeout=10) as ws:
+                await ws.send("echo")
+                first = await ws.recv()
+                return ws.subprotocol, first
+        return asyncio.run(asyncio.wait_for(session(), 20))
+
+    def test_server_list(self):
+        with self.kirin("--websocket-protocols", "superchat,chat") as k:
+            got, info = self.connect(k.port, "/", ["chat", "superchat"])
+            self.assertEqual(got, "superchat")  # the server's order
+            self.assertEqual(json.loads(info), {"subprotocol": "superchat",
+                                                "offered": "chat, superchat"})
+            self.assertEqual(self.connect(k.port, "/", ["v2.chat", "chat"])[0], "chat")
+            self.assertIsNone(self.connect(k.port, "/", ["other"])[0])
+            self.assertIsNone(self.connect(k.port, "/", [])[0])
+
+    def test_app_chooses(self):
+        with self.kirin("--websocket-protocols", "chat") as k:
+            got, info = self.connect(k.port, "/?v2.chat", ["chat", "v2.chat"])
+            self.assertEqual(got, "v2.chat")
+            self.assertEqual(json.loads(info)["subprotocol"], "v2.chat")
+            # A choice the client did not offer (or not a str) answers none.
+            self.assertIsNone(self.connect(k.port, "/?mqtt", ["chat"])[0])
+            self.assertIsNone(self.connect(k.port, "/?42", ["chat", "42"])[0])
+            self.assertEqual(k.log().count("did not offer: answering none"), 2, k.log())
+
+    def test_gevent_websocket_app_protocol(self):
+        with self.kirin(app="ws_apps:resource") as k:
+            self.assertEqual(self.connect(k.port, "/wamp", ["soap", "wamp"])[0], "wamp")
+            self.assertIsNone(self.connect(k.port, "/", ["wamp"])[0])
+
+    @unittest.skipUnless(HAVE_CLIENT or CI, NO_CLIENT)
+    def test_uwsgi_handshake_argument(self):
+        import websocket
+        with self.kirin(app="ws_uwsgi_style:app") as k:
+            ws = websocket.create_connection(f"ws://127.0.0.1:{k.port}/?chat", timeout=10,
+                                             subprotocols=["mqtt", "chat"])
+            self.assertEqual(ws.getsubprotocol(), "chat")
+            ws.send("hi")
+            self.assertEqual(ws.recv(), "uwsgi says hi")
+            ws.close()
+
+    def test_bad_setting(self):
+        for value, why in (("chat room", "' ' cannot be in a subprotocol name"),
+                           ("chat,mqtt/3", "'/' cannot be in a subprotocol name")):
+            with self.subTest(value):
+                r = run_kirin("--websocket-protocols", value, "--check-config", "ws_apps:echo")
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(why, r.stderr)
+        r = run_kirin("--websocket-protocols", "chat,v2.chat", "--print-config", "ws_apps:echo")
+        self.assertIn("websocket_protocols = chat, v2.chat", r.stdout)
+
+    def test_hostile_offers(self):
+        """Offers the handshake refuses are a plain GET to the app (which
+        then gets no wsgi.websocket), a huge one is refused by the HTTP
+        parser; a normal client is served meanwhile, and a slow one that
+        never finishes its head holds nothing but its socket."""
+        with self.kirin("--websocket-protocols", "chat") as k:
+            slow = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                         b"Sec-WebSocket-Protocol: ch")
+            for name, extra in [
+                    ("too many", b"Sec-WebSocket-Protocol: "
+                     + b",".join(b"p%d" % i for i in range(17)) + b"\r\n"),
+                    ("not a token", b"Sec-WebSocket-Protocol: chat room\r\n"),
+                    ("empty", b"Sec-WebSocket-Protocol: \r\n")]:
+                with self.subTest(name):
+                    s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                              b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              + extra + b"Connection: close\r\n\r\n")
+                    got = b""
+                    while not (got.endswith(b"hello") or (got.startswith(b"HTTP/1.1 101 ")
+                                                          and b"\r\n\r\n" in got)):
+                        data = s.recv(4096)
+                        if not data:
+                            break
+                        got += data
+                    s.close()
+                    if name == "empty":  # no offer at all: a WebSocket without one
+                        self.assertTrue(got.startswith(b"HTTP/1.1 101 "), got)
+                        self.assertNotIn(b"sec-websocket-protocol", got.lower())
+                    else:
+                        self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got)
+                        self.assertTrue(got.endswith(b"hello"), got)
+                    self.assertEqual(http_get(k.port, "/", timeout=5).body, b"hello")
+            s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      b"Sec-WebSocket-Protocol: " + b"c" * 20000 + b"\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 431 "))
+            s.close()
+            self.assertEqual(self.connect(k.port, "/", ["chat"])[0], "chat")
+            slow.close()
 
 
 class GthreadPool(unittest.TestCase):

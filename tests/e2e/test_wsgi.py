@@ -488,6 +488,21 @@ class Sendfile:
                                          10), k.log())
                 self.assertRegex(k.log(), rf"sendfile: {len(data)} bytes of fd \d+ from offset 0")
 
+    def test_no_sendfile(self):
+        """Gunicorn's --no-sendfile: the same bytes, read and written."""
+        data = random.Random(2).randbytes(2 * 1024 * 1024 + 3)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            with Kirin("-k", self.worker_class, "--no-sendfile", "--log-level", "debug",
+                       "wsgi_probe:app") as k:
+                r = request(k.port, f"/file?path={f.name}", timeout=120)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(hashlib.sha256(r.body).digest(), hashlib.sha256(data).digest())
+                r = request(k.port, f"/file?path={f.name}&offset=1000", timeout=120)
+                self.assertEqual(r.body, data[1000:])
+                self.assertNotIn("sendfile:", k.log())
+
 
 class BodyAfterHead:
     """The head arrives, then (later, in pieces) a body: reading it must not

@@ -29,8 +29,21 @@ static void test_table_rows_are_complete(void **state)
 				assert_int_not_equal(s->short_flag, t->short_flag);
 		}
 	}
-	assert_true(n > 25 && n < 64);
+	assert_true(n > 25 && n < CONFIG_MAX_ROWS);
 	assert_null(config_find("wrokers"));
+	/* a refused Gunicorn setting is no setting of kirin's, and says why */
+	for (const struct setting_refusal *r = config_refusals; r->name; r++) {
+		assert_null(config_find(r->name));
+		assert_ptr_equal(config_refusal(r->name), r);
+		assert_true(strlen(r->why) > 10);
+		for (const struct setting *s = config_settings; r->long_flag && s->name; s++)
+			assert_string_not_equal(r->long_flag, s->long_flag);
+		if (r->long_flag)
+			assert_ptr_equal(config_refusal(r->long_flag), r);
+	}
+	assert_true(config_refusal_asks_nothing(config_refusal("http_protocols"), "H1"));
+	assert_true(config_refusal_asks_nothing(config_refusal("spew"), NULL));
+	assert_false(config_refusal_asks_nothing(config_refusal("http_protocols"), "h2"));
 }
 
 static void test_defaults(void **state)

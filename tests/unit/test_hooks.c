@@ -114,7 +114,10 @@ static void test_raising_hook_and_recommit(void **state)
 	assert_true(hooks_known("worker_exit"));
 	assert_true(hooks_known("post_request"));
 	assert_true(hooks_known("pre_exec"));
-	assert_false(hooks_known("worker_int"));
+	assert_true(hooks_known("worker_int"));
+	assert_true(hooks_known("worker_abort"));
+	assert_false(hooks_known("ssl_context"));
+	assert_false(hooks_set(HOOK_WORKER_INT));
 	/* A new file's hooks replace the old ones; not-callables are no hooks. */
 	commit("calls = []\non_reload = 3\ndef on_exit(server):\n    calls.append('bye')\n", &cfg);
 	assert_int_equal(hooks_call(HOOK_ON_RELOAD, 1, NULL, 0, 0), 0);

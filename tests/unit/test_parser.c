@@ -44,6 +44,7 @@ struct head_row {
 	const char *method, *target, *path, *query, *host; /* the slices, when set */
 	const char *want; /* words the flattened request shows, e.g. "v=0 ka=1 body=length" */
 	const char *const *fields; /* name, value, ..., NULL: exactly these fields */
+	unsigned permit;  /* http_limits.permit (Gunicorn's knobs); 0: strict */
 };
 
 /* One parse's outcome, the request flattened to text to compare modes. */
@@ -186,7 +187,10 @@ static void check_head(const struct head_row *row)
 
 	if (row->lim)
 		limits(&lim, row->lim[0], row->lim[1], row->lim[2], row->lim[3]);
-	q = &parse3(row->in, n, row->lim ? &lim : NULL)->req;
+	else
+		http_limits_default(&lim);
+	lim.permit = row->permit;
+	q = &parse3(row->in, n, row->lim || row->permit ? &lim : NULL)->req;
 	if (row->status == HTTP_PARSE_AGAIN)
 		want_r = HTTP_PARSE_AGAIN;
 	else if (row->status)
@@ -324,6 +328,85 @@ static void test_method(void **state)
 		{"GET\t/ HTTP/1.1\r\n\r\n", .status = 400},
 		/* a NUL inside the method, as in "GET\0PROXY /foo" */
 		{"GET\0PROXY /foo HTTP/1.1\r\n\r\n", 27, .status = 400},
+	};
+
+	(void)state;
+	check_heads(ROWS(rows));
+}
+
+/* Gunicorn's permit_unconventional_http_method: any token, any length. */
+static void test_permit_method(void **state)
+{
+	static const struct head_row rows[] = {
+		{"get / HTTP/1.0\r\n\r\n", .method = "get", .permit = HTTP_PERMIT_METHOD},
+		{"Get / HTTP/1.0\r\n\r\n", .method = "Get", .permit = HTTP_PERMIT_METHOD},
+		{"GE#T / HTTP/1.1\r\nHost: a\r\n\r\n", .method = "GE#T",
+		 .permit = HTTP_PERMIT_METHOD},
+		{"X / HTTP/1.0\r\n\r\n", .method = "X", .permit = HTTP_PERMIT_METHOD},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.0\r\n\r\n",
+		 .method = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", .permit = HTTP_PERMIT_METHOD},
+		/* still a token, and still a method */
+		{"bla:rgh /foo HTTP/1.1\r\n\r\n", .status = 400, .permit = HTTP_PERMIT_METHOD},
+		{"GE(T / HTTP/1.1\r\n\r\n", .status = 400, .permit = HTTP_PERMIT_METHOD},
+		{"GET\xc3\x9f / HTTP/1.1\r\n\r\n", .status = 400, .permit = HTTP_PERMIT_METHOD},
+		{" GET / HTTP/1.1\r\n\r\n", .status = 400, .permit = HTTP_PERMIT_METHOD},
+		{"GET\0PROXY /foo HTTP/1.1\r\n\r\n", 27, .status = 400,
+		 .permit = HTTP_PERMIT_METHOD},
+		/* the other knobs leave methods strict */
+		{"get / HTTP/1.0\r\n\r\n", .status = 400,
+		 .permit = HTTP_STRIP_HEADER_SPACES | HTTP_UNDERSCORE_KEEP},
+	};
+
+	(void)state;
+	check_heads(ROWS(rows));
+}
+
+/* Gunicorn's strip_header_spaces: blanks before the colon go, nowhere else. */
+static void test_strip_header_spaces(void **state)
+{
+	const struct head_row rows[] = {
+		{"GET / HTTP/1.1\r\nHost : a\r\nX-A\t \t: 1 \r\n\r\n",
+		 .permit = HTTP_STRIP_HEADER_SPACES, .host = "a",
+		 .fields = (const char *const[]){"Host", "a", "X-A", "1", NULL}},
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 3\r\n\r\n",
+		 .permit = HTTP_STRIP_HEADER_SPACES, .want = "body=length cl=3"},
+		{"GET / HTTP/1.1\r\nHost : a\r\n\r\n", .status = 400},
+		/* a name is still needed, and still a token; folding stays refused */
+		{"GET / HTTP/1.1\r\nHost: a\r\n : x\r\n\r\n", .status = 400,
+		 .permit = HTTP_STRIP_HEADER_SPACES},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX A : x\r\n\r\n", .status = 400,
+		 .permit = HTTP_STRIP_HEADER_SPACES},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n", .status = 400,
+		 .permit = HTTP_STRIP_HEADER_SPACES},
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-A \r\n\r\n", .status = 400,
+		 .permit = HTTP_STRIP_HEADER_SPACES},
+	};
+
+	(void)state;
+	check_heads(ROWS(rows));
+}
+
+/* Gunicorn's header_map for names with '_': drop (the default), refuse, dangerous. */
+static void test_header_map(void **state)
+{
+	static const char in[] = "GET / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\n"
+				 "X-Forwarded-For: 1.2.3.4\r\n\r\n";
+	const struct head_row rows[] = {
+		{in, .fields = (const char *const[]){"Host", "a", "X-Forwarded-For", "1.2.3.4", NULL}},
+		{in, .status = 400, .permit = HTTP_UNDERSCORE_REFUSE},
+		{in, .permit = HTTP_UNDERSCORE_KEEP,
+		 .fields = (const char *const[]){"Host", "a", "X_Forwarded_For", "6.6.6.6",
+						 "X-Forwarded-For", "1.2.3.4", NULL}},
+		/* kept, an underscored name is never a framing field nor the Host */
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\nTransfer_Encoding: chunked"
+		 "\r\n\r\n", .permit = HTTP_UNDERSCORE_KEEP, .want = "body=none cl=0 n=3"},
+		{"GET / HTTP/1.1\r\nHo_st: a\r\n\r\n", .status = 400,
+		 .permit = HTTP_UNDERSCORE_KEEP},
+		/* refused or kept, the value must still be valid */
+		{"GET / HTTP/1.0\r\nX_Y: a\x01\r\n\r\n", .status = 400,
+		 .permit = HTTP_UNDERSCORE_KEEP},
+		{"GET / HTTP/1.0\r\nX-Y: a\r\n\r\n", .permit = HTTP_UNDERSCORE_REFUSE,
+		 .fields = (const char *const[]){"X-Y", "a", NULL}},
 	};
 
 	(void)state;
@@ -1047,6 +1130,9 @@ int main(void)
 		cmocka_unit_test(test_absolute_form),
 		cmocka_unit_test(test_asterisk_and_authority_form),
 		cmocka_unit_test(test_method),
+		cmocka_unit_test(test_permit_method),
+		cmocka_unit_test(test_strip_header_spaces),
+		cmocka_unit_test(test_header_map),
 		cmocka_unit_test(test_request_line_syntax),
 		cmocka_unit_test(test_leading_empty_lines),
 		cmocka_unit_test(test_version),

@@ -52,6 +52,7 @@ static int send_continue(struct conn *c);
 static void shut_writing(struct conn *c);
 static int read_proxy(struct conn *c);
 static int forwarded_scheme(struct conn *c);
+static void casefold(char *s, size_t n);
 static void *spare_take(struct spare *s, size_t size);
 static void spare_give(struct spare *s, void *p, size_t size);
 static void release(struct conn *c);
@@ -70,10 +71,39 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->max_head = http_max_head(limits);
 }
 
+int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
+			   const char *value, size_t value_len)
+{
+	struct conn_scheme *v = realloc(p->secure, (p->nsecure + 1) * sizeof(*v));
+
+	if (!v)
+		return -1;
+	p->secure = v;
+	v = &p->secure[p->nsecure];
+	v->name = strndup(name, name_len);
+	v->value = strndup(value, value_len);
+	if (!v->name || !v->value) {
+		free(v->name);
+		free(v->value);
+		return -1;
+	}
+	v->name_len = name_len;
+	v->value_len = value_len;
+	p->nsecure++;
+	return 0;
+}
+
 void conn_policy_free(struct conn_policy *p)
 {
 	allow_free(&p->forwarded);
 	allow_free(&p->proxy);
+	for (size_t i = 0; i < p->nsecure; i++) {
+		free(p->secure[i].name);
+		free(p->secure[i].value);
+	}
+	free(p->secure);
+	p->secure = NULL;
+	p->nsecure = 0;
 }
 
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
@@ -97,6 +127,9 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
+	c->secure = p->secure;
+	c->nsecure = p->nsecure;
+	c->casefold_method = p->casefold_method;
 	return 1;
 }
 
@@ -123,6 +156,8 @@ int conn_poll_head(struct conn *c)
 		if (c->len > 0) {
 			ssize_t r = http_parse_request(&c->req, c->buf, c->len, &c->limits);
 			if (r > 0) {
+				if (c->casefold_method)
+					casefold(c->buf + (c->req.method - c->buf), c->req.method_len);
 				c->head_len = (size_t)r;
 				c->raw = c->ready = c->ready_end = (size_t)r;
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
@@ -275,6 +310,26 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 ssize_t conn_read_some(struct conn *c, int timeout_ms)
 {
 	return fill_within(c, c->cap > c->len ? c->cap - c->len : READ_CHUNK, true, timeout_ms);
+}
+
+void conn_trim(struct conn *c, size_t room)
+{
+	char *old = c->buf;
+
+	if (c->headers && !c->headers_trimmed) {
+		size_t n = c->req.num_headers ? c->req.num_headers : 1;
+
+		c->headers = mem_realloc(c->headers, n * sizeof(*c->headers));
+		c->req.headers = c->headers;
+		c->req.max_headers = n;
+		c->headers_trimmed = true;
+	}
+	if (!c->buf || c->cap <= c->len + room)
+		return;
+	c->buf = mem_realloc(c->buf, c->len + room);
+	c->cap = c->len + room;
+	if (c->buf != old && c->head_len > 0)
+		http_request_rebase(&c->req, c->buf);
 }
 
 void conn_going_away(struct conn *c)
@@ -557,32 +612,26 @@ static int read_proxy(struct conn *c)
 }
 
 /*
- * wsgi.url_scheme from a trusted front-end's X-Forwarded-Proto ("https"),
- * X-Forwarded-Protocol ("ssl") or X-Forwarded-Ssl ("on"), as Gunicorn's
- * secure_scheme_headers. Headers that disagree are refused (400). Returns
- * 1, or -1 to refuse.
+ * wsgi.url_scheme from a trusted front-end's secure_scheme_headers (by
+ * default Gunicorn's: X-Forwarded-Proto "https", X-Forwarded-Protocol "ssl",
+ * X-Forwarded-Ssl "on"; names and values without regard to case). Headers
+ * that disagree are refused (400). Returns 1, or -1 to refuse.
  */
 static int forwarded_scheme(struct conn *c)
 {
-	static const struct {
-		const char *name, *secure;
-	} secure[] = {
-		{"x-forwarded-proto", "https"},
-		{"x-forwarded-protocol", "ssl"},
-		{"x-forwarded-ssl", "on"},
-	};
 	int verdict = -1; /* -1 unknown, 0 http, 1 https */
 
 	if (!c->forwarded_trusted)
 		return 1;
 	for (size_t i = 0; i < c->req.num_headers; i++) {
 		const struct http_header *h = &c->req.headers[i];
-		for (size_t k = 0; k < sizeof(secure) / sizeof(secure[0]); k++) {
-			size_t sl = strlen(secure[k].secure);
-			if (h->name_len != strlen(secure[k].name) ||
-			    strncasecmp(h->name, secure[k].name, h->name_len) != 0)
+		for (size_t k = 0; k < c->nsecure; k++) {
+			const struct conn_scheme *s = &c->secure[k];
+			if (h->name_len != s->name_len ||
+			    strncasecmp(h->name, s->name, h->name_len) != 0)
 				continue;
-			int https = h->value_len == sl && strncasecmp(h->value, secure[k].secure, sl) == 0;
+			int https = h->value_len == s->value_len &&
+				    strncasecmp(h->value, s->value, s->value_len) == 0;
 			if (verdict >= 0 && verdict != https) {
 				c->error_status = 400;
 				c->error = "contradictory scheme headers";
@@ -593,6 +642,14 @@ static int forwarded_scheme(struct conn *c)
 	}
 	c->https = verdict == 1;
 	return 1;
+}
+
+/* --casefold-http-method: the method (a token, ASCII) in uppercase, in place in c->buf. */
+static void casefold(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= 'a' && s[i] <= 'z')
+			s[i] = (char)(s[i] - 'a' + 'A');
 }
 
 /* REMOTE_ADDR and REMOTE_PORT from accept(). */
@@ -640,8 +697,12 @@ static void release(struct conn *c)
 		spare_give(&spare_bufs, c->buf, c->cap);
 	else
 		free(c->buf);
-	spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+	if (c->headers_trimmed)
+		free(c->headers);
+	else
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
 	c->buf = NULL;
 	c->headers = NULL;
+	c->headers_trimmed = false;
 	c->cap = 0;
 }

@@ -30,16 +30,35 @@ struct listener; /* the worker's, kept in c->listener; opaque here */
  * wait bound, and which peers may send a PROXY header or X-Forwarded-Proto.
  * The worker layer fills it from the settings (policy_from_config()).
  */
+/* A secure_scheme_headers item: this header with this value means https. */
+struct conn_scheme {
+	char *name; /* owned */
+	size_t name_len;
+	char *value; /* owned */
+	size_t value_len;
+};
+
 struct conn_policy {
 	struct http_limits limits;
 	int timeout_ms;        /* --timeout for one wait on a client (30 s when 0) */
 	int proxy_versions;    /* PROXY protocol versions expected: 1 (v1), 2 (v2), 3 (both), 0 */
 	struct allow proxy;    /* --proxy-allow-from */
 	struct allow forwarded; /* --forwarded-allow-ips */
+	struct conn_scheme *secure; /* --secure-scheme-headers, trusted from forwarded peers */
+	size_t nsecure;
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
+	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
 };
 
-/* Free the allow lists of p. */
+/*
+ * Add a secure_scheme_headers item to p: the header name (name_len bytes)
+ * whose value (value_len bytes) makes wsgi.url_scheme https. Copies both.
+ * Returns 0, or -1 when out of memory.
+ */
+int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
+			   const char *value, size_t value_len);
+
+/* Free the allow lists and scheme headers of p. */
 void conn_policy_free(struct conn_policy *p);
 
 struct conn_io {
@@ -75,8 +94,11 @@ struct conn {
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
 	int proxy_versions;      /* which PROXY protocol versions (policy.proxy_versions) */
 	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
-	bool forwarded_trusted;  /* the peer's X-Forwarded-Proto counts (--forwarded-allow-ips) */
+	bool forwarded_trusted;  /* the peer's scheme headers count (--forwarded-allow-ips) */
+	const struct conn_scheme *secure; /* the policy's secure_scheme_headers */
+	size_t nsecure;
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */
+	bool casefold_method;    /* policy.casefold_method */
 	bool upgraded;           /* taken over by another protocol (a WebSocket) */
 	bool going_away;         /* conn_going_away() was called (atomic: any thread) */
 
@@ -88,6 +110,7 @@ struct conn {
 	struct http_limits limits;
 	struct http_request req;
 	struct http_header *headers;
+	bool headers_trimmed;    /* conn_trim() cut the header array to the head's fields */
 	size_t head_len;         /* bytes of the parsed head in buf */
 	bool head_started;       /* req is initialised for the head being read */
 
@@ -187,6 +210,16 @@ int conn_writev(struct conn *c, struct iovec *iov, int n);
  * -1 on an error or a timeout (errno ETIMEDOUT). May wait.
  */
 ssize_t conn_read_some(struct conn *c, int timeout_ms);
+
+/*
+ * For a connection taken over by another protocol, between its messages:
+ * give back what it does not need while it waits. The buffer shrinks to
+ * its len bytes (the head, and what is not consumed yet) plus room bytes
+ * for the next small message (larger ones grow it again, conn_read_some),
+ * the header array to the fields the head has (slices stay valid: req is
+ * rebased). Never waits.
+ */
+void conn_trim(struct conn *c, size_t room);
 
 /*
  * The worker stops: wake the reader of an upgraded connection by shutting

@@ -39,11 +39,12 @@ static ssize_t fail(struct http_request *req, int status, const char *error);
 static enum line_scan find_line(const char *buf, size_t len, size_t start, size_t *pos,
 				size_t max, bool tab, size_t *end);
 static const unsigned char *find_ctl(const unsigned char *p, const unsigned char *e, bool tab);
-static int parse_request_line(struct http_request *req, const char *line, size_t n);
+static int parse_request_line(struct http_request *req, const char *line, size_t n,
+			      unsigned permit);
 static int parse_target(struct http_request *req, const char *t, size_t n);
 static void split_path(struct http_request *req, const char *s, size_t n);
 static int check_authority(const char *s, size_t n, bool connect);
-static int parse_field(struct http_request *req, const char *line, size_t n);
+static int parse_field(struct http_request *req, const char *line, size_t n, unsigned permit);
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
 			   const char *v, size_t vlen);
 static int transfer_codings(struct http_request *req, const char *v, size_t n);
@@ -64,6 +65,7 @@ void http_limits_from_settings(struct http_limits *lim, long request_line, long 
 	lim->fields = fields <= 0 || fields > MAX_FIELDS ? MAX_FIELDS : (size_t)fields;
 	lim->field_size = field_size <= 0 ? DEFAULT_FIELD_SIZE : (size_t)field_size;
 	lim->body = body <= 0 ? 0 : (uint64_t)body;
+	lim->permit = 0;
 }
 
 void http_limits_default(struct http_limits *lim)
@@ -142,7 +144,7 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 				return fail(req, 400, "control character in the request line");
 			if (r == LINE_AGAIN)
 				return HTTP_PARSE_AGAIN;
-			if (parse_request_line(req, buf + start, end - start) < 0)
+			if (parse_request_line(req, buf + start, end - start, lim->permit) < 0)
 				return HTTP_PARSE_ERROR;
 		} else {
 			if (buf[start] == '\r') {
@@ -164,7 +166,7 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 				return fail(req, 400, "control character in a header field");
 			if (r == LINE_AGAIN)
 				return HTTP_PARSE_AGAIN;
-			if (parse_field(req, buf + start, end - start) < 0)
+			if (parse_field(req, buf + start, end - start, lim->permit) < 0)
 				return HTTP_PARSE_ERROR;
 			req->fields_++;
 		}
@@ -323,9 +325,11 @@ static const unsigned char *find_ctl(const unsigned char *p, const unsigned char
 
 /*
  * method SP request-target SP HTTP-version, without its CRLF. The target is
- * any visible bytes (VCHAR, obs-text).
+ * any visible bytes (VCHAR, obs-text). The method is a token, and unless
+ * permit has HTTP_PERMIT_METHOD one of Gunicorn's conventional shape.
  */
-static int parse_request_line(struct http_request *req, const char *line, size_t n)
+static int parse_request_line(struct http_request *req, const char *line, size_t n,
+			      unsigned permit)
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *t, *v;
 
@@ -333,13 +337,14 @@ static int parse_request_line(struct http_request *req, const char *line, size_t
 		p++;
 	if (p == e)
 		return (int)fail(req, 400, "invalid request line");
-	if (*p != ' ')
+	if (*p != ' ' || p == (const unsigned char *)line)
 		return (int)fail(req, 400, "invalid method");
-	for (const unsigned char *m = (const unsigned char *)line; m < p; m++)
+	for (const unsigned char *m = (const unsigned char *)line;
+	     m < p && !(permit & HTTP_PERMIT_METHOD); m++)
 		if (!(chars_table[*m] & CHARS_METHOD))
 			return (int)fail(req, 400, "invalid method");
-	if (p - (const unsigned char *)line < METHOD_MIN ||
-	    p - (const unsigned char *)line > METHOD_MAX)
+	if (!(permit & HTTP_PERMIT_METHOD) && (p - (const unsigned char *)line < METHOD_MIN ||
+					       p - (const unsigned char *)line > METHOD_MAX))
 		return (int)fail(req, 400, "invalid method");
 	req->method = line;
 	req->method_len = (size_t)(p - (const unsigned char *)line);
@@ -490,8 +495,12 @@ static int check_authority(const char *s, size_t n, bool connect)
 	return 0;
 }
 
-/* field-name ":" OWS field-value OWS, without its CRLF. */
-static int parse_field(struct http_request *req, const char *line, size_t n)
+/*
+ * field-name ":" OWS field-value OWS, without its CRLF; with
+ * HTTP_STRIP_HEADER_SPACES, SP and HTAB may come before the colon. A name
+ * with '_' is dropped, or refused or kept as permit says (header_map).
+ */
+static int parse_field(struct http_request *req, const char *line, size_t n, unsigned permit)
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *v;
 	bool underscore = false;
@@ -501,18 +510,22 @@ static int parse_field(struct http_request *req, const char *line, size_t n)
 		return (int)fail(req, 400, "obsolete line folding");
 	while (p < e && (chars_table[*p] & CHARS_TCHAR))
 		underscore |= *p++ == '_';
+	nlen = (size_t)(p - (const unsigned char *)line);
+	while ((permit & HTTP_STRIP_HEADER_SPACES) && p < e && (*p == ' ' || *p == '\t'))
+		p++;
 	if (p == e || *p != ':')
 		return (int)fail(req, 400, "invalid header name");
-	nlen = (size_t)(p - (const unsigned char *)line);
 	if (nlen == 0)
 		return (int)fail(req, 400, "empty header name");
+	if (underscore && (permit & HTTP_UNDERSCORE_REFUSE))
+		return (int)fail(req, 400, "underscore in a header name");
 	p++;
 	while (p < e && (*p == ' ' || *p == '\t'))
 		p++;
 	v = p; /* find_line() let only HTAB, SP, VCHAR and obs-text through */
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	if (underscore)
+	if (underscore && !(permit & HTTP_UNDERSCORE_KEEP))
 		return 0; /* dropped: X_Forwarded_For must not pass for X-Forwarded-For */
 	if (req->num_headers >= req->max_headers)
 		return (int)fail(req, 431, "too many header fields");

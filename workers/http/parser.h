@@ -32,11 +32,29 @@
  */
 #define HTTP_MAX_EMPTY_LINES 10
 
+/*
+ * Gunicorn's knobs that relax the parser (http_limits.permit); with none,
+ * its default, the parser is strict.
+ *   HTTP_PERMIT_METHOD        permit_unconventional_http_method: any token
+ *                             is a method (else 3 to 20 characters, no
+ *                             lowercase letter, no '#')
+ *   HTTP_STRIP_HEADER_SPACES  strip_header_spaces: SP or HTAB between a field
+ *                             name and its colon is dropped (else 400)
+ *   HTTP_UNDERSCORE_REFUSE    header_map refuse: a field name with '_' is 400
+ *   HTTP_UNDERSCORE_KEEP      header_map dangerous: such a field is kept
+ *                             (else, header_map drop, it is dropped)
+ */
+#define HTTP_PERMIT_METHOD       0x1u
+#define HTTP_STRIP_HEADER_SPACES 0x2u
+#define HTTP_UNDERSCORE_REFUSE   0x4u
+#define HTTP_UNDERSCORE_KEEP     0x8u
+
 struct http_limits {
 	size_t request_line;  /* bytes of the request line without CRLF; already clamped */
 	size_t fields;        /* maximum number of header fields */
 	size_t field_size;    /* bytes of one field line including its CRLF */
 	uint64_t body;        /* maximum body bytes, 0 = unlimited (413 beyond) */
+	unsigned permit;      /* HTTP_PERMIT_METHOD | ...; 0: strict */
 };
 
 /*
@@ -49,6 +67,7 @@ struct http_limits {
  */
 void http_limits_from_settings(struct http_limits *lim, long request_line,
 			       long fields, long field_size, long body);
+/* (It leaves lim->permit at 0: the caller adds the knobs it was given.) */
 
 /*
  * The largest request head http_parse_request() can accept under lim:
@@ -63,7 +82,8 @@ size_t http_max_head(const struct http_limits *lim);
 void http_limits_default(struct http_limits *lim);
 
 struct http_header {
-	const char *name;  /* as sent (case preserved), never contains '_' */
+	const char *name;  /* as sent (case preserved); contains '_' only under
+			      HTTP_UNDERSCORE_KEEP */
 	size_t name_len;
 	const char *value; /* leading/trailing SP and HTAB trimmed */
 	size_t value_len;
@@ -91,8 +111,9 @@ struct http_request {
 
 	struct http_header *headers; /* caller-provided array, capacity max_headers */
 	size_t max_headers;          /* >= limits.fields */
-	size_t num_headers;          /* fields kept (underscored names dropped);
-					limits.fields counts every field line */
+	size_t num_headers;          /* fields kept (underscored names dropped
+					unless HTTP_UNDERSCORE_KEEP); limits.fields
+					counts every field line */
 
 	enum http_body body;
 	uint64_t content_length;     /* for HTTP_BODY_LENGTH */

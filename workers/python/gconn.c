@@ -2,6 +2,7 @@
 #include "workers/python/gconn.h"
 
 #include "arbiter/config.h"
+#include "workers/channel.h"
 #include "workers/connset.h"
 #include "workers/python/gpool.h"
 #include "workers/python/interp.h"
@@ -122,6 +123,7 @@ static void serve(struct cconn *cc)
 
 	if (cc->refuse) {
 		conn_refuse(&cc->c, cc->c.error_status);
+		channel_count_request(cc->c.error_status, 0);
 		connset_close(cc);
 		return;
 	}
@@ -144,8 +146,10 @@ static void serve(struct cconn *cc)
 			connset_park(cc);
 			return;
 		}
-		if (rc < 0 && cc->c.error_status)
+		if (rc < 0 && cc->c.error_status) {
 			conn_refuse(&cc->c, cc->c.error_status);
+			channel_count_request(cc->c.error_status, 0);
+		}
 		connset_close(cc);
 		return;
 	}

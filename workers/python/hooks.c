@@ -17,7 +17,7 @@
 static const char *const names[HOOK_COUNT] = {
     "on_starting", "when_ready",   "on_reload",  "on_exit",          "nworkers_changed",
     "pre_fork",    "post_fork",    "child_exit", "post_worker_init", "worker_exit",
-    "pre_request", "post_request", "pre_exec",
+    "pre_request", "post_request", "pre_exec",   "worker_int",       "worker_abort",
 };
 
 /*
@@ -95,7 +95,7 @@ static const char hooks_src[] =
 	"        return True\n"
 	"    server = _Server(_cfg, _log, num_workers)\n"
 	"    w = _Worker(_cfg, _log, *worker) if worker else None\n"
-	"    if name == 'post_worker_init':\n"
+	"    if name in ('post_worker_init', 'worker_int', 'worker_abort'):\n"
 	"        args = (w,)\n"
 	"    elif name == 'nworkers_changed':\n"
 	"        args = (server,) + ints\n"
@@ -181,6 +181,11 @@ int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int ne
 	Py_XDECREF(worker);
 	PyGILState_Release(gil);
 	return rc;
+}
+
+bool hooks_set(enum hook h)
+{
+	return set_mask & (1u << h);
 }
 
 bool hooks_request_set(void)

@@ -2,8 +2,9 @@
  * hooks — Gunicorn's server hooks, from a Python config file: on_starting,
  * when_ready, on_reload, on_exit, nworkers_changed, pre_fork, child_exit
  * (in the arbiter), pre_exec (in the child the arbiter forks on USR2),
- * post_fork, post_worker_init, worker_exit, pre_request, post_request (in a
- * worker), called with Gunicorn's signatures on objects with the
+ * post_fork, post_worker_init, worker_exit, pre_request, post_request,
+ * worker_int, worker_abort (in a worker; the last two from the thread
+ * worker.c wakes on SIGINT/SIGQUIT and SIGABRT), called with Gunicorn's signatures on objects with the
  * attributes applications use (server: cfg, pid, num_workers, log; worker:
  * pid, ppid, age, alive, cfg, log; log: debug, info, warning, error,
  * critical, exception, writing to kirin's error log; req: method, path,
@@ -39,6 +40,8 @@ enum hook {
 	HOOK_PRE_REQUEST,
 	HOOK_POST_REQUEST,
 	HOOK_PRE_EXEC,
+	HOOK_WORKER_INT,
+	HOOK_WORKER_ABORT,
 	HOOK_COUNT,
 };
 
@@ -59,10 +62,14 @@ bool hooks_known(const char *name);
  */
 void hooks_commit(const struct config *cfg);
 
+/* Is hook h set (a bit test)? Any thread. */
+bool hooks_set(enum hook h);
+
 /*
  * Call hook h if set: with the server (num_workers) and, per its signature,
- * w (pre_fork, post_fork, child_exit, worker_exit, post_worker_init) or
- * new_value, old_value (nworkers_changed). Returns 0, or -1 when the hook
+ * w (pre_fork, post_fork, child_exit, worker_exit; alone for
+ * post_worker_init, worker_int, worker_abort) or new_value, old_value
+ * (nworkers_changed). Any thread: takes the GIL. Returns 0, or -1 when the hook
  * raised (logged with its traceback). post_worker_init's w is remembered as
  * the worker of this process, for the request hooks.
  */

@@ -1,7 +1,9 @@
 /* interp — see interp.h. */
 #include "workers/python/interp.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "arbiter/config.h"
@@ -71,7 +73,21 @@ static const char loader_src[] =
 	"        if not callable(obj):\n"
 	"            raise _LoadError(f'application object {name!r} in {module!r} must be callable')\n"
 	"        return obj\n"
-	"    raise _LoadError(f'failed to find application object in {module!r}: it has neither application nor app')\n";
+	"    raise _LoadError(f'failed to find application object in {module!r}: it has neither application nor app')\n"
+	"def _load_paste(uri, global_conf):\n"
+	"    import configparser, logging.config, os\n"
+	"    path = os.path.abspath(uri.split('#')[0])\n"
+	"    try:\n"
+	"        from paste.deploy import loadapp\n"
+	"    except ImportError:\n"
+	"        raise _LoadError('--paste needs PasteDeploy (Debian: python3-pastedeploy)') from None\n"
+	"    parser = configparser.ConfigParser()\n"
+	"    parser.read([path])\n"
+	"    if parser.has_section('loggers'):\n"
+	"        logging.config.fileConfig(path, disable_existing_loggers=False)\n"
+	"    uri = os.path.abspath(uri)\n"
+	"    return loadapp(uri if ':' in uri else 'config:' + uri, relative_to=os.getcwd(),\n"
+	"                   global_conf=global_conf)\n";
 
 /*
  * A virtualenv made by another Python is used by its site-packages, as its
@@ -123,7 +139,7 @@ static PyObject *preloaded; /* --preload: the app the arbiter imported */
 
 static int prepend_path(PyObject *sys_path, const char *dir);
 static int unbuffer_stdio(void);
-static PyObject *run_py(const char *src, const char *func, const char *arg, const char *refused,
+static PyObject *run_py(const char *src, const char *func, PyObject *args, const char *refused,
 			const char *raised);
 
 int interp_start(bool unbuffered)
@@ -166,8 +182,10 @@ int interp_init(const struct config *cfg)
 	}
 	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
 	if (venv && venv[0]) {
-		PyObject *sp = run_py(venv_src, "_venv", venv, "cannot use the virtualenv",
+		PyObject *args = Py_BuildValue("(s)", venv); /* new ref */
+		PyObject *sp = run_py(venv_src, "_venv", args, "cannot use the virtualenv",
 				      "exception while setting up the virtualenv"); /* new ref */
+		Py_XDECREF(args);
 		if (!sp)
 			return -1;
 		log_debug("virtualenv: %s", PyUnicode_AsUTF8(sp));
@@ -195,20 +213,38 @@ int interp_init(const struct config *cfg)
 	return 0;
 }
 
-PyObject *interp_load_app(const char *app_module)
+PyObject *interp_load_app(const struct config *cfg)
 {
-	return run_py(loader_src, "_load", app_module, "cannot load application",
-		      "exception while loading the application");
+	PyObject *args, *conf = PyDict_New(), *app; /* new refs */
+
+	for (size_t i = 0; conf && cfg->paste && i < cfg->raw_paste_global_conf.n; i++) {
+		const char *kv = cfg->raw_paste_global_conf.v[i], *eq = strchr(kv, '=');
+		PyObject *k = PyUnicode_FromStringAndSize(kv, eq - kv); /* new ref */
+		PyObject *v = PyUnicode_FromString(eq + 1);           /* new ref */
+		if (!k || !v || PyDict_SetItem(conf, k, v) < 0)
+			Py_CLEAR(conf);
+		Py_XDECREF(k);
+		Py_XDECREF(v);
+	}
+	if (cfg->paste)
+		args = conf ? Py_BuildValue("(sO)", cfg->paste, conf) : NULL;
+	else
+		args = Py_BuildValue("(s)", cfg->app_module);
+	app = run_py(loader_src, cfg->paste ? "_load_paste" : "_load", args,
+		     "cannot load application", "exception while loading the application");
+	Py_XDECREF(args);
+	Py_XDECREF(conf);
+	return app;
 }
 
 int interp_preload(const struct config *cfg)
 {
 	if (interp_init(cfg) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	preloaded = interp_load_app(cfg->app_module);
+	preloaded = interp_load_app(cfg);
 	if (!preloaded)
 		return WORKER_EXIT_APP_LOAD_ERROR;
-	log_info("Application %s preloaded (pid: %ld)", cfg->app_module, (long)getpid());
+	log_info("Application %s preloaded (pid: %ld)", config_app_name(cfg), (long)getpid());
 	return 0;
 }
 
@@ -234,6 +270,31 @@ void interp_after_fork_child(void)
 {
 	if (Py_IsInitialized())
 		PyOS_AfterFork_Child();
+}
+
+int interp_after_faulthandler(int signum, void (*handler)(int))
+{
+	PyGILState_STATE gil = PyGILState_Ensure();
+	PyObject *fh = PyImport_ImportModule("faulthandler");                 /* new ref */
+	PyObject *r = fh ? PyObject_CallMethod(fh, "disable", NULL) : NULL; /* new ref */
+	struct sigaction sa = {.sa_handler = handler};
+	int rc = 0;
+
+	/* faulthandler keeps the handler it found to pass the signal on to. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(signum, &sa, NULL);
+	if (r) {
+		Py_DECREF(r);
+		r = PyObject_CallMethod(fh, "enable", "ii", log_fd(), 1); /* new ref */
+	}
+	if (!r) {
+		interp_log_exception("chaining a signal handler behind faulthandler");
+		rc = -1;
+	}
+	Py_XDECREF(r);
+	Py_XDECREF(fh);
+	PyGILState_Release(gil);
+	return rc;
 }
 
 void interp_log_exception(const char *what)
@@ -312,7 +373,8 @@ static int unbuffer_stdio(void)
  * _LoadError as one line after `refused`, anything else with its traceback
  * under `raised`.
  */
-static PyObject *run_py(const char *src, const char *func, const char *arg, const char *refused,
+/* src's func(*args) (args: a tuple, borrowed, or NULL for an exception already set). */
+static PyObject *run_py(const char *src, const char *func, PyObject *args, const char *refused,
 			const char *raised)
 {
 	PyObject *globals = PyDict_New(); /* new ref */
@@ -321,12 +383,12 @@ static PyObject *run_py(const char *src, const char *func, const char *arg, cons
 	if (!globals)
 		goto fail;
 	PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
-	res = PyRun_String(src, Py_file_input, globals, globals); /* new ref */
+	res = args ? PyRun_String(src, Py_file_input, globals, globals) : NULL; /* new ref */
 	if (!res)
 		goto fail;
 	Py_DECREF(res);
 	fn = PyDict_GetItemString(globals, func); /* borrowed */
-	out = PyObject_CallFunction(fn, "s", arg); /* new ref */
+	out = PyObject_CallObject(fn, args); /* new ref */
 	if (!out) {
 		PyObject *type = PyErr_Occurred(); /* borrowed */
 		PyObject *load_error = PyDict_GetItemString(globals, "_LoadError"); /* borrowed */

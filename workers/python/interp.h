@@ -69,17 +69,29 @@ void interp_after_fork_parent(void);
 void interp_after_fork_child(void);
 
 /*
- * Import APP_MODULE ("module:callable", "module" for application then app).
+ * Import cfg's APP_MODULE ("module:callable", "module" for application then
+ * app), or with --paste load FILE[#name] through PasteDeploy's loadapp()
+ * with the --paste-global items as its global_conf (as Gunicorn; a
+ * [loggers] section in the file configures Python's logging first).
  * Returns a new reference to the callable, or NULL after logging the reason
  * (the Python traceback for an exception in the app's import).
  */
-PyObject *interp_load_app(const char *app_module);
+PyObject *interp_load_app(const struct config *cfg);
 
 /*
  * Log the pending Python exception with its traceback at error level,
  * under `what`, and clear it.
  */
 void interp_log_exception(const char *what);
+
+/*
+ * Install handler for signum behind faulthandler (which interp_init()
+ * pointed at the error log, or the --preload arbiter did): on the signal,
+ * faulthandler writes every thread's Python stack, then passes the signal
+ * on to handler. Worker only, any thread (takes the GIL). Returns 0, or -1
+ * after logging why (handler is installed alone then).
+ */
+int interp_after_faulthandler(int signum, void (*handler)(int));
 
 /* Drop the app and finalize the interpreter (graceful worker exit). */
 void interp_finish(PyObject *app);

@@ -26,6 +26,8 @@ static const char reader_src[] =
 	"    if isinstance(v, (list, tuple)):\n"
 	"        bad = next(x for x in v if not isinstance(x, str) or '\\0' in x)\n"
 	"        return '%s holding %s' % (type(v).__name__, type(bad).__name__)\n"
+	"    if isinstance(v, dict):\n"
+	"        return 'dict of %s' % ' and '.join(sorted({type(x).__name__ for x in (*v, *v.values())}))\n"
 	"    return type(v).__name__\n"
 	"def _value(v):\n"
 	"    if v is None:\n"
@@ -40,6 +42,10 @@ static const char reader_src[] =
 	"        return ('s', v.strip(), None, None)\n"
 	"    if isinstance(v, (list, tuple)) and all(isinstance(x, str) and '\\0' not in x for x in v):\n"
 	"        return ('l', _short(v), [x.strip() for x in v], None)\n"
+	"    if isinstance(v, dict) and all(isinstance(x, str) and '\\0' not in x and '=' not in x\n"
+	"                                   and isinstance(y, str) and '\\0' not in y\n"
+	"                                   for x, y in v.items()):\n"
+	"        return ('d', _short(v), [f'{x.strip()}={y.strip()}' for x, y in v.items()], None)\n"
 	"    return ('o', _short(v), None, _what(v))\n"
 	"def _module(name):\n"
 	"    if os.getcwd() not in sys.path:\n"
@@ -227,6 +233,7 @@ static int convert(PyObject *list, struct pyconfig *out, char *err, size_t errle
 		          : kind[0] == 'i' ? PYVALUE_INT
 		          : kind[0] == 's' ? PYVALUE_STR
 		          : kind[0] == 'l' ? PYVALUE_LIST
+		          : kind[0] == 'd' ? PYVALUE_DICT
 		                           : PYVALUE_OTHER;
 		if (PyTuple_GET_ITEM(t, 2) != Py_None &&
 		    !(v->text = text_of(PyTuple_GET_ITEM(t, 2), v->name, err, errlen)))

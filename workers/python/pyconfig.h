@@ -24,6 +24,8 @@ enum pyvalue_kind {
 	PYVALUE_INT,   /* text is the decimal value */
 	PYVALUE_STR,   /* text is the string, stripped as Gunicorn's validators do */
 	PYVALUE_LIST,  /* a list or tuple of strings: items, each stripped */
+	PYVALUE_DICT,  /* a dict of strings (keys without '='): items KEY=VALUE, each
+			  side stripped */
 	PYVALUE_OTHER, /* anything else: text is a short repr, type_name what it is */
 };
 

@@ -18,11 +18,13 @@
 #include "workers/http/ws_frame.h"
 #include "workers/http/ws_handshake.h"
 #include "workers/http/ws_message.h"
+#include "workers/python/interp.h"
 
 #define HEAD_MAX     1024  /* the 101 response */
 #define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
 #define WRITER_WAIT  20    /* ms a second writer waits between looks */
 #define ASSEMBLY_MAX 65536 /* an assembly buffer kept between messages, at most */
+#define IDLE_ROOM    1024  /* read buffer kept past the head between messages */
 #define WARN_EVERY   60.0  /* seconds between two warnings that WebSockets hold the pool */
 
 /* What gevent-websocket says where it raises. */
@@ -31,11 +33,10 @@
 
 typedef struct {
 	PyObject_HEAD
-	struct conn *c;    /* NULL once the request is over */
-	PyObject *environ; /* new ref; NULL once the request is over */
-	char *head;        /* the 101 response until it is sent, NULL after */
-	size_t head_len;
-	bool deflate; /* permessage-deflate negotiated */
+	struct conn *c;        /* NULL once the request is over */
+	PyObject *environ;     /* new ref; NULL once the request is over */
+	PyObject *subprotocol; /* new ref: the one the 101 answered; NULL: none */
+	bool deflate;          /* permessage-deflate negotiated */
 	struct ws_deflate_params params;
 	bool upgraded; /* the 101 was sent: the connection speaks WebSocket */
 	bool closed;   /* no more messages either way (gevent-websocket's closed) */
@@ -62,11 +63,14 @@ static PyObject *ws_send(WebSocket *self, PyObject *args, PyObject *kwds);
 static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds);
 static PyObject *ws_get_closed(WebSocket *self, void *unused);
 static PyObject *ws_get_env(WebSocket *self, void *key);
+static PyObject *ws_get_subprotocol(WebSocket *self, void *unused);
 static void ws_dealloc(WebSocket *self);
 static PyObject *env_subscript(PyObject *self, PyObject *key);
 static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
 static void touch(PyObject *env, PyObject *key, PyObject *value);
 static int upgrade(WebSocket *self);
+static PyObject *choose(WebSocket *self, const struct ws_handshake *hs);
+static bool offered(const struct ws_handshake *hs, const char *name, size_t len);
 static PyObject *read_message(WebSocket *self);
 static PyObject *deliver(WebSocket *self, const struct ws_event *ev);
 static int read_more(WebSocket *self);
@@ -78,11 +82,14 @@ static PyObject *ws_error(const char *msg);
 static struct {
 	uint64_t max_message;
 	int ping_s;
+	char *const *protocols;  /* --websocket-protocols, in preference order */
+	size_t num_protocols;
+	PyObject *app;           /* borrowed: the app, for gevent-websocket's app_protocol() */
 	int pool_threads; /* 0: WebSockets hold no pool thread */
 	int open;      /* upgraded WebSockets in this process */
 	double warned; /* monotime of the last warning that they hold the pool */
 	PyObject *k_websocket, *k_version, *v_version;
-	PyObject *k_path, *k_origin, *k_protocol, *k_ws_version;
+	PyObject *k_choice; /* 'kirin.websocket_protocol': the app's choice */
 	PyObject *error;   /* WebSocketError: gevent-websocket's, or kirin's */
 	PyObject *current; /* kirin._websocket: the ContextVar uWSGI's functions read */
 	uint8_t inflate_out[INFLATE_OUT]; /* shared: feeds happen under the GIL */
@@ -106,6 +113,8 @@ static PyGetSetDef ws_getset[] = {
 	 "HTTP_SEC_WEBSOCKET_PROTOCOL"},
 	{"version", (getter)ws_get_env, NULL, "the Sec-WebSocket-Version header",
 	 "HTTP_SEC_WEBSOCKET_VERSION"},
+	{"subprotocol", (getter)ws_get_subprotocol, NULL,
+	 "the subprotocol the handshake answered, None if none", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -143,10 +152,13 @@ static PyTypeObject EnvironType = {
 	.tp_as_mapping = &env_mapping,
 };
 
-void websocket_configure(uint64_t max_message, int ping_seconds)
+void websocket_configure(uint64_t max_message, int ping_seconds, char *const *protocols,
+			 size_t num_protocols)
 {
 	W.max_message = max_message;
 	W.ping_s = ping_seconds;
+	W.protocols = protocols;
+	W.num_protocols = num_protocols;
 }
 
 void websocket_pool_threads(int n)
@@ -154,8 +166,9 @@ void websocket_pool_threads(int n)
 	W.pool_threads = n;
 }
 
-int websocket_init(void)
+int websocket_init(PyObject *app)
 {
+	W.app = app;
 	EnvironType.tp_base = &PyDict_Type;
 	EnvironType.tp_basicsize = PyDict_Type.tp_basicsize;
 	env_mapping = *PyDict_Type.tp_as_mapping;
@@ -163,7 +176,8 @@ int websocket_init(void)
 	W.k_websocket = PyUnicode_InternFromString("wsgi.websocket");
 	W.k_version = PyUnicode_InternFromString("wsgi.websocket_version");
 	W.v_version = PyUnicode_InternFromString("13");
-	if (!W.k_websocket || !W.k_version || !W.v_version)
+	W.k_choice = PyUnicode_InternFromString("kirin.websocket_protocol");
+	if (!W.k_websocket || !W.k_version || !W.v_version || !W.k_choice)
 		return -1;
 	return PyType_Ready(&WebSocketType) < 0 || PyType_Ready(&EnvironType) < 0 ? -1 : 0;
 }
@@ -171,8 +185,6 @@ int websocket_init(void)
 PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 {
 	struct ws_handshake hs;
-	char head[HEAD_MAX];
-	ssize_t hl;
 	WebSocket *ws;
 	PyObject *e;
 
@@ -182,14 +194,6 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 			       c->req.headers, c->req.num_headers) < 0) {
 		Py_INCREF(env);
 		return env; /* a plain GET, to the app */
-	}
-	/* Our deflater restarts with each message, so an idle connection can
-	 * give its zlib state back (RFC 7692 section 7.1.1.1 lets us say so). */
-	hs.params.server_no_context_takeover = true;
-	hl = ws_handshake_response(&hs, NULL, 0, NULL, 0, head, sizeof(head));
-	if (hl < 0) {
-		PyErr_SetString(PyExc_RuntimeError, "cannot write the WebSocket handshake");
-		return NULL;
 	}
 	if (!W.error) {
 		PyObject *kirin = PyImport_ImportModule("kirin"); /* new ref */
@@ -211,11 +215,6 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 	ws->c = c;
 	ws->environ = e;
 	Py_INCREF(e);
-	ws->head = xmalloc((size_t)hl);
-	memcpy(ws->head, head, (size_t)hl);
-	ws->head_len = (size_t)hl;
-	ws->deflate = hs.deflate;
-	ws->params = hs.params;
 	if (PyDict_Update(e, env) < 0 || PyDict_SetItem(e, W.k_websocket, (PyObject *)ws) < 0 ||
 	    PyDict_SetItem(e, W.k_version, W.v_version) < 0) {
 		Py_DECREF(ws);
@@ -275,7 +274,7 @@ static void ws_dealloc(WebSocket *self)
 	/* websocket_finish() ran: the request that made it is over. */
 	Py_XDECREF(self->environ);
 	Py_XDECREF(self->token);
-	free(self->head);
+	Py_XDECREF(self->subprotocol);
 	free(self->asm_);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -320,18 +319,42 @@ static void touch(PyObject *env, PyObject *key, PyObject *value)
 }
 
 /*
- * Send the 101 and take the connection over: from now on its bytes are
- * frames. 0, or -1 when the connection is gone or failed (self->dead).
+ * Send the 101, with the subprotocol chosen now, and take the connection
+ * over: from now on its bytes are frames. 0, or -1 when the connection is
+ * gone or failed (self->dead).
  */
 static int upgrade(WebSocket *self)
 {
 	struct conn *c = self->c;
+	struct ws_handshake hs;
+	char head[HEAD_MAX];
+	const char *name = NULL;
+	Py_ssize_t name_len = 0;
+	ssize_t hl;
 	struct iovec iov;
 	int rc;
 
 	if (self->upgraded || !c)
 		return self->dead || !c ? -1 : 0;
-	iov = (struct iovec){self->head, self->head_len};
+	/* Parsed again (websocket_environ() checked it): the head is still in c->buf. */
+	if (ws_handshake_parse(&hs, c->req.method, c->req.method_len, c->req.version_minor,
+			       c->req.headers, c->req.num_headers) < 0)
+		return -1;
+	/* Our deflater restarts with each message, so an idle connection can
+	 * give its zlib state back (RFC 7692 section 7.1.1.1 lets us say so). */
+	hs.params.server_no_context_takeover = true;
+	self->deflate = hs.deflate;
+	self->params = hs.params;
+	self->subprotocol = choose(self, &hs); /* new ref */
+	if (self->subprotocol)
+		name = PyUnicode_AsUTF8AndSize(self->subprotocol, &name_len);
+	hl = ws_handshake_response(&hs, name, (size_t)name_len, NULL, 0, head, sizeof(head));
+	if (hl < 0) {
+		log_error(0, "cannot write a WebSocket handshake");
+		self->dead = self->closed = true;
+		return -1;
+	}
+	iov = (struct iovec){head, (size_t)hl};
 	self->upgraded = c->upgraded = true;
 	self->last_rx = monotime_now();
 	self->raw = c->raw;
@@ -349,13 +372,63 @@ static int upgrade(WebSocket *self)
 	Py_BEGIN_ALLOW_THREADS;
 	rc = conn_writev(c, &iov, 1);
 	Py_END_ALLOW_THREADS;
-	free(self->head);
-	self->head = NULL;
 	if (rc < 0) {
 		self->dead = self->closed = true;
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The subprotocol to answer (new ref, a str the client offered), NULL for
+ * none: the app's environ['kirin.websocket_protocol'], else what the app's
+ * app_protocol(path) says (gevent-websocket's Resource), else the first of
+ * --websocket-protocols that the client offers. A choice the client did
+ * not offer, or an app_protocol() that raises, is logged and answers none.
+ */
+static PyObject *choose(WebSocket *self, const struct ws_handshake *hs)
+{
+	PyObject *v = NULL;
+	const char *name;
+	Py_ssize_t len;
+
+	if (hs->num_protocols == 0)
+		return NULL;
+	v = PyDict_GetItemWithError(self->environ, W.k_choice); /* borrowed */
+	Py_XINCREF(v);
+	if (!v && !PyErr_Occurred() && PyObject_HasAttrString(W.app, "app_protocol")) {
+		PyObject *path = PyDict_GetItemString(self->environ, "PATH_INFO"); /* borrowed */
+		v = PyObject_CallMethod(W.app, "app_protocol", "O", path ? path : Py_None);
+	}
+	if (!v && PyErr_Occurred()) {
+		interp_log_exception("Error choosing a WebSocket subprotocol");
+		return NULL;
+	}
+	if (v && v != Py_None) {
+		name = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
+		if (name && offered(hs, name, (size_t)len))
+			return v;
+		PyErr_Clear();
+		log_warning("the app chose a WebSocket subprotocol the client did not offer: "
+			    "answering none");
+		Py_DECREF(v);
+		return NULL;
+	}
+	Py_XDECREF(v);
+	for (size_t i = 0; i < W.num_protocols; i++) {
+		if (offered(hs, W.protocols[i], strlen(W.protocols[i])))
+			return PyUnicode_FromString(W.protocols[i]); /* new ref */
+	}
+	return NULL;
+}
+
+static bool offered(const struct ws_handshake *hs, const char *name, size_t len)
+{
+	for (size_t i = 0; i < hs->num_protocols; i++) {
+		if (hs->protocols[i].len == len && memcmp(hs->protocols[i].name, name, len) == 0)
+			return true;
+	}
+	return false;
 }
 
 static PyObject *ws_error(const char *msg)
@@ -498,7 +571,9 @@ static int read_more(WebSocket *self)
 	size_t base = c->head_len; /* the head stays: the access log reads it */
 
 	if (self->raw == c->len) {
+		/* Between messages: an idle WebSocket keeps a small buffer. */
 		c->len = self->raw = base;
+		conn_trim(c, IDLE_ROOM);
 	} else if (self->raw > base) {
 		memmove(c->buf + base, c->buf + self->raw, c->len - self->raw);
 		c->len = base + (c->len - self->raw);
@@ -646,6 +721,14 @@ static PyObject *ws_get_env(WebSocket *self, void *key)
 		v = PyDict_GetItemString(self->environ, key); /* borrowed */
 
 	v = v ? v : Py_None;
+	Py_INCREF(v);
+	return v;
+}
+
+static PyObject *ws_get_subprotocol(WebSocket *self, void *unused)
+{
+	PyObject *v = self->subprotocol ? self->subprotocol : Py_None;
+
 	Py_INCREF(v);
 	return v;
 }

@@ -4,7 +4,8 @@
  * version, environ) over the C protocol library in workers/http/ (ws_*),
  * and the environ of an upgrade request, a dict whose 'wsgi.websocket' key
  * answers the handshake (101) when the app reads it, so an app that never
- * asks gets the request as a plain GET.
+ * asks gets the request as a plain GET. The 101 names the subprotocol the
+ * app chose, or the first of --websocket-protocols the client offers.
  *
  * Reading and writing go through the connection's conn_io waits, with the
  * GIL released: on greenlet and gevent a WebSocket waiting in receive() is
@@ -25,11 +26,14 @@ struct conn;
 
 /*
  * The settings: the largest message in bytes (1009 beyond; 0: no limit),
- * and the seconds of client silence before a server ping (0: none; a ping
- * unanswered that long closes the connection). Once per process, before
+ * the seconds of client silence before a server ping (0: none; a ping
+ * unanswered that long closes the connection), and the subprotocols
+ * answered when the app does not choose (protocols[0..n), borrowed: they
+ * must outlive the process's WebSockets). Once per process, before
  * websocket_environ().
  */
-void websocket_configure(uint64_t max_message, int ping_seconds);
+void websocket_configure(uint64_t max_message, int ping_seconds, char *const *protocols,
+			 size_t num_protocols);
 
 /*
  * Each WebSocket holds one of n pool threads (gthread): warn when they are
@@ -37,8 +41,12 @@ void websocket_configure(uint64_t max_message, int ping_seconds);
  */
 void websocket_pool_threads(int n);
 
-/* Ready the types; once per process after interp_init(). 0 or -1 (exception set). */
-int websocket_init(void);
+/*
+ * Ready the types; once per process after interp_init(). app (borrowed,
+ * kept) is asked for gevent-websocket's app_protocol(path) when it has one.
+ * 0 or -1 (exception set).
+ */
+int websocket_init(PyObject *app);
 
 /*
  * For a request that asks for a WebSocket (c->req.upgrade and an Upgrade

@@ -13,6 +13,7 @@
 
 #include "arbiter/log.h"
 #include "workers/accesslog.h"
+#include "workers/channel.h"
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
@@ -36,7 +37,8 @@ struct request {
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
-	struct timespec start; /* CLOCK_MONOTONIC; only when the access log is on */
+	struct timespec start; /* CLOCK_MONOTONIC, when the request reached us */
+	int answered;   /* the status of an answer made here (error, 101), 0: the app's */
 	int timer;      /* its reqtimeout slot, -1: not timed */
 };
 
@@ -54,6 +56,7 @@ typedef struct {
 
 static PyObject *app_obj;
 static PyObject *str_close; /* interned attribute name */
+static bool use_sendfile = true; /* --no-sendfile clears it */
 
 static PyObject *start_response(StartResponse *self, PyObject *status, PyObject *headers,
 				PyObject *exc_info);
@@ -71,6 +74,7 @@ static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
 static void hold_line(struct request *r);
+static void count_request(const struct request *r);
 static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);
 static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
@@ -106,12 +110,17 @@ static PyTypeObject FileWrapperType = {
 	.tp_methods = file_wrapper_methods,
 };
 
+void wsgi_set_sendfile(bool on)
+{
+	use_sendfile = on;
+}
+
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
 {
 	app_obj = app;
 	str_close = PyUnicode_InternFromString("close");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
-	    input_init_types() < 0 || websocket_init() < 0 ||
+	    input_init_types() < 0 || websocket_init(app) < 0 ||
 	    environ_init(multithread, multiprocess, (PyObject *)&FileWrapperType) < 0) {
 		interp_log_exception("cannot set up WSGI");
 		return -1;
@@ -127,8 +136,8 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	enum wsgi_outcome out = WSGI_CLOSE;
 
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
-	if (accesslog_enabled())
-		clock_gettime(CLOCK_MONOTONIC, &r.start);
+	clock_gettime(CLOCK_MONOTONIC, &r.start); /* vDSO: no system call */
+	channel_in_flight(1);
 	/* A WebSocket's app call lasts as long as the session: not bounded. */
 	if (reqtimeout_seconds && !c->req.upgrade)
 		r.timer = reqtimeout_begin(c);
@@ -155,6 +164,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		 * app returns is closed, not sent, as under gevent-websocket). */
 		if (!result)
 			interp_log_exception("Error in a WebSocket application");
+		r.answered = 101;
 		if (accesslog_enabled())
 			access_log(&r, 101, 0, false);
 		goto done;
@@ -227,6 +237,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 done:
 	if (accesslog_enabled() && !r.logged && c->fd >= 0)
 		access_log(&r, r.started ? r.resp.status : 500, r.resp.body_sent, r.head_sent);
+	count_request(&r);
 	if (r.ws) {
 		websocket_finish(r.ws);
 		Py_DECREF(r.ws);
@@ -457,12 +468,14 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 static int send_file(struct request *r, PyObject *wrapper)
 {
 	PyObject *filelike = ((FileWrapper *)wrapper)->filelike;
-	PyObject *fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
-	PyObject *pos;
+	PyObject *fno, *pos;
 	struct stat st;
 	long long offset;
 	int fd;
 
+	if (!use_sendfile)
+		return -1;
+	fno = PyObject_CallMethod(filelike, "fileno", NULL); /* new ref */
 	if (!fno) {
 		PyErr_Clear();
 		return -1;
@@ -540,6 +553,7 @@ static void finish_error(struct request *r, const char *what)
 		int status = c->error_status ? c->error_status : timed_out ? 504 : 500;
 
 		r->head_sent = true;
+		r->answered = status;
 		/* Now: the refusal closes the connection and frees the request. */
 		if (accesslog_enabled())
 			access_log(r, status, strlen(http_reason(status)) + 1, false);
@@ -558,6 +572,18 @@ static void hold_line(struct request *r)
 		accesslog_hold();
 		r->held = true;
 	}
+}
+
+/* The request leaves the application: its status and duration go to the arbiter's counters. */
+static void count_request(const struct request *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	channel_in_flight(-1);
+	channel_count_request(r->answered ? r->answered : r->started ? r->resp.status : 500,
+			      (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
+				      (now.tv_nsec - r->start.tv_nsec) / 1000);
 }
 
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent)

@@ -25,6 +25,9 @@ enum wsgi_outcome {
 /* Prepare the per-process state for `app` (borrowed; keep it alive). 0 or -1 (logged). */
 int wsgi_init(PyObject *app, bool multithread, bool multiprocess);
 
+/* --no-sendfile: wsgi.file_wrapper files are read and written, not sendfile(2)'d. */
+void wsgi_set_sendfile(bool on);
+
 /*
  * Serve the request parsed into c->req: call the app, send its response.
  * keep_alive says whether the worker type keeps connections; the request

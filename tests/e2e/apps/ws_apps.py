@@ -6,6 +6,9 @@ echo      echoes each message until the client closes; /info answers the
           the app ignores (/plain) is answered as a GET
 push      sends 64 KiB messages to a client that never reads, until send()
           raises; writes what it managed to the file named in the query
+choose    the subprotocol named in the query (none: no choice) is the app's
+          choice; answers the one the handshake named as JSON, then echoes
+resource  gevent-websocket's app_protocol(path): the path names the choice
 """
 import json
 import os
@@ -64,3 +67,27 @@ def push(environ, start_response):
         json.dump({"sent": sent, "seconds": time.monotonic() - start, "error": error}, f)
     os.rename(out + ".tmp", out)
     return []
+
+
+def choose(environ, start_response):
+    choice = urllib.parse.unquote(environ["QUERY_STRING"])
+    if choice:
+        environ["kirin.websocket_protocol"] = int(choice) if choice.isdigit() else choice
+    ws = environ.get("wsgi.websocket")
+    if ws is None:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+    ws.send(json.dumps({"subprotocol": ws.subprotocol,
+                        "offered": environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL")}))
+    return echo(environ, start_response)
+
+
+class Resource:
+    def app_protocol(self, path):
+        return path.strip("/") or None
+
+    def __call__(self, environ, start_response):
+        return choose(environ, start_response)
+
+
+resource = Resource()

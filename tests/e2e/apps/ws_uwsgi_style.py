@@ -14,7 +14,9 @@ def app(environ, start_response):
             body = b"OSError: " + str(e).encode()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [body]
-    uwsgi.websocket_handshake(environ["HTTP_SEC_WEBSOCKET_KEY"], environ.get("HTTP_ORIGIN", ""))
+    # The query names the subprotocol to answer (uWSGI's third argument).
+    uwsgi.websocket_handshake(environ["HTTP_SEC_WEBSOCKET_KEY"], environ.get("HTTP_ORIGIN", ""),
+                              environ["QUERY_STRING"])
     while True:
         try:
             msg = uwsgi.websocket_recv()
