@@ -32,6 +32,7 @@ static struct {
 	struct worker *w;
 	PyGreenlet *hub; /* the main greenlet: it runs the loop */
 	PyObject *call_soon;
+	bool asgi; /* the app is ASGI: http requests are served from the loop */
 } A;
 
 static int suspend(int fd, short events, double timeout);
@@ -39,6 +40,9 @@ static PyObject *wake(PyObject *capsule, PyObject *unused);
 static PyObject *wake_timeout(PyObject *capsule, PyObject *unused);
 static bool in_hub(void);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
+static void dispatch(struct cconn *cc);
+static void asgi_done(struct conn *c, enum wsgi_outcome out);
+static bool keep_alive(void);
 static PyObject *current(void);
 static PyObject *to_hub(void);
 static int resume(PyObject *g);
@@ -52,7 +56,7 @@ static PyMethodDef wake_timeout_def = {"kirin_wake_timeout", wake_timeout, METH_
 
 static const struct conn_io asyncio_io = {.wait = conn_wait};
 static const struct connset_ops asyncio_ops = {
-    .dispatch = gconn_dispatch,
+    .dispatch = dispatch,
     .io = &asyncio_io,
     .tick = gconn_tick,
 };
@@ -97,6 +101,7 @@ int asyncio_run(struct worker *w, PyObject *app)
 	is_asgi = asgi_detect(app, cfg->interface);
 	if (is_asgi < 0)
 		return WORKER_EXIT_BOOT_ERROR;
+	A.asgi = is_asgi;
 	log_info("serving %s on the %s event loop", is_asgi ? "ASGI" : "WSGI",
 	         Py_TYPE(loop)->tp_name);
 	A.hub = PyGreenlet_GetCurrent(); /* new ref */
@@ -230,6 +235,40 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 	if (rc == 0)
 		errno = ETIMEDOUT;
 	return rc > 0 ? 0 : -1;
+}
+
+/*
+ * The connection set's dispatch: an ASGI http request is served from the
+ * loop (a task, no greenlet); a WebSocket, a refusal, and every WSGI
+ * request go to a connection greenlet.
+ */
+static void dispatch(struct cconn *cc)
+{
+	if (A.asgi && !cc->refuse && !asgi_ws_requested(&cc->c))
+		asgi_start(&cc->c, keep_alive(), asgi_done);
+	else
+		gconn_dispatch(cc);
+}
+
+/* An ASGI request served from the loop is over: as gconn does after a request. */
+static void asgi_done(struct conn *c, enum wsgi_outcome out)
+{
+	struct cconn *cc = (struct cconn *)(void *)c;
+
+	A.w->requests++;
+	if (out != WSGI_KEEP || !keep_alive() || conn_next_request(c) < 0) {
+		if (out != WSGI_CLOSED)
+			conn_finish(c);
+		connset_close(cc);
+		return;
+	}
+	connset_resume(cc); /* a pipelined request, or wait for the next */
+}
+
+/* Whether a connection may carry another request (--keep-alive, no stop). */
+static bool keep_alive(void)
+{
+	return A.w->cfg->keepalive > 0 && !worker_stopping(A.w) && !connset_stopping();
 }
 
 static PyObject *current(void)

@@ -2,10 +2,11 @@
  * asyncio — the asyncio worker: an asyncio event loop per worker (uvloop's
  * when --asgi-loop allows and it is importable) on which kirin's C code
  * owns accepting, parsing, keep-alive, timeouts and writing
- * (reactor_asyncio.h). An ASGI app's request runs as a task of the loop,
+ * (reactor_asyncio.h). An ASGI app's http request runs as a task of the
+ * loop, started from the connection set's dispatch without a greenlet,
  * seeing only ASGI messages built in C (asgi.h), with lifespan events
- * (lifespan.h); a WSGI app's request runs in a greenlet whose hub is the
- * loop (gconn.h), so asyncio.get_event_loop() works in the app and what it
+ * (lifespan.h); a WebSocket's session and a WSGI app's request run in a
+ * greenlet whose hub is the loop (gconn.h), so asyncio.get_event_loop() works in the app and what it
  * schedules there runs, while its blocking calls block the worker.
  * Gunicorn's -k uvicorn.workers.UvicornWorker selects it.
  *

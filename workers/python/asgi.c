@@ -38,31 +38,24 @@ static PyObject *req_receive(Req *r, PyObject *unused);
 static PyObject *req_send(Req *r, PyObject *msg);
 static PyObject *req_done(Req *r, PyObject *task);
 static PyObject *req_readable(Req *r, PyObject *unused);
-static PyObject *req_writable(Req *r, PyObject *unused);
-static PyObject *req_write_timeout(Req *r, PyObject *unused);
 static PyObject *req_read_timeout(Req *r, PyObject *unused);
 static PyObject *response_start(Req *r, PyObject *msg);
 static PyObject *response_body(Req *r, PyObject *msg);
 static PyObject *body_message(Req *r);
 static PyObject *message(PyObject *type, PyObject *body, bool more);
-static int write_nb(Req *r, struct iovec *iov, int n);
-static void flush_pending(Req *r);
-static int arm_write_timer(Req *r);
 static void stop_reading(Req *r);
-static void stop_writing(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
 static void finish(Req *r, PyObject *task, enum wsgi_outcome *out);
+static Req *req_new(struct conn *c, bool keep_alive);
+static void begin(Req *r, PyObject *scope);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
 static PyMethodDef send_def = {"send", (PyCFunction)req_send, METH_O, NULL};
 static PyMethodDef done_def = {"kirin_task_done", (PyCFunction)req_done, METH_O, NULL};
 static PyMethodDef readable_def = {"kirin_readable", (PyCFunction)req_readable, METH_NOARGS, NULL};
-static PyMethodDef writable_def = {"kirin_writable", (PyCFunction)req_writable, METH_NOARGS, NULL};
 static PyMethodDef read_timeout_def = {"kirin_read_timeout", (PyCFunction)req_read_timeout,
                                        METH_NOARGS, NULL};
-static PyMethodDef timeout_def = {"kirin_write_timeout", (PyCFunction)req_write_timeout,
-                                  METH_NOARGS, NULL};
 
 static PyTypeObject ReqType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
@@ -109,22 +102,13 @@ void asgi_set_state(PyObject *state)
 
 enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 {
-	Req *r = PyObject_New(Req, &ReqType);
-	PyObject *scope = NULL, *receive = NULL, *send = NULL, *coro = NULL, *task = NULL;
-	PyObject *done = NULL, *res;
+	Req *r = req_new(c, keep_alive);
+	PyObject *scope, *res;
 	enum wsgi_outcome out = WSGI_CLOSE;
 
-	if (!r) {
-		interp_log_exception("cannot serve an ASGI request");
-		conn_refuse(c, 500);
+	if (!r)
 		return WSGI_CLOSED;
-	}
-	memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
-	r->c = c;
 	r->g = (PyObject *)PyGreenlet_GetCurrent(); /* new ref */
-	r->resp.keep_alive = keep_alive && c->req.keep_alive;
-	if (accesslog_enabled())
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
 	scope = asgi_scope_new(c, S.state);
 	if (scope && asgi_ws_requested(c) && asgi_ws_begin(r, scope) < 0) {
 		if (PyErr_Occurred())
@@ -133,20 +117,8 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 		Py_DECREF(r);
 		return c->fd < 0 ? WSGI_CLOSED : WSGI_CLOSE;
 	}
-	receive = bound(&receive_def, r);
-	send = bound(&send_def, r);
-	done = bound(&done_def, r);
-	if (scope && receive && send && done) {
-		PyObject *args[] = {scope, receive, send};
-		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
-	}
-	task = coro ? PyObject_CallOneArg(S.create_task, coro) : NULL;
-	res = task ? PyObject_CallMethodOneArg(task, S.s_add_done_callback, done) : NULL;
-	Py_XDECREF(res);
-	if (!res) {
-		interp_log_exception("Exception in ASGI application");
-		r->task_done = true;
-	}
+	begin(r, scope);
+	Py_XDECREF(scope);
 	/* The task's end (req_done) switches back here. */
 	while (!r->task_done) {
 		if (asgi_ws_read(r))
@@ -154,24 +126,94 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 		res = S.to_hub();
 		if (!res) { /* killed: the worker is going away */
 			PyErr_Clear();
-			res = PyObject_CallMethodNoArgs(task, S.s_cancel);
+			res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
 			PyErr_Clear();
 			r->broken = true;
 			r->task_done = true;
 		}
 		Py_XDECREF(res);
 	}
-	finish(r, task, &out);
-	Py_XDECREF(scope);
-	Py_XDECREF(receive);
-	Py_XDECREF(send);
-	Py_XDECREF(done);
-	Py_XDECREF(coro);
-	Py_XDECREF(task);
+	finish(r, r->task, &out);
+	Py_CLEAR(r->task);
 	Py_DECREF(r);
 	if (c->fd < 0)
 		return WSGI_CLOSED;
 	return out;
+}
+
+void asgi_start(struct conn *c, bool keep_alive,
+                void (*done)(struct conn *c, enum wsgi_outcome out))
+{
+	Req *r = req_new(c, keep_alive);
+	PyObject *scope;
+
+	if (!r) {
+		done(c, WSGI_CLOSED);
+		return;
+	}
+	r->done_cb = done;
+	scope = asgi_scope_new(c, S.state);
+	begin(r, scope);
+	Py_XDECREF(scope);
+	if (r->task_done)
+		asgi_req_end(r);
+}
+
+/* A request object for c's request (new ref), or NULL after answering 500. */
+static Req *req_new(struct conn *c, bool keep_alive)
+{
+	Req *r = PyObject_New(Req, &ReqType);
+
+	if (!r) {
+		interp_log_exception("cannot serve an ASGI request");
+		conn_refuse(c, 500);
+		return NULL;
+	}
+	memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
+	r->c = c;
+	r->resp.keep_alive = keep_alive && c->req.keep_alive;
+	if (accesslog_enabled())
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+	return r;
+}
+
+/* Call the app with scope (NULL: its building failed) and start its task in r->task. */
+static void begin(Req *r, PyObject *scope)
+{
+	PyObject *receive = bound(&receive_def, r), *send = bound(&send_def, r);
+	PyObject *done = bound(&done_def, r), *coro = NULL, *res;
+
+	if (scope && receive && send && done) {
+		PyObject *args[] = {scope, receive, send};
+		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
+	}
+	r->task = coro ? PyObject_CallOneArg(S.create_task, coro) : NULL;
+	res = r->task ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
+	Py_XDECREF(res);
+	if (!res) {
+		interp_log_exception("Exception in ASGI application");
+		r->task_done = true;
+	}
+	Py_XDECREF(receive);
+	Py_XDECREF(send);
+	Py_XDECREF(done);
+	Py_XDECREF(coro);
+}
+
+void asgi_req_end(Req *r)
+{
+	struct conn *c = r->c;
+	enum wsgi_outcome out = WSGI_CLOSE;
+
+	if (!r->broken && (r->pend_off < r->pend_len || r->file_left)) {
+		r->finishing = true; /* flush_pending() calls again */
+		return;
+	}
+	r->finishing = false;
+	finish(r, r->task, &out);
+	Py_CLEAR(r->task);
+	r->done_cb(c, c->fd < 0 ? WSGI_CLOSED : out);
+	Py_DECREF(r);
 }
 
 /*
@@ -190,7 +232,7 @@ static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
 	PyErr_Clear();
 	Py_XDECREF(res);
 	stop_reading(r);
-	stop_writing(r);
+	asgi_req_stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);
 	reactor_asyncio_cancel(&r->rtimer);
 	if (!r->broken && r->pend_off < r->pend_len) {
@@ -517,147 +559,6 @@ static PyObject *response_body(Req *r, PyObject *msg)
 	return asgi_req_write(r, iov, n);
 }
 
-PyObject *asgi_req_write(Req *r, struct iovec *iov, int n)
-{
-	int rc = n ? write_nb(r, iov, n) : 0;
-
-	if (rc < 0) {
-		PyErr_SetString(S.disconnected_exc, "the client is gone");
-		return NULL;
-	}
-	if (rc == 0) {
-		Py_INCREF(S.ready_none);
-		return S.ready_none;
-	}
-	if (!r->send_fut) {
-		PyObject *cb = bound(&writable_def, r);
-		r->send_fut = PyObject_CallNoArgs(S.create_future);
-		if (!cb || !r->send_fut || reactor_asyncio_add(r->c->fd, true, cb) < 0 ||
-		    arm_write_timer(r) < 0) {
-			Py_XDECREF(cb);
-			return NULL;
-		}
-		Py_DECREF(cb);
-		r->writing = true;
-	}
-	Py_INCREF(r->send_fut);
-	return r->send_fut;
-}
-
-PyObject *asgi_req_disconnected(void)
-{
-	return S.disconnected_exc;
-}
-
-PyObject *asgi_req_future(void)
-{
-	return PyObject_CallNoArgs(S.create_future);
-}
-
-/*
- * Write iov[0..n) without waiting; what the socket does not take goes to
- * r->pend (after what is there already). 0 all written, 1 some pending, -1
- * the client is gone (r->broken).
- */
-static int write_nb(Req *r, struct iovec *iov, int n)
-{
-	size_t total = 0, off;
-	ssize_t w = 0;
-
-	for (int i = 0; i < n; i++)
-		total += iov[i].iov_len;
-	if (r->pend_off == r->pend_len) {
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		do
-			w = sendmsg(r->c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (w < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN) {
-			r->broken = true;
-			return -1;
-		}
-		if (w < 0)
-			w = 0;
-		if ((size_t)w == total)
-			return r->file_left ? asgi_file_pump(r) : 0;
-		free(r->pend);
-		r->pend = NULL;
-		r->pend_len = r->pend_off = 0;
-	}
-	r->pend = xrealloc(r->pend, r->pend_len + total - (size_t)w);
-	off = (size_t)w;
-	for (int i = 0; i < n; i++) {
-		size_t skip = off < iov[i].iov_len ? off : iov[i].iov_len;
-		memcpy(r->pend + r->pend_len, (char *)iov[i].iov_base + skip,
-		       iov[i].iov_len - skip);
-		r->pend_len += iov[i].iov_len - skip;
-		off -= skip;
-	}
-	return 1;
-}
-
-/* Our writer fired (the hub): write more of what is pending. */
-static PyObject *req_writable(Req *r, PyObject *unused)
-{
-	if (r->c)
-		flush_pending(r);
-	Py_RETURN_NONE;
-}
-
-static void flush_pending(Req *r)
-{
-	bool progress = false;
-
-	while (r->pend_off < r->pend_len) {
-		ssize_t w = send(r->c->fd, r->pend + r->pend_off, r->pend_len - r->pend_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			if (progress)
-				arm_write_timer(r); /* --timeout bounds each wait, not the whole */
-			return;                     /* more when writable again */
-		}
-		if (w < 0) {
-			r->broken = true;
-			break;
-		}
-		r->pend_off += (size_t)w;
-		progress = true;
-	}
-	if (!r->broken && r->file_left && asgi_file_pump(r) == 1) {
-		arm_write_timer(r);
-		return;
-	}
-	stop_writing(r);
-	reactor_asyncio_cancel(&r->timer);
-	asgi_settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL,
-	            "the client is gone");
-}
-
-/* (Re)start the --timeout of a wait to write. 0, or -1 with an exception. */
-static int arm_write_timer(Req *r)
-{
-	PyObject *cb = bound(&timeout_def, r);
-
-	reactor_asyncio_cancel(&r->timer);
-	r->timer = cb ? reactor_asyncio_later(r->c->timeout_ms / 1000.0, cb) : NULL;
-	Py_XDECREF(cb);
-	return r->timer ? 0 : -1;
-}
-
-/* --timeout passed with bytes pending: the client is too slow, give it up. */
-static PyObject *req_write_timeout(Req *r, PyObject *unused)
-{
-	Py_CLEAR(r->timer);
-	if (r->c && r->pend_off < r->pend_len) {
-		r->broken = true;
-		stop_writing(r);
-		asgi_settle(&r->send_fut, NULL, S.disconnected_exc,
-		            "the client did not read in time");
-	}
-	Py_RETURN_NONE;
-}
-
 /* --timeout passed without the body bytes a receive() waits for: the client is gone. */
 static PyObject *req_read_timeout(Req *r, PyObject *unused)
 {
@@ -674,7 +575,10 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused)
 static PyObject *req_done(Req *r, PyObject *task)
 {
 	r->task_done = true;
-	asgi_req_resume(r);
+	if (r->done_cb)
+		asgi_req_end(r);
+	else
+		asgi_req_resume(r);
 	Py_RETURN_NONE;
 }
 
@@ -697,12 +601,14 @@ static void stop_reading(Req *r)
 	reactor_asyncio_rewatch((struct cconn *)(void *)r->c);
 }
 
-static void stop_writing(Req *r)
+PyObject *asgi_req_disconnected(void)
 {
-	if (!r->writing)
-		return;
-	r->writing = false;
-	reactor_asyncio_remove(r->c->fd, true);
+	return S.disconnected_exc;
+}
+
+PyObject *asgi_req_future(void)
+{
+	return PyObject_CallNoArgs(S.create_future);
 }
 
 void asgi_settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why)
@@ -771,6 +677,7 @@ static void req_dealloc(Req *r)
 	Py_XDECREF(r->timer);
 	Py_XDECREF(r->rtimer);
 	Py_XDECREF(r->g);
+	Py_XDECREF(r->task);
 	free(r->pend);
 	PyObject_Free(r);
 }

@@ -7,8 +7,9 @@
  * the socket's buffer is full: backpressure). Python sees only the ASGI
  * messages.
  *
- * Runs in the asyncio worker with the GIL held: asgi_serve() in a
- * connection's greenlet (gconn.h), which waits for the task to end;
+ * Runs in the asyncio worker with the GIL held: asgi_start() from the
+ * loop (http), or asgi_serve() in a connection's greenlet (gconn.h) that
+ * waits for the task to end (a WebSocket, whose frames it reads);
  * receive() and send() in the loop's greenlet (the hub), where they never
  * wait: whatever would block is awaited as a future of the loop.
  */
@@ -41,3 +42,13 @@ void asgi_set_state(PyObject *state);
  * answered with 500 when nothing was sent yet. As wsgi_serve().
  */
 enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive);
+
+/*
+ * Serve the request parsed into c->req from the loop itself, without a
+ * greenlet (an http request; a WebSocket needs asgi_serve()): start the
+ * app's task and return. Once it has ended and its response is out,
+ * done(c, outcome) is called from the loop (at once when the app could not
+ * be called).
+ */
+void asgi_start(struct conn *c, bool keep_alive,
+                void (*done)(struct conn *c, enum wsgi_outcome out));

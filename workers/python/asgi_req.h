@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "workers/http/response.h"
+#include "workers/python/wsgi.h"
 
 struct asgi_ws;
 
@@ -42,10 +43,14 @@ typedef struct {
 	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
 	size_t pend_len, pend_off;
 	struct timespec start;
-	bool has_file;      /* http.response.pathsend: file_fd is open */
-	int file_fd;        /* its bytes file_off.. go out after pend, with sendfile(2) */
+	bool has_file; /* http.response.pathsend: file_fd is open */
+	int file_fd;   /* its bytes file_off.. go out after pend, with sendfile(2) */
 	off_t file_off;
 	uint64_t file_left;
+	PyObject *task; /* the app's */
+	/* Served from the loop (asgi_start): called at the end; NULL in a greenlet. */
+	void (*done_cb)(struct conn *c, enum wsgi_outcome out);
+	bool finishing;     /* the task ended; pending bytes go out before done_cb */
 	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
 } Req;
 
@@ -88,6 +93,16 @@ int asgi_file_pump(Req *r);
 
 /* Close r's file, if any. */
 void asgi_file_close(Req *r);
+
+/* Stop waiting for the socket to be writable. */
+void asgi_req_stop_writing(Req *r);
+
+/*
+ * The end of a request served from the loop (asgi_start): once what the
+ * task left to write is out, finish and call r->done_cb. Drops the
+ * reference asgi_start() held.
+ */
+void asgi_req_end(Req *r);
 
 /* From the loop: switch into the connection greenlet serving r, until it waits. */
 void asgi_req_resume(Req *r);
