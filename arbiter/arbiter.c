@@ -21,6 +21,7 @@
 #include "arbiter/monotime.h"
 #include "arbiter/notify.h"
 #include "arbiter/process.h"
+#include "arbiter/sslctx.h"
 #include "arbiter/throttle.h"
 #include "workers/channel.h"
 #include "workers/python/hooks.h"
@@ -116,6 +117,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		maintain(a, now);
 		statsd_tick(a, now);
 		notify_watchdog(now);
+		sslctx_rotate(now);
 	}
 	return stop(a, mode);
 }
@@ -433,6 +435,9 @@ static int prepare_reload(struct arbiter *a, struct config *next, char *err, siz
 			 strerror(errno));
 		goto failed;
 	}
+	/* A certificate that cannot be loaded keeps the running one (and its settings). */
+	if (sslctx_load(next, err, errlen) < 0)
+		goto failed;
 	/* The new workers open it: a path they cannot open would stop us. */
 	if (next->accesslog && strcmp(next->accesslog, "-") != 0) {
 		fd = open(next->accesslog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -450,7 +455,8 @@ static int prepare_reload(struct arbiter *a, struct config *next, char *err, siz
 	if (!ls)
 		goto failed;
 	for (size_t i = 0; !same && i < n; i++)
-		log_info("Listening at: %s%s (%ld)", ls[i].family == AF_UNIX ? "" : "http://",
+		log_info("Listening at: %s%s (%ld)",
+			 ls[i].family == AF_UNIX ? "" : next->tls_ctx ? "https://" : "http://",
 			 ls[i].name, (long)getpid());
 	a->listeners = ls;
 	a->nlisteners = n;

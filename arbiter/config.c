@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "arbiter/config_parts.h"
+#include "arbiter/sslctx.h"
 
 
 #include "workers/python/pyconfig.h"
@@ -194,6 +195,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->app_module);
 	free(cfg->extra_arg);
+	sslctx_free(cfg->tls_ctx);
 	config_list_clear(&cfg->notes);
 	memset(cfg, 0, sizeof(*cfg));
 }

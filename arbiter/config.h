@@ -69,8 +69,9 @@ struct setting {
 				   only where another KEY= follows (raw_env) */
 	bool octal;             /* SETTING_INT read as Gunicorn's auto_int (umask): 022 and
 				   0o22 are octal, 0x12 hex; printed in octal */
-	bool py_int;            /* SETTING_STRING that a Python config file may give as an
-				   int (user, group: an id) */
+	bool py_int;            /* SETTING_STRING or SETTING_CHOICE that a Python config file
+				   may give as an int (user, group: an id; ssl_version:
+				   an ssl.PROTOCOL_* number, one of its aliases) */
 	/* SETTING_CHOICE: other spellings, NULL-terminated pairs "alias", "choice"
 	   ("true", "auto"); a row with aliases also takes a Python bool */
 	const char *const *aliases;
@@ -130,6 +131,16 @@ struct config {
 	bool casefold_http_method;
 	bool strip_header_spaces;
 	char *header_map;  /* drop, refuse or dangerous */
+	/* TLS */
+	char *keyfile;
+	char *certfile;    /* NULL: plain HTTP */
+	char *ssl_version; /* TLS, TLSv1_2 or TLSv1_3: the oldest version accepted */
+	int cert_reqs;     /* 0 none, 1 optional, 2 required */
+	char *ca_certs;
+	bool suppress_ragged_eofs;
+	bool do_handshake_on_connect;
+	char *ciphers;
+	struct ssl_ctx_st *tls_ctx; /* built by sslctx_load() from the above; workers inherit it */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;

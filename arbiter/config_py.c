@@ -6,6 +6,7 @@
  */
 #include "arbiter/config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 	for (size_t i = 0; i < pc.n && rc == 0; i++) {
 		const struct pyvalue *v = &pc.v[i];
 		const struct setting *s = config_find(v->name);
-		char note[400];
+		char note[PATH_MAX + 256];
 
 		/* As Gunicorn, the file may ask for check_config and print_config. */
 		if (s && (!s->cli_only || s->type == SETTING_BOOL)) {
@@ -106,6 +107,13 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 			snprintf(err, errlen, "%ssetting '%s' is not supported by kirin: %s",
 			         prefix, v->name, config_refusal(v->name)->why);
 			rc = -2;
+		} else if (!s && strcmp(v->name, "ssl_context") == 0 && v->kind != PYVALUE_NONE) {
+			/* Gunicorn's example defines it: accepted, but said to be unused. */
+			snprintf(note, sizeof(note),
+			         "%s'ssl_context' is never called: kirin's TLS is OpenSSL's, set up in "
+			         "C from certfile, keyfile, ca_certs, cert_reqs, ciphers and ssl_version",
+			         prefix);
+			config_list_push(&cfg->notes, note, strlen(note));
 		} else if (!s && is_gunicorn_setting(v->name) && !hooks_known(v->name) &&
 		           !is_noop(v->name)) {
 			snprintf(note, sizeof(note),
@@ -153,7 +161,8 @@ static int apply(struct config *cfg, const struct setting *s, const struct pyval
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		/* fall through */
 	case SETTING_CHOICE:
-		if (v->kind == PYVALUE_STR || (v->kind == PYVALUE_BOOL && s->aliases))
+		if (v->kind == PYVALUE_STR || (v->kind == PYVALUE_BOOL && s->aliases) ||
+		    (v->kind == PYVALUE_INT && s->py_int))
 			return config_set_value(cfg, s, v->text, FROM_CLI, false, why, whylen);
 		return expected(v, "a string", why, whylen);
 	case SETTING_LIST:

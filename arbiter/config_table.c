@@ -43,6 +43,10 @@ static const char *const interfaces[] = {"auto", "asgi", "wsgi", NULL};
 static const char *const header_maps[] = {"drop", "refuse", "dangerous", NULL};
 static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
 static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
+static const char *const ssl_versions[] = {"TLS", "TLSv1_2", "TLSv1_3", NULL};
+/* Gunicorn's names (and ssl module numbers) for "the best both sides have". */
+static const char *const ssl_version_aliases[] = {"TLS_SERVER", "TLS", "SSLv23", "TLS", "2", "TLS",
+						  "17", "TLS", "5", "TLSv1_2", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
 static const char *const syslog_facilities[] = {
 	"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "security",
@@ -378,6 +382,85 @@ const struct setting config_settings[] = {
 		.help = "A header whose name has an underscore: drop it, refuse the request "
 			"(400), or keep it (dangerous: X_Forwarded_For passes for "
 			"X-Forwarded-For).",
+	},
+	/* TLS (HTTPS): every listener speaks TLS once certfile is set */
+	{
+		.name = "keyfile",
+		.long_flag = "--keyfile",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, keyfile),
+		.metavar = "FILE",
+		.help = "The PEM private key of the certificate (default: none; the certfile "
+			"holds it).",
+	},
+	{
+		.name = "certfile",
+		.long_flag = "--certfile",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, certfile),
+		.metavar = "FILE",
+		.help = "Serve HTTPS with this PEM certificate (chain) on every listener "
+			"(default: none, plain HTTP); HUP reloads it.",
+	},
+	{
+		.name = "ssl_version",
+		.long_flag = "--ssl-version",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, ssl_version),
+		.choices = ssl_versions,
+		.aliases = ssl_version_aliases,
+		.py_int = true,
+		.metavar = "VERSION",
+		.help = "The oldest TLS version accepted: TLS (1.2 and 1.3, 1.3 preferred), "
+			"TLSv1_2 or TLSv1_3; Gunicorn's TLS_SERVER and SSLv23 are TLS.",
+	},
+	{
+		.name = "cert_reqs",
+		.long_flag = "--cert-reqs",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, cert_reqs),
+		.def = "0",
+		.min = 0,
+		.max = 2,
+		.metavar = "INT",
+		.help = "Client certificates: 0 not asked for, 1 optional (verified when "
+			"sent), 2 required (mutual TLS); verified against ca_certs.",
+	},
+	{
+		.name = "ca_certs",
+		.long_flag = "--ca-certs",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, ca_certs),
+		.metavar = "FILE",
+		.help = "PEM file of the CA certificates that client certificates are "
+			"verified against (default: none).",
+	},
+	{
+		.name = "suppress_ragged_eofs",
+		.long_flag = "--suppress-ragged-eofs",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, suppress_ragged_eofs),
+		.def = "true",
+		.help = "Take a client's close without a TLS close_notify for an end of "
+			"file (false: for an error).",
+	},
+	{
+		.name = "do_handshake_on_connect",
+		.long_flag = "--do-handshake-on-connect",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, do_handshake_on_connect),
+		.def = "false",
+		.help = "Accepted for Gunicorn; the TLS handshake always comes first, without "
+			"blocking a thread.",
+	},
+	{
+		.name = "ciphers",
+		.long_flag = "--ciphers",
+		.type = SETTING_STRING,
+		.offset = offsetof(struct config, ciphers),
+		.metavar = "LIST",
+		.help = "OpenSSL cipher list for TLS 1.2 (default: OpenSSL's); TLS 1.3 keeps "
+			"its suites.",
 	},
 	/* python */
 	{

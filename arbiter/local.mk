@@ -15,4 +15,5 @@ libkirin_a_SOURCES = \
 	arbiter/signals.c arbiter/upgrade.c arbiter/stats.c arbiter/control.c arbiter/statsd.c \
 	arbiter/ctl.c arbiter/ctl.h \
 	arbiter/process.c arbiter/process.h \
-	arbiter/throttle.c arbiter/throttle.h
+	arbiter/throttle.c arbiter/throttle.h \
+	arbiter/sslctx.c arbiter/sslctx.h

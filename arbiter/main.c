@@ -20,6 +20,7 @@
 #include "arbiter/log.h"
 #include "arbiter/notify.h"
 #include "arbiter/process.h"
+#include "arbiter/sslctx.h"
 #include "build-aux/kirin-config.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
@@ -73,6 +74,11 @@ int main(int argc, char **argv)
 	}
 	if (apply_environment(&cfg) < 0)
 		return 1;
+	/* Certificates are read after --chdir, as Gunicorn reads them. */
+	if (sslctx_load(&cfg, err, sizeof(err)) < 0) {
+		config_free(&cfg);
+		return fail(err);
+	}
 	log_capture_stdio(cfg.capture_output && !cfg.check_config);
 	if (log_open(cfg.errorlog, cfg.loglevel) < 0) {
 		snprintf(err, sizeof(err), "cannot open error log '%s': %s", cfg.errorlog,
@@ -130,10 +136,13 @@ int main(int argc, char **argv)
 	process_set_title("kirin: master [%s]", cfg.proc_name ? cfg.proc_name : config_app_name(&cfg));
 	log_info("Starting kirin %s", PACKAGE_VERSION);
 	for (size_t i = 0; i < nls; i++)
-		log_info("Listening at: %s%s (%ld)%s%s%s", ls[i].family == AF_UNIX ? "" : "http://",
+		log_info("Listening at: %s%s (%ld)%s%s%s",
+			 ls[i].family == AF_UNIX ? "" : cfg.tls_ctx ? "https://" : "http://",
 			 ls[i].name, (long)getpid(), ls[i].activated ? ", passed by systemd" : "",
 			 ls[i].fdname[0] ? " as " : "", ls[i].fdname);
 	log_info("Using worker: %s", config_worker_class(&cfg));
+	if (cfg.tls_ctx)
+		log_info("TLS: %s", sslctx_ktls_state());
 	if (geteuid() == 0 && !cfg.user)
 		log_warning("running as root without --user: the workers, and the application, "
 			    "run as root too");

@@ -10,8 +10,9 @@
 #          wrk for the harness's smoke pass, Gunicorn as the access log's reference,
 #          systemd for systemd-socket-activate and systemd-analyze,
 #          prometheus_client for the server hooks' test and the metrics test, tmux for
-#          `kirin ctl top`, nginx for contrib/nginx's test, and PasteDeploy
-#          for --paste (which users of --paste need too)
+#          `kirin ctl top`, nginx for contrib/nginx's test, PasteDeploy
+#          for --paste (which users of --paste need too), openssl and curl for the
+#          TLS tests (a test CA, a second client)
 #   bench  test, plus the peers `make bench` measures kirin against
 set -eu
 
@@ -23,7 +24,7 @@ TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
     python3-socketio python3-prometheus-client python3-pastedeploy
     python3-uvloop python3-starlette python3-fastapi python3-multipart python3-asgiref
-    groff-base wrk systemd tmux nginx-light"
+    groff-base wrk systemd tmux nginx-light openssl curl"
 BENCH="python3-waitress python3-uvicorn python3-httptools
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
     gnuplot-nox"

@@ -10,7 +10,7 @@ UNIT_TESTS += tests/unit/test_waitlist tests/unit/test_gpool
 UNIT_TESTS += tests/unit/test_worker_type tests/unit/test_kirinmod tests/unit/test_percent
 UNIT_TESTS += tests/unit/test_throttle tests/unit/test_config_ini tests/unit/test_config_cli
 UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test_hooks
-UNIT_TESTS += tests/unit/test_notify tests/unit/test_stats
+UNIT_TESTS += tests/unit/test_notify tests/unit/test_stats tests/unit/test_sslctx
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
@@ -39,6 +39,7 @@ tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
 tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
 tests_unit_test_notify_LDADD = $(UNIT_LDADD)
 tests_unit_test_stats_LDADD = $(UNIT_LDADD)
+tests_unit_test_sslctx_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_LDADD = $(UNIT_LDADD)
 tests_unit_test_accesslog_format_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_accesslog_format_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
@@ -83,6 +84,7 @@ E2E_TESTS = \
 	tests/e2e/test_greenlet.py \
 	tests/e2e/test_websocket.py \
 	tests/e2e/test_ws_autobahn.py \
+	tests/e2e/test_tls.py \
 	tests/e2e/test_gevent.py \
 	tests/e2e/test_asyncio.py \
 	tests/e2e/test_wsgi.py \
@@ -94,7 +96,8 @@ E2E_TESTS = \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps \
-	tests/e2e/gunicorn_settings.txt docs/gunicorn-settings.md tests/procs.py
+	tests/e2e/gunicorn_settings.txt docs/gunicorn-settings.md tests/procs.py \
+	tests/e2e/tls_shim.py
 
 if ASAN
 KIRIN_ASAN = 1

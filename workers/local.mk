@@ -40,6 +40,7 @@ libkirin_a_SOURCES += \
 	workers/python/asgi_ws.c workers/python/asgi_ws.h \
 	workers/python/lifespan.c workers/python/lifespan.h \
 	workers/http/conn.c workers/http/conn.h \
+	workers/http/tls.c workers/http/tls.h \
 	workers/http/allow.c workers/http/allow.h \
 	workers/http/mem.c workers/http/mem.h \
 	workers/http/utf8.c workers/http/utf8.h \

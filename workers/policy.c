@@ -64,6 +64,7 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 			    : strcmp(mode, "auto") == 0 ? 3
 							: 0;
 	p->nodelay = nodelay;
+	p->tls = cfg->tls_ctx;
 	return 0;
 }
 

@@ -23,7 +23,11 @@ Scenarios (--only takes the letters or the names):
   i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
               RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
               against gevent-websocket, uvicorn and uWSGI (tests/bench/wsbench.py)
-  j asgi      kirin -k asyncio with an ASGI hello world at 100 keep-alive
+  j tls       over TLS (a self-signed certificate made with the openssl command,
+              nginx with `listen ssl`): hello keep-alive at 100 connections,
+              a new TLS connection per request (wrk threads per CPU), and the
+              13 MB file through wsgi.file_wrapper (nginx: sendfile on)
+  k asgi      kirin -k asyncio with an ASGI hello world at 100 keep-alive
               connections against uvicorn (uvloop, httptools) and kirin
               greenlet's WSGI hello; 1,000 connections awaiting
               asyncio.sleep(0.1) against the floor; RSS per idle ASGI
@@ -71,6 +75,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import client  # noqa: E402  (the epoll client beside this file)
 import wsbench  # noqa: E402  (scenario i)
+import ssl  # noqa: E402
 from procs import children_of, free_port, kill_live_groups, live_groups  # noqa: E402
 
 DEBIAN_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -117,6 +122,7 @@ class Server:
     """One running server: its own session, log file, port and process group."""
 
     def __init__(self, variant, argv, port, tmp, env=None, cwd=None, ready_path="/"):
+        self.tls = bool(os.environ.get("BENCH_TLS"))  # scenario (j): it speaks HTTPS
         self.variant = variant
         self.argv = argv
         self.port = port
@@ -161,8 +167,9 @@ class Server:
         """Wait for a 2xx on ready_path. Raises Unavailable when the server
         says its worker class is not available, RuntimeError on other
         failures."""
-        t = client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
-                              alive=self.alive)
+        t = (tls_ready(self.port, timeout, self.ready_path, self.alive) if self.tls else
+             client.wait_ready(self.port, timeout, self.ready_path, interval=0.005,
+                               alive=self.alive))
         if t is not None:
             return t
         if not self.alive():
@@ -215,6 +222,25 @@ class Server:
         except subprocess.TimeoutExpired:
             pass
         live_groups.discard(self.proc.pid)
+
+
+def tls_ready(port, timeout, path, alive):
+    """client.wait_ready() over TLS (certificates not checked): the time of the first 2xx."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=2)) as s:
+                s.sendall(client.request_bytes(path, keep_alive=False))
+                head = s.recv(64)
+                if re.match(rb"HTTP/1\.[01] 2", head):
+                    return time.time()
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return None
 
 
 def _short(text, n=300):
@@ -282,6 +308,9 @@ def kirin_variants(kirin, family, statsd_port=None):
                 argv += ["--statsd-host", f"127.0.0.1:{statsd_port}",
                          "--metrics-bind", f"127.0.0.1:{free_port()}",
                          "--control-socket", os.path.join(tmp, f"ops-{kind}-{port}.ctl")]
+            if os.environ.get("BENCH_TLS"):
+                cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+                argv += ["--certfile", cert, "--keyfile", key]
             return argv + [app], {}, None
         vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
 
@@ -379,6 +408,12 @@ def make_variants(kirin, baseline=None, statsd_port=None):
         d = tempfile.mkdtemp(prefix="nginx-", dir=tmp)
         file_path = os.environ.get("BENCH_FILE_FOR_NGINX", "")
         user = "user root;" if os.geteuid() == 0 else ""
+        listen = f"listen 127.0.0.1:{port} backlog={BACKLOG};"
+        if os.environ.get("BENCH_TLS"):
+            cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+            listen = (f"listen 127.0.0.1:{port} ssl backlog={BACKLOG};\n"
+                      f"        ssl_certificate {cert};\n        ssl_certificate_key {key};\n"
+                      f"        ssl_protocols TLSv1.2 TLSv1.3;")
         conf = f"""{user}
 worker_processes {workers};
 daemon off;
@@ -398,7 +433,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     server {{
-        listen 127.0.0.1:{port} backlog={BACKLOG};
+        {listen}
         location = / {{ default_type text/plain; return 200 "Hello, World!\\n"; }}
         location = /file {{ default_type application/octet-stream; alias {file_path or d + '/none'}; }}
     }}
@@ -558,7 +593,7 @@ class Wrk:
             argv += ["--timeout", f"{int(timeout)}s"]
         if close:
             argv += ["-H", "Connection: close"]
-        argv.append(f"http://127.0.0.1:{port}{path}")
+        argv.append(f"{'https' if os.environ.get('BENCH_TLS') else 'http'}://127.0.0.1:{port}{path}")
         if window:
             argv += ["--", f"{window[0]:g}", f"{window[1]:g}"]
         return argv
@@ -606,7 +641,7 @@ def median_run(runs):
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
              ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
-             ("i", "websocket"), ("j", "asgi")]
+             ("i", "websocket"), ("j", "tls"), ("k", "asgi")]
 
 
 class Bench:
@@ -858,6 +893,38 @@ class Bench:
                             "path": "/file", "conns": c, "timeout": 30, "body_bytes": big})
         self.throughput("c", "response bodies", configs, self.pick(), "bodies:app")
 
+    def scen_j(self):
+        """Over TLS: every server of the scenario gets the same self-signed
+        certificate (BENCH_TLS, read by the variants' builds and by wrk's URL)."""
+        cert, key = os.path.join(self.tmp, "tls.pem"), os.path.join(self.tmp, "tls.key")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1"], capture_output=True,
+                           timeout=60) if shutil.which("openssl") else None
+        if not r or r.returncode != 0:
+            self.say("\n== (j) tls: skipped, the openssl command is missing or failed")
+            self.tables.append({"id": "j", "scenario": "j", "title": "tls", "kind": "parser",
+                                "rows": [{"server": "openssl", "family": "-", "kind": "-",
+                                          "status": "skipped", "note": "no openssl command"}]})
+            return
+        os.environ["BENCH_TLS"] = os.pathsep.join((cert, key))
+        threads = self.wrk_threads or os.cpu_count() or 1
+        big = "1 MB" if self.quick else "13 MB"
+        try:
+            self.throughput("j", "over TLS, hello world", [
+                {"id": "j-hello", "label": "keep-alive, 100 connections", "path": "/",
+                 "conns": 100},
+                {"id": "j-handshake", "label": f"a new TLS connection per request (Connection: "
+                 f"close), 100 connections, wrk with {threads} thread(s)", "path": "/",
+                 "conns": 100, "close": True, "wrk_threads": threads}],
+                self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "hello:app")
+            self.throughput("j", "over TLS, wsgi.file_wrapper", [
+                {"id": "j-file", "label": f"{big} file, 100 connections", "path": "/file",
+                 "conns": 100, "timeout": 30, "body_bytes": self.file_size}],
+                self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "bodies:app")
+        finally:
+            del os.environ["BENCH_TLS"]
+
     def scen_d(self):
         conns = 200 if self.quick else 1000
         ideal = conns / 0.1
@@ -1064,7 +1131,7 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
-    def scen_j(self):
+    def scen_k(self):
         """ASGI: kirin's asyncio worker, uvicorn with uvloop and httptools (the
         fastest ASGI server in Debian) and kirin's best WSGI worker (greenlet),
         in the same interleaved runs."""
@@ -1075,7 +1142,7 @@ class Bench:
                 for v, app in plan:
                     srv, row = self.start(v, app)
                     (started if srv else pre).append(srv or row)
-                self._throughput_config("j", title, dict(cfg, id=tid), started, pre, False,
+                self._throughput_config("k", title, dict(cfg, id=tid), started, pre, False,
                                         ideal)
             finally:
                 for srv in started:
@@ -1084,11 +1151,11 @@ class Bench:
         asgi = self.pick(lambda v: v.asgi, asgi=True)
         kasync = [v for v in asgi if v.family in ("kirin", "base")]
         greenlet = self.pick(lambda v: v.family in ("kirin", "base") and v.kind == "greenlet")
-        plan_run("j-hello", "ASGI hello world, keep-alive",
+        plan_run("k-hello", "ASGI hello world, keep-alive",
                  {"label": "100 connections", "path": "/", "conns": 100},
                  [(v, "asgi:hello") for v in asgi] + [(v, "hello:app") for v in greenlet])
         conns = 200 if self.quick else 1000
-        plan_run("j-sleep", f"{conns} connections awaiting asyncio.sleep(0.1)",
+        plan_run("k-sleep", f"{conns} connections awaiting asyncio.sleep(0.1)",
                  {"label": f"{conns} connections, steady state ({self.duration} s window "
                   f"opened 1 s after wrk connects)", "path": "/", "conns": conns, "timeout": 10,
                   "window": (1, self.duration)},
@@ -1099,9 +1166,9 @@ class Bench:
         n = 300 if self.quick else 10000
         samples = 5 if self.quick else 30
         title = f"{n} idle keep-alive connections on the asyncio worker (ASGI)"
-        self.say(f"\n== (j-idle) {title}")
+        self.say(f"\n== (k-idle) {title}")
         rows = [self.idle_row(v, "asgi:hello", n, samples) for v in kasync]
-        table = {"id": "j-idle", "scenario": "j", "title": title, "kind": "idle", "rows": rows,
+        table = {"id": "k-idle", "scenario": "k", "title": title, "kind": "idle", "rows": rows,
                  "config": {"conns": n, "samples": samples}}
         self.tables.append(table)
         self.print_table(table)
@@ -1157,31 +1224,31 @@ class Bench:
                     add(f"(d) cooperative sleepers: {r['server']} vs ideal (%)",
                         v * 100 if v is not None else None, ">= 99",
                         _met(v is not None and v >= 0.99), "; ".join(x for x in detail if x))
-        hello = tab("j-hello")
+        hello = tab("k-hello")
         if hello:
             ka = next(iter(ok_rows(hello, lambda r: r["server"] == "kirin-asyncio")), None)
             uv = next(iter(ok_rows(hello, lambda r: r["server"] == "uvicorn")), None)
             kg = next(iter(ok_rows(hello, lambda r: r["server"] == "kirin-greenlet")), None)
-            add("(j) ASGI hello: kirin-asyncio vs uvicorn (uvloop, httptools)",
+            add("(k) ASGI hello: kirin-asyncio vs uvicorn (uvloop, httptools)",
                 ka and uv and ka["req_s"] / uv["req_s"], ">= 3.0x",
                 _met(ka and uv and ka["req_s"] / uv["req_s"] >= 3.0))
-            add("(j) ASGI hello: kirin-asyncio vs kirin-greenlet (WSGI)",
+            add("(k) ASGI hello: kirin-asyncio vs kirin-greenlet (WSGI)",
                 ka and kg and ka["req_s"] / kg["req_s"], ">= 0.8x",
                 _met(ka and kg and ka["req_s"] / kg["req_s"] >= 0.8))
-        sl = tab("j-sleep")
+        sl = tab("k-sleep")
         if sl:
             floor = next(iter(ok_rows(sl, lambda r: r["family"] == "floor")), None)
             for r in ok_rows(sl, lambda r: r["server"] == "kirin-asyncio"):
                 v = r.get("of_floor")
-                add("(j) asyncio.sleep sleepers: kirin-asyncio vs the floor (%)",
+                add("(k) asyncio.sleep sleepers: kirin-asyncio vs the floor (%)",
                     v * 100 if v is not None else None, ">= 99",
                     _met(v is not None and v >= 0.99),
                     f"floor {floor['req_s']:.0f} req/s" if floor else "no floor")
-        idle = tab("j-idle")
+        idle = tab("k-idle")
         if idle:
             for r in ok_rows(idle):
                 v = r.get("kib_per_conn")
-                add(f"(j) idle keep-alive: {r['server']} (ASGI) RSS per connection (KiB)", v,
+                add(f"(k) idle keep-alive: {r['server']} (ASGI) RSS per connection (KiB)", v,
                     "<= 2", _met(v is not None and v <= 2))
         e = tab("e")
         if e:
@@ -1203,6 +1270,19 @@ class Bench:
                     v = r["req_s"] / n if (n and r["status"] == "ok") else None
                     add(f"(c) file_wrapper, {c} conns: {r['server']} vs nginx", v, ">= 0.90x",
                         _met(v is not None and v >= 0.9), r.get("note", ""))
+        for tid, what in (("j-hello", "hello keep-alive"), ("j-handshake", "new connections"),
+                          ("j-file", "file_wrapper")):
+            i = tab(tid)
+            n = next((r["req_s"] for r in ok_rows(i, lambda r: r["family"] == "nginx")), None)
+            if not i:
+                continue
+            # The best worker type, as (a): sync closes after every response,
+            # so its keep-alive row counts handshakes.
+            kbest = max(ok_rows(i, lambda r: r["family"] == "kirin"), key=lambda r: r["req_s"],
+                        default=None)
+            v = kbest["req_s"] / n if (kbest and n) else None
+            add(f"(j) TLS {what}: kirin best vs nginx", v, ">= 0.80x",
+                _met(v is not None and v >= 0.8), kbest["server"] if kbest else "no kirin result")
         g = tab("g")
         if g:
             for r in g["rows"]:
@@ -1454,7 +1534,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
         for letter, name in SCENARIOS:
             if only and letter not in only:
                 continue
-            if letter in "abcdf" and not self.wrk.path:
+            if letter in "abcdfi" and not self.wrk.path:
                 self.tables.append({"id": letter, "scenario": letter, "title": name,
                                     "kind": "parser", "rows": [{
                                         "server": "wrk", "family": "-", "kind": "-",
@@ -1515,10 +1595,10 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghij":
+        elif len(p) == 1 and p in "abcdefghijk":
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-j or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-k or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 

@@ -32,16 +32,21 @@ def corpus_dir():
     sys.exit(1 if os.environ.get("CI") else SKIP)
 
 
-def run(corpus, worker_class, split, asgi=False):
+def run(corpus, worker_class, split, wrap="", bind="{bind}", extra="", asgi=False):
+    """One pass of the corpus; True when it passed. wrap: a command kirin's
+    runs under (test_tls.py's TLS shim), which gives kirin its bind and
+    extra options (--certfile...). asgi: serve apps/asgi_echo.py instead of
+    the corpus's WSGI echo_app (-k asyncio)."""
     kirin = os.environ["KIRIN"]
     python = os.environ.get("KIRIN_PYTHON") or sys.executable
     app = f"--pythonpath {shlex.quote(APPS)} asgi_echo:app" if asgi else "echo_app:app"
-    template = (f"{shlex.quote(kirin)} --bind {{bind}} -k {shlex.quote(worker_class)} "
+    template = (f"{wrap}{shlex.quote(kirin)} --bind {bind} {extra} -k {shlex.quote(worker_class)} "
                 f"{{flags}} --chdir {{appdir}} {app}")
     cmd = [python, os.path.join(corpus, "run_corpus.py"), "--server", template]
     if split:
         cmd.append("--split")
-    label = f"[{worker_class}{' ASGI' if asgi else ''}{' --split' if split else ''}]"
+    label = (f"[{worker_class}{' ASGI' if asgi else ''}{' --split' if split else ''}"
+             f"{' TLS' if wrap else ''}]")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
         env.pop(k, None)

@@ -45,7 +45,11 @@ static void test_py_values(void **state)
 	                      "limit_request_body = 2 ** 40\n"
 	                      "user = 65534\n"
 	                      "umask = 0o22\n"
-	                      "proxy_protocol = True\n");
+	                      "proxy_protocol = True\n"
+	                      "import ssl\n"
+	                      "ssl_version = ssl.PROTOCOL_TLS_SERVER\n"
+	                      "cert_reqs = ssl.CERT_REQUIRED\n"
+	                      "suppress_ragged_eofs = False\n");
 	load_ok(&cfg, "-c", "conf.py", NULL);
 	assert_list(&cfg.bind, 2, "0.0.0.0:9000", "unix:/run/k.sock");
 	assert_int_equal(cfg.workers, 4);
@@ -65,6 +69,9 @@ static void test_py_values(void **state)
 	assert_string_equal(cfg.user, "65534");
 	assert_int_equal(cfg.umask, 022);
 	assert_string_equal(cfg.proxy_protocol, "auto");
+	assert_string_equal(cfg.ssl_version, "TLS");
+	assert_int_equal(cfg.cert_reqs, 2);
+	assert_false(cfg.suppress_ragged_eofs);
 	assert_int_equal(cfg.notes.n, 0);
 	config_free(&cfg);
 	/* As Gunicorn, the file may ask for --print-config; config names no file. */

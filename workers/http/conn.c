@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "workers/http/mem.h"
 #include "workers/http/proxy.h"
 #include "workers/http/response.h"
+#include "workers/http/tls.h"
 
 #define READ_CHUNK 16384 /* at most this much per recv(); also a new buffer's size */
 /*
@@ -130,6 +132,11 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->secure = p->secure;
 	c->nsecure = p->nsecure;
 	c->casefold_method = p->casefold_method;
+	if (p->tls && tls_attach(c, p->tls) < 0) {
+		conn_close(c);
+		errno = ENOMEM;
+		return -1;
+	}
 	return 1;
 }
 
@@ -141,6 +148,11 @@ int conn_poll_head(struct conn *c)
 						c->limits.fields * sizeof(*c->headers));
 		http_request_init(&c->req, c->headers, c->limits.fields);
 		c->head_started = true;
+	}
+	if (c->ssl && !c->tls_ready) {
+		int rc = tls_handshake(c);
+		if (rc != 1)
+			return rc;
 	}
 	for (;;) {
 		size_t want;
@@ -163,6 +175,7 @@ int conn_poll_head(struct conn *c)
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
 				c->body_done = c->req.body == HTTP_BODY_NONE;
 				http_chunked_init(&c->chunked);
+				c->https = c->ssl != NULL;
 				return forwarded_scheme(c);
 			}
 			if (r == HTTP_PARSE_ERROR) {
@@ -201,7 +214,7 @@ int conn_read_head(struct conn *c)
 	int rc;
 
 	while ((rc = conn_poll_head(c)) == -2) {
-		if (c->io->wait(c, POLLIN, c->timeout_ms) < 0)
+		if (c->io->wait(c, c->ssl ? c->tls_wants : POLLIN, c->timeout_ms) < 0)
 			return c->len == 0 ? 0 : -1;
 	}
 	return rc;
@@ -283,6 +296,8 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n)
 
 int conn_writev(struct conn *c, struct iovec *iov, int n)
 {
+	if (c->ssl)
+		return tls_writev(c, iov, n);
 	while (n > 0) {
 		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
@@ -303,6 +318,25 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 			iov->iov_base = (char *)iov->iov_base + w;
 			iov->iov_len -= (size_t)w;
 		}
+	}
+	return 0;
+}
+
+int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
+{
+	if (c->ssl)
+		return tls_sendfile(c, fd, off, left);
+	while (*left > 0) {
+		ssize_t n = sendfile(c->fd, fd, off, *left > (1 << 30) ? (1 << 30) : *left);
+
+		if (n > 0)
+			*left -= (uint64_t)n;
+		else if (n < 0 && errno == EINTR)
+			continue;
+		else if (n < 0 && errno == EAGAIN && c->io->wait(c, POLLOUT, c->timeout_ms) == 0)
+			continue;
+		else
+			return -1; /* an error, a timeout, or the file shrank */
 	}
 	return 0;
 }
@@ -348,12 +382,14 @@ void conn_linger(struct conn *c)
 void conn_refuse(struct conn *c, int status)
 {
 	char head[256];
+	/* Plain HTTP on the TLS port: nginx's words, in plain text. */
 	const char *reason = http_reason(status);
-	int body = (int)strlen(reason) + 1;
+	const char *text = c->plain_on_tls ? c->error : reason;
+	int body = (int)strlen(text) + 1;
 	int hl = snprintf(head, sizeof(head),
 			  "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: text/plain\r\n"
 			  "Content-Length: %d\r\n%s\r\n%s\n",
-			  status, reason, body, response_date(), reason);
+			  status, reason, body, response_date(), text);
 	struct iovec iov = {head, (size_t)hl};
 
 	if (conn_writev(c, &iov, 1) == 0)
@@ -389,6 +425,8 @@ int conn_discard(int fd)
 
 bool conn_idle(const struct conn *c)
 {
+	if (c->ssl && c->tls_started && !c->tls_ready)
+		return false; /* in a handshake: it counts as a head */
 	if (c->len % 2)
 		return false;
 	for (size_t i = 0; i < c->len; i += 2)
@@ -418,6 +456,11 @@ void conn_close(struct conn *c)
 {
 	int fd = c->fd >= 0 ? c->fd : c->deferred_fd;
 
+	if (c->ssl) {
+		if (c->fd >= 0)
+			tls_shutdown(c);
+		tls_free(c);
+	}
 	if (fd >= 0 && c->defer_close) {
 		c->deferred_fd = fd;
 	} else if (fd >= 0) {
@@ -450,11 +493,13 @@ static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_m
 	if (grow(c, c->len + want) < 0)
 		return -1;
 	for (;;) {
-		ssize_t r = recv(c->fd, c->buf + c->len, want, 0);
+		ssize_t r = c->ssl ? tls_recv(c, c->buf + c->len, want)
+				   : recv(c->fd, c->buf + c->len, want, 0);
 
 		if (r > 0) {
 			c->len += (size_t)r;
-			c->drained = (size_t)r < want;
+			/* OpenSSL may hold more than the socket announces. */
+			c->drained = (size_t)r < want && !(c->ssl && tls_pending(c));
 			return r;
 		}
 		if (r == 0)
@@ -463,7 +508,7 @@ static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_m
 			continue;
 		if (errno == EAGAIN && !wait)
 			return -2;
-		if (errno == EAGAIN && c->io->wait(c, POLLIN, timeout_ms) == 0)
+		if (errno == EAGAIN && c->io->wait(c, c->ssl ? c->tls_wants : POLLIN, timeout_ms) == 0)
 			continue;
 		return -1;
 	}
@@ -566,6 +611,8 @@ static int send_continue(struct conn *c)
  */
 static void shut_writing(struct conn *c)
 {
+	if (c->ssl)
+		tls_shutdown(c);
 	c->linger = shutdown(c->fd, SHUT_WR) == 0;
 }
 
@@ -640,7 +687,8 @@ static int forwarded_scheme(struct conn *c)
 			verdict = https;
 		}
 	}
-	c->https = verdict == 1;
+	if (verdict >= 0)
+		c->https = verdict == 1;
 	return 1;
 }
 

@@ -24,6 +24,8 @@
 
 struct conn;
 struct listener; /* the worker's, kept in c->listener; opaque here */
+struct ssl_st;
+struct ssl_ctx_st;
 
 /*
  * What a worker applies to every connection it accepts: the HTTP limits, the
@@ -48,6 +50,7 @@ struct conn_policy {
 	size_t nsecure;
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
 	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
+	struct ssl_ctx_st *tls; /* HTTPS on every connection (tls.h); NULL: plain HTTP */
 };
 
 /*
@@ -101,6 +104,17 @@ struct conn {
 	bool casefold_method;    /* policy.casefold_method */
 	bool upgraded;           /* taken over by another protocol (a WebSocket) */
 	bool going_away;         /* conn_going_away() was called (atomic: any thread) */
+
+	/* TLS (tls.h); ssl is NULL on a plain connection and nothing below is used */
+	struct ssl_st *ssl;
+	int64_t tls_deadline_ms; /* the handshake must be done by then (CLOCK_MONOTONIC) */
+	short tls_wants;         /* POLLIN or POLLOUT: what OpenSSL waits for */
+	bool tls_started;        /* the first byte was a TLS handshake record */
+	bool tls_ready;          /* the handshake is done */
+	bool tls_failed;         /* a fatal error: no close_notify */
+	bool tls_closed;         /* close_notify sent */
+	bool plain_on_tls;       /* plain HTTP came to the TLS port: answered in plain text */
+	bool tls_lock;           /* one thread in OpenSSL at a time (tls.c) */
 
 	char *buf;               /* raw bytes read from the socket */
 	size_t cap, len;
@@ -201,6 +215,13 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
  * peer is gone or a wait timed out. May wait.
  */
 int conn_writev(struct conn *c, struct iovec *iov, int n);
+
+/*
+ * Send *left bytes of the regular file fd from *off (sendfile(2); over TLS,
+ * tls_sendfile()), advancing both. Returns 0, or -1 when the peer is gone,
+ * a wait timed out, or the file could not be read (it shrank). May wait.
+ */
+int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left);
 
 /*
  * For a connection taken over by another protocol (a WebSocket): read what

@@ -10,6 +10,7 @@
 #include "arbiter/log.h"
 #include "workers/http/conn.h"
 #include "workers/http/percent.h"
+#include "workers/http/tls.h"
 #include "workers/python/input.h"
 
 #define KEY_CACHE 128 /* distinct header names whose environ key is kept */
@@ -50,6 +51,7 @@ static PyObject *path_info(const char *s, size_t n);
 static int set_header(PyObject *env, const struct http_header *h);
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
 static int set_new(PyObject *env, PyObject *key, PyObject *v);
+static int set_tls(PyObject *env, const struct conn *c);
 
 void environ_set_root_path(const char *root)
 {
@@ -172,6 +174,8 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 	if (set_new(env, k_remote_addr,
 		    kept_latin1(&last_peer, c->peer_addr, strlen(c->peer_addr))) < 0 ||
 	    set_str(env, k_remote_port, c->peer_port, strlen(c->peer_port)) < 0)
+		goto fail;
+	if (c->ssl && set_tls(env, c) < 0)
 		goto fail;
 	for (size_t i = 0; i < req->num_headers; i++)
 		if (set_header(env, &req->headers[i]) < 0)
@@ -392,4 +396,45 @@ static int set_header(PyObject *env, const struct http_header *h)
 	rc = set_new(env, kobj, v);
 	Py_DECREF(kobj);
 	return rc;
+}
+
+/*
+ * Over TLS: HTTPS "on" and, when the client sent a verified certificate,
+ * SSL_CLIENT_VERIFY "SUCCESS", its subject SSL_CLIENT_S_DN (RFC 2253) and
+ * SSL_CLIENT_CERT (PEM), as nginx and uWSGI name them. 0, or -1 with an
+ * exception set.
+ */
+static int set_tls(PyObject *env, const struct conn *c)
+{
+	static PyObject *on, *success; /* interned once */
+	char dn[1024];
+	char *pem = NULL;
+	size_t pemlen = 0;
+	int rc = tls_peer(c, dn, sizeof(dn), &pem, &pemlen);
+
+	if (rc < 0) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	if (!on) {
+		on = PyUnicode_InternFromString("on");
+		success = PyUnicode_InternFromString("SUCCESS");
+		if (!on || !success)
+			return -1;
+	}
+	if (PyDict_SetItemString(env, "HTTPS", on) < 0)
+		rc = -1;
+	else if (rc == 1) {
+		PyObject *sdn = PyUnicode_FromString(dn);                             /* new ref */
+		PyObject *cert = PyUnicode_FromStringAndSize(pem, (Py_ssize_t)pemlen); /* new ref */
+		rc = sdn && cert && PyDict_SetItemString(env, "SSL_CLIENT_VERIFY", success) == 0 &&
+				     PyDict_SetItemString(env, "SSL_CLIENT_S_DN", sdn) == 0 &&
+				     PyDict_SetItemString(env, "SSL_CLIENT_CERT", cert) == 0
+			     ? 0
+			     : -1;
+		Py_XDECREF(sdn);
+		Py_XDECREF(cert);
+	}
+	free(pem);
+	return rc < 0 ? -1 : 0;
 }

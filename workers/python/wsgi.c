@@ -5,7 +5,6 @@
 #include <poll.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -183,7 +182,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 			  PyBytes_GET_SIZE(b));
 	} else if (Py_TYPE(result) == &FileWrapperType && r.started && !r.head_sent &&
 		   send_file(&r, result) == 0) {
-		/* sent with sendfile(2) */
+		/* sent with sendfile(2) (over TLS: conn_sendfile) */
 	} else {
 		it = PyObject_GetIter(result); /* new ref */
 		while (it && !r.broken && (item = PyIter_Next(it))) {
@@ -505,19 +504,9 @@ static int send_file(struct request *r, PyObject *wrapper)
 		return 0;
 	off_t off = (off_t)offset;
 	uint64_t total = left;
-	int rc = 0;
+	int rc;
 	Py_BEGIN_ALLOW_THREADS;
-	while (left > 0 && rc == 0) {
-		ssize_t n = sendfile(r->c->fd, fd, &off, left > (1 << 30) ? (1 << 30) : left);
-		if (n > 0)
-			left -= (uint64_t)n;
-		else if (n < 0 && errno == EAGAIN)
-			rc = r->c->io->wait(r->c, POLLOUT, r->c->timeout_ms);
-		else if (n < 0 && errno == EINTR)
-			continue;
-		else
-			rc = -1; /* an error, or the file shrank */
-	}
+	rc = conn_sendfile(r->c, fd, &off, &left);
 	Py_END_ALLOW_THREADS;
 	r->resp.body_sent = total - left;
 	if (rc < 0 || left > 0)

@@ -1,0 +1,456 @@
+"""HTTPS: --certfile/--keyfile and friends on every worker type, with a test
+CA made here by the openssl command line, Python's ssl module and curl as
+clients: GET, POST, keep-alive, pipelining, file_wrapper over TLS, mutual
+TLS required and refused, plain HTTP on the TLS port, hostile handshakes
+(silent, byte by byte, garbage, truncated, renegotiation) while a normal
+client is served, bad certificates refused at start, session resumption
+across workers, and HUP certificate rotation under load."""
+import hashlib
+import http.client
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import (Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
+                       run_kirin, wait_for)
+
+PKI = None  # the test CA's folder (setUpModule)
+FILE_SIZE = 13 * 1024 * 1024
+PATTERN = bytes(range(256))
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(d):
+    """ca.pem; server.pem/.key and server2.pem/.key (both for 127.0.0.1,
+    signed by the CA); client.pem/.key (signed by the CA); rogue.pem/.key
+    (self-signed)."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=kirin test CA", cwd=d)
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, subj, ext in (("server", "/CN=server one", True), ("server2", "/CN=server two", True),
+                            ("client", "/O=kirin tests/CN=client one", False)):
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                *(["-extfile", "san.ext"] if ext else []), cwd=d)
+    openssl("req", "-x509", *ec, "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2",
+            "-subj", "/CN=client one", cwd=d)
+
+
+def setUpModule():
+    global PKI
+    if not shutil.which("openssl"):
+        raise unittest.SkipTest("no openssl command to make a test CA")
+    PKI = tempfile.mkdtemp(prefix="kirin-tls-")
+    make_pki(PKI)
+
+
+def tearDownModule():
+    if PKI:
+        shutil.rmtree(PKI, ignore_errors=True)
+
+
+def pki(name):
+    return os.path.join(PKI, name)
+
+
+def tls_args(cert="server"):
+    return ["--certfile", pki(f"{cert}.pem"), "--keyfile", pki(f"{cert}.key")]
+
+
+def client_context(cert=None):
+    ctx = ssl.create_default_context(cafile=pki("ca.pem"))
+    if cert:
+        ctx.load_cert_chain(pki(f"{cert}.pem"), pki(f"{cert}.key"))
+    return ctx
+
+
+def tls_socket(port, ctx=None, session=None, timeout=10):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        return (ctx or client_context()).wrap_socket(raw, server_hostname="127.0.0.1",
+                                                     session=session)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def https(port, path="/", method="GET", body=None, ctx=None, timeout=10):
+    """One request on a new connection: (status, body bytes)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                       context=ctx or client_context())
+    try:
+        conn.request(method, path, body=body)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def client_hello():
+    """The bytes of a real ClientHello, made with memory BIOs."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context().wrap_bio(inc, out, server_hostname="127.0.0.1")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def refused(port, data):
+    """Send data, then the client's EOF, and read until the server closes:
+    what it answered (b"" when it reset the connection while data went)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        got = b""
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return got
+                got += chunk
+        except OSError as e:  # a reset, or a timeout: the connection stayed
+            if isinstance(e, socket.timeout):
+                raise AssertionError("the server kept the connection open") from e
+            return got
+
+
+def closed_within(sock, seconds):
+    """True when the server closes sock (EOF or reset) within seconds."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+class Serve:
+    """HTTPS on one worker type (self.worker_class)."""
+
+    def kirin(self, *args, **kw):
+        return Kirin("-k", self.worker_class, *tls_args(), *args, "tls_app:app",
+                     env={"KIRIN_E2E_TLS_DIR": self.tmp}, **kw)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="kirin-tls-app-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_get_post_keepalive_pipelining_curl(self):
+        with self.kirin("--threads", "2") as k:
+            self.assertIn("Listening at: https://127.0.0.1", k.log())
+            status, body = https(k.port, "/x")
+            self.assertEqual(status, 200)
+            env = json.loads(body)
+            self.assertEqual(env["wsgi.url_scheme"], "https")
+            self.assertEqual(env["HTTPS"], "on")
+            self.assertIsNone(env["SSL_CLIENT_S_DN"])
+            data = os.urandom(300_000)
+            self.assertEqual(https(k.port, "/echo", "POST", data), (200, data))
+            out = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", pki("ca.pem"),
+                                  f"https://127.0.0.1:{k.port}/curl"], capture_output=True,
+                                 timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(json.loads(out.stdout)["PATH_INFO"], "/curl")
+            if self.worker_class == "sync":
+                return  # one request per connection
+            conn = http.client.HTTPSConnection("127.0.0.1", k.port, timeout=10,
+                                               context=client_context())
+            try:
+                socks = set()
+                for i in range(3):
+                    conn.request("POST", "/echo", body=b"%d" % i * 1000)
+                    r = conn.getresponse()
+                    self.assertEqual((r.status, r.read()), (200, b"%d" % i * 1000))
+                    socks.add(id(conn.sock))
+                self.assertEqual(len(socks), 1, "keep-alive: one connection")
+            finally:
+                conn.close()
+            with tls_socket(k.port) as s:
+                s.sendall(b"".join(b"GET /p%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
+                got = recv_responses(s, 3, 10)
+            self.assertEqual([json.loads(b)["PATH_INFO"] for _, b in got], ["/p0", "/p1", "/p2"])
+
+    def test_file_wrapper_13mb(self):
+        with self.kirin() as k:
+            self.assertRegex(k.log(), r"TLS: file responses over TLS: (kernel TLS|SSL_write)")
+            status, body = https(k.port, f"/file?size={FILE_SIZE}", timeout=60)
+            self.assertEqual(status, 200)
+            self.assertEqual(len(body), FILE_SIZE)
+            want = hashlib.sha256((PATTERN * (FILE_SIZE // 256 + 1))[:FILE_SIZE]).digest()
+            self.assertEqual(hashlib.sha256(body).digest(), want)
+
+    def test_plain_http_on_the_tls_port(self):
+        with self.kirin() as k:
+            raw = raw_request(k.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(raw.startswith(b"HTTP/1.1 400 "), raw[:100])
+            self.assertIn(b"The plain HTTP request was sent to HTTPS port", raw)
+            self.assertEqual(https(k.port)[0], 200)
+
+    def test_mutual_tls(self):
+        with self.kirin("--cert-reqs", "2", "--ca-certs", pki("ca.pem")) as k:
+            status, body = https(k.port, ctx=client_context("client"))
+            env = json.loads(body)
+            self.assertEqual(env["SSL_CLIENT_S_DN"], "CN=client one,O=kirin tests")
+            self.assertEqual(env["SSL_CLIENT_VERIFY"], "SUCCESS")
+            with open(pki("client.pem")) as f:
+                self.assertEqual(env["SSL_CLIENT_CERT"].strip(), f.read().strip())
+            for ctx in (client_context(), client_context("rogue")):
+                with self.assertRaises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+                    https(k.port, ctx=ctx)
+            self.assertEqual(https(k.port, ctx=client_context("client"))[0], 200)
+        # cert_reqs 1: a certificate is optional, and verified when sent.
+        with self.kirin("--cert-reqs", "1", "--ca-certs", pki("ca.pem")) as k:
+            self.assertIsNone(json.loads(https(k.port)[1])["SSL_CLIENT_S_DN"])
+            env = json.loads(https(k.port, ctx=client_context("client"))[1])
+            self.assertEqual(env["SSL_CLIENT_S_DN"], "CN=client one,O=kirin tests")
+            with self.assertRaises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+                https(k.port, ctx=client_context("rogue"))
+
+    def test_hostile_handshakes(self):
+        hello = client_hello()
+        sync = self.worker_class == "sync"
+        with self.kirin("--timeout", "3", *(["-w", "2"] if sync else [])) as k:
+            # Truncated: half a ClientHello, then the client's EOF; garbage:
+            # a handshake record of nonsense, an oversize record (64 KiB
+            # announced), or bytes that are neither TLS nor HTTP. Each is
+            # closed, at most with a TLS alert record.
+            for data in (hello[:len(hello) // 2], b"\x16\x03\x01\x00\x05hello" + b"\0" * 64,
+                         b"\x16\x03\x01\xff\xff" + b"\x01" * 70_000, b"\x00\x01\x02\xff" * 8):
+                got = refused(k.port, data)
+                self.assertTrue(got == b"" or got.startswith(b"\x15\x03"), got[:40])
+            silent = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            slow = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            stop = threading.Event()
+
+            def trickle():
+                try:
+                    for b in hello:
+                        if stop.wait(0.2):
+                            return
+                        slow.sendall(bytes([b]))
+                except OSError:
+                    pass
+
+            t = threading.Thread(target=trickle, daemon=True)
+            t.start()
+            try:
+                if not sync:  # a sync worker serves one connection at a time
+                    for _ in range(3):
+                        self.assertEqual(https(k.port)[0], 200)
+                # The handshake counts against --timeout: both are cut.
+                self.assertTrue(closed_within(silent, 20), "a silent client stays")
+                self.assertTrue(closed_within(slow, 20), "a slow handshake stays")
+            finally:
+                stop.set()
+                t.join(5)
+                silent.close()
+                slow.close()
+            self.assertEqual(https(k.port)[0], 200)
+            self.assertIsNone(k.poll())
+
+    def test_websocket_over_tls(self):
+        try:
+            import websocket
+        except ImportError:
+            self.skipTest("python3-websocket is not installed")
+        with Kirin("-k", self.worker_class, "--threads", "2", *tls_args(), "ws_apps:echo") as k:
+            ws = websocket.create_connection(f"wss://127.0.0.1:{k.port}/echo", timeout=10,
+                                             sslopt={"ca_certs": pki("ca.pem")})
+            try:
+                for message in ("hi", "x" * 100_000, b"\0\1" * 40_000):
+                    ws.send(message) if isinstance(message, str) else ws.send_binary(message)
+                    self.assertEqual(ws.recv(), message)
+            finally:
+                ws.close()
+
+    def test_renegotiation_refused(self):
+        with self.kirin() as k:
+            # s_client renegotiates on a line "R" (TLS 1.2): kirin answers
+            # with a no_renegotiation alert and serves on.
+            p = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{k.port}",
+                                  "-tls1_2", "-CAfile", pki("ca.pem")], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                p.stdin.write(b"R\n")
+                p.stdin.flush()
+                p.wait(timeout=20)  # stdin stays open: only the refusal ends it
+                out = p.stdout.read()
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                p.stdin.close()
+                p.stdout.close()
+            self.assertIn(b"RENEGOTIATING", out)
+            self.assertIn(b"no renegotiation", out)
+            self.assertEqual(https(k.port)[0], 200)
+            self.assertIsNone(k.poll())
+
+
+per_worker_class(Serve, globals())
+
+
+class Operations(unittest.TestCase):
+    def test_bad_certificates_refused_at_start(self):
+        with tempfile.TemporaryDirectory() as d:
+            junk = os.path.join(d, "junk.pem")
+            with open(junk, "w") as f:
+                f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+            missing = os.path.join(d, "missing.pem")
+            cases = [
+                (["--certfile", missing], missing),
+                (["--certfile", junk, "--keyfile", pki("server.key")], junk),
+                (["--certfile", pki("server.pem"), "--keyfile", junk], junk),
+                (["--certfile", pki("server.pem"), "--keyfile", pki("server2.key")],
+                 pki("server2.key")),
+                (["--keyfile", pki("server.key")], pki("server.key")),
+                (tls_args() + ["--cert-reqs", "2"], "ca_certs"),
+                (tls_args() + ["--ca-certs", junk, "--cert-reqs", "1"], junk),
+                (tls_args() + ["--ciphers", "NO-SUCH-CIPHER"], "NO-SUCH-CIPHER"),
+                (tls_args() + ["--ssl-version", "SSLv3"], "SSLv3"),
+            ]
+            for args, named in cases:
+                with self.subTest(args=args):
+                    p = run_kirin("-b", "127.0.0.1:1", *args, "hello:app", timeout=30)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn(named, p.stderr)
+                    self.assertNotIn("Booting worker", p.stderr)
+            p = run_kirin(*tls_args(), "--check-config", "hello:app", timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_session_resumption_across_workers(self):
+        # sync workers serve one connection at a time: while the first
+        # holds a half-sent head, another worker takes the second.
+        with Kirin("-w", "3", "-k", "sync", *tls_args(), "tls_app:app") as k:
+            k.wait_workers(3)
+            ctx = client_context()  # a session belongs to its context
+            with tls_socket(k.port, ctx) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                (_, body), = recv_responses(s, 1, 30)
+                session = s.session
+            with tls_socket(k.port, ctx, session=session, timeout=30) as held:
+                held.sendall(b"GET / HTTP/1.1\r\n")
+                with tls_socket(k.port, ctx, session=session, timeout=30) as other:
+                    other.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                    (_, body), = recv_responses(other, 1, 30)
+                    self.assertTrue(other.session_reused, "a full handshake, not a resumption")
+                    pids = {json.loads(body)["pid"]}
+                held.sendall(b"Host: x\r\n\r\n")
+                (_, body), = recv_responses(held, 1, 30)
+                self.assertTrue(held.session_reused, "a full handshake, not a resumption")
+                pids.add(json.loads(body)["pid"])
+            self.assertEqual(len(pids), 2, "both connections went to one worker")
+            self.assertLessEqual(pids, set(k.workers()))
+            # The ticket keys outlive a reload: the new workers resume it too.
+            before = set(k.workers())
+            k.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: len(set(k.workers()) - before) == 3 and
+                                     not (set(k.workers()) & before), 30), k.log())
+            with tls_socket(k.port, ctx, session=session, timeout=30) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                (_, body), = recv_responses(s, 1, 30)
+                self.assertNotIn(json.loads(body)["pid"], before)
+                self.assertTrue(s.session_reused, "no resumption after a reload")
+
+    def test_hup_rotates_the_certificate_under_load(self):
+        with tempfile.TemporaryDirectory() as d:
+            cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+
+            def install(name):
+                for src, dst in ((pki(f"{name}.pem"), cert), (pki(f"{name}.key"), key)):
+                    shutil.copy(src, dst + ".new")
+                    os.replace(dst + ".new", dst)
+
+            def subject(port):
+                with tls_socket(port) as s:
+                    return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+            install("server")
+            with Kirin("-w", "2", "-k", "gthread", "--certfile", cert, "--keyfile", key,
+                       "tls_app:app") as k:
+                k.wait_workers(2)
+                self.assertEqual(subject(k.port), "server one")
+                stop, results = threading.Event(), {"ok": 0, "failed": []}
+
+                def load():
+                    while not stop.is_set():
+                        try:
+                            status, _ = https(k.port)
+                            if status == 200:
+                                results["ok"] += 1
+                            else:
+                                results["failed"].append(status)
+                        except (OSError, http.client.HTTPException) as e:
+                            results["failed"].append(repr(e))
+
+                threads = [threading.Thread(target=load, daemon=True) for _ in range(3)]
+                for t in threads:
+                    t.start()
+                try:
+                    time.sleep(0.5)
+                    install("server2")
+                    k.signal(signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: subject(k.port) == "server two", 30),
+                                    k.log())
+                    # A broken pair: refused, the running certificate stays.
+                    with open(cert, "w") as f:
+                        f.write("garbage\n")
+                    k.signal(signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: "reload failed" in k.log(), 15), k.log())
+                    time.sleep(0.5)
+                finally:
+                    stop.set()
+                    for t in threads:
+                        t.join(30)
+                self.assertIn(cert, k.log().split("reload failed")[1].splitlines()[0])
+                self.assertEqual(subject(k.port), "server two")
+                self.assertEqual(results["failed"], [])
+                self.assertGreater(results["ok"], 10)
+
+
+class Conformance(unittest.TestCase):
+    def test_corpus_over_tls(self):
+        """The shared corpus through tls_shim.py, on gthread, whole and byte by byte."""
+        corpus = os.environ.get("KIRIN_CONFORMANCE_DIR", "")
+        if not os.path.isfile(os.path.join(corpus, "run_corpus.py")):
+            if os.environ.get("CI"):
+                self.fail(f"conformance corpus not found (KIRIN_CONFORMANCE_DIR={corpus!r})")
+            self.skipTest("no conformance corpus")
+        import test_conformance
+        python = os.environ.get("KIRIN_PYTHON") or sys.executable
+        shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls_shim.py")
+        wrap = " ".join(shlex.quote(a) for a in (python, shim, "--listen", "{bind}", "--ca",
+                                                   pki("ca.pem"), "--")) + " "
+        extra = " ".join(shlex.quote(a) for a in tls_args())
+        for split in (False, True):
+            self.assertTrue(test_conformance.run(corpus, "gthread", split, wrap=wrap,
+                                                 bind="@INNER@", extra=extra))
+
+
+if __name__ == "__main__":
+    main()

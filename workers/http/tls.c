@@ -1,0 +1,327 @@
+/* tls — see tls.h. */
+#include "workers/http/tls.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "workers/http/conn.h"
+#include "workers/http/mem.h"
+
+#define RECORD           16384 /* the most plaintext one TLS record carries */
+#define GATHER_BELOW     4096  /* iovec pieces smaller than this are gathered into one record */
+#define FILE_CHUNK       65536 /* file bytes read per SSL_write when the kernel cannot encrypt */
+#define HANDSHAKE_RECORD 0x16  /* the first byte of a ClientHello's record */
+
+static void lock(struct conn *c);
+static void unlock(struct conn *c);
+static int64_t now_ms(void);
+static int failed(struct conn *c, int err);
+static int wait_for(struct conn *c, int ssl_error);
+
+int tls_attach(struct conn *c, struct ssl_ctx_st *ctx)
+{
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		ERR_clear_error();
+		tls_free(c);
+		return -1;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->tls_deadline_ms = now_ms() + (c->timeout_ms > 0 ? c->timeout_ms : 30000);
+	return 0;
+}
+
+int tls_handshake(struct conn *c)
+{
+	int r, e;
+
+	if (!c->tls_started) {
+		unsigned char first;
+		ssize_t n;
+
+		/* Look before OpenSSL reads: plain HTTP gets a plain answer. */
+		do
+			n = recv(c->fd, &first, 1, MSG_PEEK);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EAGAIN) {
+			c->tls_wants = POLLIN;
+			return -2;
+		}
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		if (first != HANDSHAKE_RECORD) {
+			if (first >= 'A' && first <= 'Z') {
+				tls_free(c);
+				c->plain_on_tls = true;
+				c->error_status = 400;
+				c->error = "The plain HTTP request was sent to HTTPS port";
+			}
+			return -1;
+		}
+		c->tls_started = true;
+	}
+	if (now_ms() > c->tls_deadline_ms)
+		return -1; /* a handshake that trickles in: as slow a head is */
+	lock(c);
+	ERR_clear_error();
+	r = SSL_do_handshake(c->ssl);
+	e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+	unlock(c);
+	switch (e) {
+	case SSL_ERROR_NONE:
+		c->tls_ready = true;
+		return 1;
+	case SSL_ERROR_WANT_READ:
+		c->tls_wants = POLLIN;
+		return -2;
+	case SSL_ERROR_WANT_WRITE:
+		c->tls_wants = POLLOUT;
+		return -2;
+	default:
+		failed(c, EPROTO);
+		return -1;
+	}
+}
+
+ssize_t tls_recv(struct conn *c, void *buf, size_t n)
+{
+	int r, e;
+
+	lock(c);
+	ERR_clear_error();
+	r = SSL_read(c->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+	unlock(c);
+	switch (e) {
+	case SSL_ERROR_NONE:
+		c->tls_wants = POLLIN; /* a reader's next wait, unless OpenSSL says otherwise */
+		return r;
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		c->tls_wants = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0; /* close_notify, or a ragged EOF with suppress_ragged_eofs */
+	case SSL_ERROR_SYSCALL:
+		return failed(c, errno ? errno : ECONNRESET);
+	default:
+		return failed(c, EPROTO);
+	}
+}
+
+bool tls_pending(struct conn *c)
+{
+	int r;
+
+	lock(c);
+	r = SSL_has_pending(c->ssl);
+	unlock(c);
+	return r == 1;
+}
+
+int tls_writev(struct conn *c, struct iovec *iov, int n)
+{
+	char gather[RECORD];
+
+	while (n > 0) {
+		const void *p = iov->iov_base;
+		size_t len = iov->iov_len, w;
+		int e;
+
+		if (len < GATHER_BELOW && n > 1) {
+			/* Small pieces (a head, a chunk size) go out as one record. */
+			len = 0;
+			for (int i = 0; i < n && len < sizeof(gather); i++) {
+				size_t k = iov[i].iov_len;
+				if (k > sizeof(gather) - len)
+					k = sizeof(gather) - len;
+				memcpy(gather + len, iov[i].iov_base, k);
+				len += k;
+			}
+			p = gather;
+		}
+		if (len == 0) {
+			iov++;
+			n--;
+			continue;
+		}
+		lock(c);
+		ERR_clear_error();
+		e = SSL_write_ex(c->ssl, p, len, &w) == 1 ? SSL_ERROR_NONE
+		                                          : SSL_get_error(c->ssl, 0);
+		unlock(c);
+		if (e == SSL_ERROR_NONE) {
+			while (n > 0 && w >= iov->iov_len) {
+				w -= iov->iov_len;
+				iov++;
+				n--;
+			}
+			if (n > 0) {
+				iov->iov_base = (char *)iov->iov_base + w;
+				iov->iov_len -= w;
+			}
+			continue;
+		}
+		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+			return failed(c, e == SSL_ERROR_SYSCALL && errno ? errno : EPIPE);
+		if (wait_for(c, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int tls_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
+{
+	char *buf;
+	int rc = 0;
+
+	if (BIO_get_ktls_send(SSL_get_wbio(c->ssl))) {
+		while (*left > 0) {
+			size_t want = *left > (1u << 30) ? (1u << 30) : (size_t)*left;
+			ossl_ssize_t s;
+			int e;
+
+			lock(c);
+			ERR_clear_error();
+			s = SSL_sendfile(c->ssl, fd, *off, want, 0);
+			e = s > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, (int)s);
+			unlock(c);
+			if (s > 0) {
+				*off += s;
+				*left -= (uint64_t)s;
+				continue;
+			}
+			if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+				return failed(c, errno ? errno : EPIPE);
+			if (wait_for(c, e) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	buf = mem_alloc(FILE_CHUNK);
+	while (*left > 0 && rc == 0) {
+		size_t want = *left > FILE_CHUNK ? FILE_CHUNK : (size_t)*left;
+		ssize_t r = pread(fd, buf, want, *off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = -1; /* a read error, or the file shrank */
+			break;
+		}
+		struct iovec iov = {buf, (size_t)r};
+		rc = tls_writev(c, &iov, 1);
+		if (rc == 0) {
+			*off += r;
+			*left -= (uint64_t)r;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+void tls_shutdown(struct conn *c)
+{
+	if (c->ssl && c->tls_ready && !c->tls_failed && !c->tls_closed) {
+		c->tls_closed = true;
+		lock(c);
+		ERR_clear_error();
+		SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		unlock(c);
+	}
+}
+
+void tls_free(struct conn *c)
+{
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+}
+
+int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *pemlen)
+{
+	X509 *x = c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
+	BIO *m;
+	char *data;
+	long len;
+	int rc = -1;
+
+	if (!x || SSL_get_verify_result(c->ssl) != X509_V_OK)
+		return 0;
+	m = BIO_new(BIO_s_mem());
+	if (!m)
+		return -1;
+	if (X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0)
+		goto out;
+	len = BIO_get_mem_data(m, &data);
+	snprintf(dn, dnlen, "%.*s", (int)len, data);
+	(void)BIO_reset(m);
+	if (PEM_write_bio_X509(m, x) != 1)
+		goto out;
+	len = BIO_get_mem_data(m, &data);
+	*pem = mem_alloc((size_t)len + 1);
+	memcpy(*pem, data, (size_t)len);
+	(*pem)[len] = '\0';
+	*pemlen = (size_t)len;
+	rc = 1;
+out:
+	BIO_free(m);
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * One thread in c's OpenSSL session at a time: a WebSocket may be read by
+ * one thread while another writes to it (gthread), which a plain socket
+ * allows and an SSL object does not. Held only across one non-blocking
+ * OpenSSL call, never across a wait; uncontended but for such sockets.
+ */
+static void lock(struct conn *c)
+{
+	while (__atomic_test_and_set(&c->tls_lock, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void unlock(struct conn *c)
+{
+	__atomic_clear(&c->tls_lock, __ATOMIC_RELEASE);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The session is broken (no close_notify will be sent): errno = err, returns -1. */
+static int failed(struct conn *c, int err)
+{
+	c->tls_failed = true;
+	ERR_clear_error();
+	errno = err;
+	return -1;
+}
+
+/*
+ * A writer waits for what OpenSSL asked (SSL_ERROR_WANT_READ or _WRITE),
+ * within c->timeout_ms: 0, or -1. (Not through c->tls_wants, which is the
+ * reader's.)
+ */
+static int wait_for(struct conn *c, int ssl_error)
+{
+	return c->io->wait(c, ssl_error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, c->timeout_ms);
+}
