@@ -6,9 +6,10 @@
  * loop, started from the connection set's dispatch without a greenlet,
  * seeing only ASGI messages built in C (asgi.h), with lifespan events
  * (lifespan.h); a WebSocket's session and a WSGI app's request run in a
- * greenlet whose hub is the loop (gconn.h), so asyncio.get_event_loop() works in the app and what it
- * schedules there runs, while its blocking calls block the worker.
- * Gunicorn's -k uvicorn.workers.UvicornWorker selects it.
+ * greenlet whose hub is the loop (gconn.h), so asyncio.get_event_loop()
+ * works in the app and what it schedules there runs, while its blocking
+ * calls block the worker. Gunicorn's -k uvicorn.workers.UvicornWorker
+ * selects it.
  *
  * Runs in a worker process, in its main thread (the main greenlet runs the
  * loop), with the GIL held throughout.
