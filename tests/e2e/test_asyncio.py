@@ -234,6 +234,12 @@ class WsgiOnTheLoop(unittest.TestCase):
         with Kirin(*ASYNCIO, "--interface", "wsgi", "hello:app") as k:
             self.assertEqual(http_get(k.port, "/").body, b"Hello, World!\n")
 
+    def test_interface_detection(self):
+        for app, body in (("asgi_apps:wsgi_three", b"wsgi"), ("asgi_apps:asgi_object", b"asgi"),
+                          ("hello:app", b"Hello, World!\n")):
+            with self.subTest(app=app), Kirin(*ASYNCIO, app) as k:
+                self.assertEqual(http_get(k.port, "/").body, body)
+
 
 
 @skip_stack_switching("asyncio")

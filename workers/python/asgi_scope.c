@@ -64,15 +64,17 @@ int asgi_detect(PyObject *app, const char *interface)
 	if (r && PyObject_IsTrue(r)) {
 		asgi = 1;
 	} else if (r) {
-		/* Three positional parameters: (scope, receive, send). */
+		/* Takes (scope, receive, send), and not two arguments (a WSGI
+		 * app with an optional third one takes both). */
 		PyObject *sig = PyObject_CallMethod(inspect, "signature", "O", app);
-		PyObject *params = sig ? PyObject_GetAttrString(sig, "parameters") : NULL;
-		Py_ssize_t n = params ? PyObject_Length(params) : -1;
+		PyObject *three = sig ? PyObject_CallMethod(sig, "bind", "iii", 1, 2, 3) : NULL;
+		PyObject *two = three ? PyObject_CallMethod(sig, "bind", "ii", 1, 2) : NULL;
 
+		asgi = three && !two;
 		Py_XDECREF(sig);
-		Py_XDECREF(params);
-		PyErr_Clear(); /* no signature (a builtin): WSGI */
-		asgi = n == 3;
+		Py_XDECREF(three);
+		Py_XDECREF(two);
+		PyErr_Clear(); /* no signature (a builtin), or a call that does not bind */
 	}
 out:
 	Py_XDECREF(r);

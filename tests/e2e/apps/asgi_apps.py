@@ -8,7 +8,8 @@ http.response.pathsend; GET /disconnect answers its head, then waits for
 http.disconnect and counts it (GET /count tells); /raise and /noresponse
 fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
-(unsupported under auto)."""
+(unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
+what --interface auto must tell apart."""
 import asyncio
 import json
 import os
@@ -154,3 +155,23 @@ async def ws(scope, receive, send):
             await send({"type": "websocket.send", "text": m["text"] + "!"})
         else:
             await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
+
+
+def wsgi_three(environ, start_response, extra=None):
+    """WSGI, though it takes three arguments (the third optional)."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+    return [b"wsgi"]
+
+
+class _Asgi:
+    """ASGI through a plain __call__ that returns a coroutine."""
+
+    def __call__(self, scope, receive, send):
+        return self.run(scope, receive, send)
+
+    async def run(self, scope, receive, send):
+        if scope["type"] == "http":
+            await answer(send, 200, b"asgi")
+
+
+asgi_object = _Asgi()
