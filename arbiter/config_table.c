@@ -285,6 +285,43 @@ const struct setting config_settings[] = {
 		.help = "The maximum size of a request body in bytes; 0 means unlimited.",
 	},
 	{
+		.name = "request_body_buffer",
+		.long_flag = "--request-body-buffer",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, request_body_buffer),
+		.def = "524288",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread reads each request body before the app runs: up to this many "
+			"bytes in memory, the rest in an unlinked temporary file in $TMPDIR.",
+	},
+	{
+		.name = "response_buffer",
+		.long_flag = "--response-buffer",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, response_buffer),
+		.def = "262144",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread keeps what a slow client does not take at once and its loop "
+			"sends it: up to this many bytes in memory, the rest in an unlinked "
+			"temporary file in $TMPDIR.",
+	},
+	{
+		.name = "response_buffer_max",
+		.long_flag = "--response-buffer-max",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, response_buffer_max),
+		.def = "16777216",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread: past this many bytes kept for one slow client, the pool thread "
+			"waits for the client instead; 0 never keeps any.",
+	},
+	{
 		.name = "websocket_max_message",
 		.long_flag = "--websocket-max-message",
 		.type = SETTING_LONG,
@@ -371,6 +408,15 @@ const struct setting config_settings[] = {
 		.def = "false",
 		.help = "Drop spaces between a header name and its colon instead of answering "
 			"400 (dangerous behind a proxy that reads them otherwise).",
+	},
+	{
+		.name = "permit_obsolete_folding",
+		.long_flag = "--permit-obsolete-folding",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, permit_obsolete_folding),
+		.def = "false",
+		.help = "Take a header line that starts with a space or tab as the continuation "
+			"of the header before it (obs-fold) instead of answering 400.",
 	},
 	{
 		.name = "header_map",
@@ -771,6 +817,15 @@ const struct setting config_settings[] = {
 		.metavar = "TAGS",
 		.help = "Datadog tags for every statsd metric, comma-separated: env:prod,app:shop.",
 		.check = check_tags,
+	},
+	{
+		.name = "enable_backlog_metric",
+		.long_flag = "--enable-backlog-metric",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, enable_backlog_metric),
+		.def = "false",
+		.help = "Send statsd gunicorn.backlog once a second: the connections waiting in "
+			"the listeners' accept queues.",
 	},
 	{
 		.name = "metrics_bind",

@@ -27,7 +27,7 @@ TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     groff-base wrk systemd tmux nginx-light openssl curl"
 BENCH="python3-waitress python3-uvicorn python3-httptools
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
-    gnuplot-nox"
+    gnuplot-nox valgrind"
 
 case "${1:-build}" in
 build) pkgs="$BUILD" ;;

@@ -13,7 +13,7 @@ UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test
 UNIT_TESTS += tests/unit/test_notify tests/unit/test_stats tests/unit/test_sslctx
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
-UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake
+UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake tests/unit/test_spool
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -62,6 +62,7 @@ tests_unit_test_ws_deflate_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
 tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
+tests_unit_test_spool_LDADD = $(UNIT_LDADD)
 endif
 
 E2E_TESTS = \
@@ -93,6 +94,7 @@ E2E_TESTS = \
 	tests/e2e/test_frameworks.py \
 	tests/e2e/test_request_timeout.py \
 	tests/e2e/test_hostile.py \
+	tests/e2e/test_slow_clients.py \
 	tests/bench/test_bench_quick.py
 TESTS += $(E2E_TESTS)
 EXTRA_DIST += $(E2E_TESTS) tests/e2e/kirintest.py tests/e2e/gunicorn_example_config.py tests/e2e/apps \

@@ -112,7 +112,7 @@ int asyncio_run(struct worker *w, PyObject *app)
 	}
 	asgi_ws_configure((uint64_t)cfg->websocket_max_message);
 	if (is_asgi ? asgi_init(app, loop, to_hub) < 0
-	            : wsgi_init(app, false, cfg->workers > 1) < 0)
+	            : wsgi_init(app, false, cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	if (is_asgi && lifespan_startup(app, loop, cfg->asgi_lifespan) < 0)
 		return WORKER_EXIT_BOOT_ERROR;

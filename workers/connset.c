@@ -32,12 +32,15 @@ static struct {
 	struct wait_list idle;   /* between requests: --keep-alive */
 	struct wait_list head;   /* in the middle of a head: --timeout */
 	struct wait_list linger; /* closed, lingering until the client's EOF */
+	struct wait_list body;   /* reading a body under --request-timeout: 504 past it */
+	size_t body_mem;         /* --request-body-buffer */
 	size_t nlinger;          /* in linger */
 	size_t peak;             /* most connections open at once since the last trim check */
 	double next_trim;        /* when to compare nconns with the peak again */
 } S;
 
 static void dispatch(struct cconn *cc, bool refuse);
+static void read_body(struct cconn *cc);
 static void unbusy(struct cconn *cc);
 static void begin_stop(void);
 static void wait_in(struct cconn *cc, struct wait_list *wl);
@@ -63,6 +66,12 @@ int connset_init(struct worker *w, const struct connset_ops *ops, const struct r
 	S.idle.span = cfg->keepalive > 0 ? cfg->keepalive : 1;
 	S.head.span = S.policy.timeout_ms / 1000.0;
 	S.linger.span = CONN_LINGER_SECONDS;
+	S.body.span = cfg->request_timeout;
+	S.body_mem = (size_t)cfg->request_body_buffer;
+	if (ops->buffer_responses) {
+		S.policy.out_mem = (size_t)cfg->response_buffer;
+		S.policy.out_max = (size_t)cfg->response_buffer_max;
+	}
 	return r->init(w, ops, &S.policy);
 }
 
@@ -191,6 +200,10 @@ void connset_readable(struct cconn *cc)
 			linger_end(cc);
 		return;
 	}
+	if (cc->body) {
+		read_body(cc);
+		return;
+	}
 	if (cc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
@@ -216,7 +229,17 @@ void connset_tick(void)
 		begin_stop();
 	now = monotime_now();
 	expire(&S.idle, now); /* idle too long */
-	expire(&S.head, now); /* too slow with a head */
+	expire(&S.head, now); /* too slow with a head, or a body */
+	while ((n = waitlist_expired(&S.body, now))) {
+		/* Past --request-timeout before its body came: 504, as the app's. */
+		struct cconn *cc = waitlist_entry(n, struct cconn, wait);
+
+		waitlist_remove(n);
+		cc->body = false;
+		cc->c.error_status = 504;
+		cc->refuse = true;
+		S.ops->dispatch(cc);
+	}
 	while ((n = waitlist_expired(&S.linger, now)))
 		linger_end(waitlist_entry(n, struct cconn, wait)); /* lingered long enough */
 	if (S.ops->tick)
@@ -251,7 +274,40 @@ static void dispatch(struct cconn *cc, bool refuse)
 	cc->busy = true;
 	S.busy++;
 	cc->refuse = refuse;
-	S.ops->dispatch(cc);
+	if (!refuse && S.ops->read_bodies && !cc->c.body_done)
+		read_body(cc);
+	else
+		S.ops->dispatch(cc);
+}
+
+/*
+ * Busy reading the body of the request in cc, before its dispatch: what
+ * has come, then wait for more (at most --timeout for each read; a stop
+ * lets it finish, like a request the app runs). Dispatched once complete,
+ * or to be refused.
+ */
+static void read_body(struct cconn *cc)
+{
+	int rc = conn_poll_body(&cc->c, S.body_mem);
+
+	if (rc == -2) {
+		/* --request-timeout bounds the whole request from its head on,
+		 * so the whole body; else --timeout each wait for more of it. */
+		if (S.body.span <= 0)
+			wait_in(cc, &S.head);
+		else if (!cc->body)
+			wait_in(cc, &S.body);
+		cc->body = true;
+		return;
+	}
+	cc->body = false;
+	waitlist_remove(&cc->wait);
+	if (rc == 1 || cc->c.error_status) {
+		cc->refuse = rc != 1;
+		S.ops->dispatch(cc);
+	} else {
+		connset_close(cc);
+	}
 }
 
 static void unbusy(struct cconn *cc)

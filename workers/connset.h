@@ -37,8 +37,10 @@ struct cconn {
 	bool busy;                  /* handed to dispatch and not back yet */
 	bool served;                /* has been dispatched at least once */
 	bool refuse;                /* dispatch: answer c.error_status, then close */
+	bool body;                  /* busy reading its body, before dispatch (read_bodies) */
 	bool closed;                /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
+	bool paced;                 /* holds one of the acceptor's credits (reactor_event_pace()) */
 };
 
 struct connset_ops {
@@ -64,6 +66,20 @@ struct connset_ops {
 	 * stop it gets --keep-alive either way.
 	 */
 	bool fresh_waits_timeout;
+	/*
+	 * Read each request's whole body in the reactor before dispatch
+	 * (conn_poll_body(), up to --request-body-buffer bytes in memory,
+	 * the rest in a temporary file), waiting --timeout at most for each
+	 * of its bytes: a slow body then holds no thread (gthread).
+	 */
+	bool read_bodies;
+	/*
+	 * Connections write ahead what a slow client does not take at once
+	 * (conn_writev(): --response-buffer in memory, then a temporary file,
+	 * at most --response-buffer-max): the dispatcher sends the rest
+	 * (conn_flush()) before it resumes or closes them (gthread).
+	 */
+	bool buffer_responses;
 };
 
 /*

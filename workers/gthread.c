@@ -54,6 +54,9 @@ static int pool_wait(struct conn *c, short events, int timeout_ms);
 static void submit(struct cconn *cc);
 static void on_done(evutil_socket_t fd, short what, void *arg);
 static void done(struct cconn *cc);
+static void flush_later(struct cconn *cc);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+static void finish(struct cconn *cc);
 static void *pool_main(void *arg);
 static void serve(struct cconn *cc, PyThreadState *ts);
 static void in_app(bool in);
@@ -64,6 +67,8 @@ static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
 	.tick = watch_pool,
+	.read_bodies = true,
+	.buffer_responses = true,
 };
 
 int gthread_run(struct worker *w, PyObject *app)
@@ -73,7 +78,11 @@ int gthread_run(struct worker *w, PyObject *app)
 	int rc = WORKER_EXIT_OK;
 
 	g.w = w;
-	if (wsgi_init(app, true, w->cfg->workers > 1) < 0 ||
+	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
+	/* Take from the kernel's queue only what the pool will start soon:
+	 * as many waiting connections as there are threads. */
+	reactor_event_pace((size_t)g.nthreads);
+	if (wsgi_init(app, true, w->cfg->workers > 1, false) < 0 ||
 	    connset_init(w, &gthread_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	g.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -88,7 +97,6 @@ int gthread_run(struct worker *w, PyObject *app)
 	}
 
 	g.interp = PyInterpreterState_Get();
-	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
 	kirinmod_set_wait_hook(in_app);
 	websocket_pool_threads(g.nthreads);
@@ -155,8 +163,52 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 static void done(struct cconn *cc)
 {
+	if (conn_pending(&cc->c))
+		flush_later(cc);
+	else
+		finish(cc);
+}
+
+/*
+ * The rest of a response that its client is slow to take: sent from here
+ * as the socket drains, --timeout at most for each wait, while the pool
+ * thread serves someone else. The connection stays busy until then.
+ */
+static void flush_later(struct cconn *cc)
+{
+	struct timeval tv = {g.w->cfg->timeout > 0 ? g.w->cfg->timeout : 30, 0};
+
+	if (event_base_once(reactor_event_base(), cc->c.fd, EV_WRITE, on_writable, cc, &tv) < 0) {
+		log_error(errno, "event_base_once() for a response's rest");
+		cc->closed = true;
+		conn_close(&cc->c);
+		finish(cc);
+	}
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct cconn *cc = arg;
+	int rc = what & EV_TIMEOUT ? -1 : conn_flush(&cc->c);
+
+	if (rc == -2) {
+		flush_later(cc);
+		return;
+	}
+	if (rc < 0) {
+		cc->closed = true;
+		conn_close(&cc->c); /* what is left of the response goes with it */
+	}
+	finish(cc);
+}
+
+/* A response has gone out whole: count it, then the next request, or close. */
+static void finish(struct cconn *cc)
+{
 	if (!cc->refuse)
 		g.w->requests++;
+	if (cc->closed && cc->c.fd >= 0)
+		conn_finish(&cc->c); /* the pool thread left it to send the rest first */
 	if (cc->closed)
 		connset_close(cc);
 	else
@@ -185,6 +237,7 @@ static void *pool_main(void *arg)
 		if (!g.jobs)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
+		reactor_event_unpace(cc);
 
 		in_app(true);
 		serve(cc, ts);
@@ -230,8 +283,8 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 		cc->closed = false;
 		return;
 	}
-	if (out != WSGI_CLOSED)
-		conn_finish(&cc->c);
+	if (out != WSGI_CLOSED && !conn_pending(&cc->c))
+		conn_finish(&cc->c); /* else the loop does, once the rest is sent */
 }
 
 /*

@@ -55,3 +55,17 @@ extern const struct reactor reactor_event;
 
 /* The libevent reactor's event base, for the worker type's own events. */
 struct event_base *reactor_event_base(void);
+
+/*
+ * Accept at most `credits` connections that are not being served yet (0:
+ * no such bound, the default): each new connection takes a credit, and
+ * gives it back once its first request starts (reactor_event_unpace()), or
+ * it waits for its client's bytes, or it closes. Out of credits the
+ * acceptor leaves the kernel's queue alone, for the other workers, until
+ * half of them are back: a worker that dies takes few unserved
+ * connections with it. Before the reactor runs, in its thread.
+ */
+void reactor_event_pace(size_t credits);
+
+/* cc's first request starts: its credit goes back, if it holds one. The thread that owns cc. */
+void reactor_event_unpace(struct cconn *cc);

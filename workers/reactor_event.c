@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -42,6 +43,9 @@ static struct {
 	struct cconn *queue;    /* accepted, not yet taken by the loop (under mu) */
 	size_t room;            /* connections it may still accept (under mu) */
 	bool paused;            /* it saw room 0 and left the listeners (under mu) */
+	size_t pace;            /* reactor_event_pace(), 0: none */
+	size_t credits;         /* connections it may take before some start (under mu) */
+	bool held;              /* it ran out, and waits for half of them back (under mu) */
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
@@ -138,8 +142,33 @@ static void ev_stop(void)
 	event_base_loopbreak(L.base);
 }
 
+void reactor_event_pace(size_t credits)
+{
+	A.pace = A.credits = credits;
+}
+
+void reactor_event_unpace(struct cconn *cc)
+{
+	uint64_t one = 1;
+	bool wake;
+
+	if (!cc->paced)
+		return;
+	cc->paced = false;
+	/* A held acceptor is woken once half its credits are back, not for
+	 * each: a wake-up is a write, a poll() return and a context switch. */
+	pthread_mutex_lock(&A.mu);
+	wake = ++A.credits >= (A.pace + 1) / 2 && A.held;
+	if (wake)
+		A.held = false;
+	pthread_mutex_unlock(&A.mu);
+	if (wake && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "waking the acceptor");
+}
+
 static int ev_watch(struct cconn *cc)
 {
+	reactor_event_unpace(cc); /* it waits for its client: no longer ours to start */
 	if (event_add(((struct econn *)(void *)cc)->ev, NULL) < 0) {
 		log_error(errno, "watching a connection");
 		return -1;
@@ -156,6 +185,7 @@ static void ev_release(struct cconn *cc)
 {
 	struct econn *ec = (struct econn *)(void *)cc;
 
+	reactor_event_unpace(cc);
 	if (ec->ev)
 		event_free(ec->ev);
 	free(ec);
@@ -259,12 +289,13 @@ static void *acceptor_main(void *arg)
 	for (;;) {
 		struct epoll_event ev[8];
 		size_t room;
-		bool quit, want, accepted = false;
+		bool quit, want, held, accepted = false;
 		int n, timeout = -1;
 
 		pthread_mutex_lock(&A.mu);
 		room = A.room;
 		quit = A.quit;
+		held = A.held;
 		pthread_mutex_unlock(&A.mu);
 		if (quit)
 			break;
@@ -294,6 +325,19 @@ static void *acceptor_main(void *arg)
 		pthread_mutex_lock(&A.mu);
 		A.paused = !listening && A.room == 0;
 		pthread_mutex_unlock(&A.mu);
+		if (held && listening) {
+			/* Out of credits: out of epoll_wait() too, so the kernel
+			 * wakes another worker for a connection (EPOLLEXCLUSIVE
+			 * counts only a set with a waiter), and without the cost
+			 * of leaving the listeners and coming back. */
+			struct pollfd p = {.fd = A.ctl_fd, .events = POLLIN};
+			uint64_t v;
+
+			if (poll(&p, 1, timeout) > 0 && read(A.ctl_fd, &v, sizeof(v)) < 0 &&
+			    errno != EAGAIN)
+				log_error(errno, "read() on the acceptor's eventfd");
+			continue;
+		}
 		n = epoll_wait(A.set, ev, 8, timeout);
 		for (int k = 0; k < n; k++) {
 			uint64_t v;
@@ -303,7 +347,8 @@ static void *acceptor_main(void *arg)
 					log_error(errno, "read() on the acceptor's eventfd");
 				continue;
 			}
-			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0 && resume == 0; i++) {
+			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0 && resume == 0 && !held;
+			     i++) {
 				struct econn *ec = xcalloc(1, sizeof(*ec));
 				int rc = policy_accept(&ec->cc.c, &w->listeners[ev[k].data.u64],
 						       L.ops->io, L.policy);
@@ -318,6 +363,10 @@ static void *acceptor_main(void *arg)
 				ec->cc.qnext = A.queue;
 				A.queue = &ec->cc;
 				room = A.room = A.room > 0 ? A.room - 1 : 0;
+				if (A.pace > 0) {
+					ec->cc.paced = true;
+					held = A.held = --A.credits == 0;
+				}
 				pthread_mutex_unlock(&A.mu);
 				accepted = true;
 			}

@@ -6,13 +6,14 @@
 #   make bench BENCH_ARGS='--only a,b --runs 5'
 #   make ws-autobahn                Autobahn's WebSocket server cases (1-7, 9,
 #                                   12, 13) on every worker type, pass counts
-#                                   by section (about 10 minutes)
+#                                   by section (10-25 minutes)
 #
 # Results land in bench-results/ (bench.json, bench.md, bench.png).
 
 BENCH_FILES = \
 	tests/bench/bench.py \
 	tests/bench/client.py \
+	tests/bench/kill_load.py \
 	tests/bench/test_bench_quick.py \
 	tests/bench/apps/hello.py \
 	tests/bench/apps/bodies.py \

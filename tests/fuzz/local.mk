@@ -21,7 +21,8 @@ tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)
 # A whole connection (conn.c, response.c) with a C stub for the app: only
 # workers/http/, which depends on nothing outside itself.
 tests_fuzz_fuzz_connection_SOURCES = tests/fuzz/fuzz_connection.c \
-	workers/http/conn.c workers/http/conn.h \
+	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
+	workers/http/spool.c workers/http/spool.h \
 	workers/http/response.c workers/http/response.h \
 	$(HTTP_PARSER_SOURCES) \
 	workers/http/allow.c workers/http/allow.h \

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +43,7 @@ struct spare {
 
 static __thread struct spare spare_bufs, spare_headers;
 
+static ssize_t body_read_socket(struct conn *c, char *out, size_t n);
 static ssize_t fill(struct conn *c, size_t want, bool wait);
 static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_ms);
 static void set_peer(struct conn *c, const struct sockaddr *sa);
@@ -58,6 +58,11 @@ static void casefold(char *s, size_t n);
 static void *spare_take(struct spare *s, size_t size);
 static void spare_give(struct spare *s, void *p, size_t size);
 static void release(struct conn *c);
+static void free_spool(struct conn *c);
+static int never_wait(struct conn *c, short events, int timeout_ms);
+
+/* For reading in an event loop: a wait fails at once, with EAGAIN. */
+static const struct conn_io nowait_io = {.wait = never_wait};
 
 void conn_init(struct conn *c, int fd, const struct listener *l, const struct conn_io *io,
 	       const struct http_limits *limits, int timeout_ms)
@@ -69,6 +74,7 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->io = io;
 	c->timeout_ms = timeout_ms;
 	c->limits = *limits;
+	c->out_file = -1;
 	/* A head is at most the request line, every field line, and the CRLFs. */
 	c->max_head = http_max_head(limits);
 }
@@ -129,6 +135,8 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
+	c->out_mem = p->out_mem;
+	c->out_max = p->out_max;
 	c->secure = p->secure;
 	c->nsecure = p->nsecure;
 	c->casefold_method = p->casefold_method;
@@ -170,6 +178,8 @@ int conn_poll_head(struct conn *c)
 			if (r > 0) {
 				if (c->casefold_method)
 					casefold(c->buf + (c->req.method - c->buf), c->req.method_len);
+				if (c->req.folded)
+					http_request_unfold(&c->req, c->buf);
 				c->head_len = (size_t)r;
 				c->raw = c->ready = c->ready_end = (size_t)r;
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;
@@ -239,6 +249,38 @@ bool conn_reusable(const struct conn *c)
 	return true;
 }
 
+int conn_poll_body(struct conn *c, size_t mem_max)
+{
+	const struct conn_io *io = c->io;
+	char tmp[READ_CHUNK];
+	int rc;
+
+	if (!c->spool) {
+		c->spool = mem_alloc(sizeof(*c->spool));
+		spool_init(c->spool, mem_max);
+	}
+	c->io = &nowait_io;
+	for (;;) {
+		ssize_t r = body_read_socket(c, tmp, sizeof(tmp));
+
+		if (r > 0 && spool_write(c->spool, tmp, (size_t)r) == 0)
+			continue;
+		if (r > 0) {
+			c->error_status = 500;
+			c->error = "cannot buffer the request body (temporary file)";
+			rc = -1;
+		} else if (r == 0)
+			rc = 1;
+		else if (r < 0 && c->error_status == 0 && errno == EAGAIN)
+			rc = -2;
+		else
+			rc = -1;
+		break;
+	}
+	c->io = io;
+	return rc;
+}
+
 int conn_next_request(struct conn *c)
 {
 	char sink[4096];
@@ -262,10 +304,23 @@ int conn_next_request(struct conn *c)
 	c->body_done = c->continue_sent = c->head_started = c->https = false;
 	c->error_status = 0;
 	c->error = NULL;
+	free_spool(c);
 	return 0;
 }
 
 ssize_t conn_body_read(struct conn *c, char *out, size_t n)
+{
+	if (c->spool && c->body_done) {
+		ssize_t r = spool_read(c->spool, out, n);
+		if (r < 0)
+			c->error_status = 0; /* an I/O error, as a socket's */
+		return r;
+	}
+	return body_read_socket(c, out, n);
+}
+
+/* conn_body_read() from the read buffer and the socket. */
+static ssize_t body_read_socket(struct conn *c, char *out, size_t n)
 {
 	if (n == 0 || c->body_done)
 		return 0;
@@ -292,53 +347,6 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n)
 	c->body_read += n;
 	c->body_done = c->body_left == 0;
 	return (ssize_t)n;
-}
-
-int conn_writev(struct conn *c, struct iovec *iov, int n)
-{
-	if (c->ssl)
-		return tls_writev(c, iov, n);
-	while (n > 0) {
-		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN && c->io->wait(c, POLLOUT, c->timeout_ms) == 0)
-				continue;
-			return -1;
-		}
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
-	return 0;
-}
-
-int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
-{
-	if (c->ssl)
-		return tls_sendfile(c, fd, off, left);
-	while (*left > 0) {
-		ssize_t n = sendfile(c->fd, fd, off, *left > (1 << 30) ? (1 << 30) : *left);
-
-		if (n > 0)
-			*left -= (uint64_t)n;
-		else if (n < 0 && errno == EINTR)
-			continue;
-		else if (n < 0 && errno == EAGAIN && c->io->wait(c, POLLOUT, c->timeout_ms) == 0)
-			continue;
-		else
-			return -1; /* an error, a timeout, or the file shrank */
-	}
-	return 0;
 }
 
 ssize_t conn_read_some(struct conn *c, int timeout_ms)
@@ -611,6 +619,8 @@ static int send_continue(struct conn *c)
  */
 static void shut_writing(struct conn *c)
 {
+	if (conn_drain(c) < 0)
+		return;
 	if (c->ssl)
 		tls_shutdown(c);
 	c->linger = shutdown(c->fd, SHUT_WR) == 0;
@@ -753,4 +763,21 @@ static void release(struct conn *c)
 	c->headers = NULL;
 	c->headers_trimmed = false;
 	c->cap = 0;
+	free_spool(c);
+	conn_drop_output(c);
+}
+
+static void free_spool(struct conn *c)
+{
+	if (c->spool) {
+		spool_free(c->spool);
+		free(c->spool);
+		c->spool = NULL;
+	}
+}
+
+static int never_wait(struct conn *c, short events, int timeout_ms)
+{
+	errno = EAGAIN;
+	return -1;
 }

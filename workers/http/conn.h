@@ -1,7 +1,8 @@
 /*
  * conn — one client connection in a worker: its read buffer, the parsed
  * request head, reading the request body (length-delimited or chunked,
- * 100-continue), writing bytes, refusing bad requests with an answer, and
+ * 100-continue), writing bytes (conn_write.c: and keeping what a slow
+ * client does not take yet), refusing bad requests with an answer, and
  * the first half of a lingering close (its owner finishes it: conn_discard).
  *
  * Runs in workers. Sockets are non-blocking; when one would block, conn calls
@@ -21,6 +22,7 @@
 #include "workers/http/allow.h"
 #include "workers/http/chunked.h"
 #include "workers/http/parser.h"
+#include "workers/http/spool.h"
 
 struct conn;
 struct listener; /* the worker's, kept in c->listener; opaque here */
@@ -49,6 +51,8 @@ struct conn_policy {
 	struct conn_scheme *secure; /* --secure-scheme-headers, trusted from forwarded peers */
 	size_t nsecure;
 	bool nodelay;          /* set TCP_NODELAY (workers that keep connections) */
+	size_t out_mem;        /* output written ahead: in memory up to this, then a file */
+	size_t out_max;        /* and at most this much (0: none written ahead, see conn_writev) */
 	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
 	struct ssl_ctx_st *tls; /* HTTPS on every connection (tls.h); NULL: plain HTTP */
 };
@@ -139,6 +143,14 @@ struct conn {
 	                          * response did: its caller sets this) */
 	int error_status;        /* a framing error found while reading the body (400, 413) */
 	const char *error;       /* its reason */
+	struct spool *spool;     /* the whole body, read ahead (conn_poll_body); NULL: none */
+
+	/* output written ahead of a slow client (out_max > 0; conn_writev) */
+	size_t out_mem, out_max;
+	struct spool *out;       /* bytes not sent yet; NULL: none so far */
+	int out_file;            /* then a file range not sent yet (conn_sendfile); -1: none */
+	off_t out_off;
+	uint64_t out_left;
 };
 
 /*
@@ -174,6 +186,18 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
  * again, and that call reads.
  */
 int conn_poll_head(struct conn *c);
+
+/*
+ * For event loops that read a request's body before the app runs: read what
+ * the socket has of it (sending "100 Continue" first if the client expects
+ * it), never waiting, into a spool that keeps up to mem_max bytes in memory
+ * and the rest in a temporary file. Returns 1 once the whole body is in
+ * (conn_body_read() then reads the spool and never waits), -2 when more
+ * must come (wait for readability, call again), -1 on a framing error
+ * (c->error_status 400/413: refuse; 500 when the spool's file fails), or
+ * when the client is gone (c->error_status 0: close).
+ */
+int conn_poll_body(struct conn *c, size_t mem_max);
 
 /*
  * After a response on a kept connection: drain what the app left unread of
@@ -213,6 +237,15 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
 /*
  * Write all of iov[0..n) (the array is modified). Returns 0, or -1 when the
  * peer is gone or a wait timed out. May wait.
+ *
+ * With c->out_max > 0 (a worker whose loop can finish sending: gthread),
+ * what the socket does not take at once is kept, in memory up to
+ * c->out_mem and then in a temporary file, to go out before anything
+ * written later; the call waits only while more than c->out_max bytes are
+ * kept. The owner then sends the rest with conn_flush() (conn_pending()
+ * says whether there is any) before it closes or reads the next request;
+ * shutting down writing (conn_finish(), conn_refuse(), conn_linger()) waits
+ * for it. Never kept for an upgraded connection.
  */
 int conn_writev(struct conn *c, struct iovec *iov, int n);
 
@@ -220,8 +253,31 @@ int conn_writev(struct conn *c, struct iovec *iov, int n);
  * Send *left bytes of the regular file fd from *off (sendfile(2); over TLS,
  * tls_sendfile()), advancing both. Returns 0, or -1 when the peer is gone,
  * a wait timed out, or the file could not be read (it shrank). May wait.
+ * With c->out_max > 0 (plain HTTP), what the socket does not take at once
+ * (or all of it, when output is pending) is left for conn_flush() on a
+ * duplicate of fd, and counts as sent: the caller may close fd.
  */
 int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left);
+
+/* True when output written ahead still waits to be sent (conn_flush()). */
+bool conn_pending(const struct conn *c);
+
+/*
+ * Send what output waits, never waiting. Returns 0 once everything went,
+ * -2 when the socket is full (wait for it to be writable, call again), -1
+ * when the peer is gone (the rest is dropped). Any thread, one at a time.
+ */
+int conn_flush(struct conn *c);
+
+/*
+ * Send what output waits, waiting for the socket (bounded by c->timeout_ms
+ * each time). Returns 0, or -1 when the peer is gone or a wait timed out
+ * (the rest is dropped). May wait.
+ */
+int conn_drain(struct conn *c);
+
+/* Forget the output that waits (conn_close() does). Never waits. */
+void conn_drop_output(struct conn *c);
 
 /*
  * For a connection taken over by another protocol (a WebSocket): read what

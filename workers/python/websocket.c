@@ -82,16 +82,16 @@ static PyObject *ws_error(const char *msg);
 static struct {
 	uint64_t max_message;
 	int ping_s;
-	char *const *protocols;  /* --websocket-protocols, in preference order */
+	char *const *protocols; /* --websocket-protocols, in preference order */
 	size_t num_protocols;
-	PyObject *app;           /* borrowed: the app, for gevent-websocket's app_protocol() */
-	int pool_threads; /* 0: WebSockets hold no pool thread */
-	int open;      /* upgraded WebSockets in this process */
-	double warned; /* monotime of the last warning that they hold the pool */
+	PyObject *app;          /* borrowed: the app, for gevent-websocket's app_protocol() */
+	int pool_threads;       /* 0: WebSockets hold no pool thread */
+	int open;               /* upgraded WebSockets in this process */
+	double warned;          /* monotime of the last warning that they hold the pool */
 	PyObject *k_websocket, *k_version, *v_version;
-	PyObject *k_choice; /* 'kirin.websocket_protocol': the app's choice */
-	PyObject *error;   /* WebSocketError: gevent-websocket's, or kirin's */
-	PyObject *current; /* kirin._websocket: the ContextVar uWSGI's functions read */
+	PyObject *k_choice;     /* 'kirin.websocket_protocol': the app's choice */
+	PyObject *error;        /* WebSocketError: gevent-websocket's, or kirin's */
+	PyObject *current;      /* kirin._websocket: the ContextVar uWSGI's functions read */
 	uint8_t inflate_out[INFLATE_OUT]; /* shared: feeds happen under the GIL */
 } W = {.max_message = 16u << 20};
 
