@@ -552,7 +552,7 @@ static int load_defaults(struct config *cfg, char *err, size_t errlen)
 {
 	const char *wc = getenv("WEB_CONCURRENCY"), *port = getenv("PORT");
 	const char *fwd = getenv("FORWARDED_ALLOW_IPS");
-	char why[256], bind[300];
+	char why[512], bind[300];
 
 	for (const struct setting *s = config_first(); s; s = config_next(s)) {
 		const char *def = config_default(s), *name = s->name;

@@ -151,6 +151,10 @@ struct config {
 	struct strlist raw_env;
 	char *virtualenv;  /* --virtualenv; NULL: $VIRTUAL_ENV if set */
 	char *root_path;   /* --root-path (SCRIPT_NAME); NULL: $SCRIPT_NAME if set */
+	/* the asyncio worker */
+	char *asgi_loop;     /* auto, asyncio or uvloop */
+	char *asgi_lifespan; /* auto, on or off */
+	char *interface;     /* auto, asgi or wsgi */
 	bool preload_app;
 	bool reload;       /* --reload: workers watch the app's files (workers/reloader.h) */
 	struct strlist reload_extra_files;

@@ -171,7 +171,7 @@ int config_cli_apply(struct config *cfg, const struct config_cmdline *cl, const 
                      char *err, size_t errlen)
 {
 	bool seen[CONFIG_MAX_ROWS] = {false};
-	char why[256];
+	char why[512];
 
 	for (size_t i = 0; i < cl->nargs; i++) {
 		const struct setting *s = cl->args[i].s;

@@ -22,7 +22,7 @@ struct ini_state {
 	int lineno;    /* lines handed to inih so far */
 	int stopline;  /* line of an error found by the reader (stops inih) */
 	int errline;   /* line of the first error found by the handler */
-	char why[512]; /* message for stopline or errline, after "FILE:LINE: " */
+	char why[768]; /* message for stopline or errline, after "FILE:LINE: " */
 	bool refused;  /* errline names a setting kirin refuses (config_refusals) */
 	bool seen[CONFIG_MAX_ROWS];
 };
@@ -124,7 +124,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 {
 	struct ini_state *st = user;
 	const struct setting *s = config_find(name);
-	char why[256];
+	char why[512];
 
 	if (st->errline)
 		return 0;

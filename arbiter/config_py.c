@@ -75,7 +75,7 @@ static bool asks_nothing(const struct pyvalue *v);
 int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen)
 {
 	struct pyconfig pc;
-	char why[256], prefix[300];
+	char why[512], prefix[300];
 	int rc = 0;
 
 	if (pyconfig_read(location, &pc, err, errlen) < 0)

@@ -9,6 +9,9 @@
 #include <limits.h>
 #include <stddef.h>
 
+static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
+static const char *const asgi_lifespans[] = {"auto", "on", "off", NULL};
+static const char *const interfaces[] = {"auto", "asgi", "wsgi", NULL};
 static const char *const reload_engines[] = {"auto", "poll", "inotify", NULL};
 static const char *const http_parsers[] = {"auto", "python", "fast", NULL};
 static const char *const log_levels[] = {"debug", "info", "warning", "error", "critical", NULL};
@@ -106,6 +109,40 @@ const struct setting config_rows_running[] = {
 		.offset = offsetof(struct config, capture_output),
 		.def = "false",
 		.help = "Send the application's stdout and stderr to the error log.",
+	},
+	/* the asyncio worker */
+	{
+		.name = "asgi_loop",
+		.long_flag = "--asgi-loop",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, asgi_loop),
+		.def = "auto",
+		.choices = asgi_loops,
+		.metavar = "LOOP",
+		.help = "The asyncio worker's event loop: uvloop, asyncio, or auto (uvloop when "
+			"importable).",
+	},
+	{
+		.name = "asgi_lifespan",
+		.long_flag = "--asgi-lifespan",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, asgi_lifespan),
+		.def = "auto",
+		.choices = asgi_lifespans,
+		.metavar = "MODE",
+		.help = "ASGI lifespan events: on (a failed startup stops the server), off, or "
+			"auto (an app that fails on them does without).",
+	},
+	{
+		.name = "interface",
+		.long_flag = "--interface",
+		.type = SETTING_CHOICE,
+		.offset = offsetof(struct config, interface),
+		.def = "auto",
+		.choices = interfaces,
+		.metavar = "INTERFACE",
+		.help = "What the asyncio worker calls the app as: asgi, wsgi, or auto (ASGI for a "
+			"coroutine function or a callable of three arguments).",
 	},
 	/* server mechanics */
 	{

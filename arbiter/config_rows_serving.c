@@ -103,7 +103,7 @@ const struct setting config_rows_serving[] = {
 		.max = INT_MAX,
 		.metavar = "INT",
 		.help = "The maximum number of simultaneous clients per worker (gthread, "
-			"greenlet, gevent).",
+			"greenlet, gevent, asyncio).",
 	},
 	{
 		.name = "max_requests",

@@ -87,6 +87,7 @@ E2E_TESTS = \
 	tests/e2e/test_ws_autobahn.py \
 	tests/e2e/test_tls.py \
 	tests/e2e/test_gevent.py \
+	tests/e2e/test_asyncio.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \
 	tests/e2e/test_loading.py \

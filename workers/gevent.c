@@ -72,7 +72,7 @@ int gevent_run(struct worker *w, PyObject *app)
 	V.s_switch = PyUnicode_InternFromString("switch");
 	V.raw_switch = raw_switch();
 	if (!V.wait_read || !V.wait_write || !V.spawn || !V.getcurrent || !V.s_switch ||
-	    gconn_init(w, &gevent_switch) < 0) {
+	    gconn_init(w, &gevent_switch, wsgi_serve) < 0) {
 		interp_log_exception("cannot set up gevent (is python3-gevent installed?)");
 		return WORKER_EXIT_BOOT_ERROR;
 	}

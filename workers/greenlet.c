@@ -103,7 +103,7 @@ int greenlet_run(struct worker *w, PyObject *app)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */
 	H.parked = PyDict_New();
-	if (!H.hub || !H.parked || gconn_init(w, &greenlet_switch) < 0) {
+	if (!H.hub || !H.parked || gconn_init(w, &greenlet_switch, wsgi_serve) < 0) {
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}

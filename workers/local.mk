@@ -15,6 +15,8 @@ libkirin_a_SOURCES += \
 	workers/policy.c workers/policy.h \
 	workers/greenlet.c workers/greenlet.h \
 	workers/gevent.c workers/gevent.h \
+	workers/asyncio.c workers/asyncio.h \
+	workers/reactor_asyncio.c workers/reactor_asyncio.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/chunked.c workers/http/chunked.h \
 	workers/http/proxy.c workers/http/proxy.h \
@@ -33,6 +35,11 @@ libkirin_a_SOURCES += \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
 	workers/python/ws_choice.c workers/python/ws_choice.h \
+	workers/python/asgi.c workers/python/asgi.h \
+	workers/python/asgi_scope.c workers/python/asgi_scope.h \
+	workers/python/asgi_req.h workers/python/asgi_out.c \
+	workers/python/asgi_ws.c workers/python/asgi_ws.h \
+	workers/python/lifespan.c workers/python/lifespan.h \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
 	workers/http/spool.c workers/http/spool.h \
 	workers/http/tls.c workers/http/tls.h \

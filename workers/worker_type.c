@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <strings.h>
 
+#include "workers/asyncio.h"
 #include "workers/gevent.h"
 #include "workers/greenlet.h"
 #include "workers/gthread.h"
@@ -87,7 +88,8 @@ static int gevent_monkey_patch(void);
  * One row per worker type. The aliases are Gunicorn's: its class path, and
  * egg:gunicorn#NAME, which Gunicorn resolves through its entry point NAME in
  * the gunicorn.workers group, the same NAME as kirin's. greenlet has no
- * Gunicorn counterpart.
+ * Gunicorn counterpart; asyncio answers to uvicorn's worker classes, which
+ * Gunicorn deployments name with -k.
  */
 static const struct worker_type gthread_type = {
 	.name = "gthread",
@@ -117,12 +119,20 @@ static const struct worker_type gevent_type = {
 	.run = gevent_run,
 };
 
+static const struct worker_type asyncio_type = {
+	.name = "asyncio",
+	.aliases = {"uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"},
+	.backend = asyncio_backend,
+	.run = asyncio_run,
+};
+
 /* The table, the default first. */
 static const struct worker_type *const types[] = {
 	&sync_type,
 	&gthread_type,
 	&greenlet_type,
 	&gevent_type,
+	&asyncio_type,
 	NULL,
 };
 

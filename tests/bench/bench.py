@@ -32,6 +32,11 @@ Scenarios (--only takes the letters or the names):
               valgrind's callgrind: the difference between two runs (2,000
               and 12,000 requests on one connection) over 10,000 (with --ops,
               ops-TYPE too); what load on a shared machine does not move
+  l asgi      kirin -k asyncio with an ASGI hello world at 100 keep-alive
+              connections against uvicorn (uvloop, httptools) and kirin
+              greenlet's WSGI hello; 1,000 connections awaiting
+              asyncio.sleep(0.1) against the floor; RSS per idle ASGI
+              keep-alive connection over 10,000
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -252,8 +257,10 @@ class Variant:
     """A server and worker type: how to check it is installed and how to
     start it. `kind` is sync, gthread, greenlet, gevent or static."""
 
-    def __init__(self, name, family, kind, keepalive, check, build, multiworker=True):
+    def __init__(self, name, family, kind, keepalive, check, build, multiworker=True,
+                 asgi=False):
         self.name = name
+        self.asgi = asgi                # serves ASGI apps: scenario (i) only
         self.family = family
         self.kind = kind
         self.keepalive = keepalive      # keeps idle connections open
@@ -311,6 +318,14 @@ def kirin_variants(kirin, family, statsd_port=None):
                 argv += ["--certfile", cert, "--keyfile", key]
             return argv + [app], {}, None
         vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
+
+    def asyncio_build(app, port, workers, tmp):
+        return [kirin, "-w", str(workers), "-k", "asyncio", "-b", f"127.0.0.1:{port}",
+                "--chdir", APPS, "--backlog", str(BACKLOG), "--asgi-lifespan", "off",
+                "--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S),
+                app], {}, None
+    vs.append(Variant(f"{family}-asyncio", family, "asyncio", True, check, asyncio_build,
+                      asgi=True))
     return vs
 
 
@@ -434,6 +449,22 @@ http {{
         return [NGINX, "-p", d, "-e", f"{d}/error.log", "-c", f"{d}/nginx.conf"], {}, d
 
     vs.append(Variant("nginx", "nginx", "static", True, nginx_check, nginx_build))
+
+    def uvicorn_check():
+        for mod, pkg in (("uvicorn", "python3-uvicorn"), ("uvloop", "python3-uvloop"),
+                         ("httptools", "python3-httptools")):
+            if not _has_module(mod):
+                return f"{pkg} is not installed"
+        return None
+
+    def uvicorn_build(app, port, workers, tmp):
+        return [DEBIAN_PYTHON, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
+                "--lifespan", "off", "--no-access-log", "--workers", str(workers),
+                "--host", "127.0.0.1", "--port", str(port), "--backlog", str(BACKLOG),
+                "--timeout-keep-alive", str(KEEPALIVE_S), app], {}, None
+
+    vs.append(Variant("uvicorn", "uvicorn", "asyncio", True, uvicorn_check, uvicorn_build,
+                      asgi=True))
 
     floor = build_program(kirin, "sleep_floor")
 
@@ -615,7 +646,7 @@ def median_run(runs):
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
              ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
-             ("i", "websocket"), ("j", "tls"), ("k", "instr")]
+             ("i", "websocket"), ("j", "tls"), ("k", "instr"), ("l", "asgi")]
 VALGRIND = shutil.which("valgrind")
 
 
@@ -662,10 +693,11 @@ class Bench:
     def say(self, msg):
         print(msg, flush=True)
 
-    def pick(self, pred=lambda v: True, floor=False):
+    def pick(self, pred=lambda v: True, floor=False, asgi=False):
         """The variants for a scenario that pred accepts; the floor of (d)
-        only when asked for."""
-        return [v for v in self.variants if pred(v) and (floor or v.family != "floor")]
+        and the ASGI servers of (i) only when asked for."""
+        return [v for v in self.variants if pred(v) and (floor or v.family != "floor")
+                and (asgi or not v.asgi)]
 
     def start(self, variant, app, workers=1, env=None):
         """Start and wait for a server. Returns (server, None) or (None, row)
@@ -945,49 +977,50 @@ class Bench:
         samples = 5 if self.quick else 30
         title = f"{n} idle keep-alive connections"
         self.say(f"\n== (e) {title}")
-        rows = []
-        for v in self.pick():
-            if not v.keepalive:
-                rows.append(self.row(v, "skipped", "closes connections after each response"))
-                continue
-            srv, row = self.start(v, "hello:app")
-            if srv is None:
-                rows.append(row)
-                continue
-            conns = client.IdleConnections(srv.port)
-            try:
-                for _ in range(20):
-                    client.get(srv.port)
-                time.sleep(0.3)
-                before = srv.rss_kib()
-                held = conns.open(n, timeout=60 if not self.quick else 20)
-                time.sleep(0.5 if self.quick else 1.0)
-                after = srv.rss_kib()
-                lat = client.fresh_latency(srv.port, samples)
-                still = conns.still_open()
-                good = sorted(x * 1e3 for x in lat if x is not None)
-                row = self.row(v, "ok", "", held=held, failed=conns.failed, still_open=still,
-                               open_s=conns.elapsed, rss_before_kib=before, rss_after_kib=after,
-                               kib_per_conn=(after - before) / held if held else None,
-                               fresh_p50_ms=statistics.median(good) if good else None,
-                               fresh_max_ms=good[-1] if good else None,
-                               fresh_failed=len(lat) - len(good), cmd=srv.argv)
-                if held < n or still < held or len(good) < len(lat):
-                    row["note"] = (f"held {held}/{n}, still open {still}, "
-                                   f"fresh failures {len(lat) - len(good)}")
-                    if held == 0 or not good:
-                        row["status"] = "error"
-                        if v.family == "kirin":
-                            self.kirin_failures.append(f"{v.name}: (e) {row['note']}")
-                rows.append(row)
-            finally:
-                conns.close()
-                srv.stop()
-            self.say(f"   {v.name}: done")
+        rows = [self.idle_row(v, "hello:app", n, samples) for v in self.pick()]
         table = {"id": "e", "scenario": "e", "title": title, "kind": "idle", "rows": rows,
                  "config": {"conns": n, "samples": samples}}
         self.tables.append(table)
         self.print_table(table)
+
+    def idle_row(self, v, app, n, samples):
+        """Hold n idle keep-alive connections on v serving app: the row of
+        its memory per connection and the latency of fresh requests meanwhile."""
+        if not v.keepalive:
+            return self.row(v, "skipped", "closes connections after each response")
+        srv, row = self.start(v, app)
+        if srv is None:
+            return row
+        conns = client.IdleConnections(srv.port)
+        try:
+            for _ in range(20):
+                client.get(srv.port)
+            time.sleep(0.3)
+            before = srv.rss_kib()
+            held = conns.open(n, timeout=60 if not self.quick else 20)
+            time.sleep(0.5 if self.quick else 1.0)
+            after = srv.rss_kib()
+            lat = client.fresh_latency(srv.port, samples)
+            still = conns.still_open()
+            good = sorted(x * 1e3 for x in lat if x is not None)
+            row = self.row(v, "ok", "", held=held, failed=conns.failed, still_open=still,
+                           open_s=conns.elapsed, rss_before_kib=before, rss_after_kib=after,
+                           kib_per_conn=(after - before) / held if held else None,
+                           fresh_p50_ms=statistics.median(good) if good else None,
+                           fresh_max_ms=good[-1] if good else None,
+                           fresh_failed=len(lat) - len(good), cmd=srv.argv)
+            if held < n or still < held or len(good) < len(lat):
+                row["note"] = (f"held {held}/{n}, still open {still}, "
+                               f"fresh failures {len(lat) - len(good)}")
+                if held == 0 or not good:
+                    row["status"] = "error"
+                    if v.family == "kirin":
+                        self.kirin_failures.append(f"{v.name}: (e) {row['note']}")
+        finally:
+            conns.close()
+            srv.stop()
+        self.say(f"   {v.name}: done")
+        return row
 
     def scen_f(self):
         size = 1 << 20
@@ -1191,6 +1224,48 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
+    def scen_l(self):
+        """ASGI: kirin's asyncio worker, uvicorn with uvloop and httptools (the
+        fastest ASGI server in Debian) and kirin's best WSGI worker (greenlet),
+        in the same interleaved runs."""
+        def plan_run(tid, title, cfg, plan, ideal=None):
+            self.say(f"\n== ({tid}) {title}")
+            started, pre = [], []
+            try:
+                for v, app in plan:
+                    srv, row = self.start(v, app)
+                    (started if srv else pre).append(srv or row)
+                self._throughput_config("l", title, dict(cfg, id=tid), started, pre, False,
+                                        ideal)
+            finally:
+                for srv in started:
+                    srv.stop()
+
+        asgi = self.pick(lambda v: v.asgi, asgi=True)
+        kasync = [v for v in asgi if v.family in ("kirin", "base")]
+        greenlet = self.pick(lambda v: v.family in ("kirin", "base") and v.kind == "greenlet")
+        plan_run("l-hello", "ASGI hello world, keep-alive",
+                 {"label": "100 connections", "path": "/", "conns": 100},
+                 [(v, "asgi:hello") for v in asgi] + [(v, "hello:app") for v in greenlet])
+        conns = 200 if self.quick else 1000
+        plan_run("l-sleep", f"{conns} connections awaiting asyncio.sleep(0.1)",
+                 {"label": f"{conns} connections, steady state ({self.duration} s window "
+                  f"opened 1 s after wrk connects)", "path": "/", "conns": conns, "timeout": 10,
+                  "window": (1, self.duration)},
+                 [(v, "asgi:sleeper") for v in kasync] +
+                 [(v, "sleepers:app_kirin") for v in greenlet] +
+                 [(v, "") for v in self.pick(lambda v: v.family == "floor", floor=True)],
+                 ideal=conns / 0.1)
+        n = 300 if self.quick else 10000
+        samples = 5 if self.quick else 30
+        title = f"{n} idle keep-alive connections on the asyncio worker (ASGI)"
+        self.say(f"\n== (l-idle) {title}")
+        rows = [self.idle_row(v, "asgi:hello", n, samples) for v in kasync]
+        table = {"id": "l-idle", "scenario": "l", "title": title, "kind": "idle", "rows": rows,
+                 "config": {"conns": n, "samples": samples}}
+        self.tables.append(table)
+        self.print_table(table)
+
     # targets -----------------------------------------------------------------
 
     def evaluate_targets(self):
@@ -1242,6 +1317,32 @@ class Bench:
                     add(f"(d) cooperative sleepers: {r['server']} vs ideal (%)",
                         v * 100 if v is not None else None, ">= 99",
                         _met(v is not None and v >= 0.99), "; ".join(x for x in detail if x))
+        hello = tab("l-hello")
+        if hello:
+            ka = next(iter(ok_rows(hello, lambda r: r["server"] == "kirin-asyncio")), None)
+            uv = next(iter(ok_rows(hello, lambda r: r["server"] == "uvicorn")), None)
+            kg = next(iter(ok_rows(hello, lambda r: r["server"] == "kirin-greenlet")), None)
+            add("(l) ASGI hello: kirin-asyncio vs uvicorn (uvloop, httptools)",
+                ka and uv and ka["req_s"] / uv["req_s"], ">= 3.0x",
+                _met(ka and uv and ka["req_s"] / uv["req_s"] >= 3.0))
+            add("(l) ASGI hello: kirin-asyncio vs kirin-greenlet (WSGI)",
+                ka and kg and ka["req_s"] / kg["req_s"], ">= 0.8x",
+                _met(ka and kg and ka["req_s"] / kg["req_s"] >= 0.8))
+        sl = tab("l-sleep")
+        if sl:
+            floor = next(iter(ok_rows(sl, lambda r: r["family"] == "floor")), None)
+            for r in ok_rows(sl, lambda r: r["server"] == "kirin-asyncio"):
+                v = r.get("of_floor")
+                add("(l) asyncio.sleep sleepers: kirin-asyncio vs the floor (%)",
+                    v * 100 if v is not None else None, ">= 99",
+                    _met(v is not None and v >= 0.99),
+                    f"floor {floor['req_s']:.0f} req/s" if floor else "no floor")
+        idle = tab("l-idle")
+        if idle:
+            for r in ok_rows(idle):
+                v = r.get("kib_per_conn")
+                add(f"(l) idle keep-alive: {r['server']} (ASGI) RSS per connection (KiB)", v,
+                    "<= 2", _met(v is not None and v <= 2))
         e = tab("e")
         if e:
             for r in e["rows"]:

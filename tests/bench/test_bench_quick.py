@@ -16,7 +16,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 KIRIN = os.environ.get("KIRIN", "")
 SKIP = 77
-SCENARIOS = "abcdefghijk"
+SCENARIOS = "abcdefghijkl"
 
 
 def skip(why):

@@ -422,7 +422,7 @@ def all_worker_classes():
 # AddressSanitizer does not follow greenlet's stack switching (false
 # reports): a sanitizer build (KIRIN_ASAN=1, set by make check) leaves
 # the workers that switch stacks out.
-STACK_SWITCHING = ("greenlet", "gevent")
+STACK_SWITCHING = ("greenlet", "gevent", "asyncio")
 ASAN = os.environ.get("KIRIN_ASAN") == "1"
 
 

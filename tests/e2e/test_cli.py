@@ -148,6 +148,8 @@ GUNICORN_ALIASES = {
     "gunicorn.workers.gthread.ThreadWorker": "gthread",
     "egg:gunicorn#gevent": "gevent",
     "gunicorn.workers.ggevent.GeventWorker": "gevent",
+    "uvicorn.workers.UvicornWorker": "asyncio",
+    "uvicorn.workers.UvicornH11Worker": "asyncio",
 }
 
 

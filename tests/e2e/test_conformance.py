@@ -1,6 +1,8 @@
 """Run the shared conformance corpus (valid requests the application must see
 exactly, invalid ones kirin must refuse) against the real kirin, whole and
-byte by byte (--split), once per worker class.
+byte by byte (--split), once per worker class, and under the asyncio worker
+once more with an ASGI app (apps/asgi_echo.py) in place of the corpus's
+WSGI echo_app.
 
 The corpus lives outside the source tree ($KIRIN_CONFORMANCE_DIR, by default
 ../shared/conformance beside it). Missing corpus: skip (77), or fail under CI.
@@ -19,6 +21,7 @@ from kirintest import SKIP, _live_groups, kill_tree, require_kirin, worker_class
 # stack-switching ones under ASan); each one runs the whole corpus twice.
 WORKER_CLASSES = worker_classes()
 RUN_TIMEOUT = 600  # seconds, per corpus run
+APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 
 
 def corpus_dir():
@@ -29,18 +32,21 @@ def corpus_dir():
     sys.exit(1 if os.environ.get("CI") else SKIP)
 
 
-def run(corpus, worker_class, split, wrap="", bind="{bind}", extra=""):
+def run(corpus, worker_class, split, wrap="", bind="{bind}", extra="", asgi=False):
     """One pass of the corpus; True when it passed. wrap: a command kirin's
     runs under (test_tls.py's TLS shim), which gives kirin its bind and
-    extra options (--certfile...)."""
+    extra options (--certfile...). asgi: serve apps/asgi_echo.py instead of
+    the corpus's WSGI echo_app (-k asyncio)."""
     kirin = os.environ["KIRIN"]
     python = os.environ.get("KIRIN_PYTHON") or sys.executable
+    app = f"--pythonpath {shlex.quote(APPS)} asgi_echo:app" if asgi else "echo_app:app"
     template = (f"{wrap}{shlex.quote(kirin)} --bind {bind} {extra} -k {shlex.quote(worker_class)} "
-                f"{{flags}} --chdir {{appdir}} echo_app:app")
+                f"{{flags}} --chdir {{appdir}} {app}")
     cmd = [python, os.path.join(corpus, "run_corpus.py"), "--server", template]
     if split:
         cmd.append("--split")
-    label = f"[{worker_class}{' --split' if split else ''}{' TLS' if wrap else ''}]"
+    label = (f"[{worker_class}{' ASGI' if asgi else ''}{' --split' if split else ''}"
+             f"{' TLS' if wrap else ''}]")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     for k in ("KIRIN_CMD_ARGS", "WEB_CONCURRENCY", "PORT"):
         env.pop(k, None)
@@ -87,6 +93,8 @@ def main():
     for worker_class in WORKER_CLASSES:
         for split in (False, True):
             ok &= run(corpus, worker_class, split)
+            if worker_class == "asyncio":
+                ok &= run(corpus, worker_class, split, asgi=True)
     sys.exit(0 if ok else 1)
 
 

@@ -1,6 +1,7 @@
 """Real applications run unchanged: Debian's Flask, Django, Bottle and Falcon
 (python3-flask, python3-django, python3-bottle, python3-falcon) under every
-worker class this build runs, with JSON in and out, a multipart upload of a
+worker class this build runs, and the ASGI ones (Starlette, FastAPI,
+Django's ASGI handler) under the asyncio worker, with JSON in and out, a multipart upload of a
 few hundred KB, a streaming response (checked by handshake: the second part
 is produced only after the test has received the first), query strings and
 headers. A framework that is not installed is skipped, except under CI
@@ -22,6 +23,10 @@ from kirintest import Kirin, main, parse_raw, request, worker_classes  # noqa: E
 PYTHON = os.environ.get("KIRIN_PYTHON") or "/usr/bin/python3"
 FRAMEWORKS = {"flask": "python3-flask", "django": "python3-django",
               "bottle": "python3-bottle", "falcon": "python3-falcon"}
+# ASGI apps: (the module to import, its Debian package), served by -k asyncio.
+ASGI_FRAMEWORKS = {"starlette": ("starlette", "python3-starlette"),
+                   "fastapi": ("fastapi", "python3-fastapi"),
+                   "django_asgi": ("django", "python3-django")}
 _installed = {}
 
 
@@ -61,12 +66,13 @@ def dechunk(body):
 
 class Framework:
     framework = None
+    module, package = None, None
     worker_class = "sync"
 
     @classmethod
     def setUpClass(cls):
-        if not installed(cls.framework):
-            msg = f"{cls.framework} is not installed (apt-get install {FRAMEWORKS[cls.framework]})"
+        if not installed(cls.module):
+            msg = f"{cls.module} is not installed (apt-get install {cls.package})"
             if os.environ.get("CI"):
                 raise AssertionError(msg)
             raise unittest.SkipTest(msg)
@@ -86,7 +92,7 @@ class Framework:
         r = self.ok(request(self.k.port, "/json", "POST", body=json.dumps(doc).encode(),
                             headers={"Content-Type": "application/json"}, timeout=60))
         self.assertTrue(r.header("Content-Type", "").startswith("application/json"), r.headers)
-        self.assertEqual(r.json(), {"got": doc, "framework": self.framework})
+        self.assertEqual(r.json(), {"got": doc, "framework": self.framework.split("_")[0]})
 
     def test_multipart_upload(self):
         data = random.Random(42).randbytes(400 * 1024 + 11)
@@ -145,11 +151,18 @@ class Framework:
         self.assertEqual(r.header("X-Echo"), "some value; q=1")
 
 
-for _fw in FRAMEWORKS:
+for _fw, _pkg in FRAMEWORKS.items():
     for _wc in worker_classes():
         _name = f"{_fw.capitalize()}_{_wc}"
         globals()[_name] = type(_name, (Framework, unittest.TestCase),
-                                {"framework": _fw, "worker_class": _wc})
+                                {"framework": _fw, "module": _fw, "package": _pkg,
+                                 "worker_class": _wc})
+for _fw, (_mod, _pkg) in ASGI_FRAMEWORKS.items():
+    if "asyncio" in worker_classes():
+        _name = f"{_fw.capitalize()}_asyncio"
+        globals()[_name] = type(_name, (Framework, unittest.TestCase),
+                                {"framework": _fw, "module": _mod, "package": _pkg,
+                                 "worker_class": "asyncio"})
 
 if __name__ == "__main__":
     main()

@@ -29,9 +29,11 @@
 #define MAX_ARGS 32
 /* What -k accepts (workers/worker_type.c), as an error message lists it. */
 #define WORKER_CLASSES                                                                             \
-	"sync, gthread, greenlet, gevent, egg:gunicorn#sync, gunicorn.workers.sync.SyncWorker, "   \
-	"egg:gunicorn#gthread, gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "       \
-	"gunicorn.workers.ggevent.GeventWorker"
+	"sync, gthread, greenlet, gevent, asyncio, egg:gunicorn#sync, "                            \
+	"gunicorn.workers.sync.SyncWorker, egg:gunicorn#gthread, "                                 \
+	"gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "                             \
+	"gunicorn.workers.ggevent.GeventWorker, uvicorn.workers.UvicornWorker, "                   \
+	"uvicorn.workers.UvicornH11Worker"
 
 static const char *const env_names[] = {"KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY",
                                         "PORT", "FORWARDED_ALLOW_IPS"};

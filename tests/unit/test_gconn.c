@@ -109,7 +109,7 @@ static int setup(void **state)
 	(void)state;
 	Py_InitializeEx(0);
 	memset(&F, 0, sizeof(F));
-	assert_int_equal(gconn_init(&wk, &failing), 0);
+	assert_int_equal(gconn_init(&wk, &failing, wsgi_serve), 0);
 	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
 	return 0;
 }

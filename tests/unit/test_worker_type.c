@@ -34,6 +34,8 @@ static void test_names_and_aliases(void **state)
 	    {"gunicorn.workers.gthread.ThreadWorker", "gthread"},
 	    {"egg:gunicorn#gevent", "gevent"},
 	    {"gunicorn.workers.ggevent.GeventWorker", "gevent"},
+	    {"uvicorn.workers.UvicornWorker", "asyncio"},
+	    {"uvicorn.workers.UvicornH11Worker", "asyncio"},
 	    {"GEVENT", "gevent"},
 	    {"Egg:Gunicorn#Sync", "sync"},
 	};
@@ -65,6 +67,7 @@ static void test_default_and_threads(void **state)
 	assert_string_equal(name_of("gthread", 8), "gthread");
 	assert_string_equal(name_of("greenlet", 8), "greenlet");
 	assert_string_equal(name_of("gevent", 8), "gevent");
+	assert_string_equal(name_of("asyncio", 8), "asyncio");
 }
 
 static void test_rows(void **state)
@@ -79,13 +82,15 @@ static void test_rows(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(worker_type_spelling(j), s);
 	}
-	assert_int_equal(n, 10);
+	assert_int_equal(n, 13);
 	assert_string_equal(worker_type_spelling(0), "sync");
 	assert_null(worker_type_find("gevent", 1)->threaded);
 	assert_non_null(worker_type_find("gevent", 1)->before_import);
 	assert_null(worker_type_find("sync", 1)->before_import);
 	assert_null(worker_type_find("sync", 1)->backend);
 	assert_non_null(worker_type_find("greenlet", 1)->backend);
+	assert_non_null(worker_type_find("asyncio", 1)->backend);
+	assert_null(worker_type_find("asyncio", 1)->before_import);
 }
 
 int main(void)

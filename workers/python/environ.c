@@ -86,6 +86,12 @@ void environ_set_root_path(const char *root)
 	root_len = n;
 }
 
+const char *environ_root_path(size_t *len)
+{
+	*len = root_len;
+	return root_path ? root_path : "";
+}
+
 int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 {
 	PyObject *version, *errors;

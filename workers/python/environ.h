@@ -25,6 +25,9 @@ struct conn;
  */
 void environ_set_root_path(const char *root);
 
+/* The root path as set (bytes, no trailing '/'; "" for none), and its length. */
+const char *environ_root_path(size_t *len);
+
 /*
  * Build the template: wsgi.version, wsgi.multithread, wsgi.multiprocess,
  * wsgi.run_once, wsgi.errors, wsgi.file_wrapper, SCRIPT_NAME. Once per

@@ -13,6 +13,7 @@
 static struct {
 	struct worker *w;
 	const struct gconn_switch *sw;
+	enum wsgi_outcome (*serve)(struct conn *c, bool keep_alive);
 	struct gpool pool;     /* greenlets waiting in run() for their next connection;
 	                        * idle keep-alive connections hold none */
 	struct cconn *handoff; /* the connection dispatch() hands a parked greenlet */
@@ -23,10 +24,12 @@ static void serve(struct cconn *cc);
 
 static PyMethodDef run_def = {"kirin_connection", run, METH_NOARGS, NULL};
 
-int gconn_init(struct worker *w, const struct gconn_switch *sw)
+int gconn_init(struct worker *w, const struct gconn_switch *sw,
+	       enum wsgi_outcome (*serve_one)(struct conn *c, bool keep_alive))
 {
 	G.w = w;
 	G.sw = sw;
+	G.serve = serve_one;
 	reqtimeout_use_greenlets(sw->current);
 	return gpool_init(&G.pool);
 }
@@ -126,7 +129,7 @@ static void serve(struct cconn *cc)
 	}
 	for (;;) {
 		bool keep = cfg->keepalive > 0 && !worker_stopping(G.w) && !connset_stopping();
-		enum wsgi_outcome out = wsgi_serve(&cc->c, keep);
+		enum wsgi_outcome out = G.serve(&cc->c, keep);
 		int rc;
 
 		G.w->requests++;

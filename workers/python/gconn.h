@@ -1,11 +1,11 @@
 /*
- * gconn — the connection greenlets of the greenlet and gevent workers: the
- * connection set's dispatch hands a complete head to a greenlet, which
- * serves it and any pipelined requests after it, gives the connection back
- * to the set (to wait in the hub holding no greenlet) or closes it, then
- * parks in the pool (gpool.h) for the next connection. The two workers
- * differ only in how a greenlet is found, started and switched: the
- * gconn_switch table.
+ * gconn — the connection greenlets of the greenlet, gevent and asyncio
+ * workers: the connection set's dispatch hands a complete head to a
+ * greenlet, which serves it and any pipelined requests after it, gives the
+ * connection back to the set (to wait in the hub holding no greenlet) or
+ * closes it, then parks in the pool (gpool.h) for the next connection. The
+ * workers differ only in how a greenlet is found, started and switched
+ * (the gconn_switch table) and in what serves a request (WSGI or ASGI).
  *
  * Runs in a worker's hub thread with the GIL held.
  */
@@ -13,6 +13,8 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include "workers/python/wsgi.h"
 
 struct cconn;
 struct worker;
@@ -36,8 +38,13 @@ struct gconn_switch {
 	int (*start)(PyObject *run);
 };
 
-/* Set up the pool for w. 0, or -1 with a Python exception set. */
-int gconn_init(struct worker *w, const struct gconn_switch *sw);
+/*
+ * Set up the pool for w; each request is answered by serve() (wsgi_serve,
+ * or asgi_serve), in its connection's greenlet. 0, or -1 with a Python
+ * exception set.
+ */
+int gconn_init(struct worker *w, const struct gconn_switch *sw,
+	       enum wsgi_outcome (*serve)(struct conn *c, bool keep_alive));
 
 /*
  * The connection set's dispatch: serve cc in a parked greenlet, or in a new

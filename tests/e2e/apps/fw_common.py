@@ -23,3 +23,15 @@ def chunks(ctl=None):
 def summary(filename, data, note):
     return {"name": filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "note": note}
+
+
+async def achunks(ctl=None):
+    """chunks() for ASGI apps: waiting for the test does not block the loop."""
+    import asyncio
+    yield b"chunk0\n"
+    if ctl:
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(ctl))
+        await asyncio.wait_for(reader.read(1), 60)
+        writer.close()
+    yield b"chunk1\n"
+    yield b"chunk2\n"

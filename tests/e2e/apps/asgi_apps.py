@@ -1,0 +1,177 @@
+"""ASGI apps for the asyncio worker's tests (tests/e2e/test_asyncio.py).
+
+app: GET /echo answers what it saw (JSON: scope fields, the body's length,
+the lifespan state); POST /upload streams the request body back as it
+arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
+asyncio.sleep(S); GET /file?PATH sends a file with
+http.response.pathsend; GET /disconnect answers its head, then waits for
+http.disconnect and counts it (GET /count tells); /raise and /noresponse
+fail; /headers sends a bad header. Lifespan: startup fills state.
+lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
+(unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
+what --interface auto must tell apart."""
+import asyncio
+import json
+import os
+
+disconnects = []
+shutdown_file = []
+
+
+async def lifespan(scope, receive, send):
+    while True:
+        m = await receive()
+        if m["type"] == "lifespan.startup":
+            scope["state"]["started"] = "yes"
+            await send({"type": "lifespan.startup.complete"})
+        elif m["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def body_of(receive):
+    body = b""
+    while True:
+        m = await receive()
+        if m["type"] == "http.disconnect":
+            return None
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            return body
+
+
+async def answer(send, status, body, headers=()):
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain")] + list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    path, query = scope["path"], scope["query_string"].decode()
+    if path == "/upload":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while True:
+            m = await receive()
+            if m["type"] != "http.request":
+                return
+            await send({"type": "http.response.body", "body": m.get("body", b""),
+                        "more_body": True})
+            if not m.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": b""})
+    elif path == "/stream":
+        n, size = (int(x) for x in query.split("&"))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(n):
+            await send({"type": "http.response.body", "body": b"%c" % (97 + i % 26) * size,
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b"end"})
+    elif path == "/file":
+        assert "http.response.pathsend" in scope["extensions"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": query})
+    elif path == "/sleep":
+        await asyncio.sleep(float(query))
+        await answer(send, 200, b"slept")
+    elif path == "/disconnect":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting", "more_body": True})
+        m = await receive()
+        while m["type"] == "http.request":
+            m = await receive()
+        disconnects.append(m["type"])
+    elif path == "/count":
+        await answer(send, 200, b"%d" % len(disconnects))
+    elif path == "/raise":
+        raise RuntimeError("boom in the app")
+    elif path == "/noresponse":
+        return
+    elif path == "/headers":
+        await answer(send, 200, b"x", [(b"x-bad", b"a\r\nInjected: yes")])
+    else:
+        body = await body_of(receive)
+        info = {k: scope[k] for k in ("type", "http_version", "method", "scheme", "path",
+                                      "root_path")}
+        info.update(raw_path=scope["raw_path"].decode(), query=scope["query_string"].decode(),
+                    headers=[[n.decode(), v.decode()] for n, v in scope["headers"]],
+                    client=list(scope["client"]) if scope["client"] else None,
+                    server=list(scope["server"]) if scope["server"] else None,
+                    asgi=scope["asgi"], state=scope.get("state"), pid=os.getpid(),
+                    body=len(body) if body is not None else None)
+        await answer(send, 200, json.dumps(info).encode(), [(b"x-asgi", b"yes")])
+
+
+async def lifespan_fail(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database here"})
+        return
+    await answer(send, 200, b"never")
+
+
+async def lifespan_raise(scope, receive, send):
+    if scope["type"] == "lifespan":
+        raise ValueError("lifespan? what is that")
+    await answer(send, 200, b"served without lifespan")
+
+
+ws_closes = []
+
+
+async def ws(scope, receive, send):
+    """WebSocket routes over app's http ones: / echoes (text gets "!", bytes
+    come back reversed, "raise" fails), /deny refuses with websocket.close,
+    /http-deny answers 401 through websocket.http.response, /close closes
+    with 4000 itself. The last subprotocol offered is chosen. GET /wscloses
+    lists the close codes the app received."""
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    if scope["type"] == "http":
+        if scope["path"] == "/wscloses":
+            return await answer(send, 200, json.dumps(ws_closes).encode())
+        return await app(scope, receive, send)
+    path = scope["path"]
+    assert (await receive())["type"] == "websocket.connect"
+    if path == "/deny":
+        return await send({"type": "websocket.close"})
+    if path == "/http-deny":
+        await send({"type": "websocket.http.response.start", "status": 401,
+                    "headers": [(b"www-authenticate", b"Basic")]})
+        return await send({"type": "websocket.http.response.body", "body": b"who are you?"})
+    sub = scope["subprotocols"][-1] if scope["subprotocols"] else None
+    await send({"type": "websocket.accept", "subprotocol": sub, "headers": [(b"x-ws", b"yes")]})
+    if path == "/close":
+        await send({"type": "websocket.close", "code": 4000, "reason": "bye"})
+    while True:
+        m = await receive()
+        if m["type"] == "websocket.disconnect":
+            ws_closes.append(m["code"])
+            return
+        if m.get("text") == "raise":
+            raise RuntimeError("ws boom")
+        if m.get("text") is not None:
+            await send({"type": "websocket.send", "text": m["text"] + "!"})
+        else:
+            await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
+
+
+def wsgi_three(environ, start_response, extra=None):
+    """WSGI, though it takes three arguments (the third optional)."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+    return [b"wsgi"]
+
+
+class _Asgi:
+    """ASGI through a plain __call__ that returns a coroutine."""
+
+    def __call__(self, scope, receive, send):
+        return self.run(scope, receive, send)
+
+    async def run(self, scope, receive, send):
+        if scope["type"] == "http":
+            await answer(send, 200, b"asgi")
+
+
+asgi_object = _Asgi()

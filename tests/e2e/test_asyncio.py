@@ -1,0 +1,319 @@
+"""The asyncio worker (-k asyncio, also Gunicorn's -k
+uvicorn.workers.UvicornWorker): ASGI http (scope, bodies streamed both
+ways, disconnects, errors), lifespan, and WSGI apps on the asyncio loop."""
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
+                       recv_responses, recv_until, request, run_kirin, skip_stack_switching,
+                       wait_for, free_port)
+from test_websocket import OP_BINARY, OP_TEXT, Raw, frame  # noqa: E402
+
+ASYNCIO = ("-k", "asyncio", "-w", "1")
+
+
+@skip_stack_switching("asyncio")
+class AsgiHttp(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "asgi_apps:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def test_scope(self):
+        r = http_get(self.k.port, "/echo/caf%C3%A9?x=1&y", headers={"X-Thing": "A b"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("x-asgi"), "yes")
+        e = r.json()
+        self.assertEqual((e["type"], e["http_version"], e["method"], e["scheme"]),
+                         ("http", "1.1", "GET", "http"))
+        self.assertEqual(e["path"], "/echo/caf\u00e9")
+        self.assertEqual(e["raw_path"], "/echo/caf%C3%A9")
+        self.assertEqual(e["query"], "x=1&y")
+        self.assertIn(["x-thing", "A b"], e["headers"])
+        self.assertEqual(e["client"][0], "127.0.0.1")
+        self.assertEqual(e["server"], ["127.0.0.1", self.k.port])
+        self.assertEqual(e["asgi"], {"version": "3.0", "spec_version": "2.4"})
+        self.assertEqual(e["state"], {"started": "yes"})  # from the lifespan startup
+        self.assertEqual(e["body"], 0)
+
+    def test_request_bodies(self):
+        data = os.urandom(300000)
+        r = request(self.k.port, "/echo", method="POST", body=data)
+        self.assertEqual(r.json()["body"], len(data))
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p)
+                           for p in (data[:70000], data[70000:])) + b"0\r\n\r\n"
+        raw = raw_request(self.k.port, b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n" + chunked)
+        self.assertIn(b'"body": 300000', raw)
+
+    def test_keepalive_and_pipelining(self):
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"GET /echo?1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"POST /echo?2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            got = recv_responses(s, 2, 10)
+            self.assertEqual([json.loads(b)["query"] for _, b in got], ["1", "2"])
+            s.sendall(b"GET /echo?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "3")
+
+    def test_streaming_both_ways(self):
+        # Each part of a chunked upload comes back before the next is sent.
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            got = b""
+            for part in (b"first-part", b"second-part"):
+                s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                got = recv_until(s, part, got)
+            s.sendall(b"0\r\n\r\n")
+            got = recv_until(s, b"0\r\n\r\n", got)
+            self.assertIn(b"Transfer-Encoding: chunked", got)
+
+    def test_large_streamed_response_to_a_slow_reader(self):
+        # 16 MiB, more than the socket buffers hold: the app awaits send()
+        # while the client does not read, and others are served meanwhile.
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=20) as s:
+            s.sendall(b"GET /stream?64&262144 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = bytearray(s.recv(1000))
+            time.sleep(0.5)
+            self.assertEqual(http_get(self.k.port, "/sleep?0", timeout=5).status, 200)
+            while not got.endswith(b"end\r\n0\r\n\r\n"):
+                data = s.recv(1 << 20)
+                self.assertTrue(data, bytes(got[-100:]))
+                got += data
+            self.assertEqual(got.count(b"z" * 262144), 2)
+            self.assertGreater(len(got), 64 * 262144)
+
+    def test_pathsend(self):
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            data = os.urandom(13 << 20)
+            f.write(data)
+            f.flush()
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=20) as s:
+                s.sendall(b"GET /file?%s HTTP/1.1\r\nHost: x\r\n\r\n" % f.name.encode())
+                time.sleep(0.5)  # the socket fills; the worker serves others meanwhile
+                self.assertEqual(http_get(self.k.port, "/sleep?0", timeout=5).status, 200)
+                (head, body), = recv_responses(s, 1, 20)
+                self.assertIn(b"Content-Length: %d" % len(data), head)
+                self.assertEqual(body, data)
+                s.sendall(b"HEAD /file?%s HTTP/1.1\r\nHost: x\r\n\r\n" % f.name.encode())
+                head = recv_until(s, b"\r\n\r\n")
+                self.assertIn(b"Content-Length: %d" % len(data), head)
+        raw = raw_request(self.k.port, b"GET /file?/nonexistent HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 500"), raw)
+
+    def test_disconnect_is_received(self):
+        before = int(http_get(self.k.port, "/count").body)
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"GET /disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
+            recv_until(s, b"waiting")
+        self.assertTrue(wait_for(lambda: int(http_get(self.k.port, "/count").body) == before + 1,
+                                 5))
+
+    def test_app_errors_are_500(self):
+        for path in ("/raise", "/noresponse", "/headers"):
+            raw = raw_request(self.k.port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+            self.assertTrue(raw.startswith(b"HTTP/1.1 500 "), (path, raw))
+            self.assertNotIn(b"Injected", raw)
+        log = self.k.log()
+        self.assertIn("Exception in ASGI application", log)
+        self.assertIn("boom in the app", log)
+        self.assertIn("ASGI callable returned without starting the response", log)
+        self.assertEqual(http_get(self.k.port, "/echo").status, 200)
+
+    def test_refusals_never_reach_the_app(self):
+        for raw_req, status in ((b"GET / HTTP/1.1\r\n\r\n", b"400"),
+                                (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 10000 + b"\r\n\r\n",
+                                 b"431"),
+                                (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                                 b"Transfer-Encoding: chunked\r\n\r\n", b"400")):
+            raw = raw_request(self.k.port, raw_req)
+            self.assertTrue(raw.startswith(b"HTTP/1.1 " + status), raw)
+        # A chunked body that turns bad while the app reads it: an answer, a close.
+        raw = raw_request(self.k.port, b"POST /echo HTTP/1.1\r\nHost: x\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 400"), raw)
+
+    def test_truncated_and_stalled_bodies(self):
+        # The client goes away in the middle of its body: the app hears a
+        # disconnect; one that stalls is given up after --timeout (5 s).
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123")
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=15) as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123")
+            self.assertEqual(http_get(self.k.port, "/echo", timeout=5).status, 200)
+            start = time.monotonic()
+            self.assertEqual(s.recv(100), b"")  # closed, no answer
+            self.assertLess(time.monotonic() - start, 12)
+        self.assertEqual(http_get(self.k.port, "/echo", timeout=5).status, 200)
+
+    def test_concurrent_sleepers(self):
+        results, elapsed = concurrent_gets(self.k.port, "/sleep?0.3", 200)
+        self.assertEqual(results, [200] * 200)
+        self.assertLess(elapsed, 10.0)  # serially: 60 s
+
+
+@skip_stack_switching("asyncio")
+class AsgiLifecycle(unittest.TestCase):
+    def test_uvicorn_worker_class_and_graceful_stop(self):
+        with Kirin("-k", "uvicorn.workers.UvicornWorker", "asgi_apps:app") as k:
+            self.assertIn("uvicorn.workers.UvicornWorker: kirin's asyncio worker serves it",
+                          k.log())
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /sleep?1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                time.sleep(0.3)
+                k.signal(15)
+                got = recv_until(s, b"slept")
+            self.assertTrue(got.startswith(b"HTTP/1.1 200"))
+            self.assertEqual(k.wait(15), 0)
+            self.assertIn("ASGI lifespan shutdown complete", k.log())
+
+    def test_failed_startup_stops_the_server(self):
+        cp = run_kirin(*ASYNCIO, "-b", f"127.0.0.1:{free_port()}", "asgi_apps:lifespan_fail",
+                       timeout=30)
+        self.assertEqual(cp.returncode, 3, cp.stderr)
+        self.assertIn("ASGI lifespan startup failed: no database here", cp.stderr)
+
+    def test_lifespan_auto_on_off(self):
+        with Kirin(*ASYNCIO, "asgi_apps:lifespan_raise") as k:
+            self.assertEqual(http_get(k.port, "/").body, b"served without lifespan")
+            self.assertIn("'lifespan' protocol appears unsupported", k.log())
+        cp = run_kirin(*ASYNCIO, "--asgi-lifespan", "on", "-b", f"127.0.0.1:{free_port()}",
+                       "asgi_apps:lifespan_raise", timeout=30)
+        self.assertEqual(cp.returncode, 3, cp.stderr)
+        self.assertIn("lifespan? what is that", cp.stderr)
+        with Kirin(*ASYNCIO, "--asgi-lifespan", "off", "asgi_apps:app") as k:
+            self.assertIsNone(http_get(k.port, "/echo").json()["state"])
+
+    def test_loops_and_bad_settings(self):
+        for loop, name in (("asyncio", "_UnixSelectorEventLoop"), ("uvloop", "Loop")):
+            with Kirin(*ASYNCIO, "--asgi-loop", loop, "asgi_apps:app") as k:
+                self.assertEqual(http_get(k.port, "/echo").status, 200)
+                self.assertIn(f"serving ASGI on the {name} event loop", k.log())
+        cp = run_kirin(*ASYNCIO, "--asgi-loop", "tokio", "asgi_apps:app", timeout=20)
+        self.assertNotEqual(cp.returncode, 0)
+        self.assertIn("--asgi-loop", cp.stderr)
+
+    def test_max_requests(self):
+        with Kirin(*ASYNCIO, "--max-requests", "3", "asgi_apps:app") as k:
+            pids = set()
+
+            def another_worker():
+                pids.add(http_get(k.port, "/echo").json()["pid"])
+                return len(pids) > 1
+            self.assertTrue(wait_for(another_worker, 10, interval=0.2), pids)
+            self.assertIn("Autorestarting worker after 3 requests", k.log())
+
+    def test_access_log(self):
+        with Kirin(*ASYNCIO, "--access-logfile", "-", "asgi_apps:app") as k:
+            http_get(k.port, "/echo?q=1")
+            self.assertTrue(wait_for(lambda: '"GET /echo?q=1 HTTP/1.1" 200' in k.stdout(), 5),
+                            k.stdout())
+
+
+@skip_stack_switching("asyncio")
+class WsgiOnTheLoop(unittest.TestCase):
+    def test_seed_app_callbacks_fire_once_per_request(self):
+        with Kirin(*ASYNCIO, "asyncio_wsgi:application") as k:
+            self.assertIn("serving WSGI", k.log())
+            for _ in range(3):
+                self.assertEqual(http_get(k.port, "/later").body, b"scheduled\n")
+            self.assertTrue(wait_for(lambda: http_get(k.port, "/fired").body == b"fired 3\n", 5))
+            time.sleep(0.5)
+            self.assertEqual(http_get(k.port, "/fired").body, b"fired 3\n")
+
+    def test_interface_forces_the_call(self):
+        with Kirin(*ASYNCIO, "--interface", "wsgi", "hello:app") as k:
+            self.assertEqual(http_get(k.port, "/").body, b"Hello, World!\n")
+
+    def test_interface_detection(self):
+        for app, body in (("asgi_apps:wsgi_three", b"wsgi"), ("asgi_apps:asgi_object", b"asgi"),
+                          ("hello:app", b"Hello, World!\n")):
+            with self.subTest(app=app), Kirin(*ASYNCIO, app) as k:
+                self.assertEqual(http_get(k.port, "/").body, body)
+
+
+
+@skip_stack_switching("asyncio")
+class AsgiWebSocket(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin(*ASYNCIO, "asgi_apps:ws").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def closes(self):
+        return json.loads(http_get(self.k.port, "/wscloses").body)
+
+    def test_echo_subprotocol_and_client_close(self):
+        import websocket
+        ws = websocket.create_connection(f"ws://127.0.0.1:{self.k.port}/", timeout=10,
+                                         subprotocols=["one", "two"])
+        self.assertEqual(ws.getsubprotocol(), "two")
+        self.assertEqual(ws.getheaders().get("x-ws"), "yes")
+        ws.send("h\u00e9llo")
+        self.assertEqual(ws.recv(), "h\u00e9llo!")
+        big = os.urandom(1 << 20)
+        ws.send_binary(big)
+        self.assertEqual(ws.recv(), big[::-1])
+        before = len(self.closes())
+        ws.close(status=1000)
+        self.assertTrue(wait_for(lambda: len(self.closes()) == before + 1, 5))
+        self.assertEqual(self.closes()[-1], 1000)
+
+    def test_refusals(self):
+        for path, status in (("/deny", b"403"), ("/http-deny", b"401")):
+            r = Raw(self.k.port, path)
+            self.assertTrue(r.head.startswith(b"HTTP/1.1 " + status), r.head)
+        r = Raw(self.k.port, "/http-deny")
+        self.assertIn(b"www-authenticate: Basic", r.head)
+        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                          b"Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+                          b"Sec-WebSocket-Version: 12\r\n\r\n")
+        self.assertTrue(raw.startswith(b"HTTP/1.1 426"), raw)
+
+    def test_close_codes(self):
+        r = Raw(self.k.port, "/close")
+        self.assertTrue(r.head.startswith(b"HTTP/1.1 101"), r.head)
+        self.assertEqual(r.close_code(), 4000)
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_TEXT, b"raise"))
+        self.assertEqual(r.close_code(), 1011)
+        self.assertIn("ws boom", self.k.log())
+
+    def test_hostile_frames(self):
+        # An unmasked frame is a protocol error (1002), a message over
+        # --websocket-max-message is too big (1009); others are served.
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_TEXT, b"no mask", masked=False))
+        self.assertEqual(r.close_code(), 1002)
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_BINARY, b"", length=1 << 40)[:14])
+        self.assertEqual(r.close_code(), 1009)
+        r = Raw(self.k.port, "/")
+        r.send(frame(OP_TEXT, b"still here"))
+        self.assertEqual(r.frame(), (OP_TEXT, b"still here!"))
+        self.assertEqual(http_get(self.k.port, "/echo").status, 200)
+
+    def test_stop_says_going_away(self):
+        with Kirin(*ASYNCIO, "asgi_apps:ws") as k:
+            r = Raw(k.port, "/")
+            r.send(frame(OP_TEXT, b"x"))
+            self.assertEqual(r.frame(), (OP_TEXT, b"x!"))
+            k.signal(15)
+            self.assertEqual(r.close_code(), 1001)
+            self.assertEqual(k.wait(15), 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,683 @@
+/* asgi — see asgi.h. */
+#include "workers/python/asgi.h"
+
+#include <errno.h>
+#include <greenlet.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "arbiter/listener.h"
+#include "arbiter/log.h"
+#include "workers/accesslog.h"
+#include "workers/connset.h"
+#include "workers/http/conn.h"
+#include "workers/http/response.h"
+#include "workers/python/asgi_req.h"
+#include "workers/python/asgi_scope.h"
+#include "workers/python/asgi_ws.h"
+#include "workers/python/interp.h"
+#include "workers/reactor_asyncio.h"
+
+#define BODY_CHUNK 65536 /* request body bytes per http.request message, at most */
+
+static struct {
+	PyObject *app, *loop, *create_future, *create_task, *state;
+	PyObject *disconnected_exc; /* kirin.ClientDisconnected, an OSError */
+	PyObject *ready_none, *empty;
+	PyObject *k_type, *k_headers, *k_body, *k_more_body, *k_status, *k_trailers;
+	PyObject *t_request, *t_disconnect, *t_start, *t_body;
+	PyObject *s_set_result, *s_set_exception, *s_done, *s_add_done_callback, *s_result,
+	    *s_cancel;
+	PyObject *(*to_hub)(void);
+} S;
+
+static PyObject *req_receive(Req *r, PyObject *unused);
+static PyObject *req_send(Req *r, PyObject *msg);
+static PyObject *req_done(Req *r, PyObject *task);
+static PyObject *req_readable(Req *r, PyObject *unused);
+static PyObject *req_read_timeout(Req *r, PyObject *unused);
+static PyObject *response_start(Req *r, PyObject *msg);
+static PyObject *response_body(Req *r, PyObject *msg);
+static PyObject *body_message(Req *r);
+static PyObject *message(PyObject *type, PyObject *body, bool more);
+static void stop_reading(Req *r);
+static PyObject *bound(PyMethodDef *def, Req *r);
+static void finish(Req *r, PyObject *task, enum wsgi_outcome *out);
+static Req *req_new(struct conn *c, bool keep_alive);
+static void begin(Req *r, PyObject *scope);
+static void req_dealloc(Req *r);
+
+static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
+static PyMethodDef send_def = {"send", (PyCFunction)req_send, METH_O, NULL};
+static PyMethodDef done_def = {"kirin_task_done", (PyCFunction)req_done, METH_O, NULL};
+static PyMethodDef readable_def = {"kirin_readable", (PyCFunction)req_readable, METH_NOARGS, NULL};
+static PyMethodDef read_timeout_def = {"kirin_read_timeout", (PyCFunction)req_read_timeout,
+                                       METH_NOARGS, NULL};
+
+static PyTypeObject ReqType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
+    .tp_basicsize = sizeof(Req),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)req_dealloc,
+};
+
+int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
+{
+	PyGreenlet_Import();
+	S.to_hub = to_hub;
+	S.app = app;
+	S.loop = loop;
+	S.create_future = PyObject_GetAttrString(loop, "create_future");
+	S.create_task = PyObject_GetAttrString(loop, "create_task");
+	S.disconnected_exc = PyErr_NewExceptionWithDoc(
+	    "kirin.ClientDisconnected", "send() after the client went away", PyExc_OSError, NULL);
+#define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
+	INTERN(k_type, "type"), INTERN(k_headers, "headers"), INTERN(k_body, "body");
+	INTERN(k_more_body, "more_body"), INTERN(k_status, "status");
+	INTERN(k_trailers, "trailers"), INTERN(t_request, "http.request");
+	INTERN(t_disconnect, "http.disconnect"), INTERN(t_start, "http.response.start");
+	INTERN(t_body, "http.response.body"), INTERN(s_set_result, "set_result");
+	INTERN(s_set_exception, "set_exception"), INTERN(s_done, "done");
+	INTERN(s_add_done_callback, "add_done_callback"), INTERN(s_result, "result");
+	INTERN(s_cancel, "cancel");
+#undef INTERN
+	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future || !S.create_task ||
+	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0) {
+		interp_log_exception("cannot set up ASGI");
+		return -1;
+	}
+	S.ready_none = asgi_ready(Py_None);
+	S.empty = PyBytes_FromStringAndSize("", 0);
+	return S.ready_none && S.empty ? 0 : -1;
+}
+
+void asgi_set_state(PyObject *state)
+{
+	Py_XINCREF(state);
+	Py_XSETREF(S.state, state);
+}
+
+enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
+{
+	Req *r = req_new(c, keep_alive);
+	PyObject *scope, *res;
+	enum wsgi_outcome out = WSGI_CLOSE;
+
+	if (!r)
+		return WSGI_CLOSED;
+	r->g = (PyObject *)PyGreenlet_GetCurrent(); /* new ref */
+	scope = asgi_scope_new(c, S.state);
+	if (scope && asgi_ws_requested(c) && asgi_ws_begin(r, scope) < 0) {
+		if (PyErr_Occurred())
+			interp_log_exception("cannot set up a WebSocket request");
+		Py_DECREF(scope);
+		Py_DECREF(r);
+		return c->fd < 0 ? WSGI_CLOSED : WSGI_CLOSE;
+	}
+	begin(r, scope);
+	Py_XDECREF(scope);
+	/* The task's end (req_done) switches back here. */
+	while (!r->task_done) {
+		if (asgi_ws_read(r))
+			continue;
+		res = S.to_hub();
+		if (!res) { /* killed: the worker is going away */
+			PyErr_Clear();
+			res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
+			PyErr_Clear();
+			r->broken = true;
+			r->task_done = true;
+		}
+		Py_XDECREF(res);
+	}
+	finish(r, r->task, &out);
+	Py_CLEAR(r->task);
+	Py_DECREF(r);
+	if (c->fd < 0)
+		return WSGI_CLOSED;
+	return out;
+}
+
+void asgi_start(struct conn *c, bool keep_alive,
+                void (*done)(struct conn *c, enum wsgi_outcome out))
+{
+	Req *r = req_new(c, keep_alive);
+	PyObject *scope;
+
+	if (!r) {
+		done(c, WSGI_CLOSED);
+		return;
+	}
+	r->done_cb = done;
+	scope = asgi_scope_new(c, S.state);
+	begin(r, scope);
+	Py_XDECREF(scope);
+	if (r->task_done)
+		asgi_req_end(r);
+}
+
+/* A request object for c's request (new ref), or NULL after answering 500. */
+static Req *req_new(struct conn *c, bool keep_alive)
+{
+	Req *r = PyObject_New(Req, &ReqType);
+
+	if (!r) {
+		interp_log_exception("cannot serve an ASGI request");
+		conn_refuse(c, 500);
+		return NULL;
+	}
+	memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
+	r->c = c;
+	r->resp.keep_alive = keep_alive && c->req.keep_alive;
+	if (accesslog_enabled())
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+	return r;
+}
+
+/* Call the app with scope (NULL: its building failed) and start its task in r->task. */
+static void begin(Req *r, PyObject *scope)
+{
+	PyObject *receive = bound(&receive_def, r), *send = bound(&send_def, r);
+	PyObject *done = bound(&done_def, r), *coro = NULL, *res;
+
+	if (scope && receive && send && done) {
+		PyObject *args[] = {scope, receive, send};
+		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
+	}
+	r->task = coro ? PyObject_CallOneArg(S.create_task, coro) : NULL;
+	res = r->task ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
+	Py_XDECREF(res);
+	if (!res) {
+		interp_log_exception("Exception in ASGI application");
+		r->task_done = true;
+	}
+	Py_XDECREF(receive);
+	Py_XDECREF(send);
+	Py_XDECREF(done);
+	Py_XDECREF(coro);
+}
+
+void asgi_req_end(Req *r)
+{
+	struct conn *c = r->c;
+	enum wsgi_outcome out = WSGI_CLOSE;
+
+	if (!r->broken && (r->pend_off < r->pend_len || r->file_left)) {
+		r->finishing = true; /* flush_pending() calls again */
+		return;
+	}
+	r->finishing = false;
+	finish(r, r->task, &out);
+	Py_CLEAR(r->task);
+	r->done_cb(c, c->fd < 0 ? WSGI_CLOSED : out);
+	Py_DECREF(r);
+}
+
+/*
+ * After the task: write what it left pending, answer 500 when it sent
+ * nothing (an error, or no response at all), log, and decide whether the
+ * connection stays. In the connection greenlet (writes may wait).
+ */
+static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
+{
+	struct conn *c = r->c;
+	PyObject *res = task ? PyObject_CallMethodNoArgs(task, S.s_result) : NULL; /* new ref */
+	bool failed = !res, ws = r->ws != NULL;
+
+	if (failed && !r->broken && task)
+		interp_log_exception("Exception in ASGI application");
+	PyErr_Clear();
+	Py_XDECREF(res);
+	stop_reading(r);
+	asgi_req_stop_writing(r);
+	reactor_asyncio_cancel(&r->timer);
+	reactor_asyncio_cancel(&r->rtimer);
+	if (!r->broken && r->pend_off < r->pend_len) {
+		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
+		r->broken = conn_writev(c, &iov, 1) < 0;
+	}
+	while (!r->broken && r->file_left && asgi_file_pump(r) == 1)
+		r->broken = c->io->wait(c, POLLOUT, c->timeout_ms) < 0;
+	asgi_file_close(r);
+	asgi_settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL,
+	            "the client is gone");
+	if (r->ws) {
+		bool accepted = asgi_ws_accepted(r);
+
+		asgi_ws_finish(r, failed);
+		if (accepted) /* a WebSocket session: its close is said */
+			goto out;
+	}
+	if (!r->head_sent && !r->broken) {
+		/* A WebSocket the app did not accept: refused (403), as it asked. */
+		int status = r->refuse ? r->refuse : ws && !failed ? 403 : 500;
+
+		if (!failed && !r->refuse && !ws)
+			log_error(0, "ASGI callable returned without %s",
+			          r->started ? "sending the response body"
+			                     : "starting the response");
+		if (r->refuse)
+			log_info("refusing request: %s", c->error ? c->error : "bad body framing");
+		asgi_req_access_log(r, status);
+		conn_refuse(c, status);
+	} else if (r->head_sent && !r->complete && !r->broken) {
+		log_error(0, "ASGI callable returned without completing the response");
+	}
+	if (r->complete && !r->broken && !r->refuse && response_reusable(&r->resp) &&
+	    c->error_status == 0)
+		*out = WSGI_KEEP;
+	if (r->head_sent)
+		asgi_req_access_log(r, r->resp.status);
+out:
+	/* From now on a late receive() sees a disconnect, a late send() raises. */
+	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	r->c = NULL;
+	free(r->pend);
+	r->pend = NULL;
+	response_free(&r->resp);
+}
+
+/* receive(): the next body bytes, or a disconnect; awaits what has not come. */
+static PyObject *req_receive(Req *r, PyObject *unused)
+{
+	PyObject *msg;
+
+	if (r->ws)
+		return asgi_ws_receive(r);
+	if (!r->c || r->disconnected || r->complete || r->broken)
+		return asgi_ready_take(message(S.t_disconnect, NULL, false));
+	if (asgi_future_pending(r->recv_fut)) {
+		PyErr_SetString(PyExc_RuntimeError, "receive() called while another one waits");
+		return NULL;
+	}
+	Py_CLEAR(r->recv_fut);
+	if (!r->body_told) {
+		msg = body_message(r);
+		if (msg || PyErr_Occurred())
+			return asgi_ready_take(msg);
+	}
+	/* Wait for body bytes, or for the client to go. */
+	r->recv_fut = PyObject_CallNoArgs(S.create_future);
+	if (!r->recv_fut)
+		return NULL;
+	if (!r->reading) {
+		PyObject *cb = bound(&readable_def, r);
+		if (!cb || reactor_asyncio_add(r->c->fd, false, cb) < 0) {
+			Py_XDECREF(cb);
+			Py_CLEAR(r->recv_fut);
+			return NULL;
+		}
+		Py_DECREF(cb);
+		r->reading = true;
+	}
+	if (!r->body_told) { /* body bytes are due within --timeout */
+		PyObject *cb = bound(&read_timeout_def, r);
+		reactor_asyncio_cancel(&r->rtimer);
+		r->rtimer = cb ? reactor_asyncio_later(r->c->timeout_ms / 1000.0, cb) : NULL;
+		Py_XDECREF(cb);
+		if (!r->rtimer)
+			return NULL;
+	}
+	Py_INCREF(r->recv_fut);
+	return r->recv_fut;
+}
+
+/* Our reader fired (the hub): body bytes, a disconnect, or the next request. */
+static PyObject *req_readable(Req *r, PyObject *unused)
+{
+	PyObject *msg;
+	char b;
+	ssize_t n;
+
+	if (!r->c || !asgi_future_pending(r->recv_fut)) {
+		stop_reading(r);
+		Py_RETURN_NONE;
+	}
+	if (!r->body_told) {
+		msg = body_message(r);
+		if (!msg && !PyErr_Occurred())
+			Py_RETURN_NONE; /* not yet */
+		stop_reading(r);
+		reactor_asyncio_cancel(&r->rtimer);
+		asgi_settle(&r->recv_fut, msg, msg ? NULL : PyExc_RuntimeError,
+		            "cannot read the body");
+		Py_XDECREF(msg);
+		PyErr_Clear();
+		Py_RETURN_NONE;
+	}
+	n = recv(r->c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		Py_RETURN_NONE;
+	stop_reading(r);
+	if (n <= 0) {
+		r->disconnected = true;
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	}
+	/* n > 0: the next request came; a disconnect is told when this one ends. */
+	Py_RETURN_NONE;
+}
+
+/*
+ * An http.request message with the body bytes the socket has (new ref);
+ * NULL without an exception when none came yet. A framing error or a lost
+ * client is an http.disconnect (a framing error is answered at the end).
+ */
+static PyObject *body_message(Req *r)
+{
+	struct conn *c = r->c;
+	size_t want = BODY_CHUNK;
+	PyObject *body, *msg;
+	ssize_t n;
+
+	if (c->body_done) {
+		r->body_told = true;
+		return message(S.t_request, S.empty, false);
+	}
+	if (c->req.body == HTTP_BODY_LENGTH && c->body_left < want)
+		want = (size_t)c->body_left;
+	body = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)want);
+	if (!body)
+		return NULL;
+	n = conn_body_read(c, PyBytes_AS_STRING(body), want);
+	if (n < 0) {
+		int e = errno;
+		Py_DECREF(body);
+		if (c->error_status == 0 && e == EAGAIN)
+			return NULL;
+		r->refuse = c->error_status;
+		r->disconnected = true;
+		return message(S.t_disconnect, NULL, false);
+	}
+	if (_PyBytes_Resize(&body, n) < 0)
+		return NULL;
+	r->body_told = c->body_done;
+	msg = message(S.t_request, body, !c->body_done);
+	Py_DECREF(body);
+	return msg;
+}
+
+/* {"type": type} or {"type": type, "body": body, "more_body": more}: new ref. */
+static PyObject *message(PyObject *type, PyObject *body, bool more)
+{
+	PyObject *m = _PyDict_NewPresized(3);
+
+	if (m && (PyDict_SetItem(m, S.k_type, type) < 0 ||
+	          (body && (PyDict_SetItem(m, S.k_body, body) < 0 ||
+	                    PyDict_SetItem(m, S.k_more_body, more ? Py_True : Py_False) < 0))))
+		Py_CLEAR(m);
+	return m;
+}
+
+/* send(message). */
+static PyObject *req_send(Req *r, PyObject *msg)
+{
+	PyObject *type = PyDict_Check(msg) ? PyDict_GetItemWithError(msg, S.k_type) : NULL;
+
+	if (!type) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
+		return NULL;
+	}
+	if (!r->c || r->broken || r->refuse) {
+		PyErr_SetString(S.disconnected_exc, r->refuse ? "the request was refused (bad body)"
+		                                              : "the client is gone");
+		return NULL;
+	}
+	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
+	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.start") == 0)
+		return response_start(r, msg);
+	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
+	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.body") == 0)
+		return response_body(r, msg);
+	if (r->ws && PyUnicode_Check(type)) {
+		PyObject *res = asgi_ws_send(r, type, msg);
+		if (res || PyErr_Occurred())
+			return res;
+	} else if (type == S.t_start || PyUnicode_Compare(type, S.t_start) == 0) {
+		return response_start(r, msg);
+	} else if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0) {
+		return response_body(r, msg);
+	} else if (PyUnicode_Check(type) &&
+	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
+		return asgi_pathsend(r, msg);
+	}
+	if (!PyErr_Occurred())
+		PyErr_Format(PyExc_ValueError, "unexpected ASGI message type %R for http", type);
+	return NULL;
+}
+
+/* http.response.start: the head is built now, sent with the first body bytes. */
+static PyObject *response_start(Req *r, PyObject *msg)
+{
+	PyObject *status = PyDict_GetItemWithError(msg, S.k_status); /* borrowed */
+	PyObject *headers = PyDict_GetItemWithError(msg, S.k_headers);
+	PyObject *trailers = PyDict_GetItemWithError(msg, S.k_trailers);
+	PyObject *it, *item;
+	char line[64];
+	long code;
+
+	if (r->started) {
+		PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
+		return NULL;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
+	if (code < 100 || code > 999) {
+		PyErr_SetString(PyExc_ValueError, "http.response.start needs an int 'status'");
+		return NULL;
+	}
+	if (trailers && PyObject_IsTrue(trailers)) {
+		PyErr_SetString(PyExc_ValueError, "trailers: the http.response.trailers extension "
+		                                  "is not in the scope");
+		return NULL;
+	}
+	snprintf(line, sizeof(line), "%ld %s", code, http_reason((int)code));
+	if (response_begin(&r->resp, line, strlen(line), r->c->req.version_minor,
+	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
+	                   r->resp.keep_alive) < 0) {
+		PyErr_SetString(PyExc_ValueError, "bad status");
+		return NULL;
+	}
+	it = headers ? PyObject_GetIter(headers) : NULL;
+	if (headers && !it)
+		return NULL;
+	while (it && (item = PyIter_Next(it))) {
+		PyObject *n = NULL, *v = NULL;
+		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
+
+		if (ok) {
+			n = PySequence_GetItem(item, 0);
+			v = PySequence_GetItem(item, 1);
+			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
+			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
+			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
+			                         (size_t)PyBytes_GET_SIZE(v)) == 0;
+		}
+		Py_XDECREF(n);
+		Py_XDECREF(v);
+		if (!ok) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError, "invalid response header %R", item);
+			Py_DECREF(item);
+			break;
+		}
+		Py_DECREF(item);
+	}
+	Py_XDECREF(it);
+	if (PyErr_Occurred())
+		return NULL;
+	r->started = true;
+	Py_INCREF(S.ready_none);
+	return S.ready_none;
+}
+
+/* http.response.body: written now; awaits only what the socket cannot take yet. */
+static PyObject *response_body(Req *r, PyObject *msg)
+{
+	PyObject *body = PyDict_GetItemWithError(msg, S.k_body); /* borrowed */
+	PyObject *more = PyDict_GetItemWithError(msg, S.k_more_body);
+	struct iovec iov[5];
+	const char *data = "";
+	Py_ssize_t len = 0;
+	bool last;
+	int n = 0;
+	size_t tl;
+	const char *t;
+
+	if (PyErr_Occurred())
+		return NULL;
+	if (!r->started || r->complete) {
+		PyErr_SetString(PyExc_RuntimeError,
+		                r->complete ? "http.response.body after the response completed"
+		                            : "http.response.body before http.response.start");
+		return NULL;
+	}
+	if (body && PyBytes_AsStringAndSize(body, (char **)&data, &len) < 0)
+		return NULL;
+	last = !more || !PyObject_IsTrue(more);
+	if (!r->head_sent) {
+		response_end_head(&r->resp, last ? len : -1);
+		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
+		r->head_sent = true;
+		r->c->continue_sent = true; /* a final answer: no 100 Continue now */
+	}
+	n += response_body_iov(&r->resp, data, (size_t)len, iov + n);
+	t = last ? response_trailer(&r->resp, &tl) : NULL;
+	if (t)
+		iov[n++] = (struct iovec){(void *)t, tl};
+	if (last) {
+		r->complete = true;
+		if (accesslog_enabled())
+			accesslog_hold();
+	}
+	if (last)
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
+	return asgi_req_write(r, iov, n);
+}
+
+/* --timeout passed without the body bytes a receive() waits for: the client is gone. */
+static PyObject *req_read_timeout(Req *r, PyObject *unused)
+{
+	Py_CLEAR(r->rtimer);
+	if (r->c && asgi_future_pending(r->recv_fut)) {
+		r->broken = r->disconnected = true;
+		stop_reading(r);
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	}
+	Py_RETURN_NONE;
+}
+
+/* The task ended (the hub): wake the connection greenlet waiting in asgi_serve(). */
+static PyObject *req_done(Req *r, PyObject *task)
+{
+	r->task_done = true;
+	if (r->done_cb)
+		asgi_req_end(r);
+	else
+		asgi_req_resume(r);
+	Py_RETURN_NONE;
+}
+
+void asgi_req_resume(Req *r)
+{
+	PyObject *res = PyGreenlet_Switch((PyGreenlet *)r->g, NULL, NULL);
+
+	if (!res)
+		interp_log_exception("Error in a connection greenlet");
+	Py_XDECREF(res);
+}
+
+/* Give the set its reader back. */
+static void stop_reading(Req *r)
+{
+	if (!r->reading)
+		return;
+	r->reading = false;
+	reactor_asyncio_remove(r->c->fd, false);
+	reactor_asyncio_rewatch((struct cconn *)(void *)r->c);
+}
+
+PyObject *asgi_req_disconnected(void)
+{
+	return S.disconnected_exc;
+}
+
+PyObject *asgi_req_future(void)
+{
+	return PyObject_CallNoArgs(S.create_future);
+}
+
+void asgi_settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why)
+{
+	PyObject *arg = NULL, *res = NULL;
+
+	if (asgi_future_pending(*fut)) {
+		if (exc_type)
+			arg = PyObject_CallFunction(exc_type, "s", why);
+		else
+			arg = result ? (Py_INCREF(result), result)
+			             : message(S.t_disconnect, NULL, false);
+		if (arg)
+			res = PyObject_CallMethodOneArg(
+			    *fut, exc_type ? S.s_set_exception : S.s_set_result, arg);
+		if (!res)
+			interp_log_exception("cannot complete an ASGI future");
+		Py_XDECREF(res);
+		Py_XDECREF(arg);
+	}
+	PyErr_Clear();
+	Py_CLEAR(*fut);
+}
+
+bool asgi_future_pending(PyObject *fut)
+{
+	PyObject *d = fut ? PyObject_CallMethodNoArgs(fut, S.s_done) : NULL;
+	bool pending = d == Py_False;
+
+	Py_XDECREF(d);
+	PyErr_Clear();
+	return pending;
+}
+
+/* def bound to r: new ref, or NULL. */
+static PyObject *bound(PyMethodDef *def, Req *r)
+{
+	return PyCFunction_New(def, (PyObject *)r);
+}
+
+void asgi_req_access_log(Req *r, int status)
+{
+	struct timespec now;
+
+	if (!accesslog_enabled())
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct accesslog_entry e = {
+	    .c = r->c,
+	    .status = status,
+	    .body_bytes = r->resp.body_sent,
+	    .resp_head = r->head_sent ? r->resp.head : NULL,
+	    .resp_head_len = r->head_sent ? r->resp.head_len : 0,
+	    .duration_us = (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
+	                   (now.tv_nsec - r->start.tv_nsec) / 1000,
+	};
+	accesslog_request(&e);
+	if (r->complete)
+		accesslog_release();
+}
+
+static void req_dealloc(Req *r)
+{
+	Py_XDECREF(r->recv_fut);
+	Py_XDECREF(r->send_fut);
+	Py_XDECREF(r->timer);
+	Py_XDECREF(r->rtimer);
+	Py_XDECREF(r->g);
+	Py_XDECREF(r->task);
+	free(r->pend);
+	PyObject_Free(r);
+}

@@ -1,0 +1,252 @@
+/*
+ * asgi_out — the writing side of the ASGI glue (declared in asgi_req.h):
+ * bytes a send() gives are written at once, what the socket does not take
+ * is kept and written when it is writable (send() awaits that, bounded by
+ * --timeout per wait), and the http.response.pathsend extension: a file as
+ * the response body, sent from the page cache with sendfile(2), never
+ * through Python.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arbiter/log.h"
+#include "workers/accesslog.h"
+#include "workers/http/conn.h"
+#include "workers/python/asgi_req.h"
+#include "workers/python/asgi_scope.h"
+#include "workers/reactor_asyncio.h"
+
+#define SENDFILE_CHUNK (1 << 20) /* bytes per sendfile(2): other connections get a turn */
+
+static int write_nb(Req *r, struct iovec *iov, int n);
+static void flush_pending(Req *r);
+static int arm_write_timer(Req *r);
+static PyObject *req_writable(PyObject *self, PyObject *unused);
+static PyObject *req_write_timeout(PyObject *self, PyObject *unused);
+
+static PyMethodDef writable_def = {"kirin_writable", req_writable, METH_NOARGS, NULL};
+static PyMethodDef timeout_def = {"kirin_write_timeout", req_write_timeout, METH_NOARGS, NULL};
+
+PyObject *asgi_pathsend(Req *r, PyObject *msg)
+{
+	PyObject *path = PyDict_GetItemString(msg, "path"); /* borrowed */
+	PyObject *fs = NULL;
+	struct iovec iov[1];
+	struct stat st;
+	uint64_t size;
+	int n = 0, fd;
+
+	if (!r->started || r->complete || r->head_sent) {
+		PyErr_SetString(PyExc_RuntimeError, "http.response.pathsend must follow "
+		                                    "http.response.start, and end the response");
+		return NULL;
+	}
+	if (!path || !PyUnicode_FSConverter(path, &fs)) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_ValueError, "http.response.pathsend needs a 'path'");
+		return NULL;
+	}
+	fd = open(PyBytes_AS_STRING(fs), O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd), errno = EISDIR;
+		PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+		Py_DECREF(fs);
+		return NULL;
+	}
+	Py_DECREF(fs);
+	size = (uint64_t)st.st_size;
+	response_end_head(&r->resp, (int64_t)size);
+	iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
+	r->head_sent = r->complete = true;
+	r->c->continue_sent = true;
+	if (!r->resp.no_body && r->resp.has_length && r->resp.length < size)
+		size = r->resp.length; /* the app said less: only that much */
+	r->has_file = true;
+	r->file_fd = fd;
+	r->file_off = 0;
+	r->file_left = r->resp.no_body ? 0 : size;
+	r->resp.body_sent = r->file_left;
+	if (accesslog_enabled())
+		accesslog_hold();
+	asgi_settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
+	return asgi_req_write(r, iov, n);
+}
+
+int asgi_file_pump(Req *r)
+{
+	while (r->file_left > 0) {
+		size_t want = r->file_left < SENDFILE_CHUNK ? (size_t)r->file_left : SENDFILE_CHUNK;
+		ssize_t w = sendfile(r->c->fd, r->file_fd, &r->file_off, want);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return 1;
+		if (w <= 0) { /* an error, or the file got shorter: the response is cut */
+			r->broken = true;
+			return -1;
+		}
+		r->file_left -= (uint64_t)w;
+	}
+	return 0;
+}
+
+void asgi_file_close(Req *r)
+{
+	if (r->has_file)
+		close(r->file_fd);
+	r->has_file = false;
+	r->file_left = 0;
+}
+
+PyObject *asgi_req_write(Req *r, struct iovec *iov, int n)
+{
+	int rc = n ? write_nb(r, iov, n) : 0;
+
+	if (rc < 0) {
+		PyErr_SetString(asgi_req_disconnected(), "the client is gone");
+		return NULL;
+	}
+	if (rc == 0)
+		return asgi_ready(Py_None);
+	if (!r->send_fut) {
+		PyObject *cb = PyCFunction_New(&writable_def, (PyObject *)r);
+		r->send_fut = asgi_req_future();
+		if (!cb || !r->send_fut || reactor_asyncio_add(r->c->fd, true, cb) < 0 ||
+		    arm_write_timer(r) < 0) {
+			Py_XDECREF(cb);
+			return NULL;
+		}
+		Py_DECREF(cb);
+		r->writing = true;
+	}
+	Py_INCREF(r->send_fut);
+	return r->send_fut;
+}
+
+/*
+ * Write iov[0..n) without waiting; what the socket does not take goes to
+ * r->pend (after what is there already). 0 all written, 1 some pending, -1
+ * the client is gone (r->broken).
+ */
+static int write_nb(Req *r, struct iovec *iov, int n)
+{
+	size_t total = 0, off;
+	ssize_t w = 0;
+
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (r->pend_off == r->pend_len) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+		do
+			w = sendmsg(r->c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN) {
+			r->broken = true;
+			return -1;
+		}
+		if (w < 0)
+			w = 0;
+		if ((size_t)w == total)
+			return r->file_left ? asgi_file_pump(r) : 0;
+		free(r->pend);
+		r->pend = NULL;
+		r->pend_len = r->pend_off = 0;
+	}
+	r->pend = xrealloc(r->pend, r->pend_len + total - (size_t)w);
+	off = (size_t)w;
+	for (int i = 0; i < n; i++) {
+		size_t skip = off < iov[i].iov_len ? off : iov[i].iov_len;
+		memcpy(r->pend + r->pend_len, (char *)iov[i].iov_base + skip,
+		       iov[i].iov_len - skip);
+		r->pend_len += iov[i].iov_len - skip;
+		off -= skip;
+	}
+	return 1;
+}
+
+/* Our writer fired (the hub): write more of what is pending. */
+static PyObject *req_writable(PyObject *self, PyObject *unused)
+{
+	Req *r = (Req *)self;
+
+	if (r->c)
+		flush_pending(r);
+	Py_RETURN_NONE;
+}
+
+static void flush_pending(Req *r)
+{
+	bool progress = false;
+
+	while (r->pend_off < r->pend_len) {
+		ssize_t w = send(r->c->fd, r->pend + r->pend_off, r->pend_len - r->pend_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			if (progress)
+				arm_write_timer(r); /* --timeout bounds each wait, not the whole */
+			return;                     /* more when writable again */
+		}
+		if (w < 0) {
+			r->broken = true;
+			break;
+		}
+		r->pend_off += (size_t)w;
+		progress = true;
+	}
+	if (!r->broken && r->file_left && asgi_file_pump(r) == 1) {
+		arm_write_timer(r);
+		return;
+	}
+	asgi_req_stop_writing(r);
+	reactor_asyncio_cancel(&r->timer);
+	asgi_settle(&r->send_fut, Py_None, r->broken ? asgi_req_disconnected() : NULL,
+	            "the client is gone");
+	if (r->finishing)
+		asgi_req_end(r);
+}
+
+/* (Re)start the --timeout of a wait to write. 0, or -1 with an exception. */
+static int arm_write_timer(Req *r)
+{
+	PyObject *cb = PyCFunction_New(&timeout_def, (PyObject *)r);
+
+	reactor_asyncio_cancel(&r->timer);
+	r->timer = cb ? reactor_asyncio_later(r->c->timeout_ms / 1000.0, cb) : NULL;
+	Py_XDECREF(cb);
+	return r->timer ? 0 : -1;
+}
+
+/* --timeout passed with bytes pending: the client is too slow, give it up. */
+static PyObject *req_write_timeout(PyObject *self, PyObject *unused)
+{
+	Req *r = (Req *)self;
+
+	Py_CLEAR(r->timer);
+	if (r->c && (r->pend_off < r->pend_len || r->file_left)) {
+		r->broken = true;
+		asgi_req_stop_writing(r);
+		asgi_settle(&r->send_fut, NULL, asgi_req_disconnected(),
+		            "the client did not read in time");
+		if (r->finishing)
+			asgi_req_end(r);
+	}
+	Py_RETURN_NONE;
+}
+
+void asgi_req_stop_writing(Req *r)
+{
+	if (!r->writing)
+		return;
+	r->writing = false;
+	reactor_asyncio_remove(r->c->fd, true);
+}

@@ -1,0 +1,111 @@
+/*
+ * asgi_req — one ASGI request as asgi.c and asgi_ws.c share it: the
+ * connection, the response state, the futures receive() and send() may be
+ * waiting on, and writing without waiting (what the socket does not take
+ * is kept and written when it is writable: send() awaits that).
+ *
+ * Internal to the ASGI glue; runs in the asyncio worker with the GIL held.
+ */
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "workers/http/response.h"
+#include "workers/python/wsgi.h"
+
+struct asgi_ws;
+
+/* One request: what receive() and send() act on, and the task's end. */
+typedef struct {
+	PyObject_HEAD struct conn
+	    *c;      /* NULL once the request is over: late calls see a disconnect */
+	PyObject *g; /* the connection greenlet waiting for the task */
+	struct response resp;
+	bool started;      /* http.response.start came */
+	bool head_sent;    /* the head went out (with the first body bytes) */
+	bool complete;     /* the last body bytes were sent (or are pending) */
+	bool broken;       /* the client is gone, or a write timed out */
+	bool disconnected; /* receive() said http.disconnect */
+	bool task_done;
+	bool body_told;     /* receive() gave the message with more_body False */
+	bool reading;       /* our reader replaces the set's on the socket */
+	bool writing;       /* our writer is on the socket */
+	int refuse;         /* a body framing error to answer (400, 413) */
+	PyObject *recv_fut; /* a receive() waiting for bytes or a disconnect */
+	PyObject *send_fut; /* a send() waiting for the socket */
+	PyObject *timer;    /* --timeout of that wait */
+	PyObject *rtimer;   /* --timeout of a receive() waiting for body bytes */
+	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
+	size_t pend_len, pend_off;
+	struct timespec start;
+	bool has_file; /* http.response.pathsend: file_fd is open */
+	int file_fd;   /* its bytes file_off.. go out after pend, with sendfile(2) */
+	off_t file_off;
+	uint64_t file_left;
+	PyObject *task; /* the app's */
+	/* Served from the loop (asgi_start): called at the end; NULL in a greenlet. */
+	void (*done_cb)(struct conn *c, enum wsgi_outcome out);
+	bool finishing;     /* the task ended; pending bytes go out before done_cb */
+	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
+} Req;
+
+/*
+ * Write iov[0..n) without waiting (after what is pending). A new ref to
+ * what send() returns: done at once when the socket took it all, else the
+ * future of the pending bytes; NULL with kirin.ClientDisconnected when the
+ * client is gone.
+ */
+PyObject *asgi_req_write(Req *r, struct iovec *iov, int n);
+
+/*
+ * Complete the future *fut (if still pending) and drop it: with result, or
+ * with exc_type(why) when exc_type is set; NULL result and exc_type: an
+ * http.disconnect message. Errors are logged.
+ */
+void asgi_settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why);
+
+/* fut is not NULL and not done (nor cancelled). */
+bool asgi_future_pending(PyObject *fut);
+
+/* kirin.ClientDisconnected (borrowed), an OSError: send() after the client went away. */
+PyObject *asgi_req_disconnected(void);
+
+/* A new future of the loop, or NULL with an exception. */
+PyObject *asgi_req_future(void);
+
+/*
+ * http.response.pathsend (an extension in every http scope): the file at
+ * msg["path"] is the response body, sent with sendfile(2). A new ref to
+ * what send() returns, or NULL with an exception (OSError: no such file).
+ */
+PyObject *asgi_pathsend(Req *r, PyObject *msg);
+
+/*
+ * Send what is left of r's file without waiting: 0 all sent, 1 the socket
+ * is full (call again when writable), -1 the client is gone (r->broken).
+ */
+int asgi_file_pump(Req *r);
+
+/* Close r's file, if any. */
+void asgi_file_close(Req *r);
+
+/* Stop waiting for the socket to be writable. */
+void asgi_req_stop_writing(Req *r);
+
+/*
+ * The end of a request served from the loop (asgi_start): once what the
+ * task left to write is out, finish and call r->done_cb. Drops the
+ * reference asgi_start() held.
+ */
+void asgi_req_end(Req *r);
+
+/* From the loop: switch into the connection greenlet serving r, until it waits. */
+void asgi_req_resume(Req *r);
+
+/* The request's access-log line with this status. */
+void asgi_req_access_log(Req *r, int status);

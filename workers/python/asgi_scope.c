@@ -1,0 +1,234 @@
+/* asgi_scope — see asgi_scope.h. */
+#include "workers/python/asgi_scope.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "arbiter/listener.h"
+#include "workers/http/conn.h"
+#include "workers/http/percent.h"
+#include "workers/python/environ.h"
+#include "workers/python/interp.h"
+
+static struct {
+	PyObject *asgi;       /* {"version": "3.0", "spec_version": "2.4"} */
+	PyObject *extensions; /* {"http.response.pathsend": {}} */
+	PyObject *root_path;
+	PyObject *k_type, *k_asgi, *k_http_version, *k_server, *k_client, *k_scheme, *k_method,
+	    *k_root_path, *k_path, *k_raw_path, *k_query, *k_headers, *k_state, *k_extensions;
+	PyObject *v_http, *v_https, *v_10, *v_11;
+} S;
+
+/* An awaitable done at once (asgi_ready()). */
+typedef struct {
+	PyObject_HEAD PyObject *value;
+} Ready;
+
+static PyObject *headers_list(const struct http_request *req);
+static PyObject *ready_await(Ready *self);
+static PyObject *ready_next(Ready *self);
+static void ready_dealloc(Ready *self);
+static PyObject *addr_tuple(const char *host, const char *port);
+
+static PyAsyncMethods ready_async = {.am_await = (unaryfunc)ready_await};
+static PyTypeObject ReadyType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.Ready",
+    .tp_basicsize = sizeof(Ready),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)ready_dealloc,
+    .tp_as_async = &ready_async,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)ready_next,
+};
+
+int asgi_detect(PyObject *app, const char *interface)
+{
+	PyObject *inspect, *r = NULL, *call;
+	int asgi = -1;
+
+	if (interface && strcmp(interface, "asgi") == 0)
+		return 1;
+	if (interface && strcmp(interface, "wsgi") == 0)
+		return 0;
+	inspect = PyImport_ImportModule("inspect"); /* new ref */
+	if (!inspect)
+		goto out;
+	r = PyObject_CallMethod(inspect, "iscoroutinefunction", "O", app);
+	if (r && !PyObject_IsTrue(r) && PyObject_HasAttrString(app, "__call__")) {
+		call = PyObject_GetAttrString(app, "__call__"); /* new ref */
+		Py_XSETREF(r, call ? PyObject_CallMethod(inspect, "iscoroutinefunction", "O", call)
+		                   : NULL);
+		Py_XDECREF(call);
+	}
+	if (r && PyObject_IsTrue(r)) {
+		asgi = 1;
+	} else if (r) {
+		/* Takes (scope, receive, send), and not two arguments (a WSGI
+		 * app with an optional third one takes both). */
+		PyObject *sig = PyObject_CallMethod(inspect, "signature", "O", app);
+		PyObject *three = sig ? PyObject_CallMethod(sig, "bind", "iii", 1, 2, 3) : NULL;
+		PyObject *two = three ? PyObject_CallMethod(sig, "bind", "ii", 1, 2) : NULL;
+
+		asgi = three && !two;
+		Py_XDECREF(sig);
+		Py_XDECREF(three);
+		Py_XDECREF(two);
+		PyErr_Clear(); /* no signature (a builtin), or a call that does not bind */
+	}
+out:
+	Py_XDECREF(r);
+	Py_XDECREF(inspect);
+	if (asgi < 0)
+		interp_log_exception(
+		    "cannot tell whether the app is ASGI or WSGI (use --interface)");
+	return asgi;
+}
+
+int asgi_scope_init(void)
+{
+	size_t rl;
+	const char *root = environ_root_path(&rl);
+
+	S.asgi = asgi_scope_version("2.4");
+	S.extensions = Py_BuildValue("{s:{}}", "http.response.pathsend");
+	S.root_path = PyUnicode_DecodeUTF8(root, (Py_ssize_t)rl, "replace");
+#define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
+	INTERN(k_type, "type"), INTERN(k_asgi, "asgi"), INTERN(k_http_version, "http_version");
+	INTERN(k_server, "server"), INTERN(k_client, "client"), INTERN(k_scheme, "scheme");
+	INTERN(k_method, "method"), INTERN(k_root_path, "root_path"), INTERN(k_path, "path");
+	INTERN(k_raw_path, "raw_path"), INTERN(k_query, "query_string");
+	INTERN(k_headers, "headers"), INTERN(k_state, "state"), INTERN(k_extensions, "extensions"),
+	    INTERN(v_http, "http");
+	INTERN(v_https, "https"), INTERN(v_10, "1.0"), INTERN(v_11, "1.1");
+#undef INTERN
+	if (PyType_Ready(&ReadyType) < 0)
+		return -1;
+	return S.asgi && S.extensions && S.root_path && S.v_11 ? 0 : -1;
+}
+
+PyObject *asgi_scope_version(const char *spec)
+{
+	return Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", spec);
+}
+
+PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
+{
+	const struct http_request *req = &c->req;
+	PyObject *d = _PyDict_NewPresized(16), *v;
+	char stack[1024];
+	char *path = req->path_len <= sizeof(stack) ? stack : malloc(req->path_len);
+	size_t plen;
+	int bad = !d || !path;
+
+#define SET(k, val)          (bad |= (v = (val)) == NULL || PyDict_SetItem(d, S.k, v) < 0, Py_XDECREF(v))
+#define SET_BORROWED(k, val) (bad |= PyDict_SetItem(d, S.k, (val)) < 0)
+	if (bad)
+		goto out;
+	plen = percent_decode(path, req->path_len, req->path, req->path_len);
+	SET(k_type, (Py_INCREF(S.v_http), S.v_http));
+	SET_BORROWED(k_asgi, S.asgi);
+	SET_BORROWED(k_http_version, req->version_minor ? S.v_11 : S.v_10);
+	SET_BORROWED(k_scheme, c->https ? S.v_https : S.v_http);
+	SET(k_method, PyUnicode_DecodeLatin1(req->method, (Py_ssize_t)req->method_len, NULL));
+	SET(k_path, PyUnicode_DecodeUTF8(path, (Py_ssize_t)plen, "replace"));
+	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
+	SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
+	SET_BORROWED(k_root_path, S.root_path);
+	SET_BORROWED(k_extensions, S.extensions);
+	SET(k_headers, headers_list(req));
+	if (c->listener->family == AF_UNIX)
+		SET_BORROWED(k_server, Py_None);
+	else
+		SET(k_server, addr_tuple(c->listener->host, c->listener->port));
+	if (c->peer_addr[0])
+		SET(k_client, addr_tuple(c->peer_addr, c->peer_port));
+	else
+		SET_BORROWED(k_client, Py_None);
+	if (state)
+		SET(k_state, PyDict_Copy(state));
+#undef SET
+#undef SET_BORROWED
+out:
+	if (path != stack)
+		free(path);
+	if (bad && !PyErr_Occurred())
+		PyErr_NoMemory();
+	if (bad)
+		Py_CLEAR(d);
+	return d;
+}
+
+/* [(name lowercased, value), ...] as bytes. New ref, or NULL. */
+static PyObject *headers_list(const struct http_request *req)
+{
+	PyObject *list = PyList_New((Py_ssize_t)req->num_headers);
+
+	for (size_t i = 0; list && i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		PyObject *name = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)h->name_len);
+		PyObject *value = PyBytes_FromStringAndSize(h->value, (Py_ssize_t)h->value_len);
+		PyObject *t = name && value ? PyTuple_Pack(2, name, value) : NULL;
+
+		if (name) {
+			char *n = PyBytes_AS_STRING(name);
+			for (size_t k = 0; k < h->name_len; k++)
+				n[k] = h->name[k] >= 'A' && h->name[k] <= 'Z'
+				           ? (char)(h->name[k] | 0x20)
+				           : h->name[k];
+		}
+		Py_XDECREF(name);
+		Py_XDECREF(value);
+		if (!t) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+	}
+	return list;
+}
+
+/* (host, int(port)): new ref, or NULL. */
+static PyObject *addr_tuple(const char *host, const char *port)
+{
+	return Py_BuildValue("(si)", host, atoi(port));
+}
+
+PyObject *asgi_ready(PyObject *value)
+{
+	Ready *r = PyObject_New(Ready, &ReadyType);
+
+	if (!r)
+		return NULL;
+	Py_INCREF(value);
+	r->value = value;
+	return (PyObject *)r;
+}
+
+PyObject *asgi_ready_take(PyObject *value)
+{
+	PyObject *r = value ? asgi_ready(value) : NULL;
+
+	Py_XDECREF(value);
+	return r;
+}
+
+static PyObject *ready_await(Ready *self)
+{
+	Py_INCREF(self);
+	return (PyObject *)self;
+}
+
+/* Done at once: StopIteration(value). */
+static PyObject *ready_next(Ready *self)
+{
+	if (self->value != Py_None)
+		_PyGen_SetStopIterationValue(self->value);
+	return NULL;
+}
+
+static void ready_dealloc(Ready *self)
+{
+	Py_XDECREF(self->value);
+	PyObject_Free(self);
+}
