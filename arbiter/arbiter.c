@@ -198,6 +198,7 @@ static void spawn(struct arbiter *a)
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	interp_warm(a->cfg);
 	stats = channel_stats_new();
 	hooks_call(HOOK_PRE_FORK, a->target_workers,
 		   &(struct hook_worker){0, (long)getpid(), a->next_age, true}, 0, 0);

@@ -141,6 +141,12 @@ void stats_totals(const struct arbiter *a, const char *type, struct channel_stat
  */
 struct json_t *stats_json(const struct arbiter *a, const char *what);
 
+/*
+ * Connections waiting in the kernel's accept queues of all listeners (as
+ * Gunicorn's gunicorn.backlog), or -1 when the kernel says for none.
+ */
+long stats_backlog(const struct arbiter *a);
+
 /* The Prometheus text exposition of everything (malloc'd, *len bytes). */
 char *stats_prometheus(const struct arbiter *a, size_t *len);
 

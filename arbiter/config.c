@@ -279,11 +279,15 @@ void config_list_clear(struct strlist *l)
 
 void config_list_push(struct strlist *l, const char *s, size_t n)
 {
-	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	/* Room doubles when the count reaches a power of two: a file of 100,000
+	   raw_env items costs 17 reallocations, not 100,000. */
+	if ((l->n & (l->n - 1)) == 0) {
+		char **v = realloc(l->v, (l->n ? 2 * l->n : 1) * sizeof(*v));
 
-	if (!v)
-		abort();
-	l->v = v;
+		if (!v)
+			abort();
+		l->v = v;
+	}
 	l->v[l->n++] = config_strndup(s, n);
 }
 

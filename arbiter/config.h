@@ -133,6 +133,7 @@ struct config {
 	bool permit_unconventional_http_method;
 	bool casefold_http_method;
 	bool strip_header_spaces;
+	bool permit_obsolete_folding;
 	char *header_map;  /* drop, refuse or dangerous */
 	/* TLS */
 	char *keyfile;
@@ -176,6 +177,7 @@ struct config {
 	char *statsd_host;    /* HOST:PORT or unix:PATH; NULL: no statsd */
 	char *statsd_prefix;  /* before every statsd name ("" none) */
 	char *dogstatsd_tags; /* "k:v,k2:v2" appended to every statsd line; NULL: none */
+	bool enable_backlog_metric; /* statsd gets gunicorn.backlog, the accept queues' sum */
 	char *metrics_bind;   /* HOST:PORT or unix:PATH serving Prometheus /metrics; NULL: off */
 	char *control_socket; /* PATH of the control socket (kirin ctl); NULL: off */
 	int control_socket_mode; /* its file mode (0600) */

@@ -225,9 +225,11 @@ void config_usage(FILE *f)
 			if (s->alias && (w = usage_left(s, s->alias, buf, sizeof(buf))) > width)
 				width = w;
 		}
-	fprintf(f, "usage: kirin [OPTIONS] APP_MODULE\n\n"
+	fprintf(f, "usage: kirin [OPTIONS] APP_MODULE\n"
+	           "       kirin ctl [OPTIONS] COMMAND   (kirin ctl --help)\n\n"
 	           "Serve the WSGI application APP_MODULE (module:callable) with a prefork "
-	           "arbiter and workers.\n\n"
+	           "arbiter and workers, or control a running one through its "
+	           "--control-socket.\n\n"
 	           "options:\n");
 	for (size_t t = 0; t < 2; t++)
 		for (const struct setting *s = tables[t]; s->name; s++) {

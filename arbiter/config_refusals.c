@@ -12,7 +12,6 @@
 
 #define NO_DIRTY "kirin has no dirty arbiters (Gunicorn's pools for long tasks): run them " \
 		 "in a task queue"
-#define NOT_YET  "not configurable yet: kirin's parser keeps Gunicorn's strict defaults"
 #define NO_H2    "kirin speaks HTTP/1.x only: put an HTTP/2 front-end (nginx) before it"
 #define NO_PYLOG "kirin's error and access logs are written in C: use --error-logfile, " \
 		 "--access-logfile, --access-logformat and --log-syslog"
@@ -23,10 +22,12 @@ const struct setting_refusal config_refusals[] = {
 	{"logconfig", "--log-config", NULL, NULL, NO_PYLOG},
 	{"logconfig_dict", NULL, NULL, NULL, NO_PYLOG},
 	{"logconfig_json", "--log-config-json", NULL, NULL, NO_PYLOG},
-	{"permit_obsolete_folding", "--permit-obsolete-folding", NULL, "false", NOT_YET},
 	{"permit_unconventional_http_version", "--permit-unconventional-http-version", NULL,
-	 "false", NOT_YET},
-	{"forwarder_headers", "--forwarder-headers", NULL, "SCRIPT_NAME,PATH_INFO", NOT_YET},
+	 "false", "kirin serves HTTP/1.0 and HTTP/1.1 only (Gunicorn's default): other versions "
+		  "are answered 505"},
+	{"forwarder_headers", "--forwarder-headers", NULL, "SCRIPT_NAME,PATH_INFO",
+	 "not configurable yet: headers with an underscore follow header_map from every "
+	 "client; set the mount point with --root-path"},
 	{"http_protocols", "--http-protocols", NULL, "h1", NO_H2},
 	{"http2_cleartext", "--http2-cleartext", NULL, "off", NO_H2},
 	{"http2_max_concurrent_streams", "--http2-max-concurrent-streams", NULL, "100", NO_H2},

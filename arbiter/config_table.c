@@ -407,6 +407,15 @@ const struct setting config_settings[] = {
 			"400 (dangerous behind a proxy that reads them otherwise).",
 	},
 	{
+		.name = "permit_obsolete_folding",
+		.long_flag = "--permit-obsolete-folding",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, permit_obsolete_folding),
+		.def = "false",
+		.help = "Take a header line that starts with a space or tab as the continuation "
+			"of the header before it (obs-fold) instead of answering 400.",
+	},
+	{
 		.name = "header_map",
 		.long_flag = "--header-map",
 		.type = SETTING_CHOICE,
@@ -771,6 +780,15 @@ const struct setting config_settings[] = {
 		.metavar = "TAGS",
 		.help = "Datadog tags for every statsd metric, comma-separated: env:prod,app:shop.",
 		.check = check_tags,
+	},
+	{
+		.name = "enable_backlog_metric",
+		.long_flag = "--enable-backlog-metric",
+		.type = SETTING_BOOL,
+		.offset = offsetof(struct config, enable_backlog_metric),
+		.def = "false",
+		.help = "Send statsd gunicorn.backlog once a second: the connections waiting in "
+			"the listeners' accept queues.",
 	},
 	{
 		.name = "metrics_bind",

@@ -1,11 +1,17 @@
 /* stats — the numbers the arbiter reports; see arbiter_parts.h. */
 #include <jansson.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arbiter/arbiter_parts.h"
@@ -26,6 +32,9 @@ static long rss_bytes(pid_t pid);
 static void bucket_label(size_t b, char *buf, size_t cap);
 static void prom_requests(FILE *f, const struct arbiter *a, const char **tv, size_t nt);
 static void prom_gauges(FILE *f, const struct arbiter *a, double now);
+static int listen_queue(const struct listener *l, unsigned *queue);
+static int unix_queue(int fd, unsigned *queue);
+static void label_value(FILE *f, const char *v);
 
 void stats_add(struct channel_stats *sum, const struct channel_stats *s)
 {
@@ -295,19 +304,17 @@ static void prom_gauges(FILE *f, const struct arbiter *a, double now)
 	for (size_t i = 0; i < RESTART_CAUSES; i++)
 		fprintf(f, "kirin_worker_restarts_total{cause=\"%s\"} %llu\n", restart_names[i],
 			(unsigned long long)a->restarts[i]);
-	fputs("# HELP kirin_listen_queue Connections waiting in a TCP listener's accept queue.\n"
+	fputs("# HELP kirin_listen_queue Connections waiting in a listener's accept queue.\n"
 	      "# TYPE kirin_listen_queue gauge\n",
 	      f);
 	for (size_t i = 0; i < a->nlisteners; i++) {
-		struct tcp_info ti;
-		socklen_t tl = sizeof(ti);
+		unsigned q;
 
-		if (a->listeners[i].family == AF_UNIX ||
-		    getsockopt(a->listeners[i].fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0)
+		if (listen_queue(&a->listeners[i], &q) < 0)
 			continue;
-		/* On a listening socket the kernel reports the queue in tcpi_unacked. */
-		fprintf(f, "kirin_listen_queue{listener=\"%s\"} %u\n", a->listeners[i].name,
-			ti.tcpi_unacked);
+		fputs("kirin_listen_queue{listener=\"", f);
+		label_value(f, a->listeners[i].name);
+		fprintf(f, "\"} %u\n", q);
 	}
 	fprintf(f,
 		"# HELP kirin_uptime_seconds Seconds since the arbiter started.\n"
@@ -315,4 +322,95 @@ static void prom_gauges(FILE *f, const struct arbiter *a, double now)
 		"# HELP kirin_build_info The kirin version serving.\n"
 		"# TYPE kirin_build_info gauge\nkirin_build_info{version=\"%s\"} 1\n",
 		now - a->started_at, PACKAGE_VERSION);
+}
+
+long stats_backlog(const struct arbiter *a)
+{
+	long sum = -1;
+
+	for (size_t i = 0; i < a->nlisteners; i++) {
+		unsigned q;
+
+		if (listen_queue(&a->listeners[i], &q) == 0)
+			sum = (sum < 0 ? 0 : sum) + (long)q;
+	}
+	return sum;
+}
+
+/*
+ * Connections accepted by the kernel and not yet by a worker: TCP_INFO's
+ * tcpi_unacked on a TCP listener, sock_diag's receive queue on a unix one.
+ * 0, or -1 when the kernel does not say.
+ */
+static int listen_queue(const struct listener *l, unsigned *queue)
+{
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+
+	if (l->family == AF_UNIX)
+		return unix_queue(l->fd, queue);
+	if (getsockopt(l->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) < 0)
+		return -1;
+	*queue = ti.tcpi_unacked;
+	return 0;
+}
+
+/* Ask sock_diag about the listening unix socket fd (by its inode): UNIX_DIAG_RQLEN. */
+static int unix_queue(int fd, unsigned *queue)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req r;
+	} req = {
+		.nlh = {.nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST},
+		.r = {.sdiag_family = AF_UNIX, .udiag_states = 1u << 10 /* TCP_LISTEN */,
+		      .udiag_show = UDIAG_SHOW_RQLEN,
+		      .udiag_cookie = {INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE}},
+	};
+	union {
+		struct nlmsghdr nlh;
+		char buf[1024];
+	} resp;
+	struct stat st;
+	ssize_t n;
+	int nl, rc = -1;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	req.r.udiag_ino = (unsigned)st.st_ino;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return -1;
+	/* The kernel answers while it handles the request: the receive never waits. */
+	if (send(nl, &req, sizeof(req), 0) == (ssize_t)sizeof(req) &&
+	    (n = recv(nl, &resp, sizeof(resp), MSG_DONTWAIT)) > 0 && NLMSG_OK(&resp.nlh, (size_t)n) &&
+	    resp.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+		struct unix_diag_msg *m = NLMSG_DATA(&resp.nlh);
+		int left = (int)(resp.nlh.nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+		struct rtattr *at = (struct rtattr *)(m + 1);
+
+		for (; RTA_OK(at, left); at = RTA_NEXT(at, left)) {
+			if (at->rta_type == UNIX_DIAG_RQLEN &&
+			    RTA_PAYLOAD(at) >= (int)sizeof(struct unix_diag_rqlen)) {
+				*queue = ((struct unix_diag_rqlen *)RTA_DATA(at))->udiag_rqueue;
+				rc = 0;
+			}
+		}
+	}
+	close(nl);
+	return rc;
+}
+
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
 }

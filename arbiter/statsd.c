@@ -28,6 +28,8 @@
 
 struct statsd {
 	int fd;
+	struct sockaddr_un unix_addr; /* unix:PATH (sun_path empty otherwise), connected again
+					 after a send fails: the daemon may start after us */
 	char prefix[128];
 	char tags[256]; /* "|#a:b,c:d", or "" */
 	double next_flush;
@@ -37,7 +39,7 @@ struct statsd {
 	size_t len;
 };
 
-static int connect_to(const char *addr, char *err, size_t errlen);
+static int connect_to(struct statsd *s, const char *addr, char *err, size_t errlen);
 static void metric(struct statsd *s, const char *name, const char *value, const char *type);
 static void count(struct statsd *s, const char *name, uint64_t now, uint64_t before);
 static void flush(struct statsd *s);
@@ -47,15 +49,15 @@ int statsd_open(struct arbiter *a, char *err, size_t errlen)
 	const char *prefix = a->cfg->statsd_prefix ? a->cfg->statsd_prefix : "";
 	size_t pl = strlen(prefix);
 	struct statsd *s;
-	int fd;
 
 	if (!a->cfg->statsd_host)
 		return 0;
-	fd = connect_to(a->cfg->statsd_host, err, errlen);
-	if (fd < 0)
-		return -1;
 	s = xcalloc(1, sizeof(*s));
-	s->fd = fd;
+	s->fd = connect_to(s, a->cfg->statsd_host, err, errlen);
+	if (s->fd < 0) {
+		free(s);
+		return -1;
+	}
 	/* As Gunicorn: the prefix ends with exactly one dot. */
 	while (pl > 0 && prefix[pl - 1] == '.')
 		pl--;
@@ -75,6 +77,7 @@ void statsd_tick(struct arbiter *a, double now)
 	uint64_t logs[3];
 	char value[64];
 	uint64_t n;
+	long backlog;
 
 	if (!s || now < s->next_flush)
 		return;
@@ -99,6 +102,10 @@ void statsd_tick(struct arbiter *a, double now)
 	}
 	snprintf(value, sizeof(value), "%zu", a->nslots);
 	metric(s, "gunicorn.workers", value, "g");
+	if (a->cfg->enable_backlog_metric && (backlog = stats_backlog(a)) >= 0) {
+		snprintf(value, sizeof(value), "%ld", backlog);
+		metric(s, "gunicorn.backlog", value, "h");
+	}
 	for (size_t i = 0; i < 3; i++) {
 		static const char *const names[3] = {"gunicorn.log.critical", "gunicorn.log.error",
 						      "gunicorn.log.warning"};
@@ -119,8 +126,11 @@ void statsd_close(struct arbiter *a)
 	a->statsd = NULL;
 }
 
-/* A non-blocking datagram socket connected to HOST:PORT or unix:PATH; -1 with err. */
-static int connect_to(const char *addr, char *err, size_t errlen)
+/*
+ * A non-blocking datagram socket connected to HOST:PORT, or for unix:PATH
+ * one that flush() connects (s->unix_addr); -1 with err.
+ */
+static int connect_to(struct statsd *s, const char *addr, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res;
@@ -130,20 +140,15 @@ static int connect_to(const char *addr, char *err, size_t errlen)
 	int fd, rc;
 
 	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un sun = {.sun_family = AF_UNIX};
-		if (strlen(addr + 5) >= sizeof(sun.sun_path)) {
+		if (strlen(addr + 5) >= sizeof(s->unix_addr.sun_path)) {
 			snprintf(err, errlen, "statsd: unix socket path too long: %s", addr + 5);
 			return -1;
 		}
-		strcpy(sun.sun_path, addr + 5);
+		s->unix_addr.sun_family = AF_UNIX;
+		strcpy(s->unix_addr.sun_path, addr + 5);
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		/* Not there yet is fine: sends fail until a daemon listens. */
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
-		    errno != ENOENT && errno != ECONNREFUSED) {
-			snprintf(err, errlen, "statsd: cannot reach %s: %s", addr, strerror(errno));
-			close(fd);
-			return -1;
-		}
+		if (fd < 0)
+			snprintf(err, errlen, "statsd: socket(): %s", strerror(errno));
 		return fd;
 	}
 	hl = (size_t)(colon - addr);
@@ -203,8 +208,16 @@ static void count(struct statsd *s, const char *name, uint64_t now, uint64_t bef
 
 static void flush(struct statsd *s)
 {
-	if (s->len && send(s->fd, s->packet, s->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-	    errno != EAGAIN && errno != ECONNREFUSED && errno != ENOENT)
-		log_debug("statsd: send(): %s", strerror(errno));
+	bool unix_path = s->unix_addr.sun_path[0] != '\0';
+
+	if (!s->len)
+		return;
+	/* A lost datagram is lost. unix:PATH: (re)connect, the daemon may have
+	 * started or restarted since the last send, and try once more. */
+	if (send(s->fd, s->packet, s->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && unix_path &&
+	    errno != EAGAIN &&
+	    connect(s->fd, (struct sockaddr *)&s->unix_addr, sizeof(s->unix_addr)) == 0 &&
+	    send(s->fd, s->packet, s->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("statsd: send() to %s: %s", s->unix_addr.sun_path, strerror(errno));
 	s->len = 0;
 }

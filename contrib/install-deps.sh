@@ -24,9 +24,9 @@ TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
     python3-socketio python3-prometheus-client python3-pastedeploy
     groff-base wrk systemd tmux nginx-light openssl curl"
-BENCH="python3-waitress
+BENCH="python3-waitress python3-uvicorn
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
-    gnuplot-nox"
+    gnuplot-nox valgrind"
 
 case "${1:-build}" in
 build) pkgs="$BUILD" ;;

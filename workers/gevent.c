@@ -19,9 +19,12 @@
 static struct {
 	PyObject *wait_read, *wait_write, *spawn, *getcurrent;
 	PyObject *s_switch; /* interned method name */
+	/* greenlet.greenlet.switch, for to_hub: NULL where gevent.Greenlet has a switch_out */
+	PyObject *raw_switch;
 } V;
 
 static int conn_wait(struct conn *c, short events, int timeout_ms);
+static PyObject *raw_switch(void);
 static PyObject *current(void);
 static PyObject *to_hub(void);
 static int resume(PyObject *g);
@@ -60,13 +63,14 @@ int gevent_run(struct worker *w, PyObject *app)
 	size_t busy;
 
 	w->skip_finalize = true; /* suspended greenlets must not be killed into a dead hub */
-	if (wsgi_init(app, false, w->cfg->workers > 1) < 0)
+	if (wsgi_init(app, false, w->cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	V.wait_read = reactor_gevent_attr("gevent.socket", "wait_read");
 	V.wait_write = reactor_gevent_attr("gevent.socket", "wait_write");
 	V.spawn = reactor_gevent_attr("gevent", "spawn");
 	V.getcurrent = reactor_gevent_attr("gevent", "getcurrent");
 	V.s_switch = PyUnicode_InternFromString("switch");
+	V.raw_switch = raw_switch();
 	if (!V.wait_read || !V.wait_write || !V.spawn || !V.getcurrent || !V.s_switch ||
 	    gconn_init(w, &gevent_switch) < 0) {
 		interp_log_exception("cannot set up gevent (is python3-gevent installed?)");
@@ -105,8 +109,30 @@ static PyObject *current(void)
 	return PyObject_CallNoArgs(V.getcurrent);
 }
 
+/*
+ * Hub.switch() first looks up the current greenlet's switch_out (none on a
+ * gevent.Greenlet, the connections' greenlets): an AttributeError raised
+ * and caught, per request. With none to call, greenlet's own switch does
+ * the same. New ref, or NULL without an exception: use hub.switch().
+ */
+static PyObject *raw_switch(void)
+{
+	PyObject *glet = reactor_gevent_attr("gevent", "Greenlet"); /* new ref */
+	PyObject *sw = glet && !PyObject_HasAttrString(glet, "switch_out")
+			       ? reactor_gevent_attr("greenlet", "greenlet")
+			       : NULL; /* new ref */
+	PyObject *r = sw ? PyObject_GetAttr(sw, V.s_switch) : NULL; /* new ref */
+
+	Py_XDECREF(glet);
+	Py_XDECREF(sw);
+	PyErr_Clear();
+	return r;
+}
+
 static PyObject *to_hub(void)
 {
+	if (V.raw_switch)
+		return PyObject_CallOneArg(V.raw_switch, reactor_gevent_hub());
 	return PyObject_CallMethodNoArgs(reactor_gevent_hub(), V.s_switch);
 }
 

@@ -98,7 +98,7 @@ int greenlet_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot load greenlet's C API (is python3-greenlet installed?)");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	if (wsgi_init(app, false, w->cfg->workers > 1) < 0 ||
+	if (wsgi_init(app, false, w->cfg->workers > 1, true) < 0 ||
 	    connset_init(w, &greenlet_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */

@@ -82,7 +82,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	/* Take from the kernel's queue only what the pool will start soon:
 	 * as many waiting connections as there are threads. */
 	reactor_event_pace((size_t)g.nthreads);
-	if (wsgi_init(app, true, w->cfg->workers > 1) < 0 ||
+	if (wsgi_init(app, true, w->cfg->workers > 1, false) < 0 ||
 	    connset_init(w, &gthread_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	g.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -32,6 +32,7 @@ libkirin_a_SOURCES += \
 	workers/python/gconn.c workers/python/gconn.h \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
+	workers/python/ws_choice.c workers/python/ws_choice.h \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
 	workers/http/spool.c workers/http/spool.h \
 	workers/http/tls.c workers/http/tls.h \

@@ -51,6 +51,7 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 	p->limits.permit =
 		(cfg->permit_unconventional_http_method ? HTTP_PERMIT_METHOD : 0) |
 		(cfg->strip_header_spaces ? HTTP_STRIP_HEADER_SPACES : 0) |
+		(cfg->permit_obsolete_folding ? HTTP_PERMIT_OBS_FOLD : 0) |
 		(cfg->header_map && strcmp(cfg->header_map, "refuse") == 0 ? HTTP_UNDERSCORE_REFUSE
 									    : 0) |
 		(cfg->header_map && strcmp(cfg->header_map, "dangerous") == 0 ? HTTP_UNDERSCORE_KEEP

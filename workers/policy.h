@@ -23,7 +23,8 @@ struct listener;
  * does), the wait bound (--timeout, 30 s when 0), --proxy-protocol and the
  * --proxy-allow-from and --forwarded-allow-ips lists, --secure-scheme-headers,
  * Gunicorn's parser knobs (--permit-unconventional-http-method,
- * --casefold-http-method, --strip-header-spaces, --header-map); nodelay sets
+ * --casefold-http-method, --strip-header-spaces, --header-map,
+ * --permit-obsolete-folding); nodelay sets
  * TCP_NODELAY on accepted TCP connections. Returns 0, or -1 with a message
  * in err. Free with conn_policy_free().
  */

@@ -66,7 +66,7 @@ int sync_run(struct worker *w, PyObject *app)
 	int set;
 
 	self = w;
-	if (wsgi_init(app, false, w->cfg->workers > 1) < 0)
+	if (wsgi_init(app, false, w->cfg->workers > 1, false) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	if (policy_from_config(&policy, w->cfg, false, err, sizeof(err)) < 0) {
 		log_critical("%s", err);

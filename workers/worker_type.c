@@ -10,7 +10,77 @@
 #include "workers/python/interp.h"
 #include "workers/sync.h"
 
+/*
+ * gevent.events imports pkg_resources for one function, iter_entry_points
+ * (gevent's plugins): building pkg_resources' working set costs a process
+ * ~0.1 s of CPU, more than the rest of gevent, and importlib.metadata
+ * imports half the standard library to answer the same. A stand-in module
+ * with that function is importable while gevent.events is imported, and
+ * gone after (an app that imports pkg_resources gets the real one). It
+ * reads the entry_points.txt of each distribution on sys.path once, the
+ * first of a name winning, as pkg_resources and importlib.metadata do.
+ */
+static const char gevent_src[] =
+	"import importlib, os, sys, types\n"
+	"class _EntryPoint:\n"
+	"    def __init__(self, name, value):\n"
+	"        self.name, self.value = name, value.split('[')[0].strip()\n"
+	"    def load(self):\n"
+	"        module, _, attrs = self.value.partition(':')\n"
+	"        obj = importlib.import_module(module.strip())\n"
+	"        for attr in filter(None, attrs.strip().split('.')):\n"
+	"            obj = getattr(obj, attr)\n"
+	"        return obj\n"
+	"def _entry_points():\n"
+	"    groups, seen = {}, set()\n"
+	"    for d in sys.path:\n"
+	"        try:\n"
+	"            names = sorted(os.listdir(d or '.'))\n"
+	"        except OSError:\n"
+	"            continue\n"
+	"        for n in names:\n"
+	"            stem, dot, kind = n.rpartition('.')\n"
+	"            dist = stem.split('-')[0].lower().replace('_', '-')\n"
+	"            if kind not in ('dist-info', 'egg-info') or dist in seen:\n"
+	"                continue\n"
+	"            seen.add(dist)\n"
+	"            try:\n"
+	"                with open(os.path.join(d or '.', n, 'entry_points.txt')) as f:\n"
+	"                    text = f.read()\n"
+	"            except OSError:\n"
+	"                continue\n"
+	"            group = None\n"
+	"            for line in text.splitlines():\n"
+	"                line = line.strip()\n"
+	"                if line.startswith('[') and line.endswith(']'):\n"
+	"                    group = groups.setdefault(line[1:-1].strip(), [])\n"
+	"                elif group is not None and '=' in line and line[0] not in '#;':\n"
+	"                    name, _, value = line.partition('=')\n"
+	"                    group.append(_EntryPoint(name.strip(), value))\n"
+	"    return groups\n"
+	"def _import(names):\n"
+	"    if 'gevent.events' not in sys.modules and 'pkg_resources' not in sys.modules:\n"
+	"        groups = _entry_points()\n"
+	"        shim = types.ModuleType('pkg_resources')\n"
+	"        shim.iter_entry_points = lambda group, name=None: iter(\n"
+	"            [e for e in groups.get(group, ()) if name is None or e.name == name])\n"
+	"        sys.modules['pkg_resources'] = shim\n"
+	"        try:\n"
+	"            importlib.import_module('gevent.events')\n"
+	"        finally:\n"
+	"            if sys.modules.get('pkg_resources') is shim:\n"
+	"                del sys.modules['pkg_resources']\n"
+	"    for name in names.split():\n"
+	"        importlib.import_module(name)\n";
+
+/* What gevent.monkey.patch_all() imports, for the arbiter to import first. */
+#define GEVENT_MODULES                                                                      \
+	"gevent.monkey gevent.socket gevent.ssl gevent.select gevent.selectors gevent.thread " \
+	"gevent.threading gevent.subprocess gevent.signal gevent.time gevent.os gevent.queue"
+
 static bool spelled(const struct worker_type *t, const char *spelling);
+static int gevent_import(const char *names);
+static int gevent_preimport(void);
 static int gevent_monkey_patch(void);
 
 /*
@@ -42,6 +112,7 @@ static const struct worker_type gevent_type = {
 	.name = "gevent",
 	.aliases = {"egg:gunicorn#gevent", "gunicorn.workers.ggevent.GeventWorker"},
 	.backend = gevent_backend,
+	.preimport = gevent_preimport,
 	.before_import = gevent_monkey_patch,
 	.run = gevent_run,
 };
@@ -96,10 +167,35 @@ static bool spelled(const struct worker_type *t, const char *spelling)
 	return false;
 }
 
+/* Import the modules named in `names` through gevent_src. 0, or -1 with an exception set. */
+static int gevent_import(const char *names)
+{
+	PyObject *globals = PyDict_New(); /* new ref */
+	PyObject *res = NULL, *fn;
+
+	if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
+		res = PyRun_String(gevent_src, Py_file_input, globals, globals); /* new ref */
+	fn = res ? PyDict_GetItemString(globals, "_import") : NULL; /* borrowed */
+	Py_XDECREF(res);
+	res = fn ? PyObject_CallFunction(fn, "s", names) : NULL; /* new ref */
+	Py_XDECREF(globals);
+	if (!res)
+		return -1;
+	Py_DECREF(res);
+	return 0;
+}
+
+static int gevent_preimport(void)
+{
+	return gevent_import(GEVENT_MODULES);
+}
+
 /* As Gunicorn's gevent worker: patch before the app imports anything. */
 static int gevent_monkey_patch(void)
 {
-	PyObject *monkey = PyImport_ImportModule("gevent.monkey"); /* new ref */
+	PyObject *monkey = gevent_import("gevent.monkey") == 0
+				   ? PyImport_ImportModule("gevent.monkey")
+				   : NULL; /* new ref */
 	PyObject *r = monkey ? PyObject_CallMethod(monkey, "patch_all", NULL) : NULL; /* new ref */
 
 	Py_XDECREF(monkey);

@@ -26,6 +26,11 @@ struct worker_type {
 	const struct worker_type *threaded;
 	/* The `kirin` module's backend; NULL: the blocking one. */
 	const struct kirin_backend *(*backend)(void);
+	/* In the arbiter, before it forks workers of this type (interp_warm):
+	 * import what before_import needs, without running it, so that every
+	 * worker inherits the modules (gevent's); NULL: nothing. 0, or -1 with
+	 * a Python exception set (the workers then say what is wrong). */
+	int (*preimport)(void);
 	/* Run once the interpreter is up, before the app is imported (gevent's
 	 * monkey-patch), in the worker or, with --preload or --check-config, in
 	 * the arbiter; NULL: nothing. 0, or -1 after logging why. */

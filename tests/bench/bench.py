@@ -18,7 +18,7 @@ Scenarios (--only takes the letters or the names):
   e idle      10,000 idle keep-alive connections: RSS per connection, and the
               latency of a fresh request meanwhile
   f post      POST echo of 1 MB bodies, 100 connections
-  g ready     time from exec to ready with 4 workers
+  g ready     time from exec to ready with 4 workers, and the CPU it took
   h parser    the parser micro-benchmark (tests/bench/bench_parser, if built)
   i websocket WebSocket echo round trips at 100 connections (tests/bench/ws_load),
               RSS per idle WebSocket over 10,000, a 16 MiB echo byte-exact;
@@ -27,6 +27,11 @@ Scenarios (--only takes the letters or the names):
               nginx with `listen ssl`): hello keep-alive at 100 connections,
               a new TLS connection per request (wrk threads per CPU), and the
               13 MB file through wsgi.file_wrapper (nginx: sendfile on)
+  k instr     instructions per hello keep-alive request on each kirin worker
+              type that keeps connections, every process of it counted by
+              valgrind's callgrind: the difference between two runs (2,000
+              and 12,000 requests on one connection) over 10,000 (with --ops,
+              ops-TYPE too); what load on a shared machine does not move
 
 One worker each unless a scenario says otherwise. Each server gets a warm-up,
 then --runs runs (interleaved across servers, so drift hits all alike); the
@@ -610,7 +615,8 @@ def median_run(runs):
 
 SCENARIOS = [("a", "hello"), ("b", "close"), ("c", "bodies"), ("d", "sleep"),
              ("e", "idle"), ("f", "post"), ("g", "ready"), ("h", "parser"),
-             ("i", "websocket"), ("j", "tls")]
+             ("i", "websocket"), ("j", "tls"), ("k", "instr")]
+VALGRIND = shutil.which("valgrind")
 
 
 class Bench:
@@ -995,56 +1001,37 @@ class Bench:
         runs = 1 if self.quick else max(5, self.runs)
         title = f"time from exec to ready with {workers} workers"
         self.say(f"\n== (g) {title}")
-        rows = []
+        rows, servers = [], []
         for v in self.pick(lambda v: v.family != "nginx"):
             if not v.multiworker:
                 rows.append(self.row(v, "skipped", "single process"))
-                continue
-            if not v.available():
+            elif not v.available():
                 rows.append(self.row(v, "skipped", v.skip_reason))
-                continue
-            times, firsts, err = [], [], None
-            for _ in range(runs):
-                rdir = tempfile.mkdtemp(prefix="ready-", dir=self.tmp)
-                srv = v.server("ready:app", self.tmp, workers, {"BENCH_READY_DIR": rdir})
-                try:
-                    srv.start()
-                    t0 = srv.t_exec
-                    deadline = time.monotonic() + 20
-                    first = None
-                    imports = []
-                    while time.monotonic() < deadline and srv.alive():
-                        if first is None:
-                            status, _ = client.get(srv.port, "/", timeout=1)
-                            if 200 <= status < 300:
-                                first = time.time()
-                        imports = _read_ready_dir(rdir)
-                        if first is not None and len(imports) >= workers:
-                            break
-                        time.sleep(0.001)
-                    if first is None or len(imports) < workers:
-                        tail = srv.log_tail()
-                        if re.search(r"not available", tail, re.I):
-                            v.skip_reason = _short(tail)
-                            err = "skip"
-                        else:
-                            err = (f"not ready in 20 s (answered: {first is not None}, "
-                                   f"workers loaded: {len(imports)}): {_short(tail)}")
-                        break
-                    ready = max(first, sorted(imports)[workers - 1])
-                    times.append((ready - t0) * 1e3)
-                    firsts.append((first - t0) * 1e3)
-                finally:
-                    srv.stop()
-            if err == "skip":
-                rows.append(self.row(v, "skipped", v.skip_reason))
-            elif err:
-                rows.append(self.row(v, "error", err, cmd=srv.argv))
             else:
-                rows.append(self.row(v, "ok", "", ready_ms=statistics.median(times),
-                                     first_answer_ms=statistics.median(firsts),
-                                     all_ready_ms=times, cmd=srv.argv))
+                servers.append(v)
+        got = {v.name: {"times": [], "firsts": [], "cpus": [], "err": None, "argv": None}
+               for v in servers}
+        # Interleaved, as the throughput runs: round after round, every server once.
+        for _ in range(runs):
+            for v in servers:
+                g = got[v.name]
+                if g["err"]:
+                    continue
+                self._ready_run(v, workers, g)
+        for v in servers:
+            g = got[v.name]
+            if g["err"] == "skip":
+                rows.append(self.row(v, "skipped", v.skip_reason))
+            elif g["err"]:
+                rows.append(self.row(v, "error", g["err"], cmd=g["argv"]))
+            else:
+                rows.append(self.row(v, "ok", "", ready_ms=statistics.median(g["times"]),
+                                     first_answer_ms=statistics.median(g["firsts"]),
+                                     cpu_ms=statistics.median(g["cpus"]),
+                                     all_ready_ms=g["times"], cmd=g["argv"]))
             self.say(f"   {v.name}: {rows[-1]['status']}")
+        order = [v.name for v in self.variants]
+        rows.sort(key=lambda r: order.index(r["server"]) if r["server"] in order else 99)
         table = {"id": "g", "scenario": "g", "title": title, "kind": "ready", "rows": rows,
                  "config": {"workers": workers, "runs": runs}}
         self.tables.append(table)
@@ -1064,6 +1051,112 @@ class Bench:
         table = wsbench.scenario(self, variants, build_program(self.kirin, "ws_load"))
         self.tables.append(table)
         self.print_table(table)
+
+    def _ready_run(self, v, workers, g):
+        """One start of v with `workers` workers until every worker imported
+        the app and one answered: its times (ms after exec) and the CPU all
+        its processes used by then go into g; a failure into g["err"]."""
+        rdir = tempfile.mkdtemp(prefix="ready-", dir=self.tmp)
+        srv = v.server("ready:app", self.tmp, workers, {"BENCH_READY_DIR": rdir})
+        g["argv"] = srv.argv
+        try:
+            srv.start()
+            t0 = srv.t_exec
+            deadline = time.monotonic() + 20
+            first = None
+            imports = []
+            while time.monotonic() < deadline and srv.alive():
+                if first is None:
+                    status, _ = client.get(srv.port, "/", timeout=1)
+                    if 200 <= status < 300:
+                        first = time.time()
+                imports = _read_ready_dir(rdir)
+                if first is not None and len(imports) >= workers:
+                    break
+                time.sleep(0.001)
+            if first is None or len(imports) < workers:
+                tail = srv.log_tail()
+                if re.search(r"not available", tail, re.I):
+                    v.skip_reason = _short(tail)
+                    g["err"] = "skip"
+                else:
+                    g["err"] = (f"not ready in 20 s (answered: {first is not None}, "
+                                f"workers loaded: {len(imports)}): {_short(tail)}")
+                return
+            g["cpus"].append(srv.cpu_s() * 1e3)
+            ready = max(first, sorted(imports)[workers - 1])
+            g["times"].append((ready - t0) * 1e3)
+            g["firsts"].append((first - t0) * 1e3)
+        finally:
+            srv.stop()
+
+    def scen_k(self):
+        title = "instructions per hello keep-alive request (callgrind)"
+        self.say(f"\n== (k) {title}")
+        # Two runs whose difference leaves out start-up and shutdown.
+        counts = (50, 250) if self.quick else (2000, 12000)
+        rows = []
+        for v in self.pick(lambda v: v.family in ("kirin", "base", "ops")):
+            if not v.keepalive:
+                rows.append(self.row(v, "skipped", "closes after each request"))
+            elif not VALGRIND:
+                rows.append(self.row(v, "skipped", "valgrind is not installed"))
+            elif self.quick and not self.args.only:
+                rows.append(self.row(v, "skipped", "minutes under valgrind: --quick --only k"))
+            elif self.quick and any(r["status"] == "ok" for r in rows):
+                rows.append(self.row(v, "skipped", "--quick measures one worker type"))
+            elif not v.available():
+                rows.append(self.row(v, "skipped", v.skip_reason))
+            else:
+                try:
+                    total = [self._callgrind_run(v, n) for n in counts]
+                except (RuntimeError, OSError) as exc:
+                    rows.append(self.row(v, "error", _short(str(exc))))
+                else:
+                    rows.append(self.row(v, "ok", "", requests=f"{counts[1]}-{counts[0]}",
+                                         instr=(total[1] - total[0]) / (counts[1] - counts[0])))
+            self.say(f"   {v.name}: {rows[-1]['status']}")
+        table = {"id": "k", "scenario": "k", "title": title, "kind": "instr", "rows": rows,
+                 "config": {"requests": list(counts)}}
+        self.tables.append(table)
+        self.print_table(table)
+
+    def _callgrind_run(self, v, n):
+        """Instructions all of v's processes ran to start, answer n hello
+        requests in turn on one keep-alive connection, and stop (TERM)."""
+        out = tempfile.mkdtemp(prefix=f"cg-{v.name}-", dir=self.tmp)
+        srv = v.server("hello:app", self.tmp)
+        # A worker booting under valgrind can take longer than --timeout allows.
+        srv.argv = [VALGRIND, "--tool=callgrind", "--trace-children=yes",
+                    f"--callgrind-out-file={out}/cg.%p"] + srv.argv[:-1] + [
+                        "--timeout", "600", srv.argv[-1]]
+        srv.start()
+        try:
+            srv.wait_ready(timeout=120)
+            req = client.request_bytes("/")
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as c:
+                for _ in range(n):
+                    c.sendall(req)
+                    got = b""
+                    while not got.endswith(b"Hello, World!\n"):
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            raise RuntimeError("the server closed the connection")
+                        got += chunk
+            os.killpg(srv.proc.pid, signal.SIGTERM)
+            srv.proc.wait(timeout=120)
+        finally:
+            srv.stop()
+        total = 0
+        for name in os.listdir(out):
+            with open(os.path.join(out, name)) as f:
+                for line in f:
+                    if line.startswith(("summary:", "totals:")):
+                        total += int(line.split()[1])
+                        break
+        if not total:
+            raise RuntimeError("callgrind wrote no counts")
+        return total
 
     def scen_h(self):
         title = "parser micro-benchmark"
@@ -1229,12 +1322,14 @@ class Bench:
                  ("RSS after MiB", "rss_after_kib", "mib"), ("KiB/conn", "kib_per_conn", ".2f"),
                  ("fresh p50 ms", "fresh_p50_ms", ".2f"), ("fresh max ms", "fresh_max_ms", ".2f")],
         "ready": [("server", "server", "s"), ("ready ms", "ready_ms", ".1f"),
-                  ("first answer ms", "first_answer_ms", ".1f")],
+                  ("first answer ms", "first_answer_ms", ".1f"), ("CPU ms", "cpu_ms", ".1f")],
         "parser": [("binary", "server", "s")],
         "websocket": [("server", "server", "s"), ("round trips/s", "rt_s", ".0f"),
                       ("x best peer", "x_best_peer", ".2f"),
                       ("client CPU", "client_cpu", "pct"),
                       ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
+        "instr": [("server", "server", "s"), ("instructions/req", "instr", ".0f"),
+                  ("requests", "requests", "s")],
     }
 
     @staticmethod
@@ -1433,7 +1528,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
         for letter, name in SCENARIOS:
             if only and letter not in only:
                 continue
-            if letter in "abcdfi" and not self.wrk.path:
+            if letter in "abcdfj" and not self.wrk.path:
                 self.tables.append({"id": letter, "scenario": letter, "title": name,
                                     "kind": "parser", "rows": [{
                                         "server": "wrk", "family": "-", "kind": "-",
@@ -1494,10 +1589,11 @@ def parse_only(text):
         p = part.lower()
         if p in names:
             out.add(names[p])
-        elif len(p) == 1 and p in "abcdefghi":
+        elif p in dict(SCENARIOS):
             out.add(p)
         elif p:
-            raise SystemExit(f"bench.py: unknown scenario {part!r} (a-i or "
+            raise SystemExit(f"bench.py: unknown scenario {part!r} ("
+                             + "".join(letter for letter, _ in SCENARIOS) + " or "
                              + ", ".join(n for _, n in SCENARIOS) + ")")
     return out
 

@@ -6,7 +6,7 @@
 #   make bench BENCH_ARGS='--only a,b --runs 5'
 #   make ws-autobahn                Autobahn's WebSocket server cases (1-7, 9,
 #                                   12, 13) on every worker type, pass counts
-#                                   by section (about 10 minutes)
+#                                   by section (10-25 minutes)
 #
 # Results land in bench-results/ (bench.json, bench.md, bench.png).
 

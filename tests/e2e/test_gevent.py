@@ -1,6 +1,7 @@
 """The gevent worker: classic monkey-patched gevent apps run unchanged, with
 kirin's C doing the HTTP and gevent's hub doing the waiting."""
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -135,6 +136,77 @@ class GeventTest(unittest.TestCase):
             self.assertIn(b"Connection: close", head)
             self.assertEqual(fresh.recv(1), b"")
             self.assertEqual(k.wait(20), 0, k.log())
+
+
+PLUGIN = """CALLED = []
+def will_patch_all(event):
+    CALLED.append(type(event).__name__)
+"""
+PLUG_APP = """import json, sys
+import pkg_resources
+def app(environ, start_response):
+    called = {n[-1]: sys.modules[n].CALLED for n in ("kirin_plug_a", "kirin_plug_b")
+              if n in sys.modules}
+    body = json.dumps({"called": called,
+                       "real_pkg_resources": hasattr(pkg_resources, "working_set")}).encode()
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+@skip_stack_switching("gevent")
+@unittest.skipUnless(HAVE or os.environ.get("CI"), MISSING)
+class GeventPlugins(unittest.TestCase):
+    """gevent's plugins (entry points in gevent.plugins.*) are found on the
+    sys.path each worker has, although the arbiter imports gevent for the
+    workers ahead of them, also after a HUP that changes --pythonpath."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="kirin-gplug-")
+        self.dir = self._tmp.name
+        for x in "ab":
+            d = os.path.join(self.dir, x)
+            info = os.path.join(d, f"kirin_plug_{x}-1.0.dist-info")
+            os.makedirs(info)
+            with open(os.path.join(d, f"kirin_plug_{x}.py"), "w") as f:
+                f.write(PLUGIN)
+            with open(os.path.join(info, "METADATA"), "w") as f:
+                f.write(f"Metadata-Version: 2.1\nName: kirin-plug-{x}\nVersion: 1.0\n")
+            with open(os.path.join(info, "entry_points.txt"), "w") as f:
+                f.write(f"[gevent.plugins.monkey.will_patch_all]\n"
+                        f"kirin_e2e = kirin_plug_{x}:will_patch_all\n")
+        with open(os.path.join(self.dir, "plugapp.py"), "w") as f:
+            f.write(PLUG_APP)
+        self.ini = os.path.join(self.dir, "kirin.ini")
+        self.configure("a")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def configure(self, plug):
+        with open(self.ini, "w") as f:
+            f.write(f"[kirin]\nworker_class = gevent\nworkers = 2\n"
+                    f"pythonpath = {os.path.join(self.dir, plug)}\n")
+
+    def answer(self, k):
+        try:
+            return json.loads(http_get(k.port, "/", timeout=5).body)
+        except (OSError, ValueError):
+            return None  # the workers are changing over
+
+    def test_plugins_of_the_workers_path_run_also_after_a_hup(self):
+        want_a = {"called": {"a": ["GeventWillPatchAllEvent"]}, "real_pkg_resources": True}
+        want_b = {"called": {"b": ["GeventWillPatchAllEvent"]}, "real_pkg_resources": True}
+        with Kirin("-c", self.ini, "plugapp:app", cwd=self.dir) as k:
+            self.assertEqual(self.answer(k), want_a, k.log())
+            old = set(k.wait_workers(2))
+            self.configure("b")
+            k.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: self.answer(k) == want_b, 20), k.log())
+            self.assertTrue(wait_for(lambda: not old & set(k.workers()), 20), k.log())
+            # Both new workers run b's plugin only.
+            for _ in range(6):
+                self.assertEqual(self.answer(k), want_b)
 
 
 if __name__ == "__main__":

@@ -308,6 +308,19 @@ class ParserKnobs(unittest.TestCase):
         with Kirin("-k", "sync", "--permit-unconventional-http-method", "echo_environ:app") as k:
             self.assertEqual(json.loads(self.ask(k, b"Purge")[2])["REQUEST_METHOD"], "Purge")
 
+    def test_obsolete_folding(self):
+        folded = (b"GET / HTTP/1.1\r\nHost: a\r\nX-Bar: one \r\n  two\r\n\tthree\r\n"
+                  b"Connection: close\r\n\r\n")
+        with Kirin("-k", "gthread", "echo_environ:app") as k:  # strict by default
+            self.assertEqual(parse_raw(raw_request(k.port, folded))[0], 400)
+        with Kirin("-k", "gthread", "--permit-obsolete-folding", "echo_environ:app") as k:
+            status, _, body = parse_raw(raw_request(k.port, folded))
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["HTTP_X_BAR"], "one two three")  # as Gunicorn
+            # a field the server reads is never continued
+            smuggle = folded.replace(b"X-Bar: one", b"Content-Length: 0")
+            self.assertEqual(parse_raw(raw_request(k.port, smuggle))[0], 400)
+
     def test_header_map_refuse(self):
         with Kirin("-k", "gthread", "--header-map", "refuse", "echo_environ:app") as k:
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as bad:

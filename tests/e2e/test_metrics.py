@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """Operations: the control socket and `kirin ctl`, Prometheus /metrics,
 statsd, and what hostile clients of the arbiter's endpoints cannot do."""
+import grp
 import json
 import os
+import pwd
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +39,12 @@ def scrape(port):
         for s in fam.samples:
             out[(s.name, frozenset(s.labels.items()))] = s.value
     return out
+
+
+def unix_connect(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
 
 
 def sample(m, name, **labels):
@@ -110,6 +119,23 @@ class Control(unittest.TestCase):
         with Kirin("statuses:app", "--control-socket", self.sock, "--no-control-socket") as k:
             self.assertEqual(http_get(k.port, "/").status, 200)
             self.assertFalse(os.path.exists(self.sock))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run as other users")
+    def test_only_its_user_and_group_may_control_it(self):
+        os.chmod(self.dir.name, 0o755)
+        with Kirin("statuses:app", "--user", "nobody", "--group", "nogroup",
+                   "--control-socket", self.sock):
+            st = os.stat(self.sock)
+            self.assertEqual((st.st_uid, st.st_gid), (pwd.getpwnam("nobody").pw_uid,
+                                                       grp.getgrnam("nogroup").gr_gid))
+            as_user = lambda user: subprocess.run(
+                [KIRIN, "ctl", "-s", self.sock, "status"], capture_output=True, text=True,
+                timeout=20, user=user, group=pwd.getpwnam(user).pw_gid, extra_groups=[])
+            r = as_user("nobody")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = as_user("daemon")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("Permission denied", r.stderr)
 
     def test_usr2_hands_both_endpoints_to_the_new_arbiter(self):
         mport = free_port()
@@ -239,21 +265,29 @@ class Prometheus(unittest.TestCase):
             self.assertTrue(wait_for(lambda: state("open") == 0, 10))
 
     def test_listen_queue_depth(self):
-        """One sync worker busy in the app: connections wait in the kernel's queue."""
+        """One sync worker busy in the app: connections wait in the kernel's
+        queue, of a TCP listener (TCP_INFO) and of a unix one (sock_diag)."""
         mport = free_port()
-        with Kirin("statuses:app", "-w", "1", "--backlog", "64",
+        d = tempfile.TemporaryDirectory()
+        unix = os.path.join(d.name, "k.sock")
+        with Kirin("statuses:app", "-w", "1", "-b", f"unix:{unix}",
                    "--metrics-bind", f"127.0.0.1:{mport}") as k:
-            key = ("kirin_listen_queue", frozenset({("listener", f"127.0.0.1:{k.port}")}))
-            t, _ = in_thread(lambda: http_get(k.port, "/sleep/4", timeout=20))
-            self.assertTrue(wait_for(lambda: sample(scrape(mport), "kirin_requests_in_flight")
-                                     == 1, 10))
-            waiting = [socket.create_connection(("127.0.0.1", k.port)) for _ in range(3)]
-            try:
-                self.assertTrue(wait_for(lambda: scrape(mport)[key] == 3, 3), scrape(mport))
-            finally:
-                for s in waiting:
-                    s.close()
-                t.join(20)
+            for name, connect in ((f"127.0.0.1:{k.port}",
+                                   lambda: socket.create_connection(("127.0.0.1", k.port))),
+                                  (f"unix:{unix}", lambda: unix_connect(unix))):
+                key = ("kirin_listen_queue", frozenset({("listener", name)}))
+                self.assertEqual(scrape(mport)[key], 0)
+                t, _ = in_thread(lambda: http_get(k.port, "/sleep/3", timeout=20))
+                self.assertTrue(wait_for(lambda: sample(scrape(mport),
+                                                        "kirin_requests_in_flight") == 1, 10))
+                waiting = [connect() for _ in range(3)]
+                try:
+                    self.assertTrue(wait_for(lambda: scrape(mport)[key] == 3, 3), scrape(mport))
+                finally:
+                    for s in waiting:
+                        s.close()
+                    t.join(20)
+        d.cleanup()
 
     def test_restarts_by_cause(self):
         mport = free_port()
@@ -298,7 +332,8 @@ class Statsd(unittest.TestCase):
 
         try:
             with Kirin("statuses:app", "-w", "2", "--statsd-host", f"127.0.0.1:{port}",
-                       "--statsd-prefix", "web.", "--dogstatsd-tags", "env:test,app:e2e") as k:
+                       "--statsd-prefix", "web.", "--dogstatsd-tags", "env:test,app:e2e",
+                       "--enable-backlog-metric") as k:
                 k.wait_workers(2)
                 time.sleep(1.5)
                 drain()
@@ -314,10 +349,41 @@ class Statsd(unittest.TestCase):
                 self.assertEqual(total("gunicorn.request.status.200") - base200, 3, lines)
                 self.assertEqual(total("gunicorn.requests") - base, 5, lines)
                 self.assertIn("web.gunicorn.workers:2|g|#env:test,app:e2e", lines)
+                self.assertTrue(any(re.fullmatch(r"web\.gunicorn\.backlog:\d+\|h\|#env:test,app:e2e",
+                                                 ln) for ln in lines), lines)
                 self.assertTrue(any(ln.startswith("web.gunicorn.request.duration:") and
                                     "|ms" in ln for ln in lines), lines)
         finally:
             udp.close()
+
+
+    def test_unix_datagram_socket_that_appears_later(self):
+        d = tempfile.TemporaryDirectory()
+        path = os.path.join(d.name, "statsd.sock")
+        sink = None
+        try:
+            with Kirin("statuses:app", "--statsd-host", f"unix:{path}") as k:
+                time.sleep(1.5)  # flushes with nobody listening are lost, harmlessly
+                sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                sink.bind(path)
+                sink.settimeout(0.5)
+                for _ in range(3):
+                    http_get(k.port, "/status/418")
+                got = []
+                teapots = lambda: sum(int(ln.split(":")[1].split("|")[0]) for ln in got
+                                      if ln.startswith("gunicorn.request.status.418:"))
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and teapots() < 3:
+                    try:
+                        got.extend(sink.recv(65536).decode().split("\n"))
+                    except socket.timeout:
+                        pass
+                self.assertEqual(teapots(), 3, got)
+                self.assertIn("gunicorn.workers:1|g", got)
+        finally:
+            if sink:
+                sink.close()
+            d.cleanup()
 
 
 class Hostile(unittest.TestCase):

@@ -14,7 +14,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import KIRIN, Kirin, http_get, in_thread, main, wait_for  # noqa: E402
+from kirintest import (KIRIN, Kirin, http_get, in_thread, main, skip_stack_switching,  # noqa: E402
+                       wait_for)
 
 
 def timed_get(port, path):
@@ -179,10 +180,12 @@ class Gthread(_Cases, unittest.TestCase):
             self.assertNotIn("WORKER TIMEOUT", k.log())
 
 
+@skip_stack_switching("greenlet")
 class Greenlet(_Cases, unittest.TestCase):
     ARGS = ("-k", "greenlet")
 
 
+@skip_stack_switching("gevent")
 class Gevent(_Cases, unittest.TestCase):
     ARGS = ("-k", "gevent")
     SLEEP, SLEEP_FUNC = "/sleep", "hang_in_sleep"  # monkey-patched: a greenlet wait

@@ -289,6 +289,58 @@ class Environ:
             if s is not None:
                 s.close()
 
+    def test_environ_changes_stay_in_their_request(self):
+        # Per peer, the worker keeps what does not change between requests:
+        # an app that changes its environ must not change the next one's, on
+        # its connection or another.
+        conns = [socket.create_connection(("127.0.0.1", self.k.port), timeout=30)
+                 for _ in range(2)]
+        try:
+            for rnd in range(3):
+                for i, s in enumerate(conns):
+                    if self.worker_class == "sync":  # one request per connection
+                        s.close()
+                        s = conns[i] = socket.create_connection(("127.0.0.1", self.k.port),
+                                                                timeout=30)
+                    path = "/mutate" if (rnd + i) % 2 else "/environ"
+                    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+                    head, body = recv_responses(s, 1, 30)[0]
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                    if path == "/mutate":
+                        continue
+                    e = json.loads(body)
+                    self.assertEqual(e["SERVER_NAME"], "127.0.0.1")
+                    self.assertEqual(e["REMOTE_PORT"], str(s.getsockname()[1]))
+                    self.assertNotIn("kirin.e2e", e)
+        finally:
+            for s in conns:
+                s.close()
+
+    def test_method_query_and_protocol_are_each_requests_own(self):
+        sends = [("POST", "/environ?x=1", "1.1", "POST", "x=1"),
+                 ("GET", "/environ", "1.1", "GET", ""),
+                 ("DELETE", "/environ?", "1.1", "DELETE", ""),
+                 ("GET", "/environ?y", "1.0", "GET", "y")]
+        for method, target, version, want_method, want_query in sends:
+            raw = raw_request(self.k.port, ("%s %s HTTP/%s\r\nHost: x\r\nContent-Length: 0\r\n"
+                                            "Connection: close\r\n\r\n"
+                                            % (method, target, version)).encode(), timeout=30)
+            status, _, body = parse_raw(raw)
+            self.assertEqual(status, 200, raw)
+            e = json.loads(body)
+            self.assertEqual((e["REQUEST_METHOD"], e["QUERY_STRING"], e["SERVER_PROTOCOL"]),
+                             (want_method, want_query, "HTTP/" + version))
+
+    def test_callables_kept_past_their_request_refuse(self):
+        for _ in range(2):
+            r = request(self.k.port, "/keep-callables")
+            self.assertEqual((r.status, r.body), (200, b"kept"))
+            r = request(self.k.port, "/stale-callables")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json(), {"start_response": "RuntimeError",
+                                        "write": "AssertionError"})
+            self.assertEqual(request(self.k.port, "/keywords").body, b"keywords")
+
     def test_start_response_with_keywords(self):
         r = request(self.k.port, "/keywords")
         self.assertEqual((r.status, r.body), (201, b"keywords"))

@@ -413,6 +413,60 @@ static void test_header_map(void **state)
 	check_heads(ROWS(rows));
 }
 
+/*
+ * Gunicorn's permit_obsolete_folding: a continuation line extends the field
+ * before it, and http_request_unfold() blanks its line break.
+ */
+static void test_obs_fold(void **state)
+{
+	const struct head_row rows[] = {
+		/* continued twice; blanks around each piece are not part of the value */
+		{"GET / HTTP/1.1\r\nHost: a\r\nX-A: one \r\n \t two\r\n\tthree \r\nX-B: b\r\n\r\n",
+		 .permit = HTTP_PERMIT_OBS_FOLD,
+		 .fields = (const char *const[]){"Host", "a", "X-A", "one \r\n \t two\r\n\tthree",
+						 "X-B", "b", NULL}},
+		/* a continuation of nothing but blanks adds nothing */
+		{"GET / HTTP/1.0\r\nX-A: one\r\n  \r\n\r\n", .permit = HTTP_PERMIT_OBS_FOLD,
+		 .fields = (const char *const[]){"X-A", "one", NULL}},
+		/* the continuation of a dropped field is dropped */
+		{"GET / HTTP/1.0\r\nX_A: one\r\n two\r\nX-B: b\r\n\r\n",
+		 .permit = HTTP_PERMIT_OBS_FOLD, .fields = (const char *const[]){"X-B", "b", NULL}},
+		/* strict by default */
+		{"GET / HTTP/1.0\r\nX-A: one\r\n two\r\n\r\n", .status = 400},
+		/* nothing to continue */
+		{"GET / HTTP/1.0\r\n two\r\n\r\n", .status = 400, .permit = HTTP_PERMIT_OBS_FOLD},
+		/* fields the parser reads are never continued */
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n 2\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n",
+		 .status = 400, .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		/* control characters stay refused in a continuation */
+		{"GET / HTTP/1.0\r\nX-A: one\r\n t\x01wo\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		/* the whole field, CRLFs included, counts against the field size (19) */
+		{"GET / HTTP/1.0\r\nX-A: 12345\r\n 6789\r\n\r\n", .lim = LIM(4094, 100, 19, 0),
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nX-A: 12345\r\n 67890\r\n\r\n", .lim = LIM(4094, 100, 19, 0),
+		 .status = 431, .permit = HTTP_PERMIT_OBS_FOLD},
+	};
+	static const char in[] = "GET / HTTP/1.0\r\nX-A: one \t\r\n \t two\r\n\r\n";
+	struct http_limits lim;
+	struct outcome *o;
+
+	(void)state;
+	check_heads(ROWS(rows));
+	/* unfolded in place: one space for the fold and the blanks around it */
+	http_limits_default(&lim);
+	lim.permit = HTTP_PERMIT_OBS_FOLD;
+	o = parse3(in, sizeof(in) - 1, &lim);
+	assert_true(o->req.folded);
+	http_request_unfold(&o->req, (char *)o->req.method); /* the placed input starts there */
+	assert_false(o->req.folded);
+	assert_slice(o->req.headers[0].value, o->req.headers[0].value_len, "one two");
+}
+
 static void test_request_line_syntax(void **state)
 {
 	static const struct head_row rows[] = {
@@ -1133,6 +1187,7 @@ int main(void)
 		cmocka_unit_test(test_permit_method),
 		cmocka_unit_test(test_strip_header_spaces),
 		cmocka_unit_test(test_header_map),
+		cmocka_unit_test(test_obs_fold),
 		cmocka_unit_test(test_request_line_syntax),
 		cmocka_unit_test(test_leading_empty_lines),
 		cmocka_unit_test(test_version),

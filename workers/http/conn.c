@@ -178,6 +178,8 @@ int conn_poll_head(struct conn *c)
 			if (r > 0) {
 				if (c->casefold_method)
 					casefold(c->buf + (c->req.method - c->buf), c->req.method_len);
+				if (c->req.folded)
+					http_request_unfold(&c->req, c->buf);
 				c->head_len = (size_t)r;
 				c->raw = c->ready = c->ready_end = (size_t)r;
 				c->body_left = c->req.body == HTTP_BODY_LENGTH ? c->req.content_length : 0;

@@ -31,6 +31,8 @@
 #define F_KEEPALIVE   0x200 /* Connection: keep-alive */
 #define F_EXPECT      0x400 /* Expect: 100-continue */
 #define F_STATIC_PATH 0x800 /* path is the static "/", not a slice of buf */
+#define F_FOLD_KEPT   0x1000 /* the last field is the last header, and may be continued */
+#define F_FOLD_DROP   0x2000 /* the last field was dropped: so is a continuation */
 
 /* What find_line() saw. */
 enum line_scan { LINE_OK, LINE_AGAIN, LINE_BAD, LINE_LONG };
@@ -45,6 +47,9 @@ static int parse_target(struct http_request *req, const char *t, size_t n);
 static void split_path(struct http_request *req, const char *s, size_t n);
 static int check_authority(const char *s, size_t n, bool connect);
 static int parse_field(struct http_request *req, const char *line, size_t n, unsigned permit);
+static int fold(struct http_request *req, const char *buf, size_t start, size_t end,
+		const struct http_limits *lim);
+static bool interpreted(const char *name, size_t nlen);
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
 			   const char *v, size_t vlen);
 static int transfer_codings(struct http_request *req, const char *v, size_t n);
@@ -166,9 +171,16 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 				return fail(req, 400, "control character in a header field");
 			if (r == LINE_AGAIN)
 				return HTTP_PARSE_AGAIN;
-			if (parse_field(req, buf + start, end - start, lim->permit) < 0)
-				return HTTP_PARSE_ERROR;
-			req->fields_++;
+			if ((lim->permit & HTTP_PERMIT_OBS_FOLD) &&
+			    (buf[start] == ' ' || buf[start] == '\t')) {
+				if (fold(req, buf, start, end, lim) < 0)
+					return HTTP_PARSE_ERROR;
+			} else {
+				req->field_at_ = start;
+				if (parse_field(req, buf + start, end - start, lim->permit) < 0)
+					return HTTP_PARSE_ERROR;
+				req->fields_++;
+			}
 		}
 		req->scanned_ = req->pos_ = end + 2;
 	}
@@ -525,10 +537,15 @@ static int parse_field(struct http_request *req, const char *line, size_t n, uns
 	v = p; /* find_line() let only HTAB, SP, VCHAR and obs-text through */
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	if (underscore && !(permit & HTTP_UNDERSCORE_KEEP))
+	req->flags_ &= ~(F_FOLD_KEPT | F_FOLD_DROP);
+	if (underscore && !(permit & HTTP_UNDERSCORE_KEEP)) {
+		req->flags_ |= F_FOLD_DROP;
 		return 0; /* dropped: X_Forwarded_For must not pass for X-Forwarded-For */
+	}
 	if (req->num_headers >= req->max_headers)
 		return (int)fail(req, 431, "too many header fields");
+	if (!interpreted(line, nlen))
+		req->flags_ |= F_FOLD_KEPT;
 	req->headers[req->num_headers++] = (struct http_header){
 		.name = line,
 		.name_len = nlen,
@@ -536,6 +553,49 @@ static int parse_field(struct http_request *req, const char *line, size_t n, uns
 		.value_len = (size_t)(e - v),
 	};
 	return field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
+}
+
+/*
+ * HTTP_PERMIT_OBS_FOLD: buf[start..end) starts with SP or HTAB and
+ * continues the field before it: that header's value now runs to this
+ * line's last visible byte (http_request_unfold() blanks the line breaks).
+ */
+static int fold(struct http_request *req, const char *buf, size_t start, size_t end,
+		const struct http_limits *lim)
+{
+	const char *p = buf + start, *e = buf + end;
+	struct http_header *h;
+
+	if (!(req->flags_ & (F_FOLD_KEPT | F_FOLD_DROP)))
+		return (int)fail(req, 400, "obsolete line folding");
+	if (end + 2 - req->field_at_ > lim->field_size)
+		return (int)fail(req, 431, "header field too large");
+	if (req->flags_ & F_FOLD_DROP)
+		return 0;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (p == e)
+		return 0; /* only blanks: nothing to add */
+	h = &req->headers[req->num_headers - 1];
+	h->value_len = (size_t)(e - h->value);
+	req->folded = true;
+	return 0;
+}
+
+/* Is this a field the parser acts on (so that folding it is refused)? */
+static bool interpreted(const char *name, size_t nlen)
+{
+	static const char *const names[] = {"host",           "expect",
+					    "upgrade",        "connection",
+					    "content-type",   "content-length",
+					    "transfer-encoding"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (ieq(name, nlen, names[i]))
+			return true;
+	return false;
 }
 
 /* The fields the parser itself acts on. */
@@ -696,6 +756,30 @@ static int finish(struct http_request *req, const struct http_limits *lim)
 	req->expect_continue = (f & F_EXPECT) && req->version_minor >= 1;
 	req->flags_ |= F_DONE;
 	return 0;
+}
+
+void http_request_unfold(struct http_request *req, char *buf)
+{
+	for (size_t i = 0; req->folded && i < req->num_headers; i++) {
+		struct http_header *h = &req->headers[i];
+		char *v = buf + (h->value - req->base_);
+		size_t w = 0, r = 0;
+
+		while (r < h->value_len) {
+			if (v[r] != '\r') {
+				v[w++] = v[r++];
+				continue;
+			}
+			/* CRLF (find_line() let no other CR through) and the blanks around it */
+			while (w > 0 && (v[w - 1] == ' ' || v[w - 1] == '\t'))
+				w--;
+			for (r += 2; r < h->value_len && (v[r] == ' ' || v[r] == '\t'); r++)
+				;
+			v[w++] = ' ';
+		}
+		h->value_len = w;
+	}
+	req->folded = false;
 }
 
 /* s[0..n) equals the lowercase string `lower`, ignoring ASCII case. */

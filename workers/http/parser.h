@@ -43,11 +43,20 @@
  *   HTTP_UNDERSCORE_REFUSE    header_map refuse: a field name with '_' is 400
  *   HTTP_UNDERSCORE_KEEP      header_map dangerous: such a field is kept
  *                             (else, header_map drop, it is dropped)
+ *   HTTP_PERMIT_OBS_FOLD      permit_obsolete_folding: a line that starts
+ *                             with SP or HTAB continues the field before it
+ *                             (else 400), unless that field is one the
+ *                             parser reads (Host, Content-Length,
+ *                             Transfer-Encoding, Connection, Expect,
+ *                             Upgrade, Content-Type): then still 400. The
+ *                             whole field counts against field_size. See
+ *                             http_request_unfold().
  */
 #define HTTP_PERMIT_METHOD       0x1u
 #define HTTP_STRIP_HEADER_SPACES 0x2u
 #define HTTP_UNDERSCORE_REFUSE   0x4u
 #define HTTP_UNDERSCORE_KEEP     0x8u
+#define HTTP_PERMIT_OBS_FOLD     0x10u
 
 struct http_limits {
 	size_t request_line;  /* bytes of the request line without CRLF; already clamped */
@@ -126,6 +135,8 @@ struct http_request {
 	bool upgrade;                /* an Upgrade field is present (WebSocket?) */
 	const char *host;            /* the Host value, NULL if none */
 	size_t host_len;
+	bool folded;                 /* a value spans folded lines (HTTP_PERMIT_OBS_FOLD):
+					call http_request_unfold() before reading values */
 
 	/* set on -1 */
 	int status;
@@ -136,6 +147,7 @@ struct http_request {
 	size_t pos_;         /* that line was searched for its end up to here */
 	size_t fields_;      /* field lines seen, kept or dropped */
 	unsigned flags_;     /* framing fields seen, done/failed bits */
+	size_t field_at_;    /* offset of the last field's first line (for folding) */
 	const char *base_;   /* buf of the previous call (slices are rebased
 				if the caller's buffer moved) */
 };
@@ -168,6 +180,15 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
  * buffer is not read (it may be freed). Pure; any thread.
  */
 void http_request_rebase(struct http_request *req, const char *buf);
+
+/*
+ * After a head was parsed with req->folded: make each folded value one
+ * line, each obs-fold and the blanks around it one SP (RFC 9112 section
+ * 5.2; Gunicorn joins the pieces with a space), writing into buf, which
+ * must hold the bytes req was parsed from; value_len shrinks to match. Pure;
+ * any thread.
+ */
+void http_request_unfold(struct http_request *req, char *buf);
 
 /* Reason phrase for a status code ("Bad Request"); "Unknown" if none. */
 const char *http_reason(int status);

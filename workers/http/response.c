@@ -15,6 +15,7 @@
 #define SERVER_HEADER "Server: kirin\r\n"
 
 static void append(struct response *r, const char *s, size_t n);
+static char *room(struct response *r, size_t n);
 static bool is_hop_by_hop(const char *name, size_t n);
 
 int response_begin(struct response *r, const char *status_line, size_t len, int version_minor,
@@ -81,10 +82,11 @@ int response_add_header(struct response *r, const char *name, size_t nlen, const
 			r->keep_alive = false;
 		return 0;
 	}
-	append(r, name, nlen);
-	append(r, ": ", 2);
-	append(r, value, vlen);
-	append(r, "\r\n", 2);
+	char *at = room(r, nlen + vlen + 4);
+	memcpy(at, name, nlen);
+	memcpy(at + nlen, ": ", 2);
+	memcpy(at + nlen + 2, value, vlen);
+	memcpy(at + nlen + 2 + vlen, "\r\n", 2);
 	return 0;
 }
 
@@ -175,6 +177,14 @@ void response_free(struct response *r)
 
 static void append(struct response *r, const char *s, size_t n)
 {
+	memcpy(room(r, n), s, n);
+}
+
+/* n more bytes at the end of the head, to be written by the caller. */
+static char *room(struct response *r, size_t n)
+{
+	char *at;
+
 	if (r->head_cap == 0) {
 		r->head = r->in_place;
 		r->head_cap = sizeof(r->in_place);
@@ -189,8 +199,9 @@ static void append(struct response *r, const char *s, size_t n)
 			r->head = mem_realloc(r->head, cap);
 		r->head_cap = cap;
 	}
-	memcpy(r->head + r->head_len, s, n);
+	at = r->head + r->head_len;
 	r->head_len += n;
+	return at;
 }
 
 /* Hop-by-hop and framing fields (RFC 9110 7.6.1), which the server owns. */

@@ -1,6 +1,7 @@
 /* environ — see environ.h. */
 #include "workers/python/environ.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #define KEY_CACHE 128 /* distinct header names whose environ key is kept */
 #define KEY_PROBES 8
 #define ENV_SIZE 32   /* presized: 42 keys fit before it grows (ours: 20; the rest headers) */
+#define PEER_CACHE 256 /* TCP peers whose environ base is kept (keep-alive connections) */
 
 /* The str last built from some bytes, kept to be used again for the same bytes. */
 struct kept_str {
@@ -37,13 +39,26 @@ static struct {
 	struct kept_str value;
 } key_cache[KEY_CACHE];
 static struct kept_str last_peer; /* REMOTE_ADDR: most requests come from few addresses */
+/*
+ * Per TCP peer (listener, address, port: in effect per keep-alive
+ * connection): the template with SERVER_NAME, SERVER_PORT, REMOTE_ADDR and
+ * REMOTE_PORT set, built on the peer's second request (a connection that
+ * closes after one request never pays for it) and copied from then on.
+ */
+static struct {
+	const struct listener *l;
+	char addr[64], port[8];
+	PyObject *base; /* NULL: the peer was seen once */
+} peer_cache[PEER_CACHE];
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
-static PyObject *v_http10, *v_http11, *v_http, *v_empty;
+static PyObject *v_http10, *v_http11, *v_http, *v_empty, *v_get;
 static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
 static size_t root_len;
 
 static PyObject *latin1(const char *s, size_t n);
+static PyObject *env_copy(const struct conn *c);
+static int set_peer(PyObject *env, const struct conn *c);
 static PyObject *kept_latin1(struct kept_str *k, const char *s, size_t n);
 static PyObject *method_str(const char *m, size_t n);
 static int listener_strs(const struct listener *l, PyObject **name, PyObject **port);
@@ -107,6 +122,11 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	PyDict_SetItemString(template_env, "wsgi.errors", errors);
 	PyDict_SetItem(template_env, k_input_terminated, Py_True);
 	PyDict_SetItem(template_env, k_scheme, v_http);
+	v_get = method_str("GET", 3);
+	if (!v_get || PyDict_SetItem(template_env, k_method, v_get) < 0 ||
+	    PyDict_SetItem(template_env, k_protocol, v_http11) < 0 ||
+	    PyDict_SetItem(template_env, k_query, v_empty) < 0)
+		return -1;
 	if (file_wrapper)
 		PyDict_SetItemString(template_env, "wsgi.file_wrapper", file_wrapper);
 	PyObject *software = PyUnicode_FromString("kirin");
@@ -126,8 +146,7 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 PyObject *environ_new(const struct conn *c, PyObject *input)
 {
 	const struct http_request *req = &c->req;
-	PyObject *name, *port; /* borrowed, from listener_strs() */
-	PyObject *env = PyDict_Copy(template_env); /* new ref */
+	PyObject *env = env_copy(c); /* new ref */
 	PyObject *method = method_str(req->method, req->method_len); /* borrowed */
 
 	if (!env || !method) {
@@ -140,10 +159,11 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		goto fail;
 	}
 	Py_DECREF(path);
-	if (PyDict_SetItem(env, k_method, method) < 0 ||
-	    set_str(env, k_query, req->query, req->query_len) < 0 ||
+	/* The template holds GET, HTTP/1.1 and an empty query: set only what differs. */
+	if ((method != v_get && PyDict_SetItem(env, k_method, method) < 0) ||
+	    (req->query_len && set_str(env, k_query, req->query, req->query_len) < 0) ||
 	    set_str(env, k_raw_uri, req->target, req->target_len) < 0 ||
-	    PyDict_SetItem(env, k_protocol, req->version_minor ? v_http11 : v_http10) < 0 ||
+	    (!req->version_minor && PyDict_SetItem(env, k_protocol, v_http10) < 0) ||
 	    PyDict_SetItem(env, k_input, input) < 0 ||
 	    (c->https && set_str(env, k_scheme, "https", 5) < 0))
 		goto fail;
@@ -158,17 +178,10 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		}
 		if (set_str(env, k_server_name, host, colon ? (size_t)(colon - host) : hl) < 0 ||
 		    set_str(env, k_server_port, colon ? colon + 1 : "80",
-			    colon ? hl - (size_t)(colon - host) - 1 : 2) < 0)
+			    colon ? hl - (size_t)(colon - host) - 1 : 2) < 0 ||
+		    set_peer(env, c) < 0)
 			goto fail;
-	} else if (listener_strs(c->listener, &name, &port) < 0 ||
-		   PyDict_SetItem(env, k_server_name, name) < 0 ||
-		   PyDict_SetItem(env, k_server_port, port) < 0) {
-		goto fail;
 	}
-	if (set_new(env, k_remote_addr,
-		    kept_latin1(&last_peer, c->peer_addr, strlen(c->peer_addr))) < 0 ||
-	    set_str(env, k_remote_port, c->peer_port, strlen(c->peer_port)) < 0)
-		goto fail;
 	if (c->ssl && set_tls(env, c) < 0)
 		goto fail;
 	for (size_t i = 0; i < req->num_headers; i++)
@@ -178,6 +191,60 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 fail:
 	Py_DECREF(env);
 	return NULL;
+}
+
+/*
+ * A new dict: the template, and for a TCP listener also SERVER_NAME,
+ * SERVER_PORT, REMOTE_ADDR and REMOTE_PORT, copied from the peer's base
+ * when it has one. New ref, or NULL with an exception set.
+ */
+static PyObject *env_copy(const struct conn *c)
+{
+	PyObject *name, *port; /* borrowed, from listener_strs() */
+	PyObject *env;
+	uint32_t hash = 2166136261u;
+	size_t slot;
+	bool hit;
+
+	if (c->listener->family == AF_UNIX)
+		return PyDict_Copy(template_env);
+	for (const char *p = c->peer_port; *p; p++)
+		hash = (hash ^ (uint8_t)*p) * 16777619u;
+	for (const char *p = c->peer_addr; *p; p++)
+		hash = (hash ^ (uint8_t)*p) * 16777619u;
+	slot = hash % PEER_CACHE;
+	hit = peer_cache[slot].l == c->listener && strcmp(peer_cache[slot].port, c->peer_port) == 0 &&
+	      strcmp(peer_cache[slot].addr, c->peer_addr) == 0;
+	if (hit && peer_cache[slot].base)
+		return PyDict_Copy(peer_cache[slot].base);
+	if (!hit) {
+		/* First seen (or its slot taken over): remember it, build directly. */
+		Py_CLEAR(peer_cache[slot].base);
+		peer_cache[slot].l = c->listener;
+		snprintf(peer_cache[slot].addr, sizeof(peer_cache[slot].addr), "%s", c->peer_addr);
+		snprintf(peer_cache[slot].port, sizeof(peer_cache[slot].port), "%s", c->peer_port);
+	}
+	env = PyDict_Copy(template_env);
+	if (!env || listener_strs(c->listener, &name, &port) < 0 ||
+	    PyDict_SetItem(env, k_server_name, name) < 0 ||
+	    PyDict_SetItem(env, k_server_port, port) < 0 || set_peer(env, c) < 0) {
+		Py_XDECREF(env);
+		return NULL;
+	}
+	if (!hit)
+		return env;
+	peer_cache[slot].base = env;
+	return PyDict_Copy(env);
+}
+
+/* REMOTE_ADDR and REMOTE_PORT. 0, or -1 with an exception set. */
+static int set_peer(PyObject *env, const struct conn *c)
+{
+	if (set_new(env, k_remote_addr,
+		    kept_latin1(&last_peer, c->peer_addr, strlen(c->peer_addr))) < 0 ||
+	    set_str(env, k_remote_port, c->peer_port, strlen(c->peer_port)) < 0)
+		return -1;
+	return 0;
 }
 
 /*

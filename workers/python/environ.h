@@ -5,7 +5,9 @@
  *
  * Runs in workers with the GIL held. Keys are interned once per process and
  * the per-process constants live in a template dict that is copied per
- * request.
+ * request; a TCP peer that sends a second request gets a copy of the
+ * template with its SERVER_* and REMOTE_* values set (256 peers kept), and
+ * its requests copy that instead.
  */
 #pragma once
 

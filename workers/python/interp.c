@@ -2,6 +2,7 @@
 #include "workers/python/interp.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -135,8 +136,32 @@ static const char venv_src[] =
 	"    sys.prefix = sys.exec_prefix = path\n"
 	"    return sp\n";
 
-static PyObject *preloaded; /* --preload: the app the arbiter imported */
+/*
+ * interp_warm's bracket: _save() keeps sys.path, sys.prefix and the names
+ * in sys.modules; restore() puts the first two back and returns the names
+ * of the modules imported since.
+ */
+static const char warm_src[] =
+	"import sys\n"
+	"class _LoadError(Exception):\n"
+	"    pass\n"
+	"class _save:\n"
+	"    def __init__(self):\n"
+	"        self.path, self.prefix = list(sys.path), (sys.prefix, sys.exec_prefix)\n"
+	"        self.before = set(sys.modules)\n"
+	"    def restore(self):\n"
+	"        sys.path[:] = self.path\n"
+	"        sys.prefix, sys.exec_prefix = self.prefix\n"
+	"        return [m for m in sys.modules if m not in self.before]\n";
 
+static PyObject *preloaded; /* --preload: the app the arbiter imported */
+/* interp_warm: what the modules were imported for (NULL: none are), and their names. */
+static char *warm_key;
+static PyObject *warm_modules;
+
+static int set_paths(const struct config *cfg);
+static char *paths_key(const struct config *cfg, const struct worker_type *type);
+static void forget_warm(void);
 static int prepend_path(PyObject *sys_path, const char *dir);
 static int unbuffer_stdio(void);
 static PyObject *run_py(const char *src, const char *func, PyObject *args, const char *refused,
@@ -170,36 +195,16 @@ int interp_start(bool unbuffered)
 int interp_init(const struct config *cfg)
 {
 	const struct worker_type *type;
-	PyObject *sys_path, *fh, *r;
-	char cwd[4096];
+	PyObject *fh, *r;
 
 	if (Py_IsInitialized()) {
-		/* Started by the arbiter for a Python config file, buffered. */
+		/* Started by the arbiter (a Python config file, interp_warm), buffered. */
 		if (cfg->capture_output && unbuffer_stdio() < 0)
 			return -1;
 	} else if (interp_start(cfg->capture_output) < 0) {
 		return -1;
 	}
-	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
-	if (venv && venv[0]) {
-		PyObject *args = Py_BuildValue("(s)", venv); /* new ref */
-		PyObject *sp = run_py(venv_src, "_venv", args, "cannot use the virtualenv",
-				      "exception while setting up the virtualenv"); /* new ref */
-		Py_XDECREF(args);
-		if (!sp)
-			return -1;
-		log_debug("virtualenv: %s", PyUnicode_AsUTF8(sp));
-		Py_DECREF(sp);
-	}
-	sys_path = PySys_GetObject("path"); /* borrowed */
-	if (!sys_path || !getcwd(cwd, sizeof(cwd))) {
-		log_critical("cannot set sys.path");
-		return -1;
-	}
-	for (size_t i = cfg->pythonpath.n; i-- > 0;)
-		if (prepend_path(sys_path, cfg->pythonpath.v[i]) < 0)
-			return -1;
-	if (prepend_path(sys_path, cwd) < 0)
+	if (set_paths(cfg) < 0)
 		return -1;
 	fh = PyImport_ImportModule("faulthandler"); /* new ref */
 	r = fh ? PyObject_CallMethod(fh, "enable", "ii", log_fd(), 1) : NULL; /* new ref */
@@ -211,6 +216,43 @@ int interp_init(const struct config *cfg)
 	if (type && type->before_import && type->before_import() < 0)
 		return -1;
 	return 0;
+}
+
+void interp_warm(const struct config *cfg)
+{
+	const struct worker_type *type = worker_type_find(cfg->worker_class, cfg->threads);
+	bool want = type && type->preimport && !preloaded;
+	char *key = want ? paths_key(cfg, type) : NULL;
+	PyObject *args, *saved, *r;
+
+	if (warm_key && key && strcmp(key, warm_key) == 0) {
+		free(key);
+		return;
+	}
+	forget_warm();
+	if (!want || interp_start(false) < 0) {
+		free(key);
+		return;
+	}
+	warm_key = key;
+	/* The worker's sys.path, for as long as the import takes. */
+	args = PyTuple_New(0); /* new ref */
+	saved = run_py(warm_src, "_save", args, "cannot save sys.path",
+		       "exception while saving sys.path"); /* new ref */
+	Py_XDECREF(args);
+	if (!saved)
+		return;
+	if (set_paths(cfg) == 0 && type->preimport() < 0) {
+		log_debug("the arbiter could not import %s's modules; the workers will say why",
+			  type->name);
+		PyErr_Clear();
+	}
+	r = PyObject_CallMethod(saved, "restore", NULL); /* new ref: the new modules' names */
+	if (r)
+		warm_modules = r;
+	else
+		interp_log_exception("cannot restore the arbiter's sys.path");
+	Py_DECREF(saved);
 }
 
 PyObject *interp_load_app(const struct config *cfg)
@@ -336,6 +378,76 @@ void interp_finish(PyObject *app)
 	Py_XDECREF(app);
 	if (Py_FinalizeEx() < 0)
 		log_warning("errors while finalizing Python");
+}
+
+/*
+ * The virtualenv's site-packages (--virtualenv or $VIRTUAL_ENV) ahead of the
+ * system's, then the current directory and --pythonpath first on sys.path.
+ * 0, or -1 after logging why.
+ */
+static int set_paths(const struct config *cfg)
+{
+	PyObject *sys_path;
+	char cwd[4096];
+	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
+
+	if (venv && venv[0]) {
+		PyObject *args = Py_BuildValue("(s)", venv); /* new ref */
+		PyObject *sp = run_py(venv_src, "_venv", args, "cannot use the virtualenv",
+				      "exception while setting up the virtualenv"); /* new ref */
+		Py_XDECREF(args);
+		if (!sp)
+			return -1;
+		log_debug("virtualenv: %s", PyUnicode_AsUTF8(sp));
+		Py_DECREF(sp);
+	}
+	sys_path = PySys_GetObject("path"); /* borrowed */
+	if (!sys_path || !getcwd(cwd, sizeof(cwd))) {
+		log_critical("cannot set sys.path");
+		return -1;
+	}
+	for (size_t i = cfg->pythonpath.n; i-- > 0;)
+		if (prepend_path(sys_path, cfg->pythonpath.v[i]) < 0)
+			return -1;
+	return prepend_path(sys_path, cwd);
+}
+
+/*
+ * What decides which files a worker of cfg imports: its type, virtualenv,
+ * --pythonpath, directory and environment (-e). A new string.
+ */
+static char *paths_key(const struct config *cfg, const struct worker_type *type)
+{
+	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
+	char cwd[4096];
+	size_t len, n = strlen(type->name) + (venv ? strlen(venv) : 0) + sizeof(cwd) + 4;
+	char *key;
+
+	for (size_t i = 0; i < cfg->pythonpath.n; i++)
+		n += strlen(cfg->pythonpath.v[i]) + 1;
+	for (size_t i = 0; i < cfg->raw_env.n; i++)
+		n += strlen(cfg->raw_env.v[i]) + 1;
+	key = xmalloc(n);
+	len = (size_t)snprintf(key, n, "%s\n%s\n%s\n", type->name, venv ? venv : "",
+			       getcwd(cwd, sizeof(cwd)) ? cwd : "");
+	for (size_t i = 0; i < cfg->pythonpath.n; i++)
+		len += (size_t)snprintf(key + len, n - len, "%s\n", cfg->pythonpath.v[i]);
+	for (size_t i = 0; i < cfg->raw_env.n; i++)
+		len += (size_t)snprintf(key + len, n - len, "%s\n", cfg->raw_env.v[i]);
+	return key;
+}
+
+/* Drop what interp_warm imported from sys.modules: the next workers import afresh. */
+static void forget_warm(void)
+{
+	PyObject *modules = warm_modules ? PyImport_GetModuleDict() : NULL; /* borrowed */
+
+	for (Py_ssize_t i = 0; modules && i < PyList_GET_SIZE(warm_modules); i++)
+		if (PyDict_DelItem(modules, PyList_GET_ITEM(warm_modules, i)) < 0)
+			PyErr_Clear();
+	Py_CLEAR(warm_modules);
+	free(warm_key);
+	warm_key = NULL;
 }
 
 static int prepend_path(PyObject *sys_path, const char *dir)

@@ -50,6 +50,20 @@ int interp_init(const struct config *cfg);
 int interp_preload(const struct config *cfg);
 
 /*
+ * In the arbiter, before each fork (spawn): when cfg's worker type has a
+ * preimport hook (gevent) and no app was preloaded, start the interpreter
+ * (which the workers inherit) and run the hook with the sys.path a worker
+ * will have (interp_init: virtualenv, --pythonpath, directory), put back
+ * afterwards, so that no worker imports those modules itself. Once per
+ * setting of what decides the files imported (type, virtualenv,
+ * --pythonpath, directory, -e): when a reload changes it, the modules
+ * imported for the old one are dropped from sys.modules first, so that the
+ * new workers import what the new settings name. Never fails: a module that
+ * cannot be imported is left for the workers to report.
+ */
+void interp_warm(const struct config *cfg);
+
+/*
  * In a worker: a new reference to the application interp_preload() imported
  * in the arbiter before the fork, or NULL when there is none (no --preload:
  * the worker initialises Python and imports the app itself).

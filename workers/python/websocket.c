@@ -19,6 +19,7 @@
 #include "workers/http/ws_handshake.h"
 #include "workers/http/ws_message.h"
 #include "workers/python/interp.h"
+#include "workers/python/ws_choice.h"
 
 #define HEAD_MAX     1024  /* the 101 response */
 #define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
@@ -69,8 +70,6 @@ static PyObject *env_subscript(PyObject *self, PyObject *key);
 static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
 static void touch(PyObject *env, PyObject *key, PyObject *value);
 static int upgrade(WebSocket *self);
-static PyObject *choose(WebSocket *self, const struct ws_handshake *hs);
-static bool offered(const struct ws_handshake *hs, const char *name, size_t len);
 static PyObject *read_message(WebSocket *self);
 static PyObject *deliver(WebSocket *self, const struct ws_event *ev);
 static int read_more(WebSocket *self);
@@ -82,16 +81,16 @@ static PyObject *ws_error(const char *msg);
 static struct {
 	uint64_t max_message;
 	int ping_s;
-	char *const *protocols;  /* --websocket-protocols, in preference order */
+	char *const *protocols; /* --websocket-protocols, in preference order */
 	size_t num_protocols;
-	PyObject *app;           /* borrowed: the app, for gevent-websocket's app_protocol() */
-	int pool_threads; /* 0: WebSockets hold no pool thread */
-	int open;      /* upgraded WebSockets in this process */
-	double warned; /* monotime of the last warning that they hold the pool */
+	PyObject *app;          /* borrowed: the app, for gevent-websocket's app_protocol() */
+	int pool_threads;       /* 0: WebSockets hold no pool thread */
+	int open;               /* upgraded WebSockets in this process */
+	double warned;          /* monotime of the last warning that they hold the pool */
 	PyObject *k_websocket, *k_version, *v_version;
-	PyObject *k_choice; /* 'kirin.websocket_protocol': the app's choice */
-	PyObject *error;   /* WebSocketError: gevent-websocket's, or kirin's */
-	PyObject *current; /* kirin._websocket: the ContextVar uWSGI's functions read */
+	PyObject *k_choice;     /* 'kirin.websocket_protocol': the app's choice */
+	PyObject *error;        /* WebSocketError: gevent-websocket's, or kirin's */
+	PyObject *current;      /* kirin._websocket: the ContextVar uWSGI's functions read */
 	uint8_t inflate_out[INFLATE_OUT]; /* shared: feeds happen under the GIL */
 } W = {.max_message = 16u << 20};
 
@@ -345,7 +344,8 @@ static int upgrade(WebSocket *self)
 	hs.params.server_no_context_takeover = true;
 	self->deflate = hs.deflate;
 	self->params = hs.params;
-	self->subprotocol = choose(self, &hs); /* new ref */
+	self->subprotocol = ws_choice(&hs, self->environ, W.k_choice, W.app, W.protocols,
+				      W.num_protocols); /* new ref */
 	if (self->subprotocol)
 		name = PyUnicode_AsUTF8AndSize(self->subprotocol, &name_len);
 	hl = ws_handshake_response(&hs, name, (size_t)name_len, NULL, 0, head, sizeof(head));
@@ -377,58 +377,6 @@ static int upgrade(WebSocket *self)
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * The subprotocol to answer (new ref, a str the client offered), NULL for
- * none: the app's environ['kirin.websocket_protocol'], else what the app's
- * app_protocol(path) says (gevent-websocket's Resource), else the first of
- * --websocket-protocols that the client offers. A choice the client did
- * not offer, or an app_protocol() that raises, is logged and answers none.
- */
-static PyObject *choose(WebSocket *self, const struct ws_handshake *hs)
-{
-	PyObject *v = NULL;
-	const char *name;
-	Py_ssize_t len;
-
-	if (hs->num_protocols == 0)
-		return NULL;
-	v = PyDict_GetItemWithError(self->environ, W.k_choice); /* borrowed */
-	Py_XINCREF(v);
-	if (!v && !PyErr_Occurred() && PyObject_HasAttrString(W.app, "app_protocol")) {
-		PyObject *path = PyDict_GetItemString(self->environ, "PATH_INFO"); /* borrowed */
-		v = PyObject_CallMethod(W.app, "app_protocol", "O", path ? path : Py_None);
-	}
-	if (!v && PyErr_Occurred()) {
-		interp_log_exception("Error choosing a WebSocket subprotocol");
-		return NULL;
-	}
-	if (v && v != Py_None) {
-		name = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, &len) : NULL;
-		if (name && offered(hs, name, (size_t)len))
-			return v;
-		PyErr_Clear();
-		log_warning("the app chose a WebSocket subprotocol the client did not offer: "
-			    "answering none");
-		Py_DECREF(v);
-		return NULL;
-	}
-	Py_XDECREF(v);
-	for (size_t i = 0; i < W.num_protocols; i++) {
-		if (offered(hs, W.protocols[i], strlen(W.protocols[i])))
-			return PyUnicode_FromString(W.protocols[i]); /* new ref */
-	}
-	return NULL;
-}
-
-static bool offered(const struct ws_handshake *hs, const char *name, size_t len)
-{
-	for (size_t i = 0; i < hs->num_protocols; i++) {
-		if (hs->protocols[i].len == len && memcmp(hs->protocols[i].name, name, len) == 0)
-			return true;
-	}
-	return false;
 }
 
 static PyObject *ws_error(const char *msg)

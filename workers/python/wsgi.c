@@ -44,6 +44,7 @@ typedef struct {
 	PyObject_HEAD
 	struct request *r; /* NULL once the request is over */
 	vectorcallfunc vectorcall;
+	PyObject *write;   /* new ref: its write() callable, once built (it refers back) */
 } StartResponse;
 
 typedef struct {
@@ -54,7 +55,10 @@ typedef struct {
 
 static PyObject *app_obj;
 static PyObject *str_close; /* interned attribute name */
+static bool cooperative;    /* greenlet or gevent worker: see wsgi_init() */
 static bool use_sendfile = true; /* --no-sendfile clears it */
+/* A start_response (with its write()) that no one kept, for this thread's next request. */
+static __thread StartResponse *spare_sr;
 
 static PyObject *start_response(StartResponse *self, PyObject *status, PyObject *headers,
 				PyObject *exc_info);
@@ -62,12 +66,15 @@ static PyObject *start_response_call(StartResponse *self, PyObject *args, PyObje
 static PyObject *start_response_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
 					   PyObject *kwnames);
 static PyObject *start_response_write(StartResponse *self, PyObject *data);
+static StartResponse *start_response_new(struct request *r);
+static void start_response_done(StartResponse *sr);
 static PyObject *file_wrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds);
 static void file_wrapper_dealloc(FileWrapper *self);
 static PyObject *file_wrapper_next(FileWrapper *self);
 static PyObject *file_wrapper_close(FileWrapper *self, PyObject *unused);
 static int send_body(struct request *r, const char *data, size_t len, int64_t known_length);
 static int send_file(struct request *r, PyObject *wrapper);
+static int write_iov(struct conn *c, struct iovec *iov, int n);
 static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
@@ -113,9 +120,10 @@ void wsgi_set_sendfile(bool on)
 	use_sendfile = on;
 }
 
-int wsgi_init(PyObject *app, bool multithread, bool multiprocess)
+int wsgi_init(PyObject *app, bool multithread, bool multiprocess, bool coop)
 {
 	app_obj = app;
+	cooperative = coop;
 	str_close = PyUnicode_InternFromString("close");
 	if (PyType_Ready(&StartResponseType) < 0 || PyType_Ready(&FileWrapperType) < 0 ||
 	    input_init_types() < 0 || websocket_init(app) < 0 ||
@@ -146,13 +154,11 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		Py_SETREF(env, wenv);
 	}
 	r.env = env;
-	sr = env ? PyObject_New(StartResponse, &StartResponseType) : NULL;
+	sr = env ? start_response_new(&r) : NULL;
 	if (!sr) {
 		finish_error(&r, "cannot build the WSGI environ");
 		goto done;
 	}
-	sr->r = &r;
-	sr->vectorcall = start_response_vectorcall;
 	if (hooks_request_set())
 		hooks_pre_request(env);
 	PyObject *args[] = {env, (PyObject *)sr};
@@ -223,11 +229,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		const char *t = response_trailer(&r.resp, &tl);
 		struct iovec iov = {(void *)t, tl};
 		if (t) {
-			int rc;
-			Py_BEGIN_ALLOW_THREADS;
-			rc = conn_writev(c, &iov, 1);
-			Py_END_ALLOW_THREADS;
-			r.broken = rc < 0;
+			r.broken = write_iov(c, &iov, 1) < 0;
 		}
 	}
 	if (!r.broken && response_reusable(&r.resp) && c->error_status == 0)
@@ -250,8 +252,7 @@ done:
 	Py_XDECREF(r.status);
 	Py_XDECREF(r.headers);
 	if (sr)
-		sr->r = NULL;
-	Py_XDECREF(sr);
+		start_response_done(sr);
 	if (input)
 		input_detach(input);
 	Py_XDECREF(input);
@@ -262,6 +263,56 @@ done:
 	if (c->fd < 0)
 		return WSGI_CLOSED;
 	return out;
+}
+
+/*
+ * conn_writev() without the GIL, unless waits switch greenlets rather than
+ * block the thread (then the GIL is let go only where the hub waits).
+ */
+static int write_iov(struct conn *c, struct iovec *iov, int n)
+{
+	int rc;
+
+	if (cooperative)
+		return conn_writev(c, iov, n);
+	Py_BEGIN_ALLOW_THREADS;
+	rc = conn_writev(c, iov, n);
+	Py_END_ALLOW_THREADS;
+	return rc;
+}
+
+/* A start_response for r: this thread's spare, or a new one. New ref, or NULL. */
+static StartResponse *start_response_new(struct request *r)
+{
+	StartResponse *sr = spare_sr;
+
+	spare_sr = NULL;
+	if (!sr) {
+		sr = PyObject_New(StartResponse, &StartResponseType);
+		if (!sr)
+			return NULL;
+		sr->vectorcall = start_response_vectorcall;
+		sr->write = NULL;
+	}
+	sr->r = r;
+	return sr;
+}
+
+/*
+ * The request is over: sr (whose reference it takes) becomes the spare when
+ * no one else holds it or its write(); otherwise their cycle is broken and
+ * it lives as long as the app keeps it (calls then raise).
+ */
+static void start_response_done(StartResponse *sr)
+{
+	sr->r = NULL;
+	if (!spare_sr && Py_REFCNT(sr) == 1 + (sr->write != NULL) &&
+	    (!sr->write || Py_REFCNT(sr->write) == 1)) {
+		spare_sr = sr;
+		return;
+	}
+	Py_CLEAR(sr->write);
+	Py_DECREF(sr);
 }
 
 /*
@@ -394,7 +445,10 @@ static PyObject *start_response(StartResponse *self, PyObject *status, PyObject 
 		Py_XSETREF(r->status, Py_NewRef(status));
 		Py_XSETREF(r->headers, Py_NewRef(headers));
 	}
-	return PyCFunction_New(&start_response_methods[0], (PyObject *)self);
+	if (!self->write)
+		self->write = PyCFunction_New(&start_response_methods[0], (PyObject *)self);
+	Py_XINCREF(self->write);
+	return self->write;
 }
 
 static PyObject *start_response_write(StartResponse *self, PyObject *data)
@@ -449,9 +503,7 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 	n += response_body_iov(&r->resp, data, len, iov + n);
 	if (n == 0)
 		return 0;
-	Py_BEGIN_ALLOW_THREADS;
-	rc = conn_writev(r->c, iov, n);
-	Py_END_ALLOW_THREADS;
+	rc = write_iov(r->c, iov, n);
 	if (rc < 0)
 		r->broken = true;
 	return rc;

@@ -22,8 +22,12 @@ enum wsgi_outcome {
 	WSGI_CLOSED,   /* the connection was already closed (a refusal was sent) */
 };
 
-/* Prepare the per-process state for `app` (borrowed; keep it alive). 0 or -1 (logged). */
-int wsgi_init(PyObject *app, bool multithread, bool multiprocess);
+/*
+ * Prepare the per-process state for `app` (borrowed; keep it alive).
+ * `cooperative`: the connection waits switch greenlets (greenlet, gevent)
+ * instead of blocking the thread, so writes keep the GIL. 0 or -1 (logged).
+ */
+int wsgi_init(PyObject *app, bool multithread, bool multiprocess, bool cooperative);
 
 /* --no-sendfile: wsgi.file_wrapper files are read and written, not sendfile(2)'d. */
 void wsgi_set_sendfile(bool on);

@@ -48,7 +48,9 @@ def midstream(environ):
 
 ROUTES = {"/input", "/forever", "/midstream", "/short", "/long", "/bad-status",
           "/bad-header-value", "/bad-header-type", "/not-bytes", "/latin1-header",
-          "/non-latin1-header", "/file", "/file-notell", "/file-nofileno", "/keywords"}
+          "/non-latin1-header", "/file", "/file-notell", "/file-nofileno", "/keywords",
+          "/mutate", "/keep-callables", "/stale-callables"}
+KEPT = {}  # /keep-callables: a request's start_response and write, for later
 
 
 def app(environ, start_response):
@@ -63,6 +65,25 @@ def app(environ, start_response):
                 out[k] = list(v)
             else:
                 out[k] = "<%s>" % type(v).__name__
+        return reply(start_response, json.dumps(out).encode(), "application/json")
+    if path == "/mutate":  # changes its environ: the next one must not see it
+        del environ["SERVER_NAME"]
+        environ["REMOTE_PORT"] = "mutated"
+        environ["kirin.e2e"] = "mutated"
+        return reply(start_response, b"mutated")
+    if path == "/keep-callables":
+        KEPT["start_response"] = start_response
+        KEPT["write"] = start_response("200 OK", [("Content-Length", "4")])
+        return [b"kept"]
+    if path == "/stale-callables":  # what the kept ones do in a later request
+        out = {}
+        for name, call in (("start_response", lambda: KEPT["start_response"]("200 OK", [])),
+                           ("write", lambda: KEPT["write"](b"x"))):
+            try:
+                call()
+                out[name] = "returned"
+            except Exception as e:
+                out[name] = type(e).__name__
         return reply(start_response, json.dumps(out).encode(), "application/json")
     if path == "/input":
         # ops=read:5,readline,readline:3,readlines,readlines:10,iter,read
