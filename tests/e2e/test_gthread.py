@@ -31,11 +31,17 @@ class GthreadTest(unittest.TestCase):
         with Kirin("-k", "gthread", "-w", "1", "--threads", "2", "slow:app") as k:
             (pid,) = k.wait_workers(1)
             socks = []
+            # Stopped while the requests come, the worker finds each one
+            # whole: a connection whose request has not come yet waits
+            # without a credit (a slow head must not stop accepting), and a
+            # test client slowed down by a busy machine would give it that.
+            os.kill(pid, signal.SIGSTOP)
             try:
                 for _ in range(20):
                     s = socket.create_connection(("127.0.0.1", k.port), timeout=30)
                     s.sendall(b"GET /?1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                     socks.append(s)
+                os.kill(pid, signal.SIGCONT)
                 time.sleep(0.5)
                 os.kill(pid, signal.SIGKILL)
                 served = 0
