@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Requests lost when a worker dies (issue 16 item 5): a server with
-`-w 2 --threads 4` serves an app (the hello app by default) to client
+`-w 2` (gthread: `--threads 4`) serves an app (the hello app by default) to client
 threads, 8 on keep-alive connections (10 requests each) and 8 with a
 connection per request by default, while a worker is killed with SIGKILL
 every 0.5 s. Prints the failed requests per kill for kirin's worker types
@@ -108,8 +108,10 @@ def main():
     for t in args.types.split(","):
         for label, binary in (("kirin", args.kirin), ("base", args.baseline)):
             if binary:
-                servers.append((f"{label} {t}", lambda port, b=binary, t=t: [
-                    os.path.abspath(b), "-k", t, "-w", "2", "--threads", "4",
+                # -k sync with --threads > 1 would be gthread, as in Gunicorn.
+                threads = ["--threads", "4"] if t == "gthread" else []
+                servers.append((f"{label} {t}", lambda port, b=binary, t=t, th=threads: [
+                    os.path.abspath(b), "-k", t, "-w", "2", *th,
                     "-b", f"127.0.0.1:{port}", args.app]))
     if shutil.which("gunicorn") and not args.no_gunicorn:
         servers.append(("Gunicorn gthread", lambda port: [
