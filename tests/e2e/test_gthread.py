@@ -37,12 +37,6 @@ class GthreadTest(unittest.TestCase):
             # test client slowed down by a busy machine would give it that.
             os.kill(pid, signal.SIGSTOP)
             try:
-                # Stopped while the requests arrive, so that each is whole when the
-                # worker sees it: a connection still waiting for its request does not
-                # count against the threads (it may be a slow client), and on a busy
-                # machine the acceptor could otherwise meet them between connect()
-                # and send().
-                os.kill(pid, signal.SIGSTOP)
                 for _ in range(20):
                     s = socket.create_connection(("127.0.0.1", k.port), timeout=30)
                     s.sendall(b"GET /?1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
