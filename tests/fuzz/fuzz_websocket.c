@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers/http/chars.h"
 #include "workers/http/parser.h"
 #include "workers/http/utf8.h"
 #include "workers/http/ws_deflate.h"
@@ -244,7 +245,7 @@ static void check_head(const char *h, size_t n)
 		const char *crlf = memmem(h + at, n - at, "\r\n", 2);
 
 		check(crlf != NULL, "101 head line not terminated");
-		check(http_is_field_value(h + at, (size_t)(crlf - h) - at), "101 head line not clean");
+		check(chars_is_field_value(h + at, (size_t)(crlf - h) - at), "101 head line not clean");
 		at = (size_t)(crlf - h) + 2;
 	}
 }

@@ -23,12 +23,14 @@ tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)
 tests_fuzz_fuzz_connection_SOURCES = tests/fuzz/fuzz_connection.c \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
 	workers/http/spool.c workers/http/spool.h \
+	workers/http/tls.c workers/http/tls.h \
 	workers/http/response.c workers/http/response.h \
 	$(HTTP_PARSER_SOURCES) \
 	workers/http/allow.c workers/http/allow.h \
 	workers/http/mem.c workers/http/mem.h
-tests_fuzz_fuzz_connection_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
+tests_fuzz_fuzz_connection_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS) $(OPENSSL_CFLAGS)
 tests_fuzz_fuzz_connection_LDFLAGS = $(FUZZ_FLAGS)
+tests_fuzz_fuzz_connection_LDADD = $(OPENSSL_LIBS)
 # The WebSocket reading side: frames, messages, UTF-8, inflate; the handshake.
 tests_fuzz_fuzz_websocket_SOURCES = tests/fuzz/fuzz_websocket.c \
 	workers/http/ws_handshake.c workers/http/ws_handshake.h \
