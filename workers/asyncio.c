@@ -15,6 +15,7 @@
 #include "workers/python/asgi_scope.h"
 #include "workers/python/asgi_ws.h"
 #include "workers/python/gconn.h"
+#include "workers/python/gmain.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/lifespan.h"
@@ -43,10 +44,6 @@ static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct cconn *cc);
 static void asgi_done(struct conn *c, enum wsgi_outcome out);
 static bool keep_alive(void);
-static PyObject *current(void);
-static PyObject *to_hub(void);
-static int resume(PyObject *g);
-static int start(PyObject *run);
 static int loop_sleep(double seconds);
 static int loop_wait_fd(int fd, short events, double timeout);
 static PyObject *loop_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
@@ -59,12 +56,6 @@ static const struct connset_ops asyncio_ops = {
     .dispatch = dispatch,
     .io = &asyncio_io,
     .tick = gconn_tick,
-};
-static const struct gconn_switch asyncio_switch = {
-    .current = current,
-    .to_hub = to_hub,
-    .resume = resume,
-    .start = start,
 };
 static const struct kirin_backend backend = {
     .name = "asyncio",
@@ -81,6 +72,7 @@ const struct kirin_backend *asyncio_backend(void)
 int asyncio_run(struct worker *w, PyObject *app)
 {
 	const struct config *cfg = w->cfg;
+	const struct gconn_switch *sw;
 	PyObject *loop;
 	int is_asgi;
 	size_t busy;
@@ -106,17 +98,17 @@ int asyncio_run(struct worker *w, PyObject *app)
 	         Py_TYPE(loop)->tp_name);
 	A.hub = PyGreenlet_GetCurrent(); /* new ref */
 	A.call_soon = PyObject_GetAttrString(loop, "call_soon");
-	if (!A.hub || !A.call_soon) {
+	if (!A.hub || !A.call_soon || !(sw = gmain_switch((PyObject *)A.hub))) {
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
 	asgi_ws_configure((uint64_t)cfg->websocket_max_message);
-	if (is_asgi ? asgi_init(app, loop, to_hub) < 0
+	if (is_asgi ? asgi_init(app, loop, sw->to_hub) < 0
 	            : wsgi_init(app, false, cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	if (is_asgi && lifespan_startup(app, loop, cfg->asgi_lifespan) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
-	if (gconn_init(w, &asyncio_switch, is_asgi ? asgi_serve : wsgi_serve) < 0) {
+	if (gconn_init(w, sw, is_asgi ? asgi_serve : wsgi_serve) < 0) {
 		interp_log_exception("cannot set up the connection greenlets");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -269,40 +261,6 @@ static void asgi_done(struct conn *c, enum wsgi_outcome out)
 static bool keep_alive(void)
 {
 	return A.w->cfg->keepalive > 0 && !worker_stopping(A.w) && !connset_stopping();
-}
-
-static PyObject *current(void)
-{
-	return (PyObject *)PyGreenlet_GetCurrent();
-}
-
-static PyObject *to_hub(void)
-{
-	return PyGreenlet_Switch(A.hub, NULL, NULL);
-}
-
-static int resume(PyObject *g)
-{
-	PyObject *r = PyGreenlet_Switch((PyGreenlet *)g, NULL, NULL);
-
-	Py_XDECREF(r);
-	return r ? 0 : -1;
-}
-
-/* The new greenlet runs at once, until its request waits or is answered. */
-static int start(PyObject *run)
-{
-	PyGreenlet *g = PyGreenlet_New(run, A.hub); /* new ref */
-	PyObject *r;
-
-	if (!g)
-		return -1;
-	r = PyGreenlet_Switch(g, NULL, NULL);
-	if (!r)
-		interp_log_exception("Error in a connection greenlet");
-	Py_XDECREF(r);
-	Py_DECREF(g);
-	return 0;
 }
 
 static int loop_sleep(double seconds)

@@ -13,6 +13,7 @@
 #include "workers/channel.h"
 #include "workers/connset.h"
 #include "workers/python/gconn.h"
+#include "workers/python/gmain.h"
 #include "workers/python/interp.h"
 #include "workers/python/kirinmod.h"
 #include "workers/python/reqtimeout.h"
@@ -51,10 +52,6 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg);
 static void start_cb(evutil_socket_t fd, short what, void *arg);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct cconn *cc);
-static PyObject *current(void);
-static PyObject *to_hub(void);
-static int resume(PyObject *g);
-static int start(PyObject *run);
 static int hub_sleep(double seconds);
 static int hub_wait_fd(int fd, short events, double timeout);
 static PyObject *hub_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
@@ -67,12 +64,6 @@ static const struct connset_ops greenlet_ops = {
 	.io = &greenlet_io,
 	.before_wait = hub_before_wait,
 	.tick = hub_tick,
-};
-static const struct gconn_switch greenlet_switch = {
-	.current = current,
-	.to_hub = to_hub,
-	.resume = resume,
-	.start = start,
 };
 static const struct kirin_backend hub_backend = {
 	.name = "hub",
@@ -90,6 +81,7 @@ const struct kirin_backend *greenlet_backend(void)
 
 int greenlet_run(struct worker *w, PyObject *app)
 {
+	const struct gconn_switch *sw;
 	size_t busy;
 
 	H.w = w;
@@ -103,7 +95,8 @@ int greenlet_run(struct worker *w, PyObject *app)
 		return WORKER_EXIT_BOOT_ERROR;
 	H.hub = PyGreenlet_GetCurrent(); /* new ref */
 	H.parked = PyDict_New();
-	if (!H.hub || !H.parked || gconn_init(w, &greenlet_switch, wsgi_serve) < 0) {
+	if (!H.hub || !H.parked || !(sw = gmain_switch((PyObject *)H.hub)) ||
+	    gconn_init(w, sw, wsgi_serve) < 0) {
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
@@ -271,40 +264,6 @@ static void dispatch(struct cconn *cc)
 {
 	hub_take_gil();
 	gconn_dispatch(cc);
-}
-
-static PyObject *current(void)
-{
-	return (PyObject *)PyGreenlet_GetCurrent();
-}
-
-static PyObject *to_hub(void)
-{
-	return PyGreenlet_Switch(H.hub, NULL, NULL);
-}
-
-static int resume(PyObject *g)
-{
-	PyObject *r = PyGreenlet_Switch((PyGreenlet *)g, NULL, NULL);
-
-	Py_XDECREF(r);
-	return r ? 0 : -1;
-}
-
-/* The new greenlet runs at once, until its request waits or is answered. */
-static int start(PyObject *run)
-{
-	PyGreenlet *g = PyGreenlet_New(run, H.hub); /* new ref */
-	PyObject *r;
-
-	if (!g)
-		return -1;
-	r = PyGreenlet_Switch(g, NULL, NULL);
-	if (!r)
-		interp_log_exception("Error in a connection greenlet");
-	Py_XDECREF(r);
-	Py_DECREF(g);
-	return 0;
 }
 
 static int hub_sleep(double seconds)

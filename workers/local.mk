@@ -32,6 +32,7 @@ libkirin_a_SOURCES += \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/python/gconn.c workers/python/gconn.h \
+	workers/python/gmain.c workers/python/gmain.h \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
 	workers/python/ws_choice.c workers/python/ws_choice.h \
