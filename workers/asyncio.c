@@ -39,6 +39,7 @@ static struct {
 static int suspend(int fd, short events, double timeout);
 static PyObject *wake(PyObject *capsule, PyObject *unused);
 static PyObject *wake_timeout(PyObject *capsule, PyObject *unused);
+static PyObject *wake_with(PyObject *capsule, int what);
 static bool in_hub(void);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct cconn *cc);
@@ -170,23 +171,21 @@ out:
 /* In the hub: the socket is ready; switch back into the greenlet that waited. */
 static PyObject *wake(PyObject *capsule, PyObject *unused)
 {
-	struct waiter *wt = PyCapsule_GetPointer(capsule, NULL);
-	PyObject *r;
-
-	wt->what = 1;
-	r = PyGreenlet_Switch(wt->g, NULL, NULL);
-	if (!r)
-		interp_log_exception("Error in a greenlet");
-	Py_XDECREF(r);
-	Py_RETURN_NONE;
+	return wake_with(capsule, 1);
 }
 
+/* In the hub: the wait timed out; the same, saying so. */
 static PyObject *wake_timeout(PyObject *capsule, PyObject *unused)
+{
+	return wake_with(capsule, 0);
+}
+
+static PyObject *wake_with(PyObject *capsule, int what)
 {
 	struct waiter *wt = PyCapsule_GetPointer(capsule, NULL);
 	PyObject *r;
 
-	wt->what = 0;
+	wt->what = what;
 	r = PyGreenlet_Switch(wt->g, NULL, NULL);
 	if (!r)
 		interp_log_exception("Error in a greenlet");
