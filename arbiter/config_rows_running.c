@@ -6,7 +6,6 @@
  */
 #include "arbiter/config_rows.h"
 
-#include <limits.h>
 #include <stddef.h>
 
 static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};

@@ -15,7 +15,6 @@
 #include <assert.h>
 #include <ctype.h>
 #include <grp.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
