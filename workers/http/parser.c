@@ -2,6 +2,7 @@
 #include "workers/http/parser.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -307,32 +308,29 @@ static enum line_scan find_line(const char *buf, size_t len, size_t start, size_
 
 /*
  * The first byte in [p, e) below 0x20 (HTAB excepted when tab) or DEL, e if
- * none. 8 bytes at a time (SWAR: a byte lower than 0x20, or equal to 0x7f,
- * sets the high bit of its lane); never reads at or beyond e.
+ * none; never reads at or beyond e. 8 bytes at a time (SWAR: such a byte
+ * sets the high bit of its lane; a borrow only reaches lanes after a match).
  */
 static const unsigned char *find_ctl(const unsigned char *p, const unsigned char *e, bool tab)
 {
 	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
 
-	for (;;) {
-		const unsigned char *stop;
+	while (e - p >= 8) {
+		uint64_t w, d, m;
 
-		while (e - p >= 8) {
-			uint64_t w, d;
-
-			memcpy(&w, p, 8);
-			d = w ^ (ones * 0x7f);
-			if ((((w - ones * 0x20) & ~w) | ((d - ones) & ~d)) & highs)
-				break;
-			p += 8;
-		}
-		stop = e - p > 8 ? p + 8 : e;
-		for (; p < stop; p++)
-			if ((*p < 0x20 && !(tab && *p == '\t')) || *p == 0x7f)
-				return p;
-		if (p == e)
-			return e;
+		memcpy(&w, p, 8);
+		w = le64toh(w); /* the first byte in the lowest lane */
+		d = w ^ (ones * 0x7f);
+		m = (((w - ones * 0x20) & ~w) | ((d - ones) & ~d)) & highs;
+		p += m ? (unsigned)__builtin_ctzll(m) / 8 : 8;
+		if (m && !(tab && *p == '\t'))
+			return p;
+		p += m != 0;
 	}
+	for (; p < e; p++)
+		if ((*p < 0x20 && !(tab && *p == '\t')) || *p == 0x7f)
+			return p;
+	return e;
 }
 
 /*
