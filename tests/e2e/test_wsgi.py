@@ -527,6 +527,35 @@ class Responses:
                 self.assertIsNone(r.header("Set-Cookie"))
         self.assertIn("Traceback", self.k.log())
 
+    def test_constant_header_tuples_every_time(self):
+        # The worker keeps header tuples it saw before with their line: the
+        # same objects, request after request, give the same head; a second,
+        # different Content-Length stays refused.
+        s = None
+        try:
+            for path in ["/constant-headers"] * 3 + ["/constant-conflict"] * 2 + \
+                    ["/constant-headers"]:
+                if s is None or self.worker_class == "sync":
+                    if s is not None:
+                        s.close()
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=30)
+                s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+                head, body = recv_responses(s, 1, 30)[0]
+                if path == "/constant-conflict":
+                    self.assertTrue(head.startswith(b"HTTP/1.1 500 "), head)
+                    s.close()
+                    s = None
+                    continue
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                self.assertEqual(body, b"const")
+                self.assertEqual(head.count(b"\r\nContent-Length: 5\r\n"), 1, head)
+                self.assertEqual(head.lower().count(b"content-length"), 1, head)
+                self.assertIn(b"\r\nX-Const: padded\r\n", head)
+                self.assertIn(b"\r\nContent-Type: text/plain\r\n", head)
+        finally:
+            if s is not None:
+                s.close()
+
     def test_header_values_are_sent_as_latin1(self):
         raw = raw_request(self.k.port, b"GET /latin1-header HTTP/1.1\r\nHost: x\r\n"
                           b"Connection: close\r\n\r\n", timeout=30)

@@ -90,6 +90,18 @@ int response_add_header(struct response *r, const char *name, size_t nlen, const
 	return 0;
 }
 
+int response_add_line(struct response *r, const char *line, size_t len, int64_t length)
+{
+	if (length >= 0) {
+		if (r->has_length)
+			return r->length == (uint64_t)length ? 0 : -1;
+		r->has_length = true;
+		r->length = (uint64_t)length;
+	}
+	append(r, line, len);
+	return 0;
+}
+
 void response_end_head(struct response *r, int64_t known_length)
 {
 	static const char te[] = "Transfer-Encoding: chunked\r\n";

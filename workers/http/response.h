@@ -53,6 +53,13 @@ int response_add_header(struct response *r, const char *name, size_t nlen, const
 			size_t vlen);
 
 /*
+ * Add a header line ("Name: value\r\n") that response_add_header() made
+ * before from a valid header; `length` >= 0: it was Content-Length with
+ * that value. Returns 0, or -1 for a second, different Content-Length.
+ */
+int response_add_line(struct response *r, const char *line, size_t len, int64_t length);
+
+/*
  * Finish the head: choose framing (the app's Content-Length; else
  * `known_length` when the whole body is known, >= 0; else chunked for
  * HTTP/1.1; else close-delimited) and add Date, Server and Connection

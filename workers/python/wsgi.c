@@ -15,6 +15,7 @@
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
+#include "workers/python/headcache.h"
 #include "workers/python/input.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
@@ -424,7 +425,16 @@ static PyObject *start_response(StartResponse *self, PyObject *status, PyObject 
 		PyObject *h = PyList_GET_ITEM(headers, i); /* borrowed */
 		Py_ssize_t nl, vl;
 		const char *n, *v;
+		int rc = headcache_add(&r->resp, h);
+		size_t before = r->resp.head_len;
+		bool had_length = r->resp.has_length;
 
+		if (rc <= 0) {
+			if (rc == 0)
+				continue;
+			PyErr_Format(PyExc_ValueError, "invalid header %R", h);
+			return NULL;
+		}
 		if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2 ||
 		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ||
 		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 1))) {
@@ -439,6 +449,7 @@ static PyObject *start_response(StartResponse *self, PyObject *status, PyObject 
 			PyErr_Format(PyExc_ValueError, "invalid header %R", h);
 			return NULL;
 		}
+		headcache_keep(h, &r->resp, before, had_length);
 	}
 	r->started = true;
 	if (hooks_request_set()) {
