@@ -442,6 +442,18 @@ static void test_obs_fold(void **state)
 		 .status = 400, .permit = HTTP_PERMIT_OBS_FOLD},
 		{"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", .status = 400,
 		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nConnection: close\r\n x\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nUpgrade: a\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nExpect: 100-continue\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nContent-Type: a\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		/* ... but a field of the same length after one of them is */
+		{"GET / HTTP/1.0\r\nUpgrade: a\r\nX-Grade: a\r\n b\r\n\r\n",
+		 .permit = HTTP_PERMIT_OBS_FOLD,
+		 .fields = (const char *const[]){"Upgrade", "a", "X-Grade", "a\r\n b", NULL}},
 		/* control characters stay refused in a continuation */
 		{"GET / HTTP/1.0\r\nX-A: one\r\n t\x01wo\r\n\r\n", .status = 400,
 		 .permit = HTTP_PERMIT_OBS_FOLD},

@@ -50,7 +50,6 @@ static int check_authority(const char *s, size_t n, bool connect);
 static int parse_field(struct http_request *req, const char *line, size_t n, unsigned permit);
 static int fold(struct http_request *req, const char *buf, size_t start, size_t end,
 		const struct http_limits *lim);
-static bool interpreted(const char *name, size_t nlen);
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
 			   const char *v, size_t vlen);
 static int transfer_codings(struct http_request *req, const char *v, size_t n);
@@ -542,15 +541,16 @@ static int parse_field(struct http_request *req, const char *line, size_t n, uns
 	}
 	if (req->num_headers >= req->max_headers)
 		return (int)fail(req, 431, "too many header fields");
-	if (!interpreted(line, nlen))
-		req->flags_ |= F_FOLD_KEPT;
 	req->headers[req->num_headers++] = (struct http_header){
 		.name = line,
 		.name_len = nlen,
 		.value = (const char *)v,
 		.value_len = (size_t)(e - v),
 	};
-	return field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
+	int rc = field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
+	if (rc == 0)
+		req->flags_ |= F_FOLD_KEPT; /* a field the parser acts on cannot be folded */
+	return rc < 0 ? -1 : 0;
 }
 
 /*
@@ -582,21 +582,10 @@ static int fold(struct http_request *req, const char *buf, size_t start, size_t 
 	return 0;
 }
 
-/* Is this a field the parser acts on (so that folding it is refused)? */
-static bool interpreted(const char *name, size_t nlen)
-{
-	static const char *const names[] = {"host",           "expect",
-					    "upgrade",        "connection",
-					    "content-type",   "content-length",
-					    "transfer-encoding"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ieq(name, nlen, names[i]))
-			return true;
-	return false;
-}
-
-/* The fields the parser itself acts on. */
+/*
+ * The fields the parser itself acts on: 1 for one of them, 0 for any other
+ * field, -1 when refused.
+ */
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
 			   const char *v, size_t vlen)
 {
@@ -609,29 +598,31 @@ static int field_semantics(struct http_request *req, const char *name, size_t nl
 		req->flags_ |= F_HOST;
 		req->host = v;
 		req->host_len = vlen;
-		return 0;
+		return 1;
 	case 6:
 		if (!ieq(name, nlen, "expect"))
 			return 0;
 		if (!ieq(v, vlen, "100-continue"))
 			return (int)fail(req, 417, "unsupported expectation");
 		req->flags_ |= F_EXPECT;
-		return 0;
+		return 1;
 	case 7:
-		if (ieq(name, nlen, "upgrade"))
-			req->upgrade = true;
-		return 0;
+		if (!ieq(name, nlen, "upgrade"))
+			return 0;
+		req->upgrade = true;
+		return 1;
 	case 10:
-		if (ieq(name, nlen, "connection"))
-			connection_options(req, v, vlen);
-		return 0;
+		if (!ieq(name, nlen, "connection"))
+			return 0;
+		connection_options(req, v, vlen);
+		return 1;
 	case 12:
 		if (!ieq(name, nlen, "content-type"))
 			return 0;
 		if (req->flags_ & F_CT)
 			return (int)fail(req, 400, "more than one Content-Type");
 		req->flags_ |= F_CT;
-		return 0;
+		return 1;
 	case 14: {
 		uint64_t cl = 0;
 
@@ -650,12 +641,12 @@ static int field_semantics(struct http_request *req, const char *name, size_t nl
 		}
 		req->flags_ |= F_CL;
 		req->content_length = cl;
-		return 0;
+		return 1;
 	}
 	case 17:
-		if (ieq(name, nlen, "transfer-encoding"))
-			return transfer_codings(req, v, vlen);
-		return 0;
+		if (!ieq(name, nlen, "transfer-encoding"))
+			return 0;
+		return transfer_codings(req, v, vlen) < 0 ? -1 : 1;
 	default:
 		return 0;
 	}
