@@ -32,7 +32,7 @@ struct response {
 	/* Kept across response_begin(): */
 	char *head;          /* the head being built: in_place, or malloc'd once it outgrew it */
 	size_t head_len, head_cap;
-	char in_place[512];  /* room for a usual head, so building one allocates nothing */
+	char in_place[512];  /* room for a usual head (last: callers need not zero it) */
 };
 
 /*

@@ -27,7 +27,6 @@
 /* One request in flight: what start_response and write() act on. */
 struct request {
 	struct conn *c;
-	struct response resp;
 	bool started;   /* start_response was called (resp holds the head so far) */
 	bool head_sent;
 	bool broken;    /* a write failed: the client is gone */
@@ -39,6 +38,7 @@ struct request {
 	struct timespec start; /* CLOCK_MONOTONIC, when the request reached us */
 	int answered;   /* the status of an answer made here (error, 101), 0: the app's */
 	int timer;      /* its reqtimeout slot, -1: not timed */
+	struct response resp; /* last: its buffer needs no zeroing */
 };
 
 typedef struct {
@@ -137,11 +137,14 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess, bool coop)
 
 enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 {
-	struct request r = {.c = c, .timer = -1};
+	struct request r;
 	PyObject *input = NULL, *env = NULL, *result = NULL, *it = NULL, *item;
 	StartResponse *sr = NULL;
 	enum wsgi_outcome out = WSGI_CLOSE;
 
+	memset(&r, 0, offsetof(struct request, resp.in_place));
+	r.c = c;
+	r.timer = -1;
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
 	clock_gettime(CLOCK_MONOTONIC, &r.start); /* vDSO: no system call */
 	channel_in_flight(1);
