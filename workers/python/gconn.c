@@ -80,19 +80,23 @@ void gconn_tick(double now)
 static PyObject *run(PyObject *capsule, PyObject *unused)
 {
 	struct cconn *cc = PyCapsule_GetPointer(capsule, NULL);
+	/*
+	 * Borrowed: a running greenlet is alive. A reference held here would
+	 * keep it from being killed when the pool lets it go.
+	 */
+	PyObject *me = G.sw->current();
 
+	if (!me)
+		return NULL;
+	Py_DECREF(me);
 	while (cc) {
-		PyObject *me, *r;
+		PyObject *r;
 
 		serve(cc);
 		if (connset_stopping())
 			Py_RETURN_NONE;
-		me = G.sw->current(); /* new ref */
-		if (!me || gpool_put(&G.pool, me) < 0) {
-			Py_XDECREF(me);
+		if (gpool_put(&G.pool, me) < 0)
 			return NULL;
-		}
-		Py_DECREF(me);
 		r = G.sw->to_hub(); /* dispatch() switches back with a connection in G.handoff */
 		if (!r)
 			return NULL; /* killed while in the pool */
@@ -101,10 +105,7 @@ static PyObject *run(PyObject *capsule, PyObject *unused)
 		G.handoff = NULL;
 		if (!cc) {
 			/* Resumed by someone else while in the pool: leave it. */
-			me = G.sw->current(); /* new ref */
-			if (me)
-				gpool_remove(&G.pool, me);
-			Py_XDECREF(me);
+			gpool_remove(&G.pool, me);
 			PyErr_SetString(PyExc_RuntimeError,
 					"a kirin connection greenlet was resumed without a connection");
 		}
