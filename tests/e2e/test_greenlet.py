@@ -10,8 +10,9 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
-                       skip_stack_switching, wait_for, worker_classes)
+from kirintest import (Kirin, concurrent_gets, heads_around_a_sleeper, http_get,  # noqa: E402
+                       in_thread, main, recv_until, skip_stack_switching, wait_for,
+                       worker_classes)
 
 
 class AppThreadsTest(unittest.TestCase):
@@ -41,32 +42,8 @@ class GreenletTest(unittest.TestCase):
             self.assertNotIn("Error", k.log())
 
     def test_heads_of_one_turn_served_in_turn_around_a_sleeper(self):
-        # Heads that arrive together are served one after another by the
-        # same greenlet; one that sleeps must not hold up those behind it,
-        # nor must a refused one.
         with Kirin("-k", "greenlet", "-w", "1", "coop:app") as k:
-            conns = [socket.create_connection(("127.0.0.1", k.port), timeout=10)
-                     for _ in range(30)]
-            try:
-                for s in conns:  # each connection kept alive, waiting in the hub
-                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                    self.assertIn(b" 200 ", recv_until(s, b"ok\n"))
-                heads = [b"GET /sleep?5 HTTP/1.1\r\nHost: x\r\n\r\n"] + [
-                    b"GET /?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(1, 30)]
-                heads[10] = b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n"
-                for s, head in zip(conns, heads):
-                    s.sendall(head)
-                for i, s in enumerate(conns[1:], 1):
-                    got = recv_until(s, b"\r\n\r\n" if i == 10 else b"ok\n")
-                    self.assertIn(b" 400 " if i == 10 else b" 200 ", got)
-                conns[0].setblocking(False)
-                with self.assertRaises(BlockingIOError):  # still asleep
-                    conns[0].recv(100)
-                conns[0].setblocking(True)
-                self.assertIn(b"slept", recv_until(conns[0], b"slept\n"))
-            finally:
-                for s in conns:
-                    s.close()
+            heads_around_a_sleeper(self, k.port)
 
     def test_stream_reaches_the_client_part_by_part(self):
         with tempfile.TemporaryDirectory() as d, Kirin("-k", "greenlet", "coop:app") as k:
