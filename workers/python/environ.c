@@ -17,7 +17,8 @@
 #define KEY_CACHE 128 /* distinct header names whose environ key is kept */
 #define KEY_PROBES 8
 #define ENV_ROOM 22   /* keys that make a dict's table grow to 64 slots (42 keys fit) */
-#define PEER_SETS  256 /* x 2 TCP peers whose environ base is kept (keep-alive connections) */
+#define PEER_SETS  128 /* x PEER_WAYS TCP peers whose environ base is kept (keep-alive conns) */
+#define PEER_WAYS  4
 
 /* The str last built from some bytes, kept to be used again for the same bytes. */
 struct kept_str {
@@ -49,15 +50,16 @@ static struct {
  * connection): the template with SERVER_NAME, SERVER_PORT, REMOTE_ADDR and
  * REMOTE_PORT set, built on the peer's second request (a connection that
  * closes after one request never pays for it) and copied from then on.
- * Two ways a set (wrk's 100 connections in 256 single slots: ~20 pairs
+ * Four ways a set (wrk's 100 connections in 256 single slots: ~20 pairs
  * that evicted each other on every request), the least recent replaced.
  */
 static struct peer {
 	const struct listener *l;
+	uint32_t hash, used; /* of addr and port; peer_clock when last used */
 	char addr[64], port[8];
 	PyObject *base; /* NULL: the peer was seen once */
-} peer_cache[PEER_SETS][2];
-static uint8_t peer_recent[PEER_SETS]; /* the way used last */
+} peer_cache[PEER_SETS][PEER_WAYS];
+static uint32_t peer_clock;
 static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
 	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty, *v_get;
@@ -260,21 +262,26 @@ static PyObject *env_copy(const struct conn *c)
 	for (const char *p = c->peer_addr; *p; p++)
 		hash = (hash ^ (uint8_t)*p) * 16777619u;
 	set = peer_cache[hash % PEER_SETS];
-	for (way = 0; way < 2; way++)
-		if (set[way].l == c->listener && strcmp(set[way].port, c->peer_port) == 0 &&
-		    strcmp(set[way].addr, c->peer_addr) == 0)
+	for (way = 0; way < PEER_WAYS; way++)
+		if (set[way].hash == hash && set[way].l == c->listener &&
+		    strcmp(set[way].port, c->peer_port) == 0 && strcmp(set[way].addr, c->peer_addr) == 0)
 			break;
-	hit = way < 2;
-	if (!hit)
-		way = !set[0].l ? 0 : !set[1].l ? 1 : !peer_recent[hash % PEER_SETS];
-	peer_recent[hash % PEER_SETS] = (uint8_t)way;
+	hit = way < PEER_WAYS;
+	if (!hit) {
+		way = 0; /* an empty way, else the least recently used */
+		for (size_t i = 0; i < PEER_WAYS && set[way].l; i++)
+			if (!set[i].l || peer_clock - set[i].used > peer_clock - set[way].used)
+				way = i;
+	}
 	pe = &set[way];
+	pe->used = ++peer_clock;
 	if (hit && pe->base)
 		return PyDict_Copy(pe->base);
 	if (!hit) {
 		/* First seen (or its way taken over): remember it, build directly. */
 		Py_CLEAR(pe->base);
 		pe->l = c->listener;
+		pe->hash = hash;
 		snprintf(pe->addr, sizeof(pe->addr), "%s", c->peer_addr);
 		snprintf(pe->port, sizeof(pe->port), "%s", c->peer_port);
 	}
