@@ -380,10 +380,10 @@ class Environ:
         for _ in range(2):
             r = request(self.k.port, "/keep-callables")
             self.assertEqual((r.status, r.body), (200, b"kept"))
-            r = request(self.k.port, "/stale-callables")
+            r = request(self.k.port, "/stale-callables", "POST", body=b"fresh", timeout=30)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.json(), {"start_response": "RuntimeError",
-                                        "write": "AssertionError"})
+                                        "write": "AssertionError", "input": "", "own": "fresh"})
             self.assertEqual(request(self.k.port, "/keywords").body, b"keywords")
 
     def test_start_response_with_keywords(self):
