@@ -99,7 +99,7 @@ struct arbiter {
 	/* what it reports (stats.c, control.c, statsd.c) */
 	double started_at;       /* monotonic time arbiter_run began */
 	uint64_t restarts[RESTART_CAUSES];
-	uint64_t log_lines[3];   /* the arbiter's own critical, error, warning lines */
+	uint64_t log_lines[LOG_COUNTS]; /* the arbiter's own: critical, error, warning, exception */
 	struct stats_retired retired[STATS_TYPES];
 	size_t nretired;
 	int control_fd, metrics_fd; /* listening; -1: off */

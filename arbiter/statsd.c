@@ -34,7 +34,7 @@ struct statsd {
 	char tags[256]; /* "|#a:b,c:d", or "" */
 	double next_flush;
 	struct channel_stats last; /* what the previous flush had seen */
-	uint64_t last_logs[3];
+	uint64_t last_logs[LOG_COUNTS];
 	char packet[PACKET_MAX];
 	size_t len;
 };
@@ -78,7 +78,7 @@ void statsd_replace(struct arbiter *a, struct statsd *s, bool from_now)
 		memcpy(s->last_logs, a->statsd->last_logs, sizeof(s->last_logs));
 	} else if (s && from_now) {
 		stats_totals(a, NULL, &s->last);
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < LOG_COUNTS; i++)
 			s->last_logs[i] = s->last.log_lines[i] + a->log_lines[i];
 	}
 	statsd_close(a);
@@ -91,7 +91,7 @@ void statsd_tick(struct arbiter *a, double now)
 {
 	struct statsd *s = a->statsd;
 	struct channel_stats cur;
-	uint64_t logs[3];
+	uint64_t logs[LOG_COUNTS];
 	char value[64];
 	uint64_t n;
 	long backlog;
@@ -123,9 +123,10 @@ void statsd_tick(struct arbiter *a, double now)
 		snprintf(value, sizeof(value), "%ld", backlog);
 		metric(s, "gunicorn.backlog", value, "h");
 	}
-	for (size_t i = 0; i < 3; i++) {
-		static const char *const names[3] = {"gunicorn.log.critical", "gunicorn.log.error",
-						      "gunicorn.log.warning"};
+	for (size_t i = 0; i < LOG_COUNTS; i++) {
+		static const char *const names[LOG_COUNTS] = {
+			"gunicorn.log.critical", "gunicorn.log.error", "gunicorn.log.warning",
+			"gunicorn.log.exception"};
 		logs[i] = cur.log_lines[i] + a->log_lines[i];
 		count(s, names[i], logs[i], s->last_logs[i]);
 		s->last_logs[i] = logs[i];

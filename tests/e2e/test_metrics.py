@@ -340,15 +340,20 @@ class Statsd(unittest.TestCase):
                 drain()
                 base = total("gunicorn.requests")
                 base200 = total("gunicorn.request.status.200")
-                for path in ("/", "/", "/", "/status/404", "/status/404"):
+                base_errors = total("gunicorn.log.error")
+                for path in ("/", "/", "/", "/status/404", "/status/404", "/raise"):
                     http_get(k.port, path)
                 deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and total("gunicorn.request.status.404") < 2:
+                while time.monotonic() < deadline and total("gunicorn.request.status.500") < 1:
                     drain()
                 drain()
                 self.assertEqual(total("gunicorn.request.status.404"), 2, lines)
                 self.assertEqual(total("gunicorn.request.status.200") - base200, 3, lines)
-                self.assertEqual(total("gunicorn.requests") - base, 5, lines)
+                self.assertEqual(total("gunicorn.requests") - base, 6, lines)
+                # The app's exception counts as Gunicorn's log.exception() does: not an error.
+                self.assertEqual(total("gunicorn.log.exception"), 1, lines)
+                self.assertEqual(total("gunicorn.log.error"), base_errors, lines)
+                self.assertIn("Error handling request", k.log())
                 self.assertIn("web.gunicorn.workers:2|g|#env:test,app:e2e", lines)
                 self.assertTrue(any(re.fullmatch(r"web\.gunicorn\.backlog:\d+\|h\|#env:test,app:e2e",
                                                  ln) for ln in lines), lines)
