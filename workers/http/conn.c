@@ -158,7 +158,12 @@ int conn_poll_head(struct conn *c)
 		c->head_started = true;
 	}
 	if (c->ssl && !c->tls_ready) {
-		int rc = tls_handshake(c);
+		int rc = c->expect_proxy && !c->tls_started ? tls_read_proxy(c) : 1;
+
+		if (rc == 1 && c->len > 0 && (rc = read_proxy(c)) < 0)
+			c->error_status = 0; /* before TLS there is nothing to answer in */
+		if (rc == 1)
+			rc = tls_handshake(c);
 		if (rc != 1)
 			return rc;
 	}
@@ -536,6 +541,11 @@ static int fill_body(struct conn *c, size_t want)
 		c->error = "the client closed before the end of the request body";
 	}
 	return r > 0 ? 0 : -1;
+}
+
+int conn_reserve(struct conn *c, size_t need)
+{
+	return grow(c, need);
 }
 
 static int grow(struct conn *c, size_t need)

@@ -187,6 +187,9 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
  */
 int conn_poll_head(struct conn *c);
 
+/* Room in c->buf for need bytes in all (pre-TLS reads): 0, or -1. */
+int conn_reserve(struct conn *c, size_t need);
+
 /*
  * For event loops that read a request's body before the app runs: read what
  * the socket has of it (sending "100 Continue" first if the client expects
