@@ -65,6 +65,18 @@ tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
 tests_unit_test_spool_LDADD = $(UNIT_LDADD)
 endif
 
+# The fuzz targets built without libFuzzer, replaying the inputs that once
+# found a bug (tests/fuzz/regress/NAME/): a harness that drifts from the code
+# fails here, not only in a fuzzing build.
+FUZZ_REPLAYS = tests/fuzz/replay_connection
+check_PROGRAMS += $(FUZZ_REPLAYS)
+TESTS += $(FUZZ_REPLAYS)
+tests_fuzz_replay_connection_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_connection.c
+tests_fuzz_replay_connection_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_DIR='"$(srcdir)/tests/fuzz/regress/connection"'
+tests_fuzz_replay_connection_LDADD = $(KIRIN_LIBS)
+EXTRA_DIST += tests/fuzz/regress
+
 E2E_TESTS = \
 	tests/e2e/test_serve.py \
 	tests/e2e/test_cli.py \

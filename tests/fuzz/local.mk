@@ -5,6 +5,9 @@
 #   tests/fuzz/fuzz_connection -max_total_time=300 -max_len=8192 CORPUS_DIR
 #   make tests/fuzz/fuzz_websocket
 #   tests/fuzz/fuzz_websocket -max_total_time=120 -max_len=4096 CORPUS_DIR
+# make check replays tests/fuzz/regress/connection/ through fuzz_connection.c
+# built without libFuzzer (tests/fuzz/replay.c; see tests/local.mk): add an
+# input there when it found a bug.
 # The sources are compiled into each target (not taken from libkirin.a) so that
 # the fuzzer's coverage instrumentation reaches the code under test.
 
