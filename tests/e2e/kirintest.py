@@ -415,8 +415,9 @@ def worker_spellings():
 
 def all_worker_classes():
     """The worker types kirin knows, the default first: the spellings that
-    are names (Gunicorn's aliases are egg:gunicorn#NAME or a class path)."""
-    return tuple(w for w in worker_spellings() if ":" not in w and "." not in w)
+    are plain lowercase words (Gunicorn's aliases are egg:gunicorn#NAME, a
+    class path, or gevent_pywsgi and gevent_wsgi)."""
+    return tuple(w for w in worker_spellings() if re.fullmatch(r"[a-z]+", w))
 
 
 # AddressSanitizer does not follow greenlet's stack switching (false
