@@ -14,6 +14,7 @@ UNIT_TESTS += tests/unit/test_notify tests/unit/test_stats tests/unit/test_sslct
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake tests/unit/test_spool
+UNIT_TESTS += tests/unit/test_response
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -63,6 +64,7 @@ tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
 tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
 tests_unit_test_spool_LDADD = $(UNIT_LDADD)
+tests_unit_test_response_LDADD = $(UNIT_LDADD)
 endif
 
 # The fuzz targets built without libFuzzer, replaying the inputs that once

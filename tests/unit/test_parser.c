@@ -1145,38 +1145,6 @@ static void test_sticky_error(void **state)
 
 /* ---- reason phrases --------------------------------------------------- */
 
-static void test_reason(void **state)
-{
-	static const struct {
-		int status;
-		const char *reason;
-	} rows[] = {
-		{100, "Continue"},
-		{200, "OK"},
-		{204, "No Content"},
-		{304, "Not Modified"},
-		{400, "Bad Request"},
-		{403, "Forbidden"},
-		{404, "Not Found"},
-		{405, "Method Not Allowed"},
-		{408, "Request Timeout"},
-		{413, "Content Too Large"},
-		{414, "URI Too Long"},
-		{417, "Expectation Failed"},
-		{431, "Request Header Fields Too Large"},
-		{500, "Internal Server Error"},
-		{501, "Not Implemented"},
-		{503, "Service Unavailable"},
-		{505, "HTTP Version Not Supported"},
-		{299, "Unknown"},
-		{-1, "Unknown"},
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		assert_string_equal(http_reason(rows[i].status), rows[i].reason);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1210,7 +1178,6 @@ int main(void)
 		cmocka_unit_test(test_headers_capacity),
 		cmocka_unit_test(test_not_quadratic),
 		cmocka_unit_test(test_sticky_error),
-		cmocka_unit_test(test_reason),
 	};
 
 	return cmocka_run_group_tests(tests, guard_setup, NULL);

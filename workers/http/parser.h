@@ -189,6 +189,3 @@ void http_request_rebase(struct http_request *req, const char *buf);
  * any thread.
  */
 void http_request_unfold(struct http_request *req, char *buf);
-
-/* Reason phrase for a status code ("Bad Request"); "Unknown" if none. */
-const char *http_reason(int status);
