@@ -104,6 +104,7 @@ E2E_TESTS = \
 	tests/e2e/test_asyncio.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \
+	tests/e2e/test_forwarder.py \
 	tests/e2e/test_loading.py \
 	tests/e2e/test_frameworks.py \
 	tests/e2e/test_request_timeout.py \

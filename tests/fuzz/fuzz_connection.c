@@ -10,7 +10,8 @@
  *       k > 0 writes of 1..2^(k-1) bytes drawn from a generator seeded by the
  *       input; the client writes one more piece each time kirin waits for input.
  *       Bits 4-5: the PROXY versions accepted (--proxy-protocol): 0 auto
- *       (both), 1 v1, 2 v2, 3 auto
+ *       (both), 1 v1, 2 v2, 3 auto. Bits 6-7: with X-Forwarded-* trusted,
+ *       the forwarder_headers list: none, Gunicorn's default, "*", a custom one
  *   [2] seed for the stub app's choices (how much of a body it reads and in
  *       what sizes, status, headers, framing of its answer)
  *   [3] flags: 0x01 PROXY header expected, 0x02 its sender trusted,
@@ -599,6 +600,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		http_limits_from_settings(&lim, 8 + (ctl >> 2), 1 + (ctl >> 5), 4 + (ctl >> 1),
 					  ctl & 2 ? 0 : 64);
+
+	if (flags & F_FORWARDED) {
+		static const char *const lists[] = {NULL, "SCRIPT_NAME,PATH_INFO", "*",
+						    " x_y, Script_Name"};
+		lim.forwarders = lists[split >> 6];
+	}
 
 	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0,
 	      "socketpair");

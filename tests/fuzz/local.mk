@@ -17,7 +17,8 @@ noinst_PROGRAMS = tests/fuzz/fuzz_parser tests/fuzz/fuzz_connection tests/fuzz/f
 HTTP_PARSER_SOURCES = workers/http/parser.c workers/http/parser.h \
 	workers/http/chunked.c workers/http/chunked.h \
 	workers/http/proxy.c workers/http/proxy.h \
-	workers/http/chars.c workers/http/chars.h
+	workers/http/chars.c workers/http/chars.h \
+	workers/http/percent.c workers/http/percent.h
 tests_fuzz_fuzz_parser_SOURCES = tests/fuzz/fuzz_parser.c $(HTTP_PARSER_SOURCES)
 tests_fuzz_fuzz_parser_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)
