@@ -135,6 +135,7 @@ struct config {
 	bool strip_header_spaces;
 	bool permit_obsolete_folding;
 	char *header_map;  /* drop, refuse or dangerous */
+	struct strlist forwarder_headers; /* kept with '_' from forwarded_allow_ips peers */
 	/* TLS */
 	char *keyfile;
 	char *certfile;    /* NULL: plain HTTP */

@@ -397,6 +397,21 @@ const struct setting config_rows_serving[] = {
 			"(400), or keep it (dangerous: X_Forwarded_For passes for "
 			"X-Forwarded-For).",
 	},
+	{
+		.name = "forwarder_headers",
+		.long_flag = "--forwarder-headers",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, forwarder_headers),
+		.def = "SCRIPT_NAME,PATH_INFO",
+		.metavar = "NAMES",
+		.help = "Comma-separated header names with an underscore that a "
+			"--forwarded-allow-ips front-end may send whatever --header-map says "
+			"(the app sees HTTP_SCRIPT_NAME, ...); * is every name. Its SCRIPT_NAME "
+			"is the mount point (SCRIPT_NAME, root_path), and a path not under it "
+			"is answered 400.",
+		.check = check_header_name,
+		.cli_commas = true,
+	},
 	/* TLS (HTTPS): every listener speaks TLS once certfile is set */
 	{
 		.name = "keyfile",

@@ -27,6 +27,8 @@
 static const struct setting *const sections[] = {config_rows_serving, config_rows_running};
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
+static int token(const char *item, const char *what, char *why, size_t whylen);
+
 const struct setting *config_first(void)
 {
 	return sections[0];
@@ -138,22 +140,34 @@ int check_keyval(const char *item, char *why, size_t whylen)
 	return 0;
 }
 
-/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
-int check_token(const char *item, char *why, size_t whylen)
+/* item is an HTTP token (RFC 9110 section 5.6.2); what names it in the reason. */
+static int token(const char *item, const char *what, char *why, size_t whylen)
 {
 	static const char tchar[] = "!#$%&'*+-.^_`|~";
 
 	for (const char *p = item; *p; p++) {
 		if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
-			snprintf(why, whylen, "'%c' cannot be in a subprotocol name", *p);
+			snprintf(why, whylen, "'%c' cannot be in a %s", *p, what);
 			return -1;
 		}
 	}
 	if (!*item) {
-		snprintf(why, whylen, "an empty subprotocol name");
+		snprintf(why, whylen, "an empty %s", what);
 		return -1;
 	}
 	return 0;
+}
+
+/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
+int check_token(const char *item, char *why, size_t whylen)
+{
+	return token(item, "subprotocol name", why, whylen);
+}
+
+/* forwarder_headers: a header field name (a token), or "*" for every name. */
+int check_header_name(const char *item, char *why, size_t whylen)
+{
+	return strcmp(item, "*") == 0 ? 0 : token(item, "header name", why, whylen);
 }
 
 /* root_path is a URL path: it starts with '/'. */

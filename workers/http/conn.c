@@ -112,6 +112,9 @@ void conn_policy_free(struct conn_policy *p)
 	free(p->secure);
 	p->secure = NULL;
 	p->nsecure = 0;
+	free(p->forwarders);
+	p->forwarders = NULL;
+	p->limits.forwarders = NULL;
 }
 
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
@@ -135,6 +138,8 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
+	if (!c->forwarded_trusted)
+		c->limits.forwarders = NULL; /* forwarder_headers are no one else's */
 	c->out_mem = p->out_mem;
 	c->out_max = p->out_max;
 	c->secure = p->secure;

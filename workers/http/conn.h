@@ -55,6 +55,8 @@ struct conn_policy {
 	size_t out_max;        /* and at most this much (0: none written ahead, see conn_writev) */
 	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
 	struct ssl_ctx_st *tls; /* HTTPS on every connection (tls.h); NULL: plain HTTP */
+	char *forwarders;      /* owned; limits.forwarders points here, and a connection's
+				  limits too when its peer is in `forwarded` (else NULL) */
 };
 
 /*
@@ -65,7 +67,7 @@ struct conn_policy {
 int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
 			   const char *value, size_t value_len);
 
-/* Free the allow lists and scheme headers of p. */
+/* Free the allow lists, scheme headers and forwarder list of p. */
 void conn_policy_free(struct conn_policy *p);
 
 struct conn_io {
@@ -101,7 +103,8 @@ struct conn {
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
 	int proxy_versions;      /* which PROXY protocol versions (policy.proxy_versions) */
 	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
-	bool forwarded_trusted;  /* the peer's scheme headers count (--forwarded-allow-ips) */
+	bool forwarded_trusted;  /* the peer's scheme and forwarder headers count
+				    (--forwarded-allow-ips); limits.forwarders is NULL if not */
 	const struct conn_scheme *secure; /* the policy's secure_scheme_headers */
 	size_t nsecure;
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */

@@ -134,7 +134,11 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	SET(k_path, PyUnicode_DecodeUTF8(path, (Py_ssize_t)plen, "replace"));
 	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
 	SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
-	SET_BORROWED(k_root_path, S.root_path);
+	if (req->script_name) /* a trusted front-end's SCRIPT_NAME (forwarder_headers) */
+		SET(k_root_path, PyUnicode_DecodeUTF8(req->script_name,
+						      (Py_ssize_t)req->script_name_len, "replace"));
+	else
+		SET_BORROWED(k_root_path, S.root_path);
 	SET_BORROWED(k_extensions, S.extensions);
 	SET(k_headers, headers_list(req));
 	if (c->listener->family == AF_UNIX)
