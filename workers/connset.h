@@ -39,6 +39,7 @@ struct cconn {
 	bool refuse;                /* dispatch: answer c.error_status, then close */
 	bool body;                  /* busy reading its body, before dispatch (read_bodies) */
 	bool closed;                /* free for the dispatcher */
+	void *lender;               /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
 	bool paced;                 /* holds one of the acceptor's credits (reactor_event_pace()) */
 };

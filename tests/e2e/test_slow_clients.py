@@ -207,6 +207,38 @@ class SlowClients:
                     self.assertTrue(data, got)
                     got += data
 
+    def test_a_streamed_chunk_goes_out_as_a_slow_reader_takes_it(self):
+        """A reader that does not read for a second, then reads fast, gets
+        the whole of a 4 MiB chunk (most of it kept for it: a small
+        receive buffer) while the app sleeps 5 s before its next chunk:
+        what was kept goes out as the client takes it, not with the next
+        chunk. Only gthread keeps output for a slow client; the others
+        wait for it in the request's greenlet."""
+        if self.worker_class != "gthread":
+            self.skipTest("only gthread keeps output for a slow reader")
+        with self.kirin(1) as k:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(10)
+                s.connect(("127.0.0.1", k.port))
+                s.sendall(b"GET /stream?4 HTTP/1.1\r\nHost: x\r\n\r\n")
+                start, got = time.monotonic(), bytearray()
+                time.sleep(1)
+                while True:
+                    data = s.recv(1 << 20)
+                    self.assertTrue(data, len(got))
+                    got += data
+                    if b"first\n" in got[-len(data) - 8:]:
+                        break
+                elapsed = time.monotonic() - start
+                print(f"\n{self.worker_class}: a 4 MiB chunk read slowly: whole after "
+                      f"{elapsed:.2f} s (the app's next chunk: after 5 s)", file=sys.stderr)
+                self.assertLess(elapsed, 4)
+                while b"second\n" not in got:
+                    data = s.recv(1 << 20)
+                    self.assertTrue(data, len(got))
+                    got += data
+
 
 per_worker_class(SlowClients, globals())
 

@@ -75,6 +75,15 @@ struct conn_io {
 	 * error (errno set, ETIMEDOUT for a timeout).
 	 */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
+	/*
+	 * Optional (NULL: not offered). While the app makes a response's next
+	 * chunk, lend() lets the worker's loop send what is kept for a slow
+	 * client (conn_pending()) as the client takes it; reclaim() takes the
+	 * output back before the thread serving c writes again, waiting out
+	 * a send in progress. Both from the thread serving c, in that order.
+	 */
+	void (*lend)(struct conn *c);
+	void (*reclaim)(struct conn *c);
 };
 
 /*
