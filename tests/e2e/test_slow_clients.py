@@ -13,7 +13,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, main, per_worker_class, recv_responses  # noqa: E402
+from kirintest import (Kirin, main, per_worker_class, recv_responses,  # noqa: E402
+                       wait_for)
 from test_hostile import normal_latencies, percentile  # noqa: E402
 
 BODY = 1 << 20  # announced by every trickling POST, never completed
@@ -116,6 +117,35 @@ class SlowClients:
                           + chunked + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
                 got = recv_responses(s, 3, 20)
             self.assertEqual([body for _, body in got], [want, want, b"Hello, World!\n"])
+
+    def test_a_body_past_the_read_ahead_cap_goes_to_the_app(self):
+        """With no --limit-request-body, --request-body-buffer-max bounds
+        what gthread writes to disk for one body: past 1 MB of a 3 MB body
+        (both framings) the app runs and reads the rest from the client,
+        which sends it only once the app has started."""
+        if self.worker_class != "gthread":
+            self.skipTest("only gthread reads bodies ahead of the app")
+        data = os.urandom(3 << 20)
+        want = b"%d %s" % (len(data), hashlib.sha256(data).hexdigest().encode())
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 100000]), data[i:i + 100000])
+                           for i in range(0, len(data), 100000)) + b"0\r\n\r\n"
+        heads = (b"Content-Length: %d" % len(data), b"Transfer-Encoding: chunked")
+        with tempfile.TemporaryDirectory() as d:
+            posts = os.path.join(d, "posts")
+            with Kirin("-k", "gthread", "--request-body-buffer", "65536",
+                       "--request-body-buffer-max", "1000000", "hostile_app:app",
+                       env={"KIRIN_TEST_POSTS": posts}) as k:
+                for n, (framing, body) in enumerate(zip(heads, (data, chunked)), 1):
+                    with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n" % framing
+                                  + body[:2 << 20])
+                        self.assertTrue(wait_for(lambda: os.path.exists(posts) and
+                                                 open(posts).read().count("post") == n, 10),
+                                        f"the app did not start ({framing})")
+                        s.sendall(body[2 << 20:])
+                        (head, got), = recv_responses(s, 1, 20)
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                    self.assertEqual(got, want, framing)
 
     def test_refused_and_broken_bodies_never_reach_the_app(self):
         """A chunked body past --limit-request-body is refused (413), one cut
