@@ -259,7 +259,7 @@ bool conn_reusable(const struct conn *c)
 	return true;
 }
 
-int conn_poll_body(struct conn *c, size_t mem_max)
+int conn_poll_body(struct conn *c, size_t mem_max, uint64_t max)
 {
 	const struct conn_io *io = c->io;
 	char tmp[READ_CHUNK];
@@ -271,7 +271,8 @@ int conn_poll_body(struct conn *c, size_t mem_max)
 	}
 	c->io = &nowait_io;
 	for (;;) {
-		ssize_t r = body_read_socket(c, tmp, sizeof(tmp));
+		uint64_t room = max - spool_size(c->spool);
+		ssize_t r = body_read_socket(c, tmp, room < sizeof(tmp) ? (size_t)room : sizeof(tmp));
 
 		if (r > 0 && spool_write(c->spool, tmp, (size_t)r) == 0)
 			continue;
@@ -279,7 +280,7 @@ int conn_poll_body(struct conn *c, size_t mem_max)
 			c->error_status = 500;
 			c->error = "cannot buffer the request body (temporary file)";
 			rc = -1;
-		} else if (r == 0)
+		} else if (r == 0) /* the end, or max bytes kept */
 			rc = 1;
 		else if (r < 0 && c->error_status == 0 && errno == EAGAIN)
 			rc = -2;
@@ -320,7 +321,8 @@ int conn_next_request(struct conn *c)
 
 ssize_t conn_body_read(struct conn *c, char *out, size_t n)
 {
-	if (c->spool && c->body_done) {
+	/* What was read ahead comes first; the rest, if any, from the socket. */
+	if (c->spool && (c->body_done || spool_size(c->spool) > 0)) {
 		ssize_t r = spool_read(c->spool, out, n);
 		if (r < 0)
 			c->error_status = 0; /* an I/O error, as a socket's */
