@@ -277,10 +277,43 @@ class AsgiWebSocket(unittest.TestCase):
             self.assertTrue(r.head.startswith(b"HTTP/1.1 " + status), r.head)
         r = Raw(self.k.port, "/http-deny")
         self.assertIn(b"www-authenticate: Basic", r.head)
-        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                          b"Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
-                          b"Sec-WebSocket-Version: 12\r\n\r\n")
-        self.assertTrue(raw.startswith(b"HTTP/1.1 426"), raw)
+
+    def test_invalid_handshakes_never_reach_the_app(self):
+        """RFC 6455 section 4.2.2: 426 naming version 13, or 400, then EOF,
+        before the app: it never sees a websocket scope for them. Also sent
+        byte by byte, oversize, and followed by frames from a client that
+        never closes; a normal client is served meanwhile."""
+        up = b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        key = b"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+        v13 = b"Sec-WebSocket-Version: 13\r\n"
+        get = b"GET /never HTTP/1.1\r\nHost: x\r\n"
+        cases = [
+            (get + up + key + b"Sec-WebSocket-Version: 12\r\n\r\n", b"426"),
+            (get + up + key + b"\r\n", b"426"),
+            (get + up + v13 + b"\r\n", b"400"),
+            (get + up + v13 + b"Sec-WebSocket-Key: " + b"A" * 6000 + b"\r\n\r\n", b"400"),
+            (get + b"Upgrade: websocket\r\n" + key + v13 + b"\r\n", b"400"),
+            (b"GET /never HTTP/1.0\r\n" + up + key + v13 + b"\r\n", b"400"),
+            (get + up + key + v13 + b"Sec-WebSocket-Extensions: permessage-deflate; x=\"\r\n\r\n",
+             b"400"),
+            (get + up + key + b"Sec-WebSocket-Version: 8\r\n\r\n" + b"\x81\x82abcdef" * 50,
+             b"426"),
+        ]
+        for request, status in cases:
+            for step in (len(request), 5):
+                with self.subTest(request=request[:120], step=step):
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=10)
+                    with s:
+                        for i in range(0, len(request), step):
+                            s.sendall(request[i:i + step])
+                        got = b""
+                        while data := s.recv(65536):  # EOF comes: the client never closes
+                            got += data
+                    self.assertTrue(got.startswith(b"HTTP/1.1 " + status + b" "), got)
+                    self.assertEqual(status == b"426",
+                                     b"\r\nSec-WebSocket-Version: 13\r\n" in got, got)
+            self.assertEqual(http_get(self.k.port, "/").status, 200)
+        self.assertNotIn("/never", json.loads(http_get(self.k.port, "/wspaths").body))
 
     def test_close_codes(self):
         r = Raw(self.k.port, "/close")

@@ -118,6 +118,7 @@ async def lifespan_raise(scope, receive, send):
 
 
 ws_closes = []
+ws_paths = []
 
 
 async def ws(scope, receive, send):
@@ -125,14 +126,18 @@ async def ws(scope, receive, send):
     come back reversed, "raise" fails), /deny refuses with websocket.close,
     /http-deny answers 401 through websocket.http.response, /close closes
     with 4000 itself. The last subprotocol offered is chosen. GET /wscloses
-    lists the close codes the app received."""
+    lists the close codes the app received, GET /wspaths the paths of the
+    websocket scopes it saw."""
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
     if scope["type"] == "http":
         if scope["path"] == "/wscloses":
             return await answer(send, 200, json.dumps(ws_closes).encode())
+        if scope["path"] == "/wspaths":
+            return await answer(send, 200, json.dumps(ws_paths).encode())
         return await app(scope, receive, send)
     path = scope["path"]
+    ws_paths.append(path)
     assert (await receive())["type"] == "websocket.connect"
     if path == "/deny":
         return await send({"type": "websocket.close"})
