@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
                        recv_responses, recv_until, request, run_kirin, skip_stack_switching,
                        wait_for, free_port)
-from test_websocket import OP_BINARY, OP_TEXT, Raw, frame  # noqa: E402
+from test_websocket import (HAVE_WEBSOCKETS, OP_BINARY, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
+                            Raw, frame)
 
 ASYNCIO = ("-k", "asyncio", "-w", "1")
 
@@ -337,6 +338,87 @@ class AsgiWebSocket(unittest.TestCase):
         r.send(frame(OP_TEXT, b"still here"))
         self.assertEqual(r.frame(), (OP_TEXT, b"still here!"))
         self.assertEqual(http_get(self.k.port, "/echo").status, 200)
+
+    @unittest.skipUnless(HAVE_WEBSOCKETS or os.environ.get("CI"),
+                         "python3-websockets is not installed")
+    def test_permessage_deflate(self):
+        """As under WSGI: the websockets library (it offers permessage-deflate
+        by default) echoes through it; a raw client sees the server's frame
+        compressed (RSV1, fewer bytes than the message); a deflate bomb is
+        refused with 1009 while inflating, corrupt data with 1007; a normal
+        client is served meanwhile."""
+        import asyncio
+        import zlib
+        import websockets
+
+        async def session(port):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+                ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+                echoed = []
+                for m in ["hello", "h\u00e9llo" * 10000, os.urandom(100000), b"\0" * 90000]:
+                    await ws.send(m)
+                    echoed.append(await ws.recv() == m)
+                await ws.send(b"\0" * (1 << 20))  # 1 KB on the wire
+                try:
+                    await ws.recv()
+                    code = None
+                except websockets.ConnectionClosed as e:
+                    code = e.rcvd.code if e.rcvd else None
+                return ext, echoed, code
+
+        def deflate(data):
+            z = zlib.compressobj(wbits=-15)
+            return (z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+        with Kirin(*ASYNCIO, "--websocket-max-message", "100000", "asgi_apps:ws_echo") as k:
+            ext, echoed, code = asyncio.run(asyncio.wait_for(session(k.port), 30))
+            self.assertEqual(ext, "permessage-deflate; server_no_context_takeover")
+            self.assertEqual(echoed, [True] * 4)
+            self.assertEqual(code, 1009)
+            message = b"compress me " * 1000
+            r = Raw(k.port, "/", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+            r.send(frame(OP_TEXT | 0x40, deflate(message)))
+            self.assertTrue(r._need(2))
+            rsv1 = r.buf[0] & 0x40
+            op, payload = r.frame()
+            self.assertEqual((op, rsv1), (OP_TEXT, 0x40))
+            self.assertLess(len(payload), len(message) // 10)
+            inflater = zlib.decompressobj(wbits=-15)
+            self.assertEqual(inflater.decompress(payload + b"\0\0\xff\xff"), message)
+            r.send(frame(OP_BINARY | 0x40, b"\xff\xfe not deflate"))
+            self.assertEqual(r.close_code(), 1007)
+            r.close()
+            self.assertEqual(http_get(k.port, "/").body, b"hello")
+
+    def test_ping(self):
+        """--websocket-ping: a silent client is pinged, and closed when it
+        does not answer (the app hears the disconnect), also when stuck
+        inside a frame; one that answers stays; a normal client is served
+        meanwhile."""
+        with Kirin(*ASYNCIO, "--websocket-ping", "2", "asgi_apps:ws") as k:
+            start = time.monotonic()
+            mute = Raw(k.port, "/")
+            stuck = Raw(k.port, "/")
+            stuck.send(frame(OP_TEXT, b"never finished")[:5])  # half a header
+            self.assertEqual(http_get(k.port, "/echo").status, 200)
+            self.assertEqual(mute.frame()[0], OP_PING)
+            self.assertTrue(mute.eof())
+            self.assertTrue(stuck.eof())
+            took = time.monotonic() - start
+            self.assertLess(took, 10)
+            self.assertGreater(took, 3.5)
+            self.assertIn("no pong within 2 s", k.log())
+            self.assertTrue(wait_for(lambda: json.loads(
+                http_get(k.port, "/wscloses").body).count(1006) == 2, 5))
+            alive = Raw(k.port, "/")
+            for _ in range(2):
+                op, payload = alive.frame()
+                self.assertEqual(op, OP_PING)
+                alive.send(frame(OP_PONG, payload))
+            alive.send(frame(OP_TEXT, b"still here"))
+            self.assertEqual(alive.frame(), (OP_TEXT, b"still here!"))
+            for r in (mute, stuck, alive):
+                r.close()
 
     def test_stop_says_going_away(self):
         with Kirin(*ASYNCIO, "asgi_apps:ws") as k:

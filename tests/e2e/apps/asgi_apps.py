@@ -8,7 +8,8 @@ http.response.pathsend; GET /disconnect answers its head, then waits for
 http.disconnect and counts it (GET /count tells); /raise and /noresponse
 fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
-(unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
+(unsupported under auto). ws: WebSocket routes. ws_echo: each message back
+as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
 what --interface auto must tell apart."""
 import asyncio
 import json
@@ -160,6 +161,17 @@ async def ws(scope, receive, send):
             await send({"type": "websocket.send", "text": m["text"] + "!"})
         else:
             await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
+
+
+async def ws_echo(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    if scope["type"] == "http":
+        return await answer(send, 200, b"hello")
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (m := await receive())["type"] != "websocket.disconnect":
+        await send({"type": "websocket.send", "text": m.get("text"), "bytes": m.get("bytes")})
 
 
 def wsgi_three(environ, start_response, extra=None):
