@@ -166,14 +166,14 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		hooks_pre_request(env);
 	PyObject *args[] = {env, (PyObject *)sr};
 	result = PyObject_Vectorcall(app_obj, args, 2, NULL); /* new ref */
-	if (r.ws && websocket_upgraded(r.ws)) {
-		/* The connection is the WebSocket's: no HTTP response (what the
-		 * app returns is closed, not sent, as under gevent-websocket). */
+	if ((r.answered = websocket_status(r.ws)) != 0) {
+		/* The WebSocket answered, 101 or a refusal: no HTTP response
+		 * (what the app returns is closed, not sent, as under
+		 * gevent-websocket). */
 		if (!result)
 			interp_log_exception("Error in a WebSocket application");
-		r.answered = 101;
 		if (accesslog_enabled())
-			access_log(&r, 101, 0, false);
+			access_log(&r, r.answered, 0, false);
 		goto done;
 	}
 	if (!result) {
@@ -520,8 +520,8 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 	if (r->broken)
 		return -1;
 	take_back(r);
-	if (r->ws && websocket_upgraded(r->ws)) {
-		r->broken = true; /* HTTP bytes would corrupt the WebSocket's stream */
+	if (websocket_status(r->ws) != 0) {
+		r->broken = true; /* the WebSocket answered: HTTP bytes would follow its answer */
 		return -1;
 	}
 	if (!r->head_sent) {
