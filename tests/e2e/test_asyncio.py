@@ -13,7 +13,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
                        recv_responses, recv_until, request, run_kirin, skip_stack_switching,
-                       wait_for, free_port)
+                       wait_for, worker_classes, free_port)
 from test_websocket import OP_BINARY, OP_TEXT, Raw, frame  # noqa: E402
 
 ASYNCIO = ("-k", "asyncio", "-w", "1")
@@ -240,6 +240,33 @@ class WsgiOnTheLoop(unittest.TestCase):
             with self.subTest(app=app), Kirin(*ASYNCIO, app) as k:
                 self.assertEqual(http_get(k.port, "/").body, body)
 
+
+class AsgiOnWsgiWorkers(unittest.TestCase):
+    """An ASGI app given to a WSGI-only worker type stops the server at boot
+    (exit 3) with a message, instead of answering 500 forever."""
+
+    def test_refused_at_boot(self):
+        cases = [(wc, "asgi_apps:app", ()) for wc in worker_classes() if wc != "asyncio"]
+        cases += [("sync", "asgi_apps:asgi_object", ()),
+                  ("sync", "hello:app", ("--interface", "asgi"))]
+        for wc, app, extra in cases:
+            with self.subTest(worker=wc, app=app):
+                t0 = time.monotonic()
+                cp = run_kirin("-k", wc, "-w", "2", "-b", f"127.0.0.1:{free_port()}", *extra,
+                               app, timeout=30)
+                self.assertEqual(cp.returncode, 3, cp.stderr)
+                self.assertIn(f"{app} is an ASGI app: use -k asyncio", cp.stderr)
+                self.assertLess(time.monotonic() - t0, 25)
+
+    def test_wsgi_apps_still_served(self):
+        for app, extra, body in (("asgi_apps:wsgi_three", (), b"wsgi"),
+                                 ("asgi_apps:asgi_object", ("--interface", "wsgi"), None)):
+            with self.subTest(app=app), Kirin("-k", "sync", *extra, app) as k:
+                r = http_get(k.port, "/")
+                if body:
+                    self.assertEqual(r.body, body)
+                else:  # forced to WSGI: called as one, and fails as one
+                    self.assertEqual(r.status, 500)
 
 
 @skip_stack_switching("asyncio")
