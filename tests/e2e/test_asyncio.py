@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -64,6 +65,12 @@ class AsgiHttp(unittest.TestCase):
             self.assertEqual([json.loads(b)["query"] for _, b in got], ["1", "2"])
             s.sendall(b"GET /echo?3 HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "3")
+            # More pipelined requests than one dispatch serves inside another.
+            s.sendall(b"".join(b"GET /echo?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+                               for i in range(100)))
+            got = recv_responses(s, 100, 10)
+            self.assertEqual([json.loads(b)["query"] for _, b in got],
+                             [str(i) for i in range(100)])
 
     def test_streaming_both_ways(self):
         # Each part of a chunked upload comes back before the next is sent.
@@ -239,6 +246,66 @@ class WsgiOnTheLoop(unittest.TestCase):
                           ("hello:app", b"Hello, World!\n")):
             with self.subTest(app=app), Kirin(*ASYNCIO, app) as k:
                 self.assertEqual(http_get(k.port, "/").body, body)
+
+
+@skip_stack_switching("asyncio")
+class AsgiTasks(unittest.TestCase):
+    """A request's first step runs before any Task exists (asgi_task.h):
+    asyncio.current_task() must still be one task for the whole request,
+    and each request must have a context of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin(*ASYNCIO, "asgi_tasks:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def get(self, path):
+        r = http_get(self.k.port, path)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_context_and_task(self):
+        for path in ("/ctx?0", "/ctx?0.01", "/ctx?0", "/ctx?0"):
+            self.assertEqual({k: v for k, v in self.get(path).items() if k != "task_id"},
+                             {"seen": "unset", "kept": True, "task": True, "same_task": True})
+        results, lock = [], threading.Lock()
+
+        def one():
+            r = self.get("/ctx?0.3")
+            with lock:
+                results.append(r)
+        threads = [threading.Thread(target=one) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 20)
+        self.assertTrue(all(r["seen"] == "unset" and r["kept"] and r["same_task"]
+                            for r in results), results)
+        self.assertEqual(len({r["task_id"] for r in results}), 20)  # waiting together
+
+    def test_cancels_reach_the_request(self):
+        self.assertEqual(self.get("/timeout"), {"outcome": "timed out", "same_task": True})
+        self.assertEqual(self.get("/group"), {"results": [2, 4], "same_task": True})
+        self.assertEqual(self.get("/selfcancel"), {"outcome": "cancelled"})
+        self.assertEqual(self.get("/ctx?0")["seen"], "unset")
+
+    def test_starlette_middleware_threads_and_cancel_scopes(self):
+        try:
+            import starlette  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-starlette is not installed")
+        with Kirin(*ASYNCIO, "asgi_tasks:starlette_app") as k:
+            for path, body in (("/quick", {"quick": True}), ("/blocking", {"thread": True}),
+                               ("/scoped", {"cancelled": True})):
+                r = http_get(k.port, path)
+                self.assertEqual((r.status, r.header("x-tag"), r.json()), (200, "yes", body))
+            statuses, _ = concurrent_gets(k.port, "/scoped", 10)
+            self.assertEqual(statuses, [200] * 10)
+            self.assertNotIn("Exception in ASGI application", k.log())
 
 
 class AsgiOnWsgiWorkers(unittest.TestCase):
