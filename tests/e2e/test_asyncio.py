@@ -46,6 +46,25 @@ class AsgiHttp(unittest.TestCase):
         self.assertEqual(e["asgi"], {"version": "3.0", "spec_version": "2.4"})
         self.assertEqual(e["state"], {"started": "yes"})  # from the lifespan startup
         self.assertEqual(e["body"], 0)
+        # What differs from the scope's template is set, and only for that request.
+        raw = raw_request(self.k.port, b"POST /echo?z HTTP/1.0\r\nContent-Length: 2\r\n\r\nab")
+        e = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual((e["method"], e["http_version"], e["query"], e["body"]),
+                         ("POST", "1.0", "z", 2))
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            for _ in range(3):  # the peer's cached base from the second request on
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Case: 1\r\n\r\n")
+                e = json.loads(recv_responses(s, 1, 10)[0][1])
+                self.assertEqual((e["method"], e["http_version"], e["query"]), ("GET", "1.1", ""))
+                self.assertEqual(e["client"], ["127.0.0.1", s.getsockname()[1]])
+                self.assertIn(["x-case", "1"], e["headers"])
+
+    def test_unix_socket_scope(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="kirin-asgi-"), "s.sock")
+        with Kirin(*ASYNCIO, "-b", f"unix:{path}", "asgi_apps:app") as k:
+            self.assertTrue(wait_for(lambda: os.path.exists(path), 10))
+            e = request(0, "/echo", unix=path).json()
+            self.assertEqual((e["client"], e["server"]), (None, None))
 
     def test_request_bodies(self):
         data = os.urandom(300000)

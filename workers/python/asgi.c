@@ -477,7 +477,9 @@ static PyObject *response_start(Req *r, PyObject *msg)
 	PyObject *headers = PyDict_GetItemWithError(msg, S.k_headers);
 	PyObject *trailers = PyDict_GetItemWithError(msg, S.k_trailers);
 	PyObject *it, *item;
+	const char *reason;
 	char line[64];
+	size_t rlen;
 	long code;
 
 	if (r->started) {
@@ -496,8 +498,14 @@ static PyObject *response_start(Req *r, PyObject *msg)
 		                                  "is not in the scope");
 		return NULL;
 	}
-	snprintf(line, sizeof(line), "%ld %s", code, http_reason((int)code));
-	if (response_begin(&r->resp, line, strlen(line), r->c->req.version_minor,
+	reason = http_reason((int)code);
+	rlen = strlen(reason) < sizeof(line) - 4 ? strlen(reason) : sizeof(line) - 4;
+	line[0] = (char)('0' + code / 100);
+	line[1] = (char)('0' + code / 10 % 10);
+	line[2] = (char)('0' + code % 10);
+	line[3] = ' ';
+	memcpy(line + 4, reason, rlen);
+	if (response_begin(&r->resp, line, 4 + rlen, r->c->req.version_minor,
 	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
 	                   r->resp.keep_alive) < 0) {
 		PyErr_SetString(PyExc_ValueError, "bad status");
@@ -511,8 +519,11 @@ static PyObject *response_start(Req *r, PyObject *msg)
 		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
 
 		if (ok) {
-			n = PySequence_GetItem(item, 0);
-			v = PySequence_GetItem(item, 1);
+			/* A tuple, the usual, without a call per item. */
+			n = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 0))
+			                             : PySequence_GetItem(item, 0);
+			v = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
+			                             : PySequence_GetItem(item, 1);
 			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
 			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
 			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
