@@ -15,6 +15,7 @@
 #include "workers/http/conn.h"
 #include "workers/http/response.h"
 #include "workers/python/environ.h"
+#include "workers/python/headcache.h"
 #include "workers/python/input.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
@@ -26,7 +27,6 @@
 /* One request in flight: what start_response and write() act on. */
 struct request {
 	struct conn *c;
-	struct response resp;
 	bool started;   /* start_response was called (resp holds the head so far) */
 	bool head_sent;
 	bool broken;    /* a write failed: the client is gone */
@@ -39,6 +39,7 @@ struct request {
 	struct timespec start; /* CLOCK_MONOTONIC, when the request reached us */
 	int answered;   /* the status of an answer made here (error, 101), 0: the app's */
 	int timer;      /* its reqtimeout slot, -1: not timed */
+	struct response resp; /* last: its buffer needs no zeroing */
 };
 
 typedef struct {
@@ -139,11 +140,14 @@ int wsgi_init(PyObject *app, bool multithread, bool multiprocess, bool coop)
 
 enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 {
-	struct request r = {.c = c, .timer = -1};
+	struct request r;
 	PyObject *input = NULL, *env = NULL, *result = NULL, *it = NULL, *item;
 	StartResponse *sr = NULL;
 	enum wsgi_outcome out = WSGI_CLOSE;
 
+	memset(&r, 0, offsetof(struct request, resp.in_place));
+	r.c = c;
+	r.timer = -1;
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;
 	clock_gettime(CLOCK_MONOTONIC, &r.start); /* vDSO: no system call */
 	channel_in_flight(1);
@@ -455,7 +459,16 @@ static PyObject *start_response(StartResponse *self, PyObject *status, PyObject 
 		PyObject *h = PyList_GET_ITEM(headers, i); /* borrowed */
 		Py_ssize_t nl, vl;
 		const char *n, *v;
+		int rc = headcache_add(&r->resp, h);
+		size_t before = r->resp.head_len;
+		bool had_length = r->resp.has_length;
 
+		if (rc <= 0) {
+			if (rc == 0)
+				continue;
+			PyErr_Format(PyExc_ValueError, "invalid header %R", h);
+			return NULL;
+		}
 		if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2 ||
 		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ||
 		    !PyUnicode_Check(PyTuple_GET_ITEM(h, 1))) {
@@ -470,6 +483,7 @@ static PyObject *start_response(StartResponse *self, PyObject *status, PyObject 
 			PyErr_Format(PyExc_ValueError, "invalid header %R", h);
 			return NULL;
 		}
+		headcache_keep(h, &r->resp, before, had_length);
 	}
 	r->started = true;
 	if (hooks_request_set()) {
