@@ -123,6 +123,7 @@ struct config {
 	int limit_request_field_size;
 	long limit_request_body;
 	long request_body_buffer;
+	long request_body_buffer_max;
 	long response_buffer;
 	long response_buffer_max;
 	long websocket_max_message;

@@ -265,6 +265,18 @@ const struct setting config_rows_serving[] = {
 			"bytes in memory, the rest in an unlinked temporary file in $TMPDIR.",
 	},
 	{
+		.name = "request_body_buffer_max",
+		.long_flag = "--request-body-buffer-max",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, request_body_buffer_max),
+		.def = "16777216",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread: past this many bytes of a body read ahead (memory and file), "
+			"the app runs and reads the rest from the client; 0 reads none ahead.",
+	},
+	{
 		.name = "response_buffer",
 		.long_flag = "--response-buffer",
 		.type = SETTING_LONG,

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "arbiter/config_parts.h"
+#include "arbiter/process.h"
 
 /* The sections, in order; each ends with a row whose name is NULL. */
 static const struct setting *const sections[] = {config_rows_serving, config_rows_running};
@@ -204,7 +205,9 @@ int check_syslog_addr(const char *item, char *why, size_t whylen)
 /* --user: a user id, or the name of a user this system knows. */
 int check_user(const char *item, char *why, size_t whylen)
 {
-	if (strspn(item, "0123456789") == strlen(item) || getpwnam(item))
+	unsigned long long id;
+
+	if (process_id_parse(item, &id) || getpwnam(item))
 		return 0;
 	snprintf(why, whylen, "no such user");
 	return -1;
@@ -213,7 +216,9 @@ int check_user(const char *item, char *why, size_t whylen)
 /* --group: a group id, or the name of a group this system knows. */
 int check_group(const char *item, char *why, size_t whylen)
 {
-	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
+	unsigned long long id;
+
+	if (process_id_parse(item, &id) || getgrnam(item))
 		return 0;
 	snprintf(why, whylen, "no such group");
 	return -1;

@@ -126,6 +126,7 @@ static const struct worker_type asyncio_type = {
 	.name = "asyncio",
 	.aliases = {"uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"},
 	.backend = asyncio_backend,
+	.asgi = true,
 	.run = asyncio_run,
 };
 

@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct kirin_backend;
@@ -35,6 +36,8 @@ struct worker_type {
 	 * monkey-patch), in the worker or, with --preload or --check-config, in
 	 * the arbiter; NULL: nothing. 0, or -1 after logging why. */
 	int (*before_import)(void);
+	/* Serves ASGI apps; the other types refuse one at boot (asgi_detect). */
+	bool asgi;
 	/* Serve `app` (borrowed) until stopped; a worker exit code (channel.h). */
 	int (*run)(struct worker *w, PyObject *app);
 };

@@ -527,6 +527,18 @@ static void test_obs_fold(void **state)
 		 .status = 400, .permit = HTTP_PERMIT_OBS_FOLD},
 		{"GET / HTTP/1.1\r\nHost: a\r\n b\r\n\r\n", .status = 400,
 		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nConnection: close\r\n x\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nUpgrade: a\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nExpect: 100-continue\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		{"GET / HTTP/1.0\r\nContent-Type: a\r\n b\r\n\r\n", .status = 400,
+		 .permit = HTTP_PERMIT_OBS_FOLD},
+		/* ... but a field of the same length after one of them is */
+		{"GET / HTTP/1.0\r\nUpgrade: a\r\nX-Grade: a\r\n b\r\n\r\n",
+		 .permit = HTTP_PERMIT_OBS_FOLD,
+		 .fields = (const char *const[]){"Upgrade", "a", "X-Grade", "a\r\n b", NULL}},
 		/* control characters stay refused in a continuation */
 		{"GET / HTTP/1.0\r\nX-A: one\r\n t\x01wo\r\n\r\n", .status = 400,
 		 .permit = HTTP_PERMIT_OBS_FOLD},
@@ -1174,6 +1186,44 @@ static void alarm_handler(int sig)
 	_exit(99); /* quadratic: the test harness sees a failure */
 }
 
+/*
+ * Every byte value at every offset of a field value, whole and fed byte by
+ * byte: refused exactly when it is a control character other than HTAB,
+ * or DEL (the scan looks at 8 bytes at a time, and where in a word the
+ * byte falls must not matter).
+ */
+static void test_every_byte_at_every_offset(void **state)
+{
+	static const char pre[] = "GET / HTTP/1.1\r\nHost: a\r\nX: ", post[] = "y\r\n\r\n";
+	char in[sizeof(pre) + 24 + sizeof(post)];
+	struct http_request req;
+	struct http_header hs[4];
+
+	(void)state;
+	for (int b = 0; b < 256; b++) {
+		for (size_t at = 0; at < 24; at++) {
+			size_t n = sizeof(pre) - 1, len;
+			bool bad = (b < 0x20 && b != '\t') || b == 0x7f;
+			ssize_t r = HTTP_PARSE_AGAIN;
+			char *buf;
+
+			memcpy(in, pre, n);
+			memset(in + n, 'v', 24);
+			in[n + at] = (char)b;
+			memcpy(in + n + 24, post, sizeof(post) - 1);
+			len = n + 24 + sizeof(post) - 1;
+			buf = guard_place(in, len);
+			http_request_init(&req, hs, 4);
+			assert_int_equal(http_parse_request(&req, buf, len, NULL),
+					 bad ? HTTP_PARSE_ERROR : (ssize_t)len);
+			http_request_init(&req, hs, 4);
+			for (size_t k = 1; k <= len && r == HTTP_PARSE_AGAIN; k++)
+				r = http_parse_request(&req, buf, k, NULL);
+			assert_int_equal(r, bad ? HTTP_PARSE_ERROR : (ssize_t)len);
+		}
+	}
+}
+
 static void test_not_quadratic(void **state)
 {
 	struct http_limits lim;
@@ -1262,6 +1312,7 @@ int main(void)
 		cmocka_unit_test(test_buffer_moves),
 		cmocka_unit_test(test_request_rebase),
 		cmocka_unit_test(test_headers_capacity),
+		cmocka_unit_test(test_every_byte_at_every_offset),
 		cmocka_unit_test(test_not_quadratic),
 		cmocka_unit_test(test_sticky_error),
 	};

@@ -77,6 +77,15 @@ struct conn_io {
 	 * error (errno set, ETIMEDOUT for a timeout).
 	 */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
+	/*
+	 * Optional (NULL: not offered). While the app makes a response's next
+	 * chunk, lend() lets the worker's loop send what is kept for a slow
+	 * client (conn_pending()) as the client takes it; reclaim() takes the
+	 * output back before the thread serving c writes again, waiting out
+	 * a send in progress. Both from the thread serving c, in that order.
+	 */
+	void (*lend)(struct conn *c);
+	void (*reclaim)(struct conn *c);
 };
 
 /*
@@ -190,17 +199,21 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
  */
 int conn_poll_head(struct conn *c);
 
+/* Room in c->buf for need bytes in all (pre-TLS reads): 0, or -1. */
+int conn_reserve(struct conn *c, size_t need);
+
 /*
  * For event loops that read a request's body before the app runs: read what
  * the socket has of it (sending "100 Continue" first if the client expects
  * it), never waiting, into a spool that keeps up to mem_max bytes in memory
- * and the rest in a temporary file. Returns 1 once the whole body is in
- * (conn_body_read() then reads the spool and never waits), -2 when more
- * must come (wait for readability, call again), -1 on a framing error
- * (c->error_status 400/413: refuse; 500 when the spool's file fails), or
- * when the client is gone (c->error_status 0: close).
+ * and the rest in a temporary file, max bytes at most. Returns 1 once the
+ * whole body is in, or max bytes of it (conn_body_read() then reads the
+ * spool first, and the rest from the socket), -2 when more must come (wait
+ * for readability, call again), -1 on a framing error (c->error_status
+ * 400/413: refuse; 500 when the spool's file fails), or when the client is
+ * gone (c->error_status 0: close).
  */
-int conn_poll_body(struct conn *c, size_t mem_max);
+int conn_poll_body(struct conn *c, size_t mem_max, uint64_t max);
 
 /*
  * After a response on a kept connection: drain what the app left unread of

@@ -2,6 +2,7 @@
 #include "workers/http/parser.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -53,7 +54,6 @@ static int parse_field(struct http_request *req, const char *line, size_t n,
 static bool forwarded(const char *list, const char *name, size_t nlen);
 static int fold(struct http_request *req, const char *buf, size_t start, size_t end,
 		const struct http_limits *lim);
-static bool interpreted(const char *name, size_t nlen);
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
 			   const char *v, size_t vlen);
 static int transfer_codings(struct http_request *req, const char *v, size_t n);
@@ -259,32 +259,29 @@ static enum line_scan find_line(const char *buf, size_t len, size_t start, size_
 
 /*
  * The first byte in [p, e) below 0x20 (HTAB excepted when tab) or DEL, e if
- * none. 8 bytes at a time (SWAR: a byte lower than 0x20, or equal to 0x7f,
- * sets the high bit of its lane); never reads at or beyond e.
+ * none; never reads at or beyond e. 8 bytes at a time (SWAR: such a byte
+ * sets the high bit of its lane; a borrow only reaches lanes after a match).
  */
 static const unsigned char *find_ctl(const unsigned char *p, const unsigned char *e, bool tab)
 {
 	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
 
-	for (;;) {
-		const unsigned char *stop;
+	while (e - p >= 8) {
+		uint64_t w, d, m;
 
-		while (e - p >= 8) {
-			uint64_t w, d;
-
-			memcpy(&w, p, 8);
-			d = w ^ (ones * 0x7f);
-			if ((((w - ones * 0x20) & ~w) | ((d - ones) & ~d)) & highs)
-				break;
-			p += 8;
-		}
-		stop = e - p > 8 ? p + 8 : e;
-		for (; p < stop; p++)
-			if ((*p < 0x20 && !(tab && *p == '\t')) || *p == 0x7f)
-				return p;
-		if (p == e)
-			return e;
+		memcpy(&w, p, 8);
+		w = le64toh(w); /* the first byte in the lowest lane */
+		d = w ^ (ones * 0x7f);
+		m = (((w - ones * 0x20) & ~w) | ((d - ones) & ~d)) & highs;
+		p += m ? (unsigned)__builtin_ctzll(m) / 8 : 8;
+		if (m && !(tab && *p == '\t'))
+			return p;
+		p += m != 0;
 	}
+	for (; p < e; p++)
+		if ((*p < 0x20 && !(tab && *p == '\t')) || *p == 0x7f)
+			return p;
+	return e;
 }
 
 /*
@@ -471,7 +468,7 @@ static int parse_field(struct http_request *req, const char *line, size_t n,
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *v;
 	unsigned permit = lim->permit;
-	bool underscore = false, fwd;
+	bool underscore = false, fwd, script;
 	size_t nlen;
 
 	if (*p == ' ' || *p == '\t')
@@ -501,16 +498,14 @@ static int parse_field(struct http_request *req, const char *line, size_t n,
 	}
 	if (req->num_headers >= req->max_headers)
 		return (int)fail(req, 431, "too many header fields");
-	if (fwd && ieq(line, nlen, "script_name")) {
-		/* read here, so not to be folded, as the fields interpreted() names */
+	script = fwd && ieq(line, nlen, "script_name");
+	if (script) {
 		if (req->script_name)
 			return (int)fail(req, 400, "more than one SCRIPT_NAME");
 		req->script_name = (const char *)v;
 		for (req->script_name_len = (size_t)(e - v);
 		     req->script_name_len && v[req->script_name_len - 1] == '/';)
 			req->script_name_len--;
-	} else if (!interpreted(line, nlen)) {
-		req->flags_ |= F_FOLD_KEPT;
 	}
 	req->headers[req->num_headers++] = (struct http_header){
 		.name = line,
@@ -518,7 +513,10 @@ static int parse_field(struct http_request *req, const char *line, size_t n,
 		.value = (const char *)v,
 		.value_len = (size_t)(e - v),
 	};
-	return field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
+	int rc = field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
+	if (rc == 0 && !script)
+		req->flags_ |= F_FOLD_KEPT; /* a field the parser acts on cannot be folded */
+	return rc < 0 ? -1 : 0;
 }
 
 /* Is the field name one of the comma-separated list, or is "*" in it? */
@@ -564,21 +562,10 @@ static int fold(struct http_request *req, const char *buf, size_t start, size_t 
 	return 0;
 }
 
-/* Is this a field the parser acts on (so that folding it is refused)? */
-static bool interpreted(const char *name, size_t nlen)
-{
-	static const char *const names[] = {"host",           "expect",
-					    "upgrade",        "connection",
-					    "content-type",   "content-length",
-					    "transfer-encoding"};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (ieq(name, nlen, names[i]))
-			return true;
-	return false;
-}
-
-/* The fields the parser itself acts on. */
+/*
+ * The fields the parser itself acts on: 1 for one of them, 0 for any other
+ * field, -1 when refused.
+ */
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
 			   const char *v, size_t vlen)
 {
@@ -591,29 +578,31 @@ static int field_semantics(struct http_request *req, const char *name, size_t nl
 		req->flags_ |= F_HOST;
 		req->host = v;
 		req->host_len = vlen;
-		return 0;
+		return 1;
 	case 6:
 		if (!ieq(name, nlen, "expect"))
 			return 0;
 		if (!ieq(v, vlen, "100-continue"))
 			return (int)fail(req, 417, "unsupported expectation");
 		req->flags_ |= F_EXPECT;
-		return 0;
+		return 1;
 	case 7:
-		if (ieq(name, nlen, "upgrade"))
-			req->upgrade = true;
-		return 0;
+		if (!ieq(name, nlen, "upgrade"))
+			return 0;
+		req->upgrade = true;
+		return 1;
 	case 10:
-		if (ieq(name, nlen, "connection"))
-			connection_options(req, v, vlen);
-		return 0;
+		if (!ieq(name, nlen, "connection"))
+			return 0;
+		connection_options(req, v, vlen);
+		return 1;
 	case 12:
 		if (!ieq(name, nlen, "content-type"))
 			return 0;
 		if (req->flags_ & F_CT)
 			return (int)fail(req, 400, "more than one Content-Type");
 		req->flags_ |= F_CT;
-		return 0;
+		return 1;
 	case 14: {
 		uint64_t cl = 0;
 
@@ -632,12 +621,12 @@ static int field_semantics(struct http_request *req, const char *name, size_t nl
 		}
 		req->flags_ |= F_CL;
 		req->content_length = cl;
-		return 0;
+		return 1;
 	}
 	case 17:
-		if (ieq(name, nlen, "transfer-encoding"))
-			return transfer_codings(req, v, vlen);
-		return 0;
+		if (!ieq(name, nlen, "transfer-encoding"))
+			return 0;
+		return transfer_codings(req, v, vlen) < 0 ? -1 : 1;
 	default:
 		return 0;
 	}
