@@ -113,8 +113,7 @@ void conn_policy_free(struct conn_policy *p)
 	p->secure = NULL;
 	p->nsecure = 0;
 	free(p->forwarders);
-	p->forwarders = NULL;
-	p->limits.forwarders = NULL;
+	p->limits.forwarders = p->forwarders = NULL;
 }
 
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
