@@ -44,8 +44,8 @@ static struct {
 	struct event *done_ev;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_mutex_t out_mu;    /* a lent output: the pool thread's, or the loop sends */
-	_Atomic bool lends;        /* a pool thread lent an output since the loop looked */
+	pthread_mutex_t out_mu; /* a lent output: the pool thread's, or the loop sends */
+	_Atomic bool lends;     /* a pool thread lent an output since the loop looked */
 	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
 	struct pool_thread *threads;
