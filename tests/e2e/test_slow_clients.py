@@ -254,6 +254,7 @@ class SlowClients:
                 s.sendall(b"GET /stream?4 HTTP/1.1\r\nHost: x\r\n\r\n")
                 start, got = time.monotonic(), bytearray()
                 time.sleep(1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # now fast
                 while True:
                     data = s.recv(1 << 20)
                     self.assertTrue(data, len(got))
