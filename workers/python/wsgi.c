@@ -307,12 +307,17 @@ static PyObject *next_chunk(struct request *r, PyObject *it)
 	return item;
 }
 
-/* The output is this thread's again (the app may call write() while lent). */
+/*
+ * The output is this thread's again (the app may call write() while lent);
+ * without the GIL, as the loop may be sending a lot of it to a fast reader.
+ */
 static void take_back(struct request *r)
 {
 	if (r->lent) {
 		r->lent = false;
+		Py_BEGIN_ALLOW_THREADS;
 		r->c->io->reclaim(r->c);
+		Py_END_ALLOW_THREADS;
 	}
 }
 
