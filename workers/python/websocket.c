@@ -25,7 +25,7 @@
 #define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
 #define WRITER_WAIT  20    /* ms a second writer waits between looks */
 #define ASSEMBLY_MAX 65536 /* an assembly buffer kept between messages, at most */
-#define IDLE_ROOM    1024  /* read buffer kept past the head between messages */
+#define IDLE_ROOM    256   /* read buffer kept past the head between messages */
 #define WARN_EVERY   60.0  /* seconds between two warnings that WebSockets hold the pool */
 
 /* What gevent-websocket says where it raises. */
