@@ -141,7 +141,8 @@ const struct setting config_rows_running[] = {
 		.choices = interfaces,
 		.metavar = "INTERFACE",
 		.help = "What the asyncio worker calls the app as: asgi, wsgi, or auto (ASGI for a "
-			"coroutine function or a callable of three arguments).",
+			"coroutine function or a callable of three arguments). The other worker "
+			"types serve WSGI only: an ASGI app stops them at boot.",
 	},
 	/* server mechanics */
 	{

@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -13,7 +14,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
                        recv_responses, recv_until, request, run_kirin, skip_stack_switching,
-                       wait_for, free_port)
+                       wait_for, worker_classes, free_port)
 from test_websocket import (HAVE_WEBSOCKETS, OP_BINARY, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
                             Raw, frame)
 
@@ -46,6 +47,25 @@ class AsgiHttp(unittest.TestCase):
         self.assertEqual(e["asgi"], {"version": "3.0", "spec_version": "2.4"})
         self.assertEqual(e["state"], {"started": "yes"})  # from the lifespan startup
         self.assertEqual(e["body"], 0)
+        # What differs from the scope's template is set, and only for that request.
+        raw = raw_request(self.k.port, b"POST /echo?z HTTP/1.0\r\nContent-Length: 2\r\n\r\nab")
+        e = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual((e["method"], e["http_version"], e["query"], e["body"]),
+                         ("POST", "1.0", "z", 2))
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            for _ in range(3):  # the peer's cached base from the second request on
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Case: 1\r\n\r\n")
+                e = json.loads(recv_responses(s, 1, 10)[0][1])
+                self.assertEqual((e["method"], e["http_version"], e["query"]), ("GET", "1.1", ""))
+                self.assertEqual(e["client"], ["127.0.0.1", s.getsockname()[1]])
+                self.assertIn(["x-case", "1"], e["headers"])
+
+    def test_unix_socket_scope(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="kirin-asgi-"), "s.sock")
+        with Kirin(*ASYNCIO, "-b", f"unix:{path}", "asgi_apps:app") as k:
+            self.assertTrue(wait_for(lambda: os.path.exists(path), 10))
+            e = request(0, "/echo", unix=path).json()
+            self.assertEqual((e["client"], e["server"]), (None, None))
 
     def test_request_bodies(self):
         data = os.urandom(300000)
@@ -65,6 +85,12 @@ class AsgiHttp(unittest.TestCase):
             self.assertEqual([json.loads(b)["query"] for _, b in got], ["1", "2"])
             s.sendall(b"GET /echo?3 HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "3")
+            # More pipelined requests than one dispatch serves inside another.
+            s.sendall(b"".join(b"GET /echo?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+                               for i in range(100)))
+            got = recv_responses(s, 100, 10)
+            self.assertEqual([json.loads(b)["query"] for _, b in got],
+                             [str(i) for i in range(100)])
 
     def test_streaming_both_ways(self):
         # Each part of a chunked upload comes back before the next is sent.
@@ -241,6 +267,93 @@ class WsgiOnTheLoop(unittest.TestCase):
             with self.subTest(app=app), Kirin(*ASYNCIO, app) as k:
                 self.assertEqual(http_get(k.port, "/").body, body)
 
+
+@skip_stack_switching("asyncio")
+class AsgiTasks(unittest.TestCase):
+    """A request's first step runs before any Task exists (asgi_task.h):
+    asyncio.current_task() must still be one task for the whole request,
+    and each request must have a context of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin(*ASYNCIO, "asgi_tasks:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def get(self, path):
+        r = http_get(self.k.port, path)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_context_and_task(self):
+        for path in ("/ctx?0", "/ctx?0.01", "/ctx?0", "/ctx?0"):
+            self.assertEqual({k: v for k, v in self.get(path).items() if k != "task_id"},
+                             {"seen": "unset", "kept": True, "task": True, "same_task": True})
+        results, lock = [], threading.Lock()
+
+        def one():
+            r = self.get("/ctx?0.3")
+            with lock:
+                results.append(r)
+        threads = [threading.Thread(target=one) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 20)
+        self.assertTrue(all(r["seen"] == "unset" and r["kept"] and r["same_task"]
+                            for r in results), results)
+        self.assertEqual(len({r["task_id"] for r in results}), 20)  # waiting together
+
+    def test_cancels_reach_the_request(self):
+        self.assertEqual(self.get("/timeout"), {"outcome": "timed out", "same_task": True})
+        self.assertEqual(self.get("/group"), {"results": [2, 4], "same_task": True})
+        self.assertEqual(self.get("/selfcancel"), {"outcome": "cancelled"})
+        self.assertEqual(self.get("/ctx?0")["seen"], "unset")
+
+    def test_starlette_middleware_threads_and_cancel_scopes(self):
+        try:
+            import starlette  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-starlette is not installed")
+        with Kirin(*ASYNCIO, "asgi_tasks:starlette_app") as k:
+            for path, body in (("/quick", {"quick": True}), ("/blocking", {"thread": True}),
+                               ("/scoped", {"cancelled": True})):
+                r = http_get(k.port, path)
+                self.assertEqual((r.status, r.header("x-tag"), r.json()), (200, "yes", body))
+            statuses, _ = concurrent_gets(k.port, "/scoped", 10)
+            self.assertEqual(statuses, [200] * 10)
+            self.assertNotIn("Exception in ASGI application", k.log())
+
+
+class AsgiOnWsgiWorkers(unittest.TestCase):
+    """An ASGI app given to a WSGI-only worker type stops the server at boot
+    (exit 3) with a message, instead of answering 500 forever."""
+
+    def test_refused_at_boot(self):
+        cases = [(wc, "asgi_apps:app", ()) for wc in worker_classes() if wc != "asyncio"]
+        cases += [("sync", "asgi_apps:asgi_object", ()),
+                  ("sync", "hello:app", ("--interface", "asgi"))]
+        for wc, app, extra in cases:
+            with self.subTest(worker=wc, app=app):
+                t0 = time.monotonic()
+                cp = run_kirin("-k", wc, "-w", "2", "-b", f"127.0.0.1:{free_port()}", *extra,
+                               app, timeout=30)
+                self.assertEqual(cp.returncode, 3, cp.stderr)
+                self.assertIn(f"{app} is an ASGI app: use -k asyncio", cp.stderr)
+                self.assertLess(time.monotonic() - t0, 25)
+
+    def test_wsgi_apps_still_served(self):
+        for app, extra, body in (("asgi_apps:wsgi_three", (), b"wsgi"),
+                                 ("asgi_apps:asgi_object", ("--interface", "wsgi"), None)):
+            with self.subTest(app=app), Kirin("-k", "sync", *extra, app) as k:
+                r = http_get(k.port, "/")
+                if body:
+                    self.assertEqual(r.body, body)
+                else:  # forced to WSGI: called as one, and fails as one
+                    self.assertEqual(r.status, 500)
 
 
 @skip_stack_switching("asyncio")

@@ -17,6 +17,7 @@
 #include "workers/http/response.h"
 #include "workers/python/asgi_req.h"
 #include "workers/python/asgi_scope.h"
+#include "workers/python/asgi_task.h"
 #include "workers/python/asgi_ws.h"
 #include "workers/python/interp.h"
 #include "workers/reactor_asyncio.h"
@@ -24,7 +25,7 @@
 #define BODY_CHUNK 65536 /* request body bytes per http.request message, at most */
 
 static struct {
-	PyObject *app, *loop, *create_future, *create_task, *state;
+	PyObject *app, *loop, *create_future, *state;
 	PyObject *disconnected_exc; /* kirin.ClientDisconnected, an OSError */
 	PyObject *ready_none, *empty;
 	PyObject *k_type, *k_headers, *k_body, *k_more_body, *k_status, *k_trailers;
@@ -45,9 +46,10 @@ static PyObject *body_message(Req *r);
 static PyObject *message(PyObject *type, PyObject *body, bool more);
 static void stop_reading(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
-static void finish(Req *r, PyObject *task, enum wsgi_outcome *out);
+static void finish(Req *r, enum wsgi_outcome *out);
 static Req *req_new(struct conn *c, bool keep_alive);
-static void begin(Req *r, PyObject *scope);
+static void begin(Req *r, PyObject *scope, bool eager);
+static void app_failed(Req *r);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -71,7 +73,6 @@ int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
 	S.app = app;
 	S.loop = loop;
 	S.create_future = PyObject_GetAttrString(loop, "create_future");
-	S.create_task = PyObject_GetAttrString(loop, "create_task");
 	S.disconnected_exc = PyErr_NewExceptionWithDoc(
 	    "kirin.ClientDisconnected", "send() after the client went away", PyExc_OSError, NULL);
 #define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
@@ -84,8 +85,9 @@ int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
 	INTERN(s_add_done_callback, "add_done_callback"), INTERN(s_result, "result");
 	INTERN(s_cancel, "cancel");
 #undef INTERN
-	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future || !S.create_task ||
-	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0) {
+	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future ||
+	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0 ||
+	    asgi_task_init(loop) < 0) {
 		interp_log_exception("cannot set up ASGI");
 		return -1;
 	}
@@ -117,7 +119,7 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 		Py_DECREF(r);
 		return c->fd < 0 ? WSGI_CLOSED : WSGI_CLOSE;
 	}
-	begin(r, scope);
+	begin(r, scope, false);
 	Py_XDECREF(scope);
 	/* The task's end (req_done) switches back here. */
 	while (!r->task_done) {
@@ -128,12 +130,12 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 			PyErr_Clear();
 			res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
 			PyErr_Clear();
-			r->broken = true;
+			r->broken = r->failed = true;
 			r->task_done = true;
 		}
 		Py_XDECREF(res);
 	}
-	finish(r, r->task, &out);
+	finish(r, &out);
 	Py_CLEAR(r->task);
 	Py_DECREF(r);
 	if (c->fd < 0)
@@ -153,7 +155,7 @@ void asgi_start(struct conn *c, bool keep_alive,
 	}
 	r->done_cb = done;
 	scope = asgi_scope_new(c, S.state);
-	begin(r, scope);
+	begin(r, scope, true);
 	Py_XDECREF(scope);
 	if (r->task_done)
 		asgi_req_end(r);
@@ -177,27 +179,51 @@ static Req *req_new(struct conn *c, bool keep_alive)
 	return r;
 }
 
-/* Call the app with scope (NULL: its building failed) and start its task in r->task. */
-static void begin(Req *r, PyObject *scope)
+/*
+ * Call the app with scope (NULL: its building failed) and run its
+ * coroutine: with `eager`, its first step here (asgi_task.h), and as a
+ * task in r->task only when it waits; else all of it as a task.
+ * r->task_done once it ended; req_done() is the task's done callback.
+ */
+static void begin(Req *r, PyObject *scope, bool eager)
 {
 	PyObject *receive = bound(&receive_def, r), *send = bound(&send_def, r);
-	PyObject *done = bound(&done_def, r), *coro = NULL, *res;
+	PyObject *coro = NULL, *done, *res = NULL;
+	int rc = -1;
 
-	if (scope && receive && send && done) {
+	if (scope && receive && send) {
 		PyObject *args[] = {scope, receive, send};
 		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
 	}
-	r->task = coro ? PyObject_CallOneArg(S.create_task, coro) : NULL;
-	res = r->task ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
-	Py_XDECREF(res);
-	if (!res) {
-		interp_log_exception("Exception in ASGI application");
-		r->task_done = true;
-	}
 	Py_XDECREF(receive);
 	Py_XDECREF(send);
-	Py_XDECREF(done);
+	if (coro && eager)
+		rc = asgi_task_run(coro, &r->task);
+	else if (coro)
+		rc = (r->task = asgi_task_start(coro)) ? 1 : -1;
 	Py_XDECREF(coro);
+	if (rc == 1) {
+		done = bound(&done_def, r);
+		res = done ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
+		Py_XDECREF(done);
+		if (!res)
+			Py_CLEAR(r->task);
+		Py_XDECREF(res);
+	}
+	if (!r->task) {
+		r->task_done = true;
+		if (rc != 0)
+			app_failed(r);
+	}
+}
+
+/* The app raised (the exception is set): logged, unless the client is gone. */
+static void app_failed(Req *r)
+{
+	r->failed = true;
+	if (!r->broken)
+		interp_log_exception("Exception in ASGI application");
+	PyErr_Clear();
 }
 
 void asgi_req_end(Req *r)
@@ -210,7 +236,7 @@ void asgi_req_end(Req *r)
 		return;
 	}
 	r->finishing = false;
-	finish(r, r->task, &out);
+	finish(r, &out);
 	Py_CLEAR(r->task);
 	r->done_cb(c, c->fd < 0 ? WSGI_CLOSED : out);
 	Py_DECREF(r);
@@ -221,16 +247,11 @@ void asgi_req_end(Req *r)
  * nothing (an error, or no response at all), log, and decide whether the
  * connection stays. In the connection greenlet (writes may wait).
  */
-static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
+static void finish(Req *r, enum wsgi_outcome *out)
 {
 	struct conn *c = r->c;
-	PyObject *res = task ? PyObject_CallMethodNoArgs(task, S.s_result) : NULL; /* new ref */
-	bool failed = !res, ws = r->ws != NULL;
+	bool failed = r->failed, ws = r->ws != NULL;
 
-	if (failed && !r->broken && task)
-		interp_log_exception("Exception in ASGI application");
-	PyErr_Clear();
-	Py_XDECREF(res);
 	stop_reading(r);
 	asgi_req_stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);
@@ -456,7 +477,9 @@ static PyObject *response_start(Req *r, PyObject *msg)
 	PyObject *headers = PyDict_GetItemWithError(msg, S.k_headers);
 	PyObject *trailers = PyDict_GetItemWithError(msg, S.k_trailers);
 	PyObject *it, *item;
+	const char *reason;
 	char line[64];
+	size_t rlen;
 	long code;
 
 	if (r->started) {
@@ -475,8 +498,14 @@ static PyObject *response_start(Req *r, PyObject *msg)
 		                                  "is not in the scope");
 		return NULL;
 	}
-	snprintf(line, sizeof(line), "%ld %s", code, http_reason((int)code));
-	if (response_begin(&r->resp, line, strlen(line), r->c->req.version_minor,
+	reason = http_reason((int)code);
+	rlen = strlen(reason) < sizeof(line) - 4 ? strlen(reason) : sizeof(line) - 4;
+	line[0] = (char)('0' + code / 100);
+	line[1] = (char)('0' + code / 10 % 10);
+	line[2] = (char)('0' + code % 10);
+	line[3] = ' ';
+	memcpy(line + 4, reason, rlen);
+	if (response_begin(&r->resp, line, 4 + rlen, r->c->req.version_minor,
 	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
 	                   r->resp.keep_alive) < 0) {
 		PyErr_SetString(PyExc_ValueError, "bad status");
@@ -490,8 +519,11 @@ static PyObject *response_start(Req *r, PyObject *msg)
 		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
 
 		if (ok) {
-			n = PySequence_GetItem(item, 0);
-			v = PySequence_GetItem(item, 1);
+			/* A tuple, the usual, without a call per item. */
+			n = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 0))
+			                             : PySequence_GetItem(item, 0);
+			v = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
+			                             : PySequence_GetItem(item, 1);
 			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
 			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
 			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
@@ -571,9 +603,14 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* The task ended (the hub): wake the connection greenlet waiting in asgi_serve(). */
+/* The task ended (the hub): finish, or wake the connection greenlet waiting in asgi_serve(). */
 static PyObject *req_done(Req *r, PyObject *task)
 {
+	PyObject *res = PyObject_CallMethodNoArgs(task, S.s_result); /* new ref */
+
+	if (!res)
+		app_failed(r);
+	Py_XDECREF(res);
 	r->task_done = true;
 	if (r->done_cb)
 		asgi_req_end(r);

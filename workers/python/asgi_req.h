@@ -32,6 +32,7 @@ typedef struct {
 	bool broken;       /* the client is gone, or a write timed out */
 	bool disconnected; /* receive() said http.disconnect */
 	bool task_done;
+	bool failed;        /* the app raised (or its task was cancelled) */
 	bool body_told;     /* receive() gave the message with more_body False */
 	bool reading;       /* our reader replaces the set's on the socket */
 	bool writing;       /* our writer is on the socket */

@@ -1,0 +1,38 @@
+/*
+ * asgi_task — running an ASGI app's coroutine on the worker's loop as
+ * Python 3.12's eager task factory does: its first step runs at once, in
+ * the caller, and most requests (a hello world, anything that never waits)
+ * end there without a Task being created, scheduled, stepped, and its done
+ * callback scheduled in turn. One that waits (a future, a sleep) goes on
+ * as a Task of the loop from where it stands.
+ *
+ * asyncio.current_task() must be one Task for the whole request (anyio's
+ * cancel scopes, asyncio.timeout and TaskGroup compare it before and after
+ * a wait), so the first step runs as the current step of a "host" Task
+ * made beforehand and waiting for work; the request that waits is handed
+ * to that host (the Task goes on with it), and the next request gets a new
+ * host. Each step runs in the request's own copy of the context, so
+ * contextvars set in the first step hold for the whole request.
+ *
+ * Runs in the asyncio worker with the GIL held, from the loop's greenlet
+ * (the hub), outside any running task.
+ */
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Set up for `loop` (borrowed, kept). 0, or -1 with an exception. */
+int asgi_task_init(PyObject *loop);
+
+/*
+ * Run `coro` (borrowed; a coroutine, or another awaitable create_task
+ * takes): 0 it ended in its first step; 1 it waits: *task is a new ref to
+ * the Task that goes on with it (its result is the coroutine's); -1 it
+ * raised (the app's exception is set) or could not be started (an
+ * exception is set).
+ */
+int asgi_task_run(PyObject *coro, PyObject **task);
+
+/* loop.create_task(coro): a new ref, or NULL with an exception. */
+PyObject *asgi_task_start(PyObject *coro);
