@@ -24,7 +24,8 @@ ASYNCIO = ("-k", "asyncio", "-w", "1")
 class AsgiHttp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "asgi_apps:app").start()
+        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "--asgi-disconnect-grace-period", "1",
+                      "asgi_apps:app").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -143,6 +144,35 @@ class AsgiHttp(unittest.TestCase):
             recv_until(s, b"waiting")
         self.assertTrue(wait_for(lambda: int(http_get(self.k.port, "/count").body) == before + 1,
                                  5))
+
+    def test_disconnect_grace_period(self):
+        # The class's server runs with --asgi-disconnect-grace-period 1.
+        def leave(path):
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+                recv_until(s, b"waiting")
+            return time.monotonic()
+
+        def graces():
+            return json.loads(http_get(self.k.port, "/graces").body)
+        t0 = leave("/grace?0.2&listen")  # cleans up within the grace period
+        self.assertTrue(wait_for(lambda: graces() == ["cleaned"], 10), graces())
+        for path in ("/grace?30&listen", "/grace?30&deaf"):  # too long: cancelled
+            t0 = leave(path)
+            n = len(graces())
+            self.assertTrue(wait_for(lambda: len(graces()) > n, 15), graces())
+            self.assertGreater(time.monotonic() - t0, 0.9)
+            self.assertEqual(graces()[-1], "cancelled")
+            self.assertEqual(http_get(self.k.port, "/echo").status, 200)  # others go on
+        self.assertIn("cancelling an ASGI request whose client went away 1 s ago",
+                      self.k.log())
+        self.assertNotIn("CancelledError", self.k.log())
+        with Kirin(*ASYNCIO, "--asgi-disconnect-grace-period", "0", "asgi_apps:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
+                recv_until(s, b"waiting")
+            self.assertTrue(wait_for(lambda: json.loads(http_get(k.port, "/graces").body)
+                                     == ["cancelled"], 5))
 
     def test_app_errors_are_500(self):
         for path in ("/raise", "/noresponse", "/headers"):

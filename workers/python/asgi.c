@@ -27,12 +27,13 @@
 static struct {
 	PyObject *app, *loop, *create_future, *state;
 	PyObject *disconnected_exc; /* kirin.ClientDisconnected, an OSError */
-	PyObject *ready_none, *empty;
-	PyObject *k_type, *k_headers, *k_body, *k_more_body, *k_status, *k_trailers;
+	PyObject *empty;
+	PyObject *k_type, *k_body, *k_more_body;
 	PyObject *t_request, *t_disconnect, *t_start, *t_body;
 	PyObject *s_set_result, *s_set_exception, *s_done, *s_add_done_callback, *s_result,
 	    *s_cancel;
 	PyObject *(*to_hub)(void);
+	int grace; /* --asgi-disconnect-grace-period */
 } S;
 
 static PyObject *req_receive(Req *r, PyObject *unused);
@@ -40,11 +41,12 @@ static PyObject *req_send(Req *r, PyObject *msg);
 static PyObject *req_done(Req *r, PyObject *task);
 static PyObject *req_readable(Req *r, PyObject *unused);
 static PyObject *req_read_timeout(Req *r, PyObject *unused);
-static PyObject *response_start(Req *r, PyObject *msg);
-static PyObject *response_body(Req *r, PyObject *msg);
+static PyObject *req_grace_over(Req *r, PyObject *unused);
+static void client_gone(Req *r);
 static PyObject *body_message(Req *r);
 static PyObject *message(PyObject *type, PyObject *body, bool more);
 static void stop_reading(Req *r);
+static void watch_client(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
 static void finish(Req *r, enum wsgi_outcome *out);
 static Req *req_new(struct conn *c, bool keep_alive);
@@ -58,6 +60,7 @@ static PyMethodDef done_def = {"kirin_task_done", (PyCFunction)req_done, METH_O,
 static PyMethodDef readable_def = {"kirin_readable", (PyCFunction)req_readable, METH_NOARGS, NULL};
 static PyMethodDef read_timeout_def = {"kirin_read_timeout", (PyCFunction)req_read_timeout,
                                        METH_NOARGS, NULL};
+static PyMethodDef grace_def = {"kirin_grace_over", (PyCFunction)req_grace_over, METH_NOARGS, NULL};
 
 static PyTypeObject ReqType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
@@ -66,9 +69,10 @@ static PyTypeObject ReqType = {
     .tp_dealloc = (destructor)req_dealloc,
 };
 
-int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
+int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grace)
 {
 	PyGreenlet_Import();
+	S.grace = grace;
 	S.to_hub = to_hub;
 	S.app = app;
 	S.loop = loop;
@@ -76,9 +80,8 @@ int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
 	S.disconnected_exc = PyErr_NewExceptionWithDoc(
 	    "kirin.ClientDisconnected", "send() after the client went away", PyExc_OSError, NULL);
 #define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
-	INTERN(k_type, "type"), INTERN(k_headers, "headers"), INTERN(k_body, "body");
-	INTERN(k_more_body, "more_body"), INTERN(k_status, "status");
-	INTERN(k_trailers, "trailers"), INTERN(t_request, "http.request");
+	INTERN(k_type, "type"), INTERN(k_body, "body"), INTERN(k_more_body, "more_body");
+	INTERN(t_request, "http.request");
 	INTERN(t_disconnect, "http.disconnect"), INTERN(t_start, "http.response.start");
 	INTERN(t_body, "http.response.body"), INTERN(s_set_result, "set_result");
 	INTERN(s_set_exception, "set_exception"), INTERN(s_done, "done");
@@ -86,14 +89,13 @@ int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
 	INTERN(s_cancel, "cancel");
 #undef INTERN
 	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future ||
-	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0 ||
+	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0 || asgi_out_init() < 0 ||
 	    asgi_task_init(loop) < 0) {
 		interp_log_exception("cannot set up ASGI");
 		return -1;
 	}
-	S.ready_none = asgi_ready(Py_None);
 	S.empty = PyBytes_FromStringAndSize("", 0);
-	return S.ready_none && S.empty ? 0 : -1;
+	return S.empty ? 0 : -1;
 }
 
 void asgi_set_state(PyObject *state)
@@ -154,6 +156,7 @@ void asgi_start(struct conn *c, bool keep_alive,
 		return;
 	}
 	r->done_cb = done;
+	((struct cconn *)(void *)c)->request = r;
 	scope = asgi_scope_new(c, S.state);
 	begin(r, scope, true);
 	Py_XDECREF(scope);
@@ -209,6 +212,7 @@ static void begin(Req *r, PyObject *scope, bool eager)
 		if (!res)
 			Py_CLEAR(r->task);
 		Py_XDECREF(res);
+		watch_client(r);
 	}
 	if (!r->task) {
 		r->task_done = true;
@@ -256,6 +260,7 @@ static void finish(Req *r, enum wsgi_outcome *out)
 	asgi_req_stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);
 	reactor_asyncio_cancel(&r->rtimer);
+	reactor_asyncio_cancel(&r->gtimer);
 	if (!r->broken && r->pend_off < r->pend_len) {
 		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
 		r->broken = conn_writev(c, &iov, 1) < 0;
@@ -295,6 +300,7 @@ static void finish(Req *r, enum wsgi_outcome *out)
 out:
 	/* From now on a late receive() sees a disconnect, a late send() raises. */
 	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	((struct cconn *)(void *)c)->request = NULL;
 	r->c = NULL;
 	free(r->pend);
 	r->pend = NULL;
@@ -373,10 +379,8 @@ static PyObject *req_readable(Req *r, PyObject *unused)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		Py_RETURN_NONE;
 	stop_reading(r);
-	if (n <= 0) {
-		r->disconnected = true;
-		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
-	}
+	if (n <= 0)
+		client_gone(r);
 	/* n > 0: the next request came; a disconnect is told when this one ends. */
 	Py_RETURN_NONE;
 }
@@ -449,18 +453,18 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	}
 	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
 	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.start") == 0)
-		return response_start(r, msg);
+		return asgi_response_start(r, msg);
 	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
 	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.body") == 0)
-		return response_body(r, msg);
+		return asgi_response_body(r, msg);
 	if (r->ws && PyUnicode_Check(type)) {
 		PyObject *res = asgi_ws_send(r, type, msg);
 		if (res || PyErr_Occurred())
 			return res;
 	} else if (type == S.t_start || PyUnicode_Compare(type, S.t_start) == 0) {
-		return response_start(r, msg);
+		return asgi_response_start(r, msg);
 	} else if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0) {
-		return response_body(r, msg);
+		return asgi_response_body(r, msg);
 	} else if (PyUnicode_Check(type) &&
 	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
 		return asgi_pathsend(r, msg);
@@ -468,127 +472,6 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	if (!PyErr_Occurred())
 		PyErr_Format(PyExc_ValueError, "unexpected ASGI message type %R for http", type);
 	return NULL;
-}
-
-/* http.response.start: the head is built now, sent with the first body bytes. */
-static PyObject *response_start(Req *r, PyObject *msg)
-{
-	PyObject *status = PyDict_GetItemWithError(msg, S.k_status); /* borrowed */
-	PyObject *headers = PyDict_GetItemWithError(msg, S.k_headers);
-	PyObject *trailers = PyDict_GetItemWithError(msg, S.k_trailers);
-	PyObject *it, *item;
-	const char *reason;
-	char line[64];
-	size_t rlen;
-	long code;
-
-	if (r->started) {
-		PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
-		return NULL;
-	}
-	if (PyErr_Occurred())
-		return NULL;
-	code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
-	if (code < 100 || code > 999) {
-		PyErr_SetString(PyExc_ValueError, "http.response.start needs an int 'status'");
-		return NULL;
-	}
-	if (trailers && PyObject_IsTrue(trailers)) {
-		PyErr_SetString(PyExc_ValueError, "trailers: the http.response.trailers extension "
-		                                  "is not in the scope");
-		return NULL;
-	}
-	reason = http_reason((int)code);
-	rlen = strlen(reason) < sizeof(line) - 4 ? strlen(reason) : sizeof(line) - 4;
-	line[0] = (char)('0' + code / 100);
-	line[1] = (char)('0' + code / 10 % 10);
-	line[2] = (char)('0' + code % 10);
-	line[3] = ' ';
-	memcpy(line + 4, reason, rlen);
-	if (response_begin(&r->resp, line, 4 + rlen, r->c->req.version_minor,
-	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
-	                   r->resp.keep_alive) < 0) {
-		PyErr_SetString(PyExc_ValueError, "bad status");
-		return NULL;
-	}
-	it = headers ? PyObject_GetIter(headers) : NULL;
-	if (headers && !it)
-		return NULL;
-	while (it && (item = PyIter_Next(it))) {
-		PyObject *n = NULL, *v = NULL;
-		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
-
-		if (ok) {
-			/* A tuple, the usual, without a call per item. */
-			n = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 0))
-			                             : PySequence_GetItem(item, 0);
-			v = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
-			                             : PySequence_GetItem(item, 1);
-			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
-			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
-			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
-			                         (size_t)PyBytes_GET_SIZE(v)) == 0;
-		}
-		Py_XDECREF(n);
-		Py_XDECREF(v);
-		if (!ok) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_ValueError, "invalid response header %R", item);
-			Py_DECREF(item);
-			break;
-		}
-		Py_DECREF(item);
-	}
-	Py_XDECREF(it);
-	if (PyErr_Occurred())
-		return NULL;
-	r->started = true;
-	Py_INCREF(S.ready_none);
-	return S.ready_none;
-}
-
-/* http.response.body: written now; awaits only what the socket cannot take yet. */
-static PyObject *response_body(Req *r, PyObject *msg)
-{
-	PyObject *body = PyDict_GetItemWithError(msg, S.k_body); /* borrowed */
-	PyObject *more = PyDict_GetItemWithError(msg, S.k_more_body);
-	struct iovec iov[5];
-	const char *data = "";
-	Py_ssize_t len = 0;
-	bool last;
-	int n = 0;
-	size_t tl;
-	const char *t;
-
-	if (PyErr_Occurred())
-		return NULL;
-	if (!r->started || r->complete) {
-		PyErr_SetString(PyExc_RuntimeError,
-		                r->complete ? "http.response.body after the response completed"
-		                            : "http.response.body before http.response.start");
-		return NULL;
-	}
-	if (body && PyBytes_AsStringAndSize(body, (char **)&data, &len) < 0)
-		return NULL;
-	last = !more || !PyObject_IsTrue(more);
-	if (!r->head_sent) {
-		response_end_head(&r->resp, last ? len : -1);
-		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
-		r->head_sent = true;
-		r->c->continue_sent = true; /* a final answer: no 100 Continue now */
-	}
-	n += response_body_iov(&r->resp, data, (size_t)len, iov + n);
-	t = last ? response_trailer(&r->resp, &tl) : NULL;
-	if (t)
-		iov[n++] = (struct iovec){(void *)t, tl};
-	if (last) {
-		r->complete = true;
-		if (accesslog_enabled())
-			accesslog_hold();
-	}
-	if (last)
-		asgi_settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
-	return asgi_req_write(r, iov, n);
 }
 
 /* --timeout passed without the body bytes a receive() waits for: the client is gone. */
@@ -600,6 +483,57 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused)
 		stop_reading(r);
 		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
 	}
+	Py_RETURN_NONE;
+}
+
+void asgi_readable(struct conn *c)
+{
+	Req *r = ((struct cconn *)(void *)c)->request;
+	ssize_t n;
+	char b;
+
+	if (!r || r->disconnected)
+		return;
+	n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		client_gone(r);
+	/* n > 0: the next request; read when this one ends. */
+}
+
+/*
+ * The client went away: a waiting receive() hears http.disconnect (and
+ * every later one), and the task is cancelled after the grace period
+ * (Gunicorn's asgi_disconnect_grace_period: time for the app to clean up).
+ */
+static void client_gone(Req *r)
+{
+	PyObject *cb;
+
+	r->disconnected = true;
+	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	if (!r->task || r->task_done || r->gtimer)
+		return;
+	cb = bound(&grace_def, r);
+	r->gtimer = cb ? reactor_asyncio_later(S.grace, cb) : NULL;
+	Py_XDECREF(cb);
+	if (!r->gtimer)
+		interp_log_exception("cannot arm the disconnect grace period");
+}
+
+/* The grace period after the client went away is over: cancel what still runs. */
+static PyObject *req_grace_over(Req *r, PyObject *unused)
+{
+	PyObject *res;
+
+	Py_CLEAR(r->gtimer);
+	if (!r->task || r->task_done)
+		Py_RETURN_NONE;
+	log_info("cancelling an ASGI request whose client went away %d s ago", S.grace);
+	r->broken = true; /* its CancelledError is no error of the app's */
+	res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
+	if (!res)
+		interp_log_exception("cannot cancel an ASGI request");
+	Py_XDECREF(res);
 	Py_RETURN_NONE;
 }
 
@@ -636,6 +570,18 @@ static void stop_reading(Req *r)
 	r->reading = false;
 	reactor_asyncio_remove(r->c->fd, false);
 	reactor_asyncio_rewatch((struct cconn *)(void *)r->c);
+	watch_client(r);
+}
+
+/*
+ * A task served from the loop waits, without a reader of its own on the
+ * socket: have the set watch it, to hear of the client going away
+ * (asgi_readable()).
+ */
+static void watch_client(Req *r)
+{
+	if (r->done_cb && r->task && !r->task_done && !r->reading)
+		connset_watch((struct cconn *)(void *)r->c);
 }
 
 PyObject *asgi_req_disconnected(void)
@@ -713,6 +659,7 @@ static void req_dealloc(Req *r)
 	Py_XDECREF(r->send_fut);
 	Py_XDECREF(r->timer);
 	Py_XDECREF(r->rtimer);
+	Py_XDECREF(r->gtimer);
 	Py_XDECREF(r->g);
 	Py_XDECREF(r->task);
 	free(r->pend);

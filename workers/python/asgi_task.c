@@ -13,33 +13,32 @@
  * nothing, it ends cancelled; cancelled in the same turn as the hand-over,
  * the cancel goes into the request.
  */
-static const char host_src[] =
-	"import types\n"
-	"from asyncio import CancelledError\n"
-	"async def host(wake):\n"
-	"    try:\n"
-	"        ctx, coro, yielded = await wake\n"
-	"        exc = None\n"
-	"    except CancelledError as e:\n"
-	"        if not wake.done() or wake.cancelled():\n"
-	"            raise\n"
-	"        (ctx, coro, yielded), exc = wake.result(), e\n"
-	"    return await steps(ctx, coro, yielded, exc)\n"
-	"@types.coroutine\n"
-	"def steps(ctx, coro, yielded, exc):\n"
-	"    while True:\n"
-	"        if exc is None:\n"
-	"            try:\n"
-	"                value = yield yielded\n"
-	"            except BaseException as e:\n"
-	"                exc = e\n"
-	"        try:\n"
-	"            if exc is None:\n"
-	"                yielded = ctx.run(coro.send, value)\n"
-	"            else:\n"
-	"                yielded, exc = ctx.run(coro.throw, exc), None\n"
-	"        except StopIteration as stop:\n"
-	"            return stop.value\n";
+static const char host_src[] = "import types\n"
+                               "from asyncio import CancelledError\n"
+                               "async def host(wake):\n"
+                               "    try:\n"
+                               "        ctx, coro, yielded = await wake\n"
+                               "        exc = None\n"
+                               "    except CancelledError as e:\n"
+                               "        if not wake.done() or wake.cancelled():\n"
+                               "            raise\n"
+                               "        (ctx, coro, yielded), exc = wake.result(), e\n"
+                               "    return await steps(ctx, coro, yielded, exc)\n"
+                               "@types.coroutine\n"
+                               "def steps(ctx, coro, yielded, exc):\n"
+                               "    while True:\n"
+                               "        if exc is None:\n"
+                               "            try:\n"
+                               "                value = yield yielded\n"
+                               "            except BaseException as e:\n"
+                               "                exc = e\n"
+                               "        try:\n"
+                               "            if exc is None:\n"
+                               "                yielded = ctx.run(coro.send, value)\n"
+                               "            else:\n"
+                               "                yielded, exc = ctx.run(coro.throw, exc), None\n"
+                               "        except StopIteration as stop:\n"
+                               "            return stop.value\n";
 
 static struct {
 	PyObject *loop, *create_task, *create_future, *host_fn, *steps_fn, *cancelled_exc, *ended;
@@ -71,7 +70,7 @@ int asgi_task_init(PyObject *loop)
 	S.s_cancelling = PyUnicode_InternFromString("cancelling");
 	if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
 		res = PyRun_String(host_src, Py_file_input, globals, globals); /* new ref */
-	S.host_fn = res ? PyDict_GetItemString(globals, "host") : NULL; /* borrowed */
+	S.host_fn = res ? PyDict_GetItemString(globals, "host") : NULL;        /* borrowed */
 	S.steps_fn = res ? PyDict_GetItemString(globals, "steps") : NULL;
 	S.cancelled_exc = res ? PyDict_GetItemString(globals, "CancelledError") : NULL;
 	Py_XINCREF(S.host_fn);

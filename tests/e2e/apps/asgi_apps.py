@@ -5,8 +5,10 @@ the lifespan state); POST /upload streams the request body back as it
 arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
 asyncio.sleep(S); GET /file?PATH sends a file with
 http.response.pathsend; GET /disconnect answers its head, then waits for
-http.disconnect and counts it (GET /count tells); /raise and /noresponse
-fail; /headers sends a bad header. Lifespan: startup fills state.
+http.disconnect and counts it (GET /count tells); GET /grace?S&listen
+answers its head, then (listen: after http.disconnect came) cleans up for S
+seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
+/raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
 what --interface auto must tell apart."""
@@ -15,6 +17,7 @@ import json
 import os
 
 disconnects = []
+graces = []
 shutdown_file = []
 
 
@@ -82,6 +85,21 @@ async def app(scope, receive, send):
         while m["type"] == "http.request":
             m = await receive()
         disconnects.append(m["type"])
+    elif path == "/grace":
+        cleanup, listen = query.split("&")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting", "more_body": True})
+        try:
+            if listen == "listen":
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            await asyncio.sleep(float(cleanup))
+            graces.append("cleaned")
+        except asyncio.CancelledError:
+            graces.append("cancelled")
+            raise
+    elif path == "/graces":
+        await answer(send, 200, json.dumps(graces).encode())
     elif path == "/count":
         await answer(send, 200, b"%d" % len(disconnects))
     elif path == "/raise":
