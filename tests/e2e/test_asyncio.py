@@ -258,6 +258,58 @@ class AsgiLifecycle(unittest.TestCase):
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("--asgi-loop", cp.stderr)
 
+    def test_request_timeout(self):
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_apps:app") as k:
+            t0 = time.monotonic()
+            r = http_get(k.port, "/sleep?30", timeout=20)
+            self.assertEqual(r.status, 504)
+            self.assertLess(time.monotonic() - t0, 10)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = recv_until(s, b"waiting")
+                while True:  # the response had started: the connection is closed
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            self.assertNotIn(b"0\r\n\r\n", got)
+            self.assertEqual(http_get(k.port, "/sleep?0.1").body, b"slept")  # not bounded
+            log = k.log()
+            self.assertIn("Request timed out after 1 s (--request-timeout): GET /sleep from "
+                          "127.0.0.1; cancelling it. Its stack:", log)
+            self.assertIn("in app", log)  # the app's frame, where it waits
+            self.assertNotIn("Exception in ASGI application", log)
+
+    def test_request_hooks(self):
+        d = tempfile.mkdtemp(prefix="kirin-asgi-hooks-")
+        log = os.path.join(d, "hooks.log")
+        with open(os.path.join(d, "gunicorn.conf.py"), "w") as f:
+            f.write("import os\n"
+                    "def _w(*a):\n"
+                    f"    with open({log!r}, 'a') as f:\n"
+                    "        f.write(' '.join(str(x) for x in a) + '\\n')\n"
+                    "def pre_request(worker, req):\n"
+                    "    _w('pre', worker.pid == os.getpid(), req.method, req.path, req.query,\n"
+                    "       req.uri, req.version, dict(req.headers).get('X-TEST'))\n"
+                    "def post_request(worker, req, environ, resp):\n"
+                    "    _w('post', req.path, environ, resp.status_code, resp.sent,\n"
+                    "       dict(resp.headers).get('x-asgi'))\n")
+        with Kirin(*ASYNCIO, "-c", os.path.join(d, "gunicorn.conf.py"), "asgi_apps:app",
+                   env={"PYTHONPATH": os.path.join(os.path.dirname(__file__), "apps")}) as k:
+            r = http_get(k.port, "/echo?q=1", headers={"X-Test": "yes"})
+            self.assertEqual(r.status, 200)
+            http_get(k.port, "/sleep?0.05")
+
+            def lines():
+                with open(log) as f:  # after kirintest's readiness probe
+                    return [line.split() for line in f if "/__ready" not in line]
+            self.assertTrue(wait_for(lambda: len(lines()) >= 4, 10))
+        self.assertEqual(lines()[:4], [
+            ["pre", "True", "GET", "/echo", "q=1", "/echo?q=1", "(1,", "1)", "yes"],
+            ["post", "/echo", "None", "200", str(len(r.body)), "yes"],
+            ["pre", "True", "GET", "/sleep", "0.05", "/sleep?0.05", "(1,", "1)", "None"],
+            ["post", "/sleep", "None", "200", "5", "None"]])
+
     def test_max_requests(self):
         with Kirin(*ASYNCIO, "--max-requests", "3", "asgi_apps:app") as k:
             pids = set()

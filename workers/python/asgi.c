@@ -19,7 +19,9 @@
 #include "workers/python/asgi_scope.h"
 #include "workers/python/asgi_task.h"
 #include "workers/python/asgi_ws.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/reactor_asyncio.h"
 
 #define BODY_CHUNK 65536 /* request body bytes per http.request message, at most */
@@ -52,6 +54,7 @@ static void finish(Req *r, enum wsgi_outcome *out);
 static Req *req_new(struct conn *c, bool keep_alive);
 static void begin(Req *r, PyObject *scope, bool eager);
 static void app_failed(Req *r);
+static PyObject *req_timed_out(Req *r, PyObject *unused);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -61,6 +64,8 @@ static PyMethodDef readable_def = {"kirin_readable", (PyCFunction)req_readable, 
 static PyMethodDef read_timeout_def = {"kirin_read_timeout", (PyCFunction)req_read_timeout,
                                        METH_NOARGS, NULL};
 static PyMethodDef grace_def = {"kirin_grace_over", (PyCFunction)req_grace_over, METH_NOARGS, NULL};
+static PyMethodDef timed_out_def = {"kirin_timed_out", (PyCFunction)req_timed_out, METH_NOARGS,
+                                    NULL};
 
 static PyTypeObject ReqType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
@@ -196,6 +201,11 @@ static void begin(Req *r, PyObject *scope, bool eager)
 
 	if (scope && receive && send) {
 		PyObject *args[] = {scope, receive, send};
+
+		if (r->done_cb && hooks_request_set()) { /* an http request: Gunicorn's hooks */
+			r->scope = (Py_INCREF(scope), scope);
+			hooks_pre_request_asgi(scope);
+		}
 		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
 	}
 	Py_XDECREF(receive);
@@ -204,7 +214,6 @@ static void begin(Req *r, PyObject *scope, bool eager)
 		rc = asgi_task_run(coro, &r->task);
 	else if (coro)
 		rc = (r->task = asgi_task_start(coro)) ? 1 : -1;
-	Py_XDECREF(coro);
 	if (rc == 1) {
 		done = bound(&done_def, r);
 		res = done ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
@@ -213,7 +222,16 @@ static void begin(Req *r, PyObject *scope, bool eager)
 			Py_CLEAR(r->task);
 		Py_XDECREF(res);
 		watch_client(r);
+		if (r->task && r->done_cb && reqtimeout_seconds) {
+			done = bound(&timed_out_def, r);
+			r->ttimer = done ? reactor_asyncio_later(reqtimeout_seconds, done) : NULL;
+			r->coro = r->ttimer ? (Py_INCREF(coro), coro) : NULL; /* for its stack */
+			Py_XDECREF(done);
+			if (!r->ttimer)
+				interp_log_exception("cannot time an ASGI request");
+		}
 	}
+	Py_XDECREF(coro);
 	if (!r->task) {
 		r->task_done = true;
 		if (rc != 0)
@@ -225,7 +243,7 @@ static void begin(Req *r, PyObject *scope, bool eager)
 static void app_failed(Req *r)
 {
 	r->failed = true;
-	if (!r->broken)
+	if (!r->broken && !r->timed_out)
 		interp_log_exception("Exception in ASGI application");
 	PyErr_Clear();
 }
@@ -261,6 +279,8 @@ static void finish(Req *r, enum wsgi_outcome *out)
 	reactor_asyncio_cancel(&r->timer);
 	reactor_asyncio_cancel(&r->rtimer);
 	reactor_asyncio_cancel(&r->gtimer);
+	reactor_asyncio_cancel(&r->ttimer);
+	Py_CLEAR(r->coro);
 	if (!r->broken && r->pend_off < r->pend_len) {
 		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
 		r->broken = conn_writev(c, &iov, 1) < 0;
@@ -279,7 +299,10 @@ static void finish(Req *r, enum wsgi_outcome *out)
 	}
 	if (!r->head_sent && !r->broken) {
 		/* A WebSocket the app did not accept: refused (403), as it asked. */
-		int status = r->refuse ? r->refuse : ws && !failed ? 403 : 500;
+		int status = r->refuse      ? r->refuse
+		             : r->timed_out ? 504
+		             : ws && !failed ? 403
+		                             : 500;
 
 		if (!failed && !r->refuse && !ws)
 			log_error(0, "ASGI callable returned without %s",
@@ -289,7 +312,7 @@ static void finish(Req *r, enum wsgi_outcome *out)
 			log_info("refusing request: %s", c->error ? c->error : "bad body framing");
 		asgi_req_access_log(r, status);
 		conn_refuse(c, status);
-	} else if (r->head_sent && !r->complete && !r->broken) {
+	} else if (r->head_sent && !r->complete && !r->broken && !r->timed_out) {
 		log_error(0, "ASGI callable returned without completing the response");
 	}
 	if (r->complete && !r->broken && !r->refuse && response_reusable(&r->resp) &&
@@ -297,6 +320,11 @@ static void finish(Req *r, enum wsgi_outcome *out)
 		*out = WSGI_KEEP;
 	if (r->head_sent)
 		asgi_req_access_log(r, r->resp.status);
+	if (r->scope) {
+		hooks_post_request_asgi(r->scope, r->head_sent ? r->resp.status : 0, r->resp_headers,
+		                        (long)r->resp.body_sent);
+		Py_CLEAR(r->scope);
+	}
 out:
 	/* From now on a late receive() sees a disconnect, a late send() raises. */
 	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
@@ -537,6 +565,37 @@ static PyObject *req_grace_over(Req *r, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* --request-timeout passed while the task waits: log it and its stack, and cancel it. */
+static PyObject *req_timed_out(Req *r, PyObject *unused)
+{
+	PyObject *stack, *res;
+	Py_ssize_t len = 0;
+	const char *s;
+	char header[320];
+
+	Py_CLEAR(r->ttimer);
+	if (!r->task || r->task_done)
+		Py_RETURN_NONE;
+	stack = asgi_task_stack(r->coro); /* new ref */
+	s = stack ? PyUnicode_AsUTF8AndSize(stack, &len) : NULL;
+	snprintf(header, sizeof(header),
+	         "Request timed out after %d s (--request-timeout): %.*s %.*s from %s; "
+	         "cancelling it. Its stack:",
+	         reqtimeout_seconds, (int)r->c->req.method_len, r->c->req.method,
+	         (int)(r->c->req.path_len < 200 ? r->c->req.path_len : 200), r->c->req.path,
+	         r->c->peer_addr[0] ? r->c->peer_addr : "a unix socket");
+	if (!s)
+		PyErr_Clear();
+	log_block(LOG_ERROR, header, s ? s : "(not available)", s ? (size_t)len : 15);
+	Py_XDECREF(stack);
+	r->timed_out = true; /* 504, or a closed connection; no application error */
+	res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
+	if (!res)
+		interp_log_exception("cannot cancel an ASGI request");
+	Py_XDECREF(res);
+	Py_RETURN_NONE;
+}
+
 /* The task ended (the hub): finish, or wake the connection greenlet waiting in asgi_serve(). */
 static PyObject *req_done(Req *r, PyObject *task)
 {
@@ -660,6 +719,10 @@ static void req_dealloc(Req *r)
 	Py_XDECREF(r->timer);
 	Py_XDECREF(r->rtimer);
 	Py_XDECREF(r->gtimer);
+	Py_XDECREF(r->ttimer);
+	Py_XDECREF(r->coro);
+	Py_XDECREF(r->scope);
+	Py_XDECREF(r->resp_headers);
 	Py_XDECREF(r->g);
 	Py_XDECREF(r->task);
 	free(r->pend);

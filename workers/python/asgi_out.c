@@ -125,6 +125,8 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 	if (PyErr_Occurred())
 		return NULL;
 	r->started = true;
+	if (r->scope) /* for post_request */
+		Py_XSETREF(r->resp_headers, Py_XNewRef(headers));
 	Py_INCREF(K.ready_none);
 	return K.ready_none;
 }

@@ -42,6 +42,11 @@ typedef struct {
 	PyObject *timer;    /* --timeout of that wait */
 	PyObject *rtimer;   /* --timeout of a receive() waiting for body bytes */
 	PyObject *gtimer;   /* the grace period after the client went away */
+	PyObject *ttimer;   /* --request-timeout, while the task waits */
+	PyObject *coro;     /* the app's coroutine, kept for its stack while ttimer runs */
+	bool timed_out;     /* --request-timeout cancelled the task */
+	PyObject *scope;         /* kept for post_request, when the hook is set */
+	PyObject *resp_headers;  /* http.response.start's headers, for post_request */
 	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
 	size_t pend_len, pend_off;
 	struct timespec start;

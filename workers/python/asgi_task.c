@@ -38,10 +38,21 @@ static const char host_src[] = "import types\n"
                                "            else:\n"
                                "                yielded, exc = ctx.run(coro.throw, exc), None\n"
                                "        except StopIteration as stop:\n"
-                               "            return stop.value\n";
+                               "            return stop.value\n"
+                               "def stack(coro):\n"
+                               "    import traceback\n"
+                               "    frames = []\n"
+                               "    while coro is not None:\n"
+                               "        f = getattr(coro, 'cr_frame', getattr(coro, 'gi_frame', None))\n"
+                               "        if f is None:\n"
+                               "            break\n"
+                               "        frames.append((f, f.f_lineno))\n"
+                               "        coro = getattr(coro, 'cr_await', getattr(coro, 'gi_yieldfrom', None))\n"
+                               "    return ''.join(traceback.StackSummary.extract(frames).format())\n";
 
 static struct {
-	PyObject *loop, *create_task, *create_future, *host_fn, *steps_fn, *cancelled_exc, *ended;
+	PyObject *loop, *create_task, *create_future, *host_fn, *steps_fn, *stack_fn, *cancelled_exc,
+	    *ended;
 	PyObject *enter, *leave; /* asyncio's _enter_task(loop, task), _leave_task(loop, task) */
 	PyObject *host, *wake;   /* the Task waiting for a request, and its future */
 	PyObject *s_add_done_callback, *s_set_result, *s_cancelling;
@@ -72,17 +83,24 @@ int asgi_task_init(PyObject *loop)
 		res = PyRun_String(host_src, Py_file_input, globals, globals); /* new ref */
 	S.host_fn = res ? PyDict_GetItemString(globals, "host") : NULL;        /* borrowed */
 	S.steps_fn = res ? PyDict_GetItemString(globals, "steps") : NULL;
+	S.stack_fn = res ? PyDict_GetItemString(globals, "stack") : NULL;
 	S.cancelled_exc = res ? PyDict_GetItemString(globals, "CancelledError") : NULL;
 	Py_XINCREF(S.host_fn);
 	Py_XINCREF(S.steps_fn);
+	Py_XINCREF(S.stack_fn);
 	Py_XINCREF(S.cancelled_exc);
 	Py_XDECREF(res);
 	Py_XDECREF(globals);
 	Py_XDECREF(tasks);
 	return S.create_task && S.create_future && S.enter && S.leave && S.ended &&
-	               S.s_cancelling && S.host_fn && S.steps_fn && S.cancelled_exc
+	               S.s_cancelling && S.host_fn && S.steps_fn && S.stack_fn && S.cancelled_exc
 	           ? 0
 	           : -1;
+}
+
+PyObject *asgi_task_stack(PyObject *coro)
+{
+	return PyObject_CallOneArg(S.stack_fn, coro);
 }
 
 PyObject *asgi_task_start(PyObject *coro)

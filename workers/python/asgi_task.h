@@ -34,5 +34,8 @@ int asgi_task_init(PyObject *loop);
  */
 int asgi_task_run(PyObject *coro, PyObject **task);
 
+/* The stack of a waiting coroutine (borrowed) as text: a new ref, or NULL with an exception. */
+PyObject *asgi_task_stack(PyObject *coro);
+
 /* loop.create_task(coro): a new ref, or NULL with an exception. */
 PyObject *asgi_task_start(PyObject *coro);
