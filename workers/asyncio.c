@@ -53,7 +53,7 @@ static bool in_hub(void);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct cconn *cc);
 static void asgi_done(struct conn *c, enum wsgi_outcome out);
-static void busy_readable(struct cconn *cc);
+static bool busy_readable(struct cconn *cc);
 static bool keep_alive(void);
 static PyObject *resume_later(PyObject *capsule, PyObject *unused);
 static int loop_sleep(double seconds);
@@ -258,10 +258,9 @@ static void dispatch(struct cconn *cc)
 }
 
 /* Readable while dispatched: an ASGI request served from the loop may have lost its client. */
-static void busy_readable(struct cconn *cc)
+static bool busy_readable(struct cconn *cc)
 {
-	if (cc->request)
-		asgi_readable(&cc->c);
+	return cc->request && asgi_readable(&cc->c);
 }
 
 /* An ASGI request served from the loop is over: as gconn does after a request. */

@@ -217,9 +217,8 @@ void connset_readable(struct cconn *cc)
 	if (cc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
-		if (S.ops->busy_readable)
-			S.ops->busy_readable(cc);
-		unwatch(cc);
+		if (!S.ops->busy_readable || !S.ops->busy_readable(cc))
+			unwatch(cc);
 		return;
 	}
 	waitlist_remove(&cc->wait);

@@ -53,10 +53,11 @@ struct connset_ops {
 	void (*dispatch)(struct cconn *cc);
 	/*
 	 * cc's socket is readable while it is dispatched, NULL for nothing to
-	 * do; either way the set stops watching it until it comes back (its
-	 * bytes are the dispatcher's to read).
+	 * do. False: the set stops watching it until it comes back (its bytes
+	 * are the dispatcher's to read). True: the dispatcher handed it back
+	 * (or closed it) meanwhile; the set no longer touches it here.
 	 */
-	void (*busy_readable)(struct cconn *cc);
+	bool (*busy_readable)(struct cconn *cc);
 	/* How dispatched connections wait on their socket. */
 	const struct conn_io *io;
 	/*

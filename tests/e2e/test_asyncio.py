@@ -174,6 +174,19 @@ class AsgiHttp(unittest.TestCase):
             self.assertTrue(wait_for(lambda: json.loads(http_get(k.port, "/graces").body)
                                      == ["cancelled"], 5))
 
+    def test_work_after_the_response(self):
+        # The connection's next request need not wait for the task's end;
+        # what the task does after its response still counts (its error).
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"GET /after?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(recv_responses(s, 1, 10)[0][1], b"answered")
+            t0 = time.monotonic()
+            s.sendall(b"GET /echo?next HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "next")
+            self.assertLess(time.monotonic() - t0, 2.5)
+        self.assertTrue(wait_for(lambda: "failed after its response" in self.k.log(), 10))
+        self.assertIn("after", json.loads(http_get(self.k.port, "/graces").body))
+
     def test_app_errors_are_500(self):
         for path in ("/raise", "/noresponse", "/headers"):
             raw = raw_request(self.k.port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())

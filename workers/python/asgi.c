@@ -258,6 +258,7 @@ void asgi_req_end(Req *r)
 		return;
 	}
 	r->finishing = false;
+	r->ended = true;
 	finish(r, &out);
 	Py_CLEAR(r->task);
 	r->done_cb(c, c->fd < 0 ? WSGI_CLOSED : out);
@@ -514,18 +515,27 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-void asgi_readable(struct conn *c)
+bool asgi_readable(struct conn *c)
 {
 	Req *r = ((struct cconn *)(void *)c)->request;
 	ssize_t n;
 	char b;
 
 	if (!r || r->disconnected)
-		return;
+		return false;
+	if (r->complete && r->pend_off == r->pend_len && !r->file_left) {
+		/* The response is out and the client asks again before the task's
+		 * done callback came: end the request now (what the task still
+		 * does cannot reach the client) rather than stop watching the
+		 * socket, only to watch it again a moment later. */
+		asgi_req_end(r);
+		return true;
+	}
 	n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		client_gone(r);
 	/* n > 0: the next request; read when this one ends. */
+	return false;
 }
 
 /*
@@ -605,6 +615,8 @@ static PyObject *req_done(Req *r, PyObject *task)
 		app_failed(r);
 	Py_XDECREF(res);
 	r->task_done = true;
+	if (r->ended) /* its response was over, and its connection back with the set */
+		Py_RETURN_NONE;
 	if (r->done_cb)
 		asgi_req_end(r);
 	else

@@ -56,9 +56,11 @@ void asgi_start(struct conn *c, bool keep_alive,
                 void (*done)(struct conn *c, enum wsgi_outcome out));
 
 /*
- * c's socket is readable while asgi_start()'s request runs (the set stops
- * watching it after this): when the client has gone, the app hears
+ * c's socket is readable while asgi_start()'s request runs. When its
+ * response is out: the request ends at once (its done() is called; the
+ * task may still run, without the connection) and true is returned (c may
+ * be gone). Else false, after: when the client has gone, the app hears
  * http.disconnect, and its task is cancelled after the grace period if it
  * still runs. Never waits.
  */
-void asgi_readable(struct conn *c);
+bool asgi_readable(struct conn *c);

@@ -58,6 +58,7 @@ typedef struct {
 	/* Served from the loop (asgi_start): called at the end; NULL in a greenlet. */
 	void (*done_cb)(struct conn *c, enum wsgi_outcome out);
 	bool finishing;     /* the task ended; pending bytes go out before done_cb */
+	bool ended;         /* asgi_req_end() ran: the connection is the set's again */
 	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
 } Req;
 

@@ -8,6 +8,7 @@ http.response.pathsend; GET /disconnect answers its head, then waits for
 http.disconnect and counts it (GET /count tells); GET /grace?S&listen
 answers its head, then (listen: after http.disconnect came) cleans up for S
 seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
+GET /after?S answers, then works S seconds more and fails (listed "after");
 /raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
@@ -98,6 +99,11 @@ async def app(scope, receive, send):
         except asyncio.CancelledError:
             graces.append("cancelled")
             raise
+    elif path == "/after":  # the response first, then more work, then a failure
+        await answer(send, 200, b"answered")
+        await asyncio.sleep(float(query))
+        graces.append("after")
+        raise RuntimeError("failed after its response")
     elif path == "/graces":
         await answer(send, 200, json.dumps(graces).encode())
     elif path == "/count":
