@@ -116,7 +116,7 @@ int asyncio_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	asgi_ws_configure((uint64_t)cfg->websocket_max_message);
+	asgi_ws_configure((uint64_t)cfg->websocket_max_message, cfg->websocket_ping);
 	if (is_asgi ? asgi_init(app, loop, sw->to_hub, cfg->asgi_disconnect_grace) < 0
 	            : wsgi_init(app, false, cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;

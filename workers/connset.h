@@ -39,6 +39,7 @@ struct cconn {
 	bool refuse;                /* dispatch: answer c.error_status, then close */
 	bool body;                  /* busy reading its body, before dispatch (read_bodies) */
 	bool closed;                /* free for the dispatcher */
+	void *lender;               /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
 	bool paced;                 /* holds one of the acceptor's credits (reactor_event_pace()) */
 	void *request;              /* the dispatcher's state of the request it serves, or NULL */
@@ -75,9 +76,10 @@ struct connset_ops {
 	 */
 	bool fresh_waits_timeout;
 	/*
-	 * Read each request's whole body in the reactor before dispatch
+	 * Read each request's body in the reactor before dispatch
 	 * (conn_poll_body(), up to --request-body-buffer bytes in memory,
-	 * the rest in a temporary file), waiting --timeout at most for each
+	 * the rest in a temporary file, --request-body-buffer-max in all:
+	 * the app reads what is past it), waiting --timeout at most for each
 	 * of its bytes: a slow body then holds no thread (gthread).
 	 */
 	bool read_bodies;

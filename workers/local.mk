@@ -28,6 +28,7 @@ libkirin_a_SOURCES += \
 	workers/python/hooks.c workers/python/hooks.h \
 	workers/python/wsgi.c workers/python/wsgi.h \
 	workers/python/environ.c workers/python/environ.h \
+	workers/python/headcache.c workers/python/headcache.h \
 	workers/python/input.c workers/python/input.h \
 	workers/python/kirinmod.c workers/python/kirinmod.h \
 	workers/python/gpool.c workers/python/gpool.h \

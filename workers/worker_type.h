@@ -22,7 +22,7 @@ typedef struct _object PyObject;
 
 struct worker_type {
 	const char *name;       /* what -k, the logs and the docs call it */
-	const char *aliases[3]; /* Gunicorn's spellings of -k for it, NULL after the last */
+	const char *aliases[6]; /* Gunicorn's spellings of -k for it, NULL after the last */
 	/* With --threads above 1, this type serves instead (sync: gthread); or NULL. */
 	const struct worker_type *threaded;
 	/* The `kirin` module's backend; NULL: the blocking one. */

@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
                        recv_responses, recv_until, request, run_kirin, skip_stack_switching,
                        wait_for, worker_classes, free_port)
-from test_websocket import OP_BINARY, OP_TEXT, Raw, frame  # noqa: E402
+from test_websocket import (HAVE_WEBSOCKETS, OP_BINARY, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
+                            Raw, frame)
 
 ASYNCIO = ("-k", "asyncio", "-w", "1")
 
@@ -485,10 +486,43 @@ class AsgiWebSocket(unittest.TestCase):
             self.assertTrue(r.head.startswith(b"HTTP/1.1 " + status), r.head)
         r = Raw(self.k.port, "/http-deny")
         self.assertIn(b"www-authenticate: Basic", r.head)
-        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                          b"Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
-                          b"Sec-WebSocket-Version: 12\r\n\r\n")
-        self.assertTrue(raw.startswith(b"HTTP/1.1 426"), raw)
+
+    def test_invalid_handshakes_never_reach_the_app(self):
+        """RFC 6455 section 4.2.2: 426 naming version 13, or 400, then EOF,
+        before the app: it never sees a websocket scope for them. Also sent
+        byte by byte, oversize, and followed by frames from a client that
+        never closes; a normal client is served meanwhile."""
+        up = b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        key = b"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+        v13 = b"Sec-WebSocket-Version: 13\r\n"
+        get = b"GET /never HTTP/1.1\r\nHost: x\r\n"
+        cases = [
+            (get + up + key + b"Sec-WebSocket-Version: 12\r\n\r\n", b"426"),
+            (get + up + key + b"\r\n", b"426"),
+            (get + up + v13 + b"\r\n", b"400"),
+            (get + up + v13 + b"Sec-WebSocket-Key: " + b"A" * 6000 + b"\r\n\r\n", b"400"),
+            (get + b"Upgrade: websocket\r\n" + key + v13 + b"\r\n", b"400"),
+            (b"GET /never HTTP/1.0\r\n" + up + key + v13 + b"\r\n", b"400"),
+            (get + up + key + v13 + b"Sec-WebSocket-Extensions: permessage-deflate; x=\"\r\n\r\n",
+             b"400"),
+            (get + up + key + b"Sec-WebSocket-Version: 8\r\n\r\n" + b"\x81\x82abcdef" * 50,
+             b"426"),
+        ]
+        for request, status in cases:
+            for step in (len(request), 5):
+                with self.subTest(request=request[:120], step=step):
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=10)
+                    with s:
+                        for i in range(0, len(request), step):
+                            s.sendall(request[i:i + step])
+                        got = b""
+                        while data := s.recv(65536):  # EOF comes: the client never closes
+                            got += data
+                    self.assertTrue(got.startswith(b"HTTP/1.1 " + status + b" "), got)
+                    self.assertEqual(status == b"426",
+                                     b"\r\nSec-WebSocket-Version: 13\r\n" in got, got)
+            self.assertEqual(http_get(self.k.port, "/").status, 200)
+        self.assertNotIn("/never", json.loads(http_get(self.k.port, "/wspaths").body))
 
     def test_close_codes(self):
         r = Raw(self.k.port, "/close")
@@ -512,6 +546,87 @@ class AsgiWebSocket(unittest.TestCase):
         r.send(frame(OP_TEXT, b"still here"))
         self.assertEqual(r.frame(), (OP_TEXT, b"still here!"))
         self.assertEqual(http_get(self.k.port, "/echo").status, 200)
+
+    @unittest.skipUnless(HAVE_WEBSOCKETS or os.environ.get("CI"),
+                         "python3-websockets is not installed")
+    def test_permessage_deflate(self):
+        """As under WSGI: the websockets library (it offers permessage-deflate
+        by default) echoes through it; a raw client sees the server's frame
+        compressed (RSV1, fewer bytes than the message); a deflate bomb is
+        refused with 1009 while inflating, corrupt data with 1007; a normal
+        client is served meanwhile."""
+        import asyncio
+        import zlib
+        import websockets
+
+        async def session(port):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+                ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+                echoed = []
+                for m in ["hello", "h\u00e9llo" * 10000, os.urandom(100000), b"\0" * 90000]:
+                    await ws.send(m)
+                    echoed.append(await ws.recv() == m)
+                await ws.send(b"\0" * (1 << 20))  # 1 KB on the wire
+                try:
+                    await ws.recv()
+                    code = None
+                except websockets.ConnectionClosed as e:
+                    code = e.rcvd.code if e.rcvd else None
+                return ext, echoed, code
+
+        def deflate(data):
+            z = zlib.compressobj(wbits=-15)
+            return (z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+        with Kirin(*ASYNCIO, "--websocket-max-message", "100000", "asgi_apps:ws_echo") as k:
+            ext, echoed, code = asyncio.run(asyncio.wait_for(session(k.port), 30))
+            self.assertEqual(ext, "permessage-deflate; server_no_context_takeover")
+            self.assertEqual(echoed, [True] * 4)
+            self.assertEqual(code, 1009)
+            message = b"compress me " * 1000
+            r = Raw(k.port, "/", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+            r.send(frame(OP_TEXT | 0x40, deflate(message)))
+            self.assertTrue(r._need(2))
+            rsv1 = r.buf[0] & 0x40
+            op, payload = r.frame()
+            self.assertEqual((op, rsv1), (OP_TEXT, 0x40))
+            self.assertLess(len(payload), len(message) // 10)
+            inflater = zlib.decompressobj(wbits=-15)
+            self.assertEqual(inflater.decompress(payload + b"\0\0\xff\xff"), message)
+            r.send(frame(OP_BINARY | 0x40, b"\xff\xfe not deflate"))
+            self.assertEqual(r.close_code(), 1007)
+            r.close()
+            self.assertEqual(http_get(k.port, "/").body, b"hello")
+
+    def test_ping(self):
+        """--websocket-ping: a silent client is pinged, and closed when it
+        does not answer (the app hears the disconnect), also when stuck
+        inside a frame; one that answers stays; a normal client is served
+        meanwhile."""
+        with Kirin(*ASYNCIO, "--websocket-ping", "2", "asgi_apps:ws") as k:
+            start = time.monotonic()
+            mute = Raw(k.port, "/")
+            stuck = Raw(k.port, "/")
+            stuck.send(frame(OP_TEXT, b"never finished")[:5])  # half a header
+            self.assertEqual(http_get(k.port, "/echo").status, 200)
+            self.assertEqual(mute.frame()[0], OP_PING)
+            self.assertTrue(mute.eof())
+            self.assertTrue(stuck.eof())
+            took = time.monotonic() - start
+            self.assertLess(took, 10)
+            self.assertGreater(took, 3.5)
+            self.assertIn("no pong within 2 s", k.log())
+            self.assertTrue(wait_for(lambda: json.loads(
+                http_get(k.port, "/wscloses").body).count(1006) == 2, 5))
+            alive = Raw(k.port, "/")
+            for _ in range(2):
+                op, payload = alive.frame()
+                self.assertEqual(op, OP_PING)
+                alive.send(frame(OP_PONG, payload))
+            alive.send(frame(OP_TEXT, b"still here"))
+            self.assertEqual(alive.frame(), (OP_TEXT, b"still here!"))
+            for r in (mute, stuck, alive):
+                r.close()
 
     def test_stop_says_going_away(self):
         with Kirin(*ASYNCIO, "asgi_apps:ws") as k:

@@ -254,11 +254,37 @@ class Environ:
         self.assertEqual(e["SERVER_PROTOCOL"], "HTTP/1.1")
 
     def test_repeated_headers_joined_with_comma(self):
+        # The same value twice is a repeat too (the worker may hand both the same str).
         raw = raw_request(self.k.port, b"GET /environ HTTP/1.1\r\nHost: x\r\nX-Rep: a\r\n"
-                          b"X-Rep: b\r\nX-Rep: c\r\nConnection: close\r\n\r\n", timeout=30)
+                          b"X-Rep: b\r\nX-Rep: c\r\nX-Same: s\r\nX-Same: s\r\n"
+                          b"Connection: close\r\n\r\n", timeout=30)
         status, _, body = parse_raw(raw)
         self.assertEqual(status, 200, raw)
         self.assertEqual(json.loads(body)["HTTP_X_REP"], "a,b,c")
+        self.assertEqual(json.loads(body)["HTTP_X_SAME"], "s,s")
+
+    def test_each_request_sees_its_own_target(self):
+        # Targets repeat, change, and grow past what is kept: RAW_URI and
+        # PATH_INFO are each request's own.
+        long_path = "/environ/" + "p" * 100
+        sends = ["/environ/a", "/environ/a", "/environ/b%20c?q", long_path, long_path,
+                 "/environ/a", "/environ/b%20c?q"]
+        s = None
+        try:
+            for target in sends:
+                if s is None or self.worker_class == "sync":
+                    if s is not None:
+                        s.close()
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=30)
+                s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target).encode())
+                head, body = recv_responses(s, 1, 30)[0]
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                e = json.loads(body)
+                self.assertEqual(e["RAW_URI"], target)
+                self.assertEqual(e["PATH_INFO"], target.split("?")[0].replace("%20", " "))
+        finally:
+            if s is not None:
+                s.close()
 
     def test_each_request_sees_its_own_header_values(self):
         # Values repeat, change, grow past what is kept per name, and vanish
@@ -500,6 +526,35 @@ class Responses:
                 self.assertIsNone(r.header("X-Evil"))
                 self.assertIsNone(r.header("Set-Cookie"))
         self.assertIn("Traceback", self.k.log())
+
+    def test_constant_header_tuples_every_time(self):
+        # The worker keeps header tuples it saw before with their line: the
+        # same objects, request after request, give the same head; a second,
+        # different Content-Length stays refused.
+        s = None
+        try:
+            for path in ["/constant-headers"] * 3 + ["/constant-conflict"] * 2 + \
+                    ["/constant-headers"]:
+                if s is None or self.worker_class == "sync":
+                    if s is not None:
+                        s.close()
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=30)
+                s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+                head, body = recv_responses(s, 1, 30)[0]
+                if path == "/constant-conflict":
+                    self.assertTrue(head.startswith(b"HTTP/1.1 500 "), head)
+                    s.close()
+                    s = None
+                    continue
+                self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                self.assertEqual(body, b"const")
+                self.assertEqual(head.count(b"\r\nContent-Length: 5\r\n"), 1, head)
+                self.assertEqual(head.lower().count(b"content-length"), 1, head)
+                self.assertIn(b"\r\nX-Const: padded\r\n", head)
+                self.assertIn(b"\r\nContent-Type: text/plain\r\n", head)
+        finally:
+            if s is not None:
+                s.close()
 
     def test_header_values_are_sent_as_latin1(self):
         raw = raw_request(self.k.port, b"GET /latin1-header HTTP/1.1\r\nHost: x\r\n"

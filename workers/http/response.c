@@ -14,8 +14,10 @@
 
 #define SERVER_HEADER "Server: kirin\r\n"
 
-static void append(struct response *r, const char *s, size_t n);
-static char *room(struct response *r, size_t n);
+static inline void append(struct response *r, const char *s, size_t n);
+static inline char *room(struct response *r, size_t n);
+static void grow(struct response *r, size_t n);
+static const char *date_line(size_t *len);
 static bool is_hop_by_hop(const char *name, size_t n);
 
 int response_begin(struct response *r, const char *status_line, size_t len, int version_minor,
@@ -23,6 +25,10 @@ int response_begin(struct response *r, const char *status_line, size_t len, int 
 {
 	memset(r, 0, offsetof(struct response, head));
 	r->head_len = 0;
+	if (r->head_cap == 0) {
+		r->head = r->in_place;
+		r->head_cap = sizeof(r->in_place);
+	}
 	if (len < 3 || status_line[0] < '1' || status_line[0] > '5' || status_line[1] < '0' ||
 	    status_line[1] > '9' || status_line[2] < '0' || status_line[2] > '9' ||
 	    (len > 3 && status_line[3] != ' '))
@@ -90,10 +96,23 @@ int response_add_header(struct response *r, const char *name, size_t nlen, const
 	return 0;
 }
 
+int response_add_line(struct response *r, const char *line, size_t len, int64_t length)
+{
+	if (length >= 0) {
+		if (r->has_length)
+			return r->length == (uint64_t)length ? 0 : -1;
+		r->has_length = true;
+		r->length = (uint64_t)length;
+	}
+	append(r, line, len);
+	return 0;
+}
+
 void response_end_head(struct response *r, int64_t known_length)
 {
 	static const char te[] = "Transfer-Encoding: chunked\r\n";
 	char line[64];
+	size_t len;
 	int n;
 
 	/* A body known to end short of the app's Content-Length breaks the framing. */
@@ -114,7 +133,8 @@ void response_end_head(struct response *r, int64_t known_length)
 	}
 	if (r->chunked)
 		append(r, te, sizeof(te) - 1);
-	append(r, response_date(), strlen(response_date()));
+	const char *date = date_line(&len);
+	append(r, date, len);
 	append(r, SERVER_HEADER, sizeof(SERVER_HEADER) - 1);
 	if (!r->keep_alive)
 		append(r, "Connection: close\r\n", 19);
@@ -175,33 +195,35 @@ void response_free(struct response *r)
 	r->head_cap = r->head_len = 0;
 }
 
-static void append(struct response *r, const char *s, size_t n)
+static inline void append(struct response *r, const char *s, size_t n)
 {
 	memcpy(room(r, n), s, n);
 }
 
-/* n more bytes at the end of the head, to be written by the caller. */
-static char *room(struct response *r, size_t n)
+/* n more bytes at the end of the head (begun), to be written by the caller. */
+static inline char *room(struct response *r, size_t n)
 {
 	char *at;
 
-	if (r->head_cap == 0) {
-		r->head = r->in_place;
-		r->head_cap = sizeof(r->in_place);
-	}
-	if (r->head_len + n > r->head_cap) {
-		size_t cap = r->head_cap * 2;
-		while (cap < r->head_len + n)
-			cap *= 2;
-		if (r->head == r->in_place)
-			r->head = memcpy(mem_alloc(cap), r->in_place, r->head_len);
-		else
-			r->head = mem_realloc(r->head, cap);
-		r->head_cap = cap;
-	}
+	if (r->head_len + n > r->head_cap)
+		grow(r, n);
 	at = r->head + r->head_len;
 	r->head_len += n;
 	return at;
+}
+
+/* Room for n more bytes: out of in_place, or a bigger block. */
+static void grow(struct response *r, size_t n)
+{
+	size_t cap = r->head_cap * 2;
+
+	while (cap < r->head_len + n)
+		cap *= 2;
+	if (r->head == r->in_place)
+		r->head = memcpy(mem_alloc(cap), r->in_place, r->head_len);
+	else
+		r->head = mem_realloc(r->head, cap);
+	r->head_cap = cap;
 }
 
 /* Hop-by-hop and framing fields (RFC 9110 7.6.1), which the server owns. */
@@ -228,18 +250,81 @@ static bool is_hop_by_hop(const char *name, size_t n)
 	}
 }
 
-/* Rebuilt at most once a second per thread. */
 const char *response_date(void)
 {
+	size_t len;
+
+	return date_line(&len);
+}
+
+/* Rebuilt at most once a second per thread; *len is its length. */
+static const char *date_line(size_t *len)
+{
 	static __thread char buf[48];
+	static __thread size_t buf_len;
 	static __thread time_t cached;
 	time_t now = time(NULL);
 
 	if (now != cached) {
 		struct tm tm;
 		gmtime_r(&now, &tm);
-		strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		buf_len = strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
 		cached = now;
 	}
+	*len = buf_len;
 	return buf;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 205: return "Reset Content";
+	case 206: return "Partial Content";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 425: return "Too Early";
+	case 426: return "Upgrade Required";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
 }

@@ -32,7 +32,7 @@ struct response {
 	/* Kept across response_begin(): */
 	char *head;          /* the head being built: in_place, or malloc'd once it outgrew it */
 	size_t head_len, head_cap;
-	char in_place[512];  /* room for a usual head, so building one allocates nothing */
+	char in_place[512];  /* room for a usual head (last: callers need not zero it) */
 };
 
 /*
@@ -51,6 +51,13 @@ int response_begin(struct response *r, const char *status_line, size_t len, int 
  */
 int response_add_header(struct response *r, const char *name, size_t nlen, const char *value,
 			size_t vlen);
+
+/*
+ * Add a header line ("Name: value\r\n") that response_add_header() made
+ * before from a valid header; `length` >= 0: it was Content-Length with
+ * that value. Returns 0, or -1 for a second, different Content-Length.
+ */
+int response_add_line(struct response *r, const char *line, size_t len, int64_t length);
 
 /*
  * Finish the head: choose framing (the app's Content-Length; else
@@ -87,3 +94,6 @@ const char *response_date(void);
 
 /* Free the head buffer, if it outgrew in_place. */
 void response_free(struct response *r);
+
+/* Reason phrase for a status code ("Bad Request"); "Unknown" if none. Any thread. */
+const char *http_reason(int status);

@@ -20,7 +20,6 @@
 #include "arbiter/log.h"
 #include "workers/accesslog.h"
 #include "workers/http/conn.h"
-#include "workers/http/parser.h"
 #include "workers/python/asgi_req.h"
 #include "workers/python/asgi_scope.h"
 #include "workers/reactor_asyncio.h"

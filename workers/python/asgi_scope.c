@@ -222,6 +222,9 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
 	if (req->query_len)
 		SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
+	if (req->script_name) /* a trusted front-end's SCRIPT_NAME (forwarder_headers) */
+		SET(k_root_path, PyUnicode_DecodeUTF8(req->script_name,
+						      (Py_ssize_t)req->script_name_len, "replace"));
 	SET(k_headers, headers_list(req));
 	if (state)
 		SET(k_state, PyDict_Copy(state));

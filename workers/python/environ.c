@@ -16,7 +16,7 @@
 
 #define KEY_CACHE 128 /* distinct header names whose environ key is kept */
 #define KEY_PROBES 8
-#define ENV_SIZE 32   /* presized: 42 keys fit before it grows (ours: 20; the rest headers) */
+#define ENV_ROOM 22   /* keys that make a dict's table grow to 64 slots (42 keys fit) */
 #define PEER_CACHE 256 /* TCP peers whose environ base is kept (keep-alive connections) */
 
 /* The str last built from some bytes, kept to be used again for the same bytes. */
@@ -39,6 +39,11 @@ static struct {
 	struct kept_str value;
 } key_cache[KEY_CACHE];
 static struct kept_str last_peer; /* REMOTE_ADDR: most requests come from few addresses */
+/* The last request target: its RAW_URI and PATH_INFO (clients repeat a few URLs). */
+static struct {
+	struct kept_str raw;
+	PyObject *path; /* NULL: none kept */
+} last_target;
 /*
  * Per TCP peer (listener, address, port: in effect per keep-alive
  * connection): the template with SERVER_NAME, SERVER_PORT, REMOTE_ADDR and
@@ -50,8 +55,9 @@ static struct {
 	char addr[64], port[8];
 	PyObject *base; /* NULL: the peer was seen once */
 } peer_cache[PEER_CACHE];
-static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
-	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
+static PyObject *k_method, *k_path_info, *k_script_name, *k_query, *k_raw_uri, *k_protocol,
+	*k_server_name, *k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input,
+	*k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty, *v_get;
 static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
 static size_t root_len;
@@ -62,7 +68,10 @@ static int set_peer(PyObject *env, const struct conn *c);
 static PyObject *kept_latin1(struct kept_str *k, const char *s, size_t n);
 static PyObject *method_str(const char *m, size_t n);
 static int listener_strs(const struct listener *l, PyObject **name, PyObject **port);
-static PyObject *path_info(const char *s, size_t n);
+static PyObject *path_info(const char *s, size_t n, const char *root, size_t rlen);
+static int set_target(PyObject *env, const struct http_request *req, const char *root,
+		      size_t rlen);
+static int make_room(PyObject *d);
 static int set_header(PyObject *env, const struct http_header *h);
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
 static int set_new(PyObject *env, PyObject *key, PyObject *v);
@@ -101,6 +110,7 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 
 	k_method = PyUnicode_InternFromString("REQUEST_METHOD");
 	k_path_info = PyUnicode_InternFromString("PATH_INFO");
+	k_script_name = PyUnicode_InternFromString("SCRIPT_NAME");
 	k_query = PyUnicode_InternFromString("QUERY_STRING");
 	k_raw_uri = PyUnicode_InternFromString("RAW_URI");
 	k_protocol = PyUnicode_InternFromString("SERVER_PROTOCOL");
@@ -115,12 +125,20 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	v_http11 = PyUnicode_InternFromString("HTTP/1.1");
 	v_http = PyUnicode_InternFromString("http");
 	v_empty = PyUnicode_InternFromString("");
-	/* Presized: a copy of it has room for a request's keys without growing. */
-	template_env = _PyDict_NewPresized(ENV_SIZE);
+	template_env = PyDict_New();
 	version = Py_BuildValue("(ii)", 1, 0);
 	errors = errors_new();
 	if (!template_env || !version || !errors || !v_empty)
 		return -1;
+	/*
+	 * Every request sets these: holding them already, a copy replaces
+	 * their values in place instead of adding entries.
+	 */
+	PyObject *always[] = {k_path_info, k_raw_uri, k_input, k_server_name,
+			      k_server_port, k_remote_addr, k_remote_port};
+	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+		if (PyDict_SetItem(template_env, always[i], v_empty) < 0)
+			return -1;
 	PyDict_SetItemString(template_env, "wsgi.version", version);
 	PyDict_SetItemString(template_env, "wsgi.multithread", multithread ? Py_True : Py_False);
 	PyDict_SetItemString(template_env, "wsgi.multiprocess", multiprocess ? Py_True : Py_False);
@@ -142,11 +160,39 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	PyObject *sn = latin1(root_path ? root_path : "", root_len);
 	if (!sn)
 		return -1;
-	PyDict_SetItemString(template_env, "SCRIPT_NAME", sn);
+	PyDict_SetItem(template_env, k_script_name, sn);
 	Py_DECREF(sn);
 	Py_DECREF(version);
 	Py_DECREF(errors);
-	return 0;
+	return make_room(template_env);
+}
+
+/*
+ * Grow d's table to 64 slots, so that a copy takes a request's headers
+ * without growing. _PyDict_NewPresized() would, but its table has the
+ * general layout (24 bytes an entry, 1,104 bytes in all: past both
+ * pymalloc and glibc's per-thread cache, so every copy went to malloc's
+ * slow path); grown by str keys, d keeps the str-only layout (768 bytes).
+ * The keys added to make it grow are deleted. 0, or -1 with an exception.
+ */
+static int make_room(PyObject *d)
+{
+	PyObject *fill[ENV_ROOM];
+	Py_ssize_t n = 0;
+	int rc = 0;
+
+	while (rc == 0 && PyDict_GET_SIZE(d) < ENV_ROOM) {
+		fill[n] = PyUnicode_FromFormat("kirin.room.%zd", n);
+		if (!fill[n] || PyDict_SetItem(d, fill[n], Py_None) < 0)
+			rc = -1;
+		n += fill[n] != NULL;
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		if (rc == 0 && PyDict_DelItem(d, fill[i]) < 0)
+			rc = -1;
+		Py_DECREF(fill[i]);
+	}
+	return rc;
 }
 
 PyObject *environ_new(const struct conn *c, PyObject *input)
@@ -159,16 +205,15 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		Py_XDECREF(env);
 		return NULL;
 	}
-	PyObject *path = path_info(req->path, req->path_len);
-	if (!path || PyDict_SetItem(env, k_path_info, path) < 0) {
-		Py_XDECREF(path);
+	/* A trusted front-end's SCRIPT_NAME (forwarder_headers) replaces the root path. */
+	const char *root = req->script_name ? req->script_name : root_path;
+	size_t rlen = req->script_name ? req->script_name_len : root_len;
+	if (req->script_name && set_str(env, k_script_name, root, rlen) < 0)
 		goto fail;
-	}
-	Py_DECREF(path);
 	/* The template holds GET, HTTP/1.1 and an empty query: set only what differs. */
-	if ((method != v_get && PyDict_SetItem(env, k_method, method) < 0) ||
+	if (set_target(env, req, root, rlen) < 0 ||
+	    (method != v_get && PyDict_SetItem(env, k_method, method) < 0) ||
 	    (req->query_len && set_str(env, k_query, req->query, req->query_len) < 0) ||
-	    set_str(env, k_raw_uri, req->target, req->target_len) < 0 ||
 	    (!req->version_minor && PyDict_SetItem(env, k_protocol, v_http10) < 0) ||
 	    PyDict_SetItem(env, k_input, input) < 0 ||
 	    (c->https && set_str(env, k_scheme, "https", 5) < 0))
@@ -349,10 +394,44 @@ static int set_new(PyObject *env, PyObject *key, PyObject *v)
 }
 
 /*
- * PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string),
- * without the root path (which must be a whole leading segment of it).
+ * RAW_URI and PATH_INFO (without root[0..rlen)), from the last request's
+ * strs when its target had the same bytes and the root was the usual one.
+ * 0, or -1 with an exception set.
  */
-static PyObject *path_info(const char *s, size_t n)
+static int set_target(PyObject *env, const struct http_request *req, const char *root,
+		      size_t rlen)
+{
+	struct kept_str *k = &last_target.raw;
+	bool usual_root = !req->script_name;
+	PyObject *raw, *path;
+	int rc = -1;
+
+	if (usual_root && k->str && last_target.path && k->len == req->target_len &&
+	    memcmp(k->bytes, req->target, k->len) == 0) {
+		raw = Py_NewRef(k->str);
+		path = Py_NewRef(last_target.path);
+	} else {
+		path = path_info(req->path, req->path_len, root, rlen);           /* new ref */
+		raw = path ? kept_latin1(k, req->target, req->target_len) : NULL; /* new ref */
+		if (raw && raw == k->str && usual_root)
+			Py_XSETREF(last_target.path, Py_NewRef(path)); /* kept with the target */
+		else if (raw)
+			Py_CLEAR(last_target.path); /* too long to keep, or another root */
+	}
+	if (raw && PyDict_SetItem(env, k_raw_uri, raw) == 0 &&
+	    PyDict_SetItem(env, k_path_info, path) == 0)
+		rc = 0;
+	Py_XDECREF(raw);
+	Py_XDECREF(path);
+	return rc;
+}
+
+/*
+ * PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string),
+ * without the root path root[0..rlen) (which must be a whole leading segment
+ * of it).
+ */
+static PyObject *path_info(const char *s, size_t n, const char *root, size_t rlen)
 {
 	char stack[1024];
 	char *out = n <= sizeof(stack) ? stack : malloc(n);
@@ -366,19 +445,18 @@ static PyObject *path_info(const char *s, size_t n)
 		return v_empty;
 	}
 	o = percent_decode(out, n, s, n);
-	if (root_len == 0 || out[0] != '/') {
+	if (rlen == 0 || out[0] != '/') {
 		r = latin1(out, o); /* no root path, or "*" (OPTIONS) */
-	} else if (o >= root_len && memcmp(out, root_path, root_len) == 0 &&
-		   (o == root_len || out[root_len] == '/')) {
-		r = latin1(out + root_len, o - root_len);
+	} else if (o >= rlen && memcmp(out, root, rlen) == 0 && (o == rlen || out[rlen] == '/')) {
+		r = latin1(out + rlen, o - rlen);
 	} else {
-		PyObject *whole = latin1(out, o), *root = latin1(root_path, root_len);
-		if (whole && root)
+		PyObject *whole = latin1(out, o), *mount = latin1(root, rlen);
+		if (whole && mount)
 			PyErr_Format(PyExc_ValueError,
 				     "request path %R is not under the root path %R (SCRIPT_NAME)",
-				     whole, root);
+				     whole, mount);
 		Py_XDECREF(whole);
-		Py_XDECREF(root);
+		Py_XDECREF(mount);
 		r = NULL;
 	}
 	if (out != stack)
@@ -448,19 +526,19 @@ static int set_header(PyObject *env, const struct http_header *h)
 
 	if (!kobj)
 		return -1;
-	old = PyDict_GetItemWithError(env, kobj); /* borrowed */
-	if (old) {
-		PyObject *tail = latin1(h->value, h->value_len);
-		v = tail ? PyUnicode_FromFormat("%U,%U", old, tail) : NULL;
-		Py_XDECREF(tail);
-	} else if (PyErr_Occurred()) {
-		v = NULL;
-	} else if (slot < 0) {
-		v = latin1(h->value, h->value_len);
+	v = slot < 0 ? latin1(h->value, h->value_len)
+		     : kept_latin1(&key_cache[slot].value, h->value, h->value_len); /* new ref */
+	/* One lookup: the dict grows unless the name came before (a kept str may be the same). */
+	size_t had = (size_t)PyDict_GET_SIZE(env);
+	old = v ? PyDict_SetDefault(env, kobj, v) : NULL; /* borrowed */
+	if (!old) {
+		rc = -1;
+	} else if ((size_t)PyDict_GET_SIZE(env) == had) {
+		rc = set_new(env, kobj, PyUnicode_FromFormat("%U,%U", old, v));
 	} else {
-		v = kept_latin1(&key_cache[slot].value, h->value, h->value_len);
+		rc = 0;
 	}
-	rc = set_new(env, kobj, v);
+	Py_XDECREF(v);
 	Py_DECREF(kobj);
 	return rc;
 }

@@ -9,7 +9,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
-#include "workers/http/parser.h"
+#include "workers/http/response.h"
 #include "workers/python/interp.h"
 
 #define FIELD(cfg, s, type) ((const type *)(const void *)((const char *)(cfg) + (s)->offset))

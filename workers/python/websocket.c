@@ -40,6 +40,7 @@ typedef struct {
 	bool deflate;          /* permessage-deflate negotiated */
 	struct ws_deflate_params params;
 	bool upgraded; /* the 101 was sent: the connection speaks WebSocket */
+	int refused;   /* the handshake was invalid: the refusal sent (400, 426), 0: none */
 	bool closed;   /* no more messages either way (gevent-websocket's closed) */
 	bool close_sent;
 	bool dead;    /* the connection failed: nothing more can be written */
@@ -70,6 +71,7 @@ static PyObject *env_subscript(PyObject *self, PyObject *key);
 static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
 static void touch(PyObject *env, PyObject *key, PyObject *value);
 static int upgrade(WebSocket *self);
+static int refuse(WebSocket *self, const struct ws_handshake *hs);
 static PyObject *read_message(WebSocket *self);
 static PyObject *deliver(WebSocket *self, const struct ws_event *ev);
 static int read_more(WebSocket *self);
@@ -183,14 +185,11 @@ int websocket_init(PyObject *app)
 
 PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 {
-	struct ws_handshake hs;
 	WebSocket *ws;
 	PyObject *e;
 
 	*ws_out = NULL;
-	if (!ws_handshake_requested(c->req.headers, c->req.num_headers) ||
-	    ws_handshake_parse(&hs, c->req.method, c->req.method_len, c->req.version_minor,
-			       c->req.headers, c->req.num_headers) < 0) {
+	if (!ws_handshake_requested(c->req.headers, c->req.num_headers)) {
 		Py_INCREF(env);
 		return env; /* a plain GET, to the app */
 	}
@@ -231,9 +230,11 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 	return e;
 }
 
-bool websocket_upgraded(PyObject *ws)
+int websocket_status(PyObject *obj)
 {
-	return ws && ((WebSocket *)ws)->upgraded;
+	WebSocket *ws = (WebSocket *)obj;
+
+	return !ws ? 0 : ws->upgraded ? 101 : ws->refused;
 }
 
 void websocket_finish(PyObject *obj)
@@ -257,6 +258,9 @@ void websocket_finish(PyObject *obj)
 		ws_message_free(&self->msg);
 		ws_deflater_free(&self->defl);
 		W.open--;
+	} else if (self->refused) {
+		conn_linger(c);
+		conn_close(c);
 	}
 	self->c = NULL;
 	/* The environ holds the WebSocket and the WebSocket the environ: a cycle
@@ -319,8 +323,10 @@ static void touch(PyObject *env, PyObject *key, PyObject *value)
 
 /*
  * Send the 101, with the subprotocol chosen now, and take the connection
- * over: from now on its bytes are frames. 0, or -1 when the connection is
- * gone or failed (self->dead).
+ * over: from now on its bytes are frames. An invalid handshake gets the
+ * RFC's refusal instead (400, or 426 for a version other than 13), and the
+ * connection closes after the app. 0, or -1 when the connection is gone,
+ * failed or refused (self->dead).
  */
 static int upgrade(WebSocket *self)
 {
@@ -333,12 +339,12 @@ static int upgrade(WebSocket *self)
 	struct iovec iov;
 	int rc;
 
-	if (self->upgraded || !c)
+	if (self->upgraded || self->refused || !c)
 		return self->dead || !c ? -1 : 0;
-	/* Parsed again (websocket_environ() checked it): the head is still in c->buf. */
+	/* The head is still in c->buf. */
 	if (ws_handshake_parse(&hs, c->req.method, c->req.method_len, c->req.version_minor,
 			       c->req.headers, c->req.num_headers) < 0)
-		return -1;
+		return refuse(self, &hs);
 	/* Our deflater restarts with each message, so an idle connection can
 	 * give its zlib state back (RFC 7692 section 7.1.1.1 lets us say so). */
 	hs.params.server_no_context_takeover = true;
@@ -377,6 +383,24 @@ static int upgrade(WebSocket *self)
 		return -1;
 	}
 	return 0;
+}
+
+/* Answer an invalid handshake (hs from ws_handshake_parse()) with its refusal. -1. */
+static int refuse(WebSocket *self, const struct ws_handshake *hs)
+{
+	char out[512];
+	ssize_t n = ws_handshake_refusal(hs, out, sizeof(out));
+	struct iovec iov = {out, n > 0 ? (size_t)n : 0};
+
+	log_info("refusing a WebSocket handshake with %d: %s", hs->status, hs->error);
+	self->refused = hs->status;
+	self->dead = true;
+	if (n > 0) {
+		Py_BEGIN_ALLOW_THREADS;
+		conn_writev(self->c, &iov, 1);
+		Py_END_ALLOW_THREADS;
+	}
+	return -1;
 }
 
 static PyObject *ws_error(const char *msg)
@@ -657,7 +681,7 @@ static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds)
 
 static PyObject *ws_get_closed(WebSocket *self, void *unused)
 {
-	return PyBool_FromLong(self->closed || !self->c);
+	return PyBool_FromLong(self->closed || self->refused || !self->c);
 }
 
 /* path, origin, protocol, version: from the environ, as gevent-websocket. */

@@ -11,7 +11,8 @@ seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
 GET /after?S answers, then works S seconds more and fails (listed "after");
 /raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
-(unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
+(unsupported under auto). ws: WebSocket routes. ws_echo: each message back
+as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
 what --interface auto must tell apart."""
 import asyncio
 import json
@@ -142,6 +143,7 @@ async def lifespan_raise(scope, receive, send):
 
 
 ws_closes = []
+ws_paths = []
 
 
 async def ws(scope, receive, send):
@@ -149,14 +151,18 @@ async def ws(scope, receive, send):
     come back reversed, "raise" fails), /deny refuses with websocket.close,
     /http-deny answers 401 through websocket.http.response, /close closes
     with 4000 itself. The last subprotocol offered is chosen. GET /wscloses
-    lists the close codes the app received."""
+    lists the close codes the app received, GET /wspaths the paths of the
+    websocket scopes it saw."""
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
     if scope["type"] == "http":
         if scope["path"] == "/wscloses":
             return await answer(send, 200, json.dumps(ws_closes).encode())
+        if scope["path"] == "/wspaths":
+            return await answer(send, 200, json.dumps(ws_paths).encode())
         return await app(scope, receive, send)
     path = scope["path"]
+    ws_paths.append(path)
     assert (await receive())["type"] == "websocket.connect"
     if path == "/deny":
         return await send({"type": "websocket.close"})
@@ -179,6 +185,17 @@ async def ws(scope, receive, send):
             await send({"type": "websocket.send", "text": m["text"] + "!"})
         else:
             await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
+
+
+async def ws_echo(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    if scope["type"] == "http":
+        return await answer(send, 200, b"hello")
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (m := await receive())["type"] != "websocket.disconnect":
+        await send({"type": "websocket.send", "text": m.get("text"), "bytes": m.get("bytes")})
 
 
 def wsgi_three(environ, start_response, extra=None):

@@ -49,8 +49,13 @@ def midstream(environ):
 ROUTES = {"/input", "/forever", "/midstream", "/short", "/long", "/bad-status",
           "/bad-header-value", "/bad-header-type", "/not-bytes", "/latin1-header",
           "/non-latin1-header", "/file", "/file-notell", "/file-nofileno", "/keywords",
-          "/mutate", "/keep-callables", "/stale-callables"}
+          "/mutate", "/keep-callables", "/stale-callables", "/constant-headers",
+          "/constant-conflict"}
 KEPT = {}  # /keep-callables: a request's start_response and write, for later
+# /constant-headers, /constant-conflict: the same tuple objects on every request
+LENGTH_5 = ("Content-Length", "5")
+CONSTANT = [("Content-Type", "text/plain"), ("X-Const", " padded\t"), LENGTH_5, LENGTH_5]
+CONFLICT = [LENGTH_5, ("Content-Length", "6")]
 
 
 def app(environ, start_response):
@@ -129,6 +134,9 @@ def app(environ, start_response):
     if path == "/non-latin1-header":
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Smile", "\u263a")])
         return [b"nope"]
+    if path in ("/constant-headers", "/constant-conflict"):
+        start_response("200 OK", list(CONSTANT if path == "/constant-headers" else CONFLICT))
+        return [b"const"]
     if path == "/keywords":  # start_response called with keyword arguments
         start_response(status="201 Created", headers=[("Content-Type", "text/plain")],
                        exc_info=None)
