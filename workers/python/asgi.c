@@ -300,21 +300,17 @@ static void finish(Req *r, enum wsgi_outcome *out)
 	}
 	if (!r->head_sent && !r->broken) {
 		/* A WebSocket the app did not accept: refused (403), as it asked. */
-		int status = r->refuse      ? r->refuse
-		             : r->timed_out ? 504
-		             : ws && !failed ? 403
-		                             : 500;
+		int status = r->refuse ? r->refuse : r->timed_out ? 504 : ws && !failed ? 403 : 500;
 
 		if (!failed && !r->refuse && !ws)
-			log_error(0, "ASGI callable returned without %s",
-			          r->started ? "sending the response body"
-			                     : "starting the response");
+			log_msg(LOG_ERROR, "ASGI callable returned without %s",
+			        r->started ? "sending the response body" : "starting the response");
 		if (r->refuse)
 			log_info("refusing request: %s", c->error ? c->error : "bad body framing");
 		asgi_req_access_log(r, status);
 		conn_refuse(c, status);
 	} else if (r->head_sent && !r->complete && !r->broken && !r->timed_out) {
-		log_error(0, "ASGI callable returned without completing the response");
+		log_msg(LOG_ERROR, "ASGI callable returned without completing the response");
 	}
 	if (r->complete && !r->broken && !r->refuse && response_reusable(&r->resp) &&
 	    c->error_status == 0)
@@ -322,8 +318,8 @@ static void finish(Req *r, enum wsgi_outcome *out)
 	if (r->head_sent)
 		asgi_req_access_log(r, r->resp.status);
 	if (r->scope) {
-		hooks_post_request_asgi(r->scope, r->head_sent ? r->resp.status : 0, r->resp_headers,
-		                        (long)r->resp.body_sent);
+		hooks_post_request_asgi(r->scope, r->head_sent ? r->resp.status : 0,
+		                        r->resp_headers, (long)r->resp.body_sent);
 		Py_CLEAR(r->scope);
 	}
 out:
