@@ -55,6 +55,7 @@ static Req *req_new(struct conn *c, bool keep_alive);
 static void begin(Req *r, PyObject *scope, bool eager);
 static void app_failed(Req *r);
 static PyObject *req_timed_out(Req *r, PyObject *unused);
+static PyObject *req_call(Req *r, PyObject *args, PyObject *kwargs);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -72,6 +73,7 @@ static PyTypeObject ReqType = {
     .tp_basicsize = sizeof(Req),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)req_dealloc,
+    .tp_call = (ternaryfunc)req_call,
 };
 
 int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grace)
@@ -210,17 +212,18 @@ static void begin(Req *r, PyObject *scope, bool eager)
 	}
 	Py_XDECREF(receive);
 	Py_XDECREF(send);
-	if (coro && eager)
-		rc = asgi_task_run(coro, &r->task);
-	else if (coro)
-		rc = (r->task = asgi_task_start(coro)) ? 1 : -1;
-	if (rc == 1) {
+	if (coro && eager) {
+		rc = asgi_task_run(coro, (PyObject *)r, &r->task); /* r(exc) at its end */
+	} else if (coro && (r->task = asgi_task_start(coro))) {
 		done = bound(&done_def, r);
 		res = done ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
 		Py_XDECREF(done);
 		if (!res)
 			Py_CLEAR(r->task);
 		Py_XDECREF(res);
+		rc = r->task ? 1 : -1;
+	}
+	if (rc == 1) {
 		watch_client(r);
 		if (r->task && r->done_cb && reqtimeout_seconds) {
 			done = bound(&timed_out_def, r);
@@ -599,6 +602,31 @@ static PyObject *req_timed_out(Req *r, PyObject *unused)
 	if (!res)
 		interp_log_exception("cannot cancel an ASGI request");
 	Py_XDECREF(res);
+	Py_RETURN_NONE;
+}
+
+/*
+ * r(exception or None): the coroutine run by asgi_task_run() ended, in the
+ * Task that ran it (which goes on with another request): as req_done().
+ */
+static PyObject *req_call(Req *r, PyObject *args, PyObject *kwargs)
+{
+	PyObject *exc;
+
+	if (kwargs) {
+		PyErr_SetString(PyExc_TypeError, "done() takes no keyword arguments");
+		return NULL;
+	}
+	if (!PyArg_UnpackTuple(args, "done", 1, 1, &exc))
+		return NULL;
+	if (exc != Py_None) {
+		PyErr_Restore(Py_NewRef(Py_TYPE(exc)), Py_NewRef(exc),
+		              PyException_GetTraceback(exc));
+		app_failed(r);
+	}
+	r->task_done = true;
+	if (!r->ended)
+		asgi_req_end(r);
 	Py_RETURN_NONE;
 }
 
