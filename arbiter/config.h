@@ -157,6 +157,7 @@ struct config {
 	char *asgi_loop;     /* auto, asyncio or uvloop */
 	char *asgi_lifespan; /* auto, on or off */
 	char *interface;     /* auto, asgi or wsgi */
+	int asgi_disconnect_grace; /* seconds a request runs on after its client left */
 	bool preload_app;
 	bool reload;       /* --reload: workers watch the app's files (workers/reloader.h) */
 	struct strlist reload_extra_files;

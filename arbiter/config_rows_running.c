@@ -6,6 +6,7 @@
  */
 #include "arbiter/config_rows.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
@@ -131,6 +132,18 @@ const struct setting config_rows_running[] = {
 		.metavar = "MODE",
 		.help = "ASGI lifespan events: on (a failed startup stops the server), off, or "
 			"auto (an app that fails on them does without).",
+	},
+	{
+		.name = "asgi_disconnect_grace_period",
+		.long_flag = "--asgi-disconnect-grace-period",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, asgi_disconnect_grace),
+		.def = "3",
+		.min = 0,
+		.max = INT_MAX,
+		.metavar = "INT",
+		.help = "Seconds an ASGI request runs on after its client went away (it receives "
+			"http.disconnect), before its task is cancelled; 0 cancels at once.",
 	},
 	{
 		.name = "interface",

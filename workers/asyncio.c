@@ -53,6 +53,7 @@ static bool in_hub(void);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct cconn *cc);
 static void asgi_done(struct conn *c, enum wsgi_outcome out);
+static bool busy_readable(struct cconn *cc);
 static bool keep_alive(void);
 static PyObject *resume_later(PyObject *capsule, PyObject *unused);
 static int loop_sleep(double seconds);
@@ -66,6 +67,7 @@ static PyMethodDef resume_def = {"kirin_resume", resume_later, METH_NOARGS, NULL
 static const struct conn_io asyncio_io = {.wait = conn_wait};
 static const struct connset_ops asyncio_ops = {
     .dispatch = dispatch,
+    .busy_readable = busy_readable,
     .io = &asyncio_io,
     .tick = gconn_tick,
 };
@@ -115,7 +117,7 @@ int asyncio_run(struct worker *w, PyObject *app)
 		return WORKER_EXIT_BOOT_ERROR;
 	}
 	asgi_ws_configure((uint64_t)cfg->websocket_max_message, cfg->websocket_ping);
-	if (is_asgi ? asgi_init(app, loop, sw->to_hub) < 0
+	if (is_asgi ? asgi_init(app, loop, sw->to_hub, cfg->asgi_disconnect_grace) < 0
 	            : wsgi_init(app, false, cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	if (is_asgi && lifespan_startup(app, loop, cfg->asgi_lifespan) < 0)
@@ -253,6 +255,12 @@ static void dispatch(struct cconn *cc)
 	} else {
 		gconn_dispatch(cc);
 	}
+}
+
+/* Readable while dispatched: an ASGI request served from the loop may have lost its client. */
+static bool busy_readable(struct cconn *cc)
+{
+	return cc->request && asgi_readable(&cc->c);
 }
 
 /* An ASGI request served from the loop is over: as gconn does after a request. */

@@ -114,6 +114,16 @@ void connset_resume(struct cconn *cc)
 	}
 }
 
+int connset_watch(struct cconn *cc)
+{
+	if (cc->watching)
+		return 0;
+	if (S.r->watch(cc) < 0)
+		return -1;
+	cc->watching = true;
+	return 0;
+}
+
 void connset_park(struct cconn *cc)
 {
 	bool idle = conn_idle(&cc->c);
@@ -209,7 +219,8 @@ void connset_readable(struct cconn *cc)
 	if (cc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
-		unwatch(cc);
+		if (!S.ops->busy_readable || !S.ops->busy_readable(cc))
+			unwatch(cc);
 		return;
 	}
 	waitlist_remove(&cc->wait);

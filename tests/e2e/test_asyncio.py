@@ -25,7 +25,8 @@ ASYNCIO = ("-k", "asyncio", "-w", "1")
 class AsgiHttp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "asgi_apps:app").start()
+        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "--asgi-disconnect-grace-period", "1",
+                      "asgi_apps:app").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -145,6 +146,48 @@ class AsgiHttp(unittest.TestCase):
         self.assertTrue(wait_for(lambda: int(http_get(self.k.port, "/count").body) == before + 1,
                                  5))
 
+    def test_disconnect_grace_period(self):
+        # The class's server runs with --asgi-disconnect-grace-period 1.
+        def leave(path):
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+                recv_until(s, b"waiting")
+            return time.monotonic()
+
+        def graces():
+            return json.loads(http_get(self.k.port, "/graces").body)
+        t0 = leave("/grace?0.2&listen")  # cleans up within the grace period
+        self.assertTrue(wait_for(lambda: graces() == ["cleaned"], 10), graces())
+        for path in ("/grace?30&listen", "/grace?30&deaf"):  # too long: cancelled
+            t0 = leave(path)
+            n = len(graces())
+            self.assertTrue(wait_for(lambda: len(graces()) > n, 15), graces())
+            self.assertGreater(time.monotonic() - t0, 0.9)
+            self.assertEqual(graces()[-1], "cancelled")
+            self.assertEqual(http_get(self.k.port, "/echo").status, 200)  # others go on
+        self.assertIn("cancelling an ASGI request whose client went away 1 s ago",
+                      self.k.log())
+        self.assertNotIn("CancelledError", self.k.log())
+        with Kirin(*ASYNCIO, "--asgi-disconnect-grace-period", "0", "asgi_apps:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
+                recv_until(s, b"waiting")
+            self.assertTrue(wait_for(lambda: json.loads(http_get(k.port, "/graces").body)
+                                     == ["cancelled"], 5))
+
+    def test_work_after_the_response(self):
+        # The connection's next request need not wait for the task's end;
+        # what the task does after its response still counts (its error).
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"GET /after?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(recv_responses(s, 1, 10)[0][1], b"answered")
+            t0 = time.monotonic()
+            s.sendall(b"GET /echo?next HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "next")
+            self.assertLess(time.monotonic() - t0, 2.5)
+        self.assertTrue(wait_for(lambda: "failed after its response" in self.k.log(), 10))
+        self.assertIn("after", json.loads(http_get(self.k.port, "/graces").body))
+
     def test_app_errors_are_500(self):
         for path in ("/raise", "/noresponse", "/headers"):
             raw = raw_request(self.k.port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
@@ -228,6 +271,58 @@ class AsgiLifecycle(unittest.TestCase):
         cp = run_kirin(*ASYNCIO, "--asgi-loop", "tokio", "asgi_apps:app", timeout=20)
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("--asgi-loop", cp.stderr)
+
+    def test_request_timeout(self):
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_apps:app") as k:
+            t0 = time.monotonic()
+            r = http_get(k.port, "/sleep?30", timeout=20)
+            self.assertEqual(r.status, 504)
+            self.assertLess(time.monotonic() - t0, 10)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = recv_until(s, b"waiting")
+                while True:  # the response had started: the connection is closed
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            self.assertNotIn(b"0\r\n\r\n", got)
+            self.assertEqual(http_get(k.port, "/sleep?0.1").body, b"slept")  # not bounded
+            log = k.log()
+            self.assertIn("Request timed out after 1 s (--request-timeout): GET /sleep from "
+                          "127.0.0.1; cancelling it. Its stack:", log)
+            self.assertIn("in app", log)  # the app's frame, where it waits
+            self.assertNotIn("Exception in ASGI application", log)
+
+    def test_request_hooks(self):
+        d = tempfile.mkdtemp(prefix="kirin-asgi-hooks-")
+        log = os.path.join(d, "hooks.log")
+        with open(os.path.join(d, "gunicorn.conf.py"), "w") as f:
+            f.write("import os\n"
+                    "def _w(*a):\n"
+                    f"    with open({log!r}, 'a') as f:\n"
+                    "        f.write(' '.join(str(x) for x in a) + '\\n')\n"
+                    "def pre_request(worker, req):\n"
+                    "    _w('pre', worker.pid == os.getpid(), req.method, req.path, req.query,\n"
+                    "       req.uri, req.version, dict(req.headers).get('X-TEST'))\n"
+                    "def post_request(worker, req, environ, resp):\n"
+                    "    _w('post', req.path, environ, resp.status_code, resp.sent,\n"
+                    "       dict(resp.headers).get('x-asgi'))\n")
+        with Kirin(*ASYNCIO, "-c", os.path.join(d, "gunicorn.conf.py"), "asgi_apps:app",
+                   env={"PYTHONPATH": os.path.join(os.path.dirname(__file__), "apps")}) as k:
+            r = http_get(k.port, "/echo?q=1", headers={"X-Test": "yes"})
+            self.assertEqual(r.status, 200)
+            http_get(k.port, "/sleep?0.05")
+
+            def lines():
+                with open(log) as f:  # after kirintest's readiness probe
+                    return [line.split() for line in f if "/__ready" not in line]
+            self.assertTrue(wait_for(lambda: len(lines()) >= 4, 10))
+        self.assertEqual(lines()[:4], [
+            ["pre", "True", "GET", "/echo", "q=1", "/echo?q=1", "(1,", "1)", "yes"],
+            ["post", "/echo", "None", "200", str(len(r.body)), "yes"],
+            ["pre", "True", "GET", "/sleep", "0.05", "/sleep?0.05", "(1,", "1)", "None"],
+            ["post", "/sleep", "None", "200", "5", "None"]])
 
     def test_max_requests(self):
         with Kirin(*ASYNCIO, "--max-requests", "3", "asgi_apps:app") as k:

@@ -11,10 +11,10 @@
 #include "workers/http/percent.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
+#include "workers/reactor_asyncio.h"
 
-#define PEER_CACHE  256 /* TCP peers whose scope base is kept (keep-alive connections) */
-#define NAME_CACHE  64  /* lowercased header names kept as bytes */
-#define NAME_CACHED 32  /* the longest name kept */
+#define NAME_CACHE  64 /* lowercased header names kept as bytes */
+#define NAME_CACHED 32 /* the longest name kept */
 #define LOWER(ch)   ((ch) >= 'A' && (ch) <= 'Z' ? (char)((ch) | 0x20) : (ch)) /* ASCII only */
 
 static struct {
@@ -31,17 +31,6 @@ static struct {
 	PyObject *names[NAME_CACHE]; /* header names: most requests send the same few */
 } S;
 
-/*
- * Per TCP peer (in effect per keep-alive connection): the template with
- * server and client set, built on the peer's second request (a connection
- * that asks once is not worth it) and copied for each request after.
- */
-static struct {
-	const struct listener *l;
-	char addr[64], port[8];
-	PyObject *base; /* NULL: the peer was seen once */
-} peers[PEER_CACHE];
-
 /* An awaitable done at once (asgi_ready()). */
 typedef struct {
 	PyObject_HEAD PyObject *value;
@@ -53,7 +42,6 @@ static PyObject *ready_next(Ready *self);
 static void ready_dealloc(Ready *self);
 static PyObject *addr_tuple(const char *host, const char *port);
 static PyObject *scope_copy(const struct conn *c);
-static PyObject *peer_base(const struct conn *c);
 static PyObject *header_name(const char *name, size_t n);
 static int detect_from_code(PyObject *app);
 
@@ -252,47 +240,20 @@ out:
 	return d;
 }
 
-/* A new scope dict with what does not change on c: a copy of its peer's base. */
+/*
+ * A new scope dict with what does not change on c: a copy of the
+ * template with c's server and client, kept with the connection from its
+ * first request on (a keep-alive connection builds it once).
+ */
 static PyObject *scope_copy(const struct conn *c)
 {
-	PyObject *base;
+	PyObject **kept = reactor_asyncio_conn_ref((struct cconn *)(void *)c);
+	PyObject *base, *v;
 
 	if (c->listener->family == AF_UNIX)
 		return PyDict_Copy(S.unix_base);
-	base = peer_base(c); /* new ref */
-	if (!base)
-		return NULL;
-	Py_SETREF(base, PyDict_Copy(base));
-	return base;
-}
-
-/*
- * The template with c's server and client (new ref, or NULL): kept per
- * peer from its second request on.
- */
-static PyObject *peer_base(const struct conn *c)
-{
-	uint32_t hash = 2166136261u;
-	PyObject *base, *v;
-	size_t slot;
-	bool hit;
-
-	for (const char *p = c->peer_port; *p; p++)
-		hash = (hash ^ (uint8_t)*p) * 16777619u;
-	for (const char *p = c->peer_addr; *p; p++)
-		hash = (hash ^ (uint8_t)*p) * 16777619u;
-	slot = hash % PEER_CACHE;
-	hit = peers[slot].l == c->listener && strcmp(peers[slot].port, c->peer_port) == 0 &&
-	      strcmp(peers[slot].addr, c->peer_addr) == 0;
-	if (hit && peers[slot].base)
-		return (Py_INCREF(peers[slot].base), peers[slot].base);
-	if (!hit) {
-		/* First seen (or its slot taken over): remember it, build directly. */
-		Py_CLEAR(peers[slot].base);
-		peers[slot].l = c->listener;
-		snprintf(peers[slot].addr, sizeof(peers[slot].addr), "%s", c->peer_addr);
-		snprintf(peers[slot].port, sizeof(peers[slot].port), "%s", c->peer_port);
-	}
+	if (*kept)
+		return PyDict_Copy(*kept);
 	base = PyDict_Copy(S.template);
 	v = base ? addr_tuple(c->listener->host, c->listener->port) : NULL;
 	if (!v || PyDict_SetItem(base, S.k_server, v) < 0)
@@ -302,9 +263,8 @@ static PyObject *peer_base(const struct conn *c)
 	if (!v || PyDict_SetItem(base, S.k_client, v) < 0)
 		goto fail;
 	Py_DECREF(v);
-	if (hit)
-		peers[slot].base = (Py_INCREF(base), base);
-	return base;
+	*kept = base;
+	return PyDict_Copy(base);
 fail:
 	Py_XDECREF(v);
 	Py_XDECREF(base);

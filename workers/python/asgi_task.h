@@ -10,12 +10,14 @@
  * cancel scopes, asyncio.timeout and TaskGroup compare it before and after
  * a wait), so the first step runs as the current step of a "host" Task
  * made beforehand and waiting for work; the request that waits is handed
- * to that host (the Task goes on with it), and the next request gets a new
- * host. Each step runs in the request's own copy of the context, so
+ * to that host (the Task goes on with it), and the next request gets
+ * another: one that finished its request and waits for the next (a Task is
+ * made once and serves many requests), or a new one. Each step runs in the request's own copy of the context, so
  * contextvars set in the first step hold for the whole request.
  *
  * Runs in the asyncio worker with the GIL held, from the loop's greenlet
- * (the hub), outside any running task.
+ * (the hub), outside any running task. The Task's own done callbacks are
+ * not a request's end (done() is).
  */
 #pragma once
 
@@ -28,11 +30,16 @@ int asgi_task_init(PyObject *loop);
 /*
  * Run `coro` (borrowed; a coroutine, or another awaitable create_task
  * takes): 0 it ended in its first step; 1 it waits: *task is a new ref to
- * the Task that goes on with it (its result is the coroutine's); -1 it
+ * the Task that goes on with it, and done(None), or done(exception), is
+ * called from it when the coroutine ends (`done` is kept till then); -1 it
  * raised (the app's exception is set) or could not be started (an
- * exception is set).
+ * exception is set). A Task that ends a request waits for another one
+ * (hosts are made once and reused), so the Task lives on after done().
  */
-int asgi_task_run(PyObject *coro, PyObject **task);
+int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task);
+
+/* The stack of a waiting coroutine (borrowed) as text: a new ref, or NULL with an exception. */
+PyObject *asgi_task_stack(PyObject *coro);
 
 /* loop.create_task(coro): a new ref, or NULL with an exception. */
 PyObject *asgi_task_start(PyObject *coro);

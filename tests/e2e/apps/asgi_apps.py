@@ -5,8 +5,11 @@ the lifespan state); POST /upload streams the request body back as it
 arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
 asyncio.sleep(S); GET /file?PATH sends a file with
 http.response.pathsend; GET /disconnect answers its head, then waits for
-http.disconnect and counts it (GET /count tells); /raise and /noresponse
-fail; /headers sends a bad header. Lifespan: startup fills state.
+http.disconnect and counts it (GET /count tells); GET /grace?S&listen
+answers its head, then (listen: after http.disconnect came) cleans up for S
+seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
+GET /after?S answers, then works S seconds more and fails (listed "after");
+/raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
 as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
@@ -16,6 +19,7 @@ import json
 import os
 
 disconnects = []
+graces = []
 shutdown_file = []
 
 
@@ -83,6 +87,26 @@ async def app(scope, receive, send):
         while m["type"] == "http.request":
             m = await receive()
         disconnects.append(m["type"])
+    elif path == "/grace":
+        cleanup, listen = query.split("&")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting", "more_body": True})
+        try:
+            if listen == "listen":
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            await asyncio.sleep(float(cleanup))
+            graces.append("cleaned")
+        except asyncio.CancelledError:
+            graces.append("cancelled")
+            raise
+    elif path == "/after":  # the response first, then more work, then a failure
+        await answer(send, 200, b"answered")
+        await asyncio.sleep(float(query))
+        graces.append("after")
+        raise RuntimeError("failed after its response")
+    elif path == "/graces":
+        await answer(send, 200, json.dumps(graces).encode())
     elif path == "/count":
         await answer(send, 200, b"%d" % len(disconnects))
     elif path == "/raise":
