@@ -22,11 +22,15 @@ static struct {
 	PyObject *s_switch, *s_start, *s_stop; /* interned method names */
 	/* greenlet.greenlet.switch, for to_hub: NULL where gevent.Greenlet has a switch_out */
 	PyObject *raw_switch;
+	PyObject *run_callback, *drain; /* hub.loop.run_callback, and on_drain() for it */
+	bool drain_due;                 /* on_drain() is scheduled */
 } V;
 
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static int park(int fd, short events, double timeout);
 static PyObject *watcher(PyObject *w, PyObject *callback, PyObject *token);
+static void dispatch(struct cconn *cc);
+static PyObject *on_drain(PyObject *self, PyObject *unused);
 static PyObject *raw_switch(void);
 static PyObject *current(void);
 static PyObject *to_hub(void);
@@ -37,7 +41,7 @@ static PyObject *gv_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 
 static const struct conn_io gevent_io = {.wait = conn_wait};
 static const struct connset_ops gevent_ops = {
-	.dispatch = gconn_dispatch,
+	.dispatch = dispatch,
 	.io = &gevent_io,
 	.tick = gconn_tick,
 	.fresh_waits_timeout = true,
@@ -48,6 +52,7 @@ static const struct gconn_switch gevent_switch = {
 	.resume = resume,
 	.start = start,
 };
+static PyMethodDef drain_def = {"kirin_drain", on_drain, METH_NOARGS, NULL};
 static const struct kirin_backend backend = {
 	.name = "gevent",
 	.sleep = gv_sleep,
@@ -81,14 +86,45 @@ int gevent_run(struct worker *w, PyObject *app)
 	if (connset_init(w, &gevent_ops, &reactor_gevent) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	V.loop = PyObject_GetAttrString(reactor_gevent_hub(), "loop"); /* the hub is up now */
-	if (!V.loop) {
-		interp_log_exception("cannot find gevent's loop");
+	V.run_callback = V.loop ? PyObject_GetAttrString(V.loop, "run_callback") : NULL;
+	V.drain = PyCFunction_New(&drain_def, NULL);
+	if (!V.loop || !V.run_callback || !V.drain) {
+		interp_log_exception("cannot set up gevent's loop and its callbacks");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
 	busy = connset_run();
 	if (busy > 0)
 		log_warning("%zu request(s) still running after the graceful timeout", busy);
 	return WORKER_EXIT_OK;
+}
+
+/*
+ * The heads of a turn of the loop are queued and served when its
+ * callbacks run (after the sockets' watchers), one greenlet taking them in
+ * turn (gconn_queue()).
+ */
+static void dispatch(struct cconn *cc)
+{
+	PyObject *r;
+
+	gconn_queue(cc);
+	if (V.drain_due)
+		return;
+	r = PyObject_CallOneArg(V.run_callback, V.drain); /* new ref */
+	if (!r) {
+		interp_log_exception("cannot schedule the connections' dispatch");
+		gconn_drain();
+		return;
+	}
+	Py_DECREF(r);
+	V.drain_due = true;
+}
+
+static PyObject *on_drain(PyObject *self, PyObject *unused)
+{
+	V.drain_due = false;
+	gconn_drain();
+	Py_RETURN_NONE;
 }
 
 /* Wait through gevent's hub, in a connection's greenlet; the caller may have released the GIL. */

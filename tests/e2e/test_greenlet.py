@@ -10,8 +10,9 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
-                       skip_stack_switching, wait_for, worker_classes)
+from kirintest import (Kirin, concurrent_gets, heads_around_a_sleeper, http_get,  # noqa: E402
+                       in_thread, main, recv_until, skip_stack_switching, wait_for,
+                       worker_classes)
 
 
 class AppThreadsTest(unittest.TestCase):
@@ -39,6 +40,10 @@ class GreenletTest(unittest.TestCase):
             results, _ = concurrent_gets(k.port, "/sleep?0.2", 200)
             self.assertEqual(results, [200] * 200)
             self.assertNotIn("Error", k.log())
+
+    def test_heads_of_one_turn_served_in_turn_around_a_sleeper(self):
+        with Kirin("-k", "greenlet", "-w", "1", "coop:app") as k:
+            heads_around_a_sleeper(self, k.port)
 
     def test_stream_reaches_the_client_part_by_part(self):
         with tempfile.TemporaryDirectory() as d, Kirin("-k", "greenlet", "coop:app") as k:

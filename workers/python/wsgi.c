@@ -260,10 +260,9 @@ done:
 	Py_XDECREF(r.headers);
 	if (sr)
 		start_response_done(sr);
+	Py_XDECREF(env); /* first: it holds input too */
 	if (input)
-		input_detach(input);
-	Py_XDECREF(input);
-	Py_XDECREF(env);
+		input_release(input);
 	response_free(&r.resp);
 	if (r.timer >= 0)
 		reqtimeout_end(r.timer);
