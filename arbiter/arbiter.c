@@ -46,7 +46,8 @@ static void announce(struct arbiter *a);
 static void retire(struct slot *s, double now);
 static void check_timeouts(struct arbiter *a, double now);
 static void reload(struct arbiter *a);
-static int prepare_reload(struct arbiter *a, struct config *next, char *err, size_t errlen);
+static int prepare_reload(struct arbiter *a, struct config *next, struct control_swap *swap,
+			  char *err, size_t errlen);
 static void remove_slot(struct arbiter *a, size_t i);
 static void count_restart(struct arbiter *a, const struct slot *s, int status);
 static void reap(struct arbiter *a);
@@ -60,6 +61,7 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 {
 	struct arbiter *a = &the_arbiter;
 	enum stop_mode mode = RUNNING;
+	struct statsd *statsd;
 	char err[512];
 
 	a->cfg = cfg;
@@ -81,11 +83,12 @@ int arbiter_run(struct config *cfg, int argc, char *const argv[], const char *st
 		log_error(errno, "setting up signals");
 		return 1;
 	}
-	if (control_open(a, err, sizeof(err)) < 0 || statsd_open(a, err, sizeof(err)) < 0) {
+	if (control_open(a, err, sizeof(err)) < 0 || statsd_new(a->cfg, &statsd, err, sizeof(err)) < 0) {
 		log_critical("%s", err);
 		control_close(a);
 		return 1;
 	}
+	statsd_replace(a, statsd, false);
 	log_info("Arbiter booted (pid: %ld)", (long)getpid());
 	hooks_call(HOOK_WHEN_READY, a->target_workers, NULL, 0, 0);
 	start_workers(a);
@@ -371,13 +374,14 @@ static void check_timeouts(struct arbiter *a, double now)
 static void reload(struct arbiter *a)
 {
 	struct config *next = xcalloc(1, sizeof(*next));
+	struct control_swap swap;
 	char err[1024];
 
 	a->reload_asked = false;
 	a->gen_failed = false;
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
 		    (unsigned long long)(monotime_now() * 1e6));
-	if (prepare_reload(a, next, err, sizeof(err)) < 0) {
+	if (prepare_reload(a, next, &swap, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERROR, "reload failed, keeping the running configuration: %s", err);
 		notify_send("READY=1\nSTATUS=Reload failed, running as before: %s", err);
 		if (a->cfg->chdir && chdir(a->cfg->chdir) < 0)
@@ -402,6 +406,7 @@ static void reload(struct arbiter *a)
 	config_free(a->cfg);
 	*a->cfg = *next;
 	free(next);
+	control_commit(a, &swap);
 	a->generation++;
 	a->reloaded_at = monotime_now();
 	a->target_workers = a->cfg->workers;
@@ -413,11 +418,13 @@ static void reload(struct arbiter *a)
 /*
  * Everything of a reload that can fail, before anything changes: read and
  * check next (from the start directory), enter its --chdir, open its
- * access log once, and bind its addresses (listener_rebind: the unchanged
- * ones carried over). 0, or -1 with err and next freed; on -1 only the
- * working directory may have moved.
+ * access log once, make its control, metrics and statsd endpoints (swap)
+ * and bind its addresses (listener_rebind: the unchanged ones carried
+ * over). 0, or -1 with err and next freed; on -1 only the working
+ * directory may have moved.
  */
-static int prepare_reload(struct arbiter *a, struct config *next, char *err, size_t errlen)
+static int prepare_reload(struct arbiter *a, struct config *next, struct control_swap *swap,
+			  char *err, size_t errlen)
 {
 	struct listener *ls;
 	size_t n;
@@ -449,12 +456,16 @@ static int prepare_reload(struct arbiter *a, struct config *next, char *err, siz
 		}
 		close(fd);
 	}
+	if (control_prepare(a, next, swap, err, errlen) < 0)
+		goto failed;
 	same = next->bind.n == a->cfg->bind.n;
 	for (size_t i = 0; same && i < next->bind.n; i++)
 		same = strcmp(next->bind.v[i], a->cfg->bind.v[i]) == 0;
 	ls = listener_rebind(next, a->listeners, a->nlisteners, &n, err, errlen);
-	if (!ls)
+	if (!ls) {
+		control_abandon(swap);
 		goto failed;
+	}
 	for (size_t i = 0; !same && i < n; i++)
 		log_info("Listening at: %s%s (%ld)",
 			 ls[i].family == AF_UNIX ? "" : next->tls_ctx ? "https://" : "http://",

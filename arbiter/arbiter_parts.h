@@ -99,7 +99,7 @@ struct arbiter {
 	/* what it reports (stats.c, control.c, statsd.c) */
 	double started_at;       /* monotonic time arbiter_run began */
 	uint64_t restarts[RESTART_CAUSES];
-	uint64_t log_lines[3];   /* the arbiter's own critical, error, warning lines */
+	uint64_t log_lines[LOG_COUNTS]; /* the arbiter's own: critical, error, warning, exception */
 	struct stats_retired retired[STATS_TYPES];
 	size_t nretired;
 	int control_fd, metrics_fd; /* listening; -1: off */
@@ -152,9 +152,29 @@ char *stats_prometheus(const struct arbiter *a, size_t *len);
 
 /*
  * Bind --control-socket and --metrics-bind (either may be unset). 0, or -1
- * with a message in err. Once, before the first worker is forked.
+ * with a message in err. Once, before the first worker is forked; a HUP
+ * goes through control_prepare().
  */
 int control_open(struct arbiter *a, char *err, size_t errlen);
+
+/*
+ * HUP: next's --control-socket, --metrics-bind and statsd client, ready
+ * before anything changes. control_prepare leaves an address that stays
+ * with its socket (its file takes next's mode and owner) and binds or
+ * connects a changed one now, so that a bad one fails the reload (0, or -1
+ * with err and nothing held); control_commit puts them in place once
+ * a->cfg is next, closing what they replace; control_abandon lets them go.
+ */
+struct control_swap {
+	int fd[2];      /* control, metrics: a new listening socket, or -1 */
+	char *path[2];  /* the unix socket files those made */
+	bool changed[2];
+	struct statsd *statsd; /* next's client, NULL: none */
+};
+int control_prepare(struct arbiter *a, const struct config *next, struct control_swap *s,
+		    char *err, size_t errlen);
+void control_commit(struct arbiter *a, struct control_swap *s);
+void control_abandon(struct control_swap *s);
 
 /* Poll entries for the listening sockets and clients, at most control_npoll(). */
 size_t control_npoll(const struct arbiter *a);
@@ -173,10 +193,16 @@ void control_close_fds(struct arbiter *a);
 void control_close(struct arbiter *a);
 
 /*
- * --statsd-host: open the client (a->statsd), 0 or -1 with a message in
- * err. statsd_tick sends what changed since the last flush, once a second
- * at most; statsd_close frees.
+ * --statsd-host: statsd_new makes the client cfg asks for (*out; NULL
+ * when none), 0 or -1 with a message in err; statsd_replace puts it in
+ * a->statsd, freeing the old one: the counts go on where the old one left
+ * them, or, with none, from what was counted so far (start) or from now
+ * (from_now: a HUP that turns statsd on). statsd_tick sends what changed since the last
+ * flush, once a second at most; statsd_close frees a->statsd, statsd_free
+ * one that was never put in place.
  */
-int statsd_open(struct arbiter *a, char *err, size_t errlen);
+int statsd_new(const struct config *cfg, struct statsd **out, char *err, size_t errlen);
+void statsd_replace(struct arbiter *a, struct statsd *s, bool from_now);
 void statsd_tick(struct arbiter *a, double now);
 void statsd_close(struct arbiter *a);
+void statsd_free(struct statsd *s);

@@ -123,6 +123,7 @@ struct config {
 	int limit_request_field_size;
 	long limit_request_body;
 	long request_body_buffer;
+	long request_body_buffer_max;
 	long response_buffer;
 	long response_buffer_max;
 	long websocket_max_message;
@@ -135,6 +136,7 @@ struct config {
 	bool strip_header_spaces;
 	bool permit_obsolete_folding;
 	char *header_map;  /* drop, refuse or dangerous */
+	struct strlist forwarder_headers; /* kept with '_' from forwarded_allow_ips peers */
 	/* TLS */
 	char *keyfile;
 	char *certfile;    /* NULL: plain HTTP */
@@ -155,6 +157,7 @@ struct config {
 	char *asgi_loop;     /* auto, asyncio or uvloop */
 	char *asgi_lifespan; /* auto, on or off */
 	char *interface;     /* auto, asgi or wsgi */
+	int asgi_disconnect_grace; /* seconds a request runs on after its client left */
 	bool preload_app;
 	bool reload;       /* --reload: workers watch the app's files (workers/reloader.h) */
 	struct strlist reload_extra_files;

@@ -25,9 +25,6 @@ const struct setting_refusal config_refusals[] = {
 	{"permit_unconventional_http_version", "--permit-unconventional-http-version", NULL,
 	 "false", "kirin serves HTTP/1.0 and HTTP/1.1 only (Gunicorn's default): other versions "
 		  "are answered 505"},
-	{"forwarder_headers", "--forwarder-headers", NULL, "SCRIPT_NAME,PATH_INFO",
-	 "not configurable yet: headers with an underscore follow header_map from every "
-	 "client; set the mount point with --root-path"},
 	{"http_protocols", "--http-protocols", NULL, "h1", NO_H2},
 	{"http2_cleartext", "--http2-cleartext", NULL, "off", NO_H2},
 	{"http2_max_concurrent_streams", "--http2-max-concurrent-streams", NULL, "100", NO_H2},

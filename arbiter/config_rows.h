@@ -22,6 +22,7 @@ int check_syslog_addr(const char *item, char *why, size_t whylen);
 int check_user(const char *item, char *why, size_t whylen);
 int check_group(const char *item, char *why, size_t whylen);
 int check_token(const char *item, char *why, size_t whylen);
+int check_header_name(const char *item, char *why, size_t whylen);
 int check_address(const char *item, char *why, size_t whylen);
 int check_tags(const char *item, char *why, size_t whylen);
 int check_protocol(const char *item, char *why, size_t whylen);

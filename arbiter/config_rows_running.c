@@ -6,6 +6,7 @@
  */
 #include "arbiter/config_rows.h"
 
+#include <limits.h>
 #include <stddef.h>
 
 static const char *const asgi_loops[] = {"auto", "asyncio", "uvloop", NULL};
@@ -133,6 +134,18 @@ const struct setting config_rows_running[] = {
 			"auto (an app that fails on them does without).",
 	},
 	{
+		.name = "asgi_disconnect_grace_period",
+		.long_flag = "--asgi-disconnect-grace-period",
+		.type = SETTING_INT,
+		.offset = offsetof(struct config, asgi_disconnect_grace),
+		.def = "3",
+		.min = 0,
+		.max = INT_MAX,
+		.metavar = "INT",
+		.help = "Seconds an ASGI request runs on after its client went away (it receives "
+			"http.disconnect), before its task is cancelled; 0 cancels at once.",
+	},
+	{
 		.name = "interface",
 		.long_flag = "--interface",
 		.type = SETTING_CHOICE,
@@ -141,7 +154,8 @@ const struct setting config_rows_running[] = {
 		.choices = interfaces,
 		.metavar = "INTERFACE",
 		.help = "What the asyncio worker calls the app as: asgi, wsgi, or auto (ASGI for a "
-			"coroutine function or a callable of three arguments).",
+			"coroutine function or a callable of three arguments). The other worker "
+			"types serve WSGI only: an ASGI app stops them at boot.",
 	},
 	/* server mechanics */
 	{

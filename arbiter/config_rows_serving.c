@@ -265,6 +265,18 @@ const struct setting config_rows_serving[] = {
 			"bytes in memory, the rest in an unlinked temporary file in $TMPDIR.",
 	},
 	{
+		.name = "request_body_buffer_max",
+		.long_flag = "--request-body-buffer-max",
+		.type = SETTING_LONG,
+		.offset = offsetof(struct config, request_body_buffer_max),
+		.def = "16777216",
+		.min = 0,
+		.max = LONG_MAX,
+		.metavar = "BYTES",
+		.help = "gthread: past this many bytes of a body read ahead (memory and file), "
+			"the app runs and reads the rest from the client; 0 reads none ahead.",
+	},
+	{
 		.name = "response_buffer",
 		.long_flag = "--response-buffer",
 		.type = SETTING_LONG,
@@ -396,6 +408,21 @@ const struct setting config_rows_serving[] = {
 		.help = "A header whose name has an underscore: drop it, refuse the request "
 			"(400), or keep it (dangerous: X_Forwarded_For passes for "
 			"X-Forwarded-For).",
+	},
+	{
+		.name = "forwarder_headers",
+		.long_flag = "--forwarder-headers",
+		.type = SETTING_LIST,
+		.offset = offsetof(struct config, forwarder_headers),
+		.def = "SCRIPT_NAME,PATH_INFO",
+		.metavar = "NAMES",
+		.help = "Comma-separated header names with an underscore that a "
+			"--forwarded-allow-ips front-end may send whatever --header-map says "
+			"(the app sees HTTP_SCRIPT_NAME, ...); * is every name. Its SCRIPT_NAME "
+			"is the mount point (SCRIPT_NAME, root_path), and a path not under it "
+			"is answered 400.",
+		.check = check_header_name,
+		.cli_commas = true,
 	},
 	/* TLS (HTTPS): every listener speaks TLS once certfile is set */
 	{

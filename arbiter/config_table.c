@@ -21,10 +21,13 @@
 #include <string.h>
 
 #include "arbiter/config_parts.h"
+#include "arbiter/process.h"
 
 /* The sections, in order; each ends with a row whose name is NULL. */
 static const struct setting *const sections[] = {config_rows_serving, config_rows_running};
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+static int token(const char *item, const char *what, char *why, size_t whylen);
 
 const struct setting *config_first(void)
 {
@@ -137,22 +140,34 @@ int check_keyval(const char *item, char *why, size_t whylen)
 	return 0;
 }
 
-/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
-int check_token(const char *item, char *why, size_t whylen)
+/* item is an HTTP token (RFC 9110 section 5.6.2); what names it in the reason. */
+static int token(const char *item, const char *what, char *why, size_t whylen)
 {
 	static const char tchar[] = "!#$%&'*+-.^_`|~";
 
 	for (const char *p = item; *p; p++) {
 		if (!isalnum((unsigned char)*p) && !strchr(tchar, *p)) {
-			snprintf(why, whylen, "'%c' cannot be in a subprotocol name", *p);
+			snprintf(why, whylen, "'%c' cannot be in a %s", *p, what);
 			return -1;
 		}
 	}
 	if (!*item) {
-		snprintf(why, whylen, "an empty subprotocol name");
+		snprintf(why, whylen, "an empty %s", what);
 		return -1;
 	}
 	return 0;
+}
+
+/* A WebSocket subprotocol is an HTTP token (RFC 6455 section 4.1). */
+int check_token(const char *item, char *why, size_t whylen)
+{
+	return token(item, "subprotocol name", why, whylen);
+}
+
+/* forwarder_headers: a header field name (a token), or "*" for every name. */
+int check_header_name(const char *item, char *why, size_t whylen)
+{
+	return strcmp(item, "*") == 0 ? 0 : token(item, "header name", why, whylen);
 }
 
 /* root_path is a URL path: it starts with '/'. */
@@ -190,7 +205,9 @@ int check_syslog_addr(const char *item, char *why, size_t whylen)
 /* --user: a user id, or the name of a user this system knows. */
 int check_user(const char *item, char *why, size_t whylen)
 {
-	if (strspn(item, "0123456789") == strlen(item) || getpwnam(item))
+	unsigned long long id;
+
+	if (process_id_parse(item, &id) || getpwnam(item))
 		return 0;
 	snprintf(why, whylen, "no such user");
 	return -1;
@@ -199,7 +216,9 @@ int check_user(const char *item, char *why, size_t whylen)
 /* --group: a group id, or the name of a group this system knows. */
 int check_group(const char *item, char *why, size_t whylen)
 {
-	if (strspn(item, "0123456789") == strlen(item) || getgrnam(item))
+	unsigned long long id;
+
+	if (process_id_parse(item, &id) || getgrnam(item))
 		return 0;
 	snprintf(why, whylen, "no such group");
 	return -1;

@@ -33,6 +33,8 @@
 
 static int open_one(const char *addr, const char *env, bool is_path, mode_t mask,
 		    const struct config *cfg, char **path, char *err, size_t errlen);
+static const char *control_addr(const struct config *cfg);
+static bool same_addr(const char *x, const char *y);
 static int bind_unix(const char *path, mode_t mask, const struct config *cfg, char *err,
 		     size_t errlen);
 static int bind_tcp(const char *addr, int backlog, char *err, size_t errlen);
@@ -48,9 +50,7 @@ static void drop(struct arbiter *a, size_t i);
 
 int control_open(struct arbiter *a, char *err, size_t errlen)
 {
-	const char *control = a->cfg->control_socket_disable ? NULL : a->cfg->control_socket;
-
-	a->control_fd = open_one(control, "KIRIN_CONTROL_FD", true,
+	a->control_fd = open_one(control_addr(a->cfg), "KIRIN_CONTROL_FD", true,
 				 0777 & ~(mode_t)a->cfg->control_socket_mode, a->cfg,
 				 &a->control_path, err, errlen);
 	if (a->control_fd == -2)
@@ -64,6 +64,79 @@ int control_open(struct arbiter *a, char *err, size_t errlen)
 	if (a->metrics_fd >= 0)
 		log_info("Metrics at: http://%s/metrics", a->cfg->metrics_bind);
 	return 0;
+}
+
+int control_prepare(struct arbiter *a, const struct config *next, struct control_swap *s,
+		    char *err, size_t errlen)
+{
+	const char *now[2] = {control_addr(a->cfg), a->cfg->metrics_bind};
+	const char *want[2] = {control_addr(next), next->metrics_bind};
+	const mode_t mask[2] = {0777 & ~(mode_t)next->control_socket_mode, (mode_t)next->umask};
+	char *const *paths[2] = {&a->control_path, &a->metrics_path};
+
+	*s = (struct control_swap){.fd = {-1, -1}};
+	if (statsd_new(next, &s->statsd, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		s->changed[i] = !same_addr(now[i], want[i]);
+		if (!s->changed[i]) {
+			/* The socket stays; its file takes next's mode and owner. */
+			uid_t uid;
+			gid_t gid;
+			if (*paths[i] &&
+			    (chmod(*paths[i], 0777 & ~mask[i]) < 0 ||
+			     (process_owner(next, &uid, &gid, err, errlen) == 0 &&
+			      (uid != (uid_t)-1 || gid != (gid_t)-1) && chown(*paths[i], uid, gid) < 0)))
+				log_error(errno, "reload: keeping the mode and owner of %s", *paths[i]);
+			continue;
+		}
+		if (want[i] && (s->fd[i] = open_one(want[i], NULL, i == 0, mask[i], next, &s->path[i],
+						     err, errlen)) < 0) {
+			control_abandon(s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void control_commit(struct arbiter *a, struct control_swap *s)
+{
+	int *fds[2] = {&a->control_fd, &a->metrics_fd};
+	char **paths[2] = {&a->control_path, &a->metrics_path};
+	static const char *const names[2] = {"Control socket", "Metrics"};
+
+	for (int i = 0; i < 2; i++) {
+		if (!s->changed[i])
+			continue;
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		if (*paths[i])
+			unlink(*paths[i]);
+		free(*paths[i]);
+		*fds[i] = s->fd[i];
+		*paths[i] = s->path[i];
+		if (s->fd[i] < 0)
+			log_info("%s: off", names[i]);
+	}
+	if (s->changed[0] && a->control_fd >= 0)
+		log_info("Control socket at: %s", a->cfg->control_socket);
+	if (s->changed[1] && a->metrics_fd >= 0)
+		log_info("Metrics at: http://%s/metrics", a->cfg->metrics_bind);
+	statsd_replace(a, s->statsd, true);
+	*s = (struct control_swap){.fd = {-1, -1}};
+}
+
+void control_abandon(struct control_swap *s)
+{
+	for (int i = 0; i < 2; i++) {
+		if (s->fd[i] >= 0)
+			close(s->fd[i]);
+		if (s->path[i])
+			unlink(s->path[i]);
+		free(s->path[i]);
+	}
+	statsd_free(s->statsd);
+	*s = (struct control_swap){.fd = {-1, -1}};
 }
 
 size_t control_npoll(const struct arbiter *a)
@@ -145,10 +218,16 @@ void control_close(struct arbiter *a)
  * on USR2 (its file is ours to remove now), or a new one created under the
  * umask mask. -2 with err on failure.
  */
+/*
+ * One listening socket for addr (NULL: none, -1), a unix socket path when
+ * is_path or it says unix:PATH: the one an old arbiter handed over in $env
+ * on USR2 (its file is ours to remove now), or a new one created under the
+ * umask mask. -2 with err on failure.
+ */
 static int open_one(const char *addr, const char *env, bool is_path, mode_t mask,
 		    const struct config *cfg, char **path, char *err, size_t errlen)
 {
-	const char *given = getenv(env), *unix_path = NULL;
+	const char *given = env ? getenv(env) : NULL, *unix_path = NULL;
 	int fd = -1;
 
 	*path = NULL;
@@ -168,6 +247,17 @@ static int open_one(const char *addr, const char *env, bool is_path, mode_t mask
 	if (fd >= 0 && unix_path)
 		*path = xstrdup(unix_path);
 	return fd < 0 ? -2 : fd;
+}
+
+/* The control socket cfg asks for: NULL when off. */
+static const char *control_addr(const struct config *cfg)
+{
+	return cfg->control_socket_disable ? NULL : cfg->control_socket;
+}
+
+static bool same_addr(const char *x, const char *y)
+{
+	return x == y || (x && y && strcmp(x, y) == 0);
 }
 
 static int bind_unix(const char *path, mode_t mask, const struct config *cfg, char *err,

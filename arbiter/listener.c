@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arbiter/config.h"
+#include "arbiter/decimal.h"
 #include "arbiter/log.h"
 #include "arbiter/process.h"
 
@@ -38,7 +39,6 @@ static struct listener *adopt_inherited(const char *fds, size_t *n, char *err,
 static int adopt_activated(struct listener **out, size_t *n, char *err, size_t errlen);
 static int adopt_listening(struct listener *l, int fd, char *err, size_t errlen);
 static long count_names(const char *names);
-static int parse_count(const char *text, long max, long *out);
 static bool fd_listed(const char *list, int fd);
 static void take_unix_path(struct listener *l);
 static int split_host_port(const char *spec, char *host, size_t hostcap, char *port,
@@ -429,7 +429,8 @@ static int adopt_activated(struct listener **out, size_t *n, char *err, size_t e
 	const char *pid_text = getenv("LISTEN_PID"), *fds_text = getenv("LISTEN_FDS");
 	const char *names = getenv("LISTEN_FDNAMES");
 	struct listener *ls = NULL;
-	long pid, count = 0;
+	unsigned long long v;
+	long count = 0;
 	int rc = -1;
 
 	*out = NULL;
@@ -438,18 +439,19 @@ static int adopt_activated(struct listener **out, size_t *n, char *err, size_t e
 		rc = 0;
 		goto done;
 	}
-	if (parse_count(pid_text, INT_MAX, &pid) < 0) {
+	if (decimal_parse(pid_text, INT_MAX, &v) < 0) {
 		snprintf(err, errlen, "invalid LISTEN_PID '%s'", pid_text);
 		goto done;
 	}
-	if (pid != getpid()) {
+	if ((pid_t)v != getpid()) {
 		rc = 0;
 		goto done;
 	}
-	if (!fds_text || parse_count(fds_text, INT_MAX - SD_LISTEN_FDS_START, &count) < 0) {
+	if (!fds_text || decimal_parse(fds_text, INT_MAX - SD_LISTEN_FDS_START, &v) < 0) {
 		snprintf(err, errlen, "invalid LISTEN_FDS '%s'", fds_text ? fds_text : "");
 		goto done;
 	}
+	count = (long)v;
 	if (names && count_names(names) != count) {
 		snprintf(err, errlen, "LISTEN_FDNAMES names %ld sockets, LISTEN_FDS passes %ld",
 			 count_names(names), count);
@@ -515,18 +517,6 @@ static long count_names(const char *names)
 	for (const char *p = names; *p; p++)
 		n += *p == ':';
 	return n;
-}
-
-/* A decimal number from 0 to max, nothing else: 0, or -1. */
-static int parse_count(const char *text, long max, long *out)
-{
-	char *end;
-
-	if (!*text || strspn(text, "0123456789") != strlen(text))
-		return -1;
-	errno = 0;
-	*out = strtol(text, &end, 10);
-	return errno || *out > max ? -1 : 0;
 }
 
 /* True when the comma-separated list of descriptor numbers holds fd. */

@@ -9,7 +9,7 @@ libkirin_a_SOURCES = \
 	arbiter/config_rows.h arbiter/config_rows_serving.c arbiter/config_rows_running.c \
 	arbiter/config_ini.c arbiter/config_cli.c arbiter/config_py.c arbiter/config_refusals.c \
 	arbiter/log.c arbiter/log.h \
-	arbiter/monotime.c arbiter/monotime.h \
+	arbiter/monotime.c arbiter/monotime.h arbiter/decimal.c arbiter/decimal.h \
 	arbiter/notify.c arbiter/notify.h \
 	arbiter/listener.c arbiter/listener.h \
 	arbiter/arbiter.c arbiter/arbiter.h arbiter/arbiter_parts.h \

@@ -23,7 +23,7 @@ static int out_fd = 2;
 static char *out_path; /* NULL for stderr */
 static enum log_level min_level = LOG_INFO;
 static int capture_stdio; /* --capture-output */
-static uint64_t *counts;  /* log_count_into(): critical, error, warning */
+static uint64_t *counts;  /* log_count_into(): critical, error, warning, exception */
 
 /* --log-syslog: a connected datagram socket, shared by every thread. */
 static struct {
@@ -37,6 +37,9 @@ static struct {
 
 static int open_path(const char *path);
 static void count(enum log_level level);
+static void vline(enum log_level level, const char *fmt, va_list ap);
+static void line(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void block(enum log_level level, const char *header, const char *text, size_t len);
 static void capture(void);
 static size_t prefix(char *buf, size_t cap, enum log_level level);
 static void write_all(const char *buf, size_t len);
@@ -129,18 +132,34 @@ int log_fd(void)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char buf[LINE_MAX_];
-	size_t n, head;
 	va_list ap;
-	int saved = errno;
 
 	count(level);
+	va_start(ap, fmt);
+	vline(level, fmt, ap);
+	va_end(ap);
+}
+
+/* One line at level, if the level shows; counts nothing. */
+static void line(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(level, fmt, ap);
+	va_end(ap);
+}
+
+static void vline(enum log_level level, const char *fmt, va_list ap)
+{
+	char buf[LINE_MAX_];
+	size_t n, head;
+	int saved = errno;
+
 	if (level < min_level)
 		return;
 	n = head = prefix(buf, sizeof(buf), level);
-	va_start(ap, fmt);
 	int m = vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
-	va_end(ap);
 	if (m > 0)
 		n += (size_t)m < sizeof(buf) - n - 1 ? (size_t)m : sizeof(buf) - n - 2;
 	buf[n++] = '\n';
@@ -163,16 +182,30 @@ void log_error(int err, const char *fmt, ...)
 
 void log_block(enum log_level level, const char *header, const char *text, size_t len)
 {
-	if (level < min_level) {
-		count(level);
+	count(level);
+	block(level, header, text, len);
+}
+
+void log_exception(const char *header, const char *traceback, size_t len)
+{
+	if (counts)
+		__atomic_fetch_add(&counts[LOG_COUNT_EXCEPTION], 1, __ATOMIC_RELAXED);
+	block(LOG_ERROR, header, traceback, traceback ? len : 0);
+}
+
+/* A header line and text under it, if the level shows; counts nothing. */
+static void block(enum log_level level, const char *header, const char *text, size_t len)
+{
+	if (level < min_level)
 		return;
-	}
-	log_msg(level, "%s", header);
+	line(level, "%s", header);
+	if (!len)
+		return;
 	write_all(text, len);
-	if (len && text[len - 1] != '\n')
+	if (text[len - 1] != '\n')
 		write_all("\n", 1);
 	if (sl.addr)
-		log_syslog_send(level, "error", text, len && text[len - 1] == '\n' ? len - 1 : len);
+		log_syslog_send(level, "error", text, text[len - 1] == '\n' ? len - 1 : len);
 }
 
 int log_syslog_open(const char *addr, const char *facility, const char *prefix_)

@@ -74,11 +74,21 @@ void log_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void log_block(enum log_level level, const char *header, const char *text, size_t len);
 
 /*
- * Count the critical, error and warning lines this process logs (whatever
- * --log-level shows) into counts[0..2], with relaxed atomic adds, from now
- * on (the statsd gunicorn.log.* counters). counts must outlive the
- * process's logging; NULL stops counting.
+ * An exception that escaped Python code: header and its traceback (NULL:
+ * none could be formatted) at error level, counted as an exception, not
+ * as an error line (as Gunicorn's log.exception(): gunicorn.log.exception).
  */
+void log_exception(const char *header, const char *traceback, size_t len);
+
+/*
+ * Count the critical, error and warning lines and the exceptions this
+ * process logs (whatever --log-level shows) into counts[0..LOG_COUNTS-1],
+ * in that order, with relaxed atomic adds, from now on (the statsd
+ * gunicorn.log.* counters). counts must outlive the process's logging;
+ * NULL stops counting.
+ */
+#define LOG_COUNTS 4
+#define LOG_COUNT_EXCEPTION 3
 void log_count_into(uint64_t *counts);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

@@ -2,6 +2,7 @@
 #include "arbiter/notify.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "arbiter/decimal.h"
 #include "arbiter/log.h"
 
 /* What notify_init() took from the environment. */
@@ -22,7 +24,6 @@ static struct {
 	bool failure_logged; /* a send failed and was logged */
 } state;
 
-static int parse_positive(const char *text, unsigned long long *out);
 
 int notify_init(char *err, size_t errlen)
 {
@@ -35,11 +36,11 @@ int notify_init(char *err, size_t errlen)
 		snprintf(err, errlen, "invalid NOTIFY_SOCKET '%s' (expected /PATH or @NAME)", sock);
 		goto done;
 	}
-	if (usec && parse_positive(usec, &u) < 0) {
+	if (usec && (decimal_parse(usec, ULLONG_MAX, &u) < 0 || u == 0)) {
 		snprintf(err, errlen, "invalid WATCHDOG_USEC '%s'", usec);
 		goto done;
 	}
-	if (pid && parse_positive(pid, &p) < 0) {
+	if (pid && (decimal_parse(pid, ULLONG_MAX, &p) < 0 || p == 0)) {
 		snprintf(err, errlen, "invalid WATCHDOG_PID '%s'", pid);
 		goto done;
 	}
@@ -113,16 +114,4 @@ void notify_export(void)
 		setenv("WATCHDOG_USEC", state.usec, 1);
 		setenv("WATCHDOG_PID", pid, 1);
 	}
-}
-
-/* A decimal number above 0, nothing else: 0, or -1. */
-static int parse_positive(const char *text, unsigned long long *out)
-{
-	char *end;
-
-	if (!*text || strspn(text, "0123456789") != strlen(text))
-		return -1;
-	errno = 0;
-	*out = strtoull(text, &end, 10);
-	return errno || *out == 0 ? -1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,11 +18,11 @@
 #include <unistd.h>
 
 #include "arbiter/config.h"
+#include "arbiter/decimal.h"
 #include "arbiter/log.h"
 
 extern char **environ;
 
-static bool is_id(const char *s, unsigned long *out);
 static void oldbin_path(const char *path, char *buf, size_t cap);
 static void remove_if_ours(const char *path);
 
@@ -168,18 +169,25 @@ void process_pidfile_remove(const char *path)
 	remove_if_ours(oldbin);
 }
 
-/* Where USR2 moves the pid file at path. */
+bool process_id_parse(const char *text, unsigned long long *id)
+{
+	/* (uid_t)-1 means "no change" to setresuid(2), and nothing may wrap. */
+	return decimal_parse(text, UINT32_MAX - 1, id) == 0;
+}
+
 int process_owner(const struct config *cfg, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
-	unsigned long id;
+	unsigned long long id;
+	bool numeric;
 	struct passwd *pw = NULL;
 	struct group *gr;
 
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
 	if (cfg->user) {
-		pw = is_id(cfg->user, &id) ? getpwuid((uid_t)id) : getpwnam(cfg->user);
-		if (!pw && !is_id(cfg->user, &id)) {
+		numeric = process_id_parse(cfg->user, &id);
+		pw = numeric ? getpwuid((uid_t)id) : getpwnam(cfg->user);
+		if (!pw && !numeric) {
 			snprintf(err, errlen, "no such user: '%s'", cfg->user);
 			return -1;
 		}
@@ -188,8 +196,9 @@ int process_owner(const struct config *cfg, uid_t *uid, gid_t *gid, char *err, s
 			*gid = pw->pw_gid;
 	}
 	if (cfg->group) {
-		gr = is_id(cfg->group, &id) ? NULL : getgrnam(cfg->group);
-		if (!gr && !is_id(cfg->group, &id)) {
+		numeric = process_id_parse(cfg->group, &id);
+		gr = numeric ? NULL : getgrnam(cfg->group);
+		if (!gr && !numeric) {
 			snprintf(err, errlen, "no such group: '%s'", cfg->group);
 			return -1;
 		}
@@ -227,18 +236,7 @@ int process_drop_privileges(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-/* All digits: a numeric id. */
-static bool is_id(const char *s, unsigned long *out)
-{
-	char *end;
-
-	if (!*s || strspn(s, "0123456789") != strlen(s))
-		return false;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0;
-}
-
+/* Where USR2 moves the pid file at path. */
 static void oldbin_path(const char *path, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s.oldbin", path);

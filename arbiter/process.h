@@ -58,6 +58,12 @@ int process_pidfile_move_back(const char *path);
 void process_pidfile_remove(const char *path);
 
 /*
+ * A numeric user or group id, as --user and --group may give one: digits
+ * only, below (uid_t)-1. True with *id.
+ */
+bool process_id_parse(const char *text, unsigned long long *id);
+
+/*
  * The ids --user and --group name (a name or a number; without --group the
  * user's own group when the system knows the user), (uid_t)-1 and
  * (gid_t)-1 for what is not set. Returns 0, or -1 with a message in err.

@@ -22,7 +22,7 @@
 
 #define ADD(f) sum->f += s->f
 
-static const char *const log_names[3] = {"critical", "error", "warning"};
+static const char *const log_names[LOG_COUNTS] = {"critical", "error", "warning", "exception"};
 static const char *const restart_names[RESTART_CAUSES] = {"max_requests", "timeout", "crash"};
 
 static size_t types(const struct arbiter *a, const char **out, size_t cap);
@@ -47,7 +47,7 @@ void stats_add(struct channel_stats *sum, const struct channel_stats *s)
 		ADD(status[i]);
 	for (size_t i = 0; i < CHANNEL_BUCKETS; i++)
 		ADD(buckets[i]);
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < LOG_COUNTS; i++)
 		ADD(log_lines[i]);
 }
 
@@ -117,7 +117,7 @@ json_t *stats_json(const struct arbiter *a, const char *what)
 	if (strcmp(what, "stats") == 0) {
 		json_object_set_new(doc, "totals", counters_json(&all));
 		logs = json_object();
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < LOG_COUNTS; i++)
 			json_object_set_new(logs, log_names[i],
 					    json_integer((json_int_t)a->log_lines[i]));
 		json_object_set_new(doc, "arbiter_log", logs);
@@ -181,7 +181,7 @@ static json_t *counters_json(const struct channel_stats *s)
 		bucket_label(b, key, sizeof(key));
 		json_object_set_new(buckets, key, json_integer((json_int_t)s->buckets[b]));
 	}
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < LOG_COUNTS; i++)
 		json_object_set_new(logs, log_names[i], json_integer((json_int_t)s->log_lines[i]));
 	json_object_set_new(o, "requests", json_integer((json_int_t)s->requests));
 	json_object_set_new(o, "status", status);

@@ -34,7 +34,7 @@ struct statsd {
 	char tags[256]; /* "|#a:b,c:d", or "" */
 	double next_flush;
 	struct channel_stats last; /* what the previous flush had seen */
-	uint64_t last_logs[3];
+	uint64_t last_logs[LOG_COUNTS];
 	char packet[PACKET_MAX];
 	size_t len;
 };
@@ -44,16 +44,17 @@ static void metric(struct statsd *s, const char *name, const char *value, const 
 static void count(struct statsd *s, const char *name, uint64_t now, uint64_t before);
 static void flush(struct statsd *s);
 
-int statsd_open(struct arbiter *a, char *err, size_t errlen)
+int statsd_new(const struct config *cfg, struct statsd **out, char *err, size_t errlen)
 {
-	const char *prefix = a->cfg->statsd_prefix ? a->cfg->statsd_prefix : "";
+	const char *prefix = cfg->statsd_prefix ? cfg->statsd_prefix : "";
 	size_t pl = strlen(prefix);
 	struct statsd *s;
 
-	if (!a->cfg->statsd_host)
+	*out = NULL;
+	if (!cfg->statsd_host)
 		return 0;
 	s = xcalloc(1, sizeof(*s));
-	s->fd = connect_to(s, a->cfg->statsd_host, err, errlen);
+	s->fd = connect_to(s, cfg->statsd_host, err, errlen);
 	if (s->fd < 0) {
 		free(s);
 		return -1;
@@ -63,18 +64,34 @@ int statsd_open(struct arbiter *a, char *err, size_t errlen)
 		pl--;
 	if (pl > 0)
 		snprintf(s->prefix, sizeof(s->prefix), "%.*s.", (int)pl, prefix);
-	if (a->cfg->dogstatsd_tags && a->cfg->dogstatsd_tags[0])
-		snprintf(s->tags, sizeof(s->tags), "|#%s", a->cfg->dogstatsd_tags);
-	a->statsd = s;
-	log_info("Sending statsd metrics to %s", a->cfg->statsd_host);
+	if (cfg->dogstatsd_tags && cfg->dogstatsd_tags[0])
+		snprintf(s->tags, sizeof(s->tags), "|#%s", cfg->dogstatsd_tags);
+	*out = s;
 	return 0;
+}
+
+void statsd_replace(struct arbiter *a, struct statsd *s, bool from_now)
+{
+	if (s && a->statsd) {
+		/* Counts go on from where the old client left them. */
+		s->last = a->statsd->last;
+		memcpy(s->last_logs, a->statsd->last_logs, sizeof(s->last_logs));
+	} else if (s && from_now) {
+		stats_totals(a, NULL, &s->last);
+		for (size_t i = 0; i < LOG_COUNTS; i++)
+			s->last_logs[i] = s->last.log_lines[i] + a->log_lines[i];
+	}
+	statsd_close(a);
+	a->statsd = s;
+	if (s)
+		log_info("Sending statsd metrics to %s", a->cfg->statsd_host);
 }
 
 void statsd_tick(struct arbiter *a, double now)
 {
 	struct statsd *s = a->statsd;
 	struct channel_stats cur;
-	uint64_t logs[3];
+	uint64_t logs[LOG_COUNTS];
 	char value[64];
 	uint64_t n;
 	long backlog;
@@ -106,9 +123,10 @@ void statsd_tick(struct arbiter *a, double now)
 		snprintf(value, sizeof(value), "%ld", backlog);
 		metric(s, "gunicorn.backlog", value, "h");
 	}
-	for (size_t i = 0; i < 3; i++) {
-		static const char *const names[3] = {"gunicorn.log.critical", "gunicorn.log.error",
-						      "gunicorn.log.warning"};
+	for (size_t i = 0; i < LOG_COUNTS; i++) {
+		static const char *const names[LOG_COUNTS] = {
+			"gunicorn.log.critical", "gunicorn.log.error", "gunicorn.log.warning",
+			"gunicorn.log.exception"};
 		logs[i] = cur.log_lines[i] + a->log_lines[i];
 		count(s, names[i], logs[i], s->last_logs[i]);
 		s->last_logs[i] = logs[i];
@@ -119,11 +137,16 @@ void statsd_tick(struct arbiter *a, double now)
 
 void statsd_close(struct arbiter *a)
 {
-	if (!a->statsd)
-		return;
-	close(a->statsd->fd);
-	free(a->statsd);
+	statsd_free(a->statsd);
 	a->statsd = NULL;
+}
+
+void statsd_free(struct statsd *s)
+{
+	if (!s)
+		return;
+	close(s->fd);
+	free(s);
 }
 
 /*

@@ -13,7 +13,8 @@ UNIT_TESTS += tests/unit/test_config_py tests/unit/test_reloader tests/unit/test
 UNIT_TESTS += tests/unit/test_notify tests/unit/test_stats tests/unit/test_sslctx
 UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqtimeout
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
-UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake tests/unit/test_spool
+UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake tests/unit/test_spool tests/unit/test_decimal
+UNIT_TESTS += tests/unit/test_response tests/unit/test_conn_write
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -37,6 +38,7 @@ tests_unit_test_chars_LDADD = $(UNIT_LDADD)
 tests_unit_test_policy_LDADD = $(UNIT_LDADD)
 tests_unit_test_arbiter_LDADD = $(UNIT_LDADD)
 tests_unit_test_throttle_LDADD = $(UNIT_LDADD)
+tests_unit_test_decimal_LDADD = $(UNIT_LDADD)
 tests_unit_test_notify_LDADD = $(UNIT_LDADD)
 tests_unit_test_stats_LDADD = $(UNIT_LDADD)
 tests_unit_test_sslctx_LDADD = $(UNIT_LDADD)
@@ -54,6 +56,7 @@ tests_unit_test_connset_LDADD = $(UNIT_LDADD)
 tests_unit_test_gconn_LDADD = $(UNIT_LDADD)
 tests_unit_test_reqtimeout_LDADD = $(UNIT_LDADD)
 tests_unit_test_utf8_LDADD = $(UNIT_LDADD)
+tests_unit_test_conn_write_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c tests/unit/ws_client.h
 tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
 tests_unit_test_ws_message_SOURCES = tests/unit/test_ws_message.c tests/unit/ws_client.h
@@ -63,7 +66,20 @@ tests_unit_test_ws_handshake_LDADD = $(UNIT_LDADD)
 tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
 tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
 tests_unit_test_spool_LDADD = $(UNIT_LDADD)
+tests_unit_test_response_LDADD = $(UNIT_LDADD)
 endif
+
+# The fuzz targets built without libFuzzer, replaying the inputs that once
+# found a bug (tests/fuzz/regress/NAME/): a harness that drifts from the code
+# fails here, not only in a fuzzing build.
+FUZZ_REPLAYS = tests/fuzz/replay_connection
+check_PROGRAMS += $(FUZZ_REPLAYS)
+TESTS += $(FUZZ_REPLAYS)
+tests_fuzz_replay_connection_SOURCES = tests/fuzz/replay.c tests/fuzz/fuzz_connection.c
+tests_fuzz_replay_connection_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_DIR='"$(srcdir)/tests/fuzz/regress/connection"'
+tests_fuzz_replay_connection_LDADD = $(KIRIN_LIBS)
+EXTRA_DIST += tests/fuzz/regress
 
 E2E_TESTS = \
 	tests/e2e/test_serve.py \
@@ -90,6 +106,7 @@ E2E_TESTS = \
 	tests/e2e/test_asyncio.py \
 	tests/e2e/test_wsgi.py \
 	tests/e2e/test_http.py \
+	tests/e2e/test_forwarder.py \
 	tests/e2e/test_loading.py \
 	tests/e2e/test_frameworks.py \
 	tests/e2e/test_request_timeout.py \

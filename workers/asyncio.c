@@ -23,6 +23,14 @@
 #include "workers/reactor_asyncio.h"
 #include "workers/worker.h"
 
+/*
+ * Requests of one connection served inside one another: an ASGI request
+ * that ends in its first step resumes its connection from the dispatch
+ * that started it, which dispatches a pipelined request at once. Past this
+ * depth the resume waits for the loop's next turn (and others get theirs).
+ */
+#define NESTED_MAX 16
+
 /* A greenlet suspended until its socket is ready or its time is up (heap: see suspend()). */
 struct waiter {
 	PyGreenlet *g;
@@ -34,6 +42,7 @@ static struct {
 	PyGreenlet *hub; /* the main greenlet: it runs the loop */
 	PyObject *call_soon;
 	bool asgi; /* the app is ASGI: http requests are served from the loop */
+	int depth; /* ASGI dispatches in progress, one inside another */
 } A;
 
 static int suspend(int fd, short events, double timeout);
@@ -44,17 +53,21 @@ static bool in_hub(void);
 static int conn_wait(struct conn *c, short events, int timeout_ms);
 static void dispatch(struct cconn *cc);
 static void asgi_done(struct conn *c, enum wsgi_outcome out);
+static bool busy_readable(struct cconn *cc);
 static bool keep_alive(void);
+static PyObject *resume_later(PyObject *capsule, PyObject *unused);
 static int loop_sleep(double seconds);
 static int loop_wait_fd(int fd, short events, double timeout);
 static PyObject *loop_spawn(PyObject *func, PyObject *args, PyObject *kwargs);
 
 static PyMethodDef wake_def = {"kirin_wake", wake, METH_NOARGS, NULL};
 static PyMethodDef wake_timeout_def = {"kirin_wake_timeout", wake_timeout, METH_NOARGS, NULL};
+static PyMethodDef resume_def = {"kirin_resume", resume_later, METH_NOARGS, NULL};
 
 static const struct conn_io asyncio_io = {.wait = conn_wait};
 static const struct connset_ops asyncio_ops = {
     .dispatch = dispatch,
+    .busy_readable = busy_readable,
     .io = &asyncio_io,
     .tick = gconn_tick,
 };
@@ -103,8 +116,8 @@ int asyncio_run(struct worker *w, PyObject *app)
 		interp_log_exception("cannot set up the hub");
 		return WORKER_EXIT_BOOT_ERROR;
 	}
-	asgi_ws_configure((uint64_t)cfg->websocket_max_message);
-	if (is_asgi ? asgi_init(app, loop, sw->to_hub) < 0
+	asgi_ws_configure((uint64_t)cfg->websocket_max_message, cfg->websocket_ping);
+	if (is_asgi ? asgi_init(app, loop, sw->to_hub, cfg->asgi_disconnect_grace) < 0
 	            : wsgi_init(app, false, cfg->workers > 1, true) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
 	if (is_asgi && lifespan_startup(app, loop, cfg->asgi_lifespan) < 0)
@@ -235,10 +248,19 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
  */
 static void dispatch(struct cconn *cc)
 {
-	if (A.asgi && !cc->refuse && !asgi_ws_requested(&cc->c))
+	if (A.asgi && !cc->refuse && !asgi_ws_requested(&cc->c)) {
+		A.depth++;
 		asgi_start(&cc->c, keep_alive(), asgi_done);
-	else
+		A.depth--;
+	} else {
 		gconn_dispatch(cc);
+	}
+}
+
+/* Readable while dispatched: an ASGI request served from the loop may have lost its client. */
+static bool busy_readable(struct cconn *cc)
+{
+	return cc->request && asgi_readable(&cc->c);
 }
 
 /* An ASGI request served from the loop is over: as gconn does after a request. */
@@ -253,7 +275,29 @@ static void asgi_done(struct conn *c, enum wsgi_outcome out)
 		connset_close(cc);
 		return;
 	}
-	connset_resume(cc); /* a pipelined request, or wait for the next */
+	if (A.depth < NESTED_MAX) {
+		connset_resume(cc); /* a pipelined request, or wait for the next */
+		return;
+	}
+	PyObject *cap = PyCapsule_New(cc, NULL, NULL); /* new ref */
+	PyObject *cb = cap ? PyCFunction_New(&resume_def, cap) : NULL;
+	PyObject *r = cb ? PyObject_CallOneArg(A.call_soon, cb) : NULL;
+
+	Py_XDECREF(cap);
+	Py_XDECREF(cb);
+	if (!r) {
+		interp_log_exception("cannot resume a connection");
+		conn_finish(c);
+		connset_close(cc);
+	}
+	Py_XDECREF(r);
+}
+
+/* The loop's next turn after NESTED_MAX requests in one another: go on with the connection. */
+static PyObject *resume_later(PyObject *capsule, PyObject *unused)
+{
+	connset_resume(PyCapsule_GetPointer(capsule, NULL));
+	Py_RETURN_NONE;
 }
 
 /* Whether a connection may carry another request (--keep-alive, no stop). */

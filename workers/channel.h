@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arbiter/log.h"
+
 struct config;
 struct listener;
 
@@ -61,7 +63,7 @@ struct channel_stats {
 	uint64_t status[CHANNEL_STATUS_MAX + 1]; /* by status code */
 	uint64_t duration_us;                    /* sum over the requests */
 	uint64_t buckets[CHANNEL_BUCKETS];       /* by duration, not cumulative */
-	uint64_t log_lines[3];                   /* critical, error, warning lines logged */
+	uint64_t log_lines[LOG_COUNTS];          /* critical, error, warning lines, exceptions */
 	int64_t in_flight;                       /* in the application now */
 	int64_t open_conns, idle_conns;          /* open, and of those not in a request */
 	uint32_t exit_cause;                     /* enum channel_exit */

@@ -34,6 +34,7 @@ static struct {
 	struct wait_list linger; /* closed, lingering until the client's EOF */
 	struct wait_list body;   /* reading a body under --request-timeout: 504 past it */
 	size_t body_mem;         /* --request-body-buffer */
+	uint64_t body_max;       /* --request-body-buffer-max */
 	size_t nlinger;          /* in linger */
 	size_t peak;             /* most connections open at once since the last trim check */
 	double next_trim;        /* when to compare nconns with the peak again */
@@ -68,6 +69,7 @@ int connset_init(struct worker *w, const struct connset_ops *ops, const struct r
 	S.linger.span = CONN_LINGER_SECONDS;
 	S.body.span = cfg->request_timeout;
 	S.body_mem = (size_t)cfg->request_body_buffer;
+	S.body_max = (uint64_t)cfg->request_body_buffer_max;
 	if (ops->buffer_responses) {
 		S.policy.out_mem = (size_t)cfg->response_buffer;
 		S.policy.out_max = (size_t)cfg->response_buffer_max;
@@ -110,6 +112,16 @@ void connset_resume(struct cconn *cc)
 		connset_close(cc);
 		break;
 	}
+}
+
+int connset_watch(struct cconn *cc)
+{
+	if (cc->watching)
+		return 0;
+	if (S.r->watch(cc) < 0)
+		return -1;
+	cc->watching = true;
+	return 0;
 }
 
 void connset_park(struct cconn *cc)
@@ -207,7 +219,8 @@ void connset_readable(struct cconn *cc)
 	if (cc->busy) {
 		/* Bytes while the dispatcher has the connection: they are its
 		 * to read. Stop watching until the connection comes back. */
-		unwatch(cc);
+		if (!S.ops->busy_readable || !S.ops->busy_readable(cc))
+			unwatch(cc);
 		return;
 	}
 	waitlist_remove(&cc->wait);
@@ -283,12 +296,13 @@ static void dispatch(struct cconn *cc, bool refuse)
 /*
  * Busy reading the body of the request in cc, before its dispatch: what
  * has come, then wait for more (at most --timeout for each read; a stop
- * lets it finish, like a request the app runs). Dispatched once complete,
- * or to be refused.
+ * lets it finish, like a request the app runs). Dispatched once complete
+ * or --request-body-buffer-max bytes of it are in (the app reads the rest
+ * from the client), or to be refused.
  */
 static void read_body(struct cconn *cc)
 {
-	int rc = conn_poll_body(&cc->c, S.body_mem);
+	int rc = conn_poll_body(&cc->c, S.body_mem, S.body_max);
 
 	if (rc == -2) {
 		/* --request-timeout bounds the whole request from its head on,

@@ -39,8 +39,10 @@ struct cconn {
 	bool refuse;                /* dispatch: answer c.error_status, then close */
 	bool body;                  /* busy reading its body, before dispatch (read_bodies) */
 	bool closed;                /* free for the dispatcher */
+	void *lender;               /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
 	bool paced;                 /* holds one of the acceptor's credits (reactor_event_pace()) */
+	void *request;              /* the dispatcher's state of the request it serves, or NULL */
 };
 
 struct connset_ops {
@@ -50,6 +52,13 @@ struct connset_ops {
 	 * connset_resume(), connset_park() or connset_close().
 	 */
 	void (*dispatch)(struct cconn *cc);
+	/*
+	 * cc's socket is readable while it is dispatched, NULL for nothing to
+	 * do. False: the set stops watching it until it comes back (its bytes
+	 * are the dispatcher's to read). True: the dispatcher handed it back
+	 * (or closed it) meanwhile; the set no longer touches it here.
+	 */
+	bool (*busy_readable)(struct cconn *cc);
 	/* How dispatched connections wait on their socket. */
 	const struct conn_io *io;
 	/*
@@ -67,9 +76,10 @@ struct connset_ops {
 	 */
 	bool fresh_waits_timeout;
 	/*
-	 * Read each request's whole body in the reactor before dispatch
+	 * Read each request's body in the reactor before dispatch
 	 * (conn_poll_body(), up to --request-body-buffer bytes in memory,
-	 * the rest in a temporary file), waiting --timeout at most for each
+	 * the rest in a temporary file, --request-body-buffer-max in all:
+	 * the app reads what is past it), waiting --timeout at most for each
 	 * of its bytes: a slow body then holds no thread (gthread).
 	 */
 	bool read_bodies;
@@ -100,6 +110,12 @@ bool connset_stopping(void);
 
 /* Back from dispatch: parse what is buffered or arrives, dispatch again or wait. */
 void connset_resume(struct cconn *cc);
+
+/*
+ * While cc is dispatched: watch its socket (when it is not yet), so that
+ * ops->busy_readable hears of it once. 0, or -1 after logging why.
+ */
+int connset_watch(struct cconn *cc);
 
 /*
  * Wait for the next head: --keep-alive while nothing of it has come

@@ -33,6 +33,9 @@ struct pool_thread {
 	_Atomic unsigned busy;
 	unsigned seen; /* the loop's copy of busy */
 	double since;  /* when the loop first saw it */
+	struct cconn *lent;   /* whose output the loop may send now (under out_mu) */
+	struct cconn *armed;  /* the loop's: whose socket out_ev is for, NULL: none */
+	struct event *out_ev; /* the loop's: lent's socket is writable */
 };
 
 static struct {
@@ -41,12 +44,16 @@ static struct {
 	struct event *done_ev;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_mutex_t out_mu; /* a lent output: the pool thread's, or the loop sends */
+	_Atomic bool lends;     /* a pool thread lent an output since the loop looked */
 	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
 	struct pool_thread *threads;
 	int nthreads;
 	PyInterpreterState *interp;
-} g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} g = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
+       .out_mu = PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local struct pool_thread *this_thread; /* NULL in the loop thread */
 
@@ -61,8 +68,14 @@ static void *pool_main(void *arg);
 static void serve(struct cconn *cc, PyThreadState *ts);
 static void in_app(bool in);
 static void watch_pool(double now);
+static void lend(struct conn *c);
+static void reclaim(struct conn *c);
+static void arm_lent(void);
+static void on_lent_writable(evutil_socket_t fd, short what, void *arg);
+static void send_lent(struct pool_thread *t);
+static void unarm(struct cconn *cc);
 
-static const struct conn_io pool_io = {.wait = pool_wait};
+static const struct conn_io pool_io = {.wait = pool_wait, .lend = lend, .reclaim = reclaim};
 static const struct connset_ops gthread_ops = {
 	.dispatch = submit,
 	.io = &pool_io,
@@ -79,8 +92,8 @@ int gthread_run(struct worker *w, PyObject *app)
 
 	g.w = w;
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
-	/* Take from the kernel's queue only what the pool will start soon:
-	 * as many waiting connections as there are threads. */
+	/* Take from the kernel's queue only what the pool can serve now: as
+	 * many unanswered connections as there are threads. */
 	reactor_event_pace((size_t)g.nthreads);
 	if (wsgi_init(app, true, w->cfg->workers > 1, false) < 0 ||
 	    connset_init(w, &gthread_ops, &reactor_event) < 0)
@@ -98,6 +111,13 @@ int gthread_run(struct worker *w, PyObject *app)
 
 	g.interp = PyInterpreterState_Get();
 	g.threads = xcalloc((size_t)g.nthreads, sizeof(*g.threads));
+	for (int i = 0; i < g.nthreads; i++) {
+		g.threads[i].out_ev = event_new(reactor_event_base(), -1, 0, NULL, NULL);
+		if (!g.threads[i].out_ev) {
+			log_critical("cannot create the pool's events");
+			return WORKER_EXIT_BOOT_ERROR;
+		}
+	}
 	kirinmod_set_wait_hook(in_app);
 	websocket_pool_threads(g.nthreads);
 	main_ts = PyEval_SaveThread();
@@ -132,6 +152,8 @@ int gthread_run(struct worker *w, PyObject *app)
 	PyEval_RestoreThread(main_ts);
 	event_free(g.done_ev);
 	close(g.done_fd);
+	for (int i = 0; i < g.nthreads; i++)
+		event_free(g.threads[i].out_ev);
 	free(g.threads);
 	connset_free();
 	return rc;
@@ -158,11 +180,17 @@ static void submit(struct cconn *cc)
  */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
+	/* Lent outputs first: a connection coming back was lent before. */
+	if (atomic_exchange(&g.lends, false))
+		arm_lent();
 	connset_drain(g.done_fd, &g.mu, &g.done, done);
 }
 
 static void done(struct cconn *cc)
 {
+	reactor_event_unpace(cc); /* what its client is slow to take holds no credit */
+	if (cc->lender)
+		unarm(cc);
 	if (conn_pending(&cc->c))
 		flush_later(cc);
 	else
@@ -237,7 +265,6 @@ static void *pool_main(void *arg)
 		if (!g.jobs)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
-		reactor_event_unpace(cc);
 
 		in_app(true);
 		serve(cc, ts);
@@ -348,4 +375,82 @@ static int pool_wait(struct conn *c, short events, int timeout_ms)
 	if (rc == 0)
 		errno = ETIMEDOUT;
 	return rc > 0 ? 0 : -1;
+}
+
+/*
+ * A pool thread lends the output of the connection it serves while the
+ * app makes the next chunk (conn_io lend): the loop sends what is kept as
+ * the client takes it, so that a stream's bytes do not wait for the next
+ * chunk.
+ */
+static void lend(struct conn *c)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&g.out_mu);
+	this_thread->lent = (struct cconn *)(void *)c;
+	pthread_mutex_unlock(&g.out_mu);
+	atomic_store(&g.lends, true);
+	if (write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "write() on the pool's eventfd");
+}
+
+/* The pool thread takes its output back, once the loop is not sending it. */
+static void reclaim(struct conn *c)
+{
+	pthread_mutex_lock(&g.out_mu);
+	this_thread->lent = NULL;
+	pthread_mutex_unlock(&g.out_mu);
+}
+
+/* In the loop: watch the sockets of the outputs lent since it last looked. */
+static void arm_lent(void)
+{
+	for (int i = 0; i < g.nthreads; i++) {
+		struct pool_thread *t = &g.threads[i];
+		struct cconn *cc;
+
+		pthread_mutex_lock(&g.out_mu);
+		cc = t->lent;
+		pthread_mutex_unlock(&g.out_mu);
+		if (!cc)
+			continue;
+		if (t->armed != cc) {
+			if (t->armed)
+				unarm(t->armed);
+			event_assign(t->out_ev, reactor_event_base(), cc->c.fd, EV_WRITE,
+				     on_lent_writable, t);
+			t->armed = cc;
+			cc->lender = t;
+		}
+		send_lent(t);
+	}
+}
+
+static void on_lent_writable(evutil_socket_t fd, short what, void *arg)
+{
+	send_lent(arg);
+}
+
+/* Send what t's connection keeps while it is lent; wait for the socket if more is left. */
+static void send_lent(struct pool_thread *t)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&g.out_mu);
+	if (t->lent == t->armed)
+		rc = conn_flush(&t->armed->c);
+	pthread_mutex_unlock(&g.out_mu);
+	if (rc == -2 && event_add(t->out_ev, NULL) < 0)
+		log_error(errno, "event_add() for a lent response");
+}
+
+/* In the loop: cc's socket is no longer watched for its pool thread. */
+static void unarm(struct cconn *cc)
+{
+	struct pool_thread *t = cc->lender;
+
+	event_del(t->out_ev);
+	t->armed = NULL;
+	cc->lender = NULL;
 }

@@ -40,6 +40,7 @@ libkirin_a_SOURCES += \
 	workers/python/asgi.c workers/python/asgi.h \
 	workers/python/asgi_scope.c workers/python/asgi_scope.h \
 	workers/python/asgi_req.h workers/python/asgi_out.c \
+	workers/python/asgi_task.c workers/python/asgi_task.h \
 	workers/python/asgi_ws.c workers/python/asgi_ws.h \
 	workers/python/lifespan.c workers/python/lifespan.h \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \

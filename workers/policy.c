@@ -11,6 +11,7 @@
 #include "arbiter/monotime.h"
 
 static int allow_list(struct allow *a, const struct strlist *list, char *err, size_t errlen);
+static char *joined(const struct strlist *list);
 static int starved(const struct listener *l, int err);
 
 /* Accepts that failed for want of descriptors or memory, reported once a second. */
@@ -56,6 +57,10 @@ int policy_from_config(struct conn_policy *p, const struct config *cfg, bool nod
 									    : 0) |
 		(cfg->header_map && strcmp(cfg->header_map, "dangerous") == 0 ? HTTP_UNDERSCORE_KEEP
 									       : 0);
+	if (cfg->forwarder_headers.n) {
+		p->forwarders = joined(&cfg->forwarder_headers);
+		p->limits.forwarders = p->forwarders;
+	}
 	p->casefold_method = cfg->casefold_http_method;
 	p->timeout_ms = cfg->timeout > 0 ? cfg->timeout * 1000 : 30000;
 	/* NULL (a zeroed struct config) is off, like the default. */
@@ -100,4 +105,19 @@ static int starved(const struct listener *l, int err)
 static int allow_list(struct allow *a, const struct strlist *list, char *err, size_t errlen)
 {
 	return allow_parse(a, (const char *const *)list->v, list->n, err, errlen);
+}
+
+/* The items of list, comma-separated, in a new string. */
+static char *joined(const struct strlist *list)
+{
+	size_t n = 1;
+	char *s, *p;
+
+	for (size_t i = 0; i < list->n; i++)
+		n += strlen(list->v[i]) + 1;
+	p = s = xmalloc(n);
+	for (size_t i = 0; i < list->n; i++)
+		p += sprintf(p, "%s%s", i ? "," : "", list->v[i]);
+	*p = '\0';
+	return s;
 }

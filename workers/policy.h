@@ -22,6 +22,8 @@ struct listener;
  * Fill p from cfg: the --limit-request-* limits (clamped as Gunicorn
  * does), the wait bound (--timeout, 30 s when 0), --proxy-protocol and the
  * --proxy-allow-from and --forwarded-allow-ips lists, --secure-scheme-headers,
+ * --forwarder-headers (limits.forwarders, for conn_accept() to keep from
+ * peers not in --forwarded-allow-ips),
  * Gunicorn's parser knobs (--permit-unconventional-http-method,
  * --casefold-http-method, --strip-header-spaces, --header-map,
  * --permit-obsolete-folding); nodelay sets

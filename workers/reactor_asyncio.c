@@ -15,6 +15,7 @@
 struct aconn {
 	struct cconn cc; /* first member */
 	PyObject *on_ready;
+	PyObject *kept; /* reactor_asyncio_conn_ref() */
 };
 
 static struct {
@@ -112,6 +113,11 @@ void reactor_asyncio_rewatch(struct cconn *cc)
 	if (cc->watching && cc->c.fd >= 0 &&
 	    reactor_asyncio_add(cc->c.fd, false, ((struct aconn *)(void *)cc)->on_ready) < 0)
 		interp_log_exception("cannot watch a connection again");
+}
+
+PyObject **reactor_asyncio_conn_ref(struct cconn *cc)
+{
+	return &((struct aconn *)(void *)cc)->kept;
 }
 
 int reactor_asyncio_add(int fd, bool writer, PyObject *cb)
@@ -234,6 +240,7 @@ static void as_release(struct cconn *cc)
 	struct aconn *ac = (struct aconn *)(void *)cc;
 
 	Py_XDECREF(ac->on_ready);
+	Py_XDECREF(ac->kept);
 	free(ac);
 }
 

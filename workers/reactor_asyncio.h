@@ -37,6 +37,12 @@ PyObject *reactor_asyncio_loop(void);
  */
 void reactor_asyncio_rewatch(struct cconn *cc);
 
+/*
+ * A reference kept with cc for the dispatcher (the ASGI scope's per-
+ * connection base): NULL at first, dropped when cc is released.
+ */
+PyObject **reactor_asyncio_conn_ref(struct cconn *cc);
+
 /* loop.add_reader(fd, cb) (writer: add_writer). 0, or -1 with an exception. */
 int reactor_asyncio_add(int fd, bool writer, PyObject *cb);
 

@@ -19,6 +19,7 @@
 #include "arbiter/process.h"
 #include "workers/accesslog.h"
 #include "workers/channel.h"
+#include "workers/python/asgi_scope.h"
 #include "workers/python/environ.h"
 #include "workers/python/hooks.h"
 #include "workers/python/interp.h"
@@ -82,6 +83,14 @@ _Noreturn void worker_main(struct worker *w)
 	arm_hook_signals(w);
 	if (!app && !(app = interp_load_app(w->cfg)))
 		exit(WORKER_EXIT_APP_LOAD_ERROR);
+	/* An ASGI app on a WSGI-only type would answer 500 to every request. */
+	if (!type->asgi && (rc = asgi_detect(app, w->cfg->interface)) != 0) {
+		if (rc > 0)
+			log_critical("%s is an ASGI app: use -k asyncio (or --interface wsgi "
+				     "if it is WSGI)",
+				     config_app_name(w->cfg));
+		exit(WORKER_EXIT_BOOT_ERROR);
+	}
 	environ_set_root_path(w->cfg->root_path ? w->cfg->root_path : getenv("SCRIPT_NAME"));
 	wsgi_set_sendfile(w->cfg->sendfile);
 	websocket_configure((uint64_t)w->cfg->websocket_max_message, w->cfg->websocket_ping,

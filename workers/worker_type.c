@@ -89,7 +89,9 @@ static int gevent_monkey_patch(void);
  * egg:gunicorn#NAME, which Gunicorn resolves through its entry point NAME in
  * the gunicorn.workers group, the same NAME as kirin's. greenlet has no
  * Gunicorn counterpart; asyncio answers to uvicorn's worker classes, which
- * Gunicorn deployments name with -k.
+ * Gunicorn deployments name with -k. Gunicorn's gevent_pywsgi (also
+ * gevent_wsgi, its GeventPyWSGIWorker) is its gevent worker with gevent's
+ * pywsgi doing the HTTP: kirin's gevent worker, whose HTTP is C, serves it.
  */
 static const struct worker_type gthread_type = {
 	.name = "gthread",
@@ -112,7 +114,8 @@ static const struct worker_type greenlet_type = {
 
 static const struct worker_type gevent_type = {
 	.name = "gevent",
-	.aliases = {"egg:gunicorn#gevent", "gunicorn.workers.ggevent.GeventWorker"},
+	.aliases = {"egg:gunicorn#gevent", "gunicorn.workers.ggevent.GeventWorker", "gevent_pywsgi",
+		    "gevent_wsgi", "gunicorn.workers.ggevent.GeventPyWSGIWorker"},
 	.backend = gevent_backend,
 	.preimport = gevent_preimport,
 	.before_import = gevent_monkey_patch,
@@ -123,6 +126,7 @@ static const struct worker_type asyncio_type = {
 	.name = "asyncio",
 	.aliases = {"uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"},
 	.backend = asyncio_backend,
+	.asgi = true,
 	.run = asyncio_run,
 };
 

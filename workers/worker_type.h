@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct kirin_backend;
@@ -21,7 +22,7 @@ typedef struct _object PyObject;
 
 struct worker_type {
 	const char *name;       /* what -k, the logs and the docs call it */
-	const char *aliases[3]; /* Gunicorn's spellings of -k for it, NULL after the last */
+	const char *aliases[6]; /* Gunicorn's spellings of -k for it, NULL after the last */
 	/* With --threads above 1, this type serves instead (sync: gthread); or NULL. */
 	const struct worker_type *threaded;
 	/* The `kirin` module's backend; NULL: the blocking one. */
@@ -35,6 +36,8 @@ struct worker_type {
 	 * monkey-patch), in the worker or, with --preload or --check-config, in
 	 * the arbiter; NULL: nothing. 0, or -1 after logging why. */
 	int (*before_import)(void);
+	/* Serves ASGI apps; the other types refuse one at boot (asgi_detect). */
+	bool asgi;
 	/* Serve `app` (borrowed) until stopped; a worker exit code (channel.h). */
 	int (*run)(struct worker *w, PyObject *app);
 };

@@ -28,11 +28,12 @@ Scenarios (--only takes the letters or the names):
               a new TLS connection per request (wrk threads per CPU), and the
               13 MB file through wsgi.file_wrapper (nginx: sendfile on)
   k instr     instructions per hello keep-alive request on each kirin worker
-              type that keeps connections and on nginx's `return 200`, every
-              process counted by valgrind's callgrind: the difference between
-              two runs (2,000 and 12,000 requests) over 10,000, on one
-              connection, then on 50 sending in step as wrk does (with --ops,
-              ops-TYPE too); what load does not move
+              type that keeps connections (asyncio: the ASGI hello) and on
+              nginx's `return 200`, every process counted by valgrind's
+              callgrind: the difference between two runs (2,000 and 12,000
+              requests) over 10,000, on one connection, then on 50 sending in
+              step as wrk does (with --ops, ops-TYPE too); what load does not
+              move
   l asgi      kirin -k asyncio with an ASGI hello world at 100 keep-alive
               connections against uvicorn (uvloop, httptools) and kirin
               greenlet's WSGI hello; 1,000 connections awaiting
@@ -1130,7 +1131,8 @@ class Bench:
         # Two runs whose difference leaves out start-up and shutdown.
         counts = (50, 250) if self.quick else (2000, 12000)
         rows = []
-        for v in self.pick(lambda v: v.family in ("kirin", "base", "ops", "nginx")):
+        # The asyncio worker runs the ASGI hello (the same answer as hello:app).
+        for v in self.pick(lambda v: v.family in ("kirin", "base", "ops", "nginx"), asgi=True):
             if not v.keepalive:
                 rows.append(self.row(v, "skipped", "closes after each request"))
             elif not VALGRIND:
@@ -1143,9 +1145,10 @@ class Bench:
                 rows.append(self.row(v, "skipped", v.skip_reason))
             else:
                 try:
-                    per = [(self._callgrind_run(v, counts[1], conns) -
-                            self._callgrind_run(v, counts[0], conns)) / (counts[1] - counts[0])
-                           for conns in (1, 50)]
+                    app = "asgi:hello" if v.asgi else "hello:app"
+                    per = [(self._callgrind_run(v, counts[1], conns, app) -
+                            self._callgrind_run(v, counts[0], conns, app)) /
+                           (counts[1] - counts[0]) for conns in (1, 50)]
                 except (RuntimeError, OSError) as exc:
                     rows.append(self.row(v, "error", _short(str(exc))))
                 else:
@@ -1157,12 +1160,12 @@ class Bench:
         self.tables.append(table)
         self.print_table(table)
 
-    def _callgrind_run(self, v, n, conns):
+    def _callgrind_run(self, v, n, conns, app):
         """Instructions all of v's processes ran to start, answer n hello
-        requests on `conns` keep-alive connections (one request on each,
-        then every answer, in rounds), and stop (TERM)."""
+        requests (app) on `conns` keep-alive connections (one request on
+        each, then every answer, in rounds), and stop (TERM)."""
         out = tempfile.mkdtemp(prefix=f"cg-{v.name}-", dir=self.tmp)
-        srv = v.server("hello:app", self.tmp)
+        srv = v.server(app, self.tmp)
         argv = srv.argv
         if v.family != "nginx":
             # A worker booting under valgrind can take longer than --timeout allows.

@@ -5,8 +5,8 @@
 #   make bench                      everything (about 25 minutes)
 #   make bench BENCH_ARGS='--only a,b --runs 5'
 #   make ws-autobahn                Autobahn's WebSocket server cases (1-7, 9,
-#                                   12, 13) on every worker type, pass counts
-#                                   by section (10-25 minutes)
+#                                   12, 13) on every worker type, and ASGI on
+#                                   asyncio, pass counts by section (15-35 minutes)
 #
 # Results land in bench-results/ (bench.json, bench.md, bench.png).
 

@@ -8,7 +8,8 @@ reserved bits and opcodes, fragmentation, UTF-8, closing), 9 (sizes) and
 12-13 (permessage-deflate), written from the case definitions: a client
 on raw sockets with its own frame writer (so that it can send what a
 library never would: bad bits, bad opcodes, bad UTF-8, frames cut into
-single bytes), run against kirin serving an echo app on each worker type.
+single bytes), run against kirin serving an echo app on each worker type
+(WSGI), and an ASGI echo app on -k asyncio ("asgi").
 A case passes when kirin does what Autobahn expects: the echo, the pong,
 the close code (1002, 1007, ...) and a clean close.
 
@@ -807,10 +808,14 @@ def run_cases(port, selected, opts, verbose=False):
 
 
 def start_kirin(kirin, worker, port, args=()):
+    """worker: a worker type serving the WSGI echo app, or "asgi": -k
+    asyncio serving the ASGI one."""
     apps = os.path.join(os.path.dirname(HERE), "e2e", "apps")
     extra = ["--threads", "4"] if worker == "gthread" else []
-    cmd = [kirin, "-k", worker, "-w", "1", *extra, "-b", f"127.0.0.1:{port}",
-           "--chdir", apps, "--log-level", "warning", *args, "ws_apps:echo"]
+    app = "asgi_apps:ws_echo" if worker == "asgi" else "ws_apps:echo"
+    kind = "asyncio" if worker == "asgi" else worker
+    cmd = [kirin, "-k", kind, "-w", "1", *extra, "-b", f"127.0.0.1:{port}",
+           "--chdir", apps, "--log-level", "warning", *args, app]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          start_new_session=True)
     procs.live_groups.add(p.pid)
@@ -836,8 +841,9 @@ def stop_kirin(p):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kirin", required=True)
-    ap.add_argument("-k", "--workers", default="sync,gthread,greenlet,gevent",
-                    help="comma-separated worker types (default: all four)")
+    ap.add_argument("-k", "--workers", default="sync,gthread,greenlet,gevent,asyncio,asgi",
+                    help="comma-separated worker types serving a WSGI echo app, and asgi: "
+                    "-k asyncio serving an ASGI one (default: all)")
     ap.add_argument("--sections", default=",".join(map(str, SECTIONS)))
     ap.add_argument("--quick", action="store_true", help="make check's subset")
     ap.add_argument("--count", type=int, default=100,

@@ -124,8 +124,10 @@ def http_get(port, path="/", timeout=10, **kw):
     return request(port, path, "GET", timeout=timeout, **kw)
 
 
-def raw_request(port, data, timeout=10, host="127.0.0.1", unix=None, shutdown=False):
-    """Send raw bytes, read until the server closes (or timeout); returns bytes."""
+def raw_request(port, data, timeout=10, host="127.0.0.1", unix=None, shutdown=False,
+                source=None):
+    """Send raw bytes, read until the server closes (or timeout); returns bytes.
+    source: the local address to connect from (127.0.0.2 is another peer)."""
     if unix:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -135,7 +137,8 @@ def raw_request(port, data, timeout=10, host="127.0.0.1", unix=None, shutdown=Fa
             s.close()
             raise
     else:
-        s = socket.create_connection((host, port), timeout=timeout)
+        s = socket.create_connection((host, port), timeout=timeout,
+                                     source_address=(source, 0) if source else None)
     deadline = time.monotonic() + timeout
     out = b""
     try:
@@ -415,8 +418,9 @@ def worker_spellings():
 
 def all_worker_classes():
     """The worker types kirin knows, the default first: the spellings that
-    are names (Gunicorn's aliases are egg:gunicorn#NAME or a class path)."""
-    return tuple(w for w in worker_spellings() if ":" not in w and "." not in w)
+    are plain lowercase words (Gunicorn's aliases are egg:gunicorn#NAME, a
+    class path, or gevent_pywsgi and gevent_wsgi)."""
+    return tuple(w for w in worker_spellings() if re.fullmatch(r"[a-z]+", w))
 
 
 # AddressSanitizer does not follow greenlet's stack switching (false

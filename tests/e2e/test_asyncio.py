@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -13,8 +14,9 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
                        recv_responses, recv_until, request, run_kirin, skip_stack_switching,
-                       wait_for, free_port)
-from test_websocket import OP_BINARY, OP_TEXT, Raw, frame  # noqa: E402
+                       wait_for, worker_classes, free_port)
+from test_websocket import (HAVE_WEBSOCKETS, OP_BINARY, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
+                            Raw, frame)
 
 ASYNCIO = ("-k", "asyncio", "-w", "1")
 
@@ -23,7 +25,8 @@ ASYNCIO = ("-k", "asyncio", "-w", "1")
 class AsgiHttp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "asgi_apps:app").start()
+        cls.k = Kirin(*ASYNCIO, "--timeout", "5", "--asgi-disconnect-grace-period", "1",
+                      "asgi_apps:app").start()
 
     @classmethod
     def tearDownClass(cls):
@@ -45,6 +48,25 @@ class AsgiHttp(unittest.TestCase):
         self.assertEqual(e["asgi"], {"version": "3.0", "spec_version": "2.4"})
         self.assertEqual(e["state"], {"started": "yes"})  # from the lifespan startup
         self.assertEqual(e["body"], 0)
+        # What differs from the scope's template is set, and only for that request.
+        raw = raw_request(self.k.port, b"POST /echo?z HTTP/1.0\r\nContent-Length: 2\r\n\r\nab")
+        e = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual((e["method"], e["http_version"], e["query"], e["body"]),
+                         ("POST", "1.0", "z", 2))
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            for _ in range(3):  # the peer's cached base from the second request on
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-Case: 1\r\n\r\n")
+                e = json.loads(recv_responses(s, 1, 10)[0][1])
+                self.assertEqual((e["method"], e["http_version"], e["query"]), ("GET", "1.1", ""))
+                self.assertEqual(e["client"], ["127.0.0.1", s.getsockname()[1]])
+                self.assertIn(["x-case", "1"], e["headers"])
+
+    def test_unix_socket_scope(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="kirin-asgi-"), "s.sock")
+        with Kirin(*ASYNCIO, "-b", f"unix:{path}", "asgi_apps:app") as k:
+            self.assertTrue(wait_for(lambda: os.path.exists(path), 10))
+            e = request(0, "/echo", unix=path).json()
+            self.assertEqual((e["client"], e["server"]), (None, None))
 
     def test_request_bodies(self):
         data = os.urandom(300000)
@@ -64,6 +86,12 @@ class AsgiHttp(unittest.TestCase):
             self.assertEqual([json.loads(b)["query"] for _, b in got], ["1", "2"])
             s.sendall(b"GET /echo?3 HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "3")
+            # More pipelined requests than one dispatch serves inside another.
+            s.sendall(b"".join(b"GET /echo?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+                               for i in range(100)))
+            got = recv_responses(s, 100, 10)
+            self.assertEqual([json.loads(b)["query"] for _, b in got],
+                             [str(i) for i in range(100)])
 
     def test_streaming_both_ways(self):
         # Each part of a chunked upload comes back before the next is sent.
@@ -117,6 +145,48 @@ class AsgiHttp(unittest.TestCase):
             recv_until(s, b"waiting")
         self.assertTrue(wait_for(lambda: int(http_get(self.k.port, "/count").body) == before + 1,
                                  5))
+
+    def test_disconnect_grace_period(self):
+        # The class's server runs with --asgi-disconnect-grace-period 1.
+        def leave(path):
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+                recv_until(s, b"waiting")
+            return time.monotonic()
+
+        def graces():
+            return json.loads(http_get(self.k.port, "/graces").body)
+        t0 = leave("/grace?0.2&listen")  # cleans up within the grace period
+        self.assertTrue(wait_for(lambda: graces() == ["cleaned"], 10), graces())
+        for path in ("/grace?30&listen", "/grace?30&deaf"):  # too long: cancelled
+            t0 = leave(path)
+            n = len(graces())
+            self.assertTrue(wait_for(lambda: len(graces()) > n, 15), graces())
+            self.assertGreater(time.monotonic() - t0, 0.9)
+            self.assertEqual(graces()[-1], "cancelled")
+            self.assertEqual(http_get(self.k.port, "/echo").status, 200)  # others go on
+        self.assertIn("cancelling an ASGI request whose client went away 1 s ago",
+                      self.k.log())
+        self.assertNotIn("CancelledError", self.k.log())
+        with Kirin(*ASYNCIO, "--asgi-disconnect-grace-period", "0", "asgi_apps:app") as k:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
+                recv_until(s, b"waiting")
+            self.assertTrue(wait_for(lambda: json.loads(http_get(k.port, "/graces").body)
+                                     == ["cancelled"], 5))
+
+    def test_work_after_the_response(self):
+        # The connection's next request need not wait for the task's end;
+        # what the task does after its response still counts (its error).
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            s.sendall(b"GET /after?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(recv_responses(s, 1, 10)[0][1], b"answered")
+            t0 = time.monotonic()
+            s.sendall(b"GET /echo?next HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "next")
+            self.assertLess(time.monotonic() - t0, 2.5)
+        self.assertTrue(wait_for(lambda: "failed after its response" in self.k.log(), 10))
+        self.assertIn("after", json.loads(http_get(self.k.port, "/graces").body))
 
     def test_app_errors_are_500(self):
         for path in ("/raise", "/noresponse", "/headers"):
@@ -202,6 +272,58 @@ class AsgiLifecycle(unittest.TestCase):
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("--asgi-loop", cp.stderr)
 
+    def test_request_timeout(self):
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_apps:app") as k:
+            t0 = time.monotonic()
+            r = http_get(k.port, "/sleep?30", timeout=20)
+            self.assertEqual(r.status, 504)
+            self.assertLess(time.monotonic() - t0, 10)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = recv_until(s, b"waiting")
+                while True:  # the response had started: the connection is closed
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            self.assertNotIn(b"0\r\n\r\n", got)
+            self.assertEqual(http_get(k.port, "/sleep?0.1").body, b"slept")  # not bounded
+            log = k.log()
+            self.assertIn("Request timed out after 1 s (--request-timeout): GET /sleep from "
+                          "127.0.0.1; cancelling it. Its stack:", log)
+            self.assertIn("in app", log)  # the app's frame, where it waits
+            self.assertNotIn("Exception in ASGI application", log)
+
+    def test_request_hooks(self):
+        d = tempfile.mkdtemp(prefix="kirin-asgi-hooks-")
+        log = os.path.join(d, "hooks.log")
+        with open(os.path.join(d, "gunicorn.conf.py"), "w") as f:
+            f.write("import os\n"
+                    "def _w(*a):\n"
+                    f"    with open({log!r}, 'a') as f:\n"
+                    "        f.write(' '.join(str(x) for x in a) + '\\n')\n"
+                    "def pre_request(worker, req):\n"
+                    "    _w('pre', worker.pid == os.getpid(), req.method, req.path, req.query,\n"
+                    "       req.uri, req.version, dict(req.headers).get('X-TEST'))\n"
+                    "def post_request(worker, req, environ, resp):\n"
+                    "    _w('post', req.path, environ, resp.status_code, resp.sent,\n"
+                    "       dict(resp.headers).get('x-asgi'))\n")
+        with Kirin(*ASYNCIO, "-c", os.path.join(d, "gunicorn.conf.py"), "asgi_apps:app",
+                   env={"PYTHONPATH": os.path.join(os.path.dirname(__file__), "apps")}) as k:
+            r = http_get(k.port, "/echo?q=1", headers={"X-Test": "yes"})
+            self.assertEqual(r.status, 200)
+            http_get(k.port, "/sleep?0.05")
+
+            def lines():
+                with open(log) as f:  # after kirintest's readiness probe
+                    return [line.split() for line in f if "/__ready" not in line]
+            self.assertTrue(wait_for(lambda: len(lines()) >= 4, 10))
+        self.assertEqual(lines()[:4], [
+            ["pre", "True", "GET", "/echo", "q=1", "/echo?q=1", "(1,", "1)", "yes"],
+            ["post", "/echo", "None", "200", str(len(r.body)), "yes"],
+            ["pre", "True", "GET", "/sleep", "0.05", "/sleep?0.05", "(1,", "1)", "None"],
+            ["post", "/sleep", "None", "200", "5", "None"]])
+
     def test_max_requests(self):
         with Kirin(*ASYNCIO, "--max-requests", "3", "asgi_apps:app") as k:
             pids = set()
@@ -241,6 +363,93 @@ class WsgiOnTheLoop(unittest.TestCase):
                 self.assertEqual(http_get(k.port, "/").body, body)
 
 
+@skip_stack_switching("asyncio")
+class AsgiTasks(unittest.TestCase):
+    """A request's first step runs before any Task exists (asgi_task.h):
+    asyncio.current_task() must still be one task for the whole request,
+    and each request must have a context of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin(*ASYNCIO, "asgi_tasks:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def get(self, path):
+        r = http_get(self.k.port, path)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def test_context_and_task(self):
+        for path in ("/ctx?0", "/ctx?0.01", "/ctx?0", "/ctx?0"):
+            self.assertEqual({k: v for k, v in self.get(path).items() if k != "task_id"},
+                             {"seen": "unset", "kept": True, "task": True, "same_task": True})
+        results, lock = [], threading.Lock()
+
+        def one():
+            r = self.get("/ctx?0.3")
+            with lock:
+                results.append(r)
+        threads = [threading.Thread(target=one) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 20)
+        self.assertTrue(all(r["seen"] == "unset" and r["kept"] and r["same_task"]
+                            for r in results), results)
+        self.assertEqual(len({r["task_id"] for r in results}), 20)  # waiting together
+
+    def test_cancels_reach_the_request(self):
+        self.assertEqual(self.get("/timeout"), {"outcome": "timed out", "same_task": True})
+        self.assertEqual(self.get("/group"), {"results": [2, 4], "same_task": True})
+        self.assertEqual(self.get("/selfcancel"), {"outcome": "cancelled"})
+        self.assertEqual(self.get("/ctx?0")["seen"], "unset")
+
+    def test_starlette_middleware_threads_and_cancel_scopes(self):
+        try:
+            import starlette  # noqa: F401
+        except ImportError:
+            self.skipTest("python3-starlette is not installed")
+        with Kirin(*ASYNCIO, "asgi_tasks:starlette_app") as k:
+            for path, body in (("/quick", {"quick": True}), ("/blocking", {"thread": True}),
+                               ("/scoped", {"cancelled": True})):
+                r = http_get(k.port, path)
+                self.assertEqual((r.status, r.header("x-tag"), r.json()), (200, "yes", body))
+            statuses, _ = concurrent_gets(k.port, "/scoped", 10)
+            self.assertEqual(statuses, [200] * 10)
+            self.assertNotIn("Exception in ASGI application", k.log())
+
+
+class AsgiOnWsgiWorkers(unittest.TestCase):
+    """An ASGI app given to a WSGI-only worker type stops the server at boot
+    (exit 3) with a message, instead of answering 500 forever."""
+
+    def test_refused_at_boot(self):
+        cases = [(wc, "asgi_apps:app", ()) for wc in worker_classes() if wc != "asyncio"]
+        cases += [("sync", "asgi_apps:asgi_object", ()),
+                  ("sync", "hello:app", ("--interface", "asgi"))]
+        for wc, app, extra in cases:
+            with self.subTest(worker=wc, app=app):
+                t0 = time.monotonic()
+                cp = run_kirin("-k", wc, "-w", "2", "-b", f"127.0.0.1:{free_port()}", *extra,
+                               app, timeout=30)
+                self.assertEqual(cp.returncode, 3, cp.stderr)
+                self.assertIn(f"{app} is an ASGI app: use -k asyncio", cp.stderr)
+                self.assertLess(time.monotonic() - t0, 25)
+
+    def test_wsgi_apps_still_served(self):
+        for app, extra, body in (("asgi_apps:wsgi_three", (), b"wsgi"),
+                                 ("asgi_apps:asgi_object", ("--interface", "wsgi"), None)):
+            with self.subTest(app=app), Kirin("-k", "sync", *extra, app) as k:
+                r = http_get(k.port, "/")
+                if body:
+                    self.assertEqual(r.body, body)
+                else:  # forced to WSGI: called as one, and fails as one
+                    self.assertEqual(r.status, 500)
+
 
 @skip_stack_switching("asyncio")
 class AsgiWebSocket(unittest.TestCase):
@@ -277,10 +486,43 @@ class AsgiWebSocket(unittest.TestCase):
             self.assertTrue(r.head.startswith(b"HTTP/1.1 " + status), r.head)
         r = Raw(self.k.port, "/http-deny")
         self.assertIn(b"www-authenticate: Basic", r.head)
-        raw = raw_request(self.k.port, b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                          b"Connection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
-                          b"Sec-WebSocket-Version: 12\r\n\r\n")
-        self.assertTrue(raw.startswith(b"HTTP/1.1 426"), raw)
+
+    def test_invalid_handshakes_never_reach_the_app(self):
+        """RFC 6455 section 4.2.2: 426 naming version 13, or 400, then EOF,
+        before the app: it never sees a websocket scope for them. Also sent
+        byte by byte, oversize, and followed by frames from a client that
+        never closes; a normal client is served meanwhile."""
+        up = b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        key = b"Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"
+        v13 = b"Sec-WebSocket-Version: 13\r\n"
+        get = b"GET /never HTTP/1.1\r\nHost: x\r\n"
+        cases = [
+            (get + up + key + b"Sec-WebSocket-Version: 12\r\n\r\n", b"426"),
+            (get + up + key + b"\r\n", b"426"),
+            (get + up + v13 + b"\r\n", b"400"),
+            (get + up + v13 + b"Sec-WebSocket-Key: " + b"A" * 6000 + b"\r\n\r\n", b"400"),
+            (get + b"Upgrade: websocket\r\n" + key + v13 + b"\r\n", b"400"),
+            (b"GET /never HTTP/1.0\r\n" + up + key + v13 + b"\r\n", b"400"),
+            (get + up + key + v13 + b"Sec-WebSocket-Extensions: permessage-deflate; x=\"\r\n\r\n",
+             b"400"),
+            (get + up + key + b"Sec-WebSocket-Version: 8\r\n\r\n" + b"\x81\x82abcdef" * 50,
+             b"426"),
+        ]
+        for request, status in cases:
+            for step in (len(request), 5):
+                with self.subTest(request=request[:120], step=step):
+                    s = socket.create_connection(("127.0.0.1", self.k.port), timeout=10)
+                    with s:
+                        for i in range(0, len(request), step):
+                            s.sendall(request[i:i + step])
+                        got = b""
+                        while data := s.recv(65536):  # EOF comes: the client never closes
+                            got += data
+                    self.assertTrue(got.startswith(b"HTTP/1.1 " + status + b" "), got)
+                    self.assertEqual(status == b"426",
+                                     b"\r\nSec-WebSocket-Version: 13\r\n" in got, got)
+            self.assertEqual(http_get(self.k.port, "/").status, 200)
+        self.assertNotIn("/never", json.loads(http_get(self.k.port, "/wspaths").body))
 
     def test_close_codes(self):
         r = Raw(self.k.port, "/close")
@@ -304,6 +546,87 @@ class AsgiWebSocket(unittest.TestCase):
         r.send(frame(OP_TEXT, b"still here"))
         self.assertEqual(r.frame(), (OP_TEXT, b"still here!"))
         self.assertEqual(http_get(self.k.port, "/echo").status, 200)
+
+    @unittest.skipUnless(HAVE_WEBSOCKETS or os.environ.get("CI"),
+                         "python3-websockets is not installed")
+    def test_permessage_deflate(self):
+        """As under WSGI: the websockets library (it offers permessage-deflate
+        by default) echoes through it; a raw client sees the server's frame
+        compressed (RSV1, fewer bytes than the message); a deflate bomb is
+        refused with 1009 while inflating, corrupt data with 1007; a normal
+        client is served meanwhile."""
+        import asyncio
+        import zlib
+        import websockets
+
+        async def session(port):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+                ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+                echoed = []
+                for m in ["hello", "h\u00e9llo" * 10000, os.urandom(100000), b"\0" * 90000]:
+                    await ws.send(m)
+                    echoed.append(await ws.recv() == m)
+                await ws.send(b"\0" * (1 << 20))  # 1 KB on the wire
+                try:
+                    await ws.recv()
+                    code = None
+                except websockets.ConnectionClosed as e:
+                    code = e.rcvd.code if e.rcvd else None
+                return ext, echoed, code
+
+        def deflate(data):
+            z = zlib.compressobj(wbits=-15)
+            return (z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+        with Kirin(*ASYNCIO, "--websocket-max-message", "100000", "asgi_apps:ws_echo") as k:
+            ext, echoed, code = asyncio.run(asyncio.wait_for(session(k.port), 30))
+            self.assertEqual(ext, "permessage-deflate; server_no_context_takeover")
+            self.assertEqual(echoed, [True] * 4)
+            self.assertEqual(code, 1009)
+            message = b"compress me " * 1000
+            r = Raw(k.port, "/", extra=b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
+            r.send(frame(OP_TEXT | 0x40, deflate(message)))
+            self.assertTrue(r._need(2))
+            rsv1 = r.buf[0] & 0x40
+            op, payload = r.frame()
+            self.assertEqual((op, rsv1), (OP_TEXT, 0x40))
+            self.assertLess(len(payload), len(message) // 10)
+            inflater = zlib.decompressobj(wbits=-15)
+            self.assertEqual(inflater.decompress(payload + b"\0\0\xff\xff"), message)
+            r.send(frame(OP_BINARY | 0x40, b"\xff\xfe not deflate"))
+            self.assertEqual(r.close_code(), 1007)
+            r.close()
+            self.assertEqual(http_get(k.port, "/").body, b"hello")
+
+    def test_ping(self):
+        """--websocket-ping: a silent client is pinged, and closed when it
+        does not answer (the app hears the disconnect), also when stuck
+        inside a frame; one that answers stays; a normal client is served
+        meanwhile."""
+        with Kirin(*ASYNCIO, "--websocket-ping", "2", "asgi_apps:ws") as k:
+            start = time.monotonic()
+            mute = Raw(k.port, "/")
+            stuck = Raw(k.port, "/")
+            stuck.send(frame(OP_TEXT, b"never finished")[:5])  # half a header
+            self.assertEqual(http_get(k.port, "/echo").status, 200)
+            self.assertEqual(mute.frame()[0], OP_PING)
+            self.assertTrue(mute.eof())
+            self.assertTrue(stuck.eof())
+            took = time.monotonic() - start
+            self.assertLess(took, 10)
+            self.assertGreater(took, 3.5)
+            self.assertIn("no pong within 2 s", k.log())
+            self.assertTrue(wait_for(lambda: json.loads(
+                http_get(k.port, "/wscloses").body).count(1006) == 2, 5))
+            alive = Raw(k.port, "/")
+            for _ in range(2):
+                op, payload = alive.frame()
+                self.assertEqual(op, OP_PING)
+                alive.send(frame(OP_PONG, payload))
+            alive.send(frame(OP_TEXT, b"still here"))
+            self.assertEqual(alive.frame(), (OP_TEXT, b"still here!"))
+            for r in (mute, stuck, alive):
+                r.close()
 
     def test_stop_says_going_away(self):
         with Kirin(*ASYNCIO, "asgi_apps:ws") as k:

@@ -148,6 +148,9 @@ GUNICORN_ALIASES = {
     "gunicorn.workers.gthread.ThreadWorker": "gthread",
     "egg:gunicorn#gevent": "gevent",
     "gunicorn.workers.ggevent.GeventWorker": "gevent",
+    "gevent_pywsgi": "gevent",
+    "gevent_wsgi": "gevent",
+    "gunicorn.workers.ggevent.GeventPyWSGIWorker": "gevent",
     "uvicorn.workers.UvicornWorker": "asyncio",
     "uvicorn.workers.UvicornH11Worker": "asyncio",
 }

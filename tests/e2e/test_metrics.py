@@ -4,6 +4,7 @@ statsd, and what hostile clients of the arbiter's endpoints cannot do."""
 import grp
 import json
 import os
+import pathlib
 import pwd
 import re
 import shutil
@@ -143,8 +144,8 @@ class Control(unittest.TestCase):
                    "--metrics-bind", f"127.0.0.1:{mport}") as k:
             k.wait_workers(1)
             k.signal(signal.SIGUSR2)
-            new = wait_for(lambda: [p for p in k.workers() if open(
-                f"/proc/{p}/cmdline", "rb").read().startswith(b"kirin: master")], 15)
+            new = wait_for(lambda: [p for p in k.workers() if pathlib.Path(
+                f"/proc/{p}/cmdline").read_bytes().startswith(b"kirin: master")], 15)
             self.assertTrue(new, k.log())
             new = new[0]
             try:
@@ -339,15 +340,20 @@ class Statsd(unittest.TestCase):
                 drain()
                 base = total("gunicorn.requests")
                 base200 = total("gunicorn.request.status.200")
-                for path in ("/", "/", "/", "/status/404", "/status/404"):
+                base_errors = total("gunicorn.log.error")
+                for path in ("/", "/", "/", "/status/404", "/status/404", "/raise"):
                     http_get(k.port, path)
                 deadline = time.monotonic() + 15
-                while time.monotonic() < deadline and total("gunicorn.request.status.404") < 2:
+                while time.monotonic() < deadline and total("gunicorn.request.status.500") < 1:
                     drain()
                 drain()
                 self.assertEqual(total("gunicorn.request.status.404"), 2, lines)
                 self.assertEqual(total("gunicorn.request.status.200") - base200, 3, lines)
-                self.assertEqual(total("gunicorn.requests") - base, 5, lines)
+                self.assertEqual(total("gunicorn.requests") - base, 6, lines)
+                # The app's exception counts as Gunicorn's log.exception() does: not an error.
+                self.assertEqual(total("gunicorn.log.exception"), 1, lines)
+                self.assertEqual(total("gunicorn.log.error"), base_errors, lines)
+                self.assertIn("Error handling request", k.log())
                 self.assertIn("web.gunicorn.workers:2|g|#env:test,app:e2e", lines)
                 self.assertTrue(any(re.fullmatch(r"web\.gunicorn\.backlog:\d+\|h\|#env:test,app:e2e",
                                                  ln) for ln in lines), lines)
@@ -383,6 +389,88 @@ class Statsd(unittest.TestCase):
         finally:
             if sink:
                 sink.close()
+            d.cleanup()
+
+
+class Reload(unittest.TestCase):
+    """HUP applies changed --control-socket, --metrics-bind and --statsd-host
+    settings, all or nothing with the rest of the reload."""
+
+    def test_hup_moves_turns_off_and_keeps_the_endpoints(self):
+        d = tempfile.TemporaryDirectory()
+        conf = os.path.join(d.name, "kirin.ini")
+        ctl1, ctl2 = os.path.join(d.name, "one.ctl"), os.path.join(d.name, "two.ctl")
+        m1, m2 = free_port(), free_port()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(0.3)
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        lines = []
+
+        def settings(**kw):
+            with open(conf, "w") as f:
+                f.write("[kirin]\n" + "".join(f"{k} = {v}\n" for k, v in kw.items()))
+
+        def requests_sent():
+            try:
+                while True:
+                    lines.extend(udp.recv(65536).decode().split("\n"))
+            except socket.timeout:
+                pass
+            return sum(int(ln.split(":")[1].split("|")[0]) for ln in lines
+                       if ln.startswith("gunicorn.requests:"))
+
+        def refused(port):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            except ConnectionRefusedError:
+                return True
+            return False
+
+        try:
+            settings(control_socket=ctl1, metrics_bind=f"127.0.0.1:{m1}")
+            with Kirin("statuses:app", "-c", conf) as k:
+                k.wait_workers(1)
+                for _ in range(3):
+                    self.assertEqual(http_get(k.port, "/").status, 200)
+                self.assertEqual(ctl(ctl1, "status").returncode, 0)
+                # Moved, and statsd turned on: the old ones are gone.
+                settings(control_socket=ctl2, metrics_bind=f"127.0.0.1:{m2}",
+                         statsd_host=f"127.0.0.1:{udp.getsockname()[1]}")
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: os.path.exists(ctl2), 15), k.log())
+                self.assertEqual(ctl(ctl2, "status").returncode, 0, k.log())
+                self.assertFalse(os.path.exists(ctl1))
+                self.assertTrue(refused(m1))
+                # The counters went on; statsd counts from when it was turned on.
+                self.assertGreaterEqual(sample(scrape(m2), "kirin_requests_total",
+                                               worker_type="sync", status_class="2xx"), 3)
+                for _ in range(2):
+                    self.assertEqual(http_get(k.port, "/").status, 200)
+                self.assertTrue(wait_for(lambda: requests_sent() >= 2, 15), lines)
+                time.sleep(1.5)
+                self.assertEqual(requests_sent(), 2, lines)
+                # An address that cannot be bound fails the whole reload.
+                settings(control_socket=ctl1, metrics_bind=f"127.0.0.1:{busy.getsockname()[1]}",
+                         workers=2)
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: "reload failed" in k.log(), 15), k.log())
+                self.assertIn("cannot bind", k.log())
+                self.assertEqual(http_get(m2, "/metrics").status, 200)
+                self.assertEqual(ctl(ctl2, "status").returncode, 0)
+                self.assertFalse(os.path.exists(ctl1))
+                self.assertEqual(len(k.workers()), 1)
+                # Turned off.
+                settings()
+                k.signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: not os.path.exists(ctl2), 15), k.log())
+                self.assertTrue(wait_for(lambda: refused(m2), 15))
+                self.assertEqual(http_get(k.port, "/").status, 200)
+        finally:
+            udp.close()
+            busy.close()
             d.cleanup()
 
 

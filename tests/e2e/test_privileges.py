@@ -111,6 +111,9 @@ class Settings(unittest.TestCase):
     def test_unknown_user_and_group_are_errors(self):
         for args, needle in ((["-u", "no-such-user-k"], "no such user"),
                              (["-g", "no-such-group-k"], "no such group"),
+                             # Ids past uid_t's range must not wrap (2^32 would be root).
+                             (["-u", "4294967296"], "no such user"),
+                             (["-g", "4294967296"], "no such group"),
                              (["-m", "0o1000"], "umask"), (["-m", "099"], "umask")):
             cp = run_kirin(*args, "hello:app", timeout=20)
             self.assertEqual(cp.returncode, 1, cp.stderr)

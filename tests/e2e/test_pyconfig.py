@@ -158,12 +158,13 @@ class Loading(PyConfigCase):
         cfg, _ = self.print_config("hello:app")
         self.assertEqual(cfg["workers"], ["5"])
 
-    def test_unsupported_gunicorn_settings_warned_by_name(self):
-        self.conf("asgi_disconnect_grace_period = 3\nworkers = 2\nmy_own_name = 1\n"
+    def test_own_names_ignored_gunicorn_names_applied(self):
+        self.conf("asgi_disconnect_grace_period = 7\nworkers = 2\nmy_own_name = 1\n"
                   "_private = 2\n")
         cfg, err = self.print_config("hello:app")
         self.assertEqual(cfg["workers"], ["2"])
-        self.assertRegex(err, r"WARNING.*'asgi_disconnect_grace_period'")
+        self.assertEqual(cfg["asgi_disconnect_grace_period"], ["7"])
+        self.assertNotIn("asgi_disconnect_grace_period", err)
         self.assertNotIn("my_own_name", err)
         self.assertNotIn("_private", err)
         self.assertNotIn("'workers'", err)

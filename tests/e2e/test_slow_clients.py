@@ -13,7 +13,8 @@ import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import Kirin, main, per_worker_class, recv_responses  # noqa: E402
+from kirintest import (Kirin, main, per_worker_class, recv_responses,  # noqa: E402
+                       wait_for)
 from test_hostile import normal_latencies, percentile  # noqa: E402
 
 BODY = 1 << 20  # announced by every trickling POST, never completed
@@ -117,6 +118,50 @@ class SlowClients:
                 got = recv_responses(s, 3, 20)
             self.assertEqual([body for _, body in got], [want, want, b"Hello, World!\n"])
 
+    def test_a_body_past_the_read_ahead_cap_goes_to_the_app(self):
+        """With no --limit-request-body, --request-body-buffer-max bounds
+        what gthread writes to disk for one body: past 1 MB of a 3 MB body
+        (both framings) the app runs and reads the rest from the client,
+        which sends it only once the app has started. A body cut short or
+        broken past the cap fails in the app's wsgi.input (as on the other
+        workers): no 200, and a normal client is served after."""
+        if self.worker_class != "gthread":
+            self.skipTest("only gthread reads bodies ahead of the app")
+        data = os.urandom(3 << 20)
+        want = b"%d %s" % (len(data), hashlib.sha256(data).hexdigest().encode())
+        chunked = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 100000]), data[i:i + 100000])
+                           for i in range(0, len(data), 100000)) + b"0\r\n\r\n"
+        heads = (b"Content-Length: %d" % len(data), b"Transfer-Encoding: chunked")
+        with tempfile.TemporaryDirectory() as d:
+            posts = os.path.join(d, "posts")
+            with Kirin("-k", "gthread", "--request-body-buffer", "65536",
+                       "--request-body-buffer-max", "1000000", "hostile_app:app",
+                       env={"KIRIN_TEST_POSTS": posts}) as k:
+                for n, (framing, body) in enumerate(zip(heads, (data, chunked)), 1):
+                    with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n" % framing
+                                  + body[:2 << 20])
+                        self.assertTrue(wait_for(lambda: os.path.exists(posts) and
+                                                 open(posts).read().count("post") == n, 10),
+                                        f"the app did not start ({framing})")
+                        s.sendall(body[2 << 20:])
+                        (head, got), = recv_responses(s, 1, 20)
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                    self.assertEqual(got, want, framing)
+                for bad in (b"Content-Length: %d\r\n\r\n" % len(data) + data[:2 << 20],
+                            b"Transfer-Encoding: chunked\r\n\r\n" + chunked[:2 << 20]
+                            + b"zz\r\n"):
+                    with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n" + bad)
+                        s.shutdown(socket.SHUT_WR)
+                        got = b""
+                        while chunk := s.recv(65536):
+                            got += chunk
+                        self.assertNotIn(b" 200 ", got[:20])
+                with _get(k.port) as s:
+                    (head, _), = recv_responses(s, 1, 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+
     def test_refused_and_broken_bodies_never_reach_the_app(self):
         """A chunked body past --limit-request-body is refused (413), one cut
         short or that stops coming is dropped, and the app sees none of
@@ -205,6 +250,39 @@ class SlowClients:
                 while b"second\n" not in got:
                     data = s.recv(4096)
                     self.assertTrue(data, got)
+                    got += data
+
+    def test_a_streamed_chunk_goes_out_as_a_slow_reader_takes_it(self):
+        """A reader that does not read for a second, then reads fast, gets
+        the whole of a 4 MiB chunk (most of it kept for it: a small
+        receive buffer) while the app sleeps 5 s before its next chunk:
+        what was kept goes out as the client takes it, not with the next
+        chunk. Only gthread keeps output for a slow client; the others
+        wait for it in the request's greenlet."""
+        if self.worker_class != "gthread":
+            self.skipTest("only gthread keeps output for a slow reader")
+        with self.kirin(1) as k:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(10)
+                s.connect(("127.0.0.1", k.port))
+                s.sendall(b"GET /stream?4 HTTP/1.1\r\nHost: x\r\n\r\n")
+                start, got = time.monotonic(), bytearray()
+                time.sleep(1)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)  # now fast
+                while True:
+                    data = s.recv(1 << 20)
+                    self.assertTrue(data, len(got))
+                    got += data
+                    if b"first\n" in got[-len(data) - 8:]:
+                        break
+                elapsed = time.monotonic() - start
+                print(f"\n{self.worker_class}: a 4 MiB chunk read slowly: whole after "
+                      f"{elapsed:.2f} s (the app's next chunk: after 5 s)", file=sys.stderr)
+                self.assertLess(elapsed, 4)
+                while b"second\n" not in got:
+                    data = s.recv(1 << 20)
+                    self.assertTrue(data, len(got))
                     got += data
 
 

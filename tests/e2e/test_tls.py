@@ -115,6 +115,44 @@ def client_hello():
     return out.read()
 
 
+def get_over_bio(sock, first=b""):
+    """A GET / over TLS on sock, driven through memory BIOs so that first
+    (a PROXY header) and the ClientHello leave in one segment: the parsed
+    JSON answer."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context().wrap_bio(inc, out, server_hostname="127.0.0.1")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(first + out.read())
+            first = b""
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed during the handshake")
+            inc.write(data)
+    obj.write(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    sock.sendall(out.read())
+    answer = b""
+    while True:
+        try:
+            chunk = obj.read(65536)
+            if not chunk:
+                break
+            answer += chunk
+        except ssl.SSLWantReadError:
+            data = sock.recv(65536)
+            if not data:
+                break
+            inc.write(data)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer[:200]
+    return json.loads(body)
+
+
 def refused(port, data):
     """Send data, then the client's EOF, and read until the server closes:
     what it answered (b"" when it reset the connection while data went)."""
@@ -272,6 +310,55 @@ class Serve:
                 slow.close()
             self.assertEqual(https(k.port)[0], 200)
             self.assertIsNone(k.poll())
+
+    def test_proxy_header_before_the_handshake(self):
+        """As HAProxy's send-proxy and nginx's proxy_protocol send it: in the
+        clear, then TLS; inside TLS (where Gunicorn reads it) still works."""
+        v1 = b"PROXY TCP4 203.0.113.7 10.0.0.1 51234 443\r\n"
+        v2 = (b"\r\n\r\n\x00\r\nQUIT\n" + b"\x21\x11\x00\x0c" +
+              socket.inet_aton("198.51.100.9") + socket.inet_aton("10.0.0.1") +
+              (40000).to_bytes(2, "big") + (443).to_bytes(2, "big"))
+        sync = self.worker_class == "sync"
+        with self.kirin("--proxy-protocol", "auto", "--timeout", "3",
+                        *(["-w", "2"] if sync else [])) as k:
+            for header, addr in ((v1, "203.0.113.7"), (v2, "198.51.100.9")):
+                with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                    self.assertEqual(get_over_bio(s, header)["REMOTE_ADDR"], addr)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                self.assertEqual(get_over_bio(s)["REMOTE_ADDR"], "127.0.0.1")
+            # Byte by byte, then the handshake.
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                for b in v1[:-1]:
+                    s.sendall(bytes([b]))
+                    time.sleep(0.005)
+                self.assertEqual(get_over_bio(s, v1[-1:])["REMOTE_ADDR"], "203.0.113.7")
+            with tls_socket(k.port) as s:
+                s.sendall(v1 + b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                head, body = recv_responses(s, 1, 10)[0]
+                self.assertEqual(json.loads(body)["REMOTE_ADDR"], "203.0.113.7")
+            # Malformed, oversize, or a second header inside TLS: closed.
+            hello = client_hello()
+            for data in (b"PROXY TCP4 nonsense\r\n" + hello, b"PROXY " + b"9" * 300,
+                         v2[:14] + b"\xff\xff" + b"\0" * 100):
+                self.assertEqual(refused(k.port, data), b"", data[:20])
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                with self.assertRaises((ConnectionError, ssl.SSLError, AssertionError)):
+                    get_over_bio(s, v1 + v1)
+            # A header that trickles in is cut as a slow handshake is, and a
+            # normal client is served meanwhile.
+            slow = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            try:
+                slow.sendall(v1[:8])
+                if not sync:
+                    self.assertEqual(https(k.port)[0], 200)
+                self.assertTrue(closed_within(slow, 20), "a slow PROXY header stays")
+            finally:
+                slow.close()
+            self.assertEqual(https(k.port)[0], 200)
+        with self.kirin("--proxy-protocol", "v1", "--proxy-allow-from", "10.9.9.9") as k:
+            # From a peer not allowed to send one: closed, nothing answered.
+            self.assertEqual(refused(k.port, v1 + client_hello()), b"")
+            self.assertEqual(https(k.port)[0], 200)
 
     def test_websocket_over_tls(self):
         try:

@@ -2,7 +2,8 @@
 the quick subset, on each worker type: sections 1-7 whole (246 cases), ten
 cases of 9 (up to 4 MiB, fragmented, chopped, 1,000 round trips), one data
 set of 12 and two sizes of each 13.x offer, with 10 messages per deflate
-case. Prints the pass counts by section. `make ws-autobahn` runs them all."""
+case. Prints the pass counts by section; also -k asyncio with an ASGI echo
+app. `make ws-autobahn` runs them all."""
 import os
 import sys
 import unittest
@@ -12,7 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "bench"))
 import ws_autobahn  # noqa: E402
-from kirintest import Kirin, main, per_worker_class  # noqa: E402
+from kirintest import Kirin, main, per_worker_class, skip_stack_switching  # noqa: E402
 
 OPTS = {"count": 10, "pause": 0.2}
 
@@ -45,6 +46,20 @@ class Autobahn:
 
 
 per_worker_class(Autobahn, globals())
+
+
+@skip_stack_switching("asyncio")
+class AutobahnAsgi(unittest.TestCase):
+    def test_quick_subset(self):
+        """-k asyncio serving an ASGI echo app: the same cases, the
+        permessage-deflate ones (12, 13) included."""
+        selected = ws_autobahn.cases(sorted(ws_autobahn.SECTIONS), quick=True)
+        with Kirin("-k", "asyncio", "-w", "1", "asgi_apps:ws_echo") as k:
+            by, failures = ws_autobahn.run_cases(k.port, selected, OPTS)
+        print("\nasgi: " + "  ".join(f"{s}: {r[0]}/{r[1]}" for s, r in sorted(by.items())),
+              file=sys.stderr)
+        self.assertEqual(failures, [])
+        self.assertEqual(sum(r[1] for r in by.values()), len(selected))
 
 if __name__ == "__main__":
     main()

@@ -8,7 +8,10 @@
  *   [0] limits (0x01: the defaults; else small ones, as fuzz_parser)
  *   [1] how the stream is cut into writes: low nibble 0 means one write,
  *       k > 0 writes of 1..2^(k-1) bytes drawn from a generator seeded by the
- *       input; the client writes one more piece each time kirin waits for input
+ *       input; the client writes one more piece each time kirin waits for input.
+ *       Bits 4-5: the PROXY versions accepted (--proxy-protocol): 0 auto
+ *       (both), 1 v1, 2 v2, 3 auto. Bits 6-7: with X-Forwarded-* trusted,
+ *       the forwarder_headers list: none, Gunicorn's default, "*", a custom one
  *   [2] seed for the stub app's choices (how much of a body it reads and in
  *       what sizes, status, headers, framing of its answer)
  *   [3] flags: 0x01 PROXY header expected, 0x02 its sender trusted,
@@ -484,13 +487,18 @@ static void serve(struct conn *c, struct oracle *o, uint8_t flags, uint32_t app_
 		ssize_t pr = http_proxy_parse(&px, (const char *)o->s, o->n);
 		int rc;
 
-		if (pr > 0 && c->proxy_trusted) {
+		/* v1 is text ("PROXY "), v2 binary: is this one's version accepted? */
+		bool version = c->proxy_versions & (o->s[0] == 'P' ? 1 : 2);
+
+		if (pr > 0 && version && c->proxy_trusted) {
 			o->pos = (size_t)pr;
 		} else if (pr != 0) {
 			/* refused (400, 403), or the client stopped inside the header */
 			rc = conn_read_head(c);
-			check(rc == -1, "a bad or untrusted PROXY header was accepted");
-			check(c->error_status == (pr == HTTP_PARSE_AGAIN ? 0 : pr < 0 ? 400 : 403),
+			check(rc == -1, "a bad, unexpected or untrusted PROXY header was accepted");
+			check(c->error_status == (pr == HTTP_PARSE_AGAIN ? 0
+						  : pr < 0 || !version  ? 400
+									: 403),
 			      "PROXY header refused with the wrong status");
 			if (c->error_status)
 				conn_refuse(c, c->error_status);
@@ -593,6 +601,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_limits_from_settings(&lim, 8 + (ctl >> 2), 1 + (ctl >> 5), 4 + (ctl >> 1),
 					  ctl & 2 ? 0 : 64);
 
+	if (flags & F_FORWARDED) {
+		static const char *const lists[] = {NULL, "SCRIPT_NAME,PATH_INFO", "*",
+						    " x_y, Script_Name"};
+		lim.forwarders = lists[split >> 6];
+	}
+
 	check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0,
 	      "socketpair");
 	memset(&P, 0, sizeof(P));
@@ -606,6 +620,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	conn_init(&c, sv[0], NULL, &io, &lim, WAIT_MS);
 	c.expect_proxy = flags & F_PROXY;
+	c.proxy_versions = (split >> 4 & 3) == 0 ? 3 : split >> 4 & 3;
 	c.proxy_trusted = flags & F_PROXY_TRUSTED;
 	c.forwarded_trusted = flags & F_FORWARDED;
 

@@ -3,7 +3,9 @@
  * request head (parser.c), chunked bodies (chunked.c) and PROXY headers
  * (proxy.c).
  *
- * The first input byte picks limits; the rest is a request stream. Each input
+ * The first input byte picks limits (with the defaults, also a
+ * forwarder_headers list: none, Gunicorn's default, "*" or a custom one); the
+ * rest is a request stream. Each input
  * is parsed whole and in a pseudo-random split (the same bytes, len growing
  * by 1..16 per call, half of the calls from a moved copy of the buffer); the
  * two outcomes must be identical, or the target aborts. After a complete head
@@ -56,7 +58,8 @@ static int same_slice(const char *a, size_t al, const char *b, size_t bl)
 	return a == NULL || memcmp(a, b, al) == 0;
 }
 
-static void same_request(const struct http_request *a, const struct http_request *b)
+static void same_request(const struct http_request *a, const struct http_request *b,
+			 const struct http_limits *lim)
 {
 	check(a->status == b->status, "status differs");
 	check(a->version_minor == b->version_minor, "version differs");
@@ -77,8 +80,12 @@ static void same_request(const struct http_request *a, const struct http_request
 		check(same_slice(x->name, x->name_len, y->name, y->name_len) &&
 			      same_slice(x->value, x->value_len, y->value, y->value_len),
 		      "header differs");
-		check(memchr(x->name, '_', x->name_len) == NULL, "underscore kept");
+		check(memchr(x->name, '_', x->name_len) == NULL || lim->forwarders,
+		      "underscore kept");
 	}
+	check(same_slice(a->script_name, a->script_name_len, b->script_name, b->script_name_len),
+	      "script_name differs");
+	check(!a->script_name || lim->forwarders, "a mount point without forwarder_headers");
 }
 
 /* Decode raw[0..n) in pieces of 1..step bytes (0: at once); returns consumed, or -1. */
@@ -170,11 +177,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	for (size_t i = 0; i < size && i < 64; i++)
 		seed = seed * 31 + data[i];
-	if (ctl & 1)
+	if (ctl & 1) {
+		static const char *const lists[] = {NULL, "SCRIPT_NAME,PATH_INFO", "*",
+						    " x_y, Script_Name"};
+
 		http_limits_from_settings(&lim, 4094, 100, 8190, 0);
-	else
+		lim.forwarders = lists[ctl >> 1 & 3];
+	} else {
 		http_limits_from_settings(&lim, 8 + (ctl >> 2), 1 + (ctl >> 5), 4 + (ctl >> 1),
 					  ctl & 2 ? 0 : 64);
+	}
 
 	whole = copy(data, size);
 	http_request_init(&a, ha, FIELDS);
@@ -200,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(ra == rb, "verdict differs with the split");
 	if (ra > 0)
-		same_request(&a, &b);
+		same_request(&a, &b, &lim);
 	else if (ra == HTTP_PARSE_ERROR)
 		check(a.status == b.status, "status differs with the split");
 

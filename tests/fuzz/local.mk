@@ -5,6 +5,9 @@
 #   tests/fuzz/fuzz_connection -max_total_time=300 -max_len=8192 CORPUS_DIR
 #   make tests/fuzz/fuzz_websocket
 #   tests/fuzz/fuzz_websocket -max_total_time=120 -max_len=4096 CORPUS_DIR
+# make check replays tests/fuzz/regress/connection/ through fuzz_connection.c
+# built without libFuzzer (tests/fuzz/replay.c; see tests/local.mk): add an
+# input there when it found a bug.
 # The sources are compiled into each target (not taken from libkirin.a) so that
 # the fuzzer's coverage instrumentation reaches the code under test.
 
@@ -14,7 +17,8 @@ noinst_PROGRAMS = tests/fuzz/fuzz_parser tests/fuzz/fuzz_connection tests/fuzz/f
 HTTP_PARSER_SOURCES = workers/http/parser.c workers/http/parser.h \
 	workers/http/chunked.c workers/http/chunked.h \
 	workers/http/proxy.c workers/http/proxy.h \
-	workers/http/chars.c workers/http/chars.h
+	workers/http/chars.c workers/http/chars.h \
+	workers/http/percent.c workers/http/percent.h
 tests_fuzz_fuzz_parser_SOURCES = tests/fuzz/fuzz_parser.c $(HTTP_PARSER_SOURCES)
 tests_fuzz_fuzz_parser_CFLAGS = $(WARN_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)

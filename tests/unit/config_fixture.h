@@ -32,7 +32,8 @@
 	"sync, gthread, greenlet, gevent, asyncio, egg:gunicorn#sync, "                            \
 	"gunicorn.workers.sync.SyncWorker, egg:gunicorn#gthread, "                                 \
 	"gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "                             \
-	"gunicorn.workers.ggevent.GeventWorker, uvicorn.workers.UvicornWorker, "                   \
+	"gunicorn.workers.ggevent.GeventWorker, gevent_pywsgi, gevent_wsgi, "                      \
+	"gunicorn.workers.ggevent.GeventPyWSGIWorker, uvicorn.workers.UvicornWorker, "             \
 	"uvicorn.workers.UvicornH11Worker"
 
 static const char *const env_names[] = {"KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY",

@@ -138,7 +138,7 @@ static void test_py_broken_files(void **state)
 
 /* ---------------------------------------------------------------- layers */
 
-static void test_py_warns_gunicorn_settings(void **state)
+static void test_py_quiet_gunicorn_settings(void **state)
 {
 	struct config cfg;
 
@@ -146,13 +146,14 @@ static void test_py_warns_gunicorn_settings(void **state)
 	                      "def post_fork(server, worker):\n    pass\n"
 	                      "spew = False\n"
 	                      "tmp_upload_dir = '/tmp'\n"
-	                      "asgi_disconnect_grace_period = 3\n"
+	                      "asgi_disconnect_grace_period = 5\n"
 	                      "my_helper = 3\n"
 	                      "config = 'ignored.py'\n");
 	load_ok(&cfg, "-c", "conf.py", "app:app", NULL);
-	/* hooks, no-ops and refused settings at Gunicorn's default say nothing */
-	assert_list(&cfg.notes, 1,
-	            "conf.py: Gunicorn setting 'asgi_disconnect_grace_period' is not supported by kirin: ignored");
+	/* hooks, no-ops, refused settings at Gunicorn's default, settings kirin
+	 * takes and the file's own names say nothing */
+	assert_int_equal(cfg.asgi_disconnect_grace, 5);
+	assert_list(&cfg.notes, 0);
 	config_free(&cfg);
 	unlink("conf.py");
 }
@@ -232,7 +233,7 @@ int main(void)
 	    CONFIG_TEST(test_py_values),
 	    CONFIG_TEST(test_py_wrong_values),
 	    CONFIG_TEST(test_py_broken_files),
-	    CONFIG_TEST(test_py_warns_gunicorn_settings),
+	    CONFIG_TEST(test_py_quiet_gunicorn_settings),
 	    CONFIG_TEST(test_py_default_file_and_ini),
 	    CONFIG_TEST(test_py_gunicorn_cmd_args),
 	    CONFIG_TEST(test_py_reload_sees_the_file_afresh),

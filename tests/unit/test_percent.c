@@ -3,7 +3,7 @@
  * and truncated escapes kept as they are, %00, decoding once, in place, and
  * every input and every output placed against a guard page (as
  * picohttpparser's tests do), so a read past the input or a write past the
- * room given crashes the test.
+ * room given crashes the test. Also percent_under(), the mount-point test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,9 +152,41 @@ static void test_every_byte(void **state)
 	}
 }
 
+/*
+ * percent_under(): the decoded path is the mount point or below it, on
+ * whole segments; the path sits against the guard page.
+ */
+static void test_under(void **state)
+{
+	static const struct {
+		const char *path, *root;
+		bool under;
+	} rows[] = {
+		{"/app", "/app", true},        {"/app/", "/app", true},
+		{"/app/x/y", "/app", true},    {"/application", "/app", false},
+		{"/ap", "/app", false},        {"/other/app", "/app", false},
+		{"/a%70p/x", "/app", true},    {"/a%2Fb", "/a/b", true},
+		{"/app%2Fx", "/app", true},    {"/app%2", "/app", false},
+		{"/app%", "/app", false},      {"/a%20b/c", "/a b", true},
+		{"/anything", "", true},       {"", "", true},
+		{"", "/app", false},           {"/", "/app", false},
+		{"/app%2f", "/app/", true},    {"/%41pp", "/App", true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		size_t n = strlen(rows[i].path);
+		const char *p = at_edge(rows[i].path, n);
+
+		assert_int_equal(percent_under(p, n, rows[i].root, strlen(rows[i].root)),
+				 rows[i].under);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_under),
 	    cmocka_unit_test(test_cases),
 	    cmocka_unit_test(test_input_at_the_edge),
 	    cmocka_unit_test(test_output_at_the_edge),

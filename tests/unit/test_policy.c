@@ -55,6 +55,7 @@ static void test_settings(void **state)
 	assert_true(p.nodelay);
 	assert_false(p.forwarded.any); /* empty lists trust nobody */
 	assert_false(allow_match(&p.forwarded, "127.0.0.1"));
+	assert_null(p.limits.forwarders); /* an empty forwarder_headers keeps no name */
 	conn_policy_free(&p);
 
 	cfg.timeout = 5;
@@ -147,7 +148,8 @@ static void tcp_listener(struct listener *l, struct sockaddr_in *addr)
 
 static void test_accept(void **state)
 {
-	struct config cfg = {.forwarded_allow_ips = LIST("127.0.0.1")};
+	struct config cfg = {.forwarded_allow_ips = LIST("127.0.0.1"),
+			     .forwarder_headers = LIST("SCRIPT_NAME", "X_Y")};
 	struct conn_policy p;
 	struct listener l;
 	struct sockaddr_in addr;
@@ -158,6 +160,7 @@ static void test_accept(void **state)
 
 	(void)state;
 	assert_int_equal(policy_from_config(&p, &cfg, true, err, sizeof(err)), 0);
+	assert_string_equal(p.limits.forwarders, "SCRIPT_NAME,X_Y");
 	tcp_listener(&l, &addr);
 	assert_int_equal(policy_accept(&c, &l, &no_io, &p), 0); /* none waiting */
 
@@ -167,6 +170,7 @@ static void test_accept(void **state)
 	assert_true(c.listener == &l);
 	assert_string_equal(c.peer_addr, "127.0.0.1");
 	assert_true(c.forwarded_trusted);
+	assert_string_equal(c.limits.forwarders, "SCRIPT_NAME,X_Y"); /* a trusted front-end's */
 	assert_false(c.proxy_trusted);
 	assert_int_equal(c.timeout_ms, 30000);
 	assert_int_equal(getsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, &ol), 0);
@@ -190,6 +194,7 @@ static void test_accept(void **state)
 	assert_int_equal(policy_accept(&c, &u, &no_io, &p), 1);
 	assert_string_equal(c.peer_addr, "");
 	assert_false(c.forwarded_trusted);
+	assert_null(c.limits.forwarders); /* header_map alone for anyone else */
 	conn_close(&c);
 	close(client);
 	close(u.fd);

@@ -34,6 +34,10 @@ static void test_names_and_aliases(void **state)
 	    {"gunicorn.workers.gthread.ThreadWorker", "gthread"},
 	    {"egg:gunicorn#gevent", "gevent"},
 	    {"gunicorn.workers.ggevent.GeventWorker", "gevent"},
+	    {"gevent_pywsgi", "gevent"},
+	    {"gevent_wsgi", "gevent"},
+	    {"gunicorn.workers.ggevent.GeventPyWSGIWorker", "gevent"},
+	    {"Gevent_PyWSGI", "gevent"},
 	    {"uvicorn.workers.UvicornWorker", "asyncio"},
 	    {"uvicorn.workers.UvicornH11Worker", "asyncio"},
 	    {"GEVENT", "gevent"},
@@ -50,7 +54,7 @@ static void test_unknown(void **state)
 	                                      "nosuchclass",
 	                                      "egg:gunicorn#greenlet",
 	                                      "egg:gunicorn#eventlet",
-	                                      "gunicorn.workers.ggevent.GeventPyWSGIWorker",
+	                                      "gevent_pywsgi ",
 	                                      "sync ",
 	                                      "egg:gunicorn"};
 
@@ -82,7 +86,7 @@ static void test_rows(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(worker_type_spelling(j), s);
 	}
-	assert_int_equal(n, 13);
+	assert_int_equal(n, 16);
 	assert_string_equal(worker_type_spelling(0), "sync");
 	assert_null(worker_type_find("gevent", 1)->threaded);
 	assert_non_null(worker_type_find("gevent", 1)->before_import);

@@ -112,6 +112,8 @@ void conn_policy_free(struct conn_policy *p)
 	free(p->secure);
 	p->secure = NULL;
 	p->nsecure = 0;
+	free(p->forwarders);
+	p->limits.forwarders = p->forwarders = NULL;
 }
 
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
@@ -135,6 +137,8 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
+	if (!c->forwarded_trusted)
+		c->limits.forwarders = NULL; /* forwarder_headers are no one else's */
 	c->out_mem = p->out_mem;
 	c->out_max = p->out_max;
 	c->secure = p->secure;
@@ -158,7 +162,12 @@ int conn_poll_head(struct conn *c)
 		c->head_started = true;
 	}
 	if (c->ssl && !c->tls_ready) {
-		int rc = tls_handshake(c);
+		int rc = c->expect_proxy && !c->tls_started ? tls_read_proxy(c) : 1;
+
+		if (rc == 1 && c->len > 0 && (rc = read_proxy(c)) < 0)
+			c->error_status = 0; /* before TLS there is nothing to answer in */
+		if (rc == 1)
+			rc = tls_handshake(c);
 		if (rc != 1)
 			return rc;
 	}
@@ -249,7 +258,7 @@ bool conn_reusable(const struct conn *c)
 	return true;
 }
 
-int conn_poll_body(struct conn *c, size_t mem_max)
+int conn_poll_body(struct conn *c, size_t mem_max, uint64_t max)
 {
 	const struct conn_io *io = c->io;
 	char tmp[READ_CHUNK];
@@ -261,7 +270,9 @@ int conn_poll_body(struct conn *c, size_t mem_max)
 	}
 	c->io = &nowait_io;
 	for (;;) {
-		ssize_t r = body_read_socket(c, tmp, sizeof(tmp));
+		uint64_t room = max - spool_size(c->spool);
+		ssize_t r =
+		    body_read_socket(c, tmp, room < sizeof(tmp) ? (size_t)room : sizeof(tmp));
 
 		if (r > 0 && spool_write(c->spool, tmp, (size_t)r) == 0)
 			continue;
@@ -269,7 +280,7 @@ int conn_poll_body(struct conn *c, size_t mem_max)
 			c->error_status = 500;
 			c->error = "cannot buffer the request body (temporary file)";
 			rc = -1;
-		} else if (r == 0)
+		} else if (r == 0) /* the end, or max bytes kept */
 			rc = 1;
 		else if (r < 0 && c->error_status == 0 && errno == EAGAIN)
 			rc = -2;
@@ -310,7 +321,8 @@ int conn_next_request(struct conn *c)
 
 ssize_t conn_body_read(struct conn *c, char *out, size_t n)
 {
-	if (c->spool && c->body_done) {
+	/* What was read ahead comes first; the rest, if any, from the socket. */
+	if (c->spool && (c->body_done || spool_size(c->spool) > 0)) {
 		ssize_t r = spool_read(c->spool, out, n);
 		if (r < 0)
 			c->error_status = 0; /* an I/O error, as a socket's */
@@ -536,6 +548,11 @@ static int fill_body(struct conn *c, size_t want)
 		c->error = "the client closed before the end of the request body";
 	}
 	return r > 0 ? 0 : -1;
+}
+
+int conn_reserve(struct conn *c, size_t need)
+{
+	return grow(c, need);
 }
 
 static int grow(struct conn *c, size_t need)

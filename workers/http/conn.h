@@ -55,6 +55,8 @@ struct conn_policy {
 	size_t out_max;        /* and at most this much (0: none written ahead, see conn_writev) */
 	bool casefold_method;  /* uppercase the method of a parsed head (in the buffer) */
 	struct ssl_ctx_st *tls; /* HTTPS on every connection (tls.h); NULL: plain HTTP */
+	char *forwarders;      /* owned; limits.forwarders points here, and a connection's
+				  limits too when its peer is in `forwarded` (else NULL) */
 };
 
 /*
@@ -65,7 +67,7 @@ struct conn_policy {
 int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
 			   const char *value, size_t value_len);
 
-/* Free the allow lists and scheme headers of p. */
+/* Free the allow lists, scheme headers and forwarder list of p. */
 void conn_policy_free(struct conn_policy *p);
 
 struct conn_io {
@@ -75,6 +77,15 @@ struct conn_io {
 	 * error (errno set, ETIMEDOUT for a timeout).
 	 */
 	int (*wait)(struct conn *c, short events, int timeout_ms);
+	/*
+	 * Optional (NULL: not offered). While the app makes a response's next
+	 * chunk, lend() lets the worker's loop send what is kept for a slow
+	 * client (conn_pending()) as the client takes it; reclaim() takes the
+	 * output back before the thread serving c writes again, waiting out
+	 * a send in progress. Both from the thread serving c, in that order.
+	 */
+	void (*lend)(struct conn *c);
+	void (*reclaim)(struct conn *c);
 };
 
 /*
@@ -101,7 +112,8 @@ struct conn {
 	bool expect_proxy;       /* --proxy-protocol: a PROXY header may open the connection */
 	int proxy_versions;      /* which PROXY protocol versions (policy.proxy_versions) */
 	bool proxy_trusted;      /* the peer may send one (--proxy-allow-from) */
-	bool forwarded_trusted;  /* the peer's scheme headers count (--forwarded-allow-ips) */
+	bool forwarded_trusted;  /* the peer's scheme and forwarder headers count
+				    (--forwarded-allow-ips); limits.forwarders is NULL if not */
 	const struct conn_scheme *secure; /* the policy's secure_scheme_headers */
 	size_t nsecure;
 	bool https;              /* wsgi.url_scheme is https (a trusted proxy said so) */
@@ -187,17 +199,21 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
  */
 int conn_poll_head(struct conn *c);
 
+/* Room in c->buf for need bytes in all (pre-TLS reads): 0, or -1. */
+int conn_reserve(struct conn *c, size_t need);
+
 /*
  * For event loops that read a request's body before the app runs: read what
  * the socket has of it (sending "100 Continue" first if the client expects
  * it), never waiting, into a spool that keeps up to mem_max bytes in memory
- * and the rest in a temporary file. Returns 1 once the whole body is in
- * (conn_body_read() then reads the spool and never waits), -2 when more
- * must come (wait for readability, call again), -1 on a framing error
- * (c->error_status 400/413: refuse; 500 when the spool's file fails), or
- * when the client is gone (c->error_status 0: close).
+ * and the rest in a temporary file, max bytes at most. Returns 1 once the
+ * whole body is in, or max bytes of it (conn_body_read() then reads the
+ * spool first, and the rest from the socket), -2 when more must come (wait
+ * for readability, call again), -1 on a framing error (c->error_status
+ * 400/413: refuse; 500 when the spool's file fails), or when the client is
+ * gone (c->error_status 0: close).
  */
-int conn_poll_body(struct conn *c, size_t mem_max);
+int conn_poll_body(struct conn *c, size_t mem_max, uint64_t max);
 
 /*
  * After a response on a kept connection: drain what the app left unread of
@@ -248,6 +264,15 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
  * for it. Never kept for an upgraded connection.
  */
 int conn_writev(struct conn *c, struct iovec *iov, int n);
+
+/*
+ * conn_writev() as far as the socket takes it now, for a caller that holds
+ * a lock it would rather not drop for a write that need not wait (the GIL):
+ * 0 when all of (*iov)[0..*n) went; -2 when the socket is full (*iov and
+ * *n then say what is left, for conn_writev()), over TLS, or behind
+ * pending output (nothing tried); -1 when the peer is gone. Never waits.
+ */
+int conn_writev_now(struct conn *c, struct iovec **iov, int *n);
 
 /*
  * Send *left bytes of the regular file fd from *off (sendfile(2); over TLS,

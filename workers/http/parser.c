@@ -5,9 +5,11 @@
 #include <endian.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "workers/http/chars.h"
+#include "workers/http/percent.h"
 
 /* Gunicorn's limits (gunicorn/http/message.py). */
 #define MAX_REQUEST_LINE       8190
@@ -47,7 +49,9 @@ static int parse_request_line(struct http_request *req, const char *line, size_t
 static int parse_target(struct http_request *req, const char *t, size_t n);
 static void split_path(struct http_request *req, const char *s, size_t n);
 static int check_authority(const char *s, size_t n, bool connect);
-static int parse_field(struct http_request *req, const char *line, size_t n, unsigned permit);
+static int parse_field(struct http_request *req, const char *line, size_t n,
+		       const struct http_limits *lim);
+static bool forwarded(const char *list, const char *name, size_t nlen);
 static int fold(struct http_request *req, const char *buf, size_t start, size_t end,
 		const struct http_limits *lim);
 static int field_semantics(struct http_request *req, const char *name, size_t nlen,
@@ -71,6 +75,7 @@ void http_limits_from_settings(struct http_limits *lim, long request_line, long 
 	lim->field_size = field_size <= 0 ? DEFAULT_FIELD_SIZE : (size_t)field_size;
 	lim->body = body <= 0 ? 0 : (uint64_t)body;
 	lim->permit = 0;
+	lim->forwarders = NULL;
 }
 
 void http_limits_default(struct http_limits *lim)
@@ -177,7 +182,7 @@ ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len
 					return HTTP_PARSE_ERROR;
 			} else {
 				req->field_at_ = start;
-				if (parse_field(req, buf + start, end - start, lim->permit) < 0)
+				if (parse_field(req, buf + start, end - start, lim) < 0)
 					return HTTP_PARSE_ERROR;
 				req->fields_++;
 			}
@@ -202,66 +207,13 @@ void http_request_rebase(struct http_request *req, const char *buf)
 		MOVE(req->path);
 	MOVE(req->query);
 	MOVE(req->host);
+	MOVE(req->script_name);
 	for (size_t i = 0; i < req->num_headers; i++) {
 		MOVE(req->headers[i].name);
 		MOVE(req->headers[i].value);
 	}
 #undef MOVE
 	req->base_ = buf;
-}
-
-const char *http_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 101: return "Switching Protocols";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 203: return "Non-Authoritative Information";
-	case 204: return "No Content";
-	case 205: return "Reset Content";
-	case 206: return "Partial Content";
-	case 300: return "Multiple Choices";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 303: return "See Other";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 308: return "Permanent Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Range Not Satisfiable";
-	case 417: return "Expectation Failed";
-	case 421: return "Misdirected Request";
-	case 422: return "Unprocessable Content";
-	case 425: return "Too Early";
-	case 426: return "Upgrade Required";
-	case 428: return "Precondition Required";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
 }
 
 static ssize_t fail(struct http_request *req, int status, const char *error)
@@ -507,12 +459,16 @@ static int check_authority(const char *s, size_t n, bool connect)
 /*
  * field-name ":" OWS field-value OWS, without its CRLF; with
  * HTTP_STRIP_HEADER_SPACES, SP and HTAB may come before the colon. A name
- * with '_' is dropped, or refused or kept as permit says (header_map).
+ * with '_' is kept when it is one of lim->forwarders (Gunicorn's
+ * forwarder_headers), else dropped, or refused or kept as lim->permit says
+ * (header_map).
  */
-static int parse_field(struct http_request *req, const char *line, size_t n, unsigned permit)
+static int parse_field(struct http_request *req, const char *line, size_t n,
+		       const struct http_limits *lim)
 {
 	const unsigned char *p = (const unsigned char *)line, *e = p + n, *v;
-	bool underscore = false;
+	unsigned permit = lim->permit;
+	bool underscore = false, fwd, script;
 	size_t nlen;
 
 	if (*p == ' ' || *p == '\t')
@@ -526,7 +482,8 @@ static int parse_field(struct http_request *req, const char *line, size_t n, uns
 		return (int)fail(req, 400, "invalid header name");
 	if (nlen == 0)
 		return (int)fail(req, 400, "empty header name");
-	if (underscore && (permit & HTTP_UNDERSCORE_REFUSE))
+	fwd = underscore && lim->forwarders && forwarded(lim->forwarders, line, nlen);
+	if (underscore && !fwd && (permit & HTTP_UNDERSCORE_REFUSE))
 		return (int)fail(req, 400, "underscore in a header name");
 	p++;
 	while (p < e && (*p == ' ' || *p == '\t'))
@@ -535,12 +492,21 @@ static int parse_field(struct http_request *req, const char *line, size_t n, uns
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
 	req->flags_ &= ~(F_FOLD_KEPT | F_FOLD_DROP);
-	if (underscore && !(permit & HTTP_UNDERSCORE_KEEP)) {
+	if (underscore && !fwd && !(permit & HTTP_UNDERSCORE_KEEP)) {
 		req->flags_ |= F_FOLD_DROP;
 		return 0; /* dropped: X_Forwarded_For must not pass for X-Forwarded-For */
 	}
 	if (req->num_headers >= req->max_headers)
 		return (int)fail(req, 431, "too many header fields");
+	script = fwd && ieq(line, nlen, "script_name");
+	if (script) {
+		if (req->script_name)
+			return (int)fail(req, 400, "more than one SCRIPT_NAME");
+		req->script_name = (const char *)v;
+		for (req->script_name_len = (size_t)(e - v);
+		     req->script_name_len && v[req->script_name_len - 1] == '/';)
+			req->script_name_len--;
+	}
 	req->headers[req->num_headers++] = (struct http_header){
 		.name = line,
 		.name_len = nlen,
@@ -548,9 +514,23 @@ static int parse_field(struct http_request *req, const char *line, size_t n, uns
 		.value_len = (size_t)(e - v),
 	};
 	int rc = field_semantics(req, line, nlen, (const char *)v, (size_t)(e - v));
-	if (rc == 0)
+	if (rc == 0 && !script)
 		req->flags_ |= F_FOLD_KEPT; /* a field the parser acts on cannot be folded */
 	return rc < 0 ? -1 : 0;
+}
+
+/* Is the field name one of the comma-separated list, or is "*" in it? */
+static bool forwarded(const char *list, const char *name, size_t nlen)
+{
+	const char *p = list, *el;
+	size_t len;
+
+	do {
+		p = next_element(p, p + strlen(p), &el, &len);
+		if ((len == 1 && *el == '*') || (len == nlen && strncasecmp(el, name, nlen) == 0))
+			return true;
+	} while (p);
+	return false;
 }
 
 /*
@@ -720,6 +700,9 @@ static int finish(struct http_request *req, const struct http_limits *lim)
 
 	if (req->version_minor >= 1 && !(f & F_HOST))
 		return (int)fail(req, 400, "HTTP/1.1 request without Host");
+	if (req->script_name && req->path[0] == '/' &&
+	    !percent_under(req->path, req->path_len, req->script_name, req->script_name_len))
+		return (int)fail(req, 400, "request path not under the forwarded SCRIPT_NAME");
 	if (f & F_TE) {
 		if (req->version_minor == 0)
 			return (int)fail(req, 400, "Transfer-Encoding in an HTTP/1.0 request");

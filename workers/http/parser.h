@@ -42,13 +42,16 @@
  *                             name and its colon is dropped (else 400)
  *   HTTP_UNDERSCORE_REFUSE    header_map refuse: a field name with '_' is 400
  *   HTTP_UNDERSCORE_KEEP      header_map dangerous: such a field is kept
- *                             (else, header_map drop, it is dropped)
+ *                             (else, header_map drop, it is dropped; a
+ *                             name in http_limits.forwarders is kept
+ *                             whatever these two say)
  *   HTTP_PERMIT_OBS_FOLD      permit_obsolete_folding: a line that starts
  *                             with SP or HTAB continues the field before it
  *                             (else 400), unless that field is one the
  *                             parser reads (Host, Content-Length,
  *                             Transfer-Encoding, Connection, Expect,
- *                             Upgrade, Content-Type): then still 400. The
+ *                             Upgrade, Content-Type, a forwarded
+ *                             SCRIPT_NAME): then still 400. The
  *                             whole field counts against field_size. See
  *                             http_request_unfold().
  */
@@ -64,6 +67,15 @@ struct http_limits {
 	size_t field_size;    /* bytes of one field line including its CRLF */
 	uint64_t body;        /* maximum body bytes, 0 = unlimited (413 beyond) */
 	unsigned permit;      /* HTTP_PERMIT_METHOD | ...; 0: strict */
+	/*
+	 * forwarder_headers, for a peer in forwarded_allow_ips (NULL for any
+	 * other): comma-separated field names (without regard to case; "*" is
+	 * every name) that are kept even with an underscore, whatever the
+	 * HTTP_UNDERSCORE_* bits say. Such a SCRIPT_NAME field is the mount
+	 * point: req->script_name, and a path not under it is refused (400).
+	 * The caller keeps the string alive while it parses.
+	 */
+	const char *forwarders;
 };
 
 /*
@@ -76,7 +88,8 @@ struct http_limits {
  */
 void http_limits_from_settings(struct http_limits *lim, long request_line,
 			       long fields, long field_size, long body);
-/* (It leaves lim->permit at 0: the caller adds the knobs it was given.) */
+/* (It leaves lim->permit at 0 and lim->forwarders NULL: the caller adds the
+   knobs it was given.) */
 
 /*
  * The largest request head http_parse_request() can accept under lim:
@@ -92,7 +105,7 @@ void http_limits_default(struct http_limits *lim);
 
 struct http_header {
 	const char *name;  /* as sent (case preserved); contains '_' only under
-			      HTTP_UNDERSCORE_KEEP */
+			      HTTP_UNDERSCORE_KEEP or when in limits.forwarders */
 	size_t name_len;
 	const char *value; /* leading/trailing SP and HTAB trimmed */
 	size_t value_len;
@@ -121,8 +134,14 @@ struct http_request {
 	struct http_header *headers; /* caller-provided array, capacity max_headers */
 	size_t max_headers;          /* >= limits.fields */
 	size_t num_headers;          /* fields kept (underscored names dropped
-					unless HTTP_UNDERSCORE_KEEP); limits.fields
-					counts every field line */
+					unless HTTP_UNDERSCORE_KEEP or forwarders);
+					limits.fields counts every field line */
+	const char *script_name;     /* the value of a SCRIPT_NAME field kept as one
+					of limits.forwarders, trailing '/' left out
+					(possibly empty); NULL if none. The decoded
+					path is at or below it (or is not a path:
+					"*", an authority) */
+	size_t script_name_len;
 
 	enum http_body body;
 	uint64_t content_length;     /* for HTTP_BODY_LENGTH */
@@ -167,7 +186,8 @@ void http_request_init(struct http_request *req, struct http_header *headers,
  * empty lines skipped before it, -1 (see req->status) or -2. Applies limits
  * (414/400 for the request line, 431 for fields, 400 beyond
  * HTTP_MAX_EMPTY_LINES), refuses HTTP/1.1 without exactly one Host,
- * validates framing (Content-Length, Transfer-Encoding) and fills req.
+ * validates framing (Content-Length, Transfer-Encoding), refuses (400) a
+ * repeated forwarded SCRIPT_NAME and a path not under it, and fills req.
  */
 ssize_t http_parse_request(struct http_request *req, const char *buf, size_t len,
 			   const struct http_limits *lim);
@@ -189,6 +209,3 @@ void http_request_rebase(struct http_request *req, const char *buf);
  * any thread.
  */
 void http_request_unfold(struct http_request *req, char *buf);
-
-/* Reason phrase for a status code ("Bad Request"); "Unknown" if none. */
-const char *http_reason(int status);

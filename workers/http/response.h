@@ -94,3 +94,6 @@ const char *response_date(void);
 
 /* Free the head buffer, if it outgrew in_place. */
 void response_free(struct response *r);
+
+/* Reason phrase for a status code ("Bad Request"); "Unknown" if none. Any thread. */
+const char *http_reason(int status);

@@ -17,11 +17,14 @@
 
 #include "workers/http/conn.h"
 #include "workers/http/mem.h"
+#include "workers/http/proxy.h"
 
 #define RECORD           16384 /* the most plaintext one TLS record carries */
 #define GATHER_BELOW     4096  /* iovec pieces smaller than this are gathered into one record */
 #define FILE_CHUNK       65536 /* file bytes read per SSL_write when the kernel cannot encrypt */
 #define HANDSHAKE_RECORD 0x16  /* the first byte of a ClientHello's record */
+#define PROXY_PEEK       128   /* bytes looked at for a PROXY header: a v1 line is at most 107 */
+#define PROXY_V2_FIXED   16    /* a v2 header's signature, command and length */
 
 static void lock(struct conn *c);
 static void unlock(struct conn *c);
@@ -91,6 +94,55 @@ int tls_handshake(struct conn *c)
 	default:
 		failed(c, EPROTO);
 		return -1;
+	}
+}
+
+int tls_read_proxy(struct conn *c)
+{
+	struct http_proxy px;
+
+	for (;;) {
+		char peek[PROXY_PEEK];
+		const char *start = c->len ? c->buf : peek, *nl;
+		size_t want;
+		ssize_t n = recv(c->fd, peek, sizeof(peek), MSG_PEEK), r;
+
+		if (now_ms() > c->tls_deadline_ms)
+			return -1; /* the header trickles in: as slow a handshake is */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			c->tls_wants = POLLIN;
+			return -2;
+		}
+		if (n <= 0)
+			return n == 0 && c->len == 0 ? 0 : -1;
+		if (c->len == 0 && (r = http_proxy_parse(&px, peek, (size_t)n)) <= 0 &&
+		    r != HTTP_PARSE_AGAIN)
+			return r == 0 ? 1 : -1;
+		/* What is certainly header: v1 up to its LF, v2 up to the length it gives. */
+		if (start[0] == 'P') {
+			nl = memchr(peek, '\n', (size_t)n);
+			want = nl ? (size_t)(nl - peek) + 1 : (size_t)n;
+		} else if (c->len < PROXY_V2_FIXED) {
+			want = PROXY_V2_FIXED - c->len;
+		} else {
+			want = PROXY_V2_FIXED + ((size_t)(unsigned char)c->buf[14] << 8 |
+						 (unsigned char)c->buf[15]) - c->len;
+		}
+		if (want > (size_t)n)
+			want = (size_t)n;
+		if (c->len + want > c->max_head || conn_reserve(c, c->len + want) < 0)
+			return -1;
+		do
+			n = recv(c->fd, c->buf + c->len, want, 0);
+		while (n < 0 && errno == EINTR);
+		if (n <= 0)
+			return -1;
+		c->len += (size_t)n;
+		r = http_proxy_parse(&px, c->buf, c->len);
+		if (r != HTTP_PARSE_AGAIN)
+			return r > 0 ? 1 : -1;
 	}
 }
 

@@ -42,6 +42,17 @@ int tls_attach(struct conn *c, struct ssl_ctx_st *ctx);
 int tls_handshake(struct conn *c);
 
 /*
+ * Before the handshake, when c->expect_proxy: a PROXY header sent in the
+ * clear ahead of the ClientHello (HAProxy's send-proxy, nginx's
+ * proxy_protocol), read into c->buf and never a byte past its end.
+ * Returns 1 when c->buf holds the whole header, or nothing when the client
+ * starts otherwise (then the handshake comes; a header may still come
+ * inside TLS, where Gunicorn reads it); -2 to wait for c->tls_wants, 0 on
+ * EOF before anything, -1 when it is malformed or too long: close.
+ */
+int tls_read_proxy(struct conn *c);
+
+/*
  * Read up to n bytes of plaintext. Returns the bytes read, 0 at the end of
  * the stream, -1 with errno: EAGAIN when OpenSSL needs c->tls_wants first,
  * else the connection failed. Never waits.

@@ -17,21 +17,25 @@
 #include "workers/http/response.h"
 #include "workers/python/asgi_req.h"
 #include "workers/python/asgi_scope.h"
+#include "workers/python/asgi_task.h"
 #include "workers/python/asgi_ws.h"
+#include "workers/python/hooks.h"
 #include "workers/python/interp.h"
+#include "workers/python/reqtimeout.h"
 #include "workers/reactor_asyncio.h"
 
 #define BODY_CHUNK 65536 /* request body bytes per http.request message, at most */
 
 static struct {
-	PyObject *app, *loop, *create_future, *create_task, *state;
+	PyObject *app, *loop, *create_future, *state;
 	PyObject *disconnected_exc; /* kirin.ClientDisconnected, an OSError */
-	PyObject *ready_none, *empty;
-	PyObject *k_type, *k_headers, *k_body, *k_more_body, *k_status, *k_trailers;
+	PyObject *empty;
+	PyObject *k_type, *k_body, *k_more_body;
 	PyObject *t_request, *t_disconnect, *t_start, *t_body;
 	PyObject *s_set_result, *s_set_exception, *s_done, *s_add_done_callback, *s_result,
 	    *s_cancel;
 	PyObject *(*to_hub)(void);
+	int grace; /* --asgi-disconnect-grace-period */
 } S;
 
 static PyObject *req_receive(Req *r, PyObject *unused);
@@ -39,15 +43,19 @@ static PyObject *req_send(Req *r, PyObject *msg);
 static PyObject *req_done(Req *r, PyObject *task);
 static PyObject *req_readable(Req *r, PyObject *unused);
 static PyObject *req_read_timeout(Req *r, PyObject *unused);
-static PyObject *response_start(Req *r, PyObject *msg);
-static PyObject *response_body(Req *r, PyObject *msg);
+static PyObject *req_grace_over(Req *r, PyObject *unused);
+static void client_gone(Req *r);
 static PyObject *body_message(Req *r);
 static PyObject *message(PyObject *type, PyObject *body, bool more);
 static void stop_reading(Req *r);
+static void watch_client(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
-static void finish(Req *r, PyObject *task, enum wsgi_outcome *out);
+static void finish(Req *r, enum wsgi_outcome *out);
 static Req *req_new(struct conn *c, bool keep_alive);
-static void begin(Req *r, PyObject *scope);
+static void begin(Req *r, PyObject *scope, bool eager);
+static void app_failed(Req *r);
+static PyObject *req_timed_out(Req *r, PyObject *unused);
+static PyObject *req_call(Req *r, PyObject *args, PyObject *kwargs);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -56,42 +64,45 @@ static PyMethodDef done_def = {"kirin_task_done", (PyCFunction)req_done, METH_O,
 static PyMethodDef readable_def = {"kirin_readable", (PyCFunction)req_readable, METH_NOARGS, NULL};
 static PyMethodDef read_timeout_def = {"kirin_read_timeout", (PyCFunction)req_read_timeout,
                                        METH_NOARGS, NULL};
+static PyMethodDef grace_def = {"kirin_grace_over", (PyCFunction)req_grace_over, METH_NOARGS, NULL};
+static PyMethodDef timed_out_def = {"kirin_timed_out", (PyCFunction)req_timed_out, METH_NOARGS,
+                                    NULL};
 
 static PyTypeObject ReqType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
     .tp_basicsize = sizeof(Req),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)req_dealloc,
+    .tp_call = (ternaryfunc)req_call,
 };
 
-int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void))
+int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grace)
 {
 	PyGreenlet_Import();
+	S.grace = grace;
 	S.to_hub = to_hub;
 	S.app = app;
 	S.loop = loop;
 	S.create_future = PyObject_GetAttrString(loop, "create_future");
-	S.create_task = PyObject_GetAttrString(loop, "create_task");
 	S.disconnected_exc = PyErr_NewExceptionWithDoc(
 	    "kirin.ClientDisconnected", "send() after the client went away", PyExc_OSError, NULL);
 #define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
-	INTERN(k_type, "type"), INTERN(k_headers, "headers"), INTERN(k_body, "body");
-	INTERN(k_more_body, "more_body"), INTERN(k_status, "status");
-	INTERN(k_trailers, "trailers"), INTERN(t_request, "http.request");
+	INTERN(k_type, "type"), INTERN(k_body, "body"), INTERN(k_more_body, "more_body");
+	INTERN(t_request, "http.request");
 	INTERN(t_disconnect, "http.disconnect"), INTERN(t_start, "http.response.start");
 	INTERN(t_body, "http.response.body"), INTERN(s_set_result, "set_result");
 	INTERN(s_set_exception, "set_exception"), INTERN(s_done, "done");
 	INTERN(s_add_done_callback, "add_done_callback"), INTERN(s_result, "result");
 	INTERN(s_cancel, "cancel");
 #undef INTERN
-	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future || !S.create_task ||
-	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0) {
+	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future ||
+	    !S.disconnected_exc || !S.s_cancel || asgi_scope_init() < 0 || asgi_out_init() < 0 ||
+	    asgi_task_init(loop) < 0) {
 		interp_log_exception("cannot set up ASGI");
 		return -1;
 	}
-	S.ready_none = asgi_ready(Py_None);
 	S.empty = PyBytes_FromStringAndSize("", 0);
-	return S.ready_none && S.empty ? 0 : -1;
+	return S.empty ? 0 : -1;
 }
 
 void asgi_set_state(PyObject *state)
@@ -117,7 +128,7 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 		Py_DECREF(r);
 		return c->fd < 0 ? WSGI_CLOSED : WSGI_CLOSE;
 	}
-	begin(r, scope);
+	begin(r, scope, false);
 	Py_XDECREF(scope);
 	/* The task's end (req_done) switches back here. */
 	while (!r->task_done) {
@@ -128,12 +139,12 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 			PyErr_Clear();
 			res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
 			PyErr_Clear();
-			r->broken = true;
+			r->broken = r->failed = true;
 			r->task_done = true;
 		}
 		Py_XDECREF(res);
 	}
-	finish(r, r->task, &out);
+	finish(r, &out);
 	Py_CLEAR(r->task);
 	Py_DECREF(r);
 	if (c->fd < 0)
@@ -152,8 +163,9 @@ void asgi_start(struct conn *c, bool keep_alive,
 		return;
 	}
 	r->done_cb = done;
+	((struct cconn *)(void *)c)->request = r;
 	scope = asgi_scope_new(c, S.state);
-	begin(r, scope);
+	begin(r, scope, true);
 	Py_XDECREF(scope);
 	if (r->task_done)
 		asgi_req_end(r);
@@ -177,27 +189,66 @@ static Req *req_new(struct conn *c, bool keep_alive)
 	return r;
 }
 
-/* Call the app with scope (NULL: its building failed) and start its task in r->task. */
-static void begin(Req *r, PyObject *scope)
+/*
+ * Call the app with scope (NULL: its building failed) and run its
+ * coroutine: with `eager`, its first step here (asgi_task.h), and as a
+ * task in r->task only when it waits; else all of it as a task.
+ * r->task_done once it ended; req_done() is the task's done callback.
+ */
+static void begin(Req *r, PyObject *scope, bool eager)
 {
 	PyObject *receive = bound(&receive_def, r), *send = bound(&send_def, r);
-	PyObject *done = bound(&done_def, r), *coro = NULL, *res;
+	PyObject *coro = NULL, *done, *res = NULL;
+	int rc = -1;
 
-	if (scope && receive && send && done) {
+	if (scope && receive && send) {
 		PyObject *args[] = {scope, receive, send};
+
+		if (r->done_cb && hooks_request_set()) { /* an http request: Gunicorn's hooks */
+			r->scope = (Py_INCREF(scope), scope);
+			hooks_pre_request_asgi(scope);
+		}
 		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
-	}
-	r->task = coro ? PyObject_CallOneArg(S.create_task, coro) : NULL;
-	res = r->task ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
-	Py_XDECREF(res);
-	if (!res) {
-		interp_log_exception("Exception in ASGI application");
-		r->task_done = true;
 	}
 	Py_XDECREF(receive);
 	Py_XDECREF(send);
-	Py_XDECREF(done);
+	if (coro && eager) {
+		rc = asgi_task_run(coro, (PyObject *)r, &r->task); /* r(exc) at its end */
+	} else if (coro && (r->task = asgi_task_start(coro))) {
+		done = bound(&done_def, r);
+		res = done ? PyObject_CallMethodOneArg(r->task, S.s_add_done_callback, done) : NULL;
+		Py_XDECREF(done);
+		if (!res)
+			Py_CLEAR(r->task);
+		Py_XDECREF(res);
+		rc = r->task ? 1 : -1;
+	}
+	if (rc == 1) {
+		watch_client(r);
+		if (r->task && r->done_cb && reqtimeout_seconds) {
+			done = bound(&timed_out_def, r);
+			r->ttimer = done ? reactor_asyncio_later(reqtimeout_seconds, done) : NULL;
+			r->coro = r->ttimer ? (Py_INCREF(coro), coro) : NULL; /* for its stack */
+			Py_XDECREF(done);
+			if (!r->ttimer)
+				interp_log_exception("cannot time an ASGI request");
+		}
+	}
 	Py_XDECREF(coro);
+	if (!r->task) {
+		r->task_done = true;
+		if (rc != 0)
+			app_failed(r);
+	}
+}
+
+/* The app raised (the exception is set): logged, unless the client is gone. */
+static void app_failed(Req *r)
+{
+	r->failed = true;
+	if (!r->broken && !r->timed_out)
+		interp_log_exception("Exception in ASGI application");
+	PyErr_Clear();
 }
 
 void asgi_req_end(Req *r)
@@ -210,7 +261,8 @@ void asgi_req_end(Req *r)
 		return;
 	}
 	r->finishing = false;
-	finish(r, r->task, &out);
+	r->ended = true;
+	finish(r, &out);
 	Py_CLEAR(r->task);
 	r->done_cb(c, c->fd < 0 ? WSGI_CLOSED : out);
 	Py_DECREF(r);
@@ -221,20 +273,18 @@ void asgi_req_end(Req *r)
  * nothing (an error, or no response at all), log, and decide whether the
  * connection stays. In the connection greenlet (writes may wait).
  */
-static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
+static void finish(Req *r, enum wsgi_outcome *out)
 {
 	struct conn *c = r->c;
-	PyObject *res = task ? PyObject_CallMethodNoArgs(task, S.s_result) : NULL; /* new ref */
-	bool failed = !res, ws = r->ws != NULL;
+	bool failed = r->failed, ws = r->ws != NULL;
 
-	if (failed && !r->broken && task)
-		interp_log_exception("Exception in ASGI application");
-	PyErr_Clear();
-	Py_XDECREF(res);
 	stop_reading(r);
 	asgi_req_stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);
 	reactor_asyncio_cancel(&r->rtimer);
+	reactor_asyncio_cancel(&r->gtimer);
+	reactor_asyncio_cancel(&r->ttimer);
+	Py_CLEAR(r->coro);
 	if (!r->broken && r->pend_off < r->pend_len) {
 		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
 		r->broken = conn_writev(c, &iov, 1) < 0;
@@ -253,27 +303,32 @@ static void finish(Req *r, PyObject *task, enum wsgi_outcome *out)
 	}
 	if (!r->head_sent && !r->broken) {
 		/* A WebSocket the app did not accept: refused (403), as it asked. */
-		int status = r->refuse ? r->refuse : ws && !failed ? 403 : 500;
+		int status = r->refuse ? r->refuse : r->timed_out ? 504 : ws && !failed ? 403 : 500;
 
 		if (!failed && !r->refuse && !ws)
-			log_error(0, "ASGI callable returned without %s",
-			          r->started ? "sending the response body"
-			                     : "starting the response");
+			log_msg(LOG_ERROR, "ASGI callable returned without %s",
+			        r->started ? "sending the response body" : "starting the response");
 		if (r->refuse)
 			log_info("refusing request: %s", c->error ? c->error : "bad body framing");
 		asgi_req_access_log(r, status);
 		conn_refuse(c, status);
-	} else if (r->head_sent && !r->complete && !r->broken) {
-		log_error(0, "ASGI callable returned without completing the response");
+	} else if (r->head_sent && !r->complete && !r->broken && !r->timed_out) {
+		log_msg(LOG_ERROR, "ASGI callable returned without completing the response");
 	}
 	if (r->complete && !r->broken && !r->refuse && response_reusable(&r->resp) &&
 	    c->error_status == 0)
 		*out = WSGI_KEEP;
 	if (r->head_sent)
 		asgi_req_access_log(r, r->resp.status);
+	if (r->scope) {
+		hooks_post_request_asgi(r->scope, r->head_sent ? r->resp.status : 0,
+		                        r->resp_headers, (long)r->resp.body_sent);
+		Py_CLEAR(r->scope);
+	}
 out:
 	/* From now on a late receive() sees a disconnect, a late send() raises. */
 	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	((struct cconn *)(void *)c)->request = NULL;
 	r->c = NULL;
 	free(r->pend);
 	r->pend = NULL;
@@ -352,10 +407,8 @@ static PyObject *req_readable(Req *r, PyObject *unused)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		Py_RETURN_NONE;
 	stop_reading(r);
-	if (n <= 0) {
-		r->disconnected = true;
-		asgi_settle(&r->recv_fut, NULL, NULL, NULL);
-	}
+	if (n <= 0)
+		client_gone(r);
 	/* n > 0: the next request came; a disconnect is told when this one ends. */
 	Py_RETURN_NONE;
 }
@@ -428,18 +481,18 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	}
 	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
 	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.start") == 0)
-		return response_start(r, msg);
+		return asgi_response_start(r, msg);
 	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
 	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.body") == 0)
-		return response_body(r, msg);
+		return asgi_response_body(r, msg);
 	if (r->ws && PyUnicode_Check(type)) {
 		PyObject *res = asgi_ws_send(r, type, msg);
 		if (res || PyErr_Occurred())
 			return res;
 	} else if (type == S.t_start || PyUnicode_Compare(type, S.t_start) == 0) {
-		return response_start(r, msg);
+		return asgi_response_start(r, msg);
 	} else if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0) {
-		return response_body(r, msg);
+		return asgi_response_body(r, msg);
 	} else if (PyUnicode_Check(type) &&
 	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
 		return asgi_pathsend(r, msg);
@@ -447,116 +500,6 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	if (!PyErr_Occurred())
 		PyErr_Format(PyExc_ValueError, "unexpected ASGI message type %R for http", type);
 	return NULL;
-}
-
-/* http.response.start: the head is built now, sent with the first body bytes. */
-static PyObject *response_start(Req *r, PyObject *msg)
-{
-	PyObject *status = PyDict_GetItemWithError(msg, S.k_status); /* borrowed */
-	PyObject *headers = PyDict_GetItemWithError(msg, S.k_headers);
-	PyObject *trailers = PyDict_GetItemWithError(msg, S.k_trailers);
-	PyObject *it, *item;
-	char line[64];
-	long code;
-
-	if (r->started) {
-		PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
-		return NULL;
-	}
-	if (PyErr_Occurred())
-		return NULL;
-	code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
-	if (code < 100 || code > 999) {
-		PyErr_SetString(PyExc_ValueError, "http.response.start needs an int 'status'");
-		return NULL;
-	}
-	if (trailers && PyObject_IsTrue(trailers)) {
-		PyErr_SetString(PyExc_ValueError, "trailers: the http.response.trailers extension "
-		                                  "is not in the scope");
-		return NULL;
-	}
-	snprintf(line, sizeof(line), "%ld %s", code, http_reason((int)code));
-	if (response_begin(&r->resp, line, strlen(line), r->c->req.version_minor,
-	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
-	                   r->resp.keep_alive) < 0) {
-		PyErr_SetString(PyExc_ValueError, "bad status");
-		return NULL;
-	}
-	it = headers ? PyObject_GetIter(headers) : NULL;
-	if (headers && !it)
-		return NULL;
-	while (it && (item = PyIter_Next(it))) {
-		PyObject *n = NULL, *v = NULL;
-		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
-
-		if (ok) {
-			n = PySequence_GetItem(item, 0);
-			v = PySequence_GetItem(item, 1);
-			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
-			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
-			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
-			                         (size_t)PyBytes_GET_SIZE(v)) == 0;
-		}
-		Py_XDECREF(n);
-		Py_XDECREF(v);
-		if (!ok) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_ValueError, "invalid response header %R", item);
-			Py_DECREF(item);
-			break;
-		}
-		Py_DECREF(item);
-	}
-	Py_XDECREF(it);
-	if (PyErr_Occurred())
-		return NULL;
-	r->started = true;
-	Py_INCREF(S.ready_none);
-	return S.ready_none;
-}
-
-/* http.response.body: written now; awaits only what the socket cannot take yet. */
-static PyObject *response_body(Req *r, PyObject *msg)
-{
-	PyObject *body = PyDict_GetItemWithError(msg, S.k_body); /* borrowed */
-	PyObject *more = PyDict_GetItemWithError(msg, S.k_more_body);
-	struct iovec iov[5];
-	const char *data = "";
-	Py_ssize_t len = 0;
-	bool last;
-	int n = 0;
-	size_t tl;
-	const char *t;
-
-	if (PyErr_Occurred())
-		return NULL;
-	if (!r->started || r->complete) {
-		PyErr_SetString(PyExc_RuntimeError,
-		                r->complete ? "http.response.body after the response completed"
-		                            : "http.response.body before http.response.start");
-		return NULL;
-	}
-	if (body && PyBytes_AsStringAndSize(body, (char **)&data, &len) < 0)
-		return NULL;
-	last = !more || !PyObject_IsTrue(more);
-	if (!r->head_sent) {
-		response_end_head(&r->resp, last ? len : -1);
-		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
-		r->head_sent = true;
-		r->c->continue_sent = true; /* a final answer: no 100 Continue now */
-	}
-	n += response_body_iov(&r->resp, data, (size_t)len, iov + n);
-	t = last ? response_trailer(&r->resp, &tl) : NULL;
-	if (t)
-		iov[n++] = (struct iovec){(void *)t, tl};
-	if (last) {
-		r->complete = true;
-		if (accesslog_enabled())
-			accesslog_hold();
-	}
-	if (last)
-		asgi_settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
-	return asgi_req_write(r, iov, n);
 }
 
 /* --timeout passed without the body bytes a receive() waits for: the client is gone. */
@@ -571,10 +514,133 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* The task ended (the hub): wake the connection greenlet waiting in asgi_serve(). */
+bool asgi_readable(struct conn *c)
+{
+	Req *r = ((struct cconn *)(void *)c)->request;
+	ssize_t n;
+	char b;
+
+	if (!r || r->disconnected)
+		return false;
+	if (r->complete && r->pend_off == r->pend_len && !r->file_left) {
+		/* The response is out and the client asks again before the task's
+		 * done callback came: end the request now (what the task still
+		 * does cannot reach the client) rather than stop watching the
+		 * socket, only to watch it again a moment later. */
+		asgi_req_end(r);
+		return true;
+	}
+	n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		client_gone(r);
+	/* n > 0: the next request; read when this one ends. */
+	return false;
+}
+
+/*
+ * The client went away: a waiting receive() hears http.disconnect (and
+ * every later one), and the task is cancelled after the grace period
+ * (Gunicorn's asgi_disconnect_grace_period: time for the app to clean up).
+ */
+static void client_gone(Req *r)
+{
+	PyObject *cb;
+
+	r->disconnected = true;
+	asgi_settle(&r->recv_fut, NULL, NULL, NULL);
+	if (!r->task || r->task_done || r->gtimer)
+		return;
+	cb = bound(&grace_def, r);
+	r->gtimer = cb ? reactor_asyncio_later(S.grace, cb) : NULL;
+	Py_XDECREF(cb);
+	if (!r->gtimer)
+		interp_log_exception("cannot arm the disconnect grace period");
+}
+
+/* The grace period after the client went away is over: cancel what still runs. */
+static PyObject *req_grace_over(Req *r, PyObject *unused)
+{
+	PyObject *res;
+
+	Py_CLEAR(r->gtimer);
+	if (!r->task || r->task_done)
+		Py_RETURN_NONE;
+	log_info("cancelling an ASGI request whose client went away %d s ago", S.grace);
+	r->broken = true; /* its CancelledError is no error of the app's */
+	res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
+	if (!res)
+		interp_log_exception("cannot cancel an ASGI request");
+	Py_XDECREF(res);
+	Py_RETURN_NONE;
+}
+
+/* --request-timeout passed while the task waits: log it and its stack, and cancel it. */
+static PyObject *req_timed_out(Req *r, PyObject *unused)
+{
+	PyObject *stack, *res;
+	Py_ssize_t len = 0;
+	const char *s;
+	char header[320];
+
+	Py_CLEAR(r->ttimer);
+	if (!r->task || r->task_done)
+		Py_RETURN_NONE;
+	stack = asgi_task_stack(r->coro); /* new ref */
+	s = stack ? PyUnicode_AsUTF8AndSize(stack, &len) : NULL;
+	snprintf(header, sizeof(header),
+	         "Request timed out after %d s (--request-timeout): %.*s %.*s from %s; "
+	         "cancelling it. Its stack:",
+	         reqtimeout_seconds, (int)r->c->req.method_len, r->c->req.method,
+	         (int)(r->c->req.path_len < 200 ? r->c->req.path_len : 200), r->c->req.path,
+	         r->c->peer_addr[0] ? r->c->peer_addr : "a unix socket");
+	if (!s)
+		PyErr_Clear();
+	log_block(LOG_ERROR, header, s ? s : "(not available)", s ? (size_t)len : 15);
+	Py_XDECREF(stack);
+	r->timed_out = true; /* 504, or a closed connection; no application error */
+	res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
+	if (!res)
+		interp_log_exception("cannot cancel an ASGI request");
+	Py_XDECREF(res);
+	Py_RETURN_NONE;
+}
+
+/*
+ * r(exception or None): the coroutine run by asgi_task_run() ended, in the
+ * Task that ran it (which goes on with another request): as req_done().
+ */
+static PyObject *req_call(Req *r, PyObject *args, PyObject *kwargs)
+{
+	PyObject *exc;
+
+	if (kwargs) {
+		PyErr_SetString(PyExc_TypeError, "done() takes no keyword arguments");
+		return NULL;
+	}
+	if (!PyArg_UnpackTuple(args, "done", 1, 1, &exc))
+		return NULL;
+	if (exc != Py_None) {
+		PyErr_Restore(Py_NewRef(Py_TYPE(exc)), Py_NewRef(exc),
+		              PyException_GetTraceback(exc));
+		app_failed(r);
+	}
+	r->task_done = true;
+	if (!r->ended)
+		asgi_req_end(r);
+	Py_RETURN_NONE;
+}
+
+/* The task ended (the hub): finish, or wake the connection greenlet waiting in asgi_serve(). */
 static PyObject *req_done(Req *r, PyObject *task)
 {
+	PyObject *res = PyObject_CallMethodNoArgs(task, S.s_result); /* new ref */
+
+	if (!res)
+		app_failed(r);
+	Py_XDECREF(res);
 	r->task_done = true;
+	if (r->ended) /* its response was over, and its connection back with the set */
+		Py_RETURN_NONE;
 	if (r->done_cb)
 		asgi_req_end(r);
 	else
@@ -599,6 +665,18 @@ static void stop_reading(Req *r)
 	r->reading = false;
 	reactor_asyncio_remove(r->c->fd, false);
 	reactor_asyncio_rewatch((struct cconn *)(void *)r->c);
+	watch_client(r);
+}
+
+/*
+ * A task served from the loop waits, without a reader of its own on the
+ * socket: have the set watch it, to hear of the client going away
+ * (asgi_readable()).
+ */
+static void watch_client(Req *r)
+{
+	if (r->done_cb && r->task && !r->task_done && !r->reading)
+		connset_watch((struct cconn *)(void *)r->c);
 }
 
 PyObject *asgi_req_disconnected(void)
@@ -676,6 +754,11 @@ static void req_dealloc(Req *r)
 	Py_XDECREF(r->send_fut);
 	Py_XDECREF(r->timer);
 	Py_XDECREF(r->rtimer);
+	Py_XDECREF(r->gtimer);
+	Py_XDECREF(r->ttimer);
+	Py_XDECREF(r->coro);
+	Py_XDECREF(r->scope);
+	Py_XDECREF(r->resp_headers);
 	Py_XDECREF(r->g);
 	Py_XDECREF(r->task);
 	free(r->pend);

@@ -26,9 +26,11 @@ struct conn;
 /*
  * Set up the per-process state for `app` on `loop` (both borrowed, kept);
  * to_hub() switches a connection greenlet to the loop's (new ref to what
- * it was switched back with, NULL when killed). 0, or -1 logged.
+ * it was switched back with, NULL when killed); a request whose client
+ * went away is cancelled `grace` seconds later (--asgi-disconnect-grace-
+ * period). 0, or -1 logged.
  */
-int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void));
+int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grace);
 
 /*
  * The lifespan's state dict (borrowed) that each request's scope["state"]
@@ -52,3 +54,13 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive);
  */
 void asgi_start(struct conn *c, bool keep_alive,
                 void (*done)(struct conn *c, enum wsgi_outcome out));
+
+/*
+ * c's socket is readable while asgi_start()'s request runs. When its
+ * response is out: the request ends at once (its done() is called; the
+ * task may still run, without the connection) and true is returned (c may
+ * be gone). Else false, after: when the client has gone, the app hears
+ * http.disconnect, and its task is cancelled after the grace period if it
+ * still runs. Never waits.
+ */
+bool asgi_readable(struct conn *c);

@@ -1,6 +1,8 @@
 /*
  * asgi_out — the writing side of the ASGI glue (declared in asgi_req.h):
- * bytes a send() gives are written at once, what the socket does not take
+ * http.response.start and http.response.body (the head is built at the
+ * start and goes out with the first body bytes), bytes a send() gives are
+ * written at once, what the socket does not take
  * is kept and written when it is writable (send() awaits that, bounded by
  * --timeout per wait), and the http.response.pathsend extension: a file as
  * the response body, sent from the page cache with sendfile(2), never
@@ -24,6 +26,11 @@
 
 #define SENDFILE_CHUNK (1 << 20) /* bytes per sendfile(2): other connections get a turn */
 
+static struct {
+	PyObject *status, *headers, *trailers, *body, *more_body;
+	PyObject *ready_none; /* what a send() that need not wait returns */
+} K;
+
 static int write_nb(Req *r, struct iovec *iov, int n);
 static void flush_pending(Req *r);
 static int arm_write_timer(Req *r);
@@ -32,6 +39,139 @@ static PyObject *req_write_timeout(PyObject *self, PyObject *unused);
 
 static PyMethodDef writable_def = {"kirin_writable", req_writable, METH_NOARGS, NULL};
 static PyMethodDef timeout_def = {"kirin_write_timeout", req_write_timeout, METH_NOARGS, NULL};
+
+int asgi_out_init(void)
+{
+	K.status = PyUnicode_InternFromString("status");
+	K.headers = PyUnicode_InternFromString("headers");
+	K.trailers = PyUnicode_InternFromString("trailers");
+	K.body = PyUnicode_InternFromString("body");
+	K.more_body = PyUnicode_InternFromString("more_body");
+	K.ready_none = asgi_ready(Py_None);
+	return K.status && K.headers && K.trailers && K.body && K.more_body && K.ready_none ? 0
+	                                                                                    : -1;
+}
+
+PyObject *asgi_response_start(Req *r, PyObject *msg)
+{
+	PyObject *status = PyDict_GetItemWithError(msg, K.status); /* borrowed */
+	PyObject *headers = PyDict_GetItemWithError(msg, K.headers);
+	PyObject *trailers = PyDict_GetItemWithError(msg, K.trailers);
+	PyObject *it, *item;
+	const char *reason;
+	char line[64];
+	size_t rlen;
+	long code;
+
+	if (r->started) {
+		PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
+		return NULL;
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
+	if (code < 100 || code > 999) {
+		PyErr_SetString(PyExc_ValueError, "http.response.start needs an int 'status'");
+		return NULL;
+	}
+	if (trailers && PyObject_IsTrue(trailers)) {
+		PyErr_SetString(PyExc_ValueError, "trailers: the http.response.trailers extension "
+		                                  "is not in the scope");
+		return NULL;
+	}
+	reason = http_reason((int)code);
+	rlen = strlen(reason) < sizeof(line) - 4 ? strlen(reason) : sizeof(line) - 4;
+	line[0] = (char)('0' + code / 100);
+	line[1] = (char)('0' + code / 10 % 10);
+	line[2] = (char)('0' + code % 10);
+	line[3] = ' ';
+	memcpy(line + 4, reason, rlen);
+	if (response_begin(&r->resp, line, 4 + rlen, r->c->req.version_minor,
+	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
+	                   r->resp.keep_alive) < 0) {
+		PyErr_SetString(PyExc_ValueError, "bad status");
+		return NULL;
+	}
+	it = headers ? PyObject_GetIter(headers) : NULL;
+	if (headers && !it)
+		return NULL;
+	while (it && (item = PyIter_Next(it))) {
+		PyObject *n = NULL, *v = NULL;
+		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
+
+		if (ok) {
+			/* A tuple, the usual, without a call per item. */
+			n = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 0))
+			                             : PySequence_GetItem(item, 0);
+			v = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
+			                             : PySequence_GetItem(item, 1);
+			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
+			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
+			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
+			                         (size_t)PyBytes_GET_SIZE(v)) == 0;
+		}
+		Py_XDECREF(n);
+		Py_XDECREF(v);
+		if (!ok) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_ValueError, "invalid response header %R", item);
+			Py_DECREF(item);
+			break;
+		}
+		Py_DECREF(item);
+	}
+	Py_XDECREF(it);
+	if (PyErr_Occurred())
+		return NULL;
+	r->started = true;
+	if (r->scope) /* for post_request */
+		Py_XSETREF(r->resp_headers, Py_XNewRef(headers));
+	Py_INCREF(K.ready_none);
+	return K.ready_none;
+}
+
+PyObject *asgi_response_body(Req *r, PyObject *msg)
+{
+	PyObject *body = PyDict_GetItemWithError(msg, K.body); /* borrowed */
+	PyObject *more = PyDict_GetItemWithError(msg, K.more_body);
+	struct iovec iov[5];
+	const char *data = "";
+	Py_ssize_t len = 0;
+	bool last;
+	int n = 0;
+	size_t tl;
+	const char *t;
+
+	if (PyErr_Occurred())
+		return NULL;
+	if (!r->started || r->complete) {
+		PyErr_SetString(PyExc_RuntimeError,
+		                r->complete ? "http.response.body after the response completed"
+		                            : "http.response.body before http.response.start");
+		return NULL;
+	}
+	if (body && PyBytes_AsStringAndSize(body, (char **)&data, &len) < 0)
+		return NULL;
+	last = !more || !PyObject_IsTrue(more);
+	if (!r->head_sent) {
+		response_end_head(&r->resp, last ? len : -1);
+		iov[n++] = (struct iovec){r->resp.head, r->resp.head_len};
+		r->head_sent = true;
+		r->c->continue_sent = true; /* a final answer: no 100 Continue now */
+	}
+	n += response_body_iov(&r->resp, data, (size_t)len, iov + n);
+	t = last ? response_trailer(&r->resp, &tl) : NULL;
+	if (t)
+		iov[n++] = (struct iovec){(void *)t, tl};
+	if (last) {
+		r->complete = true;
+		if (accesslog_enabled())
+			accesslog_hold();
+	}
+	if (last)
+		asgi_settle(&r->recv_fut, NULL, NULL, NULL); /* a waiting receive() hears the end */
+	return asgi_req_write(r, iov, n);
+}
 
 PyObject *asgi_pathsend(Req *r, PyObject *msg)
 {

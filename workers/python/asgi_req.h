@@ -32,6 +32,7 @@ typedef struct {
 	bool broken;       /* the client is gone, or a write timed out */
 	bool disconnected; /* receive() said http.disconnect */
 	bool task_done;
+	bool failed;        /* the app raised (or its task was cancelled) */
 	bool body_told;     /* receive() gave the message with more_body False */
 	bool reading;       /* our reader replaces the set's on the socket */
 	bool writing;       /* our writer is on the socket */
@@ -40,6 +41,12 @@ typedef struct {
 	PyObject *send_fut; /* a send() waiting for the socket */
 	PyObject *timer;    /* --timeout of that wait */
 	PyObject *rtimer;   /* --timeout of a receive() waiting for body bytes */
+	PyObject *gtimer;   /* the grace period after the client went away */
+	PyObject *ttimer;   /* --request-timeout, while the task waits */
+	PyObject *coro;     /* the app's coroutine, kept for its stack while ttimer runs */
+	bool timed_out;     /* --request-timeout cancelled the task */
+	PyObject *scope;         /* kept for post_request, when the hook is set */
+	PyObject *resp_headers;  /* http.response.start's headers, for post_request */
 	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
 	size_t pend_len, pend_off;
 	struct timespec start;
@@ -51,8 +58,21 @@ typedef struct {
 	/* Served from the loop (asgi_start): called at the end; NULL in a greenlet. */
 	void (*done_cb)(struct conn *c, enum wsgi_outcome out);
 	bool finishing;     /* the task ended; pending bytes go out before done_cb */
+	bool ended;         /* asgi_req_end() ran: the connection is the set's again */
 	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
 } Req;
+
+/* Build asgi_out's keys and constants (after asgi_scope_init). 0, or -1 with an exception. */
+int asgi_out_init(void);
+
+/*
+ * send() of http.response.start (the head is built, and sent with the
+ * first body bytes) and http.response.body (written now; what the socket
+ * cannot take yet is awaited): what send() returns (new ref), or NULL with
+ * an exception.
+ */
+PyObject *asgi_response_start(Req *r, PyObject *msg);
+PyObject *asgi_response_body(Req *r, PyObject *msg);
 
 /*
  * Write iov[0..n) without waiting (after what is pending). A new ref to

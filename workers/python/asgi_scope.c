@@ -1,6 +1,7 @@
 /* asgi_scope — see asgi_scope.h. */
 #include "workers/python/asgi_scope.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,14 +11,24 @@
 #include "workers/http/percent.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
+#include "workers/reactor_asyncio.h"
+
+#define NAME_CACHE  64 /* lowercased header names kept as bytes */
+#define NAME_CACHED 32 /* the longest name kept */
+#define LOWER(ch)   ((ch) >= 'A' && (ch) <= 'Z' ? (char)((ch) | 0x20) : (ch)) /* ASCII only */
 
 static struct {
 	PyObject *asgi;       /* {"version": "3.0", "spec_version": "2.4"} */
 	PyObject *extensions; /* {"http.response.pathsend": {}} */
 	PyObject *root_path;
+	/* What every scope starts from: the constants, and GET, HTTP/1.1, http
+	 * and an empty query, set again only when a request differs. */
+	PyObject *template;
+	PyObject *unix_base; /* the template with no server and no client */
 	PyObject *k_type, *k_asgi, *k_http_version, *k_server, *k_client, *k_scheme, *k_method,
 	    *k_root_path, *k_path, *k_raw_path, *k_query, *k_headers, *k_state, *k_extensions;
-	PyObject *v_http, *v_https, *v_10, *v_11;
+	PyObject *v_http, *v_https, *v_10, *v_11, *v_get, *v_empty;
+	PyObject *names[NAME_CACHE]; /* header names: most requests send the same few */
 } S;
 
 /* An awaitable done at once (asgi_ready()). */
@@ -30,6 +41,9 @@ static PyObject *ready_await(Ready *self);
 static PyObject *ready_next(Ready *self);
 static void ready_dealloc(Ready *self);
 static PyObject *addr_tuple(const char *host, const char *port);
+static PyObject *scope_copy(const struct conn *c);
+static PyObject *header_name(const char *name, size_t n);
+static int detect_from_code(PyObject *app);
 
 static PyAsyncMethods ready_async = {.am_await = (unaryfunc)ready_await};
 static PyTypeObject ReadyType = {
@@ -51,6 +65,9 @@ int asgi_detect(PyObject *app, const char *interface)
 		return 1;
 	if (interface && strcmp(interface, "wsgi") == 0)
 		return 0;
+	asgi = detect_from_code(app);
+	if (asgi >= 0)
+		return asgi;
 	inspect = PyImport_ImportModule("inspect"); /* new ref */
 	if (!inspect)
 		goto out;
@@ -85,6 +102,59 @@ out:
 	return asgi;
 }
 
+/*
+ * What inspect would say (below), read from the code object of a plain
+ * function, a bound method, or an instance of a class whose __call__ is a
+ * function, without importing inspect (tens of milliseconds at boot): 1
+ * ASGI, 0 WSGI, -1 when only inspect can tell (a class, a partial, a
+ * builtin, a wrapper with __wrapped__ or __signature__).
+ */
+static int detect_from_code(PyObject *app)
+{
+	PyObject *f = app, *call = NULL;
+	PyCodeObject *co;
+	int self = 0, asgi = -1;
+
+	if (PyType_Check(app) || PyObject_HasAttrString(app, "__wrapped__") ||
+	    PyObject_HasAttrString(app, "__signature__"))
+		goto out;
+	if (!PyFunction_Check(f) && !PyMethod_Check(f)) {
+		call = PyObject_GetAttrString((PyObject *)Py_TYPE(app), "__call__"); /* new ref */
+		if (!call || !PyFunction_Check(call))
+			goto out;
+		f = call;
+		self = 1;
+	}
+	if (PyMethod_Check(f)) {
+		f = PyMethod_GET_FUNCTION(f);
+		self = 1;
+	}
+	if (!PyFunction_Check(f) || PyObject_HasAttrString(f, "__wrapped__") ||
+	    PyObject_HasAttrString(f, "__signature__"))
+		goto out;
+	co = (PyCodeObject *)PyFunction_GET_CODE(f);
+	if (co->co_flags & CO_COROUTINE) {
+		asgi = 1;
+	} else if (co->co_argcount >= self) {
+		PyObject *defs = PyFunction_GET_DEFAULTS(f),
+		         *kwdefs = PyFunction_GET_KW_DEFAULTS(f);
+		int positional = co->co_argcount - self;
+		int required = positional - (defs ? (int)PyTuple_GET_SIZE(defs) : 0);
+		bool varargs = co->co_flags & CO_VARARGS;
+		/* A keyword-only argument without a default binds neither call. */
+		bool kw_required =
+		    co->co_kwonlyargcount > (kwdefs ? (int)PyDict_GET_SIZE(kwdefs) : 0);
+		bool three = !kw_required && required <= 3 && (varargs || positional >= 3);
+		bool two = !kw_required && required <= 2 && (varargs || positional >= 2);
+
+		asgi = three && !two;
+	}
+out:
+	PyErr_Clear();
+	Py_XDECREF(call);
+	return asgi;
+}
+
 int asgi_scope_init(void)
 {
 	size_t rl;
@@ -101,10 +171,25 @@ int asgi_scope_init(void)
 	INTERN(k_headers, "headers"), INTERN(k_state, "state"), INTERN(k_extensions, "extensions"),
 	    INTERN(v_http, "http");
 	INTERN(v_https, "https"), INTERN(v_10, "1.0"), INTERN(v_11, "1.1");
+	INTERN(v_get, "GET");
 #undef INTERN
-	if (PyType_Ready(&ReadyType) < 0)
+	S.v_empty = PyBytes_FromStringAndSize("", 0);
+	S.template = _PyDict_NewPresized(16);
+	if (PyType_Ready(&ReadyType) < 0 || !S.asgi || !S.extensions || !S.root_path || !S.v_get ||
+	    !S.v_empty || !S.template || PyDict_SetItem(S.template, S.k_type, S.v_http) < 0 ||
+	    PyDict_SetItem(S.template, S.k_asgi, S.asgi) < 0 ||
+	    PyDict_SetItem(S.template, S.k_http_version, S.v_11) < 0 ||
+	    PyDict_SetItem(S.template, S.k_scheme, S.v_http) < 0 ||
+	    PyDict_SetItem(S.template, S.k_method, S.v_get) < 0 ||
+	    PyDict_SetItem(S.template, S.k_query, S.v_empty) < 0 ||
+	    PyDict_SetItem(S.template, S.k_root_path, S.root_path) < 0 ||
+	    PyDict_SetItem(S.template, S.k_extensions, S.extensions) < 0)
 		return -1;
-	return S.asgi && S.extensions && S.root_path && S.v_11 ? 0 : -1;
+	S.unix_base = PyDict_Copy(S.template);
+	if (!S.unix_base || PyDict_SetItem(S.unix_base, S.k_server, Py_None) < 0 ||
+	    PyDict_SetItem(S.unix_base, S.k_client, Py_None) < 0)
+		return -1;
+	return 0;
 }
 
 PyObject *asgi_scope_version(const char *spec)
@@ -115,7 +200,7 @@ PyObject *asgi_scope_version(const char *spec)
 PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 {
 	const struct http_request *req = &c->req;
-	PyObject *d = _PyDict_NewPresized(16), *v;
+	PyObject *d = scope_copy(c), *v;
 	char stack[1024];
 	char *path = req->path_len <= sizeof(stack) ? stack : malloc(req->path_len);
 	size_t plen;
@@ -126,25 +211,21 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	if (bad)
 		goto out;
 	plen = percent_decode(path, req->path_len, req->path, req->path_len);
-	SET(k_type, (Py_INCREF(S.v_http), S.v_http));
-	SET_BORROWED(k_asgi, S.asgi);
-	SET_BORROWED(k_http_version, req->version_minor ? S.v_11 : S.v_10);
-	SET_BORROWED(k_scheme, c->https ? S.v_https : S.v_http);
-	SET(k_method, PyUnicode_DecodeLatin1(req->method, (Py_ssize_t)req->method_len, NULL));
+	if (!req->version_minor)
+		SET_BORROWED(k_http_version, S.v_10);
+	if (c->https)
+		SET_BORROWED(k_scheme, S.v_https);
+	if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
+		SET(k_method,
+		    PyUnicode_DecodeLatin1(req->method, (Py_ssize_t)req->method_len, NULL));
 	SET(k_path, PyUnicode_DecodeUTF8(path, (Py_ssize_t)plen, "replace"));
 	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
-	SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
-	SET_BORROWED(k_root_path, S.root_path);
-	SET_BORROWED(k_extensions, S.extensions);
+	if (req->query_len)
+		SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
+	if (req->script_name) /* a trusted front-end's SCRIPT_NAME (forwarder_headers) */
+		SET(k_root_path, PyUnicode_DecodeUTF8(req->script_name,
+						      (Py_ssize_t)req->script_name_len, "replace"));
 	SET(k_headers, headers_list(req));
-	if (c->listener->family == AF_UNIX)
-		SET_BORROWED(k_server, Py_None);
-	else
-		SET(k_server, addr_tuple(c->listener->host, c->listener->port));
-	if (c->peer_addr[0])
-		SET(k_client, addr_tuple(c->peer_addr, c->peer_port));
-	else
-		SET_BORROWED(k_client, Py_None);
 	if (state)
 		SET(k_state, PyDict_Copy(state));
 #undef SET
@@ -159,6 +240,37 @@ out:
 	return d;
 }
 
+/*
+ * A new scope dict with what does not change on c: a copy of the
+ * template with c's server and client, kept with the connection from its
+ * first request on (a keep-alive connection builds it once).
+ */
+static PyObject *scope_copy(const struct conn *c)
+{
+	PyObject **kept = reactor_asyncio_conn_ref((struct cconn *)(void *)c);
+	PyObject *base, *v;
+
+	if (c->listener->family == AF_UNIX)
+		return PyDict_Copy(S.unix_base);
+	if (*kept)
+		return PyDict_Copy(*kept);
+	base = PyDict_Copy(S.template);
+	v = base ? addr_tuple(c->listener->host, c->listener->port) : NULL;
+	if (!v || PyDict_SetItem(base, S.k_server, v) < 0)
+		goto fail;
+	Py_SETREF(v, c->peer_addr[0] ? addr_tuple(c->peer_addr, c->peer_port)
+	                             : (Py_INCREF(Py_None), Py_None));
+	if (!v || PyDict_SetItem(base, S.k_client, v) < 0)
+		goto fail;
+	Py_DECREF(v);
+	*kept = base;
+	return PyDict_Copy(base);
+fail:
+	Py_XDECREF(v);
+	Py_XDECREF(base);
+	return NULL;
+}
+
 /* [(name lowercased, value), ...] as bytes. New ref, or NULL. */
 static PyObject *headers_list(const struct http_request *req)
 {
@@ -166,17 +278,10 @@ static PyObject *headers_list(const struct http_request *req)
 
 	for (size_t i = 0; list && i < req->num_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		PyObject *name = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)h->name_len);
+		PyObject *name = header_name(h->name, h->name_len);
 		PyObject *value = PyBytes_FromStringAndSize(h->value, (Py_ssize_t)h->value_len);
 		PyObject *t = name && value ? PyTuple_Pack(2, name, value) : NULL;
 
-		if (name) {
-			char *n = PyBytes_AS_STRING(name);
-			for (size_t k = 0; k < h->name_len; k++)
-				n[k] = h->name[k] >= 'A' && h->name[k] <= 'Z'
-				           ? (char)(h->name[k] | 0x20)
-				           : h->name[k];
-		}
 		Py_XDECREF(name);
 		Py_XDECREF(value);
 		if (!t) {
@@ -186,6 +291,35 @@ static PyObject *headers_list(const struct http_request *req)
 		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
 	}
 	return list;
+}
+
+/* A header name lowercased, as bytes (new ref, or NULL): the same object for a name seen before. */
+static PyObject *header_name(const char *name, size_t n)
+{
+	char low[NAME_CACHED];
+	uint32_t hash = 2166136261u;
+	PyObject *b, **slot;
+
+	if (n > NAME_CACHED) {
+		b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+		for (size_t k = 0; b && k < n; k++)
+			PyBytes_AS_STRING(b)[k] = LOWER(name[k]);
+		return b;
+	}
+	for (size_t k = 0; k < n; k++) {
+		low[k] = LOWER(name[k]);
+		hash = (hash ^ (uint8_t)low[k]) * 16777619u;
+	}
+	slot = &S.names[hash % NAME_CACHE];
+	if (*slot && (size_t)PyBytes_GET_SIZE(*slot) == n &&
+	    memcmp(PyBytes_AS_STRING(*slot), low, n) == 0)
+		return (Py_INCREF(*slot), *slot);
+	b = PyBytes_FromStringAndSize(low, (Py_ssize_t)n);
+	if (b) {
+		Py_INCREF(b);
+		Py_XSETREF(*slot, b);
+	}
+	return b;
 }
 
 /* (host, int(port)): new ref, or NULL. */

@@ -3,8 +3,9 @@
  * ASGI app from a WSGI one, and building an `http` request's scope from
  * the parsed head (the same proxy rules as WSGI: the peer address after a
  * PROXY header, the scheme a trusted X-Forwarded-Proto gave), with
- * --root-path as root_path; and the awaitable that receive() and send()
- * return when they need not wait.
+ * --root-path as root_path, or a trusted front-end's SCRIPT_NAME header
+ * (forwarder_headers; path stays whole, as with --root-path); and the
+ * awaitable that receive() and send() return when they need not wait.
  *
  * Runs in workers with the GIL held; keys and constant values are built
  * once per process (asgi_scope_init).

@@ -1,12 +1,15 @@
 /* asgi_ws — see asgi_ws.h. */
 #include "workers/python/asgi_ws.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arbiter/log.h"
+#include "arbiter/monotime.h"
 #include "workers/http/chars.h"
 #include "workers/http/conn.h"
+#include "workers/http/ws_deflate.h"
 #include "workers/http/ws_frame.h"
 #include "workers/http/ws_handshake.h"
 #include "workers/http/ws_message.h"
@@ -14,9 +17,12 @@
 #include "workers/python/interp.h"
 #include "workers/reactor_asyncio.h"
 
+#define INFLATE_OUT 16384 /* inflated bytes per ws_message_feed() call */
+
 struct asgi_ws {
 	struct ws_handshake hs;
 	struct ws_message m;
+	struct ws_deflater defl; /* when hs.deflate */
 	size_t off;      /* bytes of c->buf already fed to m */
 	PyObject *queue; /* messages that came before receive() asked */
 	uint8_t *msg;    /* the message being assembled */
@@ -24,24 +30,33 @@ struct asgi_ws {
 	uint8_t opcode; /* its opcode */
 	unsigned code;  /* the disconnect's close code */
 	bool connect_told, accepted, closed_sent, read_done;
+	bool failing; /* bad frames came: the app answers what came before, then the close */
+	double last_rx;   /* monotime of the last bytes from the client */
+	double ping_sent; /* monotime of our unanswered ping, 0: none */
 };
 
 static uint64_t max_message;
+static int ping_s;
+static uint8_t inflate_out[INFLATE_OUT]; /* shared: each event is copied before the next feed */
 
 static PyObject *event(const char *type);
 static void deliver(Req *r, PyObject *msg);
 static void disconnect(Req *r, unsigned code);
 static int close_frame(Req *r, unsigned code, const char *reason, size_t n);
 static void on_event(Req *r, const struct ws_event *ev);
+static void control(Req *r, unsigned opcode, const uint8_t *data, size_t len);
+static ssize_t read_more(Req *r);
 static PyObject *accept_ws(Req *r, PyObject *msg);
 static PyObject *send_data(Req *r, PyObject *msg);
 static PyObject *wake(PyObject *self, PyObject *unused);
+static void wake_soon(Req *r);
 
 static PyMethodDef wake_def = {"kirin_ws_accepted", wake, METH_NOARGS, NULL};
 
-void asgi_ws_configure(uint64_t max)
+void asgi_ws_configure(uint64_t max, int ping_seconds)
 {
 	max_message = max;
+	ping_s = ping_seconds;
 }
 
 bool asgi_ws_requested(const struct conn *c)
@@ -67,7 +82,10 @@ int asgi_ws_begin(Req *r, PyObject *scope)
 		free(ws);
 		return -1;
 	}
-	ws->hs.deflate = false; /* permessage-deflate is not offered to ASGI apps */
+	/* Our deflater restarts with each message, as under WSGI (websocket.c). */
+	ws->hs.params.server_no_context_takeover = true;
+	if (ws->hs.deflate)
+		ws_deflater_init(&ws->defl, &ws->hs.params);
 	ws->queue = PyList_New(0);
 	protos = PyList_New((Py_ssize_t)ws->hs.num_protocols);
 	for (size_t i = 0; protos && i < ws->hs.num_protocols; i++) {
@@ -82,7 +100,8 @@ int asgi_ws_begin(Req *r, PyObject *scope)
 	ext = Py_BuildValue("{s:{},s:s,s:s}", "websocket.http.response", "type", "websocket",
 	                    "scheme", r->c->https ? "wss" : "ws"); /* the last two are scope's */
 	r->ws = ws;
-	ws_message_init(&ws->m, max_message, NULL, NULL, 0);
+	ws_message_init(&ws->m, max_message, ws->hs.deflate ? &ws->hs.params : NULL, inflate_out,
+	                sizeof(inflate_out));
 	ws->off = r->c->head_len;
 	rc = !ws->queue || !protos || !ext ||
 	             PyDict_SetItemString(scope, "subprotocols", protos) < 0 ||
@@ -184,6 +203,14 @@ bool asgi_ws_read(Req *r)
 		ssize_t used =
 		    ws_message_feed(&ws->m, (uint8_t *)c->buf + ws->off, c->len - ws->off, &ev);
 
+		if (used < 0 && !ws->failing) {
+			/* One turn of the loop first, so that the app's answers to
+			 * the messages before go out before the close (Autobahn's
+			 * 3.x, 4.x, 5.15). The feed fails again after. */
+			ws->failing = true;
+			wake_soon(r);
+			return false;
+		}
 		if (used < 0) {
 			close_frame(r, ws->m.code, ws->m.error, strlen(ws->m.error));
 			disconnect(r, ws->m.code);
@@ -200,7 +227,7 @@ bool asgi_ws_read(Req *r)
 		memmove(c->buf, c->buf + ws->off, c->len - ws->off);
 		c->len -= ws->off;
 		ws->off = 0;
-		if (conn_read_some(c, -1) <= 0 && !r->task_done) {
+		if (read_more(r) <= 0 && !r->task_done) {
 			if (c->going_away)
 				close_frame(r, WS_CLOSE_GOING_AWAY, "", 0);
 			disconnect(r, c->going_away ? WS_CLOSE_GOING_AWAY : 1006);
@@ -213,6 +240,8 @@ void asgi_ws_finish(Req *r, bool failed)
 {
 	struct asgi_ws *ws = r->ws;
 
+	if (ws->accepted && !ws->closed_sent && !r->broken && ws->failing)
+		close_frame(r, ws->m.code, ws->m.error, strlen(ws->m.error));
 	if (ws->accepted && !ws->closed_sent && !r->broken)
 		close_frame(r, failed ? WS_CLOSE_INTERNAL_ERROR : WS_CLOSE_NORMAL, "", 0);
 	if (ws->accepted && r->pend_off < r->pend_len && !r->broken) {
@@ -223,6 +252,7 @@ void asgi_ws_finish(Req *r, bool failed)
 	if (ws->accepted)
 		conn_linger(r->c);
 	ws_message_free(&ws->m);
+	ws_deflater_free(&ws->defl);
 	Py_XDECREF(ws->queue);
 	free(ws->msg);
 	free(ws);
@@ -263,6 +293,65 @@ static void disconnect(Req *r, unsigned code)
 	deliver(r, m);
 }
 
+/*
+ * Wait for more client bytes: between frames as long as the client likes,
+ * or until our ping is due (--websocket-ping); inside a frame --timeout, or
+ * the ping's deadline. Sends the ping when due. The bytes read (> 0), or 0
+ * when the connection ends (EOF, an error, a timeout, a ping unanswered).
+ */
+static ssize_t read_more(Req *r)
+{
+	struct asgi_ws *ws = r->ws;
+	struct conn *c = r->c;
+
+	for (;;) {
+		int timeout = -1;
+		ssize_t n;
+
+		if (ping_s > 0) {
+			double now = monotime_now(), left;
+
+			if (ws->ping_sent > 0) {
+				left = ws->ping_sent + ping_s - now;
+				if (left <= 0) {
+					log_info("closing a WebSocket: no pong within %d s", ping_s);
+					return 0;
+				}
+			} else {
+				left = ws->last_rx + ping_s - now;
+				if (left <= 0) {
+					ws->ping_sent = now;
+					control(r, WS_OP_PING, NULL, 0);
+					continue;
+				}
+			}
+			timeout = (int)(left * 1000) + 1;
+		} else if (ws_message_in_frame(&ws->m)) {
+			timeout = c->timeout_ms;
+		}
+		n = conn_read_some(c, timeout);
+		if (n > 0) {
+			ws->last_rx = monotime_now();
+			return n;
+		}
+		if (n < 0 && errno == ETIMEDOUT && ping_s > 0)
+			continue; /* a ping is due, or overdue */
+		return 0;
+	}
+}
+
+/* A ping or a pong, unless our close frame went. */
+static void control(Req *r, unsigned opcode, const uint8_t *data, size_t len)
+{
+	uint8_t frame[WS_CONTROL_MAX + 2];
+	ssize_t n = ws_frame_control(frame, opcode, data, len);
+	struct iovec iov = {frame, n > 0 ? (size_t)n : 0};
+	PyObject *res = n > 0 && !r->ws->closed_sent ? asgi_req_write(r, &iov, 1) : NULL;
+
+	Py_XDECREF(res);
+	PyErr_Clear(); /* the client is gone: the read says so */
+}
+
 /* Send a close frame (once). 0, or -1 when code or reason may not be sent. */
 static int close_frame(Req *r, unsigned code, const char *reason, size_t n)
 {
@@ -285,7 +374,6 @@ static int close_frame(Req *r, unsigned code, const char *reason, size_t n)
 static void on_event(Req *r, const struct ws_event *ev)
 {
 	struct asgi_ws *ws = r->ws;
-	uint8_t frame[WS_CONTROL_MAX + 2];
 	PyObject *m, *v;
 
 	switch (ev->kind) {
@@ -312,14 +400,12 @@ static void on_event(Req *r, const struct ws_event *ev)
 		Py_XDECREF(v);
 		deliver(r, m);
 		break;
-	case WS_EV_PING: {
-		ssize_t n = ws_frame_control(frame, WS_OP_PONG, ev->data, ev->len);
-		struct iovec iov = {frame, n > 0 ? (size_t)n : 0};
-		PyObject *res = n > 0 && !ws->closed_sent ? asgi_req_write(r, &iov, 1) : NULL;
-		Py_XDECREF(res);
-		PyErr_Clear();
+	case WS_EV_PING:
+		control(r, WS_OP_PONG, ev->data, ev->len);
 		break;
-	}
+	case WS_EV_PONG:
+		ws->ping_sent = 0;
+		break;
 	case WS_EV_CLOSE:
 		if (!ws->closed_sent)
 			close_frame(r, ev->code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : ev->code,
@@ -337,7 +423,7 @@ static PyObject *accept_ws(Req *r, PyObject *msg)
 	struct asgi_ws *ws = r->ws;
 	PyObject *proto = PyDict_GetItemString(msg, "subprotocol"); /* borrowed */
 	PyObject *headers = PyDict_GetItemString(msg, "headers");
-	PyObject *it, *item, *res, *cb, *h;
+	PyObject *it, *item, *h;
 	char extra[2048], out[4096];
 	size_t elen = 0;
 	Py_ssize_t plen = 0;
@@ -387,32 +473,29 @@ static PyObject *accept_ws(Req *r, PyObject *msg)
 		return NULL;
 	}
 	ws->accepted = true;
+	ws->last_rx = monotime_now();
 	r->c->upgraded = true;
 	r->c->continue_sent = true;
 	h = asgi_req_write(r, &(struct iovec){out, (size_t)n}, 1);
 	r->resp.status = 101;
 	asgi_req_access_log(r, 101);
-	/* The connection greenlet reads the client's frames from now on. */
-	cb = PyCFunction_New(&wake_def, (PyObject *)r);
-	res = cb ? reactor_asyncio_later(0, cb) : NULL;
-	Py_XDECREF(cb);
-	if (!res)
-		interp_log_exception("cannot start reading a WebSocket");
-	Py_XDECREF(res);
+	wake_soon(r); /* the connection greenlet reads the client's frames from now on */
 	return h;
 }
 
-/* websocket.send: one frame, text or binary. */
+/* websocket.send: one frame, text or binary, compressed when permessage-deflate was agreed. */
 static PyObject *send_data(Req *r, PyObject *msg)
 {
 	struct asgi_ws *ws = r->ws;
 	PyObject *b = PyDict_GetItemString(msg, "bytes"); /* borrowed */
 	PyObject *t = PyDict_GetItemString(msg, "text");
-	uint8_t head[WS_HEADER_MAX];
+	uint8_t head[WS_HEADER_MAX], *packed = NULL;
 	const char *data;
 	Py_ssize_t len;
 	bool text = t && t != Py_None;
+	unsigned rsv = 0;
 	struct iovec iov[2];
+	PyObject *res;
 
 	if (!ws->accepted) {
 		PyErr_SetString(PyExc_RuntimeError, "websocket.send before websocket.accept");
@@ -431,13 +514,42 @@ static PyObject *send_data(Req *r, PyObject *msg)
 		PyErr_SetString(PyExc_ValueError, "websocket.send without bytes or text");
 	if (!data)
 		return NULL;
-	iov[0] = (struct iovec){
-	    head, ws_frame_header(head, true, 0, text ? WS_OP_TEXT : WS_OP_BINARY, (uint64_t)len)};
+	if (ws->hs.deflate) {
+		size_t bound = ws_deflate_bound((size_t)len);
+		ssize_t n;
+
+		packed = xmalloc(bound);
+		n = ws_deflate(&ws->defl, (const uint8_t *)data, (size_t)len, packed, bound);
+		ws_deflater_free(&ws->defl); /* an idle connection keeps no zlib state */
+		if (n < 0) {
+			free(packed);
+			return PyErr_NoMemory();
+		}
+		data = (const char *)packed;
+		len = n;
+		rsv = WS_RSV1;
+	}
+	iov[0] = (struct iovec){head, ws_frame_header(head, true, rsv, text ? WS_OP_TEXT : WS_OP_BINARY,
+	                                              (uint64_t)len)};
 	iov[1] = (struct iovec){(void *)data, (size_t)len};
-	return asgi_req_write(r, iov, 2);
+	res = asgi_req_write(r, iov, 2); /* what the socket does not take is copied */
+	free(packed);
+	return res;
 }
 
-/* After websocket.accept, from the loop: wake the connection greenlet to read. */
+/* Wake the connection greenlet (to read) from the loop's next turn. */
+static void wake_soon(Req *r)
+{
+	PyObject *cb = PyCFunction_New(&wake_def, (PyObject *)r); /* new ref */
+	PyObject *res = cb ? reactor_asyncio_later(0, cb) : NULL;
+
+	Py_XDECREF(cb);
+	if (!res)
+		interp_log_exception("cannot wake a WebSocket's reader");
+	Py_XDECREF(res);
+}
+
+/* From the loop: wake the connection greenlet to read. */
 static PyObject *wake(PyObject *self, PyObject *unused)
 {
 	Req *r = (Req *)self;

@@ -5,9 +5,12 @@
  * and headers), websocket.close before that refuses it with 403, and the
  * websocket.http.response extension lets the app send an HTTP response
  * instead. Once accepted, the connection's greenlet reads the client's
- * frames (pings answered in C), and receive() gets whole messages;
- * websocket.send writes frames without waiting, as http bodies are sent.
- * Close codes go both ways; a graceful stop says 1001.
+ * frames (pings answered in C; --websocket-ping pings a silent client),
+ * and receive() gets whole messages; websocket.send writes frames without
+ * waiting, as http bodies are sent. permessage-deflate is negotiated as
+ * under WSGI (the server's side without context takeover). Close codes go
+ * both ways; a graceful stop says 1001. An invalid handshake is refused
+ * (400, 426) before the app is called.
  *
  * Internal to the ASGI glue (asgi.c calls it); runs in the asyncio worker
  * with the GIL held.
@@ -23,8 +26,12 @@
 
 struct conn;
 
-/* The largest message in bytes (--websocket-max-message; 0: no limit). Once per process. */
-void asgi_ws_configure(uint64_t max_message);
+/*
+ * The largest message in bytes (--websocket-max-message; 0: no limit) and
+ * the seconds of client silence before a server ping (--websocket-ping; 0:
+ * none; a ping unanswered as long closes the connection). Once per process.
+ */
+void asgi_ws_configure(uint64_t max_message, int ping_seconds);
 
 /* True when c's request asks for a WebSocket. */
 bool asgi_ws_requested(const struct conn *c);

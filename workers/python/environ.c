@@ -60,8 +60,9 @@ static struct peer {
 	PyObject *base; /* NULL: the peer was seen once */
 } peer_cache[PEER_SETS][PEER_WAYS];
 static uint32_t peer_clock;
-static PyObject *k_method, *k_path_info, *k_query, *k_raw_uri, *k_protocol, *k_server_name,
-	*k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input, *k_input_terminated;
+static PyObject *k_method, *k_path_info, *k_script_name, *k_query, *k_raw_uri, *k_protocol,
+	*k_server_name, *k_server_port, *k_remote_addr, *k_remote_port, *k_scheme, *k_input,
+	*k_input_terminated;
 static PyObject *v_http10, *v_http11, *v_http, *v_empty, *v_get;
 static char *root_path; /* SCRIPT_NAME as bytes, no trailing '/'; NULL: none */
 static size_t root_len;
@@ -72,8 +73,9 @@ static int set_peer(PyObject *env, const struct conn *c);
 static PyObject *kept_latin1(struct kept_str *k, const char *s, size_t n);
 static PyObject *method_str(const char *m, size_t n);
 static int listener_strs(const struct listener *l, PyObject **name, PyObject **port);
-static PyObject *path_info(const char *s, size_t n);
-static int set_target(PyObject *env, const struct http_request *req);
+static PyObject *path_info(const char *s, size_t n, const char *root, size_t rlen);
+static int set_target(PyObject *env, const struct http_request *req, const char *root,
+		      size_t rlen);
 static int make_room(PyObject *d);
 static int set_header(PyObject *env, const struct http_header *h);
 static int set_str(PyObject *env, PyObject *key, const char *s, size_t n);
@@ -113,6 +115,7 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 
 	k_method = PyUnicode_InternFromString("REQUEST_METHOD");
 	k_path_info = PyUnicode_InternFromString("PATH_INFO");
+	k_script_name = PyUnicode_InternFromString("SCRIPT_NAME");
 	k_query = PyUnicode_InternFromString("QUERY_STRING");
 	k_raw_uri = PyUnicode_InternFromString("RAW_URI");
 	k_protocol = PyUnicode_InternFromString("SERVER_PROTOCOL");
@@ -162,7 +165,7 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper)
 	PyObject *sn = latin1(root_path ? root_path : "", root_len);
 	if (!sn)
 		return -1;
-	PyDict_SetItemString(template_env, "SCRIPT_NAME", sn);
+	PyDict_SetItem(template_env, k_script_name, sn);
 	Py_DECREF(sn);
 	Py_DECREF(version);
 	Py_DECREF(errors);
@@ -207,8 +210,13 @@ PyObject *environ_new(const struct conn *c, PyObject *input)
 		Py_XDECREF(env);
 		return NULL;
 	}
+	/* A trusted front-end's SCRIPT_NAME (forwarder_headers) replaces the root path. */
+	const char *root = req->script_name ? req->script_name : root_path;
+	size_t rlen = req->script_name ? req->script_name_len : root_len;
+	if (req->script_name && set_str(env, k_script_name, root, rlen) < 0)
+		goto fail;
 	/* The template holds GET, HTTP/1.1 and an empty query: set only what differs. */
-	if (set_target(env, req) < 0 ||
+	if (set_target(env, req, root, rlen) < 0 ||
 	    (method != v_get && PyDict_SetItem(env, k_method, method) < 0) ||
 	    (req->query_len && set_str(env, k_query, req->query, req->query_len) < 0) ||
 	    (!req->version_minor && PyDict_SetItem(env, k_protocol, v_http10) < 0) ||
@@ -404,26 +412,29 @@ static int set_new(PyObject *env, PyObject *key, PyObject *v)
 }
 
 /*
- * RAW_URI and PATH_INFO, from the last request's strs when its target had
- * the same bytes. 0, or -1 with an exception set.
+ * RAW_URI and PATH_INFO (without root[0..rlen)), from the last request's
+ * strs when its target had the same bytes and the root was the usual one.
+ * 0, or -1 with an exception set.
  */
-static int set_target(PyObject *env, const struct http_request *req)
+static int set_target(PyObject *env, const struct http_request *req, const char *root,
+		      size_t rlen)
 {
 	struct kept_str *k = &last_target.raw;
+	bool usual_root = !req->script_name;
 	PyObject *raw, *path;
 	int rc = -1;
 
-	if (k->str && last_target.path && k->len == req->target_len &&
+	if (usual_root && k->str && last_target.path && k->len == req->target_len &&
 	    memcmp(k->bytes, req->target, k->len) == 0) {
 		raw = Py_NewRef(k->str);
 		path = Py_NewRef(last_target.path);
 	} else {
-		path = path_info(req->path, req->path_len);                       /* new ref */
+		path = path_info(req->path, req->path_len, root, rlen);           /* new ref */
 		raw = path ? kept_latin1(k, req->target, req->target_len) : NULL; /* new ref */
-		if (raw && raw == k->str)
+		if (raw && raw == k->str && usual_root)
 			Py_XSETREF(last_target.path, Py_NewRef(path)); /* kept with the target */
 		else if (raw)
-			Py_CLEAR(last_target.path); /* too long to keep */
+			Py_CLEAR(last_target.path); /* too long to keep, or another root */
 	}
 	if (raw && PyDict_SetItem(env, k_raw_uri, raw) == 0 &&
 	    PyDict_SetItem(env, k_path_info, path) == 0)
@@ -435,9 +446,10 @@ static int set_target(PyObject *env, const struct http_request *req)
 
 /*
  * PATH_INFO: percent-decoded, then latin-1 decoded (PEP 3333 native string),
- * without the root path (which must be a whole leading segment of it).
+ * without the root path root[0..rlen) (which must be a whole leading segment
+ * of it).
  */
-static PyObject *path_info(const char *s, size_t n)
+static PyObject *path_info(const char *s, size_t n, const char *root, size_t rlen)
 {
 	char stack[1024];
 	char *out = n <= sizeof(stack) ? stack : malloc(n);
@@ -451,19 +463,18 @@ static PyObject *path_info(const char *s, size_t n)
 		return v_empty;
 	}
 	o = percent_decode(out, n, s, n);
-	if (root_len == 0 || out[0] != '/') {
+	if (rlen == 0 || out[0] != '/') {
 		r = latin1(out, o); /* no root path, or "*" (OPTIONS) */
-	} else if (o >= root_len && memcmp(out, root_path, root_len) == 0 &&
-		   (o == root_len || out[root_len] == '/')) {
-		r = latin1(out + root_len, o - root_len);
+	} else if (o >= rlen && memcmp(out, root, rlen) == 0 && (o == rlen || out[rlen] == '/')) {
+		r = latin1(out + rlen, o - rlen);
 	} else {
-		PyObject *whole = latin1(out, o), *root = latin1(root_path, root_len);
-		if (whole && root)
+		PyObject *whole = latin1(out, o), *mount = latin1(root, rlen);
+		if (whole && mount)
 			PyErr_Format(PyExc_ValueError,
 				     "request path %R is not under the root path %R (SCRIPT_NAME)",
-				     whole, root);
+				     whole, mount);
 		Py_XDECREF(whole);
-		Py_XDECREF(root);
+		Py_XDECREF(mount);
 		r = NULL;
 	}
 	if (out != stack)

@@ -39,5 +39,8 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper);
  * A new environ for c's current request, with wsgi.input set to `input`
  * (new ref), or NULL with an exception set (also when the path is not
  * under the root path: the app is not mounted there, Gunicorn answers 500).
+ * A SCRIPT_NAME header from a trusted front-end (c->req.script_name, see
+ * forwarder_headers) is the root path of that request: SCRIPT_NAME, and
+ * stripped from PATH_INFO (the parser refused a path not under it).
  */
 PyObject *environ_new(const struct conn *c, PyObject *input);

@@ -9,6 +9,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/log.h"
+#include "workers/http/response.h"
 #include "workers/python/interp.h"
 
 #define FIELD(cfg, s, type) ((const type *)(const void *)((const char *)(cfg) + (s)->offset))
@@ -64,6 +65,16 @@ static const char hooks_src[] =
 	"        for k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):\n"
 	"            if env.get(k):\n"
 	"                self.headers.append((k.replace('_', '-'), env[k]))\n"
+	"class _ScopeRequest(_Request):\n"
+	"    def __init__(self, scope):\n"
+	"        self.method, self.path = scope['method'], scope['path']\n"
+	"        self.query = scope['query_string'].decode('latin-1')\n"
+	"        self.uri = scope['raw_path'].decode('latin-1')\n"
+	"        if self.query:\n"
+	"            self.uri += '?' + self.query\n"
+	"        self.version = tuple(int(x) for x in scope['http_version'].split('.'))\n"
+	"        self.headers = [(n.decode('latin-1').upper(), v.decode('latin-1'))\n"
+	"                        for n, v in scope['headers']]\n"
 	"class _Response:\n"
 	"    def __init__(self, status, headers, sent):\n"
 	"        self.status = status or '500 Internal Server Error'\n"
@@ -79,9 +90,12 @@ static const char hooks_src[] =
 	"    _active = {n: getattr(mod, n) for n in names if callable(getattr(mod, n, None))}\n"
 	"    _cfg = types.SimpleNamespace(**cfg)\n"
 	"    return [n in _active for n in names]\n"
-	"def _request(name, env, resp):\n"
+	"def _request(name, env, resp, scope=None):\n"
 	"    w = _Worker(_cfg, _log, *_me)\n"
-	"    req = _Request(env)\n"
+	"    req = _Request(env) if scope is None else _ScopeRequest(scope)\n"
+	"    if scope is not None and resp is not None:\n"
+	"        resp = (resp[0], [(n.decode('latin-1'), v.decode('latin-1'))\n"
+	"                          for n, v in resp[1] or ()], resp[2])\n"
 	"    args = (w, req) if resp is None else (w, req, env, _Response(*resp))\n"
 	"    try:\n"
 	"        _active[name](*args)\n"
@@ -215,6 +229,35 @@ void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, 
 	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sO(OOl)",
 	                          "post_request", environ, status ? status : Py_None,
 	                          headers ? headers : Py_None, sent); /* new ref */
+	if (!r)
+		interp_log_exception("calling the post_request hook");
+	Py_XDECREF(r);
+}
+
+void hooks_pre_request_asgi(PyObject *scope)
+{
+	PyObject *r;
+
+	if (!(set_mask & (1u << HOOK_PRE_REQUEST)))
+		return;
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sOOO", "pre_request",
+	                          Py_None, Py_None, scope); /* new ref */
+	if (!r)
+		interp_log_exception("calling the pre_request hook");
+	Py_XDECREF(r);
+}
+
+void hooks_post_request_asgi(PyObject *scope, int status, PyObject *headers, long sent)
+{
+	PyObject *r;
+
+	if (!(set_mask & (1u << HOOK_POST_REQUEST)))
+		return;
+	r = PyObject_CallFunction(PyDict_GetItemString(helpers, "_request"), "sO(NOl)O",
+	                          "post_request", Py_None,
+	                          status ? PyUnicode_FromFormat("%d %s", status, http_reason(status))
+	                                 : (Py_INCREF(Py_None), Py_None),
+	                          headers ? headers : Py_None, sent, scope); /* new ref */
 	if (!r)
 		interp_log_exception("calling the post_request hook");
 	Py_XDECREF(r);

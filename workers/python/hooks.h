@@ -88,3 +88,12 @@ bool hooks_request_set(void);
  */
 void hooks_pre_request(PyObject *environ);
 void hooks_post_request(PyObject *environ, PyObject *status, PyObject *headers, long sent);
+
+/*
+ * The same for an ASGI http request (-k asyncio), as Gunicorn's ASGI
+ * worker calls them: req is made from scope (borrowed); post_request's
+ * environ is None, resp has the status (0: no response: None) and the
+ * headers (borrowed, (bytes, bytes) pairs, or NULL) the app gave.
+ */
+void hooks_pre_request_asgi(PyObject *scope);
+void hooks_post_request_asgi(PyObject *scope, int status, PyObject *headers, long sent);

@@ -345,7 +345,7 @@ void interp_log_exception(const char *what)
 
 	PyErr_Fetch(&t, &v, &tb);
 	if (!t) {
-		log_msg(LOG_ERROR, "%s", what);
+		log_exception(what, NULL, 0);
 		return;
 	}
 	PyErr_NormalizeException(&t, &v, &tb);
@@ -359,10 +359,13 @@ void interp_log_exception(const char *what)
 		text = PyUnicode_Join(empty, lines); /* new ref */
 	Py_ssize_t len = 0;
 	const char *s = text ? PyUnicode_AsUTF8AndSize(text, &len) : NULL;
-	if (s)
-		log_block(LOG_ERROR, what, s, (size_t)len);
-	else
-		log_msg(LOG_ERROR, "%s (and the traceback could not be formatted)", what);
+	if (s) {
+		log_exception(what, s, (size_t)len);
+	} else {
+		char header[512];
+		snprintf(header, sizeof(header), "%s (and the traceback could not be formatted)", what);
+		log_exception(header, NULL, 0);
+	}
 	PyErr_Clear();
 	Py_XDECREF(text);
 	Py_XDECREF(empty);

@@ -94,6 +94,7 @@ PyObject *interp_load_app(const struct config *cfg);
 
 /*
  * Log the pending Python exception with its traceback at error level,
+ * counted as an exception (statsd gunicorn.log.exception), not an error,
  * under `what`, and clear it.
  */
 void interp_log_exception(const char *what);

@@ -70,8 +70,8 @@ int lifespan_startup(PyObject *app, PyObject *loop, const char *mode)
 	} else if (on) {
 		PyObject *r = L.task ? PyObject_CallMethod(L.task, "result", NULL) : NULL;
 		if (r || !PyErr_Occurred())
-			log_error(0, "ASGI lifespan startup failed: the app returned without "
-			             "completing it");
+			log_msg(LOG_ERROR, "ASGI lifespan startup failed: the app returned without "
+			                   "completing it");
 		else
 			interp_log_exception("ASGI lifespan startup failed");
 		Py_XDECREF(r);
@@ -155,12 +155,12 @@ static PyObject *send(PyObject *self, PyObject *msg)
 	if (strcmp(t, "lifespan.startup.complete") == 0) {
 		resolve(L.startup, Py_True);
 	} else if (strcmp(t, "lifespan.startup.failed") == 0) {
-		log_error(0, "ASGI lifespan startup failed: %s", why);
+		log_msg(LOG_ERROR, "ASGI lifespan startup failed: %s", why);
 		resolve(L.startup, Py_False);
 	} else if (strcmp(t, "lifespan.shutdown.complete") == 0) {
 		resolve(L.shutdown, Py_True);
 	} else if (strcmp(t, "lifespan.shutdown.failed") == 0) {
-		log_error(0, "ASGI lifespan shutdown failed: %s", why);
+		log_msg(LOG_ERROR, "ASGI lifespan shutdown failed: %s", why);
 		resolve(L.shutdown, Py_False);
 	} else {
 		PyErr_Format(PyExc_ValueError, "unexpected lifespan message type %R", type);

@@ -50,22 +50,28 @@ int websocket_init(PyObject *app);
 
 /*
  * For a request that asks for a WebSocket (c->req.upgrade and an Upgrade
- * listing websocket) with a valid handshake: a new environ holding env's
- * items, 'wsgi.websocket' and 'wsgi.websocket_version', and in *ws (new
- * ref) the WebSocket. Otherwise env itself (a new ref) and *ws NULL. NULL
- * with an exception set on failure.
+ * listing websocket): a new environ holding env's items, 'wsgi.websocket'
+ * and 'wsgi.websocket_version', and in *ws (new ref) the WebSocket. When
+ * the handshake is invalid (RFC 6455 section 4.2.1), reading
+ * 'wsgi.websocket' answers the refusal (400, or 426 with
+ * Sec-WebSocket-Version: 13) instead of the 101, and the app gets a closed
+ * WebSocket (receive() None, send() raises); an app that never reads it
+ * sees a plain GET and answers it. Otherwise env itself (a new ref) and
+ * *ws NULL. NULL with an exception set on failure.
  */
 PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws);
 
 /*
- * After the app returned: true when ws answered the handshake, so the
- * connection is the WebSocket's and no HTTP response follows.
+ * After the app returned: 101 when ws answered the handshake (the
+ * connection is the WebSocket's), 400 or 426 when it refused it (the
+ * connection closes); either way no HTTP response follows. 0 when the app
+ * never asked (or ws is NULL): its response is sent.
  */
-bool websocket_upgraded(PyObject *ws);
+int websocket_status(PyObject *ws);
 
 /*
  * The request is over: an upgraded ws sends its close frame if it has not
- * (1000), and the connection closes lingering; ws is detached from the
+ * (1000), and the connection closes lingering (a refused one too); ws is detached from the
  * connection either way (its methods then raise WebSocketError). May wait.
  */
 void websocket_finish(PyObject *ws);

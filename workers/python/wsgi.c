@@ -32,6 +32,7 @@ struct request {
 	bool broken;    /* a write failed: the client is gone */
 	bool logged;    /* its access-log line is written */
 	bool held;      /* accesslog_hold() until the line is written */
+	bool lent;      /* its output is the worker's loop's to send (next_chunk()) */
 	PyObject *env;  /* borrowed, for %({var}e)s; NULL if none */
 	PyObject *ws;   /* new ref: the WebSocket an upgrade request may become; NULL if none */
 	PyObject *status, *headers; /* post_request's resp (new refs), only when it is set */
@@ -76,6 +77,8 @@ static PyObject *file_wrapper_close(FileWrapper *self, PyObject *unused);
 static int send_body(struct request *r, const char *data, size_t len, int64_t known_length);
 static int send_file(struct request *r, PyObject *wrapper);
 static int write_iov(struct conn *c, struct iovec *iov, int n);
+static PyObject *next_chunk(struct request *r, PyObject *it);
+static void take_back(struct request *r);
 static void finish_error(struct request *r, const char *what);
 static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
@@ -167,14 +170,14 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		hooks_pre_request(env);
 	PyObject *args[] = {env, (PyObject *)sr};
 	result = PyObject_Vectorcall(app_obj, args, 2, NULL); /* new ref */
-	if (r.ws && websocket_upgraded(r.ws)) {
-		/* The connection is the WebSocket's: no HTTP response (what the
-		 * app returns is closed, not sent, as under gevent-websocket). */
+	if ((r.answered = websocket_status(r.ws)) != 0) {
+		/* The WebSocket answered, 101 or a refusal: no HTTP response
+		 * (what the app returns is closed, not sent, as under
+		 * gevent-websocket). */
 		if (!result)
 			interp_log_exception("Error in a WebSocket application");
-		r.answered = 101;
 		if (accesslog_enabled())
-			access_log(&r, 101, 0, false);
+			access_log(&r, r.answered, 0, false);
 		goto done;
 	}
 	if (!result) {
@@ -194,7 +197,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 		/* sent with sendfile(2) (over TLS: conn_sendfile) */
 	} else {
 		it = PyObject_GetIter(result); /* new ref */
-		while (it && !r.broken && (item = PyIter_Next(it))) {
+		while (it && !r.broken && (item = next_chunk(&r, it))) {
 			if (!PyBytes_Check(item)) {
 				PyErr_Format(PyExc_TypeError,
 					     "the application yielded %.100s, not bytes",
@@ -282,6 +285,39 @@ static int write_iov(struct conn *c, struct iovec *iov, int n)
 	rc = conn_writev(c, iov, n);
 	Py_END_ALLOW_THREADS;
 	return rc;
+}
+
+/*
+ * The app's next chunk (new ref), or NULL at the end or on an error. What
+ * a slow client has not taken of the chunks before goes out meanwhile,
+ * when the worker's loop can send it (conn_io lend): the app may take
+ * long to make the next one (a stream of events, a long poll).
+ */
+static PyObject *next_chunk(struct request *r, PyObject *it)
+{
+	PyObject *item;
+
+	if (r->c->io->lend && conn_pending(r->c)) {
+		r->c->io->lend(r->c);
+		r->lent = true;
+	}
+	item = PyIter_Next(it); /* new ref */
+	take_back(r);
+	return item;
+}
+
+/*
+ * The output is this thread's again (the app may call write() while lent);
+ * without the GIL, as the loop may be sending a lot of it to a fast reader.
+ */
+static void take_back(struct request *r)
+{
+	if (r->lent) {
+		r->lent = false;
+		Py_BEGIN_ALLOW_THREADS;
+		r->c->io->reclaim(r->c);
+		Py_END_ALLOW_THREADS;
+	}
 }
 
 /* A start_response for r: this thread's spare, or a new one. New ref, or NULL. */
@@ -501,8 +537,9 @@ static int send_body(struct request *r, const char *data, size_t len, int64_t kn
 
 	if (r->broken)
 		return -1;
-	if (r->ws && websocket_upgraded(r->ws)) {
-		r->broken = true; /* HTTP bytes would corrupt the WebSocket's stream */
+	take_back(r);
+	if (websocket_status(r->ws) != 0) {
+		r->broken = true; /* the WebSocket answered: HTTP bytes would follow its answer */
 		return -1;
 	}
 	if (!r->head_sent) {

@@ -5,16 +5,21 @@ the lifespan state); POST /upload streams the request body back as it
 arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
 asyncio.sleep(S); GET /file?PATH sends a file with
 http.response.pathsend; GET /disconnect answers its head, then waits for
-http.disconnect and counts it (GET /count tells); /raise and /noresponse
-fail; /headers sends a bad header. Lifespan: startup fills state.
+http.disconnect and counts it (GET /count tells); GET /grace?S&listen
+answers its head, then (listen: after http.disconnect came) cleans up for S
+seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
+GET /after?S answers, then works S seconds more and fails (listed "after");
+/raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
-(unsupported under auto). ws: WebSocket routes. wsgi_three and asgi_object:
+(unsupported under auto). ws: WebSocket routes. ws_echo: each message back
+as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
 what --interface auto must tell apart."""
 import asyncio
 import json
 import os
 
 disconnects = []
+graces = []
 shutdown_file = []
 
 
@@ -82,6 +87,26 @@ async def app(scope, receive, send):
         while m["type"] == "http.request":
             m = await receive()
         disconnects.append(m["type"])
+    elif path == "/grace":
+        cleanup, listen = query.split("&")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"waiting", "more_body": True})
+        try:
+            if listen == "listen":
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            await asyncio.sleep(float(cleanup))
+            graces.append("cleaned")
+        except asyncio.CancelledError:
+            graces.append("cancelled")
+            raise
+    elif path == "/after":  # the response first, then more work, then a failure
+        await answer(send, 200, b"answered")
+        await asyncio.sleep(float(query))
+        graces.append("after")
+        raise RuntimeError("failed after its response")
+    elif path == "/graces":
+        await answer(send, 200, json.dumps(graces).encode())
     elif path == "/count":
         await answer(send, 200, b"%d" % len(disconnects))
     elif path == "/raise":
@@ -118,6 +143,7 @@ async def lifespan_raise(scope, receive, send):
 
 
 ws_closes = []
+ws_paths = []
 
 
 async def ws(scope, receive, send):
@@ -125,14 +151,18 @@ async def ws(scope, receive, send):
     come back reversed, "raise" fails), /deny refuses with websocket.close,
     /http-deny answers 401 through websocket.http.response, /close closes
     with 4000 itself. The last subprotocol offered is chosen. GET /wscloses
-    lists the close codes the app received."""
+    lists the close codes the app received, GET /wspaths the paths of the
+    websocket scopes it saw."""
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
     if scope["type"] == "http":
         if scope["path"] == "/wscloses":
             return await answer(send, 200, json.dumps(ws_closes).encode())
+        if scope["path"] == "/wspaths":
+            return await answer(send, 200, json.dumps(ws_paths).encode())
         return await app(scope, receive, send)
     path = scope["path"]
+    ws_paths.append(path)
     assert (await receive())["type"] == "websocket.connect"
     if path == "/deny":
         return await send({"type": "websocket.close"})
@@ -155,6 +185,17 @@ async def ws(scope, receive, send):
             await send({"type": "websocket.send", "text": m["text"] + "!"})
         else:
             await send({"type": "websocket.send", "bytes": m["bytes"][::-1]})
+
+
+async def ws_echo(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    if scope["type"] == "http":
+        return await answer(send, 200, b"hello")
+    await receive()
+    await send({"type": "websocket.accept"})
+    while (m := await receive())["type"] != "websocket.disconnect":
+        await send({"type": "websocket.send", "text": m.get("text"), "bytes": m.get("bytes")})
 
 
 def wsgi_three(environ, start_response, extra=None):

@@ -1,7 +1,7 @@
 """For slow-client tests: POST reads the whole body and answers its length
 and SHA-256, and counts itself in $KIRIN_TEST_POSTS (a file) if set;
-GET /big?N answers N MiB from an iterable of 1 MiB chunks; GET /stream
-yields a line, sleeps 5 s and yields another; GET /file
+GET /big?N answers N MiB from an iterable of 1 MiB chunks; GET /stream?N
+yields N MiB and a line, sleeps 5 s and yields another line; GET /file
 answers the file named by $KIRIN_TEST_BIG_FILE through wsgi.file_wrapper;
 anything else answers a hello."""
 import hashlib
@@ -11,8 +11,8 @@ import time
 CHUNK = b"x" * (1 << 20)
 
 
-def stream():
-    yield b"first\n"
+def stream(mib):
+    yield CHUNK * mib + b"first\n"
     time.sleep(5)
     yield b"second\n"
 
@@ -36,7 +36,7 @@ def app(environ, start_response):
         return (CHUNK for _ in range(mib))
     elif environ["PATH_INFO"] == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
-        return stream()
+        return stream(int(environ.get("QUERY_STRING") or 0))
     elif environ["PATH_INFO"] == "/file":
         f = open(os.environ["KIRIN_TEST_BIG_FILE"], "rb")
         size = os.fstat(f.fileno()).st_size

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 KEYS = ("wsgi.url_scheme", "HTTPS", "SSL_CLIENT_VERIFY", "SSL_CLIENT_S_DN", "SSL_CLIENT_CERT",
-        "REQUEST_METHOD", "PATH_INFO")
+        "REQUEST_METHOD", "PATH_INFO", "REMOTE_ADDR")
 PATTERN = bytes(range(256))
 
 
