@@ -601,3 +601,38 @@ static int set_tls(PyObject *env, const struct conn *c)
 	free(pem);
 	return rc < 0 ? -1 : 0;
 }
+
+ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap)
+{
+	PyObject *key, *value;
+	Py_ssize_t pos = 0;
+
+	if (!ctx)
+		return -1;
+	while (PyDict_Next((PyObject *)ctx, &pos, &key, &value)) { /* borrowed */
+		Py_ssize_t kl, n;
+		const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &kl) : NULL;
+		PyObject *text;
+		const char *s;
+
+		if (!k) {
+			PyErr_Clear();
+			continue;
+		}
+		if ((size_t)kl != len || strncasecmp(k, name, len) != 0)
+			continue;
+		text = PyObject_Str(value); /* new ref */
+		s = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+		if (!s) {
+			PyErr_Clear();
+			Py_XDECREF(text);
+			return -1;
+		}
+		if ((size_t)n > cap)
+			n = (Py_ssize_t)cap;
+		memcpy(out, s, (size_t)n);
+		Py_DECREF(text);
+		return n;
+	}
+	return -1;
+}

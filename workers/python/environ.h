@@ -44,3 +44,11 @@ int environ_init(bool multithread, bool multiprocess, PyObject *file_wrapper);
  * stripped from PATH_INFO (the parser refused a path not under it).
  */
 PyObject *environ_new(const struct conn *c, PyObject *input);
+
+/*
+ * accesslog_entry.environ_get: environ (ctx, a dict; NULL: none) [name]
+ * compared without case, as str(), copied to out (at most cap bytes).
+ * Returns its length, or -1 when there is none. With the GIL; leaves no
+ * exception set.
+ */
+ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);

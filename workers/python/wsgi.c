@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -84,7 +83,6 @@ static void close_iterable(PyObject *result);
 static void access_log(struct request *r, int status, uint64_t body, bool head_sent);
 static void hold_line(struct request *r);
 static void count_request(const struct request *r);
-static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap);
 static const char *latin1_view(PyObject *str, Py_ssize_t *len, const char *what);
 
 static PyMethodDef start_response_methods[] = {
@@ -697,42 +695,6 @@ static void access_log(struct request *r, int status, uint64_t body, bool head_s
 	PyErr_Fetch(&type, &value, &tb); /* a lookup must not eat a pending error */
 	accesslog_request(&e);
 	PyErr_Restore(type, value, tb);
-}
-
-/* accesslog_entry.environ_get: environ[name] compared without case, as str(). */
-static ssize_t environ_lookup(void *ctx, const char *name, size_t len, char *out, size_t cap)
-{
-	PyObject *key, *value;
-	Py_ssize_t pos = 0;
-
-	if (!ctx)
-		return -1;
-	while (PyDict_Next((PyObject *)ctx, &pos, &key, &value)) { /* borrowed */
-		Py_ssize_t kl, n;
-		const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &kl) : NULL;
-		PyObject *text;
-		const char *s;
-
-		if (!k) {
-			PyErr_Clear();
-			continue;
-		}
-		if ((size_t)kl != len || strncasecmp(k, name, len) != 0)
-			continue;
-		text = PyObject_Str(value); /* new ref */
-		s = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
-		if (!s) {
-			PyErr_Clear();
-			Py_XDECREF(text);
-			return -1;
-		}
-		if ((size_t)n > cap)
-			n = (Py_ssize_t)cap;
-		memcpy(out, s, (size_t)n);
-		Py_DECREF(text);
-		return n;
-	}
-	return -1;
 }
 
 static void close_iterable(PyObject *result)
