@@ -137,8 +137,7 @@ int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct 
 	c->proxy_versions = p->proxy_versions;
 	c->proxy_trusted = allow_match(&p->proxy, c->peer_addr);
 	c->forwarded_trusted = allow_match(&p->forwarded, c->peer_addr);
-	if (!c->forwarded_trusted)
-		c->limits.forwarders = NULL; /* forwarder_headers are no one else's */
+	c->limits.forwarders = c->forwarded_trusted ? p->limits.forwarders : NULL;
 	c->out_mem = p->out_mem;
 	c->out_max = p->out_max;
 	c->secure = p->secure;
