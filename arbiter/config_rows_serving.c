@@ -321,7 +321,8 @@ const struct setting config_rows_serving[] = {
 		.def = "127.0.0.1,::1",
 		.metavar = "ADDRESSES",
 		.help = "Comma-separated front-end addresses trusted to set the X-Forwarded-* "
-			"headers; * trusts every address.",
+			"headers; * trusts every address. A peer on a unix socket is trusted "
+			"always, as by Gunicorn: the socket's mode decides who connects.",
 		.cli_commas = true,
 	},
 	{
@@ -359,7 +360,8 @@ const struct setting config_rows_serving[] = {
 		.def = "127.0.0.1,::1",
 		.metavar = "ADDRESSES",
 		.help = "Comma-separated front-end addresses allowed to send a PROXY protocol "
-			"header; * allows every address.",
+			"header; * allows every address. A peer on a unix socket is allowed "
+			"always, as by Gunicorn.",
 		.cli_commas = true,
 	},
 	{

@@ -79,7 +79,7 @@ class Nginx(unittest.TestCase):
         self.tmp.cleanup()
 
     def kirin(self, app, *args):
-        return Kirin(app, "-b", f"unix:{self.sock}", "--forwarded-allow-ips", "*", *args,
+        return Kirin(app, "-b", f"unix:{self.sock}", *args,
                      bind=False, unix=self.sock)
 
     def get(self, data, timeout=15):

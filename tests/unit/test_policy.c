@@ -55,6 +55,7 @@ static void test_settings(void **state)
 	assert_true(p.nodelay);
 	assert_false(p.forwarded.any); /* empty lists trust nobody */
 	assert_false(allow_match(&p.forwarded, "127.0.0.1"));
+	assert_true(allow_match(&p.forwarded, "")); /* a unix peer: trusted, as by Gunicorn */
 	assert_null(p.limits.forwarders); /* an empty forwarder_headers keeps no name */
 	conn_policy_free(&p);
 

@@ -55,7 +55,9 @@ bool allow_match(const struct allow *a, const char *addr)
 
 	if (a->any)
 		return true;
-	if (!addr[0] || parse_addr(addr, &family, bytes) < 0)
+	if (!addr[0])
+		return true; /* a unix socket's peer, as Gunicorn: the file's mode decides who connects */
+	if (parse_addr(addr, &family, bytes) < 0)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct allow_net *net = &a->nets[i];

@@ -30,7 +30,11 @@ struct allow {
  */
 int allow_parse(struct allow *a, const char *const *items, size_t n, char *err, size_t errlen);
 
-/* Whether the numeric address text (REMOTE_ADDR) is in the list. Unix peers ("") match only "*". */
+/*
+ * Whether the numeric address text (REMOTE_ADDR) is in the list. A unix
+ * socket's peer ("") is in every list, as Gunicorn trusts it: who may
+ * connect is the socket file's mode.
+ */
 bool allow_match(const struct allow *a, const char *addr);
 
 /* Free what allow_parse() allocated and zero a. */
