@@ -123,10 +123,13 @@ static void hub_take_gil(void)
 		PyEval_RestoreThread(H.ts);
 }
 
+/* The turn's heads are served (the hub took the GIL for them), then the GIL goes. */
 static void hub_before_wait(void)
 {
-	if (PyGILState_Check())
+	if (PyGILState_Check()) {
+		gconn_drain();
 		H.ts = PyEval_SaveThread();
+	}
 }
 
 static void hub_tick(double now)
@@ -263,7 +266,7 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 static void dispatch(struct cconn *cc)
 {
 	hub_take_gil();
-	gconn_dispatch(cc);
+	gconn_queue(cc);
 }
 
 static int hub_sleep(double seconds)

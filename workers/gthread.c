@@ -44,8 +44,8 @@ static struct {
 	struct event *done_ev;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_mutex_t out_mu;    /* a lent output: the pool thread's, or the loop sends */
-	_Atomic bool lends;        /* a pool thread lent an output since the loop looked */
+	pthread_mutex_t out_mu; /* a lent output: the pool thread's, or the loop sends */
+	_Atomic bool lends;     /* a pool thread lent an output since the loop looked */
 	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
 	struct pool_thread *threads;
@@ -92,8 +92,8 @@ int gthread_run(struct worker *w, PyObject *app)
 
 	g.w = w;
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
-	/* Take from the kernel's queue only what the pool will start soon:
-	 * as many waiting connections as there are threads. */
+	/* Take from the kernel's queue only what the pool can serve now: as
+	 * many unanswered connections as there are threads. */
 	reactor_event_pace((size_t)g.nthreads);
 	if (wsgi_init(app, true, w->cfg->workers > 1, false) < 0 ||
 	    connset_init(w, &gthread_ops, &reactor_event) < 0)
@@ -188,6 +188,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 static void done(struct cconn *cc)
 {
+	reactor_event_unpace(cc); /* what its client is slow to take holds no credit */
 	if (cc->lender)
 		unarm(cc);
 	if (conn_pending(&cc->c))
@@ -264,7 +265,6 @@ static void *pool_main(void *arg)
 		if (!g.jobs)
 			g.jobs_tail = NULL;
 		pthread_mutex_unlock(&g.mu);
-		reactor_event_unpace(cc);
 
 		in_app(true);
 		serve(cc, ts);

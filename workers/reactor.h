@@ -57,15 +57,18 @@ extern const struct reactor reactor_event;
 struct event_base *reactor_event_base(void);
 
 /*
- * Accept at most `credits` connections that are not being served yet (0:
- * no such bound, the default): each new connection takes a credit, and
- * gives it back once its first request starts (reactor_event_unpace()), or
- * it waits for its client's bytes, or it closes. Out of credits the
- * acceptor leaves the kernel's queue alone, for the other workers, until
- * half of them are back: a worker that dies takes few unserved
- * connections with it. Before the reactor runs, in its thread.
+ * Hold at most `credits` connections whose first request is not answered
+ * yet (0: no such bound, the default): each new connection takes a
+ * credit, and gives it back once its first answer is made
+ * (reactor_event_unpace()), or it waits for its client's bytes, or it
+ * closes. Out of credits the acceptor leaves the kernel's queue alone,
+ * for the other workers, until half of them are back; the loop then
+ * accepts in its stead while the kernel has connections queued, so that
+ * under load the acceptor needs no wake-up. A worker that dies takes at
+ * most `credits` unanswered connections with it. Before the reactor runs,
+ * in its thread.
  */
 void reactor_event_pace(size_t credits);
 
-/* cc's first request starts: its credit goes back, if it holds one. The thread that owns cc. */
+/* cc's first answer is made: its credit goes back, if it holds one. In the loop. */
 void reactor_event_unpace(struct cconn *cc);

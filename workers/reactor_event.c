@@ -46,6 +46,7 @@ static struct {
 	size_t pace;            /* reactor_event_pace(), 0: none */
 	size_t credits;         /* connections it may take before some start (under mu) */
 	bool held;              /* it ran out, and waits for half of them back (under mu) */
+	size_t next;            /* the listener the loop tries first for it (held) */
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
@@ -68,6 +69,8 @@ static bool ev_drained(void);
 static void ev_free(void);
 static int acceptor_start(void);
 static void *acceptor_main(void *arg);
+static void take_for_acceptor(void);
+static void queue_accepted(struct econn *ec);
 static void on_accepted(evutil_socket_t fd, short what, void *arg);
 static void accepted(struct cconn *cc);
 static void on_readable(evutil_socket_t fd, short what, void *arg);
@@ -147,23 +150,94 @@ void reactor_event_pace(size_t credits)
 	A.pace = A.credits = credits;
 }
 
+/*
+ * A held acceptor gets going again once half its credits are back, not
+ * for each; and rather than wake it (a write, a poll() return and a
+ * context switch per turn under load), the loop accepts what the kernel
+ * has queued in its stead.
+ */
 void reactor_event_unpace(struct cconn *cc)
 {
-	uint64_t one = 1;
-	bool wake;
+	bool take;
 
 	if (!cc->paced)
 		return;
 	cc->paced = false;
-	/* A held acceptor is woken once half its credits are back, not for
-	 * each: a wake-up is a write, a poll() return and a context switch. */
 	pthread_mutex_lock(&A.mu);
-	wake = ++A.credits >= (A.pace + 1) / 2 && A.held;
-	if (wake)
-		A.held = false;
+	take = ++A.credits >= (A.pace + 1) / 2 && A.held;
 	pthread_mutex_unlock(&A.mu);
-	if (wake && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (take)
+		take_for_acceptor();
+}
+
+/*
+ * In the loop, for a held acceptor: accept without waiting while credits
+ * and room last, into the acceptor's queue (taken on the next turn). When
+ * the kernel has nothing queued (or accepting fails), the acceptor goes
+ * back to waiting on the listeners itself.
+ */
+static void take_for_acceptor(void)
+{
+	const struct worker *w = L.w;
+	uint64_t one = 1;
+	bool accepted = false, release = false;
+	size_t tried = 0;
+
+	while (!release) {
+		struct econn *ec;
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&A.mu);
+		if (A.credits == 0) {
+			pthread_mutex_unlock(&A.mu); /* held again */
+			break;
+		}
+		if (A.room == 0 || A.quit || connset_stopping()) {
+			/* Out of room, or stopping: the acceptor's own business. */
+			A.held = false;
+			pthread_mutex_unlock(&A.mu);
+			release = true;
+			break;
+		}
+		i = A.next;
+		pthread_mutex_unlock(&A.mu);
+		ec = xcalloc(1, sizeof(*ec));
+		rc = policy_accept(&ec->cc.c, &w->listeners[i], L.ops->io, L.policy);
+		if (rc == 1) {
+			queue_accepted(ec);
+			accepted = true;
+			tried = 0;
+			continue;
+		}
+		free(ec);
+		pthread_mutex_lock(&A.mu);
+		A.next = (i + 1) % w->nlisteners;
+		/* None waiting on any listener, or failing: the acceptor waits. */
+		release = rc < 0 || ++tried >= w->nlisteners;
+		if (release)
+			A.held = false;
+		pthread_mutex_unlock(&A.mu);
+	}
+	if (release && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error(errno, "waking the acceptor");
+	if (accepted && write(A.ready_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "write() on the loop's eventfd");
+}
+
+/* Queue ec, just accepted, for the loop, with a credit when pacing. Either thread. */
+static void queue_accepted(struct econn *ec)
+{
+	pthread_mutex_lock(&A.mu);
+	ec->cc.qnext = A.queue;
+	A.queue = &ec->cc;
+	A.room = A.room > 0 ? A.room - 1 : 0;
+	if (A.pace > 0) {
+		ec->cc.paced = true;
+		if (--A.credits == 0)
+			A.held = true;
+	}
+	pthread_mutex_unlock(&A.mu);
 }
 
 static int ev_watch(struct cconn *cc)
@@ -359,14 +433,10 @@ static void *acceptor_main(void *arg)
 						resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
 					break;
 				}
+				queue_accepted(ec);
 				pthread_mutex_lock(&A.mu);
-				ec->cc.qnext = A.queue;
-				A.queue = &ec->cc;
-				room = A.room = A.room > 0 ? A.room - 1 : 0;
-				if (A.pace > 0) {
-					ec->cc.paced = true;
-					held = A.held = --A.credits == 0;
-				}
+				room = A.room;
+				held = A.held;
 				pthread_mutex_unlock(&A.mu);
 				accepted = true;
 			}

@@ -31,8 +31,9 @@ Scenarios (--only takes the letters or the names):
               type that keeps connections (asyncio: the ASGI hello) and on
               nginx's `return 200`, every process counted by valgrind's
               callgrind: the difference between two runs (2,000 and 12,000
-              requests on one connection) over 10,000 (with --ops, ops-TYPE
-              too); what load does not move
+              requests) over 10,000, on one connection, then on 50 sending in
+              step as wrk does (with --ops, ops-TYPE too); what load does not
+              move
   l asgi      kirin -k asyncio with an ASGI hello world at 100 keep-alive
               connections against uvicorn (uvloop, httptools) and kirin
               greenlet's WSGI hello; 1,000 connections awaiting
@@ -1145,21 +1146,24 @@ class Bench:
             else:
                 try:
                     app = "asgi:hello" if v.asgi else "hello:app"
-                    total = [self._callgrind_run(v, n, app) for n in counts]
+                    per = [(self._callgrind_run(v, counts[1], conns, app) -
+                            self._callgrind_run(v, counts[0], conns, app)) /
+                           (counts[1] - counts[0]) for conns in (1, 50)]
                 except (RuntimeError, OSError) as exc:
                     rows.append(self.row(v, "error", _short(str(exc))))
                 else:
                     rows.append(self.row(v, "ok", "", requests=f"{counts[1]}-{counts[0]}",
-                                         instr=(total[1] - total[0]) / (counts[1] - counts[0])))
+                                         instr=per[0], instr_50=per[1]))
             self.say(f"   {v.name}: {rows[-1]['status']}")
         table = {"id": "k", "scenario": "k", "title": title, "kind": "instr", "rows": rows,
                  "config": {"requests": list(counts)}}
         self.tables.append(table)
         self.print_table(table)
 
-    def _callgrind_run(self, v, n, app):
+    def _callgrind_run(self, v, n, conns, app):
         """Instructions all of v's processes ran to start, answer n hello
-        requests (app) in turn on one keep-alive connection, and stop (TERM)."""
+        requests (app) on `conns` keep-alive connections (one request on
+        each, then every answer, in rounds), and stop (TERM)."""
         out = tempfile.mkdtemp(prefix=f"cg-{v.name}-", dir=self.tmp)
         srv = v.server(app, self.tmp)
         argv = srv.argv
@@ -1172,15 +1176,22 @@ class Bench:
         try:
             srv.wait_ready(timeout=120)
             req = client.request_bytes("/")
-            with socket.create_connection(("127.0.0.1", srv.port), timeout=60) as c:
-                for _ in range(n):
-                    c.sendall(req)
-                    got = b""
-                    while not got.endswith(b"Hello, World!\n"):
-                        chunk = c.recv(65536)
-                        if not chunk:
-                            raise RuntimeError("the server closed the connection")
-                        got += chunk
+            cs = [socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+                  for _ in range(conns)]
+            try:
+                for _ in range(n // conns):
+                    for c in cs:
+                        c.sendall(req)
+                    for c in cs:
+                        got = b""
+                        while not got.endswith(b"Hello, World!\n"):
+                            chunk = c.recv(65536)
+                            if not chunk:
+                                raise RuntimeError("the server closed the connection")
+                            got += chunk
+            finally:
+                for c in cs:
+                    c.close()
             os.killpg(srv.proc.pid, signal.SIGTERM)
             srv.proc.wait(timeout=120)
         finally:
@@ -1435,7 +1446,7 @@ class Bench:
                       ("client CPU", "client_cpu", "pct"),
                       ("KiB/idle WS", "kib_per_ws", ".2f"), ("16 MiB echo s", "big_s", ".2f")],
         "instr": [("server", "server", "s"), ("instructions/req", "instr", ".0f"),
-                  ("requests", "requests", "s")],
+                  ("at 50 conns", "instr_50", ".0f"), ("requests", "requests", "s")],
     }
 
     @staticmethod

@@ -479,6 +479,34 @@ def recv_until(sock, marker, got=b""):
     return got
 
 
+def heads_around_a_sleeper(tc, port):
+    """For the workers that serve the heads of a loop turn one after another
+    in one greenlet (coop.py app on port): 30 heads that arrive together,
+    the first sleeping 5 s and one refused, are all answered while the
+    sleeper still sleeps."""
+    conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(30)]
+    try:
+        for s in conns:  # each connection kept alive, waiting in the hub
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            tc.assertIn(b" 200 ", recv_until(s, b"ok\n"))
+        heads = [b"GET /sleep?5 HTTP/1.1\r\nHost: x\r\n\r\n"] + [
+            b"GET /?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(1, 30)]
+        heads[10] = b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n"
+        for s, head in zip(conns, heads):
+            s.sendall(head)
+        for i, s in enumerate(conns[1:], 1):
+            got = recv_until(s, b"\r\n\r\n" if i == 10 else b"ok\n")
+            tc.assertIn(b" 400 " if i == 10 else b" 200 ", got)
+        conns[0].setblocking(False)
+        with tc.assertRaises(BlockingIOError):  # still asleep
+            conns[0].recv(100)
+        conns[0].setblocking(True)
+        tc.assertIn(b"slept", recv_until(conns[0], b"slept\n"))
+    finally:
+        for s in conns:
+            s.close()
+
+
 def recv_responses(sock, count, timeout):
     """Read up to `count` Content-Length-framed responses from sock, as
     (head, body) pairs; fewer if the peer closes."""

@@ -12,8 +12,9 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main,  # noqa: E402
-                       recv_responses, recv_until, skip_stack_switching, wait_for)
+from kirintest import (Kirin, concurrent_gets, heads_around_a_sleeper, http_get,  # noqa: E402
+                       in_thread, main, recv_responses, recv_until, skip_stack_switching,
+                       wait_for)
 
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -53,6 +54,10 @@ class GeventTest(unittest.TestCase):
                 open(gate, "w").close()
                 got = recv_until(s, b"part three", got)
                 self.assertIn(b"part two", got)
+
+    def test_heads_of_one_turn_served_in_turn_around_a_sleeper(self):
+        with Kirin("-k", "gevent", "-w", "1", "coop:app") as k:
+            heads_around_a_sleeper(self, k.port)
 
     def test_long_polling_with_a_gevent_queue_body(self):
         with Kirin("-k", "gevent", "-w", "1", "gevent_bottle:app") as k:

@@ -10,8 +10,9 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, http_get, in_thread, main, recv_until,  # noqa: E402
-                       skip_stack_switching, wait_for, worker_classes)
+from kirintest import (Kirin, concurrent_gets, heads_around_a_sleeper, http_get,  # noqa: E402
+                       in_thread, main, recv_until, skip_stack_switching, wait_for,
+                       worker_classes)
 
 
 class AppThreadsTest(unittest.TestCase):
@@ -40,6 +41,10 @@ class GreenletTest(unittest.TestCase):
             self.assertEqual(results, [200] * 200)
             self.assertNotIn("Error", k.log())
 
+    def test_heads_of_one_turn_served_in_turn_around_a_sleeper(self):
+        with Kirin("-k", "greenlet", "-w", "1", "coop:app") as k:
+            heads_around_a_sleeper(self, k.port)
+
     def test_stream_reaches_the_client_part_by_part(self):
         with tempfile.TemporaryDirectory() as d, Kirin("-k", "greenlet", "coop:app") as k:
             flag = os.path.join(d, "go")
@@ -65,12 +70,15 @@ class GreenletTest(unittest.TestCase):
             self.assertEqual(http_get(k.port, "/get?0.2", timeout=5).body, b"timeout\n")
 
     def test_spawn_and_wait_readable(self):
-        with Kirin("-k", "greenlet", "-w", "1", "coop:app") as k:
-            t, out = in_thread(lambda: http_get(k.port, "/get?10", timeout=20))
-            self.assertEqual(http_get(k.port, "/spawn", timeout=5).status, 200)
-            t.join(10)
-            self.assertEqual(out["value"].body, b"spawned\n")
-            self.assertEqual(http_get(k.port, "/readable", timeout=10).body, b"True False\n")
+        # gevent: wait_readable parks on the hub's io and timer watchers from C.
+        for kind in ("greenlet", "gevent"):
+            with self.subTest(kind=kind), Kirin("-k", kind, "-w", "1", "coop:app") as k:
+                t, out = in_thread(lambda: http_get(k.port, "/get?10", timeout=20))
+                self.assertEqual(http_get(k.port, "/spawn", timeout=5).status, 200)
+                t.join(10)
+                self.assertEqual(out["value"].body, b"spawned\n")
+                self.assertEqual(http_get(k.port, "/readable", timeout=10).body,
+                                 b"True False\n")
 
     def test_term_waits_for_sleeping_requests(self):
         with tempfile.TemporaryDirectory() as d, \

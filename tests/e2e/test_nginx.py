@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """contrib/nginx/kirin.conf with Debian's real nginx in front of kirin's
-sync worker, over the unix socket: headers, buffering, hostile clients."""
+sync worker, over the unix socket: headers, a mount point nginx sets
+(SCRIPT_NAME, forwarder_headers), buffering, hostile clients."""
 import hashlib
 import json
 import os
@@ -38,6 +39,16 @@ http {{
 """
 
 
+# README's "Behind nginx": nginx mounts the app at a prefix it chooses.
+MOUNT = """
+    location /app/ {
+        proxy_set_header Host $http_host;
+        proxy_set_header SCRIPT_NAME /app;
+        proxy_pass http://kirin;
+    }
+"""
+
+
 @unittest.skipUnless(NGINX, "nginx (contrib/install-deps.sh test installs nginx-light)")
 class Nginx(unittest.TestCase):
     def setUp(self):
@@ -48,10 +59,11 @@ class Nginx(unittest.TestCase):
         self.port = free_port()
         with open(CONF) as f:
             conf = f.read()
-        # The shipped file, with the test's socket and port.
+        # The shipped file, with the test's socket and port, and MOUNT.
         conf, n1 = re.subn(r"server unix:/run/kirin\.sock", f"server unix:{self.sock}", conf)
         conf, n2 = re.subn(r"listen 80;", f"listen 127.0.0.1:{self.port};", conf)
-        self.assertEqual((n1, n2), (1, 1))
+        conf, n3 = re.subn(r"\n    location / \{", lambda m: MOUNT + m.group(0), conf)
+        self.assertEqual((n1, n2, n3), (1, 1, 1))
         with open(os.path.join(d, "kirin.conf"), "w") as f:
             f.write(conf)
         with open(os.path.join(d, "nginx.conf"), "w") as f:
@@ -102,6 +114,23 @@ class Nginx(unittest.TestCase):
             self.assertEqual(env.get("HTTP_X_FORWARDED_PROTO"), "http")
             self.assertNotIn("HTTP_X_FORWARDED_SSL", env)
             self.assertNotIn("HTTP_X_FORWARDED_PROTOCOL", env)
+
+    def test_mount_point_from_nginx(self):
+        """nginx's SCRIPT_NAME mounts the app (forwarder_headers); a client's
+        own underscore header never gets through nginx."""
+        with self.kirin("echo_environ:app"):
+            self.wait_nginx()
+            forged = b"SCRIPT_NAME: /evil\r\nPATH_INFO: /evil\r\n"
+            r = self.get(b"GET /app/x%20y HTTP/1.1\r\nHost: x\r\n" + forged +
+                         b"Connection: close\r\n\r\n")
+            self.assertEqual(r.status, 200, r)
+            env = r.json()
+            self.assertEqual((env["SCRIPT_NAME"], env["PATH_INFO"]), ("/app", "/x y"))
+            self.assertNotIn("HTTP_PATH_INFO", env)
+            r = self.get(b"GET /x HTTP/1.1\r\nHost: x\r\n" + forged +
+                         b"Connection: close\r\n\r\n")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual((r.json()["SCRIPT_NAME"], r.json()["PATH_INFO"]), ("", "/x"))
 
     def test_bodies_are_buffered_and_bounded(self):
         body = os.urandom(3 << 20)

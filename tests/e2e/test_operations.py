@@ -355,7 +355,10 @@ class Upgrade(unittest.TestCase):
                     self.assertTrue(wait_for(lambda: f"[{new_pid}] [INFO] Retiring worker"
                                              in k.log(), 20), k.log())
                     self.assertNotIn("reload failed", k.log())
-                    r = http_get(None, "/", unix=sock, timeout=10)
+                    try:
+                        r = http_get(None, "/", unix=sock, timeout=10)
+                    except OSError as e:
+                        raise AssertionError(f"{e!r} from the new arbiter:\n{k.log()}") from e
                     self.assertIn(r.json()["__pid__"], children_of(new_pid))
                 finally:
                     kill_tree(new_pid)

@@ -464,7 +464,7 @@ class IdleMemory(unittest.TestCase):
     def test_idle_websockets_keep_small_buffers(self):
         """1,000 idle WebSockets on one greenlet worker: each kept the 16 KiB
         buffer its head was read into and a header array for
-        --limit-request-fields (17.8 KiB each in all); now a 1 KiB buffer
+        --limit-request-fields (17.8 KiB each in all); now a 256-byte buffer
         past the head and the head's fields (~12 KiB each, most of it the
         parked greenlet). A normal client is served meanwhile, and a 1 MiB
         message still echoes on a trimmed connection."""

@@ -342,6 +342,25 @@ class Environ:
             for s in conns:
                 s.close()
 
+    def test_many_keep_alive_peers_each_see_their_own_port(self):
+        # More connections than the worker keeps peers for, taking turns:
+        # each request's REMOTE_PORT is its own connection's.
+        if self.worker_class == "sync":
+            self.skipTest("one request per connection")
+        conns = [socket.create_connection(("127.0.0.1", self.k.port), timeout=30)
+                 for _ in range(200)]
+        try:
+            for _ in range(3):
+                for s in conns:
+                    s.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\n\r\n")
+                for s in conns:
+                    head, body = recv_responses(s, 1, 30)[0]
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+                    self.assertEqual(json.loads(body)["REMOTE_PORT"], str(s.getsockname()[1]))
+        finally:
+            for s in conns:
+                s.close()
+
     def test_method_query_and_protocol_are_each_requests_own(self):
         sends = [("POST", "/environ?x=1", "1.1", "POST", "x=1"),
                  ("GET", "/environ", "1.1", "GET", ""),
@@ -361,10 +380,10 @@ class Environ:
         for _ in range(2):
             r = request(self.k.port, "/keep-callables")
             self.assertEqual((r.status, r.body), (200, b"kept"))
-            r = request(self.k.port, "/stale-callables")
+            r = request(self.k.port, "/stale-callables", "POST", body=b"fresh", timeout=30)
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.json(), {"start_response": "RuntimeError",
-                                        "write": "AssertionError"})
+                                        "write": "AssertionError", "input": "", "own": "fresh"})
             self.assertEqual(request(self.k.port, "/keywords").body, b"keywords")
 
     def test_start_response_with_keywords(self):

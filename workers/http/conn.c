@@ -113,8 +113,7 @@ void conn_policy_free(struct conn_policy *p)
 	p->secure = NULL;
 	p->nsecure = 0;
 	free(p->forwarders);
-	p->forwarders = NULL;
-	p->limits.forwarders = NULL;
+	p->limits.forwarders = p->forwarders = NULL;
 }
 
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
@@ -272,7 +271,8 @@ int conn_poll_body(struct conn *c, size_t mem_max, uint64_t max)
 	c->io = &nowait_io;
 	for (;;) {
 		uint64_t room = max - spool_size(c->spool);
-		ssize_t r = body_read_socket(c, tmp, room < sizeof(tmp) ? (size_t)room : sizeof(tmp));
+		ssize_t r =
+		    body_read_socket(c, tmp, room < sizeof(tmp) ? (size_t)room : sizeof(tmp));
 
 		if (r > 0 && spool_write(c->spool, tmp, (size_t)r) == 0)
 			continue;

@@ -266,6 +266,15 @@ ssize_t conn_body_read(struct conn *c, char *out, size_t n);
 int conn_writev(struct conn *c, struct iovec *iov, int n);
 
 /*
+ * conn_writev() as far as the socket takes it now, for a caller that holds
+ * a lock it would rather not drop for a write that need not wait (the GIL):
+ * 0 when all of (*iov)[0..*n) went; -2 when the socket is full (*iov and
+ * *n then say what is left, for conn_writev()), over TLS, or behind
+ * pending output (nothing tried); -1 when the peer is gone. Never waits.
+ */
+int conn_writev_now(struct conn *c, struct iovec **iov, int *n);
+
+/*
  * Send *left bytes of the regular file fd from *off (sendfile(2); over TLS,
  * tls_sendfile()), advancing both. Returns 0, or -1 when the peer is gone,
  * a wait timed out, or the file could not be read (it shrank). May wait.

@@ -15,6 +15,7 @@
 static bool buffering(const struct conn *c);
 static int keep(struct conn *c, struct iovec *iov, int n);
 static int drain_out(struct conn *c, size_t to);
+static void advance(struct iovec **iov, int *n, size_t w);
 
 int conn_writev(struct conn *c, struct iovec *iov, int n)
 {
@@ -41,17 +42,40 @@ int conn_writev(struct conn *c, struct iovec *iov, int n)
 				continue;
 			return -1;
 		}
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		advance(&iov, &n, (size_t)w);
 	}
 	return 0;
+}
+
+int conn_writev_now(struct conn *c, struct iovec **iov, int *n)
+{
+	if (c->ssl || conn_pending(c))
+		return -2;
+	while (*n > 0) {
+		struct msghdr msg = {.msg_iov = *iov, .msg_iovlen = (size_t)*n};
+		ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN ? -2 : -1;
+		advance(iov, n, (size_t)w);
+	}
+	return 0;
+}
+
+/* Drop the w bytes written from the front of (*iov)[0..*n). */
+static void advance(struct iovec **iov, int *n, size_t w)
+{
+	while (*n > 0 && w >= (*iov)->iov_len) {
+		w -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (*n > 0) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + w;
+		(*iov)->iov_len -= w;
+	}
 }
 
 int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)

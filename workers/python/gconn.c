@@ -17,10 +17,12 @@ static struct {
 	struct gpool pool;     /* greenlets waiting in run() for their next connection;
 	                        * idle keep-alive connections hold none */
 	struct cconn *handoff; /* the connection dispatch() hands a parked greenlet */
+	struct cconn *queue, *queue_tail; /* gconn_queue()'d, first come first served */
 } G;
 
 static PyObject *run(PyObject *capsule, PyObject *unused);
 static void serve(struct cconn *cc);
+static struct cconn *next_queued(void);
 
 static PyMethodDef run_def = {"kirin_connection", run, METH_NOARGS, NULL};
 
@@ -63,6 +65,33 @@ void gconn_dispatch(struct cconn *cc)
 	}
 }
 
+void gconn_queue(struct cconn *cc)
+{
+	cc->qnext = NULL;
+	if (G.queue_tail)
+		G.queue_tail->qnext = cc;
+	else
+		G.queue = cc;
+	G.queue_tail = cc;
+}
+
+void gconn_drain(void)
+{
+	struct cconn *cc;
+
+	while ((cc = next_queued()))
+		gconn_dispatch(cc);
+}
+
+static struct cconn *next_queued(void)
+{
+	struct cconn *cc = G.queue;
+
+	if (cc && !(G.queue = cc->qnext))
+		G.queue_tail = NULL;
+	return cc;
+}
+
 void gconn_tick(double now)
 {
 	gpool_tick(&G.pool, now);
@@ -72,7 +101,7 @@ void gconn_tick(double now)
 
 /*
  * A connection greenlet's life: serve the connection it was started with,
- * then wait in the pool (switched out to the hub) for the next one that
+ * and the ones queued meanwhile, then wait in the pool (switched out to the hub) for the next one that
  * dispatch() hands it, unless the worker is stopping. The pool holds the
  * only reference while it waits: given back, the greenlet is killed and
  * returns the GreenletExit it gets.
@@ -80,19 +109,25 @@ void gconn_tick(double now)
 static PyObject *run(PyObject *capsule, PyObject *unused)
 {
 	struct cconn *cc = PyCapsule_GetPointer(capsule, NULL);
+	/*
+	 * Borrowed: a running greenlet is alive. A reference held here would
+	 * keep it from being killed when the pool lets it go.
+	 */
+	PyObject *me = G.sw->current();
 
+	if (!me)
+		return NULL;
+	Py_DECREF(me);
 	while (cc) {
-		PyObject *me, *r;
+		PyObject *r;
 
 		serve(cc);
 		if (connset_stopping())
 			Py_RETURN_NONE;
-		me = G.sw->current(); /* new ref */
-		if (!me || gpool_put(&G.pool, me) < 0) {
-			Py_XDECREF(me);
+		if ((cc = next_queued()))
+			continue; /* the next in line, without two switches */
+		if (gpool_put(&G.pool, me) < 0)
 			return NULL;
-		}
-		Py_DECREF(me);
 		r = G.sw->to_hub(); /* dispatch() switches back with a connection in G.handoff */
 		if (!r)
 			return NULL; /* killed while in the pool */
@@ -101,10 +136,7 @@ static PyObject *run(PyObject *capsule, PyObject *unused)
 		G.handoff = NULL;
 		if (!cc) {
 			/* Resumed by someone else while in the pool: leave it. */
-			me = G.sw->current(); /* new ref */
-			if (me)
-				gpool_remove(&G.pool, me);
-			Py_XDECREF(me);
+			gpool_remove(&G.pool, me);
 			PyErr_SetString(PyExc_RuntimeError,
 					"a kirin connection greenlet was resumed without a connection");
 		}

@@ -52,5 +52,16 @@ int gconn_init(struct worker *w, const struct gconn_switch *sw,
  */
 void gconn_dispatch(struct cconn *cc);
 
+/*
+ * A dispatch that waits: cc joins the connections gconn_drain() serves.
+ * A greenlet that answered its request serves the next one waiting before
+ * it parks, so a turn of the loop with many heads costs two greenlet
+ * switches, not two per request.
+ */
+void gconn_queue(struct cconn *cc);
+
+/* From the hub: gconn_dispatch() each connection gconn_queue() holds. */
+void gconn_drain(void);
+
 /* On every tick: give back greenlets the pool no longer needs. */
 void gconn_tick(double now);

@@ -20,6 +20,9 @@ typedef struct {
 	PyObject_HEAD
 } Errors;
 
+/* A wsgi.input that no one kept, for this thread's next request. */
+static __thread Input *spare_input;
+
 static PyObject *input_read(Input *self, PyObject *args);
 static PyObject *input_readline(Input *self, PyObject *args);
 static PyObject *input_readlines(Input *self, PyObject *args);
@@ -71,9 +74,10 @@ int input_init_types(void)
 
 PyObject *input_new(struct conn *c)
 {
-	Input *in = PyObject_New(Input, &InputType);
+	Input *in = spare_input;
 
-	if (!in)
+	spare_input = NULL;
+	if (!in && !(in = PyObject_New(Input, &InputType)))
 		return NULL;
 	in->c = c;
 	in->buf = NULL;
@@ -81,9 +85,17 @@ PyObject *input_new(struct conn *c)
 	return (PyObject *)in;
 }
 
-void input_detach(PyObject *input)
+void input_release(PyObject *input)
 {
-	((Input *)input)->c = NULL;
+	Input *in = (Input *)input;
+
+	in->c = NULL;
+	if (!spare_input && Py_REFCNT(input) == 1) {
+		free(in->buf); /* a body's read-ahead is not kept between requests */
+		spare_input = in;
+		return;
+	}
+	Py_DECREF(input);
 }
 
 PyObject *errors_new(void)

@@ -5,7 +5,7 @@
  *
  * Runs in workers with the GIL held; releases it while waiting for the
  * client. An input object is bound to a connection only for the duration of
- * one request: input_detach() makes later reads return b"" so an object the
+ * one request: input_release() makes later reads return b"" so an object the
  * app kept cannot touch a connection that moved on.
  */
 #pragma once
@@ -18,11 +18,18 @@ struct conn;
 /* Ready the types; once per process after interp_init(). 0 or -1 (exception set). */
 int input_init_types(void);
 
-/* A new wsgi.input reading the body of c's current request (new ref). */
+/*
+ * A wsgi.input reading the body of c's current request (new ref): this
+ * thread's spare one (see input_release()), or a new one.
+ */
 PyObject *input_new(struct conn *c);
 
-/* Unbind from the connection (the request is over). */
-void input_detach(PyObject *input);
+/*
+ * The request is over: unbind input from its connection and drop the
+ * caller's reference (taken). Kept as this thread's spare when no one
+ * else holds it.
+ */
+void input_release(PyObject *input);
 
 /* A new wsgi.errors stream writing to the error log (new ref). */
 PyObject *errors_new(void);

@@ -25,7 +25,7 @@
 #define INFLATE_OUT  16384 /* inflated bytes per ws_message_feed() call */
 #define WRITER_WAIT  20    /* ms a second writer waits between looks */
 #define ASSEMBLY_MAX 65536 /* an assembly buffer kept between messages, at most */
-#define IDLE_ROOM    1024  /* read buffer kept past the head between messages */
+#define IDLE_ROOM    256   /* read buffer kept past the head between messages */
 #define WARN_EVERY   60.0  /* seconds between two warnings that WebSockets hold the pool */
 
 /* What gevent-websocket says where it raises. */
@@ -61,7 +61,8 @@ typedef struct {
 } WebSocket;
 
 static PyObject *ws_receive(WebSocket *self, PyObject *unused);
-static PyObject *ws_send(WebSocket *self, PyObject *args, PyObject *kwds);
+static PyObject *ws_send(WebSocket *self, PyObject *const *args, Py_ssize_t nargs,
+			 PyObject *kwnames);
 static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds);
 static PyObject *ws_get_closed(WebSocket *self, void *unused);
 static PyObject *ws_get_env(WebSocket *self, void *key);
@@ -99,7 +100,7 @@ static struct {
 static PyMethodDef ws_methods[] = {
 	{"receive", (PyCFunction)ws_receive, METH_NOARGS,
 	 "receive() -> str, bytes, or None once closed"},
-	{"send", (PyCFunction)(void (*)(void))ws_send, METH_VARARGS | METH_KEYWORDS,
+	{"send", (PyCFunction)(void (*)(void))ws_send, METH_FASTCALL | METH_KEYWORDS,
 	 "send(message, binary=None)"},
 	{"close", (PyCFunction)(void (*)(void))ws_close, METH_VARARGS | METH_KEYWORDS,
 	 "close(code=1000, message=b'')"},
@@ -249,18 +250,17 @@ void websocket_finish(PyObject *obj)
 	}
 	if (!c)
 		return;
-	if (self->upgraded) {
-		if (!self->close_sent && !self->dead)
-			send_close(self, WS_CLOSE_NORMAL, NULL, 0);
-		self->closed = true;
+	if (self->upgraded && !self->close_sent && !self->dead)
+		send_close(self, WS_CLOSE_NORMAL, NULL, 0);
+	if (self->upgraded || self->refused) {
 		conn_linger(c); /* the connection set lingers on it, in the background */
 		conn_close(c);
+	}
+	if (self->upgraded) {
+		self->closed = true;
 		ws_message_free(&self->msg);
 		ws_deflater_free(&self->defl);
 		W.open--;
-	} else if (self->refused) {
-		conn_linger(c);
-		conn_close(c);
 	}
 	self->c = NULL;
 	/* The environ holds the WebSocket and the WebSocket the environ: a cycle
@@ -596,21 +596,34 @@ static int read_more(WebSocket *self)
 	}
 }
 
-static PyObject *ws_send(WebSocket *self, PyObject *args, PyObject *kwds)
+/* send(message, binary=None), parsed by hand: it runs once per message. */
+static PyObject *ws_send(WebSocket *self, PyObject *const *args, Py_ssize_t nargs,
+			 PyObject *kwnames)
 {
-	static char *kwlist[] = {"message", "binary", NULL};
-	PyObject *message, *binary = Py_None;
+	PyObject *message = nargs > 0 ? args[0] : NULL;
+	PyObject *binary = nargs > 1 ? args[1] : Py_None;
 	Py_buffer view = {0};
 	const char *data;
 	Py_ssize_t len;
-	bool bin;
-	int rc;
+	int rc, bin;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:send", kwlist, &message, &binary))
-		return NULL;
+	for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames) && nargs <= 2; i++) {
+		PyObject *k = PyTuple_GET_ITEM(kwnames, i); /* borrowed */
+
+		if (PyUnicode_CompareWithASCIIString(k, "message") == 0 && nargs == 0 && !message)
+			message = args[nargs + i];
+		else if (PyUnicode_CompareWithASCIIString(k, "binary") == 0 && nargs < 2)
+			binary = args[nargs + i];
+		else
+			nargs = 3; /* an unknown or repeated keyword */
+	}
+	if (!message || nargs > 2)
+		return PyErr_Format(PyExc_TypeError, "send(message, binary=None): bad arguments");
 	if (!self->c || self->closed)
 		return ws_error(MSG_ALREADY_CLOSED);
 	bin = binary == Py_None ? !PyUnicode_Check(message) : PyObject_IsTrue(binary);
+	if (bin < 0)
+		return NULL;
 	if (PyUnicode_Check(message)) {
 		data = PyUnicode_AsUTF8AndSize(message, &len);
 		if (!data)
@@ -687,12 +700,9 @@ static PyObject *ws_get_closed(WebSocket *self, void *unused)
 /* path, origin, protocol, version: from the environ, as gevent-websocket. */
 static PyObject *ws_get_env(WebSocket *self, void *key)
 {
-	PyObject *v = NULL;
+	PyObject *v = self->environ ? PyDict_GetItemString(self->environ, key) : NULL;
 
-	if (self->environ)
-		v = PyDict_GetItemString(self->environ, key); /* borrowed */
-
-	v = v ? v : Py_None;
+	v = v ? v : Py_None; /* borrowed */
 	Py_INCREF(v);
 	return v;
 }
@@ -734,16 +744,17 @@ static void flush_pong(WebSocket *self)
 /*
  * Write one whole frame, compressed for a data frame when permessage-deflate
  * was negotiated, after any other writer's frame (one writer at a time, so
- * frames never interleave), with the GIL released while it waits. Returns
- * 0, or -1 when the connection failed (self->dead).
+ * frames never interleave). What the socket takes at once goes with the GIL
+ * held; the GIL is released to compress and to wait. Returns 0, or -1 when
+ * the connection failed (self->dead).
  */
 static int write_frame(WebSocket *self, unsigned opcode, const uint8_t *data, size_t len)
 {
 	struct conn *c = self->c;
 	bool compress = self->deflate && opcode < WS_OP_CLOSE;
-	uint8_t head[WS_HEADER_MAX];
-	uint8_t *packed = NULL;
-	int rc = -1;
+	uint8_t head[WS_HEADER_MAX], *packed = NULL;
+	struct iovec iov[2], *v = iov;
+	int n, rc = 0;
 
 	while (self->writing && !self->dead && self->c) {
 		Py_BEGIN_ALLOW_THREADS;
@@ -753,29 +764,31 @@ static int write_frame(WebSocket *self, unsigned opcode, const uint8_t *data, si
 	if (self->dead || !self->c)
 		return -1;
 	self->writing = true;
-	Py_BEGIN_ALLOW_THREADS;
 	if (compress) {
 		size_t bound = ws_deflate_bound(len);
-		ssize_t n;
+		ssize_t m;
 
 		packed = xmalloc(bound);
-		n = ws_deflate(&self->defl, data, len, packed, bound);
-		if (n >= 0) {
-			data = packed;
-			len = (size_t)n;
-		}
+		Py_BEGIN_ALLOW_THREADS;
+		m = ws_deflate(&self->defl, data, len, packed, bound);
 		if (self->params.server_no_context_takeover)
 			ws_deflater_free(&self->defl); /* an idle connection keeps no zlib state */
-		compress = n >= 0;
+		Py_END_ALLOW_THREADS;
+		rc = m < 0 ? -1 : 0;
+		data = packed;
+		len = m < 0 ? 0 : (size_t)m;
 	}
-	struct iovec iov[2] = {
-		{head, ws_frame_header(head, true, compress ? WS_RSV1 : 0, opcode, len)},
-		{(void *)data, len},
-	};
-	if (packed == NULL || compress)
-		rc = conn_writev(c, iov, len ? 2 : 1);
+	iov[0] = (struct iovec){head, ws_frame_header(head, true, compress ? WS_RSV1 : 0, opcode, len)};
+	iov[1] = (struct iovec){(void *)data, len};
+	n = len ? 2 : 1;
+	if (rc == 0)
+		rc = conn_writev_now(c, &v, &n);
+	if (rc == -2) {
+		Py_BEGIN_ALLOW_THREADS;
+		rc = conn_writev(c, v, n);
+		Py_END_ALLOW_THREADS;
+	}
 	free(packed);
-	Py_END_ALLOW_THREADS;
 	self->writing = false;
 	if (rc < 0)
 		self->dead = true;

@@ -260,10 +260,9 @@ done:
 	Py_XDECREF(r.headers);
 	if (sr)
 		start_response_done(sr);
+	Py_XDECREF(env); /* first: it holds input too */
 	if (input)
-		input_detach(input);
-	Py_XDECREF(input);
-	Py_XDECREF(env);
+		input_release(input);
 	response_free(&r.resp);
 	if (r.timer >= 0)
 		reqtimeout_end(r.timer);
@@ -307,12 +306,17 @@ static PyObject *next_chunk(struct request *r, PyObject *it)
 	return item;
 }
 
-/* The output is this thread's again (the app may call write() while lent). */
+/*
+ * The output is this thread's again (the app may call write() while lent);
+ * without the GIL, as the loop may be sending a lot of it to a fast reader.
+ */
 static void take_back(struct request *r)
 {
 	if (r->lent) {
 		r->lent = false;
+		Py_BEGIN_ALLOW_THREADS;
 		r->c->io->reclaim(r->c);
+		Py_END_ALLOW_THREADS;
 	}
 }
 

@@ -78,6 +78,7 @@ def app(environ, start_response):
         return reply(start_response, b"mutated")
     if path == "/keep-callables":
         KEPT["start_response"] = start_response
+        KEPT["input"] = environ["wsgi.input"]
         KEPT["write"] = start_response("200 OK", [("Content-Length", "4")])
         return [b"kept"]
     if path == "/stale-callables":  # what the kept ones do in a later request
@@ -89,6 +90,9 @@ def app(environ, start_response):
                 out[name] = "returned"
             except Exception as e:
                 out[name] = type(e).__name__
+        # The kept wsgi.input reads nothing, not this request's body.
+        out["input"] = KEPT["input"].read(100).decode("latin-1")
+        out["own"] = environ["wsgi.input"].read().decode("latin-1")
         return reply(start_response, json.dumps(out).encode(), "application/json")
     if path == "/input":
         # ops=read:5,readline,readline:3,readlines,readlines:10,iter,read
