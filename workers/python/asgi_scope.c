@@ -243,7 +243,9 @@ out:
 /*
  * A new scope dict with what does not change on c: a copy of the
  * template with c's server and client, kept with the connection from its
- * first request on (a keep-alive connection builds it once).
+ * second request on (a keep-alive connection builds it once; one that
+ * asks once, or waits idle after its first request, keeps nothing but the
+ * mark that it asked: None).
  */
 static PyObject *scope_copy(const struct conn *c)
 {
@@ -252,7 +254,7 @@ static PyObject *scope_copy(const struct conn *c)
 
 	if (c->listener->family == AF_UNIX)
 		return PyDict_Copy(S.unix_base);
-	if (*kept)
+	if (*kept && *kept != Py_None)
 		return PyDict_Copy(*kept);
 	base = PyDict_Copy(S.template);
 	v = base ? addr_tuple(c->listener->host, c->listener->port) : NULL;
@@ -263,7 +265,11 @@ static PyObject *scope_copy(const struct conn *c)
 	if (!v || PyDict_SetItem(base, S.k_client, v) < 0)
 		goto fail;
 	Py_DECREF(v);
-	*kept = base;
+	if (!*kept) {
+		*kept = Py_NewRef(Py_None);
+		return base;
+	}
+	Py_SETREF(*kept, base);
 	return PyDict_Copy(base);
 fail:
 	Py_XDECREF(v);

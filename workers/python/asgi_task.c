@@ -8,7 +8,8 @@
 #define SPARE_HOSTS 64 /* hosts kept waiting beyond the next one */
 
 /*
- * host(wake, idle): a host Task's coroutine. It waits until a request is
+ * host(wake, idle, me): a host Task's coroutine (me: [the Task], so that it
+ * need not ask asyncio, which costs a getpid() each time). It waits until a request is
  * handed to it (wake's result: the request's context, its coroutine, what
  * its first step yielded, and done), then steps that coroutine in that
  * context with what the Task sends or throws in, until it ends, and tells
@@ -21,8 +22,8 @@
  */
 static const char host_src[] =
     "import types\n"
-    "from asyncio import CancelledError, current_task\n"
-    "async def host(wake, idle):\n"
+    "from asyncio import CancelledError\n"
+    "async def host(wake, idle, me):\n"
     "    while True:\n"
     "        try:\n"
     "            ctx, coro, yielded, done = await wake\n"
@@ -36,10 +37,10 @@ static const char host_src[] =
     "        except GeneratorExit:\n"
     "            raise\n"
     "        except BaseException as e:\n"
-    "            wake = idle(current_task())\n"
+    "            wake = idle(me[0])\n"
     "            done(e)\n"
     "        else:\n"
-    "            wake = idle(current_task())\n"
+    "            wake = idle(me[0])\n"
     "            done(None)\n"
     "        if wake is None:\n"
     "            return\n"
@@ -211,13 +212,17 @@ int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task)
 /* A host Task waiting for a request, in S.host and S.wake. 0, or -1 with an exception. */
 static int new_host(void)
 {
-	PyObject *coro, *r;
+	PyObject *me = PyList_New(0), *coro = NULL, *r; /* new refs */
 
-	S.wake = PyObject_CallNoArgs(S.create_future);
-	coro = S.wake ? PyObject_CallFunctionObjArgs(S.host_fn, S.wake, S.idle, NULL) : NULL;
+	S.wake = me ? PyObject_CallNoArgs(S.create_future) : NULL;
+	if (S.wake)
+		coro = PyObject_CallFunctionObjArgs(S.host_fn, S.wake, S.idle, me, NULL);
 	S.host = coro ? asgi_task_start(coro) : NULL;
 	Py_XDECREF(coro);
-	r = S.host ? PyObject_CallMethodOneArg(S.host, S.s_add_done_callback, S.ended) : NULL;
+	r = S.host && PyList_Append(me, S.host) == 0
+	        ? PyObject_CallMethodOneArg(S.host, S.s_add_done_callback, S.ended)
+	        : NULL;
+	Py_XDECREF(me);
 	if (!r) {
 		Py_CLEAR(S.host);
 		Py_CLEAR(S.wake);
