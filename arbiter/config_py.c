@@ -13,63 +13,11 @@
 #include <strings.h>
 
 #include "arbiter/config_parts.h"
-#include "workers/python/hooks.h"
 #include "workers/python/pyconfig.h"
-
-/*
- * Gunicorn 26.1's setting names (gunicorn/config.py), as data: a name from
- * this list that kirin's table lacks is a Gunicorn setting kirin does not
- * implement, and is worth a warning; any other name is the file's own
- * business and ignored, as Gunicorn ignores it.
- */
-/* clang-format off */
-static const char *const gunicorn_settings[] = {
-	"config", "wsgi_app", "bind", "backlog", "workers", "worker_class", "threads",
-	"worker_connections", "max_requests", "max_requests_jitter", "timeout",
-	"graceful_timeout", "keepalive", "limit_request_line", "limit_request_fields",
-	"limit_request_field_size", "reload", "reload_engine", "reload_extra_files", "spew",
-	"check_config", "print_config", "preload_app", "sendfile", "reuse_port", "chdir",
-	"daemon", "raw_env", "pidfile", "worker_tmp_dir", "user", "group", "umask",
-	"initgroups", "tmp_upload_dir", "secure_scheme_headers", "forwarded_allow_ips",
-	"accesslog", "disable_redirect_access_to_syslog", "access_log_format", "errorlog",
-	"loglevel", "capture_output", "logger_class", "logconfig", "logconfig_dict",
-	"logconfig_json", "syslog_addr", "syslog", "syslog_prefix", "syslog_facility",
-	"enable_stdio_inheritance", "statsd_host", "dogstatsd_tags", "statsd_prefix",
-	"enable_backlog_metric", "proc_name", "default_proc_name", "pythonpath", "paste",
-	"on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
-	"worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit",
-	"worker_exit", "nworkers_changed", "on_exit", "ssl_context", "proxy_protocol",
-	"proxy_allow_ips", "protocol", "uwsgi_allow_ips", "keyfile", "certfile", "ssl_version",
-	"cert_reqs", "ca_certs", "suppress_ragged_eofs", "do_handshake_on_connect", "ciphers",
-	"http_protocols", "http2_cleartext", "http2_max_concurrent_streams",
-	"http2_initial_window_size", "http2_max_frame_size", "http2_max_header_list_size",
-	"raw_paste_global_conf", "permit_obsolete_folding", "strip_header_spaces",
-	"permit_unconventional_http_method", "permit_unconventional_http_version",
-	"casefold_http_method", "forwarder_headers", "header_map", "asgi_loop", "asgi_lifespan",
-	"asgi_disconnect_grace_period", "http_parser", "root_path", "dirty_apps",
-	"dirty_workers", "dirty_timeout", "dirty_threads", "dirty_graceful_timeout",
-	"on_dirty_starting", "dirty_post_fork", "dirty_worker_init", "dirty_worker_exit",
-	"control_socket", "control_socket_mode", "control_socket_disable", NULL,
-};
-
-/*
- * Gunicorn settings a Python file may hold that cannot matter to kirin,
- * accepted without a word (see docs/gunicorn-settings.md): Gunicorn itself
- * never reads tmp_upload_dir, default_proc_name is its own fallback name,
- * and the dirty-arbiter hooks have no dirty arbiters to run in (dirty_apps
- * is refused).
- */
-static const char *const noop_settings[] = {
-	"tmp_upload_dir", "default_proc_name", "on_dirty_starting", "dirty_post_fork",
-	"dirty_worker_init", "dirty_worker_exit", NULL,
-};
-/* clang-format on */
 
 static int apply(struct config *cfg, const struct setting *s, const struct pyvalue *v, char *why,
                  size_t whylen);
 static int expected(const struct pyvalue *v, const char *what, char *why, size_t whylen);
-static bool is_gunicorn_setting(const char *name);
-static bool is_noop(const char *name);
 static bool asks_nothing(const struct pyvalue *v);
 
 int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen)
@@ -113,12 +61,6 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 			         "%s'ssl_context' is never called: kirin's TLS is OpenSSL's, set up in "
 			         "C from certfile, keyfile, ca_certs, cert_reqs, ciphers and ssl_version",
 			         prefix);
-			config_list_push(&cfg->notes, note, strlen(note));
-		} else if (!s && is_gunicorn_setting(v->name) && !hooks_known(v->name) &&
-		           !is_noop(v->name)) {
-			snprintf(note, sizeof(note),
-			         "%sGunicorn setting '%s' is not supported by kirin: ignored",
-			         prefix, v->name);
 			config_list_push(&cfg->notes, note, strlen(note));
 		}
 	}
@@ -198,22 +140,6 @@ static int expected(const struct pyvalue *v, const char *what, char *why, size_t
 	snprintf(why, whylen, "expected %s, got %s", what,
 	         v->kind == PYVALUE_OTHER ? v->type_name : kinds[v->kind]);
 	return -1;
-}
-
-static bool is_gunicorn_setting(const char *name)
-{
-	for (size_t i = 0; gunicorn_settings[i]; i++)
-		if (strcmp(gunicorn_settings[i], name) == 0)
-			return true;
-	return false;
-}
-
-static bool is_noop(const char *name)
-{
-	for (size_t i = 0; noop_settings[i]; i++)
-		if (strcmp(noop_settings[i], name) == 0)
-			return true;
-	return false;
 }
 
 /* A refused setting's value that asks for nothing: None, an empty list, Gunicorn's default. */

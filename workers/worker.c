@@ -263,7 +263,8 @@ static void *hook_thread(void *arg)
 
 	while (read(hook_pipe[0], &c, 1) != 1)
 		poll(&pfd, 1, -1);
-	stop_requested = 1;
+	/* The serving threads go on meanwhile: were they told to stop, the
+	 * worker could exit before the hook had the GIL. */
 	hooks_call(c == 'A' ? HOOK_WORKER_ABORT : HOOK_WORKER_INT, w->cfg->workers,
 		   &(struct hook_worker){(long)getpid(), (long)w->arbiter_pid, w->age, false}, 0, 0);
 	if (c == 'A') {
