@@ -62,9 +62,9 @@ struct event_base *reactor_event_base(void);
  * credit, and gives it back once its first answer is made
  * (reactor_event_unpace()), or it waits for its client's bytes, or it
  * closes. Out of credits the acceptor leaves the kernel's queue alone,
- * for the other workers, until half of them are back; the loop then
- * accepts in its stead while the kernel has connections queued, so that
- * under load the acceptor needs no wake-up. A worker that dies takes at
+ * for the other workers, until half of them are back; when answers gave
+ * them back, the loop accepts in its stead while the kernel has
+ * connections queued, so that under load the acceptor needs no wake-up. A worker that dies takes at
  * most `credits` unanswered connections with it. Before the reactor runs,
  * in its thread.
  */

@@ -69,6 +69,8 @@ static bool ev_drained(void);
 static void ev_free(void);
 static int acceptor_start(void);
 static void *acceptor_main(void *arg);
+static void unpace_waiting(struct cconn *cc);
+static bool give_back(struct cconn *cc);
 static void take_for_acceptor(void);
 static void queue_accepted(struct econn *ec);
 static void on_accepted(evutil_socket_t fd, short what, void *arg);
@@ -158,16 +160,41 @@ void reactor_event_pace(size_t credits)
  */
 void reactor_event_unpace(struct cconn *cc)
 {
-	bool take;
+	if (give_back(cc))
+		take_for_acceptor();
+}
+
+/*
+ * cc waits for its client, or closes: its credit goes back, and a held
+ * acceptor is woken to accept in its own thread (a crowd of slow heads
+ * then leaves the loop's heap alone: connections accepted there, and kept
+ * for seconds among the loop's buffers, kept the heap from shrinking).
+ */
+static void unpace_waiting(struct cconn *cc)
+{
+	uint64_t one = 1;
+
+	if (!give_back(cc))
+		return;
+	pthread_mutex_lock(&A.mu);
+	A.held = false;
+	pthread_mutex_unlock(&A.mu);
+	if (write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "waking the acceptor");
+}
+
+/* cc's credit goes back, if it holds one: true when that frees a held acceptor. */
+static bool give_back(struct cconn *cc)
+{
+	bool freed;
 
 	if (!cc->paced)
-		return;
+		return false;
 	cc->paced = false;
 	pthread_mutex_lock(&A.mu);
-	take = ++A.credits >= (A.pace + 1) / 2 && A.held;
+	freed = ++A.credits >= (A.pace + 1) / 2 && A.held;
 	pthread_mutex_unlock(&A.mu);
-	if (take)
-		take_for_acceptor();
+	return freed;
 }
 
 /*
@@ -242,7 +269,7 @@ static void queue_accepted(struct econn *ec)
 
 static int ev_watch(struct cconn *cc)
 {
-	reactor_event_unpace(cc); /* it waits for its client: no longer ours to start */
+	unpace_waiting(cc); /* it waits for its client: no longer ours to start */
 	if (event_add(((struct econn *)(void *)cc)->ev, NULL) < 0) {
 		log_error(errno, "watching a connection");
 		return -1;
@@ -259,7 +286,7 @@ static void ev_release(struct cconn *cc)
 {
 	struct econn *ec = (struct econn *)(void *)cc;
 
-	reactor_event_unpace(cc);
+	unpace_waiting(cc);
 	if (ec->ev)
 		event_free(ec->ev);
 	free(ec);

@@ -270,8 +270,7 @@ int conn_poll_body(struct conn *c, size_t mem_max, uint64_t max)
 	c->io = &nowait_io;
 	for (;;) {
 		uint64_t room = max - spool_size(c->spool);
-		ssize_t r =
-		    body_read_socket(c, tmp, room < sizeof(tmp) ? (size_t)room : sizeof(tmp));
+		ssize_t r = body_read_socket(c, tmp, room < READ_CHUNK ? (size_t)room : READ_CHUNK);
 
 		if (r > 0 && spool_write(c->spool, tmp, (size_t)r) == 0)
 			continue;

@@ -288,6 +288,13 @@ int conn_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left);
 bool conn_pending(const struct conn *c);
 
 /*
+ * Lend c's pending output to its worker's loop, when the worker offers it
+ * (conn_io lend): true when lent, and c->io->reclaim() must take it back
+ * before the calling thread writes on c again. Never waits.
+ */
+bool conn_lend(struct conn *c);
+
+/*
  * Send what output waits, never waiting. Returns 0 once everything went,
  * -2 when the socket is full (wait for it to be writable, call again), -1
  * when the peer is gone (the rest is dropped). Any thread, one at a time.

@@ -120,6 +120,14 @@ bool conn_pending(const struct conn *c)
 	return (c->out && spool_size(c->out) > 0) || c->out_file >= 0;
 }
 
+bool conn_lend(struct conn *c)
+{
+	if (!c->io->lend || !conn_pending(c))
+		return false;
+	c->io->lend(c);
+	return true;
+}
+
 int conn_flush(struct conn *c)
 {
 	while (c->out && spool_size(c->out) > 0) {

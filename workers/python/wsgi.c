@@ -286,36 +286,29 @@ static int write_iov(struct conn *c, struct iovec *iov, int n)
 }
 
 /*
- * The app's next chunk (new ref), or NULL at the end or on an error. What
- * a slow client has not taken of the chunks before goes out meanwhile,
- * when the worker's loop can send it (conn_io lend): the app may take
- * long to make the next one (a stream of events, a long poll).
+ * The app's next chunk (new ref), or NULL at the end or on an error. The
+ * worker's loop sends what a slow client has not taken yet meanwhile
+ * (conn_lend()): the app may take long to make it (events, long polls).
  */
 static PyObject *next_chunk(struct request *r, PyObject *it)
 {
 	PyObject *item;
 
-	if (r->c->io->lend && conn_pending(r->c)) {
-		r->c->io->lend(r->c);
-		r->lent = true;
-	}
+	r->lent = conn_lend(r->c);
 	item = PyIter_Next(it); /* new ref */
 	take_back(r);
 	return item;
 }
 
-/*
- * The output is this thread's again (the app may call write() while lent);
- * without the GIL, as the loop may be sending a lot of it to a fast reader.
- */
+/* The output is the thread's again (before a write() too); no GIL: the loop may be sending. */
 static void take_back(struct request *r)
 {
-	if (r->lent) {
-		r->lent = false;
-		Py_BEGIN_ALLOW_THREADS;
-		r->c->io->reclaim(r->c);
-		Py_END_ALLOW_THREADS;
-	}
+	if (!r->lent)
+		return;
+	r->lent = false;
+	Py_BEGIN_ALLOW_THREADS;
+	r->c->io->reclaim(r->c);
+	Py_END_ALLOW_THREADS;
 }
 
 /* A start_response for r: this thread's spare, or a new one. New ref, or NULL. */
