@@ -1305,8 +1305,14 @@ class Bench:
             n = next((r["req_s"] for r in ok_rows(a, lambda r: r["family"] == "nginx")), None)
             detail = kbest["server"] if kbest else "no kirin result"
             add("(a) hello keep-alive: kirin best vs nginx return 200",
-                kbest and n and kbest["req_s"] / n, ">= 0.90x",
-                _met(kbest and n and kbest["req_s"] / n >= 0.9), detail)
+                kbest and n and kbest["req_s"] / n, ">= 0.95x",
+                _met(kbest and n and kbest["req_s"] / n >= 0.95), detail)
+            ncpu = next((r.get("cpu_us") for r in ok_rows(a, lambda r: r["family"] == "nginx")),
+                        None)
+            kcpu = kbest and kbest.get("cpu_us")
+            add("(a) hello keep-alive: kirin best's CPU per request - nginx's (us)",
+                kcpu and ncpu and kcpu - ncpu, "<= 0.5",
+                _met(kcpu and ncpu and kcpu - ncpu <= 0.5), detail)
             add("(a) hello keep-alive: kirin best vs gunicorn best",
                 kbest and g and kbest["req_s"] / g, ">= 8.0x",
                 _met(kbest and g and kbest["req_s"] / g >= 8.0), detail)
