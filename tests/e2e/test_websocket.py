@@ -326,6 +326,29 @@ class WebSocketTests:
             self.assertIn("refusing a WebSocket handshake with 426", k.log())
             self.assertIn("receive() after close", k.log())
 
+    def test_asked_for_after_the_http_head_went_out(self):
+        """An app that wrote its HTTP answer, then asks for the WebSocket:
+        no 101 after that head (the connection speaks HTTP), a closed
+        WebSocket, and the answer completes."""
+        with self.kirin() as k:
+            s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+            self.clients.append(s)
+            s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                      b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      b"Sec-WebSocket-Version: 13\r\n\r\n")
+            got = b""
+            while not got.endswith(b"0\r\n\r\n"):
+                data = s.recv(65536)
+                if not data:
+                    break
+                got += data
+            self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got)
+            self.assertNotIn(b"101", got)
+            self.assertIn(b"head sent\n", got)
+            self.assertIn(b"closed True, receive None\n", got)
+            self.assertIn("asked for the WebSocket after its HTTP head went out", k.log())
+            self.served_meanwhile(k)
+
     def test_ping_pong_and_close_in_c(self):
         with self.kirin() as k:
             ws = self.raw(k)

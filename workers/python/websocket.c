@@ -35,6 +35,7 @@
 typedef struct {
 	PyObject_HEAD
 	struct conn *c;        /* NULL once the request is over */
+	const bool *head_sent; /* the app's HTTP head went out (the request's flag) */
 	PyObject *environ;     /* new ref; NULL once the request is over */
 	PyObject *subprotocol; /* new ref: the one the 101 answered; NULL: none */
 	bool deflate;          /* permessage-deflate negotiated */
@@ -184,7 +185,8 @@ int websocket_init(PyObject *app)
 	return PyType_Ready(&WebSocketType) < 0 || PyType_Ready(&EnvironType) < 0 ? -1 : 0;
 }
 
-PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
+PyObject *websocket_environ(struct conn *c, PyObject *env, const bool *head_sent,
+			    PyObject **ws_out)
 {
 	WebSocket *ws;
 	PyObject *e;
@@ -212,6 +214,7 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws_out)
 	}
 	memset((char *)ws + sizeof(PyObject), 0, sizeof(*ws) - sizeof(PyObject));
 	ws->c = c;
+	ws->head_sent = head_sent;
 	ws->environ = e;
 	Py_INCREF(e);
 	if (PyDict_Update(e, env) < 0 || PyDict_SetItem(e, W.k_websocket, (PyObject *)ws) < 0 ||
@@ -341,6 +344,13 @@ static int upgrade(WebSocket *self)
 
 	if (self->upgraded || self->refused || !c)
 		return self->dead || !c ? -1 : 0;
+	if (*self->head_sent) {
+		/* A 101 now would follow the app's own HTTP answer. */
+		log_warning("the app asked for the WebSocket after its HTTP head went out: "
+			    "no handshake answered");
+		self->dead = true; /* as a refused one: receive() None, send() raises */
+		return -1;
+	}
 	/* The head is still in c->buf. */
 	if (ws_handshake_parse(&hs, c->req.method, c->req.method_len, c->req.version_minor,
 			       c->req.headers, c->req.num_headers) < 0)
@@ -694,7 +704,7 @@ static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds)
 
 static PyObject *ws_get_closed(WebSocket *self, void *unused)
 {
-	return PyBool_FromLong(self->closed || self->refused || !self->c);
+	return PyBool_FromLong(self->closed || self->refused || self->dead || !self->c);
 }
 
 /* path, origin, protocol, version: from the environ, as gevent-websocket. */

@@ -56,10 +56,14 @@ int websocket_init(PyObject *app);
  * 'wsgi.websocket' answers the refusal (400, or 426 with
  * Sec-WebSocket-Version: 13) instead of the 101, and the app gets a closed
  * WebSocket (receive() None, send() raises); an app that never reads it
- * sees a plain GET and answers it. Otherwise env itself (a new ref) and
+ * sees a plain GET and answers it. *head_sent (the caller's, alive while
+ * the request is) says whether the app's HTTP head went out: then reading
+ * 'wsgi.websocket' answers nothing and gives a closed WebSocket, as the
+ * connection already speaks HTTP. Otherwise env itself (a new ref) and
  * *ws NULL. NULL with an exception set on failure.
  */
-PyObject *websocket_environ(struct conn *c, PyObject *env, PyObject **ws);
+PyObject *websocket_environ(struct conn *c, PyObject *env, const bool *head_sent,
+			    PyObject **ws);
 
 /*
  * After the app returned: 101 when ws answered the handshake (the

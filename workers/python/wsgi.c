@@ -155,7 +155,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	input = input_new(c);
 	env = input ? environ_new(c, input) : NULL;
 	if (env && c->req.upgrade) {
-		PyObject *wenv = websocket_environ(c, env, &r.ws); /* new ref */
+		PyObject *wenv = websocket_environ(c, env, &r.head_sent, &r.ws); /* new ref */
 		Py_SETREF(env, wenv);
 	}
 	r.env = env;

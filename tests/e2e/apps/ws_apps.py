@@ -3,7 +3,9 @@ they run under every worker type.
 
 echo      echoes each message until the client closes; /info answers the
           WebSocket's attributes as JSON, then echoes; an upgrade request
-          the app ignores (/plain) is answered as a GET
+          the app ignores (/plain) is answered as a GET; /late writes its
+          HTTP head and a line, then asks for the WebSocket and says what
+          it got
 push      sends 64 KiB messages to a client that never reads, until send()
           raises; writes what it managed to the file named in the query
 choose    the subprotocol named in the query (none: no choice) is the app's
@@ -23,6 +25,15 @@ def echo(environ, start_response):
     if path == "/plain":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"plain GET, upgrade: " + environ.get("HTTP_UPGRADE", "").encode()]
+    if path == "/late":
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"head sent\n")
+        ws = environ.get("wsgi.websocket")
+        try:
+            got = repr(ws.receive()).encode()
+        except kirin.WebSocketError as exc:
+            got = b"raises " + str(exc).encode()
+        return [b"closed %r, receive %s\n" % (ws.closed, got)]
     ws = environ.get("wsgi.websocket")
     if ws is None:
         start_response("200 OK", [("Content-Type", "text/plain")])
