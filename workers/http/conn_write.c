@@ -16,6 +16,7 @@ static bool buffering(const struct conn *c);
 static int keep(struct conn *c, struct iovec *iov, int n);
 static int drain_out(struct conn *c, size_t to);
 static void advance(struct iovec **iov, int *n, size_t w);
+static int flushed(struct conn *c, ssize_t w);
 
 int conn_writev(struct conn *c, struct iovec *iov, int n)
 {
@@ -130,34 +131,37 @@ bool conn_lend(struct conn *c)
 
 int conn_flush(struct conn *c)
 {
-	while (c->out && spool_size(c->out) > 0) {
-		ssize_t w = spool_send(c->out, c->fd);
+	int rc;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN)
-			return -2;
-		if (w <= 0) {
-			conn_drop_output(c);
-			return -1;
-		}
-	}
+	while (c->out && spool_size(c->out) > 0)
+		if ((rc = flushed(c, spool_send(c->out, c->fd))) <= 0)
+			return rc;
 	while (c->out_file >= 0 && c->out_left > 0) {
 		ssize_t w = sendfile(c->fd, c->out_file, &c->out_off,
 				     c->out_left > (1 << 30) ? (1 << 30) : c->out_left);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN)
-			return -2;
-		if (w <= 0) {
-			conn_drop_output(c);
-			return -1;
-		}
-		c->out_left -= (uint64_t)w;
+		if ((rc = flushed(c, w)) <= 0)
+			return rc;
+		if (w > 0)
+			c->out_left -= (uint64_t)w;
 	}
 	conn_drop_output(c);
 	return 0;
+}
+
+/*
+ * What one send of conn_flush() (w bytes, or -1 with errno) means: 1 go
+ * on, -2 wait for the socket, -1 the connection failed (its output
+ * dropped).
+ */
+static int flushed(struct conn *c, ssize_t w)
+{
+	if (w > 0 || (w < 0 && errno == EINTR))
+		return 1;
+	if (w < 0 && errno == EAGAIN)
+		return -2;
+	conn_drop_output(c);
+	return -1;
 }
 
 /*
