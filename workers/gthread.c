@@ -391,10 +391,16 @@ static void serve_fresh(struct cconn *cc, PyThreadState *ts)
 			rc = conn_poll_head(&cc->c);
 	}
 	if (rc != 1 || !cc->c.body_done) {
-		if (rc == 0 || (rc == -1 && !cc->c.error_status))
+		if (rc == 0 || (rc == -1 && !cc->c.error_status)) {
 			reactor_event_drop(cc);
-		else
-			reactor_event_hand(cc, rc);
+			return;
+		}
+		/* Its buffer back to this thread's spares now, before the next
+		 * accept takes another: freed later by the loop, buffers of a
+		 * crowd of slow heads would leave this thread's heap in holes. */
+		if (rc == -2)
+			conn_shrink(&cc->c);
+		reactor_event_hand(cc, rc);
 		return;
 	}
 	this_thread->lent_any = false;

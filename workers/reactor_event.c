@@ -518,7 +518,10 @@ static void *acceptor_main(void *arg)
 	return NULL;
 }
 
-/* In the loop: take what the acceptor queued and read their first heads. */
+/*
+ * In the loop: take what the acceptor (or a pool thread) queued, and read
+ * (or settle) their first heads.
+ */
 static void on_accepted(evutil_socket_t fd, short what, void *arg)
 {
 	connset_drain(A.ready_fd, &A.mu, &A.queue, accepted);
