@@ -373,10 +373,10 @@ static void run_job(struct cconn *cc, PyThreadState *ts)
 /*
  * A connection this thread accepted: its first request runs here from
  * accept to close, as in the sync worker, when the first read brings its
- * whole head and it has no body (the loop reads bodies). It goes to the
- * loop when it must wait for its client: for its head (a slow client
- * holds no thread), for its body, to take the rest of the response, for
- * its next request, or to linger on close.
+ * whole head and body. It goes to the loop when it must wait for its
+ * client: for its head (a slow client holds no thread), for the rest of
+ * its body, to take the rest of the response, for its next request, or to
+ * linger on close; and to be refused (the loop has a pool thread answer).
  */
 static void serve_fresh(struct cconn *cc, PyThreadState *ts)
 {
@@ -390,7 +390,17 @@ static void serve_fresh(struct cconn *cc, PyThreadState *ts)
 		if (poll(&p, 1, FRESH_WAIT_MS) > 0)
 			rc = conn_poll_head(&cc->c);
 	}
-	if (rc != 1 || !cc->c.body_done) {
+	if (rc == 1 && !cc->c.body_done) {
+		/* A body that came with its head is read here; the loop reads
+		 * the rest of one that did not (rc 1: its head is dispatched). */
+		rc = conn_poll_body(&cc->c, (size_t)g.w->cfg->request_body_buffer,
+				    (uint64_t)g.w->cfg->request_body_buffer_max);
+		if (rc == -2) {
+			reactor_event_hand(cc, 1);
+			return;
+		}
+	}
+	if (rc != 1) {
 		if (rc == 0 || (rc == -1 && !cc->c.error_status)) {
 			reactor_event_drop(cc);
 			return;

@@ -11,7 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, main,  # noqa: E402
+from kirintest import (Kirin, concurrent_gets, main, raw_request,  # noqa: E402
                        recv_responses, wait_for)
 
 
@@ -95,8 +95,9 @@ class GthreadTest(unittest.TestCase):
         its client goes to the loop. With one thread: silent and
         half-sent heads, a half-sent body, then a normal client is served
         at once; each of the others is answered when its client finishes,
-        a bad head gets its 400 and a close, and a fresh connection's
-        pipelined and later requests are served in order."""
+        a body that comes with its head is read, a bad body or head gets
+        its 400 and a close, and a fresh connection's pipelined and later
+        requests are served in order."""
         with Kirin("-k", "gthread", "-w", "1", "--threads", "1", "upload:app") as k:
             waiting = []
 
@@ -125,6 +126,12 @@ class GthreadTest(unittest.TestCase):
             (head, got), = recv_responses(body, 1, 10)
             self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
             self.assertTrue(got.startswith(b"10 "), got)
+            got = raw_request(k.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                              b"Connection: close\r\n\r\nhello")
+            self.assertTrue(got.startswith(b"HTTP/1.1 200") and b"\r\n\r\n5 " in got, got)
+            got = raw_request(k.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                              b"\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+            self.assertTrue(got.startswith(b"HTTP/1.1 400"), got)
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n")
                 (head, _), = recv_responses(s, 1, 10)
