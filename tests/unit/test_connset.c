@@ -1,7 +1,7 @@
 /* Unit tests for the connection set on a fake reactor: the wait lists and
  * their spans (the head timeout from the policy), dispatch, the graceful
  * stop, lingering closes, and a connection closed when it cannot be
- * watched; plus the
+ * watched, connections a pool thread accepted joining the set; plus the
  * libevent reactor closing a connection whose event_new() fails. The .c
  * files are included to reach their statics; event_new is renamed in
  * reactor_event.c so a test can make it fail. */
@@ -353,6 +353,56 @@ static void test_the_end_closes_lingering_connections(void **state)
 	assert_int_equal(connset_init(&wk, &ops, &fake), 0); /* for the teardown */
 }
 
+/* A pool thread's connection, its head polled there: no second read. */
+static struct cconn *polled(int *peer, const char *sent, int *head_rc)
+{
+	struct cconn *cc = calloc(1, sizeof(*cc));
+	int sv[2];
+
+	assert_non_null(cc);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(write(sv[1], sent, strlen(sent)), (ssize_t)strlen(sent));
+	conn_init(&cc->c, sv[0], NULL, &io, &S.policy.limits, S.policy.timeout_ms);
+	*head_rc = conn_poll_head(&cc->c);
+	*peer = sv[1];
+	return cc;
+}
+
+/* Connections a pool thread accepted join the set where it left them. */
+static void test_the_pools_connections_join_where_they_were_left(void **state)
+{
+	int whole_peer, half_peer, served_peer, rc;
+	struct cconn *whole, *half, *served;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	whole = polled(&whole_peer, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rc);
+	assert_int_equal(rc, 1);
+	connset_join(whole, rc);
+	assert_ptr_equal(F.dispatched, whole);
+	assert_true(whole->busy && whole->served && whole->c.defer_close);
+	half = polled(&half_peer, "GET / HT", &rc);
+	assert_int_equal(rc, -2);
+	connset_join(half, rc);
+	assert_ptr_equal(half->wait.list, &S.head);
+	assert_false(half->busy || half->served);
+	served = polled(&served_peer, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", &rc);
+	connset_adopt(served);
+	assert_true(served->busy && served->served && served->c.defer_close);
+	assert_null(served->wait.list);
+	assert_int_equal(S.busy, 2);
+	assert_int_equal(S.fresh, 1);
+	assert_int_equal(S.nconns, 3);
+	/* Back from the dispatcher: its next request, as for any other. */
+	assert_int_equal(conn_next_request(&served->c), 0);
+	connset_park(served);
+	assert_ptr_equal(served->wait.list, &S.idle);
+	assert_int_equal(S.busy, 1);
+	close(whole_peer);
+	close(half_peer);
+	close(served_peer);
+}
+
 /* reactor_event: a connection whose event cannot be made is closed, its room given back. */
 static void test_event_new_failure_closes_the_connection(void **state)
 {
@@ -382,6 +432,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_spans_come_from_the_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_where_connections_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_complete_head_is_dispatched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_pools_connections_join_where_they_were_left,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_closes_idle_and_keeps_fresh, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_connection_that_cannot_be_watched_is_closed,
