@@ -5,6 +5,7 @@ TLS required and refused, plain HTTP on the TLS port, hostile handshakes
 (silent, byte by byte, garbage, truncated, renegotiation) while a normal
 client is served, bad certificates refused at start, session resumption
 across workers, and HUP certificate rotation under load."""
+import fcntl
 import hashlib
 import http.client
 import json
@@ -14,9 +15,11 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -37,19 +40,24 @@ def openssl(*args, cwd):
 
 def make_pki(d):
     """ca.pem; server.pem/.key and server2.pem/.key (both for 127.0.0.1,
-    signed by the CA); client.pem/.key (signed by the CA); rogue.pem/.key
-    (self-signed)."""
+    signed by the CA); big.pem/.key (the same with a 60 KB comment: a
+    handshake flight larger than a small socket buffer); client.pem/.key
+    (signed by the CA); rogue.pem/.key (self-signed)."""
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
             "-subj", "/CN=kirin test CA", cwd=d)
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, subj, ext in (("server", "/CN=server one", True), ("server2", "/CN=server two", True),
-                            ("client", "/O=kirin tests/CN=client one", False)):
+    with open(os.path.join(d, "big.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nnsComment=" + "x" * 60000 + "\n")
+    for name, subj, ext in (("server", "/CN=server one", "san.ext"),
+                            ("server2", "/CN=server two", "san.ext"),
+                            ("big", "/CN=server big", "big.ext"),
+                            ("client", "/O=kirin tests/CN=client one", None)):
         openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                *(["-extfile", "san.ext"] if ext else []), cwd=d)
+                *(["-extfile", ext] if ext else []), cwd=d)
     openssl("req", "-x509", *ec, "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2",
             "-subj", "/CN=client one", cwd=d)
 
@@ -170,6 +178,19 @@ def refused(port, data):
             if isinstance(e, socket.timeout):
                 raise AssertionError("the server kept the connection open") from e
             return got
+
+
+def queued_stopped_growing(sock, pause=0.1):
+    """The bytes waiting in sock's receive queue when they stopped growing
+    over pause seconds (and there were some), else 0."""
+    before = queued(sock)
+    time.sleep(pause)
+    after = queued(sock)
+    return after if after and after == before else 0
+
+
+def queued(sock):
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
 
 
 def closed_within(sock, seconds):
@@ -309,6 +330,50 @@ class Serve:
                 silent.close()
                 slow.close()
             self.assertEqual(https(k.port)[0], 200)
+            self.assertIsNone(k.poll())
+
+    def test_handshake_that_must_wait_to_write(self):
+        """A certificate larger than the socket can take at once, to a client
+        that advertises a small MSS and window and reads only once the server
+        is stuck: the server waits until it can write, and serves others
+        meanwhile."""
+        sync = self.worker_class == "sync"
+        with self.kirin(*tls_args("big"), *(["-w", "2"] if sync else [])) as k:
+            s = socket.socket()
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+            s.settimeout(10)
+            s.connect(("127.0.0.1", k.port))
+            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = client_context().wrap_bio(inc, out, server_hostname="127.0.0.1")
+            self.assertRaises(ssl.SSLWantReadError, obj.do_handshake)
+            s.sendall(out.read())
+            # Until the server's flight stops coming: its send is then stuck.
+            seen = wait_for(lambda: queued_stopped_growing(s), 10)
+            self.assertGreater(seen, 0)
+            if not sync:  # a sync worker serves one connection at a time
+                self.assertEqual(https(k.port)[0], 200)
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    s.sendall(out.read())
+                    data = s.recv(65536)  # the old bug: nothing more came (timeout)
+                    self.assertTrue(data, "closed during the handshake")
+                    inc.write(data)
+            obj.write(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            s.sendall(out.read())
+            answer = b""
+            while not answer.endswith(b"}"):
+                try:
+                    answer += obj.read(65536)
+                except ssl.SSLWantReadError:
+                    data = s.recv(65536)
+                    self.assertTrue(data, answer)
+                    inc.write(data)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:100])
             self.assertIsNone(k.poll())
 
     def test_proxy_header_before_the_handshake(self):
