@@ -56,7 +56,9 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 			         prefix, v->name, config_refusal(v->name)->why);
 			rc = -2;
 		} else if (!s && strcmp(v->name, "ssl_context") == 0 && v->kind != PYVALUE_NONE) {
-			/* Gunicorn's example defines it: accepted, but said to be unused. */
+			/* Gunicorn's example defines it: without TLS, as Gunicorn, unused;
+			 * with TLS, sslctx_load() refuses it. */
+			cfg->ssl_context_hook = true;
 			snprintf(note, sizeof(note),
 			         "%s'ssl_context' is never called: kirin's TLS is OpenSSL's, set up in "
 			         "C from certfile, keyfile, ca_certs, cert_reqs, ciphers and ssl_version",

@@ -66,6 +66,15 @@ int sslctx_load(struct config *cfg, char *err, size_t errlen)
 		}
 		return 0;
 	}
+	if (cfg->ssl_context_hook) {
+		/* Its SSLContext cannot be read back whole (certificates, ALPN,
+		 * curves, sni_callback have no getters): refused, not half-applied. */
+		snprintf(err, errlen,
+		         "ssl_context (Gunicorn's hook, in the Python config file) cannot be applied "
+		         "with certfile: kirin's TLS context is OpenSSL's, made in C; set ssl_version, "
+		         "ciphers, cert_reqs and ca_certs instead, and remove ssl_context");
+		return -1;
+	}
 	if (cfg->cert_reqs > 0 && !cfg->ca_certs) {
 		snprintf(err, errlen,
 		         "cert_reqs %d verifies client certificates: it needs ca_certs",

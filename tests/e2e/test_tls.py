@@ -495,6 +495,34 @@ class Operations(unittest.TestCase):
             p = run_kirin(*tls_args(), "--check-config", "hello:app", timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_ssl_context_hook_refused_with_tls(self):
+        """Gunicorn's ssl_context hook returns a Python SSLContext that kirin
+        cannot read back whole: with certfile set (in the file or on the
+        command line) the start is refused, naming it; without TLS it is
+        never called (as Gunicorn) and kirin only warns."""
+        with tempfile.TemporaryDirectory() as d:
+            hook = ("def ssl_context(conf, default_ssl_context_factory):\n"
+                    "    import ssl\n"
+                    "    context = default_ssl_context_factory()\n"
+                    "    context.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+                    "    return context\n")
+            with_tls, plain = os.path.join(d, "tls.conf.py"), os.path.join(d, "plain.conf.py")
+            with open(with_tls, "w") as f:
+                f.write(f"certfile = {pki('server.pem')!r}\nkeyfile = {pki('server.key')!r}\n"
+                        + hook)
+            with open(plain, "w") as f:
+                f.write(hook)
+            for args in (["-c", with_tls], ["-c", plain, *tls_args()],
+                         ["-c", with_tls, "--check-config"]):
+                with self.subTest(args=args):
+                    p = run_kirin("-b", "127.0.0.1:1", *args, "hello:app", timeout=30)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn("ssl_context", p.stderr)
+                    self.assertNotIn("Booting worker", p.stderr)
+            p = run_kirin("-c", plain, "--check-config", "hello:app", timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stderr, r"WARNING.*'ssl_context' is never called")
+
     def test_session_resumption_across_workers(self):
         # sync workers serve one connection at a time: while the first
         # holds a half-sent head, another worker takes the second.
