@@ -495,33 +495,66 @@ class Operations(unittest.TestCase):
             p = run_kirin(*tls_args(), "--check-config", "hello:app", timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
 
-    def test_ssl_context_hook_refused_with_tls(self):
-        """Gunicorn's ssl_context hook returns a Python SSLContext that kirin
-        cannot read back whole: with certfile set (in the file or on the
-        command line) the start is refused, naming it; without TLS it is
-        never called (as Gunicorn) and kirin only warns."""
+    def test_ssl_context_hook(self):
+        """Gunicorn's ssl_context hook, in a Python config file with certfile:
+        what it changes on the factory's context is applied (the minimum
+        version of Gunicorn's example; ciphers with a maximum version); what
+        kirin cannot read back is refused at start, naming it; without
+        certfile it is not called, as with Gunicorn."""
+        def conf(name, body, tls=True):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                if tls:
+                    f.write(f"certfile = {pki('server.pem')!r}\nkeyfile = {pki('server.key')!r}\n")
+                f.write("import ssl\ndef ssl_context(conf, default_ssl_context_factory):\n"
+                        + "".join(f"    {line}\n" for line in body))
+            return path
+
+        def handshake(port, version):
+            ctx = client_context()
+            ctx.minimum_version = ctx.maximum_version = version
+            with tls_socket(port, ctx) as s:
+                return s.version(), s.cipher()[0]
+
         with tempfile.TemporaryDirectory() as d:
-            hook = ("def ssl_context(conf, default_ssl_context_factory):\n"
-                    "    import ssl\n"
-                    "    context = default_ssl_context_factory()\n"
-                    "    context.minimum_version = ssl.TLSVersion.TLSv1_3\n"
-                    "    return context\n")
-            with_tls, plain = os.path.join(d, "tls.conf.py"), os.path.join(d, "plain.conf.py")
-            with open(with_tls, "w") as f:
-                f.write(f"certfile = {pki('server.pem')!r}\nkeyfile = {pki('server.key')!r}\n"
-                        + hook)
-            with open(plain, "w") as f:
-                f.write(hook)
-            for args in (["-c", with_tls], ["-c", plain, *tls_args()],
-                         ["-c", with_tls, "--check-config"]):
-                with self.subTest(args=args):
-                    p = run_kirin("-b", "127.0.0.1:1", *args, "hello:app", timeout=30)
+            v13 = conf("v13.py", ["context = default_ssl_context_factory()",
+                                  "context.minimum_version = ssl.TLSVersion.TLSv1_3",
+                                  "return context"])
+            with Kirin("-c", v13, "hello:app") as k:
+                self.assertEqual(handshake(k.port, ssl.TLSVersion.TLSv1_3)[0], "TLSv1.3")
+                with self.assertRaises(ssl.SSLError):
+                    handshake(k.port, ssl.TLSVersion.TLSv1_2)
+            cipher = conf("cipher.py", ["context = default_ssl_context_factory()",
+                                        "context.maximum_version = ssl.TLSVersion.TLSv1_2",
+                                        "context.set_ciphers('ECDHE-ECDSA-AES256-GCM-SHA384')",
+                                        "return context"])
+            with Kirin("-c", cipher, "hello:app") as k:
+                self.assertEqual(handshake(k.port, ssl.TLSVersion.TLSv1_2),
+                                 ("TLSv1.2", "ECDHE-ECDSA-AES256-GCM-SHA384"))
+                with self.assertRaises(ssl.SSLError):
+                    handshake(k.port, ssl.TLSVersion.TLSv1_3)
+            factory = ["context = default_ssl_context_factory()"]
+            cases = [
+                (["context = default_ssl_context_factory()",
+                  "context.sni_callback = lambda *args: None", "return context"], "sni_callback"),
+                (factory + [f"context.load_cert_chain({pki('server2.pem')!r}, "
+                            f"{pki('server2.key')!r})", "return context"], "load_cert_chain"),
+                (factory + ["context.set_alpn_protocols(['h2'])", "return context"],
+                 "set_alpn_protocols"),
+                (["return ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)"], "did not make"),
+                (["raise RuntimeError('no context today')"], "no context today"),
+            ]
+            for body, named in cases:
+                with self.subTest(named=named):
+                    p = run_kirin("-b", "127.0.0.1:1", "-c", conf("bad.py", body), "hello:app",
+                                  timeout=30)
                     self.assertEqual(p.returncode, 1, p.stderr)
                     self.assertIn("ssl_context", p.stderr)
+                    self.assertIn(named, p.stderr)
                     self.assertNotIn("Booting worker", p.stderr)
+            plain = conf("plain.py", ["raise RuntimeError('called')"], tls=False)
             p = run_kirin("-c", plain, "--check-config", "hello:app", timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
-            self.assertRegex(p.stderr, r"WARNING.*'ssl_context' is never called")
 
     def test_session_resumption_across_workers(self):
         # sync workers serve one connection at a time: while the first
