@@ -180,6 +180,30 @@ def refused(port, data):
             return got
 
 
+def small_window_socket(port):
+    """A connection to port that advertises a 536-byte MSS and a receive
+    buffer of about 1 KiB: the server can send it little before it waits."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def server_side_established(port, client_port):
+    """Whether the server's end of 127.0.0.1:client_port -> port is still
+    ESTABLISHED (/proc/net/tcp: a closed one is FIN_WAIT1 behind the data it
+    could not send, or gone)."""
+    want = (f"0100007F:{port:04X}", f"0100007F:{client_port:04X}")
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                return fields[3] == "01"
+    return False
+
+
 def queued_stopped_growing(sock, pause=0.1):
     """The bytes waiting in sock's receive queue when they stopped growing
     over pause seconds (and there were some), else 0."""
@@ -339,12 +363,8 @@ class Serve:
         meanwhile."""
         sync = self.worker_class == "sync"
         with self.kirin(*tls_args("big"), *(["-w", "2"] if sync else [])) as k:
-            s = socket.socket()
+            s = small_window_socket(k.port)
             self.addCleanup(s.close)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-            s.settimeout(10)
-            s.connect(("127.0.0.1", k.port))
             inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
             obj = client_context().wrap_bio(inc, out, server_hostname="127.0.0.1")
             self.assertRaises(ssl.SSLWantReadError, obj.do_handshake)
@@ -374,6 +394,24 @@ class Serve:
                     self.assertTrue(data, answer)
                     inc.write(data)
             self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:100])
+            self.assertIsNone(k.poll())
+
+    def test_a_handshake_never_read_is_cut(self):
+        """The same client, which never reads: the server's wait to write
+        counts against --timeout and the connection is closed; others are
+        served meanwhile."""
+        sync = self.worker_class == "sync"
+        with self.kirin(*tls_args("big"), "--timeout", "2", *(["-w", "2"] if sync else [])) as k:
+            s = small_window_socket(k.port)
+            self.addCleanup(s.close)
+            s.sendall(client_hello())
+            self.assertGreater(wait_for(lambda: queued_stopped_growing(s), 10), 0)
+            if not sync:
+                self.assertEqual(https(k.port)[0], 200)
+            mine = s.getsockname()[1]
+            self.assertTrue(wait_for(lambda: not server_side_established(k.port, mine), 20),
+                            "the server keeps a handshake it cannot send")
+            self.assertEqual(https(k.port)[0], 200)
             self.assertIsNone(k.poll())
 
     def test_proxy_header_before_the_handshake(self):
