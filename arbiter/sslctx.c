@@ -161,14 +161,17 @@ static int apply_hook(SSL_CTX *ctx, const struct config *cfg, char *err, size_t 
 	if (rc == 0 && t.ciphers && SSL_CTX_set_cipher_list(ctx, t.ciphers) != 1)
 		rc = ssl_failed("ciphers from the ssl_context hook", t.ciphers, err, errlen);
 	if (rc == 0 && t.verify > 0 && !cfg->ca_certs) {
-		snprintf(err, errlen, "the ssl_context hook verifies client certificates: "
-		                      "that needs ca_certs");
+		snprintf(err, errlen,
+		         "the ssl_context hook verifies client certificates: "
+		         "that needs ca_certs");
 		rc = -1;
 	}
 	if (t.verify >= 0)
-		SSL_CTX_set_verify(ctx, t.verify == 0   ? SSL_VERIFY_NONE
-		                        : t.verify == 1 ? SSL_VERIFY_PEER
-		                                        : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		SSL_CTX_set_verify(ctx,
+		                   t.verify == 0 ? SSL_VERIFY_NONE
+		                   : t.verify == 1
+		                       ? SSL_VERIFY_PEER
+		                       : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 		                   NULL);
 	free(t.ciphers);
 	return rc;

@@ -198,7 +198,8 @@ static int gevent_import(const char *names)
 
 	if (!import_fn) {
 		globals = PyDict_New(); /* new ref */
-		if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
+		if (globals &&
+		    PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
 			res = PyRun_String(gevent_src, Py_file_input, globals, globals); /* new ref */
 		import_fn = res ? PyDict_GetItemString(globals, "_import") : NULL; /* borrowed */
 		Py_XINCREF(import_fn);

@@ -345,16 +345,16 @@ static PyObject *emit(PyObject *self, PyObject *args)
 
 int hooks_ssl_context(const struct config *cfg, struct hooks_tls *out, char *err, size_t errlen)
 {
-	PyObject *g = get_helpers(); /* borrowed */
+	PyObject *g = get_helpers();                        /* borrowed */
 	PyObject *settings = g ? settings_dict(cfg) : NULL; /* new ref */
-	PyObject *r = settings ? PyObject_CallFunctionObjArgs(PyDict_GetItemString(g, "_ssl_context"),
-							    settings, NULL)
-			       : NULL; /* new ref: (min, max, set, clear, ciphers, verify) */
+	PyObject *r = settings ? PyObject_CallFunctionObjArgs(
+	                             PyDict_GetItemString(g, "_ssl_context"), settings, NULL)
+	                       : NULL; /* new ref: (min, max, set, clear, ciphers, verify) */
 	PyObject *ciphers = NULL;
 	int rc = -1;
 
 	if (r && PyArg_ParseTuple(r, "iikkOi", &out->min_version, &out->max_version,
-				  &out->options_set, &out->options_clear, &ciphers, &out->verify)) {
+	                          &out->options_set, &out->options_clear, &ciphers, &out->verify)) {
 		out->ciphers = NULL;
 		if (ciphers != Py_None) {
 			const char *s = PyUnicode_AsUTF8(ciphers);
@@ -364,7 +364,8 @@ int hooks_ssl_context(const struct config *cfg, struct hooks_tls *out, char *err
 	}
 	if (rc < 0 && g && refused(g, err, errlen) < 0) {
 		interp_log_exception("the ssl_context hook");
-		snprintf(err, errlen, "ssl_context hook failed (its traceback is in the error log)");
+		snprintf(err, errlen,
+		         "ssl_context hook failed (its traceback is in the error log)");
 	}
 	PyErr_Clear();
 	Py_XDECREF(r);

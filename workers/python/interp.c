@@ -462,7 +462,7 @@ static void forget_warm(void)
 /* gc.freeze() or gc.unfreeze(), as Python documents them around fork(). */
 static void gc_call(const char *method)
 {
-	PyObject *gc = PyImport_ImportModule("gc"); /* new ref */
+	PyObject *gc = PyImport_ImportModule("gc");                      /* new ref */
 	PyObject *r = gc ? PyObject_CallMethod(gc, method, NULL) : NULL; /* new ref */
 
 	if (!r)
