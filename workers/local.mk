@@ -36,6 +36,7 @@ libkirin_a_SOURCES += \
 	workers/python/gmain.c workers/python/gmain.h \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
+	workers/python/websocket_environ.c workers/python/websocket_object.h \
 	workers/python/ws_choice.c workers/python/ws_choice.h \
 	workers/python/asgi.c workers/python/asgi.h \
 	workers/python/asgi_scope.c workers/python/asgi_scope.h \
