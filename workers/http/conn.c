@@ -366,22 +366,35 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms)
 
 void conn_trim(struct conn *c, size_t room)
 {
-	char *old = c->buf;
-
+	/*
+	 * Copied into new blocks rather than shrunk in place: a realloc()
+	 * that shrinks leaves a hole the next 16 KiB buffer does not fit, and
+	 * the heap grows by that much for each WebSocket. The old blocks go
+	 * to the spares, for the next connection's head.
+	 */
 	if (c->headers && !c->headers_trimmed) {
 		size_t n = c->req.num_headers ? c->req.num_headers : 1;
+		struct http_header *h = mem_alloc(n * sizeof(*h));
 
-		c->headers = mem_realloc(c->headers, n * sizeof(*c->headers));
-		c->req.headers = c->headers;
+		memcpy(h, c->headers, c->req.num_headers * sizeof(*h));
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+		c->req.headers = c->headers = h;
 		c->req.max_headers = n;
 		c->headers_trimmed = true;
 	}
-	if (!c->buf || c->cap <= c->len + room)
-		return;
-	c->buf = mem_realloc(c->buf, c->len + room);
-	c->cap = c->len + room;
-	if (c->buf != old && c->head_len > 0)
-		http_request_rebase(&c->req, c->buf);
+	if (c->buf && c->cap > c->len + room) {
+		char *b = mem_alloc(c->len + room);
+
+		memcpy(b, c->buf, c->len);
+		if (c->cap == READ_CHUNK)
+			spare_give(&spare_bufs, c->buf, c->cap);
+		else
+			free(c->buf);
+		c->buf = b;
+		c->cap = c->len + room;
+		if (c->head_len > 0)
+			http_request_rebase(&c->req, c->buf);
+	}
 }
 
 void conn_going_away(struct conn *c)
