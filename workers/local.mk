@@ -34,6 +34,7 @@ libkirin_a_SOURCES += \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/python/gconn.c workers/python/gconn.h \
 	workers/python/gmain.c workers/python/gmain.h \
+	workers/python/pystack.c workers/python/pystack.h \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
 	workers/python/websocket_environ.c workers/python/websocket_object.h \
