@@ -397,6 +397,18 @@ void conn_trim(struct conn *c, size_t room)
 	}
 }
 
+void conn_drop_head(struct conn *c)
+{
+	if (c->headers_trimmed)
+		free(c->headers);
+	else
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+	c->headers = NULL;
+	c->headers_trimmed = true; /* nothing left to trim */
+	memset(&c->req, 0, sizeof(c->req));
+	c->len = c->head_len = c->raw = c->ready = c->ready_end = 0;
+}
+
 void conn_going_away(struct conn *c)
 {
 	__atomic_store_n(&c->going_away, true, __ATOMIC_RELEASE);

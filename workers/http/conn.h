@@ -331,6 +331,15 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms);
 void conn_trim(struct conn *c, size_t room);
 
 /*
+ * For a connection taken over by another protocol, once nothing reads
+ * its HTTP head any more (no access-log line to write): the head's bytes
+ * and its header array go, and c->req is cleared (its slices would point
+ * at nothing). Only with every byte past the head consumed: c->len
+ * becomes 0. Never waits.
+ */
+void conn_drop_head(struct conn *c);
+
+/*
  * The worker stops: wake the reader of an upgraded connection by shutting
  * down its reading side, so that it sees EOF with c->going_away set and
  * says its goodbye (a WebSocket: close 1001) instead of holding the stop

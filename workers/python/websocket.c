@@ -12,6 +12,7 @@
 
 #include "arbiter/log.h"
 #include "arbiter/monotime.h"
+#include "workers/accesslog.h"
 #include "workers/http/conn.h"
 #include "workers/http/mem.h"
 #include "workers/http/utf8.h"
@@ -43,6 +44,7 @@ static PyObject *read_message(WebSocket *self);
 static PyObject *deliver(WebSocket *self, const struct ws_event *ev);
 static int read_more(WebSocket *self);
 static int write_frame(WebSocket *self, unsigned opcode, const uint8_t *data, size_t len);
+static void answer_ping(WebSocket *self, const uint8_t *data, size_t len);
 static void flush_pong(WebSocket *self);
 static void send_close(WebSocket *self, unsigned code, const char *reason, size_t len);
 static PyObject *ws_error(const char *msg);
@@ -195,6 +197,8 @@ void websocket_finish(PyObject *obj)
 	free(self->asm_);
 	self->asm_ = NULL;
 	self->asm_cap = self->asm_len = 0;
+	free(self->pong);
+	self->pong = NULL;
 }
 
 static void ws_dealloc(WebSocket *self)
@@ -204,6 +208,7 @@ static void ws_dealloc(WebSocket *self)
 	Py_XDECREF(self->token);
 	Py_XDECREF(self->subprotocol);
 	free(self->asm_);
+	free(self->pong);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -358,10 +363,7 @@ static PyObject *read_message(WebSocket *self)
 			break;
 		}
 		case WS_EV_PING:
-			memcpy(self->pong, ev.data, ev.len);
-			self->pong_len = ev.len;
-			self->pong_due = true;
-			flush_pong(self);
+			answer_ping(self, ev.data, ev.len);
 			break;
 		case WS_EV_PONG:
 			self->ping_sent = 0;
@@ -433,13 +435,19 @@ static PyObject *deliver(WebSocket *self, const struct ws_event *ev)
 static int read_more(WebSocket *self)
 {
 	struct conn *c = self->c;
-	size_t base = c->head_len; /* the head stays: the access log reads it */
+	size_t base;
 
 	if (self->raw == c->len) {
-		/* Between messages: an idle WebSocket keeps a small buffer. */
-		c->len = self->raw = base;
+		/* Between messages: an idle WebSocket keeps a small buffer, and
+		 * the head only for the access log's line at the end. */
+		c->len = c->head_len;
+		if (c->head_len > 0 && !accesslog_enabled())
+			conn_drop_head(c);
+		self->raw = c->len;
 		conn_trim(c, IDLE_ROOM);
-	} else if (self->raw > base) {
+	}
+	base = c->head_len;
+	if (self->raw > base) {
 		memmove(c->buf + base, c->buf + self->raw, c->len - self->raw);
 		c->len = base + (c->len - self->raw);
 		self->raw = base;
@@ -625,13 +633,34 @@ static void send_close(WebSocket *self, unsigned code, const char *reason, size_
 	write_frame(self, WS_OP_CLOSE, p, n < 0 ? 0 : (size_t)n);
 }
 
-/* The pong a ping asked for, unless a writer is busy: it sends it after its frame. */
+/* The pong a ping asked for, now, or after the frame a writer is busy with. */
+static void answer_ping(WebSocket *self, const uint8_t *data, size_t len)
+{
+	if (!self->writing) {
+		free(self->pong); /* answered by this one */
+		self->pong = NULL;
+		write_frame(self, WS_OP_PONG, data, len);
+		return;
+	}
+	if (!self->pong)
+		self->pong = xmalloc(1 + WS_CONTROL_MAX);
+	self->pong[0] = (uint8_t)len;
+	memcpy(self->pong + 1, data, len);
+}
+
+/* The pong owed since a writer was busy, if any. */
 static void flush_pong(WebSocket *self)
 {
-	if (self->pong_due && !self->writing) {
-		self->pong_due = false;
-		write_frame(self, WS_OP_PONG, self->pong, self->pong_len);
-	}
+	uint8_t p[WS_CONTROL_MAX];
+	size_t n;
+
+	if (!self->pong || self->writing)
+		return;
+	n = self->pong[0];
+	memcpy(p, self->pong + 1, n);
+	free(self->pong);
+	self->pong = NULL;
+	write_frame(self, WS_OP_PONG, p, n);
 }
 
 /*

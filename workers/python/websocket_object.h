@@ -39,10 +39,8 @@ typedef struct {
 	size_t raw;    /* client bytes not consumed yet: c->buf[raw..c->len) */
 	uint8_t *asm_; /* a message arriving in pieces */
 	size_t asm_len, asm_cap;
-	uint8_t asm_op;
-	uint8_t pong[WS_CONTROL_MAX]; /* the last ping's payload, to answer */
-	size_t pong_len;
-	bool pong_due;
+	uint8_t *pong; /* a pong owed while a writer was busy (malloc'd): the length
+			* of the last ping's payload, then the payload; NULL: none */
 	double last_rx;   /* monotime of the last bytes from the client */
 	double ping_sent; /* monotime of our unanswered ping, 0: none */
 	PyObject *token;  /* of setting kirin._websocket to it (new ref), NULL if not set */
