@@ -46,6 +46,7 @@ libkirin_a_SOURCES += \
 	workers/python/asgi_ws.c workers/python/asgi_ws.h \
 	workers/python/lifespan.c workers/python/lifespan.h \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
+	workers/http/conn_policy.c \
 	workers/http/spool.c workers/http/spool.h \
 	workers/http/tls.c workers/http/tls.h \
 	workers/http/allow.c workers/http/allow.h \

@@ -3,7 +3,8 @@
  * request head, reading the request body (length-delimited or chunked,
  * 100-continue), writing bytes (conn_write.c: and keeping what a slow
  * client does not take yet), refusing bad requests with an answer, and
- * the first half of a lingering close (its owner finishes it: conn_discard).
+ * the first half of a lingering close (its owner finishes it: conn_discard);
+ * conn_policy.c builds what a listener's connections share.
  *
  * Runs in workers. Sockets are non-blocking; when one would block, conn calls
  * its conn_io's wait(), which is where worker types differ (poll() in sync,
