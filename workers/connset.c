@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -397,6 +398,11 @@ static void wait_in(struct cconn *cc, struct wait_list *wl)
 			return;
 		}
 		cc->watching = true;
+	}
+	/* A TLS handshake or read that must write first (tls.h). */
+	if (cc->c.ssl && (cc->c.tls_wants & POLLOUT) && S.r->watch_write(cc) < 0) {
+		connset_close(cc);
+		return;
 	}
 	waitlist_add(wl, &cc->wait, monotime_now());
 }

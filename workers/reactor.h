@@ -39,7 +39,13 @@ struct reactor {
 	void (*stop)(void);
 	/* Call connset_readable(cc) whenever cc's socket is readable. 0, or -1 logged. */
 	int (*watch)(struct cconn *cc);
-	/* Stop watching cc's socket. */
+	/*
+	 * Call connset_readable(cc) also once cc's socket is writable (TLS:
+	 * OpenSSL must send before it can read on). One shot: the next
+	 * readable call, or unwatch(), cancels it. 0, or -1 logged.
+	 */
+	int (*watch_write)(struct cconn *cc);
+	/* Stop watching cc's socket (for either). */
 	void (*unwatch)(struct cconn *cc);
 	/* Free cc (closed, unwatched) with what the reactor keeps for it. */
 	void (*release)(struct cconn *cc);

@@ -18,11 +18,14 @@
 #include "workers/policy.h"
 #include "workers/worker.h"
 
-/* A connection with its event: readable, persistent, ignored while busy. */
+/*
+ * A connection with its event: readable, persistent, ignored while busy;
+ * and, made when TLS first needs it, a one-shot writable event.
+ */
 struct econn {
 	struct cconn cc; /* first member */
-	struct event *ev;
-	bool handed;     /* from the pool (reactor_event_hand()), with head_rc */
+	struct event *ev, *wev;
+	bool handed; /* from the pool (reactor_event_hand()), with head_rc */
 	int head_rc;
 };
 
@@ -67,6 +70,7 @@ static int ev_init(struct worker *w, const struct connset_ops *ops, const struct
 static void ev_run(void);
 static void ev_stop(void);
 static int ev_watch(struct cconn *cc);
+static int ev_watch_write(struct cconn *cc);
 static void ev_unwatch(struct cconn *cc);
 static void ev_release(struct cconn *cc);
 static void ev_room(size_t room, bool add);
@@ -90,6 +94,7 @@ const struct reactor reactor_event = {
 	.run = ev_run,
 	.stop = ev_stop,
 	.watch = ev_watch,
+	.watch_write = ev_watch_write,
 	.unwatch = ev_unwatch,
 	.release = ev_release,
 	.room = ev_room,
@@ -369,9 +374,26 @@ static int ev_watch(struct cconn *cc)
 	return 0;
 }
 
+static int ev_watch_write(struct cconn *cc)
+{
+	struct econn *ec = (struct econn *)(void *)cc;
+
+	if (!ec->wev)
+		ec->wev = event_new(L.base, cc->c.fd, EV_WRITE, on_readable, cc);
+	if (!ec->wev || event_add(ec->wev, NULL) < 0) {
+		log_error(errno ? errno : ENOMEM, "watching a connection for writing");
+		return -1;
+	}
+	return 0;
+}
+
 static void ev_unwatch(struct cconn *cc)
 {
-	event_del(((struct econn *)(void *)cc)->ev);
+	struct econn *ec = (struct econn *)(void *)cc;
+
+	event_del(ec->ev);
+	if (ec->wev)
+		event_del(ec->wev);
 }
 
 static void ev_release(struct cconn *cc)
@@ -380,6 +402,8 @@ static void ev_release(struct cconn *cc)
 
 	if (ec->ev)
 		event_free(ec->ev);
+	if (ec->wev)
+		event_free(ec->wev);
 	free(ec);
 }
 
@@ -551,8 +575,13 @@ static void accepted(struct cconn *cc)
 		connset_accepted(cc);
 }
 
+/* cc's socket is readable, or writable as TLS asked (ev_watch_write). */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
+	struct econn *ec = arg;
+
+	if (ec->wev)
+		event_del(ec->wev); /* one shot, whichever came first */
 	connset_readable(arg);
 }
 
