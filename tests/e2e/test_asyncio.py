@@ -93,6 +93,24 @@ class AsgiHttp(unittest.TestCase):
             self.assertEqual([json.loads(b)["query"] for _, b in got],
                              [str(i) for i in range(100)])
 
+    def test_receive_and_send_kept_past_their_request(self):
+        # Request objects are reused, but never one whose receive or send the
+        # app still holds: those say the request is over, on the same
+        # connection (the next request pulled from the pool) as on another.
+        for same in (True, False):
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+                s.sendall(b"GET /keep HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(recv_responses(s, 1, 10)[0][1], b"kept")
+                if same:
+                    s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+                    head, body = recv_responses(s, 1, 10)[0]
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+            if not same:
+                got = http_get(self.k.port, "/late")
+                self.assertEqual(got.status, 200)
+                body = got.body
+            self.assertEqual(json.loads(body), ["http.disconnect", "ClientDisconnected"])
+
     def test_streaming_both_ways(self):
         # Each part of a chunked upload comes back before the next is sent.
         with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:

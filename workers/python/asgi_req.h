@@ -22,8 +22,8 @@ struct asgi_ws;
 
 /* One request: what receive() and send() act on, and the task's end. */
 typedef struct {
-	PyObject_HEAD struct conn
-	    *c;      /* NULL once the request is over: late calls see a disconnect */
+	PyObject_HEAD PyObject *receive, *send; /* bound to it, kept while it is reused */
+	struct conn *c; /* NULL once the request is over: late calls see a disconnect */
 	PyObject *g; /* the connection greenlet waiting for the task */
 	struct response resp;
 	bool started;      /* http.response.start came */
@@ -81,6 +81,9 @@ PyObject *asgi_response_body(Req *r, PyObject *msg);
  * client is gone.
  */
 PyObject *asgi_req_write(Req *r, struct iovec *iov, int n);
+
+/* {"type": type}, or with "body": body and "more_body": more when body is set: new ref, or NULL. */
+PyObject *asgi_message(PyObject *type, PyObject *body, bool more);
 
 /*
  * Complete the future *fut (if still pending) and drop it: with result, or

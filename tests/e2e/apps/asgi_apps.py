@@ -9,6 +9,8 @@ http.disconnect and counts it (GET /count tells); GET /grace?S&listen
 answers its head, then (listen: after http.disconnect came) cleans up for S
 seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
 GET /after?S answers, then works S seconds more and fails (listed "after");
+GET /keep answers and keeps its receive and send; GET /late calls them
+(a request that is over) and answers what they did.
 /raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
@@ -20,6 +22,7 @@ import os
 
 disconnects = []
 graces = []
+kept = []
 shutdown_file = []
 
 
@@ -105,6 +108,17 @@ async def app(scope, receive, send):
         await asyncio.sleep(float(query))
         graces.append("after")
         raise RuntimeError("failed after its response")
+    elif path == "/keep":
+        kept[:] = [receive, send]
+        await answer(send, 200, b"kept")
+    elif path == "/late":
+        late_receive, late_send = kept
+        said = [(await late_receive())["type"]]
+        try:
+            await late_send({"type": "http.response.start", "status": 418, "headers": []})
+        except OSError as e:
+            said.append(type(e).__name__)
+        await answer(send, 200, json.dumps(said).encode())
     elif path == "/graces":
         await answer(send, 200, json.dumps(graces).encode())
     elif path == "/count":
