@@ -9,6 +9,7 @@
 #include "workers/connset.h"
 #include "workers/policy.h"
 #include "workers/python/interp.h"
+#include "workers/reactor_py.h"
 #include "workers/worker.h"
 
 /* A connection with the callback its reader calls (bound to a capsule of it). */
@@ -39,23 +40,17 @@ static int as_watch(struct cconn *cc);
 static void as_unwatch(struct cconn *cc);
 static void as_release(struct cconn *cc);
 static void as_room(size_t room, bool add);
-static bool as_drained(void);
-static void as_free(void);
 static int sock(const struct cconn *cc);
 static PyObject *new_loop(const char *module);
 static int set_accepting(bool on);
 static void update_accepting(void);
 static PyObject *call_void(PyObject *r);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
-static PyObject *on_ready(PyObject *capsule, PyObject *unused);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
-static PyObject *on_channel(PyObject *self, PyObject *unused);
 static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
 
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
-static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
-static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
 static PyMethodDef backoff_def = {"kirin_backoff_end", on_backoff_end, METH_NOARGS, NULL};
 
 const struct reactor reactor_asyncio = {
@@ -66,8 +61,8 @@ const struct reactor reactor_asyncio = {
     .unwatch = as_unwatch,
     .release = as_release,
     .room = as_room,
-    .drained = as_drained,
-    .free = as_free,
+    .drained = reactor_py_drained,
+    .free = reactor_py_free,
 };
 
 PyObject *reactor_asyncio_open(const char *choice)
@@ -180,7 +175,7 @@ static int as_init(struct worker *w, const struct connset_ops *ops, const struct
 	}
 	V.tick_cb = PyCFunction_New(&tick_def, NULL);
 	V.backoff_cb = PyCFunction_New(&backoff_def, NULL);
-	chan_cb = PyCFunction_New(&channel_def, NULL); /* new ref */
+	chan_cb = reactor_py_channel_cb(); /* new ref */
 	if (!V.tick_cb || !V.backoff_cb || !chan_cb ||
 	    reactor_asyncio_add(w->channel_fd, false, chan_cb) < 0) {
 		Py_XDECREF(chan_cb);
@@ -250,17 +245,6 @@ static void as_room(size_t room, bool add)
 	update_accepting();
 }
 
-/* Accepting happens in the loop's thread: nothing is ever on its way. */
-static bool as_drained(void)
-{
-	return true;
-}
-
-/* Suspended greenlets and tasks hold what is left: the process ends without finalizing. */
-static void as_free(void)
-{
-}
-
 /* module.new_event_loop(): new ref, or NULL with an exception. */
 static PyObject *new_loop(const char *module)
 {
@@ -310,7 +294,6 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 
 	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.room > 0 && !V.backing_off; i++) {
 		struct aconn *ac = xcalloc(1, sizeof(*ac));
-		PyObject *cap;
 		int rc = policy_accept(&ac->cc.c, l, V.ops->io, V.policy);
 
 		if (rc <= 0) {
@@ -324,9 +307,7 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 			break;
 		}
 		as_room(V.room - 1, false);
-		cap = PyCapsule_New(ac, NULL, NULL);                          /* new ref */
-		ac->on_ready = cap ? PyCFunction_New(&ready_def, cap) : NULL; /* new ref */
-		Py_XDECREF(cap);
+		ac->on_ready = reactor_py_ready_cb(&ac->cc);
 		if (!ac->on_ready) {
 			interp_log_exception("cannot watch a connection");
 			conn_close(&ac->cc.c);
@@ -340,24 +321,12 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *on_ready(PyObject *capsule, PyObject *unused)
-{
-	connset_readable(PyCapsule_GetPointer(capsule, NULL));
-	Py_RETURN_NONE;
-}
-
 static PyObject *on_tick(PyObject *self, PyObject *unused)
 {
 	Py_XSETREF(V.tick_handle, reactor_asyncio_later(REACTOR_TICK_MS / 1000.0, V.tick_cb));
 	if (!V.tick_handle)
 		interp_log_exception("cannot arm the asyncio worker's tick");
 	connset_tick();
-	Py_RETURN_NONE;
-}
-
-static PyObject *on_channel(PyObject *self, PyObject *unused)
-{
-	connset_channel();
 	Py_RETURN_NONE;
 }
 

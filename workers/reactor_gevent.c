@@ -9,6 +9,7 @@
 #include "workers/connset.h"
 #include "workers/policy.h"
 #include "workers/python/interp.h"
+#include "workers/reactor_py.h"
 #include "workers/worker.h"
 
 /*
@@ -58,22 +59,16 @@ static int gv_watch(struct cconn *cc);
 static void gv_unwatch(struct cconn *cc);
 static void gv_release(struct cconn *cc);
 static void gv_room(size_t room, bool add);
-static bool gv_drained(void);
-static void gv_free(void);
 static PyObject *watch(PyObject *watcher, PyObject *callback);
 static int set_accepting(bool on);
 static void update_accepting(void);
 static void back_off(void);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
-static PyObject *on_ready(PyObject *capsule, PyObject *unused);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
-static PyObject *on_channel(PyObject *self, PyObject *unused);
 static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
 
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
-static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
-static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
 static PyMethodDef backoff_def = {"kirin_backoff_end", on_backoff_end, METH_NOARGS, NULL};
 
 const struct reactor reactor_gevent = {
@@ -84,8 +79,8 @@ const struct reactor reactor_gevent = {
 	.unwatch = gv_unwatch,
 	.release = gv_release,
 	.room = gv_room,
-	.drained = gv_drained,
-	.free = gv_free,
+	.drained = reactor_py_drained,
+	.free = reactor_py_free,
 };
 
 PyObject *reactor_gevent_hub(void)
@@ -128,7 +123,7 @@ static int gv_init(struct worker *w, const struct connset_ops *ops, const struct
 		V.accept_watchers[i] =
 			PyObject_CallMethod(V.loop, "io", "ii", w->listeners[i].fd, 1);
 	tick_cb = PyCFunction_New(&tick_def, NULL);
-	chan_cb = PyCFunction_New(&channel_def, NULL);
+	chan_cb = reactor_py_channel_cb();
 	V.tick_timer = watch(PyObject_CallMethod(V.loop, "timer", "dd", REACTOR_TICK_MS / 1000.0,
 						 REACTOR_TICK_MS / 1000.0),
 			     tick_cb);
@@ -197,17 +192,6 @@ static void gv_room(size_t room, bool add)
 {
 	V.room = add ? V.room + room : room;
 	update_accepting();
-}
-
-/* Accepting happens in the hub: nothing is ever on its way. */
-static bool gv_drained(void)
-{
-	return true;
-}
-
-/* Suspended greenlets hold what is left: the process ends without finalizing. */
-static void gv_free(void)
-{
 }
 
 /* watcher.start(callback); returns the watcher (its reference), or NULL. */
@@ -293,7 +277,6 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 
 	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.room > 0 && !V.backing_off; i++) {
 		struct vconn *vc = xcalloc(1, sizeof(*vc));
-		PyObject *cap;
 		int rc = policy_accept(&vc->cc.c, l, V.ops->io, V.policy);
 
 		if (rc <= 0) {
@@ -303,12 +286,10 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 			break;
 		}
 		gv_room(V.room - 1, false);
-		cap = PyCapsule_New(vc, NULL, NULL);                              /* new ref */
-		vc->on_ready = cap ? PyCFunction_New(&ready_def, cap) : NULL;     /* new ref */
+		vc->on_ready = reactor_py_ready_cb(&vc->cc);
 		vc->watcher = vc->on_ready ? PyObject_CallMethod(V.loop, "io", "iiOi", vc->cc.c.fd, 1,
 								 Py_True, CONN_PRIORITY)
 					   : NULL; /* new ref */
-		Py_XDECREF(cap); /* on_ready holds it */
 		if (!vc->watcher) {
 			interp_log_exception("cannot watch a connection");
 			conn_close(&vc->cc.c);
@@ -322,21 +303,9 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* A connection's watcher fired, in the hub. */
-static PyObject *on_ready(PyObject *capsule, PyObject *unused)
-{
-	connset_readable(PyCapsule_GetPointer(capsule, NULL));
-	Py_RETURN_NONE;
-}
-
 static PyObject *on_tick(PyObject *self, PyObject *unused)
 {
 	connset_tick();
 	Py_RETURN_NONE;
 }
 
-static PyObject *on_channel(PyObject *self, PyObject *unused)
-{
-	connset_channel();
-	Py_RETURN_NONE;
-}
