@@ -308,9 +308,28 @@ class AsgiLifecycle(unittest.TestCase):
             self.assertEqual(http_get(k.port, "/sleep?0.1").body, b"slept")  # not bounded
             log = k.log()
             self.assertIn("Request timed out after 1 s (--request-timeout): GET /sleep from "
-                          "127.0.0.1; cancelling it. Its stack:", log)
+                          "127.0.0.1; raising kirin.RequestTimeout in it. Its stack:", log)
             self.assertIn("in app", log)  # the app's frame, where it waits
             self.assertNotIn("Exception in ASGI application", log)
+            # As on the other workers, the app gets kirin.RequestTimeout where it
+            # waits; its Task holds no cancel request (asyncio.timeout still works).
+            self.assertEqual(http_get(k.port, "/interrupted").json(),
+                             [["kirin", "RequestTimeout", 0]])
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_tasks:app") as k:
+            self.assertEqual(http_get(k.port, "/timeout").json()["outcome"], "timed out")
+        try:
+            import starlette  # noqa: F401
+        except ImportError:
+            return
+        # anyio's task group (BaseHTTPMiddleware) unwinds: its child task (the
+        # endpoint) is cancelled, the middleware sees kirin.RequestTimeout.
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_tasks:starlette_app") as k:
+            self.assertEqual(http_get(k.port, "/slow", timeout=20).status, 504)
+            r = http_get(k.port, "/quick")
+            self.assertEqual((r.status, r.header("x-tag")), (200, "yes"))
+            self.assertEqual(sorted(http_get(k.port, "/seen").json()),
+                             ["endpoint CancelledError", "middleware RequestTimeout"])
+            self.assertNotIn("Exception in ASGI application", k.log())
 
     def test_request_hooks(self):
         d = tempfile.mkdtemp(prefix="kirin-asgi-hooks-")

@@ -60,6 +60,7 @@ static void begin(Req *r, PyObject *scope, bool eager);
 static void app_failed(Req *r);
 static PyObject *req_timed_out(Req *r, PyObject *unused);
 static PyObject *req_call(Req *r, PyObject *args, PyObject *kwargs);
+static PyObject *req_get_throw(Req *r, void *unused);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -72,12 +73,18 @@ static PyMethodDef grace_def = {"kirin_grace_over", (PyCFunction)req_grace_over,
 static PyMethodDef timed_out_def = {"kirin_timed_out", (PyCFunction)req_timed_out, METH_NOARGS,
                                     NULL};
 
+static PyGetSetDef req_getset[] = {
+    {"kirin_throw", (getter)req_get_throw, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyTypeObject ReqType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
     .tp_basicsize = sizeof(Req),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)req_dealloc,
     .tp_call = (ternaryfunc)req_call,
+    .tp_getset = req_getset,
 };
 
 int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grace)
@@ -574,10 +581,14 @@ static PyObject *req_grace_over(Req *r, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* --request-timeout passed while the task waits: log it and its stack, and cancel it. */
+/*
+ * --request-timeout passed while the task waits: log it and its stack, and
+ * throw kirin.RequestTimeout in where it waits, as the other workers raise
+ * it (asgi_task.h: a plain Task gets CancelledError).
+ */
 static PyObject *req_timed_out(Req *r, PyObject *unused)
 {
-	PyObject *stack, *res;
+	PyObject *stack;
 	Py_ssize_t len = 0;
 	const char *s;
 	char header[320];
@@ -589,7 +600,7 @@ static PyObject *req_timed_out(Req *r, PyObject *unused)
 	s = stack ? PyUnicode_AsUTF8AndSize(stack, &len) : NULL;
 	snprintf(header, sizeof(header),
 	         "Request timed out after %d s (--request-timeout): %.*s %.*s from %s; "
-	         "cancelling it. Its stack:",
+	         "raising kirin.RequestTimeout in it. Its stack:",
 	         reqtimeout_seconds, (int)r->c->req.method_len, r->c->req.method,
 	         (int)(r->c->req.path_len < 200 ? r->c->req.path_len : 200), r->c->req.path,
 	         r->c->peer_addr[0] ? r->c->peer_addr : "a unix socket");
@@ -598,11 +609,19 @@ static PyObject *req_timed_out(Req *r, PyObject *unused)
 	log_block(LOG_ERROR, header, s ? s : "(not available)", s ? (size_t)len : 15);
 	Py_XDECREF(stack);
 	r->timed_out = true; /* 504, or a closed connection; no application error */
-	res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
-	if (!res)
-		interp_log_exception("cannot cancel an ASGI request");
-	Py_XDECREF(res);
+	Py_XSETREF(r->throw, PyObject_CallNoArgs(reqtimeout_exception()));
+	if (!r->throw || asgi_task_interrupt(r->task) < 0)
+		interp_log_exception("cannot interrupt an ASGI request");
 	Py_RETURN_NONE;
+}
+
+/* r.kirin_throw: what the task's host throws in instead of its Task's exception (once), or None. */
+static PyObject *req_get_throw(Req *r, void *unused)
+{
+	PyObject *t = r->throw;
+
+	r->throw = NULL;
+	return t ? t : Py_NewRef(Py_None);
 }
 
 /*
@@ -740,6 +759,7 @@ static void req_clear(Req *r)
 	Py_CLEAR(r->gtimer);
 	Py_CLEAR(r->ttimer);
 	Py_CLEAR(r->coro);
+	Py_CLEAR(r->throw);
 	Py_CLEAR(r->scope);
 	Py_CLEAR(r->resp_headers);
 	Py_CLEAR(r->g);

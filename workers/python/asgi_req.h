@@ -44,7 +44,8 @@ typedef struct {
 	PyObject *gtimer;   /* the grace period after the client went away */
 	PyObject *ttimer;   /* --request-timeout, while the task waits */
 	PyObject *coro;     /* the app's coroutine, kept for its stack while ttimer runs */
-	bool timed_out;     /* --request-timeout cancelled the task */
+	bool timed_out;     /* --request-timeout interrupted the task */
+	PyObject *throw;    /* what the task's host throws in then: kirin.RequestTimeout */
 	PyObject *scope;         /* kept for post_request, when the hook is set */
 	PyObject *resp_headers;  /* http.response.start's headers, for post_request */
 	char *pend;         /* bytes a send() could not write yet: pend[off..len) */

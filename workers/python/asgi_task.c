@@ -12,7 +12,8 @@
  * need not ask asyncio, which costs a getpid() each time). It waits until a request is
  * handed to it (wake's result: the request's context, its coroutine, what
  * its first step yielded, and done), then steps that coroutine in that
- * context with what the Task sends or throws in, until it ends, and tells
+ * context with what the Task sends or throws in (done.kirin_throw instead
+ * of what it throws, when that is set), until it ends, and tells
  * done(None) or done(exception). Then idle(task) may give it a new wake
  * future: it waits for the next request (a Task made once serves many),
  * else it ends. Cancelled while it hosts nothing, it ends cancelled;
@@ -33,7 +34,7 @@ static const char host_src[] =
     "                raise\n"
     "            (ctx, coro, yielded, done), exc = wake.result(), e\n"
     "        try:\n"
-    "            await steps(ctx, coro, yielded, exc)\n"
+    "            await steps(ctx, coro, yielded, exc, done)\n"
     "        except GeneratorExit:\n"
     "            raise\n"
     "        except BaseException as e:\n"
@@ -54,13 +55,13 @@ static const char host_src[] =
     "    else:\n"
     "        done(None)\n"
     "@types.coroutine\n"
-    "def steps(ctx, coro, yielded, exc):\n"
+    "def steps(ctx, coro, yielded, exc, done):\n"
     "    while True:\n"
     "        if exc is None:\n"
     "            try:\n"
     "                value = yield yielded\n"
     "            except BaseException as e:\n"
-    "                exc = e\n"
+    "                exc = done.kirin_throw or e\n"
     "        try:\n"
     "            if exc is None:\n"
     "                yielded = ctx.run(coro.send, value)\n"
@@ -88,7 +89,7 @@ static struct {
 		PyObject *host, *wake;
 	} spare[SPARE_HOSTS]; /* more such, done with a request: the next ones */
 	size_t nspare;
-	PyObject *s_add_done_callback, *s_set_result, *s_cancelling;
+	PyObject *s_add_done_callback, *s_set_result, *s_cancelling, *s_fut_waiter, *s_cancel;
 } S;
 
 static int new_host(void);
@@ -116,6 +117,8 @@ int asgi_task_init(PyObject *loop)
 	S.s_add_done_callback = PyUnicode_InternFromString("add_done_callback");
 	S.s_set_result = PyUnicode_InternFromString("set_result");
 	S.s_cancelling = PyUnicode_InternFromString("cancelling");
+	S.s_fut_waiter = PyUnicode_InternFromString("_fut_waiter");
+	S.s_cancel = PyUnicode_InternFromString("cancel");
 	if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
 		res = PyRun_String(host_src, Py_file_input, globals, globals); /* new ref */
 	S.host_fn = res ? PyDict_GetItemString(globals, "host") : NULL;        /* borrowed */
@@ -132,8 +135,8 @@ int asgi_task_init(PyObject *loop)
 	Py_XDECREF(globals);
 	Py_XDECREF(tasks);
 	return S.create_task && S.create_future && S.enter && S.leave && S.ended &&
-	               S.s_cancelling && S.host_fn && S.run_fn && S.steps_fn && S.stack_fn &&
-	               S.cancelled_exc && S.idle
+	               S.s_cancelling && S.s_fut_waiter && S.s_cancel && S.host_fn && S.run_fn &&
+	               S.steps_fn && S.stack_fn && S.cancelled_exc && S.idle
 	           ? 0
 	           : -1;
 }
@@ -141,6 +144,24 @@ int asgi_task_init(PyObject *loop)
 PyObject *asgi_task_stack(PyObject *coro)
 {
 	return PyObject_CallOneArg(S.stack_fn, coro);
+}
+
+int asgi_task_interrupt(PyObject *task)
+{
+	PyObject *fut = PyObject_GetAttr(task, S.s_fut_waiter); /* new ref */
+	PyObject *r = NULL;
+
+	if (fut && fut != Py_None)
+		r = PyObject_CallMethodNoArgs(fut, S.s_cancel); /* new ref */
+	if (r != Py_True) {
+		/* Nothing it awaits could be cancelled (it is about to step, or
+		 * it is not asyncio's Task): it is thrown in at its next step. */
+		PyErr_Clear();
+		Py_XSETREF(r, PyObject_CallMethodNoArgs(task, S.s_cancel));
+	}
+	Py_XDECREF(fut);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
 }
 
 PyObject *asgi_task_start(PyObject *coro)
@@ -255,7 +276,8 @@ static PyObject *hand_over(PyObject *ctx, PyObject *coro, PyObject *yielded, PyO
 		Py_XDECREF(r);
 	} else if (n) {
 		exc = PyObject_CallNoArgs(S.cancelled_exc); /* new ref */
-		r = exc ? PyObject_CallFunctionObjArgs(S.steps_fn, ctx, coro, Py_None, exc, NULL)
+		r = exc ? PyObject_CallFunctionObjArgs(S.steps_fn, ctx, coro, Py_None, exc, done,
+		                                       NULL)
 		        : NULL;
 		task = r ? start(r, done) : NULL;
 		Py_XDECREF(exc);

@@ -3,7 +3,7 @@
 app: GET /echo answers what it saw (JSON: scope fields, the body's length,
 the lifespan state); POST /upload streams the request body back as it
 arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
-asyncio.sleep(S); GET /file?PATH sends a file with
+asyncio.sleep(S) (GET /interrupted lists what interrupted it); GET /file?PATH sends a file with
 http.response.pathsend; GET /disconnect answers its head, then waits for
 http.disconnect and counts it (GET /count tells); GET /grace?S&listen
 answers its head, then (listen: after http.disconnect came) cleans up for S
@@ -23,6 +23,7 @@ import os
 disconnects = []
 graces = []
 kept = []
+interrupted = []
 shutdown_file = []
 
 
@@ -81,8 +82,15 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.pathsend", "path": query})
     elif path == "/sleep":
-        await asyncio.sleep(float(query))
+        try:
+            await asyncio.sleep(float(query))
+        except BaseException as e:  # what --request-timeout raises, where the task waits
+            interrupted.append([type(e).__module__, type(e).__name__,
+                                asyncio.current_task().cancelling()])
+            raise
         await answer(send, 200, b"slept")
+    elif path == "/interrupted":
+        await answer(send, 200, json.dumps(interrupted).encode())
     elif path == "/disconnect":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"waiting", "more_body": True})
