@@ -86,6 +86,11 @@ class AsgiHttp(unittest.TestCase):
             self.assertEqual([json.loads(b)["query"] for _, b in got], ["1", "2"])
             s.sendall(b"GET /echo?3 HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "3")
+            # The next request starts inside the Task that ended a waiting one.
+            s.sendall(b"GET /sleep?0.01 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /echo?4 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = recv_responses(s, 2, 10)
+            self.assertEqual([got[0][1], json.loads(got[1][1])["query"]], [b"slept", "4"])
             # More pipelined requests than one dispatch serves inside another.
             s.sendall(b"".join(b"GET /echo?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
                                for i in range(100)))

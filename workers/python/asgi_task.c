@@ -84,6 +84,7 @@ static struct {
 	PyObject *loop, *create_task, *create_future, *host_fn, *run_fn, *steps_fn, *stack_fn,
 	    *cancelled_exc, *ended, *idle;
 	PyObject *enter, *leave; /* asyncio's _enter_task(loop, task), _leave_task(loop, task) */
+	PyObject *current;       /* the dict those two change, when they are seen to: or NULL */
 	PyObject *host, *wake;   /* the Task waiting for a request, and its future */
 	struct {
 		PyObject *host, *wake;
@@ -97,6 +98,9 @@ static PyObject *hand_over(PyObject *ctx, PyObject *coro, PyObject *yielded, PyO
 static PyObject *start(PyObject *coro, PyObject *done);
 static PyObject *host_idle(PyObject *self, PyObject *task);
 static PyObject *call2(PyObject *f, PyObject *a, PyObject *b);
+static PyObject *find_current(PyObject *tasks);
+static int enter(PyObject *host);
+static int leave(PyObject *host);
 static PyObject *host_ended(PyObject *self, PyObject *task);
 
 static PyMethodDef ended_def = {"kirin_host_ended", host_ended, METH_O, NULL};
@@ -112,6 +116,7 @@ int asgi_task_init(PyObject *loop)
 	S.create_future = PyObject_GetAttrString(loop, "create_future");
 	S.enter = tasks ? PyObject_GetAttrString(tasks, "_enter_task") : NULL;
 	S.leave = tasks ? PyObject_GetAttrString(tasks, "_leave_task") : NULL;
+	S.current = S.enter && S.leave ? find_current(tasks) : NULL;
 	S.ended = PyCFunction_New(&ended_def, NULL);
 	S.idle = PyCFunction_New(&idle_def, NULL);
 	S.s_add_done_callback = PyUnicode_InternFromString("add_done_callback");
@@ -190,21 +195,18 @@ int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task)
 	}
 	host = S.host;
 	Py_INCREF(host);
-	r = call2(S.enter, S.loop, host);
-	if (!r) { /* a task runs already (not expected here): no first step of our own */
+	if (enter(host) <
+	    0) { /* a task runs already (not expected here): no first step of our own */
 		PyErr_Clear();
 		PyContext_Exit(ctx);
 		Py_DECREF(ctx);
 		Py_DECREF(host);
 		return (*task = start(coro, done)) ? 1 : -1;
 	}
-	Py_DECREF(r);
 	sent = PyIter_Send(coro, Py_None, &yielded);
 	PyErr_Fetch(&et, &ev, &tb);
-	r = call2(S.leave, S.loop, host);
-	if (!r)
+	if (leave(host) < 0)
 		interp_log_exception("cannot leave an ASGI request's task");
-	Py_XDECREF(r);
 	PyContext_Exit(ctx);
 	PyErr_Restore(et, ev, tb);
 	if (sent == PYGEN_NEXT) {
@@ -328,6 +330,61 @@ static PyObject *host_idle(PyObject *self, PyObject *task)
 		S.nspare++;
 	}
 	return wake;
+}
+
+/*
+ * asyncio.tasks._current_tasks (new ref) if _enter_task and _leave_task
+ * are seen to keep the loop's current task there (CPython 3.11's C
+ * versions do), else NULL (no exception): then they are called.
+ */
+static PyObject *find_current(PyObject *tasks)
+{
+	PyObject *d = PyObject_GetAttrString(tasks, "_current_tasks"); /* new ref */
+	PyObject *r = d && PyDict_CheckExact(d) ? call2(S.enter, S.loop, tasks) : NULL;
+	bool seen = r && PyDict_GetItemWithError(d, S.loop) == tasks;
+
+	Py_XDECREF(r);
+	if (r)
+		r = call2(S.leave, S.loop, tasks);
+	seen = seen && r && !PyDict_Contains(d, S.loop);
+	Py_XDECREF(r);
+	PyErr_Clear();
+	if (!seen)
+		Py_CLEAR(d);
+	return d;
+}
+
+/*
+ * Make host the loop's current task (enter) or no longer (leave), as
+ * asyncio's _enter_task and _leave_task do: in their dict when
+ * find_current() found it (two calls with their argument parsing fewer
+ * per request), else by calling them. 0, or -1 with an exception (enter: a
+ * task runs already).
+ */
+static int enter(PyObject *host)
+{
+	PyObject *r;
+
+	if (!S.current) {
+		r = call2(S.enter, S.loop, host);
+		Py_XDECREF(r);
+		return r ? 0 : -1;
+	}
+	r = PyDict_SetDefault(S.current, S.loop, host); /* borrowed: what is there now */
+	if (r && r != host)
+		PyErr_SetString(PyExc_RuntimeError, "another task is being executed");
+	return r == host ? 0 : -1;
+}
+
+static int leave(PyObject *host)
+{
+	PyObject *r;
+
+	if (S.current)
+		return PyDict_DelItem(S.current, S.loop);
+	r = call2(S.leave, S.loop, host);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
 }
 
 /* f(a, b): new ref, or NULL with an exception. */
