@@ -1,7 +1,9 @@
 /* reactor_asyncio — see reactor_asyncio.h. */
 #include "workers/reactor_asyncio.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
@@ -12,11 +14,12 @@
 #include "workers/reactor_py.h"
 #include "workers/worker.h"
 
-/* A connection with the callback its reader calls (bound to a capsule of it). */
+#define BATCH 64 /* ready connections served per wake-up of the loop, at most */
+
+/* A connection, and what the ASGI glue keeps with it. */
 struct aconn {
 	struct cconn cc; /* first member */
-	PyObject *on_ready;
-	PyObject *kept; /* reactor_asyncio_conn_ref() */
+	PyObject *kept;  /* reactor_asyncio_conn_ref() */
 };
 
 static struct {
@@ -28,6 +31,14 @@ static struct {
 	PyObject *add_reader, *remove_reader, *add_writer, *remove_writer, *call_later;
 	PyObject **on_accept; /* per listener */
 	PyObject *tick_cb, *tick_handle, *backoff_cb;
+	/* The connections' sockets: an epoll set of ours, one reader of the
+	 * loop, so that a wake-up serves every ready connection in one
+	 * callback (the loop takes the GIL and makes a call per callback). */
+	int ep;
+	/* The batch being served (not on the stack: a greenlet dispatched from
+	 * it may run where the hub's stack was); a closed one's entry is cleared. */
+	struct epoll_event batch[BATCH];
+	int nbatch;
 	size_t room;      /* connections it may still accept */
 	bool accepting;   /* the listeners are readers */
 	bool backing_off; /* out of descriptors: accept nothing for a while */
@@ -46,10 +57,12 @@ static int set_accepting(bool on);
 static void update_accepting(void);
 static PyObject *call_void(PyObject *r);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
+static PyObject *on_ready(PyObject *self, PyObject *unused);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
 static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
 
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
+static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
 static PyMethodDef backoff_def = {"kirin_backoff_end", on_backoff_end, METH_NOARGS, NULL};
 
@@ -103,13 +116,6 @@ PyObject *reactor_asyncio_loop(void)
 	return V.loop;
 }
 
-void reactor_asyncio_rewatch(struct cconn *cc)
-{
-	if (cc->watching && cc->c.fd >= 0 &&
-	    reactor_asyncio_add(cc->c.fd, false, ((struct aconn *)(void *)cc)->on_ready) < 0)
-		interp_log_exception("cannot watch a connection again");
-}
-
 PyObject **reactor_asyncio_conn_ref(struct cconn *cc)
 {
 	return &((struct aconn *)(void *)cc)->kept;
@@ -159,7 +165,7 @@ void reactor_asyncio_cancel(PyObject **handle)
 
 static int as_init(struct worker *w, const struct connset_ops *ops, const struct conn_policy *p)
 {
-	PyObject *chan_cb;
+	PyObject *chan_cb, *ready_cb;
 
 	V.w = w;
 	V.ops = ops;
@@ -175,13 +181,20 @@ static int as_init(struct worker *w, const struct connset_ops *ops, const struct
 	}
 	V.tick_cb = PyCFunction_New(&tick_def, NULL);
 	V.backoff_cb = PyCFunction_New(&backoff_def, NULL);
-	chan_cb = reactor_py_channel_cb(); /* new ref */
-	if (!V.tick_cb || !V.backoff_cb || !chan_cb ||
-	    reactor_asyncio_add(w->channel_fd, false, chan_cb) < 0) {
+	chan_cb = reactor_py_channel_cb();            /* new ref */
+	ready_cb = PyCFunction_New(&ready_def, NULL); /* new ref */
+	V.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (V.ep < 0)
+		log_error(errno, "epoll_create1() for the connections");
+	if (!V.tick_cb || !V.backoff_cb || !chan_cb || !ready_cb || V.ep < 0 ||
+	    reactor_asyncio_add(w->channel_fd, false, chan_cb) < 0 ||
+	    reactor_asyncio_add(V.ep, false, ready_cb) < 0) {
 		Py_XDECREF(chan_cb);
+		Py_XDECREF(ready_cb);
 		goto fail;
 	}
 	Py_DECREF(chan_cb);
+	Py_DECREF(ready_cb);
 	V.tick_handle = reactor_asyncio_later(REACTOR_TICK_MS / 1000.0, V.tick_cb);
 	if (!V.tick_handle || set_accepting(true) < 0)
 		goto fail;
@@ -211,17 +224,24 @@ static void as_stop(void)
 
 static int as_watch(struct cconn *cc)
 {
-	if (reactor_asyncio_add(sock(cc), false, ((struct aconn *)(void *)cc)->on_ready) < 0) {
-		interp_log_exception("cannot watch a connection");
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = cc};
+
+	if (epoll_ctl(V.ep, EPOLL_CTL_ADD, sock(cc), &e) < 0) {
+		log_error(errno, "epoll_ctl() to watch a connection");
 		return -1;
 	}
 	return 0;
 }
 
+/* Out of the set, and out of the batch being served (it may be closed and freed next). */
 static void as_unwatch(struct cconn *cc)
 {
-	if (sock(cc) >= 0)
-		reactor_asyncio_remove(sock(cc), false);
+	if (sock(cc) >= 0 && epoll_ctl(V.ep, EPOLL_CTL_DEL, sock(cc), NULL) < 0)
+		log_error(errno, "epoll_ctl() to stop watching a connection");
+	for (int i = 0; i < V.nbatch; i++) {
+		if (V.batch[i].data.ptr == cc)
+			V.batch[i].data.ptr = NULL;
+	}
 }
 
 /* cc's descriptor: its socket, or what a deferred close left (a lingering close). */
@@ -234,7 +254,6 @@ static void as_release(struct cconn *cc)
 {
 	struct aconn *ac = (struct aconn *)(void *)cc;
 
-	Py_XDECREF(ac->on_ready);
 	Py_XDECREF(ac->kept);
 	free(ac);
 }
@@ -307,17 +326,24 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 			break;
 		}
 		as_room(V.room - 1, false);
-		ac->on_ready = reactor_py_ready_cb(&ac->cc);
-		if (!ac->on_ready) {
-			interp_log_exception("cannot watch a connection");
-			conn_close(&ac->cc.c);
-			as_release(&ac->cc);
-			if (!connset_stopping())
-				as_room(1, true);
-			continue;
-		}
 		connset_accepted(&ac->cc);
 	}
+	Py_RETURN_NONE;
+}
+
+/* Our set is readable: serve every ready connection (a batch, in one callback of the loop). */
+static PyObject *on_ready(PyObject *self, PyObject *unused)
+{
+	int n = epoll_wait(V.ep, V.batch, BATCH, 0);
+
+	if (n < 0 && errno != EINTR)
+		log_error(errno, "epoll_wait() on the connections");
+	V.nbatch = n > 0 ? n : 0;
+	for (int i = 0; i < V.nbatch; i++) {
+		if (V.batch[i].data.ptr)
+			connset_readable(V.batch[i].data.ptr);
+	}
+	V.nbatch = 0;
 	Py_RETURN_NONE;
 }
 

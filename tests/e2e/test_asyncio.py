@@ -4,6 +4,7 @@ ways, disconnects, errors), lifespan, and WSGI apps on the asyncio loop."""
 import json
 import os
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -115,6 +116,26 @@ class AsgiHttp(unittest.TestCase):
                 self.assertEqual(got.status, 200)
                 body = got.body
             self.assertEqual(json.loads(body), ["http.disconnect", "ClientDisconnected"])
+
+    def test_connections_reset_in_one_wake_up(self):
+        # The worker serves every ready connection of a wake-up in one batch:
+        # hundreds that reset mid-head or right after a request, all ready
+        # together, leave it serving (same worker) a client that asks meanwhile.
+        worker = self.k.workers()
+        socks = []
+        for i in range(300):
+            s = socket.create_connection(("127.0.0.1", self.k.port), timeout=10)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            socks.append(s)
+        for i, s in enumerate(socks):
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n" if i % 2 else b"GET /ec")
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as c:
+            for s in socks:
+                s.close()  # RST
+            c.sendall(b"GET /echo?alive HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(json.loads(recv_responses(c, 1, 10)[0][1])["query"], "alive")
+        self.assertEqual(self.k.workers(), worker)
+        self.assertEqual(http_get(self.k.port, "/echo").status, 200)
 
     def test_streaming_both_ways(self):
         # Each part of a chunked upload comes back before the next is sent.

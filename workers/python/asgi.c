@@ -683,7 +683,6 @@ static void stop_reading(Req *r)
 		return;
 	r->reading = false;
 	reactor_asyncio_remove(r->c->fd, false);
-	reactor_asyncio_rewatch((struct cconn *)(void *)r->c);
 	watch_client(r);
 }
 
