@@ -14,7 +14,11 @@
 
 #include "workers/reactor.h"
 
-/* A callable (new ref, or NULL with an exception) that tells the set cc is readable. */
+/*
+ * A callable (new ref, or NULL with an exception) that tells the set cc is
+ * readable: one watcher's callback per connection (gevent's; the asyncio
+ * reactor serves its connections in batches from an epoll set instead).
+ */
 PyObject *reactor_py_ready_cb(struct cconn *cc);
 
 /* A callable (new ref, or NULL with an exception) that tells the set its channel is readable. */
