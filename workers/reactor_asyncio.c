@@ -14,7 +14,7 @@
 #include "workers/reactor_py.h"
 #include "workers/worker.h"
 
-#define BATCH 64 /* ready connections served per wake-up of the loop, at most */
+#define BATCH 1024 /* ready connections served per wake-up of the loop, at most (as libuv) */
 
 /* A connection, and what the ASGI glue keeps with it. */
 struct aconn {
