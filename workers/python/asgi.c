@@ -610,7 +610,9 @@ static PyObject *req_timed_out(Req *r, PyObject *unused)
 	Py_XDECREF(stack);
 	r->timed_out = true; /* 504, or a closed connection; no application error */
 	Py_XSETREF(r->throw, PyObject_CallNoArgs(reqtimeout_exception()));
-	if (!r->throw || asgi_task_interrupt(r->task) < 0)
+	if (!r->throw) /* then it gets the CancelledError */
+		interp_log_exception("cannot make a kirin.RequestTimeout");
+	if (asgi_task_interrupt(r->task) < 0)
 		interp_log_exception("cannot interrupt an ASGI request");
 	Py_RETURN_NONE;
 }
