@@ -33,6 +33,7 @@ static struct {
 	PyObject *empty;
 	PyObject *k_type;
 	PyObject *t_request, *t_disconnect, *t_start, *t_body;
+	PyObject *seen[2]; /* the app's own str equal to t_start, t_body, last sent (held) */
 	PyObject *s_add_done_callback, *s_result, *s_cancel;
 	PyObject *(*to_hub)(void);
 	int grace;              /* --asgi-disconnect-grace-period */
@@ -52,6 +53,7 @@ static void stop_reading(Req *r);
 static void watch_client(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
 static bool same_str(PyObject *s, PyObject *ascii);
+static int http_type(PyObject *type);
 static void finish(Req *r, enum wsgi_outcome *out);
 static Req *req_new(struct conn *c, bool keep_alive);
 static void req_put(Req *r);
@@ -496,9 +498,9 @@ static PyObject *req_send(Req *r, PyObject *msg)
 		PyObject *res = asgi_ws_send(r, type, msg);
 		if (res || PyErr_Occurred())
 			return res;
-	} else if (same_str(type, S.t_start)) {
+	} else if (http_type(type) == 1) {
 		return asgi_response_start(r, msg);
-	} else if (same_str(type, S.t_body)) {
+	} else if (http_type(type) == 2) {
 		return asgi_response_body(r, msg);
 	} else if (PyUnicode_Check(type) &&
 	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
@@ -716,6 +718,25 @@ static bool same_str(PyObject *s, PyObject *ascii)
 	                      PyUnicode_GET_LENGTH(s) == PyUnicode_GET_LENGTH(ascii) &&
 	                      memcmp(PyUnicode_DATA(s), PyUnicode_DATA(ascii),
 	                             (size_t)PyUnicode_GET_LENGTH(s)) == 0);
+}
+
+/* 1: type is "http.response.start", 2: "http.response.body", 0: neither; the
+ * app's equal str (its literal, one object) is kept: later ones compare by identity. */
+static int http_type(PyObject *type)
+{
+	PyObject *want[2] = {S.t_start, S.t_body};
+
+	for (int i = 0; i < 2; i++) {
+		if (type == want[i] || type == S.seen[i])
+			return i + 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (same_str(type, want[i])) {
+			Py_XSETREF(S.seen[i], Py_NewRef(type));
+			return i + 1;
+		}
+	}
+	return 0;
 }
 
 /* def bound to r: new ref, or NULL. */
