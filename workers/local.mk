@@ -35,8 +35,10 @@ libkirin_a_SOURCES += \
 	workers/python/gpool.c workers/python/gpool.h \
 	workers/python/gconn.c workers/python/gconn.h \
 	workers/python/gmain.c workers/python/gmain.h \
+	workers/python/pystack.c workers/python/pystack.h \
 	workers/python/reqtimeout.c workers/python/reqtimeout.h \
 	workers/python/websocket.c workers/python/websocket.h \
+	workers/python/websocket_environ.c workers/python/websocket_object.h \
 	workers/python/ws_choice.c workers/python/ws_choice.h \
 	workers/python/asgi.c workers/python/asgi.h \
 	workers/python/asgi_scope.c workers/python/asgi_scope.h \
@@ -45,6 +47,7 @@ libkirin_a_SOURCES += \
 	workers/python/asgi_ws.c workers/python/asgi_ws.h \
 	workers/python/lifespan.c workers/python/lifespan.h \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
+	workers/http/conn_policy.c \
 	workers/http/spool.c workers/http/spool.h \
 	workers/http/tls.c workers/http/tls.h \
 	workers/http/allow.c workers/http/allow.h \

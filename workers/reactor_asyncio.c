@@ -20,6 +20,7 @@
 struct aconn {
 	struct cconn cc; /* first member */
 	PyObject *kept;  /* reactor_asyncio_conn_ref() */
+	bool writing;    /* the set waits for it to be writable too (one shot) */
 };
 
 static struct {
@@ -48,6 +49,7 @@ static int as_init(struct worker *w, const struct connset_ops *ops, const struct
 static void as_run(void);
 static void as_stop(void);
 static int as_watch(struct cconn *cc);
+static int as_watch_write(struct cconn *cc);
 static void as_unwatch(struct cconn *cc);
 static void as_release(struct cconn *cc);
 static void as_room(size_t room, bool add);
@@ -71,6 +73,7 @@ const struct reactor reactor_asyncio = {
     .run = as_run,
     .stop = as_stop,
     .watch = as_watch,
+    .watch_write = as_watch_write,
     .unwatch = as_unwatch,
     .release = as_release,
     .room = as_room,
@@ -233,9 +236,23 @@ static int as_watch(struct cconn *cc)
 	return 0;
 }
 
+/* TLS must write first: EPOLLOUT too, until the socket next fires (on_ready). */
+static int as_watch_write(struct cconn *cc)
+{
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = cc};
+
+	if (epoll_ctl(V.ep, EPOLL_CTL_MOD, sock(cc), &e) < 0) {
+		log_error(errno, "epoll_ctl() to watch a connection for writing");
+		return -1;
+	}
+	((struct aconn *)(void *)cc)->writing = true;
+	return 0;
+}
+
 /* Out of the set, and out of the batch being served (it may be closed and freed next). */
 static void as_unwatch(struct cconn *cc)
 {
+	((struct aconn *)(void *)cc)->writing = false;
 	if (sock(cc) >= 0 && epoll_ctl(V.ep, EPOLL_CTL_DEL, sock(cc), NULL) < 0)
 		log_error(errno, "epoll_ctl() to stop watching a connection");
 	for (int i = 0; i < V.nbatch; i++) {
@@ -331,7 +348,11 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* Our set is readable: serve every ready connection (a batch, in one callback of the loop). */
+/*
+ * Our set is readable: serve every ready connection (a batch, in one
+ * callback of the loop); one that was watched for writing too (TLS) is
+ * watched for reading only again, as_watch_write() being one shot.
+ */
 static PyObject *on_ready(PyObject *self, PyObject *unused)
 {
 	int n = epoll_wait(V.ep, V.batch, BATCH, 0);
@@ -340,8 +361,17 @@ static PyObject *on_ready(PyObject *self, PyObject *unused)
 		log_error(errno, "epoll_wait() on the connections");
 	V.nbatch = n > 0 ? n : 0;
 	for (int i = 0; i < V.nbatch; i++) {
-		if (V.batch[i].data.ptr)
-			connset_readable(V.batch[i].data.ptr);
+		struct aconn *ac = V.batch[i].data.ptr;
+
+		if (ac && ac->writing) {
+			struct epoll_event e = {.events = EPOLLIN, .data.ptr = ac};
+
+			ac->writing = false;
+			if (epoll_ctl(V.ep, EPOLL_CTL_MOD, sock(&ac->cc), &e) < 0)
+				log_error(errno, "epoll_ctl() to stop watching for writing");
+		}
+		if (ac)
+			connset_readable(&ac->cc);
 	}
 	V.nbatch = 0;
 	Py_RETURN_NONE;

@@ -385,6 +385,26 @@ class WebSocketTests:
                     self.served_meanwhile(k)
             self.assertIn("closing a WebSocket with 1009", k.log())
 
+    def test_access_log_line_after_idle(self):
+        """An idle WebSocket gives its HTTP head back, unless the access log
+        will need it: with --access-logfile, the line written when the
+        session ends still has the request line, Referer and User-Agent,
+        after messages and idle waits in between."""
+        with self.kirin("--access-logfile", "-") as k:
+            ws = Raw(k.port, "/?q=1", extra=b"Referer: http://r.example/\r\n"
+                     b"User-Agent: idle-test/1.0\r\n")
+            self.clients.append(ws)
+            for i in range(3):
+                ws.send(frame(OP_TEXT, b"m%d" % i))
+                self.assertEqual(ws.frame(), (OP_TEXT, b"m%d" % i))
+                time.sleep(0.1)
+            ws.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
+            self.assertEqual(ws.close_code(), 1000)
+            self.assertTrue(wait_for(lambda: "idle-test" in k.stdout(), 10), k.stdout())
+            line = next(x for x in k.stdout().splitlines() if "idle-test" in x)
+            self.assertIn('"GET /?q=1 HTTP/1.1" 101', line)
+            self.assertIn('"http://r.example/" "idle-test/1.0"', line)
+
     def test_many_parked(self):
         """On greenlet and gevent a WebSocket waiting in receive() is a parked
         greenlet: 300 of them on one worker, all answered, and plain requests too."""
@@ -484,16 +504,22 @@ per_worker_class(WebSocketTests, globals())
 @unittest.skipIf(os.environ.get("KIRIN_ASAN") == "1",
                  "AddressSanitizer cannot follow greenlet's stack switching")
 class IdleMemory(unittest.TestCase):
+    def raise_fd_limit(self, n):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        n = min(n, hard - 100)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), hard))
+        return n
+
     def test_idle_websockets_keep_small_buffers(self):
         """1,000 idle WebSockets on one greenlet worker: each kept the 16 KiB
-        buffer its head was read into and a header array for
-        --limit-request-fields (17.8 KiB each in all); now a 256-byte buffer
-        past the head and the head's fields (~12 KiB each, most of it the
-        parked greenlet). A normal client is served meanwhile, and a 1 MiB
-        message still echoes on a trimmed connection."""
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        n = min(1000, hard - 100)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), hard))
+        buffer its head was read into, a header array for
+        --limit-request-fields and a 16 KiB Python data-stack chunk (a
+        touched page of it) for its greenlet (17.8 KiB each in all); now a
+        256-byte buffer (the head dropped: no access log) and a 1 KiB data
+        stack (~7 KiB each, most of it the parked greenlet's C stack). A
+        normal client is served meanwhile, a 1 MiB message still echoes on a
+        trimmed connection, and so does one sent a byte at a time."""
+        n = self.raise_fd_limit(1000)
         with Kirin("-k", "greenlet", "-w", "1", "--worker-connections", "2000",
                    "ws_apps:echo") as k:
             (pid,) = k.wait_workers(1)
@@ -508,11 +534,48 @@ class IdleMemory(unittest.TestCase):
                 big = os.urandom(1 << 20)
                 conns[0].send(frame(OP_BINARY, big))
                 self.assertEqual(conns[0].frame(), (OP_BINARY, big))
+                for b in frame(OP_TEXT, b"slow"):
+                    conns[1].send(bytes([b]))
+                    time.sleep(0.01)
+                self.assertEqual(conns[1].frame(), (OP_TEXT, b"slow"))
             finally:
                 for ws in conns + warm:
                     ws.close()
         print(f"\n{n} idle WebSockets: {per_ws:.1f} KiB each", file=sys.stderr)
-        self.assertLess(per_ws, 15)
+        self.assertLess(per_ws, 10)
+
+    def test_deep_frames_spill_past_the_small_data_stack(self):
+        """A connection greenlet starts on a 1 KiB Python data stack: an app
+        parked 300 calls deep (its frames in 16 KiB chunks past it), on 200
+        WebSockets at once, echoes each one's messages; recursing until
+        RecursionError in one and coming back works; a normal client is
+        served meanwhile, and the worker's memory does not grow with each
+        round (the spilled chunks are given back)."""
+        n = self.raise_fd_limit(200)
+        with Kirin("-k", "greenlet", "-w", "1", "ws_apps:deep") as k:
+            (pid,) = k.wait_workers(1)
+            conns = [Raw(k.port) for _ in range(n)]
+            try:
+                rss = []
+                for rnd in range(3):
+                    for i, ws in enumerate(conns):
+                        ws.send(frame(OP_TEXT, b"%d.%d" % (rnd, i)))
+                    for i, ws in enumerate(conns):
+                        self.assertEqual(ws.frame(), (OP_TEXT, b"%d.%d" % (rnd, i)))
+                    conns[rnd].send(frame(OP_TEXT, b"recurse"))
+                    self.assertEqual(conns[rnd].frame(), (OP_TEXT, b"recursed"))
+                    self.assertEqual(http_get(k.port, "/", timeout=5).body, b"hello")
+                    rss.append(rss_kib(pid))
+                for ws in conns:
+                    ws.send(frame(OP_CLOSE, struct.pack("!H", 1000)))
+                for ws in conns:
+                    self.assertEqual(ws.close_code(), 1000)
+            finally:
+                for ws in conns:
+                    ws.close()
+        # 200 greenlets parked with 2 chunks each: a leak of a chunk per
+        # message would grow by 3 MiB a round.
+        self.assertLess(rss[2] - rss[1], 1024, rss)
 
 
 @unittest.skipUnless(HAVE_WEBSOCKETS or CI, "python3-websockets is not installed")

@@ -26,6 +26,7 @@ tests_fuzz_fuzz_parser_LDFLAGS = $(FUZZ_FLAGS)
 # workers/http/, which depends on nothing outside itself.
 tests_fuzz_fuzz_connection_SOURCES = tests/fuzz/fuzz_connection.c \
 	workers/http/conn.c workers/http/conn.h workers/http/conn_write.c \
+	workers/http/conn_policy.c \
 	workers/http/spool.c workers/http/spool.h \
 	workers/http/tls.c workers/http/tls.h \
 	workers/http/response.c workers/http/response.h \

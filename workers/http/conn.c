@@ -79,43 +79,6 @@ void conn_init(struct conn *c, int fd, const struct listener *l, const struct co
 	c->max_head = http_max_head(limits);
 }
 
-int conn_policy_add_scheme(struct conn_policy *p, const char *name, size_t name_len,
-			   const char *value, size_t value_len)
-{
-	struct conn_scheme *v = realloc(p->secure, (p->nsecure + 1) * sizeof(*v));
-
-	if (!v)
-		return -1;
-	p->secure = v;
-	v = &p->secure[p->nsecure];
-	v->name = strndup(name, name_len);
-	v->value = strndup(value, value_len);
-	if (!v->name || !v->value) {
-		free(v->name);
-		free(v->value);
-		return -1;
-	}
-	v->name_len = name_len;
-	v->value_len = value_len;
-	p->nsecure++;
-	return 0;
-}
-
-void conn_policy_free(struct conn_policy *p)
-{
-	allow_free(&p->forwarded);
-	allow_free(&p->proxy);
-	for (size_t i = 0; i < p->nsecure; i++) {
-		free(p->secure[i].name);
-		free(p->secure[i].value);
-	}
-	free(p->secure);
-	p->secure = NULL;
-	p->nsecure = 0;
-	free(p->forwarders);
-	p->limits.forwarders = p->forwarders = NULL;
-}
-
 int conn_accept(struct conn *c, int lfd, const struct listener *l, const struct conn_io *io,
 		const struct conn_policy *p)
 {
@@ -366,22 +329,47 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms)
 
 void conn_trim(struct conn *c, size_t room)
 {
-	char *old = c->buf;
-
+	/*
+	 * Copied into new blocks rather than shrunk in place: a realloc()
+	 * that shrinks leaves a hole the next 16 KiB buffer does not fit, and
+	 * the heap grows by that much for each WebSocket. The old blocks go
+	 * to the spares, for the next connection's head.
+	 */
 	if (c->headers && !c->headers_trimmed) {
 		size_t n = c->req.num_headers ? c->req.num_headers : 1;
+		struct http_header *h = mem_alloc(n * sizeof(*h));
 
-		c->headers = mem_realloc(c->headers, n * sizeof(*c->headers));
-		c->req.headers = c->headers;
+		memcpy(h, c->headers, c->req.num_headers * sizeof(*h));
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+		c->req.headers = c->headers = h;
 		c->req.max_headers = n;
 		c->headers_trimmed = true;
 	}
-	if (!c->buf || c->cap <= c->len + room)
-		return;
-	c->buf = mem_realloc(c->buf, c->len + room);
-	c->cap = c->len + room;
-	if (c->buf != old && c->head_len > 0)
-		http_request_rebase(&c->req, c->buf);
+	if (c->buf && c->cap > c->len + room) {
+		char *b = mem_alloc(c->len + room);
+
+		memcpy(b, c->buf, c->len);
+		if (c->cap == READ_CHUNK)
+			spare_give(&spare_bufs, c->buf, c->cap);
+		else
+			free(c->buf);
+		c->buf = b;
+		c->cap = c->len + room;
+		if (c->head_len > 0)
+			http_request_rebase(&c->req, c->buf);
+	}
+}
+
+void conn_drop_head(struct conn *c)
+{
+	if (c->headers_trimmed)
+		free(c->headers);
+	else
+		spare_give(&spare_headers, c->headers, c->limits.fields * sizeof(*c->headers));
+	c->headers = NULL;
+	c->headers_trimmed = true; /* nothing left to trim */
+	memset(&c->req, 0, sizeof(c->req));
+	c->len = c->head_len = c->raw = c->ready = c->ready_end = 0;
 }
 
 void conn_going_away(struct conn *c)

@@ -3,7 +3,8 @@
  * request head, reading the request body (length-delimited or chunked,
  * 100-continue), writing bytes (conn_write.c: and keeping what a slow
  * client does not take yet), refusing bad requests with an answer, and
- * the first half of a lingering close (its owner finishes it: conn_discard).
+ * the first half of a lingering close (its owner finishes it: conn_discard);
+ * conn_policy.c builds what a listener's connections share.
  *
  * Runs in workers. Sockets are non-blocking; when one would block, conn calls
  * its conn_io's wait(), which is where worker types differ (poll() in sync,
@@ -329,6 +330,15 @@ ssize_t conn_read_some(struct conn *c, int timeout_ms);
  * rebased). Never waits.
  */
 void conn_trim(struct conn *c, size_t room);
+
+/*
+ * For a connection taken over by another protocol, once nothing reads
+ * its HTTP head any more (no access-log line to write): the head's bytes
+ * and its header array go, and c->req is cleared (its slices would point
+ * at nothing). Only with every byte past the head consumed: c->len
+ * becomes 0. Never waits.
+ */
+void conn_drop_head(struct conn *c);
 
 /*
  * The worker stops: wake the reader of an upgraded connection by shutting

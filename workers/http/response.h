@@ -30,9 +30,8 @@ struct response {
 	char chunk_line[24]; /* scratch for one chunk-size line */
 
 	/* Kept across response_begin(): */
-	char *head;          /* the head being built: in_place, or malloc'd once it outgrew it */
+	char *head;          /* the head being built (malloc'd; NULL before response_begin) */
 	size_t head_len, head_cap;
-	char in_place[512];  /* room for a usual head (last: callers need not zero it) */
 };
 
 /*
@@ -92,7 +91,11 @@ bool response_reusable(const struct response *r);
  */
 const char *response_date(void);
 
-/* Free the head buffer, if it outgrew in_place. */
+/*
+ * Give the head buffer back: a usual one (512 bytes) to this thread's
+ * spares, for the next response_begin(), a larger one to free(). Every
+ * begun response must end here; one never begun (zeroed) may too.
+ */
 void response_free(struct response *r);
 
 /* Reason phrase for a status code ("Bad Request"); "Unknown" if none. Any thread. */

@@ -115,19 +115,29 @@ ssize_t ws_frame_parse(struct ws_frame_parser *p, uint8_t *buf, size_t len, stru
 	if (len == 0)
 		return 0;
 	if (!p->in_payload_) {
-		/* gather the header in head_: at most 14 bytes, the size known from 2 */
-		size_t need = p->have_ < 2 ? 2 : header_size(p->head_);
+		const uint8_t *h = p->head_;
 
-		while (p->have_ < need && used < len) {
-			p->head_[p->have_++] = buf[used++];
-			if (check_start(p, p->head_, p->have_) < 0)
+		if (p->have_ == 0 && len >= 2 && len >= header_size(buf)) {
+			/* the whole header is here (the usual case): checked and read in place */
+			used = header_size(buf);
+			if (check_start(p, buf, used) < 0)
 				return -1;
-			if (p->have_ == 2)
-				need = header_size(p->head_);
+			h = buf;
+		} else {
+			/* gather the header in head_: at most 14 bytes, the size known from 2 */
+			size_t need = p->have_ < 2 ? 2 : header_size(p->head_);
+
+			while (p->have_ < need && used < len) {
+				p->head_[p->have_++] = buf[used++];
+				if (check_start(p, p->head_, p->have_) < 0)
+					return -1;
+				if (p->have_ == 2)
+					need = header_size(p->head_);
+			}
+			if (p->have_ < need)
+				return (ssize_t)used;
 		}
-		if (p->have_ < need)
-			return (ssize_t)used;
-		decode_header(p, p->head_);
+		decode_header(p, h);
 		p->have_ = 0;
 		/* decoded first: a short length in a longer form is fine */
 		if (is_control(p->frame.opcode) && p->frame.length > WS_CONTROL_MAX)

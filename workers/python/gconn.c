@@ -6,6 +6,7 @@
 #include "workers/connset.h"
 #include "workers/python/gpool.h"
 #include "workers/python/interp.h"
+#include "workers/python/pystack.h"
 #include "workers/python/reqtimeout.h"
 #include "workers/python/wsgi.h"
 #include "workers/worker.h"
@@ -21,6 +22,7 @@ static struct {
 } G;
 
 static PyObject *run(PyObject *capsule, PyObject *unused);
+static PyObject *serve_all(struct cconn *cc);
 static void serve(struct cconn *cc);
 static struct cconn *next_queued(void);
 
@@ -33,6 +35,7 @@ int gconn_init(struct worker *w, const struct gconn_switch *sw,
 	G.sw = sw;
 	G.serve = serve_one;
 	reqtimeout_use_greenlets(sw->current);
+	pystack_init();
 	return gpool_init(&G.pool);
 }
 
@@ -99,6 +102,16 @@ void gconn_tick(double now)
 		reqtimeout_tick(now);
 }
 
+/* A connection greenlet's function: serve_all() on a small data stack. */
+static PyObject *run(PyObject *capsule, PyObject *unused)
+{
+	void *root = pystack_begin();
+	PyObject *r = serve_all(PyCapsule_GetPointer(capsule, NULL));
+
+	pystack_end(root);
+	return r;
+}
+
 /*
  * A connection greenlet's life: serve the connection it was started with,
  * and the ones queued meanwhile, then wait in the pool (switched out to the hub) for the next one that
@@ -106,9 +119,8 @@ void gconn_tick(double now)
  * only reference while it waits: given back, the greenlet is killed and
  * returns the GreenletExit it gets.
  */
-static PyObject *run(PyObject *capsule, PyObject *unused)
+static PyObject *serve_all(struct cconn *cc)
 {
-	struct cconn *cc = PyCapsule_GetPointer(capsule, NULL);
 	/*
 	 * Borrowed: a running greenlet is alive. A reference held here would
 	 * keep it from being killed when the pool lets it go.

@@ -1,5 +1,6 @@
 /* websocket — see websocket.h. */
 #include "workers/python/websocket.h"
+#include "workers/python/websocket_object.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -11,13 +12,11 @@
 
 #include "arbiter/log.h"
 #include "arbiter/monotime.h"
+#include "workers/accesslog.h"
 #include "workers/http/conn.h"
 #include "workers/http/mem.h"
 #include "workers/http/utf8.h"
-#include "workers/http/ws_deflate.h"
-#include "workers/http/ws_frame.h"
 #include "workers/http/ws_handshake.h"
-#include "workers/http/ws_message.h"
 #include "workers/python/interp.h"
 #include "workers/python/ws_choice.h"
 
@@ -32,35 +31,6 @@
 #define MSG_ALREADY_CLOSED "Connection is already closed"
 #define MSG_SOCKET_DEAD    "Socket is dead"
 
-typedef struct {
-	PyObject_HEAD
-	struct conn *c;        /* NULL once the request is over */
-	const bool *head_sent; /* the app's HTTP head went out (the request's flag) */
-	PyObject *environ;     /* new ref; NULL once the request is over */
-	PyObject *subprotocol; /* new ref: the one the 101 answered; NULL: none */
-	bool deflate;          /* permessage-deflate negotiated */
-	struct ws_deflate_params params;
-	bool upgraded; /* the 101 was sent: the connection speaks WebSocket */
-	int refused;   /* the handshake was invalid: the refusal sent (400, 426), 0: none */
-	bool closed;   /* no more messages either way (gevent-websocket's closed) */
-	bool close_sent;
-	bool dead;    /* the connection failed: nothing more can be written */
-	bool reading; /* receive() waits (one reader at a time) */
-	bool writing; /* a frame is being written (one writer at a time) */
-	struct ws_message msg;
-	struct ws_deflater defl;
-	size_t raw;    /* client bytes not consumed yet: c->buf[raw..c->len) */
-	uint8_t *asm_; /* a message arriving in pieces */
-	size_t asm_len, asm_cap;
-	uint8_t asm_op;
-	uint8_t pong[WS_CONTROL_MAX]; /* the last ping's payload, to answer */
-	size_t pong_len;
-	bool pong_due;
-	double last_rx;   /* monotime of the last bytes from the client */
-	double ping_sent; /* monotime of our unanswered ping, 0: none */
-	PyObject *token;  /* of setting kirin._websocket to it (new ref), NULL if not set */
-} WebSocket;
-
 static PyObject *ws_receive(WebSocket *self, PyObject *unused);
 static PyObject *ws_send(WebSocket *self, PyObject *const *args, Py_ssize_t nargs,
 			 PyObject *kwnames);
@@ -69,15 +39,12 @@ static PyObject *ws_get_closed(WebSocket *self, void *unused);
 static PyObject *ws_get_env(WebSocket *self, void *key);
 static PyObject *ws_get_subprotocol(WebSocket *self, void *unused);
 static void ws_dealloc(WebSocket *self);
-static PyObject *env_subscript(PyObject *self, PyObject *key);
-static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n);
-static void touch(PyObject *env, PyObject *key, PyObject *value);
-static int upgrade(WebSocket *self);
 static int refuse(WebSocket *self, const struct ws_handshake *hs);
 static PyObject *read_message(WebSocket *self);
 static PyObject *deliver(WebSocket *self, const struct ws_event *ev);
 static int read_more(WebSocket *self);
 static int write_frame(WebSocket *self, unsigned opcode, const uint8_t *data, size_t len);
+static void answer_ping(WebSocket *self, const uint8_t *data, size_t len);
 static void flush_pong(WebSocket *self);
 static void send_close(WebSocket *self, unsigned code, const char *reason, size_t len);
 static PyObject *ws_error(const char *msg);
@@ -91,7 +58,6 @@ static struct {
 	int pool_threads;       /* 0: WebSockets hold no pool thread */
 	int open;               /* upgraded WebSockets in this process */
 	double warned;          /* monotime of the last warning that they hold the pool */
-	PyObject *k_websocket, *k_version, *v_version;
 	PyObject *k_choice;     /* 'kirin.websocket_protocol': the app's choice */
 	PyObject *error;        /* WebSocketError: gevent-websocket's, or kirin's */
 	PyObject *current;      /* kirin._websocket: the ContextVar uWSGI's functions read */
@@ -127,7 +93,7 @@ static PyMemberDef ws_members[] = {
 	{NULL, 0, 0, 0, NULL},
 };
 
-static PyTypeObject WebSocketType = {
+PyTypeObject websocket_type = {
 	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.WebSocket",
 	.tp_basicsize = sizeof(WebSocket),
 	.tp_flags = Py_TPFLAGS_DEFAULT,
@@ -136,23 +102,6 @@ static PyTypeObject WebSocketType = {
 	.tp_methods = ws_methods,
 	.tp_getset = ws_getset,
 	.tp_members = ws_members,
-};
-
-static PyMethodDef env_methods[] = {
-	{"get", (PyCFunction)(void (*)(void))env_get, METH_FASTCALL,
-	 "D.get(k[,d]): 'wsgi.websocket' answers the handshake"},
-	{NULL, NULL, 0, NULL},
-};
-
-static PyMappingMethods env_mapping; /* dict's, with env_subscript */
-
-/* The environ of an upgrade request: a dict whose websocket key upgrades when read. */
-static PyTypeObject EnvironType = {
-	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.Environ",
-	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "a WSGI environ whose 'wsgi.websocket' answers the handshake when read",
-	.tp_methods = env_methods,
-	.tp_as_mapping = &env_mapping,
 };
 
 void websocket_configure(uint64_t max_message, int ping_seconds, char *const *protocols,
@@ -172,30 +121,16 @@ void websocket_pool_threads(int n)
 int websocket_init(PyObject *app)
 {
 	W.app = app;
-	EnvironType.tp_base = &PyDict_Type;
-	EnvironType.tp_basicsize = PyDict_Type.tp_basicsize;
-	env_mapping = *PyDict_Type.tp_as_mapping;
-	env_mapping.mp_subscript = env_subscript;
-	W.k_websocket = PyUnicode_InternFromString("wsgi.websocket");
-	W.k_version = PyUnicode_InternFromString("wsgi.websocket_version");
-	W.v_version = PyUnicode_InternFromString("13");
 	W.k_choice = PyUnicode_InternFromString("kirin.websocket_protocol");
-	if (!W.k_websocket || !W.k_version || !W.v_version || !W.k_choice)
+	if (!W.k_choice)
 		return -1;
-	return PyType_Ready(&WebSocketType) < 0 || PyType_Ready(&EnvironType) < 0 ? -1 : 0;
+	return PyType_Ready(&websocket_type) < 0 || websocket_environ_init() < 0 ? -1 : 0;
 }
 
-PyObject *websocket_environ(struct conn *c, PyObject *env, const bool *head_sent,
-			    PyObject **ws_out)
+WebSocket *websocket_new(struct conn *c, const bool *head_sent, PyObject *environ)
 {
 	WebSocket *ws;
-	PyObject *e;
 
-	*ws_out = NULL;
-	if (!ws_handshake_requested(c->req.headers, c->req.num_headers)) {
-		Py_INCREF(env);
-		return env; /* a plain GET, to the app */
-	}
 	if (!W.error) {
 		PyObject *kirin = PyImport_ImportModule("kirin"); /* new ref */
 		W.error = kirin ? PyObject_GetAttrString(kirin, "WebSocketError") : NULL;
@@ -206,32 +141,21 @@ PyObject *websocket_environ(struct conn *c, PyObject *env, const bool *head_sent
 			return NULL;
 		}
 	}
-	e = PyObject_CallNoArgs((PyObject *)&EnvironType); /* new ref */
-	ws = e ? PyObject_New(WebSocket, &WebSocketType) : NULL;
-	if (!ws) {
-		Py_XDECREF(e);
+	ws = PyObject_New(WebSocket, &websocket_type);
+	if (!ws)
 		return NULL;
-	}
 	memset((char *)ws + sizeof(PyObject), 0, sizeof(*ws) - sizeof(PyObject));
 	ws->c = c;
 	ws->head_sent = head_sent;
-	ws->environ = e;
-	Py_INCREF(e);
-	if (PyDict_Update(e, env) < 0 || PyDict_SetItem(e, W.k_websocket, (PyObject *)ws) < 0 ||
-	    PyDict_SetItem(e, W.k_version, W.v_version) < 0) {
-		Py_DECREF(ws);
-		Py_DECREF(e);
-		return NULL;
-	}
+	ws->environ = environ;
+	Py_INCREF(environ);
 	/* For uWSGI's functions; the greenlet's or thread's context, reset after. */
 	ws->token = PyContextVar_Set(W.current, (PyObject *)ws); /* new ref */
 	if (!ws->token) {
 		Py_DECREF(ws);
-		Py_DECREF(e);
 		return NULL;
 	}
-	*ws_out = (PyObject *)ws;
-	return e;
+	return ws;
 }
 
 int websocket_status(PyObject *obj)
@@ -273,6 +197,8 @@ void websocket_finish(PyObject *obj)
 	free(self->asm_);
 	self->asm_ = NULL;
 	self->asm_cap = self->asm_len = 0;
+	free(self->pong);
+	self->pong = NULL;
 }
 
 static void ws_dealloc(WebSocket *self)
@@ -282,46 +208,8 @@ static void ws_dealloc(WebSocket *self)
 	Py_XDECREF(self->token);
 	Py_XDECREF(self->subprotocol);
 	free(self->asm_);
+	free(self->pong);
 	Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* environ['wsgi.websocket']: the app asks for the WebSocket, so the handshake is answered. */
-static PyObject *env_subscript(PyObject *self, PyObject *key)
-{
-	PyObject *v = PyDict_Type.tp_as_mapping->mp_subscript(self, key); /* new ref */
-
-	if (v)
-		touch(self, key, v);
-	return v;
-}
-
-static PyObject *env_get(PyObject *self, PyObject *const *args, Py_ssize_t n)
-{
-	PyObject *v;
-
-	if (n < 1 || n > 2) {
-		PyErr_SetString(PyExc_TypeError, "get expected 1 or 2 arguments");
-		return NULL;
-	}
-	v = PyDict_GetItemWithError(self, args[0]); /* borrowed */
-	if (!v && PyErr_Occurred())
-		return NULL;
-	if (!v)
-		v = n == 2 ? args[1] : Py_None;
-	Py_INCREF(v);
-	touch(self, args[0], v);
-	return v;
-}
-
-/* The value read for key is our WebSocket: answer its handshake now (a failure shows later). */
-static void touch(PyObject *env, PyObject *key, PyObject *value)
-{
-	if (Py_TYPE(value) != &WebSocketType || ((WebSocket *)value)->upgraded)
-		return;
-	if (key != W.k_websocket && !(PyUnicode_Check(key) &&
-				      PyUnicode_Compare(key, W.k_websocket) == 0))
-		return;
-	upgrade((WebSocket *)value);
 }
 
 /*
@@ -331,7 +219,7 @@ static void touch(PyObject *env, PyObject *key, PyObject *value)
  * connection closes after the app. 0, or -1 when the connection is gone,
  * failed or refused (self->dead).
  */
-static int upgrade(WebSocket *self)
+int websocket_upgrade(WebSocket *self)
 {
 	struct conn *c = self->c;
 	struct ws_handshake hs;
@@ -425,7 +313,7 @@ static PyObject *ws_receive(WebSocket *self, PyObject *unused)
 
 	if (!self->c || self->closed)
 		return ws_error(MSG_ALREADY_CLOSED);
-	if (upgrade(self) < 0)
+	if (websocket_upgrade(self) < 0)
 		Py_RETURN_NONE;
 	if (self->reading) {
 		PyErr_SetString(PyExc_RuntimeError,
@@ -475,10 +363,7 @@ static PyObject *read_message(WebSocket *self)
 			break;
 		}
 		case WS_EV_PING:
-			memcpy(self->pong, ev.data, ev.len);
-			self->pong_len = ev.len;
-			self->pong_due = true;
-			flush_pong(self);
+			answer_ping(self, ev.data, ev.len);
 			break;
 		case WS_EV_PONG:
 			self->ping_sent = 0;
@@ -550,13 +435,19 @@ static PyObject *deliver(WebSocket *self, const struct ws_event *ev)
 static int read_more(WebSocket *self)
 {
 	struct conn *c = self->c;
-	size_t base = c->head_len; /* the head stays: the access log reads it */
+	size_t base;
 
 	if (self->raw == c->len) {
-		/* Between messages: an idle WebSocket keeps a small buffer. */
-		c->len = self->raw = base;
+		/* Between messages: an idle WebSocket keeps a small buffer, and
+		 * the head only for the access log's line at the end. */
+		c->len = c->head_len;
+		if (c->head_len > 0 && !accesslog_enabled())
+			conn_drop_head(c);
+		self->raw = c->len;
 		conn_trim(c, IDLE_ROOM);
-	} else if (self->raw > base) {
+	}
+	base = c->head_len;
+	if (self->raw > base) {
 		memmove(c->buf + base, c->buf + self->raw, c->len - self->raw);
 		c->len = base + (c->len - self->raw);
 		self->raw = base;
@@ -649,7 +540,7 @@ static PyObject *ws_send(WebSocket *self, PyObject *const *args, Py_ssize_t narg
 	} else {
 		return NULL;
 	}
-	rc = upgrade(self) < 0 ? -1
+	rc = websocket_upgrade(self) < 0 ? -1
 			       : write_frame(self, bin ? WS_OP_BINARY : WS_OP_TEXT,
 					     (const uint8_t *)data, (size_t)len);
 	if (view.obj)
@@ -694,7 +585,7 @@ static PyObject *ws_close(WebSocket *self, PyObject *args, PyObject *kwds)
 			     code);
 		return NULL;
 	}
-	if (self->c && !self->close_sent && upgrade(self) == 0)
+	if (self->c && !self->close_sent && websocket_upgrade(self) == 0)
 		send_close(self, code, reason, (size_t)len);
 	self->closed = true;
 	if (view.obj)
@@ -742,13 +633,34 @@ static void send_close(WebSocket *self, unsigned code, const char *reason, size_
 	write_frame(self, WS_OP_CLOSE, p, n < 0 ? 0 : (size_t)n);
 }
 
-/* The pong a ping asked for, unless a writer is busy: it sends it after its frame. */
+/* The pong a ping asked for, now, or after the frame a writer is busy with. */
+static void answer_ping(WebSocket *self, const uint8_t *data, size_t len)
+{
+	if (!self->writing) {
+		free(self->pong); /* answered by this one */
+		self->pong = NULL;
+		write_frame(self, WS_OP_PONG, data, len);
+		return;
+	}
+	if (!self->pong)
+		self->pong = xmalloc(1 + WS_CONTROL_MAX);
+	self->pong[0] = (uint8_t)len;
+	memcpy(self->pong + 1, data, len);
+}
+
+/* The pong owed since a writer was busy, if any. */
 static void flush_pong(WebSocket *self)
 {
-	if (self->pong_due && !self->writing) {
-		self->pong_due = false;
-		write_frame(self, WS_OP_PONG, self->pong, self->pong_len);
-	}
+	uint8_t p[WS_CONTROL_MAX];
+	size_t n;
+
+	if (!self->pong || self->writing)
+		return;
+	n = self->pong[0];
+	memcpy(p, self->pong + 1, n);
+	free(self->pong);
+	self->pong = NULL;
+	write_frame(self, WS_OP_PONG, p, n);
 }
 
 /*

@@ -38,7 +38,7 @@ struct request {
 	struct timespec start; /* CLOCK_MONOTONIC, when the request reached us */
 	int answered;   /* the status of an answer made here (error, 101), 0: the app's */
 	int timer;      /* its reqtimeout slot, -1: not timed */
-	struct response resp; /* last: its buffer needs no zeroing */
+	struct response resp;
 };
 
 typedef struct {
@@ -143,7 +143,7 @@ enum wsgi_outcome wsgi_serve(struct conn *c, bool keep_alive)
 	StartResponse *sr = NULL;
 	enum wsgi_outcome out = WSGI_CLOSE;
 
-	memset(&r, 0, offsetof(struct request, resp.in_place));
+	memset(&r, 0, sizeof(r));
 	r.c = c;
 	r.timer = -1;
 	r.resp.keep_alive = keep_alive && c->req.keep_alive;

@@ -11,6 +11,9 @@ push      sends 64 KiB messages to a client that never reads, until send()
 choose    the subprotocol named in the query (none: no choice) is the app's
           choice; answers the one the handshake named as JSON, then echoes
 resource  gevent-websocket's app_protocol(path): the path names the choice
+deep      echoes from 300 nested calls down (frames past a connection
+          greenlet's first Python data-stack chunk); "recurse" recurses
+          until RecursionError there first, and answers "recursed"
 """
 import json
 import os
@@ -102,3 +105,29 @@ class Resource:
 
 
 resource = Resource()
+
+
+def deep(environ, start_response):
+    ws = environ.get("wsgi.websocket")
+    if ws is None:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+
+    def blow(n):
+        return blow(n + 1)
+
+    def down(n, pad=None):
+        if n:
+            return down(n - 1, (n, pad))
+        while True:
+            message = ws.receive()
+            if message is None:
+                return []
+            if message == "recurse":
+                try:
+                    blow(0)
+                except RecursionError:
+                    message = "recursed"
+            ws.send(message)
+
+    return down(300)
