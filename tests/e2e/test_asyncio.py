@@ -92,6 +92,8 @@ class AsgiHttp(unittest.TestCase):
                       b"GET /echo?4 HTTP/1.1\r\nHost: x\r\n\r\n")
             got = recv_responses(s, 2, 10)
             self.assertEqual([got[0][1], json.loads(got[1][1])["query"]], [b"slept", "4"])
+            self.assertFalse(wait_for(lambda: "does not match the current task" in self.k.log(),
+                                      1))
             # More pipelined requests than one dispatch serves inside another.
             s.sendall(b"".join(b"GET /echo?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
                                for i in range(100)))

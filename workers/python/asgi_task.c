@@ -364,16 +364,22 @@ static PyObject *find_current(PyObject *tasks)
 static int enter(PyObject *host)
 {
 	PyObject *r;
+	Py_ssize_t size;
 
 	if (!S.current) {
 		r = call2(S.enter, S.loop, host);
 		Py_XDECREF(r);
 		return r ? 0 : -1;
 	}
+	/* Entered only if it was not there (host itself, running a step, may be:
+	 * host_idle() made it the next host, and done() dispatches the next request). */
+	size = PyDict_GET_SIZE(S.current);
 	r = PyDict_SetDefault(S.current, S.loop, host); /* borrowed: what is there now */
-	if (r && r != host)
+	if (r == host && PyDict_GET_SIZE(S.current) > size)
+		return 0;
+	if (r)
 		PyErr_SetString(PyExc_RuntimeError, "another task is being executed");
-	return r == host ? 0 : -1;
+	return -1;
 }
 
 static int leave(PyObject *host)
