@@ -139,8 +139,7 @@ int asyncio_run(struct worker *w, PyObject *app)
 /*
  * Suspend the current greenlet (not the hub) until fd (-1: none) is ready
  * for `events` or `timeout` seconds pass (< 0: no limit). 1 ready, 0 timed
- * out, -1 with an exception (killed). A reader on a connection's socket
- * replaces the set's: the caller gives it back (reactor_asyncio_rewatch).
+ * out, -1 with an exception (killed).
  */
 static int suspend(int fd, short events, double timeout)
 {
@@ -231,8 +230,6 @@ static int conn_wait(struct conn *c, short events, int timeout_ms)
 		return -1;
 	}
 	rc = suspend(c->fd, events, timeout_ms < 0 ? -1 : timeout_ms / 1000.0);
-	if (events & POLLIN)
-		reactor_asyncio_rewatch((struct cconn *)(void *)c);
 	if (rc < 0)
 		PyErr_Clear(); /* killed while waiting: the connection just fails */
 	PyGILState_Release(st);

@@ -17,6 +17,7 @@ libkirin_a_SOURCES += \
 	workers/gevent.c workers/gevent.h \
 	workers/asyncio.c workers/asyncio.h \
 	workers/reactor_asyncio.c workers/reactor_asyncio.h \
+	workers/reactor_py.c workers/reactor_py.h \
 	workers/http/parser.c workers/http/parser.h \
 	workers/http/chunked.c workers/http/chunked.h \
 	workers/http/proxy.c workers/http/proxy.h \

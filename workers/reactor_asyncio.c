@@ -1,7 +1,9 @@
 /* reactor_asyncio — see reactor_asyncio.h. */
 #include "workers/reactor_asyncio.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 
 #include "arbiter/config.h"
 #include "arbiter/listener.h"
@@ -9,17 +11,16 @@
 #include "workers/connset.h"
 #include "workers/policy.h"
 #include "workers/python/interp.h"
+#include "workers/reactor_py.h"
 #include "workers/worker.h"
 
-/*
- * A connection with the callback its reader calls (bound to a capsule of
- * it), also its writer's when TLS waits for writing (one shot).
- */
+#define BATCH 1024 /* ready connections served per wake-up of the loop, at most (as libuv) */
+
+/* A connection, and what the ASGI glue keeps with it. */
 struct aconn {
 	struct cconn cc; /* first member */
-	PyObject *on_ready;
-	PyObject *kept; /* reactor_asyncio_conn_ref() */
-	bool writing;   /* on_ready is the socket's writer too */
+	PyObject *kept;  /* reactor_asyncio_conn_ref() */
+	bool writing;    /* the set waits for it to be writable too (one shot) */
 };
 
 static struct {
@@ -31,6 +32,14 @@ static struct {
 	PyObject *add_reader, *remove_reader, *add_writer, *remove_writer, *call_later;
 	PyObject **on_accept; /* per listener */
 	PyObject *tick_cb, *tick_handle, *backoff_cb;
+	/* The connections' sockets: an epoll set of ours, one reader of the
+	 * loop, so that a wake-up serves every ready connection in one
+	 * callback (the loop takes the GIL and makes a call per callback). */
+	int ep;
+	/* The batch being served (not on the stack: a greenlet dispatched from
+	 * it may run where the hub's stack was); a closed one's entry is cleared. */
+	struct epoll_event batch[BATCH];
+	int nbatch;
 	size_t room;      /* connections it may still accept */
 	bool accepting;   /* the listeners are readers */
 	bool backing_off; /* out of descriptors: accept nothing for a while */
@@ -44,23 +53,19 @@ static int as_watch_write(struct cconn *cc);
 static void as_unwatch(struct cconn *cc);
 static void as_release(struct cconn *cc);
 static void as_room(size_t room, bool add);
-static bool as_drained(void);
-static void as_free(void);
 static int sock(const struct cconn *cc);
 static PyObject *new_loop(const char *module);
 static int set_accepting(bool on);
 static void update_accepting(void);
 static PyObject *call_void(PyObject *r);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
-static PyObject *on_ready(PyObject *capsule, PyObject *unused);
+static PyObject *on_ready(PyObject *self, PyObject *unused);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
-static PyObject *on_channel(PyObject *self, PyObject *unused);
 static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
 
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
 static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
-static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
 static PyMethodDef backoff_def = {"kirin_backoff_end", on_backoff_end, METH_NOARGS, NULL};
 
 const struct reactor reactor_asyncio = {
@@ -72,8 +77,8 @@ const struct reactor reactor_asyncio = {
     .unwatch = as_unwatch,
     .release = as_release,
     .room = as_room,
-    .drained = as_drained,
-    .free = as_free,
+    .drained = reactor_py_drained,
+    .free = reactor_py_free,
 };
 
 PyObject *reactor_asyncio_open(const char *choice)
@@ -112,13 +117,6 @@ PyObject *reactor_asyncio_open(const char *choice)
 PyObject *reactor_asyncio_loop(void)
 {
 	return V.loop;
-}
-
-void reactor_asyncio_rewatch(struct cconn *cc)
-{
-	if (cc->watching && cc->c.fd >= 0 &&
-	    reactor_asyncio_add(cc->c.fd, false, ((struct aconn *)(void *)cc)->on_ready) < 0)
-		interp_log_exception("cannot watch a connection again");
 }
 
 PyObject **reactor_asyncio_conn_ref(struct cconn *cc)
@@ -170,7 +168,7 @@ void reactor_asyncio_cancel(PyObject **handle)
 
 static int as_init(struct worker *w, const struct connset_ops *ops, const struct conn_policy *p)
 {
-	PyObject *chan_cb;
+	PyObject *chan_cb, *ready_cb;
 
 	V.w = w;
 	V.ops = ops;
@@ -186,13 +184,20 @@ static int as_init(struct worker *w, const struct connset_ops *ops, const struct
 	}
 	V.tick_cb = PyCFunction_New(&tick_def, NULL);
 	V.backoff_cb = PyCFunction_New(&backoff_def, NULL);
-	chan_cb = PyCFunction_New(&channel_def, NULL); /* new ref */
-	if (!V.tick_cb || !V.backoff_cb || !chan_cb ||
-	    reactor_asyncio_add(w->channel_fd, false, chan_cb) < 0) {
+	chan_cb = reactor_py_channel_cb();            /* new ref */
+	ready_cb = PyCFunction_New(&ready_def, NULL); /* new ref */
+	V.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (V.ep < 0)
+		log_error(errno, "epoll_create1() for the connections");
+	if (!V.tick_cb || !V.backoff_cb || !chan_cb || !ready_cb || V.ep < 0 ||
+	    reactor_asyncio_add(w->channel_fd, false, chan_cb) < 0 ||
+	    reactor_asyncio_add(V.ep, false, ready_cb) < 0) {
 		Py_XDECREF(chan_cb);
+		Py_XDECREF(ready_cb);
 		goto fail;
 	}
 	Py_DECREF(chan_cb);
+	Py_DECREF(ready_cb);
 	V.tick_handle = reactor_asyncio_later(REACTOR_TICK_MS / 1000.0, V.tick_cb);
 	if (!V.tick_handle || set_accepting(true) < 0)
 		goto fail;
@@ -222,34 +227,37 @@ static void as_stop(void)
 
 static int as_watch(struct cconn *cc)
 {
-	if (reactor_asyncio_add(sock(cc), false, ((struct aconn *)(void *)cc)->on_ready) < 0) {
-		interp_log_exception("cannot watch a connection");
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = cc};
+
+	if (epoll_ctl(V.ep, EPOLL_CTL_ADD, sock(cc), &e) < 0) {
+		log_error(errno, "epoll_ctl() to watch a connection");
 		return -1;
 	}
 	return 0;
 }
 
+/* TLS must write first: EPOLLOUT too, until the socket next fires (on_ready). */
 static int as_watch_write(struct cconn *cc)
 {
-	struct aconn *ac = (struct aconn *)(void *)cc;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.ptr = cc};
 
-	if (reactor_asyncio_add(cc->c.fd, true, ac->on_ready) < 0) {
-		interp_log_exception("cannot watch a connection for writing");
+	if (epoll_ctl(V.ep, EPOLL_CTL_MOD, sock(cc), &e) < 0) {
+		log_error(errno, "epoll_ctl() to watch a connection for writing");
 		return -1;
 	}
-	ac->writing = true;
+	((struct aconn *)(void *)cc)->writing = true;
 	return 0;
 }
 
+/* Out of the set, and out of the batch being served (it may be closed and freed next). */
 static void as_unwatch(struct cconn *cc)
 {
-	struct aconn *ac = (struct aconn *)(void *)cc;
-
-	if (sock(cc) >= 0)
-		reactor_asyncio_remove(sock(cc), false);
-	if (ac->writing) {
-		ac->writing = false;
-		reactor_asyncio_remove(sock(cc), true);
+	((struct aconn *)(void *)cc)->writing = false;
+	if (sock(cc) >= 0 && epoll_ctl(V.ep, EPOLL_CTL_DEL, sock(cc), NULL) < 0)
+		log_error(errno, "epoll_ctl() to stop watching a connection");
+	for (int i = 0; i < V.nbatch; i++) {
+		if (V.batch[i].data.ptr == cc)
+			V.batch[i].data.ptr = NULL;
 	}
 }
 
@@ -263,7 +271,6 @@ static void as_release(struct cconn *cc)
 {
 	struct aconn *ac = (struct aconn *)(void *)cc;
 
-	Py_XDECREF(ac->on_ready);
 	Py_XDECREF(ac->kept);
 	free(ac);
 }
@@ -272,17 +279,6 @@ static void as_room(size_t room, bool add)
 {
 	V.room = add ? V.room + room : room;
 	update_accepting();
-}
-
-/* Accepting happens in the loop's thread: nothing is ever on its way. */
-static bool as_drained(void)
-{
-	return true;
-}
-
-/* Suspended greenlets and tasks hold what is left: the process ends without finalizing. */
-static void as_free(void)
-{
 }
 
 /* module.new_event_loop(): new ref, or NULL with an exception. */
@@ -334,7 +330,6 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 
 	for (int i = 0; i < WORKER_ACCEPT_BATCH && V.room > 0 && !V.backing_off; i++) {
 		struct aconn *ac = xcalloc(1, sizeof(*ac));
-		PyObject *cap;
 		int rc = policy_accept(&ac->cc.c, l, V.ops->io, V.policy);
 
 		if (rc <= 0) {
@@ -348,32 +343,37 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 			break;
 		}
 		as_room(V.room - 1, false);
-		cap = PyCapsule_New(ac, NULL, NULL);                          /* new ref */
-		ac->on_ready = cap ? PyCFunction_New(&ready_def, cap) : NULL; /* new ref */
-		Py_XDECREF(cap);
-		if (!ac->on_ready) {
-			interp_log_exception("cannot watch a connection");
-			conn_close(&ac->cc.c);
-			as_release(&ac->cc);
-			if (!connset_stopping())
-				as_room(1, true);
-			continue;
-		}
 		connset_accepted(&ac->cc);
 	}
 	Py_RETURN_NONE;
 }
 
-/* A connection's reader fired, or its writer (as_watch_write: one shot). */
-static PyObject *on_ready(PyObject *capsule, PyObject *unused)
+/*
+ * Our set is readable: serve every ready connection (a batch, in one
+ * callback of the loop); one that was watched for writing too (TLS) is
+ * watched for reading only again, as_watch_write() being one shot.
+ */
+static PyObject *on_ready(PyObject *self, PyObject *unused)
 {
-	struct aconn *ac = PyCapsule_GetPointer(capsule, NULL);
+	int n = epoll_wait(V.ep, V.batch, BATCH, 0);
 
-	if (ac->writing) {
-		ac->writing = false;
-		reactor_asyncio_remove(sock(&ac->cc), true);
+	if (n < 0 && errno != EINTR)
+		log_error(errno, "epoll_wait() on the connections");
+	V.nbatch = n > 0 ? n : 0;
+	for (int i = 0; i < V.nbatch; i++) {
+		struct aconn *ac = V.batch[i].data.ptr;
+
+		if (ac && ac->writing) {
+			struct epoll_event e = {.events = EPOLLIN, .data.ptr = ac};
+
+			ac->writing = false;
+			if (epoll_ctl(V.ep, EPOLL_CTL_MOD, sock(&ac->cc), &e) < 0)
+				log_error(errno, "epoll_ctl() to stop watching for writing");
+		}
+		if (ac)
+			connset_readable(&ac->cc);
 	}
-	connset_readable(&ac->cc);
+	V.nbatch = 0;
 	Py_RETURN_NONE;
 }
 
@@ -383,12 +383,6 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
 	if (!V.tick_handle)
 		interp_log_exception("cannot arm the asyncio worker's tick");
 	connset_tick();
-	Py_RETURN_NONE;
-}
-
-static PyObject *on_channel(PyObject *self, PyObject *unused)
-{
-	connset_channel();
 	Py_RETURN_NONE;
 }
 

@@ -1,15 +1,16 @@
 /*
  * reactor_asyncio — the reactor (reactor.h) on an asyncio event loop, for
- * the asyncio worker: the listeners, the channel and every connection's
- * socket are readers of the loop (loop.add_reader with C callbacks), the
- * tick is a call_later chain, run() is loop.run_forever(). The loop is
+ * the asyncio worker: the listeners and the channel are readers of the
+ * loop (loop.add_reader with C callbacks); the connections' sockets are in
+ * an epoll set of the reactor's own, itself one reader of the loop, so
+ * that one wake-up serves every ready connection (as reactor_event does);
+ * the tick is a call_later chain, run() is loop.run_forever(). The loop is
  * uvloop's when --asgi-loop allows and it is importable.
  *
  * Runs in a worker process, in its main thread; every call needs the GIL.
- * The loop allows one reader per descriptor: whoever adds its own reader
- * on a connection's socket (a greenlet waiting for a body, a receive()
- * waiting for a disconnect) gives the set's back with
- * reactor_asyncio_rewatch() when done.
+ * A reader of the loop's own on a connection's socket (a greenlet waiting
+ * for a body, a receive() waiting for one) fires beside the set's: the set
+ * sees a busy connection readable and stops watching it until it is back.
  */
 #pragma once
 
@@ -30,12 +31,6 @@ PyObject *reactor_asyncio_open(const char *choice);
 
 /* The loop (borrowed), once opened. */
 PyObject *reactor_asyncio_loop(void);
-
-/*
- * After a reader of someone else's on cc's socket was removed: put the
- * set's back if the set watches cc. Never waits.
- */
-void reactor_asyncio_rewatch(struct cconn *cc);
 
 /*
  * A reference kept with cc for the dispatcher (the ASGI scope's per-

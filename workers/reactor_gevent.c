@@ -9,6 +9,7 @@
 #include "workers/connset.h"
 #include "workers/policy.h"
 #include "workers/python/interp.h"
+#include "workers/reactor_py.h"
 #include "workers/worker.h"
 
 /*
@@ -63,8 +64,6 @@ static int gv_watch_write(struct cconn *cc);
 static void gv_unwatch(struct cconn *cc);
 static void gv_release(struct cconn *cc);
 static void gv_room(size_t room, bool add);
-static bool gv_drained(void);
-static void gv_free(void);
 static PyObject *watch(PyObject *watcher, PyObject *callback);
 static int set_accepting(bool on);
 static void update_accepting(void);
@@ -73,13 +72,11 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused);
 static PyObject *on_ready(PyObject *capsule, PyObject *unused);
 static void stop_writing(struct vconn *vc);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
-static PyObject *on_channel(PyObject *self, PyObject *unused);
 static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
 
 static PyMethodDef accept_def = {"kirin_accept", on_accept, METH_NOARGS, NULL};
 static PyMethodDef ready_def = {"kirin_readable", on_ready, METH_NOARGS, NULL};
 static PyMethodDef tick_def = {"kirin_tick", on_tick, METH_NOARGS, NULL};
-static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
 static PyMethodDef backoff_def = {"kirin_backoff_end", on_backoff_end, METH_NOARGS, NULL};
 
 const struct reactor reactor_gevent = {
@@ -91,8 +88,8 @@ const struct reactor reactor_gevent = {
 	.unwatch = gv_unwatch,
 	.release = gv_release,
 	.room = gv_room,
-	.drained = gv_drained,
-	.free = gv_free,
+	.drained = reactor_py_drained,
+	.free = reactor_py_free,
 };
 
 PyObject *reactor_gevent_hub(void)
@@ -135,7 +132,7 @@ static int gv_init(struct worker *w, const struct connset_ops *ops, const struct
 		V.accept_watchers[i] =
 			PyObject_CallMethod(V.loop, "io", "ii", w->listeners[i].fd, 1);
 	tick_cb = PyCFunction_New(&tick_def, NULL);
-	chan_cb = PyCFunction_New(&channel_def, NULL);
+	chan_cb = reactor_py_channel_cb();
 	V.tick_timer = watch(PyObject_CallMethod(V.loop, "timer", "dd", REACTOR_TICK_MS / 1000.0,
 						 REACTOR_TICK_MS / 1000.0),
 			     tick_cb);
@@ -226,17 +223,6 @@ static void gv_room(size_t room, bool add)
 {
 	V.room = add ? V.room + room : room;
 	update_accepting();
-}
-
-/* Accepting happens in the hub: nothing is ever on its way. */
-static bool gv_drained(void)
-{
-	return true;
-}
-
-/* Suspended greenlets hold what is left: the process ends without finalizing. */
-static void gv_free(void)
-{
 }
 
 /* watcher.start(callback); returns the watcher (its reference), or NULL. */
@@ -381,8 +367,3 @@ static PyObject *on_tick(PyObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *on_channel(PyObject *self, PyObject *unused)
-{
-	connset_channel();
-	Py_RETURN_NONE;
-}

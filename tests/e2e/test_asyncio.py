@@ -4,6 +4,7 @@ ways, disconnects, errors), lifespan, and WSGI apps on the asyncio loop."""
 import json
 import os
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -86,12 +87,57 @@ class AsgiHttp(unittest.TestCase):
             self.assertEqual([json.loads(b)["query"] for _, b in got], ["1", "2"])
             s.sendall(b"GET /echo?3 HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "3")
+            # The next request starts inside the Task that ended a waiting one.
+            s.sendall(b"GET /sleep?0.01 HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /echo?4 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = recv_responses(s, 2, 10)
+            self.assertEqual([got[0][1], json.loads(got[1][1])["query"]], [b"slept", "4"])
+            self.assertFalse(wait_for(lambda: "does not match the current task" in self.k.log(),
+                                      1))
             # More pipelined requests than one dispatch serves inside another.
             s.sendall(b"".join(b"GET /echo?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
                                for i in range(100)))
             got = recv_responses(s, 100, 10)
             self.assertEqual([json.loads(b)["query"] for _, b in got],
                              [str(i) for i in range(100)])
+
+    def test_receive_and_send_kept_past_their_request(self):
+        # Request objects are reused, but never one whose receive or send the
+        # app still holds: those say the request is over, on the same
+        # connection (the next request pulled from the pool) as on another.
+        for same in (True, False):
+            with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+                s.sendall(b"GET /keep HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(recv_responses(s, 1, 10)[0][1], b"kept")
+                if same:
+                    s.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+                    head, body = recv_responses(s, 1, 10)[0]
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+            if not same:
+                got = http_get(self.k.port, "/late")
+                self.assertEqual(got.status, 200)
+                body = got.body
+            self.assertEqual(json.loads(body), ["http.disconnect", "ClientDisconnected"])
+
+    def test_connections_reset_in_one_wake_up(self):
+        # The worker serves every ready connection of a wake-up in one batch:
+        # hundreds that reset mid-head or right after a request, all ready
+        # together, leave it serving (same worker) a client that asks meanwhile.
+        worker = self.k.workers()
+        socks = []
+        for i in range(300):
+            s = socket.create_connection(("127.0.0.1", self.k.port), timeout=10)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            socks.append(s)
+        for i, s in enumerate(socks):
+            s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n" if i % 2 else b"GET /ec")
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as c:
+            for s in socks:
+                s.close()  # RST
+            c.sendall(b"GET /echo?alive HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(json.loads(recv_responses(c, 1, 10)[0][1])["query"], "alive")
+        self.assertEqual(self.k.workers(), worker)
+        self.assertEqual(http_get(self.k.port, "/echo").status, 200)
 
     def test_streaming_both_ways(self):
         # Each part of a chunked upload comes back before the next is sent.
@@ -290,9 +336,28 @@ class AsgiLifecycle(unittest.TestCase):
             self.assertEqual(http_get(k.port, "/sleep?0.1").body, b"slept")  # not bounded
             log = k.log()
             self.assertIn("Request timed out after 1 s (--request-timeout): GET /sleep from "
-                          "127.0.0.1; cancelling it. Its stack:", log)
+                          "127.0.0.1; raising kirin.RequestTimeout in it. Its stack:", log)
             self.assertIn("in app", log)  # the app's frame, where it waits
             self.assertNotIn("Exception in ASGI application", log)
+            # As on the other workers, the app gets kirin.RequestTimeout where it
+            # waits; its Task holds no cancel request (asyncio.timeout still works).
+            self.assertEqual(http_get(k.port, "/interrupted").json(),
+                             [["kirin", "RequestTimeout", 0]])
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_tasks:app") as k:
+            self.assertEqual(http_get(k.port, "/timeout").json()["outcome"], "timed out")
+        try:
+            import starlette  # noqa: F401
+        except ImportError:
+            return
+        # anyio's task group (BaseHTTPMiddleware) unwinds: its child task (the
+        # endpoint) is cancelled, the middleware sees kirin.RequestTimeout.
+        with Kirin(*ASYNCIO, "--request-timeout", "1", "asgi_tasks:starlette_app") as k:
+            self.assertEqual(http_get(k.port, "/slow", timeout=20).status, 504)
+            r = http_get(k.port, "/quick")
+            self.assertEqual((r.status, r.header("x-tag")), (200, "yes"))
+            self.assertEqual(sorted(http_get(k.port, "/seen").json()),
+                             ["endpoint CancelledError", "middleware RequestTimeout"])
+            self.assertNotIn("Exception in ASGI application", k.log())
 
     def test_request_hooks(self):
         d = tempfile.mkdtemp(prefix="kirin-asgi-hooks-")

@@ -25,17 +25,20 @@
 #include "workers/reactor_asyncio.h"
 
 #define BODY_CHUNK 65536 /* request body bytes per http.request message, at most */
+#define SPARE_REQS 64    /* Req objects kept for reuse */
 
 static struct {
 	PyObject *app, *loop, *create_future, *state;
 	PyObject *disconnected_exc; /* kirin.ClientDisconnected, an OSError */
 	PyObject *empty;
-	PyObject *k_type, *k_body, *k_more_body;
+	PyObject *k_type;
 	PyObject *t_request, *t_disconnect, *t_start, *t_body;
-	PyObject *s_set_result, *s_set_exception, *s_done, *s_add_done_callback, *s_result,
-	    *s_cancel;
+	PyObject *seen[2]; /* the app's own str equal to t_start, t_body, last sent (held) */
+	PyObject *s_add_done_callback, *s_result, *s_cancel;
 	PyObject *(*to_hub)(void);
-	int grace; /* --asgi-disconnect-grace-period */
+	int grace;              /* --asgi-disconnect-grace-period */
+	Req *spare[SPARE_REQS]; /* done with, held by nobody else: the next requests' */
+	size_t nspare;
 } S;
 
 static PyObject *req_receive(Req *r, PyObject *unused);
@@ -46,16 +49,20 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused);
 static PyObject *req_grace_over(Req *r, PyObject *unused);
 static void client_gone(Req *r);
 static PyObject *body_message(Req *r);
-static PyObject *message(PyObject *type, PyObject *body, bool more);
 static void stop_reading(Req *r);
 static void watch_client(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
+static bool same_str(PyObject *s, PyObject *ascii);
+static int http_type(PyObject *type);
 static void finish(Req *r, enum wsgi_outcome *out);
 static Req *req_new(struct conn *c, bool keep_alive);
+static void req_put(Req *r);
+static void req_clear(Req *r);
 static void begin(Req *r, PyObject *scope, bool eager);
 static void app_failed(Req *r);
 static PyObject *req_timed_out(Req *r, PyObject *unused);
 static PyObject *req_call(Req *r, PyObject *args, PyObject *kwargs);
+static PyObject *req_get_throw(Req *r, void *unused);
 static void req_dealloc(Req *r);
 
 static PyMethodDef receive_def = {"receive", (PyCFunction)req_receive, METH_NOARGS, NULL};
@@ -68,12 +75,18 @@ static PyMethodDef grace_def = {"kirin_grace_over", (PyCFunction)req_grace_over,
 static PyMethodDef timed_out_def = {"kirin_timed_out", (PyCFunction)req_timed_out, METH_NOARGS,
                                     NULL};
 
+static PyGetSetDef req_getset[] = {
+    {"kirin_throw", (getter)req_get_throw, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyTypeObject ReqType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "kirin.ASGIRequest",
     .tp_basicsize = sizeof(Req),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_dealloc = (destructor)req_dealloc,
     .tp_call = (ternaryfunc)req_call,
+    .tp_getset = req_getset,
 };
 
 int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grace)
@@ -87,12 +100,11 @@ int asgi_init(PyObject *app, PyObject *loop, PyObject *(*to_hub)(void), int grac
 	S.disconnected_exc = PyErr_NewExceptionWithDoc(
 	    "kirin.ClientDisconnected", "send() after the client went away", PyExc_OSError, NULL);
 #define INTERN(f, s) (S.f = PyUnicode_InternFromString(s))
-	INTERN(k_type, "type"), INTERN(k_body, "body"), INTERN(k_more_body, "more_body");
+	INTERN(k_type, "type");
 	INTERN(t_request, "http.request");
 	INTERN(t_disconnect, "http.disconnect"), INTERN(t_start, "http.response.start");
-	INTERN(t_body, "http.response.body"), INTERN(s_set_result, "set_result");
-	INTERN(s_set_exception, "set_exception"), INTERN(s_done, "done");
-	INTERN(s_add_done_callback, "add_done_callback"), INTERN(s_result, "result");
+	INTERN(t_body, "http.response.body"), INTERN(s_add_done_callback, "add_done_callback");
+	INTERN(s_result, "result");
 	INTERN(s_cancel, "cancel");
 #undef INTERN
 	if (!_PyGreenlet_API || PyType_Ready(&ReqType) < 0 || !S.create_future ||
@@ -125,7 +137,7 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 		if (PyErr_Occurred())
 			interp_log_exception("cannot set up a WebSocket request");
 		Py_DECREF(scope);
-		Py_DECREF(r);
+		req_put(r);
 		return c->fd < 0 ? WSGI_CLOSED : WSGI_CLOSE;
 	}
 	begin(r, scope, false);
@@ -146,7 +158,7 @@ enum wsgi_outcome asgi_serve(struct conn *c, bool keep_alive)
 	}
 	finish(r, &out);
 	Py_CLEAR(r->task);
-	Py_DECREF(r);
+	req_put(r);
 	if (c->fd < 0)
 		return WSGI_CLOSED;
 	return out;
@@ -171,17 +183,29 @@ void asgi_start(struct conn *c, bool keep_alive,
 		asgi_req_end(r);
 }
 
-/* A request object for c's request (new ref), or NULL after answering 500. */
+/*
+ * A request object for c's request (new ref: req_put() drops it), or NULL
+ * after answering 500. It holds its receive and send, which hold it: a
+ * cycle that req_put() keeps or breaks.
+ */
 static Req *req_new(struct conn *c, bool keep_alive)
 {
-	Req *r = PyObject_New(Req, &ReqType);
+	Req *r = S.nspare ? S.spare[--S.nspare] : NULL;
 
+	if (!r && (r = PyObject_New(Req, &ReqType))) {
+		memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
+		r->receive = bound(&receive_def, r);
+		r->send = r->receive ? bound(&send_def, r) : NULL;
+		if (!r->send) {
+			Py_CLEAR(r->receive);
+			Py_CLEAR(r);
+		}
+	}
 	if (!r) {
 		interp_log_exception("cannot serve an ASGI request");
 		conn_refuse(c, 500);
 		return NULL;
 	}
-	memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
 	r->c = c;
 	r->resp.keep_alive = keep_alive && c->req.keep_alive;
 	if (accesslog_enabled())
@@ -197,12 +221,11 @@ static Req *req_new(struct conn *c, bool keep_alive)
  */
 static void begin(Req *r, PyObject *scope, bool eager)
 {
-	PyObject *receive = bound(&receive_def, r), *send = bound(&send_def, r);
 	PyObject *coro = NULL, *done, *res = NULL;
 	int rc = -1;
 
-	if (scope && receive && send) {
-		PyObject *args[] = {scope, receive, send};
+	if (scope) {
+		PyObject *args[] = {scope, r->receive, r->send};
 
 		if (r->done_cb && hooks_request_set()) { /* an http request: Gunicorn's hooks */
 			r->scope = (Py_INCREF(scope), scope);
@@ -210,8 +233,6 @@ static void begin(Req *r, PyObject *scope, bool eager)
 		}
 		coro = PyObject_Vectorcall(S.app, args, 3, NULL);
 	}
-	Py_XDECREF(receive);
-	Py_XDECREF(send);
 	if (coro && eager) {
 		rc = asgi_task_run(coro, (PyObject *)r, &r->task); /* r(exc) at its end */
 	} else if (coro && (r->task = asgi_task_start(coro))) {
@@ -265,7 +286,7 @@ void asgi_req_end(Req *r)
 	finish(r, &out);
 	Py_CLEAR(r->task);
 	r->done_cb(c, c->fd < 0 ? WSGI_CLOSED : out);
-	Py_DECREF(r);
+	req_put(r);
 }
 
 /*
@@ -343,7 +364,7 @@ static PyObject *req_receive(Req *r, PyObject *unused)
 	if (r->ws)
 		return asgi_ws_receive(r);
 	if (!r->c || r->disconnected || r->complete || r->broken)
-		return asgi_ready_take(message(S.t_disconnect, NULL, false));
+		return asgi_ready_take(asgi_message(S.t_disconnect, NULL, false));
 	if (asgi_future_pending(r->recv_fut)) {
 		PyErr_SetString(PyExc_RuntimeError, "receive() called while another one waits");
 		return NULL;
@@ -427,7 +448,7 @@ static PyObject *body_message(Req *r)
 
 	if (c->body_done) {
 		r->body_told = true;
-		return message(S.t_request, S.empty, false);
+		return asgi_message(S.t_request, S.empty, false);
 	}
 	if (c->req.body == HTTP_BODY_LENGTH && c->body_left < want)
 		want = (size_t)c->body_left;
@@ -442,26 +463,14 @@ static PyObject *body_message(Req *r)
 			return NULL;
 		r->refuse = c->error_status;
 		r->disconnected = true;
-		return message(S.t_disconnect, NULL, false);
+		return asgi_message(S.t_disconnect, NULL, false);
 	}
 	if (_PyBytes_Resize(&body, n) < 0)
 		return NULL;
 	r->body_told = c->body_done;
-	msg = message(S.t_request, body, !c->body_done);
+	msg = asgi_message(S.t_request, body, !c->body_done);
 	Py_DECREF(body);
 	return msg;
-}
-
-/* {"type": type} or {"type": type, "body": body, "more_body": more}: new ref. */
-static PyObject *message(PyObject *type, PyObject *body, bool more)
-{
-	PyObject *m = _PyDict_NewPresized(3);
-
-	if (m && (PyDict_SetItem(m, S.k_type, type) < 0 ||
-	          (body && (PyDict_SetItem(m, S.k_body, body) < 0 ||
-	                    PyDict_SetItem(m, S.k_more_body, more ? Py_True : Py_False) < 0))))
-		Py_CLEAR(m);
-	return m;
 }
 
 /* send(message). */
@@ -489,9 +498,9 @@ static PyObject *req_send(Req *r, PyObject *msg)
 		PyObject *res = asgi_ws_send(r, type, msg);
 		if (res || PyErr_Occurred())
 			return res;
-	} else if (type == S.t_start || PyUnicode_Compare(type, S.t_start) == 0) {
+	} else if (http_type(type) == 1) {
 		return asgi_response_start(r, msg);
-	} else if (type == S.t_body || PyUnicode_Compare(type, S.t_body) == 0) {
+	} else if (http_type(type) == 2) {
 		return asgi_response_body(r, msg);
 	} else if (PyUnicode_Check(type) &&
 	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
@@ -574,10 +583,14 @@ static PyObject *req_grace_over(Req *r, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* --request-timeout passed while the task waits: log it and its stack, and cancel it. */
+/*
+ * --request-timeout passed while the task waits: log it and its stack, and
+ * throw kirin.RequestTimeout in where it waits, as the other workers raise
+ * it (asgi_task.h: a plain Task gets CancelledError).
+ */
 static PyObject *req_timed_out(Req *r, PyObject *unused)
 {
-	PyObject *stack, *res;
+	PyObject *stack;
 	Py_ssize_t len = 0;
 	const char *s;
 	char header[320];
@@ -589,7 +602,7 @@ static PyObject *req_timed_out(Req *r, PyObject *unused)
 	s = stack ? PyUnicode_AsUTF8AndSize(stack, &len) : NULL;
 	snprintf(header, sizeof(header),
 	         "Request timed out after %d s (--request-timeout): %.*s %.*s from %s; "
-	         "cancelling it. Its stack:",
+	         "raising kirin.RequestTimeout in it. Its stack:",
 	         reqtimeout_seconds, (int)r->c->req.method_len, r->c->req.method,
 	         (int)(r->c->req.path_len < 200 ? r->c->req.path_len : 200), r->c->req.path,
 	         r->c->peer_addr[0] ? r->c->peer_addr : "a unix socket");
@@ -598,11 +611,21 @@ static PyObject *req_timed_out(Req *r, PyObject *unused)
 	log_block(LOG_ERROR, header, s ? s : "(not available)", s ? (size_t)len : 15);
 	Py_XDECREF(stack);
 	r->timed_out = true; /* 504, or a closed connection; no application error */
-	res = PyObject_CallMethodNoArgs(r->task, S.s_cancel);
-	if (!res)
-		interp_log_exception("cannot cancel an ASGI request");
-	Py_XDECREF(res);
+	Py_XSETREF(r->throw, PyObject_CallNoArgs(reqtimeout_exception()));
+	if (!r->throw) /* then it gets the CancelledError */
+		interp_log_exception("cannot make a kirin.RequestTimeout");
+	if (asgi_task_interrupt(r->task) < 0)
+		interp_log_exception("cannot interrupt an ASGI request");
 	Py_RETURN_NONE;
+}
+
+/* r.kirin_throw: what the task's host throws in instead of its Task's exception (once), or None. */
+static PyObject *req_get_throw(Req *r, void *unused)
+{
+	PyObject *t = r->throw;
+
+	r->throw = NULL;
+	return t ? t : Py_NewRef(Py_None);
 }
 
 /*
@@ -664,7 +687,6 @@ static void stop_reading(Req *r)
 		return;
 	r->reading = false;
 	reactor_asyncio_remove(r->c->fd, false);
-	reactor_asyncio_rewatch((struct cconn *)(void *)r->c);
 	watch_client(r);
 }
 
@@ -689,36 +711,32 @@ PyObject *asgi_req_future(void)
 	return PyObject_CallNoArgs(S.create_future);
 }
 
-void asgi_settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why)
+/* s is a str equal to ascii (an ASCII str): cheaper than PyUnicode_Compare(). */
+static bool same_str(PyObject *s, PyObject *ascii)
 {
-	PyObject *arg = NULL, *res = NULL;
-
-	if (asgi_future_pending(*fut)) {
-		if (exc_type)
-			arg = PyObject_CallFunction(exc_type, "s", why);
-		else
-			arg = result ? (Py_INCREF(result), result)
-			             : message(S.t_disconnect, NULL, false);
-		if (arg)
-			res = PyObject_CallMethodOneArg(
-			    *fut, exc_type ? S.s_set_exception : S.s_set_result, arg);
-		if (!res)
-			interp_log_exception("cannot complete an ASGI future");
-		Py_XDECREF(res);
-		Py_XDECREF(arg);
-	}
-	PyErr_Clear();
-	Py_CLEAR(*fut);
+	return s == ascii || (PyUnicode_Check(s) && PyUnicode_IS_ASCII(s) &&
+	                      PyUnicode_GET_LENGTH(s) == PyUnicode_GET_LENGTH(ascii) &&
+	                      memcmp(PyUnicode_DATA(s), PyUnicode_DATA(ascii),
+	                             (size_t)PyUnicode_GET_LENGTH(s)) == 0);
 }
 
-bool asgi_future_pending(PyObject *fut)
+/* 1: type is "http.response.start", 2: "http.response.body", 0: neither; the
+ * app's equal str (its literal, one object) is kept: later ones compare by identity. */
+static int http_type(PyObject *type)
 {
-	PyObject *d = fut ? PyObject_CallMethodNoArgs(fut, S.s_done) : NULL;
-	bool pending = d == Py_False;
+	PyObject *want[2] = {S.t_start, S.t_body};
 
-	Py_XDECREF(d);
-	PyErr_Clear();
-	return pending;
+	for (int i = 0; i < 2; i++) {
+		if (type == want[i] || type == S.seen[i])
+			return i + 1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (same_str(type, want[i])) {
+			Py_XSETREF(S.seen[i], Py_NewRef(type));
+			return i + 1;
+		}
+	}
+	return 0;
 }
 
 /* def bound to r: new ref, or NULL. */
@@ -727,40 +745,53 @@ static PyObject *bound(PyMethodDef *def, Req *r)
 	return PyCFunction_New(def, (PyObject *)r);
 }
 
-void asgi_req_access_log(Req *r, int status)
+/*
+ * Drop the reference req_new() gave. A Req that nobody else holds, nor its
+ * receive and send, is kept for another request; else its cycle with them
+ * is broken, and what still holds them keeps a request that is over.
+ */
+static void req_put(Req *r)
 {
-	struct timespec now;
+	PyObject *receive = r->receive, *send = r->send;
 
-	if (!accesslog_enabled())
+	if (Py_REFCNT(r) == 3 && Py_REFCNT(receive) == 1 && Py_REFCNT(send) == 1 && !r->ws &&
+	    S.nspare < SPARE_REQS) {
+		r->receive = r->send = NULL;
+		req_clear(r);
+		memset((char *)r + sizeof(PyObject), 0, sizeof(*r) - sizeof(PyObject));
+		r->receive = receive;
+		r->send = send;
+		S.spare[S.nspare++] = r;
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	struct accesslog_entry e = {
-	    .c = r->c,
-	    .status = status,
-	    .body_bytes = r->resp.body_sent,
-	    .resp_head = r->head_sent ? r->resp.head : NULL,
-	    .resp_head_len = r->head_sent ? r->resp.head_len : 0,
-	    .duration_us = (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
-	                   (now.tv_nsec - r->start.tv_nsec) / 1000,
-	};
-	accesslog_request(&e);
-	if (r->complete)
-		accesslog_release();
+	}
+	Py_CLEAR(r->receive);
+	Py_CLEAR(r->send);
+	Py_DECREF(r);
+}
+
+/* Drop what r holds. */
+static void req_clear(Req *r)
+{
+	Py_CLEAR(r->receive);
+	Py_CLEAR(r->send);
+	Py_CLEAR(r->recv_fut);
+	Py_CLEAR(r->send_fut);
+	Py_CLEAR(r->timer);
+	Py_CLEAR(r->rtimer);
+	Py_CLEAR(r->gtimer);
+	Py_CLEAR(r->ttimer);
+	Py_CLEAR(r->coro);
+	Py_CLEAR(r->throw);
+	Py_CLEAR(r->scope);
+	Py_CLEAR(r->resp_headers);
+	Py_CLEAR(r->g);
+	Py_CLEAR(r->task);
+	free(r->pend);
+	r->pend = NULL;
 }
 
 static void req_dealloc(Req *r)
 {
-	Py_XDECREF(r->recv_fut);
-	Py_XDECREF(r->send_fut);
-	Py_XDECREF(r->timer);
-	Py_XDECREF(r->rtimer);
-	Py_XDECREF(r->gtimer);
-	Py_XDECREF(r->ttimer);
-	Py_XDECREF(r->coro);
-	Py_XDECREF(r->scope);
-	Py_XDECREF(r->resp_headers);
-	Py_XDECREF(r->g);
-	Py_XDECREF(r->task);
-	free(r->pend);
+	req_clear(r);
 	PyObject_Free(r);
 }

@@ -22,12 +22,14 @@
 #include "workers/http/conn.h"
 #include "workers/python/asgi_req.h"
 #include "workers/python/asgi_scope.h"
+#include "workers/python/interp.h"
 #include "workers/reactor_asyncio.h"
 
 #define SENDFILE_CHUNK (1 << 20) /* bytes per sendfile(2): other connections get a turn */
 
 static struct {
-	PyObject *status, *headers, *trailers, *body, *more_body;
+	PyObject *type, *status, *headers, *trailers, *body, *more_body;
+	PyObject *t_disconnect, *s_done, *s_set_result, *s_set_exception;
 	PyObject *ready_none; /* what a send() that need not wait returns */
 } K;
 
@@ -42,14 +44,70 @@ static PyMethodDef timeout_def = {"kirin_write_timeout", req_write_timeout, METH
 
 int asgi_out_init(void)
 {
+	K.type = PyUnicode_InternFromString("type");
+	K.t_disconnect = PyUnicode_InternFromString("http.disconnect");
+	K.s_done = PyUnicode_InternFromString("done");
+	K.s_set_result = PyUnicode_InternFromString("set_result");
+	K.s_set_exception = PyUnicode_InternFromString("set_exception");
 	K.status = PyUnicode_InternFromString("status");
 	K.headers = PyUnicode_InternFromString("headers");
 	K.trailers = PyUnicode_InternFromString("trailers");
 	K.body = PyUnicode_InternFromString("body");
 	K.more_body = PyUnicode_InternFromString("more_body");
 	K.ready_none = asgi_ready(Py_None);
-	return K.status && K.headers && K.trailers && K.body && K.more_body && K.ready_none ? 0
-	                                                                                    : -1;
+	return K.type && K.t_disconnect && K.s_done && K.s_set_result && K.s_set_exception &&
+	               K.status && K.headers && K.trailers && K.body && K.more_body && K.ready_none
+	           ? 0
+	           : -1;
+}
+
+PyObject *asgi_message(PyObject *type, PyObject *body, bool more)
+{
+	PyObject *m = _PyDict_NewPresized(3);
+
+	if (m && (PyDict_SetItem(m, K.type, type) < 0 ||
+	          (body && (PyDict_SetItem(m, K.body, body) < 0 ||
+	                    PyDict_SetItem(m, K.more_body, more ? Py_True : Py_False) < 0))))
+		Py_CLEAR(m);
+	return m;
+}
+
+void asgi_settle(PyObject **fut, PyObject *result, PyObject *exc_type, const char *why)
+{
+	PyObject *arg = NULL, *res = NULL;
+
+	if (!*fut)
+		return;
+	if (asgi_future_pending(*fut)) {
+		if (exc_type)
+			arg = PyObject_CallFunction(exc_type, "s", why);
+		else
+			arg = result ? (Py_INCREF(result), result)
+			             : asgi_message(K.t_disconnect, NULL, false);
+		if (arg)
+			res = PyObject_CallMethodOneArg(
+			    *fut, exc_type ? K.s_set_exception : K.s_set_result, arg);
+		if (!res)
+			interp_log_exception("cannot complete an ASGI future");
+		Py_XDECREF(res);
+		Py_XDECREF(arg);
+	}
+	PyErr_Clear();
+	Py_CLEAR(*fut);
+}
+
+bool asgi_future_pending(PyObject *fut)
+{
+	PyObject *d;
+	bool pending;
+
+	if (!fut)
+		return false;
+	d = PyObject_CallMethodNoArgs(fut, K.s_done);
+	pending = d == Py_False;
+	Py_XDECREF(d);
+	PyErr_Clear();
+	return pending;
 }
 
 PyObject *asgi_response_start(Req *r, PyObject *msg)
@@ -57,7 +115,7 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 	PyObject *status = PyDict_GetItemWithError(msg, K.status); /* borrowed */
 	PyObject *headers = PyDict_GetItemWithError(msg, K.headers);
 	PyObject *trailers = PyDict_GetItemWithError(msg, K.trailers);
-	PyObject *it, *item;
+	PyObject *seq;
 	const char *reason;
 	char line[64];
 	size_t rlen;
@@ -92,12 +150,16 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 		PyErr_SetString(PyExc_ValueError, "bad status");
 		return NULL;
 	}
-	it = headers ? PyObject_GetIter(headers) : NULL;
-	if (headers && !it)
+	/* A list or a tuple (the usual) as it is, anything else as a list. */
+	seq = headers ? PySequence_Fast(headers, "http.response.start's headers: not iterable")
+	              : NULL;
+	if (headers && !seq)
 		return NULL;
-	while (it && (item = PyIter_Next(it))) {
-		PyObject *n = NULL, *v = NULL;
-		int ok = PySequence_Check(item) && PySequence_Size(item) == 2;
+	for (Py_ssize_t i = 0; seq && i < PySequence_Fast_GET_SIZE(seq); i++) {
+		PyObject *n = NULL, *v = NULL, *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+		int ok = PyTuple_CheckExact(item)
+		             ? PyTuple_GET_SIZE(item) == 2
+		             : PySequence_Check(item) && PySequence_Size(item) == 2;
 
 		if (ok) {
 			/* A tuple, the usual, without a call per item. */
@@ -120,7 +182,7 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 		}
 		Py_DECREF(item);
 	}
-	Py_XDECREF(it);
+	Py_XDECREF(seq);
 	if (PyErr_Occurred())
 		return NULL;
 	r->started = true;
@@ -255,7 +317,7 @@ PyObject *asgi_req_write(Req *r, struct iovec *iov, int n)
 		return NULL;
 	}
 	if (rc == 0)
-		return asgi_ready(Py_None);
+		return Py_NewRef(K.ready_none);
 	if (!r->send_fut) {
 		PyObject *cb = PyCFunction_New(&writable_def, (PyObject *)r);
 		r->send_fut = asgi_req_future();
@@ -389,4 +451,25 @@ void asgi_req_stop_writing(Req *r)
 		return;
 	r->writing = false;
 	reactor_asyncio_remove(r->c->fd, true);
+}
+
+void asgi_req_access_log(Req *r, int status)
+{
+	struct timespec now;
+
+	if (!accesslog_enabled())
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct accesslog_entry e = {
+	    .c = r->c,
+	    .status = status,
+	    .body_bytes = r->resp.body_sent,
+	    .resp_head = r->head_sent ? r->resp.head : NULL,
+	    .resp_head_len = r->head_sent ? r->resp.head_len : 0,
+	    .duration_us = (int64_t)(now.tv_sec - r->start.tv_sec) * 1000000 +
+	                   (now.tv_nsec - r->start.tv_nsec) / 1000,
+	};
+	accesslog_request(&e);
+	if (r->complete)
+		accesslog_release();
 }

@@ -22,8 +22,8 @@ struct asgi_ws;
 
 /* One request: what receive() and send() act on, and the task's end. */
 typedef struct {
-	PyObject_HEAD struct conn
-	    *c;      /* NULL once the request is over: late calls see a disconnect */
+	PyObject_HEAD PyObject *receive, *send; /* bound to it, kept while it is reused */
+	struct conn *c; /* NULL once the request is over: late calls see a disconnect */
 	PyObject *g; /* the connection greenlet waiting for the task */
 	struct response resp;
 	bool started;      /* http.response.start came */
@@ -44,7 +44,8 @@ typedef struct {
 	PyObject *gtimer;   /* the grace period after the client went away */
 	PyObject *ttimer;   /* --request-timeout, while the task waits */
 	PyObject *coro;     /* the app's coroutine, kept for its stack while ttimer runs */
-	bool timed_out;     /* --request-timeout cancelled the task */
+	bool timed_out;     /* --request-timeout interrupted the task */
+	PyObject *throw;    /* what the task's host throws in then: kirin.RequestTimeout */
 	PyObject *scope;         /* kept for post_request, when the hook is set */
 	PyObject *resp_headers;  /* http.response.start's headers, for post_request */
 	char *pend;         /* bytes a send() could not write yet: pend[off..len) */
@@ -81,6 +82,9 @@ PyObject *asgi_response_body(Req *r, PyObject *msg);
  * client is gone.
  */
 PyObject *asgi_req_write(Req *r, struct iovec *iov, int n);
+
+/* {"type": type}, or with "body": body and "more_body": more when body is set: new ref, or NULL. */
+PyObject *asgi_message(PyObject *type, PyObject *body, bool more);
 
 /*
  * Complete the future *fut (if still pending) and drop it: with result, or

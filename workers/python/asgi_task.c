@@ -12,7 +12,8 @@
  * need not ask asyncio, which costs a getpid() each time). It waits until a request is
  * handed to it (wake's result: the request's context, its coroutine, what
  * its first step yielded, and done), then steps that coroutine in that
- * context with what the Task sends or throws in, until it ends, and tells
+ * context with what the Task sends or throws in (done.kirin_throw instead
+ * of what it throws, when that is set), until it ends, and tells
  * done(None) or done(exception). Then idle(task) may give it a new wake
  * future: it waits for the next request (a Task made once serves many),
  * else it ends. Cancelled while it hosts nothing, it ends cancelled;
@@ -33,7 +34,7 @@ static const char host_src[] =
     "                raise\n"
     "            (ctx, coro, yielded, done), exc = wake.result(), e\n"
     "        try:\n"
-    "            await steps(ctx, coro, yielded, exc)\n"
+    "            await steps(ctx, coro, yielded, exc, done)\n"
     "        except GeneratorExit:\n"
     "            raise\n"
     "        except BaseException as e:\n"
@@ -54,13 +55,13 @@ static const char host_src[] =
     "    else:\n"
     "        done(None)\n"
     "@types.coroutine\n"
-    "def steps(ctx, coro, yielded, exc):\n"
+    "def steps(ctx, coro, yielded, exc, done):\n"
     "    while True:\n"
     "        if exc is None:\n"
     "            try:\n"
     "                value = yield yielded\n"
     "            except BaseException as e:\n"
-    "                exc = e\n"
+    "                exc = done.kirin_throw or e\n"
     "        try:\n"
     "            if exc is None:\n"
     "                yielded = ctx.run(coro.send, value)\n"
@@ -83,12 +84,13 @@ static struct {
 	PyObject *loop, *create_task, *create_future, *host_fn, *run_fn, *steps_fn, *stack_fn,
 	    *cancelled_exc, *ended, *idle;
 	PyObject *enter, *leave; /* asyncio's _enter_task(loop, task), _leave_task(loop, task) */
+	PyObject *current;       /* the dict those two change, when they are seen to: or NULL */
 	PyObject *host, *wake;   /* the Task waiting for a request, and its future */
 	struct {
 		PyObject *host, *wake;
 	} spare[SPARE_HOSTS]; /* more such, done with a request: the next ones */
 	size_t nspare;
-	PyObject *s_add_done_callback, *s_set_result, *s_cancelling;
+	PyObject *s_add_done_callback, *s_set_result, *s_cancelling, *s_fut_waiter, *s_cancel;
 } S;
 
 static int new_host(void);
@@ -96,6 +98,9 @@ static PyObject *hand_over(PyObject *ctx, PyObject *coro, PyObject *yielded, PyO
 static PyObject *start(PyObject *coro, PyObject *done);
 static PyObject *host_idle(PyObject *self, PyObject *task);
 static PyObject *call2(PyObject *f, PyObject *a, PyObject *b);
+static PyObject *find_current(PyObject *tasks);
+static int enter(PyObject *host);
+static int leave(PyObject *host);
 static PyObject *host_ended(PyObject *self, PyObject *task);
 
 static PyMethodDef ended_def = {"kirin_host_ended", host_ended, METH_O, NULL};
@@ -111,11 +116,14 @@ int asgi_task_init(PyObject *loop)
 	S.create_future = PyObject_GetAttrString(loop, "create_future");
 	S.enter = tasks ? PyObject_GetAttrString(tasks, "_enter_task") : NULL;
 	S.leave = tasks ? PyObject_GetAttrString(tasks, "_leave_task") : NULL;
+	S.current = S.enter && S.leave ? find_current(tasks) : NULL;
 	S.ended = PyCFunction_New(&ended_def, NULL);
 	S.idle = PyCFunction_New(&idle_def, NULL);
 	S.s_add_done_callback = PyUnicode_InternFromString("add_done_callback");
 	S.s_set_result = PyUnicode_InternFromString("set_result");
 	S.s_cancelling = PyUnicode_InternFromString("cancelling");
+	S.s_fut_waiter = PyUnicode_InternFromString("_fut_waiter");
+	S.s_cancel = PyUnicode_InternFromString("cancel");
 	if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
 		res = PyRun_String(host_src, Py_file_input, globals, globals); /* new ref */
 	S.host_fn = res ? PyDict_GetItemString(globals, "host") : NULL;        /* borrowed */
@@ -132,8 +140,8 @@ int asgi_task_init(PyObject *loop)
 	Py_XDECREF(globals);
 	Py_XDECREF(tasks);
 	return S.create_task && S.create_future && S.enter && S.leave && S.ended &&
-	               S.s_cancelling && S.host_fn && S.run_fn && S.steps_fn && S.stack_fn &&
-	               S.cancelled_exc && S.idle
+	               S.s_cancelling && S.s_fut_waiter && S.s_cancel && S.host_fn && S.run_fn &&
+	               S.steps_fn && S.stack_fn && S.cancelled_exc && S.idle
 	           ? 0
 	           : -1;
 }
@@ -141,6 +149,24 @@ int asgi_task_init(PyObject *loop)
 PyObject *asgi_task_stack(PyObject *coro)
 {
 	return PyObject_CallOneArg(S.stack_fn, coro);
+}
+
+int asgi_task_interrupt(PyObject *task)
+{
+	PyObject *fut = PyObject_GetAttr(task, S.s_fut_waiter); /* new ref */
+	PyObject *r = NULL;
+
+	if (fut && fut != Py_None)
+		r = PyObject_CallMethodNoArgs(fut, S.s_cancel); /* new ref */
+	if (r != Py_True) {
+		/* Nothing it awaits could be cancelled (it is about to step, or
+		 * it is not asyncio's Task): it is thrown in at its next step. */
+		PyErr_Clear();
+		Py_XSETREF(r, PyObject_CallMethodNoArgs(task, S.s_cancel));
+	}
+	Py_XDECREF(fut);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
 }
 
 PyObject *asgi_task_start(PyObject *coro)
@@ -169,21 +195,18 @@ int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task)
 	}
 	host = S.host;
 	Py_INCREF(host);
-	r = call2(S.enter, S.loop, host);
-	if (!r) { /* a task runs already (not expected here): no first step of our own */
+	if (enter(host) <
+	    0) { /* a task runs already (not expected here): no first step of our own */
 		PyErr_Clear();
 		PyContext_Exit(ctx);
 		Py_DECREF(ctx);
 		Py_DECREF(host);
 		return (*task = start(coro, done)) ? 1 : -1;
 	}
-	Py_DECREF(r);
 	sent = PyIter_Send(coro, Py_None, &yielded);
 	PyErr_Fetch(&et, &ev, &tb);
-	r = call2(S.leave, S.loop, host);
-	if (!r)
+	if (leave(host) < 0)
 		interp_log_exception("cannot leave an ASGI request's task");
-	Py_XDECREF(r);
 	PyContext_Exit(ctx);
 	PyErr_Restore(et, ev, tb);
 	if (sent == PYGEN_NEXT) {
@@ -255,7 +278,8 @@ static PyObject *hand_over(PyObject *ctx, PyObject *coro, PyObject *yielded, PyO
 		Py_XDECREF(r);
 	} else if (n) {
 		exc = PyObject_CallNoArgs(S.cancelled_exc); /* new ref */
-		r = exc ? PyObject_CallFunctionObjArgs(S.steps_fn, ctx, coro, Py_None, exc, NULL)
+		r = exc ? PyObject_CallFunctionObjArgs(S.steps_fn, ctx, coro, Py_None, exc, done,
+		                                       NULL)
 		        : NULL;
 		task = r ? start(r, done) : NULL;
 		Py_XDECREF(exc);
@@ -306,6 +330,67 @@ static PyObject *host_idle(PyObject *self, PyObject *task)
 		S.nspare++;
 	}
 	return wake;
+}
+
+/*
+ * asyncio.tasks._current_tasks (new ref) if _enter_task and _leave_task
+ * are seen to keep the loop's current task there (CPython 3.11's C
+ * versions do), else NULL (no exception): then they are called.
+ */
+static PyObject *find_current(PyObject *tasks)
+{
+	PyObject *d = PyObject_GetAttrString(tasks, "_current_tasks"); /* new ref */
+	PyObject *r = d && PyDict_CheckExact(d) ? call2(S.enter, S.loop, tasks) : NULL;
+	bool seen = r && PyDict_GetItemWithError(d, S.loop) == tasks;
+
+	Py_XDECREF(r);
+	if (r)
+		r = call2(S.leave, S.loop, tasks);
+	seen = seen && r && !PyDict_Contains(d, S.loop);
+	Py_XDECREF(r);
+	PyErr_Clear();
+	if (!seen)
+		Py_CLEAR(d);
+	return d;
+}
+
+/*
+ * Make host the loop's current task (enter) or no longer (leave), as
+ * asyncio's _enter_task and _leave_task do: in their dict when
+ * find_current() found it (two calls with their argument parsing fewer
+ * per request), else by calling them. 0, or -1 with an exception (enter: a
+ * task runs already).
+ */
+static int enter(PyObject *host)
+{
+	PyObject *r;
+	Py_ssize_t size;
+
+	if (!S.current) {
+		r = call2(S.enter, S.loop, host);
+		Py_XDECREF(r);
+		return r ? 0 : -1;
+	}
+	/* Entered only if it was not there (host itself, running a step, may be:
+	 * host_idle() made it the next host, and done() dispatches the next request). */
+	size = PyDict_GET_SIZE(S.current);
+	r = PyDict_SetDefault(S.current, S.loop, host); /* borrowed: what is there now */
+	if (r == host && PyDict_GET_SIZE(S.current) > size)
+		return 0;
+	if (r)
+		PyErr_SetString(PyExc_RuntimeError, "another task is being executed");
+	return -1;
+}
+
+static int leave(PyObject *host)
+{
+	PyObject *r;
+
+	if (S.current)
+		return PyDict_DelItem(S.current, S.loop);
+	r = call2(S.leave, S.loop, host);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
 }
 
 /* f(a, b): new ref, or NULL with an exception. */

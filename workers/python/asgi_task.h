@@ -18,6 +18,13 @@
  * Runs in the asyncio worker with the GIL held, from the loop's greenlet
  * (the hub), outside any running task. The Task's own done callbacks are
  * not a request's end (done() is).
+ *
+ * done.kirin_throw (an attribute of done, read when the Task throws into
+ * the request) is None, or the exception the request gets instead of the
+ * one the Task throws (kirin.RequestTimeout instead of the CancelledError
+ * that asgi_task_interrupt() wakes it with). A plain Task (an app whose
+ * call returns an awaitable that is not a coroutine) has no such step: it
+ * gets the CancelledError.
  */
 #pragma once
 
@@ -40,6 +47,15 @@ int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task);
 
 /* The stack of a waiting coroutine (borrowed) as text: a new ref, or NULL with an exception. */
 PyObject *asgi_task_stack(PyObject *coro);
+
+/*
+ * Wake `task` (from asgi_task_run) with CancelledError at the await it
+ * waits in: by cancelling the future it awaits, which, unlike
+ * Task.cancel(), leaves no cancel request on the Task (cancelling() stays
+ * 0, for the app's asyncio.timeout and for the host's next requests); by
+ * Task.cancel() when it awaits none. 0, or -1 with an exception.
+ */
+int asgi_task_interrupt(PyObject *task);
 
 /* loop.create_task(coro): a new ref, or NULL with an exception. */
 PyObject *asgi_task_start(PyObject *coro);

@@ -219,6 +219,11 @@ void reqtimeout_end(int i)
 	Py_XDECREF(g);
 }
 
+PyObject *reqtimeout_exception(void)
+{
+	return R.exc;
+}
+
 bool reqtimeout_matches(void)
 {
 	return R.exc && PyErr_ExceptionMatches(R.exc);

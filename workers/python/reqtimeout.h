@@ -49,6 +49,9 @@ int reqtimeout_begin(const struct conn *c);
 /* The request of slot (from reqtimeout_begin; -1 does nothing) is over. */
 void reqtimeout_end(int slot);
 
+/* kirin.RequestTimeout (borrowed), once reqtimeout_init() set it up (NULL before, or when off). */
+PyObject *reqtimeout_exception(void);
+
 /* True when the pending exception is kirin.RequestTimeout. */
 bool reqtimeout_matches(void);
 

@@ -3,12 +3,14 @@
 app: GET /echo answers what it saw (JSON: scope fields, the body's length,
 the lifespan state); POST /upload streams the request body back as it
 arrives; GET /stream?N&SIZE sends N chunks of SIZE bytes; GET /sleep?S awaits
-asyncio.sleep(S); GET /file?PATH sends a file with
+asyncio.sleep(S) (GET /interrupted lists what interrupted it); GET /file?PATH sends a file with
 http.response.pathsend; GET /disconnect answers its head, then waits for
 http.disconnect and counts it (GET /count tells); GET /grace?S&listen
 answers its head, then (listen: after http.disconnect came) cleans up for S
 seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
 GET /after?S answers, then works S seconds more and fails (listed "after");
+GET /keep answers and keeps its receive and send; GET /late calls them
+(a request that is over) and answers what they did.
 /raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
@@ -20,6 +22,8 @@ import os
 
 disconnects = []
 graces = []
+kept = []
+interrupted = []
 shutdown_file = []
 
 
@@ -78,8 +82,15 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.pathsend", "path": query})
     elif path == "/sleep":
-        await asyncio.sleep(float(query))
+        try:
+            await asyncio.sleep(float(query))
+        except BaseException as e:  # what --request-timeout raises, where the task waits
+            interrupted.append([type(e).__module__, type(e).__name__,
+                                asyncio.current_task().cancelling()])
+            raise
         await answer(send, 200, b"slept")
+    elif path == "/interrupted":
+        await answer(send, 200, json.dumps(interrupted).encode())
     elif path == "/disconnect":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"waiting", "more_body": True})
@@ -105,6 +116,17 @@ async def app(scope, receive, send):
         await asyncio.sleep(float(query))
         graces.append("after")
         raise RuntimeError("failed after its response")
+    elif path == "/keep":
+        kept[:] = [receive, send]
+        await answer(send, 200, b"kept")
+    elif path == "/late":
+        late_receive, late_send = kept
+        said = [(await late_receive())["type"]]
+        try:
+            await late_send({"type": "http.response.start", "status": 418, "headers": []})
+        except OSError as e:
+            said.append(type(e).__name__)
+        await answer(send, 200, json.dumps(said).encode())
     elif path == "/graces":
         await answer(send, 200, json.dumps(graces).encode())
     elif path == "/count":

@@ -12,7 +12,9 @@ the CancelledError at its first wait.
 
 starlette_app: a BaseHTTPMiddleware (an anyio task group around every
 request), a sync endpoint (run in anyio's thread pool) and an async one
-that waits inside an anyio cancel scope.
+that waits inside an anyio cancel scope; /slow sleeps 30 s and /seen
+lists what interrupted it (the endpoint, in the middleware's child task,
+and the middleware).
 """
 import asyncio
 import contextvars
@@ -21,6 +23,7 @@ import threading
 
 var = contextvars.ContextVar("var", default="unset")
 counter = iter(range(1, 1 << 30))
+seen = []
 
 
 async def answer(send, obj, status=200):
@@ -84,7 +87,11 @@ def _starlette():
 
     class Tag(BaseHTTPMiddleware):
         async def dispatch(self, request, call_next):
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except BaseException as e:
+                seen.append("middleware " + type(e).__name__)
+                raise
             response.headers["x-tag"] = "yes"
             return response
 
@@ -101,8 +108,19 @@ def _starlette():
     async def quick(request):
         return JSONResponse({"quick": True})
 
+    async def slow(request):
+        try:
+            await anyio.sleep(30)
+        except BaseException as e:
+            seen.append("endpoint " + type(e).__name__)
+            raise
+
+    async def seen_list(request):
+        return JSONResponse(seen)
+
     return Starlette(routes=[Route("/blocking", blocking), Route("/scoped", scoped),
-                             Route("/quick", quick)], middleware=[Middleware(Tag)])
+                             Route("/quick", quick), Route("/slow", slow),
+                             Route("/seen", seen_list)], middleware=[Middleware(Tag)])
 
 
 starlette_app = _starlette()
