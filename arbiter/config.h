@@ -147,6 +147,7 @@ struct config {
 	bool do_handshake_on_connect;
 	char *ciphers;
 	struct ssl_ctx_st *tls_ctx; /* built by sslctx_load() from the above; workers inherit it */
+	bool ssl_context_hook;      /* a Python config file defines Gunicorn's ssl_context (hooks.h) */
 	/* python */
 	char *chdir;
 	struct strlist pythonpath;

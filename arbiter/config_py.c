@@ -6,7 +6,6 @@
  */
 #include "arbiter/config.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +31,6 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 	for (size_t i = 0; i < pc.n && rc == 0; i++) {
 		const struct pyvalue *v = &pc.v[i];
 		const struct setting *s = config_find(v->name);
-		char note[PATH_MAX + 256];
 
 		/* As Gunicorn, the file may ask for check_config and print_config. */
 		if (s && (!s->cli_only || s->type == SETTING_BOOL)) {
@@ -56,12 +54,8 @@ int config_py_load(struct config *cfg, const char *location, char *err, size_t e
 			         prefix, v->name, config_refusal(v->name)->why);
 			rc = -2;
 		} else if (!s && strcmp(v->name, "ssl_context") == 0 && v->kind != PYVALUE_NONE) {
-			/* Gunicorn's example defines it: accepted, but said to be unused. */
-			snprintf(note, sizeof(note),
-			         "%s'ssl_context' is never called: kirin's TLS is OpenSSL's, set up in "
-			         "C from certfile, keyfile, ca_certs, cert_reqs, ciphers and ssl_version",
-			         prefix);
-			config_list_push(&cfg->notes, note, strlen(note));
+			/* Gunicorn's hook: sslctx_load() calls it when TLS is on. */
+			cfg->ssl_context_hook = true;
 		}
 	}
 	pyconfig_free(&pc);

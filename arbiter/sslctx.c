@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 
 #include "arbiter/config.h"
 #include "arbiter/monotime.h"
+#include "workers/python/hooks.h"
 
 #define SESSION_CONTEXT "kirin"
 #define TICKET_SLOTS    3 /* the key that encrypts, and the two before it, which still decrypt */
@@ -49,6 +51,7 @@ static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EV
                          EVP_MAC_CTX *hctx, int enc);
 static int readable(const char *what, const char *path, char *err, size_t errlen);
 static int ssl_failed(const char *what, const char *path, char *err, size_t errlen);
+static int apply_hook(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen);
 static int select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                        const unsigned char *in, unsigned int inlen, void *arg);
 
@@ -82,7 +85,8 @@ int sslctx_load(struct config *cfg, char *err, size_t errlen)
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx)
 		return ssl_failed("SSL_CTX_new()", "", err, errlen);
-	if (configure(ctx, cfg, key, err, errlen) < 0) {
+	if (configure(ctx, cfg, key, err, errlen) < 0 ||
+	    (cfg->ssl_context_hook && apply_hook(ctx, cfg, err, errlen) < 0)) {
 		SSL_CTX_free(ctx);
 		return -1;
 	}
@@ -136,6 +140,41 @@ static int configure(SSL_CTX *ctx, const struct config *cfg, const char *key, ch
 	SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
 	return 0;
+}
+
+/*
+ * Gunicorn's ssl_context hook (a Python config file's): what it changed on
+ * the factory's SSLContext, applied to ctx. 0, or -1 with err.
+ */
+static int apply_hook(SSL_CTX *ctx, const struct config *cfg, char *err, size_t errlen)
+{
+	struct hooks_tls t;
+	int rc = 0;
+
+	if (hooks_ssl_context(cfg, &t, err, errlen) < 0)
+		return -1;
+	if ((t.min_version >= 0 && SSL_CTX_set_min_proto_version(ctx, t.min_version) != 1) ||
+	    (t.max_version >= 0 && SSL_CTX_set_max_proto_version(ctx, t.max_version) != 1))
+		rc = ssl_failed("TLS version from the ssl_context hook", "", err, errlen);
+	SSL_CTX_set_options(ctx, t.options_set);
+	SSL_CTX_clear_options(ctx, t.options_clear);
+	if (rc == 0 && t.ciphers && SSL_CTX_set_cipher_list(ctx, t.ciphers) != 1)
+		rc = ssl_failed("ciphers from the ssl_context hook", t.ciphers, err, errlen);
+	if (rc == 0 && t.verify > 0 && !cfg->ca_certs) {
+		snprintf(err, errlen,
+		         "the ssl_context hook verifies client certificates: "
+		         "that needs ca_certs");
+		rc = -1;
+	}
+	if (t.verify >= 0)
+		SSL_CTX_set_verify(ctx,
+		                   t.verify == 0 ? SSL_VERIFY_NONE
+		                   : t.verify == 1
+		                       ? SSL_VERIFY_PEER
+		                       : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		                   NULL);
+	free(t.ciphers);
+	return rc;
 }
 
 void sslctx_free(struct ssl_ctx_st *ctx)

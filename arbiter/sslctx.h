@@ -22,7 +22,9 @@ struct ssl_ctx_st;
 /*
  * Build cfg->tls_ctx from cfg's TLS settings (nothing when certfile is
  * unset). Returns 0, or -1 with a one-line message in err naming the file
- * or setting at fault (cfg->tls_ctx then NULL). Arbiter only.
+ * or setting at fault (cfg->tls_ctx then NULL). With a Python config
+ * file's ssl_context hook (cfg->ssl_context_hook), what it changes is
+ * applied (hooks_ssl_context), or refused. Arbiter only.
  */
 int sslctx_load(struct config *cfg, char *err, size_t errlen);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,6 +41,8 @@ static struct {
 	double next_trim;        /* when to compare nconns with the peak again */
 } S;
 
+static void settle(struct cconn *cc, int head_rc);
+static void enlist(struct cconn *cc);
 static void dispatch(struct cconn *cc, bool refuse);
 static void read_body(struct cconn *cc);
 static void unbusy(struct cconn *cc);
@@ -95,23 +98,7 @@ void connset_resume(struct cconn *cc)
 		connset_close(cc);
 		return;
 	}
-	switch (conn_poll_head(&cc->c)) {
-	case 1:
-		dispatch(cc, false);
-		break;
-	case -2:
-		connset_park(cc);
-		break;
-	case -1:
-		if (cc->c.error_status) {
-			dispatch(cc, true); /* the answer and lingering close may wait */
-			break;
-		}
-		/* fall through */
-	default:
-		connset_close(cc);
-		break;
-	}
+	settle(cc, conn_poll_head(&cc->c));
 }
 
 int connset_watch(struct cconn *cc)
@@ -194,15 +181,23 @@ void connset_free(void)
 
 void connset_accepted(struct cconn *cc)
 {
-	cc->c.defer_close = true; /* connset_close() closes, after unwatching */
-	cc->next = S.all;
-	if (S.all)
-		S.all->prev = cc;
-	S.all = cc;
-	S.fresh++;
-	if (++S.nconns > S.peak)
-		S.peak = S.nconns;
+	enlist(cc);
 	connset_resume(cc); /* its request may be there already */
+}
+
+void connset_join(struct cconn *cc, int head_rc)
+{
+	enlist(cc);
+	settle(cc, head_rc);
+}
+
+void connset_adopt(struct cconn *cc)
+{
+	enlist(cc);
+	cc->served = true;
+	S.fresh--;
+	cc->busy = true;
+	S.busy++;
 }
 
 void connset_readable(struct cconn *cc)
@@ -276,6 +271,41 @@ bool connset_arbiter_gone(int fd)
 	ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
 
 	return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/* What conn_poll_head() said for cc decides: dispatch, wait, refuse or close. */
+static void settle(struct cconn *cc, int head_rc)
+{
+	switch (head_rc) {
+	case 1:
+		dispatch(cc, false);
+		break;
+	case -2:
+		connset_park(cc);
+		break;
+	case -1:
+		if (cc->c.error_status) {
+			dispatch(cc, true); /* the answer and lingering close may wait */
+			break;
+		}
+		/* fall through */
+	default:
+		connset_close(cc);
+		break;
+	}
+}
+
+/* A new connection joins the open list, fresh. */
+static void enlist(struct cconn *cc)
+{
+	cc->c.defer_close = true; /* connset_close() closes, after unwatching */
+	cc->next = S.all;
+	if (S.all)
+		S.all->prev = cc;
+	S.all = cc;
+	S.fresh++;
+	if (++S.nconns > S.peak)
+		S.peak = S.nconns;
 }
 
 static void dispatch(struct cconn *cc, bool refuse)
@@ -368,6 +398,11 @@ static void wait_in(struct cconn *cc, struct wait_list *wl)
 			return;
 		}
 		cc->watching = true;
+	}
+	/* A TLS handshake or read that must write first (tls.h). */
+	if (cc->c.ssl && (cc->c.tls_wants & POLLOUT) && S.r->watch_write(cc) < 0) {
+		connset_close(cc);
+		return;
 	}
 	waitlist_add(wl, &cc->wait, monotime_now());
 }

@@ -41,7 +41,6 @@ struct cconn {
 	bool closed;                /* free for the dispatcher */
 	void *lender;               /* free for the dispatcher */
 	bool lingering;             /* closed; its descriptor waits for the client's EOF */
-	bool paced;                 /* holds one of the acceptor's credits (reactor_event_pace()) */
 	void *request;              /* the dispatcher's state of the request it serves, or NULL */
 };
 
@@ -152,6 +151,20 @@ void connset_free(void);
  * the set's policy and the dispatcher's io); the set owns it from now on.
  */
 void connset_accepted(struct cconn *cc);
+
+/*
+ * For reactors whose dispatcher accepted cc itself and read from it
+ * (reactor_event_hand()): cc joins the set as connset_accepted() would,
+ * with head_rc what conn_poll_head() last said for it, not read again.
+ */
+void connset_join(struct cconn *cc, int head_rc);
+
+/*
+ * For reactors whose dispatcher accepted cc itself and served its first
+ * request (reactor_event_join()): cc joins the set as dispatched, for the
+ * dispatcher to resume, park or close.
+ */
+void connset_adopt(struct cconn *cc);
 
 /* For reactors: cc's socket is readable. */
 void connset_readable(struct cconn *cc);

@@ -23,6 +23,15 @@
 #include "workers/worker.h"
 
 /*
+ * How long a thread that accepted a connection waits for its first bytes
+ * before it hands it to the loop: on loopback a client's request comes
+ * microseconds after its connection is accepted, and a handed connection
+ * costs two hand-overs more; a client that sends nothing costs a thread
+ * this long, once.
+ */
+#define FRESH_WAIT_MS 1
+
+/*
  * A pool thread, as the loop sees it: busy counts the times it went into
  * the app (a request, or back from a wait on the client or in kirin's
  * waits) and out of it (odd: in the app); only the thread writes it. The
@@ -33,6 +42,8 @@ struct pool_thread {
 	_Atomic unsigned busy;
 	unsigned seen; /* the loop's copy of busy */
 	double since;  /* when the loop first saw it */
+	struct cconn *fresh;  /* the fresh connection it serves on its own (under out_mu) */
+	bool lent_any;        /* it lent an output since it began its fresh connection */
 	struct cconn *lent;   /* whose output the loop may send now (under out_mu) */
 	struct cconn *armed;  /* the loop's: whose socket out_ev is for, NULL: none */
 	struct event *out_ev; /* the loop's: lent's socket is writable */
@@ -48,6 +59,11 @@ static struct {
 	_Atomic bool lends;     /* a pool thread lent an output since the loop looked */
 	struct cconn *jobs, *jobs_tail, *done;
 	bool shutdown;
+	bool leader;               /* a thread waits on the listeners (under mu) */
+	bool leader_woken;         /* and a wake-up is on its way to it (under mu) */
+	int followers;             /* threads waiting on cv (under mu) */
+	int signalled;             /* of those, woken and not yet up (under mu) */
+	_Atomic unsigned served;   /* requests served whole in a pool thread, not counted yet */
 	struct pool_thread *threads;
 	int nthreads;
 	PyInterpreterState *interp;
@@ -59,15 +75,22 @@ static _Thread_local struct pool_thread *this_thread; /* NULL in the loop thread
 
 static int pool_wait(struct conn *c, short events, int timeout_ms);
 static void submit(struct cconn *cc);
+static bool wake_follower(void);
 static void on_done(evutil_socket_t fd, short what, void *arg);
 static void done(struct cconn *cc);
 static void flush_later(struct cconn *cc);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 static void finish(struct cconn *cc);
 static void *pool_main(void *arg);
+static struct cconn *next_job(bool *lead);
+static void run_job(struct cconn *cc, PyThreadState *ts);
+static void serve_fresh(struct cconn *cc, PyThreadState *ts);
+static bool accept_more(void);
+static void hand_back(struct cconn *cc);
 static void serve(struct cconn *cc, PyThreadState *ts);
 static void in_app(bool in);
 static void watch_pool(double now);
+static void say_going_away(void);
 static void lend(struct conn *c);
 static void reclaim(struct conn *c);
 static void arm_lent(void);
@@ -92,9 +115,10 @@ int gthread_run(struct worker *w, PyObject *app)
 
 	g.w = w;
 	g.nthreads = w->cfg->threads > 0 ? w->cfg->threads : 1;
-	/* Take from the kernel's queue only what the pool can serve now: as
-	 * many unanswered connections as there are threads. */
-	reactor_event_pace((size_t)g.nthreads);
+	/* Idle pool threads accept: a fresh connection's first request runs
+	 * in the thread that accepted it, and the kernel's queue keeps what no
+	 * thread can start now (for the other workers). */
+	reactor_event_pool();
 	if (wsgi_init(app, true, w->cfg->workers > 1, false) < 0 ||
 	    connset_init(w, &gthread_ops, &reactor_event) < 0)
 		return WORKER_EXIT_BOOT_ERROR;
@@ -131,7 +155,7 @@ int gthread_run(struct worker *w, PyObject *app)
 		}
 	}
 	if (rc == WORKER_EXIT_OK)
-		busy = connset_run();
+		busy = connset_run() + reactor_event_inflight();
 	if (busy > 0) {
 		/* The graceful timeout is over and requests still run: do not
 		 * finalize Python under their feet, but do not lose the access
@@ -147,6 +171,7 @@ int gthread_run(struct worker *w, PyObject *app)
 	g.shutdown = true;
 	pthread_cond_broadcast(&g.cv);
 	pthread_mutex_unlock(&g.mu);
+	reactor_event_wake(); /* the thread that waits on the listeners */
 	for (int i = 0; i < g.nthreads; i++)
 		pthread_join(g.threads[i].id, NULL);
 	PyEval_RestoreThread(main_ts);
@@ -159,9 +184,14 @@ int gthread_run(struct worker *w, PyObject *app)
 	return rc;
 }
 
-/* The loop hands over a complete head: queue it for the pool. */
+/*
+ * The loop hands over a complete head: queue it for the pool, and wake an
+ * idle thread: one waiting on cv, else the one waiting on the listeners.
+ */
 static void submit(struct cconn *cc)
 {
+	bool wake;
+
 	cc->qnext = NULL;
 	pthread_mutex_lock(&g.mu);
 	if (g.jobs_tail)
@@ -169,8 +199,21 @@ static void submit(struct cconn *cc)
 	else
 		g.jobs = cc;
 	g.jobs_tail = cc;
-	pthread_cond_signal(&g.cv);
+	wake = !wake_follower() && g.leader && !g.leader_woken;
+	g.leader_woken |= wake;
 	pthread_mutex_unlock(&g.mu);
+	if (wake)
+		reactor_event_wake();
+}
+
+/* Under g.mu: wake a thread waiting on cv that no wake-up is on its way to yet. */
+static bool wake_follower(void)
+{
+	if (g.followers <= g.signalled)
+		return false;
+	g.signalled++;
+	pthread_cond_signal(&g.cv);
+	return true;
 }
 
 /*
@@ -188,7 +231,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
 static void done(struct cconn *cc)
 {
-	reactor_event_unpace(cc); /* what its client is slow to take holds no credit */
+	/* A fresh connection a pool thread served joins the set first. */
+	if (!cc->served && !reactor_event_join(cc))
+		return;
 	if (cc->lender)
 		unarm(cc);
 	if (conn_pending(&cc->c))
@@ -243,48 +288,177 @@ static void finish(struct cconn *cc)
 		connset_resume(cc); /* a pipelined request may be buffered already */
 }
 
+/*
+ * A pool thread: it serves what the loop hands over (run_job()), and while
+ * it has none, it waits for it, either on cv or, one thread at a time (the
+ * leader), on the listeners, where it accepts and serves a fresh
+ * connection itself (serve_fresh()) after handing the lead to another idle
+ * thread (leader and followers).
+ */
 static void *pool_main(void *arg)
 {
 	PyThreadState *ts = PyThreadState_New(g.interp);
-	uint64_t one = 1;
 
 	this_thread = arg;
 	for (;;) {
-		struct cconn *cc;
-		bool wake;
+		bool lead;
+		struct cconn *cc = next_job(&lead);
 
-		pthread_mutex_lock(&g.mu);
-		while (!g.jobs && !g.shutdown)
-			pthread_cond_wait(&g.cv, &g.mu);
-		cc = g.jobs;
-		if (!cc) {
-			pthread_mutex_unlock(&g.mu);
-			break;
+		if (cc) {
+			run_job(cc, ts);
+			continue;
 		}
-		g.jobs = cc->qnext;
-		if (!g.jobs)
-			g.jobs_tail = NULL;
-		pthread_mutex_unlock(&g.mu);
-
-		in_app(true);
-		serve(cc, ts);
-		in_app(false);
-
-		/* One wake-up per batch: the loop reads the eventfd before it
-		 * takes the list (connset_drain), so what joins a list not taken
-		 * yet is taken with it. */
+		if (!lead)
+			break;
+		cc = reactor_event_accept(true);
 		pthread_mutex_lock(&g.mu);
-		wake = !g.done;
-		cc->qnext = g.done;
-		g.done = cc;
+		g.leader = g.leader_woken = false;
+		if (cc)
+			wake_follower(); /* the next leader */
 		pthread_mutex_unlock(&g.mu);
-		if (wake && write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_error(errno, "write() on the pool's eventfd");
+		/* Under load the kernel has more queued: take it without a wait
+		 * while nothing else is waiting for this thread. */
+		while (cc) {
+			serve_fresh(cc, ts);
+			cc = accept_more() ? reactor_event_accept(false) : NULL;
+		}
 	}
 	PyEval_RestoreThread(ts);
 	PyThreadState_Clear(ts);
 	PyThreadState_DeleteCurrent();
 	return NULL;
+}
+
+/*
+ * What the calling thread does next: a job from the loop (returned), or,
+ * with none, lead (*lead: wait on the listeners) if no thread does, else
+ * wait on cv for a job or the lead. NULL and !*lead: the pool shuts down.
+ */
+static struct cconn *next_job(bool *lead)
+{
+	struct cconn *cc;
+
+	pthread_mutex_lock(&g.mu);
+	while (!g.jobs && !g.shutdown && g.leader) {
+		g.followers++;
+		pthread_cond_wait(&g.cv, &g.mu);
+		g.followers--;
+		if (g.signalled > 0)
+			g.signalled--;
+	}
+	cc = g.jobs;
+	if (cc) {
+		g.jobs = cc->qnext;
+		if (!g.jobs)
+			g.jobs_tail = NULL;
+		if (!g.leader)
+			wake_follower(); /* to lead while this one serves */
+	}
+	*lead = !cc && !g.shutdown;
+	if (*lead)
+		g.leader = true;
+	pthread_mutex_unlock(&g.mu);
+	return cc;
+}
+
+/* A request the loop handed over, then back to the loop. */
+static void run_job(struct cconn *cc, PyThreadState *ts)
+{
+	in_app(true);
+	serve(cc, ts);
+	in_app(false);
+	hand_back(cc);
+}
+
+/*
+ * A connection this thread accepted: its first request runs here from
+ * accept to close, as in the sync worker, when the first read brings its
+ * whole head and body. It goes to the loop when it must wait for its
+ * client: for its head (a slow client holds no thread), for the rest of
+ * its body, to take the rest of the response, for its next request, or to
+ * linger on close; and to be refused (the loop has a pool thread answer).
+ */
+static void serve_fresh(struct cconn *cc, PyThreadState *ts)
+{
+	int rc;
+
+	cc->c.defer_close = true; /* a close that lingers is the loop's */
+	rc = conn_poll_head(&cc->c);
+	if (rc == -2 && conn_idle(&cc->c)) {
+		struct pollfd p = {.fd = cc->c.fd, .events = POLLIN};
+
+		if (poll(&p, 1, FRESH_WAIT_MS) > 0)
+			rc = conn_poll_head(&cc->c);
+	}
+	if (rc == 1 && !cc->c.body_done) {
+		/* A body that came with its head is read here; the loop reads
+		 * the rest of one that did not (rc 1: its head is dispatched). */
+		rc = conn_poll_body(&cc->c, (size_t)g.w->cfg->request_body_buffer,
+				    (uint64_t)g.w->cfg->request_body_buffer_max);
+		if (rc == -2) {
+			reactor_event_hand(cc, 1);
+			return;
+		}
+	}
+	if (rc != 1) {
+		if (rc == 0 || (rc == -1 && !cc->c.error_status)) {
+			reactor_event_drop(cc);
+			return;
+		}
+		/* Its buffer back to this thread's spares now, before the next
+		 * accept takes another: freed later by the loop, buffers of a
+		 * crowd of slow heads would leave this thread's heap in holes. */
+		if (rc == -2)
+			conn_shrink(&cc->c);
+		reactor_event_hand(cc, rc);
+		return;
+	}
+	this_thread->lent_any = false;
+	pthread_mutex_lock(&g.out_mu);
+	this_thread->fresh = cc; /* for a stop to find, should it become a WebSocket */
+	pthread_mutex_unlock(&g.out_mu);
+	in_app(true);
+	serve(cc, ts);
+	in_app(false);
+	pthread_mutex_lock(&g.out_mu);
+	this_thread->fresh = NULL;
+	pthread_mutex_unlock(&g.out_mu);
+	if (cc->closed && !cc->c.linger && !conn_pending(&cc->c) && !this_thread->lent_any) {
+		atomic_fetch_add_explicit(&g.served, 1, memory_order_relaxed);
+		reactor_event_drop(cc);
+	} else {
+		hand_back(cc);
+	}
+}
+
+/* True when the calling thread, done with a fresh connection, may accept another at once. */
+static bool accept_more(void)
+{
+	bool more;
+
+	pthread_mutex_lock(&g.mu);
+	more = !g.jobs && !g.shutdown;
+	pthread_mutex_unlock(&g.mu);
+	return more;
+}
+
+/*
+ * cc goes back to the loop. One wake-up per batch: the loop reads the
+ * eventfd before it takes the list (connset_drain), so what joins a list
+ * not taken yet is taken with it.
+ */
+static void hand_back(struct cconn *cc)
+{
+	uint64_t one = 1;
+	bool wake;
+
+	pthread_mutex_lock(&g.mu);
+	wake = !g.done;
+	cc->qnext = g.done;
+	g.done = cc;
+	pthread_mutex_unlock(&g.mu);
+	if (wake && write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "write() on the pool's eventfd");
 }
 
 /*
@@ -329,7 +503,9 @@ static void in_app(bool in)
 }
 
 /*
- * On the loop's tick: a pool thread in the app (not waiting on its client)
+ * On the loop's tick: count the requests pool threads served whole on
+ * their own (fresh connections closed in them); while stopping, tell their
+ * WebSockets. A pool thread in the app (not waiting on its client)
  * for longer than a heartbeat interval stops the heartbeats until it comes
  * out, so that one stuck past --timeout gets the worker aborted with its
  * stack logged, while the loop thread itself is well.
@@ -339,6 +515,9 @@ static void watch_pool(double now)
 	double longest = 0;
 	bool stalled;
 
+	g.w->requests += atomic_exchange_explicit(&g.served, 0, memory_order_relaxed);
+	if (connset_stopping())
+		say_going_away();
 	for (int i = 0; i < g.nthreads; i++) {
 		struct pool_thread *t = &g.threads[i];
 		unsigned b = atomic_load_explicit(&t->busy, memory_order_relaxed);
@@ -355,6 +534,23 @@ static void watch_pool(double now)
 		log_debug("a pool thread is %.1f s into one request: no heartbeat until it ends",
 		          longest);
 	g.w->stalled = stalled;
+}
+
+/*
+ * While stopping, on each tick: the WebSockets on fresh connections that
+ * pool threads serve on their own (the set does not know them) say their
+ * goodbye, as connset's stop has those it knows say theirs.
+ */
+static void say_going_away(void)
+{
+	for (int i = 0; i < g.nthreads; i++) {
+		struct pool_thread *t = &g.threads[i];
+
+		pthread_mutex_lock(&g.out_mu);
+		if (t->fresh && t->fresh->c.upgraded)
+			conn_going_away(&t->fresh->c);
+		pthread_mutex_unlock(&g.out_mu);
+	}
 }
 
 /*
@@ -387,6 +583,7 @@ static void lend(struct conn *c)
 {
 	uint64_t one = 1;
 
+	this_thread->lent_any = true; /* the loop may arm it: it must see cc back */
 	pthread_mutex_lock(&g.out_mu);
 	this_thread->lent = (struct cconn *)(void *)c;
 	pthread_mutex_unlock(&g.out_mu);

@@ -3,8 +3,9 @@
  * of functions (Redis ae's eventop pattern): accepting on the worker's
  * listeners within a room of connections, watching a connection's socket
  * for reading, a tick timer, the worker's channel, run and stop. Two
- * implementations: reactor_event (libevent, with an accept thread: the
- * gthread and greenlet workers; declared here) and reactor_gevent
+ * implementations: reactor_event (libevent, with an accept thread, or
+ * the gthread pool's idle threads accepting: the gthread and greenlet
+ * workers; declared here) and reactor_gevent
  * (gevent's hub: the gevent worker; reactor_gevent.h).
  *
  * Runs in a worker process, in the thread that runs the reactor; only the
@@ -38,7 +39,13 @@ struct reactor {
 	void (*stop)(void);
 	/* Call connset_readable(cc) whenever cc's socket is readable. 0, or -1 logged. */
 	int (*watch)(struct cconn *cc);
-	/* Stop watching cc's socket. */
+	/*
+	 * Call connset_readable(cc) also once cc's socket is writable (TLS:
+	 * OpenSSL must send before it can read on). One shot: the next
+	 * readable call, or unwatch(), cancels it. 0, or -1 logged.
+	 */
+	int (*watch_write)(struct cconn *cc);
+	/* Stop watching cc's socket (for either). */
 	void (*unwatch)(struct cconn *cc);
 	/* Free cc (closed, unwatched) with what the reactor keeps for it. */
 	void (*release)(struct cconn *cc);
@@ -50,25 +57,53 @@ struct reactor {
 	void (*free)(void);
 };
 
-/* libevent; the accept thread carries EPOLLEXCLUSIVE on the listeners. */
+/* libevent; the accepting threads' epoll set carries EPOLLEXCLUSIVE on the listeners. */
 extern const struct reactor reactor_event;
 
 /* The libevent reactor's event base, for the worker type's own events. */
 struct event_base *reactor_event_base(void);
 
 /*
- * Hold at most `credits` connections whose first request is not answered
- * yet (0: no such bound, the default): each new connection takes a
- * credit, and gives it back once its first answer is made
- * (reactor_event_unpace()), or it waits for its client's bytes, or it
- * closes. Out of credits the acceptor leaves the kernel's queue alone,
- * for the other workers, until half of them are back; when answers gave
- * them back, the loop accepts in its stead while the kernel has
- * connections queued, so that under load the acceptor needs no wake-up. A worker that dies takes at
- * most `credits` unanswered connections with it. Before the reactor runs,
- * in its thread.
+ * No accept thread: the worker type's own threads accept
+ * (reactor_event_accept()), so that a request on a new connection can run
+ * start to finish in the thread that accepted it, and a worker takes from
+ * the kernel's queue only what an idle thread can start at once (a worker
+ * that dies takes at most its busy threads' connections with it). Before
+ * the reactor's init, in its thread.
  */
-void reactor_event_pace(size_t credits);
+void reactor_event_pool(void);
 
-/* cc's first answer is made: its credit goes back, if it holds one. In the loop. */
-void reactor_event_unpace(struct cconn *cc);
+/*
+ * In a pool thread: a new connection, which the caller owns (the set does
+ * not know it yet: reactor_event_hand(), reactor_event_drop() or
+ * reactor_event_join() ends that), or NULL. wait: wait on the listeners
+ * (EPOLLEXCLUSIVE: one worker is woken for a connection) until one comes,
+ * or reactor_event_wake(), or the room or the back-off changes; one thread
+ * at a time (the caller's business). !wait: only what the kernel has
+ * queued now. Takes nothing while out of room, stopping, or backing off
+ * after EMFILE.
+ */
+struct cconn *reactor_event_accept(bool wait);
+
+/* Make the thread waiting in reactor_event_accept() return. Any thread. */
+void reactor_event_wake(void);
+
+/*
+ * In a pool thread: cc (from reactor_event_accept()) goes to the loop
+ * before its first request is dispatched; head_rc is what conn_poll_head()
+ * last said (connset_join()). cc->c.defer_close is set.
+ */
+void reactor_event_hand(struct cconn *cc, int head_rc);
+
+/* In a pool thread: close and free cc (from reactor_event_accept()), done with. */
+void reactor_event_drop(struct cconn *cc);
+
+/*
+ * In the loop: cc (from reactor_event_accept()), served in a pool thread,
+ * joins the set as dispatched (connset_adopt()). False when it could not:
+ * cc is closed and freed.
+ */
+bool reactor_event_join(struct cconn *cc);
+
+/* Connections the pool accepted that the loop does not know yet. Any thread. */
+size_t reactor_event_inflight(void);

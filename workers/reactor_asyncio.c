@@ -11,11 +11,15 @@
 #include "workers/python/interp.h"
 #include "workers/worker.h"
 
-/* A connection with the callback its reader calls (bound to a capsule of it). */
+/*
+ * A connection with the callback its reader calls (bound to a capsule of
+ * it), also its writer's when TLS waits for writing (one shot).
+ */
 struct aconn {
 	struct cconn cc; /* first member */
 	PyObject *on_ready;
 	PyObject *kept; /* reactor_asyncio_conn_ref() */
+	bool writing;   /* on_ready is the socket's writer too */
 };
 
 static struct {
@@ -36,6 +40,7 @@ static int as_init(struct worker *w, const struct connset_ops *ops, const struct
 static void as_run(void);
 static void as_stop(void);
 static int as_watch(struct cconn *cc);
+static int as_watch_write(struct cconn *cc);
 static void as_unwatch(struct cconn *cc);
 static void as_release(struct cconn *cc);
 static void as_room(size_t room, bool add);
@@ -63,6 +68,7 @@ const struct reactor reactor_asyncio = {
     .run = as_run,
     .stop = as_stop,
     .watch = as_watch,
+    .watch_write = as_watch_write,
     .unwatch = as_unwatch,
     .release = as_release,
     .room = as_room,
@@ -223,10 +229,28 @@ static int as_watch(struct cconn *cc)
 	return 0;
 }
 
+static int as_watch_write(struct cconn *cc)
+{
+	struct aconn *ac = (struct aconn *)(void *)cc;
+
+	if (reactor_asyncio_add(cc->c.fd, true, ac->on_ready) < 0) {
+		interp_log_exception("cannot watch a connection for writing");
+		return -1;
+	}
+	ac->writing = true;
+	return 0;
+}
+
 static void as_unwatch(struct cconn *cc)
 {
+	struct aconn *ac = (struct aconn *)(void *)cc;
+
 	if (sock(cc) >= 0)
 		reactor_asyncio_remove(sock(cc), false);
+	if (ac->writing) {
+		ac->writing = false;
+		reactor_asyncio_remove(sock(cc), true);
+	}
 }
 
 /* cc's descriptor: its socket, or what a deferred close left (a lingering close). */
@@ -340,9 +364,16 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* A connection's reader fired, or its writer (as_watch_write: one shot). */
 static PyObject *on_ready(PyObject *capsule, PyObject *unused)
 {
-	connset_readable(PyCapsule_GetPointer(capsule, NULL));
+	struct aconn *ac = PyCapsule_GetPointer(capsule, NULL);
+
+	if (ac->writing) {
+		ac->writing = false;
+		reactor_asyncio_remove(sock(&ac->cc), true);
+	}
+	connset_readable(&ac->cc);
 	Py_RETURN_NONE;
 }
 

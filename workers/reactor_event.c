@@ -18,10 +18,15 @@
 #include "workers/policy.h"
 #include "workers/worker.h"
 
-/* A connection with its event: readable, persistent, ignored while busy. */
+/*
+ * A connection with its event: readable, persistent, ignored while busy;
+ * and, made when TLS first needs it, a one-shot writable event.
+ */
 struct econn {
 	struct cconn cc; /* first member */
-	struct event *ev;
+	struct event *ev, *wev;
+	bool handed; /* from the pool (reactor_event_hand()), with head_rc */
+	int head_rc;
 };
 
 /*
@@ -30,7 +35,9 @@ struct econn {
  * one worker, not all of them (Debian's libevent 2.1 cannot ask for that,
  * and an epoll set nested in libevent's would not honour it). The thread
  * never touches Python or the loop: it queues accepted connections and
- * wakes the loop through an eventfd.
+ * wakes the loop through an eventfd. With reactor_event_pool(), there is no
+ * such thread: the worker type's idle threads wait on the same set, one at
+ * a time, and accept for themselves.
  */
 static struct {
 	pthread_t thread;
@@ -43,10 +50,11 @@ static struct {
 	struct cconn *queue;    /* accepted, not yet taken by the loop (under mu) */
 	size_t room;            /* connections it may still accept (under mu) */
 	bool paused;            /* it saw room 0 and left the listeners (under mu) */
-	size_t pace;            /* reactor_event_pace(), 0: none */
-	size_t credits;         /* connections it may take before some start (under mu) */
-	bool held;              /* it ran out, and waits for half of them back (under mu) */
-	size_t next;            /* the listener the loop tries first for it (held) */
+	bool listening;         /* the listeners are in the set (the waiting thread's) */
+	double resume;          /* out of descriptors: accept nothing until then (under mu) */
+	bool pool;              /* reactor_event_pool(): no accept thread */
+	size_t inflight;        /* accepted by the pool, not yet the loop's (under mu) */
+	size_t next;            /* the listener a pool thread tries first (under mu) */
 	bool quit;              /* under mu */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
@@ -62,6 +70,7 @@ static int ev_init(struct worker *w, const struct connset_ops *ops, const struct
 static void ev_run(void);
 static void ev_stop(void);
 static int ev_watch(struct cconn *cc);
+static int ev_watch_write(struct cconn *cc);
 static void ev_unwatch(struct cconn *cc);
 static void ev_release(struct cconn *cc);
 static void ev_room(size_t room, bool add);
@@ -69,10 +78,11 @@ static bool ev_drained(void);
 static void ev_free(void);
 static int acceptor_start(void);
 static void *acceptor_main(void *arg);
-static void unpace_waiting(struct cconn *cc);
-static bool give_back(struct cconn *cc);
-static void take_for_acceptor(void);
-static void queue_accepted(struct econn *ec);
+static bool want_listeners(int *timeout);
+static void listen_or_not(bool want);
+static struct econn *take_one(size_t i, int *rc);
+static struct cconn *taken(struct econn *ec);
+static size_t queue_accepted(struct econn *ec);
 static void on_accepted(evutil_socket_t fd, short what, void *arg);
 static void accepted(struct cconn *cc);
 static void on_readable(evutil_socket_t fd, short what, void *arg);
@@ -84,6 +94,7 @@ const struct reactor reactor_event = {
 	.run = ev_run,
 	.stop = ev_stop,
 	.watch = ev_watch,
+	.watch_write = ev_watch_write,
 	.unwatch = ev_unwatch,
 	.release = ev_release,
 	.room = ev_room,
@@ -147,129 +158,215 @@ static void ev_stop(void)
 	event_base_loopbreak(L.base);
 }
 
-void reactor_event_pace(size_t credits)
+void reactor_event_pool(void)
 {
-	A.pace = A.credits = credits;
+	A.pool = true;
 }
 
-/*
- * A held acceptor gets going again once half its credits are back, not
- * for each; and rather than wake it (a write, a poll() return and a
- * context switch per turn under load), the loop accepts what the kernel
- * has queued in its stead.
- */
-void reactor_event_unpace(struct cconn *cc)
+struct cconn *reactor_event_accept(bool wait)
 {
-	if (give_back(cc))
-		take_for_acceptor();
+	struct epoll_event ev;
+	struct econn *ec = NULL;
+	int rc, timeout = -1;
+	bool want = want_listeners(&timeout);
+
+	if (!wait) {
+		for (size_t k = 0; want && k < L.w->nlisteners && !ec; k++) {
+			size_t i;
+
+			pthread_mutex_lock(&A.mu);
+			i = A.next;
+			A.next = (i + 1) % L.w->nlisteners;
+			pthread_mutex_unlock(&A.mu);
+			ec = take_one(i, &rc);
+			want = rc == 0;
+		}
+		return ec ? taken(ec) : NULL;
+	}
+	listen_or_not(want);
+	if (epoll_wait(A.set, &ev, 1, timeout) != 1)
+		return NULL;
+	if (ev.data.u64 == UINT64_MAX) {
+		uint64_t v;
+
+		if (read(A.ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			log_error(errno, "read() on the acceptor's eventfd");
+		return NULL;
+	}
+	/* Room may have gone to another pool thread since: look again. */
+	if (!want_listeners(&timeout))
+		return NULL;
+	ec = take_one(ev.data.u64, &rc);
+	return ec ? taken(ec) : NULL;
 }
 
-/*
- * cc waits for its client, or closes: its credit goes back, and a held
- * acceptor is woken to accept in its own thread (a crowd of slow heads
- * then leaves the loop's heap alone: connections accepted there, and kept
- * for seconds among the loop's buffers, kept the heap from shrinking).
- */
-static void unpace_waiting(struct cconn *cc)
+void reactor_event_wake(void)
 {
 	uint64_t one = 1;
 
-	if (!give_back(cc))
-		return;
-	pthread_mutex_lock(&A.mu);
-	A.held = false;
-	pthread_mutex_unlock(&A.mu);
 	if (write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error(errno, "waking the acceptor");
 }
 
-/* cc's credit goes back, if it holds one: true when that frees a held acceptor. */
-static bool give_back(struct cconn *cc)
+void reactor_event_hand(struct cconn *cc, int head_rc)
 {
-	bool freed;
-
-	if (!cc->paced)
-		return false;
-	cc->paced = false;
-	pthread_mutex_lock(&A.mu);
-	freed = ++A.credits >= (A.pace + 1) / 2 && A.held;
-	pthread_mutex_unlock(&A.mu);
-	return freed;
-}
-
-/*
- * In the loop, for a held acceptor: accept without waiting while credits
- * and room last, into the acceptor's queue (taken on the next turn). When
- * the kernel has nothing queued (or accepting fails), the acceptor goes
- * back to waiting on the listeners itself.
- */
-static void take_for_acceptor(void)
-{
-	const struct worker *w = L.w;
+	struct econn *ec = (struct econn *)(void *)cc;
 	uint64_t one = 1;
-	bool accepted = false, release = false;
-	size_t tried = 0;
 
-	while (!release) {
-		struct econn *ec;
-		size_t i;
-		int rc;
-
-		pthread_mutex_lock(&A.mu);
-		if (A.credits == 0) {
-			pthread_mutex_unlock(&A.mu); /* held again */
-			break;
-		}
-		if (A.room == 0 || A.quit || connset_stopping()) {
-			/* Out of room, or stopping: the acceptor's own business. */
-			A.held = false;
-			pthread_mutex_unlock(&A.mu);
-			release = true;
-			break;
-		}
-		i = A.next;
-		pthread_mutex_unlock(&A.mu);
-		ec = xcalloc(1, sizeof(*ec));
-		rc = policy_accept(&ec->cc.c, &w->listeners[i], L.ops->io, L.policy);
-		if (rc == 1) {
-			queue_accepted(ec);
-			accepted = true;
-			tried = 0;
-			continue;
-		}
-		free(ec);
-		pthread_mutex_lock(&A.mu);
-		A.next = (i + 1) % w->nlisteners;
-		/* None waiting on any listener, or failing: the acceptor waits. */
-		release = rc < 0 || ++tried >= w->nlisteners;
-		if (release)
-			A.held = false;
-		pthread_mutex_unlock(&A.mu);
-	}
-	if (release && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_error(errno, "waking the acceptor");
-	if (accepted && write(A.ready_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_error(errno, "write() on the loop's eventfd");
-}
-
-/* Queue ec, just accepted, for the loop, with a credit when pacing. Either thread. */
-static void queue_accepted(struct econn *ec)
-{
+	ec->handed = true;
+	ec->head_rc = head_rc;
 	pthread_mutex_lock(&A.mu);
 	ec->cc.qnext = A.queue;
 	A.queue = &ec->cc;
-	A.room = A.room > 0 ? A.room - 1 : 0;
-	if (A.pace > 0) {
-		ec->cc.paced = true;
-		if (--A.credits == 0)
-			A.held = true;
+	A.inflight--;
+	pthread_mutex_unlock(&A.mu);
+	if (write(A.ready_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_error(errno, "write() on the loop's eventfd");
+}
+
+void reactor_event_drop(struct cconn *cc)
+{
+	bool wake = false;
+
+	cc->c.defer_close = false;
+	conn_close(&cc->c);
+	free(cc);
+	pthread_mutex_lock(&A.mu);
+	A.inflight--;
+	if (!connset_stopping()) {
+		wake = A.room == 0;
+		A.room++;
 	}
 	pthread_mutex_unlock(&A.mu);
+	if (wake)
+		reactor_event_wake();
+}
+
+bool reactor_event_join(struct cconn *cc)
+{
+	struct econn *ec = (struct econn *)(void *)cc;
+
+	pthread_mutex_lock(&A.mu);
+	A.inflight--;
+	pthread_mutex_unlock(&A.mu);
+	ec->ev = event_new(L.base, cc->c.fd, EV_READ | EV_PERSIST, on_readable, cc);
+	if (!ec->ev) {
+		log_error(ENOMEM, "event_new() for a connection");
+		cc->c.defer_close = false;
+		conn_close(&cc->c);
+		ev_release(cc);
+		if (!connset_stopping())
+			ev_room(1, true);
+		return false;
+	}
+	connset_adopt(cc);
+	return true;
+}
+
+size_t reactor_event_inflight(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&A.mu);
+	n = A.inflight;
+	pthread_mutex_unlock(&A.mu);
+	return n;
+}
+
+/*
+ * For the one thread that waits on the set: whether the listeners should
+ * be in it (room, not quitting, not backing off), and how long to wait
+ * (*timeout, ms, left as it is when there is no back-off).
+ */
+static bool want_listeners(int *timeout)
+{
+	bool want;
+
+	pthread_mutex_lock(&A.mu);
+	want = A.room > 0 && !A.quit;
+	if (A.resume > 0) {
+		double left = A.resume - monotime_now();
+
+		if (left > 0) {
+			want = false;
+			*timeout = (int)(left * 1000) + 1;
+		} else {
+			A.resume = 0;
+		}
+	}
+	pthread_mutex_unlock(&A.mu);
+	return want;
+}
+
+/*
+ * The waiting thread: out of room (the connection cap, or stopping) or
+ * backing off, stop being a waiter on the listeners, so the kernel wakes
+ * another worker; back in once that is over.
+ */
+static void listen_or_not(bool want)
+{
+	const struct worker *w = L.w;
+
+	if (want != A.listening) {
+		for (size_t i = 0; i < w->nlisteners; i++) {
+			struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
+			if (epoll_ctl(A.set, A.listening ? EPOLL_CTL_DEL : EPOLL_CTL_ADD,
+				      w->listeners[i].fd, &e) < 0)
+				log_error(errno, "epoll_ctl() on %s", w->listeners[i].name);
+		}
+		A.listening = want;
+	}
+	pthread_mutex_lock(&A.mu);
+	A.paused = !A.listening && A.room == 0;
+	pthread_mutex_unlock(&A.mu);
+}
+
+/*
+ * Accept one connection on listener i: it, or NULL with *rc as
+ * policy_accept() said (0: none waiting; -2: out of descriptors, and
+ * nothing is accepted for POLICY_ACCEPT_BACKOFF).
+ */
+static struct econn *take_one(size_t i, int *rc)
+{
+	struct econn *ec = xcalloc(1, sizeof(*ec));
+
+	*rc = policy_accept(&ec->cc.c, &L.w->listeners[i], L.ops->io, L.policy);
+	if (*rc == 1)
+		return ec;
+	free(ec);
+	if (*rc == -2) {
+		pthread_mutex_lock(&A.mu);
+		A.resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
+		pthread_mutex_unlock(&A.mu);
+	}
+	return NULL;
+}
+
+/* ec, accepted by a pool thread, takes room, and is that thread's. */
+static struct cconn *taken(struct econn *ec)
+{
+	pthread_mutex_lock(&A.mu);
+	A.room = A.room > 0 ? A.room - 1 : 0;
+	A.inflight++;
+	pthread_mutex_unlock(&A.mu);
+	return &ec->cc;
+}
+
+/* In the accept thread: queue ec, just accepted, for the loop. Returns the room left. */
+static size_t queue_accepted(struct econn *ec)
+{
+	size_t room;
+
+	pthread_mutex_lock(&A.mu);
+	ec->cc.qnext = A.queue;
+	A.queue = &ec->cc;
+	room = A.room = A.room > 0 ? A.room - 1 : 0;
+	pthread_mutex_unlock(&A.mu);
+	return room;
 }
 
 static int ev_watch(struct cconn *cc)
 {
-	unpace_waiting(cc); /* it waits for its client: no longer ours to start */
 	if (event_add(((struct econn *)(void *)cc)->ev, NULL) < 0) {
 		log_error(errno, "watching a connection");
 		return -1;
@@ -277,18 +374,36 @@ static int ev_watch(struct cconn *cc)
 	return 0;
 }
 
+static int ev_watch_write(struct cconn *cc)
+{
+	struct econn *ec = (struct econn *)(void *)cc;
+
+	if (!ec->wev)
+		ec->wev = event_new(L.base, cc->c.fd, EV_WRITE, on_readable, cc);
+	if (!ec->wev || event_add(ec->wev, NULL) < 0) {
+		log_error(errno ? errno : ENOMEM, "watching a connection for writing");
+		return -1;
+	}
+	return 0;
+}
+
 static void ev_unwatch(struct cconn *cc)
 {
-	event_del(((struct econn *)(void *)cc)->ev);
+	struct econn *ec = (struct econn *)(void *)cc;
+
+	event_del(ec->ev);
+	if (ec->wev)
+		event_del(ec->wev);
 }
 
 static void ev_release(struct cconn *cc)
 {
 	struct econn *ec = (struct econn *)(void *)cc;
 
-	unpace_waiting(cc);
 	if (ec->ev)
 		event_free(ec->ev);
+	if (ec->wev)
+		event_free(ec->wev);
 	free(ec);
 }
 
@@ -310,15 +425,16 @@ static void ev_room(size_t room, bool add)
 }
 
 /*
- * During a stop: true once the acceptor has left the listeners and the loop
- * has taken everything it accepted, so no connection is left unanswered.
+ * During a stop: true once the acceptor (or the pool) has left the
+ * listeners and the loop has taken everything accepted, so no connection
+ * is left unanswered.
  */
 static bool ev_drained(void)
 {
 	bool drained;
 
 	pthread_mutex_lock(&A.mu);
-	drained = A.paused && !A.queue;
+	drained = A.paused && !A.queue && A.inflight == 0;
 	pthread_mutex_unlock(&A.mu);
 	return drained;
 }
@@ -336,6 +452,7 @@ static void ev_free(void)
 		struct cconn *cc = A.queue;
 
 		A.queue = cc->qnext;
+		cc->c.defer_close = false; /* set on one a pool thread handed over */
 		conn_close(&cc->c);
 		ev_release(cc);
 	}
@@ -372,6 +489,8 @@ static int acceptor_start(void)
 		log_critical("cannot watch the acceptor's eventfd");
 		return -1;
 	}
+	if (A.pool)
+		return 0; /* the pool's threads accept */
 	e = pthread_create(&A.thread, NULL, acceptor_main, NULL);
 	if (e) {
 		log_error(e, "pthread_create() for the acceptor");
@@ -383,88 +502,34 @@ static int acceptor_start(void)
 
 static void *acceptor_main(void *arg)
 {
-	const struct worker *w = L.w;
-	bool listening = false;
-	double resume = 0; /* out of descriptors: accept nothing until then */
-
 	for (;;) {
 		struct epoll_event ev[8];
-		size_t room;
-		bool quit, want, held, accepted = false;
+		bool quit, accepted = false;
 		int n, timeout = -1;
 
 		pthread_mutex_lock(&A.mu);
-		room = A.room;
 		quit = A.quit;
-		held = A.held;
 		pthread_mutex_unlock(&A.mu);
 		if (quit)
 			break;
-		want = room > 0;
-		if (resume > 0) {
-			double left = resume - monotime_now();
-
-			if (left > 0) {
-				want = false;
-				timeout = (int)(left * 1000) + 1;
-			} else {
-				resume = 0;
-			}
-		}
-		/* Out of room (the connection cap, or stopping) or backing off:
-		 * stop being a waiter on the listeners, so the kernel wakes
-		 * another worker. */
-		if (want != listening) {
-			for (size_t i = 0; i < w->nlisteners; i++) {
-				struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = i};
-				if (epoll_ctl(A.set, listening ? EPOLL_CTL_DEL : EPOLL_CTL_ADD,
-					      w->listeners[i].fd, &e) < 0)
-					log_error(errno, "epoll_ctl() on %s", w->listeners[i].name);
-			}
-			listening = !listening;
-		}
-		pthread_mutex_lock(&A.mu);
-		A.paused = !listening && A.room == 0;
-		pthread_mutex_unlock(&A.mu);
-		if (held && listening) {
-			/* Out of credits: out of epoll_wait() too, so the kernel
-			 * wakes another worker for a connection (EPOLLEXCLUSIVE
-			 * counts only a set with a waiter), and without the cost
-			 * of leaving the listeners and coming back. */
-			struct pollfd p = {.fd = A.ctl_fd, .events = POLLIN};
-			uint64_t v;
-
-			if (poll(&p, 1, timeout) > 0 && read(A.ctl_fd, &v, sizeof(v)) < 0 &&
-			    errno != EAGAIN)
-				log_error(errno, "read() on the acceptor's eventfd");
-			continue;
-		}
+		listen_or_not(want_listeners(&timeout));
 		n = epoll_wait(A.set, ev, 8, timeout);
 		for (int k = 0; k < n; k++) {
 			uint64_t v;
+			bool more = want_listeners(&timeout);
 
 			if (ev[k].data.u64 == UINT64_MAX) {
 				if (read(A.ctl_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 					log_error(errno, "read() on the acceptor's eventfd");
 				continue;
 			}
-			for (int i = 0; i < WORKER_ACCEPT_BATCH && room > 0 && resume == 0 && !held;
-			     i++) {
-				struct econn *ec = xcalloc(1, sizeof(*ec));
-				int rc = policy_accept(&ec->cc.c, &w->listeners[ev[k].data.u64],
-						       L.ops->io, L.policy);
+			for (int i = 0; i < WORKER_ACCEPT_BATCH && more; i++) {
+				int rc;
+				struct econn *ec = take_one(ev[k].data.u64, &rc);
 
-				if (rc <= 0) {
-					free(ec);
-					if (rc == -2)
-						resume = monotime_now() + POLICY_ACCEPT_BACKOFF;
+				if (!ec)
 					break;
-				}
-				queue_accepted(ec);
-				pthread_mutex_lock(&A.mu);
-				room = A.room;
-				held = A.held;
-				pthread_mutex_unlock(&A.mu);
+				more = queue_accepted(ec) > 0;
 				accepted = true;
 			}
 		}
@@ -477,7 +542,10 @@ static void *acceptor_main(void *arg)
 	return NULL;
 }
 
-/* In the loop: take what the acceptor queued and read their first heads. */
+/*
+ * In the loop: take what the acceptor (or a pool thread) queued, and read
+ * (or settle) their first heads.
+ */
 static void on_accepted(evutil_socket_t fd, short what, void *arg)
 {
 	connset_drain(A.ready_fd, &A.mu, &A.queue, accepted);
@@ -486,6 +554,9 @@ static void on_accepted(evutil_socket_t fd, short what, void *arg)
 static void accepted(struct cconn *cc)
 {
 	struct econn *ec = (struct econn *)(void *)cc;
+
+	if (ec->handed)
+		cc->c.defer_close = false; /* the pool thread's; the set sets it again */
 
 	/* Persistent: a connection stays in the epoll set from accept to
 	 * close, so a request costs no epoll_ctl(). */
@@ -498,11 +569,19 @@ static void accepted(struct cconn *cc)
 			ev_room(1, true);
 		return;
 	}
-	connset_accepted(cc);
+	if (ec->handed)
+		connset_join(cc, ec->head_rc);
+	else
+		connset_accepted(cc);
 }
 
+/* cc's socket is readable, or writable as TLS asked (ev_watch_write). */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
+	struct econn *ec = arg;
+
+	if (ec->wev)
+		event_del(ec->wev); /* one shot, whichever came first */
 	connset_readable(arg);
 }
 

@@ -30,11 +30,15 @@
  * connection's life), left started while a greenlet owns the connection
  * (stopping and starting it around every request costs more than the
  * wake-up when a request does wait); the set stops it if it fires then.
+ * TLS may need to wait for writing: a second watcher, loop.io(fd, WRITE),
+ * made then, started for one shot.
  */
 struct vconn {
 	struct cconn cc;   /* first member */
 	PyObject *watcher;
 	PyObject *on_ready; /* its callback, bound to a capsule of this vconn */
+	PyObject *wwatcher; /* writable (gv_watch_write), or NULL */
+	bool writing;       /* wwatcher is started */
 };
 
 static struct {
@@ -55,6 +59,7 @@ static int gv_init(struct worker *w, const struct connset_ops *ops, const struct
 static void gv_run(void);
 static void gv_stop(void);
 static int gv_watch(struct cconn *cc);
+static int gv_watch_write(struct cconn *cc);
 static void gv_unwatch(struct cconn *cc);
 static void gv_release(struct cconn *cc);
 static void gv_room(size_t room, bool add);
@@ -66,6 +71,7 @@ static void update_accepting(void);
 static void back_off(void);
 static PyObject *on_accept(PyObject *capsule, PyObject *unused);
 static PyObject *on_ready(PyObject *capsule, PyObject *unused);
+static void stop_writing(struct vconn *vc);
 static PyObject *on_tick(PyObject *self, PyObject *unused);
 static PyObject *on_channel(PyObject *self, PyObject *unused);
 static PyObject *on_backoff_end(PyObject *self, PyObject *unused);
@@ -81,6 +87,7 @@ const struct reactor reactor_gevent = {
 	.run = gv_run,
 	.stop = gv_stop,
 	.watch = gv_watch,
+	.watch_write = gv_watch_write,
 	.unwatch = gv_unwatch,
 	.release = gv_release,
 	.room = gv_room,
@@ -175,13 +182,34 @@ static int gv_watch(struct cconn *cc)
 	return 0;
 }
 
+static int gv_watch_write(struct cconn *cc)
+{
+	struct vconn *vc = (struct vconn *)(void *)cc;
+	PyObject *r;
+
+	if (!vc->wwatcher)
+		vc->wwatcher = PyObject_CallMethod(V.loop, "io", "iiOi", cc->c.fd, 2, Py_True,
+						   CONN_PRIORITY); /* new ref */
+	r = vc->wwatcher ? PyObject_CallMethodOneArg(vc->wwatcher, V.s_start, vc->on_ready)
+			 : NULL; /* new ref */
+	if (!r) {
+		interp_log_exception("cannot watch a connection for writing");
+		return -1;
+	}
+	Py_DECREF(r);
+	vc->writing = true;
+	return 0;
+}
+
 static void gv_unwatch(struct cconn *cc)
 {
-	PyObject *r = PyObject_CallMethodNoArgs(((struct vconn *)(void *)cc)->watcher, V.s_stop);
+	struct vconn *vc = (struct vconn *)(void *)cc;
+	PyObject *r = PyObject_CallMethodNoArgs(vc->watcher, V.s_stop);
 
 	if (!r)
 		interp_log_exception("cannot stop watching a connection");
 	Py_XDECREF(r);
+	stop_writing(vc);
 }
 
 static void gv_release(struct cconn *cc)
@@ -189,6 +217,7 @@ static void gv_release(struct cconn *cc)
 	struct vconn *vc = (struct vconn *)(void *)cc;
 
 	Py_XDECREF(vc->watcher);
+	Py_XDECREF(vc->wwatcher);
 	Py_XDECREF(vc->on_ready);
 	free(vc);
 }
@@ -322,11 +351,28 @@ static PyObject *on_accept(PyObject *capsule, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* A connection's watcher fired, in the hub. */
+/* A connection's watcher fired (either: the writable one is one shot), in the hub. */
 static PyObject *on_ready(PyObject *capsule, PyObject *unused)
 {
-	connset_readable(PyCapsule_GetPointer(capsule, NULL));
+	struct vconn *vc = PyCapsule_GetPointer(capsule, NULL);
+
+	stop_writing(vc);
+	connset_readable(&vc->cc);
 	Py_RETURN_NONE;
+}
+
+/* Stop vc's writable watcher if it is started. */
+static void stop_writing(struct vconn *vc)
+{
+	PyObject *r;
+
+	if (!vc->writing)
+		return;
+	vc->writing = false;
+	r = PyObject_CallMethodNoArgs(vc->wwatcher, V.s_stop); /* new ref */
+	if (!r)
+		interp_log_exception("cannot stop watching a connection for writing");
+	Py_XDECREF(r);
 }
 
 static PyObject *on_tick(PyObject *self, PyObject *unused)

@@ -74,10 +74,15 @@ static const char gevent_src[] =
 	"    for name in names.split():\n"
 	"        importlib.import_module(name)\n";
 
-/* What gevent.monkey.patch_all() imports, for the arbiter to import first. */
+/*
+ * What gevent.monkey.patch_all() imports, then what a worker's hub and
+ * patch_thread() import (gevent's format_context setting, pprint.saferepr;
+ * threading.local's module), for the arbiter to import first.
+ */
 #define GEVENT_MODULES                                                                      \
 	"gevent.monkey gevent.socket gevent.ssl gevent.select gevent.selectors gevent.thread " \
-	"gevent.threading gevent.subprocess gevent.signal gevent.time gevent.os gevent.queue"
+	"gevent.threading gevent.subprocess gevent.signal gevent.time gevent.os gevent.queue " \
+	"pprint _threading_local"
 
 static bool spelled(const struct worker_type *t, const char *spelling);
 static int gevent_import(const char *names);
@@ -181,18 +186,29 @@ static bool spelled(const struct worker_type *t, const char *spelling)
 	return false;
 }
 
-/* Import the modules named in `names` through gevent_src. 0, or -1 with an exception set. */
+/*
+ * Import the modules named in `names` through gevent_src's _import, compiled
+ * once (in the arbiter, whose workers inherit it). 0, or -1 with an
+ * exception set.
+ */
 static int gevent_import(const char *names)
 {
-	PyObject *globals = PyDict_New(); /* new ref */
-	PyObject *res = NULL, *fn;
+	static PyObject *import_fn; /* kept for the process's life */
+	PyObject *globals, *res = NULL;
 
-	if (globals && PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
-		res = PyRun_String(gevent_src, Py_file_input, globals, globals); /* new ref */
-	fn = res ? PyDict_GetItemString(globals, "_import") : NULL; /* borrowed */
-	Py_XDECREF(res);
-	res = fn ? PyObject_CallFunction(fn, "s", names) : NULL; /* new ref */
-	Py_XDECREF(globals);
+	if (!import_fn) {
+		globals = PyDict_New(); /* new ref */
+		if (globals &&
+		    PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0)
+			res = PyRun_String(gevent_src, Py_file_input, globals, globals); /* new ref */
+		import_fn = res ? PyDict_GetItemString(globals, "_import") : NULL; /* borrowed */
+		Py_XINCREF(import_fn);
+		Py_XDECREF(res);
+		Py_XDECREF(globals);
+		if (!import_fn)
+			return -1;
+	}
+	res = PyObject_CallFunction(import_fn, "s", names); /* new ref */
 	if (!res)
 		return -1;
 	Py_DECREF(res);

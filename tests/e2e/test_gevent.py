@@ -5,8 +5,11 @@ import json
 import os
 import signal
 import socket
+import ssl
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -33,6 +36,52 @@ def served_connections(test, port, n):
         test.assertEqual(len(recv_responses(s, 1, 10)), 1)
         out.append(s)
     return out
+
+class TLSPairServer:
+    """A TLS server on 127.0.0.1 (a self-signed certificate made in folder
+    d) that reads a line from each client, then waits until two clients are
+    connected to answer "together" to both, or 10 s to answer "alone"."""
+
+    def __init__(self, d):
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def __enter__(self):
+        threading.Thread(target=self.accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        conn.settimeout(30)
+        try:
+            with self.ctx.wrap_socket(conn, server_side=True) as s:
+                s.recv(100)
+                try:
+                    self.barrier.wait()
+                    s.sendall(b"together\n")
+                except threading.BrokenBarrierError:
+                    s.sendall(b"alone\n")
+        except OSError:
+            pass
+
 
 HAVE = all(importlib.util.find_spec(m) for m in ("gevent", "bottle"))
 MISSING = "python3-gevent or python3-bottle is not installed"
@@ -91,6 +140,17 @@ class GeventTest(unittest.TestCase):
             self.assertLess(time.monotonic() - start, 0.5)
             t.join(15)
             self.assertEqual(out["value"].body, b"fetched slept\n")
+
+    def test_the_apps_own_ssl_is_cooperative(self):
+        """Two requests whose app reads over TLS (ssl imported by the app, not
+        patched by it) overlap in one worker: the TLS server answers each only
+        once both are connected, or "alone" after 10 s if one blocked it."""
+        with tempfile.TemporaryDirectory() as d, TLSPairServer(d) as server, \
+                Kirin("-k", "gevent", "-w", "1", "gevent_tls_client:app") as k:
+            t, out = in_thread(lambda: http_get(k.port, f"/?{server.port}", timeout=30))
+            self.assertEqual(http_get(k.port, f"/?{server.port}", timeout=30).body, b"together\n")
+            t.join(30)
+            self.assertEqual(out["value"].body, b"together\n")
 
     def test_kirin_module_maps_to_gevent(self):
         with Kirin("-k", "gevent", "-w", "1", "coop:app") as k:

@@ -11,7 +11,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, concurrent_gets, main,  # noqa: E402
+from kirintest import (Kirin, concurrent_gets, main, raw_request,  # noqa: E402
                        recv_responses, wait_for)
 
 
@@ -88,6 +88,80 @@ class GthreadTest(unittest.TestCase):
                                          in k.log(), 10), k.log())
                 self.assertTrue(wait_for(lambda: "GET /last" in open(log).read(), 2),
                                 k.log())
+
+    def test_one_thread_serves_while_fresh_connections_must_wait(self):
+        """Idle threads accept, and serve a new connection's request in
+        the accepting thread when it is there at once; what must wait for
+        its client goes to the loop. With one thread: silent and
+        half-sent heads, a half-sent body, then a normal client is served
+        at once; each of the others is answered when its client finishes,
+        a body that comes with its head is read, a bad body or head gets
+        its 400 and a close, and a fresh connection's pipelined and later
+        requests are served in order."""
+        with Kirin("-k", "gthread", "-w", "1", "--threads", "1", "upload:app") as k:
+            waiting = []
+
+            def connect(data):
+                s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+                self.addCleanup(s.close)
+                s.sendall(data)
+                waiting.append(s)
+                return s
+
+            for _ in range(10):
+                connect(b"")
+            heads = [connect(b"GET /?half HTTP/1.1\r\nHo") for _ in range(10)]
+            body = connect(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+            for _ in range(5):
+                with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    (head, _), = recv_responses(s, 1, 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            for s in heads:
+                s.sendall(b"st: x\r\n\r\n")
+            for s in heads:
+                (head, _), = recv_responses(s, 1, 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            body.sendall(b"67890")
+            (head, got), = recv_responses(body, 1, 10)
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            self.assertTrue(got.startswith(b"10 "), got)
+            got = raw_request(k.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                              b"Connection: close\r\n\r\nhello")
+            self.assertTrue(got.startswith(b"HTTP/1.1 200") and b"\r\n\r\n5 " in got, got)
+            got = raw_request(k.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                              b"\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+            self.assertTrue(got.startswith(b"HTTP/1.1 400"), got)
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n")
+                (head, _), = recv_responses(s, 1, 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 400"), head)
+                self.assertEqual(s.recv(100), b"")
+            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                          b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                          b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = recv_responses(s, 3, 10)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                got += recv_responses(s, 2, 10)
+                self.assertEqual([b[:2] for _, b in got], [b"0 ", b"3 ", b"0 ", b"0 "], got)
+                self.assertEqual(s.recv(100), b"")
+
+    def test_term_lets_a_request_on_a_fresh_connection_finish(self):
+        """A request served in the thread that accepted its connection is
+        in flight for a graceful stop too: answered, then the worker exits."""
+        with tempfile.TemporaryDirectory() as d:
+            with Kirin("-k", "gthread", "-w", "1", "--threads", "2", "slow:app",
+                       env={"KIRIN_TEST_STARTED_DIR": d}) as k:
+                with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+                    s.sendall(b"GET /?1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertTrue(wait_for(lambda: os.listdir(d), 10))
+                    k.proc.send_signal(signal.SIGTERM)
+                    got = recv_responses(s, 1, 10)
+                    self.assertTrue(got and got[0][0].startswith(b"HTTP/1.1 200"), k.log())
+                    self.assertEqual(s.recv(100), b"")
+                self.assertTrue(wait_for(lambda: k.proc.poll() is not None, 10), k.log())
+                self.assertEqual(k.proc.returncode, 0, k.log())
 
 if __name__ == "__main__":
     main()

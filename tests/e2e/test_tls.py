@@ -5,6 +5,7 @@ TLS required and refused, plain HTTP on the TLS port, hostile handshakes
 (silent, byte by byte, garbage, truncated, renegotiation) while a normal
 client is served, bad certificates refused at start, session resumption
 across workers, and HUP certificate rotation under load."""
+import fcntl
 import hashlib
 import http.client
 import json
@@ -14,9 +15,11 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -37,19 +40,24 @@ def openssl(*args, cwd):
 
 def make_pki(d):
     """ca.pem; server.pem/.key and server2.pem/.key (both for 127.0.0.1,
-    signed by the CA); client.pem/.key (signed by the CA); rogue.pem/.key
-    (self-signed)."""
+    signed by the CA); big.pem/.key (the same with a 60 KB comment: a
+    handshake flight larger than a small socket buffer); client.pem/.key
+    (signed by the CA); rogue.pem/.key (self-signed)."""
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
             "-subj", "/CN=kirin test CA", cwd=d)
     with open(os.path.join(d, "san.ext"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, subj, ext in (("server", "/CN=server one", True), ("server2", "/CN=server two", True),
-                            ("client", "/O=kirin tests/CN=client one", False)):
+    with open(os.path.join(d, "big.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nnsComment=" + "x" * 60000 + "\n")
+    for name, subj, ext in (("server", "/CN=server one", "san.ext"),
+                            ("server2", "/CN=server two", "san.ext"),
+                            ("big", "/CN=server big", "big.ext"),
+                            ("client", "/O=kirin tests/CN=client one", None)):
         openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                *(["-extfile", "san.ext"] if ext else []), cwd=d)
+                *(["-extfile", ext] if ext else []), cwd=d)
     openssl("req", "-x509", *ec, "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2",
             "-subj", "/CN=client one", cwd=d)
 
@@ -170,6 +178,43 @@ def refused(port, data):
             if isinstance(e, socket.timeout):
                 raise AssertionError("the server kept the connection open") from e
             return got
+
+
+def small_window_socket(port):
+    """A connection to port that advertises a 536-byte MSS and a receive
+    buffer of about 1 KiB: the server can send it little before it waits."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def server_side_established(port, client_port):
+    """Whether the server's end of 127.0.0.1:client_port -> port is still
+    ESTABLISHED (/proc/net/tcp: a closed one is FIN_WAIT1 behind the data it
+    could not send, or gone)."""
+    want = (f"0100007F:{port:04X}", f"0100007F:{client_port:04X}")
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                return fields[3] == "01"
+    return False
+
+
+def queued_stopped_growing(sock, pause=0.1):
+    """The bytes waiting in sock's receive queue when they stopped growing
+    over pause seconds (and there were some), else 0."""
+    before = queued(sock)
+    time.sleep(pause)
+    after = queued(sock)
+    return after if after and after == before else 0
+
+
+def queued(sock):
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
 
 
 def closed_within(sock, seconds):
@@ -311,6 +356,64 @@ class Serve:
             self.assertEqual(https(k.port)[0], 200)
             self.assertIsNone(k.poll())
 
+    def test_handshake_that_must_wait_to_write(self):
+        """A certificate larger than the socket can take at once, to a client
+        that advertises a small MSS and window and reads only once the server
+        is stuck: the server waits until it can write, and serves others
+        meanwhile."""
+        sync = self.worker_class == "sync"
+        with self.kirin(*tls_args("big"), *(["-w", "2"] if sync else [])) as k:
+            s = small_window_socket(k.port)
+            self.addCleanup(s.close)
+            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = client_context().wrap_bio(inc, out, server_hostname="127.0.0.1")
+            self.assertRaises(ssl.SSLWantReadError, obj.do_handshake)
+            s.sendall(out.read())
+            # Until the server's flight stops coming: its send is then stuck.
+            seen = wait_for(lambda: queued_stopped_growing(s), 10)
+            self.assertGreater(seen, 0)
+            if not sync:  # a sync worker serves one connection at a time
+                self.assertEqual(https(k.port)[0], 200)
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    s.sendall(out.read())
+                    data = s.recv(65536)  # the old bug: nothing more came (timeout)
+                    self.assertTrue(data, "closed during the handshake")
+                    inc.write(data)
+            obj.write(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            s.sendall(out.read())
+            answer = b""
+            while not answer.endswith(b"}"):
+                try:
+                    answer += obj.read(65536)
+                except ssl.SSLWantReadError:
+                    data = s.recv(65536)
+                    self.assertTrue(data, answer)
+                    inc.write(data)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:100])
+            self.assertIsNone(k.poll())
+
+    def test_a_handshake_never_read_is_cut(self):
+        """The same client, which never reads: the server's wait to write
+        counts against --timeout and the connection is closed; others are
+        served meanwhile."""
+        sync = self.worker_class == "sync"
+        with self.kirin(*tls_args("big"), "--timeout", "2", *(["-w", "2"] if sync else [])) as k:
+            s = small_window_socket(k.port)
+            self.addCleanup(s.close)
+            s.sendall(client_hello())
+            self.assertGreater(wait_for(lambda: queued_stopped_growing(s), 10), 0)
+            if not sync:
+                self.assertEqual(https(k.port)[0], 200)
+            mine = s.getsockname()[1]
+            self.assertTrue(wait_for(lambda: not server_side_established(k.port, mine), 20),
+                            "the server keeps a handshake it cannot send")
+            self.assertEqual(https(k.port)[0], 200)
+            self.assertIsNone(k.poll())
+
     def test_proxy_header_before_the_handshake(self):
         """As HAProxy's send-proxy and nginx's proxy_protocol send it: in the
         clear, then TLS; inside TLS (where Gunicorn reads it) still works."""
@@ -428,6 +531,67 @@ class Operations(unittest.TestCase):
                     self.assertIn(named, p.stderr)
                     self.assertNotIn("Booting worker", p.stderr)
             p = run_kirin(*tls_args(), "--check-config", "hello:app", timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_ssl_context_hook(self):
+        """Gunicorn's ssl_context hook, in a Python config file with certfile:
+        what it changes on the factory's context is applied (the minimum
+        version of Gunicorn's example; ciphers with a maximum version); what
+        kirin cannot read back is refused at start, naming it; without
+        certfile it is not called, as with Gunicorn."""
+        def conf(name, body, tls=True):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                if tls:
+                    f.write(f"certfile = {pki('server.pem')!r}\nkeyfile = {pki('server.key')!r}\n")
+                f.write("import ssl\ndef ssl_context(conf, default_ssl_context_factory):\n"
+                        + "".join(f"    {line}\n" for line in body))
+            return path
+
+        def handshake(port, version):
+            ctx = client_context()
+            ctx.minimum_version = ctx.maximum_version = version
+            with tls_socket(port, ctx) as s:
+                return s.version(), s.cipher()[0]
+
+        with tempfile.TemporaryDirectory() as d:
+            v13 = conf("v13.py", ["context = default_ssl_context_factory()",
+                                  "context.minimum_version = ssl.TLSVersion.TLSv1_3",
+                                  "return context"])
+            with Kirin("-c", v13, "hello:app") as k:
+                self.assertEqual(handshake(k.port, ssl.TLSVersion.TLSv1_3)[0], "TLSv1.3")
+                with self.assertRaises(ssl.SSLError):
+                    handshake(k.port, ssl.TLSVersion.TLSv1_2)
+            cipher = conf("cipher.py", ["context = default_ssl_context_factory()",
+                                        "context.maximum_version = ssl.TLSVersion.TLSv1_2",
+                                        "context.set_ciphers('ECDHE-ECDSA-AES256-GCM-SHA384')",
+                                        "return context"])
+            with Kirin("-c", cipher, "hello:app") as k:
+                self.assertEqual(handshake(k.port, ssl.TLSVersion.TLSv1_2),
+                                 ("TLSv1.2", "ECDHE-ECDSA-AES256-GCM-SHA384"))
+                with self.assertRaises(ssl.SSLError):
+                    handshake(k.port, ssl.TLSVersion.TLSv1_3)
+            factory = ["context = default_ssl_context_factory()"]
+            cases = [
+                (["context = default_ssl_context_factory()",
+                  "context.sni_callback = lambda *args: None", "return context"], "sni_callback"),
+                (factory + [f"context.load_cert_chain({pki('server2.pem')!r}, "
+                            f"{pki('server2.key')!r})", "return context"], "load_cert_chain"),
+                (factory + ["context.set_alpn_protocols(['h2'])", "return context"],
+                 "set_alpn_protocols"),
+                (["return ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)"], "did not make"),
+                (["raise RuntimeError('no context today')"], "no context today"),
+            ]
+            for body, named in cases:
+                with self.subTest(named=named):
+                    p = run_kirin("-b", "127.0.0.1:1", "-c", conf("bad.py", body), "hello:app",
+                                  timeout=30)
+                    self.assertEqual(p.returncode, 1, p.stderr)
+                    self.assertIn("ssl_context", p.stderr)
+                    self.assertIn(named, p.stderr)
+                    self.assertNotIn("Booting worker", p.stderr)
+            plain = conf("plain.py", ["raise RuntimeError('called')"], tls=False)
+            p = run_kirin("-c", plain, "--check-config", "hello:app", timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_session_resumption_across_workers(self):

@@ -1,7 +1,7 @@
 /* Unit tests for the connection set on a fake reactor: the wait lists and
  * their spans (the head timeout from the policy), dispatch, the graceful
  * stop, lingering closes, and a connection closed when it cannot be
- * watched; plus the
+ * watched, and a TLS connection waiting to write; plus the
  * libevent reactor closing a connection whose event_new() fails. The .c
  * files are included to reach their statics; event_new is renamed in
  * reactor_event.c so a test can make it fail. */
@@ -22,8 +22,8 @@ struct event *event_new(struct event_base *base, evutil_socket_t fd, short what,
 
 /* What the fake reactor and dispatcher saw. */
 static struct {
-	int watch_rc;         /* what watch() returns */
-	int watches, released, stops;
+	int watch_rc;         /* what watch() and watch_write() return */
+	int watches, write_watches, released, stops;
 	size_t room;
 	bool room_add;
 	struct cconn *dispatched;
@@ -47,6 +47,12 @@ static void fake_stop(void)
 static int fake_watch(struct cconn *cc)
 {
 	F.watches++;
+	return F.watch_rc;
+}
+
+static int fake_watch_write(struct cconn *cc)
+{
+	F.write_watches++;
 	return F.watch_rc;
 }
 
@@ -91,6 +97,7 @@ static const struct reactor fake = {
 	.run = fake_run,
 	.stop = fake_stop,
 	.watch = fake_watch,
+	.watch_write = fake_watch_write,
 	.unwatch = fake_unwatch,
 	.release = fake_release,
 	.room = fake_room,
@@ -180,6 +187,31 @@ static void test_where_connections_wait(void **state)
 	assert_ptr_equal(silent->wait.list, &S.head);
 	close(silent_peer);
 	close(half_peer);
+}
+
+/* OpenSSL asked to write first (a handshake's flight larger than the socket takes). */
+static void test_tls_that_must_write_waits_for_writing(void **state)
+{
+	int peer;
+	struct cconn *cc;
+
+	(void)state;
+	assert_int_equal(connset_init(&wk, &ops, &fake), 0);
+	cc = accept_one(&peer, NULL);
+	assert_int_equal(F.write_watches, 0);
+	cc->c.ssl = (struct ssl_st *)&F; /* never dereferenced by the set */
+	cc->c.tls_wants = POLLOUT;
+	connset_park(cc);
+	assert_int_equal(F.write_watches, 1);
+	assert_ptr_equal(cc->wait.list, &S.idle);
+	cc->c.tls_wants = POLLIN;
+	connset_park(cc);
+	assert_int_equal(F.write_watches, 1);
+	cc->c.ssl = NULL;
+	cc->c.tls_wants = POLLOUT;
+	connset_park(cc);
+	assert_int_equal(F.write_watches, 1); /* plain TCP: never */
+	close(peer);
 }
 
 static void test_a_complete_head_is_dispatched(void **state)
@@ -381,6 +413,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_spans_come_from_the_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_where_connections_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_that_must_write_waits_for_writing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_a_complete_head_is_dispatched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_closes_idle_and_keeps_fresh, setup,
 						teardown),

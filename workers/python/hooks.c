@@ -122,7 +122,63 @@ static const char hooks_src[] =
 	"        return True\n"
 	"    except Exception:\n"
 	"        _log.error('Exception in %s hook\\n%s', name, traceback.format_exc().rstrip())\n"
-	"        return False\n";
+	"        return False\n"
+	"class _Refused(Exception):\n"
+	"    pass\n"
+	"_UNREADABLE = ('load_cert_chain', 'load_verify_locations', 'load_default_certs',\n"
+	"               'set_default_verify_paths', 'set_alpn_protocols', 'set_npn_protocols',\n"
+	"               'set_ecdh_curve', 'load_dh_params', 'set_servername_callback')\n"
+	"def _tracked(ssl, name):\n"
+	"    original = getattr(ssl.SSLContext, name)\n"
+	"    def method(self, *args, **kwargs):\n"
+	"        if self._kirin_made:\n"
+	"            self._kirin_calls += (name,)\n"
+	"        return original(self, *args, **kwargs)\n"
+	"    return method\n"
+	"def _tls12_ciphers(ctx):\n"
+	"    return [c['name'] for c in ctx.get_ciphers() if c['protocol'] != 'TLSv1.3']\n"
+	"def _version(v, ssl):\n"
+	"    return 0 if v in (ssl.TLSVersion.MINIMUM_SUPPORTED, ssl.TLSVersion.MAXIMUM_SUPPORTED) else int(v)\n"
+	"def _ssl_context(cfg):\n"
+	"    import ssl\n"
+	"    class Context(ssl.SSLContext):\n"
+	"        _kirin_made, _kirin_calls = False, ()\n"
+	"    for n in _UNREADABLE:\n"
+	"        setattr(Context, n, _tracked(ssl, n))\n"
+	"    conf, made = types.SimpleNamespace(**cfg), []\n"
+	"    def default_ssl_context_factory():\n"
+	"        ctx = Context(ssl.PROTOCOL_TLS_SERVER)\n"
+	"        if conf.ca_certs:\n"
+	"            ctx.load_verify_locations(conf.ca_certs)\n"
+	"        ctx.load_cert_chain(conf.certfile, conf.keyfile)\n"
+	"        ctx.verify_mode = (ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED)[conf.cert_reqs]\n"
+	"        if conf.ciphers:\n"
+	"            ctx.set_ciphers(conf.ciphers)\n"
+	"        ctx.minimum_version = (ssl.TLSVersion.TLSv1_3 if conf.ssl_version == 'TLSv1_3'\n"
+	"                               else ssl.TLSVersion.TLSv1_2)\n"
+	"        ctx._kirin_made = True\n"
+	"        made.append(ctx)\n"
+	"        return ctx\n"
+	"    base = default_ssl_context_factory()\n"
+	"    ctx = sys.modules['__config__'].ssl_context(conf, default_ssl_context_factory)\n"
+	"    if not any(ctx is m for m in made):\n"
+	"        raise _Refused('it returned a context default_ssl_context_factory() did not make: '\n"
+	"                       'kirin reads back what the hook changes on one')\n"
+	"    what = sorted(set(ctx._kirin_calls))\n"
+	"    what += [a for a in ('sni_callback', 'keylog_filename') if getattr(ctx, a) is not None]\n"
+	"    what += [a for a in ('post_handshake_auth', 'verify_flags', 'num_tickets')\n"
+	"             if getattr(ctx, a) != getattr(base, a)]\n"
+	"    if ctx.get_ca_certs(True) != base.get_ca_certs(True):\n"
+	"        what.append('CA certificates')\n"
+	"    if what:\n"
+	"        raise _Refused('it sets ' + ', '.join(what) + ', which kirin cannot read back into '\n"
+	"                       'its OpenSSL context (it applies versions, options, ciphers, verify_mode)')\n"
+	"    changed = lambda a: getattr(ctx, a) != getattr(base, a)\n"
+	"    return (_version(ctx.minimum_version, ssl) if changed('minimum_version') else -1,\n"
+	"            _version(ctx.maximum_version, ssl) if changed('maximum_version') else -1,\n"
+	"            int(ctx.options) & ~int(base.options), int(base.options) & ~int(ctx.options),\n"
+	"            ':'.join(_tls12_ciphers(ctx)) if _tls12_ciphers(ctx) != _tls12_ciphers(base) else None,\n"
+	"            int(ctx.verify_mode) if changed('verify_mode') else -1)\n";
 /* clang-format on */
 
 static PyObject *helpers; /* hooks_src's globals (new ref, kept) */
@@ -130,6 +186,7 @@ static unsigned set_mask; /* bit h: hook h is set */
 
 static PyObject *emit(PyObject *self, PyObject *args);
 static PyObject *settings_dict(const struct config *cfg);
+static int refused(PyObject *g, char *err, size_t errlen);
 static PyObject *get_helpers(void);
 
 static PyMethodDef emit_def = {"_emit", emit, METH_VARARGS, "log one message"};
@@ -284,6 +341,58 @@ static PyObject *emit(PyObject *self, PyObject *args)
 		log_msg((enum log_level)level, "%s", msg);
 	}
 	Py_RETURN_NONE;
+}
+
+int hooks_ssl_context(const struct config *cfg, struct hooks_tls *out, char *err, size_t errlen)
+{
+	PyObject *g = get_helpers();                        /* borrowed */
+	PyObject *settings = g ? settings_dict(cfg) : NULL; /* new ref */
+	PyObject *r = settings ? PyObject_CallFunctionObjArgs(
+	                             PyDict_GetItemString(g, "_ssl_context"), settings, NULL)
+	                       : NULL; /* new ref: (min, max, set, clear, ciphers, verify) */
+	PyObject *ciphers = NULL;
+	int rc = -1;
+
+	if (r && PyArg_ParseTuple(r, "iikkOi", &out->min_version, &out->max_version,
+	                          &out->options_set, &out->options_clear, &ciphers, &out->verify)) {
+		out->ciphers = NULL;
+		if (ciphers != Py_None) {
+			const char *s = PyUnicode_AsUTF8(ciphers);
+			out->ciphers = s ? strdup(s) : NULL;
+		}
+		rc = ciphers == Py_None || out->ciphers ? 0 : -1;
+	}
+	if (rc < 0 && g && refused(g, err, errlen) < 0) {
+		interp_log_exception("the ssl_context hook");
+		snprintf(err, errlen,
+		         "ssl_context hook failed (its traceback is in the error log)");
+	}
+	PyErr_Clear();
+	Py_XDECREF(r);
+	Py_XDECREF(settings);
+	PyGC_Collect(); /* its context class and objects: no SSLContext subclass outlives it */
+	return rc;
+}
+
+/* The pending exception is the hook's refusal (_Refused): its reason into err, 0; else -1. */
+static int refused(PyObject *g, char *err, size_t errlen)
+{
+	PyObject *t, *v, *tb, *s;
+	int rc = -1;
+
+	if (!PyErr_ExceptionMatches(PyDict_GetItemString(g, "_Refused")))
+		return -1;
+	PyErr_Fetch(&t, &v, &tb);
+	s = v ? PyObject_Str(v) : NULL; /* new ref */
+	if (s && PyUnicode_AsUTF8(s)) {
+		snprintf(err, errlen, "ssl_context hook: %s", PyUnicode_AsUTF8(s));
+		rc = 0;
+	}
+	Py_XDECREF(s);
+	Py_XDECREF(t);
+	Py_XDECREF(v);
+	Py_XDECREF(tb);
+	return rc;
 }
 
 /* Every setting as a Python value, for server.cfg (new ref). */

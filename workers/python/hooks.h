@@ -9,6 +9,7 @@
  * pid, ppid, age, alive, cfg, log; log: debug, info, warning, error,
  * critical, exception, writing to kirin's error log; req: method, path,
  * query, uri, version, headers; resp: status, status_code, headers, sent).
+ * ssl_context (in the arbiter, by sslctx.h) is hooks_ssl_context's.
  *
  * The hooks are those of the configuration in force: hooks_commit() takes
  * them from the file pyconfig_read() last executed, at start and after a
@@ -75,6 +76,28 @@ bool hooks_set(enum hook h);
  */
 int hooks_call(enum hook h, int num_workers, const struct hook_worker *w, int new_value,
                int old_value);
+
+/* What Gunicorn's ssl_context hook changed, in OpenSSL's terms (hooks_ssl_context). */
+struct hooks_tls {
+	int min_version, max_version; /* TLS1_2_VERSION...; 0: any; -1: unchanged */
+	unsigned long options_set, options_clear; /* SSL_OP_* bits it added, removed */
+	char *ciphers; /* TLS 1.2 cipher list it left (malloc'd), NULL: unchanged */
+	int verify;    /* 0, 1, 2 as cert_reqs; -1: unchanged */
+};
+
+/*
+ * Call the ssl_context hook of the last executed config file as Gunicorn
+ * does, hook(conf, default_ssl_context_factory), the factory making an
+ * ssl.SSLContext from cfg's TLS settings; then read back from what it
+ * returned, against a context fresh from the factory, what OpenSSL can be
+ * told: versions, options, TLS 1.2 ciphers, verify mode. A hook that
+ * changes what cannot be read back (another certificate, CA certificates,
+ * ALPN, curves, sni_callback, ...), returns a context the factory did not
+ * make, or raises, is refused. Returns 0 with *out filled, or -1 with a
+ * one-line message in err (a traceback in the error log). Arbiter only,
+ * with the interpreter a Python config file started.
+ */
+int hooks_ssl_context(const struct config *cfg, struct hooks_tls *out, char *err, size_t errlen);
 
 /* Is a request hook set? One bit test: the WSGI glue asks before building anything. */
 bool hooks_request_set(void);

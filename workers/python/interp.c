@@ -162,6 +162,7 @@ static PyObject *warm_modules;
 static int set_paths(const struct config *cfg);
 static char *paths_key(const struct config *cfg, const struct worker_type *type);
 static void forget_warm(void);
+static void gc_call(const char *method);
 static int prepend_path(PyObject *sys_path, const char *dir);
 static int unbuffer_stdio(void);
 static PyObject *run_py(const char *src, const char *func, PyObject *args, const char *refused,
@@ -253,6 +254,9 @@ void interp_warm(const struct config *cfg)
 	else
 		interp_log_exception("cannot restore the arbiter's sys.path");
 	Py_DECREF(saved);
+	/* Out of the workers' collections and their scans of gc.get_objects()
+	 * (gevent's patch_all walks them all for held locks: none is held here). */
+	gc_call("freeze");
 }
 
 PyObject *interp_load_app(const struct config *cfg)
@@ -445,12 +449,26 @@ static void forget_warm(void)
 {
 	PyObject *modules = warm_modules ? PyImport_GetModuleDict() : NULL; /* borrowed */
 
+	if (modules)
+		gc_call("unfreeze"); /* the dropped modules can be collected */
 	for (Py_ssize_t i = 0; modules && i < PyList_GET_SIZE(warm_modules); i++)
 		if (PyDict_DelItem(modules, PyList_GET_ITEM(warm_modules, i)) < 0)
 			PyErr_Clear();
 	Py_CLEAR(warm_modules);
 	free(warm_key);
 	warm_key = NULL;
+}
+
+/* gc.freeze() or gc.unfreeze(), as Python documents them around fork(). */
+static void gc_call(const char *method)
+{
+	PyObject *gc = PyImport_ImportModule("gc");                      /* new ref */
+	PyObject *r = gc ? PyObject_CallMethod(gc, method, NULL) : NULL; /* new ref */
+
+	if (!r)
+		interp_log_exception("cannot freeze or unfreeze the collector's objects");
+	Py_XDECREF(r);
+	Py_XDECREF(gc);
 }
 
 static int prepend_path(PyObject *sys_path, const char *dir)

@@ -58,7 +58,9 @@ int interp_preload(const struct config *cfg);
  * setting of what decides the files imported (type, virtualenv,
  * --pythonpath, directory, -e): when a reload changes it, the modules
  * imported for the old one are dropped from sys.modules first, so that the
- * new workers import what the new settings name. Never fails: a module that
+ * new workers import what the new settings name. The imported objects are
+ * then frozen (gc.freeze(), unfrozen when dropped): the workers' collections
+ * and their walks over gc.get_objects() skip them. Never fails: a module that
  * cannot be imported is left for the workers to report.
  */
 void interp_warm(const struct config *cfg);
