@@ -14,6 +14,8 @@
 #define CHUNK_SIZE  (16 * 1024) /* CPython's DATA_STACK_CHUNK_SIZE: the spills */
 #define SPARE_CHUNKS 4          /* spill chunks kept for the next spill */
 
+/* Touched with the GIL held: CPython allocates and frees its chunks and
+ * pymalloc's arenas under it (a thread's chunks go before it lets go). */
 static struct {
 	bool on;
 	PyObjectArenaAllocator orig;
