@@ -174,10 +174,11 @@ static const char hooks_src[] =
 	"        raise _Refused('it sets ' + ', '.join(what) + ', which kirin cannot read back into '\n"
 	"                       'its OpenSSL context (it applies versions, options, ciphers, verify_mode)')\n"
 	"    changed = lambda a: getattr(ctx, a) != getattr(base, a)\n"
+	"    ciphers = _tls12_ciphers(ctx)\n"
 	"    return (_version(ctx.minimum_version, ssl) if changed('minimum_version') else -1,\n"
 	"            _version(ctx.maximum_version, ssl) if changed('maximum_version') else -1,\n"
 	"            int(ctx.options) & ~int(base.options), int(base.options) & ~int(ctx.options),\n"
-	"            ':'.join(_tls12_ciphers(ctx)) if _tls12_ciphers(ctx) != _tls12_ciphers(base) else None,\n"
+	"            ':'.join(ciphers) if ciphers != _tls12_ciphers(base) else None,\n"
 	"            int(ctx.verify_mode) if changed('verify_mode') else -1)\n";
 /* clang-format on */
 
