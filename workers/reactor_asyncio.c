@@ -209,20 +209,12 @@ fail:
 
 static void as_run(void)
 {
-	PyObject *r = PyObject_CallMethod(V.loop, "run_forever", NULL);
-
-	if (!r)
-		interp_log_exception("the asyncio loop failed");
-	Py_XDECREF(r);
+	reactor_py_call(V.loop, "run_forever", "the asyncio loop failed");
 }
 
 static void as_stop(void)
 {
-	PyObject *r = PyObject_CallMethod(V.loop, "stop", NULL);
-
-	if (!r)
-		interp_log_exception("cannot stop the asyncio loop");
-	Py_XDECREF(r);
+	reactor_py_call(V.loop, "stop", "cannot stop the asyncio loop");
 }
 
 static int as_watch(struct cconn *cc)

@@ -150,20 +150,12 @@ static int gv_init(struct worker *w, const struct connset_ops *ops, const struct
 /* The calling (main) greenlet waits; gevent's hub runs the connections. */
 static void gv_run(void)
 {
-	PyObject *r = PyObject_CallMethod(V.stop_event, "wait", NULL);
-
-	if (!r)
-		interp_log_exception("the gevent hub failed");
-	Py_XDECREF(r);
+	reactor_py_call(V.stop_event, "wait", "the gevent hub failed");
 }
 
 static void gv_stop(void)
 {
-	PyObject *r = PyObject_CallMethod(V.stop_event, "set", NULL);
-
-	if (!r)
-		interp_log_exception("cannot stop the gevent worker");
-	Py_XDECREF(r);
+	reactor_py_call(V.stop_event, "set", "cannot stop the gevent worker");
 }
 
 static int gv_watch(struct cconn *cc)

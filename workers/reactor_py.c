@@ -2,10 +2,20 @@
 #include "workers/reactor_py.h"
 
 #include "workers/connset.h"
+#include "workers/python/interp.h"
 
 static PyObject *on_channel(PyObject *self, PyObject *unused);
 
 static PyMethodDef channel_def = {"kirin_channel", on_channel, METH_NOARGS, NULL};
+
+void reactor_py_call(PyObject *obj, const char *method, const char *what)
+{
+	PyObject *r = PyObject_CallMethod(obj, method, NULL);
+
+	if (!r)
+		interp_log_exception(what);
+	Py_XDECREF(r);
+}
 
 PyObject *reactor_py_channel_cb(void)
 {

@@ -12,6 +12,9 @@
 #include <Python.h>
 #include <stdbool.h>
 
+/* obj.method(), its failure logged as what (run and stop of the loop). */
+void reactor_py_call(PyObject *obj, const char *method, const char *what);
+
 /* A callable (new ref, or NULL with an exception) that tells the set its channel is readable. */
 PyObject *reactor_py_channel_cb(void);
 
