@@ -4,7 +4,7 @@ one machine, so that every number that matters is a ratio.
 
     bench.py --kirin ./kirin [--quick] [--only a,c] [--out DIR]
              [--duration S] [--runs N] [--servers REGEX] [--baseline OLD_KIRIN]
-             [--ops]
+             [--ops] [--pin]
 
 Scenarios (--only takes the letters or the names):
   a hello     hello world, keep-alive, 100 connections
@@ -53,6 +53,16 @@ have yet are reported as skipped too. Servers listen on free ports of
 127.0.0.1, each in its own session, and their process groups are killed by
 pid at the end, on Ctrl-C, or on any exception.
 
+--pin puts every server (all its processes) on one CPU and wrk on another
+(the first two CPUs the harness may use; it needs two), so that a
+single-worker run does not swing with where the scheduler places the worker
+and the load generator: unpinned, one worker's hello rate moved 2x from run
+to run on a quiet 2-CPU machine. Off by default, because it caps a
+multi-worker server at one CPU ((g) and --wrk-threads above 1 make little
+sense pinned). The throughput tables give the server's CPU per request split
+into user and system time (from /proc/PID/stat): a saturated single worker's
+rate is the inverse of their sum.
+
 --ops adds each kirin worker type again with the operations endpoints on
 (--statsd-host to a UDP sink of the harness's, --metrics-bind,
 --control-socket), named ops-TYPE and run interleaved with kirin-TYPE; each
@@ -97,14 +107,31 @@ def _on_term(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def cpu_s(pid):
-    """User + system CPU seconds of one process (all its threads), 0 when it is gone."""
+def cpu_times(pid):
+    """(user, system) CPU seconds of one process (all its threads), zeros when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tck = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tck, int(fields[12]) / tck
     except (OSError, IndexError, ValueError):
-        return 0.0
+        return 0.0, 0.0
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of one process (all its threads), 0 when it is gone."""
+    return sum(cpu_times(pid))
+
+
+# --pin: (the servers' CPU, the load generator's CPU), or None.
+PIN = None
+
+
+def pin_to(cpu):
+    """A preexec_fn that puts the child on one CPU (None: no pinning)."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
 
 
 def rss_kib(pid):
@@ -153,7 +180,8 @@ class Server:
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, env=env,
-                                         cwd=self.cwd or APPS, start_new_session=True)
+                                         cwd=self.cwd or APPS, start_new_session=True,
+                                         preexec_fn=pin_to(PIN and PIN[0]))
         finally:
             log.close()
         live_groups.add(self.proc.pid)
@@ -200,9 +228,15 @@ class Server:
 
     def cpu_s(self):
         """CPU seconds used so far by the server: its first process and its children."""
+        return sum(self.cpu_times())
+
+    def cpu_times(self):
+        """(user, system) CPU seconds used so far by the server's first process
+        and its children."""
         if not self.alive():
-            return 0.0
-        return sum(cpu_s(p) for p in [self.proc.pid] + children_of(self.proc.pid))
+            return 0.0, 0.0
+        times = [cpu_times(p) for p in [self.proc.pid] + children_of(self.proc.pid)]
+        return sum(t[0] for t in times), sum(t[1] for t in times)
 
     def revive(self, timeout=15.0):
         """Restart a server that died (the machine is shared: something
@@ -614,7 +648,8 @@ class Wrk:
         the window when the command has one and the window closed before wrk
         stopped, otherwise wrk's own count over the whole run (run_req_s)."""
         duration = self.argv_duration(argv)
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
+                           preexec_fn=pin_to(PIN and PIN[1]))
         for line in r.stdout.splitlines():
             if line.startswith("BENCHJSON "):
                 d = json.loads(line[10:])
@@ -784,9 +819,9 @@ class Bench:
                         fails[id(s)] = "server died: " + _short(s.log_tail(2), 200)
                         break
                     try:
-                        cpu0 = s.cpu_s()
+                        user0, sys0 = s.cpu_times()
                         res = self.wrk.run(argvs[id(s)])
-                        cpu = s.cpu_s() - cpu0
+                        user1, sys1 = s.cpu_times()
                     except (RuntimeError, subprocess.TimeoutExpired) as exc:
                         fails[id(s)] = str(exc)
                         break
@@ -795,7 +830,10 @@ class Bench:
                         # run (both sides at the connection set-up limit)
                         # still tells apart.
                         if res.get("requests"):
-                            res["cpu_us"] = cpu * 1e6 / res["requests"]
+                            n = res["requests"]
+                            res["cpu_user_us"] = (user1 - user0) * 1e6 / n
+                            res["cpu_sys_us"] = (sys1 - sys0) * 1e6 / n
+                            res["cpu_us"] = res["cpu_user_us"] + res["cpu_sys_us"]
                         runs[id(s)].append(res)
                         break
                 else:
@@ -814,11 +852,13 @@ class Bench:
                 # they arrive, so the rate is bytes/s over the body size.
                 for r in runs[id(s)]:
                     r["req_s"] = r["mb_s"] * 1e6 / (size + 150)
-                    r.pop("cpu_us", None)  # per finished response: meaningless here
+                    for k in ("cpu_us", "cpu_user_us", "cpu_sys_us"):
+                        r.pop(k, None)  # per finished response: meaningless here
             m = median_run(runs[id(s)])
             row = self.row(v, "ok", "", req_s=m["req_s"], p50_ms=m["p50_ms"], p99_ms=m["p99_ms"],
                            errors=m["errors"], errors_detail=m["errors_detail"],
                            mb_s=m["mb_s"], rss_kib=s.rss_kib(), cpu_us=m.get("cpu_us"),
+                           cpu_user_us=m.get("cpu_user_us"), cpu_sys_us=m.get("cpu_sys_us"),
                            all_req_s=[r["req_s"] for r in runs[id(s)]],
                            cmd=s.argv, wrk=argvs[id(s)])
             notes = []
@@ -1435,6 +1475,7 @@ class Bench:
                        ("p50 ms", "p50_ms", ".2f"), ("p99 ms", "p99_ms", ".2f"),
                        ("errors", "errors", "d"), ("MB/s", "mb_s", ".1f"),
                        ("RSS MiB", "rss_kib", "mib"), ("CPU us/req", "cpu_us", ".1f"),
+                       ("user us", "cpu_user_us", ".2f"), ("sys us", "cpu_sys_us", ".2f"),
                        ("x gunicorn", "x_gunicorn", ".2f"), ("x nginx", "x_nginx", ".2f")],
         "ideal": [("server", "server", "s"), ("req/s", "req_s", ".0f"),
                   ("ideal", "ideal_req_s", ".0f"), ("% ideal", "of_ideal", "pct"),
@@ -1543,6 +1584,8 @@ class Bench:
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": platform.node(), "kernel": platform.release(),
             "cpus": os.cpu_count(), "python": DEBIAN_PYTHON,
+            "pin": {"servers": PIN[0], "wrk": PIN[1]} if PIN else None,
+            "loadavg": os.getloadavg(),
             "kirin": self.kirin, "baseline": self.baseline or None,
             "quick": self.quick, "duration_s": self.duration,
             "runs": self.runs, "warmup_s": self.warmup, "wrk_threads": self.wrk.threads,
@@ -1639,7 +1682,9 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
     def run(self, only):
         self.say(f"kirin bench: {'quick, ' if self.quick else ''}"
                  f"{self.runs} run(s) of {self.duration} s, warm-up {self.warmup} s, "
-                 f"{os.cpu_count()} CPUs, kirin={self.kirin or '-'}")
+                 f"{os.cpu_count()} CPUs, kirin={self.kirin or '-'}, load average "
+                 + " ".join(f"{x:.2f}" for x in os.getloadavg())
+                 + (f", servers on CPU {PIN[0]}, wrk on CPU {PIN[1]}" if PIN else ""))
         for v in self.variants:
             if v.family == "kirin" and v.available():
                 srv, row = self.start(v, "hello:app")  # is this worker class built?
@@ -1661,6 +1706,7 @@ plot for [c in "{cols}"] "{dat}" using int(c):xtic(1)
                 self.say(f"\n== ({letter}) {name}: skipped, wrk is not installed")
                 continue
             getattr(self, f"scen_{letter}")()
+        self.say("\nload average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         if not self.quick:
             self.evaluate_targets()
             if self.targets:
@@ -1741,9 +1787,17 @@ def main(argv=None):
                          "(ops-TYPE), for the overhead ratio")
     ap.add_argument("--wrk-threads", type=int,
                     help="wrk threads (default 1; one per CPU for scenario b)")
+    ap.add_argument("--pin", action="store_true",
+                    help="servers on one CPU, wrk on another (see below)")
     ap.add_argument("--parser-bench", help="the parser micro-benchmark binary for (h)")
     args = ap.parse_args(argv)
     only = parse_only(args.only)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            ap.error(f"--pin needs two CPUs; this process may use {len(cpus)}")
+        global PIN
+        PIN = (cpus[0], cpus[1])
     signal.signal(signal.SIGTERM, _on_term)
     bench = Bench(args)
     try:
