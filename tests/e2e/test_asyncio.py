@@ -245,6 +245,19 @@ class AsgiHttp(unittest.TestCase):
         self.assertIn("ASGI callable returned without starting the response", log)
         self.assertEqual(http_get(self.k.port, "/echo").status, 200)
 
+    def test_message_keys_and_constant_headers(self):
+        # Twice each: the second time, a constant header tuple's line comes
+        # from the cache of lines checked before; a refused one never does.
+        for _ in range(2):
+            r = http_get(self.k.port, "/keys")
+            self.assertEqual((r.status, r.body, r.header("x-list")), (200, b"keys!", "1"))
+            self.assertEqual(r.header("content-length"), "5")
+            for path in (b"/conflict", b"/headers"):
+                raw = raw_request(self.k.port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+                self.assertTrue(raw.startswith(b"HTTP/1.1 500 "), (path, raw))
+                self.assertNotIn(b"Injected", raw)
+        self.assertIn("invalid response header (b'content-length', b'6')", self.k.log())
+
     def test_refusals_never_reach_the_app(self):
         for raw_req, status in ((b"GET / HTTP/1.1\r\n\r\n", b"400"),
                                 (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 10000 + b"\r\n\r\n",

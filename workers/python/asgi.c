@@ -476,11 +476,14 @@ static PyObject *body_message(Req *r)
 /* send(message). */
 static PyObject *req_send(Req *r, PyObject *msg)
 {
-	PyObject *type = PyDict_Check(msg) ? PyDict_GetItemWithError(msg, S.k_type) : NULL;
+	struct asgi_msg m;
+	PyObject *type;
 
+	if (asgi_msg_read(msg, &m) < 0)
+		return NULL;
+	type = m.type;
 	if (!type) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
+		PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
 		return NULL;
 	}
 	if (!r->c || r->broken || r->refuse) {
@@ -490,18 +493,18 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	}
 	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
 	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.start") == 0)
-		return asgi_response_start(r, msg);
+		return asgi_response_start(r, &m);
 	if (r->ws && !asgi_ws_accepted(r) && PyUnicode_Check(type) &&
 	    PyUnicode_CompareWithASCIIString(type, "websocket.http.response.body") == 0)
-		return asgi_response_body(r, msg);
+		return asgi_response_body(r, &m);
 	if (r->ws && PyUnicode_Check(type)) {
 		PyObject *res = asgi_ws_send(r, type, msg);
 		if (res || PyErr_Occurred())
 			return res;
 	} else if (http_type(type) == 1) {
-		return asgi_response_start(r, msg);
+		return asgi_response_start(r, &m);
 	} else if (http_type(type) == 2) {
-		return asgi_response_body(r, msg);
+		return asgi_response_body(r, &m);
 	} else if (PyUnicode_Check(type) &&
 	           PyUnicode_CompareWithASCIIString(type, "http.response.pathsend") == 0) {
 		return asgi_pathsend(r, msg);

@@ -22,6 +22,7 @@
 #include "workers/http/conn.h"
 #include "workers/python/asgi_req.h"
 #include "workers/python/asgi_scope.h"
+#include "workers/python/headcache.h"
 #include "workers/python/interp.h"
 #include "workers/reactor_asyncio.h"
 
@@ -59,6 +60,35 @@ int asgi_out_init(void)
 	               K.status && K.headers && K.trailers && K.body && K.more_body && K.ready_none
 	           ? 0
 	           : -1;
+}
+
+int asgi_msg_read(PyObject *msg, struct asgi_msg *m)
+{
+	PyObject *keys[] = {K.type, K.status, K.headers, K.trailers, K.body, K.more_body};
+	PyObject **vals[] = {&m->type, &m->status, &m->headers, &m->trailers, &m->body,
+	                     &m->more_body};
+	PyObject *k, *v;
+	Py_ssize_t pos = 0;
+	size_t i;
+
+	*m = (struct asgi_msg){NULL};
+	if (!PyDict_Check(msg)) {
+		PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
+		return -1;
+	}
+	while (PyDict_Next(msg, &pos, &k, &v)) {
+		/* The app's literals are interned: the same objects as ours. */
+		for (i = 0; i < 6 && k != keys[i]; i++)
+			;
+		for (size_t j = 0; i == 6 && j < 6 && PyUnicode_Check(k); j++) {
+			if (PyUnicode_GET_LENGTH(k) == PyUnicode_GET_LENGTH(keys[j]) &&
+			    PyUnicode_Compare(k, keys[j]) == 0)
+				i = j;
+		}
+		if (i < 6)
+			*vals[i] = v;
+	}
+	return 0;
 }
 
 PyObject *asgi_message(PyObject *type, PyObject *body, bool more)
@@ -110,11 +140,9 @@ bool asgi_future_pending(PyObject *fut)
 	return pending;
 }
 
-PyObject *asgi_response_start(Req *r, PyObject *msg)
+PyObject *asgi_response_start(Req *r, const struct asgi_msg *m)
 {
-	PyObject *status = PyDict_GetItemWithError(msg, K.status); /* borrowed */
-	PyObject *headers = PyDict_GetItemWithError(msg, K.headers);
-	PyObject *trailers = PyDict_GetItemWithError(msg, K.trailers);
+	PyObject *status = m->status, *headers = m->headers, *trailers = m->trailers;
 	PyObject *seq;
 	const char *reason;
 	char line[64];
@@ -125,8 +153,6 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 		PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
 		return NULL;
 	}
-	if (PyErr_Occurred())
-		return NULL;
 	code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
 	if (code < 100 || code > 999) {
 		PyErr_SetString(PyExc_ValueError, "http.response.start needs an int 'status'");
@@ -157,20 +183,27 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 		return NULL;
 	for (Py_ssize_t i = 0; seq && i < PySequence_Fast_GET_SIZE(seq); i++) {
 		PyObject *n = NULL, *v = NULL, *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
-		int ok = PyTuple_CheckExact(item)
-		             ? PyTuple_GET_SIZE(item) == 2
-		             : PySequence_Check(item) && PySequence_Size(item) == 2;
+		bool pair = PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2;
+		int ok = pair ? 1 : PySequence_Check(item) && PySequence_Size(item) == 2;
+		size_t before = r->resp.head_len;
+		bool had_length = r->resp.has_length;
 
-		if (ok) {
+		/* A (bytes, bytes) tuple seen before (a constant of the app's):
+		 * its line as it was checked then (headcache.h). */
+		if (pair && PyBytes_Check(PyTuple_GET_ITEM(item, 0)) &&
+		    PyBytes_Check(PyTuple_GET_ITEM(item, 1)) &&
+		    (ok = headcache_add(&r->resp, item)) <= 0) {
+			ok = ok == 0;
+		} else if (ok) {
 			/* A tuple, the usual, without a call per item. */
-			n = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 0))
-			                             : PySequence_GetItem(item, 0);
-			v = PyTuple_CheckExact(item) ? Py_NewRef(PyTuple_GET_ITEM(item, 1))
-			                             : PySequence_GetItem(item, 1);
+			n = pair ? Py_NewRef(PyTuple_GET_ITEM(item, 0)) : PySequence_GetItem(item, 0);
+			v = pair ? Py_NewRef(PyTuple_GET_ITEM(item, 1)) : PySequence_GetItem(item, 1);
 			ok = n && v && PyBytes_Check(n) && PyBytes_Check(v) &&
 			     response_add_header(&r->resp, PyBytes_AS_STRING(n),
 			                         (size_t)PyBytes_GET_SIZE(n), PyBytes_AS_STRING(v),
 			                         (size_t)PyBytes_GET_SIZE(v)) == 0;
+			if (ok && pair)
+				headcache_keep(item, &r->resp, before, had_length);
 		}
 		Py_XDECREF(n);
 		Py_XDECREF(v);
@@ -192,10 +225,9 @@ PyObject *asgi_response_start(Req *r, PyObject *msg)
 	return K.ready_none;
 }
 
-PyObject *asgi_response_body(Req *r, PyObject *msg)
+PyObject *asgi_response_body(Req *r, const struct asgi_msg *m)
 {
-	PyObject *body = PyDict_GetItemWithError(msg, K.body); /* borrowed */
-	PyObject *more = PyDict_GetItemWithError(msg, K.more_body);
+	PyObject *body = m->body, *more = m->more_body;
 	struct iovec iov[5];
 	const char *data = "";
 	Py_ssize_t len = 0;
@@ -204,8 +236,6 @@ PyObject *asgi_response_body(Req *r, PyObject *msg)
 	size_t tl;
 	const char *t;
 
-	if (PyErr_Occurred())
-		return NULL;
 	if (!r->started || r->complete) {
 		PyErr_SetString(PyExc_RuntimeError,
 		                r->complete ? "http.response.body after the response completed"

@@ -63,17 +63,30 @@ typedef struct {
 	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
 } Req;
 
+/* The keys of a message that send() reads: borrowed values, NULL when absent. */
+struct asgi_msg {
+	PyObject *type, *status, *headers, *trailers, *body, *more_body;
+};
+
 /* Build asgi_out's keys and constants (after asgi_scope_init). 0, or -1 with an exception. */
 int asgi_out_init(void);
 
 /*
+ * Read msg's keys into *m in one walk over the dict (a message holds two
+ * or three: cheaper than a lookup per key). Keys are compared as str
+ * contents, as a lookup would (a str subclass that changes equality is not
+ * honoured). 0, or -1 with a TypeError when msg is not a dict.
+ */
+int asgi_msg_read(PyObject *msg, struct asgi_msg *m);
+
+/*
  * send() of http.response.start (the head is built, and sent with the
  * first body bytes) and http.response.body (written now; what the socket
- * cannot take yet is awaited): what send() returns (new ref), or NULL with
- * an exception.
+ * cannot take yet is awaited), from the message's keys: what send()
+ * returns (new ref), or NULL with an exception.
  */
-PyObject *asgi_response_start(Req *r, PyObject *msg);
-PyObject *asgi_response_body(Req *r, PyObject *msg);
+PyObject *asgi_response_start(Req *r, const struct asgi_msg *m);
+PyObject *asgi_response_body(Req *r, const struct asgi_msg *m);
 
 /*
  * Write iov[0..n) without waiting (after what is pending). A new ref to

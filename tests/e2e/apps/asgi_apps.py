@@ -11,7 +11,10 @@ seconds, and GET /graces lists how each ended ("cleaned" or "cancelled");
 GET /after?S answers, then works S seconds more and fails (listed "after");
 GET /keep answers and keeps its receive and send; GET /late calls them
 (a request that is over) and answers what they did.
-/raise and /noresponse fail; /headers sends a bad header. Lifespan: startup fills state.
+/raise and /noresponse fail; /headers sends a bad header; /keys sends messages
+whose keys are equal strs but not the literals (built at run time, a str
+subclass) among keys of no meaning; /conflict sends a constant Content-Length
+tuple and another one (refused each time). Lifespan: startup fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
 as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
@@ -20,6 +23,7 @@ import asyncio
 import json
 import os
 
+LENGTH_5 = (b"content-length", b"5")
 disconnects = []
 graces = []
 kept = []
@@ -137,6 +141,15 @@ async def app(scope, receive, send):
         return
     elif path == "/headers":
         await answer(send, 200, b"x", [(b"x-bad", b"a\r\nInjected: yes")])
+    elif path == "/keys":
+        class Key(str):
+            pass
+        t, b = "".join(["ty", "pe"]), Key("body")
+        await send({"x-extra": 1, t: "http.response.start", "status": 200,
+                    "headers": [LENGTH_5, [b"x-list", b"1"]], 7: None})
+        await send({b: b"keys!", t: "".join(["http.response.", "body"])})
+    elif path == "/conflict":
+        await answer(send, 200, b"12345", [LENGTH_5, (b"content-length", b"6")])
     else:
         body = await body_of(receive)
         info = {k: scope[k] for k in ("type", "http_version", "method", "scheme", "path",
