@@ -19,7 +19,7 @@
 /* A connection, and what the ASGI glue keeps with it. */
 struct aconn {
 	struct cconn cc; /* first member */
-	PyObject *kept;  /* reactor_asyncio_conn_ref() */
+	struct reactor_asyncio_kept kept;
 	bool writing;    /* the set waits for it to be writable too (one shot) */
 };
 
@@ -119,7 +119,7 @@ PyObject *reactor_asyncio_loop(void)
 	return V.loop;
 }
 
-PyObject **reactor_asyncio_conn_ref(struct cconn *cc)
+struct reactor_asyncio_kept *reactor_asyncio_conn_kept(struct cconn *cc)
 {
 	return &((struct aconn *)(void *)cc)->kept;
 }
@@ -263,7 +263,7 @@ static void as_release(struct cconn *cc)
 {
 	struct aconn *ac = (struct aconn *)(void *)cc;
 
-	Py_XDECREF(ac->kept);
+	Py_XDECREF(ac->kept.obj);
 	free(ac);
 }
 

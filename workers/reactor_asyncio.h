@@ -32,11 +32,15 @@ PyObject *reactor_asyncio_open(const char *choice);
 /* The loop (borrowed), once opened. */
 PyObject *reactor_asyncio_loop(void);
 
-/*
- * A reference kept with cc for the dispatcher (the ASGI scope's per-
- * connection base): NULL at first, dropped when cc is released.
- */
-PyObject **reactor_asyncio_conn_ref(struct cconn *cc);
+/* What the dispatcher keeps with a connection (the ASGI scope's, asgi_scope.c). */
+struct reactor_asyncio_kept {
+	PyObject *obj;     /* NULL at first; a reference, dropped when the connection is released */
+	uint64_t version;  /* the dispatcher's own */
+	unsigned flags;
+};
+
+/* cc's kept state, zeroed when cc is accepted. */
+struct reactor_asyncio_kept *reactor_asyncio_conn_kept(struct cconn *cc);
 
 /* loop.add_reader(fd, cb) (writer: add_writer). 0, or -1 with an exception. */
 int reactor_asyncio_add(int fd, bool writer, PyObject *cb);

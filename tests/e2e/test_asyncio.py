@@ -62,6 +62,45 @@ class AsgiHttp(unittest.TestCase):
                 self.assertEqual(e["client"], ["127.0.0.1", s.getsockname()[1]])
                 self.assertIn(["x-case", "1"], e["headers"])
 
+    def test_scope_on_a_keepalive_connection(self):
+        # A connection's next scope may be its last one again, refilled,
+        # when no one changed or kept it: nothing of a request may show in
+        # the next, whatever the app did to its scope.
+        keys = ["asgi", "client", "extensions", "headers", "http_version", "method", "path",
+                "query_string", "raw_path", "root_path", "scheme", "server", "state", "type"]
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            def echo(req=b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"):
+                s.sendall(req)
+                e = json.loads(recv_responses(s, 1, 10)[0][1])
+                self.assertEqual(e["keys"], keys)
+                return (e["method"], e["http_version"], e["path"], e["query"], e["body"])
+
+            def scope(op):
+                s.sendall(b"GET /scope?%s HTTP/1.1\r\nHost: x\r\n\r\n" % op)
+                self.assertEqual(recv_responses(s, 1, 10)[0][1], op)
+
+            plain = ("GET", "1.1", "/echo", "", 0)
+            for _ in range(2):
+                self.assertEqual(echo(b"POST /echo/p?b HTTP/1.1\r\nHost: x\r\n"
+                                      b"Content-Length: 2\r\n\r\nab"),
+                                 ("POST", "1.1", "/echo/p", "b", 2))
+                self.assertEqual(echo(), plain)
+            self.assertEqual(echo(b"GET /echo?q HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"),
+                             ("GET", "1.0", "/echo", "q", 0))
+            self.assertEqual(echo(), plain)
+            # A scope the app holds is never the next one (before any change:
+            # a connection whose app changes its scopes copies them from then on).
+            scope(b"keep")
+            self.assertEqual(echo(), plain)
+            s.sendall(b"GET /scope?kept HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(recv_responses(s, 1, 10)[0][1], b"keepFalse")
+            for op in (b"add", b"del", b"keep", b"later", b"keep"):
+                scope(op)
+                self.assertEqual(echo(), plain)
+                self.assertEqual(echo(), plain)
+            scope(b"later")  # the kept scope is another request's: the next is clean
+            self.assertEqual(echo(), plain)
+
     def test_unix_socket_scope(self):
         path = os.path.join(tempfile.mkdtemp(prefix="kirin-asgi-"), "s.sock")
         with Kirin(*ASYNCIO, "-b", f"unix:{path}", "asgi_apps:app") as k:

@@ -15,6 +15,13 @@
 
 #define NAME_CACHE  64 /* lowercased header names kept as bytes */
 #define NAME_CACHED 32 /* the longest name kept */
+/* What a scope holds that differs from the template (scope_base), and what is kept. */
+#define SET_HTTP10 0x01u
+#define SET_METHOD 0x02u
+#define SET_QUERY  0x04u
+#define SET_ROOT   0x08u
+#define SET_STATE  0x10u
+#define KEPT_LAST  0x80u /* k->obj is the last scope given, not a base */
 #define LOWER(ch)   ((ch) >= 'A' && (ch) <= 'Z' ? (char)((ch) | 0x20) : (ch)) /* ASCII only */
 
 static struct {
@@ -41,7 +48,8 @@ static PyObject *ready_await(Ready *self);
 static PyObject *ready_next(Ready *self);
 static void ready_dealloc(Ready *self);
 static PyObject *addr_tuple(const char *host, const char *port);
-static PyObject *scope_copy(const struct conn *c);
+static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k, unsigned *set);
+static PyObject *new_base(const struct conn *c);
 static PyObject *header_name(const char *name, size_t n);
 static int detect_from_code(PyObject *app);
 
@@ -200,7 +208,9 @@ PyObject *asgi_scope_version(const char *spec)
 PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 {
 	const struct http_request *req = &c->req;
-	PyObject *d = scope_copy(c), *v;
+	struct reactor_asyncio_kept *k = reactor_asyncio_conn_kept((struct cconn *)(void *)c);
+	unsigned set = 0;
+	PyObject *d = scope_base(c, k, &set), *v;
 	char stack[1024];
 	char *path = req->path_len <= sizeof(stack) ? stack : malloc(req->path_len);
 	size_t plen;
@@ -208,26 +218,41 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 
 #define SET(k, val)          (bad |= (v = (val)) == NULL || PyDict_SetItem(d, S.k, v) < 0, Py_XDECREF(v))
 #define SET_BORROWED(k, val) (bad |= PyDict_SetItem(d, S.k, (val)) < 0)
+/* A value that differs from the template's, set for this request, put back for the next. */
+#define DIFFERS(bit, cond, k, val, base) \
+	do { \
+		if (cond) { \
+			SET(k, val); \
+			set |= (bit); \
+		} else if (set & (bit)) { \
+			SET_BORROWED(k, base); \
+			set &= ~(unsigned)(bit); \
+		} \
+	} while (0)
 	if (bad)
 		goto out;
 	plen = percent_decode(path, req->path_len, req->path, req->path_len);
-	if (!req->version_minor)
-		SET_BORROWED(k_http_version, S.v_10);
-	if (c->https)
-		SET_BORROWED(k_scheme, S.v_https);
-	if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
-		SET(k_method,
-		    PyUnicode_DecodeLatin1(req->method, (Py_ssize_t)req->method_len, NULL));
+	DIFFERS(SET_HTTP10, !req->version_minor, k_http_version, Py_NewRef(S.v_10), S.v_11);
+	DIFFERS(SET_METHOD, req->method_len != 3 || memcmp(req->method, "GET", 3) != 0, k_method,
+	        PyUnicode_DecodeLatin1(req->method, (Py_ssize_t)req->method_len, NULL), S.v_get);
 	SET(k_path, PyUnicode_DecodeUTF8(path, (Py_ssize_t)plen, "replace"));
 	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
-	if (req->query_len)
-		SET(k_query, PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len));
-	if (req->script_name) /* a trusted front-end's SCRIPT_NAME (forwarder_headers) */
-		SET(k_root_path, PyUnicode_DecodeUTF8(req->script_name,
-						      (Py_ssize_t)req->script_name_len, "replace"));
+	DIFFERS(SET_QUERY, req->query_len, k_query,
+	        PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len), S.v_empty);
+	/* a trusted front-end's SCRIPT_NAME (forwarder_headers) */
+	DIFFERS(SET_ROOT, req->script_name, k_root_path,
+	        PyUnicode_DecodeUTF8(req->script_name, (Py_ssize_t)req->script_name_len,
+	                             "replace"),
+	        S.root_path);
 	SET(k_headers, headers_list(req));
-	if (state)
+	if (state) {
 		SET(k_state, PyDict_Copy(state));
+		set |= SET_STATE;
+	} else if (set & SET_STATE) {
+		bad |= PyDict_DelItem(d, S.k_state) < 0;
+		set &= ~(unsigned)SET_STATE;
+	}
+#undef DIFFERS
 #undef SET
 #undef SET_BORROWED
 out:
@@ -235,42 +260,82 @@ out:
 		free(path);
 	if (bad && !PyErr_Occurred())
 		PyErr_NoMemory();
-	if (bad)
+	if (bad) {
+		if (d == k->obj)
+			Py_CLEAR(k->obj);
 		Py_CLEAR(d);
+	} else if (d == k->obj) {
+		k->version = ((PyDictObject *)d)->ma_version_tag;
+		k->flags = set | KEPT_LAST;
+	}
 	return d;
 }
 
 /*
- * A new scope dict with what does not change on c: a copy of the
- * template with c's server and client, kept with the connection from its
- * second request on (a keep-alive connection builds it once; one that
- * asks once, or waits idle after its first request, keeps nothing but the
- * mark that it asked: None).
+ * A scope dict for c's next request (new ref, or NULL with an exception),
+ * and in *set which of its values differ from the template's. On a
+ * keep-alive connection, from its second request on, the connection keeps
+ * the last scope it gave (k->obj, with its dict version when given): if
+ * no one changed it since, the next scope is that dict again when no one
+ * else holds it (nothing to copy or free), or a copy of it; the request's
+ * own values are then set over the last one's. A scope the app changed
+ * (frameworks add their keys) makes the connection keep a base instead,
+ * the template with c's server, client and scheme, copied for each
+ * request. A connection that asks once, or waits idle after its first
+ * request, keeps nothing but the mark that it asked (None).
  */
-static PyObject *scope_copy(const struct conn *c)
+static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k, unsigned *set)
 {
-	PyObject **kept = reactor_asyncio_conn_ref((struct cconn *)(void *)c);
+	PyObject *d;
+
+	if (k->obj && k->obj != Py_None && k->flags & KEPT_LAST) {
+		if (((PyDictObject *)k->obj)->ma_version_tag == k->version) {
+			*set = k->flags & ~KEPT_LAST;
+			if (Py_REFCNT(k->obj) == 1)
+				return Py_NewRef(k->obj);
+			d = PyDict_Copy(k->obj);
+			if (d)
+				Py_SETREF(k->obj, Py_NewRef(d));
+			return d;
+		}
+		Py_SETREF(k->obj, new_base(c)); /* a base to copy from now on */
+		k->flags = 0;
+		return k->obj ? PyDict_Copy(k->obj) : NULL;
+	}
+	if (k->obj && k->obj != Py_None)
+		return PyDict_Copy(k->obj);
+	d = new_base(c);
+	if (d && k->obj) { /* the second request: its scope is kept */
+		Py_SETREF(k->obj, Py_NewRef(d));
+		k->flags = KEPT_LAST;
+	} else if (d) {
+		k->obj = Py_NewRef(Py_None);
+	}
+	return d;
+}
+
+/* A new dict: the template with c's server, client and scheme, or NULL with an exception. */
+static PyObject *new_base(const struct conn *c)
+{
 	PyObject *base, *v;
 
-	if (c->listener->family == AF_UNIX)
-		return PyDict_Copy(S.unix_base);
-	if (*kept && *kept != Py_None)
-		return PyDict_Copy(*kept);
+	if (c->listener->family == AF_UNIX) {
+		base = PyDict_Copy(S.unix_base);
+		if (base && c->https && PyDict_SetItem(base, S.k_scheme, S.v_https) < 0)
+			Py_CLEAR(base);
+		return base;
+	}
 	base = PyDict_Copy(S.template);
 	v = base ? addr_tuple(c->listener->host, c->listener->port) : NULL;
 	if (!v || PyDict_SetItem(base, S.k_server, v) < 0)
 		goto fail;
 	Py_SETREF(v, c->peer_addr[0] ? addr_tuple(c->peer_addr, c->peer_port)
 	                             : (Py_INCREF(Py_None), Py_None));
-	if (!v || PyDict_SetItem(base, S.k_client, v) < 0)
+	if (!v || PyDict_SetItem(base, S.k_client, v) < 0 ||
+	    (c->https && PyDict_SetItem(base, S.k_scheme, S.v_https) < 0))
 		goto fail;
 	Py_DECREF(v);
-	if (!*kept) {
-		*kept = Py_NewRef(Py_None);
-		return base;
-	}
-	Py_SETREF(*kept, base);
-	return PyDict_Copy(base);
+	return base;
 fail:
 	Py_XDECREF(v);
 	Py_XDECREF(base);

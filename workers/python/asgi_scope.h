@@ -31,6 +31,8 @@ int asgi_scope_init(void);
 /*
  * The `http` scope of c's request (new ref), with a shallow copy of
  * `state` (borrowed; NULL: no "state" key), or NULL with an exception.
+ * It may be the dict c's last request got, refilled, when no one holds or
+ * changed that one since (c keeps it: reactor_asyncio_conn_kept()).
  */
 PyObject *asgi_scope_new(const struct conn *c, PyObject *state);
 

@@ -14,7 +14,11 @@ GET /keep answers and keeps its receive and send; GET /late calls them
 /raise and /noresponse fail; /headers sends a bad header; /keys sends messages
 whose keys are equal strs but not the literals (built at run time, a str
 subclass) among keys of no meaning; /conflict sends a constant Content-Length
-tuple and another one (refused each time). Lifespan: startup fills state.
+tuple and another one (refused each time). GET /scope?OP changes its scope:
+add a key, del one, keep it, or change the kept one later (the scope of
+the next request on the connection must not show it); GET /scope?kept
+answers the kept scope's query string and whether this scope is that one. Lifespan: startup
+fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
 as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
@@ -25,6 +29,7 @@ import os
 
 LENGTH_5 = (b"content-length", b"5")
 disconnects = []
+kept_scopes = []
 graces = []
 kept = []
 interrupted = []
@@ -148,6 +153,18 @@ async def app(scope, receive, send):
         await send({"x-extra": 1, t: "http.response.start", "status": 200,
                     "headers": [LENGTH_5, [b"x-list", b"1"]], 7: None})
         await send({b: b"keys!", t: "".join(["http.response.", "body"])})
+    elif path == "/scope":
+        if query == "add":
+            scope["added"] = 1
+        elif query == "del":
+            del scope["query_string"]
+        elif query == "keep":
+            kept_scopes[:] = [scope]
+        elif query == "later":
+            kept_scopes[0].update(added=2, method="EVIL", query_string=b"evil")
+        elif query == "kept":
+            query = kept_scopes[0]["query_string"].decode() + str(kept_scopes[0] is scope)
+        await answer(send, 200, query.encode())
     elif path == "/conflict":
         await answer(send, 200, b"12345", [LENGTH_5, (b"content-length", b"6")])
     else:
@@ -159,6 +176,7 @@ async def app(scope, receive, send):
                     client=list(scope["client"]) if scope["client"] else None,
                     server=list(scope["server"]) if scope["server"] else None,
                     asgi=scope["asgi"], state=scope.get("state"), pid=os.getpid(),
+                    keys=sorted(scope),
                     body=len(body) if body is not None else None)
         await answer(send, 200, json.dumps(info).encode(), [(b"x-asgi", b"yes")])
 
