@@ -101,6 +101,18 @@ class AsgiHttp(unittest.TestCase):
             scope(b"later")  # the kept scope is another request's: the next is clean
             self.assertEqual(echo(), plain)
 
+    def test_scope_headers_of_one_client_after_another(self):
+        # Header tuples a client sent before may be shared with the next
+        # request: never one whose value differs (the same length, first
+        # and last bytes), nor a long one.
+        values = [b"aaaaaaaaXaaaaaaaa", b"aaaaaaaaYaaaaaaaa", b"Z" * 65, b"Z" * 64 + b"z", b"",
+                  b"aaaaaaaaXaaaaaaaa"]
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            for v in values + values:
+                s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nX-V: %s\r\nx-v: 2\r\n\r\n" % v)
+                e = json.loads(recv_responses(s, 1, 10)[0][1])
+                self.assertEqual(e["headers"], [["host", "x"], ["x-v", v.decode()], ["x-v", "2"]])
+
     def test_unix_socket_scope(self):
         path = os.path.join(tempfile.mkdtemp(prefix="kirin-asgi-"), "s.sock")
         with Kirin(*ASYNCIO, "-b", f"unix:{path}", "asgi_apps:app") as k:

@@ -15,6 +15,8 @@
 
 #define NAME_CACHE  64 /* lowercased header names kept as bytes */
 #define NAME_CACHED 32 /* the longest name kept */
+#define PAIR_CACHE  64 /* (name, value) tuples kept */
+#define PAIR_VALUE  64 /* the longest value kept in one */
 /* What a scope holds that differs from the template (scope_base), and what is kept. */
 #define SET_HTTP10 0x01u
 #define SET_METHOD 0x02u
@@ -36,6 +38,7 @@ static struct {
 	    *k_root_path, *k_path, *k_raw_path, *k_query, *k_headers, *k_state, *k_extensions;
 	PyObject *v_http, *v_https, *v_10, *v_11, *v_get, *v_empty;
 	PyObject *names[NAME_CACHE]; /* header names: most requests send the same few */
+	PyObject *pairs[PAIR_CACHE]; /* (name, value) tuples: a client sends the same again */
 } S;
 
 /* An awaitable done at once (asgi_ready()). */
@@ -50,6 +53,7 @@ static void ready_dealloc(Ready *self);
 static PyObject *addr_tuple(const char *host, const char *port);
 static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k, unsigned *set);
 static PyObject *new_base(const struct conn *c);
+static PyObject *header_pair(const struct http_header *h);
 static PyObject *header_name(const char *name, size_t n);
 static int detect_from_code(PyObject *app);
 
@@ -348,13 +352,8 @@ static PyObject *headers_list(const struct http_request *req)
 	PyObject *list = PyList_New((Py_ssize_t)req->num_headers);
 
 	for (size_t i = 0; list && i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
-		PyObject *name = header_name(h->name, h->name_len);
-		PyObject *value = PyBytes_FromStringAndSize(h->value, (Py_ssize_t)h->value_len);
-		PyObject *t = name && value ? PyTuple_Pack(2, name, value) : NULL;
+		PyObject *t = header_pair(&req->headers[i]);
 
-		Py_XDECREF(name);
-		Py_XDECREF(value);
 		if (!t) {
 			Py_CLEAR(list);
 			break;
@@ -362,6 +361,42 @@ static PyObject *headers_list(const struct http_request *req)
 		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
 	}
 	return list;
+}
+
+/*
+ * (name lowercased, value) as bytes (new ref, or NULL): the same tuple as
+ * for the same short header before (both are immutable, so requests may
+ * share them), while it stays in its slot.
+ */
+static PyObject *header_pair(const struct http_header *h)
+{
+	PyObject *name = header_name(h->name, h->name_len), *value, *t, **slot = NULL;
+	uint64_t head = 0, tail = 0;
+	size_t n = h->value_len;
+
+	if (!name)
+		return NULL;
+	if (h->name_len <= NAME_CACHED && n <= PAIR_VALUE) {
+		/* The value's length and first and last 8 bytes pick the slot. */
+		memcpy(&head, h->value, n < 8 ? n : 8);
+		if (n > 8)
+			memcpy(&tail, h->value + n - 8, 8);
+		slot = &S.pairs[((uintptr_t)name / 16 + n + head * 31 + tail * 131) % PAIR_CACHE];
+		t = *slot;
+		if (t && PyTuple_GET_ITEM(t, 0) == name &&
+		    PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 1)) == (Py_ssize_t)n &&
+		    memcmp(PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 1)), h->value, n) == 0) {
+			Py_DECREF(name);
+			return Py_NewRef(t);
+		}
+	}
+	value = PyBytes_FromStringAndSize(h->value, (Py_ssize_t)n);
+	t = value ? PyTuple_Pack(2, name, value) : NULL;
+	Py_DECREF(name);
+	Py_XDECREF(value);
+	if (t && slot)
+		Py_XSETREF(*slot, Py_NewRef(t));
+	return t;
 }
 
 /* A header name lowercased, as bytes (new ref, or NULL): the same object for a name seen before. */
