@@ -309,6 +309,49 @@ class AsgiHttp(unittest.TestCase):
                 self.assertNotIn(b"Injected", raw)
         self.assertIn("invalid response header (b'content-length', b'6')", self.k.log())
 
+    def test_constant_response_start(self):
+        # An app's constant http.response.start is started from the head
+        # built before only while it, its header list and the kind of
+        # request are the same.
+        def const(op=b"", method=b"GET", version=b"1.1", s=None):
+            req = b"%s /const?%s HTTP/%s\r\nHost: x\r\n\r\n" % (method, op, version)
+            if s is None:
+                return raw_request(self.k.port, req)
+            s.sendall(req)
+            if method == b"HEAD":  # no body: the head alone
+                raw = b""
+                while not raw.endswith(b"\r\n\r\n"):
+                    raw += s.recv(1)
+                return raw
+            head, body = recv_responses(s, 1, 10)[0]
+            return head + b"\r\n\r\n" + body
+
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            for _ in range(2):
+                raw = const(s=s)
+                self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw)
+                self.assertIn(b"content-type: text/plain\r\n", raw)
+                self.assertTrue(raw.endswith(b"\r\n\r\nconst"), raw)
+                raw = const(method=b"HEAD", s=s)
+                self.assertIn(b"content-length: 5\r\n", raw)
+                self.assertTrue(raw.endswith(b"\r\n\r\n"), raw)
+            self.assertTrue(const(version=b"1.0").startswith(b"HTTP/1.0 200 OK\r\n"))
+            self.assertIn(b"HTTP/1.1 201 Created\r\n", const(b"status", s=s))
+            self.assertIn(b"HTTP/1.1 201 Created\r\n", const(s=s))
+            self.assertIn(b"x-more: 1\r\n", const(b"append", s=s))
+            self.assertIn(b"x-more: 1\r\n", const(s=s))
+            raw = const(b"replace", s=s)
+            self.assertIn(b"content-type: text/html\r\n", raw)
+            self.assertNotIn(b"text/plain", const(s=s))
+            raw = const(b"reset", s=s)
+            self.assertTrue(raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw)
+            self.assertNotIn(b"x-more", raw)
+            self.assertNotIn(b"x-more", const(s=s))
+            self.assertIn(b"Connection: close\r\n", const(b"close", s=s))
+            self.assertEqual(s.recv(1), b"")  # closed, as the header said
+        self.assertIn(b"Connection: close\r\n", const())
+        self.assertNotIn(b"Connection: close", const(b"reset"))
+
     def test_refusals_never_reach_the_app(self):
         for raw_req, status in ((b"GET / HTTP/1.1\r\n\r\n", b"400"),
                                 (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 10000 + b"\r\n\r\n",

@@ -68,6 +68,17 @@ int response_begin(struct response *r, const char *status_line, size_t len, int 
 	return 0;
 }
 
+void response_begin_as(struct response *r, const struct response *from)
+{
+	memcpy(r, from, offsetof(struct response, head));
+	r->head_len = 0;
+	if (r->head_cap == 0) {
+		r->head = spare.n > 0 ? spare.p[--spare.n] : mem_alloc(HEAD_ROOM);
+		r->head_cap = HEAD_ROOM;
+	}
+	append(r, from->head, from->head_len);
+}
+
 int response_add_header(struct response *r, const char *name, size_t nlen, const char *value,
 			size_t vlen)
 {

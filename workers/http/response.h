@@ -59,6 +59,13 @@ int response_add_header(struct response *r, const char *name, size_t nlen, const
 int response_add_line(struct response *r, const char *line, size_t len, int64_t length);
 
 /*
+ * Start r as a copy of `from`, a response begun and given its headers but
+ * not ended (a model kept to start the same response again): its status,
+ * flags and head so far. `from` is not changed.
+ */
+void response_begin_as(struct response *r, const struct response *from);
+
+/*
  * Finish the head: choose framing (the app's Content-Length; else
  * `known_length` when the whole body is known, >= 0; else chunked for
  * HTTP/1.1; else close-delimited) and add Date, Server and Connection

@@ -479,6 +479,8 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	struct asgi_msg m;
 	PyObject *type;
 
+	if (r->c && !r->broken && !r->refuse && (type = asgi_response_start_again(r, msg)))
+		return type;
 	if (asgi_msg_read(msg, &m) < 0)
 		return NULL;
 	type = m.type;

@@ -27,6 +27,7 @@
 #include "workers/reactor_asyncio.h"
 
 #define SENDFILE_CHUNK (1 << 20) /* bytes per sendfile(2): other connections get a turn */
+#define START_ITEMS    16        /* headers of an http.response.start kept to start again */
 
 static struct {
 	PyObject *type, *status, *headers, *trailers, *body, *more_body;
@@ -34,6 +35,24 @@ static struct {
 	PyObject *ready_none; /* what a send() that need not wait returns */
 } K;
 
+/*
+ * The last http.response.start that began an http response, when it may
+ * be sent again (asgi_response_start_again()): the dict, with its version
+ * then, its headers and their tuples (references held, so none of them can
+ * be another object at the same address), what the request was, and the
+ * response as begun, headers added.
+ */
+static struct {
+	PyObject *msg, *headers, *items[START_ITEMS];
+	Py_ssize_t nitems;
+	uint64_t version;
+	int version_minor;
+	bool head_request, keep_alive;
+	struct response resp;
+} START;
+
+static void keep_start(Req *r, const struct asgi_msg *m, bool head_request, bool keep_alive);
+static bool is_head(const Req *r);
 static int write_nb(Req *r, struct iovec *iov, int n);
 static void flush_pending(Req *r);
 static int arm_write_timer(Req *r);
@@ -71,7 +90,7 @@ int asgi_msg_read(PyObject *msg, struct asgi_msg *m)
 	Py_ssize_t pos = 0;
 	size_t i;
 
-	*m = (struct asgi_msg){NULL};
+	*m = (struct asgi_msg){.dict = msg};
 	if (!PyDict_Check(msg)) {
 		PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
 		return -1;
@@ -148,6 +167,7 @@ PyObject *asgi_response_start(Req *r, const struct asgi_msg *m)
 	char line[64];
 	size_t rlen;
 	long code;
+	bool head_request = is_head(r), keep_alive = r->resp.keep_alive, constant = !r->ws;
 
 	if (r->started) {
 		PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
@@ -170,9 +190,8 @@ PyObject *asgi_response_start(Req *r, const struct asgi_msg *m)
 	line[2] = (char)('0' + code % 10);
 	line[3] = ' ';
 	memcpy(line + 4, reason, rlen);
-	if (response_begin(&r->resp, line, 4 + rlen, r->c->req.version_minor,
-	                   r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0,
-	                   r->resp.keep_alive) < 0) {
+	if (response_begin(&r->resp, line, 4 + rlen, r->c->req.version_minor, head_request,
+	                   keep_alive) < 0) {
 		PyErr_SetString(PyExc_ValueError, "bad status");
 		return NULL;
 	}
@@ -187,12 +206,13 @@ PyObject *asgi_response_start(Req *r, const struct asgi_msg *m)
 		int ok = pair ? 1 : PySequence_Check(item) && PySequence_Size(item) == 2;
 		size_t before = r->resp.head_len;
 		bool had_length = r->resp.has_length;
+		bool bytes = pair && PyBytes_Check(PyTuple_GET_ITEM(item, 0)) &&
+		             PyBytes_Check(PyTuple_GET_ITEM(item, 1));
 
+		constant = constant && bytes;
 		/* A (bytes, bytes) tuple seen before (a constant of the app's):
 		 * its line as it was checked then (headcache.h). */
-		if (pair && PyBytes_Check(PyTuple_GET_ITEM(item, 0)) &&
-		    PyBytes_Check(PyTuple_GET_ITEM(item, 1)) &&
-		    (ok = headcache_add(&r->resp, item)) <= 0) {
+		if (bytes && (ok = headcache_add(&r->resp, item)) <= 0) {
 			ok = ok == 0;
 		} else if (ok) {
 			/* A tuple, the usual, without a call per item. */
@@ -218,11 +238,71 @@ PyObject *asgi_response_start(Req *r, const struct asgi_msg *m)
 	Py_XDECREF(seq);
 	if (PyErr_Occurred())
 		return NULL;
+	if (constant)
+		keep_start(r, m, head_request, keep_alive);
 	r->started = true;
 	if (r->scope) /* for post_request */
 		Py_XSETREF(r->resp_headers, Py_XNewRef(headers));
 	Py_INCREF(K.ready_none);
 	return K.ready_none;
+}
+
+PyObject *asgi_response_start_again(Req *r, PyObject *msg)
+{
+	PyObject *seq = START.headers;
+
+	if (msg != START.msg || ((PyDictObject *)msg)->ma_version_tag != START.version ||
+	    r->started || r->ws || START.version_minor != r->c->req.version_minor ||
+	    START.keep_alive != r->resp.keep_alive || START.head_request != is_head(r))
+		return NULL;
+	/* The same dict, unchanged, holds the same headers object: a list may
+	 * have changed. */
+	if (seq && (PySequence_Fast_GET_SIZE(seq) != START.nitems ||
+	            memcmp(PySequence_Fast_ITEMS(seq), START.items,
+	                   (size_t)START.nitems * sizeof(PyObject *)) != 0))
+		return NULL;
+	response_begin_as(&r->resp, &START.resp);
+	r->started = true;
+	if (r->scope) /* for post_request */
+		Py_XSETREF(r->resp_headers, Py_XNewRef(seq));
+	Py_INCREF(K.ready_none);
+	return K.ready_none;
+}
+
+/*
+ * The http.response.start that began r's response (for a request that
+ * allowed keep_alive) may be sent again if it is a dict whose values
+ * cannot change without changing its version: no trailers (or a constant
+ * false), headers a list or a tuple of (bytes, bytes) tuples (checked by
+ * the caller).
+ */
+static void keep_start(Req *r, const struct asgi_msg *m, bool head_request, bool keep_alive)
+{
+	PyObject *h = m->headers;
+	Py_ssize_t n = h ? PySequence_Fast_GET_SIZE(h) : 0;
+
+	if (!PyDict_CheckExact(m->dict) || (h && !PyList_CheckExact(h) && !PyTuple_CheckExact(h)) ||
+	    n > START_ITEMS ||
+	    (m->trailers && m->trailers != Py_None && m->trailers != Py_False))
+		return;
+	for (Py_ssize_t i = 0; i < START.nitems; i++)
+		Py_CLEAR(START.items[i]);
+	for (Py_ssize_t i = 0; i < n; i++)
+		START.items[i] = Py_NewRef(PySequence_Fast_GET_ITEM(h, i));
+	START.nitems = n;
+	Py_XSETREF(START.msg, Py_NewRef(m->dict));
+	Py_XSETREF(START.headers, Py_XNewRef(h));
+	START.version = ((PyDictObject *)m->dict)->ma_version_tag;
+	START.version_minor = r->c->req.version_minor;
+	START.head_request = head_request;
+	START.keep_alive = keep_alive; /* as the request allowed (a header may say close) */
+	response_begin_as(&START.resp, &r->resp);
+}
+
+/* r's request is a HEAD. */
+static bool is_head(const Req *r)
+{
+	return r->c->req.method_len == 4 && memcmp(r->c->req.method, "HEAD", 4) == 0;
 }
 
 PyObject *asgi_response_body(Req *r, const struct asgi_msg *m)

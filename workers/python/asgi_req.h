@@ -63,9 +63,9 @@ typedef struct {
 	struct asgi_ws *ws; /* a WebSocket request's state (asgi_ws.h), NULL for http */
 } Req;
 
-/* The keys of a message that send() reads: borrowed values, NULL when absent. */
+/* A message (dict) and the keys of it that send() reads: borrowed, NULL when absent. */
 struct asgi_msg {
-	PyObject *type, *status, *headers, *trailers, *body, *more_body;
+	PyObject *dict, *type, *status, *headers, *trailers, *body, *more_body;
 };
 
 /* Build asgi_out's keys and constants (after asgi_scope_init). 0, or -1 with an exception. */
@@ -87,6 +87,15 @@ int asgi_msg_read(PyObject *msg, struct asgi_msg *m);
  */
 PyObject *asgi_response_start(Req *r, const struct asgi_msg *m);
 PyObject *asgi_response_body(Req *r, const struct asgi_msg *m);
+
+/*
+ * send(msg) of the same http.response.start as the last one that started
+ * an http response, unchanged (a constant of the app's: the same dict, not
+ * changed since, with the same header tuples) for the same kind of
+ * request: its head is started from the one built then. What send()
+ * returns (new ref), or NULL (no exception) when msg is not that one.
+ */
+PyObject *asgi_response_start_again(Req *r, PyObject *msg);
 
 /*
  * Write iov[0..n) without waiting (after what is pending). A new ref to

@@ -17,7 +17,10 @@ subclass) among keys of no meaning; /conflict sends a constant Content-Length
 tuple and another one (refused each time). GET /scope?OP changes its scope:
 add a key, del one, keep it, or change the kept one later (the scope of
 the next request on the connection must not show it); GET /scope?kept
-answers the kept scope's query string and whether this scope is that one. Lifespan: startup
+answers the kept scope's query string and whether this scope is that one.
+GET /const?OP answers with one constant http.response.start dict, changed
+first by OP (status, append, replace, close: a header in its list, or a
+value of the dict) or put back (reset). Lifespan: startup
 fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
@@ -28,6 +31,8 @@ import json
 import os
 
 LENGTH_5 = (b"content-length", b"5")
+CONST = {"type": "http.response.start", "status": 200,
+         "headers": [(b"content-type", b"text/plain"), LENGTH_5]}
 disconnects = []
 kept_scopes = []
 graces = []
@@ -165,6 +170,19 @@ async def app(scope, receive, send):
         elif query == "kept":
             query = kept_scopes[0]["query_string"].decode() + str(kept_scopes[0] is scope)
         await answer(send, 200, query.encode())
+    elif path == "/const":
+        if query == "status":
+            CONST["status"] = 201
+        elif query == "append":
+            CONST["headers"].append((b"x-more", b"1"))
+        elif query == "replace":
+            CONST["headers"][0] = (b"content-type", b"text/html")
+        elif query == "close":
+            CONST["headers"].append((b"connection", b"close"))
+        elif query == "reset":
+            CONST.update(status=200, headers=[(b"content-type", b"text/plain"), LENGTH_5])
+        await send(CONST)
+        await send({"type": "http.response.body", "body": b"const"})
     elif path == "/conflict":
         await answer(send, 200, b"12345", [LENGTH_5, (b"content-length", b"6")])
     else:
