@@ -80,6 +80,9 @@ class AsgiHttp(unittest.TestCase):
                 self.assertEqual(recv_responses(s, 1, 10)[0][1], op)
 
             plain = ("GET", "1.1", "/echo", "", 0)
+            for raw, path in ((b"/echo/p", "/echo/p"), (b"/echo/q", "/echo/q"),
+                              (b"/echo/%71", "/echo/q"), (b"/echo/p", "/echo/p")):
+                self.assertEqual(echo(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % raw)[2], path)
             for _ in range(2):
                 self.assertEqual(echo(b"POST /echo/p?b HTTP/1.1\r\nHost: x\r\n"
                                       b"Content-Length: 2\r\n\r\nab"),

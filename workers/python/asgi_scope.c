@@ -39,6 +39,7 @@ static struct {
 	PyObject *v_http, *v_https, *v_10, *v_11, *v_get, *v_empty;
 	PyObject *names[NAME_CACHE]; /* header names: most requests send the same few */
 	PyObject *pairs[PAIR_CACHE]; /* (name, value) tuples: a client sends the same again */
+	PyObject *last_path, *last_raw; /* the last request's path and raw_path (both immutable) */
 } S;
 
 /* An awaitable done at once (asgi_ready()). */
@@ -53,6 +54,8 @@ static void ready_dealloc(Ready *self);
 static PyObject *addr_tuple(const char *host, const char *port);
 static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k, unsigned *set);
 static PyObject *new_base(const struct conn *c);
+static bool same_path(const char *raw, size_t n);
+static int new_path(const char *raw, size_t n);
 static PyObject *header_pair(const struct http_header *h);
 static PyObject *header_name(const char *name, size_t n);
 static int detect_from_code(PyObject *app);
@@ -215,10 +218,7 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	struct reactor_asyncio_kept *k = reactor_asyncio_conn_kept((struct cconn *)(void *)c);
 	unsigned set = 0;
 	PyObject *d = scope_base(c, k, &set), *v;
-	char stack[1024];
-	char *path = req->path_len <= sizeof(stack) ? stack : malloc(req->path_len);
-	size_t plen;
-	int bad = !d || !path;
+	int bad = !d;
 
 #define SET(k, val)          (bad |= (v = (val)) == NULL || PyDict_SetItem(d, S.k, v) < 0, Py_XDECREF(v))
 #define SET_BORROWED(k, val) (bad |= PyDict_SetItem(d, S.k, (val)) < 0)
@@ -235,12 +235,15 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	} while (0)
 	if (bad)
 		goto out;
-	plen = percent_decode(path, req->path_len, req->path, req->path_len);
 	DIFFERS(SET_HTTP10, !req->version_minor, k_http_version, Py_NewRef(S.v_10), S.v_11);
 	DIFFERS(SET_METHOD, req->method_len != 3 || memcmp(req->method, "GET", 3) != 0, k_method,
 	        PyUnicode_DecodeLatin1(req->method, (Py_ssize_t)req->method_len, NULL), S.v_get);
-	SET(k_path, PyUnicode_DecodeUTF8(path, (Py_ssize_t)plen, "replace"));
-	SET(k_raw_path, PyBytes_FromStringAndSize(req->path, (Py_ssize_t)req->path_len));
+	if (!same_path(req->path, req->path_len) && new_path(req->path, req->path_len) < 0) {
+		bad = 1;
+		goto out;
+	}
+	SET_BORROWED(k_path, S.last_path);
+	SET_BORROWED(k_raw_path, S.last_raw);
 	DIFFERS(SET_QUERY, req->query_len, k_query,
 	        PyBytes_FromStringAndSize(req->query, (Py_ssize_t)req->query_len), S.v_empty);
 	/* a trusted front-end's SCRIPT_NAME (forwarder_headers) */
@@ -260,8 +263,6 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 #undef SET
 #undef SET_BORROWED
 out:
-	if (path != stack)
-		free(path);
 	if (bad && !PyErr_Occurred())
 		PyErr_NoMemory();
 	if (bad) {
@@ -344,6 +345,39 @@ fail:
 	Py_XDECREF(v);
 	Py_XDECREF(base);
 	return NULL;
+}
+
+/* raw (n bytes) is the raw_path of the last request: its path and raw_path serve again. */
+static bool same_path(const char *raw, size_t n)
+{
+	return S.last_raw && (size_t)PyBytes_GET_SIZE(S.last_raw) == n &&
+	       memcmp(PyBytes_AS_STRING(S.last_raw), raw, n) == 0;
+}
+
+/* The last path and raw_path made from raw (n bytes). 0, or -1 with an exception. */
+static int new_path(const char *raw, size_t n)
+{
+	char stack[1024];
+	char *path = n <= sizeof(stack) ? stack : malloc(n);
+	PyObject *str = NULL, *bytes = NULL;
+
+	if (path) {
+		size_t plen = percent_decode(path, n, raw, n);
+
+		str = PyUnicode_DecodeUTF8(path, (Py_ssize_t)plen, "replace");
+		bytes = str ? PyBytes_FromStringAndSize(raw, (Py_ssize_t)n) : NULL;
+	}
+	if (path != stack)
+		free(path);
+	if (!bytes) {
+		Py_XDECREF(str);
+		if (!PyErr_Occurred())
+			PyErr_NoMemory();
+		return -1;
+	}
+	Py_XSETREF(S.last_path, str);
+	Py_XSETREF(S.last_raw, bytes);
+	return 0;
 }
 
 /* [(name lowercased, value), ...] as bytes. New ref, or NULL. */

@@ -86,6 +86,7 @@ static struct {
 	PyObject *enter, *leave; /* asyncio's _enter_task(loop, task), _leave_task(loop, task) */
 	PyObject *current;       /* the dict those two change, when they are seen to: or NULL */
 	PyObject *host, *wake;   /* the Task waiting for a request, and its future */
+	PyObject *cancelling, *cancelling_of; /* a host's bound cancelling(), and that host */
 	struct {
 		PyObject *host, *wake;
 	} spare[SPARE_HOSTS]; /* more such, done with a request: the next ones */
@@ -204,11 +205,15 @@ int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task)
 		return (*task = start(coro, done)) ? 1 : -1;
 	}
 	sent = PyIter_Send(coro, Py_None, &yielded);
-	PyErr_Fetch(&et, &ev, &tb);
+	/* The app's exception, if any, waits while the step's task and context are left. */
+	et = ev = tb = NULL;
+	if (sent == PYGEN_ERROR)
+		PyErr_Fetch(&et, &ev, &tb);
 	if (leave(host) < 0)
 		interp_log_exception("cannot leave an ASGI request's task");
 	PyContext_Exit(ctx);
-	PyErr_Restore(et, ev, tb);
+	if (sent == PYGEN_ERROR)
+		PyErr_Restore(et, ev, tb);
 	if (sent == PYGEN_NEXT) {
 		assert(host == S.host); /* host_ended() runs from the loop, not in a step */
 		*task = hand_over(ctx, coro, yielded, done);
@@ -217,7 +222,11 @@ int asgi_task_run(PyObject *coro, PyObject *done, PyObject **task)
 		rc = sent == PYGEN_RETURN ? 0 : -1;
 		/* The app cancelled its task: that host is done for. */
 		PyErr_Fetch(&et, &ev, &tb);
-		r = PyObject_CallMethodNoArgs(host, S.s_cancelling); /* new ref */
+		if (host != S.cancelling_of) { /* its bound cancelling(), kept while it is the host */
+			Py_XSETREF(S.cancelling, PyObject_GetAttr(host, S.s_cancelling));
+			Py_XSETREF(S.cancelling_of, S.cancelling ? Py_NewRef(host) : NULL);
+		}
+		r = S.cancelling ? PyObject_CallNoArgs(S.cancelling) : NULL; /* new ref */
 		if ((!r || PyLong_AsLong(r) != 0) && host == S.host) {
 			Py_CLEAR(S.host);
 			Py_CLEAR(S.wake);
