@@ -311,6 +311,8 @@ class AsgiHttp(unittest.TestCase):
                 self.assertTrue(raw.startswith(b"HTTP/1.1 500 "), (path, raw))
                 self.assertNotIn(b"Injected", raw)
         self.assertIn("invalid response header (b'content-length', b'6')", self.k.log())
+        self.assertEqual(http_get(self.k.port, "/badmsg").json(),
+                         ["an ASGI message is a dict with a 'type'"] * 2)
 
     def test_constant_response_start(self):
         # An app's constant http.response.start is started from the head

@@ -484,10 +484,6 @@ static PyObject *req_send(Req *r, PyObject *msg)
 	if (asgi_msg_read(msg, &m) < 0)
 		return NULL;
 	type = m.type;
-	if (!type) {
-		PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
-		return NULL;
-	}
 	if (!r->c || r->broken || r->refuse) {
 		PyErr_SetString(S.disconnected_exc, r->refuse ? "the request was refused (bad body)"
 		                                              : "the client is gone");

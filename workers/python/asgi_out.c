@@ -91,11 +91,7 @@ int asgi_msg_read(PyObject *msg, struct asgi_msg *m)
 	size_t i;
 
 	*m = (struct asgi_msg){.dict = msg};
-	if (!PyDict_Check(msg)) {
-		PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
-		return -1;
-	}
-	while (PyDict_Next(msg, &pos, &k, &v)) {
+	while (PyDict_Check(msg) && PyDict_Next(msg, &pos, &k, &v)) {
 		/* The app's literals are interned: the same objects as ours. */
 		for (i = 0; i < 6 && k != keys[i]; i++)
 			;
@@ -107,7 +103,10 @@ int asgi_msg_read(PyObject *msg, struct asgi_msg *m)
 		if (i < 6)
 			*vals[i] = v;
 	}
-	return 0;
+	if (m->type)
+		return 0;
+	PyErr_SetString(PyExc_TypeError, "an ASGI message is a dict with a 'type'");
+	return -1;
 }
 
 PyObject *asgi_message(PyObject *type, PyObject *body, bool more)

@@ -75,7 +75,7 @@ int asgi_out_init(void);
  * Read msg's keys into *m in one walk over the dict (a message holds two
  * or three: cheaper than a lookup per key). Keys are compared as str
  * contents, as a lookup would (a str subclass that changes equality is not
- * honoured). 0, or -1 with a TypeError when msg is not a dict.
+ * honoured). 0, or -1 with a TypeError when msg is not a dict with a 'type'.
  */
 int asgi_msg_read(PyObject *msg, struct asgi_msg *m);
 

@@ -13,7 +13,8 @@ GET /keep answers and keeps its receive and send; GET /late calls them
 (a request that is over) and answers what they did.
 /raise and /noresponse fail; /headers sends a bad header; /keys sends messages
 whose keys are equal strs but not the literals (built at run time, a str
-subclass) among keys of no meaning; /conflict sends a constant Content-Length
+subclass) among keys of no meaning; /badmsg sends a list and a dict without
+a 'type', and answers what send() raised; /conflict sends a constant Content-Length
 tuple and another one (refused each time). GET /scope?OP changes its scope:
 add a key, del one, keep it, or change the kept one later (the scope of
 the next request on the connection must not show it); GET /scope?kept
@@ -183,6 +184,14 @@ async def app(scope, receive, send):
             CONST.update(status=200, headers=[(b"content-type", b"text/plain"), LENGTH_5])
         await send(CONST)
         await send({"type": "http.response.body", "body": b"const"})
+    elif path == "/badmsg":
+        said = []
+        for m in ([("type", "http.response.start")], {"status": 200}):
+            try:
+                await send(m)
+            except TypeError as e:
+                said.append(str(e))
+        await answer(send, 200, json.dumps(said).encode())
     elif path == "/conflict":
         await answer(send, 200, b"12345", [LENGTH_5, (b"content-length", b"6")])
     else:
