@@ -104,6 +104,19 @@ class AsgiHttp(unittest.TestCase):
             scope(b"later")  # the kept scope is another request's: the next is clean
             self.assertEqual(echo(), plain)
 
+    def test_large_requests_scope_not_kept(self):
+        # A connection keeps its last scope (one reference more) from its
+        # second request on, unless that request's target and headers
+        # passed 1 KiB: an idle connection never holds a large one.
+        def refs(s, extra=b""):
+            s.sendall(b"GET /refs HTTP/1.1\r\nHost: x\r\n%s\r\n" % extra)
+            return int(recv_responses(s, 1, 10)[0][1])
+
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            got = [refs(s), refs(s), refs(s, b"X-Big: %s\r\n" % (b"b" * 2000)), refs(s),
+                   refs(s)]
+        self.assertEqual([n - got[0] for n in got], [0, 1, 0, 1, 1])
+
     def test_scope_headers_of_one_client_after_another(self):
         # Header tuples a client sent before may be shared with the next
         # request: never one whose value differs (the same length, first

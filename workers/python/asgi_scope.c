@@ -24,6 +24,7 @@
 #define SET_ROOT   0x08u
 #define SET_STATE  0x10u
 #define KEPT_LAST  0x80u /* k->obj is the last scope given, not a base */
+#define KEEP_MAX   1024  /* a larger request's scope is not kept with its connection */
 #define LOWER(ch)   ((ch) >= 'A' && (ch) <= 'Z' ? (char)((ch) | 0x20) : (ch)) /* ASCII only */
 
 static struct {
@@ -54,6 +55,7 @@ static void ready_dealloc(Ready *self);
 static PyObject *addr_tuple(const char *host, const char *port);
 static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k, unsigned *set);
 static PyObject *new_base(const struct conn *c);
+static size_t head_bytes(const struct http_request *req);
 static bool same_path(const char *raw, size_t n);
 static int new_path(const char *raw, size_t n);
 static PyObject *header_pair(const struct http_header *h);
@@ -269,11 +271,24 @@ out:
 		if (d == k->obj)
 			Py_CLEAR(k->obj);
 		Py_CLEAR(d);
+	} else if (d == k->obj && head_bytes(req) > KEEP_MAX) {
+		/* Not kept while the connection idles: the next request starts afresh. */
+		Py_SETREF(k->obj, Py_NewRef(Py_None));
 	} else if (d == k->obj) {
 		k->version = ((PyDictObject *)d)->ma_version_tag;
 		k->flags = set | KEPT_LAST;
 	}
 	return d;
+}
+
+/* The bytes of req's target and header fields: what its scope holds, about. */
+static size_t head_bytes(const struct http_request *req)
+{
+	size_t n = req->path_len + req->query_len;
+
+	for (size_t i = 0; i < req->num_headers; i++)
+		n += req->headers[i].name_len + req->headers[i].value_len;
+	return n;
 }
 
 /*
@@ -287,7 +302,9 @@ out:
  * (frameworks add their keys) makes the connection keep a base instead,
  * the template with c's server, client and scheme, copied for each
  * request. A connection that asks once, or waits idle after its first
- * request, keeps nothing but the mark that it asked (None).
+ * request, keeps nothing but the mark that it asked (None); nor does one
+ * after a request of more than KEEP_MAX bytes of target and headers (an
+ * idle connection holds at most that much of its last request).
  */
 static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k, unsigned *set)
 {

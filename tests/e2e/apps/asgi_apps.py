@@ -18,7 +18,8 @@ a 'type', and answers what send() raised; /conflict sends a constant Content-Len
 tuple and another one (refused each time). GET /scope?OP changes its scope:
 add a key, del one, keep it, or change the kept one later (the scope of
 the next request on the connection must not show it); GET /scope?kept
-answers the kept scope's query string and whether this scope is that one.
+answers the kept scope's query string and whether this scope is that one;
+GET /refs answers its scope's reference count.
 GET /const?OP answers with one constant http.response.start dict, changed
 first by OP (status, append, replace, close: a header in its list, or a
 value of the dict) or put back (reset). Lifespan: startup
@@ -30,6 +31,7 @@ what --interface auto must tell apart."""
 import asyncio
 import json
 import os
+import sys
 
 LENGTH_5 = (b"content-length", b"5")
 CONST = {"type": "http.response.start", "status": 200,
@@ -192,6 +194,8 @@ async def app(scope, receive, send):
             except TypeError as e:
                 said.append(str(e))
         await answer(send, 200, json.dumps(said).encode())
+    elif path == "/refs":
+        await answer(send, 200, b"%d" % sys.getrefcount(scope))
     elif path == "/conflict":
         await answer(send, 200, b"12345", [LENGTH_5, (b"content-length", b"6")])
     else:
