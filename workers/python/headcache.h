@@ -4,8 +4,10 @@
  * (the same tuple object on every request): checking such a tuple's name
  * and value again (token, control characters, framing and hop-by-hop
  * fields) is wasted work. A tuple response_add_header() took as a line is
- * kept with that line (a reference is held, so the object and its strs
- * never change while kept); next time the line is appended as it is.
+ * kept with that line (a reference is held, so the object and its strs,
+ * or bytes for ASGI, never change while kept); next time the line is
+ * appended as it is. A worker runs one app, WSGI or ASGI, so the tuples
+ * kept are of one kind (asgi_out.c asks only for (bytes, bytes) ones).
  *
  * Runs in workers with the GIL held (the GIL serialises the cache).
  */
