@@ -117,6 +117,17 @@ class AsgiHttp(unittest.TestCase):
                    refs(s)]
         self.assertEqual([n - got[0] for n in got], [0, 1, 0, 1, 1])
 
+    def test_scope_headers_list_kept_by_the_app(self):
+        # A reused scope's headers list is refilled in place only when the
+        # scope alone holds it: one the app kept says what it said.
+        with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
+            for query, value in ((b"echo", b"zero"), (b"hkeep", b"one"), (b"echo", b"two"),
+                                 (b"hkept", b"three")):
+                s.sendall(b"GET /scope?%s HTTP/1.1\r\nHost: x\r\nX-H: %s\r\n\r\n"
+                          % (query, value))
+                body = recv_responses(s, 1, 10)[0][1]
+        self.assertEqual(json.loads(body), [["host", "x"], ["x-h", "one"]])
+
     def test_scope_headers_of_one_client_after_another(self):
         # Header tuples a client sent before may be shared with the next
         # request: never one whose value differs (the same length, first

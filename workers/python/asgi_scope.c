@@ -49,6 +49,7 @@ typedef struct {
 } Ready;
 
 static PyObject *headers_list(const struct http_request *req);
+static int headers_refill(PyObject *list, const struct http_request *req);
 static PyObject *ready_await(Ready *self);
 static PyObject *ready_next(Ready *self);
 static void ready_dealloc(Ready *self);
@@ -253,7 +254,13 @@ PyObject *asgi_scope_new(const struct conn *c, PyObject *state)
 	        PyUnicode_DecodeUTF8(req->script_name, (Py_ssize_t)req->script_name_len,
 	                             "replace"),
 	        S.root_path);
-	SET(k_headers, headers_list(req));
+	/* The reused dict's list, if it alone holds it: refilled in place. */
+	v = d == k->obj ? PyDict_GetItemWithError(d, S.k_headers) : NULL; /* borrowed */
+	if (v && PyList_CheckExact(v) && Py_REFCNT(v) == 1 &&
+	    PyList_GET_SIZE(v) == (Py_ssize_t)req->num_headers)
+		bad |= headers_refill(v, req) < 0;
+	else
+		SET(k_headers, headers_list(req));
 	if (state) {
 		SET(k_state, PyDict_Copy(state));
 		set |= SET_STATE;
@@ -412,6 +419,19 @@ static PyObject *headers_list(const struct http_request *req)
 		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
 	}
 	return list;
+}
+
+/* The items of list (as long as req's headers) made req's. 0, or -1 with an exception. */
+static int headers_refill(PyObject *list, const struct http_request *req)
+{
+	for (size_t i = 0; i < req->num_headers; i++) {
+		PyObject *t = header_pair(&req->headers[i]);
+
+		if (!t)
+			return -1;
+		Py_SETREF(((PyListObject *)list)->ob_item[i], t);
+	}
+	return 0;
 }
 
 /*

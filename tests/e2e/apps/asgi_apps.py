@@ -19,6 +19,7 @@ tuple and another one (refused each time). GET /scope?OP changes its scope:
 add a key, del one, keep it, or change the kept one later (the scope of
 the next request on the connection must not show it); GET /scope?kept
 answers the kept scope's query string and whether this scope is that one;
+hkeep keeps its headers list, hkept answers it;
 GET /refs answers its scope's reference count.
 GET /const?OP answers with one constant http.response.start dict, changed
 first by OP (status, append, replace, close: a header in its list, or a
@@ -170,6 +171,10 @@ async def app(scope, receive, send):
             kept_scopes[:] = [scope]
         elif query == "later":
             kept_scopes[0].update(added=2, method="EVIL", query_string=b"evil")
+        elif query == "hkeep":
+            kept_scopes[:] = [scope["headers"]]
+        elif query == "hkept":
+            query = json.dumps([[n.decode(), v.decode()] for n, v in kept_scopes[0]])
         elif query == "kept":
             query = kept_scopes[0]["query_string"].decode() + str(kept_scopes[0] is scope)
         await answer(send, 200, query.encode())
