@@ -530,7 +530,7 @@ bool asgi_readable(struct conn *c)
 	ssize_t n;
 	char b;
 
-	if (!r || r->disconnected)
+	if (!r || r->disconnected || r->reading) /* reading: req_readable() hears it all */
 		return false;
 	if (r->complete && r->pend_off == r->pend_len && !r->file_left) {
 		/* The response is out and the client asks again before the task's

@@ -61,6 +61,8 @@ void asgi_start(struct conn *c, bool keep_alive,
  * task may still run, without the connection) and true is returned (c may
  * be gone). Else false, after: when the client has gone, the app hears
  * http.disconnect, and its task is cancelled after the grace period if it
- * still runs. Never waits.
+ * still runs; unless a receive() reads the socket itself, which then finds
+ * the end too (a body cut short by it is refused, never a disconnect the
+ * app could answer). Never waits.
  */
 bool asgi_readable(struct conn *c);
