@@ -400,7 +400,7 @@ static void wait_in(struct cconn *cc, struct wait_list *wl)
 		cc->watching = true;
 	}
 	/* A TLS handshake or read that must write first (tls.h). */
-	if (cc->c.ssl && (cc->c.tls_wants & POLLOUT) && S.r->watch_write(cc) < 0) {
+	if (conn_read_wants(&cc->c) == POLLOUT && S.r->watch_write(cc) < 0) {
 		connset_close(cc);
 		return;
 	}

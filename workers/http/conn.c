@@ -195,7 +195,7 @@ int conn_read_head(struct conn *c)
 	int rc;
 
 	while ((rc = conn_poll_head(c)) == -2) {
-		if (c->io->wait(c, c->ssl ? c->tls_wants : POLLIN, c->timeout_ms) < 0)
+		if (c->io->wait(c, conn_read_wants(c), c->timeout_ms) < 0)
 			return c->len == 0 ? 0 : -1;
 	}
 	return rc;
@@ -441,6 +441,11 @@ bool conn_idle(const struct conn *c)
 	return true;
 }
 
+short conn_read_wants(const struct conn *c)
+{
+	return c->ssl ? c->tls_wants : POLLIN;
+}
+
 void conn_shrink(struct conn *c)
 {
 	if (c->len == 0) {
@@ -514,7 +519,7 @@ static ssize_t fill_within(struct conn *c, size_t want, bool wait, int timeout_m
 			continue;
 		if (errno == EAGAIN && !wait)
 			return -2;
-		if (errno == EAGAIN && c->io->wait(c, c->ssl ? c->tls_wants : POLLIN, timeout_ms) == 0)
+		if (errno == EAGAIN && c->io->wait(c, conn_read_wants(c), timeout_ms) == 0)
 			continue;
 		return -1;
 	}
