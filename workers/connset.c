@@ -227,7 +227,7 @@ void connset_tick(void)
 	struct wait_node *n;
 	double now;
 
-	channel_connections(S.nconns, S.nconns - S.busy);
+	channel_connections(S.nconns + (S.ops->outside ? S.ops->outside() : 0), S.nconns - S.busy);
 	if (!worker_heartbeat(S.w)) {
 		log_info("the arbiter is gone: stopping");
 		S.r->stop();

@@ -89,6 +89,12 @@ struct connset_ops {
 	 * (conn_flush()) before it resumes or closes them (gthread).
 	 */
 	bool buffer_responses;
+	/*
+	 * Connections the worker type serves that the set does not know yet
+	 * (a gthread pool thread's fresh ones, reactor_event_inflight()), NULL
+	 * for none: counted as open and busy. Any thread.
+	 */
+	size_t (*outside)(void);
 };
 
 /*

@@ -105,6 +105,7 @@ static const struct connset_ops gthread_ops = {
 	.tick = watch_pool,
 	.read_bodies = true,
 	.buffer_responses = true,
+	.outside = reactor_event_inflight,
 };
 
 int gthread_run(struct worker *w, PyObject *app)
