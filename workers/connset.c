@@ -257,6 +257,12 @@ void connset_tick(void)
 		S.r->stop();
 }
 
+void connset_counted(void)
+{
+	if (!S.stopping && worker_stopping(S.w))
+		begin_stop();
+}
+
 void connset_channel(void)
 {
 	if (connset_arbiter_gone(S.w->channel_fd)) {
