@@ -278,10 +278,12 @@ class Prometheus(unittest.TestCase):
                     s = socket.create_connection(("127.0.0.1", k.port))
                     s.sendall(b"GET /sleep/60 HTTP/1.1\r\nHost: x\r\n\r\n")
                     conns.append(s)
-                state = lambda st: sample(scrape(mport), "kirin_connections", state=st)
-                self.assertTrue(wait_for(lambda: state("open") == 3, 30), scrape(mport))
-                self.assertEqual(state("idle"), 0)
-                self.assertEqual(sample(scrape(mport), "kirin_requests_in_flight"), 3)
+
+                def running(m):
+                    return (sample(m, "kirin_requests_in_flight") == 3 and
+                            sample(m, "kirin_connections", state="open") == 3)
+                self.assertTrue(wait_for(lambda: running(scrape(mport)), 30), scrape(mport))
+                self.assertEqual(sample(scrape(mport), "kirin_connections", state="idle"), 0)
             finally:
                 for s in conns:
                     s.close()
