@@ -156,7 +156,7 @@ class MaxRequests:
             pids = []
             for _ in range(12):
                 out = raw_request(k.port, b"GET / HTTP/1.1\r\nHost: x\r\n"
-                                  b"Connection: close\r\n\r\n")
+                                  b"Connection: close\r\n\r\n", timeout=30)
                 self.assertTrue(out.startswith(b"HTTP/1.1 200"), out)
                 pids.append(json.loads(out.split(b"\r\n\r\n", 1)[1])["__pid__"])
             self.assertEqual(pids[:4], [first] * 4, pids)
