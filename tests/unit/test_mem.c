@@ -15,7 +15,7 @@
 
 #include "workers/http/mem.h"
 
-#define BLOCK 16384
+#define BLOCK   16384
 #define THREADS 8
 
 static void test_a_thread_keeps_blocks_of_one_size(void **state)

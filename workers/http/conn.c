@@ -103,8 +103,8 @@ int conn_poll_head(struct conn *c)
 {
 	if (!c->head_started) {
 		if (!c->headers)
-			c->headers = mem_spare_take(&spare_headers,
-						c->limits.fields * sizeof(*c->headers));
+			c->headers =
+			    mem_spare_take(&spare_headers, c->limits.fields * sizeof(*c->headers));
 		http_request_init(&c->req, c->headers, c->limits.fields);
 		c->head_started = true;
 	}
