@@ -527,10 +527,11 @@ static void in_app(bool in)
 
 /*
  * On the loop's tick: take the pool threads' request count; while
- * stopping, tell their WebSockets. A pool thread in the app (not waiting on its client)
- * for longer than a heartbeat interval stops the heartbeats until it comes
- * out, so that one stuck past --timeout gets the worker aborted with its
- * stack logged, while the loop thread itself is well.
+ * stopping, tell their WebSockets. A pool thread in the app (not waiting
+ * on its client) for longer than a heartbeat interval stops the
+ * heartbeats until it comes out, so that one stuck past --timeout gets
+ * the worker aborted with its stack logged, while the loop thread itself
+ * is well.
  */
 static void watch_pool(double now)
 {
