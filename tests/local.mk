@@ -15,7 +15,7 @@ UNIT_TESTS += tests/unit/test_connset tests/unit/test_gconn tests/unit/test_reqt
 UNIT_TESTS += tests/unit/test_pystack
 UNIT_TESTS += tests/unit/test_utf8 tests/unit/test_ws_frame tests/unit/test_ws_message
 UNIT_TESTS += tests/unit/test_ws_deflate tests/unit/test_ws_handshake tests/unit/test_spool tests/unit/test_decimal
-UNIT_TESTS += tests/unit/test_response tests/unit/test_conn_write
+UNIT_TESTS += tests/unit/test_response tests/unit/test_conn_write tests/unit/test_mem
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_LDADD = $(KIRIN_LIBS) $(CMOCKA_LIBS)
@@ -69,6 +69,7 @@ tests_unit_test_reloader_LDADD = $(UNIT_LDADD)
 tests_unit_test_hooks_LDADD = $(UNIT_LDADD)
 tests_unit_test_spool_LDADD = $(UNIT_LDADD)
 tests_unit_test_response_LDADD = $(UNIT_LDADD)
+tests_unit_test_mem_LDADD = $(UNIT_LDADD)
 endif
 
 # The fuzz targets built without libFuzzer, replaying the inputs that once

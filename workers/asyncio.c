@@ -266,6 +266,7 @@ static void asgi_done(struct conn *c, enum wsgi_outcome out)
 	struct cconn *cc = (struct cconn *)(void *)c;
 
 	A.w->requests++;
+	connset_counted();
 	if (out != WSGI_KEEP || !keep_alive() || conn_next_request(c) < 0) {
 		if (out != WSGI_CLOSED)
 			conn_finish(c);

@@ -227,7 +227,7 @@ void connset_tick(void)
 	struct wait_node *n;
 	double now;
 
-	channel_connections(S.nconns, S.nconns - S.busy);
+	channel_connections(S.nconns + (S.ops->outside ? S.ops->outside() : 0), S.nconns - S.busy);
 	if (!worker_heartbeat(S.w)) {
 		log_info("the arbiter is gone: stopping");
 		S.r->stop();
@@ -255,6 +255,12 @@ void connset_tick(void)
 	trim(now);
 	if (S.stopping && ((S.busy == 0 && S.fresh == 0 && S.r->drained()) || now > S.deadline))
 		S.r->stop();
+}
+
+void connset_counted(void)
+{
+	if (!S.stopping && worker_stopping(S.w))
+		begin_stop();
 }
 
 void connset_channel(void)
@@ -400,7 +406,7 @@ static void wait_in(struct cconn *cc, struct wait_list *wl)
 		cc->watching = true;
 	}
 	/* A TLS handshake or read that must write first (tls.h). */
-	if (cc->c.ssl && (cc->c.tls_wants & POLLOUT) && S.r->watch_write(cc) < 0) {
+	if (conn_read_wants(&cc->c) == POLLOUT && S.r->watch_write(cc) < 0) {
 		connset_close(cc);
 		return;
 	}

@@ -89,6 +89,12 @@ struct connset_ops {
 	 * (conn_flush()) before it resumes or closes them (gthread).
 	 */
 	bool buffer_responses;
+	/*
+	 * Connections the worker type serves that the set does not know yet
+	 * (a gthread pool thread's fresh ones, reactor_event_inflight()), NULL
+	 * for none: counted as open and busy. Any thread.
+	 */
+	size_t (*outside)(void);
 };
 
 /*
@@ -106,6 +112,13 @@ size_t connset_run(void);
 
 /* True once a graceful stop began: responses should close their connections. Any thread. */
 bool connset_stopping(void);
+
+/*
+ * The worker's request count (w->requests) went up: once it reaches
+ * --max-requests, the graceful stop begins now, so that no connection is
+ * accepted after it (not at the next tick). The loop's thread.
+ */
+void connset_counted(void);
 
 /* Back from dispatch: parse what is buffered or arrives, dispatch again or wait. */
 void connset_resume(struct cconn *cc);

@@ -63,7 +63,7 @@ static struct {
 	bool leader_woken;         /* and a wake-up is on its way to it (under mu) */
 	int followers;             /* threads waiting on cv (under mu) */
 	int signalled;             /* of those, woken and not yet up (under mu) */
-	_Atomic unsigned served;   /* requests served whole in a pool thread, not counted yet */
+	_Atomic uint32_t requests; /* begun in the pool threads: the loop's w->requests follows */
 	struct pool_thread *threads;
 	int nthreads;
 	PyInterpreterState *interp;
@@ -88,6 +88,7 @@ static void serve_fresh(struct cconn *cc, PyThreadState *ts);
 static bool accept_more(void);
 static void hand_back(struct cconn *cc);
 static void serve(struct cconn *cc, PyThreadState *ts);
+static bool count_request(void);
 static void in_app(bool in);
 static void watch_pool(double now);
 static void say_going_away(void);
@@ -105,6 +106,7 @@ static const struct connset_ops gthread_ops = {
 	.tick = watch_pool,
 	.read_bodies = true,
 	.buffer_responses = true,
+	.outside = reactor_event_inflight,
 };
 
 int gthread_run(struct worker *w, PyObject *app)
@@ -223,6 +225,9 @@ static bool wake_follower(void)
  */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
+	/* The count first: what comes back finds the stop begun at --max-requests. */
+	g.w->requests = atomic_load_explicit(&g.requests, memory_order_relaxed);
+	connset_counted();
 	/* Lent outputs first: a connection coming back was lent before. */
 	if (atomic_exchange(&g.lends, false))
 		arm_lent();
@@ -275,11 +280,9 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	finish(cc);
 }
 
-/* A response has gone out whole: count it, then the next request, or close. */
+/* A response has gone out whole: the next request, or close. */
 static void finish(struct cconn *cc)
 {
-	if (!cc->refuse)
-		g.w->requests++;
 	if (cc->closed && cc->c.fd >= 0)
 		conn_finish(&cc->c); /* the pool thread left it to send the rest first */
 	if (cc->closed)
@@ -424,7 +427,6 @@ static void serve_fresh(struct cconn *cc, PyThreadState *ts)
 	this_thread->fresh = NULL;
 	pthread_mutex_unlock(&g.out_mu);
 	if (cc->closed && !cc->c.linger && !conn_pending(&cc->c) && !this_thread->lent_any) {
-		atomic_fetch_add_explicit(&g.served, 1, memory_order_relaxed);
 		reactor_event_drop(cc);
 	} else {
 		hand_back(cc);
@@ -476,7 +478,7 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 		channel_count_request(cc->c.error_status, 0);
 		return;
 	}
-	keep = g.w->cfg->keepalive > 0 && !connset_stopping();
+	keep = !count_request() && g.w->cfg->keepalive > 0 && !connset_stopping();
 	PyEval_RestoreThread(ts);
 	out = wsgi_serve(&cc->c, keep);
 	PyEval_SaveThread();
@@ -486,6 +488,27 @@ static void serve(struct cconn *cc, PyThreadState *ts)
 	}
 	if (out != WSGI_CLOSED && !conn_pending(&cc->c))
 		conn_finish(&cc->c); /* else the loop does, once the rest is sent */
+}
+
+/*
+ * A request begins in a pool thread: count it, as Gunicorn's gthread does.
+ * True once --max-requests is reached (it, or one in flight then, closes its
+ * connection); the one that reaches it stops the accepting at once and wakes
+ * the loop, which begins the graceful stop before it takes anything back.
+ */
+static bool count_request(void)
+{
+	uint32_t n = atomic_fetch_add_explicit(&g.requests, 1, memory_order_relaxed) + 1;
+	uint64_t one = 1;
+
+	if (!g.w->max_requests || n < g.w->max_requests)
+		return false;
+	if (n == g.w->max_requests) {
+		reactor_event_shut();
+		if (write(g.done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_error(errno, "write() on the pool's eventfd");
+	}
+	return true;
 }
 
 /*
@@ -503,19 +526,19 @@ static void in_app(bool in)
 }
 
 /*
- * On the loop's tick: count the requests pool threads served whole on
- * their own (fresh connections closed in them); while stopping, tell their
- * WebSockets. A pool thread in the app (not waiting on its client)
- * for longer than a heartbeat interval stops the heartbeats until it comes
- * out, so that one stuck past --timeout gets the worker aborted with its
- * stack logged, while the loop thread itself is well.
+ * On the loop's tick: take the pool threads' request count; while
+ * stopping, tell their WebSockets. A pool thread in the app (not waiting
+ * on its client) for longer than a heartbeat interval stops the
+ * heartbeats until it comes out, so that one stuck past --timeout gets
+ * the worker aborted with its stack logged, while the loop thread itself
+ * is well.
  */
 static void watch_pool(double now)
 {
 	double longest = 0;
 	bool stalled;
 
-	g.w->requests += atomic_exchange_explicit(&g.served, 0, memory_order_relaxed);
+	g.w->requests = atomic_load_explicit(&g.requests, memory_order_relaxed);
 	if (connset_stopping())
 		say_going_away();
 	for (int i = 0; i < g.nthreads; i++) {

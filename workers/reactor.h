@@ -99,6 +99,13 @@ void reactor_event_hand(struct cconn *cc, int head_rc);
 void reactor_event_drop(struct cconn *cc);
 
 /*
+ * Accept nothing more, for good, whatever room is given back: the worker
+ * stops (--max-requests was reached in a pool thread; the loop's graceful
+ * stop follows). Any thread.
+ */
+void reactor_event_shut(void);
+
+/*
  * In the loop: cc (from reactor_event_accept()), served in a pool thread,
  * joins the set as dispatched (connset_adopt()). False when it could not:
  * cc is closed and freed.

@@ -56,6 +56,7 @@ static struct {
 	size_t inflight;        /* accepted by the pool, not yet the loop's (under mu) */
 	size_t next;            /* the listener a pool thread tries first (under mu) */
 	bool quit;              /* under mu */
+	bool shut;              /* reactor_event_shut(): the room stays 0 (under mu) */
 } A = {.mu = PTHREAD_MUTEX_INITIALIZER, .set = -1, .ctl_fd = -1, .ready_fd = -1};
 
 static struct {
@@ -233,13 +234,21 @@ void reactor_event_drop(struct cconn *cc)
 	free(cc);
 	pthread_mutex_lock(&A.mu);
 	A.inflight--;
-	if (!connset_stopping()) {
+	if (!connset_stopping() && !A.shut) {
 		wake = A.room == 0;
 		A.room++;
 	}
 	pthread_mutex_unlock(&A.mu);
 	if (wake)
 		reactor_event_wake();
+}
+
+void reactor_event_shut(void)
+{
+	pthread_mutex_lock(&A.mu);
+	A.shut = true;
+	pthread_mutex_unlock(&A.mu);
+	ev_room(0, false);
 }
 
 bool reactor_event_join(struct cconn *cc)
@@ -418,7 +427,7 @@ static void ev_room(size_t room, bool add)
 
 	pthread_mutex_lock(&A.mu);
 	wake = !add || A.room == 0;
-	A.room = add ? A.room + room : room;
+	A.room = A.shut ? 0 : add ? A.room + room : room;
 	pthread_mutex_unlock(&A.mu);
 	if (wake && write(A.ctl_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error(errno, "waking the acceptor");

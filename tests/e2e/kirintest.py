@@ -430,6 +430,20 @@ STACK_SWITCHING = ("greenlet", "gevent", "asyncio")
 ASAN = os.environ.get("KIRIN_ASAN") == "1"
 
 
+def read_by_server(port, sock):
+    """True once the server has read what sock (connected to
+    127.0.0.1:port) sent: its end of the connection has an empty receive
+    queue in /proc/net/tcp. A request is then in a worker's hands, not in
+    the listener's backlog, which a stop does not serve."""
+    want = (f"0100007F:{port:04X}", f"0100007F:{sock.getsockname()[1]:04X}")
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                return int(fields[4].split(":")[1], 16) == 0
+    return False
+
+
 def in_thread(fn):
     """Run fn() in a daemon thread; returns (thread, out) where out gets
     "value" or "error" when fn returns or raises."""

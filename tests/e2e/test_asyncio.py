@@ -14,8 +14,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
-                       recv_responses, recv_until, request, run_kirin, skip_stack_switching,
-                       wait_for, worker_classes, free_port)
+                       read_by_server, recv_responses, recv_until, request, run_kirin,
+                       skip_stack_switching, wait_for, worker_classes, free_port)
 from test_websocket import (HAVE_WEBSOCKETS, OP_BINARY, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
                             Raw, frame)
 
@@ -443,7 +443,9 @@ class AsgiLifecycle(unittest.TestCase):
                           k.log())
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET /sleep?1 HTTP/1.1\r\nHost: x\r\n\r\n")
-                time.sleep(0.3)
+                # In flight (read by the worker), not waiting in the backlog:
+                # a TERM then lets it finish.
+                self.assertTrue(wait_for(lambda: read_by_server(k.port, s), 10))
                 k.signal(15)
                 got = recv_until(s, b"slept")
             self.assertTrue(got.startswith(b"HTTP/1.1 200"))

@@ -265,6 +265,29 @@ class Prometheus(unittest.TestCase):
                     s.close()
             self.assertTrue(wait_for(lambda: state("open") == 0, 10))
 
+    def test_fresh_connections_served_by_pool_threads(self):
+        """gthread: requests whose connection a pool thread accepted and
+        serves on its own, start to finish, count as open (and not idle)
+        connections while they run."""
+        mport = free_port()
+        with Kirin("statuses:app", "-k", "gthread", "--threads", "4", "--graceful-timeout", "1",
+                   "--metrics-bind", f"127.0.0.1:{mport}") as k:
+            conns = []
+            try:
+                for _ in range(3):
+                    s = socket.create_connection(("127.0.0.1", k.port))
+                    s.sendall(b"GET /sleep/60 HTTP/1.1\r\nHost: x\r\n\r\n")
+                    conns.append(s)
+
+                def running(m):
+                    return (sample(m, "kirin_requests_in_flight") == 3 and
+                            sample(m, "kirin_connections", state="open") == 3)
+                self.assertTrue(wait_for(lambda: running(scrape(mport)), 30), scrape(mport))
+                self.assertEqual(sample(scrape(mport), "kirin_connections", state="idle"), 0)
+            finally:
+                for s in conns:
+                    s.close()
+
     def test_listen_queue_depth(self):
         """One sync worker busy in the app: connections wait in the kernel's
         queue, of a TCP listener (TCP_INFO) and of a unix one (sock_diag)."""

@@ -2,6 +2,7 @@
 stops (TERM, QUIT, INT), stopping with exit code 4 when the application
 cannot be imported, workers leaving when the arbiter dies, and TTIN/TTOU,
 HUP and the worker timeout."""
+import json
 import os
 import signal
 import sys
@@ -12,8 +13,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, group_pids, http_get, main, pid_alive,  # noqa: E402
-                       wait_for)
+from kirintest import (Kirin, group_pids, http_get, main, per_worker_class, pid_alive,  # noqa: E402
+                       raw_request, wait_for)
 
 
 class InFlight:
@@ -139,6 +140,31 @@ class Workers(unittest.TestCase):
             self.assertTrue(after, f"stuck worker not replaced: {k.workers()}\n{k.log()}")
             self.assertIn("WORKER TIMEOUT", k.log())
             self.assertEqual(http_get(k.port, "/", timeout=20).status, 200)
+
+
+class MaxRequests:
+    """--max-requests on each worker type (self.worker_class)."""
+
+    def test_exactly_max_requests_then_replaced(self):
+        """Requests one after the other, each on a new connection: the
+        first worker serves exactly --max-requests (Gunicorn's rule: the
+        count is reached, it accepts nothing more, and only what was in
+        flight then is served), however fast the next one comes."""
+        with Kirin("echo_environ:app", "-k", self.worker_class, "-w", "1",
+                   "--max-requests", "5") as k:
+            first = k.wait_workers(1)[0]  # the readiness probe was its request 1
+            pids = []
+            for _ in range(12):
+                out = raw_request(k.port, b"GET / HTTP/1.1\r\nHost: x\r\n"
+                                  b"Connection: close\r\n\r\n", timeout=30)
+                self.assertTrue(out.startswith(b"HTTP/1.1 200"), out)
+                pids.append(json.loads(out.split(b"\r\n\r\n", 1)[1])["__pid__"])
+            self.assertEqual(pids[:4], [first] * 4, pids)
+            self.assertNotIn(first, pids[4:], pids)
+            self.assertIsNone(k.poll())
+
+
+per_worker_class(MaxRequests, globals())
 
 
 class Stopping(unittest.TestCase):

@@ -174,6 +174,15 @@ struct conn {
 bool conn_idle(const struct conn *c);
 
 /*
+ * What a reader of c waits for before its next read: POLLIN, or POLLOUT
+ * when OpenSSL must write first and the socket would not take it (a
+ * handshake flight; in a read, the alert refusing a TLS 1.2 renegotiation:
+ * OpenSSL 3.0 answers a KeyUpdate with the next write, not in SSL_read).
+ * Never waits.
+ */
+short conn_read_wants(const struct conn *c);
+
+/*
  * Set up c for a freshly accepted fd (non-blocking). The conn owns the fd
  * from now on, and the buffers it allocates when bytes arrive; conn_close()
  * releases them all.

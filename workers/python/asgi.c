@@ -49,6 +49,7 @@ static PyObject *req_read_timeout(Req *r, PyObject *unused);
 static PyObject *req_grace_over(Req *r, PyObject *unused);
 static void client_gone(Req *r);
 static PyObject *body_message(Req *r);
+static int watch_body(Req *r);
 static void stop_reading(Req *r);
 static void watch_client(Req *r);
 static PyObject *bound(PyMethodDef *def, Req *r);
@@ -377,17 +378,9 @@ static PyObject *req_receive(Req *r, PyObject *unused)
 	}
 	/* Wait for body bytes, or for the client to go. */
 	r->recv_fut = PyObject_CallNoArgs(S.create_future);
-	if (!r->recv_fut)
+	if (!r->recv_fut || watch_body(r) < 0) {
+		Py_CLEAR(r->recv_fut);
 		return NULL;
-	if (!r->reading) {
-		PyObject *cb = bound(&readable_def, r);
-		if (!cb || reactor_asyncio_add(r->c->fd, false, cb) < 0) {
-			Py_XDECREF(cb);
-			Py_CLEAR(r->recv_fut);
-			return NULL;
-		}
-		Py_DECREF(cb);
-		r->reading = true;
 	}
 	if (!r->body_told) { /* body bytes are due within --timeout */
 		PyObject *cb = bound(&read_timeout_def, r);
@@ -414,8 +407,8 @@ static PyObject *req_readable(Req *r, PyObject *unused)
 	}
 	if (!r->body_told) {
 		msg = body_message(r);
-		if (!msg && !PyErr_Occurred())
-			Py_RETURN_NONE; /* not yet */
+		if (!msg && !PyErr_Occurred()) /* not yet: TLS may now wait the other way */
+			return watch_body(r) < 0 ? NULL : Py_NewRef(Py_None);
 		stop_reading(r);
 		reactor_asyncio_cancel(&r->rtimer);
 		asgi_settle(&r->recv_fut, msg, msg ? NULL : PyExc_RuntimeError,
@@ -547,11 +540,8 @@ bool asgi_readable(struct conn *c)
 	return false;
 }
 
-/*
- * The client went away: a waiting receive() hears http.disconnect (and
- * every later one), and the task is cancelled after the grace period
- * (Gunicorn's asgi_disconnect_grace_period: time for the app to clean up).
- */
+/* The client went away: receive() hears http.disconnect (now and later), and the task is
+ * cancelled after Gunicorn's asgi_disconnect_grace_period (time for the app to clean up). */
 static void client_gone(Req *r)
 {
 	PyObject *cb;
@@ -681,21 +671,32 @@ void asgi_req_resume(Req *r)
 	Py_XDECREF(res);
 }
 
-/* Give the set its reader back. */
+/* Our reader on the socket for the body: writable when TLS must write first. 0, or -1. */
+static int watch_body(Req *r)
+{
+	short want = conn_read_wants(r->c) == POLLOUT && !r->writing ? POLLOUT : POLLIN;
+	PyObject *cb = r->reading == want ? NULL : bound(&readable_def, r);
+
+	if (r->reading == want)
+		return 0;
+	stop_reading(r);
+	r->reading = cb && reactor_asyncio_add(r->c->fd, want == POLLOUT, cb) == 0 ? want : 0;
+	Py_XDECREF(cb);
+	return r->reading ? 0 : -1;
+}
+
+/* Give the set its reader back (a send()'s writer may have replaced ours). */
 static void stop_reading(Req *r)
 {
 	if (!r->reading)
 		return;
-	r->reading = false;
-	reactor_asyncio_remove(r->c->fd, false);
+	if (r->reading == POLLIN || !r->writing)
+		reactor_asyncio_remove(r->c->fd, r->reading == POLLOUT);
+	r->reading = 0;
 	watch_client(r);
 }
 
-/*
- * A task served from the loop waits, without a reader of its own on the
- * socket: have the set watch it, to hear of the client going away
- * (asgi_readable()).
- */
+/* A task served from the loop waits without our reader: the set watches (asgi_readable()). */
 static void watch_client(Req *r)
 {
 	if (r->done_cb && r->task && !r->task_done && !r->reading)

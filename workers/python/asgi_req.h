@@ -34,7 +34,7 @@ typedef struct {
 	bool task_done;
 	bool failed;        /* the app raised (or its task was cancelled) */
 	bool body_told;     /* receive() gave the message with more_body False */
-	bool reading;       /* our reader replaces the set's on the socket */
+	short reading;      /* our reader replaces the set's on the socket: POLLIN, or POLLOUT (TLS) */
 	bool writing;       /* our writer is on the socket */
 	int refuse;         /* a body framing error to answer (400, 413) */
 	PyObject *recv_fut; /* a receive() waiting for bytes or a disconnect */

@@ -177,6 +177,7 @@ static void serve(struct cconn *cc)
 		int rc;
 
 		G.w->requests++;
+		connset_counted();
 		if (out != WSGI_KEEP || !keep || conn_next_request(&cc->c) < 0) {
 			if (out != WSGI_CLOSED)
 				conn_finish(&cc->c);
