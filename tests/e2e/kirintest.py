@@ -482,6 +482,25 @@ def concurrent_gets(port, path, n, timeout=30):
     return results, time.monotonic() - start
 
 
+def read_to_eof(s, timeout=60):
+    """Receive until the peer closes (a reset counts as closed); fails the
+    test if it has not within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    out = b""
+    while time.monotonic() < deadline:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"no EOF within {timeout}s; got {out[:300]!r}")
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def recv_until(sock, marker, got=b""):
     """Receive until marker is in the bytes; returns all of them. Fails the
     test if the peer closes first."""

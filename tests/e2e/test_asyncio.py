@@ -14,7 +14,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, concurrent_gets, http_get, main, raw_request,  # noqa: E402
-                       read_by_server, recv_responses, recv_until, request, run_kirin,
+                       read_by_server, read_to_eof, recv_responses, recv_until, request, run_kirin,
                        skip_stack_switching, wait_for, worker_classes, free_port)
 from test_websocket import (HAVE_WEBSOCKETS, OP_BINARY, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402
                             Raw, frame)
@@ -407,12 +407,7 @@ class AsgiHttp(unittest.TestCase):
                 for i in range(len(raw)):
                     s.sendall(raw[i:i + 1])
                 s.shutdown(socket.SHUT_WR)
-                got = b""
-                while True:
-                    data = s.recv(65536)
-                    if not data:
-                        break
-                    got += data
+                got = read_to_eof(s, timeout=10)
             self.assertTrue(got.startswith(b"HTTP/1.1 400 ") or got == b"", got)
         self.assertEqual(http_get(self.k.port, "/echo").status, 200)
 

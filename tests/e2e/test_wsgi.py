@@ -19,7 +19,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, parse_raw, per_worker_class, raw_request,  # noqa: E402
-                       recv_responses, request, wait_for)
+                       read_to_eof, recv_responses, request, wait_for)
 
 # What wsgiref.validate (or the app's own checks) would leave in the log.
 LINT_MARKERS = ("WSGIWarning", "AssertionError", "without being closed", "Traceback")
@@ -60,23 +60,6 @@ def read_until(s, needle, timeout=60):
         chunk = s.recv(65536)
         if not chunk:
             raise AssertionError(f"connection closed before {needle!r}; got {out[:300]!r}")
-        out += chunk
-    return out
-
-
-def read_to_eof(s, timeout=60):
-    deadline = time.monotonic() + timeout
-    out = b""
-    while time.monotonic() < deadline:
-        s.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            raise AssertionError(f"no EOF within {timeout}s; got {out[:300]!r}")
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
         out += chunk
     return out
 
