@@ -20,7 +20,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, parse_raw, per_worker_class, raw_request,  # noqa: E402
-                       run_kirin, skip_stack_switching)
+                       read_to_eof, run_kirin, skip_stack_switching)
 
 TRUSTED, OTHER = "127.0.0.2", "127.0.0.1"
 
@@ -98,12 +98,7 @@ class Core:
                 for i in range(len(head)):
                     s.sendall(head[i:i + 1])
                     time.sleep(0.002)
-                got = b""
-                while True:
-                    data = s.recv(65536)
-                    if not data:
-                        break
-                    got += data
+                got = read_to_eof(s, 20)
             self.assertEqual(parse_raw(got)[0], want, got[:300])
         # Oversize: a SCRIPT_NAME past the field size limit is 431.
         status, _, raw = ask(self.k.port, ["SCRIPT_NAME: /" + "a" * 9000])

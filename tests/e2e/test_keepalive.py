@@ -13,22 +13,21 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, http_get, main, recv_responses, skip_stack_switching,  # noqa: E402
-                       wait_for)
+from kirintest import (Kirin, http_get, main, read_to_eof, recv_responses,  # noqa: E402
+                       skip_stack_switching, wait_for)
 
 
 def seconds_to_close(port, data):
     """Send data on a new connection, read one answer, and return how long
-    the server then takes to close the connection (an answer such as a 408
-    may come first)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        if len(recv_responses(s, 1, 5)) != 1:
-            raise AssertionError("no answer")
+    the server then takes to close the connection, counted from the send:
+    never less than the server's idle timer, however late this client gets
+    to read the answer on a busy machine."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
         start = time.monotonic()
-        s.settimeout(15)
-        while s.recv(4096):
-            pass
+        s.sendall(data)
+        if len(recv_responses(s, 1, 20)) != 1:
+            raise AssertionError("no answer")
+        read_to_eof(s, 30)
         return time.monotonic() - start
 
 
@@ -45,10 +44,12 @@ class KeepAlive:
                     slow.append(s)
                 for s in slow[:50]:
                     s.sendall(b"a")
+                # Held threads would leave it unanswered until --timeout
+                # (30 s) closes the slow heads.
                 start = time.monotonic()
-                r = http_get(k.port, "/", timeout=10)
+                r = http_get(k.port, "/", timeout=20)
                 self.assertEqual(r.status, 200)
-                self.assertLess(time.monotonic() - start, 2.0)
+                self.assertLess(time.monotonic() - start, 15)
             finally:
                 for s in slow:
                     s.close()
@@ -76,7 +77,7 @@ class KeepAlive:
         with Kirin("-k", self.KIND, "--keep-alive", "1", "hello:app") as k:
             waited = seconds_to_close(k.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertGreater(waited, 0.8)
-            self.assertLess(waited, 5)
+            self.assertLess(waited, 15)
 
     def test_blank_line_after_a_body_leaves_the_connection_idle(self):
         # Some clients end a POST body with an extra CRLF (RFC 9112 2.2 lets
@@ -84,13 +85,13 @@ class KeepAlive:
         # not in the middle of a head (--timeout).
         post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc\r\n"
         with Kirin("-k", self.KIND, "--timeout", "30", "--keep-alive", "1", "hello:app") as k:
-            self.assertLess(seconds_to_close(k.port, post), 5)
+            self.assertLess(seconds_to_close(k.port, post), 15)
             # Nor does it hide the request that follows.
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(post)
-                self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                self.assertEqual(len(recv_responses(s, 1, 10)), 1)
                 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                (head, _), = recv_responses(s, 1, 5)
+                (head, _), = recv_responses(s, 1, 10)
                 self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
 
     def test_head_begun_behind_a_request_waits_for_timeout(self):
@@ -98,22 +99,16 @@ class KeepAlive:
         # connection waits --timeout for the rest, not --keep-alive.
         with Kirin("-k", self.KIND, "--timeout", "2", "--keep-alive", "30", "hello:app") as k:
             self.assertLess(seconds_to_close(
-                k.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost"), 8)
+                k.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost"), 15)
 
     def test_unfinished_head_closed_after_timeout(self):
         with Kirin("-k", self.KIND, "--timeout", "2", "--keep-alive", "30", "hello:app") as k:
+            start = time.monotonic()  # before the server can start its timer
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-                start = time.monotonic()
-                s.settimeout(15)
-                got = b""
-                while True:  # an answer (408) or none, then the close
-                    data = s.recv(4096)
-                    if not data:
-                        break
-                    got += data
+                got = read_to_eof(s, 30)  # an answer (408) or none, then the close
                 self.assertGreater(time.monotonic() - start, 1.5, got)
-                self.assertLess(time.monotonic() - start, 8, got)
+                self.assertLess(time.monotonic() - start, 15, got)
 
     def test_closing_clients_in_parallel_all_answered(self):
         # A connection closed after its answer frees its fd number, which the
@@ -126,33 +121,29 @@ class KeepAlive:
                     try:
                         with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                            got = b""
-                            while True:
-                                data = s.recv(65536)
-                                if not data:
-                                    break
-                                got += data
+                            got = read_to_eof(s, 30)
                         if not got.startswith(b"HTTP/1.1 200"):
                             failures.append(got[:60])
-                    except OSError as e:
+                    except (OSError, AssertionError) as e:
                         failures.append(repr(e))
             threads = [threading.Thread(target=client) for _ in range(8)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join(60)
+            self.assertFalse(any(t.is_alive() for t in threads))
             self.assertEqual(failures, [])
 
     def test_http10_closes_unless_keep_alive_asked(self):
         with Kirin("-k", self.KIND, "hello:app") as k:
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                (head, _), = recv_responses(s, 1, 5)
+                (head, _), = recv_responses(s, 1, 10)
                 self.assertIn(b"Connection: close", head)
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 for _ in range(2):
                     s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-                    (head, _), = recv_responses(s, 1, 5)
+                    (head, _), = recv_responses(s, 1, 10)
                     self.assertIn(b"Connection: keep-alive", head)
 
     def test_term_lets_in_flight_requests_finish(self):
@@ -187,8 +178,8 @@ class KeepAlive:
                 time.sleep(0.3)  # accepted
                 start = time.monotonic()
                 k.signal(signal.SIGTERM)
-                self.assertEqual(k.wait(20), 0)
-                self.assertLess(time.monotonic() - start, 8)
+                self.assertEqual(k.wait(40), 0)
+                self.assertLess(time.monotonic() - start, 30)
 
     def test_worker_connections_cap(self):
         with Kirin("-k", self.KIND, "--worker-connections", "2", "hello:app") as k:
@@ -196,14 +187,14 @@ class KeepAlive:
             try:
                 for s in held:
                     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-                    self.assertEqual(len(recv_responses(s, 1, 5)), 1)
+                    self.assertEqual(len(recv_responses(s, 1, 10)), 1)
                 # A third connection waits in the backlog until one closes.
                 third = socket.create_connection(("127.0.0.1", k.port), timeout=5)
                 third.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 third.settimeout(0.5)
                 self.assertRaises(socket.timeout, third.recv, 1)
                 held.pop().close()
-                self.assertEqual(len(recv_responses(third, 1, 5)), 1)
+                self.assertEqual(len(recv_responses(third, 1, 10)), 1)
                 third.close()
             finally:
                 for s in held:
