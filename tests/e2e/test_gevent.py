@@ -113,7 +113,7 @@ class GeventTest(unittest.TestCase):
             t, out = in_thread(lambda: http_get(k.port, "/poll", timeout=20))
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                if http_get(k.port, "/publish?msg=hi", timeout=5).body != b"0\n":
+                if http_get(k.port, "/publish?msg=hi", timeout=10).body != b"0\n":
                     break
                 time.sleep(0.05)
             t.join(10)
@@ -122,11 +122,11 @@ class GeventTest(unittest.TestCase):
     def test_two_hundred_monkey_patched_sleepers(self):
         with Kirin("-k", "gevent", "-w", "1", "--log-level", "debug",
                    "gevent_bottle:app") as k:
-            results, elapsed = concurrent_gets(k.port, "/sleep?s=0.2", 200)
+            results, elapsed = concurrent_gets(k.port, "/sleep?s=1", 200)
             self.assertEqual(results, [200] * 200)
-            self.assertLess(elapsed, 4.0)  # serially: 40 s
+            self.assertLess(elapsed, 20)  # serially: 200 s
             # The pool gives back the greenlets the burst left, unhurt.
-            self.assertTrue(wait_for(lambda: "gave back" in k.log(), 5), k.log())
+            self.assertTrue(wait_for(lambda: "gave back" in k.log(), 15), k.log())
             results, _ = concurrent_gets(k.port, "/sleep?s=0.2", 200)
             self.assertEqual(results, [200] * 200)
             self.assertNotIn("Error", k.log())

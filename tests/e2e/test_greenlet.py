@@ -24,19 +24,20 @@ class AppThreadsTest(unittest.TestCase):
                 first = int(http_get(k.port, "/", timeout=10).body)
                 time.sleep(1.0)
                 second = int(http_get(k.port, "/", timeout=10).body)
-                self.assertGreater(second - first, 20, (first, second))
+                # 100 a second when it runs; a busy machine may slow it.
+                self.assertGreater(second - first, 10, (first, second))
 
 
 @skip_stack_switching("greenlet")
 class GreenletTest(unittest.TestCase):
     def test_two_hundred_sleepers_in_one_worker(self):
         with Kirin("-k", "greenlet", "--log-level", "debug", "coop:app") as k:
-            results, elapsed = concurrent_gets(k.port, "/sleep?0.2", 200)
+            results, elapsed = concurrent_gets(k.port, "/sleep?1", 200)
             self.assertEqual(results, [200] * 200)
-            self.assertLess(elapsed, 4.0)  # serially: 40 s
+            self.assertLess(elapsed, 20)  # serially: 200 s
             # The pool gives back the greenlets the burst left, unhurt, and
             # the next burst gets new ones.
-            self.assertTrue(wait_for(lambda: "gave back" in k.log(), 5), k.log())
+            self.assertTrue(wait_for(lambda: "gave back" in k.log(), 15), k.log())
             results, _ = concurrent_gets(k.port, "/sleep?0.2", 200)
             self.assertEqual(results, [200] * 200)
             self.assertNotIn("Error", k.log())

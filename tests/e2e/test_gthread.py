@@ -18,9 +18,11 @@ from kirintest import (Kirin, concurrent_gets, main, raw_request,  # noqa: E402
 class GthreadTest(unittest.TestCase):
     def test_fifty_sleepers_run_concurrently(self):
         with Kirin("-k", "gthread", "--threads", "50", "slow:app") as k:
-            results, elapsed = concurrent_gets(k.port, "/?0.1", 50)
+            # 1 s each: a bound generous for a busy machine still tells
+            # 50 at once (1 s) from 3 at a time (17 s) or serially (50 s).
+            results, elapsed = concurrent_gets(k.port, "/?1", 50)
             self.assertEqual(results, [200] * 50)
-            self.assertLess(elapsed, 2.5)  # serially: 5 s
+            self.assertLess(elapsed, 15)
 
     def test_a_killed_worker_takes_few_unserved_connections(self):
         """The acceptor took every connection the kernel had queued, so a
@@ -86,7 +88,7 @@ class GthreadTest(unittest.TestCase):
                 self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
                 self.assertTrue(wait_for(lambda: "still running after the graceful timeout"
                                          in k.log(), 10), k.log())
-                self.assertTrue(wait_for(lambda: "GET /last" in open(log).read(), 2),
+                self.assertTrue(wait_for(lambda: "GET /last" in open(log).read(), 10),
                                 k.log())
 
     def test_one_thread_serves_while_fresh_connections_must_wait(self):
