@@ -296,21 +296,23 @@ class Prometheus(unittest.TestCase):
         unix = os.path.join(d.name, "k.sock")
         with Kirin("statuses:app", "-w", "1", "-b", f"unix:{unix}",
                    "--metrics-bind", f"127.0.0.1:{mport}") as k:
+            # One sleeper for both listeners, long enough for a busy machine:
+            # the queues drain once it ends.
+            t, _ = in_thread(lambda: http_get(k.port, "/sleep/8", timeout=30))
+            self.assertTrue(wait_for(lambda: sample(scrape(mport),
+                                                    "kirin_requests_in_flight") == 1, 10))
             for name, connect in ((f"127.0.0.1:{k.port}",
                                    lambda: socket.create_connection(("127.0.0.1", k.port))),
                                   (f"unix:{unix}", lambda: unix_connect(unix))):
                 key = ("kirin_listen_queue", frozenset({("listener", name)}))
                 self.assertEqual(scrape(mport)[key], 0)
-                t, _ = in_thread(lambda: http_get(k.port, "/sleep/3", timeout=20))
-                self.assertTrue(wait_for(lambda: sample(scrape(mport),
-                                                        "kirin_requests_in_flight") == 1, 10))
                 waiting = [connect() for _ in range(3)]
                 try:
                     self.assertTrue(wait_for(lambda: scrape(mport)[key] == 3, 3), scrape(mport))
                 finally:
                     for s in waiting:
                         s.close()
-                    t.join(20)
+            t.join(30)
         d.cleanup()
 
     def test_restarts_by_cause(self):

@@ -158,14 +158,13 @@ class Nginx(unittest.TestCase):
             never.sendall(b"GET / HTTP/1.1\r\nHo")  # never finishes its head
             try:
                 def trickle(s):
-                    halfway = None
-                    for i in range(40):
+                    for _ in range(39):
                         s.sendall(b"x")
                         time.sleep(0.1)
-                        if i == 20:
-                            halfway = time.monotonic()
+                    last = time.monotonic()
+                    s.sendall(b"x")
                     s.settimeout(20)
-                    return s.recv(4096), halfway
+                    return s.recv(4096), last
                 threads = [in_thread(lambda s=s: trickle(s)) for s in slow]
                 time.sleep(0.3)
                 r = self.get(b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
@@ -176,12 +175,12 @@ class Nginx(unittest.TestCase):
                 for t, out in threads:
                     t.join(30)
                     self.assertIn("value", out, out)
-                    answer, halfway = out["value"]
+                    answer, last = out["value"]
                     self.assertIn(b"HTTP/1.1 200", answer)
-                    # Answered before the slow bodies were half sent (kirin alone,
-                    # or nginx without request buffering, answers it only once a
-                    # slow body is complete).
-                    self.assertLess(fast_done, halfway)
+                    # Answered before the slow bodies' last bytes were sent (kirin
+                    # alone, or nginx without request buffering, answers it only
+                    # once a slow body is complete).
+                    self.assertLess(fast_done, last)
                 self.assertEqual(k.poll(), None)
             finally:
                 never.close()
