@@ -268,7 +268,7 @@ class AsgiHttp(unittest.TestCase):
             s.sendall(b"GET /disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
             recv_until(s, b"waiting")
         self.assertTrue(wait_for(lambda: int(http_get(self.k.port, "/count").body) == before + 1,
-                                 5))
+                                 15))
 
     def test_disconnect_grace_period(self):
         # The class's server runs with --asgi-disconnect-grace-period 1.
@@ -276,7 +276,7 @@ class AsgiHttp(unittest.TestCase):
             with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
                 s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
                 recv_until(s, b"waiting")
-            return time.monotonic()
+                return time.monotonic()  # taken before the close the server waits from
 
         def graces():
             return json.loads(http_get(self.k.port, "/graces").body)
@@ -297,19 +297,19 @@ class AsgiHttp(unittest.TestCase):
                 s.sendall(b"GET /grace?30&deaf HTTP/1.1\r\nHost: x\r\n\r\n")
                 recv_until(s, b"waiting")
             self.assertTrue(wait_for(lambda: json.loads(http_get(k.port, "/graces").body)
-                                     == ["cancelled"], 5))
+                                     == ["cancelled"], 15))
 
     def test_work_after_the_response(self):
         # The connection's next request need not wait for the task's end;
         # what the task does after its response still counts (its error).
         with socket.create_connection(("127.0.0.1", self.k.port), timeout=10) as s:
-            s.sendall(b"GET /after?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /after?6 HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(recv_responses(s, 1, 10)[0][1], b"answered")
             t0 = time.monotonic()
             s.sendall(b"GET /echo?next HTTP/1.1\r\nHost: x\r\n\r\n")
             self.assertEqual(json.loads(recv_responses(s, 1, 10)[0][1])["query"], "next")
-            self.assertLess(time.monotonic() - t0, 2.5)
-        self.assertTrue(wait_for(lambda: "failed after its response" in self.k.log(), 10))
+            self.assertLess(time.monotonic() - t0, 5)  # the task's end: 6 s
+        self.assertTrue(wait_for(lambda: "failed after its response" in self.k.log(), 20))
         self.assertIn("after", json.loads(http_get(self.k.port, "/graces").body))
 
     def test_app_errors_are_500(self):
@@ -425,9 +425,9 @@ class AsgiHttp(unittest.TestCase):
         self.assertEqual(http_get(self.k.port, "/echo", timeout=5).status, 200)
 
     def test_concurrent_sleepers(self):
-        results, elapsed = concurrent_gets(self.k.port, "/sleep?0.3", 200)
+        results, elapsed = concurrent_gets(self.k.port, "/sleep?1", 200)
         self.assertEqual(results, [200] * 200)
-        self.assertLess(elapsed, 10.0)  # serially: 60 s
+        self.assertLess(elapsed, 20)  # serially: 200 s
 
 
 @skip_stack_switching("asyncio")
@@ -557,7 +557,7 @@ class AsgiLifecycle(unittest.TestCase):
     def test_access_log(self):
         with Kirin(*ASYNCIO, "--access-logfile", "-", "asgi_apps:app") as k:
             http_get(k.port, "/echo?q=1")
-            self.assertTrue(wait_for(lambda: '"GET /echo?q=1 HTTP/1.1" 200' in k.stdout(), 5),
+            self.assertTrue(wait_for(lambda: '"GET /echo?q=1 HTTP/1.1" 200' in k.stdout(), 15),
                             k.stdout())
 
 
@@ -568,7 +568,7 @@ class WsgiOnTheLoop(unittest.TestCase):
             self.assertIn("serving WSGI", k.log())
             for _ in range(3):
                 self.assertEqual(http_get(k.port, "/later").body, b"scheduled\n")
-            self.assertTrue(wait_for(lambda: http_get(k.port, "/fired").body == b"fired 3\n", 5))
+            self.assertTrue(wait_for(lambda: http_get(k.port, "/fired").body == b"fired 3\n", 15))
             time.sleep(0.5)
             self.assertEqual(http_get(k.port, "/fired").body, b"fired 3\n")
 
@@ -697,7 +697,7 @@ class AsgiWebSocket(unittest.TestCase):
         self.assertEqual(ws.recv(), big[::-1])
         before = len(self.closes())
         ws.close(status=1000)
-        self.assertTrue(wait_for(lambda: len(self.closes()) == before + 1, 5))
+        self.assertTrue(wait_for(lambda: len(self.closes()) == before + 1, 15))
         self.assertEqual(self.closes()[-1], 1000)
 
     def test_refusals(self):
@@ -833,11 +833,11 @@ class AsgiWebSocket(unittest.TestCase):
             self.assertTrue(mute.eof())
             self.assertTrue(stuck.eof())
             took = time.monotonic() - start
-            self.assertLess(took, 10)
+            self.assertLess(took, 20)
             self.assertGreater(took, 3.5)
             self.assertIn("no pong within 2 s", k.log())
             self.assertTrue(wait_for(lambda: json.loads(
-                http_get(k.port, "/wscloses").body).count(1006) == 2, 5))
+                http_get(k.port, "/wscloses").body).count(1006) == 2, 15))
             alive = Raw(k.port, "/")
             for _ in range(2):
                 op, payload = alive.frame()

@@ -126,9 +126,9 @@ class StuckWorker(unittest.TestCase):
             (pid,) = k.wait_workers(1)
             start = time.monotonic()
             in_thread(lambda: http_get(k.port, "/spin", timeout=30))
-            replaced = wait_for(lambda: (lambda w: len(w) == 1 and pid not in w)(k.workers()), 10)
+            replaced = wait_for(lambda: (lambda w: len(w) == 1 and pid not in w)(k.workers()), 30)
             self.assertTrue(replaced, k.log())
-            self.assertLess(time.monotonic() - start, 10)
+            self.assertLess(time.monotonic() - start, 30)  # the app spins forever
             log = k.log()
             self.assertIn(f"WORKER TIMEOUT (pid:{pid})", log)
             self.assertIn("spin_forever", log)  # where the app was stuck
@@ -157,7 +157,7 @@ class Daemon(unittest.TestCase):
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, timeout=20).returncode
             self.assertEqual(rc, 0)
-            self.assertLess(time.monotonic() - started, 10)
+            self.assertLess(time.monotonic() - started, 15)
             pid = None
             try:
                 self.assertTrue(wait_for(lambda: os.path.exists(pidfile), 10))
@@ -496,7 +496,7 @@ class Upgrade(unittest.TestCase):
                                              in k.log(), 10), k.log())
                     self.stop_arbiter(new_pid, k.log())
                     # The file is stale now: removed before the old arbiter's stop ends.
-                    self.assertTrue(wait_for(lambda: not os.path.exists(sock), 5), k.log())
+                    self.assertTrue(wait_for(lambda: not os.path.exists(sock), 15), k.log())
                     self.assertIsNone(k.poll(), k.log())
                     self.assertEqual(k.wait(15), 0, k.log())
                     # The new arbiter went while the old one waited for the request.

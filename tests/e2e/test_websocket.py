@@ -180,7 +180,7 @@ class WebSocketTests:
             ws.close()
             self.assertEqual(ws.status, 101)
             self.assertTrue(wait_for(lambda: "receive() after close: WebSocketError" in k.log(),
-                                     5), k.log())
+                                     15), k.log())
 
     @unittest.skipUnless(HAVE_CLIENT or CI, NO_CLIENT)
     def test_attributes(self):
@@ -436,8 +436,8 @@ class WebSocketTests:
             for ws in conns:
                 self.assertEqual(ws.close_code(), 1001)
                 self.assertTrue(ws.eof())
-            self.assertIsNotNone(k.wait(10))
-            self.assertLess(time.monotonic() - start, 5)
+            self.assertIsNotNone(k.wait(15))
+            self.assertLess(time.monotonic() - start, 15)  # not --graceful-timeout 20
 
     def test_silent_clients_closed_after_the_ping_timeout(self):
         with self.kirin("--websocket-ping", "2") as k:
@@ -453,7 +453,7 @@ class WebSocketTests:
             self.assertTrue(mute.eof())
             self.assertTrue(stuck is None or stuck.eof())
             took = time.monotonic() - start
-            self.assertLess(took, 10)
+            self.assertLess(took, 20)
             self.assertGreater(took, 3.5)
             self.assertIn("no pong within 2 s", k.log())
             # A client that answers keeps its connection past the timeout.
@@ -473,7 +473,7 @@ class WebSocketTests:
             stuck.send(frame(OP_BINARY, b"x" * 1000)[:500])
             start = time.monotonic()
             self.assertTrue(stuck.eof())
-            self.assertLess(time.monotonic() - start, 5)
+            self.assertLess(time.monotonic() - start, 15)
             if idle is None:
                 return
             # Idle between messages (longer than --timeout) is not stuck: still served.
@@ -700,7 +700,7 @@ class GthreadPool(unittest.TestCase):
             self.assertEqual(a.frame(), (OP_TEXT, b"1"))
             b.send(frame(OP_TEXT, b"2"))
             self.assertEqual(b.frame(), (OP_TEXT, b"2"))
-            self.assertTrue(wait_for(lambda: "hold all 2 threads" in k.log(), 5), k.log())
+            self.assertTrue(wait_for(lambda: "hold all 2 threads" in k.log(), 15), k.log())
             a.close()  # before the stop, which would wait for them
             b.close()
 
