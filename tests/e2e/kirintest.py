@@ -4,6 +4,15 @@ Every test runs `$KIRIN` (set by `make check`) in its own process group,
 bounds every wait with a deadline, and kills what it started by pid, also
 when the test fails. Standard library only.
 
+Timing: make check runs on loaded 2-core CI machines, where a process
+may wait a second or more for a core. Wait for an event (wait_for(),
+read_to_eof(), a log line, /proc) rather than sleep and assert; give an
+"eventually" 10-30 s, which costs nothing when kirin behaves; keep an
+upper bound only where it tells a timer from another one (--timeout 2
+from --keep-alive 30), well below the other; start the clock of a "not
+before" assert before the action the server times from (before the
+send, the connect), never after reading an answer.
+
 Environment (see tests/local.mk): KIRIN, KIRIN_SRCDIR, KIRIN_PYTHON,
 KIRIN_CONFORMANCE_DIR, CI.
 """
