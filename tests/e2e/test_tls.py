@@ -4,7 +4,8 @@ clients: GET, POST, keep-alive, pipelining, file_wrapper over TLS, mutual
 TLS required and refused, plain HTTP on the TLS port, hostile handshakes
 (silent, byte by byte, garbage, truncated, renegotiation) while a normal
 client is served, bad certificates refused at start, session resumption
-across workers, and HUP certificate rotation under load."""
+across workers, HUP certificate rotation under load, and ASGI apps on the
+asyncio worker (streamed, pathsend, slow and stalled readers, WebSocket)."""
 import fcntl
 import hashlib
 import http.client
@@ -27,7 +28,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
-                       run_kirin, wait_for)
+                       read_to_eof, recv_until, run_kirin, skip_stack_switching, wait_for)
 
 PKI = None  # the test CA's folder (setUpModule)
 FILE_SIZE = 13 * 1024 * 1024
@@ -503,6 +504,94 @@ class Serve:
 
 
 per_worker_class(Serve, globals())
+
+
+@skip_stack_switching("asyncio")
+class Asgi(unittest.TestCase):
+    """ASGI apps on the asyncio worker: everything they send goes through
+    TLS, also what waits for the socket, a pathsend file and WebSocket frames."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin("-k", "asyncio", "-w", "1", "--timeout", "3", *tls_args(),
+                      "asgi_apps:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def test_requests_keepalive_pipelining_curl(self):
+        status, body = https(self.k.port, "/x?1")
+        self.assertEqual(status, 200)
+        self.assertEqual((json.loads(body)["scheme"], json.loads(body)["query"]), ("https", "1"))
+        data = os.urandom(300_000)
+        status, body = https(self.k.port, "/upload", "POST", data)
+        self.assertEqual((status, body), (200, data))
+        out = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", pki("ca.pem"),
+                              f"https://127.0.0.1:{self.k.port}/curl"], capture_output=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["path"], "/curl")
+        with tls_socket(self.k.port) as s:
+            s.sendall(b"".join(b"GET /p?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
+            got = recv_responses(s, 3, 10)
+            s.sendall(b"GET /p?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got += recv_responses(s, 1, 10)
+        self.assertEqual([json.loads(b)["query"] for _, b in got], ["0", "1", "2", "3"])
+
+    def test_large_responses_to_a_slow_reader(self):
+        # More than the socket buffers hold, streamed and from a file: the
+        # bytes OpenSSL could not write wait for the socket, and another
+        # client is served meanwhile.
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            data = os.urandom(FILE_SIZE)
+            f.write(data)
+            f.flush()
+            conn = http.client.HTTPSConnection("127.0.0.1", self.k.port, timeout=30,
+                                               context=client_context())
+            try:
+                for path, want in ((b"/stream?64&262144", b"".join(
+                        b"%c" % (97 + i % 26) * 262144 for i in range(64)) + b"end"),
+                                   (b"/file?" + f.name.encode(), data)):
+                    conn.request("GET", path.decode())
+                    time.sleep(0.5)
+                    self.assertEqual(https(self.k.port, "/other")[0], 200)
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(hashlib.sha256(r.read()).digest(),
+                                     hashlib.sha256(want).digest())
+            finally:
+                conn.close()
+
+    def test_a_reader_that_stops_is_cut(self):
+        # A client that stops reading a 100 MiB response is given up after
+        # --timeout (3 s) without progress; others are served meanwhile.
+        with tls_socket(self.k.port, timeout=30) as s:
+            s.sendall(b"GET /stream?400&262144 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = s.recv(1000)
+            self.assertEqual(https(self.k.port, "/other")[0], 200)
+            time.sleep(5)
+            got += read_to_eof(s, 20)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+        self.assertLess(len(got), 100 << 20)
+        self.assertEqual(https(self.k.port, "/after")[0], 200)
+        self.assertIsNone(self.k.poll())
+
+    def test_websocket(self):
+        try:
+            import websocket
+        except ImportError:
+            self.skipTest("python3-websocket is not installed")
+        with Kirin("-k", "asyncio", "-w", "1", *tls_args(), "asgi_apps:ws_echo") as k:
+            ws = websocket.create_connection(f"wss://127.0.0.1:{k.port}/echo", timeout=10,
+                                             sslopt={"ca_certs": pki("ca.pem")})
+            try:
+                for message in ("hi", "x" * 100_000, b"\0\1" * 400_000):
+                    ws.send(message) if isinstance(message, str) else ws.send_binary(message)
+                    self.assertEqual(ws.recv(), message)
+            finally:
+                ws.close()
+            self.assertEqual(https(k.port)[0], 200)
 
 
 class Operations(unittest.TestCase):

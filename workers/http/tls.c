@@ -234,6 +234,25 @@ int tls_writev(struct conn *c, struct iovec *iov, int n)
 	return 0;
 }
 
+ssize_t tls_send(struct conn *c, const void *buf, size_t len)
+{
+	size_t w = 0;
+	int e;
+
+	lock(c);
+	ERR_clear_error();
+	e = SSL_write_ex(c->ssl, buf, len, &w) == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, 0);
+	unlock(c);
+	if (e == SSL_ERROR_NONE)
+		return (ssize_t)w;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	/* Wanting to read first needs a renegotiation, which is refused. */
+	return failed(c, e == SSL_ERROR_SYSCALL && errno ? errno : EPIPE);
+}
+
 int tls_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
 {
 	char *buf;

@@ -70,6 +70,14 @@ bool tls_pending(struct conn *c);
 int tls_writev(struct conn *c, struct iovec *iov, int n);
 
 /*
+ * Write up to len bytes of buf (len > 0), never waiting. Returns the bytes
+ * written, or -1 with errno: EAGAIN when the socket is full (call again
+ * when it is writable, with the same bytes first: the buffer may move and
+ * grow, never shrink), else the connection failed.
+ */
+ssize_t tls_send(struct conn *c, const void *buf, size_t len);
+
+/*
  * Send *left bytes of the regular file fd from *off: sendfile(2) through
  * kernel TLS when OpenSSL turned it on for this connection, else read and
  * SSL_write. Advances *off and *left. Returns 0, or -1 (peer gone, a wait
