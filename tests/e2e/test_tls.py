@@ -28,7 +28,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
-                       read_to_eof, recv_until, run_kirin, skip_stack_switching, wait_for)
+                       read_to_eof, run_kirin, skip_stack_switching, wait_for)
 
 PKI = None  # the test CA's folder (setUpModule)
 FILE_SIZE = 13 * 1024 * 1024
@@ -506,7 +506,6 @@ class Serve:
 per_worker_class(Serve, globals())
 
 
-@skip_stack_switching("asyncio")
 class Asgi(unittest.TestCase):
     """ASGI apps on the asyncio worker: everything they send goes through
     TLS, also what waits for the socket, a pathsend file and WebSocket frames."""
@@ -577,6 +576,7 @@ class Asgi(unittest.TestCase):
         self.assertEqual(https(self.k.port, "/after")[0], 200)
         self.assertIsNone(self.k.poll())
 
+    @skip_stack_switching("asyncio")  # a WebSocket is served in a connection greenlet
     def test_websocket(self):
         try:
             import websocket
