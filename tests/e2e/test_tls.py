@@ -28,7 +28,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
-                       read_to_eof, run_kirin, skip_stack_switching, wait_for)
+                       read_to_eof, request, run_kirin, skip_stack_switching, wait_for)
 
 PKI = None  # the test CA's folder (setUpModule)
 FILE_SIZE = 13 * 1024 * 1024
@@ -538,6 +538,38 @@ class Asgi(unittest.TestCase):
             got += recv_responses(s, 1, 10)
         self.assertEqual([json.loads(b)["query"] for _, b in got], ["0", "1", "2", "3"])
 
+    def test_tls_extension(self):
+        # asgiref's TLS extension: in every scope over TLS, never in plain HTTP.
+        with open(pki("server.pem")) as f:
+            server_pem = f.read()
+        for keepalive in (False, True):
+            ctx = client_context()
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # its cipher suite is the client's
+            ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+            conn = http.client.HTTPSConnection("127.0.0.1", self.k.port, timeout=10, context=ctx)
+            try:
+                for i in range(3 if keepalive else 1):
+                    conn.request("GET", "/tls")
+                    tls = json.loads(conn.getresponse().read())
+                    self.assertEqual(tls, {
+                        "server_cert": server_pem, "client_cert_chain": [],
+                        "client_cert_name": None, "client_cert_error": None,
+                        "tls_version": 0x0303, "cipher_suite": 0xC02B})
+            finally:
+                conn.close()
+        tls = json.loads(https(self.k.port, "/tls")[1])
+        self.assertEqual((tls["tls_version"], tls["cipher_suite"] >> 8), (0x0304, 0x13))
+        with Kirin("-k", "asyncio", "-w", "1", "asgi_apps:app") as k:
+            self.assertEqual(request(k.port, "/tls").body, b"null")
+        with Kirin("-k", "asyncio", "-w", "1", *tls_args(), "--cert-reqs", "2", "--ca-certs",
+                   pki("ca.pem"), "asgi_apps:app") as k:
+            tls = json.loads(https(k.port, "/tls", ctx=client_context("client"))[1])
+            with open(pki("client.pem")) as f, open(pki("ca.pem")) as ca:
+                client, authority = f.read(), ca.read()
+            # OpenSSL's client sends the chain it builds from its CA file.
+            self.assertIn(tls["client_cert_chain"], ([client], [client, authority]))
+            self.assertEqual(tls["client_cert_name"], "CN=client one,O=kirin tests")
+
     def test_large_responses_to_a_slow_reader(self):
         # More than the socket buffers hold, streamed and from a file: the
         # bytes OpenSSL could not write wait for the socket, and another
@@ -589,6 +621,8 @@ class Asgi(unittest.TestCase):
                 for message in ("hi", "x" * 100_000, b"\0\1" * 400_000):
                     ws.send(message) if isinstance(message, str) else ws.send_binary(message)
                     self.assertEqual(ws.recv(), message)
+                ws.send("tls?")
+                self.assertEqual(json.loads(ws.recv())["tls_version"], 0x0304)
             finally:
                 ws.close()
             self.assertEqual(https(k.port)[0], 200)

@@ -31,6 +31,7 @@ static void unlock(struct conn *c);
 static int64_t now_ms(void);
 static int failed(struct conn *c, int err);
 static int wait_for(struct conn *c, int ssl_error);
+static int pem_of(X509 *x, char **pem, size_t *pemlen);
 
 int tls_attach(struct conn *c, struct ssl_ctx_st *ctx)
 {
@@ -338,16 +339,55 @@ int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *p
 		goto out;
 	len = BIO_get_mem_data(m, &data);
 	snprintf(dn, dnlen, "%.*s", (int)len, data);
-	(void)BIO_reset(m);
-	if (PEM_write_bio_X509(m, x) != 1)
-		goto out;
-	len = BIO_get_mem_data(m, &data);
-	*pem = mem_alloc((size_t)len + 1);
-	memcpy(*pem, data, (size_t)len);
-	(*pem)[len] = '\0';
-	*pemlen = (size_t)len;
-	rc = 1;
+	rc = pem_of(x, pem, pemlen);
 out:
+	BIO_free(m);
+	ERR_clear_error();
+	return rc;
+}
+
+void tls_session(const struct conn *c, int *version, int *cipher)
+{
+	const SSL_CIPHER *sc = SSL_get_current_cipher(c->ssl);
+
+	*version = SSL_version(c->ssl);
+	*cipher = sc ? (int)SSL_CIPHER_get_protocol_id(sc) : -1;
+}
+
+int tls_cert(const struct conn *c, int which, char **pem, size_t *pemlen)
+{
+	STACK_OF(X509) *chain;
+	X509 *x;
+
+	if (which == 0)
+		x = SSL_get_certificate(c->ssl);
+	else if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+		x = NULL;
+	else if (which == 1)
+		x = SSL_get0_peer_certificate(c->ssl);
+	else if ((chain = SSL_get_peer_cert_chain(c->ssl)) && which - 2 < sk_X509_num(chain))
+		x = sk_X509_value(chain, which - 2);
+	else
+		x = NULL;
+	return x ? pem_of(x, pem, pemlen) : 0;
+}
+
+/* x as PEM text in a new buffer *pem (NUL-terminated), its length in *pemlen: 1, or -1. */
+static int pem_of(X509 *x, char **pem, size_t *pemlen)
+{
+	BIO *m = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int rc = -1;
+
+	if (m && PEM_write_bio_X509(m, x) == 1) {
+		len = BIO_get_mem_data(m, &data);
+		*pem = mem_alloc((size_t)len + 1);
+		memcpy(*pem, data, (size_t)len);
+		(*pem)[len] = '\0';
+		*pemlen = (size_t)len;
+		rc = 1;
+	}
 	BIO_free(m);
 	ERR_clear_error();
 	return rc;

@@ -98,3 +98,18 @@ void tls_free(struct conn *c);
  * none, -1 when out of memory. Never waits.
  */
 int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *pemlen);
+
+/*
+ * c's session as the ASGI TLS extension tells it: the protocol version
+ * (0x0304 for TLS 1.3) and the cipher suite's IANA number (0x1301 for
+ * TLS_AES_128_GCM_SHA256; -1 when unknown). Never waits.
+ */
+void tls_session(const struct conn *c, int *version, int *cipher);
+
+/*
+ * A certificate of c's session as a new PEM text in *pem (free() it), its
+ * length in *pemlen: which 0 is the server's own, 1 the client's (when it
+ * was verified), 2.. the chain the client sent with it. Returns 1, 0 when
+ * there is none, -1 when out of memory. Never waits.
+ */
+int tls_cert(const struct conn *c, int which, char **pem, size_t *pemlen);

@@ -110,6 +110,7 @@ int asgi_ws_begin(Req *r, PyObject *scope)
 	                 0 ||
 	             PyDict_DelItemString(ext, "type") < 0 ||
 	             PyDict_DelItemString(ext, "scheme") < 0 ||
+	             (r->c->ssl && asgi_tls_extension(r->c, ext) < 0) ||
 	             PyDict_SetItemString(scope, "extensions", ext) < 0 ||
 	             PyDict_DelItemString(scope, "method") < 0
 	         ? -1
