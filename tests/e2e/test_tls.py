@@ -27,7 +27,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
+from kirintest import (ASAN, Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
                        read_to_eof, request, run_kirin, skip_stack_switching, wait_for)
 
 PKI = None  # the test CA's folder (setUpModule)
@@ -809,7 +809,8 @@ class Operations(unittest.TestCase):
 
 class Conformance(unittest.TestCase):
     def test_corpus_over_tls(self):
-        """The shared corpus through tls_shim.py, on gthread, whole and byte by byte."""
+        """The shared corpus through tls_shim.py, whole and byte by byte: on
+        gthread, and an ASGI app on the asyncio worker."""
         corpus = os.environ.get("KIRIN_CONFORMANCE_DIR", "")
         if not os.path.isfile(os.path.join(corpus, "run_corpus.py")):
             if os.environ.get("CI"):
@@ -824,6 +825,9 @@ class Conformance(unittest.TestCase):
         for split in (False, True):
             self.assertTrue(test_conformance.run(corpus, "gthread", split, wrap=wrap,
                                                  bind="@INNER@", extra=extra))
+            if not ASAN:  # the asyncio worker refuses in a connection greenlet
+                self.assertTrue(test_conformance.run(corpus, "asyncio", split, wrap=wrap,
+                                                     bind="@INNER@", extra=extra, asgi=True))
 
 
 if __name__ == "__main__":
