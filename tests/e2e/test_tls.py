@@ -5,7 +5,8 @@ TLS required and refused, plain HTTP on the TLS port, hostile handshakes
 (silent, byte by byte, garbage, truncated, renegotiation) while a normal
 client is served, bad certificates refused at start, session resumption
 across workers, HUP certificate rotation under load, and ASGI apps on the
-asyncio worker (streamed, pathsend, slow and stalled readers, WebSocket)."""
+asyncio worker (streamed, pathsend, slow and stalled readers, WebSocket,
+the TLS extension); the conformance corpus through a TLS shim."""
 import fcntl
 import hashlib
 import http.client
@@ -229,6 +230,22 @@ def closed_within(sock, seconds):
         return True
     except socket.timeout:
         return False
+
+
+def wss_echo(test, websocket, port, messages, last=None):
+    """Each message over wss:// to an echo app, checked as it comes back;
+    then last, if any, whose answer is returned."""
+    ws = websocket.create_connection(f"wss://127.0.0.1:{port}/echo", timeout=10,
+                                     sslopt={"ca_certs": pki("ca.pem")})
+    try:
+        for message in messages:
+            ws.send(message) if isinstance(message, str) else ws.send_binary(message)
+            test.assertEqual(ws.recv(), message)
+        if last is not None:
+            ws.send(last)
+            return ws.recv()
+    finally:
+        ws.close()
 
 
 class Serve:
@@ -470,14 +487,7 @@ class Serve:
         except ImportError:
             self.skipTest("python3-websocket is not installed")
         with Kirin("-k", self.worker_class, "--threads", "2", *tls_args(), "ws_apps:echo") as k:
-            ws = websocket.create_connection(f"wss://127.0.0.1:{k.port}/echo", timeout=10,
-                                             sslopt={"ca_certs": pki("ca.pem")})
-            try:
-                for message in ("hi", "x" * 100_000, b"\0\1" * 40_000):
-                    ws.send(message) if isinstance(message, str) else ws.send_binary(message)
-                    self.assertEqual(ws.recv(), message)
-            finally:
-                ws.close()
+            wss_echo(self, websocket, k.port, ("hi", "x" * 100_000, b"\0\1" * 40_000))
 
     def test_renegotiation_refused(self):
         with self.kirin() as k:
@@ -615,16 +625,9 @@ class Asgi(unittest.TestCase):
         except ImportError:
             self.skipTest("python3-websocket is not installed")
         with Kirin("-k", "asyncio", "-w", "1", *tls_args(), "asgi_apps:ws_echo") as k:
-            ws = websocket.create_connection(f"wss://127.0.0.1:{k.port}/echo", timeout=10,
-                                             sslopt={"ca_certs": pki("ca.pem")})
-            try:
-                for message in ("hi", "x" * 100_000, b"\0\1" * 400_000):
-                    ws.send(message) if isinstance(message, str) else ws.send_binary(message)
-                    self.assertEqual(ws.recv(), message)
-                ws.send("tls?")
-                self.assertEqual(json.loads(ws.recv())["tls_version"], 0x0304)
-            finally:
-                ws.close()
+            tls = wss_echo(self, websocket, k.port, ("hi", "x" * 100_000, b"\0\1" * 400_000),
+                           "tls?")
+            self.assertEqual(json.loads(tls)["tls_version"], 0x0304)
             self.assertEqual(https(k.port)[0], 200)
 
 
