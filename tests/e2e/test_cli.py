@@ -153,6 +153,8 @@ GUNICORN_ALIASES = {
     "gunicorn.workers.ggevent.GeventPyWSGIWorker": "gevent",
     "uvicorn.workers.UvicornWorker": "asyncio",
     "uvicorn.workers.UvicornH11Worker": "asyncio",
+    "uvicorn_worker.UvicornWorker": "asyncio",
+    "uvicorn_worker.UvicornH11Worker": "asyncio",
 }
 
 
