@@ -161,13 +161,6 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown worker class '%s'", cfg->worker_class);
 		return -1;
 	}
-	/* asgi_out.c writes to the socket, not through OpenSSL: refuse rather
-	 * than answer in plaintext inside a TLS stream. */
-	if (cfg->certfile && strcmp(config_worker_class(cfg), "asyncio") == 0) {
-		snprintf(err, errlen, "the asyncio worker does not serve TLS yet: "
-		         "terminate TLS in front of it, or use another worker class");
-		return -1;
-	}
 	if (cfg->bind.n == 0) {
 		snprintf(err, errlen, "no address to bind (the bind setting is empty)");
 		return -1;

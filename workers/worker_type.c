@@ -129,7 +129,9 @@ static const struct worker_type gevent_type = {
 
 static const struct worker_type asyncio_type = {
 	.name = "asyncio",
-	.aliases = {"uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"},
+	/* uvicorn.workers is deprecated since uvicorn 0.30 for the uvicorn-worker package's. */
+	.aliases = {"uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker",
+		    "uvicorn_worker.UvicornWorker", "uvicorn_worker.UvicornH11Worker"},
 	.backend = asyncio_backend,
 	.asgi = true,
 	.run = asyncio_run,

@@ -26,7 +26,8 @@ Scenarios (--only takes the letters or the names):
   j tls       over TLS (a self-signed certificate made with the openssl command,
               nginx with `listen ssl`): hello keep-alive at 100 connections,
               a new TLS connection per request (wrk threads per CPU), and the
-              13 MB file through wsgi.file_wrapper (nginx: sendfile on)
+              13 MB file through wsgi.file_wrapper (nginx: sendfile on); the
+              ASGI hello on kirin -k asyncio against uvicorn with --ssl-*
   k instr     instructions per hello keep-alive request on each kirin worker
               type that keeps connections (asyncio: the ASGI hello) and on
               nginx's `return 200`, every process counted by valgrind's
@@ -357,10 +358,13 @@ def kirin_variants(kirin, family, statsd_port=None):
         vs.append(Variant(f"{family}-{kind}", family, kind, kind != "sync", check, build))
 
     def asyncio_build(app, port, workers, tmp):
-        return [kirin, "-w", str(workers), "-k", "asyncio", "-b", f"127.0.0.1:{port}",
+        argv = [kirin, "-w", str(workers), "-k", "asyncio", "-b", f"127.0.0.1:{port}",
                 "--chdir", APPS, "--backlog", str(BACKLOG), "--asgi-lifespan", "off",
-                "--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S),
-                app], {}, None
+                "--worker-connections", str(MAXCONN), "--keep-alive", str(KEEPALIVE_S)]
+        if os.environ.get("BENCH_TLS"):
+            cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+            argv += ["--certfile", cert, "--keyfile", key]
+        return argv + [app], {}, None
     vs.append(Variant(f"{family}-asyncio", family, "asyncio", True, check, asyncio_build,
                       asgi=True))
     return vs
@@ -495,10 +499,14 @@ http {{
         return None
 
     def uvicorn_build(app, port, workers, tmp):
+        tls = []
+        if os.environ.get("BENCH_TLS"):
+            cert, key = os.environ["BENCH_TLS"].split(os.pathsep)
+            tls = ["--ssl-certfile", cert, "--ssl-keyfile", key]
         return [DEBIAN_PYTHON, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools",
                 "--lifespan", "off", "--no-access-log", "--workers", str(workers),
                 "--host", "127.0.0.1", "--port", str(port), "--backlog", str(BACKLOG),
-                "--timeout-keep-alive", str(KEEPALIVE_S), app], {}, None
+                "--timeout-keep-alive", str(KEEPALIVE_S), *tls, app], {}, None
 
     vs.append(Variant("uvicorn", "uvicorn", "asyncio", True, uvicorn_check, uvicorn_build,
                       asgi=True))
@@ -979,6 +987,9 @@ class Bench:
                 {"id": "j-file", "label": f"{big} file, {fconns} connections", "path": "/file",
                  "conns": fconns, "timeout": 30, "body_bytes": self.file_size}],
                 self.pick(lambda v: v.family in ("kirin", "base", "nginx")), "bodies:app")
+            self.throughput("j", "over TLS, ASGI hello world", [
+                {"id": "j-asgi", "label": f"keep-alive, {hconns} connections", "path": "/",
+                 "conns": hconns}], self.pick(lambda v: v.asgi, asgi=True), "asgi:hello")
         finally:
             del os.environ["BENCH_TLS"]
 
@@ -1454,6 +1465,15 @@ class Bench:
             v = kbest["req_s"] / n if (kbest and n) else None
             add(f"(j) TLS {what}: kirin best vs nginx", v, ">= 0.80x",
                 _met(v is not None and v >= 0.8), kbest["server"] if kbest else "no kirin result")
+        ja = tab("j-asgi")
+        if ja:
+            ka = next(iter(ok_rows(ja, lambda r: r["server"] == "kirin-asyncio")), None)
+            uv = next(iter(ok_rows(ja, lambda r: r["server"] == "uvicorn")), None)
+            v = ka["req_s"] / uv["req_s"] if (ka and uv) else None
+            # Measured, no target: (l) has the ASGI one, without TLS's work.
+            add("(j) TLS ASGI hello: kirin-asyncio vs uvicorn", v, "-", None,
+                f"CPU {ka['cpu_us']:.1f} vs {uv['cpu_us']:.1f} us/req"
+                if ka and uv and ka.get("cpu_us") and uv.get("cpu_us") else "")
         g = tab("g")
         if g:
             for r in g["rows"]:

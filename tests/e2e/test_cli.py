@@ -52,13 +52,6 @@ class Errors(unittest.TestCase):
         err = self.assertCleanError(run_kirin("--workers", "abc", "hello:app", timeout=20), "abc")
         self.assertRegex(err, r"(?i)worker")
 
-    def test_tls_refused_on_asyncio(self):
-        # Its responses would bypass OpenSSL: refused at start, by both names.
-        for kind in ("asyncio", "uvicorn.workers.UvicornWorker"):
-            err = self.assertCleanError(run_kirin("-k", kind, "--certfile", "/nonexistent.pem",
-                                                  "hello:app", timeout=20), "TLS")
-            self.assertIn("asyncio", err)
-
     def test_missing_app_module(self):
         self.assertCleanError(run_kirin("-w", "1", timeout=20))
 
@@ -160,6 +153,8 @@ GUNICORN_ALIASES = {
     "gunicorn.workers.ggevent.GeventPyWSGIWorker": "gevent",
     "uvicorn.workers.UvicornWorker": "asyncio",
     "uvicorn.workers.UvicornH11Worker": "asyncio",
+    "uvicorn_worker.UvicornWorker": "asyncio",
+    "uvicorn_worker.UvicornH11Worker": "asyncio",
 }
 
 

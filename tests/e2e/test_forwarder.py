@@ -20,7 +20,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kirintest import (Kirin, main, parse_raw, per_worker_class, raw_request,  # noqa: E402
-                       read_to_eof, run_kirin, skip_stack_switching)
+                       read_to_eof, run_kirin)
 
 TRUSTED, OTHER = "127.0.0.2", "127.0.0.1"
 
@@ -165,7 +165,6 @@ class Matrix(unittest.TestCase):
                 self.assertIn("cannot be in a header name", cp.stderr)
 
 
-@skip_stack_switching("asyncio")
 class Asgi(unittest.TestCase):
     """The ASGI scope follows the same rules: root_path, and path whole."""
 

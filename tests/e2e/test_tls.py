@@ -4,7 +4,9 @@ clients: GET, POST, keep-alive, pipelining, file_wrapper over TLS, mutual
 TLS required and refused, plain HTTP on the TLS port, hostile handshakes
 (silent, byte by byte, garbage, truncated, renegotiation) while a normal
 client is served, bad certificates refused at start, session resumption
-across workers, and HUP certificate rotation under load."""
+across workers, HUP certificate rotation under load, and ASGI apps on the
+asyncio worker (streamed, pathsend, slow and stalled readers, WebSocket,
+the TLS extension); the conformance corpus through a TLS shim."""
 import fcntl
 import hashlib
 import http.client
@@ -26,12 +28,13 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kirintest import (Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
-                       run_kirin, wait_for)
+from kirintest import (ASAN, Kirin, main, per_worker_class, raw_request, recv_responses,  # noqa: E402
+                       read_to_eof, request, run_kirin, skip_stack_switching, wait_for)
 
 PKI = None  # the test CA's folder (setUpModule)
 FILE_SIZE = 13 * 1024 * 1024
 PATTERN = bytes(range(256))
+LONG_DN = "CN=client long," + ",".join(f"OU={i:02d}{'u' * 60}" for i in reversed(range(20)))
 
 
 def openssl(*args, cwd):
@@ -42,7 +45,8 @@ def make_pki(d):
     """ca.pem; server.pem/.key and server2.pem/.key (both for 127.0.0.1,
     signed by the CA); big.pem/.key (the same with a 60 KB comment: a
     handshake flight larger than a small socket buffer); client.pem/.key
-    (signed by the CA); rogue.pem/.key (self-signed)."""
+    and long.pem/.key (signed by the CA; long's subject is LONG_DN, over
+    1,300 characters); rogue.pem/.key (self-signed)."""
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
             "-subj", "/CN=kirin test CA", cwd=d)
@@ -53,7 +57,9 @@ def make_pki(d):
     for name, subj, ext in (("server", "/CN=server one", "san.ext"),
                             ("server2", "/CN=server two", "san.ext"),
                             ("big", "/CN=server big", "big.ext"),
-                            ("client", "/O=kirin tests/CN=client one", None)):
+                            ("client", "/O=kirin tests/CN=client one", None),
+                            ("long", "".join(f"/OU={i:02d}{'u' * 60}" for i in range(20)) +
+                             "/CN=client long", None)):
         openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
@@ -230,6 +236,22 @@ def closed_within(sock, seconds):
         return False
 
 
+def wss_echo(test, websocket, port, messages, last=None):
+    """Each message over wss:// to an echo app, checked as it comes back;
+    then last, if any, whose answer is returned."""
+    ws = websocket.create_connection(f"wss://127.0.0.1:{port}/echo", timeout=10,
+                                     sslopt={"ca_certs": pki("ca.pem")})
+    try:
+        for message in messages:
+            ws.send(message) if isinstance(message, str) else ws.send_binary(message)
+            test.assertEqual(ws.recv(), message)
+        if last is not None:
+            ws.send(last)
+            return ws.recv()
+    finally:
+        ws.close()
+
+
 class Serve:
     """HTTPS on one worker type (self.worker_class)."""
 
@@ -302,6 +324,9 @@ class Serve:
             self.assertEqual(env["SSL_CLIENT_VERIFY"], "SUCCESS")
             with open(pki("client.pem")) as f:
                 self.assertEqual(env["SSL_CLIENT_CERT"].strip(), f.read().strip())
+            # A subject of any length, whole.
+            env = json.loads(https(k.port, ctx=client_context("long"))[1])
+            self.assertEqual(env["SSL_CLIENT_S_DN"], LONG_DN)
             for ctx in (client_context(), client_context("rogue")):
                 with self.assertRaises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
                     https(k.port, ctx=ctx)
@@ -469,14 +494,7 @@ class Serve:
         except ImportError:
             self.skipTest("python3-websocket is not installed")
         with Kirin("-k", self.worker_class, "--threads", "2", *tls_args(), "ws_apps:echo") as k:
-            ws = websocket.create_connection(f"wss://127.0.0.1:{k.port}/echo", timeout=10,
-                                             sslopt={"ca_certs": pki("ca.pem")})
-            try:
-                for message in ("hi", "x" * 100_000, b"\0\1" * 40_000):
-                    ws.send(message) if isinstance(message, str) else ws.send_binary(message)
-                    self.assertEqual(ws.recv(), message)
-            finally:
-                ws.close()
+            wss_echo(self, websocket, k.port, ("hi", "x" * 100_000, b"\0\1" * 40_000))
 
     def test_renegotiation_refused(self):
         with self.kirin() as k:
@@ -503,6 +521,123 @@ class Serve:
 
 
 per_worker_class(Serve, globals())
+
+
+class Asgi(unittest.TestCase):
+    """ASGI apps on the asyncio worker: everything they send goes through
+    TLS, also what waits for the socket, a pathsend file and WebSocket frames."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kirin("-k", "asyncio", "-w", "1", "--timeout", "3", *tls_args(),
+                      "asgi_apps:app").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def test_requests_keepalive_pipelining_curl(self):
+        status, body = https(self.k.port, "/x?1")
+        self.assertEqual(status, 200)
+        self.assertEqual((json.loads(body)["scheme"], json.loads(body)["query"]), ("https", "1"))
+        data = os.urandom(300_000)
+        status, body = https(self.k.port, "/upload", "POST", data)
+        self.assertEqual((status, body), (200, data))
+        out = subprocess.run(["curl", "-sS", "--max-time", "20", "--cacert", pki("ca.pem"),
+                              f"https://127.0.0.1:{self.k.port}/curl"], capture_output=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["path"], "/curl")
+        with tls_socket(self.k.port) as s:
+            s.sendall(b"".join(b"GET /p?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(3)))
+            got = recv_responses(s, 3, 10)
+            s.sendall(b"GET /p?3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got += recv_responses(s, 1, 10)
+        self.assertEqual([json.loads(b)["query"] for _, b in got], ["0", "1", "2", "3"])
+
+    def test_tls_extension(self):
+        # asgiref's TLS extension: in every scope over TLS, never in plain HTTP.
+        with open(pki("server.pem")) as f:
+            server_pem = f.read()
+        for keepalive in (False, True):
+            ctx = client_context()
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # its cipher suite is the client's
+            ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")
+            conn = http.client.HTTPSConnection("127.0.0.1", self.k.port, timeout=10, context=ctx)
+            try:
+                for i in range(3 if keepalive else 1):
+                    conn.request("GET", "/tls")
+                    tls = json.loads(conn.getresponse().read())
+                    self.assertEqual(tls, {
+                        "server_cert": server_pem, "client_cert_chain": [],
+                        "client_cert_name": None, "client_cert_error": None,
+                        "tls_version": 0x0303, "cipher_suite": 0xC02B})
+            finally:
+                conn.close()
+        tls = json.loads(https(self.k.port, "/tls")[1])
+        self.assertEqual((tls["tls_version"], tls["cipher_suite"] >> 8), (0x0304, 0x13))
+        with Kirin("-k", "asyncio", "-w", "1", "asgi_apps:app") as k:
+            self.assertEqual(request(k.port, "/tls").body, b"null")
+        with Kirin("-k", "asyncio", "-w", "1", *tls_args(), "--cert-reqs", "2", "--ca-certs",
+                   pki("ca.pem"), "asgi_apps:app") as k:
+            tls = json.loads(https(k.port, "/tls", ctx=client_context("client"))[1])
+            with open(pki("client.pem")) as f, open(pki("ca.pem")) as ca:
+                client, authority = f.read(), ca.read()
+            # OpenSSL's client sends the chain it builds from its CA file.
+            self.assertIn(tls["client_cert_chain"], ([client], [client, authority]))
+            self.assertEqual(tls["client_cert_name"], "CN=client one,O=kirin tests")
+            tls = json.loads(https(k.port, "/tls", ctx=client_context("long"))[1])
+            self.assertEqual(tls["client_cert_name"], LONG_DN)
+
+    def test_large_responses_to_a_slow_reader(self):
+        # More than the socket buffers hold, streamed and from a file: the
+        # bytes OpenSSL could not write wait for the socket, and another
+        # client is served meanwhile.
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            data = os.urandom(FILE_SIZE)
+            f.write(data)
+            f.flush()
+            conn = http.client.HTTPSConnection("127.0.0.1", self.k.port, timeout=30,
+                                               context=client_context())
+            try:
+                for path, want in ((b"/stream?64&262144", b"".join(
+                        b"%c" % (97 + i % 26) * 262144 for i in range(64)) + b"end"),
+                                   (b"/file?" + f.name.encode(), data)):
+                    conn.request("GET", path.decode())
+                    time.sleep(0.5)
+                    self.assertEqual(https(self.k.port, "/other")[0], 200)
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(hashlib.sha256(r.read()).digest(),
+                                     hashlib.sha256(want).digest())
+            finally:
+                conn.close()
+
+    def test_a_reader_that_stops_is_cut(self):
+        # A client that stops reading a 100 MiB response is given up after
+        # --timeout (3 s) without progress; others are served meanwhile.
+        with tls_socket(self.k.port, timeout=30) as s:
+            s.sendall(b"GET /stream?400&262144 HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = s.recv(1000)
+            self.assertEqual(https(self.k.port, "/other")[0], 200)
+            time.sleep(5)
+            got += read_to_eof(s, 20)
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+        self.assertLess(len(got), 100 << 20)
+        self.assertEqual(https(self.k.port, "/after")[0], 200)
+        self.assertIsNone(self.k.poll())
+
+    @skip_stack_switching("asyncio")  # a WebSocket is served in a connection greenlet
+    def test_websocket(self):
+        try:
+            import websocket
+        except ImportError:
+            self.skipTest("python3-websocket is not installed")
+        with Kirin("-k", "asyncio", "-w", "1", *tls_args(), "asgi_apps:ws_echo") as k:
+            tls = wss_echo(self, websocket, k.port, ("hi", "x" * 100_000, b"\0\1" * 400_000),
+                           "tls?")
+            self.assertEqual(json.loads(tls)["tls_version"], 0x0304)
+            self.assertEqual(https(k.port)[0], 200)
 
 
 class Operations(unittest.TestCase):
@@ -686,7 +821,8 @@ class Operations(unittest.TestCase):
 
 class Conformance(unittest.TestCase):
     def test_corpus_over_tls(self):
-        """The shared corpus through tls_shim.py, on gthread, whole and byte by byte."""
+        """The shared corpus through tls_shim.py, whole and byte by byte: on
+        gthread, and an ASGI app on the asyncio worker."""
         corpus = os.environ.get("KIRIN_CONFORMANCE_DIR", "")
         if not os.path.isfile(os.path.join(corpus, "run_corpus.py")):
             if os.environ.get("CI"):
@@ -701,6 +837,9 @@ class Conformance(unittest.TestCase):
         for split in (False, True):
             self.assertTrue(test_conformance.run(corpus, "gthread", split, wrap=wrap,
                                                  bind="@INNER@", extra=extra))
+            if not ASAN:  # the asyncio worker refuses in a connection greenlet
+                self.assertTrue(test_conformance.run(corpus, "asyncio", split, wrap=wrap,
+                                                     bind="@INNER@", extra=extra, asgi=True))
 
 
 if __name__ == "__main__":

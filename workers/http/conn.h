@@ -285,6 +285,16 @@ int conn_writev(struct conn *c, struct iovec *iov, int n);
 int conn_writev_now(struct conn *c, struct iovec **iov, int *n);
 
 /*
+ * Write up to len bytes of buf (len > 0) through the connection's TLS
+ * layer or straight to the socket, never waiting, for a caller with a loop
+ * of its own (the asyncio worker): the bytes written, or -1 with errno,
+ * EAGAIN when the socket is full (call again once it is writable with the
+ * same bytes first: over TLS the buffer may move and grow, never shrink).
+ * Bypasses what conn_writev() keeps: not for a connection that keeps output.
+ */
+ssize_t conn_send_some(struct conn *c, const void *buf, size_t len);
+
+/*
  * Send *left bytes of the regular file fd from *off (sendfile(2); over TLS,
  * tls_sendfile()), advancing both. Returns 0, or -1 when the peer is gone,
  * a wait timed out, or the file could not be read (it shrank). May wait.

@@ -65,6 +65,18 @@ int conn_writev_now(struct conn *c, struct iovec **iov, int *n)
 	return 0;
 }
 
+ssize_t conn_send_some(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t w;
+
+	if (c->ssl)
+		return tls_send(c, buf, len);
+	do
+		w = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	return w;
+}
+
 /* Drop the w bytes written from the front of (*iov)[0..*n). */
 static void advance(struct iovec **iov, int *n, size_t w)
 {

@@ -31,6 +31,7 @@ static void unlock(struct conn *c);
 static int64_t now_ms(void);
 static int failed(struct conn *c, int err);
 static int wait_for(struct conn *c, int ssl_error);
+static int pem_of(X509 *x, char **pem, size_t *pemlen);
 
 int tls_attach(struct conn *c, struct ssl_ctx_st *ctx)
 {
@@ -234,6 +235,25 @@ int tls_writev(struct conn *c, struct iovec *iov, int n)
 	return 0;
 }
 
+ssize_t tls_send(struct conn *c, const void *buf, size_t len)
+{
+	size_t w = 0;
+	int e;
+
+	lock(c);
+	ERR_clear_error();
+	e = SSL_write_ex(c->ssl, buf, len, &w) == 1 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, 0);
+	unlock(c);
+	if (e == SSL_ERROR_NONE)
+		return (ssize_t)w;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	/* Wanting to read first needs a renegotiation, which is refused. */
+	return failed(c, e == SSL_ERROR_SYSCALL && errno ? errno : EPIPE);
+}
+
 int tls_sendfile(struct conn *c, int fd, off_t *off, uint64_t *left)
 {
 	char *buf;
@@ -302,7 +322,7 @@ void tls_free(struct conn *c)
 	c->ssl = NULL;
 }
 
-int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *pemlen)
+int tls_peer(const struct conn *c, char **dn, size_t *dnlen, char **pem, size_t *pemlen)
 {
 	X509 *x = c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
 	BIO *m;
@@ -313,22 +333,65 @@ int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *p
 	if (!x || SSL_get_verify_result(c->ssl) != X509_V_OK)
 		return 0;
 	m = BIO_new(BIO_s_mem());
-	if (!m)
-		return -1;
-	if (X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0)
-		goto out;
-	len = BIO_get_mem_data(m, &data);
-	snprintf(dn, dnlen, "%.*s", (int)len, data);
-	(void)BIO_reset(m);
-	if (PEM_write_bio_X509(m, x) != 1)
-		goto out;
-	len = BIO_get_mem_data(m, &data);
-	*pem = mem_alloc((size_t)len + 1);
-	memcpy(*pem, data, (size_t)len);
-	(*pem)[len] = '\0';
-	*pemlen = (size_t)len;
-	rc = 1;
-out:
+	if (m && X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+		len = BIO_get_mem_data(m, &data);
+		*dn = mem_alloc((size_t)len + 1);
+		memcpy(*dn, data, (size_t)len);
+		(*dn)[len] = '\0';
+		*dnlen = (size_t)len;
+		rc = pem ? pem_of(x, pem, pemlen) : 1;
+		if (rc < 0) {
+			free(*dn);
+			*dn = NULL;
+		}
+	}
+	BIO_free(m);
+	ERR_clear_error();
+	return rc;
+}
+
+void tls_session(const struct conn *c, int *version, int *cipher)
+{
+	const SSL_CIPHER *sc = SSL_get_current_cipher(c->ssl);
+
+	*version = SSL_version(c->ssl);
+	*cipher = sc ? (int)SSL_CIPHER_get_protocol_id(sc) : -1;
+}
+
+int tls_cert(const struct conn *c, int which, char **pem, size_t *pemlen)
+{
+	STACK_OF(X509) *chain;
+	X509 *x;
+
+	if (which == 0)
+		x = SSL_get_certificate(c->ssl);
+	else if (SSL_get_verify_result(c->ssl) != X509_V_OK)
+		x = NULL;
+	else if (which == 1)
+		x = SSL_get0_peer_certificate(c->ssl);
+	else if ((chain = SSL_get_peer_cert_chain(c->ssl)) && which - 2 < sk_X509_num(chain))
+		x = sk_X509_value(chain, which - 2);
+	else
+		x = NULL;
+	return x ? pem_of(x, pem, pemlen) : 0;
+}
+
+/* x as PEM text in a new buffer *pem (NUL-terminated), its length in *pemlen: 1, or -1. */
+static int pem_of(X509 *x, char **pem, size_t *pemlen)
+{
+	BIO *m = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int rc = -1;
+
+	if (m && PEM_write_bio_X509(m, x) == 1) {
+		len = BIO_get_mem_data(m, &data);
+		*pem = mem_alloc((size_t)len + 1);
+		memcpy(*pem, data, (size_t)len);
+		(*pem)[len] = '\0';
+		*pemlen = (size_t)len;
+		rc = 1;
+	}
 	BIO_free(m);
 	ERR_clear_error();
 	return rc;

@@ -70,6 +70,14 @@ bool tls_pending(struct conn *c);
 int tls_writev(struct conn *c, struct iovec *iov, int n);
 
 /*
+ * Write up to len bytes of buf (len > 0), never waiting. Returns the bytes
+ * written, or -1 with errno: EAGAIN when the socket is full (call again
+ * when it is writable, with the same bytes first: the buffer may move and
+ * grow, never shrink), else the connection failed.
+ */
+ssize_t tls_send(struct conn *c, const void *buf, size_t len);
+
+/*
  * Send *left bytes of the regular file fd from *off: sendfile(2) through
  * kernel TLS when OpenSSL turned it on for this connection, else read and
  * SSL_write. Advances *off and *left. Returns 0, or -1 (peer gone, a wait
@@ -85,8 +93,24 @@ void tls_free(struct conn *c);
 
 /*
  * The client certificate, when one was sent and verified: its subject
- * (RFC 2253, as nginx's $ssl_client_s_dn) into dn, and a new PEM text in
- * *pem (free() it) with its length in *pemlen. Returns 1, 0 when there is
- * none, -1 when out of memory. Never waits.
+ * (RFC 2253, as nginx's $ssl_client_s_dn) as a new text in *dn, its length
+ * in *dnlen, and unless pem is NULL a new PEM text in *pem with its length
+ * in *pemlen (free() both). Returns 1, 0 when there is none, -1 when out
+ * of memory. Never waits.
  */
-int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *pemlen);
+int tls_peer(const struct conn *c, char **dn, size_t *dnlen, char **pem, size_t *pemlen);
+
+/*
+ * c's session as the ASGI TLS extension tells it: the protocol version
+ * (0x0304 for TLS 1.3) and the cipher suite's IANA number (0x1301 for
+ * TLS_AES_128_GCM_SHA256; -1 when unknown). Never waits.
+ */
+void tls_session(const struct conn *c, int *version, int *cipher);
+
+/*
+ * A certificate of c's session as a new PEM text in *pem (free() it), its
+ * length in *pemlen: which 0 is the server's own, 1 the client's (when it
+ * was verified), 2.. the chain the client sent with it. Returns 1, 0 when
+ * there is none, -1 when out of memory. Never waits.
+ */
+int tls_cert(const struct conn *c, int which, char **pem, size_t *pemlen);

@@ -307,12 +307,7 @@ static void finish(Req *r, enum wsgi_outcome *out)
 	reactor_asyncio_cancel(&r->gtimer);
 	reactor_asyncio_cancel(&r->ttimer);
 	Py_CLEAR(r->coro);
-	if (!r->broken && r->pend_off < r->pend_len) {
-		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
-		r->broken = conn_writev(c, &iov, 1) < 0;
-	}
-	while (!r->broken && r->file_left && asgi_file_pump(r) == 1)
-		r->broken = c->io->wait(c, POLLOUT, c->timeout_ms) < 0;
+	asgi_out_flush(r);
 	asgi_file_close(r);
 	asgi_settle(&r->send_fut, Py_None, r->broken ? S.disconnected_exc : NULL,
 	            "the client is gone");

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -27,6 +28,7 @@
 #include "workers/reactor_asyncio.h"
 
 #define SENDFILE_CHUNK (1 << 20) /* bytes per sendfile(2): other connections get a turn */
+#define TLS_FILE_CHUNK 65536    /* file bytes read and encrypted at a time over TLS */
 #define START_ITEMS    16        /* headers of an http.response.start kept to start again */
 
 static struct {
@@ -53,7 +55,11 @@ static struct {
 
 static void keep_start(Req *r, const struct asgi_msg *m, bool head_request, bool keep_alive);
 static bool is_head(const Req *r);
+static int file_pump(Req *r);
+static int file_pump_tls(Req *r);
 static int write_nb(Req *r, struct iovec *iov, int n);
+static int pend_out(Req *r);
+static int drain(Req *r);
 static void flush_pending(Req *r);
 static int arm_write_timer(Req *r);
 static PyObject *req_writable(PyObject *self, PyObject *unused);
@@ -390,8 +396,14 @@ PyObject *asgi_pathsend(Req *r, PyObject *msg)
 	return asgi_req_write(r, iov, n);
 }
 
-int asgi_file_pump(Req *r)
+/*
+ * Send what is left of r's file without waiting: 0 all sent, 1 the socket
+ * is full (call again when writable), -1 the client is gone (r->broken).
+ */
+static int file_pump(Req *r)
 {
+	if (r->c->ssl)
+		return file_pump_tls(r);
 	while (r->file_left > 0) {
 		size_t want = r->file_left < SENDFILE_CHUNK ? (size_t)r->file_left : SENDFILE_CHUNK;
 		ssize_t w = sendfile(r->c->fd, r->file_fd, &r->file_off, want);
@@ -407,6 +419,38 @@ int asgi_file_pump(Req *r)
 		r->file_left -= (uint64_t)w;
 	}
 	return 0;
+}
+
+/* Over TLS the file is read into r->pend a chunk at a time and encrypted from there. */
+static int file_pump_tls(Req *r)
+{
+	while (r->file_left > 0) {
+		int rc = pend_out(r);
+		size_t want = r->file_left < TLS_FILE_CHUNK ? (size_t)r->file_left : TLS_FILE_CHUNK;
+		ssize_t got;
+
+		if (rc != 0)
+			return rc;
+		r->pend = xrealloc(r->pend, want);
+		r->pend_off = r->pend_len = 0;
+		do
+			got = pread(r->file_fd, r->pend, want, r->file_off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0) { /* an error, or the file got shorter: the response is cut */
+			r->broken = true;
+			return -1;
+		}
+		r->pend_len = (size_t)got;
+		r->file_off += got;
+		r->file_left -= (uint64_t)got;
+	}
+	return pend_out(r);
+}
+
+void asgi_out_flush(Req *r)
+{
+	while (!r->broken && drain(r) == 1)
+		r->broken = r->c->io->wait(r->c, POLLOUT, r->c->timeout_ms) < 0;
 }
 
 void asgi_file_close(Req *r)
@@ -445,16 +489,19 @@ PyObject *asgi_req_write(Req *r, struct iovec *iov, int n)
 /*
  * Write iov[0..n) without waiting; what the socket does not take goes to
  * r->pend (after what is there already). 0 all written, 1 some pending, -1
- * the client is gone (r->broken).
+ * the client is gone (r->broken). Over TLS everything is gathered into
+ * r->pend first: OpenSSL takes one buffer, and a retry must offer the
+ * same bytes again.
  */
 static int write_nb(Req *r, struct iovec *iov, int n)
 {
+	bool idle = r->pend_off == r->pend_len;
 	size_t total = 0, off;
 	ssize_t w = 0;
 
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
-	if (r->pend_off == r->pend_len) {
+	if (idle && !r->c->ssl) {
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
 		do
 			w = sendmsg(r->c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -466,7 +513,9 @@ static int write_nb(Req *r, struct iovec *iov, int n)
 		if (w < 0)
 			w = 0;
 		if ((size_t)w == total)
-			return r->file_left ? asgi_file_pump(r) : 0;
+			return r->file_left ? file_pump(r) : 0;
+	}
+	if (idle) {
 		free(r->pend);
 		r->pend = NULL;
 		r->pend_len = r->pend_off = 0;
@@ -480,7 +529,32 @@ static int write_nb(Req *r, struct iovec *iov, int n)
 		r->pend_len += iov[i].iov_len - skip;
 		off -= skip;
 	}
-	return 1;
+	return idle && r->c->ssl ? drain(r) : 1;
+}
+
+/* Write what is pending, never waiting: 0 all written, 1 the socket is full, -1 the client is gone. */
+static int pend_out(Req *r)
+{
+	while (r->pend_off < r->pend_len) {
+		ssize_t w = conn_send_some(r->c, r->pend + r->pend_off, r->pend_len - r->pend_off);
+
+		if (w < 0 && errno == EAGAIN)
+			return 1;
+		if (w < 0) {
+			r->broken = true;
+			return -1;
+		}
+		r->pend_off += (size_t)w;
+	}
+	return 0;
+}
+
+/* pend_out(), then the rest of the file. */
+static int drain(Req *r)
+{
+	int rc = pend_out(r);
+
+	return rc == 0 && r->file_left ? file_pump(r) : rc;
 }
 
 /* Our writer fired (the hub): write more of what is pending. */
@@ -495,28 +569,14 @@ static PyObject *req_writable(PyObject *self, PyObject *unused)
 
 static void flush_pending(Req *r)
 {
-	bool progress = false;
+	size_t off = r->pend_off;
+	uint64_t file_left = r->file_left;
 
-	while (r->pend_off < r->pend_len) {
-		ssize_t w = send(r->c->fd, r->pend + r->pend_off, r->pend_len - r->pend_off,
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			if (progress)
-				arm_write_timer(r); /* --timeout bounds each wait, not the whole */
-			return;                     /* more when writable again */
-		}
-		if (w < 0) {
-			r->broken = true;
-			break;
-		}
-		r->pend_off += (size_t)w;
-		progress = true;
-	}
-	if (!r->broken && r->file_left && asgi_file_pump(r) == 1) {
-		arm_write_timer(r);
-		return;
+	if (drain(r) == 1) {
+		/* --timeout bounds each wait, not the whole */
+		if (r->pend_off != off || r->file_left != file_left)
+			arm_write_timer(r);
+		return; /* more when writable again */
 	}
 	asgi_req_stop_writing(r);
 	reactor_asyncio_cancel(&r->timer);

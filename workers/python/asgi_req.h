@@ -132,10 +132,11 @@ PyObject *asgi_req_future(void);
 PyObject *asgi_pathsend(Req *r, PyObject *msg);
 
 /*
- * Send what is left of r's file without waiting: 0 all sent, 1 the socket
- * is full (call again when writable), -1 the client is gone (r->broken).
+ * Write what is pending and the rest of the file, waiting (through
+ * c->io->wait(): in the connection greenlet) while the socket is full;
+ * r->broken when the client is gone or a wait timed out.
  */
-int asgi_file_pump(Req *r);
+void asgi_out_flush(Req *r);
 
 /* Close r's file, if any. */
 void asgi_file_close(Req *r);

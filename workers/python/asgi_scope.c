@@ -9,6 +9,7 @@
 #include "arbiter/listener.h"
 #include "workers/http/conn.h"
 #include "workers/http/percent.h"
+#include "workers/http/tls.h"
 #include "workers/python/environ.h"
 #include "workers/python/interp.h"
 #include "workers/reactor_asyncio.h"
@@ -58,6 +59,9 @@ static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k
 static PyObject *new_base(const struct conn *c);
 static size_t head_bytes(const struct http_request *req);
 static bool same_path(const char *raw, size_t n);
+static PyObject *cert_text(const struct conn *c, int which);
+static PyObject *client_name(const struct conn *c);
+static int set_new(PyObject *d, const char *key, PyObject *v);
 static int new_path(const char *raw, size_t n);
 static PyObject *header_pair(const struct http_header *h);
 static PyObject *header_name(const char *name, size_t n);
@@ -343,32 +347,109 @@ static PyObject *scope_base(const struct conn *c, struct reactor_asyncio_kept *k
 	return d;
 }
 
-/* A new dict: the template with c's server, client and scheme, or NULL with an exception. */
+/*
+ * A new dict: the template with c's server, client and scheme (and the
+ * TLS extension, the same for all of c's requests), or NULL with an
+ * exception.
+ */
 static PyObject *new_base(const struct conn *c)
 {
-	PyObject *base, *v;
+	bool local = c->listener->family == AF_UNIX;
+	PyObject *base = PyDict_Copy(local ? S.unix_base : S.template), *v = NULL;
 
-	if (c->listener->family == AF_UNIX) {
-		base = PyDict_Copy(S.unix_base);
-		if (base && c->https && PyDict_SetItem(base, S.k_scheme, S.v_https) < 0)
-			Py_CLEAR(base);
-		return base;
+	if (!base)
+		return NULL;
+	if (!local) {
+		v = addr_tuple(c->listener->host, c->listener->port);
+		if (!v || PyDict_SetItem(base, S.k_server, v) < 0)
+			goto fail;
+		Py_SETREF(v, c->peer_addr[0] ? addr_tuple(c->peer_addr, c->peer_port)
+		                             : Py_NewRef(Py_None));
+		if (!v || PyDict_SetItem(base, S.k_client, v) < 0)
+			goto fail;
+		Py_CLEAR(v);
 	}
-	base = PyDict_Copy(S.template);
-	v = base ? addr_tuple(c->listener->host, c->listener->port) : NULL;
-	if (!v || PyDict_SetItem(base, S.k_server, v) < 0)
+	if (c->https && PyDict_SetItem(base, S.k_scheme, S.v_https) < 0)
 		goto fail;
-	Py_SETREF(v, c->peer_addr[0] ? addr_tuple(c->peer_addr, c->peer_port)
-	                             : (Py_INCREF(Py_None), Py_None));
-	if (!v || PyDict_SetItem(base, S.k_client, v) < 0 ||
-	    (c->https && PyDict_SetItem(base, S.k_scheme, S.v_https) < 0))
-		goto fail;
-	Py_DECREF(v);
+	if (c->ssl) {
+		v = PyDict_Copy(S.extensions);
+		if (!v || asgi_tls_extension(c, v) < 0 || PyDict_SetItem(base, S.k_extensions, v) < 0)
+			goto fail;
+		Py_CLEAR(v);
+	}
 	return base;
 fail:
 	Py_XDECREF(v);
-	Py_XDECREF(base);
+	Py_DECREF(base);
 	return NULL;
+}
+
+int asgi_tls_extension(const struct conn *c, PyObject *extensions)
+{
+	PyObject *tls = PyDict_New(), *chain = PyList_New(0), *pem;
+	int version, cipher, rc = -1;
+
+	tls_session(c, &version, &cipher);
+	if (!tls || !chain || set_new(tls, "server_cert", cert_text(c, 0)) < 0 ||
+	    PyDict_SetItemString(tls, "client_cert_chain", chain) < 0 ||
+	    set_new(tls, "client_cert_name", client_name(c)) < 0 ||
+	    PyDict_SetItemString(tls, "client_cert_error", Py_None) < 0 ||
+	    set_new(tls, "tls_version", PyLong_FromLong(version)) < 0 ||
+	    set_new(tls, "cipher_suite",
+	            cipher < 0 ? Py_NewRef(Py_None) : PyLong_FromLong(cipher)) < 0)
+		goto out;
+	for (int which = 1; (pem = cert_text(c, which)) != Py_None; which++) {
+		int failed = !pem || PyList_Append(chain, pem) < 0;
+
+		Py_XDECREF(pem);
+		if (failed)
+			goto out;
+	}
+	Py_DECREF(pem);
+	rc = PyDict_SetItemString(extensions, "tls", tls);
+out:
+	Py_XDECREF(tls);
+	Py_XDECREF(chain);
+	return rc;
+}
+
+/* Certificate `which` of c's session (tls_cert()) as a str, or None: a new ref, or NULL. */
+static PyObject *cert_text(const struct conn *c, int which)
+{
+	char *pem;
+	size_t len;
+	int rc = tls_cert(c, which, &pem, &len);
+	PyObject *s;
+
+	if (rc <= 0)
+		return rc == 0 ? Py_NewRef(Py_None) : PyErr_NoMemory();
+	s = PyUnicode_DecodeASCII(pem, (Py_ssize_t)len, NULL);
+	free(pem);
+	return s;
+}
+
+/* The verified client certificate's subject (RFC 4514), or None: a new ref, or NULL. */
+static PyObject *client_name(const struct conn *c)
+{
+	char *dn;
+	size_t len;
+	int rc = tls_peer(c, &dn, &len, NULL, NULL);
+	PyObject *name;
+
+	if (rc <= 0)
+		return rc == 0 ? Py_NewRef(Py_None) : PyErr_NoMemory();
+	name = PyUnicode_DecodeUTF8(dn, (Py_ssize_t)len, "replace");
+	free(dn);
+	return name;
+}
+
+/* d[key] = v, consuming the new ref v (NULL: an exception is set). 0, or -1. */
+static int set_new(PyObject *d, const char *key, PyObject *v)
+{
+	int rc = v ? PyDict_SetItemString(d, key, v) : -1;
+
+	Py_XDECREF(v);
+	return rc;
 }
 
 /* raw (n bytes) is the raw_path of the last request: its path and raw_path serve again. */

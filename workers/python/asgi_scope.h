@@ -36,6 +36,15 @@ int asgi_scope_init(void);
  */
 PyObject *asgi_scope_new(const struct conn *c, PyObject *state);
 
+/*
+ * extensions["tls"] = the ASGI TLS extension's dict for c (c->ssl set):
+ * server_cert, client_cert_chain (the verified client's certificate
+ * first, then the chain it sent), client_cert_name (RFC 4514),
+ * client_cert_error (None: a certificate that fails verification fails
+ * the handshake), tls_version, cipher_suite. 0, or -1 with an exception.
+ */
+int asgi_tls_extension(const struct conn *c, PyObject *extensions);
+
 /* {"version": "3.0", "spec_version": spec} (new ref), or NULL. */
 PyObject *asgi_scope_version(const char *spec);
 

@@ -110,6 +110,7 @@ int asgi_ws_begin(Req *r, PyObject *scope)
 	                 0 ||
 	             PyDict_DelItemString(ext, "type") < 0 ||
 	             PyDict_DelItemString(ext, "scheme") < 0 ||
+	             (r->c->ssl && asgi_tls_extension(r->c, ext) < 0) ||
 	             PyDict_SetItemString(scope, "extensions", ext) < 0 ||
 	             PyDict_DelItemString(scope, "method") < 0
 	         ? -1
@@ -244,11 +245,8 @@ void asgi_ws_finish(Req *r, bool failed)
 		close_frame(r, ws->m.code, ws->m.error, strlen(ws->m.error));
 	if (ws->accepted && !ws->closed_sent && !r->broken)
 		close_frame(r, failed ? WS_CLOSE_INTERNAL_ERROR : WS_CLOSE_NORMAL, "", 0);
-	if (ws->accepted && r->pend_off < r->pend_len && !r->broken) {
-		struct iovec iov = {r->pend + r->pend_off, r->pend_len - r->pend_off};
-		r->broken = conn_writev(r->c, &iov, 1) < 0;
-		r->pend_off = r->pend_len;
-	}
+	if (ws->accepted)
+		asgi_out_flush(r);
 	if (ws->accepted)
 		conn_linger(r->c);
 	ws_message_free(&ws->m);

@@ -20,14 +20,15 @@ add a key, del one, keep it, or change the kept one later (the scope of
 the next request on the connection must not show it); GET /scope?kept
 answers the kept scope's query string and whether this scope is that one;
 hkeep keeps its headers list, hkept answers it;
-GET /refs answers its scope's reference count.
+GET /refs answers its scope's reference count; GET /tls its TLS extension.
 GET /const?OP answers with one constant http.response.start dict, changed
 first by OP (status, append, replace, close: a header in its list, or a
 value of the dict) or put back (reset). Lifespan: startup
 fills state.
 lifespan_fail: the startup fails. lifespan_raise: the lifespan raises
 (unsupported under auto). ws: WebSocket routes. ws_echo: each message back
-as it came (Autobahn's cases, tests/bench/ws_autobahn.py). wsgi_three and asgi_object:
+as it came (Autobahn's cases, tests/bench/ws_autobahn.py), but the text
+"tls?", answered with the TLS extension. wsgi_three and asgi_object:
 what --interface auto must tell apart."""
 import asyncio
 import json
@@ -201,6 +202,8 @@ async def app(scope, receive, send):
         await answer(send, 200, json.dumps(said).encode())
     elif path == "/refs":
         await answer(send, 200, b"%d" % sys.getrefcount(scope))
+    elif path == "/tls":
+        await answer(send, 200, json.dumps(scope["extensions"].get("tls")).encode())
     elif path == "/conflict":
         await answer(send, 200, b"12345", [LENGTH_5, (b"content-length", b"6")])
     else:
@@ -284,6 +287,8 @@ async def ws_echo(scope, receive, send):
     await receive()
     await send({"type": "websocket.accept"})
     while (m := await receive())["type"] != "websocket.disconnect":
+        if m.get("text") == "tls?":
+            m = {"text": json.dumps(scope["extensions"].get("tls"))}
         await send({"type": "websocket.send", "text": m.get("text"), "bytes": m.get("bytes")})
 
 
