@@ -40,6 +40,8 @@ static void test_names_and_aliases(void **state)
 	    {"Gevent_PyWSGI", "gevent"},
 	    {"uvicorn.workers.UvicornWorker", "asyncio"},
 	    {"uvicorn.workers.UvicornH11Worker", "asyncio"},
+	    {"uvicorn_worker.UvicornWorker", "asyncio"},
+	    {"uvicorn_worker.UvicornH11Worker", "asyncio"},
 	    {"GEVENT", "gevent"},
 	    {"Egg:Gunicorn#Sync", "sync"},
 	};
@@ -86,7 +88,7 @@ static void test_rows(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(worker_type_spelling(j), s);
 	}
-	assert_int_equal(n, 16);
+	assert_int_equal(n, 18);
 	assert_string_equal(worker_type_spelling(0), "sync");
 	assert_null(worker_type_find("gevent", 1)->threaded);
 	assert_non_null(worker_type_find("gevent", 1)->before_import);
