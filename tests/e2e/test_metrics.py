@@ -361,8 +361,15 @@ class Statsd(unittest.TestCase):
                        "--statsd-prefix", "web.", "--dogstatsd-tags", "env:test,app:e2e",
                        "--enable-backlog-metric") as k:
                 k.wait_workers(2)
-                time.sleep(1.5)
+                # The readiness probe is counted by the second flush from now
+                # at the latest (one a second), however late that comes.
+                gauge = "web.gunicorn.workers:2|g|#env:test,app:e2e"
                 drain()
+                flushes = lines.count(gauge) + 2
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and lines.count(gauge) < flushes:
+                    drain()
+                self.assertGreaterEqual(lines.count(gauge), flushes, lines)
                 base = total("gunicorn.requests")
                 base200 = total("gunicorn.request.status.200")
                 base_errors = total("gunicorn.log.error")
