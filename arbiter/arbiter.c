@@ -33,6 +33,7 @@
 #define QUICK_STOP_GRACE 5  /* seconds a quick stop waits before SIGKILL */
 #define ABORT_GRACE 5       /* seconds between SIGABRT and SIGKILL for a timed-out worker */
 #define RELOAD_BOOT_WAIT 30 /* seconds old workers wait for new ones to boot on HUP */
+#define STALL_S 0.5         /* poll() back this much later than asked: the arbiter stalled */
 
 /* The one arbiter of this process (static: its signal handlers outlive arbiter_run). */
 static struct arbiter the_arbiter;
@@ -566,7 +567,7 @@ static bool keeps_serving(const struct arbiter *a, size_t i)
 static void poll_channels(struct arbiter *a)
 {
 	int timeout = 1000;
-	double now, watchdog;
+	double now, watchdog, asked;
 
 	size_t nctl;
 
@@ -585,11 +586,19 @@ static void poll_channels(struct arbiter *a)
 	watchdog = notify_watchdog_wait(monotime_now());
 	if (watchdog >= 0 && watchdog * 1000 < timeout)
 		timeout = (int)(watchdog * 1000);
+	asked = monotime_now() + timeout / 1000.0;
 	if (poll(a->pfd, a->nslots + 1 + nctl, timeout) < 0 && errno != EINTR)
 		log_error(errno, "poll()");
 	if (a->pfd[0].revents)
 		drain_self_pipe(a);
 	now = monotime_now();
+	/* Back much later than asked: the arbiter itself did not run (a stalled
+	 * machine, SIGSTOP), and cannot tell a stuck worker from one that did
+	 * not run either. Each worker gets --timeout from now to beat again. */
+	if (now - asked > STALL_S)
+		for (size_t i = 0; i < a->nslots; i++)
+			if (a->slots[i].last_beat < now)
+				a->slots[i].last_beat = now;
 	for (size_t i = 0; i < a->nslots; i++) {
 		char beats[64];
 		ssize_t n;

@@ -136,6 +136,27 @@ class StuckWorker(unittest.TestCase):
             self.assertEqual(http_get(k.port, "/").status, 200)
 
 
+    def test_a_stalled_machine_is_not_a_stuck_worker(self):
+        # Arbiter and worker stopped together for longer than --timeout (a
+        # stalled VM), the arbiter resumed first: it must not take the
+        # worker's silence for a hang, since it did not run either.
+        with Kirin("busy:app", "-w", "1", "--timeout", "2") as k:
+            (pid,) = k.wait_workers(1)
+            os.kill(pid, signal.SIGSTOP)
+            os.kill(k.pid, signal.SIGSTOP)
+            try:
+                time.sleep(3)
+                os.kill(k.pid, signal.SIGCONT)
+                time.sleep(0.5)
+            finally:
+                os.kill(k.pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(1.5)  # past the arbiter's next checks
+            self.assertEqual(k.workers(), [pid], k.log())
+            self.assertNotIn("WORKER TIMEOUT", k.log())
+            self.assertEqual(http_get(k.port, "/").status, 200)
+
+
 class Daemon(unittest.TestCase):
     def test_pid_file_lives_as_long_as_the_server(self):
         with tempfile.TemporaryDirectory() as d:
