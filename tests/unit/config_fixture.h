@@ -34,7 +34,8 @@
 	"gunicorn.workers.gthread.ThreadWorker, egg:gunicorn#gevent, "                             \
 	"gunicorn.workers.ggevent.GeventWorker, gevent_pywsgi, gevent_wsgi, "                      \
 	"gunicorn.workers.ggevent.GeventPyWSGIWorker, uvicorn.workers.UvicornWorker, "             \
-	"uvicorn.workers.UvicornH11Worker"
+	"uvicorn.workers.UvicornH11Worker, uvicorn_worker.UvicornWorker, "                         \
+	"uvicorn_worker.UvicornH11Worker"
 
 static const char *const env_names[] = {"KIRIN_CMD_ARGS", "GUNICORN_CMD_ARGS", "WEB_CONCURRENCY",
                                         "PORT", "FORWARDED_ALLOW_IPS"};

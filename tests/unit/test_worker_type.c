@@ -86,7 +86,7 @@ static void test_rows(void **state)
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(worker_type_spelling(j), s);
 	}
-	assert_int_equal(n, 16);
+	assert_int_equal(n, 18);
 	assert_string_equal(worker_type_spelling(0), "sync");
 	assert_null(worker_type_find("gevent", 1)->threaded);
 	assert_non_null(worker_type_find("gevent", 1)->before_import);
