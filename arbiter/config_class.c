@@ -48,7 +48,8 @@ static const struct kwarg kwargs[] = {
     {.key = "ws", .values = ws_impls, .served_by = "kirin's C WebSocket"},
 };
 
-static void search_dirs(const struct config *cfg, char ***dirs);
+static char *search_dirs(const struct config *cfg, char ***dirs);
+static char *joined(const char *base, const char *path);
 static void known_classes(const char **known);
 static int apply_kwargs(struct config *cfg, const struct pyconfig *kw, char *err, size_t errlen);
 static int apply_one(struct config *cfg, const struct kwarg *k, const struct pyvalue *v, char *err,
@@ -61,19 +62,20 @@ int config_class_resolve(struct config *cfg, char *err, size_t errlen)
 	const char *known[MAX_KNOWN + 1];
 	const struct worker_type *type;
 	struct pyworker_class wc;
-	char **dirs;
+	char **dirs, *venv;
 	bool asgi;
 	int rc;
 
 	if (!cfg->worker_class || worker_type_find(cfg->worker_class, 1))
 		return 0;
-	search_dirs(cfg, &dirs);
+	venv = search_dirs(cfg, &dirs);
 	known_classes(known);
-	rc = pyconfig_worker_class(cfg->worker_class, (const char *const *)dirs, known, &wc, err,
-	                           errlen);
+	rc = pyconfig_worker_class(cfg->worker_class, (const char *const *)dirs, venv, known, &wc,
+	                           err, errlen);
 	for (size_t i = 0; dirs[i]; i++)
 		free(dirs[i]);
 	free(dirs);
+	free(venv);
 	if (rc < 0) {
 		size_t n = strlen(err);
 		const char *sep = "; kirin serves subclasses of: ";
@@ -105,37 +107,38 @@ int config_class_resolve(struct config *cfg, char *err, size_t errlen)
 
 /*
  * Where the class is imported from, as the app: each --pythonpath entry
- * (relative to --chdir), then --chdir (relative to here), or here. A
- * NULL-terminated array of new strings.
+ * (relative to --chdir), then --chdir (relative to here), or here: a
+ * NULL-terminated array of new strings in dirs. Returns the virtualenv
+ * (--virtualenv, relative to --chdir, or $VIRTUAL_ENV) as a new absolute
+ * path, or NULL for none.
  */
-static void search_dirs(const struct config *cfg, char ***dirs)
+static char *search_dirs(const struct config *cfg, char ***dirs)
 {
+	const char *venv = cfg->virtualenv ? cfg->virtualenv : getenv("VIRTUAL_ENV");
 	char cwd[PATH_MAX], *base;
 	size_t n = 0;
 
 	if (!getcwd(cwd, sizeof(cwd)))
 		snprintf(cwd, sizeof(cwd), ".");
-	if (cfg->chdir && cfg->chdir[0] == '/') {
-		base = config_strdup(cfg->chdir);
-	} else if (cfg->chdir) {
-		base = config_alloc(strlen(cwd) + strlen(cfg->chdir) + 2);
-		sprintf(base, "%s/%s", cwd, cfg->chdir);
-	} else {
-		base = config_strdup(cwd);
-	}
+	base = cfg->chdir ? joined(cwd, cfg->chdir) : config_strdup(cwd);
 	*dirs = config_alloc((cfg->pythonpath.n + 2) * sizeof(char *));
-	for (size_t i = 0; i < cfg->pythonpath.n; i++) {
-		const char *p = cfg->pythonpath.v[i];
-		char *d = config_alloc(strlen(base) + strlen(p) + 2);
-
-		if (p[0] == '/')
-			strcpy(d, p);
-		else
-			sprintf(d, "%s/%s", base, p);
-		(*dirs)[n++] = d;
-	}
+	for (size_t i = 0; i < cfg->pythonpath.n; i++)
+		(*dirs)[n++] = joined(base, cfg->pythonpath.v[i]);
 	(*dirs)[n++] = base;
 	(*dirs)[n] = NULL;
+	return venv && venv[0] ? joined(base, venv) : NULL;
+}
+
+/* path, relative to the directory base unless absolute: a new string. */
+static char *joined(const char *base, const char *path)
+{
+	char *p = config_alloc(strlen(base) + strlen(path) + 2);
+
+	if (path[0] == '/')
+		strcpy(p, path);
+	else
+		sprintf(p, "%s/%s", base, path);
+	return p;
 }
 
 /* The worker-type table's class paths (its dotted spellings), NULL-terminated. */

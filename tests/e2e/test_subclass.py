@@ -97,6 +97,33 @@ class Settings(unittest.TestCase):
         self.assertEqual((s["asgi_loop"], s["asgi_lifespan"]), ("asyncio", "on"))
         self.assertIn(SERVED.format("asyncio"), err)
 
+    def test_a_class_object_in_gunicorn_conf_py(self):
+        # Gunicorn's worker_class takes the class itself too.
+        with tempfile.TemporaryDirectory(prefix="kirin-subclass-") as d:
+            with open(os.path.join(d, "gunicorn.conf.py"), "w") as f:
+                f.write(f"import sys\nsys.path.insert(0, {APPS!r})\n"
+                        "from subclassed.workers import LifespanOnWorker\n"
+                        "class Inline(LifespanOnWorker):\n    pass\n"
+                        "worker_class = Inline\n")
+            s, err = self.print_config(ASGI_APP, cwd=d)
+        self.assertEqual(s["worker_class"], "__config__.Inline")
+        self.assertEqual(s["asgi_lifespan"], "on")
+
+    def test_virtualenv_site_packages(self):
+        # What a worker's sys.path will hold: a class installed in the virtualenv.
+        with tempfile.TemporaryDirectory(prefix="kirin-subclass-") as d:
+            ver = "python%d.%d" % sys.version_info[:2]
+            sp = os.path.join(d, "lib", ver, "site-packages")
+            os.makedirs(sp)
+            with open(os.path.join(sp, "venv_worker.py"), "w") as f:
+                f.write("from gunicorn.workers.sync import SyncWorker\n"
+                        "class W(SyncWorker):\n    pass\n")
+            s, _ = self.print_config("-k", "venv_worker.W", "--virtualenv", d, "hello:app")
+            self.assertEqual(s["worker_class"], "venv_worker.W")
+            cp = run_kirin("--print-config", "-k", "venv_worker.W", "hello:app", timeout=30)
+            self.assertEqual(cp.returncode, 1, cp.stderr)
+            self.assertIn("no module named 'venv_worker'", cp.stderr)
+
 
 class Refused(unittest.TestCase):
     KNOWN = "kirin serves subclasses of: gunicorn.workers.sync.SyncWorker, "

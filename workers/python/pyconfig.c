@@ -12,7 +12,11 @@
  * get_config_from_module_name: the file is executed as module __config__
  * (whatever its extension), a module is found on sys.path; either way a
  * fresh module each time, so a HUP sees the file as it is now. _run returns
- * (0, values, None), or (1, message, traceback or None).
+ * (0, values, None), or (1, message, traceback or None). worker_class may
+ * be a class, as Gunicorn's validate_class takes: its path is handed back.
+ * _worker_class imports a worker class path for pyconfig_worker_class():
+ * (0, base, CONFIG_KWARGS items or None, CONFIG_KWARGS's type name when not
+ * a dict), or (1, message, traceback or None, None).
  */
 /* clang-format off */
 static const char reader_src[] =
@@ -47,6 +51,8 @@ static const char reader_src[] =
 	"                                   for x, y in v.items()):\n"
 	"        return ('d', _short(v), [f'{x.strip()}={y.strip()}' for x, y in v.items()], None)\n"
 	"    return ('o', _short(v), None, _what(v))\n"
+	"def _class_path(v):\n"
+	"    return f'{v.__module__}.{v.__qualname__}' if isinstance(v, type) else v\n"
 	"def _module(name):\n"
 	"    if os.getcwd() not in sys.path:\n"
 	"        sys.path.insert(0, os.getcwd())\n"
@@ -73,7 +79,8 @@ static const char reader_src[] =
 	"    mod = importlib.util.module_from_spec(spec)\n"
 	"    sys.modules[name] = sys.modules['__config__'] = mod\n"
 	"    spec.loader.exec_module(mod)\n"
-	"    return [(k,) + _value(v) for k, v in vars(mod).items() if not k.startswith('_')]\n"
+	"    return [(k,) + _value(_class_path(v) if k == 'worker_class' else v)\n"
+	"            for k, v in vars(mod).items() if not k.startswith('_')]\n"
 	"def _run(location):\n"
 	"    try:\n"
 	"        return (0, _read(location), None)\n"
@@ -124,9 +131,13 @@ static const char reader_src[] =
 	"    if bad:\n"
 	"        raise _LoadError(f'worker class {path!r}: CONFIG_KWARGS key {bad[0]!r} is not a name')\n"
 	"    return (base, [(k,) + _value(v) for k, v in kw.items()], None)\n"
-	"def _worker_class(path, dirs, known):\n"
+	"def _worker_class(path, dirs, venv, known):\n"
 	"    saved = list(sys.path)\n"
-	"    sys.path[:0] = dirs\n"
+	"    sp = venv and os.path.join(venv, 'lib', 'python%d.%d' % sys.version_info[:2], 'site-packages')\n"
+	"    if sp and os.path.isdir(sp):\n"
+	"        import site\n"
+	"        site.addsitedir(sp)\n"
+	"    sys.path[:] = dirs + [p for p in sys.path if p not in saved] + saved\n"
 	"    try:\n"
 	"        return (0,) + _class(path, known)\n"
 	"    except _LoadError as e:\n"
@@ -210,8 +221,9 @@ out:
 	return rc;
 }
 
-int pyconfig_worker_class(const char *path, const char *const *dirs, const char *const *known,
-                          struct pyworker_class *out, char *err, size_t errlen)
+int pyconfig_worker_class(const char *path, const char *const *dirs, const char *venv,
+                          const char *const *known, struct pyworker_class *out, char *err,
+                          size_t errlen)
 {
 	PyObject *fn, *pydirs = NULL, *pyknown = NULL, *res = NULL;
 	int rc = -1;
@@ -225,7 +237,7 @@ int pyconfig_worker_class(const char *path, const char *const *dirs, const char 
 	pydirs = fn ? list_of(dirs, PyUnicode_DecodeFSDefault) : NULL;  /* new ref */
 	pyknown = pydirs ? list_of(known, PyUnicode_FromString) : NULL; /* new ref */
 	if (pydirs && pyknown)
-		res = PyObject_CallFunction(fn, "sOO", path, pydirs, pyknown); /* new ref */
+		res = PyObject_CallFunction(fn, "sOzO", path, pydirs, venv, pyknown); /* new ref */
 	if (!res || !PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 4) {
 		interp_log_exception("importing a worker class");
 		snprintf(err, errlen, "cannot import worker class '%s' (see the error above)",

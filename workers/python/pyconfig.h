@@ -77,7 +77,9 @@ struct pyworker_class {
 /*
  * Import the worker class at path ("package.module.Class") as Gunicorn's
  * load_class: the module, then the class attribute, with the directories
- * dirs (NULL-terminated) first on sys.path for the import only. Walk its
+ * dirs (NULL-terminated) first on sys.path for the import only, then the
+ * site-packages of the virtualenv at venv (an absolute path, or NULL), as
+ * a worker's sys.path will have them (interp.h). Walk its
  * __mro__ for the first class that is one of known (NULL-terminated class
  * paths): spelled so as "module.qualname", or the object known's module
  * holds under that name when the module is imported (a re-export). Starts
@@ -87,8 +89,9 @@ struct pyworker_class {
  * the class and why (not found, not a class, no known base, raised: the
  * traceback is logged at error level). Arbiter only.
  */
-int pyconfig_worker_class(const char *path, const char *const *dirs, const char *const *known,
-                          struct pyworker_class *out, char *err, size_t errlen);
+int pyconfig_worker_class(const char *path, const char *const *dirs, const char *venv,
+                          const char *const *known, struct pyworker_class *out, char *err,
+                          size_t errlen);
 
 /* Free what pyconfig_worker_class() filled; zeroes wc. */
 void pyconfig_worker_class_free(struct pyworker_class *wc);
