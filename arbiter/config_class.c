@@ -86,7 +86,7 @@ int config_class_resolve(struct config *cfg, char *err, size_t errlen)
 	}
 	cfg->worker_subclass = cfg->worker_class;
 	cfg->worker_class = config_strdup(wc.base);
-	type = worker_type_find(wc.base, 1);
+	type = worker_type_find(wc.base, cfg->threads); /* sync with --threads 2 is gthread */
 	asgi = type->asgi;
 	note(&cfg->infos,
 	     "worker class %s, a subclass of %s: kirin's %s worker serves it (the class's own "

@@ -97,6 +97,12 @@ class Settings(unittest.TestCase):
         self.assertEqual((s["asgi_loop"], s["asgi_lifespan"]), ("asyncio", "on"))
         self.assertIn(SERVED.format("asyncio"), err)
 
+    def test_sync_subclass_with_threads_is_gthread(self):
+        s, err = self.print_config("-k", "subclassed.workers.MySyncWorker", "--threads", "2",
+                                   "hello:app")
+        self.assertEqual(s["worker_class"], "subclassed.workers.MySyncWorker")
+        self.assertIn(SERVED.format("gthread"), err)
+
     def test_a_class_object_in_gunicorn_conf_py(self):
         # Gunicorn's worker_class takes the class itself too.
         with tempfile.TemporaryDirectory(prefix="kirin-subclass-") as d:
