@@ -34,6 +34,7 @@ from kirintest import (ASAN, Kirin, main, per_worker_class, raw_request, recv_re
 PKI = None  # the test CA's folder (setUpModule)
 FILE_SIZE = 13 * 1024 * 1024
 PATTERN = bytes(range(256))
+LONG_DN = "CN=client long," + ",".join(f"OU={i:02d}{'u' * 60}" for i in reversed(range(20)))
 
 
 def openssl(*args, cwd):
@@ -44,7 +45,8 @@ def make_pki(d):
     """ca.pem; server.pem/.key and server2.pem/.key (both for 127.0.0.1,
     signed by the CA); big.pem/.key (the same with a 60 KB comment: a
     handshake flight larger than a small socket buffer); client.pem/.key
-    (signed by the CA); rogue.pem/.key (self-signed)."""
+    and long.pem/.key (signed by the CA; long's subject is LONG_DN, over
+    1,300 characters); rogue.pem/.key (self-signed)."""
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
             "-subj", "/CN=kirin test CA", cwd=d)
@@ -55,7 +57,9 @@ def make_pki(d):
     for name, subj, ext in (("server", "/CN=server one", "san.ext"),
                             ("server2", "/CN=server two", "san.ext"),
                             ("big", "/CN=server big", "big.ext"),
-                            ("client", "/O=kirin tests/CN=client one", None)):
+                            ("client", "/O=kirin tests/CN=client one", None),
+                            ("long", "".join(f"/OU={i:02d}{'u' * 60}" for i in range(20)) +
+                             "/CN=client long", None)):
         openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
@@ -320,6 +324,9 @@ class Serve:
             self.assertEqual(env["SSL_CLIENT_VERIFY"], "SUCCESS")
             with open(pki("client.pem")) as f:
                 self.assertEqual(env["SSL_CLIENT_CERT"].strip(), f.read().strip())
+            # A subject of any length, whole.
+            env = json.loads(https(k.port, ctx=client_context("long"))[1])
+            self.assertEqual(env["SSL_CLIENT_S_DN"], LONG_DN)
             for ctx in (client_context(), client_context("rogue")):
                 with self.assertRaises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
                     https(k.port, ctx=ctx)
@@ -579,6 +586,8 @@ class Asgi(unittest.TestCase):
             # OpenSSL's client sends the chain it builds from its CA file.
             self.assertIn(tls["client_cert_chain"], ([client], [client, authority]))
             self.assertEqual(tls["client_cert_name"], "CN=client one,O=kirin tests")
+            tls = json.loads(https(k.port, "/tls", ctx=client_context("long"))[1])
+            self.assertEqual(tls["client_cert_name"], LONG_DN)
 
     def test_large_responses_to_a_slow_reader(self):
         # More than the socket buffers hold, streamed and from a file: the

@@ -40,6 +40,8 @@ static void test_names_and_aliases(void **state)
 	    {"Gevent_PyWSGI", "gevent"},
 	    {"uvicorn.workers.UvicornWorker", "asyncio"},
 	    {"uvicorn.workers.UvicornH11Worker", "asyncio"},
+	    {"uvicorn_worker.UvicornWorker", "asyncio"},
+	    {"uvicorn_worker.UvicornH11Worker", "asyncio"},
 	    {"GEVENT", "gevent"},
 	    {"Egg:Gunicorn#Sync", "sync"},
 	};

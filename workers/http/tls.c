@@ -322,7 +322,7 @@ void tls_free(struct conn *c)
 	c->ssl = NULL;
 }
 
-int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *pemlen)
+int tls_peer(const struct conn *c, char **dn, size_t *dnlen, char **pem, size_t *pemlen)
 {
 	X509 *x = c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
 	BIO *m;
@@ -333,14 +333,18 @@ int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *p
 	if (!x || SSL_get_verify_result(c->ssl) != X509_V_OK)
 		return 0;
 	m = BIO_new(BIO_s_mem());
-	if (!m)
-		return -1;
-	if (X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) < 0)
-		goto out;
-	len = BIO_get_mem_data(m, &data);
-	snprintf(dn, dnlen, "%.*s", (int)len, data);
-	rc = pem_of(x, pem, pemlen);
-out:
+	if (m && X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+		len = BIO_get_mem_data(m, &data);
+		*dn = mem_alloc((size_t)len + 1);
+		memcpy(*dn, data, (size_t)len);
+		(*dn)[len] = '\0';
+		*dnlen = (size_t)len;
+		rc = pem ? pem_of(x, pem, pemlen) : 1;
+		if (rc < 0) {
+			free(*dn);
+			*dn = NULL;
+		}
+	}
 	BIO_free(m);
 	ERR_clear_error();
 	return rc;

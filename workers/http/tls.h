@@ -93,11 +93,12 @@ void tls_free(struct conn *c);
 
 /*
  * The client certificate, when one was sent and verified: its subject
- * (RFC 2253, as nginx's $ssl_client_s_dn) into dn, and a new PEM text in
- * *pem (free() it) with its length in *pemlen. Returns 1, 0 when there is
- * none, -1 when out of memory. Never waits.
+ * (RFC 2253, as nginx's $ssl_client_s_dn) as a new text in *dn, its length
+ * in *dnlen, and unless pem is NULL a new PEM text in *pem with its length
+ * in *pemlen (free() both). Returns 1, 0 when there is none, -1 when out
+ * of memory. Never waits.
  */
-int tls_peer(const struct conn *c, char *dn, size_t dnlen, char **pem, size_t *pemlen);
+int tls_peer(const struct conn *c, char **dn, size_t *dnlen, char **pem, size_t *pemlen);
 
 /*
  * c's session as the ASGI TLS extension tells it: the protocol version

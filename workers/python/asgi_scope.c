@@ -431,14 +431,16 @@ static PyObject *cert_text(const struct conn *c, int which)
 /* The verified client certificate's subject (RFC 4514), or None: a new ref, or NULL. */
 static PyObject *client_name(const struct conn *c)
 {
-	char dn[1024], *pem = NULL;
+	char *dn;
 	size_t len;
-	int rc = tls_peer(c, dn, sizeof(dn), &pem, &len);
+	int rc = tls_peer(c, &dn, &len, NULL, NULL);
+	PyObject *name;
 
-	free(pem);
 	if (rc <= 0)
 		return rc == 0 ? Py_NewRef(Py_None) : PyErr_NoMemory();
-	return PyUnicode_DecodeUTF8(dn, (Py_ssize_t)strlen(dn), "replace");
+	name = PyUnicode_DecodeUTF8(dn, (Py_ssize_t)len, "replace");
+	free(dn);
+	return name;
 }
 
 /* d[key] = v, consuming the new ref v (NULL: an exception is set). 0, or -1. */

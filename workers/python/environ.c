@@ -570,26 +570,26 @@ static int set_header(PyObject *env, const struct http_header *h)
 static int set_tls(PyObject *env, const struct conn *c)
 {
 	static PyObject *on, *success; /* interned once */
-	char dn[1024];
-	char *pem = NULL;
-	size_t pemlen = 0;
-	int rc = tls_peer(c, dn, sizeof(dn), &pem, &pemlen);
+	char *dn = NULL, *pem = NULL;
+	size_t dnlen = 0, pemlen = 0;
+	int rc;
 
-	if (rc < 0) {
-		PyErr_NoMemory();
-		return -1;
-	}
 	if (!on) {
 		on = PyUnicode_InternFromString("on");
 		success = PyUnicode_InternFromString("SUCCESS");
 		if (!on || !success)
 			return -1;
 	}
-	if (PyDict_SetItemString(env, "HTTPS", on) < 0)
+	rc = tls_peer(c, &dn, &dnlen, &pem, &pemlen);
+	if (rc < 0) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	if (PyDict_SetItemString(env, "HTTPS", on) < 0) {
 		rc = -1;
-	else if (rc == 1) {
-		PyObject *sdn = PyUnicode_FromString(dn);                             /* new ref */
-		PyObject *cert = PyUnicode_FromStringAndSize(pem, (Py_ssize_t)pemlen); /* new ref */
+	} else if (rc == 1) {
+		PyObject *sdn = PyUnicode_DecodeUTF8(dn, (Py_ssize_t)dnlen, "replace");
+		PyObject *cert = PyUnicode_FromStringAndSize(pem, (Py_ssize_t)pemlen);
 		rc = sdn && cert && PyDict_SetItemString(env, "SSL_CLIENT_VERIFY", success) == 0 &&
 				     PyDict_SetItemString(env, "SSL_CLIENT_S_DN", sdn) == 0 &&
 				     PyDict_SetItemString(env, "SSL_CLIENT_CERT", cert) == 0
@@ -598,6 +598,7 @@ static int set_tls(PyObject *env, const struct conn *c)
 		Py_XDECREF(sdn);
 		Py_XDECREF(cert);
 	}
+	free(dn);
 	free(pem);
 	return rc < 0 ? -1 : 0;
 }
