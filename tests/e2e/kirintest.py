@@ -267,16 +267,24 @@ class Kirin:
         """Fail if an ASan/UBSan build of kirin reported an error (a worker
         that dies of one is replaced, so the test itself may have passed)."""
         # ASan misreads greenlet's stack switching as stack-buffer errors:
-        # reports from those worker classes are not held against kirin.
+        # reports from the greenlet and gevent workers are not held against
+        # kirin; the asyncio worker's are, but for those made in greenlet's
+        # own code (what it serves in a connection greenlet).
         args = " ".join(self.args)
-        if any(f"-k {wc}" in args or f"--worker-class {wc}" in args
-               or f"worker-class={wc}" in args for wc in STACK_SWITCHING):
+        kinds = [wc for wc in STACK_SWITCHING if f"-k {wc}" in args or
+                 f"--worker-class {wc}" in args or f"worker-class={wc}" in args]
+        if kinds and kinds != ["asyncio"]:
             return
         text = self.log()
         for needle in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
-            if needle in text:
-                at = text.index(needle)
-                raise KirinError(f"sanitizer report in kirin's stderr:\n{text[max(0, at - 200):at + 3000]}")
+            at = text.find(needle)
+            while at >= 0:
+                end = text.find(needle, at + 1)
+                report = text[at:end if 0 <= end < at + 3000 else at + 3000]
+                if not (kinds and "greenlet" in report):
+                    raise KirinError("sanitizer report in kirin's stderr:\n"
+                                     f"{text[max(0, at - 200):at]}{report}")
+                at = end
 
     def stop(self, timeout=10):
         """TERM the arbiter, then KILL the whole process group after timeout."""
