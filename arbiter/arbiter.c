@@ -398,6 +398,8 @@ static void reload(struct arbiter *a)
 			    : next->proc_name  ? next->proc_name
 					       : config_app_name(next)) < 0)
 		log_error(errno, "reload: cannot reach syslog at %s (retrying)", next->syslog_addr);
+	for (size_t i = 0; i < next->infos.n; i++)
+		log_info("%s", next->infos.v[i]);
 	for (size_t i = 0; i < next->notes.n; i++)
 		log_warning("%s", next->notes.v[i]);
 	config_export_env(next);

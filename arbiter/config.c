@@ -36,6 +36,7 @@ static size_t distance(const char *a, const char *b);
 static int parse_long(const char *text, bool octal, long *out);
 static int parse_bool(const char *text, bool *out);
 static bool starts_keyval(const char *p);
+static bool dotted_path(const char *value);
 static int set_list(struct strlist *l, const struct setting *s, const char *value,
                     enum config_source src, bool append, char *why, size_t whylen);
 static int set_value(struct config *cfg, const struct setting *s, const char *value,
@@ -101,6 +102,8 @@ enum config_action config_load(struct config *cfg, int argc, char *const argv[],
 		if (config_cli_apply(cfg, &env[i], env_prefixes[i], err, errlen) < 0)
 			goto out;
 	if (config_cli_apply(cfg, &cli, "", err, errlen) < 0)
+		goto out;
+	if (config_class_resolve(cfg, err, errlen) < 0)
 		goto out;
 	rc = CONFIG_RUN;
 out:
@@ -195,6 +198,8 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->app_module);
 	free(cfg->extra_arg);
+	free(cfg->worker_subclass);
+	config_list_clear(&cfg->infos);
 	sslctx_free(cfg->tls_ctx);
 	config_list_clear(&cfg->notes);
 	memset(cfg, 0, sizeof(*cfg));
@@ -460,6 +465,24 @@ int config_set_value(struct config *cfg, const struct setting *s, const char *va
 	return 0;
 }
 
+/* Whether value reads as "package.module.Class": identifiers joined by dots, two or more. */
+static bool dotted_path(const char *value)
+{
+	size_t parts = 0;
+
+	for (const char *p = value;; p++) {
+		const char *start = p;
+
+		while (*p == '_' || isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80)
+			p++;
+		if (p == start || isdigit((unsigned char)*start))
+			return false;
+		parts++;
+		if (*p != '.')
+			return *p == '\0' && parts >= 2;
+	}
+}
+
 /* config_set_value() but for the record of what was given. */
 static int set_value(struct config *cfg, const struct setting *s, const char *value,
                      enum config_source src, bool append, char *why, size_t whylen)
@@ -527,10 +550,18 @@ static int set_value(struct config *cfg, const struct setting *s, const char *va
 				return 0;
 			}
 		}
+		if (s->python_path && dotted_path(value)) {
+			free(*FIELD(cfg, s, char *));
+			*FIELD(cfg, s, char *) = config_strdup(value);
+			return 0;
+		}
 		rc = snprintf(why, whylen, "expected one of:");
 		for (size_t i = 0; config_choice(s, i) && rc >= 0 && (size_t)rc < whylen; i++)
 			rc += snprintf(why + rc, whylen - (size_t)rc, "%s %s", i ? "," : "",
 			               config_choice(s, i));
+		if (s->python_path && rc >= 0 && (size_t)rc < whylen)
+			snprintf(why + rc, whylen - (size_t)rc,
+			         "; or the Python path of a subclass of one of those classes");
 		return -1;
 	case SETTING_LIST:
 		return set_list(FIELD(cfg, s, struct strlist), s, value, src, append, why, whylen);
@@ -661,7 +692,9 @@ static void print_value(const struct config *cfg, const struct setting *s, FILE 
 		return;
 	case SETTING_STRING:
 	case SETTING_CHOICE:
-		if (*FIELD(cfg, s, char *))
+		if (s->python_path && cfg->worker_subclass)
+			fprintf(f, "%s = %s\n", s->name, cfg->worker_subclass);
+		else if (*FIELD(cfg, s, char *))
 			fprintf(f, "%s = %s\n", s->name, *FIELD(cfg, s, char *));
 		else
 			fprintf(f, "%s =\n", s->name);

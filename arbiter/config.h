@@ -8,11 +8,13 @@
  * struct config, inherited across fork, and never parse anything themselves.
  * Loading is all or nothing: config_load() fills a fresh struct and on any
  * error leaves a one-line message and no half-applied settings. Nothing here
- * logs (warnings are handed back in cfg->notes), exits or touches a socket;
+ * logs (warnings are handed back in cfg->notes, info lines in cfg->infos),
+ * exits or touches a socket;
  * only a Python config file starts the interpreter in the arbiter
  * (workers/python/pyconfig.h), and its traceback is logged. The worker class is checked against the
- * worker-type table (workers/worker_type.h, the one worker header config
- * includes), which also gives its choices and default.
+ * worker-type table (workers/worker_type.h), which also gives its choices
+ * and default; a worker class given as a Python path is imported to find
+ * the known class it derives from (pyconfig.h, config_class.c).
  */
 #pragma once
 
@@ -79,6 +81,10 @@ struct setting {
 	   a choice (--proxy-protocol alone is auto) */
 	const char *bare;
 	bool flag_clears;       /* SETTING_BOOL: the bare flag sets false (--no-sendfile) */
+	/* SETTING_CHOICE: also takes a dotted Python path that is none of the
+	   choices (worker_class: a subclass of a known worker class, which
+	   config_load() imports to find the choice it stands for) */
+	bool python_path;
 };
 
 /*
@@ -106,7 +112,8 @@ struct config {
 	bool reuse_port;
 	/* worker processes */
 	int workers;
-	char *worker_class;
+	char *worker_class;    /* a choice: for a subclass, the known class it derives from */
+	char *worker_subclass; /* -k's Python path of a subclass, or NULL (config_class.c) */
 	int threads;
 	int worker_connections;
 	int max_requests;
@@ -208,6 +215,7 @@ struct config {
 	char *extra_arg;   /* a second positional, NULL if none: config_validate() refuses it */
 	bool given[CONFIG_MAX_ROWS]; /* [config_row_index(row)]: set by a config file or a command line */
 	struct strlist notes; /* warnings from loading, for the caller to log once the log is open */
+	struct strlist infos; /* what loading did that is worth an info line (a worker subclass) */
 };
 
 /*

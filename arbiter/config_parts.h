@@ -101,6 +101,21 @@ int config_ini_load(struct config *cfg, const char *path, char *err, size_t errl
  */
 int config_py_load(struct config *cfg, const char *location, char *err, size_t errlen);
 
+/* ---------------------------------------------------------------- config_class.c */
+
+/*
+ * When worker_class is a Python path that is none of the worker-type
+ * table's spellings (a subclass, as -k myproject.workers.MyWorker), import
+ * it (pyconfig_worker_class: --chdir and --pythonpath first on sys.path),
+ * keep the path in worker_subclass and set worker_class to the known class
+ * it derives from; for a uvicorn subclass, apply its CONFIG_KWARGS where
+ * kirin has the setting and the layers above did not give it. What it did
+ * goes to cfg->infos, what it did not apply to cfg->notes. Nothing (no
+ * Python) when worker_class is a known spelling. Returns 0, or -1 with a
+ * message naming the class in err.
+ */
+int config_class_resolve(struct config *cfg, char *err, size_t errlen);
+
 /* ---------------------------------------------------------------- config_cli.c */
 
 /*

@@ -78,9 +78,13 @@ const struct setting config_rows_serving[] = {
 		.type = SETTING_CHOICE,
 		.offset = offsetof(struct config, worker_class),
 		.choice = worker_type_spelling,
+		.python_path = true,
 		.metavar = "CLASS",
 		.help = "The type of worker, or Gunicorn's name for it (sync with more than one "
-			"thread means gthread).",
+			"thread means gthread), or the Python path of a subclass of one of those "
+			"classes, served by the worker of its base (its own methods are not "
+			"called; a uvicorn subclass's CONFIG_KWARGS sets --asgi-loop, "
+			"--asgi-lifespan and --keep-alive where they are not given).",
 	},
 	{
 		.name = "threads",

@@ -8,6 +8,7 @@ libkirin_a_SOURCES = \
 	arbiter/config.c arbiter/config.h arbiter/config_parts.h arbiter/config_table.c \
 	arbiter/config_rows.h arbiter/config_rows_serving.c arbiter/config_rows_running.c \
 	arbiter/config_ini.c arbiter/config_cli.c arbiter/config_py.c arbiter/config_refusals.c \
+	arbiter/config_class.c \
 	arbiter/log.c arbiter/log.h \
 	arbiter/monotime.c arbiter/monotime.h arbiter/decimal.c arbiter/decimal.h \
 	arbiter/notify.c arbiter/notify.h \

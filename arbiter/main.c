@@ -180,9 +180,11 @@ static int apply_environment(const struct config *cfg)
 	return 0;
 }
 
-/* What loading the settings found worth a warning (config.h: notes). */
+/* What loading the settings did and found worth a warning (config.h: infos, notes). */
 static void log_notes(const struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->infos.n; i++)
+		log_info("%s", cfg->infos.v[i]);
 	for (size_t i = 0; i < cfg->notes.n; i++)
 		log_warning("%s", cfg->notes.v[i]);
 }

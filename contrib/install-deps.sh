@@ -23,9 +23,9 @@ TEST="libcmocka-dev python3-gevent python3-venv gunicorn
     python3-flask python3-django python3-bottle python3-falcon
     python3-websocket python3-websockets python3-gevent-websocket python3-flask-sockets
     python3-socketio python3-prometheus-client python3-pastedeploy
-    python3-uvloop python3-starlette python3-fastapi python3-multipart python3-asgiref
+    python3-uvloop python3-uvicorn python3-starlette python3-fastapi python3-multipart python3-asgiref
     groff-base wrk systemd tmux nginx-light openssl curl"
-BENCH="python3-waitress python3-uvicorn python3-httptools
+BENCH="python3-waitress python3-httptools
     uwsgi uwsgi-plugin-python3 uwsgi-plugin-gevent-python3 uwsgi-plugin-greenlet-python3
     gnuplot-nox valgrind"
 

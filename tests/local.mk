@@ -88,6 +88,7 @@ E2E_TESTS = \
 	tests/e2e/test_serve.py \
 	tests/e2e/test_cli.py \
 	tests/e2e/test_pyconfig.py \
+	tests/e2e/test_subclass.py \
 	tests/e2e/test_privileges.py \
 	tests/e2e/test_reload.py \
 	tests/e2e/test_signals.py \

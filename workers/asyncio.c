@@ -93,7 +93,8 @@ int asyncio_run(struct worker *w, PyObject *app)
 
 	A.w = w;
 	w->skip_finalize = true; /* suspended greenlets and tasks: no finalization */
-	if (cfg->worker_class && strncasecmp(cfg->worker_class, "uvicorn.", 8) == 0)
+	if (!cfg->worker_subclass && cfg->worker_class &&
+	    strncasecmp(cfg->worker_class, "uvicorn.", 8) == 0)
 		log_info("-k %s: kirin's asyncio worker serves it", cfg->worker_class);
 	PyGreenlet_Import();
 	if (!_PyGreenlet_API) {

@@ -6,6 +6,8 @@
  */
 #include "tests/unit/config_fixture.h"
 
+#include <Python.h>
+
 /* ---------------------------------------------------------------- command line */
 
 static void test_int_forms(void **state)
@@ -174,8 +176,14 @@ static void test_choice_forms(void **state)
 	assert_string_equal(cfg.worker_class, "greenlet");
 	assert_string_equal(cfg.loglevel, "critical");
 	config_free(&cfg);
+	/* A known class path: no Python import (config_class.c starts no interpreter). */
+	load_ok(&cfg, "-k", "uvicorn_worker.UvicornWorker", "app:app", NULL);
+	assert_string_equal(cfg.worker_class, "uvicorn_worker.UvicornWorker");
+	assert_null(cfg.worker_subclass);
+	assert_false(Py_IsInitialized());
+	config_free(&cfg);
 	load_fails("invalid value for --worker-class: 'nosuchclass' (expected one of: "
-	           WORKER_CLASSES ")",
+	           WORKER_CLASSES "; or the Python path of a subclass of one of those classes)",
 	           "-k", "nosuchclass", "app:app", NULL);
 	load_fails("invalid value for --log-level: 'loud' (expected one of: debug, info, "
 	           "warning, error, critical)",

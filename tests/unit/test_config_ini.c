@@ -101,7 +101,8 @@ static void test_ini_errors(void **state)
 	ini_fails("[kirin]\nreuse_port = maybe\n",
 	          "2: invalid value for reuse_port: 'maybe' (expected true or false)");
 	ini_fails("[kirin]\nworker_class = fast\n",
-	          "2: invalid value for worker_class: 'fast' (expected one of: " WORKER_CLASSES ")");
+	          "2: invalid value for worker_class: 'fast' (expected one of: " WORKER_CLASSES
+	          "; or the Python path of a subclass of one of those classes)");
 	ini_fails("[kirin]\nraw_env = nope, A=1\n",
 	          "2: invalid value for raw_env: 'nope, A=1' (expected KEY=VALUE)");
 	ini_fails("[kirin]\nworkers = 2\n[gunicorn]\nworkers = 3\n",

@@ -1,0 +1,2 @@
+"""A worker module that raises while it is imported."""
+raise RuntimeError("subclassed.raising refuses to import")
